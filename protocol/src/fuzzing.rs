@@ -1,0 +1,1 @@
+//! Harness functions for the `fuzz/` targets. Not a stable API.

@@ -1,0 +1,33 @@
+//! Sans-IO core of the PostgreSQL frontend/backend protocol, version 3.0, for clients.
+//!
+//! This crate never touches a socket, a clock or a random-number generator: bytes go in,
+//! bytes and typed events come out. The I/O layer (the `pgcluster` crate) moves bytes
+//! between a socket and these machines; tests and fuzzers drive the same machines from
+//! memory.
+//!
+//! - [`frame::FrameReader`] cuts a byte stream into [`frame::Frame`]s, bounded by [`limits::Limits`].
+//! - [`backend::BackendMessage`] decodes a frame; [`frontend`] encodes what a client sends.
+//! - [`startup::Startup`] runs the startup and authentication exchange.
+//! - [`query`] checks the order of a query's replies and turns them into events.
+#![forbid(unsafe_code)]
+#![warn(missing_docs, unreachable_pub)]
+#![deny(
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss
+)]
+
+pub mod auth;
+pub mod backend;
+pub mod error;
+pub mod error_fields;
+pub mod frame;
+pub mod frontend;
+#[doc(hidden)]
+pub mod fuzzing;
+pub mod limits;
+pub mod query;
+pub mod reader;
+pub mod startup;
+
+pub use error::ProtocolError;

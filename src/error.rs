@@ -1,0 +1,247 @@
+//! The error type of the library, whose `Display` is rex.deploy's text, byte for byte.
+
+use std::fmt;
+
+use pgcluster_protocol::error_fields::ErrorFields;
+
+use crate::conninfo::rex::RexSettingError;
+use crate::conninfo::ConnInfoError;
+
+/// Everything that can go wrong. `Display` is what rex prints after `Error: `.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Error {
+    /// Opening a connection failed: `Failed to connect to the database server:` and libpq's
+    /// message, indented.
+    Connect(ConnectError),
+    /// The server (or the connection) failed an operation: `Got an error from the database
+    /// server:` and the message with its severity stripped, as psycopg2 does.
+    Query(QueryError),
+    /// `get_cluster` was given a setting for another engine:
+    /// `Expected a PostgreSQL database; got:` and the setting.
+    NotPostgres {
+        /// The setting as htsql renders it (password redacted).
+        setting: String,
+    },
+    /// A rex/htsql setting that does not parse (htsql's text, no payload).
+    RexSetting(RexSettingError),
+    /// A libpq connection string that does not parse. Laid out as a connect failure, since
+    /// that is where libpq reports it.
+    ConnInfo(ConnInfoError),
+    /// The connection was closed by `close()` (psycopg2's `connection already closed`).
+    Closed,
+}
+
+impl Error {
+    /// The server's SQLSTATE, when the error came from the server.
+    pub fn sqlstate(&self) -> Option<&str> {
+        self.server_error().and_then(|f| f.code.as_deref())
+    }
+
+    /// The server's error fields, when the error came from the server.
+    pub fn server_error(&self) -> Option<&ErrorFields> {
+        match self {
+            Self::Connect(e) => e.fields.as_ref(),
+            Self::Query(e) => e.fields.as_ref(),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Connect(e) => rex_layout(f, "Failed to connect to the database server:", &e.message),
+            Self::Query(e) => rex_layout(
+                f,
+                "Got an error from the database server:",
+                strip_severity(&e.message),
+            ),
+            Self::NotPostgres { setting } => {
+                rex_layout(f, "Expected a PostgreSQL database; got:", setting)
+            }
+            Self::RexSetting(e) => e.fmt(f),
+            Self::ConnInfo(e) => {
+                rex_layout(f, "Failed to connect to the database server:", &e.to_string())
+            }
+            Self::Closed => f.write_str("connection already closed"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<ConnectError> for Error {
+    fn from(e: ConnectError) -> Self {
+        Self::Connect(e)
+    }
+}
+
+impl From<QueryError> for Error {
+    fn from(e: QueryError) -> Self {
+        Self::Query(e)
+    }
+}
+
+impl From<RexSettingError> for Error {
+    fn from(e: RexSettingError) -> Self {
+        Self::RexSetting(e)
+    }
+}
+
+impl From<ConnInfoError> for Error {
+    fn from(e: ConnInfoError) -> Self {
+        Self::ConnInfo(e)
+    }
+}
+
+/// A failed connection attempt: libpq 13's `PQerrorMessage`, built by its rules for adding
+/// and replacing texts across hosts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectError {
+    /// The whole message, every line ending in `\n`, as libpq's buffer holds it.
+    pub message: String,
+    /// The server's error, when the attempt that ended it got one.
+    pub fields: Option<ErrorFields>,
+}
+
+/// A failed operation on an open connection: the text libpq's result carries
+/// (`PQresultErrorMessage`), severity included.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueryError {
+    /// The whole message, e.g. `ERROR:  database "x" does not exist\n`.
+    pub message: String,
+    /// The server's error, if there was one.
+    pub fields: Option<ErrorFields>,
+    /// True when the connection can no longer be used (psycopg2's `closed` = 2).
+    pub connection_lost: bool,
+}
+
+/// psycopg2's `strip_severity`: drops a leading `ERROR:  `, `FATAL:  ` or `PANIC:  ` once,
+/// when the text is longer than those 8 bytes.
+pub(crate) fn strip_severity(message: &str) -> &str {
+    if message.len() > 8 {
+        for prefix in ["ERROR:  ", "FATAL:  ", "PANIC:  "] {
+            if let Some(rest) = message.strip_prefix(prefix) {
+                return rest;
+            }
+        }
+    }
+    message
+}
+
+/// rex.core's `Error.__str__`: the message, then each line of the payload (split as
+/// Python's `str.splitlines`) indented by four spaces, empty lines left empty.
+fn rex_layout(f: &mut fmt::Formatter<'_>, message: &str, payload: &str) -> fmt::Result {
+    f.write_str(message)?;
+    f.write_str("\n")?;
+    for (i, line) in splitlines(payload).enumerate() {
+        if i > 0 {
+            f.write_str("\n")?;
+        }
+        if !line.is_empty() {
+            f.write_str("    ")?;
+            f.write_str(line)?;
+        }
+    }
+    Ok(())
+}
+
+/// Python's `str.splitlines()`: no trailing empty piece after a final line break.
+fn splitlines(s: &str) -> impl Iterator<Item = &str> {
+    let mut rest = s;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let mut chars = rest.char_indices();
+        while let Some((i, c)) = chars.next() {
+            let brk = matches!(
+                c,
+                '\n' | '\r' | '\x0b' | '\x0c' | '\x1c' | '\x1d' | '\x1e' | '\u{85}' | '\u{2028}' | '\u{2029}'
+            );
+            if brk {
+                let line = &rest[..i];
+                let mut next = i + c.len_utf8();
+                if c == '\r' && rest[next..].starts_with('\n') {
+                    next += 1;
+                }
+                rest = &rest[next..];
+                return Some(line);
+            }
+        }
+        let line = rest;
+        rest = "";
+        Some(line)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn connect(message: &str) -> String {
+        Error::Connect(ConnectError {
+            message: message.to_owned(),
+            fields: None,
+        })
+        .to_string()
+    }
+
+    fn query(message: &str) -> String {
+        Error::Query(QueryError {
+            message: message.to_owned(),
+            fields: None,
+            connection_lost: false,
+        })
+        .to_string()
+    }
+
+    #[test]
+    fn connect_refused_layout_is_the_spec_text() {
+        let libpq = "could not connect to server: Connection refused\n\tIs the server running on host \"127.0.0.1\" and accepting\n\tTCP/IP connections on port 2345?\n";
+        assert_eq!(
+            connect(libpq),
+            "Failed to connect to the database server:\n    could not connect to server: Connection refused\n    \tIs the server running on host \"127.0.0.1\" and accepting\n    \tTCP/IP connections on port 2345?"
+        );
+    }
+
+    #[test]
+    fn query_error_strips_severity_once_and_keeps_empty_lines() {
+        let raw = "ERROR:  first line\nsecond line\nDETAIL:  detail one\n\ndetail after blank\nHINT:  a hint\nCONTEXT:  some context\n";
+        assert_eq!(
+            query(raw),
+            "Got an error from the database server:\n    first line\n    second line\n    DETAIL:  detail one\n\n    detail after blank\n    HINT:  a hint\n    CONTEXT:  some context"
+        );
+        assert_eq!(
+            query("FATAL:  x\n"),
+            "Got an error from the database server:\n    x"
+        );
+        // WARNING is kept; an 8-byte text is not stripped.
+        assert_eq!(
+            query("WARNING:  w\n"),
+            "Got an error from the database server:\n    WARNING:  w"
+        );
+        assert_eq!(strip_severity("ERROR:  "), "ERROR:  ");
+    }
+
+    #[test]
+    fn not_postgres_and_empty_payload() {
+        let e = Error::NotPostgres {
+            setting: "mysql:///deploy_demo".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "Expected a PostgreSQL database; got:\n    mysql:///deploy_demo"
+        );
+        assert_eq!(connect(""), "Failed to connect to the database server:\n");
+    }
+
+    #[test]
+    fn splitlines_matches_python() {
+        let v: Vec<&str> = splitlines("a\r\nb\rc\x0bd\u{2028}e\n").collect();
+        assert_eq!(v, ["a", "b", "c", "d", "e"]);
+        let v: Vec<&str> = splitlines("a\n\nb").collect();
+        assert_eq!(v, ["a", "", "b"]);
+    }
+}

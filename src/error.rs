@@ -30,6 +30,8 @@ pub enum Error {
     ConnInfo(ConnInfoError),
     /// The connection was closed by `close()` (psycopg2's `connection already closed`).
     Closed,
+    /// No database setting was given (rex's text for a missing `db` setting).
+    NoSetting,
 }
 
 impl Error {
@@ -65,6 +67,7 @@ impl fmt::Display for Error {
                 rex_layout(f, "Failed to connect to the database server:", &e.to_string())
             }
             Self::Closed => f.write_str("connection already closed"),
+            Self::NoSetting => f.write_str("Expected a PostgreSQL database; got:"),
         }
     }
 }

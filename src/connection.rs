@@ -3,15 +3,36 @@
 use std::fmt;
 
 use pgcluster_protocol::backend::FieldDescription;
+use pgcluster_protocol::backend::TransactionStatus;
 use pgcluster_protocol::error_fields::ErrorFields;
+use pgcluster_protocol::frame::FrameReader;
+use pgcluster_protocol::frontend;
+use pgcluster_protocol::query::{QueryEvent, SimpleQuery};
+use pgcluster_protocol::startup::Ready;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use crate::connect::{self, receive_error_text, send_error_text, SERVER_CLOSED};
 use crate::conninfo::Resolved;
-use crate::error::{ConnectError, Error};
+use crate::error::{ConnectError, Error, QueryError};
+use crate::transport::Stream;
 
 /// An open connection to one database (async, tokio). It has no background task: every
 /// method drives the socket itself, so nothing needs to be spawned.
 pub struct Connection {
-    _private: (),
+    /// `None` once closed or broken.
+    stream: Option<Stream>,
+    reader: FrameReader,
+    /// Outgoing bytes, coalesced into one write.
+    out: Vec<u8>,
+    state: State,
+    /// ParameterStatus values; a later value replaces an earlier one in place.
+    parameters: Vec<(String, String)>,
+    backend_key: Option<(i32, i32)>,
+    transaction_status: TransactionStatus,
+    notices: Vec<ErrorFields>,
+    notifications: Vec<Notification>,
+    /// What `Debug` shows as psycopg2's `dsn`.
+    dsn: String,
 }
 
 /// Whether a connection is open, closed by the user, or broken (psycopg2's 0, 1, 2).
@@ -25,6 +46,17 @@ pub enum State {
     Broken,
 }
 
+impl State {
+    /// psycopg2's `connection.closed`: 0 open, 1 closed, 2 broken.
+    pub fn closed_code(self) -> u8 {
+        match self {
+            Self::Open => 0,
+            Self::Closed => 1,
+            Self::Broken => 2,
+        }
+    }
+}
+
 /// The result of one statement of a simple query.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueryResult {
@@ -36,45 +68,472 @@ pub struct QueryResult {
     pub tag: String,
 }
 
+/// A NOTIFY received on this connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notification {
+    /// The notifying backend's process id.
+    pub process_id: i32,
+    /// The channel.
+    pub channel: String,
+    /// The payload.
+    pub payload: String,
+}
+
 impl Connection {
     /// Connects libpq 13's way: each host in order, each address in order, with
     /// `connect_timeout` per address; on failure, libpq's whole message.
     pub async fn connect(config: &Resolved) -> Result<Self, ConnectError> {
-        let _ = config;
-        todo!()
+        connect::connect(config).await
+    }
+
+    /// A connection whose startup exchange has just finished.
+    pub(crate) fn from_parts(stream: Stream, reader: FrameReader, ready: Ready) -> Self {
+        let mut conn = Self {
+            stream: Some(stream),
+            reader,
+            out: Vec::new(),
+            state: State::Open,
+            parameters: Vec::new(),
+            backend_key: ready.backend_key,
+            transaction_status: TransactionStatus::Idle,
+            notices: ready.notices,
+            notifications: Vec::new(),
+            dsn: String::new(),
+        };
+        for (name, value) in ready.parameters {
+            conn.set_parameter(name, value);
+        }
+        conn
     }
 
     /// Runs `sql` with the simple query protocol; one result per statement. A server
     /// error is [`Error::Query`] with libpq's text for it.
     pub async fn simple_query(&mut self, sql: &str) -> Result<Vec<QueryResult>, Error> {
-        let _ = sql;
-        todo!()
+        if self.state != State::Open {
+            return Err(Error::Closed);
+        }
+        self.out.clear();
+        if let Err(e) = frontend::query(sql, &mut self.out) {
+            return Err(Error::Query(QueryError {
+                message: format!("{e}\n"),
+                fields: None,
+                connection_lost: false,
+            }));
+        }
+        let Some(stream) = self.stream.as_mut() else {
+            return Err(Error::Closed);
+        };
+        // After a failed write, libpq still reads what the server sent before it went
+        // away (typically a FATAL), then reports the socket closing.
+        let write_failure = stream
+            .write_all(&self.out)
+            .await
+            .err()
+            .map(|e| send_error_text(&e));
+        self.out.clear();
+
+        let mut run = Run::default();
+        let mut machine = SimpleQuery::new();
+        let mut draining = false;
+        loop {
+            let frame = match self.reader.next_frame() {
+                Ok(Some(frame)) => frame,
+                Ok(None) => {
+                    if let Err(text) = self.read_more().await {
+                        let text = write_failure.clone().unwrap_or(text);
+                        return Err(self.lose(run, &text));
+                    }
+                    continue;
+                }
+                Err(e) => {
+                    // Lost synchronization: the connection cannot be used any more.
+                    return Err(self.lose(run, &format!("{e}\n")));
+                }
+            };
+            if draining {
+                // After a protocol violation libpq skips messages up to ReadyForQuery.
+                if frame.tag == b'Z' {
+                    break;
+                }
+                continue;
+            }
+            match machine.handle(frame) {
+                Ok(QueryEvent::Ready(status)) => {
+                    self.transaction_status = status;
+                    break;
+                }
+                Ok(event) => self.handle_event(event, sql, &mut run),
+                Err(e) => {
+                    run.set_error(format!("{e}\n"), None);
+                    draining = true;
+                }
+            }
+        }
+        match run.error {
+            Some(message) => Err(Error::Query(QueryError {
+                message,
+                fields: run.fields,
+                connection_lost: false,
+            })),
+            None => Ok(run.results),
+        }
     }
 
     /// Sends Terminate and closes the socket. Idempotent.
     pub async fn close(&mut self) {
-        todo!()
+        if let Some(mut stream) = self.stream.take() {
+            if self.state == State::Open {
+                let mut out = Vec::new();
+                frontend::terminate(&mut out);
+                // The connection is going away: a failed goodbye changes nothing.
+                let _ = stream.write_all(&out).await;
+                let _ = stream.shutdown().await;
+            }
+        }
+        self.state = State::Closed;
     }
 
     /// Open, closed or broken.
     pub fn state(&self) -> State {
-        todo!()
+        self.state
     }
 
     /// A server parameter reported by ParameterStatus (e.g. `server_version`).
     pub fn parameter(&self, name: &str) -> Option<&str> {
-        let _ = name;
-        todo!()
+        self.parameters
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// Notices received so far, oldest first; taking them empties the list.
     pub fn take_notices(&mut self) -> Vec<ErrorFields> {
-        todo!()
+        std::mem::take(&mut self.notices)
+    }
+
+    /// NOTIFY messages received so far, oldest first; taking them empties the list.
+    pub fn take_notifications(&mut self) -> Vec<Notification> {
+        std::mem::take(&mut self.notifications)
+    }
+
+    /// The backend's process id (from BackendKeyData), e.g. for `pg_terminate_backend`.
+    pub fn backend_pid(&self) -> Option<i32> {
+        self.backend_key.map(|(pid, _)| pid)
+    }
+
+    /// The transaction status reported by the last ReadyForQuery.
+    pub fn transaction_status(&self) -> TransactionStatus {
+        self.transaction_status
+    }
+
+    /// The dsn shown by `Debug` (psycopg2's `connection.dsn`).
+    pub fn dsn(&self) -> &str {
+        &self.dsn
+    }
+
+    /// Sets the dsn shown by `Debug`.
+    #[allow(dead_code, reason = "called by the Cluster, which sets psycopg2's dsn")]
+    pub(crate) fn set_dsn(&mut self, dsn: String) {
+        self.dsn = dsn;
+    }
+
+    /// psycopg2's repr, with `addr` as the object's address.
+    pub(crate) fn fmt_repr(&self, addr: *const (), f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "<connection object at {addr:p}; dsn: '{}', closed: {}>",
+            self.dsn,
+            self.state.closed_code()
+        )
+    }
+
+    fn set_parameter(&mut self, name: String, value: String) {
+        match self.parameters.iter_mut().find(|(n, _)| *n == name) {
+            Some(entry) => entry.1 = value,
+            None => self.parameters.push((name, value)),
+        }
+    }
+
+    fn handle_event(&mut self, event: QueryEvent, sql: &str, run: &mut Run) {
+        match event {
+            QueryEvent::RowDescription(description) => {
+                run.current = Some(QueryResult {
+                    columns: description.fields,
+                    rows: Vec::new(),
+                    tag: String::new(),
+                });
+            }
+            QueryEvent::Row(row) => {
+                let values = row
+                    .values()
+                    .map(|v| v.map(|bytes| String::from_utf8_lossy(bytes).into_owned()))
+                    .collect();
+                run.current
+                    .get_or_insert_with(QueryResult::empty)
+                    .rows
+                    .push(values);
+            }
+            QueryEvent::CommandComplete(tag) => {
+                let mut result = run.current.take().unwrap_or_else(QueryResult::empty);
+                result.tag = tag;
+                run.results.push(result);
+            }
+            QueryEvent::EmptyQuery => {
+                run.current = None;
+                run.results.push(QueryResult::empty());
+            }
+            QueryEvent::Error(fields) => {
+                run.current = None;
+                run.set_error(fields.libpq_text(Some(sql)), Some(fields));
+            }
+            QueryEvent::Notice(fields) => self.notices.push(fields),
+            QueryEvent::ParameterStatus { name, value } => self.set_parameter(name, value),
+            QueryEvent::Notification {
+                process_id,
+                channel,
+                payload,
+            } => self.notifications.push(Notification {
+                process_id,
+                channel,
+                payload,
+            }),
+            QueryEvent::Ready(status) => self.transaction_status = status,
+            _ => {}
+        }
+    }
+
+    /// Reads more bytes into the frame reader; on EOF or error, libpq's text for it.
+    async fn read_more(&mut self) -> Result<(), String> {
+        let Some(stream) = self.stream.as_mut() else {
+            return Err(SERVER_CLOSED.to_owned());
+        };
+        match stream.read_buf(self.reader.read_buf()).await {
+            Ok(0) => Err(SERVER_CLOSED.to_owned()),
+            Ok(_) => Ok(()),
+            Err(e) => Err(receive_error_text(&e)),
+        }
+    }
+
+    /// Marks the connection broken and builds the error: what the server said, then why
+    /// the connection was lost.
+    fn lose(&mut self, run: Run, text: &str) -> Error {
+        self.stream = None;
+        self.state = State::Broken;
+        let mut message = run.error.unwrap_or_default();
+        message.push_str(text);
+        Error::Query(QueryError {
+            message,
+            fields: run.fields,
+            connection_lost: true,
+        })
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        // Nothing can be awaited here: send Terminate only if the socket takes it at once.
+        if let (State::Open, Some(stream)) = (self.state, self.stream.as_ref()) {
+            let mut out = Vec::new();
+            frontend::terminate(&mut out);
+            let _ = stream.try_write(&out);
+        }
     }
 }
 
 impl fmt::Debug for Connection {
+    /// psycopg2's repr: `<connection object at 0x…; dsn: '…', closed: 0>`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Connection").finish_non_exhaustive()
+        self.fmt_repr(std::ptr::from_ref(self).cast(), f)
+    }
+}
+
+impl QueryResult {
+    fn empty() -> Self {
+        Self {
+            columns: Vec::new(),
+            rows: Vec::new(),
+            tag: String::new(),
+        }
+    }
+}
+
+/// What one query has produced so far.
+#[derive(Default)]
+struct Run {
+    results: Vec<QueryResult>,
+    current: Option<QueryResult>,
+    /// The first error's libpq text.
+    error: Option<String>,
+    fields: Option<ErrorFields>,
+}
+
+impl Run {
+    fn set_error(&mut self, text: String, fields: Option<ErrorFields>) {
+        if self.error.is_none() {
+            self.error = Some(text);
+            self.fields = fields;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pgcluster_protocol::limits::Limits;
+    use tokio::net::UnixStream;
+
+    fn ready() -> Ready {
+        // `Ready` is non-exhaustive; build it the only way another crate can.
+        let frames = [
+            (b'R', &[0u8, 0, 0, 0][..]),
+            (b'S', b"server_version\x0015.18\x00"),
+            (b'K', &[0, 0, 0, 42, 0, 0, 0, 7]),
+            (b'Z', b"I"),
+        ];
+        let mut machine = pgcluster_protocol::startup::Startup::new(
+            pgcluster_protocol::startup::StartupConfig::new("u"),
+            [0; 18],
+        );
+        let mut out = Vec::new();
+        machine.start(&mut out).unwrap();
+        for (tag, body) in frames {
+            let frame = pgcluster_protocol::frame::Frame {
+                tag,
+                body: bytes::Bytes::copy_from_slice(body),
+            };
+            if let pgcluster_protocol::startup::Step::Done(r) =
+                machine.handle(frame, &mut out).unwrap()
+            {
+                return r;
+            }
+        }
+        panic!("startup did not finish");
+    }
+
+    fn msg(tag: u8, body: &[u8]) -> Vec<u8> {
+        let mut v = vec![tag];
+        v.extend_from_slice(&u32::try_from(body.len() + 4).unwrap().to_be_bytes());
+        v.extend_from_slice(body);
+        v
+    }
+
+    fn rt() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("test runtime")
+    }
+
+    #[test]
+    fn repr_state_and_parameters() {
+        rt().block_on(async {
+            let (a, _b) = UnixStream::pair().unwrap();
+            let mut conn = Connection::from_parts(
+                Stream::Unix(a),
+                FrameReader::new(Limits::default()),
+                ready(),
+            );
+            conn.set_dsn("dbname=deploy_demo".into());
+            let repr = format!("{conn:?}");
+            let addr = format!("{:p}", &conn);
+            assert_eq!(
+                repr,
+                format!("<connection object at {addr}; dsn: 'dbname=deploy_demo', closed: 0>")
+            );
+            assert_eq!(conn.parameter("server_version"), Some("15.18"));
+            assert_eq!(conn.backend_pid(), Some(42));
+            conn.close().await;
+            assert_eq!(conn.state(), State::Closed);
+            assert!(format!("{conn:?}").ends_with(", closed: 1>"));
+            assert_eq!(conn.simple_query("select 1").await, Err(Error::Closed));
+        });
+    }
+
+    #[test]
+    fn rows_nulls_notices_and_server_close_after_fatal() {
+        rt().block_on(async {
+            let (a, mut b) = UnixStream::pair().unwrap();
+            let mut conn = Connection::from_parts(
+                Stream::Unix(a),
+                FrameReader::new(Limits::default()),
+                ready(),
+            );
+            let mut reply = Vec::new();
+            let mut t = vec![0, 1];
+            t.extend_from_slice(b"x\0");
+            t.extend_from_slice(&[
+                0, 0, 0, 0, 0, 0, 0, 0, 0, 25, 255, 255, 255, 255, 255, 255, 0, 0,
+            ]);
+            reply.extend(msg(b'N', b"SNOTICE\0VNOTICE\0C00000\0Mhello\0\0"));
+            reply.extend(msg(b'T', &t));
+            reply.extend(msg(b'D', &[0, 1, 0, 0, 0, 1, b'a']));
+            reply.extend(msg(b'D', &[0, 1, 255, 255, 255, 255]));
+            reply.extend(msg(b'C', b"SELECT 2\0"));
+            reply.extend(msg(b'I', b""));
+            reply.extend(msg(b'Z', b"I"));
+            b.write_all(&reply).await.unwrap();
+            let results = conn.simple_query("select x; ").await.unwrap();
+            assert_eq!(results.len(), 2);
+            assert_eq!(
+                results[0].rows,
+                vec![vec![Some("a".to_owned())], vec![None]]
+            );
+            assert_eq!(results[0].tag, "SELECT 2");
+            assert_eq!(results[0].columns[0].name, "x");
+            assert_eq!(results[1].tag, "");
+            let notices = conn.take_notices();
+            assert_eq!(notices.len(), 1);
+            assert_eq!(notices[0].message.as_deref(), Some("hello"));
+
+            b.write_all(&msg(
+                b'E',
+                b"SFATAL\0VFATAL\0C57P01\0Mterminating connection due to administrator command\0\0",
+            ))
+            .await
+            .unwrap();
+            drop(b);
+            let err = conn.simple_query("select 1").await.unwrap_err();
+            let Error::Query(e) = err else {
+                panic!("not a query error: {err:?}")
+            };
+            assert_eq!(
+                e.message,
+                format!(
+                    "FATAL:  terminating connection due to administrator command\n{SERVER_CLOSED}"
+                )
+            );
+            assert!(e.connection_lost);
+            assert_eq!(conn.state(), State::Broken);
+            assert!(format!("{conn:?}").ends_with(", closed: 2>"));
+            assert_eq!(conn.simple_query("select 1").await, Err(Error::Closed));
+        });
+    }
+
+    #[test]
+    fn unknown_message_keeps_the_connection_and_eof_appends_server_closed() {
+        rt().block_on(async {
+            let (a, mut b) = UnixStream::pair().unwrap();
+            let mut conn =
+                Connection::from_parts(Stream::Unix(a), FrameReader::new(Limits::default()), ready());
+            let mut reply = msg(b'q', b"");
+            reply.extend(msg(b'Z', b"I"));
+            b.write_all(&reply).await.unwrap();
+            let err = conn.simple_query("select 1").await.unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                "Got an error from the database server:\n    unexpected response from server; first received character was \"q\""
+            );
+            assert_eq!(conn.state(), State::Open);
+            b.write_all(&msg(b'q', b"")).await.unwrap();
+            drop(b);
+            let err = conn.simple_query("select 1").await.unwrap_err();
+            let Error::Query(e) = err else {
+                panic!("not a query error: {err:?}")
+            };
+            assert_eq!(
+                e.message,
+                format!("unexpected response from server; first received character was \"q\"\n{SERVER_CLOSED}")
+            );
+        });
     }
 }

@@ -2,9 +2,12 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod blocking;
+mod connect;
 pub mod conninfo;
 pub mod connection;
 pub mod error;
+pub mod transport;
 #[cfg(feature = "testing")]
 pub mod testing;
 

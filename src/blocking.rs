@@ -1,0 +1,117 @@
+//! The blocking facade: the async [`crate::Connection`] driven by its own current-thread
+//! tokio runtime. Nothing is spawned; each call blocks the calling thread until done.
+
+use std::fmt;
+use std::io;
+
+use pgcluster_protocol::backend::TransactionStatus;
+use pgcluster_protocol::error_fields::ErrorFields;
+use tokio::runtime::{Builder, Runtime};
+
+use crate::connection::{self, Notification, QueryResult, State};
+use crate::conninfo::Resolved;
+use crate::error::{ConnectError, Error};
+
+/// A blocking connection to one database. Must not be used from inside an async runtime
+/// (it runs its own).
+pub struct Connection {
+    inner: connection::Connection,
+    runtime: Runtime,
+}
+
+#[allow(
+    clippy::result_large_err,
+    reason = "the same signatures as the async Connection; the size of Error is error.rs's"
+)]
+impl Connection {
+    /// Connects libpq 13's way (see [`crate::Connection::connect`]), blocking.
+    pub fn connect(config: &Resolved) -> Result<Self, ConnectError> {
+        let runtime = new_runtime().map_err(|e| ConnectError {
+            message: format!("could not create runtime: {e}\n"),
+            fields: None,
+        })?;
+        let inner = runtime.block_on(connection::Connection::connect(config))?;
+        Ok(Self { inner, runtime })
+    }
+
+    /// Wraps an async connection with a runtime of its own. The connection's socket must
+    /// have been opened on a runtime that is still alive, or on this thread's runtime.
+    pub fn from_async(inner: connection::Connection) -> io::Result<Self> {
+        Ok(Self {
+            inner,
+            runtime: new_runtime()?,
+        })
+    }
+
+    /// Runs `sql` with the simple query protocol; one result per statement.
+    pub fn simple_query(&mut self, sql: &str) -> Result<Vec<QueryResult>, Error> {
+        self.runtime.block_on(self.inner.simple_query(sql))
+    }
+
+    /// Sends Terminate and closes the socket. Idempotent.
+    pub fn close(&mut self) {
+        self.runtime.block_on(self.inner.close());
+    }
+
+    /// Open, closed or broken.
+    pub fn state(&self) -> State {
+        self.inner.state()
+    }
+
+    /// A server parameter reported by ParameterStatus.
+    pub fn parameter(&self, name: &str) -> Option<&str> {
+        self.inner.parameter(name)
+    }
+
+    /// Notices received so far, oldest first; taking them empties the list.
+    pub fn take_notices(&mut self) -> Vec<ErrorFields> {
+        self.inner.take_notices()
+    }
+
+    /// NOTIFY messages received so far, oldest first; taking them empties the list.
+    pub fn take_notifications(&mut self) -> Vec<Notification> {
+        self.inner.take_notifications()
+    }
+
+    /// The backend's process id.
+    pub fn backend_pid(&self) -> Option<i32> {
+        self.inner.backend_pid()
+    }
+
+    /// The transaction status reported by the last ReadyForQuery.
+    pub fn transaction_status(&self) -> TransactionStatus {
+        self.inner.transaction_status()
+    }
+
+    /// The dsn shown by `Debug`.
+    pub fn dsn(&self) -> &str {
+        self.inner.dsn()
+    }
+
+    /// Sets the dsn shown by `Debug`.
+    #[allow(dead_code, reason = "called by the Cluster, which sets psycopg2's dsn")]
+    pub(crate) fn set_dsn(&mut self, dsn: String) {
+        self.inner.set_dsn(dsn);
+    }
+}
+
+fn new_runtime() -> io::Result<Runtime> {
+    Builder::new_current_thread().enable_all().build()
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        // `block_on` panics inside another runtime; there the async `Drop` still tries
+        // to send Terminate without waiting.
+        if tokio::runtime::Handle::try_current().is_err() {
+            self.runtime.block_on(self.inner.close());
+        }
+    }
+}
+
+impl fmt::Debug for Connection {
+    /// psycopg2's repr, with this object's address.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.inner.fmt_repr(std::ptr::from_ref(self).cast(), f)
+    }
+}

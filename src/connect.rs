@@ -1,0 +1,633 @@
+//! Opening a connection libpq 13's way: each host in order, each address in order, with
+//! `connect_timeout` per address, and libpq's rules for what a failure adds to the error
+//! message, what it replaces, and whether the next address or host is tried.
+//!
+//! The protocol itself (startup, authentication) is the sans-IO [`Startup`] machine; this
+//! module only moves bytes and keeps the error buffer.
+
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+
+use pgcluster_protocol::error_fields::ErrorFields;
+use pgcluster_protocol::frame::{Frame, FrameReader};
+use pgcluster_protocol::limits::Limits;
+use pgcluster_protocol::startup::{Ready, Startup, StartupConfig, StartupError, Step};
+use pgcluster_protocol::ProtocolError;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpSocket;
+use tokio::time::Instant;
+
+use crate::connection::Connection;
+use crate::conninfo::{Address, Resolved, Target};
+use crate::error::{ConnectError, Error};
+use crate::transport::Stream;
+
+/// libpq's text for a socket that closed under it (`pqReadData`'s `definitelyEOF`).
+pub(crate) const SERVER_CLOSED: &str = "server closed the connection unexpectedly\n\tThis probably means the server terminated abnormally\n\tbefore or while processing the request.\n";
+
+/// `sizeof(sun_path) - 1` on Linux: the longest Unix-domain socket path libpq accepts.
+const MAX_UNIX_PATH: usize = 107;
+
+/// The SQLSTATE of `password authentication failed`.
+const INVALID_PASSWORD: &str = "28P01";
+
+/// Connects to the first target that accepts us, as libpq 13's `PQconnectdb` does.
+pub(crate) async fn connect(config: &Resolved) -> Result<Connection, ConnectError> {
+    let mut buffer = ErrorBuffer::default();
+    for target in &config.targets {
+        match connect_target(config, target, &mut buffer).await {
+            TargetOutcome::Connected(conn) => return Ok(*conn),
+            TargetOutcome::NextHost => {}
+            TargetOutcome::Stop => break,
+        }
+    }
+    Err(ConnectError {
+        message: buffer.text,
+        fields: buffer.fields,
+    })
+}
+
+/// libpq's `conn->errorMessage` during a connection attempt.
+#[derive(Debug, Default)]
+struct ErrorBuffer {
+    text: String,
+    fields: Option<ErrorFields>,
+}
+
+impl ErrorBuffer {
+    /// Appends one text (ending in `\n`).
+    fn add(&mut self, text: &str) {
+        self.text.push_str(text);
+    }
+
+    /// Drops what was there, then appends.
+    fn replace(&mut self, text: &str) {
+        self.text.clear();
+        self.fields = None;
+        self.text.push_str(text);
+    }
+}
+
+/// What to do after one entry of the host list.
+enum TargetOutcome {
+    Connected(Box<Connection>),
+    NextHost,
+    Stop,
+}
+
+/// Whether a failure's text is appended to the buffer or replaces it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Buffer {
+    Add,
+    Replace,
+}
+
+/// Where libpq goes after a failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Then {
+    NextAddress,
+    NextHost,
+    Stop,
+}
+
+/// One failed attempt at one address.
+#[derive(Debug)]
+struct Failure {
+    text: String,
+    buffer: Buffer,
+    then: Then,
+    fields: Option<ErrorFields>,
+}
+
+impl Failure {
+    fn new(text: String, buffer: Buffer, then: Then) -> Self {
+        Self {
+            text,
+            buffer,
+            then,
+            fields: None,
+        }
+    }
+}
+
+/// A resolved place to connect to, with what libpq shows for it.
+#[derive(Debug, Clone)]
+enum Endpoint {
+    Tcp {
+        addr: SocketAddr,
+        /// `host` as given, or `hostaddr` when one is given.
+        shown_host: String,
+        /// Whether to add ` (%s)` with the numeric address.
+        show_addr: bool,
+    },
+    Unix {
+        path: String,
+    },
+}
+
+async fn connect_target(
+    config: &Resolved,
+    target: &Target,
+    buffer: &mut ErrorBuffer,
+) -> TargetOutcome {
+    let port = match &target.port {
+        Ok(port) => *port,
+        Err(text) => {
+            let line = with_newline(text);
+            buffer.add(&line);
+            // A non-integer port stops everything; an out-of-range one skips this host.
+            return if text.starts_with("invalid port number") {
+                TargetOutcome::NextHost
+            } else {
+                TargetOutcome::Stop
+            };
+        }
+    };
+    let endpoints = match resolve(target, port).await {
+        Ok(endpoints) => endpoints,
+        Err(text) => {
+            buffer.add(&text);
+            return TargetOutcome::NextHost;
+        }
+    };
+    for endpoint in &endpoints {
+        let attempt = attempt(config, target, endpoint);
+        let result = match config.connect_timeout {
+            Some(timeout) => {
+                let deadline = Instant::now() + timeout;
+                match tokio::time::timeout_at(deadline, attempt).await {
+                    Ok(result) => result,
+                    Err(_) => Err(Failure::new(
+                        "timeout expired\n".to_owned(),
+                        Buffer::Replace,
+                        Then::NextAddress,
+                    )),
+                }
+            }
+            None => attempt.await,
+        };
+        match result {
+            Ok(conn) => return TargetOutcome::Connected(Box::new(conn)),
+            Err(failure) => {
+                match failure.buffer {
+                    Buffer::Add => buffer.add(&failure.text),
+                    Buffer::Replace => buffer.replace(&failure.text),
+                }
+                if failure.fields.is_some() {
+                    buffer.fields = failure.fields;
+                }
+                match failure.then {
+                    Then::NextAddress => {}
+                    Then::NextHost => return TargetOutcome::NextHost,
+                    Then::Stop => return TargetOutcome::Stop,
+                }
+            }
+        }
+    }
+    TargetOutcome::NextHost
+}
+
+/// The addresses of one host-list entry, in `getaddrinfo` order, or the text to add.
+async fn resolve(target: &Target, port: u16) -> Result<Vec<Endpoint>, String> {
+    match &target.address {
+        Address::Unix(dir) => {
+            // libpq's UNIXSOCK_PATH prints the port as a number, not as given.
+            let path = format!("{dir}/.s.PGSQL.{port}");
+            if path.len() > MAX_UNIX_PATH {
+                return Err(format!(
+                    "Unix-domain socket path \"{path}\" is too long (maximum {MAX_UNIX_PATH} bytes)\n"
+                ));
+            }
+            Ok(vec![Endpoint::Unix { path }])
+        }
+        Address::Tcp(host) => {
+            if let Some(hostaddr) = &target.hostaddr {
+                let ip: IpAddr = hostaddr.trim().parse().map_err(|_| {
+                    format!("could not parse network address \"{hostaddr}\": Name or service not known\n")
+                })?;
+                return Ok(vec![Endpoint::Tcp {
+                    addr: SocketAddr::new(ip, port),
+                    shown_host: hostaddr.clone(),
+                    show_addr: false,
+                }]);
+            }
+            let addrs: Vec<SocketAddr> = match host.parse::<IpAddr>() {
+                Ok(ip) => vec![SocketAddr::new(ip, port)],
+                Err(_) => tokio::net::lookup_host((host.as_str(), port))
+                    .await
+                    .map_err(|e| {
+                        format!(
+                            "could not translate host name \"{host}\" to address: {}\n",
+                            gai_strerror(&e)
+                        )
+                    })?
+                    .collect(),
+            };
+            Ok(addrs
+                .into_iter()
+                .map(|addr| Endpoint::Tcp {
+                    addr,
+                    shown_host: host.clone(),
+                    show_addr: addr.ip().to_string() != *host,
+                })
+                .collect())
+        }
+    }
+}
+
+/// One attempt at one address: socket, startup, authentication, the read-write test.
+async fn attempt(
+    config: &Resolved,
+    target: &Target,
+    endpoint: &Endpoint,
+) -> Result<Connection, Failure> {
+    let mut stream = open_socket(endpoint, &target.port_text).await?;
+    let mut reader = FrameReader::new(Limits::default());
+    let ready = startup(config, &mut stream, &mut reader).await?;
+    let mut conn = Connection::from_parts(stream, reader, ready);
+    if config.read_write {
+        read_write_test(&mut conn, target).await?;
+    }
+    Ok(conn)
+}
+
+async fn open_socket(endpoint: &Endpoint, port_text: &str) -> Result<Stream, Failure> {
+    let next = |text: String| Failure::new(text, Buffer::Add, Then::NextAddress);
+    match endpoint {
+        Endpoint::Tcp {
+            addr,
+            shown_host,
+            show_addr,
+        } => {
+            let socket = if addr.is_ipv4() {
+                TcpSocket::new_v4()
+            } else {
+                TcpSocket::new_v6()
+            }
+            .map_err(|e| next(format!("could not create socket: {}\n", strerror(&e))))?;
+            socket
+                .set_keepalive(true)
+                .map_err(|e| next(format!("setsockopt(SO_KEEPALIVE) failed: {}\n", strerror(&e))))?;
+            let stream = socket.connect(*addr).await.map_err(|e| {
+                let port = if port_text.is_empty() { "5432" } else { port_text };
+                let shown = if *show_addr {
+                    format!("\"{shown_host}\" ({})", addr.ip())
+                } else {
+                    format!("\"{shown_host}\"")
+                };
+                next(format!(
+                    "could not connect to server: {}\n\tIs the server running on host {shown} and accepting\n\tTCP/IP connections on port {port}?\n",
+                    strerror(&e)
+                ))
+            })?;
+            stream.set_nodelay(true).map_err(|e| {
+                next(format!(
+                    "could not set socket to TCP no delay mode: {}\n",
+                    strerror(&e)
+                ))
+            })?;
+            Ok(Stream::Tcp(stream))
+        }
+        #[cfg(unix)]
+        Endpoint::Unix { path } => {
+            let stream = tokio::net::UnixStream::connect(path).await.map_err(|e| {
+                next(format!(
+                    "could not connect to server: {}\n\tIs the server running locally and accepting\n\tconnections on Unix domain socket \"{path}\"?\n",
+                    strerror(&e)
+                ))
+            })?;
+            Ok(Stream::Unix(stream))
+        }
+        #[cfg(not(unix))]
+        Endpoint::Unix { path } => Err(next(format!(
+            "could not translate Unix-domain socket path \"{path}\" to address: Address family not supported\n"
+        ))),
+    }
+}
+
+/// Runs the startup exchange over a fresh socket.
+async fn startup(
+    config: &Resolved,
+    stream: &mut Stream,
+    reader: &mut FrameReader,
+) -> Result<Ready, Failure> {
+    let mut startup_config = StartupConfig::new(config.user.clone());
+    startup_config.database = Some(config.dbname.clone());
+    startup_config.password = config.password.as_ref().map(|p| p.as_bytes().to_vec());
+    startup_config.params = config.startup_params.clone();
+    let mut nonce = [0u8; 18];
+    if getrandom::getrandom(&mut nonce).is_err() {
+        return Err(Failure::new(
+            "could not generate nonce\n".to_owned(),
+            Buffer::Replace,
+            Then::Stop,
+        ));
+    }
+    let mut machine = Startup::new(startup_config, nonce);
+    let mut out = Vec::new();
+    machine
+        .start(&mut out)
+        .map_err(|e| startup_failure(config, e))?;
+    stream.write_all(&out).await.map_err(|e| {
+        Failure::new(
+            format!("could not send startup packet: {}\n", strerror(&e)),
+            Buffer::Add,
+            Then::Stop,
+        )
+    })?;
+    out.clear();
+    let mut authenticated = false;
+    loop {
+        while let Some(frame) = reader
+            .next_frame()
+            .map_err(|e| frame_failure(e, authenticated))?
+        {
+            authenticated |= is_authentication_ok(&frame);
+            match machine
+                .handle(frame, &mut out)
+                .map_err(|e| startup_failure(config, e))?
+            {
+                Step::Continue => {}
+                Step::Done(ready) => return Ok(ready),
+            }
+            if !out.is_empty() {
+                stream
+                    .write_all(&out)
+                    .await
+                    .map_err(|e| Failure::new(send_error_text(&e), Buffer::Replace, Then::Stop))?;
+                out.clear();
+            }
+        }
+        match stream.read_buf(reader.read_buf()).await {
+            Ok(0) => {
+                return Err(Failure::new(
+                    SERVER_CLOSED.to_owned(),
+                    Buffer::Replace,
+                    Then::Stop,
+                ))
+            }
+            Ok(_) => {}
+            Err(e) => {
+                return Err(Failure::new(
+                    receive_error_text(&e),
+                    Buffer::Replace,
+                    Then::Stop,
+                ))
+            }
+        }
+    }
+}
+
+/// `R` with code 0.
+fn is_authentication_ok(frame: &Frame) -> bool {
+    frame.tag == b'R' && frame.body.as_ref() == [0, 0, 0, 0]
+}
+
+/// A framing error during startup. Before authentication libpq looks only at the type
+/// byte: anything but `R` or `E` (and an `R` of a bad length) is
+/// `expected authentication request from server, but received %c`.
+fn frame_failure(e: ProtocolError, authenticated: bool) -> Failure {
+    let e = match e {
+        ProtocolError::LostSync { tag, .. } if !authenticated && tag != b'E' => {
+            ProtocolError::ExpectedAuthRequest { tag }
+        }
+        other => other,
+    };
+    let buffer = if matches!(e, ProtocolError::LostSync { .. }) {
+        Buffer::Replace
+    } else {
+        Buffer::Add
+    };
+    Failure::new(format!("{e}\n"), buffer, Then::Stop)
+}
+
+fn startup_failure(config: &Resolved, e: StartupError) -> Failure {
+    match e {
+        StartupError::Server {
+            fields,
+            authenticated,
+        } => {
+            let mut text = fields.libpq_text(None);
+            if fields.code.as_deref() == Some(INVALID_PASSWORD) {
+                if let Some(file) = &config.password_file {
+                    text.push_str(&format!("password retrieved from file \"{file}\"\n"));
+                }
+            }
+            let buffer = if authenticated {
+                Buffer::Replace
+            } else {
+                Buffer::Add
+            };
+            Failure {
+                text,
+                buffer,
+                then: Then::Stop,
+                fields: Some(fields),
+            }
+        }
+        StartupError::Auth(e) => Failure::new(format!("{e}\n"), Buffer::Replace, Then::Stop),
+        other => Failure::new(with_newline(&other.to_string()), Buffer::Add, Then::Stop),
+    }
+}
+
+/// `target_session_attrs=read-write`: libpq 13's `SHOW transaction_read_only` test.
+async fn read_write_test(conn: &mut Connection, target: &Target) -> Result<(), Failure> {
+    let host = match (&target.hostaddr, target.host.is_empty()) {
+        (Some(hostaddr), true) => hostaddr.as_str(),
+        _ => target.host.as_str(),
+    };
+    let server = format!("\"{host}:{}\"", target.port_text);
+    let next_host = |text: String| Failure::new(text, Buffer::Add, Then::NextHost);
+    let value = match conn.simple_query("SHOW transaction_read_only").await {
+        Ok(results) => results
+            .first()
+            .and_then(|r| r.rows.first())
+            .and_then(|row| row.first())
+            .cloned()
+            .flatten(),
+        Err(Error::Query(_)) | Err(_) => None,
+    };
+    match value.as_deref() {
+        Some("off") => Ok(()),
+        Some("on") => {
+            conn.close().await;
+            Err(next_host(format!(
+                "could not make a writable connection to server {server}\n"
+            )))
+        }
+        _ => {
+            conn.close().await;
+            Err(next_host(format!(
+                "test \"SHOW transaction_read_only\" failed on server {server}\n"
+            )))
+        }
+    }
+}
+
+/// `strerror(errno)`: an I/O error's text without Rust's ` (os error N)` suffix.
+pub(crate) fn strerror(e: &io::Error) -> String {
+    let text = e.to_string();
+    match e.raw_os_error() {
+        Some(code) => {
+            let suffix = format!(" (os error {code})");
+            text.strip_suffix(&suffix).unwrap_or(&text).to_owned()
+        }
+        None => text,
+    }
+}
+
+/// `gai_strerror`: a failed lookup's text without the standard library's prefix.
+fn gai_strerror(e: &io::Error) -> String {
+    let text = e.to_string();
+    text.strip_prefix("failed to lookup address information: ")
+        .unwrap_or(&text)
+        .to_owned()
+}
+
+/// libpq's text for a failed read: a reset is the server closing the connection.
+pub(crate) fn receive_error_text(e: &io::Error) -> String {
+    if is_reset(e) {
+        SERVER_CLOSED.to_owned()
+    } else {
+        format!("could not receive data from server: {}\n", strerror(e))
+    }
+}
+
+/// libpq's text for a failed write: a reset or broken pipe is the server closing it.
+pub(crate) fn send_error_text(e: &io::Error) -> String {
+    if is_reset(e) {
+        SERVER_CLOSED.to_owned()
+    } else {
+        format!("could not send data to server: {}\n", strerror(e))
+    }
+}
+
+/// ECONNRESET, EPIPE (and an unexpected EOF, which some readers report as an error).
+pub(crate) fn is_reset(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionReset
+            | io::ErrorKind::BrokenPipe
+            | io::ErrorKind::UnexpectedEof
+            | io::ErrorKind::ConnectionAborted
+    )
+}
+
+fn with_newline(text: &str) -> String {
+    let mut line = text.strip_suffix('\n').unwrap_or(text).to_owned();
+    line.push('\n');
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strerror_strips_the_os_error_suffix() {
+        let e = io::Error::from_raw_os_error(111);
+        assert_eq!(strerror(&e), "Connection refused");
+        let e = io::Error::from_raw_os_error(2);
+        assert_eq!(strerror(&e), "No such file or directory");
+        let e = io::Error::other("plain");
+        assert_eq!(strerror(&e), "plain");
+    }
+
+    #[test]
+    fn gai_strerror_strips_the_std_prefix() {
+        let e = io::Error::other("failed to lookup address information: Name or service not known");
+        assert_eq!(gai_strerror(&e), "Name or service not known");
+    }
+
+    #[test]
+    fn read_and_write_failure_texts() {
+        let reset = io::Error::from_raw_os_error(104);
+        assert_eq!(receive_error_text(&reset), SERVER_CLOSED);
+        let pipe = io::Error::from_raw_os_error(32);
+        assert_eq!(send_error_text(&pipe), SERVER_CLOSED);
+        let other = io::Error::from_raw_os_error(5);
+        assert_eq!(
+            receive_error_text(&other),
+            "could not receive data from server: Input/output error\n"
+        );
+        assert_eq!(
+            send_error_text(&other),
+            "could not send data to server: Input/output error\n"
+        );
+    }
+
+    #[test]
+    fn buffer_adds_and_replaces() {
+        let mut b = ErrorBuffer::default();
+        b.add("a\n");
+        b.add("b\n");
+        assert_eq!(b.text, "a\nb\n");
+        b.replace("timeout expired\n");
+        assert_eq!(b.text, "timeout expired\n");
+    }
+
+    #[test]
+    fn framing_errors_before_authentication_name_the_type_byte() {
+        let f = frame_failure(ProtocolError::LostSync { tag: b'X', len: 1 }, false);
+        assert_eq!(
+            f.text,
+            "expected authentication request from server, but received X\n"
+        );
+        assert_eq!((f.buffer, f.then), (Buffer::Add, Then::Stop));
+        let f = frame_failure(
+            ProtocolError::LostSync {
+                tag: b'C',
+                len: 40000,
+            },
+            true,
+        );
+        assert_eq!(
+            f.text,
+            "lost synchronization with server: got message type \"C\", length 40000\n"
+        );
+        assert_eq!(f.buffer, Buffer::Replace);
+    }
+
+    fn target(address: Address, hostaddr: Option<&str>, host: &str) -> Target {
+        Target {
+            host: host.to_owned(),
+            hostaddr: hostaddr.map(str::to_owned),
+            address,
+            port_text: "5432".to_owned(),
+            port: Ok(5432),
+        }
+    }
+
+    #[test]
+    fn numeric_hosts_are_not_looked_up_and_show_the_address_only_when_different() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("test runtime");
+        rt.block_on(async {
+            let t = target(Address::Tcp("0:0:0:0:0:0:0:1".into()), None, "0:0:0:0:0:0:0:1");
+            let e = resolve(&t, 1).await.unwrap();
+            assert!(
+                matches!(&e[..], [Endpoint::Tcp { show_addr: true, addr, .. }] if addr.to_string() == "[::1]:1")
+            );
+            let t = target(Address::Tcp("127.0.0.1".into()), None, "127.0.0.1");
+            let e = resolve(&t, 1).await.unwrap();
+            assert!(matches!(&e[..], [Endpoint::Tcp { show_addr: false, .. }]));
+            let t = target(Address::Tcp("localhost".into()), Some("abc"), "localhost");
+            assert_eq!(
+                resolve(&t, 1).await.unwrap_err(),
+                "could not parse network address \"abc\": Name or service not known\n"
+            );
+            let dir = format!("/tmp/{}", "a".repeat(88));
+            let t = target(Address::Unix(dir.clone()), None, &dir);
+            // 5 + 88 + 14 = 107 bytes: the longest accepted.
+            assert!(resolve(&t, 5432).await.is_ok());
+            let dir = format!("/tmp/{}", "a".repeat(89));
+            let t = target(Address::Unix(dir.clone()), None, &dir);
+            assert_eq!(
+                resolve(&t, 5432).await.unwrap_err(),
+                format!("Unix-domain socket path \"{dir}/.s.PGSQL.5432\" is too long (maximum 107 bytes)\n")
+            );
+        });
+    }
+}

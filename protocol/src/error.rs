@@ -39,6 +39,12 @@ pub enum ProtocolError {
     },
     /// `unexpected message from server during startup`
     UnexpectedDuringStartup,
+    /// `invalid transaction status "%c" in "Z" message` (pgcluster's own text: libpq 13
+    /// records an unknown status as `PQTRANS_UNKNOWN` without a message).
+    InvalidTransactionStatus {
+        /// The status byte received.
+        status: u8,
+    },
 }
 
 impl fmt::Display for ProtocolError {
@@ -75,8 +81,78 @@ impl fmt::Display for ProtocolError {
             Self::UnexpectedDuringStartup => {
                 f.write_str("unexpected message from server during startup")
             }
+            Self::InvalidTransactionStatus { status } => write!(
+                f,
+                "invalid transaction status \"{}\" in \"Z\" message",
+                c(status)
+            ),
         }
     }
 }
 
 impl std::error::Error for ProtocolError {}
+
+#[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "a test fails loudly on unexpected input"
+)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_is_libpq_13_text() {
+        let cases: [(ProtocolError, &str); 9] = [
+            (
+                ProtocolError::LostSync {
+                    tag: b'D',
+                    len: 2147483628,
+                },
+                "lost synchronization with server: got message type \"D\", length 2147483628",
+            ),
+            (
+                ProtocolError::LostSync {
+                    tag: b'C',
+                    len: -16,
+                },
+                "lost synchronization with server: got message type \"C\", length -16",
+            ),
+            (
+                ProtocolError::LengthMismatch { tag: b'Z' },
+                "message contents do not agree with length in message type \"Z\"",
+            ),
+            (
+                ProtocolError::UnexpectedMessage { tag: b'q' },
+                "unexpected response from server; first received character was \"q\"",
+            ),
+            (
+                ProtocolError::FieldCount,
+                "unexpected field count in \"D\" message",
+            ),
+            (
+                ProtocolError::DataWithoutDescription,
+                "server sent data (\"D\" message) without prior row description (\"T\" message)",
+            ),
+            (
+                ProtocolError::InsufficientData { tag: b'T' },
+                "insufficient data in \"T\" message",
+            ),
+            (
+                ProtocolError::ExpectedAuthRequest { tag: b'X' },
+                "expected authentication request from server, but received X",
+            ),
+            (
+                ProtocolError::UnexpectedDuringStartup,
+                "unexpected message from server during startup",
+            ),
+        ];
+        for (err, text) in cases {
+            assert_eq!(err.to_string(), text);
+        }
+        assert_eq!(
+            ProtocolError::InvalidTransactionStatus { status: b'?' }.to_string(),
+            "invalid transaction status \"?\" in \"Z\" message"
+        );
+    }
+}

@@ -1,1 +1,1139 @@
 //! Throwaway PostgreSQL servers for tests and demos (feature `testing`).
+//!
+//! [`TestServer`] runs `initdb` and `pg_ctl` from the PostgreSQL server programs on `PATH` or
+//! in Debian's `/usr/lib/postgresql/<version>/bin`, in a private directory under
+//! [`std::env::temp_dir`]. The server listens on `127.0.0.1` (and `::1` when it exists) on a free
+//! port, and on a Unix socket in the private directory. It trusts local connections and has one
+//! role per password method ([`PASSWORD_ROLE`], [`MD5_ROLE`], [`SCRAM_ROLE`], all with password
+//! [`PASSWORD`]) plus [`REJECT_ROLE`], which `pg_hba.conf` always rejects over TCP.
+//!
+//! When the process runs as root, the directory is given to the `postgres` OS user and the
+//! server programs run as that user (`runuser -u postgres --`), since PostgreSQL refuses root.
+//!
+//! Cleanup cannot be forgotten: `Drop` stops the server and removes the directory (also while
+//! a panic unwinds), and a guardian process does the same as soon as the owning process is gone,
+//! even when it exits without running destructors or is killed. That makes
+//! [`TestServer::shared`], one server per process kept in a `static`, safe to use.
+//!
+//! ```no_run
+//! use pgcluster::testing::{TestServer, MD5_ROLE, PASSWORD};
+//!
+//! let server = TestServer::builder().max_connections(30).start()?;
+//! server.psql("CREATE DATABASE demo")?;
+//! assert_eq!(server.psql("SELECT 1 + 1")?, "2\n");
+//! // Over the Unix socket, as the superuser `postgres`:
+//! let uri = server.uri("postgres", "demo");
+//! // Over TCP, with MD5 password authentication:
+//! let tcp = server.tcp_uri(MD5_ROLE, PASSWORD, "demo");
+//! # let _ = (uri, tcp);
+//! // For child processes such as `psql` or the `pgcluster` CLI:
+//! let status = std::process::Command::new("psql")
+//!     .envs(server.env_vars())
+//!     .args(["-c", "SELECT 1", "demo"])
+//!     .status();
+//! # let _ = status;
+//! # Ok::<(), pgcluster::testing::Error>(())
+//! ```
+
+use std::ffi::{OsStr, OsString};
+use std::fmt;
+use std::fs;
+use std::io::Write;
+use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::conninfo::Env;
+
+/// The password of [`PASSWORD_ROLE`], [`MD5_ROLE`] and [`SCRAM_ROLE`].
+pub const PASSWORD: &str = "pgcluster-secret";
+/// A role that must log in over TCP with the `password` method (cleartext password).
+pub const PASSWORD_ROLE: &str = "pgcluster_password";
+/// A role that must log in over TCP with the `md5` method; its password is stored as MD5.
+pub const MD5_ROLE: &str = "pgcluster_md5";
+/// A role that must log in over TCP with `scram-sha-256`; its password is stored as SCRAM.
+pub const SCRAM_ROLE: &str = "pgcluster_scram";
+/// A role that `pg_hba.conf` rejects over TCP (`reject`).
+pub const REJECT_ROLE: &str = "pgcluster_reject";
+/// The bootstrap superuser (`initdb -U postgres`).
+pub const SUPERUSER: &str = "postgres";
+/// The TCP address the server listens on.
+pub const HOST_TCP: &str = "127.0.0.1";
+/// Default `max_connections`: enough for parallel tests, small enough to start fast.
+pub const DEFAULT_MAX_CONNECTIONS: u32 = 20;
+/// Default time `pg_ctl` waits for the server to start, stop or promote. Generous, because
+/// the machine may be busy with parallel builds and tests.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The OS user the server runs as when the process runs as root.
+const POSTGRES_OS_USER: &str = "postgres";
+/// How often a start is retried when another process took the free port first.
+const PORT_ATTEMPTS: u32 = 5;
+/// Longest base directory used as is: the socket path `<base>/pgcluster-test-<pid>-<n>-<time>/
+/// sock/.s.PGSQL.<port>` must stay below the 107 bytes of `sun_path`. Longer bases use `/tmp`.
+const MAX_BASE_DIR_LEN: usize = 40;
+
+/// The guardian: waits until the owning process (`$1`) is gone (or a zombie), then runs the
+/// stop command (`$3...`) and removes the private directory (`$2`).
+const GUARDIAN_SCRIPT: &str = r#"owner=$1 dir=$2; shift 2
+while kill -0 "$owner" 2>/dev/null && ! grep -qs '^State:[[:space:]]*Z' "/proc/$owner/status"; do
+  sleep 0.2
+done
+"$@" >/dev/null 2>&1
+rm -rf "$dir""#;
+
+/// Why a throwaway server could not be set up or controlled.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Error {
+    /// A program (`initdb`, `pg_ctl`, `psql`, ...) failed.
+    Command {
+        /// The program and its subcommand, e.g. `pg_ctl start`.
+        program: String,
+        /// How it ended, e.g. `exit status: 1`.
+        status: String,
+        /// Its stderr and stdout (and the server log for a failed start), trimmed.
+        output: String,
+    },
+    /// A file or process operation failed.
+    Io {
+        /// What was being done, e.g. `create directory`.
+        action: &'static str,
+        /// The file or program concerned.
+        path: String,
+        /// The operating system's message.
+        message: String,
+    },
+    /// The process runs as root, but there is no `postgres` OS user to run the server as.
+    NoPostgresUser,
+    /// `initdb` and `pg_ctl` were found neither on `PATH` nor in `/usr/lib/postgresql/*/bin`.
+    NotFound,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Command {
+                program,
+                status,
+                output,
+            } if output.is_empty() => write!(f, "{program} failed ({status})"),
+            Self::Command {
+                program,
+                status,
+                output,
+            } => write!(f, "{program} failed ({status}):\n{output}"),
+            Self::Io {
+                action,
+                path,
+                message,
+            } => write!(f, "cannot {action} {path}: {message}"),
+            Self::NoPostgresUser => f.write_str(
+                "running as root, but there is no OS user \"postgres\" in /etc/passwd to run \
+                 the server as; create it, e.g. useradd --system postgres",
+            ),
+            Self::NotFound => f.write_str(
+                "PostgreSQL server programs (initdb, pg_ctl) not found in PATH or \
+                 /usr/lib/postgresql/*/bin; install them, e.g. apt-get install postgresql",
+            ),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl Error {
+    fn io(action: &'static str, path: impl AsRef<Path>, err: &std::io::Error) -> Self {
+        Self::Io {
+            action,
+            path: path.as_ref().display().to_string(),
+            message: err.to_string(),
+        }
+    }
+}
+
+/// How `pg_ctl stop` shuts the server down (`-m`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopMode {
+    /// Roll back open transactions and disconnect clients, then shut down cleanly.
+    Fast,
+    /// Quit without a shutdown checkpoint; the next start runs crash recovery.
+    Immediate,
+    /// Wait until all clients have disconnected.
+    Smart,
+}
+
+impl StopMode {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Fast => "fast",
+            Self::Immediate => "immediate",
+            Self::Smart => "smart",
+        }
+    }
+}
+
+/// Options for a [`TestServer`]; start it with [`Builder::start`] or
+/// [`Builder::start_standby`].
+#[derive(Debug, Clone)]
+pub struct Builder {
+    bin_dir: Option<PathBuf>,
+    conf_lines: Vec<String>,
+    hba_lines: Vec<String>,
+    max_connections: u32,
+    timeout: Duration,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Self {
+            bin_dir: None,
+            conf_lines: Vec::new(),
+            hba_lines: Vec::new(),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+}
+
+impl Builder {
+    /// Uses the server programs in `dir` instead of searching for them.
+    pub fn bin_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.bin_dir = Some(dir.into());
+        self
+    }
+
+    /// Appends a line to `postgresql.conf`, e.g. `log_min_messages = debug1`.
+    pub fn conf_line(mut self, line: &str) -> Self {
+        self.conf_lines.push(line.to_owned());
+        self
+    }
+
+    /// Adds a line to `pg_hba.conf` before the standard ones (the first matching line wins),
+    /// e.g. `local all pgcluster_md5 md5`.
+    pub fn hba_line(mut self, line: &str) -> Self {
+        self.hba_lines.push(line.to_owned());
+        self
+    }
+
+    /// Sets `max_connections` (default [`DEFAULT_MAX_CONNECTIONS`]).
+    pub fn max_connections(mut self, n: u32) -> Self {
+        self.max_connections = n;
+        self
+    }
+
+    /// Sets how long `pg_ctl` waits for start, stop and promote (default [`DEFAULT_TIMEOUT`]).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Creates, configures and starts a new server, and creates the test roles.
+    pub fn start(self) -> Result<TestServer, Error> {
+        let mut server = self.prepare()?;
+        server.run(
+            &server.bin.join("initdb"),
+            "initdb",
+            [
+                "-D".as_ref(),
+                server.data.as_os_str(),
+                "--no-sync".as_ref(),
+                "-U".as_ref(),
+                SUPERUSER.as_ref(),
+                "--auth=trust".as_ref(),
+                "-E".as_ref(),
+                "UTF8".as_ref(),
+                "--locale=C".as_ref(),
+            ],
+        )?;
+        server.configure(&self)?;
+        server.first_start(&self)?;
+        server.psql(&roles_sql(os_user_name().as_deref()))?;
+        Ok(server)
+    }
+
+    /// Creates a hot standby of `primary` with `pg_basebackup -R`, and starts it. The test
+    /// roles come from the primary. Promote it with [`TestServer::promote`].
+    pub fn start_standby(mut self, primary: &TestServer) -> Result<TestServer, Error> {
+        // A hot standby refuses to start with fewer connections than its primary.
+        self.max_connections = self.max_connections.max(primary.max_connections);
+        if self.bin_dir.is_none() {
+            self.bin_dir = Some(primary.bin.clone());
+        }
+        let mut server = self.prepare()?;
+        let port = primary.port.to_string();
+        server.run(
+            &server.bin.join("pg_basebackup"),
+            "pg_basebackup",
+            [
+                "-D".as_ref(),
+                server.data.as_os_str(),
+                "-R".as_ref(),
+                "-X".as_ref(),
+                "stream".as_ref(),
+                "-c".as_ref(),
+                "fast".as_ref(),
+                "-h".as_ref(),
+                primary.sock.as_os_str(),
+                "-p".as_ref(),
+                port.as_ref(),
+                "-U".as_ref(),
+                SUPERUSER.as_ref(),
+            ],
+        )?;
+        server.configure(&self)?;
+        server.first_start(&self)?;
+        Ok(server)
+    }
+
+    /// Finds the programs, creates the private directory and spawns the guardian.
+    fn prepare(&self) -> Result<TestServer, Error> {
+        let bin = match &self.bin_dir {
+            Some(dir) => dir.clone(),
+            None => find_bin_dir()?,
+        };
+        let run_as = RunAs::detect()?;
+        let dir = create_private_dir()?;
+        // From here on, dropping `server` removes the directory.
+        let mut server = TestServer {
+            data: dir.join("data"),
+            sock: dir.join("sock"),
+            dir,
+            bin,
+            port: 0,
+            max_connections: self.max_connections,
+            timeout: self.timeout,
+            run_as,
+            guardian: None,
+        };
+        fs::create_dir(&server.sock)
+            .map_err(|e| Error::io("create directory", &server.sock, &e))?;
+        server.run_as.give(&server.dir)?;
+        server.run_as.give(&server.sock)?;
+        server.guardian = Some(server.spawn_guardian()?);
+        Ok(server)
+    }
+}
+
+/// A running throwaway PostgreSQL server in a private directory. Dropping it stops the server
+/// and removes the directory; see the [module documentation](self).
+#[derive(Debug)]
+pub struct TestServer {
+    bin: PathBuf,
+    data: PathBuf,
+    dir: PathBuf,
+    guardian: Option<Child>,
+    max_connections: u32,
+    port: u16,
+    run_as: RunAs,
+    sock: PathBuf,
+    timeout: Duration,
+}
+
+impl TestServer {
+    /// Options for a new server.
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    /// Starts a new server with the default options.
+    pub fn new() -> Result<Self, Error> {
+        Builder::default().start()
+    }
+
+    /// Starts a hot standby of `primary` with the default options.
+    pub fn start_standby(primary: &TestServer) -> Result<Self, Error> {
+        Builder::default().start_standby(primary)
+    }
+
+    /// One server per process, started on first use and kept for the life of the process.
+    /// Its `Drop` never runs; the guardian stops it and removes its directory when the process
+    /// is gone. A failed start is remembered and returned again.
+    pub fn shared() -> Result<&'static TestServer, Error> {
+        static SHARED: OnceLock<Result<TestServer, Error>> = OnceLock::new();
+        SHARED
+            .get_or_init(TestServer::new)
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    /// The TCP port (the same after a restart).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The directory holding the server's Unix socket.
+    pub fn socket_dir(&self) -> &Path {
+        &self.sock
+    }
+
+    /// The TCP address the server listens on: `127.0.0.1`.
+    pub fn host_tcp(&self) -> &'static str {
+        HOST_TCP
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.data
+    }
+
+    /// The directory of the server programs used.
+    pub fn bin_dir(&self) -> &Path {
+        &self.bin
+    }
+
+    /// The server log so far (empty if there is none yet).
+    pub fn log(&self) -> String {
+        fs::read(self.log_path())
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+            .unwrap_or_default()
+    }
+
+    /// `PGHOST` (the socket directory), `PGPORT` and `PGUSER` (`postgres`), for child
+    /// processes (`Command::envs`).
+    pub fn env_vars(&self) -> Vec<(String, String)> {
+        vec![
+            ("PGHOST".to_owned(), self.sock.display().to_string()),
+            ("PGPORT".to_owned(), self.port.to_string()),
+            ("PGUSER".to_owned(), SUPERUSER.to_owned()),
+        ]
+    }
+
+    /// The same variables as [`env_vars`](Self::env_vars), as an [`Env`] for conninfo.
+    pub fn env(&self) -> Env {
+        self.env_vars()
+            .iter()
+            .fold(Env::empty(), |env, (k, v)| env.with(k, v))
+    }
+
+    /// A rex URI over the Unix socket: `pgsql://user@%2Fsock%2Fdir:port/db`. An empty `user`
+    /// is left out.
+    pub fn uri(&self, user: &str, db: &str) -> String {
+        let host = percent_encode(&self.sock.display().to_string());
+        format!("pgsql://{}{host}:{}/{db}", userinfo(user, None), self.port)
+    }
+
+    /// A rex URI over TCP: `pgsql://user:password@127.0.0.1:port/db`.
+    pub fn tcp_uri(&self, user: &str, password: &str, db: &str) -> String {
+        format!(
+            "pgsql://{}{HOST_TCP}:{}/{db}",
+            userinfo(user, Some(password)),
+            self.port
+        )
+    }
+
+    /// Runs `sql` with the `psql` program in database `postgres`; see
+    /// [`psql_db`](Self::psql_db).
+    pub fn psql(&self, sql: &str) -> Result<String, Error> {
+        self.psql_db("postgres", sql)
+    }
+
+    /// Runs `sql` (one or more statements) with the `psql` program as `postgres` over the
+    /// socket (`-X -A -t -q -v ON_ERROR_STOP=1`), and returns its output: one line per row,
+    /// columns separated by `|`. For test setup that must not depend on our own client.
+    pub fn psql_db(&self, db: &str, sql: &str) -> Result<String, Error> {
+        let psql = self.bin.join("psql");
+        let psql = if psql.is_file() {
+            psql
+        } else {
+            PathBuf::from("psql")
+        };
+        let port = self.port.to_string();
+        let args: [&OsStr; 13] = [
+            "-X".as_ref(),
+            "-A".as_ref(),
+            "-t".as_ref(),
+            "-q".as_ref(),
+            "-v".as_ref(),
+            "ON_ERROR_STOP=1".as_ref(),
+            "-h".as_ref(),
+            self.sock.as_os_str(),
+            "-p".as_ref(),
+            port.as_ref(),
+            "-U".as_ref(),
+            SUPERUSER.as_ref(),
+            "-d".as_ref(),
+        ];
+        let mut cmd = self.command(&psql, args.into_iter().chain([db.as_ref()]));
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().map_err(|e| Error::io("run", &psql, &e))?;
+        if let Some(mut stdin) = child.stdin.take() {
+            let sql = sql.to_owned();
+            // A thread, so that a large result cannot block psql while we still write.
+            std::thread::spawn(move || stdin.write_all(sql.as_bytes()));
+        }
+        let output = child
+            .wait_with_output()
+            .map_err(|e| Error::io("run", &psql, &e))?;
+        checked("psql", output, String::new())
+    }
+
+    /// Starts the server again after [`stop`](Self::stop), on the same port and directories.
+    pub fn start(&mut self) -> Result<(), Error> {
+        let from = self.log().len();
+        let output = self.pg_ctl_output(["start"])?;
+        let log = self.log();
+        checked(
+            "pg_ctl start",
+            output,
+            log.get(from..).unwrap_or("").to_owned(),
+        )
+        .map(drop)
+    }
+
+    /// Stops the server (`fast` mode).
+    pub fn stop(&mut self) -> Result<(), Error> {
+        self.stop_mode(StopMode::Fast)
+    }
+
+    /// Stops the server in the given mode and waits until it is gone.
+    pub fn stop_mode(&mut self, mode: StopMode) -> Result<(), Error> {
+        let output = self.pg_ctl_output(["stop", "-m", mode.as_str()])?;
+        checked("pg_ctl stop", output, String::new()).map(drop)
+    }
+
+    /// Makes the server reread its configuration files (`pg_ctl reload`).
+    pub fn reload(&self) -> Result<(), Error> {
+        let output = self.pg_ctl_output(["reload"])?;
+        checked("pg_ctl reload", output, String::new()).map(drop)
+    }
+
+    /// Promotes a standby to a primary and waits until it accepts writes.
+    pub fn promote(&self) -> Result<(), Error> {
+        let output = self.pg_ctl_output(["promote"])?;
+        checked("pg_ctl promote", output, String::new()).map(drop)
+    }
+
+    /// The process id of the postmaster, from `postmaster.pid`; `None` if it is not running.
+    pub fn pid(&self) -> Option<u32> {
+        let text = fs::read_to_string(self.data.join("postmaster.pid")).ok()?;
+        text.lines().next()?.trim().parse().ok()
+    }
+
+    fn log_path(&self) -> PathBuf {
+        self.dir.join("server.log")
+    }
+
+    /// Writes the configuration files of a fresh (or freshly copied) data directory.
+    fn configure(&self, options: &Builder) -> Result<(), Error> {
+        let hba = self.data.join("pg_hba.conf");
+        let mut text = String::new();
+        for line in &options.hba_lines {
+            text.push_str(line);
+            text.push('\n');
+        }
+        text.push_str(&hba_conf(ipv6_available()));
+        self.write_file(&hba, &text)?;
+        let conf = self.data.join("postgresql.conf");
+        let mut text = fs::read_to_string(&conf).map_err(|e| Error::io("read", &conf, &e))?;
+        if !text.contains("include 'pgcluster.conf'") {
+            text.push_str("\ninclude 'pgcluster.conf'\n");
+            self.write_file(&conf, &text)?;
+        }
+        Ok(())
+    }
+
+    /// Picks a free port and starts the server, retrying when another process takes the port
+    /// between our probe and the server's bind.
+    fn first_start(&mut self, options: &Builder) -> Result<(), Error> {
+        let ipv6 = ipv6_available();
+        let mut attempt = 1;
+        loop {
+            self.port = free_port()?;
+            let conf = server_conf(
+                ipv6,
+                self.port,
+                &self.sock,
+                self.max_connections,
+                &options.conf_lines,
+            );
+            self.write_file(&self.data.join("pgcluster.conf"), &conf)?;
+            let from = self.log().len();
+            match self.start() {
+                Err(Error::Command { .. })
+                    if attempt < PORT_ATTEMPTS
+                        && self
+                            .log()
+                            .get(from..)
+                            .is_some_and(|log| log.contains("could not bind")) =>
+                {
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Writes a file and gives it to the server's OS user.
+    fn write_file(&self, path: &Path, text: &str) -> Result<(), Error> {
+        fs::write(path, text).map_err(|e| Error::io("write", path, &e))?;
+        self.run_as.give(path)
+    }
+
+    /// `pg_ctl -D data -w -t <timeout> -l server.log <args>`, run as the server's user.
+    fn pg_ctl_output<const N: usize>(&self, args: [&str; N]) -> Result<Output, Error> {
+        let pg_ctl = self.bin.join("pg_ctl");
+        let args = self.pg_ctl_args(&args);
+        self.command(&pg_ctl, &args)
+            .output()
+            .map_err(|e| Error::io("run", &pg_ctl, &e))
+    }
+
+    fn pg_ctl_args(&self, args: &[&str]) -> Vec<OsString> {
+        let mut all: Vec<OsString> = vec![
+            "-D".into(),
+            self.data.clone().into(),
+            "-w".into(),
+            "-t".into(),
+            self.timeout.as_secs().max(1).to_string().into(),
+            "-l".into(),
+            self.log_path().into(),
+        ];
+        all.extend(args.iter().map(OsString::from));
+        all
+    }
+
+    /// Runs a program as the server's user and fails unless it succeeds.
+    fn run<'a>(
+        &self,
+        program: &Path,
+        name: &str,
+        args: impl IntoIterator<Item = &'a OsStr>,
+    ) -> Result<(), Error> {
+        let output = self
+            .command(program, args)
+            .output()
+            .map_err(|e| Error::io("run", program, &e))?;
+        checked(name, output, String::new()).map(drop)
+    }
+
+    /// A command run as the server's user, in the private directory, without `PG*`
+    /// variables (which would redirect `psql` and friends), with stdin closed.
+    fn command<I, S>(&self, program: &Path, args: I) -> Command
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let argv = self.run_as.argv(program, args);
+        let mut cmd = Command::new(&argv[0]);
+        cmd.args(&argv[1..])
+            .current_dir(&self.dir)
+            .stdin(Stdio::null());
+        clear_pg_env(&mut cmd);
+        cmd
+    }
+
+    /// Spawns the guardian: a shell in its own process group (so Ctrl-C of the terminal
+    /// reaches only us) that cleans up once this process is gone.
+    fn spawn_guardian(&self) -> Result<Child, Error> {
+        let pg_ctl = self.bin.join("pg_ctl");
+        let stop = self
+            .run_as
+            .argv(&pg_ctl, self.pg_ctl_args(&["stop", "-m", "immediate"]));
+        let mut cmd = Command::new("/bin/sh");
+        cmd.arg("-c")
+            .arg(GUARDIAN_SCRIPT)
+            .arg("pgcluster-guardian")
+            .arg(std::process::id().to_string())
+            .arg(&self.dir)
+            .args(stop)
+            .current_dir("/")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0);
+        clear_pg_env(&mut cmd);
+        cmd.spawn().map_err(|e| Error::io("run", "/bin/sh", &e))
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if self.data.join("postmaster.pid").exists() {
+            // Nothing to report to in a destructor; the guardian is the fallback.
+            let _ = self.stop_mode(StopMode::Immediate);
+        }
+        let _ = fs::remove_dir_all(&self.dir);
+        if let Some(mut guardian) = self.guardian.take() {
+            let _ = guardian.kill();
+            let _ = guardian.wait();
+        }
+    }
+}
+
+/// Who runs the server programs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum RunAs {
+    /// The current user (not root).
+    Me,
+    /// The `postgres` OS user, because we are root.
+    Postgres {
+        uid: u32,
+        gid: u32,
+        /// `runuser`, if installed; otherwise `su` is used.
+        runuser: Option<PathBuf>,
+    },
+}
+
+impl RunAs {
+    fn detect() -> Result<Self, Error> {
+        let status = fs::read_to_string("/proc/self/status").unwrap_or_default();
+        if effective_uid(&status) != Some(0) {
+            return Ok(Self::Me);
+        }
+        let passwd = fs::read_to_string("/etc/passwd").unwrap_or_default();
+        let (_, uid, gid) = passwd_entries(&passwd)
+            .find(|(name, _, _)| *name == POSTGRES_OS_USER)
+            .ok_or(Error::NoPostgresUser)?;
+        let runuser = ["/usr/sbin/runuser", "/sbin/runuser", "/usr/bin/runuser"]
+            .iter()
+            .map(PathBuf::from)
+            .find(|p| p.is_file());
+        Ok(Self::Postgres { uid, gid, runuser })
+    }
+
+    /// The full command line that runs `program args` as this user.
+    fn argv<I, S>(&self, program: &Path, args: I) -> Vec<OsString>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let mut argv = vec![program.as_os_str().to_owned()];
+        argv.extend(args.into_iter().map(|a| a.as_ref().to_owned()));
+        match self {
+            Self::Me => argv,
+            Self::Postgres {
+                runuser: Some(runuser),
+                ..
+            } => {
+                let mut all = vec![
+                    runuser.clone().into(),
+                    "-u".into(),
+                    "postgres".into(),
+                    "--".into(),
+                ];
+                all.append(&mut argv);
+                all
+            }
+            Self::Postgres { runuser: None, .. } => {
+                let line = argv
+                    .iter()
+                    .map(|a| shell_quote(&a.to_string_lossy()))
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                ["su", POSTGRES_OS_USER, "-s", "/bin/sh", "-c", &line]
+                    .iter()
+                    .map(OsString::from)
+                    .collect()
+            }
+        }
+    }
+
+    /// Makes `path` belong to the server's user (nothing to do when that is us).
+    fn give(&self, path: &Path) -> Result<(), Error> {
+        match self {
+            Self::Me => Ok(()),
+            Self::Postgres { uid, gid, .. } => {
+                std::os::unix::fs::chown(path, Some(*uid), Some(*gid))
+                    .map_err(|e| Error::io("change the owner of", path, &e))
+            }
+        }
+    }
+}
+
+/// Turns a finished command into `Ok(stdout)` or an [`Error::Command`] carrying its output
+/// and `extra` (e.g. the new part of the server log).
+fn checked(program: &str, output: Output, extra: String) -> Result<String, Error> {
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    if output.status.success() {
+        return Ok(stdout);
+    }
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let text = [stderr.trim(), stdout.trim(), extra.trim()]
+        .iter()
+        .filter(|s| !s.is_empty())
+        .copied()
+        .collect::<Vec<_>>()
+        .join("\n");
+    Err(Error::Command {
+        program: program.to_owned(),
+        status: output.status.to_string(),
+        output: text,
+    })
+}
+
+fn clear_pg_env(cmd: &mut Command) {
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("PG") {
+            cmd.env_remove(key);
+        }
+    }
+}
+
+/// The first directory on `PATH` with `initdb` and `pg_ctl` (following a symlinked `initdb`
+/// to the directory with the other programs), else the highest
+/// `/usr/lib/postgresql/<version>/bin`.
+fn find_bin_dir() -> Result<PathBuf, Error> {
+    let has_tools = |d: &Path| d.join("initdb").is_file() && d.join("pg_ctl").is_file();
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    if let Some(dir) = std::env::split_paths(&path).find(|d| has_tools(d)) {
+        let real = fs::canonicalize(dir.join("initdb"))
+            .ok()
+            .and_then(|p| p.parent().map(Path::to_path_buf));
+        return Ok(real.filter(|r| has_tools(r)).unwrap_or(dir));
+    }
+    let mut found: Vec<((u32, u32), PathBuf)> = fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let version = parse_version(entry.file_name().to_str()?)?;
+            let bin = entry.path().join("bin");
+            has_tools(&bin).then_some((version, bin))
+        })
+        .collect();
+    found.sort();
+    found.pop().map(|(_, bin)| bin).ok_or(Error::NotFound)
+}
+
+/// `"15"` → `(15, 0)`, `"9.6"` → `(9, 6)`.
+fn parse_version(name: &str) -> Option<(u32, u32)> {
+    let (major, minor) = name.split_once('.').unwrap_or((name, "0"));
+    Some((major.parse().ok()?, minor.parse().ok()?))
+}
+
+/// A new, empty, uniquely named directory under the temporary directory.
+fn create_private_dir() -> Result<PathBuf, Error> {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let mut base = std::env::temp_dir();
+    if base.as_os_str().len() > MAX_BASE_DIR_LEN {
+        base = PathBuf::from("/tmp");
+    }
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let time = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let dir = base.join(format!(
+        "pgcluster-test-{}-{n}-{time:x}",
+        std::process::id()
+    ));
+    fs::create_dir(&dir).map_err(|e| Error::io("create directory", &dir, &e))?;
+    Ok(dir)
+}
+
+/// A port that was free a moment ago on `127.0.0.1`.
+fn free_port() -> Result<u16, Error> {
+    TcpListener::bind((HOST_TCP, 0))
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .map_err(|e| Error::io("bind", "127.0.0.1:0", &e))
+}
+
+fn ipv6_available() -> bool {
+    TcpListener::bind("[::1]:0").is_ok()
+}
+
+/// The effective uid from the text of `/proc/self/status`.
+fn effective_uid(status: &str) -> Option<u32> {
+    let line = status.lines().find_map(|l| l.strip_prefix("Uid:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// `(name, uid, gid)` of each well-formed line of `/etc/passwd`.
+fn passwd_entries(passwd: &str) -> impl Iterator<Item = (&str, u32, u32)> {
+    passwd.lines().filter_map(|line| {
+        let mut fields = line.split(':');
+        let name = fields.next()?;
+        let _password = fields.next()?;
+        let uid = fields.next()?.parse().ok()?;
+        let gid = fields.next()?.parse().ok()?;
+        Some((name, uid, gid))
+    })
+}
+
+/// The name of the OS user running this process (what libpq uses as the default role).
+fn os_user_name() -> Option<String> {
+    let status = fs::read_to_string("/proc/self/status").ok()?;
+    let uid = effective_uid(&status)?;
+    let passwd = fs::read_to_string("/etc/passwd").ok()?;
+    let name = passwd_entries(&passwd)
+        .find(|e| e.1 == uid)
+        .map(|e| e.0.to_owned());
+    name.or_else(|| std::env::var("USER").ok())
+}
+
+/// SQL creating the test roles, and a superuser named after the OS user (unless that is
+/// `postgres`), so that connections with only `PGHOST`/`PGPORT` set work.
+fn roles_sql(os_user: Option<&str>) -> String {
+    let mut sql = format!(
+        "SET password_encryption = 'md5';\n\
+         CREATE ROLE {MD5_ROLE} LOGIN PASSWORD '{PASSWORD}';\n\
+         SET password_encryption = 'scram-sha-256';\n\
+         CREATE ROLE {SCRAM_ROLE} LOGIN PASSWORD '{PASSWORD}';\n\
+         CREATE ROLE {PASSWORD_ROLE} LOGIN PASSWORD '{PASSWORD}';\n\
+         CREATE ROLE {REJECT_ROLE} LOGIN;\n"
+    );
+    if let Some(user) = os_user.filter(|u| *u != SUPERUSER) {
+        sql.push_str(&format!(
+            "CREATE ROLE \"{}\" SUPERUSER LOGIN;\n",
+            user.replace('"', "\"\"")
+        ));
+    }
+    sql
+}
+
+/// The standard `pg_hba.conf` lines (after the caller's).
+fn hba_conf(ipv6: bool) -> String {
+    let mut addrs = vec!["127.0.0.1/32"];
+    if ipv6 {
+        addrs.push("::1/128");
+    }
+    let mut text = String::from("local all all trust\nlocal replication all trust\n");
+    for (role, method) in [
+        (PASSWORD_ROLE, "password"),
+        (MD5_ROLE, "md5"),
+        (SCRAM_ROLE, "scram-sha-256"),
+        (REJECT_ROLE, "reject"),
+        ("all", "trust"),
+    ] {
+        for addr in &addrs {
+            text.push_str(&format!("host all {role} {addr} {method}\n"));
+        }
+    }
+    for addr in &addrs {
+        text.push_str(&format!("host replication all {addr} trust\n"));
+    }
+    text
+}
+
+/// The `pgcluster.conf` included from `postgresql.conf`.
+fn server_conf(
+    ipv6: bool,
+    port: u16,
+    sock: &Path,
+    max_connections: u32,
+    extra: &[String],
+) -> String {
+    let listen = if ipv6 { "127.0.0.1,::1" } else { HOST_TCP };
+    let sock = sock.display().to_string().replace('\'', "''");
+    let mut text = format!(
+        "# Written by pgcluster::testing.\n\
+         listen_addresses = '{listen}'\n\
+         port = {port}\n\
+         unix_socket_directories = '{sock}'\n\
+         fsync = off\n\
+         synchronous_commit = off\n\
+         full_page_writes = off\n\
+         max_connections = {max_connections}\n\
+         shared_buffers = 16MB\n\
+         lc_messages = 'C'\n"
+    );
+    for line in extra {
+        text.push_str(line);
+        text.push('\n');
+    }
+    text
+}
+
+/// `user@` or `user:password@` (percent-encoded), or nothing for an empty user.
+fn userinfo(user: &str, password: Option<&str>) -> String {
+    match (user, password) {
+        ("", _) => String::new(),
+        (user, None) => format!("{}@", percent_encode(user)),
+        (user, Some(pw)) => format!("{}:{}@", percent_encode(user), percent_encode(pw)),
+    }
+}
+
+/// Percent-encodes every byte but RFC 3986's unreserved characters (`/` becomes `%2F`).
+fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// Quotes a word for `sh`.
+fn shell_quote(word: &str) -> String {
+    format!("'{}'", word.replace('\'', r"'\''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_texts() {
+        assert_eq!(
+            Error::NotFound.to_string(),
+            "PostgreSQL server programs (initdb, pg_ctl) not found in PATH or \
+             /usr/lib/postgresql/*/bin; install them, e.g. apt-get install postgresql"
+        );
+        assert_eq!(
+            Error::NoPostgresUser.to_string(),
+            "running as root, but there is no OS user \"postgres\" in /etc/passwd to run the \
+             server as; create it, e.g. useradd --system postgres"
+        );
+        let command = |output: &str| Error::Command {
+            program: "pg_ctl start".into(),
+            status: "exit status: 1".into(),
+            output: output.into(),
+        };
+        assert_eq!(
+            command("").to_string(),
+            "pg_ctl start failed (exit status: 1)"
+        );
+        assert_eq!(
+            command("pg_ctl: no server running").to_string(),
+            "pg_ctl start failed (exit status: 1):\npg_ctl: no server running"
+        );
+        let io = Error::Io {
+            action: "create directory",
+            path: "/tmp/x".into(),
+            message: "File exists (os error 17)".into(),
+        };
+        assert_eq!(
+            io.to_string(),
+            "cannot create directory /tmp/x: File exists (os error 17)"
+        );
+    }
+
+    #[test]
+    fn proc_status_and_passwd() {
+        let status = "Name:\tcargo\nUid:\t1000\t0\t1000\t1000\nGid:\t5\t5\t5\t5\n";
+        assert_eq!(effective_uid(status), Some(0));
+        assert_eq!(effective_uid("Name:\tx\n"), None);
+        let passwd = "root:x:0:0:root:/root:/bin/bash\n\
+                      # comment\n\
+                      broken:x:notanumber:1::/:\n\
+                      postgres:x:101:104:PostgreSQL administrator,,,:/var/lib/postgresql:/bin/bash\n";
+        let entries: Vec<_> = passwd_entries(passwd).collect();
+        assert_eq!(entries, [("root", 0, 0), ("postgres", 101, 104)]);
+    }
+
+    #[test]
+    fn versions_sort_numerically() {
+        assert_eq!(parse_version("15"), Some((15, 0)));
+        assert_eq!(parse_version("9.6"), Some((9, 6)));
+        assert_eq!(parse_version("common"), None);
+        let mut versions = ["9.6", "15", "10"].map(|v| parse_version(v).unwrap_or_default());
+        versions.sort();
+        assert_eq!(versions, [(9, 6), (10, 0), (15, 0)]);
+    }
+
+    #[test]
+    fn uris_are_percent_encoded() {
+        assert_eq!(percent_encode("/tmp/pg-x_1.~"), "%2Ftmp%2Fpg-x_1.~");
+        assert_eq!(percent_encode("a b@:"), "a%20b%40%3A");
+        assert_eq!(userinfo("", None), "");
+        assert_eq!(userinfo("u", None), "u@");
+        assert_eq!(userinfo("u", Some("p@ss")), "u:p%40ss@");
+    }
+
+    #[test]
+    fn shell_quoting() {
+        assert_eq!(shell_quote("plain"), "'plain'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        let run_as = RunAs::Postgres {
+            uid: 101,
+            gid: 104,
+            runuser: None,
+        };
+        let argv = run_as.argv(Path::new("/bin/pg_ctl"), ["-D", "/tmp/a b"]);
+        assert_eq!(
+            argv,
+            [
+                "su",
+                "postgres",
+                "-s",
+                "/bin/sh",
+                "-c",
+                "'/bin/pg_ctl' '-D' '/tmp/a b'"
+            ]
+        );
+        let run_as = RunAs::Postgres {
+            uid: 101,
+            gid: 104,
+            runuser: Some(PathBuf::from("/usr/sbin/runuser")),
+        };
+        let argv = run_as.argv(Path::new("/bin/pg_ctl"), ["stop"]);
+        assert_eq!(
+            argv,
+            [
+                "/usr/sbin/runuser",
+                "-u",
+                "postgres",
+                "--",
+                "/bin/pg_ctl",
+                "stop"
+            ]
+        );
+        assert_eq!(
+            RunAs::Me.argv(Path::new("/bin/psql"), ["-X"]),
+            ["/bin/psql", "-X"]
+        );
+    }
+
+    #[test]
+    fn roles() {
+        let sql = roles_sql(Some("ro\"ot"));
+        assert!(sql.starts_with(
+            "SET password_encryption = 'md5';\n\
+             CREATE ROLE pgcluster_md5 LOGIN PASSWORD 'pgcluster-secret';\n\
+             SET password_encryption = 'scram-sha-256';\n"
+        ));
+        assert!(sql.ends_with(
+            "CREATE ROLE pgcluster_reject LOGIN;\nCREATE ROLE \"ro\"\"ot\" SUPERUSER LOGIN;\n"
+        ));
+        assert!(!roles_sql(Some("postgres")).contains("SUPERUSER"));
+        assert!(!roles_sql(None).contains("SUPERUSER"));
+    }
+
+    #[test]
+    fn config_files() {
+        assert_eq!(
+            hba_conf(false),
+            "local all all trust\n\
+             local replication all trust\n\
+             host all pgcluster_password 127.0.0.1/32 password\n\
+             host all pgcluster_md5 127.0.0.1/32 md5\n\
+             host all pgcluster_scram 127.0.0.1/32 scram-sha-256\n\
+             host all pgcluster_reject 127.0.0.1/32 reject\n\
+             host all all 127.0.0.1/32 trust\n\
+             host replication all 127.0.0.1/32 trust\n"
+        );
+        assert!(hba_conf(true).contains("host all pgcluster_md5 ::1/128 md5\n"));
+        let conf = server_conf(
+            true,
+            5433,
+            Path::new("/tmp/it's"),
+            20,
+            &["work_mem = 1MB".into()],
+        );
+        assert_eq!(
+            conf,
+            "# Written by pgcluster::testing.\n\
+             listen_addresses = '127.0.0.1,::1'\n\
+             port = 5433\n\
+             unix_socket_directories = '/tmp/it''s'\n\
+             fsync = off\n\
+             synchronous_commit = off\n\
+             full_page_writes = off\n\
+             max_connections = 20\n\
+             shared_buffers = 16MB\n\
+             lc_messages = 'C'\n\
+             work_mem = 1MB\n"
+        );
+    }
+}

@@ -1,0 +1,376 @@
+//! Throwaway servers (`pgcluster::testing`): roles, hba, restart, cleanup and standbys.
+//! Run with `cargo test --features testing --test testing`.
+#![cfg(feature = "testing")]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use pgcluster::testing::{
+    StopMode, TestServer, MD5_ROLE, PASSWORD, PASSWORD_ROLE, REJECT_ROLE, SCRAM_ROLE,
+};
+
+/// Set in the environment of the child process that `guardian_child` runs in.
+const CHILD_VAR: &str = "PGCLUSTER_TESTING_GUARDIAN_CHILD";
+/// Upper bound for cleanup after the owner is gone (the guardian polls every 200 ms).
+const CLEANUP_BOUND: Duration = Duration::from_secs(30);
+
+/// Runs the `psql` client as `user` over TCP (or the socket when `password` is `None`),
+/// with nothing from our own environment.
+fn client_psql(server: &TestServer, user: &str, password: Option<&str>, sql: &str) -> Output {
+    let mut cmd = Command::new(server.bin_dir().join("psql"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("PG") {
+            cmd.env_remove(key);
+        }
+    }
+    let host = match password {
+        Some(password) => {
+            cmd.env("PGPASSWORD", password);
+            server.host_tcp().to_owned()
+        }
+        None => server.socket_dir().display().to_string(),
+    };
+    cmd.args(["-X", "-A", "-t", "-w", "-h", &host, "-p"])
+        .arg(server.port().to_string())
+        .args(["-U", user, "-d", "postgres", "-c", sql])
+        .output()
+        .expect("psql runs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Processes whose command line mentions `needle` (e.g. a data directory).
+fn processes_mentioning(needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) {
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            if cmdline.contains(needle) {
+                found.push(cmdline);
+            }
+        }
+    }
+    found
+}
+
+/// What is left of a server whose postmaster was `pid` and whose private directory was
+/// `dir`: the directory, the living postmaster, or any process (such as the guardian) whose command
+/// line mentions the directory.
+fn leftovers(dir: &Path, pid: u32) -> Vec<String> {
+    let mut left = processes_mentioning(&dir.display().to_string());
+    if dir.exists() {
+        left.push(format!("directory {}", dir.display()));
+    }
+    // A zombie has exited; only its parent (init, once pg_ctl is gone) has yet to reap it.
+    if let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
+        if !status.contains("State:\tZ") {
+            left.push(format!("postmaster {pid} is alive"));
+        }
+    }
+    left
+}
+
+fn wait_until_cleaned_up(dir: &Path, pid: u32) {
+    let start = Instant::now();
+    while !leftovers(dir, pid).is_empty() {
+        assert!(
+            start.elapsed() < CLEANUP_BOUND,
+            "not cleaned up: {:?}",
+            leftovers(dir, pid)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The private directory of a server (parent of its data directory).
+fn private_dir(server: &TestServer) -> PathBuf {
+    server
+        .data_dir()
+        .parent()
+        .expect("data has a parent")
+        .to_owned()
+}
+
+/// The OS user's name, as libpq would take it.
+fn os_user() -> String {
+    let status = std::fs::read_to_string("/proc/self/status").expect("status");
+    let uid = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .expect("Uid line")
+        .to_owned();
+    let passwd = std::fs::read_to_string("/etc/passwd").expect("passwd");
+    passwd
+        .lines()
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .find(|f| f.get(2) == Some(&uid.as_str()))
+        .map(|f| f[0].to_owned())
+        .expect("our uid is in /etc/passwd")
+}
+
+#[test]
+fn roles_exist_with_their_password_storage() {
+    let server = TestServer::shared().expect("shared server starts");
+    let rows = server
+        .psql(
+            "SELECT rolname, CASE WHEN rolpassword = 'md5' || md5('pgcluster-secret' || rolname) \
+             THEN 'md5' WHEN rolpassword LIKE 'SCRAM-SHA-256$4096:%' THEN 'scram' \
+             ELSE coalesce(rolpassword, 'none') END \
+             FROM pg_authid WHERE rolname LIKE 'pgcluster%' ORDER BY 1",
+        )
+        .expect("psql");
+    assert_eq!(
+        rows,
+        "pgcluster_md5|md5\npgcluster_password|scram\npgcluster_reject|none\npgcluster_scram|scram\n"
+    );
+    let user = os_user();
+    if user != "postgres" {
+        let sql = format!("SELECT rolsuper, rolcanlogin FROM pg_authid WHERE rolname = '{user}'");
+        assert_eq!(server.psql(&sql).expect("psql"), "t|t\n");
+    }
+}
+
+#[test]
+fn hba_methods_over_tcp() {
+    let server = TestServer::shared().expect("shared server starts");
+    for role in [PASSWORD_ROLE, MD5_ROLE, SCRAM_ROLE] {
+        let ok = client_psql(server, role, Some(PASSWORD), "SELECT current_user");
+        assert_eq!(stdout(&ok), format!("{role}\n"), "{}", stderr(&ok));
+        let bad = client_psql(server, role, Some("wrong"), "SELECT 1");
+        assert!(!bad.status.success());
+        let expected = format!("FATAL:  password authentication failed for user \"{role}\"\n");
+        assert!(stderr(&bad).ends_with(&expected), "{}", stderr(&bad));
+    }
+    let rejected = client_psql(server, REJECT_ROLE, Some(PASSWORD), "SELECT 1");
+    let expected = format!(
+        "FATAL:  pg_hba.conf rejects connection for host \"127.0.0.1\", user \
+         \"{REJECT_ROLE}\", database \"postgres\", no encryption\n"
+    );
+    assert!(
+        stderr(&rejected).ends_with(&expected),
+        "{}",
+        stderr(&rejected)
+    );
+    // The socket trusts everyone, and TCP trusts other roles.
+    let local = client_psql(server, REJECT_ROLE, None, "SELECT current_user");
+    assert_eq!(
+        stdout(&local),
+        format!("{REJECT_ROLE}\n"),
+        "{}",
+        stderr(&local)
+    );
+    let tcp = client_psql(server, "postgres", Some("ignored"), "SELECT current_user");
+    assert_eq!(stdout(&tcp), "postgres\n", "{}", stderr(&tcp));
+}
+
+#[test]
+fn uris_and_environment() {
+    let server = TestServer::shared().expect("shared server starts");
+    let sock = server.socket_dir().display().to_string();
+    let port = server.port();
+    assert_eq!(server.host_tcp(), "127.0.0.1");
+    assert_eq!(
+        server.uri("postgres", "db"),
+        format!("pgsql://postgres@{}:{port}/db", sock.replace('/', "%2F"))
+    );
+    assert_eq!(
+        server.tcp_uri(MD5_ROLE, PASSWORD, "db"),
+        format!("pgsql://pgcluster_md5:pgcluster-secret@127.0.0.1:{port}/db")
+    );
+    assert_eq!(
+        server.env_vars(),
+        [
+            ("PGHOST".to_owned(), sock.clone()),
+            ("PGPORT".to_owned(), port.to_string()),
+            ("PGUSER".to_owned(), "postgres".to_owned()),
+        ]
+    );
+    let env = server.env();
+    assert_eq!(env.get("PGHOST"), Some(sock.as_str()));
+    assert_eq!(env.get("PGPORT"), Some(port.to_string().as_str()));
+    assert_eq!(env.get("PGUSER"), Some("postgres"));
+    assert_eq!(env.get("PGDATABASE"), None);
+    // Unix socket paths must fit in sun_path.
+    assert!(sock.len() + "/.s.PGSQL.65535".len() < 107, "{sock}");
+    // The shared server is one per process.
+    assert!(std::ptr::eq(server, TestServer::shared().expect("shared")));
+    assert!(server
+        .log()
+        .contains("database system is ready to accept connections"));
+}
+
+#[test]
+fn psql_reports_errors() {
+    let server = TestServer::shared().expect("shared server starts");
+    let err = server.psql("SELECT 1; SELECT nope; SELECT 2").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "psql failed (exit status: 3):\nERROR:  column \"nope\" does not exist\n\
+         LINE 1: SELECT nope;\n               ^\n1"
+    );
+}
+
+#[test]
+fn builder_options() {
+    let server = TestServer::builder()
+        .max_connections(7)
+        .conf_line("work_mem = '3MB'")
+        .hba_line("local all pgcluster_reject reject")
+        .start()
+        .expect("server starts");
+    assert_eq!(
+        server.psql("SHOW max_connections; SHOW work_mem; SHOW lc_messages; SHOW fsync"),
+        Ok("7\n3MB\nC\noff\n".to_owned())
+    );
+    let local = client_psql(&server, REJECT_ROLE, None, "SELECT 1");
+    assert!(
+        stderr(&local).ends_with(&format!(
+            "FATAL:  pg_hba.conf rejects connection for host \"[local]\", user \
+             \"{REJECT_ROLE}\", database \"postgres\", no encryption\n"
+        )),
+        "{}",
+        stderr(&local)
+    );
+}
+
+#[test]
+fn two_servers_stop_start_and_drop() {
+    let mut a = TestServer::new().expect("first server starts");
+    let b = TestServer::new().expect("second server starts");
+    assert_ne!(a.port(), b.port());
+    assert_ne!(a.data_dir(), b.data_dir());
+    for server in [&a, &b] {
+        let port = server.psql("SHOW port").expect("psql");
+        assert_eq!(port, format!("{}\n", server.port()));
+    }
+
+    let port = a.port();
+    let first_pid = a.pid().expect("running");
+    a.stop().expect("stop");
+    assert_eq!(a.pid(), None);
+    assert!(a.psql("SELECT 1").is_err());
+    assert_eq!(b.psql("SELECT 1"), Ok("1\n".to_owned()));
+    a.start().expect("start again");
+    assert_eq!(a.port(), port);
+    assert_ne!(a.pid(), Some(first_pid));
+    assert_eq!(a.psql("SHOW port"), Ok(format!("{port}\n")));
+    a.reload().expect("reload");
+    a.stop_mode(StopMode::Immediate).expect("immediate stop");
+    a.start().expect("start after crash");
+    assert_eq!(a.psql("SELECT 1"), Ok("1\n".to_owned()));
+    a.stop_mode(StopMode::Smart).expect("smart stop");
+    assert_eq!(a.pid(), None);
+    let err = a.stop().unwrap_err().to_string();
+    assert!(
+        err.starts_with("pg_ctl stop failed (exit status: 1):\n"),
+        "{err}"
+    );
+    a.start().expect("start after smart stop");
+
+    let (dir, pid) = (private_dir(&a), a.pid().expect("running"));
+    drop(a);
+    assert_eq!(leftovers(&dir, pid), Vec::<String>::new());
+    assert_eq!(b.psql("SELECT 1"), Ok("1\n".to_owned()));
+    let (dir, pid) = (private_dir(&b), b.pid().expect("running"));
+    drop(b);
+    assert_eq!(leftovers(&dir, pid), Vec::<String>::new());
+}
+
+#[test]
+fn drop_runs_while_panicking() {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    let result = std::panic::catch_unwind(move || {
+        let server = TestServer::new().expect("server starts");
+        let _ = sender.send((private_dir(&server), server.pid().expect("running")));
+        panic!("test panic with a running server");
+    });
+    assert!(result.is_err());
+    let (dir, pid) = receiver.recv().expect("server started");
+    assert_eq!(leftovers(&dir, pid), Vec::<String>::new());
+}
+
+/// Not a test on its own: `guardian_cleans_up_after_exit` runs it in a child process, which
+/// starts a server, prints where it is, and exits without running any destructor.
+#[test]
+fn guardian_child() {
+    if std::env::var_os(CHILD_VAR).is_none() {
+        return;
+    }
+    let server = TestServer::new().expect("server starts");
+    println!(
+        "\ndir={}\npid={}",
+        private_dir(&server).display(),
+        server.pid().expect("running")
+    );
+    std::process::exit(0);
+}
+
+#[test]
+fn guardian_cleans_up_after_exit() {
+    let output = Command::new(std::env::current_exe().expect("test binary"))
+        .args([
+            "guardian_child",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD_VAR, "1")
+        .output()
+        .expect("child runs");
+    let text = stdout(&output);
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .unwrap_or_else(|| panic!("no {name} in {text:?}, stderr {:?}", stderr(&output)))
+            .to_owned()
+    };
+    let dir = PathBuf::from(field("dir="));
+    let pid: u32 = field("pid=").parse().expect("pid");
+    assert!(output.status.success(), "{}", stderr(&output));
+    wait_until_cleaned_up(&dir, pid);
+}
+
+#[test]
+fn hot_standby_and_promote() {
+    let primary = TestServer::new().expect("primary starts");
+    primary
+        .psql("CREATE TABLE t (x int); INSERT INTO t VALUES (1)")
+        .expect("setup");
+    let standby = TestServer::start_standby(&primary).expect("standby starts");
+    assert_ne!(standby.port(), primary.port());
+    assert_eq!(
+        standby.psql("SELECT pg_is_in_recovery()"),
+        Ok("t\n".to_owned())
+    );
+    assert_eq!(standby.psql("SELECT x FROM t"), Ok("1\n".to_owned()));
+    let err = standby.psql("INSERT INTO t VALUES (2)").unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("ERROR:  cannot execute INSERT in a read-only transaction"),
+        "{err}"
+    );
+    // Streaming replication: a new row reaches the standby.
+    primary.psql("INSERT INTO t VALUES (3)").expect("insert");
+    let start = Instant::now();
+    while standby.psql("SELECT count(*) FROM t") != Ok("2\n".to_owned()) {
+        assert!(start.elapsed() < CLEANUP_BOUND, "row not replicated");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    standby.promote().expect("promote");
+    assert_eq!(
+        standby.psql("SELECT pg_is_in_recovery()"),
+        Ok("f\n".to_owned())
+    );
+    standby
+        .psql("INSERT INTO t VALUES (4)")
+        .expect("writable after promote");
+    assert_eq!(primary.psql("SELECT count(*) FROM t"), Ok("2\n".to_owned()));
+}

@@ -1,24 +1,989 @@
-//! SCRAM-SHA-256 client (RFC 5802, RFC 7677), without channel binding.
+//! SCRAM-SHA-256 client (RFC 5802, RFC 7677), as libpq 13's `fe-auth-scram.c`.
+//!
+//! The exchange is an explicit state machine:
+//!
+//! ```text
+//! ScramClient::new ─ client_first() ─> server_first(msg) ─> server_final(msg) ─> done
+//!    (Initial)          (FirstSent)        (FinalSent)            (Done)
+//! ```
+//!
+//! A call out of order returns [`ScramError::InvalidState`]; nothing here panics. The only
+//! randomness is the client nonce, which the caller passes in (18 raw bytes, base64-encoded
+//! as libpq does). The iteration count is checked against
+//! [`Limits::max_scram_iterations`](crate::limits::Limits) before any hashing.
+//!
+//! Password preparation: libpq runs the password through SASLprep (RFC 4013) when it is
+//! valid UTF-8, and falls back to the raw bytes otherwise. A pure-ASCII password is used
+//! as is (libpq's fast path, implemented here). For a non-ASCII password this module uses
+//! the raw bytes: the NFKC normalisation, the mapping tables and the prohibited-character
+//! checks of SASLprep are not implemented, so a non-ASCII password whose SASLprep form
+//! differs from its raw bytes does not authenticate.
+//!
+//! ```
+//! use pgcluster_protocol::auth::scram::{ChannelBinding, ScramClient};
+//! use pgcluster_protocol::limits::Limits;
+//!
+//! let mut scram = ScramClient::new(b"pencil", [7; 18], ChannelBinding::None, Limits::default());
+//! let first = scram.client_first().unwrap();
+//! assert_eq!(first, b"n,,n=,r=BwcHBwcHBwcHBwcHBwcHBwcH".to_vec());
+//! ```
 
 use std::fmt;
 
-/// A SCRAM failure, with libpq 13's text.
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256};
+
+use crate::limits::Limits;
+
+/// The SASL mechanism name of SCRAM-SHA-256.
+pub const SCRAM_SHA_256: &str = "SCRAM-SHA-256";
+/// The SASL mechanism name of SCRAM-SHA-256 with channel binding.
+pub const SCRAM_SHA_256_PLUS: &str = "SCRAM-SHA-256-PLUS";
+
+/// Longest password libpq's SASLprep accepts (`MAX_PASSWORD_LENGTH`); a longer one makes
+/// libpq 13 fail with `out of memory`.
+pub const MAX_PASSWORD_LEN: usize = 1024;
+
+/// Length of a SHA-256 digest, and so of every SCRAM key and signature.
+const KEY_LEN: usize = 32;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// A SCRAM failure. `Display` is libpq 13's text without the final newline, except for
+/// [`ScramError::TooManyIterations`], which is pgcluster's own.
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ScramError {
-    /// `invalid SCRAM response (nonce mismatch)`
-    NonceMismatch,
+    /// `malformed SCRAM message (attribute "%c" expected)`
+    AttributeExpected(u8),
+    /// `could not calculate client proof` (cannot happen with HMAC-SHA-256; libpq 14's text)
+    ClientProof,
+    /// `malformed SCRAM message (empty message)`
+    EmptyMessage,
+    /// `malformed SCRAM message (expected character "=" for attribute "%c")`
+    EqualsExpected(u8),
+    /// `malformed SCRAM message (garbage at end of server-final-message)`. Recorded only:
+    /// libpq 13 goes on with the exchange.
+    GarbageAfterServerFinal,
+    /// `malformed SCRAM message (garbage at end of server-first-message)`. Recorded only:
+    /// libpq 13 goes on with the exchange.
+    GarbageAfterServerFirst,
     /// `incorrect server signature`
     IncorrectServerSignature,
+    /// `malformed SCRAM message (invalid iteration count)`
+    InvalidIterationCount,
+    /// `malformed SCRAM message (invalid salt)`
+    InvalidSalt,
+    /// `malformed SCRAM message (invalid server signature)`: `v=` does not decode to 32 bytes.
+    InvalidServerSignature,
+    /// `invalid SCRAM exchange state`: a step was called out of order.
+    InvalidState,
+    /// `malformed SCRAM message (length mismatch)`: a NUL inside the message.
+    LengthMismatch,
+    /// `invalid SCRAM response (nonce mismatch)`
+    NonceMismatch,
+    /// `out of memory`: libpq 13's text for a password longer than [`MAX_PASSWORD_LEN`].
+    PasswordTooLong,
+    /// `error received from server in SCRAM exchange: %s` (server-final `e=...`).
+    ServerError(String),
+    /// `SCRAM iteration count %u exceeds the limit of %u` (pgcluster's own check, made
+    /// before any hashing).
+    TooManyIterations {
+        /// The count the server asked for.
+        count: u64,
+        /// [`Limits::max_scram_iterations`].
+        limit: u32,
+    },
 }
 
 impl fmt::Display for ScramError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = |attr: &u8| char::from(*attr);
         match self {
-            Self::NonceMismatch => f.write_str("invalid SCRAM response (nonce mismatch)"),
+            Self::AttributeExpected(a) => write!(
+                f,
+                "malformed SCRAM message (attribute \"{}\" expected)",
+                c(a)
+            ),
+            Self::ClientProof => f.write_str("could not calculate client proof"),
+            Self::EmptyMessage => f.write_str("malformed SCRAM message (empty message)"),
+            Self::EqualsExpected(a) => write!(
+                f,
+                "malformed SCRAM message (expected character \"=\" for attribute \"{}\")",
+                c(a)
+            ),
+            Self::GarbageAfterServerFinal => {
+                f.write_str("malformed SCRAM message (garbage at end of server-final-message)")
+            }
+            Self::GarbageAfterServerFirst => {
+                f.write_str("malformed SCRAM message (garbage at end of server-first-message)")
+            }
             Self::IncorrectServerSignature => f.write_str("incorrect server signature"),
+            Self::InvalidIterationCount => {
+                f.write_str("malformed SCRAM message (invalid iteration count)")
+            }
+            Self::InvalidSalt => f.write_str("malformed SCRAM message (invalid salt)"),
+            Self::InvalidServerSignature => {
+                f.write_str("malformed SCRAM message (invalid server signature)")
+            }
+            Self::InvalidState => f.write_str("invalid SCRAM exchange state"),
+            Self::LengthMismatch => f.write_str("malformed SCRAM message (length mismatch)"),
+            Self::NonceMismatch => f.write_str("invalid SCRAM response (nonce mismatch)"),
+            Self::PasswordTooLong => f.write_str("out of memory"),
+            Self::ServerError(msg) => {
+                write!(f, "error received from server in SCRAM exchange: {msg}")
+            }
+            Self::TooManyIterations { count, limit } => write!(
+                f,
+                "SCRAM iteration count {count} exceeds the limit of {limit}"
+            ),
         }
     }
 }
 
 impl std::error::Error for ScramError {}
+
+/// What the client says about channel binding in its GS2 header.
+#[non_exhaustive]
+#[derive(Clone, PartialEq, Eq)]
+pub enum ChannelBinding {
+    /// `n,,`: the client does not support channel binding (no TLS).
+    None,
+    /// `y,,`: the client supports it, but the server did not offer SCRAM-SHA-256-PLUS.
+    NotOffered,
+    /// `p=tls-server-end-point,,`: bind to the server certificate's hash (RFC 5929), for
+    /// SCRAM-SHA-256-PLUS over TLS.
+    TlsServerEndPoint(Vec<u8>),
+}
+
+impl ChannelBinding {
+    fn gs2_header(&self) -> &'static [u8] {
+        match self {
+            Self::None => b"n,,",
+            Self::NotOffered => b"y,,",
+            Self::TlsServerEndPoint(_) => b"p=tls-server-end-point,,",
+        }
+    }
+
+    /// The `c=` attribute's value: base64 of the GS2 header and any binding data.
+    fn cbind_input(&self) -> Vec<u8> {
+        let mut data = self.gs2_header().to_vec();
+        if let Self::TlsServerEndPoint(hash) = self {
+            data.extend_from_slice(hash);
+        }
+        STANDARD.encode(data).into_bytes()
+    }
+}
+
+impl fmt::Debug for ChannelBinding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::None => "None",
+            Self::NotOffered => "NotOffered",
+            Self::TlsServerEndPoint(_) => "TlsServerEndPoint(_)",
+        })
+    }
+}
+
+/// The client side of one SCRAM-SHA-256 exchange. Secrets are not shown by `Debug`.
+pub struct ScramClient {
+    state: State,
+    channel_binding: ChannelBinding,
+    limits: Limits,
+    garbage: Option<ScramError>,
+}
+
+enum State {
+    Initial {
+        password: Vec<u8>,
+        /// `n=<user>,r=<nonce>`
+        client_first_bare: Vec<u8>,
+        nonce_len: usize,
+    },
+    FirstSent {
+        password: Vec<u8>,
+        client_first_bare: Vec<u8>,
+        nonce_len: usize,
+    },
+    FinalSent {
+        server_key: [u8; KEY_LEN],
+        auth_message: Vec<u8>,
+    },
+    Done,
+    Failed,
+}
+
+impl fmt::Debug for ScramClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match self.state {
+            State::Initial { .. } => "Initial",
+            State::FirstSent { .. } => "FirstSent",
+            State::FinalSent { .. } => "FinalSent",
+            State::Done => "Done",
+            State::Failed => "Failed",
+        };
+        f.debug_struct("ScramClient")
+            .field("state", &state)
+            .field("channel_binding", &self.channel_binding)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ScramClient {
+    /// A client for `password`. `nonce` is 18 random bytes (from a CSPRNG); the client
+    /// nonce is their base64 form, as libpq's. The user name is sent empty (`n=`), as
+    /// libpq does: the server uses the startup packet's.
+    pub fn new(
+        password: &[u8],
+        nonce: [u8; 18],
+        channel_binding: ChannelBinding,
+        limits: Limits,
+    ) -> Self {
+        Self::with_raw_nonce(
+            password,
+            b"",
+            STANDARD.encode(nonce).as_bytes(),
+            channel_binding,
+            limits,
+        )
+    }
+
+    /// `new` with the user name and the printable client nonce given directly (for test
+    /// vectors such as RFC 7677's).
+    fn with_raw_nonce(
+        password: &[u8],
+        user: &[u8],
+        client_nonce: &[u8],
+        channel_binding: ChannelBinding,
+        limits: Limits,
+    ) -> Self {
+        let mut client_first_bare = b"n=".to_vec();
+        client_first_bare.extend_from_slice(user);
+        client_first_bare.extend_from_slice(b",r=");
+        client_first_bare.extend_from_slice(client_nonce);
+        Self {
+            state: State::Initial {
+                password: password.to_vec(),
+                client_first_bare,
+                nonce_len: client_nonce.len(),
+            },
+            channel_binding,
+            limits,
+            garbage: None,
+        }
+    }
+
+    /// The SASL mechanism this client speaks, for SASLInitialResponse.
+    pub fn mechanism(&self) -> &'static str {
+        match self.channel_binding {
+            ChannelBinding::TlsServerEndPoint(_) => SCRAM_SHA_256_PLUS,
+            _ => SCRAM_SHA_256,
+        }
+    }
+
+    /// The client-first-message (`n,,n=,r=<nonce>`). A password longer than
+    /// [`MAX_PASSWORD_LEN`] fails here, with libpq 13's text.
+    pub fn client_first(&mut self) -> Result<Vec<u8>, ScramError> {
+        match std::mem::replace(&mut self.state, State::Failed) {
+            State::Initial {
+                password,
+                client_first_bare,
+                nonce_len,
+            } => {
+                let password = sasl_prep(password)?;
+                let mut msg = self.channel_binding.gs2_header().to_vec();
+                msg.extend_from_slice(&client_first_bare);
+                self.state = State::FirstSent {
+                    password,
+                    client_first_bare,
+                    nonce_len,
+                };
+                Ok(msg)
+            }
+            _ => Err(ScramError::InvalidState),
+        }
+    }
+
+    /// Handles the server-first-message (`r=..,s=..,i=..`); returns the
+    /// client-final-message (`c=..,r=..,p=..`).
+    pub fn server_first(&mut self, input: &[u8]) -> Result<Vec<u8>, ScramError> {
+        let (password, client_first_bare, nonce_len) =
+            match std::mem::replace(&mut self.state, State::Failed) {
+                State::FirstSent {
+                    password,
+                    client_first_bare,
+                    nonce_len,
+                } => (password, client_first_bare, nonce_len),
+                _ => {
+                    check_input(input)?;
+                    return Err(ScramError::InvalidState);
+                }
+            };
+        check_input(input)?;
+
+        let mut rest = input;
+        let nonce = read_attr_value(&mut rest, b'r')?;
+        let client_nonce = client_first_bare
+            .len()
+            .checked_sub(nonce_len)
+            .and_then(|start| client_first_bare.get(start..))
+            .ok_or(ScramError::InvalidState)?;
+        if !nonce.starts_with(client_nonce) {
+            return Err(ScramError::NonceMismatch);
+        }
+        let salt =
+            pg_b64_decode(read_attr_value(&mut rest, b's')?).ok_or(ScramError::InvalidSalt)?;
+        let iterations = parse_iterations(read_attr_value(&mut rest, b'i')?)?;
+        if !rest.is_empty() {
+            self.garbage = Some(ScramError::GarbageAfterServerFirst);
+        }
+        let limit = self.limits.max_scram_iterations;
+        let iterations = u32::try_from(iterations)
+            .ok()
+            .filter(|&n| n <= limit)
+            .ok_or(ScramError::TooManyIterations {
+                count: iterations,
+                limit,
+            })?;
+
+        let salted = hi(&password, &salt, iterations)?;
+        let client_key = hmac(&salted, b"Client Key")?;
+        let stored_key: [u8; KEY_LEN] = Sha256::digest(client_key).into();
+        let server_key = hmac(&salted, b"Server Key")?;
+
+        let mut final_without_proof = b"c=".to_vec();
+        final_without_proof.extend_from_slice(&self.channel_binding.cbind_input());
+        final_without_proof.extend_from_slice(b",r=");
+        final_without_proof.extend_from_slice(nonce);
+
+        let mut auth_message = client_first_bare;
+        auth_message.push(b',');
+        auth_message.extend_from_slice(input);
+        auth_message.push(b',');
+        auth_message.extend_from_slice(&final_without_proof);
+
+        let client_signature = hmac(&stored_key, &auth_message)?;
+        let mut proof = client_key;
+        for (p, s) in proof.iter_mut().zip(client_signature) {
+            *p ^= s;
+        }
+
+        let mut msg = final_without_proof;
+        msg.extend_from_slice(b",p=");
+        msg.extend_from_slice(STANDARD.encode(proof).as_bytes());
+        self.state = State::FinalSent {
+            server_key,
+            auth_message,
+        };
+        Ok(msg)
+    }
+
+    /// Handles the server-final-message (`v=..` or `e=..`) and verifies the server's
+    /// signature in constant time.
+    pub fn server_final(&mut self, input: &[u8]) -> Result<(), ScramError> {
+        let (server_key, auth_message) = match std::mem::replace(&mut self.state, State::Failed) {
+            State::FinalSent {
+                server_key,
+                auth_message,
+            } => (server_key, auth_message),
+            _ => {
+                check_input(input)?;
+                return Err(ScramError::InvalidState);
+            }
+        };
+        check_input(input)?;
+
+        let mut rest = input;
+        if rest.first() == Some(&b'e') {
+            let msg = read_attr_value(&mut rest, b'e')?;
+            return Err(ScramError::ServerError(
+                String::from_utf8_lossy(msg).into_owned(),
+            ));
+        }
+        let encoded = read_attr_value(&mut rest, b'v')?;
+        if !rest.is_empty() {
+            self.garbage = Some(ScramError::GarbageAfterServerFinal);
+        }
+        let signature = pg_b64_decode(encoded)
+            .filter(|s| s.len() == KEY_LEN)
+            .ok_or(ScramError::InvalidServerSignature)?;
+
+        let mut mac = keyed(&server_key)?;
+        mac.update(&auth_message);
+        mac.verify_slice(&signature)
+            .map_err(|_| ScramError::IncorrectServerSignature)?;
+        self.state = State::Done;
+        Ok(())
+    }
+
+    /// True once the server's signature has been verified.
+    pub fn is_done(&self) -> bool {
+        matches!(self.state, State::Done)
+    }
+
+    /// True when the next step is [`ScramClient::server_first`].
+    pub fn awaits_server_first(&self) -> bool {
+        matches!(self.state, State::FirstSent { .. })
+    }
+
+    /// True when the next step is [`ScramClient::server_final`].
+    pub fn awaits_server_final(&self) -> bool {
+        matches!(self.state, State::FinalSent { .. })
+    }
+
+    /// True when the exchange used channel binding (`SCRAM-SHA-256-PLUS`).
+    pub fn channel_bound(&self) -> bool {
+        matches!(self.channel_binding, ChannelBinding::TlsServerEndPoint(_))
+    }
+
+    /// The "garbage at end of …" complaint libpq 13 records and then ignores, if any.
+    pub fn garbage(&self) -> Option<&ScramError> {
+        self.garbage.as_ref()
+    }
+}
+
+/// libpq's checks on every server message: not empty, no NUL inside.
+fn check_input(input: &[u8]) -> Result<(), ScramError> {
+    if input.is_empty() {
+        Err(ScramError::EmptyMessage)
+    } else if input.contains(&0) {
+        Err(ScramError::LengthMismatch)
+    } else {
+        Ok(())
+    }
+}
+
+/// libpq's `read_attr_value`: `<attr>=<value>` up to the next `,` (consumed) or the end.
+fn read_attr_value<'a>(input: &mut &'a [u8], attr: u8) -> Result<&'a [u8], ScramError> {
+    let rest = match *input {
+        [a, b'=', rest @ ..] if *a == attr => rest,
+        [a, ..] if *a == attr => return Err(ScramError::EqualsExpected(attr)),
+        _ => return Err(ScramError::AttributeExpected(attr)),
+    };
+    match rest.iter().position(|&b| b == b',') {
+        Some(comma) => {
+            let (value, after) = rest.split_at(comma);
+            *input = after.get(1..).unwrap_or_default();
+            Ok(value)
+        }
+        None => {
+            *input = &[];
+            Ok(rest)
+        }
+    }
+}
+
+/// libpq 13 parses `i=` with `strtol` and requires it to end the value and be at least 1.
+/// `strtol` skips leading white space, takes a sign, and saturates on overflow.
+fn parse_iterations(value: &[u8]) -> Result<u64, ScramError> {
+    let trimmed = match value.iter().position(|b| !b" \t\n\x0b\x0c\r".contains(b)) {
+        Some(start) => value.get(start..).unwrap_or_default(),
+        None => &[],
+    };
+    let (negative, digits) = match trimmed {
+        [b'-', rest @ ..] => (true, rest),
+        [b'+', rest @ ..] => (false, rest),
+        _ => (false, trimmed),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) || negative {
+        return Err(ScramError::InvalidIterationCount);
+    }
+    let count = digits.iter().fold(0u64, |n, d| {
+        n.saturating_mul(10).saturating_add(u64::from(d - b'0'))
+    });
+    if count < 1 {
+        return Err(ScramError::InvalidIterationCount);
+    }
+    Ok(count)
+}
+
+/// PostgreSQL's `pg_b64_decode` (src/common/base64.c, 13): white space is an error, `=`
+/// only after 2 or 3 symbols of a group, and the input must end on a group boundary.
+/// Unlike strict decoders it accepts non-zero trailing bits and symbols after padding.
+fn pg_b64_decode(src: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(src.len() / 4 * 3);
+    let mut buf: u32 = 0;
+    let mut pos = 0u8;
+    let mut end = 0u8;
+    for &c in src {
+        let b = if c == b'=' {
+            if end == 0 {
+                end = match pos {
+                    2 => 1,
+                    3 => 2,
+                    _ => return None,
+                };
+            }
+            0
+        } else {
+            b64_value(c)?
+        };
+        buf = (buf << 6) | u32::from(b);
+        pos += 1;
+        if pos == 4 {
+            let [_, b0, b1, b2] = buf.to_be_bytes();
+            out.push(b0);
+            if end == 0 || end > 1 {
+                out.push(b1);
+            }
+            if end == 0 || end > 2 {
+                out.push(b2);
+            }
+            buf = 0;
+            pos = 0;
+        }
+    }
+    (pos == 0).then_some(out)
+}
+
+fn b64_value(c: u8) -> Option<u8> {
+    match c {
+        b'A'..=b'Z' => Some(c - b'A'),
+        b'a'..=b'z' => Some(c - b'a' + 26),
+        b'0'..=b'9' => Some(c - b'0' + 52),
+        b'+' => Some(62),
+        b'/' => Some(63),
+        _ => None,
+    }
+}
+
+/// libpq's `pg_saslprep` for the cases implemented: too long is an error, pure ASCII
+/// passes unchanged, and anything else is used raw (see the module docs).
+fn sasl_prep(password: Vec<u8>) -> Result<Vec<u8>, ScramError> {
+    if password.len() > MAX_PASSWORD_LEN {
+        return Err(ScramError::PasswordTooLong);
+    }
+    Ok(password)
+}
+
+/// An HMAC-SHA-256 keyed with `key`. HMAC takes keys of any length, so this cannot fail.
+fn keyed(key: &[u8]) -> Result<HmacSha256, ScramError> {
+    <HmacSha256 as Mac>::new_from_slice(key).map_err(|_| ScramError::ClientProof)
+}
+
+fn hmac(key: &[u8], data: &[u8]) -> Result<[u8; KEY_LEN], ScramError> {
+    let mut mac = keyed(key)?;
+    mac.update(data);
+    Ok(mac.finalize().into_bytes().into())
+}
+
+/// `Hi()` of RFC 5802: PBKDF2-HMAC-SHA-256 with one output block. The HMAC is keyed once
+/// and its keyed state cloned for each round.
+fn hi(password: &[u8], salt: &[u8], iterations: u32) -> Result<[u8; KEY_LEN], ScramError> {
+    let prf = keyed(password)?;
+    let mut mac = prf.clone();
+    mac.update(salt);
+    mac.update(&1u32.to_be_bytes());
+    let mut u: [u8; KEY_LEN] = mac.finalize().into_bytes().into();
+    let mut result = u;
+    for _ in 1..iterations {
+        let mut mac = prf.clone();
+        mac.update(&u);
+        u = mac.finalize().into_bytes().into();
+        for (r, x) in result.iter_mut().zip(u) {
+            *r ^= x;
+        }
+    }
+    Ok(result)
+}
+
+/// Server-side computations, for tests elsewhere in the crate (a fake server's replies).
+#[cfg(test)]
+pub(crate) mod server {
+    use super::*;
+
+    /// The server-first-message for `client_first` (as sent by the client), with the
+    /// server nonce suffix, salt and iteration count given.
+    pub(crate) fn server_first(client_first: &[u8], suffix: &str, salt: &[u8], i: u32) -> Vec<u8> {
+        let nonce_at = client_first
+            .windows(3)
+            .position(|w| w == b",r=")
+            .map(|p| p + 3);
+        let nonce = nonce_at
+            .and_then(|p| client_first.get(p..))
+            .unwrap_or_default();
+        let mut msg = b"r=".to_vec();
+        msg.extend_from_slice(nonce);
+        msg.extend_from_slice(suffix.as_bytes());
+        msg.extend_from_slice(b",s=");
+        msg.extend_from_slice(STANDARD.encode(salt).as_bytes());
+        msg.extend_from_slice(format!(",i={i}").as_bytes());
+        msg
+    }
+
+    /// Checks the client's proof as a server would, and returns the server-final-message.
+    /// `None` if the proof is wrong.
+    pub(crate) fn server_final(
+        password: &[u8],
+        salt: &[u8],
+        i: u32,
+        client_first: &[u8],
+        server_first: &[u8],
+        client_final: &[u8],
+    ) -> Option<Vec<u8>> {
+        let salted = hi(password, salt, i).ok()?;
+        let client_key = hmac(&salted, b"Client Key").ok()?;
+        let stored_key: [u8; KEY_LEN] = Sha256::digest(client_key).into();
+        let server_key = hmac(&salted, b"Server Key").ok()?;
+        let proof_at = client_final.windows(3).position(|w| w == b",p=")?;
+        let (without_proof, proof) = client_final.split_at(proof_at);
+        let proof = STANDARD.decode(proof.get(3..)?).ok()?;
+        let bare = client_first.get(3..)?;
+        let auth_message = [bare, server_first, without_proof].join(&b","[..]);
+        let signature = hmac(&stored_key, &auth_message).ok()?;
+        let recovered: Vec<u8> = proof.iter().zip(signature).map(|(p, s)| p ^ s).collect();
+        if Sha256::digest(&recovered).as_slice() != stored_key {
+            return None;
+        }
+        let server_signature = hmac(&server_key, &auth_message).ok()?;
+        Some(format!("v={}", STANDARD.encode(server_signature)).into_bytes())
+    }
+}
+
+#[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "a test fails loudly on unexpected input"
+)]
+mod tests {
+    use super::*;
+
+    const RFC_SERVER_FIRST: &[u8] =
+        b"r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096";
+    const RFC_CLIENT_FINAL: &[u8] = b"c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=";
+    const RFC_SERVER_FINAL: &[u8] = b"v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=";
+
+    fn rfc_client() -> ScramClient {
+        ScramClient::with_raw_nonce(
+            b"pencil",
+            b"user",
+            b"rOprNGfwEbeRWgbNEkqO",
+            ChannelBinding::None,
+            Limits::default(),
+        )
+    }
+
+    /// A client whose client-first has been sent, nonce `AAAA…` (18 zero bytes).
+    fn sent() -> ScramClient {
+        let mut c = ScramClient::new(b"pw", [0; 18], ChannelBinding::None, Limits::default());
+        assert_eq!(
+            c.client_first().unwrap(),
+            b"n,,n=,r=AAAAAAAAAAAAAAAAAAAAAAAA".to_vec()
+        );
+        c
+    }
+
+    const NONCE: &str = "AAAAAAAAAAAAAAAAAAAAAAAA";
+
+    fn first_err(msg: &str) -> String {
+        sent().server_first(msg.as_bytes()).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn rfc7677_vector() {
+        let mut c = rfc_client();
+        assert_eq!(
+            c.client_first().unwrap(),
+            b"n,,n=user,r=rOprNGfwEbeRWgbNEkqO".to_vec()
+        );
+        assert!(c.awaits_server_first());
+        let client_final = c.server_first(RFC_SERVER_FIRST).unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&client_final),
+            String::from_utf8_lossy(RFC_CLIENT_FINAL)
+        );
+        assert!(c.awaits_server_final());
+        c.server_final(RFC_SERVER_FINAL).unwrap();
+        assert!(c.is_done());
+        assert_eq!(c.garbage(), None);
+    }
+
+    #[test]
+    fn rfc7677_wrong_signature() {
+        let mut c = rfc_client();
+        c.client_first().unwrap();
+        c.server_first(RFC_SERVER_FIRST).unwrap();
+        let err = c
+            .server_final(b"v=7rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=")
+            .unwrap_err();
+        assert_eq!(err.to_string(), "incorrect server signature");
+        assert!(!c.is_done());
+        // The machine is now failed: any further step is out of order.
+        assert_eq!(
+            c.server_final(RFC_SERVER_FINAL).unwrap_err().to_string(),
+            "invalid SCRAM exchange state"
+        );
+    }
+
+    #[test]
+    fn round_trip_with_test_server() {
+        let mut c = ScramClient::new(b"secret", [9; 18], ChannelBinding::None, Limits::default());
+        let cf = c.client_first().unwrap();
+        let sf = server::server_first(&cf, "srv", b"salty", 4096);
+        let fin = c.server_first(&sf).unwrap();
+        let sfin = server::server_final(b"secret", b"salty", 4096, &cf, &sf, &fin).unwrap();
+        c.server_final(&sfin).unwrap();
+        assert!(c.is_done());
+        // A server that knows another password rejects the proof.
+        assert!(server::server_final(b"other", b"salty", 4096, &cf, &sf, &fin).is_none());
+    }
+
+    #[test]
+    fn out_of_order_calls_are_errors() {
+        let mut c = ScramClient::new(b"pw", [0; 18], ChannelBinding::None, Limits::default());
+        assert_eq!(
+            c.server_first(b"r=x").unwrap_err(),
+            ScramError::InvalidState
+        );
+        // Every call after a failure is out of order.
+        assert_eq!(c.client_first().unwrap_err(), ScramError::InvalidState);
+
+        let mut c = sent();
+        assert_eq!(c.client_first().unwrap_err(), ScramError::InvalidState);
+        let mut c = sent();
+        assert_eq!(
+            c.server_final(b"v=x").unwrap_err(),
+            ScramError::InvalidState
+        );
+        // libpq checks the input before the state.
+        let mut c = sent();
+        assert_eq!(c.server_final(b"").unwrap_err(), ScramError::EmptyMessage);
+        assert_eq!(
+            ScramError::InvalidState.to_string(),
+            "invalid SCRAM exchange state"
+        );
+    }
+
+    #[test]
+    fn malformed_server_first_texts() {
+        assert_eq!(first_err(""), "malformed SCRAM message (empty message)");
+        assert_eq!(
+            first_err(&format!("r={NONCE}\0,s=QUJD,i=1")),
+            "malformed SCRAM message (length mismatch)"
+        );
+        assert_eq!(
+            first_err("x=abc"),
+            "malformed SCRAM message (attribute \"r\" expected)"
+        );
+        assert_eq!(
+            first_err(&format!("r{NONCE}")),
+            "malformed SCRAM message (expected character \"=\" for attribute \"r\")"
+        );
+        assert_eq!(
+            first_err("r=BBBBBBBBBBBBBBBBBBBBBBBBxyz,s=QUJD,i=4096"),
+            "invalid SCRAM response (nonce mismatch)"
+        );
+        assert_eq!(
+            first_err("r=AAAA,s=QUJD,i=4096"),
+            "invalid SCRAM response (nonce mismatch)"
+        );
+        assert_eq!(
+            first_err(&format!("r={NONCE}x,i=4096")),
+            "malformed SCRAM message (attribute \"s\" expected)"
+        );
+        assert_eq!(
+            first_err(&format!("r={NONCE}x,s=!!!!,i=4096")),
+            "malformed SCRAM message (invalid salt)"
+        );
+        assert_eq!(
+            first_err(&format!("r={NONCE}x,s=QUJ,i=4096")),
+            "malformed SCRAM message (invalid salt)"
+        );
+        assert_eq!(
+            first_err(&format!("r={NONCE}x,s=QU JD,i=4096")),
+            "malformed SCRAM message (invalid salt)"
+        );
+        assert_eq!(
+            first_err(&format!("r={NONCE}x,s=QUJD")),
+            "malformed SCRAM message (attribute \"i\" expected)"
+        );
+        assert_eq!(
+            first_err(&format!("r={NONCE}x,s=QUJD,i")),
+            "malformed SCRAM message (expected character \"=\" for attribute \"i\")"
+        );
+        for bad in ["0", "abc", "", "-5", "12x", "1 "] {
+            assert_eq!(
+                first_err(&format!("r={NONCE}x,s=QUJD,i={bad}")),
+                "malformed SCRAM message (invalid iteration count)",
+                "i={bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn iteration_cap_is_checked_before_hashing() {
+        // With hashing first, i=4294967295 would run for hours; this returns at once.
+        assert_eq!(
+            first_err(&format!("r={NONCE}x,s=QUJD,i=4294967295")),
+            "SCRAM iteration count 4294967295 exceeds the limit of 100000"
+        );
+        assert_eq!(
+            first_err(&format!("r={NONCE}x,s=QUJD,i=99999999999999999999999")),
+            "SCRAM iteration count 18446744073709551615 exceeds the limit of 100000"
+        );
+        assert_eq!(
+            first_err(&format!("r={NONCE}x,s=QUJD,i=100001")),
+            "SCRAM iteration count 100001 exceeds the limit of 100000"
+        );
+        // The cap itself is allowed, and strtol's leading blanks and sign are accepted.
+        let limits = Limits {
+            max_scram_iterations: 3,
+            ..Limits::default()
+        };
+        for ok in ["3", " +3", "\t1"] {
+            let mut c = ScramClient::new(b"pw", [0; 18], ChannelBinding::None, limits);
+            c.client_first().unwrap();
+            c.server_first(format!("r={NONCE}x,s=QUJD,i={ok}").as_bytes())
+                .unwrap();
+        }
+    }
+
+    #[test]
+    fn garbage_is_recorded_but_the_exchange_goes_on() {
+        let mut c = ScramClient::new(b"pw", [1; 18], ChannelBinding::None, Limits::default());
+        let cf = c.client_first().unwrap();
+        let mut sf = server::server_first(&cf, "s", b"salt", 16);
+        sf.extend_from_slice(b",m=extra");
+        let fin = c.server_first(&sf).unwrap();
+        assert_eq!(
+            c.garbage().map(ToString::to_string).as_deref(),
+            Some("malformed SCRAM message (garbage at end of server-first-message)")
+        );
+        let mut sfin = server::server_final(b"pw", b"salt", 16, &cf, &sf, &fin).unwrap();
+        sfin.extend_from_slice(b",x=1");
+        c.server_final(&sfin).unwrap();
+        assert!(c.is_done());
+        assert_eq!(
+            c.garbage().map(ToString::to_string).as_deref(),
+            Some("malformed SCRAM message (garbage at end of server-final-message)")
+        );
+    }
+
+    #[test]
+    fn a_trailing_comma_is_not_garbage() {
+        let mut c = sent();
+        c.server_first(format!("r={NONCE}x,s=QUJD,i=1,").as_bytes())
+            .unwrap();
+        assert_eq!(c.garbage(), None);
+    }
+
+    fn final_err(msg: &[u8]) -> String {
+        let mut c = rfc_client();
+        c.client_first().unwrap();
+        c.server_first(RFC_SERVER_FIRST).unwrap();
+        c.server_final(msg).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn malformed_server_final_texts() {
+        assert_eq!(final_err(b""), "malformed SCRAM message (empty message)");
+        assert_eq!(
+            final_err(b"v=6rri\0"),
+            "malformed SCRAM message (length mismatch)"
+        );
+        assert_eq!(
+            final_err(b"e=invalid-proof"),
+            "error received from server in SCRAM exchange: invalid-proof"
+        );
+        assert_eq!(
+            final_err(b"e=other-error,v=xyz"),
+            "error received from server in SCRAM exchange: other-error"
+        );
+        assert_eq!(
+            final_err(b"ex"),
+            "malformed SCRAM message (expected character \"=\" for attribute \"e\")"
+        );
+        assert_eq!(
+            final_err(b"x=1"),
+            "malformed SCRAM message (attribute \"v\" expected)"
+        );
+        assert_eq!(
+            final_err(b"v6rri"),
+            "malformed SCRAM message (expected character \"=\" for attribute \"v\")"
+        );
+        assert_eq!(
+            final_err(b"v=QUJD"),
+            "malformed SCRAM message (invalid server signature)"
+        );
+        assert_eq!(
+            final_err(b"v=not base64"),
+            "malformed SCRAM message (invalid server signature)"
+        );
+        assert_eq!(
+            final_err(b"v=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="),
+            "incorrect server signature"
+        );
+    }
+
+    #[test]
+    fn password_too_long_is_libpq_out_of_memory() {
+        let long = vec![b'a'; MAX_PASSWORD_LEN + 1];
+        let mut c = ScramClient::new(&long, [0; 18], ChannelBinding::None, Limits::default());
+        assert_eq!(c.client_first().unwrap_err().to_string(), "out of memory");
+        let ok = vec![b'a'; MAX_PASSWORD_LEN];
+        let mut c = ScramClient::new(&ok, [0; 18], ChannelBinding::None, Limits::default());
+        c.client_first().unwrap();
+    }
+
+    #[test]
+    fn channel_binding_headers() {
+        let mut c = ScramClient::new(
+            b"pw",
+            [0; 18],
+            ChannelBinding::NotOffered,
+            Limits::default(),
+        );
+        assert_eq!(c.mechanism(), "SCRAM-SHA-256");
+        assert_eq!(
+            c.client_first().unwrap(),
+            b"y,,n=,r=AAAAAAAAAAAAAAAAAAAAAAAA".to_vec()
+        );
+        let fin = c
+            .server_first(format!("r={NONCE}x,s=QUJD,i=1").as_bytes())
+            .unwrap();
+        // base64("y,,") = "eSws"
+        assert!(fin.starts_with(format!("c=eSws,r={NONCE}x,p=").as_bytes()));
+
+        let cb = ChannelBinding::TlsServerEndPoint(b"HASH".to_vec());
+        let mut c = ScramClient::new(b"pw", [0; 18], cb, Limits::default());
+        assert_eq!(c.mechanism(), "SCRAM-SHA-256-PLUS");
+        assert!(c.channel_bound());
+        assert_eq!(
+            c.client_first().unwrap(),
+            b"p=tls-server-end-point,,n=,r=AAAAAAAAAAAAAAAAAAAAAAAA".to_vec()
+        );
+        let fin = c
+            .server_first(format!("r={NONCE}x,s=QUJD,i=1").as_bytes())
+            .unwrap();
+        let c_attr = STANDARD.encode(b"p=tls-server-end-point,,HASH");
+        assert!(fin.starts_with(format!("c={c_attr},r=").as_bytes()));
+    }
+
+    #[test]
+    fn pg_base64_quirks() {
+        assert_eq!(pg_b64_decode(b""), Some(vec![]));
+        assert_eq!(pg_b64_decode(b"QUJD"), Some(b"ABC".to_vec()));
+        assert_eq!(pg_b64_decode(b"QUI="), Some(b"AB".to_vec()));
+        assert_eq!(pg_b64_decode(b"QQ=="), Some(b"A".to_vec()));
+        // Non-zero trailing bits are accepted, as PostgreSQL does.
+        assert_eq!(pg_b64_decode(b"QR=="), Some(b"A".to_vec()));
+        assert_eq!(pg_b64_decode(b"Q==="), None);
+        assert_eq!(pg_b64_decode(b"QUJ"), None);
+        assert_eq!(pg_b64_decode(b"QU\nJD"), None);
+        assert_eq!(pg_b64_decode(b"QU-D"), None);
+    }
+
+    #[test]
+    fn debug_hides_secrets() {
+        let c = ScramClient::new(b"hunter2", [0; 18], ChannelBinding::None, Limits::default());
+        let text = format!("{c:?}");
+        assert!(!text.contains("hunter2"), "{text}");
+        assert_eq!(
+            text,
+            "ScramClient { state: \"Initial\", channel_binding: None, .. }"
+        );
+    }
+}

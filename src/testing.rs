@@ -40,6 +40,7 @@ use std::fmt;
 use std::fs;
 use std::io::Write;
 use std::net::TcpListener;
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -69,6 +70,8 @@ pub const DEFAULT_MAX_CONNECTIONS: u32 = 20;
 /// the machine may be busy with parallel builds and tests.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// Where Debian installs the server programs, one `<version>/bin` per version.
+const DEBIAN_LIB_DIR: &str = "/usr/lib/postgresql";
 /// The OS user the server runs as when the process runs as root.
 const POSTGRES_OS_USER: &str = "postgres";
 /// How often a start is retried when another process took the free port first.
@@ -297,7 +300,7 @@ impl Builder {
             None => find_bin_dir()?,
         };
         let run_as = RunAs::detect()?;
-        let dir = create_private_dir()?;
+        let dir = create_private_dir(run_as != RunAs::Me)?;
         // From here on, dropping `server` removes the directory.
         let mut server = TestServer {
             data: dir.join("data"),
@@ -374,6 +377,12 @@ impl TestServer {
     /// The TCP address the server listens on: `127.0.0.1`.
     pub fn host_tcp(&self) -> &'static str {
         HOST_TCP
+    }
+
+    /// The private directory holding everything of this server (`data/`, `sock/`,
+    /// `server.log`); removed when the server is dropped.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// The data directory.
@@ -613,8 +622,9 @@ impl TestServer {
         checked(name, output, String::new()).map(drop)
     }
 
-    /// A command run as the server's user, in the private directory, without `PG*`
-    /// variables (which would redirect `psql` and friends), with stdin closed.
+    /// A command run as the server's user, in the private directory, with untranslated
+    /// messages (`LC_ALL=C`), without `PG*` variables (which would redirect `psql` and
+    /// friends), and with stdin closed.
     fn command<I, S>(&self, program: &Path, args: I) -> Command
     where
         I: IntoIterator<Item = S>,
@@ -780,15 +790,20 @@ fn clear_pg_env(cmd: &mut Command) {
 /// to the directory with the other programs), else the highest
 /// `/usr/lib/postgresql/<version>/bin`.
 fn find_bin_dir() -> Result<PathBuf, Error> {
-    let has_tools = |d: &Path| d.join("initdb").is_file() && d.join("pg_ctl").is_file();
     let path = std::env::var_os("PATH").unwrap_or_default();
-    if let Some(dir) = std::env::split_paths(&path).find(|d| has_tools(d)) {
+    find_bin_dir_in(&path, Path::new(DEBIAN_LIB_DIR))
+}
+
+/// [`find_bin_dir`] with `PATH` and `/usr/lib/postgresql` given.
+fn find_bin_dir_in(path: &OsStr, debian: &Path) -> Result<PathBuf, Error> {
+    let has_tools = |d: &Path| d.join("initdb").is_file() && d.join("pg_ctl").is_file();
+    if let Some(dir) = std::env::split_paths(path).find(|d| has_tools(d)) {
         let real = fs::canonicalize(dir.join("initdb"))
             .ok()
             .and_then(|p| p.parent().map(Path::to_path_buf));
         return Ok(real.filter(|r| has_tools(r)).unwrap_or(dir));
     }
-    let mut found: Vec<((u32, u32), PathBuf)> = fs::read_dir("/usr/lib/postgresql")
+    let mut found: Vec<((u32, u32), PathBuf)> = fs::read_dir(debian)
         .into_iter()
         .flatten()
         .flatten()
@@ -808,11 +823,13 @@ fn parse_version(name: &str) -> Option<(u32, u32)> {
     Some((major.parse().ok()?, minor.parse().ok()?))
 }
 
-/// A new, empty, uniquely named directory under the temporary directory.
-fn create_private_dir() -> Result<PathBuf, Error> {
+/// A new, empty, uniquely named directory under the temporary directory, or under `/tmp`
+/// when that is too long for socket paths or (with `shared`) not open to other users.
+fn create_private_dir(shared: bool) -> Result<PathBuf, Error> {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let mut base = std::env::temp_dir();
-    if base.as_os_str().len() > MAX_BASE_DIR_LEN {
+    let open_to_all = || fs::metadata(&base).is_ok_and(|m| m.permissions().mode() & 0o001 != 0);
+    if base.as_os_str().len() > MAX_BASE_DIR_LEN || (shared && !open_to_all()) {
         base = PathBuf::from("/tmp");
     }
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
@@ -1020,6 +1037,35 @@ mod tests {
                       postgres:x:101:104:PostgreSQL administrator,,,:/var/lib/postgresql:/bin/bash\n";
         let entries: Vec<_> = passwd_entries(passwd).collect();
         assert_eq!(entries, [("root", 0, 0), ("postgres", 101, 104)]);
+    }
+
+    #[test]
+    fn finds_programs() {
+        let root = std::env::temp_dir().join(format!("pgcluster-unit-{}", std::process::id()));
+        let tools = |dir: &Path| {
+            fs::create_dir_all(dir).unwrap();
+            fs::write(dir.join("initdb"), "").unwrap();
+            fs::write(dir.join("pg_ctl"), "").unwrap();
+        };
+        let debian = root.join("lib");
+        let none = OsString::new();
+        assert_eq!(find_bin_dir_in(&none, &debian), Err(Error::NotFound));
+        for version in ["9.6", "15", "10"] {
+            tools(&debian.join(version).join("bin"));
+        }
+        fs::create_dir_all(debian.join("common/bin")).unwrap();
+        assert_eq!(find_bin_dir_in(&none, &debian), Ok(debian.join("15/bin")));
+        // On PATH, a symlinked initdb leads to the directory with all the programs.
+        let (link, real) = (root.join("local/bin"), root.join("real/bin"));
+        tools(&real);
+        fs::create_dir_all(&link).unwrap();
+        std::os::unix::fs::symlink(real.join("initdb"), link.join("initdb")).unwrap();
+        std::os::unix::fs::symlink(real.join("pg_ctl"), link.join("pg_ctl")).unwrap();
+        let path = std::env::join_paths([root.join("empty"), link.clone()]).unwrap();
+        let found = find_bin_dir_in(&path, &debian);
+        let expected = fs::canonicalize(&real).unwrap();
+        fs::remove_dir_all(&root).unwrap();
+        assert_eq!(found, Ok(expected));
     }
 
     #[test]

@@ -2,15 +2,18 @@
 //! Run with `cargo test --features testing --test testing`.
 #![cfg(feature = "testing")]
 
+use std::io::{BufRead, BufReader};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use pgcluster::testing::{
     StopMode, TestServer, MD5_ROLE, PASSWORD, PASSWORD_ROLE, REJECT_ROLE, SCRAM_ROLE,
 };
 
-/// Set in the environment of the child process that `guardian_child` runs in.
+/// Set (to `exit` or `wait`) in the environment of the child process that `guardian_child`
+/// runs in.
 const CHILD_VAR: &str = "PGCLUSTER_TESTING_GUARDIAN_CHILD";
 /// Upper bound for cleanup after the owner is gone (the guardian polls every 200 ms).
 const CLEANUP_BOUND: Duration = Duration::from_secs(30);
@@ -87,15 +90,6 @@ fn wait_until_cleaned_up(dir: &Path, pid: u32) {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-}
-
-/// The private directory of a server (parent of its data directory).
-fn private_dir(server: &TestServer) -> PathBuf {
-    server
-        .data_dir()
-        .parent()
-        .expect("data has a parent")
-        .to_owned()
 }
 
 /// The OS user's name, as libpq would take it.
@@ -275,11 +269,11 @@ fn two_servers_stop_start_and_drop() {
     );
     a.start().expect("start after smart stop");
 
-    let (dir, pid) = (private_dir(&a), a.pid().expect("running"));
+    let (dir, pid) = (a.dir().to_owned(), a.pid().expect("running"));
     drop(a);
     assert_eq!(leftovers(&dir, pid), Vec::<String>::new());
     assert_eq!(b.psql("SELECT 1"), Ok("1\n".to_owned()));
-    let (dir, pid) = (private_dir(&b), b.pid().expect("running"));
+    let (dir, pid) = (b.dir().to_owned(), b.pid().expect("running"));
     drop(b);
     assert_eq!(leftovers(&dir, pid), Vec::<String>::new());
 }
@@ -289,7 +283,7 @@ fn drop_runs_while_panicking() {
     let (sender, receiver) = std::sync::mpsc::channel();
     let result = std::panic::catch_unwind(move || {
         let server = TestServer::new().expect("server starts");
-        let _ = sender.send((private_dir(&server), server.pid().expect("running")));
+        let _ = sender.send((server.dir().to_owned(), server.pid().expect("running")));
         panic!("test panic with a running server");
     });
     assert!(result.is_err());
@@ -297,44 +291,78 @@ fn drop_runs_while_panicking() {
     assert_eq!(leftovers(&dir, pid), Vec::<String>::new());
 }
 
-/// Not a test on its own: `guardian_cleans_up_after_exit` runs it in a child process, which
-/// starts a server, prints where it is, and exits without running any destructor.
+/// Not a test on its own: the guardian tests run it in a child process, which starts a
+/// server, prints where it is, and then exits without running any destructor (`exit`) or
+/// waits to be interrupted (`wait`).
 #[test]
 fn guardian_child() {
-    if std::env::var_os(CHILD_VAR).is_none() {
+    let Some(mode) = std::env::var_os(CHILD_VAR) else {
         return;
-    }
+    };
     let server = TestServer::new().expect("server starts");
     println!(
         "\ndir={}\npid={}",
-        private_dir(&server).display(),
+        server.dir().display(),
         server.pid().expect("running")
     );
+    if mode == "wait" {
+        let mut line = String::new();
+        let _ = std::io::stdin().read_line(&mut line);
+    }
     std::process::exit(0);
 }
 
-#[test]
-fn guardian_cleans_up_after_exit() {
-    let output = Command::new(std::env::current_exe().expect("test binary"))
+/// Runs `guardian_child` in a new process group, and returns it with its server's
+/// directory and postmaster pid.
+fn spawn_guardian_child(mode: &str) -> (Child, PathBuf, u32) {
+    let mut child = Command::new(std::env::current_exe().expect("test binary"))
         .args([
             "guardian_child",
             "--exact",
             "--nocapture",
             "--test-threads=1",
         ])
-        .env(CHILD_VAR, "1")
-        .output()
+        .env(CHILD_VAR, mode)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .process_group(0)
+        .spawn()
         .expect("child runs");
-    let text = stdout(&output);
-    let field = |name: &str| {
-        text.lines()
-            .find_map(|l| l.strip_prefix(name))
-            .unwrap_or_else(|| panic!("no {name} in {text:?}, stderr {:?}", stderr(&output)))
-            .to_owned()
+    let mut lines = BufReader::new(child.stdout.take().expect("piped")).lines();
+    let mut field = |name: &str| loop {
+        match lines.next() {
+            Some(Ok(line)) => {
+                if let Some(value) = line.strip_prefix(name) {
+                    break value.to_owned();
+                }
+            }
+            other => panic!("no {name} from the child: {other:?}"),
+        }
     };
     let dir = PathBuf::from(field("dir="));
-    let pid: u32 = field("pid=").parse().expect("pid");
-    assert!(output.status.success(), "{}", stderr(&output));
+    let pid = field("pid=").parse().expect("pid");
+    (child, dir, pid)
+}
+
+#[test]
+fn guardian_cleans_up_after_exit() {
+    let (mut child, dir, pid) = spawn_guardian_child("exit");
+    assert!(child.wait().expect("child ends").success());
+    wait_until_cleaned_up(&dir, pid);
+}
+
+#[test]
+fn guardian_cleans_up_after_ctrl_c() {
+    let (mut child, dir, pid) = spawn_guardian_child("wait");
+    // What Ctrl-C in a terminal does: SIGINT to the whole foreground process group.
+    let group = format!("-{}", child.id());
+    let status = Command::new("kill")
+        .args(["-INT", "--", &group])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+    let status = child.wait().expect("child ends");
+    assert_eq!(status.signal(), Some(2), "{status}");
     wait_until_cleaned_up(&dir, pid);
 }
 

@@ -283,7 +283,7 @@ fn empty(tag: u8, out: &mut Vec<u8>) {
 
 /// Appends one message: the tag (none for the startup-phase packets), a length word
 /// back-patched once `body` has written the rest. On error, `out` is cut back.
-fn message(
+pub(crate) fn message(
     tag: Option<u8>,
     out: &mut Vec<u8>,
     body: impl FnOnce(&mut Vec<u8>) -> Result<(), EncodeError>,
@@ -322,7 +322,7 @@ fn message_max(
 }
 
 /// A NUL-terminated string; a NUL inside is refused.
-fn cstr(s: &[u8], what: &'static str, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+pub(crate) fn cstr(s: &[u8], what: &'static str, out: &mut Vec<u8>) -> Result<(), EncodeError> {
     if s.contains(&0) {
         return Err(EncodeError::ContainsNul { what });
     }
@@ -332,7 +332,7 @@ fn cstr(s: &[u8], what: &'static str, out: &mut Vec<u8>) -> Result<(), EncodeErr
 }
 
 /// An `i16` count of items.
-fn count(n: usize, what: &'static str, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+pub(crate) fn count(n: usize, what: &'static str, out: &mut Vec<u8>) -> Result<(), EncodeError> {
     let n = i16::try_from(n).map_err(|_| EncodeError::TooMany { what })?;
     out.extend_from_slice(&n.to_be_bytes());
     Ok(())

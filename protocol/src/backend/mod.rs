@@ -25,6 +25,7 @@ use crate::ProtocolError;
 
 mod auth;
 mod copy;
+mod encode;
 mod query;
 
 /// Message type bytes of the backend messages.

@@ -1,7 +1,24 @@
 //! Connection settings: rex `pgsql://` URIs, libpq `postgres://` URIs and `key=value`
 //! strings, the `PG*` environment, password and service files, resolved libpq 13's way.
+//!
+//! - [`Config::parse`] reads a libpq 13 connection string (`keyvalue`, `uri`);
+//! - [`Config::from_rex`] takes what rex hands psycopg2 from a [`rex::DbSetting`];
+//! - [`Config::resolve`] applies the service file, the environment and the defaults and
+//!   checks the values (libpq's `conninfo_add_defaults` and `connectOptions2`), giving a
+//!   [`Resolved`];
+//! - [`dsn::psycopg2_dsn`] is the dsn psycopg2 shows in a connection's repr.
+//!
+//! Every error text is libpq 13.3's (as `shared/tools/rexref libpq` prints it), without the
+//! final newline.
 
+pub mod dsn;
+mod keyvalue;
+mod osuser;
+mod pgpass;
+mod resolve;
 pub mod rex;
+mod service;
+mod uri;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -12,14 +29,175 @@ use std::time::Duration;
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConnInfoError {
+    /// `invalid %s value: "%s"` for `sslmode`, `channel_binding`, `gssencmode`,
+    /// `target_session_attrs`, `ssl_min_protocol_version` and `ssl_max_protocol_version`.
+    BadValue {
+        /// The keyword.
+        option: &'static str,
+        /// The value given.
+        value: String,
+    },
+    /// `gssencmode value "%s" invalid when GSSAPI support is not compiled in` (we have no
+    /// GSSAPI, as a libpq built without it).
+    GssUnsupported(String),
+    /// `could not match %d host names to %d hostaddr values`
+    HostaddrMismatch {
+        /// Number of host names.
+        hosts: usize,
+        /// Number of hostaddr values.
+        hostaddrs: usize,
+    },
+    /// `invalid integer value "%s" for connection option "%s"`
+    InvalidInteger {
+        /// The value given.
+        value: String,
+        /// The keyword (`connect_timeout` or `port`).
+        option: &'static str,
+    },
     /// `invalid connection option "%s"`
     InvalidOption(String),
+    /// `invalid percent-encoded token: "%s"` (the whole undecoded URI component)
+    InvalidPercent(String),
+    /// `forbidden value %00 in percent-encoded value: "%s"`
+    ForbiddenNul(String),
+    /// `local user with ID %d does not exist` (no user name given, none for our user ID)
+    LocalUser(u32),
+    /// `missing "=" after "%s" in connection info string`
+    MissingEquals(String),
+    /// `nested service specifications not supported in service file "%s", line %d`
+    NestedService {
+        /// The service file.
+        file: String,
+        /// 1-based line number.
+        line: usize,
+    },
+    /// `could not match %d port numbers to %d hosts`
+    PortMismatch {
+        /// Number of ports.
+        ports: usize,
+        /// Number of hosts.
+        hosts: usize,
+    },
+    /// `line %d too long in service file "%s"`
+    ServiceLineTooLong {
+        /// The service file.
+        file: String,
+        /// 1-based line number.
+        line: usize,
+    },
+    /// `definition of service "%s" not found`
+    ServiceNotFound(String),
+    /// `service file "%s" not found`
+    ServiceFileNotFound(String),
+    /// `syntax error in service file "%s", line %d`
+    ServiceSyntax {
+        /// The service file.
+        file: String,
+        /// 1-based line number.
+        line: usize,
+    },
+    /// `invalid SSL protocol version range`
+    SslRange,
+    /// `sslmode value "%s" is not supported: this build has no TLS support` (for
+    /// `require`, `verify-ca` and `verify-full`, and `requiressl=1`).
+    TlsUnsupported(String),
+    /// `unterminated quoted string in connection info string`
+    UnterminatedQuote,
+    /// `extra key/value separator "=" in URI query parameter: "%s"`
+    UriExtraEquals(String),
+    /// `IPv6 host address may not be empty in URI: "%s"`
+    UriEmptyIpv6(String),
+    /// `invalid URI query parameter: "%s"` (the decoded keyword)
+    UriInvalidParam(String),
+    /// `missing key/value separator "=" in URI query parameter: "%s"`
+    UriMissingEquals(String),
+    /// `unexpected character "%c" at position %d in URI (expected ":" or "/"): "%s"`
+    UriUnexpectedChar {
+        /// The character found.
+        found: char,
+        /// 1-based byte position in the whole URI.
+        position: usize,
+        /// The URI.
+        uri: String,
+    },
+    /// `end of string reached when looking for matching "]" in IPv6 host address in URI: "%s"`
+    UriUnterminatedIpv6(String),
 }
 
 impl fmt::Display for ConnInfoError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Self::BadValue { option, value } => write!(f, "invalid {option} value: \"{value}\""),
+            Self::GssUnsupported(v) => write!(
+                f,
+                "gssencmode value \"{v}\" invalid when GSSAPI support is not compiled in"
+            ),
+            Self::HostaddrMismatch { hosts, hostaddrs } => write!(
+                f,
+                "could not match {hosts} host names to {hostaddrs} hostaddr values"
+            ),
+            Self::InvalidInteger { value, option } => write!(
+                f,
+                "invalid integer value \"{value}\" for connection option \"{option}\""
+            ),
             Self::InvalidOption(k) => write!(f, "invalid connection option \"{k}\""),
+            Self::InvalidPercent(s) => write!(f, "invalid percent-encoded token: \"{s}\""),
+            Self::ForbiddenNul(s) => {
+                write!(f, "forbidden value %00 in percent-encoded value: \"{s}\"")
+            }
+            Self::LocalUser(uid) => write!(f, "local user with ID {uid} does not exist"),
+            Self::MissingEquals(k) => {
+                write!(f, "missing \"=\" after \"{k}\" in connection info string")
+            }
+            Self::NestedService { file, line } => write!(
+                f,
+                "nested service specifications not supported in service file \"{file}\", line {line}"
+            ),
+            Self::PortMismatch { ports, hosts } => {
+                write!(f, "could not match {ports} port numbers to {hosts} hosts")
+            }
+            Self::ServiceLineTooLong { file, line } => {
+                write!(f, "line {line} too long in service file \"{file}\"")
+            }
+            Self::ServiceNotFound(s) => write!(f, "definition of service \"{s}\" not found"),
+            Self::ServiceFileNotFound(s) => write!(f, "service file \"{s}\" not found"),
+            Self::ServiceSyntax { file, line } => {
+                write!(f, "syntax error in service file \"{file}\", line {line}")
+            }
+            Self::SslRange => f.write_str("invalid SSL protocol version range"),
+            Self::TlsUnsupported(mode) => write!(
+                f,
+                "sslmode value \"{mode}\" is not supported: this build has no TLS support"
+            ),
+            Self::UnterminatedQuote => {
+                f.write_str("unterminated quoted string in connection info string")
+            }
+            Self::UriExtraEquals(k) => write!(
+                f,
+                "extra key/value separator \"=\" in URI query parameter: \"{k}\""
+            ),
+            Self::UriEmptyIpv6(u) => {
+                write!(f, "IPv6 host address may not be empty in URI: \"{u}\"")
+            }
+            Self::UriInvalidParam(k) => write!(f, "invalid URI query parameter: \"{k}\""),
+            Self::UriMissingEquals(k) => write!(
+                f,
+                "missing key/value separator \"=\" in URI query parameter: \"{k}\""
+            ),
+            Self::UriUnexpectedChar {
+                found,
+                position,
+                uri,
+            } => write!(
+                f,
+                "unexpected character \"{found}\" at position {position} in URI \
+                 (expected \":\" or \"/\"): \"{uri}\""
+            ),
+            Self::UriUnterminatedIpv6(u) => write!(
+                f,
+                "end of string reached when looking for matching \"]\" in IPv6 host address \
+                 in URI: \"{u}\""
+            ),
         }
     }
 }
@@ -27,9 +205,15 @@ impl fmt::Display for ConnInfoError {
 impl std::error::Error for ConnInfoError {}
 
 /// The process environment as libpq reads it. Tests pass their own.
+///
+/// Besides variables, an `Env` may fix the operating-system user and home directory (which
+/// libpq 13 takes from the password database for the effective user ID, never from `$USER`
+/// or `$HOME`); when they are not fixed, [`Config::resolve`] looks them up.
 #[derive(Debug, Clone, Default)]
 pub struct Env {
     vars: BTreeMap<String, String>,
+    os_user: Option<String>,
+    home: Option<String>,
 }
 
 impl Env {
@@ -37,6 +221,7 @@ impl Env {
     pub fn from_process() -> Self {
         Self {
             vars: std::env::vars().collect(),
+            ..Self::default()
         }
     }
 
@@ -51,10 +236,88 @@ impl Env {
         self
     }
 
+    /// Fixes the operating-system user name (the default `user`), instead of looking up the
+    /// effective user ID in `/etc/passwd`.
+    pub fn with_os_user(mut self, name: &str) -> Self {
+        self.os_user = Some(name.to_owned());
+        self
+    }
+
+    /// Fixes the home directory (for `~/.pgpass` and `~/.pg_service.conf`), instead of
+    /// looking up the effective user ID in `/etc/passwd`.
+    pub fn with_home(mut self, dir: &str) -> Self {
+        self.home = Some(dir.to_owned());
+        self
+    }
+
     /// One variable's value.
     pub fn get(&self, key: &str) -> Option<&str> {
         self.vars.get(key).map(String::as_str)
     }
+}
+
+/// libpq 13's connection keywords (`PQconninfoOptions` in fe-connect.c, in that order):
+/// keyword, environment variable, compiled-in default.
+pub(crate) const KEYWORDS: &[(&str, Option<&str>, Option<&str>)] = &[
+    ("authtype", Some("PGAUTHTYPE"), Some("")),
+    ("service", Some("PGSERVICE"), None),
+    ("user", Some("PGUSER"), None),
+    ("password", Some("PGPASSWORD"), None),
+    ("passfile", Some("PGPASSFILE"), None),
+    ("channel_binding", Some("PGCHANNELBINDING"), Some("prefer")),
+    ("connect_timeout", Some("PGCONNECT_TIMEOUT"), None),
+    ("dbname", Some("PGDATABASE"), None),
+    ("host", Some("PGHOST"), None),
+    ("hostaddr", Some("PGHOSTADDR"), None),
+    ("port", Some("PGPORT"), Some(DEFAULT_PORT)),
+    ("client_encoding", Some("PGCLIENTENCODING"), None),
+    ("tty", Some("PGTTY"), Some("")),
+    ("options", Some("PGOPTIONS"), Some("")),
+    ("application_name", Some("PGAPPNAME"), None),
+    ("fallback_application_name", None, None),
+    ("keepalives", None, None),
+    ("keepalives_idle", None, None),
+    ("keepalives_interval", None, None),
+    ("keepalives_count", None, None),
+    ("tcp_user_timeout", None, None),
+    ("sslmode", Some("PGSSLMODE"), Some("prefer")),
+    ("sslcompression", Some("PGSSLCOMPRESSION"), Some("0")),
+    ("sslcert", Some("PGSSLCERT"), None),
+    ("sslkey", Some("PGSSLKEY"), None),
+    ("sslpassword", None, None),
+    ("sslrootcert", Some("PGSSLROOTCERT"), None),
+    ("sslcrl", Some("PGSSLCRL"), None),
+    ("requirepeer", Some("PGREQUIREPEER"), None),
+    (
+        "ssl_min_protocol_version",
+        Some("PGSSLMINPROTOCOLVERSION"),
+        Some("TLSv1.2"),
+    ),
+    (
+        "ssl_max_protocol_version",
+        Some("PGSSLMAXPROTOCOLVERSION"),
+        None,
+    ),
+    ("gssencmode", Some("PGGSSENCMODE"), Some("prefer")),
+    ("krbsrvname", Some("PGKRBSRVNAME"), Some("postgres")),
+    ("gsslib", Some("PGGSSLIB"), None),
+    ("replication", None, None),
+    (
+        "target_session_attrs",
+        Some("PGTARGETSESSIONATTRS"),
+        Some("any"),
+    ),
+];
+
+/// libpq's `DEF_PGPORT_STR`.
+pub(crate) const DEFAULT_PORT: &str = "5432";
+
+/// The reference libpq's `DEFAULT_PGSOCKET_DIR` (Debian's, also in the psycopg2 wheel).
+pub const DEFAULT_SOCKET_DIR: &str = "/var/run/postgresql";
+
+/// Whether libpq 13 knows `key`.
+fn is_keyword(key: &str) -> bool {
+    KEYWORDS.iter().any(|(k, _, _)| *k == key)
 }
 
 /// Connection settings as given: libpq keywords and their values, before defaults and the
@@ -69,7 +332,7 @@ impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut m = f.debug_map();
         for (k, v) in &self.params {
-            if k == "password" {
+            if k == "password" || k == "sslpassword" {
                 m.entry(k, &"_");
             } else {
                 m.entry(k, v);
@@ -82,15 +345,66 @@ impl fmt::Debug for Config {
 impl Config {
     /// Parses a libpq connection string: `postgres://` / `postgresql://` URI, or
     /// `key=value` pairs. (The rex `pgsql://` form is [`rex::DbSetting`].)
+    ///
+    /// ```
+    /// use pgcluster::conninfo::Config;
+    /// let c = Config::parse("host=/tmp port='5433' dbname=x").unwrap();
+    /// assert_eq!(c.get("port"), Some("5433"));
+    /// let e = Config::parse("foo=bar").unwrap_err();
+    /// assert_eq!(e.to_string(), "invalid connection option \"foo\"");
+    /// ```
     pub fn parse(s: &str) -> Result<Self, ConnInfoError> {
-        let _ = s;
-        todo!()
+        if uri::prefix_len(s).is_some() {
+            uri::parse(s)
+        } else {
+            keyvalue::parse(s)
+        }
     }
 
-    /// Sets a keyword, checking that libpq 13 knows it.
+    /// What rex hands psycopg2 for a setting: `dbname` (the database), and `host`, `port`,
+    /// `user` and `password` when set. Options after `?` are not passed (as in rex).
+    pub fn from_rex(db: &rex::DbSetting) -> Self {
+        let mut params = BTreeMap::new();
+        params.insert("dbname".to_owned(), db.database.clone());
+        if let Some(h) = &db.host {
+            params.insert("host".to_owned(), h.clone());
+        }
+        if let Some(p) = db.port {
+            params.insert("port".to_owned(), p.to_string());
+        }
+        if let Some(u) = &db.username {
+            params.insert("user".to_owned(), u.clone());
+        }
+        if let Some(p) = &db.password {
+            params.insert("password".to_owned(), p.clone());
+        }
+        Self { params }
+    }
+
+    /// Sets a keyword, checking that libpq 13 knows it. As in libpq, `requiressl` is
+    /// stored as `sslmode` (`require` when the value starts with `1`, else `prefer`).
     pub fn set(&mut self, key: &str, value: &str) -> Result<&mut Self, ConnInfoError> {
-        let _ = (key, value);
-        todo!()
+        let (key, value) = if key == "requiressl" {
+            let mode = if value.starts_with('1') {
+                "require"
+            } else {
+                "prefer"
+            };
+            ("sslmode", mode)
+        } else {
+            (key, value)
+        };
+        if !is_keyword(key) {
+            return Err(ConnInfoError::InvalidOption(key.to_owned()));
+        }
+        self.params.insert(key.to_owned(), value.to_owned());
+        Ok(self)
+    }
+
+    /// Removes a keyword's value (as if it had not been given).
+    pub fn unset(&mut self, key: &str) -> &mut Self {
+        self.params.remove(key);
+        self
     }
 
     /// A keyword's value as given.
@@ -98,11 +412,31 @@ impl Config {
         self.params.get(key).map(String::as_str)
     }
 
+    /// The settings as a libpq `key=value` string, in libpq's keyword order, with the
+    /// passwords shown as `xxx`.
+    pub fn render_redacted(&self) -> String {
+        let mut parts = Vec::new();
+        for (key, _, _) in KEYWORDS {
+            if let Some(v) = self.params.get(*key) {
+                let v = if *key == "password" || *key == "sslpassword" {
+                    "xxx"
+                } else {
+                    v.as_str()
+                };
+                parts.push(format!("{key}={}", dsn::escape_value(v)));
+            }
+        }
+        parts.join(" ")
+    }
+
     /// Applies the environment, service file and defaults (libpq's `conninfo_add_defaults`)
     /// and checks the values, giving what a connection attempt needs.
+    ///
+    /// Reads the service files and the password file named by the settings and `env`, and,
+    /// unless `env` fixes them, `/proc/self/status` and `/etc/passwd` for the user name and
+    /// home directory.
     pub fn resolve(&self, env: &Env) -> Result<Resolved, ConnInfoError> {
-        let _ = env;
-        todo!()
+        resolve::resolve(&self.params, env)
     }
 }
 
@@ -118,7 +452,8 @@ pub enum Address {
 /// One entry of the host list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
-    /// The `host` value as given (`""` when absent).
+    /// The `host` value as given (`""` when only a `hostaddr` is given; the default socket
+    /// directory when neither is given, as libpq fills it in).
     pub host: String,
     /// The `hostaddr` value, if any (then no name lookup happens).
     pub hostaddr: Option<String>,
@@ -139,7 +474,8 @@ pub struct Resolved {
     pub targets: Vec<Target>,
     /// Role name.
     pub user: String,
-    /// Password, if one is known (given, `PGPASSWORD`, or password file).
+    /// Password, if one is known (given, `PGPASSWORD`, or password file). With several
+    /// hosts and a password file, this is the first host's; see [`Resolved::password_for`].
     pub password: Option<String>,
     /// The password file the password came from, if it did (for libpq's
     /// `password retrieved from file "%s"`).
@@ -155,6 +491,24 @@ pub struct Resolved {
     pub read_write: bool,
     /// Warnings libpq would print on stderr (e.g. a world-readable password file).
     pub warnings: Vec<String>,
+    /// The password given (keyword or `PGPASSWORD`), used for every host.
+    pub given_password: Option<String>,
+    /// Per target (same index as `targets`): the password found in the password file, when
+    /// no password was given.
+    pub file_passwords: Vec<Option<String>>,
+    /// The password file that was consulted (`passfile`, `PGPASSFILE` or `~/.pgpass`).
+    pub passfile: Option<String>,
+}
+
+impl Resolved {
+    /// The password for target `index` (libpq: the password file's entry for that host
+    /// and port wins over the given password), and whether it came from the password file.
+    pub fn password_for(&self, index: usize) -> (Option<&str>, bool) {
+        match self.file_passwords.get(index) {
+            Some(Some(p)) => (Some(p.as_str()), true),
+            _ => (self.given_password.as_deref(), false),
+        }
+    }
 }
 
 impl fmt::Debug for Resolved {
@@ -163,10 +517,110 @@ impl fmt::Debug for Resolved {
             .field("targets", &self.targets)
             .field("user", &self.user)
             .field("password", &self.password.as_ref().map(|_| "_"))
+            .field("password_file", &self.password_file)
             .field("dbname", &self.dbname)
             .field("connect_timeout", &self.connect_timeout)
             .field("startup_params", &self.startup_params)
             .field("read_write", &self.read_write)
+            .field("warnings", &self.warnings)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_checks_keywords() {
+        let mut c = Config::default();
+        c.set("host", "h").unwrap().set("port", "1").unwrap();
+        assert_eq!(c.get("host"), Some("h"));
+        assert_eq!(
+            c.set("require_auth", "password").unwrap_err().to_string(),
+            "invalid connection option \"require_auth\""
+        );
+        c.set("requiressl", "1").unwrap();
+        assert_eq!(c.get("sslmode"), Some("require"));
+        c.set("requiressl", "0").unwrap();
+        assert_eq!(c.get("sslmode"), Some("prefer"));
+        c.unset("sslmode");
+        assert_eq!(c.get("sslmode"), None);
+    }
+
+    #[test]
+    fn render_and_debug_hide_passwords() {
+        let c = Config::parse("password=secret host='my host' user=u dbname=it\\'s").unwrap();
+        assert_eq!(
+            c.render_redacted(),
+            "user=u password=xxx dbname=it\\'s host='my host'"
+        );
+        let debug = format!("{c:?}");
+        assert!(!debug.contains("secret"), "{debug}");
+    }
+
+    #[test]
+    fn from_rex_passes_five_keywords() {
+        let db = rex::DbSetting::parse("pgsql://u:p@h:007/db?sslmode=require").unwrap();
+        let c = Config::from_rex(&db);
+        assert_eq!(c.get("dbname"), Some("db"));
+        assert_eq!(c.get("host"), Some("h"));
+        assert_eq!(c.get("port"), Some("7"));
+        assert_eq!(c.get("user"), Some("u"));
+        assert_eq!(c.get("password"), Some("p"));
+        assert_eq!(c.get("sslmode"), None);
+        let c = Config::from_rex(&rex::DbSetting::parse("pgsql:///db").unwrap());
+        assert_eq!(c.render_redacted(), "dbname=db");
+    }
+
+    #[test]
+    fn error_texts() {
+        let rows: Vec<(ConnInfoError, &str)> = vec![
+            (
+                ConnInfoError::BadValue {
+                    option: "sslmode",
+                    value: "bogus".into(),
+                },
+                "invalid sslmode value: \"bogus\"",
+            ),
+            (
+                ConnInfoError::TlsUnsupported("require".into()),
+                "sslmode value \"require\" is not supported: this build has no TLS support",
+            ),
+            (
+                ConnInfoError::UriUnexpectedChar {
+                    found: 'x',
+                    position: 19,
+                    uri: "postgresql://[::1]x/db".into(),
+                },
+                "unexpected character \"x\" at position 19 in URI (expected \":\" or \"/\"): \"postgresql://[::1]x/db\"",
+            ),
+            (ConnInfoError::LocalUser(1234), "local user with ID 1234 does not exist"),
+            (
+                ConnInfoError::ServiceFileNotFound("/x".into()),
+                "service file \"/x\" not found",
+            ),
+            (
+                ConnInfoError::ServiceLineTooLong {
+                    file: "/x".into(),
+                    line: 3,
+                },
+                "line 3 too long in service file \"/x\"",
+            ),
+            (
+                ConnInfoError::NestedService {
+                    file: "/x".into(),
+                    line: 2,
+                },
+                "nested service specifications not supported in service file \"/x\", line 2",
+            ),
+            (
+                ConnInfoError::GssUnsupported("require".into()),
+                "gssencmode value \"require\" invalid when GSSAPI support is not compiled in",
+            ),
+        ];
+        for (e, text) in rows {
+            assert_eq!(e.to_string(), text);
+        }
     }
 }

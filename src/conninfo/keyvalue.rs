@@ -1,0 +1,170 @@
+//! libpq 13's `key=value` connection strings (`conninfo_parse` in fe-connect.c).
+//!
+//! Pairs are separated by whitespace; whitespace may surround `=`. A value is either
+//! unquoted (ends at whitespace; `\` escapes the next character) or in single quotes
+//! (`\` escapes the next character, `''` is not special). A later keyword replaces an
+//! earlier one.
+
+use super::{Config, ConnInfoError};
+
+/// C's `isspace` in the C locale.
+pub(crate) fn is_c_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
+}
+
+/// Parses a `key=value` string into a [`Config`].
+pub(super) fn parse(s: &str) -> Result<Config, ConnInfoError> {
+    let mut config = Config::default();
+    for (key, value) in pairs(s)? {
+        config.set(&key, &value)?;
+    }
+    Ok(config)
+}
+
+/// Splits a `key=value` string into its pairs, in order. Only the syntax is checked here.
+fn pairs(s: &str) -> Result<Vec<(String, String)>, ConnInfoError> {
+    let b = s.as_bytes();
+    let at = |i: usize| b.get(i).copied();
+    let mut out = Vec::new();
+    let mut i = 0usize;
+    while let Some(c) = at(i) {
+        if is_c_space(c) {
+            i += 1;
+            continue;
+        }
+        // The keyword: up to `=` or whitespace.
+        let start = i;
+        while at(i).is_some_and(|c| c != b'=' && !is_c_space(c)) {
+            i += 1;
+        }
+        let key = bytes_to_string(b.get(start..i).unwrap_or_default());
+        while at(i).is_some_and(is_c_space) {
+            i += 1;
+        }
+        if at(i) != Some(b'=') {
+            return Err(ConnInfoError::MissingEquals(key));
+        }
+        i += 1;
+        while at(i).is_some_and(is_c_space) {
+            i += 1;
+        }
+        let mut value = Vec::new();
+        if at(i) == Some(b'\'') {
+            i += 1;
+            loop {
+                match at(i) {
+                    None => return Err(ConnInfoError::UnterminatedQuote),
+                    Some(b'\\') => {
+                        i += 1;
+                        if let Some(c) = at(i) {
+                            value.push(c);
+                            i += 1;
+                        }
+                    }
+                    Some(b'\'') => {
+                        i += 1;
+                        break;
+                    }
+                    Some(c) => {
+                        value.push(c);
+                        i += 1;
+                    }
+                }
+            }
+        } else {
+            while let Some(c) = at(i) {
+                if is_c_space(c) {
+                    i += 1;
+                    break;
+                }
+                if c == b'\\' {
+                    i += 1;
+                    if let Some(c) = at(i) {
+                        value.push(c);
+                        i += 1;
+                    }
+                } else {
+                    value.push(c);
+                    i += 1;
+                }
+            }
+        }
+        out.push((key, bytes_to_string(&value)));
+    }
+    Ok(out)
+}
+
+/// The input is UTF-8 and is only ever split at ASCII bytes, so this never loses anything;
+/// `from_utf8_lossy` keeps it panic-free all the same.
+fn bytes_to_string(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> Vec<(String, String)> {
+        pairs(s).unwrap()
+    }
+
+    fn kv(items: &[(&str, &str)]) -> Vec<(String, String)> {
+        items
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn syntax() {
+        assert_eq!(p(""), kv(&[]));
+        assert_eq!(
+            p("  host = a   port=1 "),
+            kv(&[("host", "a"), ("port", "1")])
+        );
+        assert_eq!(p("host= port=1"), kv(&[("host", "port=1")]));
+        assert_eq!(p("host=''"), kv(&[("host", "")]));
+        assert_eq!(p("host="), kv(&[("host", "")]));
+        assert_eq!(p("a='x y\\'z\\\\'b=1"), kv(&[("a", "x y'z\\"), ("b", "1")]));
+        assert_eq!(p("a=it\\'s b=c\\ d"), kv(&[("a", "it's"), ("b", "c d")]));
+        assert_eq!(p("a=x\\"), kv(&[("a", "x")]));
+        assert_eq!(p("a=x'y"), kv(&[("a", "x'y")]));
+        assert_eq!(p("a=é\tb=ü"), kv(&[("a", "é"), ("b", "ü")]));
+        assert_eq!(p("=x"), kv(&[("", "x")]));
+    }
+
+    /// Texts from `rexref libpq '<string>'`.
+    #[test]
+    fn errors() {
+        let rows = [
+            (
+                "host localhost",
+                "missing \"=\" after \"host\" in connection info string",
+            ),
+            (
+                "foo",
+                "missing \"=\" after \"foo\" in connection info string",
+            ),
+            (
+                "host='localhost",
+                "unterminated quoted string in connection info string",
+            ),
+            (
+                "host='x\\'",
+                "unterminated quoted string in connection info string",
+            ),
+            ("foo=bar", "invalid connection option \"foo\""),
+            ("sslsni=1", "invalid connection option \"sslsni\""),
+        ];
+        for (input, text) in rows {
+            assert_eq!(parse(input).unwrap_err().to_string(), text, "{input}");
+        }
+    }
+
+    #[test]
+    fn later_wins_and_requiressl() {
+        let c = parse("port=1 port=2 requiressl=1").unwrap();
+        assert_eq!(c.get("port"), Some("2"));
+        assert_eq!(c.get("sslmode"), Some("require"));
+    }
+}

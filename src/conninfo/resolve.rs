@@ -1,0 +1,473 @@
+//! From given settings to a [`Resolved`]: libpq 13's `conninfo_add_defaults` (service
+//! file, environment, compiled-in defaults) and `connectOptions2` (host list, ports, user,
+//! database, password file, value checks), plus the `connect_timeout` and port checks
+//! libpq makes when it starts connecting.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::keyvalue::is_c_space;
+use super::pgpass::{self, Lookup};
+use super::{
+    osuser, service, Address, ConnInfoError, Env, Resolved, Target, DEFAULT_PORT,
+    DEFAULT_SOCKET_DIR, KEYWORDS,
+};
+
+/// libpq raises a positive `connect_timeout` below this to it (fe-connect.c
+/// `connectDBComplete`: "Rounding could cause connection to fail unexpectedly quickly").
+const MIN_CONNECT_TIMEOUT_SECS: u64 = 2;
+
+/// Startup parameters libpq 13 takes from the environment (`EnvironmentOptions`), unless
+/// the value is `default`.
+const ENVIRONMENT_OPTIONS: [(&str, &str); 3] = [
+    ("PGDATESTYLE", "datestyle"),
+    ("PGTZ", "timezone"),
+    ("PGGEQO", "geqo"),
+];
+
+/// The effective user ID and its `/etc/passwd` entry (name, home), if any.
+type Passwd = (u32, Option<(String, String)>);
+
+/// The operating-system user, looked up once and only when needed.
+struct Identity<'a> {
+    env: &'a Env,
+    looked_up: Option<Option<Passwd>>,
+}
+
+impl<'a> Identity<'a> {
+    fn new(env: &'a Env) -> Self {
+        Self {
+            env,
+            looked_up: None,
+        }
+    }
+
+    fn passwd(&mut self) -> Option<&Passwd> {
+        self.looked_up
+            .get_or_insert_with(|| {
+                osuser::effective_uid().map(|uid| (uid, osuser::passwd_entry(uid)))
+            })
+            .as_ref()
+    }
+
+    /// The user name, or the error libpq reports when there is none.
+    fn user(&mut self) -> Result<String, ConnInfoError> {
+        if let Some(u) = &self.env.os_user {
+            return Ok(u.clone());
+        }
+        match self.passwd() {
+            Some((_, Some((name, _)))) => Ok(name.clone()),
+            Some((uid, None)) => Err(ConnInfoError::LocalUser(*uid)),
+            None => Err(ConnInfoError::LocalUser(u32::MAX)),
+        }
+    }
+
+    fn home(&mut self) -> Option<String> {
+        if let Some(h) = &self.env.home {
+            return Some(h.clone());
+        }
+        match self.passwd() {
+            Some((_, Some((_, home)))) => Some(home.clone()),
+            _ => None,
+        }
+    }
+}
+
+/// See the module documentation.
+pub(super) fn resolve(
+    given: &BTreeMap<String, String>,
+    env: &Env,
+) -> Result<Resolved, ConnInfoError> {
+    let mut ident = Identity::new(env);
+    let mut opts = given.clone();
+    let home = if opts.contains_key("service") || env.get("PGSERVICE").is_some() {
+        ident.home()
+    } else {
+        None
+    };
+    service::apply(&mut opts, env, home.as_deref())?;
+    add_defaults(&mut opts, env, &mut ident);
+    let get = |k: &str| opts.get(k).map(String::as_str);
+    let non_empty = |k: &str| get(k).filter(|v| !v.is_empty());
+
+    // The host list: counted on hostaddr if given, else host.
+    let hostaddrs: Option<Vec<&str>> = non_empty("hostaddr").map(|a| a.split(',').collect());
+    let hosts: Option<Vec<&str>> = non_empty("host").map(|h| h.split(',').collect());
+    let count = match (&hostaddrs, &hosts) {
+        (Some(a), _) => a.len(),
+        (None, Some(h)) => h.len(),
+        (None, None) => 1,
+    };
+    if let Some(h) = &hosts {
+        if h.len() != count {
+            return Err(ConnInfoError::HostaddrMismatch {
+                hosts: h.len(),
+                hostaddrs: count,
+            });
+        }
+    }
+    let ports: Vec<&str> = match non_empty("port") {
+        None => vec![""; count],
+        Some(p) => {
+            let list: Vec<&str> = p.split(',').collect();
+            if list.len() == 1 {
+                vec![p; count]
+            } else if list.len() == count {
+                list
+            } else {
+                return Err(ConnInfoError::PortMismatch {
+                    ports: list.len(),
+                    hosts: count,
+                });
+            }
+        }
+    };
+
+    let user = match non_empty("user") {
+        Some(u) => u.to_owned(),
+        None => ident.user()?,
+    };
+    let dbname = non_empty("dbname").unwrap_or(&user).to_owned();
+
+    let mut targets = Vec::with_capacity(count);
+    for i in 0..count {
+        let host = hosts.as_ref().and_then(|h| h.get(i)).copied().unwrap_or("");
+        let hostaddr = hostaddrs
+            .as_ref()
+            .and_then(|a| a.get(i))
+            .copied()
+            .filter(|a| !a.is_empty());
+        let (host, address) = match hostaddr {
+            Some(a) => (host.to_owned(), Address::Tcp(a.to_owned())),
+            None if host.starts_with('/') => (host.to_owned(), Address::Unix(host.to_owned())),
+            None if !host.is_empty() => (host.to_owned(), Address::Tcp(host.to_owned())),
+            None => (
+                DEFAULT_SOCKET_DIR.to_owned(),
+                Address::Unix(DEFAULT_SOCKET_DIR.to_owned()),
+            ),
+        };
+        let raw_port = ports.get(i).copied().unwrap_or("");
+        let (port_text, port) = if raw_port.is_empty() {
+            (DEFAULT_PORT.to_owned(), Ok(5432))
+        } else {
+            (raw_port.to_owned(), check_port(raw_port))
+        };
+        targets.push(Target {
+            host,
+            hostaddr: hostaddr.map(str::to_owned),
+            address,
+            port_text,
+            port,
+        });
+    }
+
+    // The password: given, else per host from the password file.
+    let given_password = non_empty("password").map(str::to_owned);
+    let mut file_passwords = vec![None; count];
+    let mut warnings = Vec::new();
+    let mut passfile = None;
+    if given_password.is_none() {
+        passfile = match non_empty("passfile") {
+            Some(f) => Some(f.to_owned()),
+            None => ident.home().map(|h| format!("{h}/.pgpass")),
+        };
+        if let Some(file) = &passfile {
+            for (i, t) in targets.iter().enumerate() {
+                let pwhost = if t.host.is_empty() {
+                    t.hostaddr.as_deref().unwrap_or("")
+                } else {
+                    t.host.as_str()
+                };
+                let raw_port = ports.get(i).copied().unwrap_or("");
+                let key = pgpass::Key {
+                    host: pwhost,
+                    port: raw_port,
+                    dbname: &dbname,
+                    user: &user,
+                };
+                match pgpass::lookup(file, &key) {
+                    Lookup::Found(p) => {
+                        if let Some(slot) = file_passwords.get_mut(i) {
+                            *slot = Some(p);
+                        }
+                    }
+                    Lookup::NotFound => {}
+                    Lookup::Ignored(w) => warnings.push(w),
+                }
+            }
+        }
+    }
+
+    check_values(&opts)?;
+
+    let connect_timeout = match get("connect_timeout") {
+        None => None,
+        Some(t) => {
+            let secs = parse_int(t).ok_or_else(|| ConnInfoError::InvalidInteger {
+                value: t.to_owned(),
+                option: "connect_timeout",
+            })?;
+            u64::try_from(secs)
+                .ok()
+                .filter(|&s| s > 0)
+                .map(|s| Duration::from_secs(s.max(MIN_CONNECT_TIMEOUT_SECS)))
+        }
+    };
+
+    let mut startup_params = Vec::new();
+    for key in [
+        "replication",
+        "options",
+        "application_name",
+        "fallback_application_name",
+    ] {
+        if let Some(v) = non_empty(key) {
+            startup_params.push((key.to_owned(), v.to_owned()));
+        }
+    }
+    let encoding = match non_empty("client_encoding") {
+        // "auto" takes the locale's encoding; ours is always UTF-8.
+        Some("auto") | None => "UTF8",
+        Some(e) => e,
+    };
+    startup_params.push(("client_encoding".to_owned(), encoding.to_owned()));
+    for (var, name) in ENVIRONMENT_OPTIONS {
+        if let Some(v) = env.get(var) {
+            if !v.eq_ignore_ascii_case("default") {
+                startup_params.push((name.to_owned(), v.to_owned()));
+            }
+        }
+    }
+
+    let first_file_password = file_passwords.first().cloned().flatten();
+    let password_file = if given_password.is_none() && first_file_password.is_some() {
+        passfile.clone()
+    } else {
+        None
+    };
+    Ok(Resolved {
+        targets,
+        user,
+        password: given_password.clone().or(first_file_password),
+        password_file,
+        dbname,
+        connect_timeout,
+        startup_params,
+        read_write: get("target_session_attrs") == Some("read-write"),
+        warnings,
+        given_password,
+        file_passwords,
+        passfile,
+    })
+}
+
+/// `conninfo_add_defaults` after the service file: for each keyword not given, its
+/// environment variable, else (for `sslmode`) `PGREQUIRESSL=1`, else the compiled-in
+/// default, else (for `user`) the operating-system user.
+fn add_defaults(opts: &mut BTreeMap<String, String>, env: &Env, ident: &mut Identity<'_>) {
+    for &(key, var, compiled) in KEYWORDS {
+        if opts.contains_key(key) {
+            continue;
+        }
+        if let Some(v) = var.and_then(|var| env.get(var)) {
+            opts.insert(key.to_owned(), v.to_owned());
+            continue;
+        }
+        if key == "sslmode" && env.get("PGREQUIRESSL").is_some_and(|v| v.starts_with('1')) {
+            opts.insert(key.to_owned(), "require".to_owned());
+            continue;
+        }
+        if let Some(c) = compiled {
+            opts.insert(key.to_owned(), c.to_owned());
+            continue;
+        }
+        if key == "user" {
+            if let Ok(u) = ident.user() {
+                opts.insert(key.to_owned(), u);
+            }
+        }
+    }
+}
+
+/// The value checks of `connectOptions2`, in its order.
+fn check_values(opts: &BTreeMap<String, String>) -> Result<(), ConnInfoError> {
+    let get = |k: &str| opts.get(k).map(String::as_str);
+    let bad = |option: &'static str, value: &str| ConnInfoError::BadValue {
+        option,
+        value: value.to_owned(),
+    };
+    if let Some(v) = get("channel_binding") {
+        if !["disable", "prefer", "require"].contains(&v) {
+            return Err(bad("channel_binding", v));
+        }
+    }
+    if let Some(v) = get("sslmode") {
+        match v {
+            "disable" | "allow" | "prefer" => {}
+            "require" | "verify-ca" | "verify-full" => {
+                return Err(ConnInfoError::TlsUnsupported(v.to_owned()))
+            }
+            _ => return Err(bad("sslmode", v)),
+        }
+    }
+    let min = get("ssl_min_protocol_version").unwrap_or("");
+    let max = get("ssl_max_protocol_version").unwrap_or("");
+    if !tls_version_ok(min) {
+        return Err(bad("ssl_min_protocol_version", min));
+    }
+    if !tls_version_ok(max) {
+        return Err(bad("ssl_max_protocol_version", max));
+    }
+    if !tls_range_ok(min, max) {
+        return Err(ConnInfoError::SslRange);
+    }
+    if let Some(v) = get("gssencmode") {
+        match v {
+            "disable" | "prefer" => {}
+            "require" => return Err(ConnInfoError::GssUnsupported(v.to_owned())),
+            _ => return Err(bad("gssencmode", v)),
+        }
+    }
+    if let Some(v) = get("target_session_attrs") {
+        if v != "any" && v != "read-write" {
+            return Err(bad("target_session_attrs", v));
+        }
+    }
+    Ok(())
+}
+
+/// `sslVerifyProtocolVersion`: empty, or one of the TLS versions (any case).
+fn tls_version_ok(v: &str) -> bool {
+    v.is_empty()
+        || ["TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"]
+            .iter()
+            .any(|t| t.eq_ignore_ascii_case(v))
+}
+
+/// `sslVerifyProtocolRange`.
+fn tls_range_ok(min: &str, max: &str) -> bool {
+    if min.is_empty() || max.is_empty() || min.eq_ignore_ascii_case("TLSv1") {
+        return true;
+    }
+    if max.eq_ignore_ascii_case("TLSv1") {
+        return false;
+    }
+    min.to_ascii_lowercase() <= max.to_ascii_lowercase()
+}
+
+/// The port check libpq makes for each host as it tries it.
+fn check_port(text: &str) -> Result<u16, String> {
+    let n = parse_int(text).ok_or_else(|| {
+        ConnInfoError::InvalidInteger {
+            value: text.to_owned(),
+            option: "port",
+        }
+        .to_string()
+    })?;
+    u16::try_from(n)
+        .ok()
+        .filter(|&p| p >= 1)
+        .ok_or_else(|| format!("invalid port number: \"{text}\""))
+}
+
+/// libpq's `parse_int_param`: `strtol` base 10 (leading whitespace, optional sign), an
+/// `int`'s range, trailing whitespace only.
+fn parse_int(text: &str) -> Option<i32> {
+    let b = text.as_bytes();
+    let mut i = 0usize;
+    while b.get(i).copied().is_some_and(is_c_space) {
+        i += 1;
+    }
+    let negative = match b.get(i) {
+        Some(b'-') => {
+            i += 1;
+            true
+        }
+        Some(b'+') => {
+            i += 1;
+            false
+        }
+        _ => false,
+    };
+    let digits_start = i;
+    let mut value: i64 = 0;
+    let mut overflow = false;
+    while let Some(d) = b.get(i).filter(|c| c.is_ascii_digit()) {
+        let d = i64::from(d - b'0');
+        match value.checked_mul(10).and_then(|v| v.checked_add(d)) {
+            Some(v) => value = v,
+            None => overflow = true,
+        }
+        i += 1;
+    }
+    if i == digits_start || overflow {
+        return None;
+    }
+    while b.get(i).copied().is_some_and(is_c_space) {
+        i += 1;
+    }
+    if i != b.len() {
+        return None;
+    }
+    let value = if negative { -value } else { value };
+    i32::try_from(value).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ints() {
+        assert_eq!(parse_int("5432"), Some(5432));
+        assert_eq!(parse_int(" 12 "), Some(12));
+        assert_eq!(parse_int("\t-3\n"), Some(-3));
+        assert_eq!(parse_int("+0"), Some(0));
+        assert_eq!(parse_int("2147483647"), Some(i32::MAX));
+        for bad in [
+            "",
+            " ",
+            "x",
+            "5432x",
+            "1 2",
+            "2147483648",
+            "99999999999999999999",
+            "-",
+        ] {
+            assert_eq!(parse_int(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn ports() {
+        assert_eq!(check_port("002345"), Ok(2345));
+        assert_eq!(check_port(" 1 "), Ok(1));
+        assert_eq!(
+            check_port("0"),
+            Err("invalid port number: \"0\"".to_owned())
+        );
+        assert_eq!(
+            check_port("-1"),
+            Err("invalid port number: \"-1\"".to_owned())
+        );
+        assert_eq!(
+            check_port("70000"),
+            Err("invalid port number: \"70000\"".to_owned())
+        );
+        assert_eq!(
+            check_port("abc"),
+            Err("invalid integer value \"abc\" for connection option \"port\"".to_owned())
+        );
+    }
+
+    #[test]
+    fn tls_ranges() {
+        assert!(tls_range_ok("TLSv1.2", ""));
+        assert!(tls_range_ok("tlsv1", "TLSv1"));
+        assert!(!tls_range_ok("TLSv1.1", "TLSv1"));
+        assert!(!tls_range_ok("TLSv1.3", "TLSv1.2"));
+        assert!(tls_range_ok("TLSv1.2", "tlsv1.3"));
+        assert!(tls_version_ok("tlsV1.3"));
+        assert!(!tls_version_ok("TLSv1.4"));
+    }
+}

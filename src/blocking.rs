@@ -34,13 +34,11 @@ impl Connection {
         Ok(Self { inner, runtime })
     }
 
-    /// Wraps an async connection with a runtime of its own. The connection's socket must
-    /// have been opened on a runtime that is still alive, or on this thread's runtime.
-    pub fn from_async(inner: connection::Connection) -> io::Result<Self> {
-        Ok(Self {
-            inner,
-            runtime: new_runtime()?,
-        })
+    /// Wraps an async connection with the runtime its socket was opened on (tokio
+    /// registers a socket with the runtime that created it, so it must be this one).
+    #[allow(dead_code, reason = "used by the blocking Cluster")]
+    pub(crate) fn from_parts(inner: connection::Connection, runtime: Runtime) -> Self {
+        Self { inner, runtime }
     }
 
     /// Runs `sql` with the simple query protocol; one result per statement.
@@ -95,7 +93,8 @@ impl Connection {
     }
 }
 
-fn new_runtime() -> io::Result<Runtime> {
+/// The runtime a blocking object drives its I/O on: current-thread, I/O and timers on.
+pub(crate) fn new_runtime() -> io::Result<Runtime> {
     Builder::new_current_thread().enable_all().build()
 }
 

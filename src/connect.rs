@@ -34,8 +34,9 @@ const INVALID_PASSWORD: &str = "28P01";
 /// Connects to the first target that accepts us, as libpq 13's `PQconnectdb` does.
 pub(crate) async fn connect(config: &Resolved) -> Result<Connection, ConnectError> {
     let mut buffer = ErrorBuffer::default();
-    for target in &config.targets {
-        match connect_target(config, target, &mut buffer).await {
+    for (index, target) in config.targets.iter().enumerate() {
+        let password = Password::for_target(config, index);
+        match connect_target(config, target, &password, &mut buffer).await {
             TargetOutcome::Connected(conn) => return Ok(*conn),
             TargetOutcome::NextHost => {}
             TargetOutcome::Stop => break,
@@ -45,6 +46,28 @@ pub(crate) async fn connect(config: &Resolved) -> Result<Connection, ConnectErro
         message: buffer.text,
         fields: buffer.fields,
     })
+}
+
+/// The password for one host-list entry, and the password file it came from, if it did.
+#[derive(Debug, Clone, Copy)]
+struct Password<'a> {
+    value: Option<&'a str>,
+    file: Option<&'a str>,
+}
+
+impl<'a> Password<'a> {
+    fn for_target(config: &'a Resolved, index: usize) -> Self {
+        let (value, from_file) = config.password_for(index);
+        let file = if from_file {
+            config
+                .passfile
+                .as_deref()
+                .or(config.password_file.as_deref())
+        } else {
+            None
+        };
+        Self { value, file }
+    }
 }
 
 /// libpq's `conn->errorMessage` during a connection attempt.
@@ -128,6 +151,7 @@ enum Endpoint {
 async fn connect_target(
     config: &Resolved,
     target: &Target,
+    password: &Password<'_>,
     buffer: &mut ErrorBuffer,
 ) -> TargetOutcome {
     let port = match &target.port {
@@ -151,7 +175,7 @@ async fn connect_target(
         }
     };
     for endpoint in &endpoints {
-        let attempt = attempt(config, target, endpoint);
+        let attempt = attempt(config, target, password, endpoint);
         let result = match config.connect_timeout {
             Some(timeout) => {
                 let deadline = Instant::now() + timeout;
@@ -239,11 +263,12 @@ async fn resolve(target: &Target, port: u16) -> Result<Vec<Endpoint>, String> {
 async fn attempt(
     config: &Resolved,
     target: &Target,
+    password: &Password<'_>,
     endpoint: &Endpoint,
 ) -> Result<Connection, Failure> {
     let mut stream = open_socket(endpoint, &target.port_text).await?;
     let mut reader = FrameReader::new(Limits::default());
-    let ready = startup(config, &mut stream, &mut reader).await?;
+    let ready = startup(config, password, &mut stream, &mut reader).await?;
     let mut conn = Connection::from_parts(stream, reader, ready);
     if config.read_write {
         read_write_test(&mut conn, target).await?;
@@ -308,12 +333,13 @@ async fn open_socket(endpoint: &Endpoint, port_text: &str) -> Result<Stream, Fai
 /// Runs the startup exchange over a fresh socket.
 async fn startup(
     config: &Resolved,
+    password: &Password<'_>,
     stream: &mut Stream,
     reader: &mut FrameReader,
 ) -> Result<Ready, Failure> {
     let mut startup_config = StartupConfig::new(config.user.clone());
     startup_config.database = Some(config.dbname.clone());
-    startup_config.password = config.password.as_ref().map(|p| p.as_bytes().to_vec());
+    startup_config.password = password.value.map(|p| p.as_bytes().to_vec());
     startup_config.params = config.startup_params.clone();
     let mut nonce = [0u8; 18];
     if getrandom::getrandom(&mut nonce).is_err() {
@@ -327,7 +353,7 @@ async fn startup(
     let mut out = Vec::new();
     machine
         .start(&mut out)
-        .map_err(|e| startup_failure(config, e))?;
+        .map_err(|e| startup_failure(password, e))?;
     stream.write_all(&out).await.map_err(|e| {
         Failure::new(
             format!("could not send startup packet: {}\n", strerror(&e)),
@@ -345,7 +371,7 @@ async fn startup(
             authenticated |= is_authentication_ok(&frame);
             match machine
                 .handle(frame, &mut out)
-                .map_err(|e| startup_failure(config, e))?
+                .map_err(|e| startup_failure(password, e))?
             {
                 Step::Continue => {}
                 Step::Done(ready) => return Ok(ready),
@@ -401,7 +427,7 @@ fn frame_failure(e: ProtocolError, authenticated: bool) -> Failure {
     Failure::new(format!("{e}\n"), buffer, Then::Stop)
 }
 
-fn startup_failure(config: &Resolved, e: StartupError) -> Failure {
+fn startup_failure(password: &Password<'_>, e: StartupError) -> Failure {
     match e {
         StartupError::Server {
             fields,
@@ -409,7 +435,7 @@ fn startup_failure(config: &Resolved, e: StartupError) -> Failure {
         } => {
             let mut text = fields.libpq_text(None);
             if fields.code.as_deref() == Some(INVALID_PASSWORD) {
-                if let Some(file) = &config.password_file {
+                if let Some(file) = password.file {
                     text.push_str(&format!("password retrieved from file \"{file}\"\n"));
                 }
             }

@@ -1,0 +1,250 @@
+//! Connection failures, with libpq 13.3's exact texts.
+//!
+//! Every expected text was produced by `python3 /work/shared/tools/rexref libpq '...'`
+//! (libpq 13.3, `sslmode=disable`) against the same kind of target: closed ports on
+//! 127.0.0.1, a missing socket directory, and Python fake servers scripted like the ones
+//! in `fake_server/` (accept then close, silent, garbage). Only the port numbers differ.
+
+mod fake_server;
+
+use std::time::{Duration, Instant};
+
+use fake_server::{closed_port, refused, FakeServer, Script, SERVER_CLOSED};
+use pgcluster::conninfo::{Config, Env, Resolved};
+use pgcluster::Connection;
+
+fn resolve(conninfo: &str) -> Resolved {
+    Config::parse(conninfo)
+        .expect("conninfo parses")
+        .resolve(&Env::empty())
+        .expect("conninfo resolves")
+}
+
+async fn failure(conninfo: &str) -> String {
+    match Connection::connect(&resolve(conninfo)).await {
+        Ok(conn) => panic!("connected: {conn:?}"),
+        Err(e) => e.message,
+    }
+}
+
+#[tokio::test]
+async fn refused_single_host() {
+    let p = closed_port();
+    assert_eq!(
+        failure(&format!("host=127.0.0.1 port={p} user=u dbname=d")).await,
+        refused(&p.to_string())
+    );
+}
+
+#[tokio::test]
+async fn refused_port_is_printed_as_given() {
+    let p = closed_port();
+    assert_eq!(
+        failure(&format!("host=127.0.0.1 port=00{p} user=u dbname=d")).await,
+        refused(&format!("00{p}"))
+    );
+}
+
+#[tokio::test]
+async fn refused_twice_adds_both_blocks() {
+    let (p1, p2) = (closed_port(), closed_port());
+    assert_eq!(
+        failure(&format!(
+            "host=127.0.0.1,127.0.0.1 port={p1},{p2} user=u dbname=d"
+        ))
+        .await,
+        format!("{}{}", refused(&p1.to_string()), refused(&p2.to_string()))
+    );
+}
+
+#[tokio::test]
+async fn invalid_port_then_refused() {
+    let p = closed_port();
+    assert_eq!(
+        failure(&format!(
+            "host=127.0.0.1,127.0.0.1 port=70000,{p} user=u dbname=d"
+        ))
+        .await,
+        format!(
+            "invalid port number: \"70000\"\n{}",
+            refused(&p.to_string())
+        )
+    );
+}
+
+#[tokio::test]
+async fn non_integer_port_stops() {
+    let p = closed_port();
+    assert_eq!(
+        failure(&format!(
+            "host=127.0.0.1,127.0.0.1 port=abc,{p} user=u dbname=d"
+        ))
+        .await,
+        "invalid integer value \"abc\" for connection option \"port\"\n"
+    );
+    assert_eq!(
+        failure(&format!(
+            "host=127.0.0.1,127.0.0.1 port={p},abc user=u dbname=d"
+        ))
+        .await,
+        format!(
+            "{}invalid integer value \"abc\" for connection option \"port\"\n",
+            refused(&p.to_string())
+        )
+    );
+}
+
+#[tokio::test]
+async fn ipv6_written_long_shows_the_short_address() {
+    let p = closed_port();
+    let text = failure(&format!("host=0:0:0:0:0:0:0:1 port={p} user=u dbname=d")).await;
+    // The strerror part depends on whether the machine has IPv6; the rest does not.
+    let (first, rest) = text.split_once('\n').expect("two lines");
+    assert!(
+        first.starts_with("could not connect to server: "),
+        "{text:?}"
+    );
+    assert_eq!(
+        rest,
+        format!("\tIs the server running on host \"0:0:0:0:0:0:0:1\" (::1) and accepting\n\tTCP/IP connections on port {p}?\n")
+    );
+}
+
+#[tokio::test]
+async fn hostaddr_is_shown_without_parentheses_and_must_be_numeric() {
+    let p = closed_port();
+    assert_eq!(
+        failure(&format!(
+            "host=localhost hostaddr=127.0.0.1 port={p} user=u dbname=d"
+        ))
+        .await,
+        refused(&p.to_string())
+    );
+    assert_eq!(
+        failure(&format!("hostaddr=abc port={p} user=u dbname=d")).await,
+        "could not parse network address \"abc\": Name or service not known\n"
+    );
+}
+
+#[tokio::test]
+async fn missing_socket_directory() {
+    assert_eq!(
+        failure("host=/tmp/pgc-h5-no-such-dir port=2345 user=u dbname=d").await,
+        "could not connect to server: No such file or directory\n\tIs the server running locally and accepting\n\tconnections on Unix domain socket \"/tmp/pgc-h5-no-such-dir/.s.PGSQL.2345\"?\n"
+    );
+}
+
+#[tokio::test]
+async fn socket_path_too_long_then_refused() {
+    let dir = format!("/tmp/{}", "a".repeat(89));
+    let p = closed_port();
+    assert_eq!(
+        failure(&format!(
+            "host={dir},127.0.0.1 port=5432,{p} user=u dbname=d"
+        ))
+        .await,
+        format!(
+            "Unix-domain socket path \"{dir}/.s.PGSQL.5432\" is too long (maximum 107 bytes)\n{}",
+            refused(&p.to_string())
+        )
+    );
+}
+
+#[tokio::test]
+async fn server_closes_after_startup_packet() {
+    let server = FakeServer::start(Script::ReadThenClose, 1);
+    assert_eq!(
+        failure(&format!(
+            "host=127.0.0.1 port={} user=u dbname=d",
+            server.port
+        ))
+        .await,
+        SERVER_CLOSED
+    );
+    server.join();
+}
+
+#[tokio::test]
+async fn server_closed_replaces_earlier_texts() {
+    let p = closed_port();
+    let server = FakeServer::start(Script::ReadThenClose, 1);
+    assert_eq!(
+        failure(&format!(
+            "host=127.0.0.1,127.0.0.1 port={p},{} user=u dbname=d",
+            server.port
+        ))
+        .await,
+        SERVER_CLOSED
+    );
+    server.join();
+}
+
+#[tokio::test]
+async fn garbage_instead_of_authentication_request_adds() {
+    let p = closed_port();
+    let server = FakeServer::start(Script::Reply(b"XXXXXXXX".to_vec()), 2);
+    assert_eq!(
+        failure(&format!(
+            "host=127.0.0.1 port={} user=u dbname=d",
+            server.port
+        ))
+        .await,
+        "expected authentication request from server, but received X\n"
+    );
+    assert_eq!(
+        failure(&format!(
+            "host=127.0.0.1,127.0.0.1 port={p},{} user=u dbname=d",
+            server.port
+        ))
+        .await,
+        format!(
+            "{}expected authentication request from server, but received X\n",
+            refused(&p.to_string())
+        )
+    );
+    server.join();
+}
+
+#[tokio::test]
+async fn silent_server_times_out_then_next_host() {
+    let (p1, p3) = (closed_port(), closed_port());
+    let server = FakeServer::start(Script::Silent, 2);
+    let started = Instant::now();
+    assert_eq!(
+        failure(&format!(
+            "host=127.0.0.1 port={} user=u dbname=d connect_timeout=2",
+            server.port
+        ))
+        .await,
+        "timeout expired\n"
+    );
+    let elapsed = started.elapsed();
+    assert!(elapsed >= Duration::from_millis(1900), "{elapsed:?}");
+    assert!(elapsed < Duration::from_secs(10), "{elapsed:?}");
+    // refused, no answer, refused: the timeout replaces the first block.
+    assert_eq!(
+        failure(&format!(
+            "host=127.0.0.1,127.0.0.1,127.0.0.1 port={p1},{},{p3} user=u dbname=d connect_timeout=2",
+            server.port
+        ))
+        .await,
+        format!("timeout expired\n{}", refused(&p3.to_string()))
+    );
+    assert!(started.elapsed() < Duration::from_secs(20));
+    server.join();
+}
+
+#[test]
+fn blocking_facade_reports_the_same_texts() {
+    let p = closed_port();
+    let err = pgcluster::blocking::Connection::connect(&resolve(&format!(
+        "host=127.0.0.1 port={p} user=u dbname=d"
+    )))
+    .unwrap_err();
+    assert_eq!(err.message, refused(&p.to_string()));
+    assert_eq!(err.fields, None);
+    assert_eq!(
+        pgcluster::Error::Connect(err).to_string(),
+        format!("Failed to connect to the database server:\n    could not connect to server: Connection refused\n    \tIs the server running on host \"127.0.0.1\" and accepting\n    \tTCP/IP connections on port {p}?")
+    );
+}

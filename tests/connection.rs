@@ -1,0 +1,377 @@
+//! The connection against a real throwaway PostgreSQL server (`pgcluster::testing`):
+//! every auth method, server errors at connect time, queries, notices, and a backend
+//! terminated under a connection. Run with `cargo test --features testing --test connection`.
+//!
+//! Expected texts were produced by `python3 /work/shared/tools/rexref libpq '...'` and
+//! `rexref exec` (libpq 13.3) against a PostgreSQL 15 server set up the same way.
+#![cfg(feature = "testing")]
+
+mod fake_server;
+
+use std::time::{Duration, Instant};
+
+use fake_server::{closed_port, refused, SERVER_CLOSED};
+use pgcluster::connection::State;
+use pgcluster::conninfo::{Config, Env, Resolved};
+use pgcluster::error::Error;
+use pgcluster::testing::{TestServer, MD5_ROLE, PASSWORD, PASSWORD_ROLE, SCRAM_ROLE};
+use pgcluster::{blocking, Connection};
+
+fn server() -> &'static TestServer {
+    TestServer::shared().expect("test server starts")
+}
+
+fn resolve(conninfo: &str) -> Resolved {
+    resolve_env(conninfo, &Env::empty())
+}
+
+fn resolve_env(conninfo: &str, env: &Env) -> Resolved {
+    Config::parse(conninfo)
+        .expect("conninfo parses")
+        .resolve(env)
+        .expect("conninfo resolves")
+}
+
+/// Over the Unix socket, as the superuser (trust).
+fn socket_conninfo(extra: &str) -> String {
+    let s = server();
+    format!(
+        "host={} port={} user=postgres dbname=postgres {extra}",
+        s.socket_dir().display(),
+        s.port()
+    )
+}
+
+/// Over TCP.
+fn tcp_conninfo(user: &str, extra: &str) -> String {
+    format!(
+        "host=127.0.0.1 port={} user={user} dbname=postgres {extra}",
+        server().port()
+    )
+}
+
+async fn connect(conninfo: &str) -> Connection {
+    match Connection::connect(&resolve(conninfo)).await {
+        Ok(conn) => conn,
+        Err(e) => panic!("connect {conninfo:?}: {}", e.message),
+    }
+}
+
+async fn connect_error(conninfo: &str) -> pgcluster::error::ConnectError {
+    match Connection::connect(&resolve(conninfo)).await {
+        Ok(conn) => panic!("connected: {conn:?}"),
+        Err(e) => e,
+    }
+}
+
+async fn one_value(conn: &mut Connection, sql: &str) -> Option<String> {
+    let results = conn.simple_query(sql).await.expect("query");
+    results[0].rows[0][0].clone()
+}
+
+#[tokio::test]
+async fn trust_over_socket_and_tcp() {
+    let mut conn = connect(&socket_conninfo("")).await;
+    assert_eq!(
+        one_value(&mut conn, "SELECT current_user").await.as_deref(),
+        Some("postgres")
+    );
+    assert!(conn
+        .parameter("server_version")
+        .is_some_and(|v| v.starts_with("15")));
+    conn.close().await;
+    assert_eq!(conn.state(), State::Closed);
+
+    let mut conn = connect(&tcp_conninfo("postgres", "")).await;
+    assert_eq!(
+        one_value(&mut conn, "SELECT inet_client_addr()::text")
+            .await
+            .as_deref(),
+        Some("127.0.0.1/32")
+    );
+    conn.close().await;
+}
+
+#[tokio::test]
+async fn password_md5_and_scram_users() {
+    for role in [PASSWORD_ROLE, MD5_ROLE, SCRAM_ROLE] {
+        let mut conn = connect(&tcp_conninfo(role, &format!("password={PASSWORD}"))).await;
+        assert_eq!(
+            one_value(&mut conn, "SELECT current_user").await.as_deref(),
+            Some(role)
+        );
+        conn.close().await;
+
+        let e = connect_error(&tcp_conninfo(role, "password=wrong")).await;
+        assert_eq!(
+            e.message,
+            format!("FATAL:  password authentication failed for user \"{role}\"\n")
+        );
+        assert_eq!(e.fields.and_then(|f| f.code).as_deref(), Some("28P01"));
+
+        let e = connect_error(&tcp_conninfo(role, "")).await;
+        assert_eq!(e.message, "fe_sendauth: no password supplied\n");
+    }
+}
+
+#[tokio::test]
+async fn password_from_file_is_named_after_the_fatal() {
+    let dir = std::env::temp_dir().join(format!("pgc-h5-pgpass-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let file = dir.join("pgpass");
+    std::fs::write(
+        &file,
+        format!("127.0.0.1:{}:*:{MD5_ROLE}:wrong\n", server().port()),
+    )
+    .expect("write pgpass");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let path = file.display().to_string();
+    let env = Env::empty().with("PGPASSFILE", &path);
+    let result = Connection::connect(&resolve_env(&tcp_conninfo(MD5_ROLE, ""), &env)).await;
+    let _ = std::fs::remove_dir_all(&dir);
+    let e = result.expect_err("wrong password from the file");
+    assert_eq!(
+        e.message,
+        format!(
+            "FATAL:  password authentication failed for user \"{MD5_ROLE}\"\npassword retrieved from file \"{path}\"\n"
+        )
+    );
+}
+
+#[tokio::test]
+async fn server_errors_add_before_authentication_and_replace_after() {
+    let p = closed_port();
+    let port = server().port();
+    // database missing: after AuthenticationOk, so the refused block is lost.
+    let e = connect_error(&format!(
+        "host=127.0.0.1,127.0.0.1 port={p},{port} user=postgres dbname=x"
+    ))
+    .await;
+    assert_eq!(e.message, "FATAL:  database \"x\" does not exist\n");
+    assert_eq!(e.fields.and_then(|f| f.code).as_deref(), Some("3D000"));
+    // wrong password: before AuthenticationOk, so it is added.
+    let e = connect_error(&format!(
+        "host=127.0.0.1,127.0.0.1 port={p},{port} user={MD5_ROLE} password=bad dbname=postgres"
+    ))
+    .await;
+    assert_eq!(
+        e.message,
+        format!(
+            "{}FATAL:  password authentication failed for user \"{MD5_ROLE}\"\n",
+            refused(&p.to_string())
+        )
+    );
+    // A server error stops: the refused port after it is never tried.
+    let e = connect_error(&format!(
+        "host=127.0.0.1,127.0.0.1 port={port},{p} user=postgres dbname=x"
+    ))
+    .await;
+    assert_eq!(e.message, "FATAL:  database \"x\" does not exist\n");
+}
+
+#[tokio::test]
+async fn read_write_test_moves_on_and_accepts_a_writable_server() {
+    let port = server().port();
+    let ro = "target_session_attrs=read-write options='-c default_transaction_read_only=on'";
+    let e = connect_error(&format!(
+        "host=127.0.0.1,127.0.0.1 port={port},{port} user=postgres dbname=postgres {ro}"
+    ))
+    .await;
+    assert_eq!(
+        e.message,
+        format!(
+            "could not make a writable connection to server \"127.0.0.1:{port}\"\ncould not make a writable connection to server \"127.0.0.1:{port}\"\n"
+        )
+    );
+    let mut conn = connect(&tcp_conninfo("postgres", "target_session_attrs=read-write")).await;
+    assert_eq!(
+        one_value(&mut conn, "SHOW transaction_read_only")
+            .await
+            .as_deref(),
+        Some("off")
+    );
+    conn.close().await;
+}
+
+#[tokio::test]
+async fn queries_results_nulls_and_multiple_statements() {
+    let mut conn = connect(&socket_conninfo("")).await;
+    let results = conn
+        .simple_query("SELECT 1 AS a, NULL::text AS b UNION ALL SELECT 2, 'x'; ; CREATE TEMP TABLE t (i int); SELECT * FROM t")
+        .await
+        .expect("query");
+    assert_eq!(results.len(), 3);
+    assert_eq!(
+        results[0]
+            .columns
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect::<Vec<_>>(),
+        ["a", "b"]
+    );
+    assert_eq!(
+        results[0].rows,
+        vec![
+            vec![Some("1".to_owned()), None],
+            vec![Some("2".to_owned()), Some("x".to_owned())]
+        ]
+    );
+    assert_eq!(results[0].tag, "SELECT 2");
+    assert_eq!(results[1].tag, "CREATE TABLE");
+    assert!(results[1].columns.is_empty());
+    assert_eq!(results[2].tag, "SELECT 0");
+    assert!(results[2].rows.is_empty());
+
+    let empty = conn.simple_query("").await.expect("empty query");
+    assert_eq!(empty.len(), 1);
+    assert_eq!(empty[0].tag, "");
+    conn.close().await;
+}
+
+#[tokio::test]
+async fn errors_keep_the_connection_and_carry_libpq_text() {
+    let mut conn = connect(&socket_conninfo("")).await;
+    let Err(Error::Query(e)) = conn.simple_query("select * from foo").await else {
+        panic!("expected a query error");
+    };
+    assert_eq!(
+        e.message,
+        "ERROR:  relation \"foo\" does not exist\nLINE 1: select * from foo\n                      ^\n"
+    );
+    assert_eq!(
+        e.fields.as_ref().and_then(|f| f.code.as_deref()),
+        Some("42P01")
+    );
+    assert!(!e.connection_lost);
+    assert_eq!(conn.state(), State::Open);
+    // The statements before the error ran; the connection is usable afterwards.
+    let err = conn.simple_query("SELECT 1; SELECT 1/0").await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Got an error from the database server:\n    division by zero"
+    );
+    assert_eq!(
+        one_value(&mut conn, "SELECT 'still here'").await.as_deref(),
+        Some("still here")
+    );
+
+    let err = conn
+        .simple_query("DO $$ BEGIN RAISE EXCEPTION 'boom' USING DETAIL = 'd1', HINT = 'h1'; END $$")
+        .await
+        .unwrap_err();
+    let Error::Query(e) = err else {
+        panic!("query error")
+    };
+    assert_eq!(
+        e.message,
+        "ERROR:  boom\nDETAIL:  d1\nHINT:  h1\nCONTEXT:  PL/pgSQL function inline_code_block line 1 at RAISE\n"
+    );
+    conn.close().await;
+    assert_eq!(conn.simple_query("SELECT 1").await, Err(Error::Closed));
+}
+
+#[tokio::test]
+async fn notices_are_collected() {
+    let mut conn = connect(&socket_conninfo("")).await;
+    conn.simple_query("DROP TABLE IF EXISTS pgc_h5_nosuch")
+        .await
+        .expect("drop if exists");
+    let notices = conn.take_notices();
+    assert_eq!(notices.len(), 1);
+    assert_eq!(
+        notices[0].libpq_text(None),
+        "NOTICE:  table \"pgc_h5_nosuch\" does not exist, skipping\n"
+    );
+    assert!(conn.take_notices().is_empty());
+    conn.close().await;
+}
+
+#[tokio::test]
+async fn notifications_are_kept() {
+    let mut conn = connect(&socket_conninfo("")).await;
+    conn.simple_query("LISTEN pgc_h5; NOTIFY pgc_h5, 'hello'")
+        .await
+        .expect("listen and notify");
+    let n = conn.take_notifications();
+    assert_eq!(n.len(), 1);
+    assert_eq!(
+        (n[0].channel.as_str(), n[0].payload.as_str()),
+        ("pgc_h5", "hello")
+    );
+    assert_eq!(Some(n[0].process_id), conn.backend_pid());
+    conn.close().await;
+}
+
+#[tokio::test]
+async fn terminated_backend_gives_fatal_then_server_closed() {
+    let mut victim = connect(&socket_conninfo("")).await;
+    let pid = victim.backend_pid().expect("backend key");
+    let mut killer = connect(&socket_conninfo("")).await;
+    killer
+        .simple_query(&format!("SELECT pg_terminate_backend({pid})"))
+        .await
+        .expect("terminate");
+    // Wait (bounded) until the backend is gone, so its FATAL is already on the socket.
+    let started = Instant::now();
+    while one_value(
+        &mut killer,
+        &format!("SELECT count(*) FROM pg_stat_activity WHERE pid = {pid}"),
+    )
+    .await
+    .as_deref()
+        != Some("0")
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "backend still alive"
+        );
+        tokio::task::yield_now().await;
+    }
+    killer.close().await;
+
+    let Err(Error::Query(e)) = victim.simple_query("SELECT 1").await else {
+        panic!("expected the connection to be lost");
+    };
+    assert_eq!(
+        e.message,
+        format!("FATAL:  terminating connection due to administrator command\n{SERVER_CLOSED}")
+    );
+    assert!(e.connection_lost);
+    assert_eq!(
+        e.fields.as_ref().and_then(|f| f.code.as_deref()),
+        Some("57P01")
+    );
+    assert_eq!(victim.state(), State::Broken);
+    assert!(format!("{victim:?}").ends_with(", closed: 2>"));
+    assert_eq!(
+        Error::Query(e).to_string(),
+        "Got an error from the database server:\n    terminating connection due to administrator command\n    server closed the connection unexpectedly\n    \tThis probably means the server terminated abnormally\n    \tbefore or while processing the request."
+    );
+    assert_eq!(victim.simple_query("SELECT 1").await, Err(Error::Closed));
+}
+
+#[test]
+fn blocking_connection_queries_and_repr() {
+    let mut conn = blocking::Connection::connect(&resolve(&socket_conninfo(""))).expect("connect");
+    let repr = format!("{conn:?}");
+    let addr = format!("{:p}", &conn);
+    assert_eq!(
+        repr,
+        format!("<connection object at {addr}; dsn: '', closed: 0>")
+    );
+    let rows = conn.simple_query("SELECT 41 + 1").expect("query");
+    assert_eq!(rows[0].rows, vec![vec![Some("42".to_owned())]]);
+    let err = conn.simple_query("selec 1").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Got an error from the database server:\n    syntax error at or near \"selec\"\n    LINE 1: selec 1\n            ^"
+    );
+    conn.close();
+    assert_eq!(conn.state(), State::Closed);
+    assert!(format!("{conn:?}").ends_with(", closed: 1>"));
+    assert_eq!(conn.simple_query("SELECT 1"), Err(Error::Closed));
+    // Drop after close is quiet; a second connection is dropped while open.
+    let conn2 = blocking::Connection::connect(&resolve(&socket_conninfo(""))).expect("connect");
+    drop(conn2);
+}

@@ -1,0 +1,100 @@
+//! Test helpers: scripted fake servers on 127.0.0.1.
+#![allow(dead_code, unreachable_pub)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// What a fake server does with each connection.
+#[derive(Debug, Clone)]
+pub enum Script {
+    /// Reads the startup packet, then closes the socket.
+    ReadThenClose,
+    /// Reads the startup packet, then says nothing until the client goes away.
+    Silent,
+    /// Reads the startup packet, sends these bytes, then waits for the client to go away.
+    Reply(Vec<u8>),
+}
+
+/// A fake server on 127.0.0.1, on a port the system chose. Serves `connections`
+/// connections, then its thread ends. Every socket has a 30 s read timeout, so a test that
+/// goes wrong cannot hang forever.
+pub struct FakeServer {
+    pub port: u16,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl FakeServer {
+    pub fn start(script: Script, connections: usize) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let port = listener.local_addr().expect("local addr").port();
+        let thread = std::thread::spawn(move || {
+            for _ in 0..connections {
+                let Ok((socket, _)) = listener.accept() else {
+                    return;
+                };
+                serve(socket, &script);
+            }
+        });
+        Self {
+            port,
+            thread: Some(thread),
+        }
+    }
+
+    /// Waits for the server thread (all its connections served).
+    pub fn join(mut self) {
+        if let Some(t) = self.thread.take() {
+            t.join().expect("fake server thread");
+        }
+    }
+}
+
+fn serve(mut socket: TcpStream, script: &Script) {
+    socket
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("read timeout");
+    read_startup(&mut socket);
+    match script {
+        Script::ReadThenClose => {}
+        Script::Silent => drain(&mut socket),
+        Script::Reply(bytes) => {
+            let _ = socket.write_all(bytes);
+            drain(&mut socket);
+        }
+    }
+}
+
+/// Reads one length-prefixed startup packet.
+fn read_startup(socket: &mut TcpStream) {
+    let mut len = [0u8; 4];
+    if socket.read_exact(&mut len).is_err() {
+        return;
+    }
+    let n = usize::try_from(u32::from_be_bytes(len)).unwrap_or(0);
+    let mut body = vec![0u8; n.saturating_sub(4).min(10_000)];
+    let _ = socket.read_exact(&mut body);
+}
+
+/// Reads until the client closes (or the read timeout).
+fn drain(socket: &mut TcpStream) {
+    let mut buf = [0u8; 1024];
+    while matches!(socket.read(&mut buf), Ok(n) if n > 0) {}
+}
+
+/// A port on 127.0.0.1 where nothing listens (bound, then released).
+pub fn closed_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+/// libpq 13's refused block for TCP on 127.0.0.1 (`B(p)` in messages.md §3.3).
+pub fn refused(port: &str) -> String {
+    format!(
+        "could not connect to server: Connection refused\n\tIs the server running on host \"127.0.0.1\" and accepting\n\tTCP/IP connections on port {port}?\n"
+    )
+}
+
+/// libpq's text for a socket that closed.
+pub const SERVER_CLOSED: &str = "server closed the connection unexpectedly\n\tThis probably means the server terminated abnormally\n\tbefore or while processing the request.\n";

@@ -238,21 +238,20 @@ impl Builder {
     /// Creates, configures and starts a new server, and creates the test roles.
     pub fn start(self) -> Result<TestServer, Error> {
         let mut server = self.prepare()?;
-        server.run(
-            &server.bin.join("initdb"),
-            "initdb",
+        let mut args = vec![OsString::from("-D"), server.data.clone().into()];
+        args.extend(
             [
-                "-D".as_ref(),
-                server.data.as_os_str(),
-                "--no-sync".as_ref(),
-                "-U".as_ref(),
-                SUPERUSER.as_ref(),
-                "--auth=trust".as_ref(),
-                "-E".as_ref(),
-                "UTF8".as_ref(),
-                "--locale=C".as_ref(),
-            ],
-        )?;
+                "--no-sync",
+                "-U",
+                SUPERUSER,
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--locale=C",
+            ]
+            .map(OsString::from),
+        );
+        server.run(&server.bin.join("initdb"), "initdb", args)?;
         server.configure(&self)?;
         server.first_start(&self)?;
         server.psql(&roles_sql(os_user_name().as_deref()))?;
@@ -268,26 +267,15 @@ impl Builder {
             self.bin_dir = Some(primary.bin.clone());
         }
         let mut server = self.prepare()?;
-        let port = primary.port.to_string();
-        server.run(
-            &server.bin.join("pg_basebackup"),
-            "pg_basebackup",
-            [
-                "-D".as_ref(),
-                server.data.as_os_str(),
-                "-R".as_ref(),
-                "-X".as_ref(),
-                "stream".as_ref(),
-                "-c".as_ref(),
-                "fast".as_ref(),
-                "-h".as_ref(),
-                primary.sock.as_os_str(),
-                "-p".as_ref(),
-                port.as_ref(),
-                "-U".as_ref(),
-                SUPERUSER.as_ref(),
-            ],
-        )?;
+        let mut args = vec![OsString::from("-D"), server.data.clone().into()];
+        args.extend(["-R", "-X", "stream", "-c", "fast", "-U", SUPERUSER].map(OsString::from));
+        args.extend([
+            "-h".into(),
+            primary.sock.clone().into(),
+            "-p".into(),
+            primary.port.to_string().into(),
+        ]);
+        server.run(&server.bin.join("pg_basebackup"), "pg_basebackup", args)?;
         server.configure(&self)?;
         server.first_start(&self)?;
         Ok(server)
@@ -451,23 +439,27 @@ impl TestServer {
         } else {
             PathBuf::from("psql")
         };
-        let port = self.port.to_string();
-        let args: [&OsStr; 13] = [
-            "-X".as_ref(),
-            "-A".as_ref(),
-            "-t".as_ref(),
-            "-q".as_ref(),
-            "-v".as_ref(),
-            "ON_ERROR_STOP=1".as_ref(),
-            "-h".as_ref(),
-            self.sock.as_os_str(),
-            "-p".as_ref(),
-            port.as_ref(),
-            "-U".as_ref(),
-            SUPERUSER.as_ref(),
-            "-d".as_ref(),
-        ];
-        let mut cmd = self.command(&psql, args.into_iter().chain([db.as_ref()]));
+        let mut args = [
+            "-X",
+            "-A",
+            "-t",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-U",
+            SUPERUSER,
+            "-d",
+            db,
+        ]
+        .map(OsString::from)
+        .to_vec();
+        args.extend([
+            "-h".into(),
+            self.sock.clone().into(),
+            "-p".into(),
+            self.port.to_string().into(),
+        ]);
+        let mut cmd = self.command(&psql, args);
         cmd.stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -609,12 +601,7 @@ impl TestServer {
     }
 
     /// Runs a program as the server's user and fails unless it succeeds.
-    fn run<'a>(
-        &self,
-        program: &Path,
-        name: &str,
-        args: impl IntoIterator<Item = &'a OsStr>,
-    ) -> Result<(), Error> {
+    fn run(&self, program: &Path, name: &str, args: Vec<OsString>) -> Result<(), Error> {
         let output = self
             .command(program, args)
             .output()
@@ -634,6 +621,7 @@ impl TestServer {
         let mut cmd = Command::new(&argv[0]);
         cmd.args(&argv[1..])
             .current_dir(&self.dir)
+            .env("LC_ALL", "C")
             .stdin(Stdio::null());
         clear_pg_env(&mut cmd);
         cmd
@@ -725,7 +713,7 @@ impl RunAs {
                 let mut all = vec![
                     runuser.clone().into(),
                     "-u".into(),
-                    "postgres".into(),
+                    POSTGRES_OS_USER.into(),
                     "--".into(),
                 ];
                 all.append(&mut argv);
@@ -1129,6 +1117,41 @@ mod tests {
             RunAs::Me.argv(Path::new("/bin/psql"), ["-X"]),
             ["/bin/psql", "-X"]
         );
+    }
+
+    /// As root, both ways of switching to `postgres` really do, and keep arguments intact.
+    #[test]
+    fn runs_as_postgres_when_root() {
+        let Ok(RunAs::Postgres { uid, gid, runuser }) = RunAs::detect() else {
+            return; // not root (or no postgres user): nothing to switch
+        };
+        let mut ways = vec![RunAs::Postgres {
+            uid,
+            gid,
+            runuser: None,
+        }];
+        if runuser.is_some() {
+            ways.push(RunAs::Postgres { uid, gid, runuser });
+        }
+        for run_as in ways {
+            let argv = run_as.argv(
+                Path::new("/bin/sh"),
+                [
+                    "-c",
+                    "id -un; printf '%s|' \"$@\"",
+                    "sh",
+                    "a b",
+                    "it's",
+                    "$HOME",
+                ],
+            );
+            let output = Command::new(&argv[0]).args(&argv[1..]).output().unwrap();
+            assert_eq!(
+                String::from_utf8_lossy(&output.stdout),
+                "postgres\na b|it's|$HOME|",
+                "{run_as:?}"
+            );
+        }
     }
 
     #[test]

@@ -2,13 +2,13 @@
 
 use std::fmt;
 
-use pgcluster_protocol::backend::FieldDescription;
-use pgcluster_protocol::backend::TransactionStatus;
+use pgcluster_protocol::backend::{BackendMessage, FieldDescription, TransactionStatus};
 use pgcluster_protocol::error_fields::ErrorFields;
-use pgcluster_protocol::frame::FrameReader;
-use pgcluster_protocol::frontend;
+use pgcluster_protocol::frame::{Frame, FrameReader};
+use pgcluster_protocol::frontend::{self, EncodeError};
 use pgcluster_protocol::query::{QueryEvent, SimpleQuery};
 use pgcluster_protocol::startup::Ready;
+use pgcluster_protocol::ProtocolError;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::connect::{self, receive_error_text, send_error_text, SERVER_CLOSED};
@@ -113,13 +113,45 @@ impl Connection {
             return Err(Error::Closed);
         }
         self.out.clear();
-        if let Err(e) = frontend::query(sql, &mut self.out) {
-            return Err(Error::Query(QueryError {
-                message: format!("{e}\n"),
-                fields: None,
-                connection_lost: false,
-            }));
+        frontend::query(sql, &mut self.out).map_err(encode_error)?;
+        self.exchange(sql, &mut Machine::Simple(SimpleQuery::new()))
+            .await
+    }
+
+    /// Runs one statement with the extended query protocol (Parse, Bind, Describe,
+    /// Execute, Sync), with `params` bound as text (`None` is SQL NULL) to `$1`, `$2`, ...
+    /// Parameter types are left to the server to infer (use casts such as `$1::text`).
+    pub async fn query(
+        &mut self,
+        sql: &str,
+        params: &[Option<&str>],
+    ) -> Result<QueryResult, Error> {
+        if self.state != State::Open {
+            return Err(Error::Closed);
         }
+        let values: Vec<Option<&[u8]>> = params.iter().map(|p| p.map(str::as_bytes)).collect();
+        self.out.clear();
+        frontend::parse("", sql, &[], &mut self.out)
+            .and_then(|()| frontend::bind("", "", &[], &values, &[], &mut self.out))
+            .and_then(|()| frontend::describe(frontend::Target::Portal, "", &mut self.out))
+            .and_then(|()| frontend::execute("", 0, &mut self.out))
+            .map_err(|e| {
+                self.out.clear();
+                encode_error(e)
+            })?;
+        frontend::sync(&mut self.out);
+        let mut results = self
+            .exchange(sql, &mut Machine::Extended(Extended::default()))
+            .await?;
+        Ok(results.pop().unwrap_or_else(QueryResult::empty))
+    }
+
+    /// Sends `self.out`, then reads and handles replies up to ReadyForQuery.
+    async fn exchange(
+        &mut self,
+        sql: &str,
+        machine: &mut Machine,
+    ) -> Result<Vec<QueryResult>, Error> {
         let Some(stream) = self.stream.as_mut() else {
             return Err(Error::Closed);
         };
@@ -133,7 +165,6 @@ impl Connection {
         self.out.clear();
 
         let mut run = Run::default();
-        let mut machine = SimpleQuery::new();
         let mut draining = false;
         loop {
             let frame = match self.reader.next_frame() {
@@ -158,11 +189,12 @@ impl Connection {
                 continue;
             }
             match machine.handle(frame) {
-                Ok(QueryEvent::Ready(status)) => {
+                Ok(Some(QueryEvent::Ready(status))) => {
                     self.transaction_status = status;
                     break;
                 }
-                Ok(event) => self.handle_event(event, sql, &mut run),
+                Ok(Some(event)) => self.handle_event(event, sql, &mut run),
+                Ok(None) => {}
                 Err(e) => {
                     run.set_error(format!("{e}\n"), None);
                     draining = true;
@@ -354,6 +386,79 @@ impl QueryResult {
             rows: Vec::new(),
             tag: String::new(),
         }
+    }
+}
+
+/// The query text could not be encoded (e.g. it contains a NUL): nothing was sent.
+fn encode_error(e: EncodeError) -> Error {
+    Error::Query(QueryError {
+        message: format!("{e}\n"),
+        fields: None,
+        connection_lost: false,
+    })
+}
+
+/// The reply checker for the query in flight.
+enum Machine {
+    Simple(SimpleQuery),
+    Extended(Extended),
+}
+
+impl Machine {
+    fn handle(&mut self, frame: Frame) -> Result<Option<QueryEvent>, ProtocolError> {
+        match self {
+            Self::Simple(m) => m.handle(frame).map(Some),
+            Self::Extended(m) => m.handle(&frame),
+        }
+    }
+}
+
+/// Replies to Parse/Bind/Describe(portal)/Execute/Sync, as query events.
+// TODO(protocol): move into pgcluster_protocol::query next to SimpleQuery.
+#[derive(Debug, Default)]
+struct Extended {
+    columns: Option<usize>,
+}
+
+impl Extended {
+    fn handle(&mut self, frame: &Frame) -> Result<Option<QueryEvent>, ProtocolError> {
+        let event = match BackendMessage::parse(frame)? {
+            BackendMessage::ParseComplete
+            | BackendMessage::BindComplete
+            | BackendMessage::PortalSuspended => return Ok(None),
+            BackendMessage::NoData => {
+                self.columns = Some(0);
+                return Ok(None);
+            }
+            BackendMessage::RowDescription(description) => {
+                self.columns = Some(description.fields.len());
+                QueryEvent::RowDescription(description)
+            }
+            BackendMessage::DataRow(row) => match self.columns {
+                None => return Err(ProtocolError::DataWithoutDescription),
+                Some(n) if n != row.len() => return Err(ProtocolError::FieldCount),
+                Some(_) => QueryEvent::Row(row),
+            },
+            BackendMessage::CommandComplete(tag) => QueryEvent::CommandComplete(tag),
+            BackendMessage::EmptyQueryResponse => QueryEvent::EmptyQuery,
+            BackendMessage::ErrorResponse(fields) => QueryEvent::Error(fields),
+            BackendMessage::NoticeResponse(fields) => QueryEvent::Notice(fields),
+            BackendMessage::ParameterStatus { name, value } => {
+                QueryEvent::ParameterStatus { name, value }
+            }
+            BackendMessage::NotificationResponse {
+                process_id,
+                channel,
+                payload,
+            } => QueryEvent::Notification {
+                process_id,
+                channel,
+                payload,
+            },
+            BackendMessage::ReadyForQuery(status) => QueryEvent::Ready(status),
+            _ => return Err(ProtocolError::UnexpectedMessage { tag: frame.tag }),
+        };
+        Ok(Some(event))
     }
 }
 

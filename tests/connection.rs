@@ -272,6 +272,57 @@ async fn errors_keep_the_connection_and_carry_libpq_text() {
 }
 
 #[tokio::test]
+async fn extended_query_binds_text_parameters() {
+    let mut conn = connect(&socket_conninfo("")).await;
+    let result = conn
+        .query(
+            "SELECT $1::text AS v, $2::text IS NULL AS n",
+            &[Some("it's"), None],
+        )
+        .await
+        .expect("extended query");
+    assert_eq!(result.tag, "SELECT 1");
+    assert_eq!(
+        result
+            .columns
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect::<Vec<_>>(),
+        ["v", "n"]
+    );
+    assert_eq!(
+        result.rows,
+        vec![vec![Some("it's".to_owned()), Some("t".to_owned())]]
+    );
+    let result = conn
+        .query("CREATE TEMP TABLE pgc_h5_x (i int)", &[])
+        .await
+        .expect("no rows");
+    assert_eq!(
+        (result.tag.as_str(), result.rows.len()),
+        ("CREATE TABLE", 0)
+    );
+    let Err(Error::Query(e)) = conn
+        .query("select * from foo where x = $1", &[Some("1")])
+        .await
+    else {
+        panic!("expected a query error");
+    };
+    assert_eq!(
+        e.message,
+        "ERROR:  relation \"foo\" does not exist\nLINE 1: select * from foo where x = $1\n                      ^\n"
+    );
+    assert_eq!(
+        conn.query("SELECT $1::int + 1", &[Some("41")])
+            .await
+            .expect("usable")
+            .rows,
+        vec![vec![Some("42".to_owned())]]
+    );
+    conn.close().await;
+}
+
+#[tokio::test]
 async fn notices_are_collected() {
     let mut conn = connect(&socket_conninfo("")).await;
     conn.simple_query("DROP TABLE IF EXISTS pgc_h5_nosuch")

@@ -1,0 +1,464 @@
+//! Connection settings against libpq 13.3's texts.
+//!
+//! Every expected text in `LIBPQ_ERRORS` was printed by the reference libpq, with
+//! `python3 shared/tools/rexref libpq '<string>'` (libpq fails these before any connection
+//! attempt, so it prints the parse or check text). The texts keep libpq's final `\n`; our
+//! `Display` leaves it off. Everything runs with an explicit `Env`: no test reads or sets the
+//! process environment.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use pgcluster::conninfo::rex::DbSetting;
+use pgcluster::conninfo::{Address, Config, ConnInfoError, Env, Resolved};
+
+/// An environment that names nothing on this machine: no service or password files, a
+/// fixed operating-system user.
+fn env() -> Env {
+    Env::empty()
+        .with_os_user("aladdin")
+        .with_home("/nonexistent/h3-home")
+        .with("PGSYSCONFDIR", "/nonexistent/h3-sysconf")
+}
+
+fn resolve(s: &str, env: &Env) -> Result<Resolved, ConnInfoError> {
+    Config::parse(s)?.resolve(env)
+}
+
+/// A scratch directory, removed on drop.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new() -> Self {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let n = N.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("pgc-conninfo-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+
+    fn file(&self, name: &str, contents: &str, mode: u32) -> String {
+        let path = self.0.join(name);
+        std::fs::write(&path, contents).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        path.to_str().unwrap().to_owned()
+    }
+
+    fn path(&self) -> &str {
+        self.0.to_str().unwrap()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// (connection string, libpq 13.3's `PQerrorMessage`) from `rexref libpq`.
+const LIBPQ_ERRORS: &[(&str, &str)] = &[
+    ("host localhost", "missing \"=\" after \"host\" in connection info string\n"),
+    ("foo", "missing \"=\" after \"foo\" in connection info string\n"),
+    ("host='localhost", "unterminated quoted string in connection info string\n"),
+    ("host='x\\'", "unterminated quoted string in connection info string\n"),
+    ("foo=bar", "invalid connection option \"foo\"\n"),
+    ("require_auth=password", "invalid connection option \"require_auth\"\n"),
+    ("sslsni=1", "invalid connection option \"sslsni\"\n"),
+    ("sslcrldir=/x", "invalid connection option \"sslcrldir\"\n"),
+    ("load_balance_hosts=random", "invalid connection option \"load_balance_hosts\"\n"),
+    ("=x", "invalid connection option \"\"\n"),
+    ("host=a,b hostaddr=127.0.0.1", "could not match 2 host names to 1 hostaddr values\n"),
+    ("host=a hostaddr=127.0.0.1,127.0.0.2", "could not match 1 host names to 2 hostaddr values\n"),
+    ("host=a,b port=1,2,3", "could not match 3 port numbers to 2 hosts\n"),
+    ("host=a,b,c port=1,2", "could not match 2 port numbers to 3 hosts\n"),
+    ("port=1,2", "could not match 2 port numbers to 1 hosts\n"),
+    ("sslmode=bogus", "invalid sslmode value: \"bogus\"\n"),
+    ("sslmode=", "invalid sslmode value: \"\"\n"),
+    ("channel_binding=maybe", "invalid channel_binding value: \"maybe\"\n"),
+    ("gssencmode=x", "invalid gssencmode value: \"x\"\n"),
+    ("target_session_attrs=read-only", "invalid target_session_attrs value: \"read-only\"\n"),
+    ("target_session_attrs=", "invalid target_session_attrs value: \"\"\n"),
+    ("ssl_min_protocol_version=x", "invalid ssl_min_protocol_version value: \"x\"\n"),
+    ("ssl_max_protocol_version=TLSv2", "invalid ssl_max_protocol_version value: \"TLSv2\"\n"),
+    ("ssl_min_protocol_version=TLSv1.3 ssl_max_protocol_version=TLSv1.2", "invalid SSL protocol version range\n"),
+    ("ssl_min_protocol_version=TLSv1.1 ssl_max_protocol_version=TLSv1", "invalid SSL protocol version range\n"),
+    ("host=127.0.0.1 port=1 connect_timeout=x", "invalid integer value \"x\" for connection option \"connect_timeout\"\n"),
+    ("host=127.0.0.1 port=1 connect_timeout=", "invalid integer value \"\" for connection option \"connect_timeout\"\n"),
+    ("host=127.0.0.1 port=1 connect_timeout=99999999999", "invalid integer value \"99999999999\" for connection option \"connect_timeout\"\n"),
+    ("host=127.0.0.1 port=1 connect_timeout=1.5", "invalid integer value \"1.5\" for connection option \"connect_timeout\"\n"),
+    ("service=nosuchservice", "definition of service \"nosuchservice\" not found\n"),
+    ("channel_binding=maybe sslmode=bogus", "invalid channel_binding value: \"maybe\"\n"),
+    ("sslmode=bogus target_session_attrs=x", "invalid sslmode value: \"bogus\"\n"),
+    ("host=a,b port=1,2,3 sslmode=bogus", "could not match 3 port numbers to 2 hosts\n"),
+    ("postgresql://[::1", "end of string reached when looking for matching \"]\" in IPv6 host address in URI: \"postgresql://[::1\"\n"),
+    ("postgresql://[]/db", "IPv6 host address may not be empty in URI: \"postgresql://[]/db\"\n"),
+    ("postgresql://[::1]x/db", "unexpected character \"x\" at position 19 in URI (expected \":\" or \"/\"): \"postgresql://[::1]x/db\"\n"),
+    ("postgresql:///db?sslmode=require=x", "extra key/value separator \"=\" in URI query parameter: \"sslmode\"\n"),
+    ("postgresql:///db?sslmode", "missing key/value separator \"=\" in URI query parameter: \"sslmode\"\n"),
+    ("postgresql:///db?foo=bar", "invalid URI query parameter: \"foo\"\n"),
+    ("postgresql:///db?f%6fo=bar", "invalid URI query parameter: \"foo\"\n"),
+    ("postgresql://h/d%zzb", "invalid percent-encoded token: \"d%zzb\"\n"),
+    ("postgresql://u%zz@h/db", "invalid percent-encoded token: \"u%zz\"\n"),
+    ("postgresql://u:p%zz@h/db", "invalid percent-encoded token: \"p%zz\"\n"),
+    ("postgresql://h/d%00b", "forbidden value %00 in percent-encoded value: \"d%00b\"\n"),
+    ("postgresql://h/db%", "invalid percent-encoded token: \"db%\"\n"),
+    ("postgresql://h/db%4", "invalid percent-encoded token: \"db%4\"\n"),
+    ("postgresql://h1,h%2/db", "invalid percent-encoded token: \"h1,h%2\"\n"),
+    ("postgresql://h:5%zz/db", "invalid percent-encoded token: \"5%zz\"\n"),
+    ("postgresql:///db?application_name=1&&b=2", "missing key/value separator \"=\" in URI query parameter: \"\"\n"),
+    ("postgresql:///db?&", "missing key/value separator \"=\" in URI query parameter: \"\"\n"),
+    ("postgresql:///db?ssl=yes", "invalid URI query parameter: \"ssl\"\n"),
+    ("postgresql:///db?ssl=true&sslmode=bogus", "invalid sslmode value: \"bogus\"\n"),
+    ("postgresql:///db?host=a,b&port=1,2,3", "could not match 3 port numbers to 2 hosts\n"),
+    ("postgres:///db?channel_binding=x", "invalid channel_binding value: \"x\"\n"),
+    ("postgresql:///db?application_name=%zz", "invalid percent-encoded token: \"%zz\"\n"),
+];
+
+#[test]
+fn libpq_parse_and_check_texts() {
+    let env = env();
+    for (input, expected) in LIBPQ_ERRORS {
+        let err = match resolve(input, &env) {
+            Ok(r) => panic!("{input:?} resolved: {r:?}"),
+            Err(e) => e,
+        };
+        assert_eq!(format!("{err}\n"), *expected, "{input:?}");
+    }
+}
+
+/// Where libpq 13.3 (with TLS and GSSAPI) goes on to connect, a build without them stops.
+#[test]
+fn no_tls_no_gssapi() {
+    let env = env();
+    for mode in ["require", "verify-ca", "verify-full"] {
+        let err = resolve(&format!("sslmode={mode}"), &env).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("sslmode value \"{mode}\" is not supported: this build has no TLS support")
+        );
+    }
+    let tls = "sslmode value \"require\" is not supported: this build has no TLS support";
+    assert_eq!(resolve("requiressl=1", &env).unwrap_err().to_string(), tls);
+    assert_eq!(
+        resolve("postgresql:///db?ssl=true", &env)
+            .unwrap_err()
+            .to_string(),
+        tls
+    );
+    let e = env.clone().with("PGSSLMODE", "require");
+    assert_eq!(resolve("", &e).unwrap_err().to_string(), tls);
+    let e = env.clone().with("PGREQUIRESSL", "1");
+    assert_eq!(resolve("", &e).unwrap_err().to_string(), tls);
+    // PGSSLMODE wins over PGREQUIRESSL; the keyword wins over both.
+    let e = env
+        .clone()
+        .with("PGREQUIRESSL", "1")
+        .with("PGSSLMODE", "disable");
+    assert!(resolve("", &e).is_ok());
+    let e = env.clone().with("PGSSLMODE", "require");
+    assert!(resolve("sslmode=prefer", &e).is_ok());
+    for mode in ["disable", "allow", "prefer"] {
+        assert!(resolve(&format!("sslmode={mode}"), &env).is_ok(), "{mode}");
+    }
+    assert!(resolve("requiressl=0", &env).is_ok());
+    assert_eq!(
+        resolve("gssencmode=require", &env).unwrap_err().to_string(),
+        "gssencmode value \"require\" invalid when GSSAPI support is not compiled in"
+    );
+}
+
+#[test]
+fn defaults() {
+    let r = resolve("", &env()).unwrap();
+    assert_eq!(r.targets.len(), 1);
+    let t = &r.targets[0];
+    assert_eq!(t.address, Address::Unix("/var/run/postgresql".into()));
+    assert_eq!(t.host, "/var/run/postgresql");
+    assert_eq!(t.hostaddr, None);
+    assert_eq!(t.port_text, "5432");
+    assert_eq!(t.port, Ok(5432));
+    assert_eq!(r.user, "aladdin");
+    assert_eq!(r.dbname, "aladdin");
+    assert_eq!(r.password, None);
+    assert_eq!(r.password_file, None);
+    assert_eq!(r.connect_timeout, None);
+    assert_eq!(
+        r.startup_params,
+        vec![("client_encoding".into(), "UTF8".into())]
+    );
+    assert!(!r.read_write);
+    assert!(r.warnings.is_empty());
+}
+
+#[test]
+fn environment() {
+    let e = env()
+        .with("PGHOST", "db.example")
+        .with("PGPORT", "6543")
+        .with("PGUSER", "u")
+        .with("PGDATABASE", "d")
+        .with("PGPASSWORD", "pw")
+        .with("PGAPPNAME", "app")
+        .with("PGOPTIONS", "-c x=1")
+        .with("PGTARGETSESSIONATTRS", "read-write")
+        .with("PGCONNECT_TIMEOUT", "1")
+        .with("PGDATESTYLE", "ISO")
+        .with("PGTZ", "Default")
+        .with("PGGEQO", "off");
+    let r = resolve("", &e).unwrap();
+    assert_eq!(r.targets[0].address, Address::Tcp("db.example".into()));
+    assert_eq!(r.targets[0].port, Ok(6543));
+    assert_eq!((r.user.as_str(), r.dbname.as_str()), ("u", "d"));
+    assert_eq!(r.password.as_deref(), Some("pw"));
+    assert!(r.read_write);
+    assert_eq!(r.connect_timeout, Some(Duration::from_secs(2)));
+    let params: Vec<(&str, &str)> = r
+        .startup_params
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    assert_eq!(
+        params,
+        [
+            ("options", "-c x=1"),
+            ("application_name", "app"),
+            ("client_encoding", "UTF8"),
+            ("datestyle", "ISO"),
+            ("geqo", "off"),
+        ]
+    );
+    // Given keywords win, even empty ones (`host=''` is the default socket, not PGHOST);
+    // empty URI parts are not given.
+    let r = resolve("host='' user=v dbname=''", &e).unwrap();
+    assert_eq!(
+        r.targets[0].address,
+        Address::Unix("/var/run/postgresql".into())
+    );
+    assert_eq!((r.user.as_str(), r.dbname.as_str()), ("v", "v"));
+    let r = resolve(
+        "postgresql://:@/?application_name=x&client_encoding=LATIN1",
+        &e,
+    )
+    .unwrap();
+    assert_eq!(r.targets[0].address, Address::Tcp("db.example".into()));
+    assert_eq!(r.user, "u");
+    assert!(r
+        .startup_params
+        .contains(&("application_name".into(), "x".into())));
+    assert!(r
+        .startup_params
+        .contains(&("client_encoding".into(), "LATIN1".into())));
+}
+
+#[test]
+fn connect_timeouts() {
+    let t = |s: &str| resolve(&format!("connect_timeout={s}"), &env()).map(|r| r.connect_timeout);
+    assert_eq!(t("0"), Ok(None));
+    assert_eq!(t("-5"), Ok(None));
+    assert_eq!(t("1"), Ok(Some(Duration::from_secs(2))));
+    assert_eq!(t("2"), Ok(Some(Duration::from_secs(2))));
+    assert_eq!(t("' 30 '"), Ok(Some(Duration::from_secs(30))));
+    assert_eq!(
+        t("''").unwrap_err().to_string(),
+        "invalid integer value \"\" for connection option \"connect_timeout\""
+    );
+    let e = env().with("PGCONNECT_TIMEOUT", "soon");
+    assert_eq!(
+        resolve("", &e).unwrap_err().to_string(),
+        "invalid integer value \"soon\" for connection option \"connect_timeout\""
+    );
+}
+
+/// Host lists and per-host ports. libpq's texts for bad ports (from `rexref libpq`):
+/// `host=127.0.0.1,127.0.0.1 port=70000,1` gives `invalid port number: "70000"\n` and
+/// then the refused text for port 1; `postgresql://u@[::1]:5x` gives
+/// `invalid integer value "5x" for connection option "port"\n`.
+#[test]
+fn hosts_and_ports() {
+    let r = resolve("host=127.0.0.1,127.0.0.1 port=70000,1", &env()).unwrap();
+    assert_eq!(
+        r.targets[0].port,
+        Err("invalid port number: \"70000\"".into())
+    );
+    assert_eq!(r.targets[0].port_text, "70000");
+    assert_eq!(r.targets[1].port, Ok(1));
+    let r = resolve("postgresql://u@[::1]:5x", &env()).unwrap();
+    assert_eq!(r.targets[0].address, Address::Tcp("::1".into()));
+    assert_eq!(
+        r.targets[0].port,
+        Err("invalid integer value \"5x\" for connection option \"port\"".into())
+    );
+    // One port for every host; an empty element is 5432; the text is kept as given.
+    let r = resolve("host=a,/tmp/s,,b port=' 002345 '", &env()).unwrap();
+    let got: Vec<(&Address, &str, Result<u16, String>)> = r
+        .targets
+        .iter()
+        .map(|t| (&t.address, t.port_text.as_str(), t.port.clone()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (&Address::Tcp("a".into()), " 002345 ", Ok(2345)),
+            (&Address::Unix("/tmp/s".into()), " 002345 ", Ok(2345)),
+            (
+                &Address::Unix("/var/run/postgresql".into()),
+                " 002345 ",
+                Ok(2345)
+            ),
+            (&Address::Tcp("b".into()), " 002345 ", Ok(2345)),
+        ]
+    );
+    let r = resolve("postgresql://a,b:1,[::1]:2/db", &env()).unwrap();
+    let got: Vec<(&str, &str)> = r
+        .targets
+        .iter()
+        .map(|t| (t.host.as_str(), t.port_text.as_str()))
+        .collect();
+    assert_eq!(got, [("a", "5432"), ("b", "1"), ("::1", "2")]);
+    // hostaddr: no lookup, the host name is kept for messages and the password file.
+    let r = resolve("host=localhost hostaddr=127.0.0.1 port=1", &env()).unwrap();
+    assert_eq!(r.targets[0].address, Address::Tcp("127.0.0.1".into()));
+    assert_eq!(r.targets[0].host, "localhost");
+    assert_eq!(r.targets[0].hostaddr.as_deref(), Some("127.0.0.1"));
+    let r = resolve("hostaddr=127.0.0.1,::1", &env()).unwrap();
+    assert_eq!(r.targets[1].address, Address::Tcp("::1".into()));
+    assert_eq!(r.targets[1].host, "");
+    let r = resolve("postgresql://%2Ftmp%2Fdir:2345/db", &env()).unwrap();
+    assert_eq!(r.targets[0].address, Address::Unix("/tmp/dir".into()));
+    let r = resolve("postgresql:///db?host=/tmp/dir", &env()).unwrap();
+    assert_eq!(r.targets[0].address, Address::Unix("/tmp/dir".into()));
+}
+
+/// messages.md §5.1: rex hands libpq keywords; a port outside 1..65535 gets libpq's text.
+#[test]
+fn rex_settings() {
+    let db = DbSetting::parse("pgsql://aladdin:opensesame@127.0.0.1:2345/deploy_demo").unwrap();
+    let r = Config::from_rex(&db).resolve(&env()).unwrap();
+    assert_eq!(r.targets[0].address, Address::Tcp("127.0.0.1".into()));
+    assert_eq!(r.targets[0].port_text, "2345");
+    assert_eq!(
+        (r.user.as_str(), r.dbname.as_str()),
+        ("aladdin", "deploy_demo")
+    );
+    assert_eq!(r.password.as_deref(), Some("opensesame"));
+    for (uri, text) in [
+        ("pgsql://:99999/postgres", "invalid port number: \"99999\""),
+        ("pgsql://:0/postgres", "invalid port number: \"0\""),
+        ("pgsql://h:007/postgres", ""),
+    ] {
+        let db = DbSetting::parse(uri).unwrap();
+        let r = Config::from_rex(&db).resolve(&env()).unwrap();
+        match &r.targets[0].port {
+            Ok(p) => assert_eq!((*p, text), (7, "")),
+            Err(e) => assert_eq!(e, text),
+        }
+    }
+    // Options after `?` are not passed on.
+    let db = DbSetting::parse("pgsql:///db?sslmode=require").unwrap();
+    assert!(Config::from_rex(&db).resolve(&env()).is_ok());
+    let db = DbSetting::parse("pgsql://%2Ftmp%2Fpg:5433/postgres").unwrap();
+    let r = Config::from_rex(&db).resolve(&env()).unwrap();
+    assert_eq!(r.targets[0].address, Address::Unix("/tmp/pg".into()));
+}
+
+#[test]
+fn password_file() {
+    let dir = Scratch::new();
+    let file = dir.file(
+        "pgpass",
+        "# hosts\nlocalhost:5432:deploy_demo:aladdin:from-socket\n\
+         db.example:*:*:aladdin:tcp\\:pw\n*:*:*:*:any\n",
+        0o600,
+    );
+    let e = env().with("PGPASSFILE", &file);
+    let r = resolve("dbname=deploy_demo", &e).unwrap();
+    assert_eq!(r.password.as_deref(), Some("from-socket"));
+    assert_eq!(r.password_file.as_deref(), Some(file.as_str()));
+    assert_eq!(r.password_for(0), (Some("from-socket"), true));
+    // Per host: the file's entry for each host and port.
+    let r = resolve("host=db.example,/tmp dbname=deploy_demo", &e).unwrap();
+    assert_eq!(r.password_for(0), (Some("tcp:pw"), true));
+    assert_eq!(r.password_for(1), (Some("any"), true));
+    // A given password (keyword or PGPASSWORD) means no lookup.
+    let r = resolve("password=given", &e).unwrap();
+    assert_eq!(r.password.as_deref(), Some("given"));
+    assert_eq!(r.password_file, None);
+    assert_eq!(r.password_for(0), (Some("given"), false));
+    let r = resolve("", &e.clone().with("PGPASSWORD", "envpw")).unwrap();
+    assert_eq!(r.password.as_deref(), Some("envpw"));
+    assert_eq!(r.password_file, None);
+    // `passfile` beats PGPASSFILE; ~/.pgpass is the default.
+    let other = dir.file("other", "*:*:*:*:other\n", 0o600);
+    let r = resolve(&format!("passfile={other}"), &e).unwrap();
+    assert_eq!(r.password.as_deref(), Some("other"));
+    let home = Scratch::new();
+    home.file(".pgpass", "*:*:*:aladdin:homepw\n", 0o600);
+    let r = resolve("", &env().with_home(home.path())).unwrap();
+    assert_eq!(r.password.as_deref(), Some("homepw"));
+    assert_eq!(r.password_file, Some(format!("{}/.pgpass", home.path())));
+}
+
+/// messages.md §4.4: a group/world-readable file is ignored, with libpq's warning.
+#[test]
+fn password_file_permissions() {
+    let dir = Scratch::new();
+    let file = dir.file("pgpass", "*:*:*:*:secret\n", 0o644);
+    let r = resolve("", &env().with("PGPASSFILE", &file)).unwrap();
+    assert_eq!(r.password, None);
+    assert_eq!(
+        r.warnings,
+        [format!(
+            "WARNING: password file \"{file}\" has group or world access; \
+             permissions should be u=rw (0600) or less"
+        )]
+    );
+}
+
+#[test]
+fn service_files() {
+    let dir = Scratch::new();
+    let file = dir.file(
+        "services",
+        "[main]\nhost=/tmp/svc\nport=7777\nuser=svcuser\n\n[bad]\nhost\n[nested]\nservice=main\n",
+        0o644,
+    );
+    let e = env().with("PGSERVICEFILE", &file).with("PGUSER", "envuser");
+    // The service fills what was not given, before the environment.
+    let r = resolve("service=main port=1", &e).unwrap();
+    assert_eq!(r.targets[0].address, Address::Unix("/tmp/svc".into()));
+    assert_eq!(r.targets[0].port, Ok(1));
+    assert_eq!(r.user, "svcuser");
+    let r = resolve("", &e.clone().with("PGSERVICE", "main")).unwrap();
+    assert_eq!(r.targets[0].port, Ok(7777));
+    assert_eq!(
+        resolve("service=bad", &e).unwrap_err().to_string(),
+        format!("syntax error in service file \"{file}\", line 7")
+    );
+    assert_eq!(
+        resolve("service=nested", &e).unwrap_err().to_string(),
+        format!("nested service specifications not supported in service file \"{file}\", line 9")
+    );
+    // Not in PGSERVICEFILE: then PGSYSCONFDIR/pg_service.conf.
+    let sys = Scratch::new();
+    sys.file("pg_service.conf", "[other]\ndbname=sysdb\n", 0o644);
+    let e2 = e.clone().with("PGSYSCONFDIR", sys.path());
+    assert_eq!(resolve("service=other", &e2).unwrap().dbname, "sysdb");
+    assert_eq!(
+        resolve("service=none", &e2).unwrap_err().to_string(),
+        "definition of service \"none\" not found"
+    );
+    // ~/.pg_service.conf when PGSERVICEFILE is not set.
+    let home = Scratch::new();
+    home.file(".pg_service.conf", "[mine]\ndbname=homedb\n", 0o600);
+    let e3 = env().with_home(home.path());
+    assert_eq!(resolve("service=mine", &e3).unwrap().dbname, "homedb");
+    let missing = format!("{}/missing", dir.path());
+    assert_eq!(
+        resolve("service=main", &env().with("PGSERVICEFILE", &missing))
+            .unwrap_err()
+            .to_string(),
+        format!("service file \"{missing}\" not found")
+    );
+}

@@ -10,14 +10,26 @@
 //! }
 //! ```
 
+#![expect(
+    clippy::result_large_err,
+    reason = "StartupError carries ErrorFields by value: it happens at most once per \
+              connection, and callers move the fields out"
+)]
+
 use std::fmt;
 
-use crate::auth::AuthError;
+use crate::auth::policy::{AuthPolicy, ChannelBindingMode, PolicyError, Progress};
+use crate::auth::scram::{ChannelBinding, ScramClient, SCRAM_SHA_256, SCRAM_SHA_256_PLUS};
+use crate::auth::{md5::md5_password, unsupported_method, AuthError};
+use crate::backend::{tag, Authentication, BackendMessage};
 use crate::error_fields::ErrorFields;
 use crate::frame::Frame;
-use crate::frontend::EncodeError;
-use crate::limits::Limits;
+use crate::frontend::{self, EncodeError};
+use crate::limits::{Limits, MAX_SHORT_MESSAGE_LEN};
 use crate::ProtocolError;
+
+/// Largest length word libpq 13 accepts for an authentication request (`R`) during startup.
+pub const MAX_AUTH_REQUEST_LEN: u32 = 2000;
 
 /// What the startup exchange needs to know. The password is only used if the server asks.
 #[derive(Clone)]
@@ -34,6 +46,13 @@ pub struct StartupConfig {
     pub params: Vec<(String, String)>,
     /// Caps on server-controlled work.
     pub limits: Limits,
+    /// Which authentication requests may be answered (`channel_binding`, `require_auth`).
+    /// The default allows what libpq 13 allows.
+    pub auth_policy: AuthPolicy,
+    /// On a TLS connection, the hash of the server's certificate for SCRAM channel binding
+    /// (`tls-server-end-point`, RFC 5929). `None` on a plain connection (the only kind
+    /// pgcluster makes today).
+    pub tls_server_end_point: Option<Vec<u8>>,
 }
 
 impl StartupConfig {
@@ -45,6 +64,8 @@ impl StartupConfig {
             password: None,
             params: Vec::new(),
             limits: Limits::default(),
+            auth_policy: AuthPolicy::default(),
+            tls_server_end_point: None,
         }
     }
 }
@@ -56,12 +77,15 @@ impl fmt::Debug for StartupConfig {
             .field("database", &self.database)
             .field("password", &self.password.as_ref().map(|_| "_"))
             .field("params", &self.params)
+            .field("limits", &self.limits)
+            .field("auth_policy", &self.auth_policy)
+            .field("tls", &self.tls_server_end_point.is_some())
             .finish()
     }
 }
 
 /// The server is ready for queries.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Ready {
     /// ParameterStatus values, in arrival order (later values replace earlier ones).
@@ -86,6 +110,10 @@ pub enum Step {
 /// `Server` is the full multi-line libpq layout *with* its final newline removed).
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "a startup error happens at most once per connection; callers move `fields` out"
+)]
 pub enum StartupError {
     /// The server broke the protocol.
     Protocol(ProtocolError),
@@ -104,6 +132,9 @@ pub enum StartupError {
     PreV3Error(String),
     /// Something we were asked to send cannot be encoded (e.g. a NUL in the user name).
     Encode(EncodeError),
+    /// The caller used the machine out of order: `handle` before `start`, `start` twice,
+    /// or anything after `Step::Done`. Never caused by the server; not sticky.
+    OutOfOrder,
 }
 
 impl fmt::Display for StartupError {
@@ -117,17 +148,59 @@ impl fmt::Display for StartupError {
             }
             Self::PreV3Error(text) => f.write_str(text),
             Self::Encode(e) => e.fmt(f),
+            Self::OutOfOrder => f.write_str("startup exchange step called out of order"),
         }
     }
 }
 
 impl std::error::Error for StartupError {}
 
+impl From<ProtocolError> for StartupError {
+    fn from(e: ProtocolError) -> Self {
+        Self::Protocol(e)
+    }
+}
+
+impl From<AuthError> for StartupError {
+    fn from(e: AuthError) -> Self {
+        Self::Auth(e)
+    }
+}
+
+impl From<PolicyError> for StartupError {
+    fn from(e: PolicyError) -> Self {
+        Self::Auth(AuthError::Policy(e))
+    }
+}
+
+impl From<EncodeError> for StartupError {
+    fn from(e: EncodeError) -> Self {
+        Self::Encode(e)
+    }
+}
+
 /// The startup/authentication state machine. Errors are sticky.
+///
+/// It follows libpq 13's `PQconnectPoll`: before AuthenticationOk only `R` and `E` are
+/// accepted; a password is written only in answer to a request for one, and only after
+/// the [`AuthPolicy`] has allowed that request.
 #[derive(Debug)]
 pub struct Startup {
     config: StartupConfig,
     client_nonce: [u8; 18],
+    state: State,
+}
+
+#[derive(Debug)]
+enum State {
+    New,
+    Authenticating {
+        scram: Option<ScramClient>,
+        progress: Progress,
+    },
+    Authenticated(Ready),
+    Done,
+    Failed(Box<StartupError>),
 }
 
 impl Startup {
@@ -137,18 +210,994 @@ impl Startup {
         Self {
             config,
             client_nonce,
+            state: State::New,
         }
     }
 
-    /// Appends the StartupMessage to `out`.
+    /// Appends the StartupMessage to `out`: `user`, `database` if any, then `params`.
     pub fn start(&mut self, out: &mut Vec<u8>) -> Result<(), StartupError> {
-        let _ = (out, &self.config, &self.client_nonce);
-        todo!()
+        match &self.state {
+            State::New => {}
+            State::Failed(e) => return Err(StartupError::clone(e)),
+            _ => return Err(StartupError::OutOfOrder),
+        }
+        let c = &self.config;
+        let mut params: Vec<(&str, &str)> = Vec::with_capacity(c.params.len().saturating_add(2));
+        params.push(("user", &c.user));
+        if let Some(db) = &c.database {
+            params.push(("database", db));
+        }
+        params.extend(c.params.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        if let Err(e) = frontend::startup(&params, out) {
+            return Err(self.fail(e.into()));
+        }
+        self.state = State::Authenticating {
+            scram: None,
+            progress: Progress::default(),
+        };
+        Ok(())
     }
 
-    /// Handles one frame from the server; may append a reply to `out`.
+    /// Handles one frame from the server; may append a reply to `out`. On error nothing is
+    /// appended, and every later call returns the same error.
     pub fn handle(&mut self, frame: Frame, out: &mut Vec<u8>) -> Result<Step, StartupError> {
-        let _ = (frame, out);
-        todo!()
+        let mut reply = Vec::new();
+        let result = match std::mem::replace(&mut self.state, State::Done) {
+            State::Failed(e) => Err(*e),
+            State::New => {
+                self.state = State::New;
+                return Err(StartupError::OutOfOrder);
+            }
+            State::Done => return Err(StartupError::OutOfOrder),
+            State::Authenticating {
+                mut scram,
+                mut progress,
+            } => self
+                .authenticate(&frame, &mut scram, &mut progress, &mut reply)
+                .map(|authenticated| {
+                    self.state = if authenticated {
+                        State::Authenticated(Ready::default())
+                    } else {
+                        State::Authenticating { scram, progress }
+                    };
+                    Step::Continue
+                }),
+            State::Authenticated(mut ready) => after_auth(&frame, &mut ready).map(|done| {
+                if done {
+                    Step::Done(ready)
+                } else {
+                    self.state = State::Authenticated(ready);
+                    Step::Continue
+                }
+            }),
+        };
+        match result {
+            Ok(step) => {
+                out.extend_from_slice(&reply);
+                Ok(step)
+            }
+            Err(e) => Err(self.fail(e)),
+        }
+    }
+
+    /// True once `Step::Done` has been returned.
+    pub fn is_done(&self) -> bool {
+        matches!(self.state, State::Done)
+    }
+
+    /// True once AuthenticationOk has been accepted.
+    pub fn is_authenticated(&self) -> bool {
+        matches!(self.state, State::Authenticated(_) | State::Done)
+    }
+
+    /// The "garbage at end of …" SCRAM complaint that libpq 13 records and ignores, if any
+    /// (for logging).
+    pub fn scram_garbage(&self) -> Option<&crate::auth::scram::ScramError> {
+        match &self.state {
+            State::Authenticating {
+                scram: Some(scram), ..
+            } => scram.garbage(),
+            _ => None,
+        }
+    }
+
+    fn fail(&mut self, e: StartupError) -> StartupError {
+        self.state = State::Failed(Box::new(e.clone()));
+        e
+    }
+
+    /// Before AuthenticationOk (libpq's `CONNECTION_AWAITING_RESPONSE`). Returns whether
+    /// the frame was AuthenticationOk.
+    fn authenticate(
+        &self,
+        frame: &Frame,
+        scram: &mut Option<ScramClient>,
+        progress: &mut Progress,
+        reply: &mut Vec<u8>,
+    ) -> Result<bool, StartupError> {
+        let length_word = u32::try_from(frame.body.len())
+            .ok()
+            .and_then(|n| n.checked_add(4));
+        match frame.tag {
+            tag::AUTHENTICATION => {
+                if !length_word.is_some_and(|n| (8..=MAX_AUTH_REQUEST_LEN).contains(&n)) {
+                    return Err(ProtocolError::ExpectedAuthRequest { tag: frame.tag }.into());
+                }
+            }
+            tag::ERROR_RESPONSE => {
+                if !length_word.is_some_and(|n| (8..=MAX_SHORT_MESSAGE_LEN).contains(&n)) {
+                    return Err(pre_v3_error(length_word, &frame.body));
+                }
+                return Err(StartupError::Server {
+                    fields: ErrorFields::parse(frame.tag, &frame.body)?,
+                    authenticated: false,
+                });
+            }
+            other => return Err(ProtocolError::ExpectedAuthRequest { tag: other }.into()),
+        }
+
+        let code = match frame.body.get(..4) {
+            Some(&[a, b, c, d]) => u32::from_be_bytes([a, b, c, d]),
+            _ => return Err(ProtocolError::ExpectedAuthRequest { tag: frame.tag }.into()),
+        };
+        // libpq's check_expected_areq comes before the request is even looked at.
+        self.config.auth_policy.check(code, *progress)?;
+        let request = match BackendMessage::parse(frame) {
+            Ok(BackendMessage::Authentication(request)) => request,
+            Ok(_) => return Err(ProtocolError::ExpectedAuthRequest { tag: frame.tag }.into()),
+            Err(_) if code == 10 => return Err(AuthError::InvalidMechanismList.into()),
+            Err(e) => return Err(e.into()),
+        };
+
+        match request {
+            Authentication::Ok => {
+                if scram.as_ref().is_some_and(|s| !s.is_done()) {
+                    return Err(AuthError::OkBeforeSaslCompleted.into());
+                }
+                Ok(true)
+            }
+            Authentication::CleartextPassword => {
+                frontend::password(self.password()?, reply)?;
+                progress.client_finished_auth = true;
+                Ok(false)
+            }
+            Authentication::Md5Password { salt } => {
+                let hash = md5_password(self.config.user.as_bytes(), self.password()?, salt);
+                frontend::password(hash.as_bytes(), reply)?;
+                progress.client_finished_auth = true;
+                Ok(false)
+            }
+            Authentication::Sasl(mechanisms) => {
+                let client = self.sasl_init(scram.is_some(), &mechanisms)?;
+                let client = scram.insert(client);
+                let first = client.client_first().map_err(AuthError::Scram)?;
+                frontend::sasl_initial_response(client.mechanism(), &first, reply)?;
+                Ok(false)
+            }
+            Authentication::SaslContinue(data) => {
+                sasl_continue(scram, progress, &data, false, reply)?;
+                Ok(false)
+            }
+            Authentication::SaslFinal(data) => {
+                sasl_continue(scram, progress, &data, true, reply)?;
+                Ok(false)
+            }
+            _ => Err(unsupported_method(code)
+                .unwrap_or(AuthError::MethodNotSupported(code))
+                .into()),
+        }
+    }
+
+    /// The password, or libpq's `fe_sendauth: no password supplied` if it is missing or
+    /// empty.
+    fn password(&self) -> Result<&[u8], AuthError> {
+        match self.config.password.as_deref() {
+            Some(p) if !p.is_empty() => Ok(p),
+            _ => Err(AuthError::NoPasswordSupplied),
+        }
+    }
+
+    /// libpq 13's `pg_SASL_init`: choose the mechanism and set up the SCRAM client.
+    fn sasl_init(
+        &self,
+        duplicate: bool,
+        mechanisms: &[String],
+    ) -> Result<ScramClient, StartupError> {
+        let policy = &self.config.auth_policy;
+        let tls = self.config.tls_server_end_point.as_ref();
+        if policy.channel_binding == ChannelBindingMode::Require && tls.is_none() {
+            return Err(PolicyError::BindingRequiresSsl.into());
+        }
+        if duplicate {
+            return Err(AuthError::DuplicateSasl.into());
+        }
+        let mut selected = None;
+        for mechanism in mechanisms {
+            if mechanism == SCRAM_SHA_256_PLUS {
+                match tls {
+                    Some(hash) if policy.channel_binding != ChannelBindingMode::Disable => {
+                        selected = Some(ChannelBinding::TlsServerEndPoint(hash.clone()));
+                    }
+                    Some(_) => {}
+                    None => return Err(AuthError::PlusOverNonSsl.into()),
+                }
+            } else if mechanism == SCRAM_SHA_256 && selected.is_none() {
+                selected = Some(match tls {
+                    Some(_) if policy.channel_binding != ChannelBindingMode::Disable => {
+                        ChannelBinding::NotOffered
+                    }
+                    _ => ChannelBinding::None,
+                });
+            }
+        }
+        let binding = selected.ok_or(AuthError::NoSupportedMechanism)?;
+        if policy.channel_binding == ChannelBindingMode::Require
+            && !matches!(binding, ChannelBinding::TlsServerEndPoint(_))
+        {
+            return Err(PolicyError::BindingNotOffered.into());
+        }
+        let password = self.password()?;
+        Ok(ScramClient::new(
+            password,
+            self.client_nonce,
+            binding,
+            self.config.limits,
+        ))
+    }
+}
+
+/// libpq 13's `pg_SASL_continue` for AuthenticationSASLContinue (`final` false) and
+/// AuthenticationSASLFinal (`final` true).
+fn sasl_continue(
+    scram: &mut Option<ScramClient>,
+    progress: &mut Progress,
+    data: &[u8],
+    final_message: bool,
+    reply: &mut Vec<u8>,
+) -> Result<(), StartupError> {
+    let client = scram.as_mut().ok_or(AuthError::SaslContinueWithoutSasl)?;
+    let response = if client.awaits_server_final() {
+        client.server_final(data).map_err(AuthError::Scram)?;
+        progress.client_finished_auth = true;
+        progress.channel_bound = client.channel_bound();
+        None
+    } else {
+        // In any other state this reports the input's faults or an invalid state.
+        Some(client.server_first(data).map_err(AuthError::Scram)?)
+    };
+    if final_message && !client.is_done() {
+        return Err(AuthError::SaslFinalNotCompleted.into());
+    }
+    if let Some(response) = response {
+        frontend::sasl_response(&response, reply)?;
+    }
+    Ok(())
+}
+
+/// After AuthenticationOk (libpq's `CONNECTION_AUTH_OK`). Returns whether the frame was
+/// ReadyForQuery.
+fn after_auth(frame: &Frame, ready: &mut Ready) -> Result<bool, StartupError> {
+    match BackendMessage::parse(frame)? {
+        BackendMessage::ReadyForQuery(_) => return Ok(true),
+        BackendMessage::ParameterStatus { name, value } => {
+            match ready.parameters.iter_mut().find(|(n, _)| *n == name) {
+                Some((_, v)) => *v = value,
+                None => ready.parameters.push((name, value)),
+            }
+        }
+        BackendMessage::BackendKeyData {
+            process_id,
+            secret_key,
+        } => ready.backend_key = Some((process_id, secret_key)),
+        BackendMessage::NoticeResponse(fields) => ready.notices.push(fields),
+        // We ask for 3.0 with no options, so there is nothing to negotiate down.
+        BackendMessage::NegotiateProtocolVersion { .. } => {}
+        // libpq keeps a NOTIFY for later and connects; there is no one to give it to yet.
+        BackendMessage::NotificationResponse { .. } => {}
+        BackendMessage::ErrorResponse(fields) => {
+            return Err(StartupError::Server {
+                fields,
+                authenticated: true,
+            })
+        }
+        BackendMessage::DataRow(_) => return Err(ProtocolError::DataWithoutDescription.into()),
+        // libpq's pqParseInput3 has no case for `R` once authenticated.
+        BackendMessage::Authentication(_) => {
+            return Err(ProtocolError::UnexpectedMessage { tag: frame.tag }.into())
+        }
+        _ => return Err(ProtocolError::UnexpectedDuringStartup.into()),
+    }
+    Ok(false)
+}
+
+/// libpq 13 reads a too-short or too-long `E` during startup as a pre-3.0 server's error:
+/// the text from right after the type byte (length word included) up to the first NUL.
+fn pre_v3_error(length_word: Option<u32>, body: &[u8]) -> StartupError {
+    let mut raw = length_word.unwrap_or(u32::MAX).to_be_bytes().to_vec();
+    raw.extend_from_slice(body);
+    let end = raw.iter().position(|&b| b == 0).unwrap_or(raw.len());
+    let text = raw.get(..end).unwrap_or_default();
+    StartupError::PreV3Error(String::from_utf8_lossy(text).into_owned())
+}
+
+#[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "a test fails loudly on unexpected input"
+)]
+mod tests {
+    use super::*;
+    use crate::auth::policy::RequireAuth;
+    use crate::auth::scram::server;
+    use crate::frame::FrameReader;
+
+    const NONCE: [u8; 18] = [7; 18];
+
+    fn config(password: Option<&str>) -> StartupConfig {
+        let mut c = StartupConfig::new("alice");
+        c.database = Some("db".to_owned());
+        c.password = password.map(|p| p.as_bytes().to_vec());
+        c
+    }
+
+    /// A started machine; the StartupMessage is checked and dropped.
+    fn started(c: StartupConfig) -> Startup {
+        let mut m = Startup::new(c, NONCE);
+        let mut out = Vec::new();
+        m.start(&mut out).unwrap();
+        assert!(!out.is_empty());
+        m
+    }
+
+    fn auth(code: u32, payload: &[u8]) -> Frame {
+        let mut body = code.to_be_bytes().to_vec();
+        body.extend_from_slice(payload);
+        Frame::new(b'R', body)
+    }
+
+    fn error_frame(tag: u8, severity: &str, code: &str, message: &str) -> Frame {
+        let mut body = Vec::new();
+        for (t, v) in [
+            (b'S', severity),
+            (b'V', severity),
+            (b'C', code),
+            (b'M', message),
+        ] {
+            body.push(t);
+            body.extend_from_slice(v.as_bytes());
+            body.push(0);
+        }
+        body.push(0);
+        Frame::new(tag, body)
+    }
+
+    fn param(name: &str, value: &str) -> Frame {
+        Frame::new(b'S', format!("{name}\0{value}\0").into_bytes())
+    }
+
+    fn ready_frame() -> Frame {
+        Frame::new(b'Z', &b"I"[..])
+    }
+
+    /// Feeds a frame that must be accepted; returns what the machine wrote.
+    fn feed(m: &mut Startup, frame: Frame) -> Vec<u8> {
+        let mut out = Vec::new();
+        match m.handle(frame, &mut out).unwrap() {
+            Step::Continue => out,
+            Step::Done(_) => panic!("unexpected Done"),
+        }
+    }
+
+    /// Feeds a frame that must fail; returns the error text and checks nothing was written.
+    fn refuse(m: &mut Startup, frame: Frame) -> String {
+        let mut out = Vec::new();
+        let err = m.handle(frame, &mut out).unwrap_err();
+        assert!(out.is_empty(), "written on error: {out:?}");
+        err.to_string()
+    }
+
+    fn finish(m: &mut Startup) -> Ready {
+        assert!(feed(m, auth(0, b"")).is_empty());
+        assert!(feed(m, param("server_version", "15.18")).is_empty());
+        assert!(feed(m, Frame::new(b'K', &[0, 0, 0, 42, 0, 0, 0, 7][..])).is_empty());
+        let mut out = Vec::new();
+        match m.handle(ready_frame(), &mut out).unwrap() {
+            Step::Done(ready) => {
+                assert!(out.is_empty());
+                ready
+            }
+            Step::Continue => panic!("expected Done"),
+        }
+    }
+
+    fn encoded(f: impl FnOnce(&mut Vec<u8>) -> Result<(), EncodeError>) -> Vec<u8> {
+        let mut out = Vec::new();
+        f(&mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn startup_message_bytes() {
+        let mut c = config(Some("hunter2"));
+        c.params = vec![("application_name".to_owned(), "x".to_owned())];
+        let mut m = Startup::new(c, NONCE);
+        let mut out = Vec::new();
+        m.start(&mut out).unwrap();
+        let body = b"\x00\x03\x00\x00user\0alice\0database\0db\0application_name\0x\0\0";
+        let mut expected = u32::try_from(body.len() + 4)
+            .unwrap()
+            .to_be_bytes()
+            .to_vec();
+        expected.extend_from_slice(body);
+        assert_eq!(out, expected);
+    }
+
+    #[test]
+    fn startup_without_database() {
+        let mut m = Startup::new(StartupConfig::new("bob"), NONCE);
+        let mut out = Vec::new();
+        m.start(&mut out).unwrap();
+        assert_eq!(&out[4..], b"\x00\x03\x00\x00user\0bob\0\0");
+    }
+
+    #[test]
+    fn nul_in_user_is_an_encode_error_and_sticky() {
+        let mut m = Startup::new(StartupConfig::new("a\0b"), NONCE);
+        let mut out = Vec::new();
+        let err = m.start(&mut out).unwrap_err();
+        assert!(out.is_empty());
+        assert!(matches!(err, StartupError::Encode(_)));
+        assert_eq!(m.start(&mut out).unwrap_err(), err);
+        assert_eq!(m.handle(auth(0, b""), &mut out).unwrap_err(), err);
+    }
+
+    #[test]
+    fn out_of_order_calls() {
+        let mut m = Startup::new(config(None), NONCE);
+        let mut out = Vec::new();
+        assert_eq!(
+            m.handle(auth(0, b""), &mut out).unwrap_err().to_string(),
+            "startup exchange step called out of order"
+        );
+        m.start(&mut out).unwrap();
+        assert_eq!(m.start(&mut out).unwrap_err(), StartupError::OutOfOrder);
+        let _ = finish(&mut m);
+        assert!(m.is_done());
+        assert_eq!(
+            m.handle(ready_frame(), &mut out).unwrap_err(),
+            StartupError::OutOfOrder
+        );
+    }
+
+    /// Trust authentication, replayed from a capture of a PostgreSQL 15.18 server.
+    #[test]
+    fn trust_with_captured_server_bytes() {
+        let mut m = started(config(Some("hunter2")));
+        let mut reader = FrameReader::new(Limits::default());
+        reader.extend_from_slice(include_bytes!("../tests/data/startup_select.bin"));
+        let mut out = Vec::new();
+        let ready = loop {
+            let frame = reader.next_frame().unwrap().unwrap();
+            if let Step::Done(ready) = m.handle(frame, &mut out).unwrap() {
+                break ready;
+            }
+        };
+        assert!(out.is_empty(), "trust must not send anything");
+        assert!(m.is_authenticated());
+        let get = |name: &str| {
+            ready
+                .parameters
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(get("client_encoding"), Some("UTF8"));
+        assert_eq!(get("DateStyle"), Some("ISO, MDY"));
+        assert!(ready.backend_key.is_some());
+        assert!(ready.notices.is_empty());
+    }
+
+    #[test]
+    fn ready_collects_parameters_key_and_notices() {
+        let mut m = started(config(None));
+        assert!(feed(&mut m, auth(0, b"")).is_empty());
+        feed(&mut m, param("a", "1"));
+        feed(&mut m, param("b", "2"));
+        feed(&mut m, param("a", "3"));
+        feed(&mut m, error_frame(b'N', "WARNING", "01000", "careful"));
+        feed(&mut m, Frame::new(b'v', &[0, 0, 0, 0, 0, 0, 0, 0][..]));
+        feed(&mut m, Frame::new(b'A', &b"\0\0\0\x01ch\0pl\0"[..]));
+        feed(&mut m, Frame::new(b'K', &[0, 0, 0, 1, 0, 0, 0, 2][..]));
+        let mut out = Vec::new();
+        let Step::Done(ready) = m.handle(ready_frame(), &mut out).unwrap() else {
+            panic!("expected Done");
+        };
+        assert_eq!(
+            ready.parameters,
+            vec![
+                ("a".to_owned(), "3".to_owned()),
+                ("b".to_owned(), "2".to_owned())
+            ]
+        );
+        assert_eq!(ready.backend_key, Some((1, 2)));
+        assert_eq!(ready.notices.len(), 1);
+        assert_eq!(ready.notices[0].message.as_deref(), Some("careful"));
+    }
+
+    #[test]
+    fn cleartext_password() {
+        let mut m = started(config(Some("secret")));
+        let out = feed(&mut m, auth(3, b""));
+        assert_eq!(out, b"p\0\0\0\x0bsecret\0");
+        let ready = finish(&mut m);
+        assert_eq!(ready.backend_key, Some((42, 7)));
+    }
+
+    #[test]
+    fn md5_password_answer() {
+        let mut c = config(Some("password"));
+        c.user = "md5_user".to_owned();
+        let mut m = started(c);
+        let out = feed(&mut m, auth(5, &[0x2a, 0x3d, 0x8f, 0xe0]));
+        assert_eq!(
+            out,
+            encoded(|o| frontend::password(b"md562af4dd09bbb41884907a838a3233294", o))
+        );
+        let _ = finish(&mut m);
+    }
+
+    /// Runs a SCRAM exchange against a server computed with the same primitives; returns
+    /// the machine after the server's final message.
+    fn scram_exchange(password: &str, server_password: &str) -> (Startup, Result<Vec<u8>, String>) {
+        let mut m = started(config(Some(password)));
+        let out = feed(&mut m, auth(10, b"SCRAM-SHA-256\0\0"));
+        let prefix = b"pSCRAM-SHA-256\0";
+        assert_eq!(out[0], b'p');
+        assert_eq!(&out[5..prefix.len() + 4], &prefix[1..]);
+        let client_first = out[prefix.len() + 8..].to_vec();
+        assert_eq!(
+            out,
+            encoded(|o| frontend::sasl_initial_response("SCRAM-SHA-256", &client_first, o))
+        );
+        assert_eq!(client_first, b"n,,n=,r=BwcHBwcHBwcHBwcHBwcHBwcH");
+
+        let salt = b"0123456789abcdef";
+        let server_first = server::server_first(&client_first, "SRV", salt, 4096);
+        let out = feed(&mut m, auth(11, &server_first));
+        let client_final = out[5..].to_vec();
+        assert_eq!(out, encoded(|o| frontend::sasl_response(&client_final, o)));
+        for sent in [&client_first, &client_final] {
+            assert!(!contains(sent, password.as_bytes()), "password sent");
+        }
+        let result = server::server_final(
+            server_password.as_bytes(),
+            salt,
+            4096,
+            &client_first,
+            &server_first,
+            &client_final,
+        )
+        .ok_or_else(|| "wrong proof".to_owned());
+        (m, result)
+    }
+
+    #[test]
+    fn scram_success() {
+        let (mut m, server_final) = scram_exchange("pencil", "pencil");
+        assert!(feed(&mut m, auth(12, &server_final.unwrap())).is_empty());
+        let _ = finish(&mut m);
+    }
+
+    #[test]
+    fn scram_server_final_through_sasl_continue_is_accepted() {
+        // libpq 13 also takes the server-final-message from an AuthenticationSASLContinue.
+        let (mut m, server_final) = scram_exchange("pencil", "pencil");
+        assert!(feed(&mut m, auth(11, &server_final.unwrap())).is_empty());
+        let _ = finish(&mut m);
+    }
+
+    #[test]
+    fn scram_wrong_server_signature() {
+        let (mut m, server_final) = scram_exchange("pencil", "pencil");
+        let mut v = server_final.unwrap();
+        let last = v.len() - 2;
+        v[last] = if v[last] == b'A' { b'B' } else { b'A' };
+        assert_eq!(refuse(&mut m, auth(12, &v)), "incorrect server signature");
+        // Sticky.
+        assert_eq!(refuse(&mut m, auth(0, b"")), "incorrect server signature");
+    }
+
+    #[test]
+    fn scram_wrong_password_is_the_servers_fatal() {
+        let (mut m, server_final) = scram_exchange("pencil", "other");
+        assert!(server_final.is_err());
+        let text = refuse(
+            &mut m,
+            error_frame(
+                b'E',
+                "FATAL",
+                "28P01",
+                "password authentication failed for user \"alice\"",
+            ),
+        );
+        assert_eq!(
+            text,
+            "FATAL:  password authentication failed for user \"alice\""
+        );
+    }
+
+    #[test]
+    fn scram_errors_from_server_messages() {
+        let mut m = started(config(Some("pw")));
+        feed(&mut m, auth(10, b"SCRAM-SHA-256\0\0"));
+        assert_eq!(
+            refuse(&mut m, auth(11, b"r=someone-else,s=QUJD,i=4096")),
+            "invalid SCRAM response (nonce mismatch)"
+        );
+
+        let mut m = started(config(Some("pw")));
+        feed(&mut m, auth(10, b"SCRAM-SHA-256\0\0"));
+        assert_eq!(
+            refuse(
+                &mut m,
+                auth(11, b"r=BwcHBwcHBwcHBwcHBwcHBwcHx,s=QUJD,i=4294967295")
+            ),
+            "SCRAM iteration count 4294967295 exceeds the limit of 100000"
+        );
+
+        let mut m = started(config(Some("pw")));
+        feed(&mut m, auth(10, b"SCRAM-SHA-256\0\0"));
+        assert_eq!(
+            refuse(&mut m, auth(11, b"")),
+            "malformed SCRAM message (empty message)"
+        );
+    }
+
+    #[test]
+    fn scram_garbage_is_ignored() {
+        let mut m = started(config(Some("pw")));
+        let out = feed(&mut m, auth(10, b"SCRAM-SHA-256\0\0"));
+        let client_first = out[23..].to_vec();
+        let mut sf = server::server_first(&client_first, "x", b"salt", 1);
+        sf.extend_from_slice(b",z=1");
+        assert!(!feed(&mut m, auth(11, &sf)).is_empty());
+        assert_eq!(
+            m.scram_garbage().map(ToString::to_string).as_deref(),
+            Some("malformed SCRAM message (garbage at end of server-first-message)")
+        );
+    }
+
+    #[test]
+    fn sasl_final_carrying_server_first() {
+        let mut m = started(config(Some("pw")));
+        feed(&mut m, auth(10, b"SCRAM-SHA-256\0\0"));
+        assert_eq!(
+            refuse(&mut m, auth(12, b"r=BwcHBwcHBwcHBwcHBwcHBwcHx,s=QUJD,i=1")),
+            "AuthenticationSASLFinal received from server, but SASL authentication was not completed"
+        );
+    }
+
+    #[test]
+    fn authentication_ok_before_scram_completes() {
+        let mut m = started(config(Some("pw")));
+        feed(&mut m, auth(10, b"SCRAM-SHA-256\0\0"));
+        assert_eq!(
+            refuse(&mut m, auth(0, b"")),
+            "server accepted authentication before the SCRAM exchange was completed"
+        );
+
+        let mut m = started(config(Some("pw")));
+        feed(&mut m, auth(10, b"SCRAM-SHA-256\0\0"));
+        assert!(!feed(&mut m, auth(11, b"r=BwcHBwcHBwcHBwcHBwcHBwcHx,s=QUJD,i=1")).is_empty());
+        assert_eq!(
+            refuse(&mut m, auth(0, b"")),
+            "server accepted authentication before the SCRAM exchange was completed"
+        );
+    }
+
+    #[test]
+    fn sasl_request_errors() {
+        let text = |password: Option<&str>, frames: &[Frame]| {
+            let mut m = started(config(password));
+            let (last, first) = frames.split_last().unwrap();
+            for f in first {
+                feed(&mut m, f.clone());
+            }
+            refuse(&mut m, last.clone())
+        };
+        let sasl = auth(10, b"SCRAM-SHA-256\0\0");
+        assert_eq!(
+            text(Some("pw"), &[auth(11, b"r=x")]),
+            "fe_sendauth: invalid authentication request from server: AUTH_REQ_SASL_CONT without AUTH_REQ_SASL"
+        );
+        assert_eq!(
+            text(Some("pw"), &[auth(12, b"v=x")]),
+            "fe_sendauth: invalid authentication request from server: AUTH_REQ_SASL_CONT without AUTH_REQ_SASL"
+        );
+        assert_eq!(
+            text(Some("pw"), &[sasl.clone(), sasl.clone()]),
+            "duplicate SASL authentication request"
+        );
+        assert_eq!(
+            text(Some("pw"), &[auth(10, b"SCRAM-SHA-1\0OTHER\0\0")]),
+            "none of the server's SASL authentication mechanisms are supported"
+        );
+        assert_eq!(
+            text(Some("pw"), &[auth(10, b"\0")]),
+            "none of the server's SASL authentication mechanisms are supported"
+        );
+        assert_eq!(
+            text(Some("pw"), &[auth(10, b"SCRAM-SHA-256-PLUS\0\0")]),
+            "server offered SCRAM-SHA-256-PLUS authentication over a non-SSL connection"
+        );
+        assert_eq!(
+            text(
+                Some("pw"),
+                &[auth(10, b"SCRAM-SHA-256\0SCRAM-SHA-256-PLUS\0\0")]
+            ),
+            "server offered SCRAM-SHA-256-PLUS authentication over a non-SSL connection"
+        );
+        assert_eq!(
+            text(Some("pw"), &[auth(10, b"SCRAM-SHA-256")]),
+            "fe_sendauth: invalid authentication request from server: invalid list of authentication mechanisms"
+        );
+        assert_eq!(
+            text(None, std::slice::from_ref(&sasl)),
+            "fe_sendauth: no password supplied"
+        );
+        assert_eq!(text(Some(""), &[sasl]), "fe_sendauth: no password supplied");
+        let long = "x".repeat(1025);
+        assert_eq!(
+            text(Some(&long), &[auth(10, b"SCRAM-SHA-256\0\0")]),
+            "out of memory"
+        );
+    }
+
+    #[test]
+    fn no_password_supplied() {
+        for password in [None, Some("")] {
+            for request in [auth(3, b""), auth(5, b"salt")] {
+                let mut m = started(config(password));
+                assert_eq!(refuse(&mut m, request), "fe_sendauth: no password supplied");
+            }
+        }
+    }
+
+    #[test]
+    fn unsupported_methods() {
+        for (code, text) in [
+            (1, "Kerberos 4 authentication not supported"),
+            (2, "Kerberos 5 authentication not supported"),
+            (4, "Crypt authentication not supported"),
+            (6, "SCM_CRED authentication method not supported"),
+            (7, "GSSAPI authentication not supported"),
+            (8, "GSSAPI authentication not supported"),
+            (9, "SSPI authentication not supported"),
+            (13, "authentication method 13 not supported"),
+        ] {
+            let mut m = started(config(Some("pw")));
+            assert_eq!(refuse(&mut m, auth(code, b"")), text, "code {code}");
+        }
+    }
+
+    #[test]
+    fn libpq_startup_framing_rules() {
+        let received_r = "expected authentication request from server, but received R";
+        let mut m = started(config(Some("pw")));
+        assert_eq!(refuse(&mut m, Frame::new(b'R', &b"\0\0\0"[..])), received_r);
+        let mut m = started(config(Some("pw")));
+        assert_eq!(refuse(&mut m, auth(10, &[b'x'; 1993])), received_r);
+        // 2000 bytes exactly is still an authentication request.
+        let mut m = started(config(Some("pw")));
+        assert_eq!(
+            refuse(&mut m, auth(13, &[0; 1992])),
+            "authentication method 13 not supported"
+        );
+        for tag in [b'S', b'N', b'Z', b'v', b'K', b'X'] {
+            let mut m = started(config(Some("pw")));
+            assert_eq!(
+                refuse(&mut m, Frame::new(tag, &b"I"[..])),
+                format!(
+                    "expected authentication request from server, but received {}",
+                    char::from(tag)
+                )
+            );
+        }
+    }
+
+    #[test]
+    fn pre_v3_errors() {
+        // An `E` of length 30001: its "text" starts at the length word, whose first byte
+        // is NUL, so libpq 13 reports an empty line.
+        let mut m = started(config(None));
+        let err = m
+            .handle(Frame::new(b'E', vec![b'x'; 29_997]), &mut Vec::new())
+            .unwrap_err();
+        assert_eq!(err, StartupError::PreV3Error(String::new()));
+        let mut m = started(config(None));
+        let err = m
+            .handle(Frame::new(b'E', &b"ab"[..]), &mut Vec::new())
+            .unwrap_err();
+        assert_eq!(err, StartupError::PreV3Error(String::new()));
+        // A protocol-2 server's text, as libpq reads it: the "length" is its first bytes.
+        let err = pre_v3_error(Some(u32::from_be_bytes(*b"FATA")), b"L:  old server\0junk");
+        assert_eq!(err.to_string(), "FATAL:  old server");
+    }
+
+    #[test]
+    fn server_error_before_and_after_authentication() {
+        let mut m = started(config(None));
+        let err = m
+            .handle(
+                error_frame(b'E', "FATAL", "28000", "no pg_hba.conf entry"),
+                &mut Vec::new(),
+            )
+            .unwrap_err();
+        assert!(matches!(
+            err,
+            StartupError::Server {
+                authenticated: false,
+                ..
+            }
+        ));
+        assert_eq!(err.to_string(), "FATAL:  no pg_hba.conf entry");
+
+        let mut m = started(config(None));
+        feed(&mut m, auth(0, b""));
+        let err = m
+            .handle(
+                error_frame(b'E', "FATAL", "3D000", "database \"db\" does not exist"),
+                &mut Vec::new(),
+            )
+            .unwrap_err();
+        assert!(matches!(
+            err,
+            StartupError::Server {
+                authenticated: true,
+                ..
+            }
+        ));
+        assert_eq!(err.to_string(), "FATAL:  database \"db\" does not exist");
+        // Sticky.
+        assert_eq!(m.handle(ready_frame(), &mut Vec::new()).unwrap_err(), err);
+    }
+
+    #[test]
+    fn unexpected_messages_after_authentication() {
+        let after_ok = |frame: Frame| {
+            let mut m = started(config(None));
+            feed(&mut m, auth(0, b""));
+            refuse(&mut m, frame)
+        };
+        assert_eq!(
+            after_ok(Frame::new(b'C', &b"SELECT 1\0"[..])),
+            "unexpected message from server during startup"
+        );
+        assert_eq!(
+            after_ok(Frame::new(b'I', &b""[..])),
+            "unexpected message from server during startup"
+        );
+        assert_eq!(
+            after_ok(Frame::new(b'D', &b"\0\0"[..])),
+            "server sent data (\"D\" message) without prior row description (\"T\" message)"
+        );
+        assert_eq!(
+            after_ok(Frame::new(b'q', &b""[..])),
+            "unexpected response from server; first received character was \"q\""
+        );
+        assert_eq!(
+            after_ok(auth(0, b"")),
+            "unexpected response from server; first received character was \"R\""
+        );
+        assert_eq!(
+            after_ok(Frame::new(b'Z', &b"II"[..])),
+            "message contents do not agree with length in message type \"Z\""
+        );
+    }
+
+    #[test]
+    fn errors_are_sticky() {
+        let mut m = started(config(None));
+        let first = refuse(&mut m, auth(3, b""));
+        assert_eq!(first, "fe_sendauth: no password supplied");
+        assert_eq!(refuse(&mut m, auth(0, b"")), first);
+        assert_eq!(refuse(&mut m, ready_frame()), first);
+        assert_eq!(m.start(&mut Vec::new()).unwrap_err().to_string(), first);
+    }
+
+    /// The password never leaves before a request for it, and never on trust.
+    #[test]
+    fn no_password_byte_before_the_server_asks() {
+        let password = "hunter2-secret";
+        let mut m = Startup::new(config(Some(password)), NONCE);
+        let mut all = Vec::new();
+        m.start(&mut all).unwrap();
+        all.extend(feed(&mut m, auth(0, b"")));
+        all.extend(feed(&mut m, param("a", "b")));
+        let Step::Done(_) = m.handle(ready_frame(), &mut all).unwrap() else {
+            panic!("expected Done");
+        };
+        assert!(!contains(&all, password.as_bytes()));
+
+        // Refused requests write nothing at all.
+        for request in [
+            auth(7, b""),
+            auth(10, b"SCRAM-SHA-256-PLUS\0\0"),
+            auth(13, b""),
+        ] {
+            let mut m = started(config(Some(password)));
+            let mut out = Vec::new();
+            assert!(m.handle(request, &mut out).is_err());
+            assert!(out.is_empty());
+        }
+        // SCRAM never sends the password itself (checked inside `scram_exchange`).
+        let (mut m, server_final) = scram_exchange(password, password);
+        assert!(feed(&mut m, auth(12, &server_final.unwrap())).is_empty());
+    }
+
+    fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+        haystack.windows(needle.len()).any(|w| w == needle)
+    }
+
+    #[test]
+    fn policy_refuses_before_any_password_byte() {
+        let mut c = config(Some("pw"));
+        c.auth_policy.require_auth = RequireAuth::parse("scram-sha-256").unwrap();
+        let mut m = started(c.clone());
+        assert_eq!(
+            refuse(&mut m, auth(3, b"")),
+            "authentication method requirement \"scram-sha-256\" failed: server requested a cleartext password"
+        );
+        let mut m = started(c.clone());
+        assert_eq!(
+            refuse(&mut m, auth(5, b"salt")),
+            "authentication method requirement \"scram-sha-256\" failed: server requested a hashed password"
+        );
+        let mut m = started(c);
+        assert_eq!(
+            refuse(&mut m, auth(0, b"")),
+            "authentication method requirement \"scram-sha-256\" failed: server did not complete authentication"
+        );
+
+        let mut c = config(Some("pw"));
+        c.auth_policy.channel_binding = ChannelBindingMode::Require;
+        let mut m = started(c.clone());
+        assert_eq!(
+            refuse(&mut m, auth(3, b"")),
+            "channel binding required but not supported by server's authentication request"
+        );
+        let mut m = started(c.clone());
+        assert_eq!(
+            refuse(&mut m, auth(0, b"")),
+            "channel binding required, but server authenticated client without channel binding"
+        );
+        let mut m = started(c);
+        assert_eq!(
+            refuse(&mut m, auth(10, b"SCRAM-SHA-256\0\0")),
+            "channel binding required, but SSL not in use"
+        );
+    }
+
+    #[test]
+    fn channel_binding_over_tls() {
+        let mut c = config(Some("pw"));
+        c.tls_server_end_point = Some(b"CERTHASH".to_vec());
+        let mut m = started(c.clone());
+        let out = feed(&mut m, auth(10, b"SCRAM-SHA-256\0SCRAM-SHA-256-PLUS\0\0"));
+        assert!(out.starts_with(b"p\0\0\0"));
+        assert!(contains(&out, b"SCRAM-SHA-256-PLUS\0"));
+        assert!(contains(&out, b"p=tls-server-end-point,,n=,r="));
+
+        let mut m = started(c.clone());
+        let out = feed(&mut m, auth(10, b"SCRAM-SHA-256\0\0"));
+        assert!(contains(&out, b"y,,n=,r="));
+
+        c.auth_policy.channel_binding = ChannelBindingMode::Require;
+        let mut m = started(c);
+        assert_eq!(
+            refuse(&mut m, auth(10, b"SCRAM-SHA-256\0\0")),
+            "channel binding is required, but server did not offer an authentication method that supports channel binding"
+        );
     }
 }

@@ -74,8 +74,11 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 const DEBIAN_LIB_DIR: &str = "/usr/lib/postgresql";
 /// The OS user the server runs as when the process runs as root.
 const POSTGRES_OS_USER: &str = "postgres";
-/// How often a start is retried when another process took the free port first.
+/// How often a start is tried when another process takes the free port first.
 const PORT_ATTEMPTS: u32 = 5;
+/// The server's log message when a listen address is in use (`could not bind IPv4 address
+/// "127.0.0.1": Address already in use`).
+const BIND_FAILURE: &str = "could not bind";
 /// Longest base directory used as is: the socket path `<base>/pgcluster-test-<pid>-<n>-<time>/
 /// sock/.s.PGSQL.<port>` must stay below the 107 bytes of `sun_path`. Longer bases use `/tmp`.
 const MAX_BASE_DIR_LEN: usize = 40;
@@ -115,6 +118,11 @@ pub enum Error {
     NoPostgresUser,
     /// `initdb` and `pg_ctl` were found neither on `PATH` nor in `/usr/lib/postgresql/*/bin`.
     NotFound,
+    /// Every attempt to start the server found its port taken by another process.
+    PortsInUse {
+        /// The server log of the last attempt.
+        log: String,
+    },
 }
 
 impl fmt::Display for Error {
@@ -142,6 +150,11 @@ impl fmt::Display for Error {
             Self::NotFound => f.write_str(
                 "PostgreSQL server programs (initdb, pg_ctl) not found in PATH or \
                  /usr/lib/postgresql/*/bin; install them, e.g. apt-get install postgresql",
+            ),
+            Self::PortsInUse { log } => write!(
+                f,
+                "the server found its port taken by another process {PORT_ATTEMPTS} times \
+                 in a row; last server log:\n{log}"
             ),
         }
     }
@@ -541,11 +554,13 @@ impl TestServer {
     }
 
     /// Picks a free port and starts the server, retrying when another process takes the port
-    /// between our probe and the server's bind.
+    /// between our probe and the server's bind. A server that could bind only some of its
+    /// addresses starts with a warning; it is stopped and retried too, lest clients reach the
+    /// other process on the address it missed.
     fn first_start(&mut self, options: &Builder) -> Result<(), Error> {
         let ipv6 = ipv6_available();
-        let mut attempt = 1;
-        loop {
+        let mut log = String::new();
+        for _ in 0..PORT_ATTEMPTS {
             self.port = free_port()?;
             let conf = server_conf(
                 ipv6,
@@ -556,19 +571,16 @@ impl TestServer {
             );
             self.write_file(&self.data.join("pgcluster.conf"), &conf)?;
             let from = self.log().len();
-            match self.start() {
-                Err(Error::Command { .. })
-                    if attempt < PORT_ATTEMPTS
-                        && self
-                            .log()
-                            .get(from..)
-                            .is_some_and(|log| log.contains("could not bind")) =>
-                {
-                    attempt += 1;
-                }
-                other => return other,
+            let started = self.start();
+            log = self.log().get(from..).unwrap_or("").trim().to_owned();
+            match started {
+                Ok(()) if !log.contains(BIND_FAILURE) => return Ok(()),
+                Ok(()) => self.stop_mode(StopMode::Immediate)?,
+                Err(err) if !log.contains(BIND_FAILURE) => return Err(err),
+                Err(_) => {}
             }
         }
+        Err(Error::PortsInUse { log })
     }
 
     /// Writes a file and gives it to the server's OS user.
@@ -1011,6 +1023,14 @@ mod tests {
         assert_eq!(
             io.to_string(),
             "cannot create directory /tmp/x: File exists (os error 17)"
+        );
+        let ports = Error::PortsInUse {
+            log: "LOG:  could not bind".into(),
+        };
+        assert_eq!(
+            ports.to_string(),
+            "the server found its port taken by another process 5 times in a row; \
+             last server log:\nLOG:  could not bind"
         );
     }
 

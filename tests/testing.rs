@@ -3,6 +3,7 @@
 #![cfg(feature = "testing")]
 
 use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -233,6 +234,27 @@ fn builder_options() {
         "{}",
         stderr(&local)
     );
+}
+
+#[test]
+fn gives_up_when_the_port_stays_taken() {
+    // A caller's `port` line overrides the free port we pick, so every attempt clashes.
+    let taken = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("address").port();
+    let err = TestServer::builder()
+        .conf_line(&format!("port = {port}"))
+        .start()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with(
+            "the server found its port taken by another process 5 times in a row; \
+             last server log:\n"
+        ),
+        "{err}"
+    );
+    let bind = "could not bind IPv4 address \"127.0.0.1\": Address already in use";
+    assert!(err.contains(bind), "{err}");
 }
 
 #[test]

@@ -28,6 +28,13 @@ pub(crate) const SERVER_CLOSED: &str = "server closed the connection unexpectedl
 /// `sizeof(sun_path) - 1` on Linux: the longest Unix-domain socket path libpq accepts.
 const MAX_UNIX_PATH: usize = 107;
 
+/// Longest authentication request libpq 13 accepts (its length word).
+const MAX_AUTH_REQUEST_LEN: i32 = 2000;
+
+/// Longest ErrorResponse libpq 13 accepts during startup before it assumes a pre-3.0
+/// server (`MAX_ERRLEN`).
+const MAX_ERROR_LEN: i32 = 30_000;
+
 /// The SQLSTATE of `password authentication failed`.
 const INVALID_PASSWORD: &str = "28P01";
 
@@ -364,43 +371,103 @@ async fn startup(
     out.clear();
     let mut authenticated = false;
     loop {
-        while let Some(frame) = reader
+        // Before authentication libpq checks each message's raw bytes first.
+        if !authenticated {
+            match check_before_auth(reader.read_buf()) {
+                Peek::Fine => {}
+                Peek::NeedMore => {
+                    read_into(stream, reader).await?;
+                    continue;
+                }
+                Peek::Fail(failure) => return Err(failure),
+            }
+        }
+        let Some(frame) = reader
             .next_frame()
             .map_err(|e| frame_failure(e, authenticated))?
+        else {
+            read_into(stream, reader).await?;
+            continue;
+        };
+        authenticated |= is_authentication_ok(&frame);
+        match machine
+            .handle(frame, &mut out)
+            .map_err(|e| startup_failure(password, e))?
         {
-            authenticated |= is_authentication_ok(&frame);
-            match machine
-                .handle(frame, &mut out)
-                .map_err(|e| startup_failure(password, e))?
-            {
-                Step::Continue => {}
-                Step::Done(ready) => return Ok(ready),
-            }
-            if !out.is_empty() {
-                stream
-                    .write_all(&out)
-                    .await
-                    .map_err(|e| Failure::new(send_error_text(&e), Buffer::Replace, Then::Stop))?;
-                out.clear();
+            Step::Continue => {}
+            Step::Done(ready) => return Ok(ready),
+        }
+        if !out.is_empty() {
+            stream
+                .write_all(&out)
+                .await
+                .map_err(|e| Failure::new(send_error_text(&e), Buffer::Replace, Then::Stop))?;
+            out.clear();
+        }
+    }
+}
+
+/// What the raw bytes of the next message say before authentication.
+#[derive(Debug)]
+enum Peek {
+    /// A header libpq accepts here: frame it.
+    Fine,
+    /// Not enough bytes to tell.
+    NeedMore,
+    /// libpq gives up here.
+    Fail(Failure),
+}
+
+/// libpq 13's checks while it awaits an authentication request: only `R` and `E` are
+/// allowed (checked on the type byte alone); an `R` must be 8..=2000 bytes long; an `E`
+/// outside 8..=30000 is a pre-3.0 server's error, a NUL-terminated text.
+fn check_before_auth(buf: &[u8]) -> Peek {
+    let Some(&tag) = buf.first() else {
+        return Peek::NeedMore;
+    };
+    let stop = |text: String| Peek::Fail(Failure::new(text, Buffer::Add, Then::Stop));
+    if tag != b'R' && tag != b'E' {
+        return stop(format!("{}\n", ProtocolError::ExpectedAuthRequest { tag }));
+    }
+    let Some(len) = buf
+        .get(1..5)
+        .and_then(|b| <[u8; 4]>::try_from(b).ok())
+        .map(i32::from_be_bytes)
+    else {
+        return Peek::NeedMore;
+    };
+    match tag {
+        b'R' if !(8..=MAX_AUTH_REQUEST_LEN).contains(&len) => {
+            stop(format!("{}\n", ProtocolError::ExpectedAuthRequest { tag }))
+        }
+        b'E' if !(8..=MAX_ERROR_LEN).contains(&len) => {
+            let text = buf.get(1..).unwrap_or_default();
+            match text.iter().position(|&b| b == 0) {
+                Some(nul) => stop(format!(
+                    "{}\n",
+                    String::from_utf8_lossy(text.get(..nul).unwrap_or_default())
+                )),
+                None => Peek::NeedMore,
             }
         }
-        match stream.read_buf(reader.read_buf()).await {
-            Ok(0) => {
-                return Err(Failure::new(
-                    SERVER_CLOSED.to_owned(),
-                    Buffer::Replace,
-                    Then::Stop,
-                ))
-            }
-            Ok(_) => {}
-            Err(e) => {
-                return Err(Failure::new(
-                    receive_error_text(&e),
-                    Buffer::Replace,
-                    Then::Stop,
-                ))
-            }
-        }
+        _ => Peek::Fine,
+    }
+}
+
+/// Reads more bytes; EOF and errors are libpq's texts, which replace the buffer and stop.
+async fn read_into(stream: &mut Stream, reader: &mut FrameReader) -> Result<(), Failure> {
+    match stream.read_buf(reader.read_buf()).await {
+        Ok(0) => Err(Failure::new(
+            SERVER_CLOSED.to_owned(),
+            Buffer::Replace,
+            Then::Stop,
+        )),
+        Ok(_) => Ok(()),
+        Err(e) => Err(Failure::new(
+            receive_error_text(&e),
+            Buffer::Replace,
+            Then::Stop,
+        )),
     }
 }
 
@@ -579,6 +646,41 @@ mod tests {
         assert_eq!(
             send_error_text(&other),
             "could not send data to server: Input/output error\n"
+        );
+    }
+
+    fn fail_text(peek: Peek) -> String {
+        match peek {
+            Peek::Fail(f) => {
+                assert_eq!((f.buffer, f.then), (Buffer::Add, Then::Stop));
+                f.text
+            }
+            other => panic!("not a failure: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn raw_checks_before_authentication() {
+        assert!(matches!(check_before_auth(b""), Peek::NeedMore));
+        assert!(matches!(check_before_auth(b"R\0\0"), Peek::NeedMore));
+        assert!(matches!(check_before_auth(b"R\0\0\0\x08"), Peek::Fine));
+        assert!(matches!(check_before_auth(b"E\0\0\x75\x30"), Peek::Fine));
+        assert_eq!(
+            fail_text(check_before_auth(b"X")),
+            "expected authentication request from server, but received X\n"
+        );
+        assert_eq!(
+            fail_text(check_before_auth(b"R\0\0\x07\xd1")),
+            "expected authentication request from server, but received R\n"
+        );
+        assert_eq!(
+            fail_text(check_before_auth(b"R\0\0\0\x07")),
+            "expected authentication request from server, but received R\n"
+        );
+        assert!(matches!(check_before_auth(b"EFATAL:  old"), Peek::NeedMore));
+        assert_eq!(
+            fail_text(check_before_auth(b"EFATAL:  old server\0")),
+            "FATAL:  old server\n"
         );
     }
 

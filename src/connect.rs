@@ -126,7 +126,8 @@ struct Failure {
     text: String,
     buffer: Buffer,
     then: Then,
-    fields: Option<ErrorFields>,
+    /// Boxed: `ErrorFields` is large and failures travel in `Result`s.
+    fields: Option<Box<ErrorFields>>,
 }
 
 impl Failure {
@@ -204,8 +205,8 @@ async fn connect_target(
                     Buffer::Add => buffer.add(&failure.text),
                     Buffer::Replace => buffer.replace(&failure.text),
                 }
-                if failure.fields.is_some() {
-                    buffer.fields = failure.fields;
+                if let Some(fields) = failure.fields {
+                    buffer.fields = Some(*fields);
                 }
                 match failure.then {
                     Then::NextAddress => {}
@@ -515,7 +516,7 @@ fn startup_failure(password: &Password<'_>, e: StartupError) -> Failure {
                 text,
                 buffer,
                 then: Then::Stop,
-                fields: Some(fields),
+                fields: Some(Box::new(fields)),
             }
         }
         StartupError::Auth(e) => Failure::new(format!("{e}\n"), Buffer::Replace, Then::Stop),

@@ -15,17 +15,19 @@ pub(crate) fn is_c_space(b: u8) -> bool {
 /// Parses a `key=value` string into a [`Config`].
 pub(super) fn parse(s: &str) -> Result<Config, ConnInfoError> {
     let mut config = Config::default();
-    for (key, value) in pairs(s)? {
-        config.set(&key, &value)?;
-    }
+    // As libpq, each keyword is checked as soon as its pair has been read, so an unknown
+    // keyword is reported before a syntax error further on.
+    each_pair(s, |key, value| config.set(&key, &value).map(|_| ()))?;
     Ok(config)
 }
 
-/// Splits a `key=value` string into its pairs, in order. Only the syntax is checked here.
-fn pairs(s: &str) -> Result<Vec<(String, String)>, ConnInfoError> {
+/// Calls `f` on each pair of a `key=value` string, in order, stopping at the first error.
+fn each_pair(
+    s: &str,
+    mut f: impl FnMut(String, String) -> Result<(), ConnInfoError>,
+) -> Result<(), ConnInfoError> {
     let b = s.as_bytes();
     let at = |i: usize| b.get(i).copied();
-    let mut out = Vec::new();
     let mut i = 0usize;
     while let Some(c) = at(i) {
         if is_c_space(c) {
@@ -89,9 +91,9 @@ fn pairs(s: &str) -> Result<Vec<(String, String)>, ConnInfoError> {
                 }
             }
         }
-        out.push((key, bytes_to_string(&value)));
+        f(key, bytes_to_string(&value))?;
     }
-    Ok(out)
+    Ok(())
 }
 
 /// The input is UTF-8 and is only ever split at ASCII bytes, so this never loses anything;
@@ -105,7 +107,13 @@ mod tests {
     use super::*;
 
     fn p(s: &str) -> Vec<(String, String)> {
-        pairs(s).unwrap()
+        let mut out = Vec::new();
+        each_pair(s, |k, v| {
+            out.push((k, v));
+            Ok(())
+        })
+        .unwrap();
+        out
     }
 
     fn kv(items: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -155,6 +163,11 @@ mod tests {
             ),
             ("foo=bar", "invalid connection option \"foo\""),
             ("sslsni=1", "invalid connection option \"sslsni\""),
+            ("x=y foo", "invalid connection option \"x\""),
+            (
+                "host=a foo",
+                "missing \"=\" after \"foo\" in connection info string",
+            ),
         ];
         for (input, text) in rows {
             assert_eq!(parse(input).unwrap_err().to_string(), text, "{input}");

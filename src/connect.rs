@@ -302,7 +302,7 @@ async fn open_socket(endpoint: &Endpoint, port_text: &str) -> Result<Stream, Fai
                 .set_keepalive(true)
                 .map_err(|e| next(format!("setsockopt(SO_KEEPALIVE) failed: {}\n", strerror(&e))))?;
             let stream = socket.connect(*addr).await.map_err(|e| {
-                let port = if port_text.is_empty() { "5432" } else { port_text };
+                let port = shown_port(port_text);
                 let shown = if *show_addr {
                     format!("\"{shown_host}\" ({})", addr.ip())
                 } else {
@@ -526,11 +526,9 @@ fn startup_failure(password: &Password<'_>, e: StartupError) -> Failure {
 
 /// `target_session_attrs=read-write`: libpq 13's `SHOW transaction_read_only` test.
 async fn read_write_test(conn: &mut Connection, target: &Target) -> Result<(), Failure> {
-    let host = match (&target.hostaddr, target.host.is_empty()) {
-        (Some(hostaddr), true) => hostaddr.as_str(),
-        _ => target.host.as_str(),
-    };
-    let server = format!("\"{host}:{}\"", target.port_text);
+    // As in the connect failure texts: `hostaddr` when given, else `host`.
+    let host = target.hostaddr.as_deref().unwrap_or(&target.host);
+    let server = format!("\"{host}:{}\"", shown_port(&target.port_text));
     let next_host = |text: String| Failure::new(text, Buffer::Add, Then::NextHost);
     let value = match conn.simple_query("SHOW transaction_read_only").await {
         Ok(results) => results
@@ -555,6 +553,15 @@ async fn read_write_test(conn: &mut Connection, target: &Target) -> Result<(), F
                 "test \"SHOW transaction_read_only\" failed on server {server}\n"
             )))
         }
+    }
+}
+
+/// The port as libpq prints it: as given, or `5432` when empty.
+fn shown_port(port_text: &str) -> &str {
+    if port_text.is_empty() {
+        "5432"
+    } else {
+        port_text
     }
 }
 

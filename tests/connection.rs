@@ -184,6 +184,15 @@ async fn read_write_test_moves_on_and_accepts_a_writable_server() {
             "could not make a writable connection to server \"127.0.0.1:{port}\"\ncould not make a writable connection to server \"127.0.0.1:{port}\"\n"
         )
     );
+    // With hostaddr, the text names the address (no lookup of `localhost` happens).
+    let e = connect_error(&format!(
+        "host=localhost hostaddr=127.0.0.1 port={port} user=postgres dbname=postgres {ro}"
+    ))
+    .await;
+    assert_eq!(
+        e.message,
+        format!("could not make a writable connection to server \"127.0.0.1:{port}\"\n")
+    );
     let mut conn = connect(&tcp_conninfo("postgres", "target_session_attrs=read-write")).await;
     assert_eq!(
         one_value(&mut conn, "SHOW transaction_read_only")

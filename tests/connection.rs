@@ -14,7 +14,7 @@ use fake_server::{closed_port, refused, SERVER_CLOSED};
 use pgcluster::connection::State;
 use pgcluster::conninfo::{Config, Env, Resolved};
 use pgcluster::error::Error;
-use pgcluster::testing::{TestServer, MD5_ROLE, PASSWORD, PASSWORD_ROLE, SCRAM_ROLE};
+use pgcluster::testing::{TestServer, MD5_ROLE, PASSWORD, PASSWORD_ROLE, REJECT_ROLE, SCRAM_ROLE};
 use pgcluster::{blocking, Connection};
 
 fn server() -> &'static TestServer {
@@ -162,6 +162,30 @@ async fn server_errors_add_before_authentication_and_replace_after() {
             refused(&p.to_string())
         )
     );
+    // role missing (trust): after AuthenticationOk, replaces.
+    let e = connect_error(&format!(
+        "host=127.0.0.1,127.0.0.1 port={p},{port} user=pgc_h5_nosuch dbname=postgres"
+    ))
+    .await;
+    assert_eq!(e.message, "FATAL:  role \"pgc_h5_nosuch\" does not exist\n");
+    // pg_hba.conf reject: before authentication, adds.
+    let e = connect_error(&format!(
+        "host=127.0.0.1,127.0.0.1 port={p},{port} user={REJECT_ROLE} dbname=postgres"
+    ))
+    .await;
+    assert_eq!(
+        e.message,
+        format!(
+            "{}FATAL:  pg_hba.conf rejects connection for host \"127.0.0.1\", user \"{REJECT_ROLE}\", database \"postgres\", no encryption\n",
+            refused(&p.to_string())
+        )
+    );
+    // no password: a client-side text, replaces.
+    let e = connect_error(&format!(
+        "host=127.0.0.1,127.0.0.1 port={p},{port} user={SCRAM_ROLE} dbname=postgres"
+    ))
+    .await;
+    assert_eq!(e.message, "fe_sendauth: no password supplied\n");
     // A server error stops: the refused port after it is never tried.
     let e = connect_error(&format!(
         "host=127.0.0.1,127.0.0.1 port={port},{p} user=postgres dbname=x"

@@ -35,20 +35,23 @@
 //! # Ok::<(), pgcluster::testing::Error>(())
 //! ```
 
+mod config;
+mod os;
+
 use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::fs;
 use std::io::Write;
-use std::net::TcpListener;
-use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use crate::conninfo::Env;
+use config::{hba_conf, percent_encode, roles_sql, server_conf, userinfo};
+use os::{
+    clear_pg_env, create_private_dir, find_bin_dir, free_port, ipv6_available, os_user_name, RunAs,
+};
 
 /// The password of [`PASSWORD_ROLE`], [`MD5_ROLE`] and [`SCRAM_ROLE`].
 pub const PASSWORD: &str = "pgcluster-secret";
@@ -70,27 +73,11 @@ pub const DEFAULT_MAX_CONNECTIONS: u32 = 20;
 /// the machine may be busy with parallel builds and tests.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Where Debian installs the server programs, one `<version>/bin` per version.
-const DEBIAN_LIB_DIR: &str = "/usr/lib/postgresql";
-/// The OS user the server runs as when the process runs as root.
-const POSTGRES_OS_USER: &str = "postgres";
 /// How often a start is tried when another process takes the free port first.
 const PORT_ATTEMPTS: u32 = 5;
 /// The server's log message when a listen address is in use (`could not bind IPv4 address
 /// "127.0.0.1": Address already in use`).
 const BIND_FAILURE: &str = "could not bind";
-/// Longest base directory used as is: the socket path `<base>/pgcluster-test-<pid>-<n>-<time>/
-/// sock/.s.PGSQL.<port>` must stay below the 107 bytes of `sun_path`. Longer bases use `/tmp`.
-const MAX_BASE_DIR_LEN: usize = 40;
-
-/// The guardian: waits until the owning process (`$1`) is gone (or a zombie), then runs the
-/// stop command (`$3...`) and removes the private directory (`$2`).
-const GUARDIAN_SCRIPT: &str = r#"owner=$1 dir=$2; shift 2
-while kill -0 "$owner" 2>/dev/null && ! grep -qs '^State:[[:space:]]*Z' "/proc/$owner/status"; do
-  sleep 0.2
-done
-"$@" >/dev/null 2>&1
-rm -rf "$dir""#;
 
 /// Why a throwaway server could not be set up or controlled.
 #[non_exhaustive]
@@ -639,27 +626,14 @@ impl TestServer {
         cmd
     }
 
-    /// Spawns the guardian: a shell in its own process group (so Ctrl-C of the terminal
-    /// reaches only us) that cleans up once this process is gone.
+    /// Spawns the guardian that stops the server and removes the directory once this
+    /// process is gone.
     fn spawn_guardian(&self) -> Result<Child, Error> {
         let pg_ctl = self.bin.join("pg_ctl");
         let stop = self
             .run_as
             .argv(&pg_ctl, self.pg_ctl_args(&["stop", "-m", "immediate"]));
-        let mut cmd = Command::new("/bin/sh");
-        cmd.arg("-c")
-            .arg(GUARDIAN_SCRIPT)
-            .arg("pgcluster-guardian")
-            .arg(std::process::id().to_string())
-            .arg(&self.dir)
-            .args(stop)
-            .current_dir("/")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .process_group(0);
-        clear_pg_env(&mut cmd);
-        cmd.spawn().map_err(|e| Error::io("run", "/bin/sh", &e))
+        os::spawn_guardian(&self.dir, stop)
     }
 }
 
@@ -673,86 +647,6 @@ impl Drop for TestServer {
         if let Some(mut guardian) = self.guardian.take() {
             let _ = guardian.kill();
             let _ = guardian.wait();
-        }
-    }
-}
-
-/// Who runs the server programs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum RunAs {
-    /// The current user (not root).
-    Me,
-    /// The `postgres` OS user, because we are root.
-    Postgres {
-        uid: u32,
-        gid: u32,
-        /// `runuser`, if installed; otherwise `su` is used.
-        runuser: Option<PathBuf>,
-    },
-}
-
-impl RunAs {
-    fn detect() -> Result<Self, Error> {
-        let status = fs::read_to_string("/proc/self/status").unwrap_or_default();
-        if effective_uid(&status) != Some(0) {
-            return Ok(Self::Me);
-        }
-        let passwd = fs::read_to_string("/etc/passwd").unwrap_or_default();
-        let (_, uid, gid) = passwd_entries(&passwd)
-            .find(|(name, _, _)| *name == POSTGRES_OS_USER)
-            .ok_or(Error::NoPostgresUser)?;
-        let runuser = ["/usr/sbin/runuser", "/sbin/runuser", "/usr/bin/runuser"]
-            .iter()
-            .map(PathBuf::from)
-            .find(|p| p.is_file());
-        Ok(Self::Postgres { uid, gid, runuser })
-    }
-
-    /// The full command line that runs `program args` as this user.
-    fn argv<I, S>(&self, program: &Path, args: I) -> Vec<OsString>
-    where
-        I: IntoIterator<Item = S>,
-        S: AsRef<OsStr>,
-    {
-        let mut argv = vec![program.as_os_str().to_owned()];
-        argv.extend(args.into_iter().map(|a| a.as_ref().to_owned()));
-        match self {
-            Self::Me => argv,
-            Self::Postgres {
-                runuser: Some(runuser),
-                ..
-            } => {
-                let mut all = vec![
-                    runuser.clone().into(),
-                    "-u".into(),
-                    POSTGRES_OS_USER.into(),
-                    "--".into(),
-                ];
-                all.append(&mut argv);
-                all
-            }
-            Self::Postgres { runuser: None, .. } => {
-                let line = argv
-                    .iter()
-                    .map(|a| shell_quote(&a.to_string_lossy()))
-                    .collect::<Vec<_>>()
-                    .join(" ");
-                ["su", POSTGRES_OS_USER, "-s", "/bin/sh", "-c", &line]
-                    .iter()
-                    .map(OsString::from)
-                    .collect()
-            }
-        }
-    }
-
-    /// Makes `path` belong to the server's user (nothing to do when that is us).
-    fn give(&self, path: &Path) -> Result<(), Error> {
-        match self {
-            Self::Me => Ok(()),
-            Self::Postgres { uid, gid, .. } => {
-                std::os::unix::fs::chown(path, Some(*uid), Some(*gid))
-                    .map_err(|e| Error::io("change the owner of", path, &e))
-            }
         }
     }
 }
@@ -776,214 +670,6 @@ fn checked(program: &str, output: Output, extra: String) -> Result<String, Error
         status: output.status.to_string(),
         output: text,
     })
-}
-
-fn clear_pg_env(cmd: &mut Command) {
-    for (key, _) in std::env::vars_os() {
-        if key.to_string_lossy().starts_with("PG") {
-            cmd.env_remove(key);
-        }
-    }
-}
-
-/// The first directory on `PATH` with `initdb` and `pg_ctl` (following a symlinked `initdb`
-/// to the directory with the other programs), else the highest
-/// `/usr/lib/postgresql/<version>/bin`.
-fn find_bin_dir() -> Result<PathBuf, Error> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    find_bin_dir_in(&path, Path::new(DEBIAN_LIB_DIR))
-}
-
-/// [`find_bin_dir`] with `PATH` and `/usr/lib/postgresql` given.
-fn find_bin_dir_in(path: &OsStr, debian: &Path) -> Result<PathBuf, Error> {
-    let has_tools = |d: &Path| d.join("initdb").is_file() && d.join("pg_ctl").is_file();
-    if let Some(dir) = std::env::split_paths(path).find(|d| has_tools(d)) {
-        let real = fs::canonicalize(dir.join("initdb"))
-            .ok()
-            .and_then(|p| p.parent().map(Path::to_path_buf));
-        return Ok(real.filter(|r| has_tools(r)).unwrap_or(dir));
-    }
-    let mut found: Vec<((u32, u32), PathBuf)> = fs::read_dir(debian)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|entry| {
-            let version = parse_version(entry.file_name().to_str()?)?;
-            let bin = entry.path().join("bin");
-            has_tools(&bin).then_some((version, bin))
-        })
-        .collect();
-    found.sort();
-    found.pop().map(|(_, bin)| bin).ok_or(Error::NotFound)
-}
-
-/// `"15"` → `(15, 0)`, `"9.6"` → `(9, 6)`.
-fn parse_version(name: &str) -> Option<(u32, u32)> {
-    let (major, minor) = name.split_once('.').unwrap_or((name, "0"));
-    Some((major.parse().ok()?, minor.parse().ok()?))
-}
-
-/// A new, empty, uniquely named directory under the temporary directory, or under `/tmp`
-/// when that is too long for socket paths or (with `shared`) not open to other users.
-fn create_private_dir(shared: bool) -> Result<PathBuf, Error> {
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let mut base = std::env::temp_dir();
-    let open_to_all = || fs::metadata(&base).is_ok_and(|m| m.permissions().mode() & 0o001 != 0);
-    if base.as_os_str().len() > MAX_BASE_DIR_LEN || (shared && !open_to_all()) {
-        base = PathBuf::from("/tmp");
-    }
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let time = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    let dir = base.join(format!(
-        "pgcluster-test-{}-{n}-{time:x}",
-        std::process::id()
-    ));
-    fs::create_dir(&dir).map_err(|e| Error::io("create directory", &dir, &e))?;
-    Ok(dir)
-}
-
-/// A port that was free a moment ago on `127.0.0.1`.
-fn free_port() -> Result<u16, Error> {
-    TcpListener::bind((HOST_TCP, 0))
-        .and_then(|listener| listener.local_addr())
-        .map(|addr| addr.port())
-        .map_err(|e| Error::io("bind", "127.0.0.1:0", &e))
-}
-
-fn ipv6_available() -> bool {
-    TcpListener::bind("[::1]:0").is_ok()
-}
-
-/// The effective uid from the text of `/proc/self/status`.
-fn effective_uid(status: &str) -> Option<u32> {
-    let line = status.lines().find_map(|l| l.strip_prefix("Uid:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
-
-/// `(name, uid, gid)` of each well-formed line of `/etc/passwd`.
-fn passwd_entries(passwd: &str) -> impl Iterator<Item = (&str, u32, u32)> {
-    passwd.lines().filter_map(|line| {
-        let mut fields = line.split(':');
-        let name = fields.next()?;
-        let _password = fields.next()?;
-        let uid = fields.next()?.parse().ok()?;
-        let gid = fields.next()?.parse().ok()?;
-        Some((name, uid, gid))
-    })
-}
-
-/// The name of the OS user running this process (what libpq uses as the default role).
-fn os_user_name() -> Option<String> {
-    let status = fs::read_to_string("/proc/self/status").ok()?;
-    let uid = effective_uid(&status)?;
-    let passwd = fs::read_to_string("/etc/passwd").ok()?;
-    let name = passwd_entries(&passwd)
-        .find(|e| e.1 == uid)
-        .map(|e| e.0.to_owned());
-    name.or_else(|| std::env::var("USER").ok())
-}
-
-/// SQL creating the test roles, and a superuser named after the OS user (unless that is
-/// `postgres`), so that connections with only `PGHOST`/`PGPORT` set work.
-fn roles_sql(os_user: Option<&str>) -> String {
-    let mut sql = format!(
-        "SET password_encryption = 'md5';\n\
-         CREATE ROLE {MD5_ROLE} LOGIN PASSWORD '{PASSWORD}';\n\
-         SET password_encryption = 'scram-sha-256';\n\
-         CREATE ROLE {SCRAM_ROLE} LOGIN PASSWORD '{PASSWORD}';\n\
-         CREATE ROLE {PASSWORD_ROLE} LOGIN PASSWORD '{PASSWORD}';\n\
-         CREATE ROLE {REJECT_ROLE} LOGIN;\n"
-    );
-    if let Some(user) = os_user.filter(|u| *u != SUPERUSER) {
-        sql.push_str(&format!(
-            "CREATE ROLE \"{}\" SUPERUSER LOGIN;\n",
-            user.replace('"', "\"\"")
-        ));
-    }
-    sql
-}
-
-/// The standard `pg_hba.conf` lines (after the caller's).
-fn hba_conf(ipv6: bool) -> String {
-    let mut addrs = vec!["127.0.0.1/32"];
-    if ipv6 {
-        addrs.push("::1/128");
-    }
-    let mut text = String::from("local all all trust\nlocal replication all trust\n");
-    for (role, method) in [
-        (PASSWORD_ROLE, "password"),
-        (MD5_ROLE, "md5"),
-        (SCRAM_ROLE, "scram-sha-256"),
-        (REJECT_ROLE, "reject"),
-        ("all", "trust"),
-    ] {
-        for addr in &addrs {
-            text.push_str(&format!("host all {role} {addr} {method}\n"));
-        }
-    }
-    for addr in &addrs {
-        text.push_str(&format!("host replication all {addr} trust\n"));
-    }
-    text
-}
-
-/// The `pgcluster.conf` included from `postgresql.conf`.
-fn server_conf(
-    ipv6: bool,
-    port: u16,
-    sock: &Path,
-    max_connections: u32,
-    extra: &[String],
-) -> String {
-    let listen = if ipv6 { "127.0.0.1,::1" } else { HOST_TCP };
-    let sock = sock.display().to_string().replace('\'', "''");
-    let mut text = format!(
-        "# Written by pgcluster::testing.\n\
-         listen_addresses = '{listen}'\n\
-         port = {port}\n\
-         unix_socket_directories = '{sock}'\n\
-         fsync = off\n\
-         synchronous_commit = off\n\
-         full_page_writes = off\n\
-         max_connections = {max_connections}\n\
-         shared_buffers = 16MB\n\
-         lc_messages = 'C'\n"
-    );
-    for line in extra {
-        text.push_str(line);
-        text.push('\n');
-    }
-    text
-}
-
-/// `user@` or `user:password@` (percent-encoded), or nothing for an empty user.
-fn userinfo(user: &str, password: Option<&str>) -> String {
-    match (user, password) {
-        ("", _) => String::new(),
-        (user, None) => format!("{}@", percent_encode(user)),
-        (user, Some(pw)) => format!("{}:{}@", percent_encode(user), percent_encode(pw)),
-    }
-}
-
-/// Percent-encodes every byte but RFC 3986's unreserved characters (`/` becomes `%2F`).
-fn percent_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
-}
-
-/// Quotes a word for `sh`.
-fn shell_quote(word: &str) -> String {
-    format!("'{}'", word.replace('\'', r"'\''"))
 }
 
 #[cfg(test)]
@@ -1031,198 +717,6 @@ mod tests {
             ports.to_string(),
             "the server found its port taken by another process 5 times in a row; \
              last server log:\nLOG:  could not bind"
-        );
-    }
-
-    #[test]
-    fn proc_status_and_passwd() {
-        let status = "Name:\tcargo\nUid:\t1000\t0\t1000\t1000\nGid:\t5\t5\t5\t5\n";
-        assert_eq!(effective_uid(status), Some(0));
-        assert_eq!(effective_uid("Name:\tx\n"), None);
-        let passwd = "root:x:0:0:root:/root:/bin/bash\n\
-                      # comment\n\
-                      broken:x:notanumber:1::/:\n\
-                      postgres:x:101:104:PostgreSQL administrator,,,:/var/lib/postgresql:/bin/bash\n";
-        let entries: Vec<_> = passwd_entries(passwd).collect();
-        assert_eq!(entries, [("root", 0, 0), ("postgres", 101, 104)]);
-    }
-
-    #[test]
-    fn finds_programs() {
-        let root = std::env::temp_dir().join(format!("pgcluster-unit-{}", std::process::id()));
-        let tools = |dir: &Path| {
-            fs::create_dir_all(dir).unwrap();
-            fs::write(dir.join("initdb"), "").unwrap();
-            fs::write(dir.join("pg_ctl"), "").unwrap();
-        };
-        let debian = root.join("lib");
-        let none = OsString::new();
-        assert_eq!(find_bin_dir_in(&none, &debian), Err(Error::NotFound));
-        for version in ["9.6", "15", "10"] {
-            tools(&debian.join(version).join("bin"));
-        }
-        fs::create_dir_all(debian.join("common/bin")).unwrap();
-        assert_eq!(find_bin_dir_in(&none, &debian), Ok(debian.join("15/bin")));
-        // On PATH, a symlinked initdb leads to the directory with all the programs.
-        let (link, real) = (root.join("local/bin"), root.join("real/bin"));
-        tools(&real);
-        fs::create_dir_all(&link).unwrap();
-        std::os::unix::fs::symlink(real.join("initdb"), link.join("initdb")).unwrap();
-        std::os::unix::fs::symlink(real.join("pg_ctl"), link.join("pg_ctl")).unwrap();
-        let path = std::env::join_paths([root.join("empty"), link.clone()]).unwrap();
-        let found = find_bin_dir_in(&path, &debian);
-        let expected = fs::canonicalize(&real).unwrap();
-        fs::remove_dir_all(&root).unwrap();
-        assert_eq!(found, Ok(expected));
-    }
-
-    #[test]
-    fn versions_sort_numerically() {
-        assert_eq!(parse_version("15"), Some((15, 0)));
-        assert_eq!(parse_version("9.6"), Some((9, 6)));
-        assert_eq!(parse_version("common"), None);
-        let mut versions = ["9.6", "15", "10"].map(|v| parse_version(v).unwrap_or_default());
-        versions.sort();
-        assert_eq!(versions, [(9, 6), (10, 0), (15, 0)]);
-    }
-
-    #[test]
-    fn uris_are_percent_encoded() {
-        assert_eq!(percent_encode("/tmp/pg-x_1.~"), "%2Ftmp%2Fpg-x_1.~");
-        assert_eq!(percent_encode("a b@:"), "a%20b%40%3A");
-        assert_eq!(userinfo("", None), "");
-        assert_eq!(userinfo("u", None), "u@");
-        assert_eq!(userinfo("u", Some("p@ss")), "u:p%40ss@");
-    }
-
-    #[test]
-    fn shell_quoting() {
-        assert_eq!(shell_quote("plain"), "'plain'");
-        assert_eq!(shell_quote("it's"), r"'it'\''s'");
-        let run_as = RunAs::Postgres {
-            uid: 101,
-            gid: 104,
-            runuser: None,
-        };
-        let argv = run_as.argv(Path::new("/bin/pg_ctl"), ["-D", "/tmp/a b"]);
-        assert_eq!(
-            argv,
-            [
-                "su",
-                "postgres",
-                "-s",
-                "/bin/sh",
-                "-c",
-                "'/bin/pg_ctl' '-D' '/tmp/a b'"
-            ]
-        );
-        let run_as = RunAs::Postgres {
-            uid: 101,
-            gid: 104,
-            runuser: Some(PathBuf::from("/usr/sbin/runuser")),
-        };
-        let argv = run_as.argv(Path::new("/bin/pg_ctl"), ["stop"]);
-        assert_eq!(
-            argv,
-            [
-                "/usr/sbin/runuser",
-                "-u",
-                "postgres",
-                "--",
-                "/bin/pg_ctl",
-                "stop"
-            ]
-        );
-        assert_eq!(
-            RunAs::Me.argv(Path::new("/bin/psql"), ["-X"]),
-            ["/bin/psql", "-X"]
-        );
-    }
-
-    /// As root, both ways of switching to `postgres` really do, and keep arguments intact.
-    #[test]
-    fn runs_as_postgres_when_root() {
-        let Ok(RunAs::Postgres { uid, gid, runuser }) = RunAs::detect() else {
-            return; // not root (or no postgres user): nothing to switch
-        };
-        let mut ways = vec![RunAs::Postgres {
-            uid,
-            gid,
-            runuser: None,
-        }];
-        if runuser.is_some() {
-            ways.push(RunAs::Postgres { uid, gid, runuser });
-        }
-        for run_as in ways {
-            let argv = run_as.argv(
-                Path::new("/bin/sh"),
-                [
-                    "-c",
-                    "id -un; printf '%s|' \"$@\"",
-                    "sh",
-                    "a b",
-                    "it's",
-                    "$HOME",
-                ],
-            );
-            let output = Command::new(&argv[0]).args(&argv[1..]).output().unwrap();
-            assert_eq!(
-                String::from_utf8_lossy(&output.stdout),
-                "postgres\na b|it's|$HOME|",
-                "{run_as:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn roles() {
-        let sql = roles_sql(Some("ro\"ot"));
-        assert!(sql.starts_with(
-            "SET password_encryption = 'md5';\n\
-             CREATE ROLE pgcluster_md5 LOGIN PASSWORD 'pgcluster-secret';\n\
-             SET password_encryption = 'scram-sha-256';\n"
-        ));
-        assert!(sql.ends_with(
-            "CREATE ROLE pgcluster_reject LOGIN;\nCREATE ROLE \"ro\"\"ot\" SUPERUSER LOGIN;\n"
-        ));
-        assert!(!roles_sql(Some("postgres")).contains("SUPERUSER"));
-        assert!(!roles_sql(None).contains("SUPERUSER"));
-    }
-
-    #[test]
-    fn config_files() {
-        assert_eq!(
-            hba_conf(false),
-            "local all all trust\n\
-             local replication all trust\n\
-             host all pgcluster_password 127.0.0.1/32 password\n\
-             host all pgcluster_md5 127.0.0.1/32 md5\n\
-             host all pgcluster_scram 127.0.0.1/32 scram-sha-256\n\
-             host all pgcluster_reject 127.0.0.1/32 reject\n\
-             host all all 127.0.0.1/32 trust\n\
-             host replication all 127.0.0.1/32 trust\n"
-        );
-        assert!(hba_conf(true).contains("host all pgcluster_md5 ::1/128 md5\n"));
-        let conf = server_conf(
-            true,
-            5433,
-            Path::new("/tmp/it's"),
-            20,
-            &["work_mem = 1MB".into()],
-        );
-        assert_eq!(
-            conf,
-            "# Written by pgcluster::testing.\n\
-             listen_addresses = '127.0.0.1,::1'\n\
-             port = 5433\n\
-             unix_socket_directories = '/tmp/it''s'\n\
-             fsync = off\n\
-             synchronous_commit = off\n\
-             full_page_writes = off\n\
-             max_connections = 20\n\
-             shared_buffers = 16MB\n\
-             lc_messages = 'C'\n\
-             work_mem = 1MB\n"
         );
     }
 }

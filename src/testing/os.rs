@@ -1,0 +1,381 @@
+//! The operating system side of throwaway servers: finding the programs, running them as
+//! the `postgres` OS user when we are root, private directories, ports, and the guardian.
+
+use std::ffi::{OsStr, OsString};
+use std::fs;
+use std::net::TcpListener;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use super::{Error, HOST_TCP};
+
+/// Where Debian installs the server programs, one `<version>/bin` per version.
+const DEBIAN_LIB_DIR: &str = "/usr/lib/postgresql";
+/// The OS user the server runs as when the process runs as root.
+const POSTGRES_OS_USER: &str = "postgres";
+/// Longest base directory used as is: the socket path `<base>/pgcluster-test-<pid>-<n>-<time>/
+/// sock/.s.PGSQL.<port>` must stay below the 107 bytes of `sun_path`. Longer bases use `/tmp`.
+const MAX_BASE_DIR_LEN: usize = 40;
+
+/// The guardian: waits until the owning process (`$1`) is gone (or a zombie), then runs the
+/// stop command (`$3...`) and removes the private directory (`$2`).
+const GUARDIAN_SCRIPT: &str = r#"owner=$1 dir=$2; shift 2
+while kill -0 "$owner" 2>/dev/null && ! grep -qs '^State:[[:space:]]*Z' "/proc/$owner/status"; do
+  sleep 0.2
+done
+"$@" >/dev/null 2>&1
+rm -rf "$dir""#;
+
+/// Who runs the server programs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum RunAs {
+    /// The current user (not root).
+    Me,
+    /// The `postgres` OS user, because we are root.
+    Postgres {
+        uid: u32,
+        gid: u32,
+        /// `runuser`, if installed; otherwise `su` is used.
+        runuser: Option<PathBuf>,
+    },
+}
+
+impl RunAs {
+    /// `Postgres` when this process runs as root (effective uid 0), else `Me`.
+    pub(super) fn detect() -> Result<Self, Error> {
+        let status = fs::read_to_string("/proc/self/status").unwrap_or_default();
+        if effective_uid(&status) != Some(0) {
+            return Ok(Self::Me);
+        }
+        let passwd = fs::read_to_string("/etc/passwd").unwrap_or_default();
+        let (_, uid, gid) = passwd_entries(&passwd)
+            .find(|(name, _, _)| *name == POSTGRES_OS_USER)
+            .ok_or(Error::NoPostgresUser)?;
+        let runuser = ["/usr/sbin/runuser", "/sbin/runuser", "/usr/bin/runuser"]
+            .iter()
+            .map(PathBuf::from)
+            .find(|p| p.is_file());
+        Ok(Self::Postgres { uid, gid, runuser })
+    }
+
+    /// The full command line that runs `program args` as this user.
+    pub(super) fn argv<I, S>(&self, program: &Path, args: I) -> Vec<OsString>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let mut argv = vec![program.as_os_str().to_owned()];
+        argv.extend(args.into_iter().map(|a| a.as_ref().to_owned()));
+        match self {
+            Self::Me => argv,
+            Self::Postgres {
+                runuser: Some(runuser),
+                ..
+            } => {
+                let mut all = vec![
+                    runuser.clone().into(),
+                    "-u".into(),
+                    POSTGRES_OS_USER.into(),
+                    "--".into(),
+                ];
+                all.append(&mut argv);
+                all
+            }
+            Self::Postgres { runuser: None, .. } => {
+                let line = argv
+                    .iter()
+                    .map(|a| shell_quote(&a.to_string_lossy()))
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                ["su", POSTGRES_OS_USER, "-s", "/bin/sh", "-c", &line]
+                    .iter()
+                    .map(OsString::from)
+                    .collect()
+            }
+        }
+    }
+
+    /// Makes `path` belong to the server's user (nothing to do when that is us).
+    pub(super) fn give(&self, path: &Path) -> Result<(), Error> {
+        match self {
+            Self::Me => Ok(()),
+            Self::Postgres { uid, gid, .. } => {
+                std::os::unix::fs::chown(path, Some(*uid), Some(*gid))
+                    .map_err(|e| Error::io("change the owner of", path, &e))
+            }
+        }
+    }
+}
+
+/// Spawns the guardian: a shell in its own process group (so that Ctrl-C in a terminal
+/// reaches only us) that runs `stop` and removes `dir` once this process is gone.
+pub(super) fn spawn_guardian(dir: &Path, stop: Vec<OsString>) -> Result<Child, Error> {
+    let mut cmd = Command::new("/bin/sh");
+    cmd.arg("-c")
+        .arg(GUARDIAN_SCRIPT)
+        .arg("pgcluster-guardian")
+        .arg(std::process::id().to_string())
+        .arg(dir)
+        .args(stop)
+        .current_dir("/")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0);
+    clear_pg_env(&mut cmd);
+    cmd.spawn().map_err(|e| Error::io("run", "/bin/sh", &e))
+}
+
+/// Removes every `PG*` variable from the environment `cmd` inherits.
+pub(super) fn clear_pg_env(cmd: &mut Command) {
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("PG") {
+            cmd.env_remove(key);
+        }
+    }
+}
+
+/// The first directory on `PATH` with `initdb` and `pg_ctl` (following a symlinked `initdb`
+/// to the directory with the other programs), else the highest
+/// `/usr/lib/postgresql/<version>/bin`.
+pub(super) fn find_bin_dir() -> Result<PathBuf, Error> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    find_bin_dir_in(&path, Path::new(DEBIAN_LIB_DIR))
+}
+
+/// [`find_bin_dir`] with `PATH` and `/usr/lib/postgresql` given.
+fn find_bin_dir_in(path: &OsStr, debian: &Path) -> Result<PathBuf, Error> {
+    let has_tools = |d: &Path| d.join("initdb").is_file() && d.join("pg_ctl").is_file();
+    if let Some(dir) = std::env::split_paths(path).find(|d| has_tools(d)) {
+        let real = fs::canonicalize(dir.join("initdb"))
+            .ok()
+            .and_then(|p| p.parent().map(Path::to_path_buf));
+        return Ok(real.filter(|r| has_tools(r)).unwrap_or(dir));
+    }
+    let mut found: Vec<((u32, u32), PathBuf)> = fs::read_dir(debian)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let version = parse_version(entry.file_name().to_str()?)?;
+            let bin = entry.path().join("bin");
+            has_tools(&bin).then_some((version, bin))
+        })
+        .collect();
+    found.sort();
+    found.pop().map(|(_, bin)| bin).ok_or(Error::NotFound)
+}
+
+/// `"15"` → `(15, 0)`, `"9.6"` → `(9, 6)`.
+fn parse_version(name: &str) -> Option<(u32, u32)> {
+    let (major, minor) = name.split_once('.').unwrap_or((name, "0"));
+    Some((major.parse().ok()?, minor.parse().ok()?))
+}
+
+/// A new, empty, uniquely named directory under the temporary directory, or under `/tmp`
+/// when that is too long for socket paths or (with `shared`) not open to other users.
+pub(super) fn create_private_dir(shared: bool) -> Result<PathBuf, Error> {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let mut base = std::env::temp_dir();
+    let open_to_all = || fs::metadata(&base).is_ok_and(|m| m.permissions().mode() & 0o001 != 0);
+    if base.as_os_str().len() > MAX_BASE_DIR_LEN || (shared && !open_to_all()) {
+        base = PathBuf::from("/tmp");
+    }
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let time = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let dir = base.join(format!(
+        "pgcluster-test-{}-{n}-{time:x}",
+        std::process::id()
+    ));
+    fs::create_dir(&dir).map_err(|e| Error::io("create directory", &dir, &e))?;
+    Ok(dir)
+}
+
+/// A port that was free a moment ago on `127.0.0.1`.
+pub(super) fn free_port() -> Result<u16, Error> {
+    TcpListener::bind((HOST_TCP, 0))
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .map_err(|e| Error::io("bind", "127.0.0.1:0", &e))
+}
+
+pub(super) fn ipv6_available() -> bool {
+    TcpListener::bind("[::1]:0").is_ok()
+}
+
+/// The effective uid from the text of `/proc/self/status`.
+fn effective_uid(status: &str) -> Option<u32> {
+    let line = status.lines().find_map(|l| l.strip_prefix("Uid:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// `(name, uid, gid)` of each well-formed line of `/etc/passwd`.
+fn passwd_entries(passwd: &str) -> impl Iterator<Item = (&str, u32, u32)> {
+    passwd.lines().filter_map(|line| {
+        let mut fields = line.split(':');
+        let name = fields.next()?;
+        let _password = fields.next()?;
+        let uid = fields.next()?.parse().ok()?;
+        let gid = fields.next()?.parse().ok()?;
+        Some((name, uid, gid))
+    })
+}
+
+/// The name of the OS user running this process (what libpq uses as the default role).
+pub(super) fn os_user_name() -> Option<String> {
+    let status = fs::read_to_string("/proc/self/status").ok()?;
+    let uid = effective_uid(&status)?;
+    let passwd = fs::read_to_string("/etc/passwd").ok()?;
+    let name = passwd_entries(&passwd)
+        .find(|e| e.1 == uid)
+        .map(|e| e.0.to_owned());
+    name.or_else(|| std::env::var("USER").ok())
+}
+
+/// Quotes a word for `sh`.
+fn shell_quote(word: &str) -> String {
+    format!("'{}'", word.replace('\'', r"'\''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proc_status_and_passwd() {
+        let status = "Name:\tcargo\nUid:\t1000\t0\t1000\t1000\nGid:\t5\t5\t5\t5\n";
+        assert_eq!(effective_uid(status), Some(0));
+        assert_eq!(effective_uid("Name:\tx\n"), None);
+        let passwd = "root:x:0:0:root:/root:/bin/bash\n\
+                      # comment\n\
+                      broken:x:notanumber:1::/:\n\
+                      postgres:x:101:104:PostgreSQL administrator,,,:/var/lib/postgresql:/bin/bash\n";
+        let entries: Vec<_> = passwd_entries(passwd).collect();
+        assert_eq!(entries, [("root", 0, 0), ("postgres", 101, 104)]);
+    }
+
+    #[test]
+    fn finds_programs() {
+        let root = std::env::temp_dir().join(format!("pgcluster-unit-{}", std::process::id()));
+        let tools = |dir: &Path| {
+            fs::create_dir_all(dir).unwrap();
+            fs::write(dir.join("initdb"), "").unwrap();
+            fs::write(dir.join("pg_ctl"), "").unwrap();
+        };
+        let debian = root.join("lib");
+        let none = OsString::new();
+        assert_eq!(find_bin_dir_in(&none, &debian), Err(Error::NotFound));
+        for version in ["9.6", "15", "10"] {
+            tools(&debian.join(version).join("bin"));
+        }
+        fs::create_dir_all(debian.join("common/bin")).unwrap();
+        assert_eq!(find_bin_dir_in(&none, &debian), Ok(debian.join("15/bin")));
+        // On PATH, a symlinked initdb leads to the directory with all the programs.
+        let (link, real) = (root.join("local/bin"), root.join("real/bin"));
+        tools(&real);
+        fs::create_dir_all(&link).unwrap();
+        std::os::unix::fs::symlink(real.join("initdb"), link.join("initdb")).unwrap();
+        std::os::unix::fs::symlink(real.join("pg_ctl"), link.join("pg_ctl")).unwrap();
+        let path = std::env::join_paths([root.join("empty"), link.clone()]).unwrap();
+        let found = find_bin_dir_in(&path, &debian);
+        let expected = fs::canonicalize(&real).unwrap();
+        fs::remove_dir_all(&root).unwrap();
+        assert_eq!(found, Ok(expected));
+    }
+
+    #[test]
+    fn versions_sort_numerically() {
+        assert_eq!(parse_version("15"), Some((15, 0)));
+        assert_eq!(parse_version("9.6"), Some((9, 6)));
+        assert_eq!(parse_version("common"), None);
+        let mut versions = ["9.6", "15", "10"].map(|v| parse_version(v).unwrap_or_default());
+        versions.sort();
+        assert_eq!(versions, [(9, 6), (10, 0), (15, 0)]);
+    }
+
+    #[test]
+    fn shell_quoting() {
+        assert_eq!(shell_quote("plain"), "'plain'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        let run_as = RunAs::Postgres {
+            uid: 101,
+            gid: 104,
+            runuser: None,
+        };
+        let argv = run_as.argv(Path::new("/bin/pg_ctl"), ["-D", "/tmp/a b"]);
+        assert_eq!(
+            argv,
+            [
+                "su",
+                "postgres",
+                "-s",
+                "/bin/sh",
+                "-c",
+                "'/bin/pg_ctl' '-D' '/tmp/a b'"
+            ]
+        );
+        let run_as = RunAs::Postgres {
+            uid: 101,
+            gid: 104,
+            runuser: Some(PathBuf::from("/usr/sbin/runuser")),
+        };
+        let argv = run_as.argv(Path::new("/bin/pg_ctl"), ["stop"]);
+        assert_eq!(
+            argv,
+            [
+                "/usr/sbin/runuser",
+                "-u",
+                "postgres",
+                "--",
+                "/bin/pg_ctl",
+                "stop"
+            ]
+        );
+        assert_eq!(
+            RunAs::Me.argv(Path::new("/bin/psql"), ["-X"]),
+            ["/bin/psql", "-X"]
+        );
+    }
+
+    /// As root, both ways of switching to `postgres` really do, and keep arguments intact.
+    #[test]
+    fn runs_as_postgres_when_root() {
+        let Ok(RunAs::Postgres { uid, gid, runuser }) = RunAs::detect() else {
+            return; // not root (or no postgres user): nothing to switch
+        };
+        let mut ways = vec![RunAs::Postgres {
+            uid,
+            gid,
+            runuser: None,
+        }];
+        if runuser.is_some() {
+            ways.push(RunAs::Postgres { uid, gid, runuser });
+        }
+        for run_as in ways {
+            let argv = run_as.argv(
+                Path::new("/bin/sh"),
+                [
+                    "-c",
+                    "id -un; printf '%s|' \"$@\"",
+                    "sh",
+                    "a b",
+                    "it's",
+                    "$HOME",
+                ],
+            );
+            let output = Command::new(&argv[0]).args(&argv[1..]).output().unwrap();
+            assert_eq!(
+                String::from_utf8_lossy(&output.stdout),
+                "postgres\na b|it's|$HOME|",
+                "{run_as:?}"
+            );
+        }
+    }
+}

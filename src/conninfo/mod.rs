@@ -15,6 +15,7 @@ pub mod dsn;
 mod keyvalue;
 mod osuser;
 mod pgpass;
+mod pyprintable;
 mod resolve;
 pub mod rex;
 mod service;

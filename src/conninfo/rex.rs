@@ -8,6 +8,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use super::pyprintable::is_printable;
+
 /// A parsed rex/htsql database setting (htsql's `DB`).
 #[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -165,7 +167,7 @@ pub fn py_repr(s: &str) -> String {
                 out.push('\\');
                 out.push(c);
             }
-            c if !py_printable(c) => {
+            c if !is_printable(c) => {
                 let n = u32::from(c);
                 if n < 0x100 {
                     out.push_str(&format!("\\x{n:02x}"));
@@ -180,29 +182,6 @@ pub fn py_repr(s: &str) -> String {
     }
     out.push(quote);
     out
-}
-
-/// Python's `str.isprintable()` for one character: false for the categories Cc, Cf, Co,
-/// Zl, Zp and Zs (except the space). Unassigned code points (Cn) are not tracked and count
-/// as printable, apart from the noncharacters.
-fn py_printable(c: char) -> bool {
-    let n = u32::from(c);
-    if c == ' ' {
-        return true;
-    }
-    if c.is_control() {
-        return false; // Cc
-    }
-    let non_printable = matches!(
-        n,
-        0x00A0 | 0x00AD | 0x0600..=0x0605 | 0x061C | 0x06DD | 0x070F | 0x08E2 | 0x1680
-            | 0x180E | 0x2000..=0x200F | 0x2028..=0x202F | 0x205F..=0x2064 | 0x2066..=0x206F
-            | 0x3000 | 0xD800..=0xF8FF | 0xFDD0..=0xFDEF | 0xFEFF | 0xFFF9..=0xFFFB
-            | 0x110BD | 0x110CD | 0x13430..=0x13438 | 0x1BCA0..=0x1BCA3
-            | 0x1D173..=0x1D17A | 0xE0001 | 0xE0020..=0xE007F | 0xF0000..=0x10FFFF
-    );
-    // Noncharacters U+xxFFFE / U+xxFFFF are unassigned (Cn).
-    !non_printable && (n & 0xFFFE) != 0xFFFE
 }
 
 /// `urllib.parse.unquote`: `%XX` runs are decoded as UTF-8 (invalid bytes become U+FFFD);

@@ -9,7 +9,7 @@ mod fake_server;
 
 use std::time::{Duration, Instant};
 
-use fake_server::{closed_port, refused, FakeServer, Script, SERVER_CLOSED};
+use fake_server::{auth_ok, closed_port, message, refused, FakeServer, Script, SERVER_CLOSED};
 use pgcluster::conninfo::{Config, Env, Resolved};
 use pgcluster::Connection;
 
@@ -199,6 +199,73 @@ async fn garbage_instead_of_authentication_request_adds() {
         .await,
         format!(
             "{}expected authentication request from server, but received X\n",
+            refused(&p.to_string())
+        )
+    );
+    server.join();
+}
+
+#[tokio::test]
+async fn authentication_request_longer_than_2000_bytes() {
+    let server = FakeServer::start(Script::Reply(message(b'R', &[0; 2996])), 1);
+    assert_eq!(
+        failure(&format!(
+            "host=127.0.0.1 port={} user=u dbname=d",
+            server.port
+        ))
+        .await,
+        "expected authentication request from server, but received R\n"
+    );
+    server.join();
+}
+
+#[tokio::test]
+async fn non_error_message_after_authentication_ok() {
+    let mut reply = auth_ok();
+    reply.extend(message(b'C', b"SELECT 1\0"));
+    let server = FakeServer::start(Script::Reply(reply), 1);
+    assert_eq!(
+        failure(&format!(
+            "host=127.0.0.1 port={} user=u dbname=d",
+            server.port
+        ))
+        .await,
+        "unexpected message from server during startup\n"
+    );
+    server.join();
+}
+
+#[tokio::test]
+async fn server_closes_after_authentication_ok() {
+    let server = FakeServer::start(Script::ReplyThenClose(auth_ok()), 1);
+    assert_eq!(
+        failure(&format!(
+            "host=127.0.0.1 port={} user=u dbname=d",
+            server.port
+        ))
+        .await,
+        SERVER_CLOSED
+    );
+    server.join();
+}
+
+/// A pre-3.0 server's error: libpq 13 adds its text and retries with protocol 2.0;
+/// pgcluster has no protocol 2.0, so it reports the text and stops (messages.md §4.3).
+#[tokio::test]
+async fn pre_v3_error_text_is_reported() {
+    let p = closed_port();
+    let server = FakeServer::start(
+        Script::Reply(b"EFATAL:  unsupported frontend protocol\0".to_vec()),
+        1,
+    );
+    assert_eq!(
+        failure(&format!(
+            "host=127.0.0.1,127.0.0.1 port={p},{} user=u dbname=d",
+            server.port
+        ))
+        .await,
+        format!(
+            "{}FATAL:  unsupported frontend protocol\n",
             refused(&p.to_string())
         )
     );

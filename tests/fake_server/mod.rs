@@ -15,6 +15,8 @@ pub enum Script {
     Silent,
     /// Reads the startup packet, sends these bytes, then waits for the client to go away.
     Reply(Vec<u8>),
+    /// Reads the startup packet, sends these bytes, then closes the socket.
+    ReplyThenClose(Vec<u8>),
 }
 
 /// A fake server on 127.0.0.1, on a port the system chose. Serves `connections`
@@ -63,6 +65,9 @@ fn serve(mut socket: TcpStream, script: &Script) {
             let _ = socket.write_all(bytes);
             drain(&mut socket);
         }
+        Script::ReplyThenClose(bytes) => {
+            let _ = socket.write_all(bytes);
+        }
     }
 }
 
@@ -98,3 +103,17 @@ pub fn refused(port: &str) -> String {
 
 /// libpq's text for a socket that closed.
 pub const SERVER_CLOSED: &str = "server closed the connection unexpectedly\n\tThis probably means the server terminated abnormally\n\tbefore or while processing the request.\n";
+
+/// One backend message: type byte, length word, body.
+pub fn message(tag: u8, body: &[u8]) -> Vec<u8> {
+    let len = u32::try_from(body.len() + 4).expect("short test message");
+    let mut out = vec![tag];
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(body);
+    out
+}
+
+/// AuthenticationOk.
+pub fn auth_ok() -> Vec<u8> {
+    message(b'R', &[0, 0, 0, 0])
+}

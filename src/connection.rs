@@ -188,6 +188,7 @@ impl Connection {
                 }
                 continue;
             }
+            let tag = frame.tag;
             match machine.handle(frame) {
                 Ok(Some(QueryEvent::Ready(status))) => {
                     self.transaction_status = status;
@@ -197,6 +198,10 @@ impl Connection {
                 Ok(None) => {}
                 Err(e) => {
                     run.set_error(format!("{e}\n"), None);
+                    // A malformed ReadyForQuery still ends the query (libpq goes idle).
+                    if tag == b'Z' {
+                        break;
+                    }
                     draining = true;
                 }
             }
@@ -611,6 +616,38 @@ mod tests {
             assert_eq!(conn.state(), State::Broken);
             assert!(format!("{conn:?}").ends_with(", closed: 2>"));
             assert_eq!(conn.simple_query("select 1").await, Err(Error::Closed));
+        });
+    }
+
+    #[test]
+    fn lost_sync_breaks_and_bad_ready_for_query_ends_the_query() {
+        rt().block_on(async {
+            let (a, mut b) = UnixStream::pair().unwrap();
+            let mut conn = Connection::from_parts(
+                Stream::Unix(a),
+                FrameReader::new(Limits::default()),
+                ready(),
+            );
+            b.write_all(&msg(b'Z', b"II")).await.unwrap();
+            let err = conn.simple_query("select 1").await.unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                "Got an error from the database server:\n    message contents do not agree with length in message type \"Z\""
+            );
+            assert_eq!(conn.state(), State::Open);
+
+            let mut reply = b"C".to_vec();
+            reply.extend_from_slice(&40000u32.to_be_bytes());
+            b.write_all(&reply).await.unwrap();
+            let Err(Error::Query(e)) = conn.simple_query("select 1").await else {
+                panic!("expected a query error")
+            };
+            assert_eq!(
+                e.message,
+                "lost synchronization with server: got message type \"C\", length 40000\n"
+            );
+            assert!(e.connection_lost);
+            assert_eq!(conn.state(), State::Broken);
         });
     }
 

@@ -5,7 +5,9 @@
 //! [`std::env::temp_dir`]. The server listens on `127.0.0.1` (and `::1` when it exists) on a free
 //! port, and on a Unix socket in the private directory. It trusts local connections and has one
 //! role per password method ([`PASSWORD_ROLE`], [`MD5_ROLE`], [`SCRAM_ROLE`], all with password
-//! [`PASSWORD`]) plus [`REJECT_ROLE`], which `pg_hba.conf` always rejects over TCP.
+//! [`PASSWORD`]) plus [`REJECT_ROLE`], which `pg_hba.conf` always rejects over TCP. A superuser
+//! role named after the OS user running the process (unless that is `postgres`) lets programs
+//! connect with only `PGHOST` and `PGPORT` set. [`Builder::start_standby`] makes a hot standby.
 //!
 //! When the process runs as root, the directory is given to the `postgres` OS user and the
 //! server programs run as that user (`runuser -u postgres --`), since PostgreSQL refuses root.

@@ -1,7 +1,35 @@
 //! Query state machines: they check the order of the server's replies and turn them into
 //! events.
+//!
+//! [`SimpleQuery`] follows one `Query` message; [`ExtendedQuery`] follows a batch of
+//! Parse/Bind/Describe/Execute/Close messages ended by one Sync. Both turn every frame into
+//! exactly one [`QueryEvent`] (or an error) until [`QueryEvent::Ready`], with libpq 13's
+//! texts for replies out of order:
+//!
+//! ```
+//! use pgcluster_protocol::frame::Frame;
+//! use pgcluster_protocol::query::SimpleQuery;
+//!
+//! let mut query = SimpleQuery::new();
+//! let err = query.handle(Frame::new(b'D', &b"\0\0"[..])).unwrap_err();
+//! assert_eq!(
+//!     err.to_string(),
+//!     "server sent data (\"D\" message) without prior row description (\"T\" message)"
+//! );
+//! ```
+//!
+//! An error is sticky: every later call returns it again. libpq reports such an error once
+//! the query ends; the I/O layer should read and drop frames up to ReadyForQuery.
+//!
+//! After an ErrorResponse the server skips to ReadyForQuery; anything else it still sends
+//! (other than notices, parameter changes and notifications) comes out as
+//! [`QueryEvent::Discarded`], as libpq discards it.
 
-use crate::backend::{DataRow, RowDescription, TransactionStatus};
+use std::collections::VecDeque;
+
+use bytes::Bytes;
+
+use crate::backend::{BackendMessage, CopyResponse, DataRow, RowDescription, TransactionStatus};
 use crate::error_fields::ErrorFields;
 use crate::frame::Frame;
 use crate::ProtocolError;
@@ -40,12 +68,166 @@ pub enum QueryEvent {
     },
     /// The query is over; the connection is ready for the next one.
     Ready(TransactionStatus),
+    /// `COPY ... FROM STDIN` started: the server now waits for the client's CopyData
+    /// messages and CopyDone, or CopyFail. Until it has them it sends nothing more.
+    CopyIn(CopyResponse),
+    /// `COPY ... TO STDOUT` started: [`QueryEvent::CopyData`] follow, then
+    /// [`QueryEvent::CopyDone`].
+    CopyOut(CopyResponse),
+    /// One chunk of COPY TO STDOUT data.
+    CopyData(Bytes),
+    /// The end of COPY TO STDOUT data.
+    CopyDone,
+    /// ParseComplete (extended protocol).
+    ParseComplete,
+    /// BindComplete (extended protocol).
+    BindComplete,
+    /// CloseComplete (extended protocol).
+    CloseComplete,
+    /// The parameter types of a described statement (extended protocol).
+    ParameterDescription(Vec<u32>),
+    /// The described statement or portal returns no rows (extended protocol).
+    NoData,
+    /// Execute stopped at its row limit; the portal can be executed again (extended
+    /// protocol).
+    PortalSuspended,
+    /// A message libpq silently drops here (e.g. a row after an error, CopyData outside
+    /// COPY, BackendKeyData): nothing to do. The message type is given for logging.
+    Discarded(u8),
+}
+
+/// Where a query's reply stands.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Results are arriving.
+    #[default]
+    Running,
+    /// Inside COPY TO STDOUT: CopyData until CopyDone.
+    CopyOut,
+    /// An ErrorResponse arrived: everything up to ReadyForQuery is dropped.
+    AfterError,
+    /// ReadyForQuery arrived.
+    Done,
+}
+
+/// State and checks shared by both machines.
+#[derive(Debug, Default)]
+struct Core {
+    /// Field count of the current RowDescription, if any.
+    columns: Option<usize>,
+    phase: Phase,
+    failed: Option<ProtocolError>,
+}
+
+/// What a message means for the shared core: an event, or "not mine, decide yourself".
+enum Outcome {
+    Event(QueryEvent),
+    Other(BackendMessage),
+}
+
+impl Core {
+    /// Runs `f` unless an error is already recorded; records any error `f` returns.
+    fn guard(
+        &mut self,
+        f: impl FnOnce(&mut Self) -> Result<QueryEvent, ProtocolError>,
+    ) -> Result<QueryEvent, ProtocolError> {
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
+        let result = f(self);
+        if let Err(e) = &result {
+            self.failed = Some(e.clone());
+        }
+        result
+    }
+
+    /// Decodes `frame` and handles what both protocols share: asynchronous messages,
+    /// errors, ReadyForQuery, rows and their description, command completion and COPY.
+    fn common(&mut self, frame: &Frame) -> Result<Outcome, ProtocolError> {
+        if self.phase == Phase::Done {
+            // The query is over: whatever comes now belongs to no query of ours.
+            return Err(ProtocolError::UnexpectedMessage { tag: frame.tag });
+        }
+        let msg = BackendMessage::parse(frame)?;
+        let event = match msg {
+            BackendMessage::NoticeResponse(fields) => QueryEvent::Notice(fields),
+            BackendMessage::ParameterStatus { name, value } => {
+                QueryEvent::ParameterStatus { name, value }
+            }
+            BackendMessage::NotificationResponse {
+                process_id,
+                channel,
+                payload,
+            } => QueryEvent::Notification {
+                process_id,
+                channel,
+                payload,
+            },
+            BackendMessage::ReadyForQuery(status) if self.phase == Phase::AfterError => {
+                self.phase = Phase::Done;
+                QueryEvent::Ready(status)
+            }
+            _ if self.phase == Phase::AfterError => QueryEvent::Discarded(frame.tag),
+            BackendMessage::ErrorResponse(fields) => {
+                self.phase = Phase::AfterError;
+                self.columns = None;
+                QueryEvent::Error(fields)
+            }
+            BackendMessage::CopyData(data) if self.phase == Phase::CopyOut => {
+                QueryEvent::CopyData(data)
+            }
+            BackendMessage::CopyDone if self.phase == Phase::CopyOut => {
+                self.phase = Phase::Running;
+                QueryEvent::CopyDone
+            }
+            _ if self.phase == Phase::CopyOut => {
+                return Err(ProtocolError::UnexpectedMessage { tag: frame.tag })
+            }
+            BackendMessage::ReadyForQuery(status) => {
+                self.phase = Phase::Done;
+                QueryEvent::Ready(status)
+            }
+            // libpq: "If we see Copy Data, just silently drop it."
+            BackendMessage::CopyData(_) | BackendMessage::CopyDone => {
+                QueryEvent::Discarded(frame.tag)
+            }
+            BackendMessage::BackendKeyData { .. } => QueryEvent::Discarded(frame.tag),
+            other => return Ok(Outcome::Other(other)),
+        };
+        Ok(Outcome::Event(event))
+    }
+
+    fn row_description(&mut self, description: RowDescription) -> QueryEvent {
+        self.columns = Some(description.fields.len());
+        QueryEvent::RowDescription(description)
+    }
+
+    fn row(&self, row: DataRow) -> Result<QueryEvent, ProtocolError> {
+        match self.columns {
+            None => Err(ProtocolError::DataWithoutDescription),
+            Some(n) if n != row.len() => Err(ProtocolError::FieldCount),
+            Some(_) => Ok(QueryEvent::Row(row)),
+        }
+    }
+
+    fn copy_start(&mut self, msg: BackendMessage, tag: u8) -> Result<QueryEvent, ProtocolError> {
+        self.columns = None;
+        match msg {
+            BackendMessage::CopyInResponse(r) => Ok(QueryEvent::CopyIn(r)),
+            BackendMessage::CopyOutResponse(r) => {
+                self.phase = Phase::CopyOut;
+                Ok(QueryEvent::CopyOut(r))
+            }
+            // COPY BOTH is for replication connections, which pgcluster does not make.
+            _ => Err(ProtocolError::UnexpectedMessage { tag }),
+        }
+    }
 }
 
 /// The simple-query protocol (`Q`): one machine per query sent. Errors are sticky.
 #[derive(Debug, Default)]
 pub struct SimpleQuery {
-    columns: Option<usize>,
+    core: Core,
 }
 
 impl SimpleQuery {
@@ -55,13 +237,701 @@ impl SimpleQuery {
     }
 
     /// Handles one frame; returns the event it carries.
+    ///
+    /// Errors (libpq 13's texts): a DataRow before any RowDescription
+    /// ([`ProtocolError::DataWithoutDescription`]) or with another field count
+    /// ([`ProtocolError::FieldCount`]); a message that has no place in a simple query
+    /// ([`ProtocolError::UnexpectedMessage`]), including FunctionCallResponse, the
+    /// extended protocol's replies and anything after ReadyForQuery; any decoding error.
     pub fn handle(&mut self, frame: Frame) -> Result<QueryEvent, ProtocolError> {
-        let _ = (frame, self.columns);
-        todo!()
+        self.core.guard(|core| {
+            let msg = match core.common(&frame)? {
+                Outcome::Event(event) => return Ok(event),
+                Outcome::Other(msg) => msg,
+            };
+            match msg {
+                BackendMessage::RowDescription(d) => Ok(core.row_description(d)),
+                BackendMessage::DataRow(row) => core.row(row),
+                BackendMessage::CommandComplete(tag) => {
+                    core.columns = None;
+                    Ok(QueryEvent::CommandComplete(tag))
+                }
+                BackendMessage::EmptyQueryResponse => {
+                    core.columns = None;
+                    Ok(QueryEvent::EmptyQuery)
+                }
+                msg @ (BackendMessage::CopyInResponse(_)
+                | BackendMessage::CopyOutResponse(_)
+                | BackendMessage::CopyBothResponse(_)) => core.copy_start(msg, frame.tag),
+                _ => Err(ProtocolError::UnexpectedMessage { tag: frame.tag }),
+            }
+        })
     }
 
     /// True once ReadyForQuery has been handled.
     pub fn is_done(&self) -> bool {
-        todo!()
+        self.core.phase == Phase::Done
+    }
+}
+
+/// A message of an extended-protocol batch, in the order it was sent (Sync excluded: a
+/// batch ends with exactly one Sync).
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sent {
+    /// Parse: answered by ParseComplete.
+    Parse,
+    /// Bind: answered by BindComplete.
+    Bind,
+    /// Describe of a prepared statement: ParameterDescription, then RowDescription or
+    /// NoData.
+    DescribeStatement,
+    /// Describe of a portal: RowDescription or NoData.
+    DescribePortal,
+    /// Execute: DataRows, then CommandComplete, EmptyQueryResponse or PortalSuspended
+    /// (or a COPY).
+    Execute,
+    /// Close of a statement or portal: answered by CloseComplete.
+    Close,
+}
+
+/// What the next reply must be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expect {
+    ParseComplete,
+    BindComplete,
+    ParameterDescription,
+    Description,
+    Execution,
+    CloseComplete,
+}
+
+/// The extended-query protocol: the replies to one batch of [`Sent`] messages and its
+/// Sync, checked in order. Errors are sticky.
+#[derive(Debug)]
+pub struct ExtendedQuery {
+    core: Core,
+    expect: VecDeque<Expect>,
+}
+
+impl Default for ExtendedQuery {
+    /// Parse, Bind, Describe (portal), Execute, then Sync: one statement, as libpq's
+    /// `PQexecParams` sends it.
+    fn default() -> Self {
+        Self::new(&[Sent::Parse, Sent::Bind, Sent::DescribePortal, Sent::Execute])
+    }
+}
+
+impl ExtendedQuery {
+    /// A machine for the batch `sent`, followed by one Sync.
+    pub fn new(sent: &[Sent]) -> Self {
+        let mut expect = VecDeque::with_capacity(sent.len().saturating_add(1));
+        for s in sent {
+            match s {
+                Sent::Parse => expect.push_back(Expect::ParseComplete),
+                Sent::Bind => expect.push_back(Expect::BindComplete),
+                Sent::DescribeStatement => {
+                    expect.push_back(Expect::ParameterDescription);
+                    expect.push_back(Expect::Description);
+                }
+                Sent::DescribePortal => expect.push_back(Expect::Description),
+                Sent::Execute => expect.push_back(Expect::Execution),
+                Sent::Close => expect.push_back(Expect::CloseComplete),
+            }
+        }
+        Self {
+            core: Core::default(),
+            expect,
+        }
+    }
+
+    /// Handles one frame; returns the event it carries.
+    ///
+    /// Each reply must answer the next message of the batch; one that does not is
+    /// [`ProtocolError::UnexpectedMessage`], as is ReadyForQuery before every message has
+    /// been answered (unless an ErrorResponse ended the batch early). Rows are checked as
+    /// in [`SimpleQuery::handle`]: they need a RowDescription from a Describe.
+    pub fn handle(&mut self, frame: Frame) -> Result<QueryEvent, ProtocolError> {
+        let expect = &mut self.expect;
+        self.core.guard(|core| {
+            let unexpected = ProtocolError::UnexpectedMessage { tag: frame.tag };
+            if frame.tag == b'Z' && core.phase == Phase::Running && !expect.is_empty() {
+                return Err(unexpected);
+            }
+            let msg = match core.common(&frame)? {
+                Outcome::Event(event) => {
+                    if matches!(event, QueryEvent::Error(_)) {
+                        // The server skips the rest of the batch up to Sync.
+                        expect.clear();
+                    }
+                    return Ok(event);
+                }
+                Outcome::Other(msg) => msg,
+            };
+            let next = expect.front().copied();
+            let (event, step_done) = match (next, msg) {
+                (Some(Expect::ParseComplete), BackendMessage::ParseComplete) => {
+                    (QueryEvent::ParseComplete, true)
+                }
+                (Some(Expect::BindComplete), BackendMessage::BindComplete) => {
+                    (QueryEvent::BindComplete, true)
+                }
+                (Some(Expect::CloseComplete), BackendMessage::CloseComplete) => {
+                    (QueryEvent::CloseComplete, true)
+                }
+                (Some(Expect::ParameterDescription), BackendMessage::ParameterDescription(t)) => {
+                    (QueryEvent::ParameterDescription(t), true)
+                }
+                (Some(Expect::Description), BackendMessage::RowDescription(d)) => {
+                    (core.row_description(d), true)
+                }
+                (Some(Expect::Description), BackendMessage::NoData) => {
+                    core.columns = None;
+                    (QueryEvent::NoData, true)
+                }
+                (Some(Expect::Execution), BackendMessage::DataRow(row)) => (core.row(row)?, false),
+                (Some(Expect::Execution), BackendMessage::CommandComplete(tag)) => {
+                    (QueryEvent::CommandComplete(tag), true)
+                }
+                (Some(Expect::Execution), BackendMessage::EmptyQueryResponse) => {
+                    (QueryEvent::EmptyQuery, true)
+                }
+                (Some(Expect::Execution), BackendMessage::PortalSuspended) => {
+                    (QueryEvent::PortalSuspended, true)
+                }
+                (
+                    Some(Expect::Execution),
+                    msg @ (BackendMessage::CopyInResponse(_)
+                    | BackendMessage::CopyOutResponse(_)
+                    | BackendMessage::CopyBothResponse(_)),
+                ) => (core.copy_start(msg, frame.tag)?, false),
+                // A DataRow with no Execute to answer is judged as libpq judges it.
+                (_, BackendMessage::DataRow(row)) => {
+                    core.row(row)?;
+                    return Err(unexpected);
+                }
+                _ => return Err(unexpected),
+            };
+            if step_done {
+                expect.pop_front();
+            }
+            Ok(event)
+        })
+    }
+
+    /// True once ReadyForQuery has been handled.
+    pub fn is_done(&self) -> bool {
+        self.core.phase == Phase::Done
+    }
+}
+
+#[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "a test fails loudly on unexpected input"
+)]
+mod tests {
+    use super::*;
+    use crate::frame::FrameReader;
+    use crate::limits::Limits;
+
+    fn frame(tag: u8, body: &[u8]) -> Frame {
+        Frame::new(tag, Bytes::copy_from_slice(body))
+    }
+
+    /// RowDescription with `n` text columns named `c0`, `c1`, ...
+    fn row_description(n: u16) -> Frame {
+        let mut body = n.to_be_bytes().to_vec();
+        for i in 0..n {
+            body.extend_from_slice(format!("c{i}\0").as_bytes());
+            body.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0, 0, 25, 0xff, 0xff]);
+            body.extend_from_slice(&[0xff, 0xff, 0xff, 0xff, 0, 0]);
+        }
+        frame(b'T', &body)
+    }
+
+    /// DataRow with the given text values.
+    fn data_row(values: &[&str]) -> Frame {
+        let mut body = u16::try_from(values.len()).unwrap().to_be_bytes().to_vec();
+        for v in values {
+            body.extend_from_slice(&i32::try_from(v.len()).unwrap().to_be_bytes());
+            body.extend_from_slice(v.as_bytes());
+        }
+        frame(b'D', &body)
+    }
+
+    fn complete(tag: &str) -> Frame {
+        frame(b'C', format!("{tag}\0").as_bytes())
+    }
+
+    fn error(message: &str) -> Frame {
+        frame(b'E', format!("SERROR\0C42P01\0M{message}\0\0").as_bytes())
+    }
+
+    fn ready() -> Frame {
+        frame(b'Z', b"I")
+    }
+
+    fn frames(stream: &[u8]) -> Vec<Frame> {
+        let mut r = FrameReader::new(Limits::default());
+        r.extend_from_slice(stream);
+        let mut out = Vec::new();
+        while let Some(f) = r.next_frame().unwrap() {
+            out.push(f);
+        }
+        out
+    }
+
+    fn simple_err(frames: Vec<Frame>) -> String {
+        let mut q = SimpleQuery::new();
+        let (last, first) = frames.split_last().unwrap();
+        for f in first {
+            q.handle(f.clone()).unwrap();
+        }
+        let err = q.handle(last.clone()).unwrap_err();
+        // Sticky: every later call gives the same error.
+        assert_eq!(q.handle(ready()).unwrap_err(), err);
+        assert!(!q.is_done());
+        err.to_string()
+    }
+
+    /// `SELECT 1; SELECT 2`, captured from PostgreSQL 15.18.
+    #[test]
+    fn captured_multi_statement() {
+        let mut q = SimpleQuery::new();
+        let mut events = Vec::new();
+        for f in frames(include_bytes!("../tests/data/multi.bin")) {
+            assert!(!q.is_done());
+            events.push(q.handle(f).unwrap());
+        }
+        assert!(q.is_done());
+        assert_eq!(events.len(), 7);
+        assert!(matches!(&events[0], QueryEvent::RowDescription(d) if d.fields.len() == 1));
+        match &events[1] {
+            QueryEvent::Row(row) => {
+                assert_eq!(row.values().collect::<Vec<_>>(), vec![Some(&b"1"[..])]);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            events[2],
+            QueryEvent::CommandComplete("SELECT 1".to_owned())
+        );
+        assert!(matches!(&events[3], QueryEvent::RowDescription(_)));
+        assert!(matches!(&events[4], QueryEvent::Row(_)));
+        assert_eq!(
+            events[5],
+            QueryEvent::CommandComplete("SELECT 1".to_owned())
+        );
+        assert_eq!(events[6], QueryEvent::Ready(TransactionStatus::Idle));
+    }
+
+    /// Every captured simple-query reply passes the machine and ends in Ready.
+    #[test]
+    fn captured_replies_are_accepted() {
+        let captures: [&[u8]; 8] = [
+            include_bytes!("../tests/data/types.bin"),
+            include_bytes!("../tests/data/notice.bin"),
+            include_bytes!("../tests/data/empty.bin"),
+            include_bytes!("../tests/data/copyout.bin"),
+            include_bytes!("../tests/data/notify.bin"),
+            include_bytes!("../tests/data/syntax.bin"),
+            include_bytes!("../tests/data/raise.bin"),
+            include_bytes!("../tests/data/relation.bin"),
+        ];
+        // Some captures hold several queries: a new machine starts after each Ready.
+        for capture in captures {
+            let mut q = SimpleQuery::new();
+            let mut last = None;
+            for f in frames(capture) {
+                if q.is_done() {
+                    q = SimpleQuery::new();
+                }
+                last = Some(q.handle(f).unwrap());
+            }
+            assert!(matches!(last, Some(QueryEvent::Ready(_))), "{last:?}");
+            assert!(q.is_done());
+        }
+    }
+
+    #[test]
+    fn captured_copy_out() {
+        let mut q = SimpleQuery::new();
+        let events: Vec<QueryEvent> = frames(include_bytes!("../tests/data/copyout.bin"))
+            .into_iter()
+            .map(|f| q.handle(f).unwrap())
+            .collect();
+        assert!(matches!(events[0], QueryEvent::CopyOut(_)), "{events:?}");
+        assert!(events.contains(&QueryEvent::CopyDone));
+        assert!(events.iter().any(|e| matches!(e, QueryEvent::CopyData(_))));
+    }
+
+    #[test]
+    fn data_without_description() {
+        assert_eq!(
+            simple_err(vec![data_row(&["1"])]),
+            "server sent data (\"D\" message) without prior row description (\"T\" message)"
+        );
+        // A CommandComplete ends the description's statement.
+        assert_eq!(
+            simple_err(vec![
+                row_description(1),
+                data_row(&["1"]),
+                complete("SELECT 1"),
+                data_row(&["2"]),
+            ]),
+            "server sent data (\"D\" message) without prior row description (\"T\" message)"
+        );
+    }
+
+    #[test]
+    fn field_count() {
+        assert_eq!(
+            simple_err(vec![row_description(2), data_row(&["1"])]),
+            "unexpected field count in \"D\" message"
+        );
+        assert_eq!(
+            simple_err(vec![row_description(1), data_row(&["1", "2"])]),
+            "unexpected field count in \"D\" message"
+        );
+    }
+
+    #[test]
+    fn unexpected_messages() {
+        let text = |tag: u8| {
+            format!(
+                "unexpected response from server; first received character was \"{}\"",
+                char::from(tag)
+            )
+        };
+        assert_eq!(simple_err(vec![frame(b'q', b"")]), text(b'q'));
+        assert_eq!(
+            simple_err(vec![frame(b'V', b"\xff\xff\xff\xff")]),
+            text(b'V')
+        );
+        assert_eq!(simple_err(vec![frame(b'1', b"")]), text(b'1'));
+        assert_eq!(simple_err(vec![frame(b'R', b"\0\0\0\0")]), text(b'R'));
+        assert_eq!(simple_err(vec![frame(b'W', b"\0\0\0")]), text(b'W'));
+        // Nothing belongs to the query after ReadyForQuery.
+        let mut q = SimpleQuery::new();
+        q.handle(ready()).unwrap();
+        assert!(q.is_done());
+        assert_eq!(
+            q.handle(complete("SELECT 1")).unwrap_err().to_string(),
+            text(b'C')
+        );
+    }
+
+    #[test]
+    fn decoding_errors_are_sticky() {
+        assert_eq!(
+            simple_err(vec![frame(b'Z', b"II")]),
+            "message contents do not agree with length in message type \"Z\""
+        );
+    }
+
+    #[test]
+    fn after_an_error_skip_to_ready() {
+        let mut q = SimpleQuery::new();
+        assert!(
+            matches!(q.handle(error("boom")).unwrap(), QueryEvent::Error(f) if f.message.as_deref() == Some("boom"))
+        );
+        assert_eq!(
+            q.handle(data_row(&["1"])).unwrap(),
+            QueryEvent::Discarded(b'D')
+        );
+        assert_eq!(
+            q.handle(row_description(3)).unwrap(),
+            QueryEvent::Discarded(b'T')
+        );
+        assert_eq!(
+            q.handle(complete("SELECT 1")).unwrap(),
+            QueryEvent::Discarded(b'C')
+        );
+        assert!(matches!(
+            q.handle(frame(b'N', b"SNOTICE\0Mhi\0\0")).unwrap(),
+            QueryEvent::Notice(_)
+        ));
+        assert_eq!(
+            q.handle(frame(b'S', b"a\0b\0")).unwrap(),
+            QueryEvent::ParameterStatus {
+                name: "a".to_owned(),
+                value: "b".to_owned()
+            }
+        );
+        assert_eq!(
+            q.handle(frame(b'Z', b"E")).unwrap(),
+            QueryEvent::Ready(TransactionStatus::Failed)
+        );
+        assert!(q.is_done());
+    }
+
+    #[test]
+    fn empty_query_and_notifications() {
+        let mut q = SimpleQuery::new();
+        assert_eq!(q.handle(frame(b'I', b"")).unwrap(), QueryEvent::EmptyQuery);
+        assert_eq!(
+            q.handle(frame(b'A', b"\0\0\0\x07chan\0pay\0")).unwrap(),
+            QueryEvent::Notification {
+                process_id: 7,
+                channel: "chan".to_owned(),
+                payload: "pay".to_owned()
+            }
+        );
+        assert_eq!(
+            q.handle(frame(b'K', &[0; 8])).unwrap(),
+            QueryEvent::Discarded(b'K')
+        );
+        assert_eq!(
+            q.handle(frame(b'd', b"x")).unwrap(),
+            QueryEvent::Discarded(b'd')
+        );
+        assert_eq!(
+            q.handle(ready()).unwrap(),
+            QueryEvent::Ready(TransactionStatus::Idle)
+        );
+    }
+
+    #[test]
+    fn copy_in_and_out() {
+        let mut q = SimpleQuery::new();
+        assert!(
+            matches!(q.handle(frame(b'G', b"\0\0\x01\0\0")).unwrap(), QueryEvent::CopyIn(r) if r.column_formats == [0])
+        );
+        assert_eq!(
+            q.handle(complete("COPY 2")).unwrap(),
+            QueryEvent::CommandComplete("COPY 2".to_owned())
+        );
+        assert!(matches!(
+            q.handle(frame(b'H', b"\0\0\0")).unwrap(),
+            QueryEvent::CopyOut(_)
+        ));
+        assert_eq!(
+            q.handle(frame(b'd', b"1\n")).unwrap(),
+            QueryEvent::CopyData(Bytes::from_static(b"1\n"))
+        );
+        assert_eq!(q.handle(frame(b'c', b"")).unwrap(), QueryEvent::CopyDone);
+        assert_eq!(
+            q.handle(complete("COPY 1")).unwrap(),
+            QueryEvent::CommandComplete("COPY 1".to_owned())
+        );
+        assert_eq!(
+            q.handle(ready()).unwrap(),
+            QueryEvent::Ready(TransactionStatus::Idle)
+        );
+
+        // Inside COPY OUT only data, its end, errors and asynchronous messages may come.
+        assert_eq!(
+            simple_err(vec![frame(b'H', b"\0\0\0"), row_description(1)]),
+            "unexpected response from server; first received character was \"T\""
+        );
+    }
+
+    fn extended(sent: &[Sent], frames: &[Frame]) -> Result<Vec<QueryEvent>, String> {
+        let mut q = ExtendedQuery::new(sent);
+        let mut events = Vec::new();
+        for f in frames {
+            match q.handle(f.clone()) {
+                Ok(e) => events.push(e),
+                Err(e) => {
+                    assert_eq!(q.handle(ready()).unwrap_err(), e, "sticky");
+                    return Err(e.to_string());
+                }
+            }
+        }
+        assert!(q.is_done());
+        Ok(events)
+    }
+
+    fn unexpected(tag: u8) -> Result<Vec<QueryEvent>, String> {
+        Err(format!(
+            "unexpected response from server; first received character was \"{}\"",
+            char::from(tag)
+        ))
+    }
+
+    #[test]
+    fn extended_select() {
+        let events = extended(
+            &[Sent::Parse, Sent::Bind, Sent::DescribePortal, Sent::Execute],
+            &[
+                frame(b'1', b""),
+                frame(b'2', b""),
+                row_description(2),
+                data_row(&["a", "b"]),
+                data_row(&["c", "d"]),
+                complete("SELECT 2"),
+                ready(),
+            ],
+        )
+        .unwrap();
+        assert_eq!(events[0], QueryEvent::ParseComplete);
+        assert_eq!(events[1], QueryEvent::BindComplete);
+        assert!(matches!(events[2], QueryEvent::RowDescription(_)));
+        assert!(matches!(events[4], QueryEvent::Row(_)));
+        assert_eq!(
+            events[5],
+            QueryEvent::CommandComplete("SELECT 2".to_owned())
+        );
+        assert_eq!(events[6], QueryEvent::Ready(TransactionStatus::Idle));
+    }
+
+    #[test]
+    fn extended_default_is_pqexecparams() {
+        let mut q = ExtendedQuery::default();
+        for f in [
+            frame(b'1', b""),
+            frame(b'2', b""),
+            frame(b'n', b""),
+            complete("INSERT 0 1"),
+        ] {
+            q.handle(f).unwrap();
+        }
+        assert_eq!(
+            q.handle(ready()).unwrap(),
+            QueryEvent::Ready(TransactionStatus::Idle)
+        );
+    }
+
+    #[test]
+    fn extended_describe_statement_and_close() {
+        let events = extended(
+            &[Sent::Parse, Sent::DescribeStatement, Sent::Close],
+            &[
+                frame(b'1', b""),
+                frame(b't', b"\0\x01\0\0\0\x17"),
+                frame(b'n', b""),
+                frame(b'3', b""),
+                ready(),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            events,
+            vec![
+                QueryEvent::ParseComplete,
+                QueryEvent::ParameterDescription(vec![23]),
+                QueryEvent::NoData,
+                QueryEvent::CloseComplete,
+                QueryEvent::Ready(TransactionStatus::Idle),
+            ]
+        );
+    }
+
+    #[test]
+    fn extended_portal_suspended_and_empty_query() {
+        let events = extended(
+            &[Sent::Bind, Sent::DescribePortal, Sent::Execute],
+            &[
+                frame(b'2', b""),
+                row_description(1),
+                data_row(&["1"]),
+                frame(b's', b""),
+                ready(),
+            ],
+        )
+        .unwrap();
+        assert_eq!(events[3], QueryEvent::PortalSuspended);
+        let events = extended(
+            &[Sent::Parse, Sent::Bind, Sent::Execute],
+            &[
+                frame(b'1', b""),
+                frame(b'2', b""),
+                frame(b'I', b""),
+                ready(),
+            ],
+        )
+        .unwrap();
+        assert_eq!(events[2], QueryEvent::EmptyQuery);
+    }
+
+    #[test]
+    fn extended_order_rules() {
+        let all = [Sent::Parse, Sent::Bind, Sent::DescribePortal, Sent::Execute];
+        // BindComplete before ParseComplete.
+        assert_eq!(extended(&all, &[frame(b'2', b"")]), unexpected(b'2'));
+        // ReadyForQuery before every message has been answered.
+        assert_eq!(
+            extended(&all, &[frame(b'1', b""), ready()]),
+            unexpected(b'Z')
+        );
+        // CommandComplete before the Describe's answer.
+        assert_eq!(
+            extended(
+                &all,
+                &[frame(b'1', b""), frame(b'2', b""), complete("SELECT 0")]
+            ),
+            unexpected(b'C')
+        );
+        // Rows without a RowDescription (NoData, or no Describe at all).
+        let no_data = [
+            frame(b'1', b""),
+            frame(b'2', b""),
+            frame(b'n', b""),
+            data_row(&["1"]),
+        ];
+        assert_eq!(
+            extended(&all, &no_data),
+            Err(
+                "server sent data (\"D\" message) without prior row description (\"T\" message)"
+                    .to_owned()
+            )
+        );
+        assert_eq!(
+            extended(&[Sent::Execute], &[data_row(&["1"])]),
+            Err(
+                "server sent data (\"D\" message) without prior row description (\"T\" message)"
+                    .to_owned()
+            )
+        );
+        // Field count.
+        let wrong = [
+            frame(b'1', b""),
+            frame(b'2', b""),
+            row_description(2),
+            data_row(&["1"]),
+        ];
+        assert_eq!(
+            extended(&all, &wrong),
+            Err("unexpected field count in \"D\" message".to_owned())
+        );
+        // A row after the Execute is answered.
+        let late = [
+            frame(b'1', b""),
+            frame(b'2', b""),
+            row_description(1),
+            complete("SELECT 0"),
+            data_row(&["1"]),
+        ];
+        assert_eq!(extended(&all, &late), unexpected(b'D'));
+        // A second ParseComplete.
+        assert_eq!(
+            extended(&[Sent::Parse], &[frame(b'1', b""), frame(b'1', b"")]),
+            unexpected(b'1')
+        );
+        // FunctionCallResponse has no place here.
+        assert_eq!(
+            extended(&all, &[frame(b'V', b"\xff\xff\xff\xff")]),
+            unexpected(b'V')
+        );
+    }
+
+    #[test]
+    fn extended_error_skips_to_ready() {
+        let events = extended(
+            &[Sent::Parse, Sent::Bind, Sent::DescribePortal, Sent::Execute],
+            &[
+                error("relation \"nosuch\" does not exist"),
+                frame(b'2', b""),
+                frame(b'N', b"SNOTICE\0Mhi\0\0"),
+                frame(b'Z', b"I"),
+            ],
+        )
+        .unwrap();
+        assert!(matches!(events[0], QueryEvent::Error(_)));
+        assert_eq!(events[1], QueryEvent::Discarded(b'2'));
+        assert!(matches!(events[2], QueryEvent::Notice(_)));
+        assert_eq!(events[3], QueryEvent::Ready(TransactionStatus::Idle));
     }
 }

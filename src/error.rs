@@ -157,8 +157,7 @@ fn splitlines(s: &str) -> impl Iterator<Item = &str> {
         if rest.is_empty() {
             return None;
         }
-        let mut chars = rest.char_indices();
-        while let Some((i, c)) = chars.next() {
+        for (i, c) in rest.char_indices() {
             let brk = matches!(
                 c,
                 '\n' | '\r' | '\x0b' | '\x0c' | '\x1c' | '\x1d' | '\x1e' | '\u{85}' | '\u{2028}' | '\u{2029}'

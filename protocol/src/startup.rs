@@ -345,7 +345,7 @@ impl Startup {
         let request = match BackendMessage::parse(frame) {
             Ok(BackendMessage::Authentication(request)) => request,
             Ok(_) => return Err(ProtocolError::ExpectedAuthRequest { tag: frame.tag }.into()),
-            Err(_) if code == 10 => return Err(AuthError::InvalidMechanismList.into()),
+            Err(_) if code == 10 => return Err(mechanism_list_error(&frame.body)),
             Err(e) => return Err(e.into()),
         };
 
@@ -508,6 +508,26 @@ fn after_auth(frame: &Frame, ready: &mut Ready) -> Result<bool, StartupError> {
         _ => return Err(ProtocolError::UnexpectedDuringStartup.into()),
     }
     Ok(false)
+}
+
+/// Why an AuthenticationSASL body did not decode. libpq 13 reads names up to an empty one
+/// and leaves any bytes after it in the stream, where they are read as the next message:
+/// a trailing `j` gives `expected authentication request from server, but received j`.
+fn mechanism_list_error(body: &[u8]) -> StartupError {
+    let mut rest = body.get(4..).unwrap_or_default();
+    while let Some(nul) = rest.iter().position(|&b| b == 0) {
+        let (name, after) = rest.split_at(nul);
+        rest = after.get(1..).unwrap_or_default();
+        if name.is_empty() {
+            return match rest.first() {
+                Some(&tag) if tag != tag::AUTHENTICATION && tag != tag::ERROR_RESPONSE => {
+                    ProtocolError::ExpectedAuthRequest { tag }.into()
+                }
+                _ => AuthError::InvalidMechanismList.into(),
+            };
+        }
+    }
+    AuthError::InvalidMechanismList.into()
 }
 
 /// libpq 13 reads a too-short or too-long `E` during startup as a pre-3.0 server's error:
@@ -841,9 +861,20 @@ mod tests {
         assert_eq!(
             refuse(
                 &mut m,
+                auth(11, b"r=BwcHBwcHBwcHBwcHBwcHBwcHx,s=QUJD,i=2147483647")
+            ),
+            "SCRAM iteration count 2147483647 exceeds the limit of 100000"
+        );
+
+        // Checked with rexref (libpq 13.3) against a fake server.
+        let mut m = started(config(Some("pw")));
+        feed(&mut m, auth(10, b"SCRAM-SHA-256\0\0"));
+        assert_eq!(
+            refuse(
+                &mut m,
                 auth(11, b"r=BwcHBwcHBwcHBwcHBwcHBwcHx,s=QUJD,i=4294967295")
             ),
-            "SCRAM iteration count 4294967295 exceeds the limit of 100000"
+            "malformed SCRAM message (invalid iteration count)"
         );
 
         let mut m = started(config(Some("pw")));
@@ -865,6 +896,18 @@ mod tests {
         assert_eq!(
             m.scram_garbage().map(ToString::to_string).as_deref(),
             Some("malformed SCRAM message (garbage at end of server-first-message)")
+        );
+    }
+
+    /// A SASLFinal whose content is no server-first-message either: libpq 13.3 reports
+    /// the SCRAM text (checked with rexref against a fake server).
+    #[test]
+    fn sasl_final_with_malformed_content() {
+        let mut m = started(config(Some("pw")));
+        feed(&mut m, auth(10, b"SCRAM-SHA-256\0\0"));
+        assert_eq!(
+            refuse(&mut m, auth(12, b"x=1")),
+            "malformed SCRAM message (attribute \"r\" expected)"
         );
     }
 
@@ -941,6 +984,11 @@ mod tests {
         assert_eq!(
             text(Some("pw"), &[auth(10, b"SCRAM-SHA-256")]),
             "fe_sendauth: invalid authentication request from server: invalid list of authentication mechanisms"
+        );
+        // libpq 13.3 does not skip what follows the list: it reads it as the next message.
+        assert_eq!(
+            text(Some("pw"), &[auth(10, b"SCRAM-SHA-256\0\0junk")]),
+            "expected authentication request from server, but received j"
         );
         assert_eq!(
             text(None, std::slice::from_ref(&sasl)),

@@ -475,8 +475,14 @@ fn read_attr_value<'a>(input: &mut &'a [u8], attr: u8) -> Result<&'a [u8], Scram
     }
 }
 
-/// libpq 13 parses `i=` with `strtol` and requires it to end the value and be at least 1.
-/// `strtol` skips leading white space, takes a sign, and saturates on overflow.
+/// libpq 13 parses `i=` with `strtol` into an `int` and requires the number to end the
+/// value and to be at least 1. `strtol` skips leading white space, takes a sign, and
+/// saturates at the range of a 64-bit `long`; the `int` keeps its low 32 bits, so
+/// `i=4294967295` is `-1` there: libpq 13.3 answers `invalid iteration count` (checked
+/// with rexref against a fake server). We give libpq's text wherever its truncated value is
+/// below 1, and otherwise return the full count, which the caller checks against the cap
+/// (so a count libpq would truncate to a small positive number is never used). A negative
+/// count is always invalid here.
 fn parse_iterations(value: &[u8]) -> Result<u64, ScramError> {
     let trimmed = match value.iter().position(|b| !b" \t\n\x0b\x0c\r".contains(b)) {
         Some(start) => value.get(start..).unwrap_or_default(),
@@ -491,9 +497,12 @@ fn parse_iterations(value: &[u8]) -> Result<u64, ScramError> {
         return Err(ScramError::InvalidIterationCount);
     }
     let count = digits.iter().fold(0u64, |n, d| {
-        n.saturating_mul(10).saturating_add(u64::from(d - b'0'))
+        n.saturating_mul(10)
+            .saturating_add(u64::from(d - b'0'))
+            .min(i64::MAX.unsigned_abs())
     });
-    if count < 1 {
+    let [_, _, _, _, a, b, c, d] = count.to_be_bytes();
+    if count < 1 || i32::from_be_bytes([a, b, c, d]) < 1 {
         return Err(ScramError::InvalidIterationCount);
     }
     Ok(count)
@@ -815,14 +824,23 @@ mod tests {
 
     #[test]
     fn iteration_cap_is_checked_before_hashing() {
-        // With hashing first, i=4294967295 would run for hours; this returns at once.
+        // With hashing first, i=2147483647 would run for hours; this returns at once.
         assert_eq!(
-            first_err(&format!("r={NONCE}x,s=QUJD,i=4294967295")),
-            "SCRAM iteration count 4294967295 exceeds the limit of 100000"
+            first_err(&format!("r={NONCE}x,s=QUJD,i=2147483647")),
+            "SCRAM iteration count 2147483647 exceeds the limit of 100000"
         );
+        // libpq 13 truncates to an int: these are -1, i32::MIN and -1 there (invalid) ...
+        for invalid in ["4294967295", "2147483648", "99999999999999999999999"] {
+            assert_eq!(
+                first_err(&format!("r={NONCE}x,s=QUJD,i={invalid}")),
+                "malformed SCRAM message (invalid iteration count)",
+                "i={invalid}"
+            );
+        }
+        // ... and this one is 1 there, which we never use: the full count is capped.
         assert_eq!(
-            first_err(&format!("r={NONCE}x,s=QUJD,i=99999999999999999999999")),
-            "SCRAM iteration count 18446744073709551615 exceeds the limit of 100000"
+            first_err(&format!("r={NONCE}x,s=QUJD,i=4294967297")),
+            "SCRAM iteration count 4294967297 exceeds the limit of 100000"
         );
         assert_eq!(
             first_err(&format!("r={NONCE}x,s=QUJD,i=100001")),

@@ -379,9 +379,11 @@ fn match_pattern(s: &str) -> Option<RawMatch<'_>> {
     })
 }
 
+/// Username, password, and the text after the `@`.
+type Credentials<'a> = (Option<&'a str>, Option<&'a str>, &'a str);
+
 /// `(?P<username> KEY )? (?: : (?P<password> VALUE )? )? @`, and what follows it.
-#[allow(clippy::type_complexity)]
-fn credentials(s: &str) -> Option<(Option<&str>, Option<&str>, &str)> {
+fn credentials(s: &str) -> Option<Credentials<'_>> {
     let (user, rest) = span(s, is_key);
     if let Some(after) = rest.strip_prefix('@') {
         return Some((non_empty(user), None, after));

@@ -19,7 +19,9 @@
 use std::fmt;
 
 use crate::auth::policy::{AuthPolicy, ChannelBindingMode, PolicyError, Progress};
-use crate::auth::scram::{ChannelBinding, ScramClient, SCRAM_SHA_256, SCRAM_SHA_256_PLUS};
+use crate::auth::scram::{
+    ChannelBinding, ScramClient, ScramError, SCRAM_SHA_256, SCRAM_SHA_256_PLUS,
+};
 use crate::auth::{md5::md5_password, unsupported_method, AuthError};
 use crate::backend::{tag, Authentication, BackendMessage};
 use crate::error_fields::ErrorFields;
@@ -189,6 +191,7 @@ pub struct Startup {
     config: StartupConfig,
     client_nonce: [u8; 18],
     state: State,
+    scram_garbage: Option<ScramError>,
 }
 
 #[derive(Debug)]
@@ -211,6 +214,7 @@ impl Startup {
             config,
             client_nonce,
             state: State::New,
+            scram_garbage: None,
         }
     }
 
@@ -252,16 +256,20 @@ impl Startup {
             State::Authenticating {
                 mut scram,
                 mut progress,
-            } => self
-                .authenticate(&frame, &mut scram, &mut progress, &mut reply)
-                .map(|authenticated| {
+            } => {
+                let result = self.authenticate(&frame, &mut scram, &mut progress, &mut reply);
+                if let Some(garbage) = scram.as_ref().and_then(ScramClient::garbage) {
+                    self.scram_garbage = Some(garbage.clone());
+                }
+                result.map(|authenticated| {
                     self.state = if authenticated {
                         State::Authenticated(Ready::default())
                     } else {
                         State::Authenticating { scram, progress }
                     };
                     Step::Continue
-                }),
+                })
+            }
             State::Authenticated(mut ready) => after_auth(&frame, &mut ready).map(|done| {
                 if done {
                     Step::Done(ready)
@@ -292,13 +300,8 @@ impl Startup {
 
     /// The "garbage at end of …" SCRAM complaint that libpq 13 records and ignores, if any
     /// (for logging).
-    pub fn scram_garbage(&self) -> Option<&crate::auth::scram::ScramError> {
-        match &self.state {
-            State::Authenticating {
-                scram: Some(scram), ..
-            } => scram.garbage(),
-            _ => None,
-        }
+    pub fn scram_garbage(&self) -> Option<&ScramError> {
+        self.scram_garbage.as_ref()
     }
 
     fn fail(&mut self, e: StartupError) -> StartupError {
@@ -810,6 +813,23 @@ mod tests {
     }
 
     #[test]
+    fn sasl_message_after_a_completed_exchange() {
+        let (mut m, server_final) = scram_exchange("pencil", "pencil");
+        let server_final = server_final.unwrap();
+        assert!(feed(&mut m, auth(12, &server_final)).is_empty());
+        assert_eq!(
+            refuse(&mut m, auth(12, &server_final)),
+            "invalid SCRAM exchange state"
+        );
+        let (mut m, server_final) = scram_exchange("pencil", "pencil");
+        assert!(feed(&mut m, auth(11, &server_final.unwrap())).is_empty());
+        assert_eq!(
+            refuse(&mut m, auth(11, b"")),
+            "malformed SCRAM message (empty message)"
+        );
+    }
+
+    #[test]
     fn scram_server_final_through_sasl_continue_is_accepted() {
         // libpq 13 also takes the server-final-message from an AuthenticationSASLContinue.
         let (mut m, server_final) = scram_exchange("pencil", "pencil");
@@ -892,11 +912,16 @@ mod tests {
         let client_first = out[23..].to_vec();
         let mut sf = server::server_first(&client_first, "x", b"salt", 1);
         sf.extend_from_slice(b",z=1");
-        assert!(!feed(&mut m, auth(11, &sf)).is_empty());
+        let fin = feed(&mut m, auth(11, &sf));
         assert_eq!(
             m.scram_garbage().map(ToString::to_string).as_deref(),
             Some("malformed SCRAM message (garbage at end of server-first-message)")
         );
+        let sfin = server::server_final(b"pw", b"salt", 1, &client_first, &sf, &fin[5..]);
+        assert!(feed(&mut m, auth(12, &sfin.unwrap())).is_empty());
+        let _ = finish(&mut m);
+        // Still there for logging once the exchange is over.
+        assert!(m.scram_garbage().is_some());
     }
 
     /// A SASLFinal whose content is no server-first-message either: libpq 13.3 reports

@@ -2,11 +2,11 @@
 
 use std::fmt;
 
-use pgcluster_protocol::backend::{BackendMessage, FieldDescription, TransactionStatus};
+use pgcluster_protocol::backend::{FieldDescription, TransactionStatus};
 use pgcluster_protocol::error_fields::ErrorFields;
 use pgcluster_protocol::frame::{Frame, FrameReader};
 use pgcluster_protocol::frontend::{self, EncodeError};
-use pgcluster_protocol::query::{QueryEvent, SimpleQuery};
+use pgcluster_protocol::query::{ExtendedQuery, QueryEvent, SimpleQuery};
 use pgcluster_protocol::startup::Ready;
 use pgcluster_protocol::ProtocolError;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -141,7 +141,7 @@ impl Connection {
             })?;
         frontend::sync(&mut self.out);
         let mut results = self
-            .exchange(sql, &mut Machine::Extended(Extended::default()))
+            .exchange(sql, &mut Machine::Extended(ExtendedQuery::default()))
             .await?;
         Ok(results.pop().unwrap_or_else(QueryResult::empty))
     }
@@ -190,12 +190,25 @@ impl Connection {
             }
             let tag = frame.tag;
             match machine.handle(frame) {
-                Ok(Some(QueryEvent::Ready(status))) => {
+                Ok(QueryEvent::Ready(status)) => {
                     self.transaction_status = status;
                     break;
                 }
-                Ok(Some(event)) => self.handle_event(event, sql, &mut run),
-                Ok(None) => {}
+                Ok(QueryEvent::CopyIn(_)) => {
+                    // The server now waits for data we do not have: refuse the COPY, and
+                    // the server answers with an error, then ReadyForQuery.
+                    self.out.clear();
+                    frontend::copy_fail(COPY_IN_REFUSED, &mut self.out).map_err(encode_error)?;
+                    if let Some(stream) = self.stream.as_mut() {
+                        if let Err(e) = stream.write_all(&self.out).await {
+                            let text = send_error_text(&e);
+                            self.out.clear();
+                            return Err(self.lose(run, &text));
+                        }
+                    }
+                    self.out.clear();
+                }
+                Ok(event) => self.handle_event(event, sql, &mut run),
                 Err(e) => {
                     run.set_error(format!("{e}\n"), None);
                     // A malformed ReadyForQuery still ends the query (libpq goes idle).
@@ -394,6 +407,9 @@ impl QueryResult {
     }
 }
 
+/// The CopyFail message sent when a query starts `COPY ... FROM STDIN`.
+const COPY_IN_REFUSED: &str = "COPY FROM STDIN is not supported by this connection";
+
 /// The query text could not be encoded (e.g. it contains a NUL): nothing was sent.
 fn encode_error(e: EncodeError) -> Error {
     Error::Query(QueryError {
@@ -406,64 +422,15 @@ fn encode_error(e: EncodeError) -> Error {
 /// The reply checker for the query in flight.
 enum Machine {
     Simple(SimpleQuery),
-    Extended(Extended),
+    Extended(ExtendedQuery),
 }
 
 impl Machine {
-    fn handle(&mut self, frame: Frame) -> Result<Option<QueryEvent>, ProtocolError> {
+    fn handle(&mut self, frame: Frame) -> Result<QueryEvent, ProtocolError> {
         match self {
-            Self::Simple(m) => m.handle(frame).map(Some),
-            Self::Extended(m) => m.handle(&frame),
+            Self::Simple(m) => m.handle(frame),
+            Self::Extended(m) => m.handle(frame),
         }
-    }
-}
-
-/// Replies to Parse/Bind/Describe(portal)/Execute/Sync, as query events.
-// TODO(protocol): move into pgcluster_protocol::query next to SimpleQuery.
-#[derive(Debug, Default)]
-struct Extended {
-    columns: Option<usize>,
-}
-
-impl Extended {
-    fn handle(&mut self, frame: &Frame) -> Result<Option<QueryEvent>, ProtocolError> {
-        let event = match BackendMessage::parse(frame)? {
-            BackendMessage::ParseComplete
-            | BackendMessage::BindComplete
-            | BackendMessage::PortalSuspended => return Ok(None),
-            BackendMessage::NoData => {
-                self.columns = Some(0);
-                return Ok(None);
-            }
-            BackendMessage::RowDescription(description) => {
-                self.columns = Some(description.fields.len());
-                QueryEvent::RowDescription(description)
-            }
-            BackendMessage::DataRow(row) => match self.columns {
-                None => return Err(ProtocolError::DataWithoutDescription),
-                Some(n) if n != row.len() => return Err(ProtocolError::FieldCount),
-                Some(_) => QueryEvent::Row(row),
-            },
-            BackendMessage::CommandComplete(tag) => QueryEvent::CommandComplete(tag),
-            BackendMessage::EmptyQueryResponse => QueryEvent::EmptyQuery,
-            BackendMessage::ErrorResponse(fields) => QueryEvent::Error(fields),
-            BackendMessage::NoticeResponse(fields) => QueryEvent::Notice(fields),
-            BackendMessage::ParameterStatus { name, value } => {
-                QueryEvent::ParameterStatus { name, value }
-            }
-            BackendMessage::NotificationResponse {
-                process_id,
-                channel,
-                payload,
-            } => QueryEvent::Notification {
-                process_id,
-                channel,
-                payload,
-            },
-            BackendMessage::ReadyForQuery(status) => QueryEvent::Ready(status),
-            _ => return Err(ProtocolError::UnexpectedMessage { tag: frame.tag }),
-        };
-        Ok(Some(event))
     }
 }
 

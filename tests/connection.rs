@@ -356,6 +356,34 @@ async fn extended_query_binds_text_parameters() {
 }
 
 #[tokio::test]
+async fn copy_out_completes_and_copy_in_is_refused() {
+    let mut conn = connect(&socket_conninfo("")).await;
+    let results = conn
+        .simple_query("COPY (SELECT 1) TO STDOUT")
+        .await
+        .expect("copy out");
+    assert_eq!(results.len(), 1);
+    assert_eq!(results[0].tag, "COPY 1");
+    conn.simple_query("CREATE TEMP TABLE pgc_h5_copy (i int)")
+        .await
+        .expect("create");
+    let Err(Error::Query(e)) = conn.simple_query("COPY pgc_h5_copy FROM STDIN").await else {
+        panic!("expected COPY FROM STDIN to fail");
+    };
+    assert_eq!(
+        e.message,
+        "ERROR:  COPY from stdin failed: COPY FROM STDIN is not supported by this connection\nCONTEXT:  COPY pgc_h5_copy, line 1\n"
+    );
+    assert_eq!(
+        one_value(&mut conn, "SELECT count(*) FROM pgc_h5_copy")
+            .await
+            .as_deref(),
+        Some("0")
+    );
+    conn.close().await;
+}
+
+#[tokio::test]
 async fn notices_are_collected() {
     let mut conn = connect(&socket_conninfo("")).await;
     conn.simple_query("DROP TABLE IF EXISTS pgc_h5_nosuch")

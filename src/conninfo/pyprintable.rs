@@ -1,8 +1,10 @@
-//! Which characters Python's `repr()` escapes: those for which `str.isprintable()` is
-//! false (categories Cc, Cf, Cs, Co, Cn, Zl, Zp, and Zs other than the space).
+//! Python's Unicode tables, as far as htsql's texts need them: which characters `repr()`
+//! escapes (those for which `str.isprintable()` is false: categories Cc, Cf, Cs, Co, Cn,
+//! Zl, Zp, and Zs other than the space), and which are decimal digits for `int()`.
 //!
 //! Generated with Python 3.11.7 (Unicode 14.0.0):
-//! the ranges of code points `cp` with `not chr(cp).isprintable()`.
+//! the ranges of code points `cp` with `not chr(cp).isprintable()`, and the code points
+//! with `unicodedata.decimal(chr(cp)) == 0` (each starts a run of the ten digits).
 
 /// Inclusive ranges of non-printable code points, sorted.
 const NON_PRINTABLE: &[(u32, u32)] = &[
@@ -709,6 +711,25 @@ const NON_PRINTABLE: &[(u32, u32)] = &[
     (0xE01F0, 0x10FFFF),
 ];
 
+/// The zero of every run of Unicode decimal digits (category Nd), sorted.
+const DECIMAL_ZEROS: &[u32] = &[
+    0x30, 0x660, 0x6F0, 0x7C0, 0x966, 0x9E6, 0xA66, 0xAE6, 0xB66, 0xBE6, 0xC66, 0xCE6, 0xD66,
+    0xDE6, 0xE50, 0xED0, 0xF20, 0x1040, 0x1090, 0x17E0, 0x1810, 0x1946, 0x19D0, 0x1A80, 0x1A90,
+    0x1B50, 0x1BB0, 0x1C40, 0x1C50, 0xA620, 0xA8D0, 0xA900, 0xA9D0, 0xA9F0, 0xAA50, 0xABF0, 0xFF10,
+    0x104A0, 0x10D30, 0x11066, 0x110F0, 0x11136, 0x111D0, 0x112F0, 0x11450, 0x114D0, 0x11650,
+    0x116C0, 0x11730, 0x118E0, 0x11950, 0x11C50, 0x11D50, 0x11DA0, 0x16A60, 0x16AC0, 0x16B50,
+    0x1D7CE, 0x1D7D8, 0x1D7E2, 0x1D7EC, 0x1D7F6, 0x1E140, 0x1E2F0, 0x1E950, 0x1FBF0,
+];
+
+/// Python's `unicodedata.decimal(c)`: the digit value `int()` gives `c`, if any.
+pub(crate) fn decimal_value(c: char) -> Option<u32> {
+    let n = u32::from(c);
+    let i = DECIMAL_ZEROS.partition_point(|&z| z <= n);
+    let zero = DECIMAL_ZEROS.get(i.checked_sub(1)?)?;
+    let d = n.checked_sub(*zero)?;
+    (d < 10).then_some(d)
+}
+
 /// Python's `chr(cp).isprintable()`.
 pub(crate) fn is_printable(c: char) -> bool {
     let n = u32::from(c);
@@ -740,6 +761,17 @@ mod tests {
         ] {
             assert!(!is_printable(c), "{c:?}");
         }
+    }
+
+    #[test]
+    fn decimals() {
+        assert_eq!(decimal_value('0'), Some(0));
+        assert_eq!(decimal_value('9'), Some(9));
+        assert_eq!(decimal_value('\u{661}'), Some(1)); // ARABIC-INDIC DIGIT ONE
+        assert_eq!(decimal_value('\u{ff12}'), Some(2)); // FULLWIDTH DIGIT TWO
+        assert_eq!(decimal_value('a'), None);
+        assert_eq!(decimal_value('/'), None);
+        assert_eq!(decimal_value('\u{b2}'), None); // SUPERSCRIPT TWO: a digit, not decimal
     }
 
     #[test]

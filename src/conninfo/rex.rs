@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use super::pyprintable::is_printable;
+use super::pyprintable::{decimal_value, is_printable};
 
 /// A parsed rex/htsql database setting (htsql's `DB`).
 #[derive(Clone, PartialEq, Eq)]
@@ -248,7 +248,7 @@ fn hex_value(b: u8) -> Option<u8> {
 }
 
 /// Python's `int(text)` for a `str`: surrounding whitespace, an optional sign, decimal
-/// digits with single `_` between them. `None` where Python raises `ValueError`, and also
+/// digits (any script's) with single `_` between them. `None` where Python raises `ValueError`, and also
 /// (unlike Python) for values outside `i64`.
 fn python_int(text: &str) -> Option<i64> {
     let t = text.trim_matches(|c: char| c.is_whitespace() || ('\x1c'..='\x1f').contains(&c));
@@ -271,7 +271,7 @@ fn python_int(text: &str) -> Option<i64> {
             continue;
         }
         prev_underscore = false;
-        let d = i64::from(c.to_digit(10)?);
+        let d = i64::from(decimal_value(c)?);
         value = value.checked_mul(10)?;
         value = if negative {
             value.checked_sub(d)?
@@ -476,6 +476,7 @@ mod tests {
             ("pgsql:///d%zz", "Cluster('pgsql:///d%25zz')"),
             ("pgsql://h:-5/db", "Cluster('pgsql://h:-5/db')"),
             ("pgsql://h:%2B1_0/db", "Cluster('pgsql://h:10/db')"),
+            ("pgsql://h:%D9%A1%D9%A2/db", "Cluster('pgsql://h:12/db')"),
             ("pgsql:///db\n", "Cluster('pgsql:///db')"),
             ("pgsql://u:p@h:5/db", "Cluster('pgsql://u:p@h:5/db')"),
         ];
@@ -584,6 +585,7 @@ mod tests {
         assert_eq!(python_int("-0"), Some(0));
         assert_eq!(python_int("1_000"), Some(1000));
         assert_eq!(python_int("007"), Some(7));
+        assert_eq!(python_int("\u{661}\u{662}"), Some(12));
         for bad in ["", " ", "_1", "1_", "1__0", "0x10", "1.0", "+", "- 1"] {
             assert_eq!(python_int(bad), None, "{bad:?}");
         }

@@ -148,6 +148,10 @@ impl Core {
             // The query is over: whatever comes now belongs to no query of ours.
             return Err(ProtocolError::UnexpectedMessage { tag: frame.tag });
         }
+        if self.phase == Phase::AfterError && matches!(frame.tag, b'D' | b'T') {
+            // libpq skips these by their length word once a query has failed.
+            return Ok(Outcome::Event(QueryEvent::Discarded(frame.tag)));
+        }
         let msg = BackendMessage::parse(frame)?;
         let event = match msg {
             BackendMessage::NoticeResponse(fields) => QueryEvent::Notice(fields),
@@ -644,6 +648,11 @@ mod tests {
         assert_eq!(
             q.handle(row_description(3)).unwrap(),
             QueryEvent::Discarded(b'T')
+        );
+        // Not even decoded, as libpq skips them.
+        assert_eq!(
+            q.handle(frame(b'D', b"\xff")).unwrap(),
+            QueryEvent::Discarded(b'D')
         );
         assert_eq!(
             q.handle(complete("SELECT 1")).unwrap(),

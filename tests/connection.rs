@@ -14,7 +14,9 @@ use fake_server::{closed_port, refused, SERVER_CLOSED};
 use pgcluster::connection::State;
 use pgcluster::conninfo::{Config, Env, Resolved};
 use pgcluster::error::Error;
-use pgcluster::testing::{TestServer, MD5_ROLE, PASSWORD, PASSWORD_ROLE, REJECT_ROLE, SCRAM_ROLE};
+use pgcluster::testing::{
+    StopMode, TestServer, MD5_ROLE, PASSWORD, PASSWORD_ROLE, REJECT_ROLE, SCRAM_ROLE,
+};
 use pgcluster::{blocking, Connection};
 
 fn server() -> &'static TestServer {
@@ -486,4 +488,53 @@ fn blocking_connection_queries_and_repr() {
     // Drop after close is quiet; a second connection is dropped while open.
     let conn2 = blocking::Connection::connect(&resolve(&socket_conninfo(""))).expect("connect");
     drop(conn2);
+}
+
+/// `pg_ctl stop -m fast` gives the terminate text; `-m immediate` only the server-closed
+/// block (its WARNING is a notice); a stopped server refuses (messages.md §8).
+#[tokio::test]
+async fn server_stops_fast_and_immediate() {
+    let mut server = TestServer::new().expect("own server");
+    let conninfo = format!(
+        "host={} port={} user=postgres dbname=postgres",
+        server.socket_dir().display(),
+        server.port()
+    );
+    let tcp = format!(
+        "host=127.0.0.1 port={} user=postgres dbname=postgres",
+        server.port()
+    );
+
+    let mut conn = connect(&conninfo).await;
+    server.stop_mode(StopMode::Fast).expect("stop fast");
+    let Err(Error::Query(e)) = conn.simple_query("SELECT 1").await else {
+        panic!("expected the connection to be lost");
+    };
+    assert_eq!(
+        e.message,
+        format!("FATAL:  terminating connection due to administrator command\n{SERVER_CLOSED}")
+    );
+    assert_eq!(conn.state(), State::Broken);
+    let e = connect_error(&tcp).await;
+    assert_eq!(e.message, refused(&server.port().to_string()));
+
+    server.start().expect("start again");
+    let mut conn = connect(&conninfo).await;
+    server
+        .stop_mode(StopMode::Immediate)
+        .expect("stop immediate");
+    let Err(Error::Query(e)) = conn.simple_query("SELECT 1").await else {
+        panic!("expected the connection to be lost");
+    };
+    assert_eq!(e.message, SERVER_CLOSED);
+    assert!(e.connection_lost);
+    let warnings: Vec<String> = conn
+        .take_notices()
+        .iter()
+        .map(|n| n.libpq_text(None))
+        .collect();
+    assert_eq!(
+        warnings,
+        ["WARNING:  terminating connection due to immediate shutdown command\n"]
+    );
 }

@@ -538,3 +538,43 @@ async fn server_stops_fast_and_immediate() {
         ["WARNING:  terminating connection due to immediate shutdown command\n"]
     );
 }
+
+/// Slots run out: `remaining connection slots are reserved…` comes after authentication and
+/// replaces; `sorry, too many clients already` comes before it and adds (messages.md §3.3).
+#[tokio::test]
+async fn connection_slots_run_out() {
+    let server = TestServer::builder()
+        .max_connections(4)
+        .start()
+        .expect("own server");
+    server
+        .psql("CREATE ROLE pgc_h5_plain LOGIN")
+        .expect("create role");
+    let port = server.port();
+    let p = closed_port();
+    let tcp = |user: &str| {
+        format!("host=127.0.0.1,127.0.0.1 port={p},{port} user={user} dbname=postgres")
+    };
+    // max_connections 4, 3 reserved for superusers: one ordinary slot.
+    let mut held = vec![connect(&tcp("pgc_h5_plain")).await];
+    let e = connect_error(&tcp("pgc_h5_plain")).await;
+    assert_eq!(
+        e.message,
+        "FATAL:  remaining connection slots are reserved for non-replication superuser connections\n"
+    );
+    for _ in 0..3 {
+        held.push(connect(&tcp("postgres")).await);
+    }
+    let e = connect_error(&tcp("postgres")).await;
+    assert_eq!(
+        e.message,
+        format!(
+            "{}FATAL:  sorry, too many clients already\n",
+            refused(&p.to_string())
+        )
+    );
+    assert_eq!(e.fields.and_then(|f| f.code).as_deref(), Some("53300"));
+    for mut conn in held {
+        conn.close().await;
+    }
+}

@@ -114,3 +114,53 @@ impl fmt::Debug for Connection {
         self.inner.fmt_repr(std::ptr::from_ref(self).cast(), f)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transport::Stream;
+    use pgcluster_protocol::frame::FrameReader;
+    use pgcluster_protocol::limits::Limits;
+    use std::io::Read;
+
+    /// A blocking connection over one end of a socket pair; the other end is returned.
+    fn pair() -> (Connection, std::os::unix::net::UnixStream) {
+        let runtime = new_runtime().expect("runtime");
+        let (ours, theirs) = std::os::unix::net::UnixStream::pair().expect("socket pair");
+        ours.set_nonblocking(true).expect("nonblocking");
+        let inner = runtime.block_on(async {
+            let stream = tokio::net::UnixStream::from_std(ours).expect("register");
+            connection::Connection::from_parts(
+                Stream::Unix(stream),
+                FrameReader::new(Limits::default()),
+                connection::tests::ready(),
+            )
+        });
+        (Connection::from_parts(inner, runtime), theirs)
+    }
+
+    #[test]
+    fn repr_uses_this_objects_address_and_state() {
+        let (mut conn, _peer) = pair();
+        conn.set_dsn("dbname=deploy_demo".to_owned());
+        let addr = format!("{:p}", &conn);
+        assert_eq!(
+            format!("{conn:?}"),
+            format!("<connection object at {addr}; dsn: 'dbname=deploy_demo', closed: 0>")
+        );
+        assert_eq!(conn.parameter("server_version"), Some("15.18"));
+        conn.close();
+        assert_eq!(conn.state(), State::Closed);
+        assert!(format!("{conn:?}").ends_with(", closed: 1>"));
+        assert_eq!(conn.simple_query("SELECT 1"), Err(Error::Closed));
+    }
+
+    #[test]
+    fn drop_sends_terminate() {
+        let (conn, mut peer) = pair();
+        drop(conn);
+        let mut got = Vec::new();
+        peer.read_to_end(&mut got).expect("read until EOF");
+        assert_eq!(got, b"X\0\0\0\x04");
+    }
+}

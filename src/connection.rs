@@ -454,12 +454,13 @@ impl Run {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use pgcluster_protocol::limits::Limits;
     use tokio::net::UnixStream;
 
-    fn ready() -> Ready {
+    /// What a trust login's startup ends with (for tests that fake a connection).
+    pub(crate) fn ready() -> Ready {
         // `Ready` is non-exhaustive; build it the only way another crate can.
         let frames = [
             (b'R', &[0u8, 0, 0, 0][..]),

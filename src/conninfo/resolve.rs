@@ -13,6 +13,9 @@ use super::{
     DEFAULT_SOCKET_DIR, KEYWORDS,
 };
 
+/// libpq's `DEF_PGPORT`.
+const DEFAULT_PORT_NUMBER: u16 = 5432;
+
 /// libpq raises a positive `connect_timeout` below this to it (fe-connect.c
 /// `connectDBComplete`: "Rounding could cause connection to fail unexpectedly quickly").
 const MIN_CONNECT_TIMEOUT_SECS: u64 = 2;
@@ -87,12 +90,78 @@ pub(super) fn resolve(
     };
     service::apply(&mut opts, env, home.as_deref())?;
     add_defaults(&mut opts, env, &mut ident);
-    let get = |k: &str| opts.get(k).map(String::as_str);
-    let non_empty = |k: &str| get(k).filter(|v| !v.is_empty());
+    let non_empty = |k: &str| opts.get(k).map(String::as_str).filter(|v| !v.is_empty());
 
-    // The host list: counted on hostaddr if given, else host.
-    let hostaddrs: Option<Vec<&str>> = non_empty("hostaddr").map(|a| a.split(',').collect());
-    let hosts: Option<Vec<&str>> = non_empty("host").map(|h| h.split(',').collect());
+    let (targets, raw_ports) = host_list(&opts)?;
+    let user = match non_empty("user") {
+        Some(u) => u.to_owned(),
+        None => ident.user()?,
+    };
+    let dbname = non_empty("dbname").unwrap_or(&user).to_owned();
+
+    // The password: given, else per host from the password file.
+    let given_password = non_empty("password").map(str::to_owned);
+    let mut file_passwords = vec![None; targets.len()];
+    let mut warnings = Vec::new();
+    let mut passfile = None;
+    if given_password.is_none() {
+        passfile = match non_empty("passfile") {
+            Some(f) => Some(f.to_owned()),
+            None => ident.home().map(|h| format!("{h}/.pgpass")),
+        };
+        if let Some(file) = &passfile {
+            for ((target, port), slot) in targets.iter().zip(&raw_ports).zip(&mut file_passwords) {
+                // libpq looks up the host name, else the hostaddr.
+                let host = match (&target.hostaddr, target.host.is_empty()) {
+                    (Some(addr), true) => addr.as_str(),
+                    _ => target.host.as_str(),
+                };
+                let key = pgpass::Key {
+                    host,
+                    port,
+                    dbname: &dbname,
+                    user: &user,
+                };
+                match pgpass::lookup(file, &key) {
+                    Lookup::Found(p) => *slot = Some(p),
+                    Lookup::NotFound => {}
+                    Lookup::Ignored(w) => warnings.push(w),
+                }
+            }
+        }
+    }
+
+    check_values(&opts)?;
+    let connect_timeout = connect_timeout(opts.get("connect_timeout").map(String::as_str))?;
+
+    let first_file_password = file_passwords.first().cloned().flatten();
+    let password_file = first_file_password.as_ref().and(passfile.clone());
+    Ok(Resolved {
+        targets,
+        user,
+        password: given_password.clone().or(first_file_password),
+        password_file,
+        dbname,
+        connect_timeout,
+        startup_params: startup_params(&opts, env),
+        read_write: opts.get("target_session_attrs").map(String::as_str) == Some("read-write"),
+        warnings,
+        given_password,
+        file_passwords,
+        passfile,
+    })
+}
+
+/// `connectOptions2`'s host list: one entry per `hostaddr` element if given, else per `host`
+/// element, else one; with each entry's port text as given (`""` when absent).
+fn host_list(opts: &BTreeMap<String, String>) -> Result<(Vec<Target>, Vec<String>), ConnInfoError> {
+    let list = |k: &str| {
+        opts.get(k)
+            .filter(|v| !v.is_empty())
+            .map(|v| v.split(',').collect::<Vec<&str>>())
+    };
+    let hostaddrs = list("hostaddr");
+    let hosts = list("host");
     let count = match (&hostaddrs, &hosts) {
         (Some(a), _) => a.len(),
         (None, Some(h)) => h.len(),
@@ -106,31 +175,20 @@ pub(super) fn resolve(
             });
         }
     }
-    let ports: Vec<&str> = match non_empty("port") {
+    let ports: Vec<&str> = match list("port") {
         None => vec![""; count],
+        // One port applies to every host.
+        Some(p) if p.len() == 1 => vec![p.first().copied().unwrap_or(""); count],
+        Some(p) if p.len() == count => p,
         Some(p) => {
-            let list: Vec<&str> = p.split(',').collect();
-            if list.len() == 1 {
-                vec![p; count]
-            } else if list.len() == count {
-                list
-            } else {
-                return Err(ConnInfoError::PortMismatch {
-                    ports: list.len(),
-                    hosts: count,
-                });
-            }
+            return Err(ConnInfoError::PortMismatch {
+                ports: p.len(),
+                hosts: count,
+            })
         }
     };
-
-    let user = match non_empty("user") {
-        Some(u) => u.to_owned(),
-        None => ident.user()?,
-    };
-    let dbname = non_empty("dbname").unwrap_or(&user).to_owned();
-
     let mut targets = Vec::with_capacity(count);
-    for i in 0..count {
+    for (i, raw_port) in ports.iter().enumerate() {
         let host = hosts.as_ref().and_then(|h| h.get(i)).copied().unwrap_or("");
         let hostaddr = hostaddrs
             .as_ref()
@@ -138,83 +196,52 @@ pub(super) fn resolve(
             .copied()
             .filter(|a| !a.is_empty());
         let (host, address) = match hostaddr {
-            Some(a) => (host.to_owned(), Address::Tcp(a.to_owned())),
-            None if host.starts_with('/') => (host.to_owned(), Address::Unix(host.to_owned())),
-            None if !host.is_empty() => (host.to_owned(), Address::Tcp(host.to_owned())),
+            Some(a) => (host, Address::Tcp(a.to_owned())),
+            None if host.starts_with('/') => (host, Address::Unix(host.to_owned())),
+            None if !host.is_empty() => (host, Address::Tcp(host.to_owned())),
             None => (
-                DEFAULT_SOCKET_DIR.to_owned(),
+                DEFAULT_SOCKET_DIR,
                 Address::Unix(DEFAULT_SOCKET_DIR.to_owned()),
             ),
         };
-        let raw_port = ports.get(i).copied().unwrap_or("");
         let (port_text, port) = if raw_port.is_empty() {
-            (DEFAULT_PORT.to_owned(), Ok(5432))
+            (DEFAULT_PORT.to_owned(), Ok(DEFAULT_PORT_NUMBER))
         } else {
-            (raw_port.to_owned(), check_port(raw_port))
+            ((*raw_port).to_owned(), check_port(raw_port))
         };
         targets.push(Target {
-            host,
+            host: host.to_owned(),
             hostaddr: hostaddr.map(str::to_owned),
             address,
             port_text,
             port,
         });
     }
+    Ok((targets, ports.into_iter().map(str::to_owned).collect()))
+}
 
-    // The password: given, else per host from the password file.
-    let given_password = non_empty("password").map(str::to_owned);
-    let mut file_passwords = vec![None; count];
-    let mut warnings = Vec::new();
-    let mut passfile = None;
-    if given_password.is_none() {
-        passfile = match non_empty("passfile") {
-            Some(f) => Some(f.to_owned()),
-            None => ident.home().map(|h| format!("{h}/.pgpass")),
-        };
-        if let Some(file) = &passfile {
-            for (i, t) in targets.iter().enumerate() {
-                let pwhost = if t.host.is_empty() {
-                    t.hostaddr.as_deref().unwrap_or("")
-                } else {
-                    t.host.as_str()
-                };
-                let raw_port = ports.get(i).copied().unwrap_or("");
-                let key = pgpass::Key {
-                    host: pwhost,
-                    port: raw_port,
-                    dbname: &dbname,
-                    user: &user,
-                };
-                match pgpass::lookup(file, &key) {
-                    Lookup::Found(p) => {
-                        if let Some(slot) = file_passwords.get_mut(i) {
-                            *slot = Some(p);
-                        }
-                    }
-                    Lookup::NotFound => {}
-                    Lookup::Ignored(w) => warnings.push(w),
-                }
-            }
-        }
-    }
-
-    check_values(&opts)?;
-
-    let connect_timeout = match get("connect_timeout") {
-        None => None,
-        Some(t) => {
-            let secs = parse_int(t).ok_or_else(|| ConnInfoError::InvalidInteger {
-                value: t.to_owned(),
-                option: "connect_timeout",
-            })?;
-            u64::try_from(secs)
-                .ok()
-                .filter(|&s| s > 0)
-                .map(|s| Duration::from_secs(s.max(MIN_CONNECT_TIMEOUT_SECS)))
-        }
+/// `connect_timeout` as libpq reads it when it starts connecting: an integer; positive
+/// values below 2 s count as 2 s; zero or negative means no timeout.
+fn connect_timeout(value: Option<&str>) -> Result<Option<Duration>, ConnInfoError> {
+    let Some(text) = value else {
+        return Ok(None);
     };
+    let secs = parse_int(text).ok_or_else(|| ConnInfoError::InvalidInteger {
+        value: text.to_owned(),
+        option: "connect_timeout",
+    })?;
+    Ok(u64::try_from(secs)
+        .ok()
+        .filter(|&s| s > 0)
+        .map(|s| Duration::from_secs(s.max(MIN_CONNECT_TIMEOUT_SECS))))
+}
 
-    let mut startup_params = Vec::new();
+/// The startup parameters libpq 13 sends besides `user` and `database`
+/// (`build_startup_packet`), in its order; `client_encoding` is always sent (UTF-8 unless
+/// given), since our texts are UTF-8.
+fn startup_params(opts: &BTreeMap<String, String>, env: &Env) -> Vec<(String, String)> {
+    let non_empty = |k: &str| opts.get(k).map(String::as_str).filter(|v| !v.is_empty());
+    let mut params = Vec::new();
     for key in [
         "replication",
         "options",
@@ -222,7 +249,7 @@ pub(super) fn resolve(
         "fallback_application_name",
     ] {
         if let Some(v) = non_empty(key) {
-            startup_params.push((key.to_owned(), v.to_owned()));
+            params.push((key.to_owned(), v.to_owned()));
         }
     }
     let encoding = match non_empty("client_encoding") {
@@ -230,35 +257,15 @@ pub(super) fn resolve(
         Some("auto") | None => "UTF8",
         Some(e) => e,
     };
-    startup_params.push(("client_encoding".to_owned(), encoding.to_owned()));
+    params.push(("client_encoding".to_owned(), encoding.to_owned()));
     for (var, name) in ENVIRONMENT_OPTIONS {
         if let Some(v) = env.get(var) {
             if !v.eq_ignore_ascii_case("default") {
-                startup_params.push((name.to_owned(), v.to_owned()));
+                params.push((name.to_owned(), v.to_owned()));
             }
         }
     }
-
-    let first_file_password = file_passwords.first().cloned().flatten();
-    let password_file = if given_password.is_none() && first_file_password.is_some() {
-        passfile.clone()
-    } else {
-        None
-    };
-    Ok(Resolved {
-        targets,
-        user,
-        password: given_password.clone().or(first_file_password),
-        password_file,
-        dbname,
-        connect_timeout,
-        startup_params,
-        read_write: get("target_session_attrs") == Some("read-write"),
-        warnings,
-        given_password,
-        file_passwords,
-        passfile,
-    })
+    params
 }
 
 /// `conninfo_add_defaults` after the service file: for each keyword not given, its

@@ -1,1 +1,327 @@
 //! Harness functions for the `fuzz/` targets. Not a stable API.
+//!
+//! Each function takes arbitrary bytes and asserts invariants (not just "no panic"):
+//! chunking equivalence and bounded memory for the framer, decode → encode → decode for
+//! messages, bounded and well-formed texts for error fields, state-machine rules for SCRAM.
+//! Each `fuzz/fuzz_targets/<name>.rs` is one line calling the function of the same name.
+//! They also run as unit tests over the captured server bytes in `protocol/tests/data/`.
+#![allow(
+    clippy::panic,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    reason = "a fuzz harness reports a broken invariant by panicking"
+)]
+
+use crate::auth::scram::{ChannelBinding, ScramClient};
+use crate::backend::BackendMessage;
+use crate::error_fields::ErrorFields;
+use crate::frame::{Frame, FrameReader};
+use crate::limits::{Limits, LONG_MESSAGE_TYPES, MAX_SHORT_MESSAGE_LEN};
+use crate::ProtocolError;
+
+/// What a [`FrameReader`] made of a stream: its frames, then how it ended.
+#[derive(Debug, PartialEq, Eq)]
+struct Outcome {
+    frames: Vec<Frame>,
+    end: Result<usize, ProtocolError>,
+}
+
+/// Feeds `chunks` to a fresh reader (through `read_buf`, as the I/O layer does), draining
+/// frames after each chunk, and checks the per-call invariants.
+fn run_frames(limits: Limits, chunks: &[&[u8]]) -> Outcome {
+    let input: usize = chunks.iter().map(|c| c.len()).sum();
+    let mut reader = FrameReader::new(limits);
+    let mut frames = Vec::new();
+    let mut consumed = 0usize;
+    let mut end = Ok(0);
+    'feed: for chunk in chunks {
+        reader.read_buf().extend_from_slice(chunk);
+        loop {
+            match reader.next_frame() {
+                Ok(Some(frame)) => {
+                    let len = u32::try_from(frame.body.len() + 4).unwrap();
+                    if LONG_MESSAGE_TYPES.contains(&frame.tag) {
+                        assert!(len <= limits.max_long_message_len);
+                    } else {
+                        assert!(len <= MAX_SHORT_MESSAGE_LEN);
+                    }
+                    consumed += 5 + frame.body.len();
+                    frames.push(frame);
+                }
+                Ok(None) => break,
+                Err(err) => {
+                    // Sticky, and nothing more is kept.
+                    assert_eq!(reader.next_frame(), Err(err.clone()));
+                    reader.extend_from_slice(b"more");
+                    assert_eq!(reader.next_frame(), Err(err.clone()));
+                    assert_eq!(reader.buffered(), 0);
+                    end = Err(err);
+                    break 'feed;
+                }
+            }
+        }
+        // Memory follows the bytes received, never a claimed length.
+        assert!(reader.capacity() <= 2 * (input + FrameReader::READ_CHUNK));
+    }
+    assert!(consumed <= input);
+    if end.is_ok() {
+        assert_eq!(consumed + reader.buffered(), input);
+        end = Ok(reader.buffered());
+    }
+    Outcome { frames, end }
+}
+
+/// Splits `data` into chunks whose sizes come from a small generator seeded by `seed`.
+fn chunks(data: &[u8], seed: u8) -> Vec<&[u8]> {
+    let mut state = u32::from(seed) | 1;
+    let mut rest = data;
+    let mut out = Vec::new();
+    while !rest.is_empty() {
+        state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+        let size = usize::try_from((state >> 16) % 17).unwrap() + 1;
+        let (head, tail) = rest.split_at(size.min(rest.len()));
+        out.push(head);
+        rest = tail;
+    }
+    out
+}
+
+/// `data[0]` picks the chunking and the limits; the rest is the server's stream. Any
+/// chunking gives the same frames and the same ending as one piece; consumed <= input;
+/// the buffer stays proportional to the input.
+pub fn frame_reader(data: &[u8]) {
+    let Some((&seed, stream)) = data.split_first() else {
+        return;
+    };
+    let limits = if seed & 0x80 != 0 {
+        Limits {
+            max_long_message_len: 64,
+            ..Limits::default()
+        }
+    } else {
+        Limits::default()
+    };
+    let whole = run_frames(limits, &[stream]);
+    let split = run_frames(limits, &chunks(stream, seed));
+    assert_eq!(whole, split);
+    let bytes: Vec<&[u8]> = stream.chunks(1).collect();
+    assert_eq!(whole, run_frames(limits, &bytes));
+}
+
+/// Decodes every frame of `data`. A decoded message re-encodes, and the encoding decodes
+/// to the same message; a DataRow's values add up to its body; a refusal is one of the
+/// errors libpq would give for that tag.
+pub fn backend_message(data: &[u8]) {
+    let outcome = run_frames(Limits::default(), &[data]);
+    for frame in &outcome.frames {
+        match BackendMessage::parse(frame) {
+            Ok(msg) => check_message(frame, &msg),
+            Err(err) => check_refusal(frame.tag, &err),
+        }
+    }
+}
+
+fn check_message(frame: &Frame, msg: &BackendMessage) {
+    assert_eq!(msg.tag(), frame.tag);
+    if let BackendMessage::DataRow(row) = msg {
+        let values: Vec<Option<&[u8]>> = row.values().collect();
+        assert_eq!(values.len(), row.len());
+        let data: usize = values.iter().flatten().map(|v| v.len()).sum();
+        assert_eq!(2 + 4 * row.len() + data, frame.body.len());
+    }
+    let mut out = Vec::new();
+    msg.encode(&mut out).expect("a decoded message encodes");
+    let mut reader = FrameReader::new(Limits::default());
+    reader.extend_from_slice(&out);
+    let again = reader.next_frame().unwrap().expect("one whole frame");
+    assert_eq!(reader.buffered(), 0);
+    assert_eq!(BackendMessage::parse(&again).as_ref(), Ok(msg));
+    // Messages without strings or ignored bytes re-encode byte for byte.
+    if matches!(
+        msg,
+        BackendMessage::DataRow(_)
+            | BackendMessage::CopyData(_)
+            | BackendMessage::BackendKeyData { .. }
+            | BackendMessage::ReadyForQuery(_)
+            | BackendMessage::ParameterDescription(_)
+    ) {
+        assert_eq!(again, *frame);
+    }
+}
+
+fn check_refusal(tag: u8, err: &ProtocolError) {
+    let known = b"RK23CdcGHWDIEVvnNAtS1sZT".contains(&tag);
+    let allowed = match err {
+        ProtocolError::UnexpectedMessage { tag: t } => !known && *t == tag,
+        ProtocolError::LengthMismatch { tag: t } => known && *t == tag,
+        ProtocolError::InsufficientData { tag: t } => *t == tag && b"TtD".contains(&tag),
+        ProtocolError::InvalidTransactionStatus { .. } => tag == b'Z',
+        _ => false,
+    };
+    assert!(
+        allowed,
+        "tag {:?}: unexpected error {err:?}",
+        char::from(tag)
+    );
+}
+
+/// `data[0]` picks `E` or `N`; the rest is a body, optionally followed by `0xFE` and a
+/// query text. Parsing never panics; the text ends in a newline, starts with the
+/// severity, contains the message, and stays within a fixed margin of the input size.
+pub fn error_fields(data: &[u8]) {
+    let Some((&seed, rest)) = data.split_first() else {
+        return;
+    };
+    let tag = if seed & 1 == 0 { b'E' } else { b'N' };
+    let (body, query) = match rest.iter().position(|&b| b == 0xFE) {
+        Some(at) => (&rest[..at], Some(String::from_utf8_lossy(&rest[at + 1..]))),
+        None => (rest, None),
+    };
+    let fields = match ErrorFields::parse(tag, body) {
+        Ok(fields) => fields,
+        Err(err) => {
+            assert_eq!(err, ProtocolError::LengthMismatch { tag });
+            return;
+        }
+    };
+    assert_eq!(fields.is_notice, tag == b'N');
+    for query in [query.as_deref(), None] {
+        let text = fields.libpq_text(query);
+        assert!(text.ends_with('\n'));
+        if let Some(severity) = &fields.severity {
+            assert!(text.starts_with(&format!("{severity}:  ")));
+        }
+        if let Some(message) = &fields.message {
+            assert!(text.contains(message.as_str()));
+        }
+        // Each field is printed at most once, the LINE block is at most 60 columns wide
+        // (4 bytes a character) plus its caret line, and the labels are short.
+        assert!(
+            text.len() <= 3 * body.len() + 1000,
+            "{} bytes of text for {} bytes of body",
+            text.len(),
+            body.len()
+        );
+    }
+}
+
+/// The client nonce of [`scram`]: base64 of 18 zero bytes.
+const SCRAM_CLIENT_NONCE: &str = "AAAAAAAAAAAAAAAAAAAAAAAA";
+
+/// `data[0]` bit 0 prefixes the server-first with the right nonce (to get past the
+/// check); the rest is server-first, then `0xFF`, then server-final. The client's
+/// messages have their fixed shape, and every failure is final.
+pub fn scram(data: &[u8]) {
+    let Some((&seed, rest)) = data.split_first() else {
+        return;
+    };
+    let (first, last) = match rest.iter().position(|&b| b == 0xFF) {
+        Some(at) => (&rest[..at], &rest[at + 1..]),
+        None => (rest, &[][..]),
+    };
+    let mut server_first = Vec::new();
+    if seed & 1 == 1 {
+        server_first.extend_from_slice(b"r=");
+        server_first.extend_from_slice(SCRAM_CLIENT_NONCE.as_bytes());
+    }
+    server_first.extend_from_slice(first);
+    // Few iterations: fuzzing time goes into parsing, not PBKDF2.
+    let limits = Limits {
+        max_scram_iterations: 16,
+        ..Limits::default()
+    };
+    let mut client = ScramClient::new(b"pencil", [0; 18], ChannelBinding::None, limits);
+    let client_first = client.client_first().unwrap();
+    assert_eq!(
+        client_first,
+        format!("n,,n=,r={SCRAM_CLIENT_NONCE}").as_bytes()
+    );
+    assert!(client.awaits_server_first());
+    match client.server_first(&server_first) {
+        Ok(msg) => {
+            let prefix = format!("c=biws,r={SCRAM_CLIENT_NONCE}");
+            assert!(msg.starts_with(prefix.as_bytes()));
+            let proof_at = msg.windows(3).rposition(|w| w == b",p=").expect("a proof");
+            assert_eq!(msg.len() - proof_at - 3, 44, "base64 of 32 bytes");
+            assert!(client.awaits_server_final());
+        }
+        Err(_) => {
+            assert!(!client.awaits_server_final());
+            assert!(client.server_final(last).is_err());
+            assert!(!client.is_done());
+            return;
+        }
+    }
+    match client.server_final(last) {
+        Ok(()) => assert!(client.is_done()),
+        Err(_) => {
+            assert!(!client.is_done());
+            assert!(client.server_final(last).is_err());
+        }
+    }
+    assert!(client.client_first().is_err());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CAPTURES: [&[u8]; 10] = [
+        include_bytes!("../tests/data/startup_select.bin"),
+        include_bytes!("../tests/data/types.bin"),
+        include_bytes!("../tests/data/notice.bin"),
+        include_bytes!("../tests/data/copyout.bin"),
+        include_bytes!("../tests/data/notify.bin"),
+        include_bytes!("../tests/data/raise.bin"),
+        include_bytes!("../tests/data/syntax.bin"),
+        include_bytes!("../tests/data/multi.bin"),
+        include_bytes!("../tests/data/auth_sasl.bin"),
+        include_bytes!("../tests/data/auth_reject.bin"),
+    ];
+
+    #[test]
+    fn harnesses_accept_the_captures() {
+        for capture in CAPTURES {
+            for seed in [0u8, 1, 0x80, 0xff] {
+                let mut data = vec![seed];
+                data.extend_from_slice(capture);
+                frame_reader(&data);
+                error_fields(&data);
+                scram(&data);
+            }
+            backend_message(capture);
+            // Truncated and corrupted variants.
+            for cut in (0..capture.len()).step_by(7) {
+                backend_message(&capture[..cut]);
+                let mut bad = capture.to_vec();
+                bad[cut] ^= 0x55;
+                backend_message(&bad);
+                frame_reader(&bad);
+            }
+        }
+    }
+
+    #[test]
+    fn error_fields_harness_on_a_captured_error() {
+        // The `E` body of `selec 1`, then its query after 0xFE.
+        let mut data = vec![0u8];
+        data.extend_from_slice(&include_bytes!("../tests/data/syntax.bin")[5..94]);
+        data.push(0xFE);
+        data.extend_from_slice(b"selec 1");
+        error_fields(&data);
+    }
+
+    #[test]
+    fn scram_harness_reaches_the_client_final() {
+        let mut data = vec![1u8];
+        data.extend_from_slice(b"srvnonce,s=QSXCR+Q6sek8bf92,i=4\xffv=AAAA");
+        scram(&data);
+        // The same server-first passes the client's checks.
+        let mut client =
+            ScramClient::new(b"pencil", [0; 18], ChannelBinding::None, Limits::default());
+        client.client_first().unwrap();
+        let first = format!("r={SCRAM_CLIENT_NONCE}srvnonce,s=QSXCR+Q6sek8bf92,i=4");
+        assert!(client.server_first(first.as_bytes()).is_ok());
+    }
+}

@@ -1,0 +1,2 @@
+//! Harnesses for the targets whose code lives outside `pgcluster-protocol` (which has its
+//! own in `pgcluster_protocol::fuzzing`).

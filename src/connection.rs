@@ -33,6 +33,9 @@ pub struct Connection {
     notifications: Vec<Notification>,
     /// What `Debug` shows as psycopg2's `dsn`.
     dsn: String,
+    /// True while a query's exchange runs. Still true at the next call only if that
+    /// exchange's future was dropped half-way: the replies are then out of step.
+    busy: bool,
 }
 
 /// Whether a connection is open, closed by the user, or broken (psycopg2's 0, 1, 2).
@@ -99,6 +102,7 @@ impl Connection {
             notices: ready.notices,
             notifications: Vec::new(),
             dsn: String::new(),
+            busy: false,
         };
         for (name, value) in ready.parameters {
             conn.set_parameter(name, value);
@@ -107,11 +111,12 @@ impl Connection {
     }
 
     /// Runs `sql` with the simple query protocol; one result per statement. A server
-    /// error is [`Error::Query`] with libpq's text for it.
+    /// error is [`Error::Query`] with libpq's text for it, and the connection stays usable.
+    ///
+    /// Not cancel safe: if the future is dropped before it finishes (e.g. by a timeout),
+    /// the connection counts as broken and later calls return [`Error::Closed`].
     pub async fn simple_query(&mut self, sql: &str) -> Result<Vec<QueryResult>, Error> {
-        if self.state != State::Open {
-            return Err(Error::Closed);
-        }
+        self.check_usable()?;
         self.out.clear();
         frontend::query(sql, &mut self.out).map_err(encode_error)?;
         self.exchange(sql, &mut Machine::Simple(SimpleQuery::new()))
@@ -126,9 +131,7 @@ impl Connection {
         sql: &str,
         params: &[Option<&str>],
     ) -> Result<QueryResult, Error> {
-        if self.state != State::Open {
-            return Err(Error::Closed);
-        }
+        self.check_usable()?;
         let values: Vec<Option<&[u8]>> = params.iter().map(|p| p.map(str::as_bytes)).collect();
         self.out.clear();
         frontend::parse("", sql, &[], &mut self.out)
@@ -146,8 +149,33 @@ impl Connection {
         Ok(results.pop().unwrap_or_else(QueryResult::empty))
     }
 
+    /// [`Error::Closed`] unless the connection is open. A query whose future was dropped
+    /// before its end leaves unread replies behind, so the connection is then broken.
+    fn check_usable(&mut self) -> Result<(), Error> {
+        if self.busy {
+            self.busy = false;
+            self.stream = None;
+            self.state = State::Broken;
+        }
+        match self.state {
+            State::Open => Ok(()),
+            State::Closed | State::Broken => Err(Error::Closed),
+        }
+    }
+
     /// Sends `self.out`, then reads and handles replies up to ReadyForQuery.
     async fn exchange(
+        &mut self,
+        sql: &str,
+        machine: &mut Machine,
+    ) -> Result<Vec<QueryResult>, Error> {
+        self.busy = true;
+        let result = self.exchange_inner(sql, machine).await;
+        self.busy = false;
+        result
+    }
+
+    async fn exchange_inner(
         &mut self,
         sql: &str,
         machine: &mut Machine,
@@ -500,6 +528,26 @@ pub(crate) mod tests {
             .enable_all()
             .build()
             .expect("test runtime")
+    }
+
+    #[test]
+    fn a_query_dropped_half_way_breaks_the_connection() {
+        rt().block_on(async {
+            let (a, _b) = UnixStream::pair().unwrap();
+            let mut conn = Connection::from_parts(
+                Stream::Unix(a),
+                FrameReader::new(Limits::default()),
+                ready(),
+            );
+            // The peer never answers: the query is still waiting when the timeout drops it.
+            let cancelled =
+                tokio::time::timeout(std::time::Duration::ZERO, conn.simple_query("select 1"))
+                    .await;
+            assert!(cancelled.is_err());
+            assert_eq!(conn.state(), State::Open);
+            assert_eq!(conn.simple_query("select 1").await, Err(Error::Closed));
+            assert_eq!(conn.state(), State::Broken);
+        });
     }
 
     #[test]

@@ -389,6 +389,17 @@ fn password_file() {
     let r = resolve("", &e.clone().with("PGPASSWORD", "envpw")).unwrap();
     assert_eq!(r.password.as_deref(), Some("envpw"));
     assert_eq!(r.password_file, None);
+    // The host name is looked up, else the hostaddr (checked with libpq 13.3's `PQpass`).
+    let f = dir.file(
+        "ha",
+        "127.0.0.1:1:*:*:addrpw\nlocalhost:1:*:*:hostpw\n",
+        0o600,
+    );
+    let e2 = env().with("PGPASSFILE", &f);
+    let r = resolve("hostaddr=127.0.0.1 port=1", &e2).unwrap();
+    assert_eq!(r.password.as_deref(), Some("addrpw"));
+    let r = resolve("host=localhost hostaddr=127.0.0.1 port=1", &e2).unwrap();
+    assert_eq!(r.password.as_deref(), Some("hostpw"));
     // `passfile` beats PGPASSFILE; ~/.pgpass is the default.
     let other = dir.file("other", "*:*:*:*:other\n", 0o600);
     let r = resolve(&format!("passfile={other}"), &e).unwrap();

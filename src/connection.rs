@@ -116,7 +116,9 @@ impl Connection {
     /// Not cancel safe: if the future is dropped before it finishes (e.g. by a timeout),
     /// the connection counts as broken and later calls return [`Error::Closed`].
     pub async fn simple_query(&mut self, sql: &str) -> Result<Vec<QueryResult>, Error> {
-        self.check_usable()?;
+        if !self.usable() {
+            return Err(Error::Closed);
+        }
         self.out.clear();
         frontend::query(sql, &mut self.out).map_err(encode_error)?;
         self.exchange(sql, &mut Machine::Simple(SimpleQuery::new()))
@@ -131,7 +133,9 @@ impl Connection {
         sql: &str,
         params: &[Option<&str>],
     ) -> Result<QueryResult, Error> {
-        self.check_usable()?;
+        if !self.usable() {
+            return Err(Error::Closed);
+        }
         let values: Vec<Option<&[u8]>> = params.iter().map(|p| p.map(str::as_bytes)).collect();
         self.out.clear();
         frontend::parse("", sql, &[], &mut self.out)
@@ -149,18 +153,15 @@ impl Connection {
         Ok(results.pop().unwrap_or_else(QueryResult::empty))
     }
 
-    /// [`Error::Closed`] unless the connection is open. A query whose future was dropped
-    /// before its end leaves unread replies behind, so the connection is then broken.
-    fn check_usable(&mut self) -> Result<(), Error> {
+    /// Whether a query can be sent. A query whose future was dropped before its end left
+    /// unread replies behind, so the connection is then broken.
+    fn usable(&mut self) -> bool {
         if self.busy {
             self.busy = false;
             self.stream = None;
             self.state = State::Broken;
         }
-        match self.state {
-            State::Open => Ok(()),
-            State::Closed | State::Broken => Err(Error::Closed),
-        }
+        self.state == State::Open
     }
 
     /// Sends `self.out`, then reads and handles replies up to ReadyForQuery.

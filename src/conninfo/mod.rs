@@ -38,6 +38,8 @@ pub enum ConnInfoError {
         /// The value given.
         value: String,
     },
+    /// `forbidden value %00 in percent-encoded value: "%s"`
+    ForbiddenNul(String),
     /// `gssencmode value "%s" invalid when GSSAPI support is not compiled in` (we have no
     /// GSSAPI, as a libpq built without it).
     GssUnsupported(String),
@@ -59,8 +61,6 @@ pub enum ConnInfoError {
     InvalidOption(String),
     /// `invalid percent-encoded token: "%s"` (the whole undecoded URI component)
     InvalidPercent(String),
-    /// `forbidden value %00 in percent-encoded value: "%s"`
-    ForbiddenNul(String),
     /// `local user with ID %d does not exist` (no user name given, none for our user ID)
     LocalUser(u32),
     /// `missing "=" after "%s" in connection info string`
@@ -79,6 +79,8 @@ pub enum ConnInfoError {
         /// Number of hosts.
         hosts: usize,
     },
+    /// `service file "%s" not found`
+    ServiceFileNotFound(String),
     /// `line %d too long in service file "%s"`
     ServiceLineTooLong {
         /// The service file.
@@ -88,8 +90,6 @@ pub enum ConnInfoError {
     },
     /// `definition of service "%s" not found`
     ServiceNotFound(String),
-    /// `service file "%s" not found`
-    ServiceFileNotFound(String),
     /// `syntax error in service file "%s", line %d`
     ServiceSyntax {
         /// The service file.
@@ -104,10 +104,10 @@ pub enum ConnInfoError {
     TlsUnsupported(String),
     /// `unterminated quoted string in connection info string`
     UnterminatedQuote,
-    /// `extra key/value separator "=" in URI query parameter: "%s"`
-    UriExtraEquals(String),
     /// `IPv6 host address may not be empty in URI: "%s"`
     UriEmptyIpv6(String),
+    /// `extra key/value separator "=" in URI query parameter: "%s"`
+    UriExtraEquals(String),
     /// `invalid URI query parameter: "%s"` (the decoded keyword)
     UriInvalidParam(String),
     /// `missing key/value separator "=" in URI query parameter: "%s"`
@@ -129,6 +129,9 @@ impl fmt::Display for ConnInfoError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::BadValue { option, value } => write!(f, "invalid {option} value: \"{value}\""),
+            Self::ForbiddenNul(s) => {
+                write!(f, "forbidden value %00 in percent-encoded value: \"{s}\"")
+            }
             Self::GssUnsupported(v) => write!(
                 f,
                 "gssencmode value \"{v}\" invalid when GSSAPI support is not compiled in"
@@ -143,9 +146,6 @@ impl fmt::Display for ConnInfoError {
             ),
             Self::InvalidOption(k) => write!(f, "invalid connection option \"{k}\""),
             Self::InvalidPercent(s) => write!(f, "invalid percent-encoded token: \"{s}\""),
-            Self::ForbiddenNul(s) => {
-                write!(f, "forbidden value %00 in percent-encoded value: \"{s}\"")
-            }
             Self::LocalUser(uid) => write!(f, "local user with ID {uid} does not exist"),
             Self::MissingEquals(k) => {
                 write!(f, "missing \"=\" after \"{k}\" in connection info string")
@@ -157,11 +157,11 @@ impl fmt::Display for ConnInfoError {
             Self::PortMismatch { ports, hosts } => {
                 write!(f, "could not match {ports} port numbers to {hosts} hosts")
             }
+            Self::ServiceFileNotFound(s) => write!(f, "service file \"{s}\" not found"),
             Self::ServiceLineTooLong { file, line } => {
                 write!(f, "line {line} too long in service file \"{file}\"")
             }
             Self::ServiceNotFound(s) => write!(f, "definition of service \"{s}\" not found"),
-            Self::ServiceFileNotFound(s) => write!(f, "service file \"{s}\" not found"),
             Self::ServiceSyntax { file, line } => {
                 write!(f, "syntax error in service file \"{file}\", line {line}")
             }
@@ -173,13 +173,13 @@ impl fmt::Display for ConnInfoError {
             Self::UnterminatedQuote => {
                 f.write_str("unterminated quoted string in connection info string")
             }
+            Self::UriEmptyIpv6(u) => {
+                write!(f, "IPv6 host address may not be empty in URI: \"{u}\"")
+            }
             Self::UriExtraEquals(k) => write!(
                 f,
                 "extra key/value separator \"=\" in URI query parameter: \"{k}\""
             ),
-            Self::UriEmptyIpv6(u) => {
-                write!(f, "IPv6 host address may not be empty in URI: \"{u}\"")
-            }
             Self::UriInvalidParam(k) => write!(f, "invalid URI query parameter: \"{k}\""),
             Self::UriMissingEquals(k) => write!(
                 f,
@@ -210,7 +210,7 @@ impl std::error::Error for ConnInfoError {}
 /// Besides variables, an `Env` may fix the operating-system user and home directory (which
 /// libpq 13 takes from the password database for the effective user ID, never from `$USER`
 /// or `$HOME`); when they are not fixed, [`Config::resolve`] looks them up.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Env {
     vars: BTreeMap<String, String>,
     os_user: Option<String>,
@@ -254,6 +254,21 @@ impl Env {
     /// One variable's value.
     pub fn get(&self, key: &str) -> Option<&str> {
         self.vars.get(key).map(String::as_str)
+    }
+}
+
+impl fmt::Debug for Env {
+    /// Shows the `PG*` variables only, with `PGPASSWORD` as `_`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut m = f.debug_map();
+        for (k, v) in self.vars.iter().filter(|(k, _)| k.starts_with("PG")) {
+            if k == "PGPASSWORD" {
+                m.entry(k, &"_");
+            } else {
+                m.entry(k, v);
+            }
+        }
+        m.finish()
     }
 }
 
@@ -558,6 +573,18 @@ mod tests {
         );
         let debug = format!("{c:?}");
         assert!(!debug.contains("secret"), "{debug}");
+    }
+
+    #[test]
+    fn env_debug_hides_the_password() {
+        let e = Env::empty()
+            .with("PGPASSWORD", "secret")
+            .with("PGHOST", "h")
+            .with("HOME", "/root");
+        assert_eq!(
+            format!("{e:?}"),
+            "{\"PGHOST\": \"h\", \"PGPASSWORD\": \"_\"}"
+        );
     }
 
     #[test]

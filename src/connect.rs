@@ -19,7 +19,7 @@ use tokio::time::Instant;
 
 use crate::connection::Connection;
 use crate::conninfo::{Address, Resolved, Target};
-use crate::error::{ConnectError, Error};
+use crate::error::ConnectError;
 use crate::transport::Stream;
 
 /// libpq's text for a socket that closed under it (`pqReadData`'s `definitelyEOF`).
@@ -530,30 +530,21 @@ async fn read_write_test(conn: &mut Connection, target: &Target) -> Result<(), F
     let host = target.hostaddr.as_deref().unwrap_or(&target.host);
     let server = format!("\"{host}:{}\"", shown_port(&target.port_text));
     let next_host = |text: String| Failure::new(text, Buffer::Add, Then::NextHost);
+    // libpq: exactly one row is needed; a value starting with "on" is read-only.
     let value = match conn.simple_query("SHOW transaction_read_only").await {
-        Ok(results) => results
-            .first()
-            .and_then(|r| r.rows.first())
-            .and_then(|row| row.first())
-            .cloned()
-            .flatten(),
-        Err(Error::Query(_)) | Err(_) => None,
+        Ok(results) => match results.first().map(|r| r.rows.as_slice()) {
+            Some([row]) => Some(row.first().cloned().flatten().unwrap_or_default()),
+            _ => None,
+        },
+        Err(_) => None,
     };
-    match value.as_deref() {
-        Some("off") => Ok(()),
-        Some("on") => {
-            conn.close().await;
-            Err(next_host(format!(
-                "could not make a writable connection to server {server}\n"
-            )))
-        }
-        _ => {
-            conn.close().await;
-            Err(next_host(format!(
-                "test \"SHOW transaction_read_only\" failed on server {server}\n"
-            )))
-        }
-    }
+    let text = match value {
+        Some(v) if !v.starts_with("on") => return Ok(()),
+        Some(_) => format!("could not make a writable connection to server {server}\n"),
+        None => format!("test \"SHOW transaction_read_only\" failed on server {server}\n"),
+    };
+    conn.close().await;
+    Err(next_host(text))
 }
 
 /// The port as libpq prints it: as given, or `5432` when empty.

@@ -46,6 +46,12 @@ impl Connection {
         self.runtime.block_on(self.inner.simple_query(sql))
     }
 
+    /// Runs one statement with the extended query protocol and text parameters (see
+    /// [`crate::Connection::query`]).
+    pub fn query(&mut self, sql: &str, params: &[Option<&str>]) -> Result<QueryResult, Error> {
+        self.runtime.block_on(self.inner.query(sql, params))
+    }
+
     /// Sends Terminate and closes the socket. Idempotent.
     pub fn close(&mut self) {
         self.runtime.block_on(self.inner.close());

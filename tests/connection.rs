@@ -476,6 +476,10 @@ fn blocking_connection_queries_and_repr() {
     );
     let rows = conn.simple_query("SELECT 41 + 1").expect("query");
     assert_eq!(rows[0].rows, vec![vec![Some("42".to_owned())]]);
+    let result = conn
+        .query("SELECT $1::int + 1", &[Some("41")])
+        .expect("extended query");
+    assert_eq!(result.rows, vec![vec![Some("42".to_owned())]]);
     let err = conn.simple_query("selec 1").unwrap_err();
     assert_eq!(
         err.to_string(),

@@ -582,3 +582,66 @@ async fn connection_slots_run_out() {
         conn.close().await;
     }
 }
+
+/// During a smart shutdown a new connection gets 57P03, and libpq 13 does not try the next
+/// host (messages.md §8, §10 item 5).
+#[tokio::test]
+async fn smart_shutdown_refuses_new_connections_and_stops() {
+    let server = TestServer::new().expect("own server");
+    let conninfo = format!(
+        "host={} port={} user=postgres dbname=postgres",
+        server.socket_dir().display(),
+        server.port()
+    );
+    let mut held = connect(&conninfo).await;
+    let pg_ctl = server.bin_dir().join("pg_ctl");
+    let mut cmd = if nix_is_root() {
+        let mut c = std::process::Command::new("runuser");
+        c.args(["-u", "postgres", "--"]).arg(&pg_ctl);
+        c
+    } else {
+        std::process::Command::new(&pg_ctl)
+    };
+    let status = cmd
+        .arg("-D")
+        .arg(server.data_dir())
+        .args(["stop", "-m", "smart", "--no-wait"])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("pg_ctl stop -m smart");
+    assert!(status.success());
+    let p = closed_port();
+    let started = Instant::now();
+    let conninfo_two = format!(
+        "host={},127.0.0.1 port={},{p} user=postgres dbname=postgres",
+        server.socket_dir().display(),
+        server.port()
+    );
+    let message = loop {
+        // The postmaster handles the signal asynchronously: until it has, connecting works.
+        match Connection::connect(&resolve(&conninfo_two)).await {
+            Ok(mut early) => {
+                early.close().await;
+                assert!(
+                    started.elapsed() < Duration::from_secs(30),
+                    "never shut down"
+                );
+                tokio::task::yield_now().await;
+            }
+            Err(e) => break e.message,
+        }
+    };
+    assert_eq!(message, "FATAL:  the database system is shutting down\n");
+    held.close().await;
+}
+
+fn nix_is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .map(|l| l.split_whitespace().nth(1) == Some("0"))
+        })
+        .unwrap_or(false)
+}

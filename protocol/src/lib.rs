@@ -9,6 +9,8 @@
 //! - [`backend::BackendMessage`] decodes a frame; [`frontend`] encodes what a client sends.
 //! - [`startup::Startup`] runs the startup and authentication exchange.
 //! - [`query`] checks the order of a query's replies and turns them into events.
+//! - [`ssl::Negotiation`] reads the answer to SSLRequest, with the CVE-2021-23222 and
+//!   CVE-2024-10977 guards.
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
 #![deny(
@@ -28,6 +30,7 @@ pub mod fuzzing;
 pub mod limits;
 pub mod query;
 pub mod reader;
+pub mod ssl;
 pub mod startup;
 
 pub use error::ProtocolError;

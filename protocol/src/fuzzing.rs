@@ -14,10 +14,12 @@
 )]
 
 use crate::auth::scram::{ChannelBinding, ScramClient};
-use crate::backend::BackendMessage;
+use crate::backend::{Authentication, BackendMessage};
 use crate::error_fields::ErrorFields;
 use crate::frame::{Frame, FrameReader};
 use crate::limits::{Limits, LONG_MESSAGE_TYPES, MAX_SHORT_MESSAGE_LEN};
+use crate::query::{ExtendedQuery, QueryEvent, SimpleQuery};
+use crate::startup::{Startup, StartupConfig, Step};
 use crate::ProtocolError;
 
 /// What a [`FrameReader`] made of a stream: its frames, then how it ended.
@@ -263,6 +265,138 @@ pub fn scram(data: &[u8]) {
     assert!(client.client_first().is_err());
 }
 
+/// The password of [`startup`]: easy to spot in the client's output.
+const STARTUP_PASSWORD: &[u8] = b"fuzz-secret-pw";
+
+/// `data[0]` bit 0: a password is configured; the rest is the server's byte stream,
+/// fed to the startup machine frame by frame. The client sends a password message only
+/// in direct reply to a password request (`R` 3, 5, 10 or 11), never without a password
+/// configured, the cleartext password only after `R` 3; a failure is final and appends
+/// nothing.
+pub fn startup(data: &[u8]) {
+    let Some((&seed, stream)) = data.split_first() else {
+        return;
+    };
+    let with_password = seed & 1 == 1;
+    let mut config = StartupConfig::new("fuzz");
+    config.database = Some("db".to_owned());
+    config.password = with_password.then(|| STARTUP_PASSWORD.to_vec());
+    // Few iterations: fuzzing time goes into parsing, not PBKDF2.
+    config.limits = Limits {
+        max_scram_iterations: 16,
+        ..Limits::default()
+    };
+    let mut machine = Startup::new(config, [0; 18]);
+    let mut out = Vec::new();
+    machine.start(&mut out).unwrap();
+    assert!(!contains(&out, STARTUP_PASSWORD));
+    let mut frames = FrameReader::new(Limits::default());
+    frames.extend_from_slice(stream);
+    while let Ok(Some(frame)) = frames.next_frame() {
+        let mut reply = Vec::new();
+        let request = match (frame.tag, BackendMessage::parse(&frame)) {
+            (b'R', Ok(BackendMessage::Authentication(auth))) => Some(auth),
+            _ => None,
+        };
+        match machine.handle(frame.clone(), &mut reply) {
+            Ok(step) => {
+                check_startup_reply(&reply, request.as_ref(), with_password);
+                if let Step::Done(_) = step {
+                    assert!(machine.is_done());
+                    assert!(machine.is_authenticated());
+                    break;
+                }
+            }
+            Err(err) => {
+                assert!(reply.is_empty(), "{err:?} with a reply");
+                let mut again = Vec::new();
+                assert_eq!(machine.handle(frame, &mut again).err(), Some(err));
+                assert!(again.is_empty());
+                break;
+            }
+        }
+    }
+}
+
+fn check_startup_reply(reply: &[u8], request: Option<&Authentication>, with_password: bool) {
+    if reply.is_empty() {
+        return;
+    }
+    assert!(with_password, "a reply without a password configured");
+    assert_eq!(reply.first(), Some(&b'p'));
+    let body = &reply[5..];
+    match request {
+        Some(Authentication::CleartextPassword) => {
+            assert_eq!(body, b"fuzz-secret-pw\0");
+        }
+        Some(Authentication::Md5Password { .. }) => {
+            assert_eq!(body.len(), 36);
+            assert!(body.starts_with(b"md5"));
+        }
+        Some(Authentication::Sasl(_)) => {
+            assert!(body.starts_with(b"SCRAM-SHA-256"));
+            assert!(!contains(reply, STARTUP_PASSWORD));
+        }
+        Some(Authentication::SaslContinue(_)) => {
+            assert!(body.starts_with(b"c="));
+            assert!(!contains(reply, STARTUP_PASSWORD));
+        }
+        other => panic!("a password message in reply to {other:?}"),
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// `data[0]` bit 0 picks the extended protocol (Parse, Bind, Describe, Execute, Sync),
+/// otherwise the simple one; the rest is the server's reply. Rows have the field count of
+/// the last RowDescription; nothing is accepted after ReadyForQuery; failures are final.
+pub fn query(data: &[u8]) {
+    let Some((&seed, stream)) = data.split_first() else {
+        return;
+    };
+    let mut simple = SimpleQuery::new();
+    let mut extended = ExtendedQuery::default();
+    let mut handle = |frame: Frame| {
+        if seed & 1 == 0 {
+            simple.handle(frame)
+        } else {
+            extended.handle(frame)
+        }
+    };
+    let mut frames = FrameReader::new(Limits::default());
+    frames.extend_from_slice(stream);
+    let mut columns = None;
+    let mut done = false;
+    while let Ok(Some(frame)) = frames.next_frame() {
+        match handle(frame.clone()) {
+            Ok(event) => {
+                assert!(!done, "an event after ReadyForQuery: {event:?}");
+                match event {
+                    QueryEvent::RowDescription(d) => columns = Some(d.fields.len()),
+                    QueryEvent::Row(row) => {
+                        assert_eq!(Some(row.len()), columns);
+                        assert_eq!(row.values().count(), row.len());
+                    }
+                    QueryEvent::Ready(_) => done = true,
+                    _ => {}
+                }
+            }
+            Err(err) => {
+                assert_eq!(handle(frame), Err(err));
+                break;
+            }
+        }
+    }
+    let finished = if seed & 1 == 0 {
+        simple.is_done()
+    } else {
+        extended.is_done()
+    };
+    assert_eq!(finished, done);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -289,6 +423,8 @@ mod tests {
                 frame_reader(&data);
                 error_fields(&data);
                 scram(&data);
+                startup(&data);
+                query(&data);
             }
             backend_message(capture);
             // Truncated and corrupted variants.
@@ -310,6 +446,61 @@ mod tests {
         data.push(0xFE);
         data.extend_from_slice(b"selec 1");
         error_fields(&data);
+    }
+
+    /// Server streams for the startup harness, built with the backend encoders.
+    pub(super) fn scripted_startups() -> Vec<Vec<u8>> {
+        use crate::backend::TransactionStatus;
+        let end = [
+            BackendMessage::Authentication(Authentication::Ok),
+            BackendMessage::ParameterStatus {
+                name: "server_version".into(),
+                value: "15.18".into(),
+            },
+            BackendMessage::BackendKeyData {
+                process_id: 7,
+                secret_key: 9,
+            },
+            BackendMessage::ReadyForQuery(TransactionStatus::Idle),
+        ];
+        let first = format!("r={SCRAM_CLIENT_NONCE}srv,s=QSXCR+Q6sek8bf92,i=4");
+        let scripts = [
+            vec![BackendMessage::Authentication(
+                Authentication::CleartextPassword,
+            )],
+            vec![BackendMessage::Authentication(
+                Authentication::Md5Password { salt: [1, 2, 3, 4] },
+            )],
+            vec![
+                BackendMessage::Authentication(Authentication::Sasl(vec!["SCRAM-SHA-256".into()])),
+                BackendMessage::Authentication(Authentication::SaslContinue(first.into())),
+                BackendMessage::Authentication(Authentication::SaslFinal("v=AAAA".into())),
+            ],
+        ];
+        scripts
+            .into_iter()
+            .map(|script| {
+                let mut out = Vec::new();
+                for msg in script.iter().chain(&end) {
+                    msg.encode(&mut out).unwrap();
+                }
+                out
+            })
+            .collect()
+    }
+
+    #[test]
+    fn startup_harness_on_scripted_servers() {
+        for stream in scripted_startups() {
+            for seed in [0u8, 1] {
+                let mut data = vec![seed];
+                data.extend_from_slice(&stream);
+                startup(&data);
+                for cut in 0..stream.len() {
+                    startup(&data[..cut + 1]);
+                }
+            }
+        }
     }
 
     #[test]

@@ -352,7 +352,8 @@ impl DataRow {
                     r.bytes(n)?;
                 }
                 Err(_) if n == -1 => {}
-                // libpq reads it as an empty value and then loses track of the fields.
+                // libpq 13.3 takes any negative length as NULL; only -1 means NULL in the
+                // protocol, so anything else is refused.
                 Err(_) => return Err(ProtocolError::LengthMismatch { tag: tag::DATA_ROW }),
             }
         }
@@ -809,6 +810,8 @@ pub(crate) mod tests {
             err_text(b'S', b"name\0value"),
             "message contents do not agree with length in message type \"S\""
         );
+        // libpq 13.3 against a scripted server: an `S` with a trailing byte fails the
+        // connection with exactly this text.
         assert_eq!(
             err_text(b'S', b"name\0value\0x"),
             "message contents do not agree with length in message type \"S\""
@@ -847,7 +850,7 @@ pub(crate) mod tests {
             err_text(b'D', &[0, 1, 0, 0, 0, 1, b'a', b'b']),
             "message contents do not agree with length in message type \"D\""
         );
-        // Negative lengths other than -1.
+        // Negative lengths other than -1 (libpq 13.3 reads -2 as NULL; we refuse it).
         assert_eq!(
             err_text(b'D', &[0, 1, 0xff, 0xff, 0xff, 0xfe]),
             "message contents do not agree with length in message type \"D\""

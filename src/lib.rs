@@ -7,6 +7,8 @@ mod connect;
 pub mod conninfo;
 pub mod connection;
 pub mod error;
+#[cfg(feature = "tls")]
+pub mod tls;
 pub mod transport;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -1,0 +1,838 @@
+//! TLS for connections (feature `tls`, on by default): rustls with the ring provider,
+//! configured from libpq's settings with libpq 13's texts.
+//!
+//! [`TlsSettings`] holds the `ssl*` connection options. [`TlsSettings::client`] turns them
+//! into a [`TlsClient`] for one host: it reads the root certificate file (`sslrootcert`, by
+//! default `~/.postgresql/root.crt`), the client certificate and key (`sslcert`/`sslkey`, by
+//! default `~/.postgresql/postgresql.crt` and `.key`), and picks the certificate checks of
+//! the `sslmode` (see [`verify`]'s docs). [`handshake_error`] maps a failed handshake to
+//! libpq's text, and [`tls_server_end_point`] computes SCRAM-SHA-256-PLUS's channel binding.
+//!
+//! The SSLRequest exchange before the handshake is the protocol crate's
+//! [`pgcluster_protocol::ssl`].
+
+mod cert;
+mod verify;
+
+use std::fmt;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rustls::client::WebPkiServerVerifier;
+use rustls::crypto::{ring, CryptoProvider};
+use rustls::pki_types::pem::{self, PemObject};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls::{ClientConfig, RootCertStore, SupportedProtocolVersion};
+
+pub use cert::tls_server_end_point;
+use verify::{Check, Verifier};
+
+/// libpq's default root certificate file, under the home directory.
+pub const ROOT_CERT_FILE: &str = ".postgresql/root.crt";
+/// libpq's default client certificate file, under the home directory.
+pub const USER_CERT_FILE: &str = ".postgresql/postgresql.crt";
+/// libpq's default client key file, under the home directory.
+pub const USER_KEY_FILE: &str = ".postgresql/postgresql.key";
+/// The `sslrootcert` value that means the platform's trusted roots (PostgreSQL 16). pgcluster
+/// uses the Mozilla root program's list (`webpki-roots`).
+pub const SYSTEM_ROOTS: &str = "system";
+
+/// The `sslmode` connection option.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum SslMode {
+    /// `disable`: never TLS.
+    Disable,
+    /// `allow`: plain first; TLS only if the server refuses the plain connection.
+    Allow,
+    /// `prefer` (the default): TLS if the server offers it, else plain.
+    Prefer,
+    /// `require`: TLS, without certificate checks (unless a root certificate file exists,
+    /// when it behaves as `verify-ca`, as libpq does).
+    Require,
+    /// `verify-ca`: TLS, and the certificate chain must lead to a trusted root.
+    VerifyCa,
+    /// `verify-full`: `verify-ca`, and the certificate must name the host.
+    VerifyFull,
+}
+
+impl SslMode {
+    /// Parses one of libpq's six values (exactly, as libpq compares them).
+    pub fn parse(value: &str) -> Option<Self> {
+        Some(match value {
+            "disable" => Self::Disable,
+            "allow" => Self::Allow,
+            "prefer" => Self::Prefer,
+            "require" => Self::Require,
+            "verify-ca" => Self::VerifyCa,
+            "verify-full" => Self::VerifyFull,
+            _ => return None,
+        })
+    }
+
+    /// The option value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Disable => "disable",
+            Self::Allow => "allow",
+            Self::Prefer => "prefer",
+            Self::Require => "require",
+            Self::VerifyCa => "verify-ca",
+            Self::VerifyFull => "verify-full",
+        }
+    }
+
+    /// Whether a server without TLS fails the connection (`require` and the verify modes).
+    pub fn requires_tls(self) -> bool {
+        self >= Self::Require
+    }
+
+    /// Whether the server certificate must be verified (`verify-ca`, `verify-full`).
+    pub fn verifies(self) -> bool {
+        self >= Self::VerifyCa
+    }
+}
+
+impl fmt::Display for SslMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A value of `ssl_min_protocol_version` / `ssl_max_protocol_version`.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum TlsVersion {
+    /// `TLSv1`
+    Tls1_0,
+    /// `TLSv1.1`
+    Tls1_1,
+    /// `TLSv1.2`
+    Tls1_2,
+    /// `TLSv1.3`
+    Tls1_3,
+}
+
+impl TlsVersion {
+    /// Parses `TLSv1`, `TLSv1.1`, `TLSv1.2` or `TLSv1.3`, in any case (as libpq).
+    pub fn parse(value: &str) -> Option<Self> {
+        Some(match value.to_ascii_lowercase().as_str() {
+            "tlsv1" => Self::Tls1_0,
+            "tlsv1.1" => Self::Tls1_1,
+            "tlsv1.2" => Self::Tls1_2,
+            "tlsv1.3" => Self::Tls1_3,
+            _ => return None,
+        })
+    }
+
+    /// The option value as libpq spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Tls1_0 => "TLSv1",
+            Self::Tls1_1 => "TLSv1.1",
+            Self::Tls1_2 => "TLSv1.2",
+            Self::Tls1_3 => "TLSv1.3",
+        }
+    }
+}
+
+/// The TLS connection options. `Debug` shows no key material (there is none here: only
+/// file names).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TlsSettings {
+    /// `sslmode`; `None` when not set (`prefer`, or `verify-full` with
+    /// `sslrootcert=system`, as in PostgreSQL 16).
+    pub mode: Option<SslMode>,
+    /// `sslrootcert`: a PEM file, or [`SYSTEM_ROOTS`].
+    pub root_cert: Option<String>,
+    /// `sslcert`: the client certificate chain (PEM).
+    pub cert: Option<String>,
+    /// `sslkey`: the client certificate's private key (PEM).
+    pub key: Option<String>,
+    /// `sslsni`: send the host name in the handshake (Server Name Indication); on by default.
+    pub sni: bool,
+    /// `ssl_min_protocol_version` (libpq 13's default: `TLSv1.2`).
+    pub min_version: Option<TlsVersion>,
+    /// `ssl_max_protocol_version` (no maximum by default).
+    pub max_version: Option<TlsVersion>,
+    /// The home directory, for libpq's default files under `~/.postgresql/`.
+    pub home: Option<PathBuf>,
+}
+
+impl Default for TlsSettings {
+    fn default() -> Self {
+        Self {
+            mode: None,
+            root_cert: None,
+            cert: None,
+            key: None,
+            sni: true,
+            min_version: Some(TlsVersion::Tls1_2),
+            max_version: None,
+            home: None,
+        }
+    }
+}
+
+/// What a TLS handshake with one host needs.
+#[derive(Debug, Clone)]
+pub struct TlsClient {
+    /// The rustls configuration (certificate checks, client certificate, versions, SNI).
+    pub config: Arc<ClientConfig>,
+    /// The name given to rustls: the host for SNI. pgcluster's own verifier checks the host
+    /// name, so this matters only for SNI (an IP address or a name rustls cannot use sends
+    /// none).
+    pub server_name: ServerName<'static>,
+}
+
+/// Why TLS could not be set up or the handshake failed. `Display` is libpq 13's text,
+/// without the final newline.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TlsError {
+    /// `could not get server's host name from server certificate`
+    CertificateNames,
+    /// `could not open certificate file "%s": %s`
+    CertOpen {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// `could not read certificate file "%s": %s`
+    CertRead {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// `SSL SYSCALL error: EOF detected`: the server closed the connection in the handshake.
+    Eof,
+    /// `SSL error: %s`: the handshake failed, e.g. `certificate verify failed`.
+    Handshake(String),
+    /// `host name must be specified for a verified SSL connection`
+    HostNameMissing,
+    /// `server certificate for "%s" does not match host name "%s"`, with
+    /// `(and %d other name[s])` when the certificate has more names.
+    HostMismatch {
+        /// The certificate's first name.
+        first: String,
+        /// How many other names it has.
+        others: usize,
+        /// The host name connected to.
+        host: String,
+    },
+    /// `could not load private key file "%s": %s`
+    KeyLoad {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// `certificate does not match private key file "%s": %s`
+    KeyMismatch {
+        /// The key file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// `certificate present, but not private key file "%s"`
+    KeyMissing {
+        /// The key file.
+        path: String,
+    },
+    /// `private key file "%s" is not a regular file`
+    KeyNotRegular {
+        /// The key file.
+        path: String,
+    },
+    /// `private key file "%s" has group or world access; permissions should be u=rw (0600)
+    /// or less`
+    KeyPermissions {
+        /// The key file.
+        path: String,
+    },
+    /// `could not find digest for NID UNDEF`: the server certificate's signature algorithm
+    /// has no hash for channel binding (Ed25519, Ed448, RSASSA-PSS).
+    NoDigest,
+    /// `could not get home directory to locate root certificate file` and libpq's hint.
+    NoHomeForRootCert,
+    /// `root certificate file "%s" does not exist` and libpq's hint.
+    RootCertMissing {
+        /// The file.
+        path: String,
+    },
+    /// `could not read root certificate file "%s": %s`
+    RootCertRead {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// `could not determine server certificate signature algorithm`
+    SignatureAlgorithm,
+    /// `ssl_max_protocol_version value "%s" is not supported: pgcluster supports TLSv1.2 and
+    /// TLSv1.3` (pgcluster's text: rustls has no TLS 1.0 or 1.1).
+    UnsupportedVersion {
+        /// The value.
+        value: TlsVersion,
+    },
+    /// `SSL SYSCALL error: %s`: a socket error in the handshake.
+    Syscall(String),
+    /// `weak sslmode "%s" may not be used with sslrootcert=system (use "verify-full")`
+    /// (PostgreSQL 16's text).
+    WeakModeWithSystemRoots {
+        /// The mode given.
+        mode: SslMode,
+    },
+}
+
+/// libpq's hint after a missing root certificate file.
+const ROOT_HINT: &str =
+    "Either provide the file or change sslmode to disable server certificate verification.";
+
+impl fmt::Display for TlsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::CertificateNames => {
+                f.write_str("could not get server's host name from server certificate")
+            }
+            Self::CertOpen { path, reason } => {
+                write!(f, "could not open certificate file \"{path}\": {reason}")
+            }
+            Self::CertRead { path, reason } => {
+                write!(f, "could not read certificate file \"{path}\": {reason}")
+            }
+            Self::Eof => f.write_str("SSL SYSCALL error: EOF detected"),
+            Self::Handshake(reason) => write!(f, "SSL error: {reason}"),
+            Self::HostNameMissing => {
+                f.write_str("host name must be specified for a verified SSL connection")
+            }
+            Self::HostMismatch {
+                first,
+                others: 0,
+                host,
+            } => write!(
+                f,
+                "server certificate for \"{first}\" does not match host name \"{host}\""
+            ),
+            Self::HostMismatch {
+                first,
+                others,
+                host,
+            } => write!(
+                f,
+                "server certificate for \"{first}\" (and {others} other name{}) does not \
+                 match host name \"{host}\"",
+                if *others == 1 { "" } else { "s" }
+            ),
+            Self::KeyLoad { path, reason } => {
+                write!(f, "could not load private key file \"{path}\": {reason}")
+            }
+            Self::KeyMismatch { path, reason } => write!(
+                f,
+                "certificate does not match private key file \"{path}\": {reason}"
+            ),
+            Self::KeyMissing { path } => {
+                write!(
+                    f,
+                    "certificate present, but not private key file \"{path}\""
+                )
+            }
+            Self::KeyNotRegular { path } => {
+                write!(f, "private key file \"{path}\" is not a regular file")
+            }
+            Self::KeyPermissions { path } => write!(
+                f,
+                "private key file \"{path}\" has group or world access; permissions should \
+                 be u=rw (0600) or less"
+            ),
+            Self::NoDigest => f.write_str("could not find digest for NID UNDEF"),
+            Self::NoHomeForRootCert => write!(
+                f,
+                "could not get home directory to locate root certificate file\n{ROOT_HINT}"
+            ),
+            Self::RootCertMissing { path } => {
+                write!(
+                    f,
+                    "root certificate file \"{path}\" does not exist\n{ROOT_HINT}"
+                )
+            }
+            Self::RootCertRead { path, reason } => {
+                write!(
+                    f,
+                    "could not read root certificate file \"{path}\": {reason}"
+                )
+            }
+            Self::SignatureAlgorithm => {
+                f.write_str("could not determine server certificate signature algorithm")
+            }
+            Self::UnsupportedVersion { value } => write!(
+                f,
+                "ssl_max_protocol_version value \"{}\" is not supported: pgcluster supports \
+                 TLSv1.2 and TLSv1.3",
+                value.as_str()
+            ),
+            Self::Syscall(reason) => write!(f, "SSL SYSCALL error: {reason}"),
+            Self::WeakModeWithSystemRoots { mode } => write!(
+                f,
+                "weak sslmode \"{mode}\" may not be used with sslrootcert=system (use \
+                 \"verify-full\")"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for TlsError {}
+
+/// The reason text for a PEM file that could not be used.
+fn pem_reason(e: &pem::Error) -> String {
+    match e {
+        pem::Error::Io(io) => strerror(io),
+        pem::Error::NoItemsFound => "no certificate or crl found".to_owned(),
+        other => format!("{other:?}").to_lowercase(),
+    }
+}
+
+/// `strerror(errno)`: an I/O error's text without Rust's ` (os error N)` suffix.
+fn strerror(e: &io::Error) -> String {
+    let text = e.to_string();
+    match e.raw_os_error() {
+        Some(code) => text
+            .strip_suffix(&format!(" (os error {code})"))
+            .unwrap_or(&text)
+            .to_owned(),
+        None => text,
+    }
+}
+
+/// The ring provider, with rustls's default cipher suites and key exchanges.
+fn provider() -> Arc<CryptoProvider> {
+    Arc::new(ring::default_provider())
+}
+
+impl TlsSettings {
+    /// The effective `sslmode`: as given, else `verify-full` with `sslrootcert=system`
+    /// (PostgreSQL 16), else `prefer`.
+    pub fn effective_mode(&self) -> SslMode {
+        match self.mode {
+            Some(mode) => mode,
+            None if self.root_cert.as_deref() == Some(SYSTEM_ROOTS) => SslMode::VerifyFull,
+            None => SslMode::Prefer,
+        }
+    }
+
+    /// Checks the settings that do not depend on files: `sslrootcert=system` needs
+    /// `verify-full`, and a TLS version range must overlap TLS 1.2–1.3.
+    pub fn check(&self) -> Result<(), TlsError> {
+        let mode = self.effective_mode();
+        if self.root_cert.as_deref() == Some(SYSTEM_ROOTS) && mode != SslMode::VerifyFull {
+            return Err(TlsError::WeakModeWithSystemRoots { mode });
+        }
+        self.versions().map(|_| ())
+    }
+
+    /// The protocol versions rustls may use.
+    fn versions(&self) -> Result<Vec<&'static SupportedProtocolVersion>, TlsError> {
+        let min = self.min_version.unwrap_or(TlsVersion::Tls1_0);
+        let max = self.max_version.unwrap_or(TlsVersion::Tls1_3);
+        if max < TlsVersion::Tls1_2 {
+            return Err(TlsError::UnsupportedVersion { value: max });
+        }
+        let mut versions = Vec::new();
+        if min <= TlsVersion::Tls1_2 {
+            versions.push(&rustls::version::TLS12);
+        }
+        if max >= TlsVersion::Tls1_3 {
+            versions.push(&rustls::version::TLS13);
+        }
+        Ok(versions)
+    }
+
+    /// A file option's value, or libpq's default under the home directory; `None` when
+    /// neither exists.
+    fn file(&self, value: Option<&str>, default: &str) -> Option<PathBuf> {
+        match value.filter(|v| !v.is_empty()) {
+            Some(v) => Some(PathBuf::from(v)),
+            None => self.home.as_ref().map(|h| h.join(default)),
+        }
+    }
+
+    /// The trusted roots: `None` when there is no root file and the mode does not verify
+    /// (`require` without a file checks nothing, as in libpq).
+    fn roots(&self, mode: SslMode) -> Result<Option<RootCertStore>, TlsError> {
+        if self.root_cert.as_deref() == Some(SYSTEM_ROOTS) {
+            return Ok(Some(RootCertStore {
+                roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+            }));
+        }
+        let path = self.file(self.root_cert.as_deref(), ROOT_CERT_FILE);
+        let Some(path) = path.filter(|p| fs::metadata(p).is_ok()) else {
+            if !mode.verifies() {
+                return Ok(None);
+            }
+            return Err(match self.file(self.root_cert.as_deref(), ROOT_CERT_FILE) {
+                Some(p) => TlsError::RootCertMissing {
+                    path: p.display().to_string(),
+                },
+                None => TlsError::NoHomeForRootCert,
+            });
+        };
+        let read = |reason: String| TlsError::RootCertRead {
+            path: path.display().to_string(),
+            reason,
+        };
+        let certs = CertificateDer::pem_file_iter(&path)
+            .map_err(|e| read(pem_reason(&e)))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| read(pem_reason(&e)))?;
+        if certs.is_empty() {
+            return Err(read(pem_reason(&pem::Error::NoItemsFound)));
+        }
+        let mut store = RootCertStore::empty();
+        for cert in certs {
+            store
+                .add(cert)
+                .map_err(|e| read(e.to_string().to_lowercase()))?;
+        }
+        Ok(Some(store))
+    }
+
+    /// The client certificate chain and key, when `sslcert` (or the default file) exists.
+    #[allow(
+        clippy::type_complexity,
+        reason = "a pair of rustls's own types, used once"
+    )]
+    fn client_cert(
+        &self,
+    ) -> Result<Option<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)>, TlsError> {
+        let Some(cert_path) = self.file(self.cert.as_deref(), USER_CERT_FILE) else {
+            return Ok(None);
+        };
+        let shown = cert_path.display().to_string();
+        match fs::metadata(&cert_path) {
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => {
+                return Err(TlsError::CertOpen {
+                    path: shown,
+                    reason: strerror(&e),
+                })
+            }
+        }
+        let read = |reason: String| TlsError::CertRead {
+            path: shown.clone(),
+            reason,
+        };
+        let chain = CertificateDer::pem_file_iter(&cert_path)
+            .map_err(|e| read(pem_reason(&e)))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| read(pem_reason(&e)))?;
+        if chain.is_empty() {
+            return Err(read("no certificate found".to_owned()));
+        }
+        let key_path = self
+            .file(self.key.as_deref(), USER_KEY_FILE)
+            .unwrap_or_else(|| PathBuf::from(USER_KEY_FILE));
+        let key = load_key(&key_path)?;
+        Ok(Some((chain, key)))
+    }
+
+    /// The rustls configuration for a connection to `host` (the `host` option as given; for
+    /// `verify-full` the certificate must name it).
+    pub fn client(&self, host: &str) -> Result<TlsClient, TlsError> {
+        self.check()?;
+        let mode = self.effective_mode();
+        let provider = provider();
+        let roots = self.roots(mode)?;
+        let check = match roots {
+            None => Check::Nothing,
+            Some(roots) => {
+                let webpki =
+                    WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+                        .build()
+                        .map_err(|e| TlsError::Handshake(e.to_string().to_lowercase()))?;
+                if mode == SslMode::VerifyFull {
+                    if host.is_empty() {
+                        return Err(TlsError::HostNameMissing);
+                    }
+                    Check::ChainAndHost(webpki, host.to_owned())
+                } else {
+                    Check::Chain(webpki)
+                }
+            }
+        };
+        let versions = self.versions()?;
+        let builder = ClientConfig::builder_with_provider(provider.clone())
+            .with_protocol_versions(&versions)
+            .map_err(|e| TlsError::Handshake(e.to_string().to_lowercase()))?
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(Verifier::new(check, provider)));
+        let mut config = match self.client_cert()? {
+            None => builder.with_no_client_auth(),
+            Some((chain, key)) => {
+                let key_path = self
+                    .file(self.key.as_deref(), USER_KEY_FILE)
+                    .unwrap_or_else(|| PathBuf::from(USER_KEY_FILE));
+                builder
+                    .with_client_auth_cert(chain, key)
+                    .map_err(|e| TlsError::KeyMismatch {
+                        path: key_path.display().to_string(),
+                        reason: match e {
+                            rustls::Error::InconsistentKeys(_) => "key values mismatch".to_owned(),
+                            other => other.to_string().to_lowercase(),
+                        },
+                    })?
+            }
+        };
+        config.enable_sni = self.sni;
+        let server_name = ServerName::try_from(host.to_owned()).unwrap_or(ServerName::IpAddress(
+            std::net::Ipv4Addr::UNSPECIFIED.into(),
+        ));
+        Ok(TlsClient {
+            config: Arc::new(config),
+            server_name,
+        })
+    }
+}
+
+/// Loads the client key with libpq's checks: it exists, is a regular file, and (on Unix) is
+/// not readable by group or others.
+fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
+    let shown = path.display().to_string();
+    let meta = fs::metadata(path).map_err(|_| TlsError::KeyMissing {
+        path: shown.clone(),
+    })?;
+    if !meta.is_file() {
+        return Err(TlsError::KeyNotRegular { path: shown });
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if meta.permissions().mode() & 0o077 != 0 {
+            return Err(TlsError::KeyPermissions { path: shown });
+        }
+    }
+    PrivateKeyDer::from_pem_file(path).map_err(|e| TlsError::KeyLoad {
+        path: shown,
+        reason: match e {
+            pem::Error::NoItemsFound => "no private key found".to_owned(),
+            other => pem_reason(&other),
+        },
+    })
+}
+
+/// libpq's text for a failed handshake (or a failed first read after it, where TLS 1.3
+/// reports a refused client certificate).
+pub fn handshake_error(e: &io::Error) -> TlsError {
+    if e.kind() == io::ErrorKind::UnexpectedEof {
+        return TlsError::Eof;
+    }
+    let Some(rustls_error) = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) else {
+        return TlsError::Syscall(strerror(e));
+    };
+    rustls_error_text(rustls_error)
+}
+
+/// Maps a rustls error to libpq's (OpenSSL's) wording where there is one.
+fn rustls_error_text(e: &rustls::Error) -> TlsError {
+    use rustls::{AlertDescription as A, CertificateError, Error};
+    match e {
+        Error::InvalidCertificate(CertificateError::Other(other)) => {
+            match other.0.downcast_ref::<TlsError>() {
+                Some(ours) => ours.clone(),
+                None => TlsError::Handshake("certificate verify failed".to_owned()),
+            }
+        }
+        Error::InvalidCertificate(_) => TlsError::Handshake("certificate verify failed".to_owned()),
+        Error::AlertReceived(alert) => TlsError::Handshake(
+            match alert {
+                A::UnknownCA => "tlsv1 alert unknown ca",
+                A::BadCertificate => "sslv3 alert bad certificate",
+                A::CertificateRequired => "tlsv13 alert certificate required",
+                A::CertificateExpired => "sslv3 alert certificate expired",
+                A::CertificateUnknown => "sslv3 alert certificate unknown",
+                A::CertificateRevoked => "sslv3 alert certificate revoked",
+                A::HandshakeFailure => "sslv3 alert handshake failure",
+                A::ProtocolVersion => "tlsv1 alert protocol version",
+                A::AccessDenied => "tlsv1 alert access denied",
+                A::DecryptError => "tlsv1 alert decrypt error",
+                A::InternalError => "tlsv1 alert internal error",
+                A::IllegalParameter => "sslv3 alert illegal parameter",
+                _ => return TlsError::Handshake(format!("tls alert {alert:?}").to_lowercase()),
+            }
+            .to_owned(),
+        ),
+        other => TlsError::Handshake(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on unexpected input"
+)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modes_parse_and_order() {
+        for text in [
+            "disable",
+            "allow",
+            "prefer",
+            "require",
+            "verify-ca",
+            "verify-full",
+        ] {
+            assert_eq!(SslMode::parse(text).unwrap().as_str(), text);
+        }
+        assert_eq!(SslMode::parse("Require"), None);
+        assert!(!SslMode::Prefer.requires_tls());
+        assert!(SslMode::Require.requires_tls() && !SslMode::Require.verifies());
+        assert!(SslMode::VerifyCa.verifies() && SslMode::VerifyFull.verifies());
+    }
+
+    #[test]
+    fn versions() {
+        assert_eq!(TlsVersion::parse("tlsV1.3"), Some(TlsVersion::Tls1_3));
+        assert_eq!(TlsVersion::parse("TLSv1"), Some(TlsVersion::Tls1_0));
+        assert_eq!(TlsVersion::parse("TLSv2"), None);
+        let mut s = TlsSettings::default();
+        assert_eq!(s.versions().unwrap().len(), 2);
+        s.min_version = Some(TlsVersion::Tls1_3);
+        assert_eq!(s.versions().unwrap(), [&rustls::version::TLS13]);
+        s.min_version = None;
+        s.max_version = Some(TlsVersion::Tls1_2);
+        assert_eq!(s.versions().unwrap(), [&rustls::version::TLS12]);
+        s.max_version = Some(TlsVersion::Tls1_1);
+        assert_eq!(
+            s.check().unwrap_err().to_string(),
+            "ssl_max_protocol_version value \"TLSv1.1\" is not supported: pgcluster supports \
+             TLSv1.2 and TLSv1.3"
+        );
+    }
+
+    #[test]
+    fn system_roots_need_verify_full() {
+        let mut s = TlsSettings {
+            root_cert: Some("system".into()),
+            ..TlsSettings::default()
+        };
+        assert_eq!(s.effective_mode(), SslMode::VerifyFull);
+        s.client("db.example.com").unwrap();
+        s.mode = Some(SslMode::Require);
+        assert_eq!(
+            s.client("db").unwrap_err().to_string(),
+            "weak sslmode \"require\" may not be used with sslrootcert=system (use \
+             \"verify-full\")"
+        );
+    }
+
+    #[test]
+    fn missing_root_file_fails_only_the_verify_modes() {
+        let dir = std::env::temp_dir().join(format!("pgcluster-tls-none-{}", std::process::id()));
+        let mut s = TlsSettings {
+            home: Some(dir.clone()),
+            mode: Some(SslMode::Require),
+            ..TlsSettings::default()
+        };
+        s.client("localhost").unwrap();
+        s.mode = Some(SslMode::VerifyCa);
+        assert_eq!(
+            s.client("localhost").unwrap_err().to_string(),
+            format!(
+                "root certificate file \"{}/.postgresql/root.crt\" does not exist\nEither \
+                 provide the file or change sslmode to disable server certificate verification.",
+                dir.display()
+            )
+        );
+        s.home = None;
+        assert_eq!(
+            s.client("localhost").unwrap_err().to_string(),
+            "could not get home directory to locate root certificate file\nEither provide the \
+             file or change sslmode to disable server certificate verification."
+        );
+        s.root_cert = Some("/nonexistent/ca.pem".into());
+        assert_eq!(
+            s.client("localhost").unwrap_err(),
+            TlsError::RootCertMissing {
+                path: "/nonexistent/ca.pem".into()
+            }
+        );
+    }
+
+    #[test]
+    fn error_texts() {
+        let cases: [(TlsError, &str); 6] = [
+            (TlsError::Eof, "SSL SYSCALL error: EOF detected"),
+            (
+                TlsError::Handshake("certificate verify failed".into()),
+                "SSL error: certificate verify failed",
+            ),
+            (
+                TlsError::KeyPermissions { path: "k".into() },
+                "private key file \"k\" has group or world access; permissions should be \
+                 u=rw (0600) or less",
+            ),
+            (
+                TlsError::KeyMissing { path: "k".into() },
+                "certificate present, but not private key file \"k\"",
+            ),
+            (
+                TlsError::CertRead {
+                    path: "c".into(),
+                    reason: "no certificate found".into(),
+                },
+                "could not read certificate file \"c\": no certificate found",
+            ),
+            (
+                TlsError::RootCertRead {
+                    path: "r".into(),
+                    reason: "no certificate or crl found".into(),
+                },
+                "could not read root certificate file \"r\": no certificate or crl found",
+            ),
+        ];
+        for (err, text) in cases {
+            assert_eq!(err.to_string(), text);
+        }
+    }
+
+    #[test]
+    fn handshake_errors_map_to_openssl_words() {
+        let eof = io::Error::from(io::ErrorKind::UnexpectedEof);
+        assert_eq!(handshake_error(&eof), TlsError::Eof);
+        let unknown = io::Error::new(
+            io::ErrorKind::InvalidData,
+            rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer),
+        );
+        assert_eq!(
+            handshake_error(&unknown).to_string(),
+            "SSL error: certificate verify failed"
+        );
+        let ours = io::Error::new(
+            io::ErrorKind::InvalidData,
+            verify::wrap(TlsError::HostMismatch {
+                first: "localhost".into(),
+                others: 0,
+                host: "127.0.0.2".into(),
+            }),
+        );
+        assert_eq!(
+            handshake_error(&ours).to_string(),
+            "server certificate for \"localhost\" does not match host name \"127.0.0.2\""
+        );
+        let alert = io::Error::new(
+            io::ErrorKind::InvalidData,
+            rustls::Error::AlertReceived(rustls::AlertDescription::UnknownCA),
+        );
+        assert_eq!(
+            handshake_error(&alert).to_string(),
+            "SSL error: tlsv1 alert unknown ca"
+        );
+    }
+}

@@ -103,51 +103,11 @@ impl ErrorFields {
 
     /// True when no field at all was received.
     fn has_no_fields(&self) -> bool {
-        let Self {
-            severity,
-            severity_nonlocalized,
-            code,
-            message,
-            detail,
-            hint,
-            position,
-            internal_position,
-            internal_query,
-            context,
-            schema,
-            table,
-            column,
-            data_type,
-            constraint,
-            file,
-            line,
-            routine,
-            other,
-            is_notice: _,
-        } = self;
-        [
-            severity,
-            severity_nonlocalized,
-            code,
-            message,
-            detail,
-            hint,
-            position,
-            internal_position,
-            internal_query,
-            context,
-            schema,
-            table,
-            column,
-            data_type,
-            constraint,
-            file,
-            line,
-            routine,
-        ]
-        .iter()
-        .all(|f| f.is_none())
-            && other.is_empty()
+        *self
+            == Self {
+                is_notice: self.is_notice,
+                ..Self::default()
+            }
     }
 
     /// The text libpq 13 builds for this error (`pqBuildErrorMessage3`, default verbosity),

@@ -39,11 +39,13 @@
 
 mod config;
 mod os;
+mod tls;
 
 use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::fs;
 use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
@@ -54,6 +56,7 @@ use config::{hba_conf, percent_encode, roles_sql, server_conf, userinfo};
 use os::{
     clear_pg_env, create_private_dir, find_bin_dir, free_port, ipv6_available, os_user_name, RunAs,
 };
+pub use tls::{CertPair, TestCerts};
 
 /// The password of [`PASSWORD_ROLE`], [`MD5_ROLE`] and [`SCRAM_ROLE`].
 pub const PASSWORD: &str = "pgcluster-secret";
@@ -191,6 +194,15 @@ pub struct Builder {
     hba_lines: Vec<String>,
     max_connections: u32,
     timeout: Duration,
+    tls: Option<ServerTls>,
+}
+
+/// The files of a server started with `ssl = on`, copied into its data directory.
+#[derive(Debug, Clone)]
+struct ServerTls {
+    cert: PathBuf,
+    key: PathBuf,
+    ca: PathBuf,
 }
 
 impl Default for Builder {
@@ -201,6 +213,7 @@ impl Default for Builder {
             hba_lines: Vec::new(),
             max_connections: DEFAULT_MAX_CONNECTIONS,
             timeout: DEFAULT_TIMEOUT,
+            tls: None,
         }
     }
 }
@@ -222,6 +235,32 @@ impl Builder {
     /// e.g. `local all pgcluster_md5 md5`.
     pub fn hba_line(mut self, line: &str) -> Self {
         self.hba_lines.push(line.to_owned());
+        self
+    }
+
+    /// Starts the server with `ssl = on`, the server certificate of `certs` (for `localhost`
+    /// and `127.0.0.1`) and its CA as `ssl_ca_file` (for `cert` authentication). Add
+    /// `hostssl`, `hostnossl` or `cert` lines with [`Builder::hba_line`].
+    pub fn tls(self, certs: &TestCerts) -> Self {
+        self.tls_files(&certs.server(), &certs.ca())
+    }
+
+    /// Like [`Builder::tls`], with any server certificate and key (e.g.
+    /// [`TestCerts::expired_server`]) and CA file.
+    pub fn tls_files(mut self, server: &CertPair, ca: &Path) -> Self {
+        self.tls = Some(ServerTls {
+            cert: server.cert.clone(),
+            key: server.key.clone(),
+            ca: ca.to_owned(),
+        });
+        for line in [
+            "ssl = on",
+            "ssl_cert_file = 'server.crt'",
+            "ssl_key_file = 'server.key'",
+            "ssl_ca_file = 'ca.crt'",
+        ] {
+            self.conf_lines.push(line.to_owned());
+        }
         self
     }
 
@@ -533,6 +572,19 @@ impl TestServer {
         }
         text.push_str(&hba_conf(ipv6_available()));
         self.write_file(&hba, &text)?;
+        if let Some(tls) = &options.tls {
+            for (from, to) in [
+                (&tls.cert, "server.crt"),
+                (&tls.key, "server.key"),
+                (&tls.ca, "ca.crt"),
+            ] {
+                let text = fs::read_to_string(from).map_err(|e| Error::io("read", from, &e))?;
+                let path = self.data.join(to);
+                self.write_file(&path, &text)?;
+                fs::set_permissions(&path, fs::Permissions::from_mode(0o600))
+                    .map_err(|e| Error::io("set permissions of", &path, &e))?;
+            }
+        }
         let conf = self.data.join("postgresql.conf");
         let mut text = fs::read_to_string(&conf).map_err(|e| Error::io("read", &conf, &e))?;
         if !text.contains("include 'pgcluster.conf'") {

@@ -5,8 +5,6 @@
 //! A small DER walker with checked lengths: every length comes from the server, so every
 //! slice is taken with `get`, never by indexing.
 
-use std::net::IpAddr;
-
 use sha2::{Digest, Sha224, Sha256, Sha384, Sha512};
 
 use super::TlsError;
@@ -20,9 +18,8 @@ const BOOLEAN: u8 = 0x01;
 /// `[0] EXPLICIT Version`, `[3] EXPLICIT Extensions` in `TBSCertificate`.
 const CONTEXT_0: u8 = 0xa0;
 const CONTEXT_3: u8 = 0xa3;
-/// `GeneralName` choices: `dNSName [2] IA5String`, `iPAddress [7] OCTET STRING`.
+/// `GeneralName` choice `dNSName [2] IA5String`.
 const GN_DNS_NAME: u8 = 0x82;
-const GN_IP_ADDRESS: u8 = 0x87;
 
 /// `id-ce-subjectAltName` (2.5.29.17).
 const OID_SUBJECT_ALT_NAME: &[u8] = &[0x55, 0x1d, 0x11];
@@ -122,15 +119,14 @@ fn subject_and_extensions(tbs: &[u8]) -> Option<(&[u8], &[u8])> {
 pub(crate) enum CertName {
     /// A `dNSName` entry of subjectAltName.
     Dns(String),
-    /// An `iPAddress` entry of subjectAltName.
-    Ip(IpAddr),
     /// The subject's commonName (used only when there is no `dNSName` entry).
     CommonName(String),
 }
 
 /// The names of a server certificate as libpq 13 reads them: the `dNSName` entries of
-/// subjectAltName, or, when there are none, the subject's commonName. `iPAddress` entries
-/// are returned too (libpq 14 and later match them; 13 ignores them).
+/// subjectAltName, or, when there are none, the subject's first commonName. `iPAddress`
+/// entries are ignored, as libpq 13 does (14 and later match them): with libpq 13, a
+/// `verify-full` connection to `127.0.0.1` needs that address as a DNS name or CN.
 pub(crate) fn names(cert: &[u8]) -> Result<Vec<CertName>, TlsError> {
     let bad = || TlsError::CertificateNames;
     let parsed = parse(cert).ok_or_else(bad)?;
@@ -149,18 +145,10 @@ pub(crate) fn names(cert: &[u8]) -> Result<Vec<CertName>, TlsError> {
         }
         let mut general_names = Der::new(Der::new(value.body).expect(SEQUENCE).ok_or_else(bad)?);
         while let Some(name) = general_names.next() {
-            match name.tag {
-                GN_DNS_NAME => names.push(CertName::Dns(
+            if name.tag == GN_DNS_NAME {
+                names.push(CertName::Dns(
                     String::from_utf8_lossy(name.body).into_owned(),
-                )),
-                GN_IP_ADDRESS => {
-                    if let Ok(v4) = <[u8; 4]>::try_from(name.body) {
-                        names.push(CertName::Ip(IpAddr::from(v4)));
-                    } else if let Ok(v6) = <[u8; 16]>::try_from(name.body) {
-                        names.push(CertName::Ip(IpAddr::from(v6)));
-                    }
-                }
-                _ => {}
+                ));
             }
         }
         if !general_names.is_empty() {
@@ -338,6 +326,8 @@ mod tests {
         )
     }
 
+    /// `iPAddress [7]` in a GeneralName.
+    const GN_IP_ADDRESS: u8 = 0x87;
     const SHA256_RSA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0b];
 
     #[test]
@@ -399,26 +389,14 @@ mod tests {
                 (GN_IP_ADDRESS, &[127, 0, 0, 1]),
             ],
         );
-        assert_eq!(
-            names(&der).unwrap(),
-            [
-                CertName::Dns("localhost".into()),
-                CertName::Ip(IpAddr::from([127, 0, 0, 1]))
-            ]
-        );
+        assert_eq!(names(&der).unwrap(), [CertName::Dns("localhost".into())]);
         let der = cert(SHA256_RSA, Some("db.example"), &[]);
         assert_eq!(
             names(&der).unwrap(),
             [CertName::CommonName("db.example".into())]
         );
         let der = cert(SHA256_RSA, Some("cn"), &[(GN_IP_ADDRESS, &[10, 0, 0, 1])]);
-        assert_eq!(
-            names(&der).unwrap(),
-            [
-                CertName::Ip(IpAddr::from([10, 0, 0, 1])),
-                CertName::CommonName("cn".into())
-            ]
-        );
+        assert_eq!(names(&der).unwrap(), [CertName::CommonName("cn".into())]);
         assert_eq!(names(&cert(SHA256_RSA, None, &[])).unwrap(), []);
     }
 

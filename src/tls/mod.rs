@@ -225,16 +225,10 @@ pub enum TlsError {
         /// The host name connected to.
         host: String,
     },
-    /// `could not load private key file "%s": %s`
+    /// `could not load private key file "%s": %s`, e.g. `key values mismatch` when the key
+    /// is not the certificate's.
     KeyLoad {
         /// The file.
-        path: String,
-        /// Why.
-        reason: String,
-    },
-    /// `certificate does not match private key file "%s": %s`
-    KeyMismatch {
-        /// The key file.
         path: String,
         /// Why.
         reason: String,
@@ -290,6 +284,9 @@ pub enum TlsError {
     },
 }
 
+/// OpenSSL's reason for a file without a PEM item of the expected kind.
+const NO_START_LINE: &str = "no start line";
+
 /// libpq's hint after a missing root certificate file.
 const ROOT_HINT: &str =
     "Either provide the file or change sslmode to disable server certificate verification.";
@@ -332,10 +329,6 @@ impl fmt::Display for TlsError {
             Self::KeyLoad { path, reason } => {
                 write!(f, "could not load private key file \"{path}\": {reason}")
             }
-            Self::KeyMismatch { path, reason } => write!(
-                f,
-                "certificate does not match private key file \"{path}\": {reason}"
-            ),
             Self::KeyMissing { path } => {
                 write!(
                     f,
@@ -523,16 +516,17 @@ impl TlsSettings {
                 })
             }
         }
-        let read = |reason: String| TlsError::CertRead {
+        // OpenSSL's reason for whatever cannot be read as PEM, a directory included.
+        let read = |_| TlsError::CertRead {
             path: shown.clone(),
-            reason,
+            reason: NO_START_LINE.to_owned(),
         };
         let chain = CertificateDer::pem_file_iter(&cert_path)
-            .map_err(|e| read(pem_reason(&e)))?
+            .map_err(read)?
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| read(pem_reason(&e)))?;
+            .map_err(read)?;
         if chain.is_empty() {
-            return Err(read("no certificate found".to_owned()));
+            return Err(read(pem::Error::NoItemsFound));
         }
         let key_path = self
             .file(self.key.as_deref(), USER_KEY_FILE)
@@ -579,7 +573,7 @@ impl TlsSettings {
                     .unwrap_or_else(|| PathBuf::from(USER_KEY_FILE));
                 builder
                     .with_client_auth_cert(chain, key)
-                    .map_err(|e| TlsError::KeyMismatch {
+                    .map_err(|e| TlsError::KeyLoad {
                         path: key_path.display().to_string(),
                         reason: match e {
                             rustls::Error::InconsistentKeys(_) => "key values mismatch".to_owned(),
@@ -606,9 +600,6 @@ fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
     let meta = fs::metadata(path).map_err(|_| TlsError::KeyMissing {
         path: shown.clone(),
     })?;
-    if !meta.is_file() {
-        return Err(TlsError::KeyNotRegular { path: shown });
-    }
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -616,10 +607,13 @@ fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
             return Err(TlsError::KeyPermissions { path: shown });
         }
     }
+    if !meta.is_file() {
+        return Err(TlsError::KeyNotRegular { path: shown });
+    }
     PrivateKeyDer::from_pem_file(path).map_err(|e| TlsError::KeyLoad {
         path: shown,
         reason: match e {
-            pem::Error::NoItemsFound => "no private key found".to_owned(),
+            pem::Error::NoItemsFound => NO_START_LINE.to_owned(),
             other => pem_reason(&other),
         },
     })

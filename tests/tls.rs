@@ -1,0 +1,203 @@
+//! TLS against real PostgreSQL 15 servers with certificates made at test time.
+//!
+//! Expected texts come from `python3 /work/shared/tools/rexref libpq '...'` (libpq 13.3)
+//! against the same kind of server: ssl = on with a CA-signed certificate for `localhost`
+//! and `127.0.0.1`, and an ssl-off server.
+#![cfg(all(feature = "tls", feature = "testing"))]
+
+use std::sync::{Arc, OnceLock};
+
+use pgcluster::testing::{TestCerts, TestServer};
+use pgcluster::tls::{handshake_error, tls_server_end_point, SslMode, TlsSettings};
+use pgcluster_protocol::ssl::{Encryption, Negotiation, Outcome};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+use tokio_rustls::TlsConnector;
+
+/// Certificates and an ssl = on server shared by the tests of this file.
+struct Tls {
+    certs: TestCerts,
+    server: TestServer,
+}
+
+fn tls() -> &'static Tls {
+    static TLS: OnceLock<Tls> = OnceLock::new();
+    TLS.get_or_init(|| {
+        let certs = TestCerts::generate().expect("openssl makes the certificates");
+        let server = TestServer::builder()
+            .tls(&certs)
+            .start()
+            .expect("a TLS server starts");
+        Tls { certs, server }
+    })
+}
+
+/// SSLRequest, then the handshake with `settings` for `host`, as a connection does it.
+async fn handshake(
+    port: u16,
+    settings: &TlsSettings,
+    host: &str,
+) -> Result<TlsStream<TcpStream>, String> {
+    let client = settings.client(host).map_err(|e| e.to_string())?;
+    let mut tcp = TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("connect");
+    let mut ssl = Negotiation::new(Encryption::Ssl, settings.effective_mode().requires_tls());
+    let mut out = Vec::new();
+    ssl.request(&mut out);
+    tcp.write_all(&out).await.expect("send SSLRequest");
+    let mut buf = vec![0u8; 64];
+    let mut got = Vec::new();
+    loop {
+        let n = tcp.read(&mut buf).await.expect("read answer");
+        assert!(n > 0, "server closed");
+        got.extend_from_slice(&buf[..n]);
+        match ssl.handle(&got).map_err(|e| e.to_string())? {
+            None => continue,
+            Some(Outcome::Accepted) => break,
+            Some(other) => return Err(format!("{other:?}")),
+        }
+    }
+    TlsConnector::from(Arc::clone(&client.config))
+        .connect(client.server_name, tcp)
+        .await
+        .map_err(|e| handshake_error(&e).to_string())
+}
+
+fn settings(mode: SslMode, root: Option<&std::path::Path>) -> TlsSettings {
+    let mut s = TlsSettings::default();
+    s.mode = Some(mode);
+    s.root_cert = root.map(|p| p.display().to_string());
+    // No default files from the real home directory.
+    s.home = Some(std::env::temp_dir().join("pgcluster-no-home"));
+    s
+}
+
+#[tokio::test]
+async fn verify_full_accepts_localhost() {
+    let t = tls();
+    let s = settings(SslMode::VerifyFull, Some(&t.certs.ca()));
+    let stream = handshake(t.server.port(), &s, "localhost").await.unwrap();
+    let (_, conn) = stream.get_ref();
+    let cert = &conn.peer_certificates().expect("a server certificate")[0];
+    // The server certificate is signed with ecdsa-with-SHA256: the binding is its SHA-256.
+    let hash = tls_server_end_point(cert).unwrap();
+    assert_eq!(hash.len(), 32);
+}
+
+#[tokio::test]
+async fn verify_full_wrong_host_name() {
+    let t = tls();
+    let s = settings(SslMode::VerifyFull, Some(&t.certs.ca()));
+    // rexref: host=127.0.0.2 hostaddr=127.0.0.1 sslmode=verify-full sslrootcert=ca.crt
+    assert_eq!(
+        handshake(t.server.port(), &s, "127.0.0.2")
+            .await
+            .unwrap_err(),
+        "server certificate for \"localhost\" does not match host name \"127.0.0.2\""
+    );
+    // libpq 13 ignores the iPAddress entry, so 127.0.0.1 does not match either.
+    assert_eq!(
+        handshake(t.server.port(), &s, "127.0.0.1")
+            .await
+            .unwrap_err(),
+        "server certificate for \"localhost\" does not match host name \"127.0.0.1\""
+    );
+}
+
+#[tokio::test]
+async fn untrusted_ca() {
+    let t = tls();
+    let other = t.certs.other_ca().unwrap();
+    for mode in [SslMode::VerifyCa, SslMode::VerifyFull, SslMode::Require] {
+        // With a root file, require verifies the chain too (libpq).
+        let s = settings(mode, Some(&other));
+        assert_eq!(
+            handshake(t.server.port(), &s, "localhost")
+                .await
+                .unwrap_err(),
+            "SSL error: certificate verify failed",
+            "{mode}"
+        );
+    }
+    // Without one, require checks nothing.
+    let s = settings(SslMode::Require, None);
+    handshake(t.server.port(), &s, "localhost").await.unwrap();
+}
+
+#[tokio::test]
+async fn expired_certificate() {
+    let certs = TestCerts::generate().unwrap();
+    let expired = certs.expired_server().unwrap();
+    let server = TestServer::builder()
+        .tls_files(&expired, &certs.ca())
+        .start()
+        .unwrap();
+    let s = settings(SslMode::VerifyCa, Some(&certs.ca()));
+    assert_eq!(
+        handshake(server.port(), &s, "localhost").await.unwrap_err(),
+        "SSL error: certificate verify failed"
+    );
+    handshake(
+        server.port(),
+        &settings(SslMode::Require, None),
+        "localhost",
+    )
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn ssl_off_server_refuses() {
+    let server = TestServer::shared().unwrap();
+    let s = settings(SslMode::Require, None);
+    assert_eq!(
+        handshake(server.port(), &s, "localhost").await.unwrap_err(),
+        "server does not support SSL, but SSL was required"
+    );
+    let s = settings(SslMode::Prefer, None);
+    assert_eq!(
+        handshake(server.port(), &s, "localhost").await.unwrap_err(),
+        "Refused"
+    );
+}
+
+#[tokio::test]
+async fn client_certificate_files() {
+    let t = tls();
+    let client = t.certs.client("pgcluster_cert").unwrap();
+    let mut s = settings(SslMode::VerifyFull, Some(&t.certs.ca()));
+    s.cert = Some(client.cert.display().to_string());
+    s.key = Some(client.key.display().to_string());
+    handshake(t.server.port(), &s, "localhost").await.unwrap();
+    // The server's key does not belong to the client certificate.
+    s.key = Some(t.certs.server().key.display().to_string());
+    assert_eq!(
+        handshake(t.server.port(), &s, "localhost")
+            .await
+            .unwrap_err(),
+        format!(
+            "could not load private key file \"{}\": key values mismatch",
+            t.certs.server().key.display()
+        )
+    );
+    s.key = Some("/nonexistent/key".into());
+    assert_eq!(
+        handshake(t.server.port(), &s, "localhost")
+            .await
+            .unwrap_err(),
+        "certificate present, but not private key file \"/nonexistent/key\""
+    );
+    s.key = Some(t.certs.ca().display().to_string());
+    assert_eq!(
+        handshake(t.server.port(), &s, "localhost")
+            .await
+            .unwrap_err(),
+        format!(
+            "private key file \"{}\" has group or world access; permissions should be u=rw \
+             (0600) or less",
+            t.certs.ca().display()
+        )
+    );
+}

@@ -12,6 +12,7 @@
 //! [`pgcluster_protocol::ssl`].
 
 mod cert;
+mod negotiate;
 mod verify;
 
 use std::fmt;
@@ -27,6 +28,11 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::{ClientConfig, RootCertStore, SupportedProtocolVersion};
 
 pub use cert::tls_server_end_point;
+#[allow(
+    unused_imports,
+    reason = "used by the connection layer once TLS is wired in"
+)]
+pub(crate) use negotiate::{negotiate, NegotiateError, Negotiated};
 use verify::{Check, Verifier};
 
 /// libpq's default root certificate file, under the home directory.

@@ -1,0 +1,191 @@
+//! SSLRequest and the TLS handshake over a fresh TCP socket, for the connection layer.
+#![allow(
+    dead_code,
+    reason = "the connection layer starts using it when TLS is wired in"
+)]
+
+use std::io;
+use std::sync::Arc;
+
+use pgcluster_protocol::ssl::{Encryption, Negotiation, NegotiationError, Outcome};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+use tokio_rustls::TlsConnector;
+
+use super::{handshake_error, tls_server_end_point, TlsError, TlsSettings};
+
+/// Most bytes read at once while waiting for the one-byte answer. Anything beyond the
+/// first byte is either the start of the startup exchange (after `N`) or an attack (after
+/// `S`), so a small buffer is enough to see it.
+const ANSWER_BUFFER: usize = 512;
+
+/// How the socket goes on after SSLRequest.
+#[derive(Debug)]
+pub(crate) enum Negotiated {
+    /// TLS is up. The channel-binding data is the server certificate's
+    /// `tls-server-end-point` hash, or why it could not be computed.
+    Tls {
+        stream: Box<TlsStream<TcpStream>>,
+        end_point: Result<Vec<u8>, TlsError>,
+    },
+    /// The server said `N` and TLS is not required: go on in the clear. `received` holds
+    /// any bytes that came after the `N` (the start of the startup exchange).
+    Plain {
+        stream: TcpStream,
+        received: Vec<u8>,
+    },
+}
+
+/// Why TLS could not be negotiated.
+#[derive(Debug)]
+pub(crate) enum NegotiateError {
+    /// The settings or files are unusable, or the handshake failed (libpq 13: replaces the
+    /// message buffer; `prefer` retries without TLS).
+    Tls(TlsError),
+    /// The answer to SSLRequest fails the connection (libpq: adds; stop).
+    Answer(NegotiationError),
+    /// `could not send SSL negotiation packet: %s`
+    Send(io::Error),
+    /// Reading the answer failed.
+    Receive(io::Error),
+    /// The server closed the connection before answering.
+    Closed,
+}
+
+/// Sends SSLRequest on `tcp` and, if the server agrees, runs the TLS handshake for `host`
+/// (the `host` option as given, for SNI and the `verify-full` check).
+pub(crate) async fn negotiate(
+    mut tcp: TcpStream,
+    settings: &TlsSettings,
+    host: &str,
+) -> Result<Negotiated, NegotiateError> {
+    // Files are read before the request, as libpq reads them once the server said `S`;
+    // an error text is the same either way.
+    let client = settings.client(host).map_err(NegotiateError::Tls)?;
+    let mut ssl = Negotiation::new(Encryption::Ssl, settings.effective_mode().requires_tls());
+    let mut out = Vec::new();
+    ssl.request(&mut out);
+    tcp.write_all(&out).await.map_err(NegotiateError::Send)?;
+    let mut received = Vec::new();
+    let mut buf = [0u8; ANSWER_BUFFER];
+    let outcome = loop {
+        let n = tcp.read(&mut buf).await.map_err(NegotiateError::Receive)?;
+        if n == 0 {
+            return Err(NegotiateError::Closed);
+        }
+        received.extend_from_slice(buf.get(..n).unwrap_or_default());
+        if let Some(outcome) = ssl.handle(&received).map_err(NegotiateError::Answer)? {
+            break outcome;
+        }
+    };
+    match outcome {
+        Outcome::Accepted => {
+            let stream = TlsConnector::from(Arc::clone(&client.config))
+                .connect(client.server_name, tcp)
+                .await
+                .map_err(|e| NegotiateError::Tls(handshake_error(&e)))?;
+            let end_point = match stream.get_ref().1.peer_certificates() {
+                Some([cert, ..]) => tls_server_end_point(cert),
+                _ => Err(TlsError::SignatureAlgorithm),
+            };
+            Ok(Negotiated::Tls {
+                stream: Box::new(stream),
+                end_point,
+            })
+        }
+        _ => Ok(Negotiated::Plain {
+            stream: tcp,
+            received: received.get(1..).unwrap_or_default().to_vec(),
+        }),
+    }
+}
+
+#[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on unexpected input"
+)]
+mod tests {
+    use super::*;
+    use crate::tls::SslMode;
+    use tokio::net::TcpListener;
+
+    /// A fake server that reads the 8-byte SSLRequest, answers `reply`, and closes.
+    async fn answer(reply: &'static [u8], mode: SslMode) -> Result<Negotiated, NegotiateError> {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut request = [0u8; 8];
+            s.read_exact(&mut request).await.unwrap();
+            assert_eq!(request, [0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]);
+            s.write_all(reply).await.unwrap();
+        });
+        let tcp = TcpStream::connect(addr).await.unwrap();
+        let settings = TlsSettings {
+            mode: Some(mode),
+            home: Some(std::env::temp_dir().join("pgcluster-no-home")),
+            ..TlsSettings::default()
+        };
+        let result = negotiate(tcp, &settings, "localhost").await;
+        server.await.unwrap();
+        result
+    }
+
+    fn text(result: Result<Negotiated, NegotiateError>) -> String {
+        match result {
+            Err(NegotiateError::Answer(e)) => e.to_string(),
+            Err(NegotiateError::Tls(e)) => e.to_string(),
+            other => format!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn unencrypted_bytes_after_s_cve_2021_23222() {
+        assert_eq!(
+            text(answer(b"SR\0\0\0\x08\0\0\0\0", SslMode::Require).await),
+            "received unencrypted data after SSL response"
+        );
+    }
+
+    #[tokio::test]
+    async fn error_response_is_hidden_cve_2024_10977() {
+        let reply = b"E\0\0\0\x30SFATAL\0C53300\0MINJECTED: sorry, too many clients\0\0";
+        for mode in [SslMode::Prefer, SslMode::Require] {
+            assert_eq!(
+                text(answer(reply, mode).await),
+                "server sent an error response during SSL exchange"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn refusal() {
+        assert_eq!(
+            text(answer(b"N", SslMode::Require).await),
+            "server does not support SSL, but SSL was required"
+        );
+        match answer(b"NR", SslMode::Prefer).await {
+            Ok(Negotiated::Plain { received, .. }) => assert_eq!(received, b"R"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            text(answer(b"X", SslMode::Prefer).await),
+            "received invalid response to SSL negotiation: X"
+        );
+        assert!(matches!(
+            answer(b"", SslMode::Prefer).await,
+            Err(NegotiateError::Closed)
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_plain_server_answering_s_fails_the_handshake() {
+        // The server says S, then closes instead of speaking TLS.
+        assert_eq!(
+            text(answer(b"S", SslMode::Require).await),
+            "SSL SYSCALL error: EOF detected"
+        );
+    }
+}

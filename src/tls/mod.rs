@@ -41,6 +41,8 @@ pub const ROOT_CERT_FILE: &str = ".postgresql/root.crt";
 pub const USER_CERT_FILE: &str = ".postgresql/postgresql.crt";
 /// libpq's default client key file, under the home directory.
 pub const USER_KEY_FILE: &str = ".postgresql/postgresql.key";
+/// The ALPN protocol name PostgreSQL 17 registered for its wire protocol.
+pub const ALPN_POSTGRESQL: &[u8] = b"postgresql";
 /// The `sslrootcert` value that means the platform's trusted roots (PostgreSQL 16). pgcluster
 /// uses the Mozilla root program's list (`webpki-roots`).
 pub const SYSTEM_ROOTS: &str = "system";
@@ -166,6 +168,9 @@ pub struct TlsSettings {
     pub max_version: Option<TlsVersion>,
     /// The home directory, for libpq's default files under `~/.postgresql/`.
     pub home: Option<PathBuf>,
+    /// `sslnegotiation=direct` (PostgreSQL 17): start the TLS handshake at once, without
+    /// SSLRequest. Needs `sslmode` `require` or stricter, and a server that supports it.
+    pub direct: bool,
 }
 
 impl Default for TlsSettings {
@@ -179,6 +184,7 @@ impl Default for TlsSettings {
             min_version: Some(TlsVersion::Tls1_2),
             max_version: None,
             home: None,
+            direct: false,
         }
     }
 }
@@ -215,6 +221,10 @@ pub enum TlsError {
         /// Why.
         reason: String,
     },
+    /// `server does not support direct SSL negotiation (sslnegotiation=direct needs
+    /// PostgreSQL 17 or later)` (pgcluster's text): with `sslnegotiation=direct`, the server
+    /// hung up on the ClientHello or answered in the clear.
+    DirectUnsupported,
     /// `SSL SYSCALL error: EOF detected`: the server closed the connection in the handshake.
     Eof,
     /// `SSL error: %s`: the handshake failed, e.g. `certificate verify failed`.
@@ -282,6 +292,12 @@ pub enum TlsError {
     },
     /// `SSL SYSCALL error: %s`: a socket error in the handshake.
     Syscall(String),
+    /// `weak sslmode "%s" may not be used with sslnegotiation=direct (use "require",
+    /// "verify-ca", or "verify-full")` (PostgreSQL 17's text).
+    WeakModeWithDirect {
+        /// The mode given.
+        mode: SslMode,
+    },
     /// `weak sslmode "%s" may not be used with sslrootcert=system (use "verify-full")`
     /// (PostgreSQL 16's text).
     WeakModeWithSystemRoots {
@@ -309,6 +325,10 @@ impl fmt::Display for TlsError {
             Self::CertRead { path, reason } => {
                 write!(f, "could not read certificate file \"{path}\": {reason}")
             }
+            Self::DirectUnsupported => f.write_str(
+                "server does not support direct SSL negotiation (sslnegotiation=direct needs \
+                 PostgreSQL 17 or later)",
+            ),
             Self::Eof => f.write_str("SSL SYSCALL error: EOF detected"),
             Self::Handshake(reason) => write!(f, "SSL error: {reason}"),
             Self::HostNameMissing => {
@@ -376,6 +396,11 @@ impl fmt::Display for TlsError {
                 value.as_str()
             ),
             Self::Syscall(reason) => write!(f, "SSL SYSCALL error: {reason}"),
+            Self::WeakModeWithDirect { mode } => write!(
+                f,
+                "weak sslmode \"{mode}\" may not be used with sslnegotiation=direct (use \
+                 \"require\", \"verify-ca\", or \"verify-full\")"
+            ),
             Self::WeakModeWithSystemRoots { mode } => write!(
                 f,
                 "weak sslmode \"{mode}\" may not be used with sslrootcert=system (use \
@@ -430,6 +455,9 @@ impl TlsSettings {
         let mode = self.effective_mode();
         if self.root_cert.as_deref() == Some(SYSTEM_ROOTS) && mode != SslMode::VerifyFull {
             return Err(TlsError::WeakModeWithSystemRoots { mode });
+        }
+        if self.direct && !mode.requires_tls() {
+            return Err(TlsError::WeakModeWithDirect { mode });
         }
         self.versions().map(|_| ())
     }
@@ -589,6 +617,8 @@ impl TlsSettings {
             }
         };
         config.enable_sni = self.sni;
+        // PostgreSQL 17 requires this ALPN protocol for direct TLS; older servers ignore it.
+        config.alpn_protocols = vec![ALPN_POSTGRESQL.to_vec()];
         let server_name = ServerName::try_from(host.to_owned()).unwrap_or(ServerName::IpAddress(
             std::net::Ipv4Addr::UNSPECIFIED.into(),
         ));
@@ -730,6 +760,22 @@ mod tests {
             "weak sslmode \"require\" may not be used with sslrootcert=system (use \
              \"verify-full\")"
         );
+    }
+
+    #[test]
+    fn direct_needs_require_or_stricter() {
+        let mut s = TlsSettings {
+            direct: true,
+            mode: Some(SslMode::Prefer),
+            ..TlsSettings::default()
+        };
+        assert_eq!(
+            s.check().unwrap_err().to_string(),
+            "weak sslmode \"prefer\" may not be used with sslnegotiation=direct (use \
+             \"require\", \"verify-ca\", or \"verify-full\")"
+        );
+        s.mode = Some(SslMode::Require);
+        s.check().unwrap();
     }
 
     #[test]

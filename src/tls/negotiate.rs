@@ -63,6 +63,9 @@ pub(crate) async fn negotiate(
     // Files are read before the request, as libpq reads them once the server said `S`;
     // an error text is the same either way.
     let client = settings.client(host).map_err(NegotiateError::Tls)?;
+    if settings.direct {
+        return handshake(client, tcp, true).await;
+    }
     let mut ssl = Negotiation::new(Encryption::Ssl, settings.effective_mode().requires_tls());
     let mut out = Vec::new();
     ssl.request(&mut out);
@@ -80,25 +83,49 @@ pub(crate) async fn negotiate(
         }
     };
     match outcome {
-        Outcome::Accepted => {
-            let stream = TlsConnector::from(Arc::clone(&client.config))
-                .connect(client.server_name, tcp)
-                .await
-                .map_err(|e| NegotiateError::Tls(handshake_error(&e)))?;
-            let end_point = match stream.get_ref().1.peer_certificates() {
-                Some([cert, ..]) => tls_server_end_point(cert),
-                _ => Err(TlsError::SignatureAlgorithm),
-            };
-            Ok(Negotiated::Tls {
-                stream: Box::new(stream),
-                end_point,
-            })
-        }
+        Outcome::Accepted => handshake(client, tcp, false).await,
         _ => Ok(Negotiated::Plain {
             stream: tcp,
             received: received.get(1..).unwrap_or_default().to_vec(),
         }),
     }
+}
+
+/// The TLS handshake. With `direct`, a server that closes the connection or answers in
+/// the clear does not support direct TLS (PostgreSQL 16 and older read the ClientHello as a
+/// startup packet of absurd length and hang up).
+async fn handshake(
+    client: super::TlsClient,
+    tcp: TcpStream,
+    direct: bool,
+) -> Result<Negotiated, NegotiateError> {
+    let stream = TlsConnector::from(Arc::clone(&client.config))
+        .connect(client.server_name, tcp)
+        .await
+        .map_err(|e| {
+            let err = handshake_error(&e);
+            NegotiateError::Tls(match err {
+                TlsError::Eof | TlsError::Syscall(_) if direct => TlsError::DirectUnsupported,
+                TlsError::Handshake(_)
+                    if direct
+                        && matches!(
+                            e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()),
+                            Some(rustls::Error::InvalidMessage(_))
+                        ) =>
+                {
+                    TlsError::DirectUnsupported
+                }
+                other => other,
+            })
+        })?;
+    let end_point = match stream.get_ref().1.peer_certificates() {
+        Some([cert, ..]) => tls_server_end_point(cert),
+        _ => Err(TlsError::SignatureAlgorithm),
+    };
+    Ok(Negotiated::Tls {
+        stream: Box::new(stream),
+        end_point,
+    })
 }
 
 #[cfg(test)]
@@ -187,5 +214,85 @@ mod tests {
             text(answer(b"S", SslMode::Require).await),
             "SSL SYSCALL error: EOF detected"
         );
+    }
+
+    #[tokio::test]
+    async fn direct_tls_to_a_server_without_it() {
+        // PostgreSQL 16 and older read the ClientHello as a startup packet and hang up.
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut first = [0u8; 8];
+            s.read_exact(&mut first).await.unwrap();
+            assert_eq!(first[0], 0x16, "a TLS handshake record");
+        });
+        let settings = TlsSettings {
+            mode: Some(SslMode::Require),
+            direct: true,
+            home: Some(std::env::temp_dir().join("pgcluster-no-home")),
+            ..TlsSettings::default()
+        };
+        let tcp = TcpStream::connect(addr).await.unwrap();
+        let result = negotiate(tcp, &settings, "localhost").await;
+        server.await.unwrap();
+        assert_eq!(
+            text(result),
+            "server does not support direct SSL negotiation (sslnegotiation=direct needs \
+             PostgreSQL 17 or later)"
+        );
+    }
+
+    #[cfg(feature = "testing")]
+    #[tokio::test]
+    async fn direct_tls_with_alpn() {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+        let certs = crate::testing::TestCerts::generate().unwrap();
+        let pair = certs.server();
+        let chain: Vec<_> = CertificateDer::pem_file_iter(&pair.cert)
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let key = PrivateKeyDer::from_pem_file(&pair.key).unwrap();
+        let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .unwrap();
+        config.alpn_protocols = vec![crate::tls::ALPN_POSTGRESQL.to_vec()];
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (s, _) = listener.accept().await.unwrap();
+            let mut tls = acceptor.accept(s).await.unwrap();
+            assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"postgresql"[..]));
+            let mut got = [0u8; 4];
+            tls.read_exact(&mut got).await.unwrap();
+            got
+        });
+        let settings = TlsSettings {
+            mode: Some(SslMode::VerifyFull),
+            root_cert: Some(certs.ca().display().to_string()),
+            direct: true,
+            ..TlsSettings::default()
+        };
+        let tcp = TcpStream::connect(addr).await.unwrap();
+        let Negotiated::Tls {
+            mut stream,
+            end_point,
+        } = negotiate(tcp, &settings, "localhost").await.unwrap()
+        else {
+            panic!("no TLS");
+        };
+        assert_eq!(end_point.unwrap().len(), 32);
+        stream.write_all(b"ping").await.unwrap();
+        stream.flush().await.unwrap();
+        assert_eq!(&server.await.unwrap(), b"ping");
     }
 }

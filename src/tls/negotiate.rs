@@ -60,10 +60,9 @@ pub(crate) async fn negotiate(
     settings: &TlsSettings,
     host: &str,
 ) -> Result<Negotiated, NegotiateError> {
-    // Files are read before the request, as libpq reads them once the server said `S`;
-    // an error text is the same either way.
-    let client = settings.client(host).map_err(NegotiateError::Tls)?;
+    settings.check().map_err(NegotiateError::Tls)?;
     if settings.direct {
+        let client = settings.client(host).map_err(NegotiateError::Tls)?;
         return handshake(client, tcp, true).await;
     }
     let mut ssl = Negotiation::new(Encryption::Ssl, settings.effective_mode().requires_tls());
@@ -83,7 +82,12 @@ pub(crate) async fn negotiate(
         }
     };
     match outcome {
-        Outcome::Accepted => handshake(client, tcp, false).await,
+        // As libpq, read the certificate files only once the server said `S`: a server
+        // without TLS is reported as such even when a file is missing.
+        Outcome::Accepted => {
+            let client = settings.client(host).map_err(NegotiateError::Tls)?;
+            handshake(client, tcp, false).await
+        }
         _ => Ok(Negotiated::Plain {
             stream: tcp,
             received: received.get(1..).unwrap_or_default().to_vec(),

@@ -8,6 +8,7 @@ use pgcluster_protocol::backend::TransactionStatus;
 use pgcluster_protocol::error_fields::ErrorFields;
 use tokio::runtime::{Builder, Runtime};
 
+pub use crate::cluster::blocking::{get_cluster, Cluster};
 use crate::connection::{self, Notification, QueryResult, State};
 use crate::conninfo::Resolved;
 use crate::error::{ConnectError, Error};

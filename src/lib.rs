@@ -3,15 +3,17 @@
 #![warn(missing_docs)]
 
 pub mod blocking;
+pub mod cluster;
 mod connect;
-pub mod conninfo;
 pub mod connection;
+pub mod conninfo;
 pub mod error;
+#[cfg(feature = "testing")]
+pub mod testing;
 #[cfg(feature = "tls")]
 pub mod tls;
 pub mod transport;
-#[cfg(feature = "testing")]
-pub mod testing;
 
+pub use cluster::{get_cluster, Cluster};
 pub use connection::Connection;
 pub use error::Error;

@@ -1,0 +1,215 @@
+//! `pgcluster demo`: the examples of `cluster.rst`, run for real on a throwaway server.
+//!
+//! Each step is a real call; what it returns or prints is compared with the text the spec
+//! shows, and the walkthrough fails if any differs.
+
+use pgcluster::blocking::{get_cluster, Cluster};
+use pgcluster::testing::TestServer;
+use pgcluster::Error;
+
+/// One spec example: what the call printed, and what the spec says it prints.
+struct Checker {
+    failures: usize,
+    count: usize,
+}
+
+impl Checker {
+    fn step(&mut self, call: &str, got: &str, expected: &Expected) {
+        self.count += 1;
+        println!(">>> {call}");
+        if !got.is_empty() {
+            println!("{}", crate::escape_controls(got));
+        }
+        if !expected.matches(got) {
+            self.failures += 1;
+            println!(
+                "!!! differs from cluster.rst, which shows:\n{}",
+                expected.text()
+            );
+        }
+    }
+}
+
+/// The spec's text for a step: exact, or with `...` standing for the connection address.
+enum Expected {
+    Exact(String),
+    Ellipsis(&'static str, String),
+}
+
+impl Expected {
+    fn exact(s: &str) -> Self {
+        Self::Exact(s.to_owned())
+    }
+
+    fn matches(&self, got: &str) -> bool {
+        match self {
+            Self::Exact(s) => got == s,
+            Self::Ellipsis(head, tail) => {
+                got.len() >= head.len() + tail.len()
+                    && got.starts_with(head)
+                    && got.ends_with(tail.as_str())
+            }
+        }
+    }
+
+    fn text(&self) -> String {
+        match self {
+            Self::Exact(s) => s.clone(),
+            Self::Ellipsis(head, tail) => format!("{head}...{tail}"),
+        }
+    }
+}
+
+fn shown<T>(result: Result<T, Error>, ok: impl FnOnce(T) -> String) -> String {
+    match result {
+        Ok(v) => ok(v),
+        Err(e) => format!("Error: {e}"),
+    }
+}
+
+fn unit(result: Result<(), Error>) -> String {
+    shown(result, |()| String::new())
+}
+
+fn connection_expected(dsn: &str, closed: u8) -> Expected {
+    Expected::Ellipsis(
+        "<connection object at ",
+        format!("; dsn: '{dsn}', closed: {closed}>"),
+    )
+}
+
+/// Runs the walkthrough.
+pub(crate) fn run() -> Result<(), Box<dyn std::error::Error>> {
+    println!("pgcluster demo: starting a throwaway PostgreSQL server ...");
+    let server = TestServer::new()?;
+    println!(
+        "PostgreSQL {} on port {}, socket directory {}\n",
+        server.psql("SHOW server_version")?.trim(),
+        server.port(),
+        server.socket_dir().display()
+    );
+    let env = server.env();
+    let mut c = Checker {
+        failures: 0,
+        count: 0,
+    };
+
+    // The spec's application database.
+    let setup = Cluster::new("pgsql:///deploy_demo")?.with_env(env.clone());
+    setup.create(None, None)?;
+    println!("(setup: created the application database deploy_demo)\n");
+
+    println!("## Creating and dropping databases\n");
+    let cluster = get_cluster("pgsql:///deploy_demo")?.with_env(env.clone());
+    c.step(
+        "let cluster = get_cluster(\"pgsql:///deploy_demo\")?;  cluster",
+        &format!("{cluster:?}"),
+        &Expected::exact("Cluster('pgsql:///deploy_demo')"),
+    );
+    c.step(
+        "get_cluster(\"mysql:///deploy_demo\")",
+        &shown(get_cluster("mysql:///deploy_demo"), |c| format!("{c:?}")),
+        &Expected::exact("Error: Expected a PostgreSQL database; got:\n    mysql:///deploy_demo"),
+    );
+    let derived = "deploy_demo_derived";
+    c.step(
+        "cluster.create(\"deploy_demo_derived\", None)",
+        &unit(cluster.create(derived, None)),
+        &Expected::exact(""),
+    );
+    c.step(
+        "cluster.exists(\"deploy_demo_derived\")",
+        &shown(cluster.exists(derived), |b| b.to_string()),
+        &Expected::exact("true"),
+    );
+    c.step(
+        "cluster.drop(\"deploy_demo_derived\")",
+        &unit(cluster.drop(derived)),
+        &Expected::exact(""),
+    );
+    c.step(
+        "cluster.exists(\"deploy_demo_derived\")",
+        &shown(cluster.exists(derived), |b| b.to_string()),
+        &Expected::exact("false"),
+    );
+    c.step(
+        "cluster.drop(\"deploy_demo_derived\")",
+        &unit(cluster.drop(derived)),
+        &Expected::exact(
+            "Error: Got an error from the database server:\n    database \"deploy_demo_derived\" does not exist",
+        ),
+    );
+
+    println!("\n## Connecting to the database\n");
+    let mut conn = cluster.connect(None)?;
+    c.step(
+        "let connection = cluster.connect(None)?;  connection",
+        &format!("{conn:?}"),
+        &connection_expected("dbname=deploy_demo", 0),
+    );
+    conn.close();
+    c.step(
+        "connection.close();  connection",
+        &format!("{conn:?}"),
+        &connection_expected("dbname=deploy_demo", 1),
+    );
+    c.step(
+        "cluster.create(\"deploy_demo_derived\", None)",
+        &unit(cluster.create(derived, None)),
+        &Expected::exact(""),
+    );
+    let mut conn = cluster.connect(derived)?;
+    c.step(
+        "let connection = cluster.connect(\"deploy_demo_derived\")?;  connection",
+        &format!("{conn:?}"),
+        &connection_expected("dbname=deploy_demo_derived", 0),
+    );
+    c.step(
+        "connection.simple_query(\"SELECT current_database()\")",
+        &shown(conn.simple_query("SELECT current_database()"), |r| {
+            format!("{:?}", r.first().and_then(|r| r.rows.first()))
+        }),
+        &Expected::exact("Some([Some(\"deploy_demo_derived\")])"),
+    );
+    conn.close();
+    c.step(
+        "cluster.drop(\"deploy_demo_derived\")",
+        &unit(cluster.drop(derived)),
+        &Expected::exact(""),
+    );
+    c.step(
+        "cluster.connect(\"deploy_demo_derived\")",
+        &shown(cluster.connect(derived), |c| format!("{c:?}")),
+        &Expected::exact(
+            "Error: Failed to connect to the database server:\n    FATAL:  database \"deploy_demo_derived\" does not exist",
+        ),
+    );
+    let uri = "pgsql://aladdin:opensesame@127.0.0.1:2345/deploy_demo";
+    let cluster_2345 = Cluster::new(uri)?.with_env(env);
+    c.step(
+        "let cluster_2345 = Cluster::new(\"pgsql://aladdin:opensesame@127.0.0.1:2345/deploy_demo\")?;  cluster_2345",
+        &format!("{cluster_2345:?}"),
+        &Expected::exact("Cluster('pgsql://aladdin:xxx@127.0.0.1:2345/deploy_demo')"),
+    );
+    c.step(
+        "cluster_2345.connect(None)",
+        &shown(cluster_2345.connect(None), |c| format!("{c:?}")),
+        &Expected::exact(
+            "Error: Failed to connect to the database server:\n    could not connect to server: Connection refused\n    \tIs the server running on host \"127.0.0.1\" and accepting\n    \tTCP/IP connections on port 2345?",
+        ),
+    );
+
+    setup.drop(None)?;
+    drop(server);
+    println!("\nthe throwaway server is stopped and its directory removed.");
+    if c.failures == 0 {
+        println!("all {} examples match cluster.rst.", c.count);
+        Ok(())
+    } else {
+        Err(format!(
+            "{} of {} examples differ from cluster.rst",
+            c.failures, c.count
+        )
+        .into())
+    }
+}

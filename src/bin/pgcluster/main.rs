@@ -1,0 +1,250 @@
+//! `pgcluster`: test, create, drop, clone, rename, overwrite and list databases, and
+//! connect to them.
+//!
+//! The spec's verbs print what rex.deploy's `Cluster` prints for the same call. On
+//! failure, stderr gets `Error: ` and the error's text, and the exit status is 1; a usage
+//! error exits with 2.
+
+mod demo;
+mod list;
+
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use pgcluster::blocking::{get_cluster, Cluster};
+use pgcluster::cluster::{CreateOptions, DropOptions, Strategy};
+use pgcluster::Error;
+
+/// PostgreSQL cluster management: test, create, drop, clone, rename, overwrite and list
+/// databases.
+///
+/// Exit status: 0 on success, 1 when the operation failed, 2 for a usage error.
+#[derive(Parser)]
+#[command(name = "pgcluster", version, about, long_about)]
+struct Cli {
+    /// The database setting: `pgsql://user:pass@host:port/db`, a libpq `postgres://` URI or
+    /// a `key=value` string. Defaults to $DATABASE_URL.
+    #[arg(long, global = true, env = "DATABASE_URL", hide_env_values = true)]
+    db: Option<String>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print `true` if database NAME (default: the setting's) exists, else `false`.
+    Exists {
+        /// Database name.
+        name: Option<String>,
+    },
+    /// Create database NAME (default: the setting's), UTF-8.
+    Create {
+        /// Database name.
+        name: Option<String>,
+        #[command(flatten)]
+        options: CreateArgs,
+    },
+    /// Drop database NAME (default: the setting's).
+    Drop {
+        /// Database name.
+        name: Option<String>,
+        /// No error if the database does not exist.
+        #[arg(long)]
+        if_exists: bool,
+        /// Terminate the sessions connected to it first.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Create database NAME (default: the setting's) as a copy of TEMPLATE.
+    Clone {
+        /// The database to copy.
+        template: String,
+        /// Database name.
+        name: Option<String>,
+    },
+    /// Rename database NAME (default: the setting's) to NEW.
+    Rename {
+        /// The new name.
+        new: String,
+        /// Database name.
+        name: Option<String>,
+    },
+    /// Replace database NAME (default: the setting's) by a fresh one; the name is never
+    /// missing, and the old database survives any failure.
+    Overwrite {
+        /// Database name.
+        name: Option<String>,
+        /// Copy this database instead of the server's default template.
+        #[arg(long)]
+        template: Option<String>,
+    },
+    /// List the databases of the cluster.
+    List {
+        /// One JSON object per database, in a JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Open a connection to database NAME (default: the setting's), print it, close it.
+    Connect {
+        /// Database name.
+        name: Option<String>,
+    },
+    /// Print the cluster the setting points at.
+    Cluster,
+    /// Start a throwaway PostgreSQL server, walk through the cluster spec on it, stop it.
+    Demo,
+}
+
+/// `create` options.
+#[derive(Args)]
+struct CreateArgs {
+    /// Copy this database instead of the server's default template.
+    #[arg(long)]
+    template: Option<String>,
+    /// Owning role.
+    #[arg(long)]
+    owner: Option<String>,
+    /// Encoding (default UTF8).
+    #[arg(long)]
+    encoding: Option<String>,
+    /// Locale (collation and character classes).
+    #[arg(long)]
+    locale: Option<String>,
+    /// Collation.
+    #[arg(long)]
+    lc_collate: Option<String>,
+    /// Character classes.
+    #[arg(long)]
+    lc_ctype: Option<String>,
+    /// Default tablespace.
+    #[arg(long)]
+    tablespace: Option<String>,
+    /// How the template is copied (PostgreSQL 15+).
+    #[arg(long, value_enum)]
+    strategy: Option<StrategyArg>,
+    /// Make the new database a template.
+    #[arg(long)]
+    is_template: bool,
+    /// Maximum sessions at once (-1: no limit).
+    #[arg(long, allow_negative_numbers = true)]
+    connection_limit: Option<i32>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum StrategyArg {
+    WalLog,
+    FileCopy,
+}
+
+impl CreateArgs {
+    fn options(&self) -> CreateOptions {
+        let mut o = CreateOptions::new();
+        let text = [
+            (
+                &self.template,
+                CreateOptions::template as fn(CreateOptions, &str) -> CreateOptions,
+            ),
+            (&self.owner, CreateOptions::owner),
+            (&self.encoding, CreateOptions::encoding),
+            (&self.locale, CreateOptions::locale),
+            (&self.lc_collate, CreateOptions::lc_collate),
+            (&self.lc_ctype, CreateOptions::lc_ctype),
+            (&self.tablespace, CreateOptions::tablespace),
+        ];
+        for (value, set) in text {
+            if let Some(value) = value {
+                o = set(o, value);
+            }
+        }
+        if let Some(strategy) = self.strategy {
+            o = o.strategy(match strategy {
+                StrategyArg::WalLog => Strategy::WalLog,
+                StrategyArg::FileCopy => Strategy::FileCopy,
+            });
+        }
+        if self.is_template {
+            o = o.is_template(true);
+        }
+        if let Some(limit) = self.connection_limit {
+            o = o.connection_limit(limit);
+        }
+        o
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Demo => demo::run(),
+        command => get_cluster_for(cli.db.as_deref())
+            .and_then(|cluster| run(&cluster, command))
+            .map_err(Into::into),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("Error: {}", escape_controls(&e.to_string()));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn get_cluster_for(db: Option<&str>) -> Result<Cluster, Error> {
+    get_cluster(db.ok_or(Error::NoSetting)?)
+}
+
+fn run(cluster: &Cluster, command: Command) -> Result<(), Error> {
+    match command {
+        Command::Exists { name } => println!("{}", cluster.exists(name.as_deref())?),
+        Command::Create { name, options } => {
+            cluster.create_with(name.as_deref(), &options.options())?;
+        }
+        Command::Drop {
+            name,
+            if_exists,
+            force,
+        } => cluster.drop_with(
+            name.as_deref(),
+            DropOptions::new().if_exists(if_exists).force(force),
+        )?,
+        Command::Clone { template, name } => cluster.clone(&template, name.as_deref())?,
+        Command::Rename { new, name } => cluster.rename(&new, name.as_deref())?,
+        Command::Overwrite { name, template } => {
+            cluster.overwrite(name.as_deref(), template.as_deref())?;
+        }
+        Command::List { json } => {
+            let databases = cluster.list()?;
+            print!(
+                "{}",
+                if json {
+                    list::json(&databases)
+                } else {
+                    list::table(&databases)
+                }
+            );
+        }
+        Command::Connect { name } => {
+            let mut conn = cluster.connect(name.as_deref())?;
+            println!("{conn:?}");
+            conn.close();
+        }
+        Command::Cluster => println!("{cluster:?}"),
+        Command::Demo => demo::run().map_err(|e| Error::Unexpected(e.to_string()))?,
+    }
+    Ok(())
+}
+
+/// Escapes control characters other than newline and tab (a database name or a server
+/// message may hold terminal escapes).
+pub(crate) fn escape_controls(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_control() && c != '\n' && c != '\t' {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}

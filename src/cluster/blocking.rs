@@ -1,0 +1,141 @@
+//! The blocking `Cluster`: the async one, driven on a runtime of its own.
+
+use std::fmt;
+
+use tokio::runtime::Runtime;
+
+use super::{CreateOptions, DatabaseInfo, DropOptions};
+use crate::blocking::{new_runtime, Connection};
+use crate::conninfo::{Config, Env};
+use crate::error::Error;
+
+/// The cluster a connection setting points at, with blocking methods (the spec's API).
+/// Must not be used from inside an async runtime (it runs its own).
+///
+/// ```no_run
+/// use pgcluster::blocking::get_cluster;
+///
+/// let cluster = get_cluster("pgsql:///deploy_demo")?;
+/// assert_eq!(format!("{cluster:?}"), "Cluster('pgsql:///deploy_demo')");
+/// cluster.create("deploy_demo_derived", None)?;
+/// assert!(cluster.exists("deploy_demo_derived")?);
+/// cluster.drop("deploy_demo_derived")?;
+/// assert!(!cluster.exists("deploy_demo_derived")?);
+/// # Ok::<(), pgcluster::Error>(())
+/// ```
+pub struct Cluster {
+    inner: super::Cluster,
+    runtime: Runtime,
+}
+
+/// [`crate::get_cluster`], blocking.
+pub fn get_cluster(setting: &str) -> Result<Cluster, Error> {
+    Cluster::wrap(super::get_cluster(setting)?)
+}
+
+impl Cluster {
+    fn wrap(inner: super::Cluster) -> Result<Self, Error> {
+        let runtime = new_runtime()
+            .map_err(|e| Error::Unexpected(format!("could not start a runtime: {e}")))?;
+        Ok(Self { inner, runtime })
+    }
+
+    /// See [`crate::Cluster::new`].
+    pub fn new(setting: &str) -> Result<Self, Error> {
+        Self::wrap(super::Cluster::new(setting)?)
+    }
+
+    /// See [`crate::Cluster::from_config`].
+    pub fn from_config(config: Config) -> Result<Self, Error> {
+        Self::wrap(super::Cluster::from_config(config))
+    }
+
+    /// See [`crate::Cluster::with_env`].
+    pub fn with_env(self, env: Env) -> Self {
+        Self {
+            inner: self.inner.with_env(env),
+            runtime: self.runtime,
+        }
+    }
+
+    /// See [`crate::Cluster::database`].
+    pub fn database(&self) -> Result<String, Error> {
+        self.inner.database()
+    }
+
+    /// See [`crate::Cluster::connect`]. The connection gets a runtime of its own, so it
+    /// outlives this `Cluster` if need be.
+    pub fn connect<'a>(&self, name: impl Into<Option<&'a str>>) -> Result<Connection, Error> {
+        let runtime = new_runtime()
+            .map_err(|e| Error::Unexpected(format!("could not start a runtime: {e}")))?;
+        let conn = runtime.block_on(self.inner.connect(name))?;
+        Ok(Connection::from_parts(conn, runtime))
+    }
+
+    /// See [`crate::Cluster::exists`].
+    pub fn exists<'a>(&self, name: impl Into<Option<&'a str>>) -> Result<bool, Error> {
+        self.runtime.block_on(self.inner.exists(name))
+    }
+
+    /// See [`crate::Cluster::create`].
+    pub fn create<'a>(
+        &self,
+        name: impl Into<Option<&'a str>>,
+        template: Option<&str>,
+    ) -> Result<(), Error> {
+        self.runtime.block_on(self.inner.create(name, template))
+    }
+
+    /// See [`crate::Cluster::create_with`].
+    pub fn create_with<'a>(
+        &self,
+        name: impl Into<Option<&'a str>>,
+        options: &CreateOptions,
+    ) -> Result<(), Error> {
+        self.runtime.block_on(self.inner.create_with(name, options))
+    }
+
+    /// See [`crate::Cluster::clone`].
+    pub fn clone<'a>(&self, template: &str, name: impl Into<Option<&'a str>>) -> Result<(), Error> {
+        self.runtime.block_on(self.inner.clone(template, name))
+    }
+
+    /// See [`crate::Cluster::drop`].
+    pub fn drop<'a>(&self, name: impl Into<Option<&'a str>>) -> Result<(), Error> {
+        self.runtime.block_on(self.inner.drop(name))
+    }
+
+    /// See [`crate::Cluster::drop_with`].
+    pub fn drop_with<'a>(
+        &self,
+        name: impl Into<Option<&'a str>>,
+        options: DropOptions,
+    ) -> Result<(), Error> {
+        self.runtime.block_on(self.inner.drop_with(name, options))
+    }
+
+    /// See [`crate::Cluster::rename`].
+    pub fn rename<'a>(&self, new: &str, name: impl Into<Option<&'a str>>) -> Result<(), Error> {
+        self.runtime.block_on(self.inner.rename(new, name))
+    }
+
+    /// See [`crate::Cluster::overwrite`].
+    pub fn overwrite<'a>(
+        &self,
+        name: impl Into<Option<&'a str>>,
+        template: Option<&str>,
+    ) -> Result<(), Error> {
+        self.runtime.block_on(self.inner.overwrite(name, template))
+    }
+
+    /// See [`crate::Cluster::list`].
+    pub fn list(&self) -> Result<Vec<DatabaseInfo>, Error> {
+        self.runtime.block_on(self.inner.list())
+    }
+}
+
+impl fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.inner.fmt(f)
+    }
+}

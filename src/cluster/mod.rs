@@ -1,0 +1,366 @@
+//! `Cluster`: test, create, drop, clone, rename, overwrite and list databases in one
+//! PostgreSQL server, and open connections to any database in it.
+//!
+//! Safety rules, kept by every method:
+//! - A name is checked before any I/O ([`name::check`]): an empty name, one over 63 bytes
+//!   (the server would cut it and act on *another* database) or one with NUL is refused.
+//! - Names are always sent as quoted identifiers; the only values sent are bound
+//!   parameters (the name `exists` looks up, compared as `text`).
+//! - Maintenance statements run on the `postgres` database, or on `template1` when the
+//!   database acted on, or the template, is `postgres` (a session on a database blocks
+//!   dropping, renaming and copying it).
+//! - A connection lost after `CREATE`/`DROP`/`ALTER DATABASE` was sent is never retried:
+//!   the error says so, and what `pg_database` shows after reconnecting.
+
+pub mod blocking;
+mod list;
+pub mod name;
+mod options;
+mod setting;
+
+use std::fmt;
+
+pub use list::DatabaseInfo;
+pub use options::{CreateOptions, DropOptions, Strategy};
+
+use crate::connection::Connection;
+use crate::conninfo::{Config, Env};
+use crate::error::{Error, OutcomeUnknown};
+use name::quote_ident;
+use setting::Setting;
+
+/// The database maintenance statements run on.
+const MAINTENANCE_DB: &str = "postgres";
+/// The maintenance database when a statement acts on `postgres` itself.
+const FALLBACK_MAINTENANCE_DB: &str = "template1";
+
+/// The cluster a connection setting points at (async API; see [`blocking::Cluster`]).
+///
+/// `Debug` shows the setting as rex does, `Cluster('pgsql:///deploy_demo')`, with any
+/// password replaced by `xxx`.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), pgcluster::Error> {
+/// let cluster = pgcluster::get_cluster("pgsql:///deploy_demo")?;
+/// if !cluster.exists("deploy_demo_derived").await? {
+///     cluster.create("deploy_demo_derived", None).await?;
+/// }
+/// let mut conn = cluster.connect("deploy_demo_derived").await?;
+/// let results = conn.simple_query("SELECT 1").await?;
+/// assert_eq!(results[0].rows[0][0].as_deref(), Some("1"));
+/// conn.close().await;
+/// cluster.drop("deploy_demo_derived").await?;
+/// # Ok(()) }
+/// ```
+pub struct Cluster {
+    setting: Setting,
+    env: Env,
+}
+
+/// A cluster for the application's database setting; refuses anything that is not
+/// PostgreSQL. `pgsql`, `postgres` and `postgresql` URIs and libpq `key=value` strings are
+/// PostgreSQL (rex itself took only `pgsql`).
+pub fn get_cluster(setting: &str) -> Result<Cluster, Error> {
+    let cluster = Cluster::new(setting)?;
+    cluster.setting.check_postgres()?;
+    Ok(cluster)
+}
+
+impl Cluster {
+    /// A cluster for `setting`: a rex URI (`pgsql://user:pass@host:port/db`), a libpq URI
+    /// (`postgres://...`) or a libpq `key=value` string. What the setting leaves out
+    /// (host, port, user, password, database) comes from the process environment, as libpq
+    /// takes it, when a connection is opened.
+    pub fn new(setting: &str) -> Result<Self, Error> {
+        Ok(Self {
+            setting: Setting::parse(setting)?,
+            env: Env::from_process(),
+        })
+    }
+
+    /// A cluster for libpq settings already parsed.
+    pub fn from_config(config: Config) -> Self {
+        Self {
+            setting: Setting::LibPq(config),
+            env: Env::from_process(),
+        }
+    }
+
+    /// Uses `env` instead of the process environment for libpq's defaults (`PGHOST`, ...).
+    pub fn with_env(mut self, env: Env) -> Self {
+        self.env = env;
+        self
+    }
+
+    /// The database the setting names: what a `None` name means in every method.
+    pub fn database(&self) -> Result<String, Error> {
+        if let Some(db) = self.setting.database() {
+            return Ok(db.to_owned());
+        }
+        let mut config = self.setting.base_config();
+        config.unset("dbname");
+        Ok(config.resolve(&self.env)?.dbname)
+    }
+
+    /// The name to act on: `name`, or the setting's database; checked.
+    fn target(&self, name: Option<&str>) -> Result<String, Error> {
+        let name = match name {
+            Some(name) => name.to_owned(),
+            None => self.database()?,
+        };
+        name::check(&name)?;
+        Ok(name)
+    }
+
+    /// Opens a connection to database `name` (default: the setting's database).
+    pub async fn connect<'a>(&self, name: impl Into<Option<&'a str>>) -> Result<Connection, Error> {
+        let name = self.target(name.into())?;
+        self.open(&name).await
+    }
+
+    async fn open(&self, dbname: &str) -> Result<Connection, Error> {
+        let (config, dsn) = self.setting.connection(dbname)?;
+        let resolved = config.resolve(&self.env)?;
+        let mut conn = Connection::connect(&resolved).await?;
+        conn.set_dsn(dsn);
+        Ok(conn)
+    }
+
+    /// A connection for maintenance statements about the databases in `names`.
+    async fn maintenance(&self, names: &[&str]) -> Result<Connection, Error> {
+        let db = if names.contains(&MAINTENANCE_DB) {
+            FALLBACK_MAINTENANCE_DB
+        } else {
+            MAINTENANCE_DB
+        };
+        self.open(db).await
+    }
+
+    /// Runs one DDL statement about `names` (the first is the database it acts on). If the
+    /// connection is lost after the statement was sent, the outcome is unknown: the error
+    /// says what `pg_database` shows after reconnecting, and nothing is retried.
+    async fn ddl(&self, names: &[&str], sql: &str) -> Result<(), Error> {
+        let mut conn = self.maintenance(names).await?;
+        let result = conn.simple_query(sql).await;
+        conn.close().await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(Error::Query(cause)) if cause.connection_lost => {
+                let database = names.first().copied().unwrap_or_default().to_owned();
+                let exists = self.exists(database.as_str()).await.ok();
+                Err(Error::OutcomeUnknown(Box::new(OutcomeUnknown {
+                    cause,
+                    statement: sql.to_owned(),
+                    database,
+                    exists,
+                })))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Whether database `name` (default: the setting's database) exists. The name is bound
+    /// as a `text` parameter and compared as `text`, so a name longer than 63 bytes never
+    /// matches a truncated one and no setting of the session can change what is matched.
+    pub async fn exists<'a>(&self, name: impl Into<Option<&'a str>>) -> Result<bool, Error> {
+        let name = self.target(name.into())?;
+        let mut conn = self.maintenance(&[]).await?;
+        let result = conn
+            .query(
+                "SELECT TRUE FROM pg_catalog.pg_database AS d WHERE d.datname::text = $1::text",
+                &[Some(name.as_str())],
+            )
+            .await;
+        conn.close().await;
+        Ok(!result?.rows.is_empty())
+    }
+
+    /// Creates database `name` (default: the setting's database), UTF-8, from `template`
+    /// (default: the server's default template).
+    pub async fn create<'a>(
+        &self,
+        name: impl Into<Option<&'a str>>,
+        template: Option<&str>,
+    ) -> Result<(), Error> {
+        let mut options = CreateOptions::new();
+        if let Some(template) = template {
+            options = options.template(template);
+        }
+        self.create_with(name, &options).await
+    }
+
+    /// Creates database `name` (default: the setting's database) with `options`.
+    pub async fn create_with<'a>(
+        &self,
+        name: impl Into<Option<&'a str>>,
+        options: &CreateOptions,
+    ) -> Result<(), Error> {
+        let name = self.target(name.into())?;
+        let sql = options.sql(&name)?;
+        let mut names = vec![name.as_str()];
+        names.extend(options.template_name());
+        self.ddl(&names, &sql).await
+    }
+
+    /// Creates database `name` (default: the setting's database) as a copy of `template`.
+    pub async fn clone<'a>(
+        &self,
+        template: &str,
+        name: impl Into<Option<&'a str>>,
+    ) -> Result<(), Error> {
+        self.create(name, Some(template)).await
+    }
+
+    /// Drops database `name` (default: the setting's database).
+    pub async fn drop<'a>(&self, name: impl Into<Option<&'a str>>) -> Result<(), Error> {
+        self.drop_with(name, DropOptions::new()).await
+    }
+
+    /// Drops database `name` (default: the setting's database) with `options`.
+    pub async fn drop_with<'a>(
+        &self,
+        name: impl Into<Option<&'a str>>,
+        options: DropOptions,
+    ) -> Result<(), Error> {
+        let name = self.target(name.into())?;
+        let mut conn = self.maintenance(&[&name]).await?;
+        let has_force = server_version_num(&conn) >= 130_000;
+        if options.is_force() && !has_force {
+            // Before 13: block new logins, then end the sessions on it.
+            let prepared = async {
+                conn.simple_query(&format!(
+                    "ALTER DATABASE {} ALLOW_CONNECTIONS false;",
+                    quote_ident(&name)
+                ))
+                .await?;
+                conn.query(
+                    "SELECT pg_catalog.pg_terminate_backend(a.pid) FROM pg_catalog.pg_stat_activity AS a \
+                     WHERE a.datname::text = $1::text AND a.pid <> pg_catalog.pg_backend_pid()",
+                    &[Some(name.as_str())],
+                )
+                .await
+            }
+            .await;
+            if let Err(e) = prepared {
+                conn.close().await;
+                return Err(e);
+            }
+        }
+        conn.close().await;
+        let sql = options.sql_for(&name, has_force)?;
+        self.ddl(&[&name], &sql).await
+    }
+
+    /// Renames database `name` (default: the setting's database) to `new`.
+    pub async fn rename<'a>(
+        &self,
+        new: &str,
+        name: impl Into<Option<&'a str>>,
+    ) -> Result<(), Error> {
+        let name = self.target(name.into())?;
+        name::check(new)?;
+        let sql = format!(
+            "ALTER DATABASE {} RENAME TO {};",
+            quote_ident(&name),
+            quote_ident(new)
+        );
+        self.ddl(&[&name, new], &sql).await
+    }
+
+    /// Every database of the cluster, by name.
+    pub async fn list(&self) -> Result<Vec<DatabaseInfo>, Error> {
+        let mut conn = self.maintenance(&[]).await?;
+        let result = conn.simple_query(list::SQL).await;
+        conn.close().await;
+        let results = result?;
+        let rows = results
+            .first()
+            .map(|r| r.rows.as_slice())
+            .unwrap_or_default();
+        rows.iter().map(|row| list::parse_row(row)).collect()
+    }
+
+    /// Replaces database `name` (default: the setting's database) by a new one (from
+    /// `template`, or the server's default), so that the name is never missing: the new
+    /// database is made under a temporary name, the two names are swapped in one
+    /// transaction, then the old database is dropped. On failure, the old database is still
+    /// there under its name, or the new one is; any database left behind is named in the
+    /// error.
+    pub async fn overwrite<'a>(
+        &self,
+        name: impl Into<Option<&'a str>>,
+        template: Option<&str>,
+    ) -> Result<(), Error> {
+        let name = self.target(name.into())?;
+        let fresh = temporary_name("new");
+        let old = temporary_name("old");
+        self.create(fresh.as_str(), template).await?;
+        let existed = self.exists(name.as_str()).await?;
+        let swap = if existed {
+            format!(
+                "BEGIN; ALTER DATABASE {n} RENAME TO {o}; ALTER DATABASE {f} RENAME TO {n}; COMMIT;",
+                n = quote_ident(&name),
+                o = quote_ident(&old),
+                f = quote_ident(&fresh)
+            )
+        } else {
+            format!(
+                "ALTER DATABASE {} RENAME TO {};",
+                quote_ident(&fresh),
+                quote_ident(&name)
+            )
+        };
+        if let Err(e) = self.ddl(&[&name, &fresh], &swap).await {
+            let leftover = match self.drop(fresh.as_str()).await {
+                Ok(()) => None,
+                Err(_) => Some(fresh),
+            };
+            return Err(Error::left_behind(e, leftover));
+        }
+        if existed {
+            if let Err(e) = self
+                .drop_with(old.as_str(), DropOptions::new().force(true))
+                .await
+            {
+                return Err(Error::left_behind(e, Some(old)));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `server_version_num` as a number (0 if the server did not say).
+fn server_version_num(conn: &Connection) -> u32 {
+    conn.parameter("server_version")
+        .and_then(|v| {
+            let mut parts = v.split(|c: char| !c.is_ascii_digit());
+            let major: u32 = parts.next()?.parse().ok()?;
+            let minor: u32 = parts.next().and_then(|m| m.parse().ok()).unwrap_or(0);
+            Some(if major >= 10 {
+                major * 10_000 + minor
+            } else {
+                major * 10_000 + minor * 100
+            })
+        })
+        .unwrap_or(0)
+}
+
+/// A name for a database that exists only during `overwrite`, unique to this process.
+fn temporary_name(role: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let mut random = [0u8; 4];
+    let salt = getrandom::getrandom(&mut random).map_or(0, |()| u32::from_le_bytes(random));
+    format!("pgcluster_{role}_{}_{n}_{salt:08x}", std::process::id())
+}
+
+impl fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "Cluster({})",
+            crate::conninfo::rex::py_repr(&self.setting.render())
+        )
+    }
+}

@@ -1,0 +1,94 @@
+//! Which connection setting a `Cluster` was made from, and how it turns into the
+//! settings of one connection.
+
+use crate::conninfo::dsn::psycopg2_dsn;
+use crate::conninfo::rex::{DbSetting, RexSettingError};
+use crate::conninfo::Config;
+use crate::error::Error;
+
+/// The engines `get_cluster` takes for PostgreSQL (rex itself took only `pgsql`).
+const POSTGRES_ENGINES: [&str; 3] = ["pgsql", "postgres", "postgresql"];
+
+/// A cluster's connection setting, in the form it was given.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) enum Setting {
+    /// rex/htsql `engine://user:pass@host:port/database`: rex passes only host, port, user,
+    /// password and database to libpq.
+    Rex(DbSetting),
+    /// A libpq `postgres://` URI or `key=value` string: every keyword is kept.
+    LibPq(Config),
+}
+
+impl Setting {
+    /// Parses any form. libpq URIs and `key=value` strings go to the libpq parser; anything
+    /// else of the form `engine:...` is a rex setting, whatever its engine.
+    pub(crate) fn parse(text: &str) -> Result<Self, Error> {
+        if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+            return Ok(Self::LibPq(Config::parse(text)?));
+        }
+        match DbSetting::parse(text) {
+            Ok(db) => Ok(Self::Rex(db)),
+            // Not `engine:...` at all: a libpq `key=value` string, if it has an `=`.
+            Err(e @ RexSettingError::Malformed(_)) => {
+                if text.contains('=') {
+                    Ok(Self::LibPq(Config::parse(text)?))
+                } else {
+                    Err(e.into())
+                }
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// What `get_cluster` checks: a PostgreSQL engine.
+    pub(crate) fn check_postgres(&self) -> Result<(), Error> {
+        match self {
+            Self::Rex(db) if !POSTGRES_ENGINES.contains(&db.engine.as_str()) => {
+                Err(Error::NotPostgres {
+                    setting: db.render(true),
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The database the setting names, if it names one.
+    pub(crate) fn database(&self) -> Option<&str> {
+        match self {
+            Self::Rex(db) => Some(&db.database),
+            Self::LibPq(config) => config.get("dbname"),
+        }
+    }
+
+    /// The libpq settings the setting stands for (rex passes on only host, port, user,
+    /// password and database).
+    pub(crate) fn base_config(&self) -> Config {
+        match self {
+            Self::Rex(db) => Config::from_rex(db),
+            Self::LibPq(config) => config.clone(),
+        }
+    }
+
+    /// The settings of a connection to `dbname`, and psycopg2's dsn for it.
+    pub(crate) fn connection(&self, dbname: &str) -> Result<(Config, String), Error> {
+        let mut config = self.base_config();
+        config.set("dbname", dbname)?;
+        // psycopg2 is handed (database, host, port, user, password), in that order.
+        let mut kwargs: Vec<(&str, &str)> = vec![("dbname", dbname)];
+        for key in ["host", "port", "user", "password"] {
+            if let Some(value) = config.get(key) {
+                kwargs.push((key, value));
+            }
+        }
+        let dsn = psycopg2_dsn(&kwargs);
+        Ok((config, dsn))
+    }
+
+    /// The text inside `Cluster('...')`; never shows a password.
+    pub(crate) fn render(&self) -> String {
+        match self {
+            Self::Rex(db) => db.render(true),
+            Self::LibPq(config) => config.render_redacted(),
+        }
+    }
+}

@@ -51,7 +51,7 @@ pub(crate) async fn connect(config: &Resolved) -> Result<Connection, ConnectErro
     }
     Err(ConnectError {
         message: buffer.text,
-        fields: buffer.fields,
+        fields: buffer.fields.map(Box::new),
     })
 }
 

@@ -251,7 +251,7 @@ impl Connection {
         match run.error {
             Some(message) => Err(Error::Query(QueryError {
                 message,
-                fields: run.fields,
+                fields: run.fields.map(Box::new),
                 connection_lost: false,
             })),
             None => Ok(run.results),
@@ -402,7 +402,7 @@ impl Connection {
         message.push_str(text);
         Error::Query(QueryError {
             message,
-            fields: run.fields,
+            fields: run.fields.map(Box::new),
             connection_lost: true,
         })
     }

@@ -4,6 +4,7 @@ use std::fmt;
 
 use pgcluster_protocol::error_fields::ErrorFields;
 
+use crate::cluster::name::NameError;
 use crate::conninfo::rex::RexSettingError;
 use crate::conninfo::ConnInfoError;
 
@@ -32,6 +33,20 @@ pub enum Error {
     Closed,
     /// No database setting was given (rex's text for a missing `db` setting).
     NoSetting,
+    /// A database name refused before anything was sent (empty, over 63 bytes, NUL).
+    InvalidName(NameError),
+    /// The connection was lost after a `CREATE`/`DROP`/`ALTER DATABASE` was sent, so whether
+    /// it took effect is unknown. It was not retried.
+    OutcomeUnknown(Box<OutcomeUnknown>),
+    /// An operation failed and left a database behind under a temporary name.
+    LeftBehind {
+        /// Why the operation failed.
+        cause: Box<Error>,
+        /// The database left behind.
+        database: String,
+    },
+    /// The server answered something we cannot make sense of.
+    Unexpected(String),
 }
 
 impl Error {
@@ -43,8 +58,8 @@ impl Error {
     /// The server's error fields, when the error came from the server.
     pub fn server_error(&self) -> Option<&ErrorFields> {
         match self {
-            Self::Connect(e) => e.fields.as_ref(),
-            Self::Query(e) => e.fields.as_ref(),
+            Self::Connect(e) => e.fields.as_deref(),
+            Self::Query(e) => e.fields.as_deref(),
             _ => None,
         }
     }
@@ -53,7 +68,9 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Connect(e) => rex_layout(f, "Failed to connect to the database server:", &e.message),
+            Self::Connect(e) => {
+                rex_layout(f, "Failed to connect to the database server:", &e.message)
+            }
             Self::Query(e) => rex_layout(
                 f,
                 "Got an error from the database server:",
@@ -63,16 +80,45 @@ impl fmt::Display for Error {
                 rex_layout(f, "Expected a PostgreSQL database; got:", setting)
             }
             Self::RexSetting(e) => e.fmt(f),
-            Self::ConnInfo(e) => {
-                rex_layout(f, "Failed to connect to the database server:", &e.to_string())
-            }
+            Self::ConnInfo(e) => rex_layout(
+                f,
+                "Failed to connect to the database server:",
+                &e.to_string(),
+            ),
             Self::Closed => f.write_str("connection already closed"),
             Self::NoSetting => f.write_str("Expected a PostgreSQL database; got:"),
+            Self::InvalidName(e) => e.fmt(f),
+            Self::OutcomeUnknown(e) => e.fmt(f),
+            Self::LeftBehind { cause, database } => write!(
+                f,
+                "{cause}\nThe database \"{}\" was left behind; drop it once it is not needed.",
+                database.escape_debug()
+            ),
+            Self::Unexpected(what) => f.write_str(what),
         }
     }
 }
 
 impl std::error::Error for Error {}
+
+impl Error {
+    /// `cause`, naming the database it left behind, if any.
+    pub(crate) fn left_behind(cause: Error, database: Option<String>) -> Self {
+        match database {
+            Some(database) => Self::LeftBehind {
+                cause: Box::new(cause),
+                database,
+            },
+            None => cause,
+        }
+    }
+}
+
+impl From<NameError> for Error {
+    fn from(e: NameError) -> Self {
+        Self::InvalidName(e)
+    }
+}
 
 impl From<ConnectError> for Error {
     fn from(e: ConnectError) -> Self {
@@ -105,7 +151,7 @@ pub struct ConnectError {
     /// The whole message, every line ending in `\n`, as libpq's buffer holds it.
     pub message: String,
     /// The server's error, when the attempt that ended it got one.
-    pub fields: Option<ErrorFields>,
+    pub fields: Option<Box<ErrorFields>>,
 }
 
 /// A failed operation on an open connection: the text libpq's result carries
@@ -115,9 +161,46 @@ pub struct QueryError {
     /// The whole message, e.g. `ERROR:  database "x" does not exist\n`.
     pub message: String,
     /// The server's error, if there was one.
-    pub fields: Option<ErrorFields>,
+    pub fields: Option<Box<ErrorFields>>,
     /// True when the connection can no longer be used (psycopg2's `closed` = 2).
     pub connection_lost: bool,
+}
+
+/// A DDL statement whose connection was lost after it was sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct OutcomeUnknown {
+    /// The error the connection ended with.
+    pub cause: QueryError,
+    /// The statement sent.
+    pub statement: String,
+    /// The database it acted on.
+    pub database: String,
+    /// Whether `pg_database` lists that database after reconnecting (`None`: could not
+    /// reconnect to check).
+    pub exists: Option<bool>,
+}
+
+impl fmt::Display for OutcomeUnknown {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        rex_layout(
+            f,
+            "Got an error from the database server:",
+            strip_severity(&self.cause.message),
+        )?;
+        let name = self.database.escape_debug();
+        write!(
+            f,
+            "\nThe connection was lost after this statement was sent, so its outcome is unknown; \
+             it was not retried:\n    {}\n",
+            self.statement
+        )?;
+        match self.exists {
+            Some(true) => write!(f, "After reconnecting, database \"{name}\" exists."),
+            Some(false) => write!(f, "After reconnecting, database \"{name}\" does not exist."),
+            None => f.write_str("Could not reconnect to check pg_database."),
+        }
+    }
 }
 
 /// psycopg2's `strip_severity`: drops a leading `ERROR:  `, `FATAL:  ` or `PANIC:  ` once,
@@ -160,7 +243,15 @@ fn splitlines(s: &str) -> impl Iterator<Item = &str> {
         for (i, c) in rest.char_indices() {
             let brk = matches!(
                 c,
-                '\n' | '\r' | '\x0b' | '\x0c' | '\x1c' | '\x1d' | '\x1e' | '\u{85}' | '\u{2028}' | '\u{2029}'
+                '\n' | '\r'
+                    | '\x0b'
+                    | '\x0c'
+                    | '\x1c'
+                    | '\x1d'
+                    | '\x1e'
+                    | '\u{85}'
+                    | '\u{2028}'
+                    | '\u{2029}'
             );
             if brk {
                 let line = &rest[..i];

@@ -15,6 +15,9 @@ use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
+/// A role that must log in with a client certificate (`cert` in `pg_hba.conf`, TLS only).
+const CERT_ROLE: &str = "pgcluster_cert";
+
 /// Certificates and an ssl = on server shared by the tests of this file.
 struct Tls {
     certs: TestCerts,
@@ -27,8 +30,13 @@ fn tls() -> &'static Tls {
         let certs = TestCerts::generate().expect("openssl makes the certificates");
         let server = TestServer::builder()
             .tls(&certs)
+            .hba_line(&format!("hostssl all {CERT_ROLE} 127.0.0.1/32 cert"))
+            .hba_line(&format!("hostssl all {CERT_ROLE} ::1/128 cert"))
             .start()
             .expect("a TLS server starts");
+        server
+            .psql(&format!("CREATE ROLE {CERT_ROLE} LOGIN"))
+            .expect("create the certificate role");
         Tls { certs, server }
     })
 }

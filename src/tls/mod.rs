@@ -306,8 +306,17 @@ pub enum TlsError {
     },
 }
 
-/// OpenSSL's reason for a file without a PEM item of the expected kind.
+/// OpenSSL's reason for a certificate or key file without a PEM item of the expected kind.
 const NO_START_LINE: &str = "no start line";
+/// OpenSSL's reason for a root certificate file without a certificate.
+const NO_CERTIFICATE: &str = "no certificate or crl found";
+
+/// A client certificate chain, its key, and the key file's name for error texts.
+struct ClientCert {
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+    key_path: String,
+}
 
 /// libpq's hint after a missing root certificate file.
 const ROOT_HINT: &str =
@@ -412,12 +421,15 @@ impl fmt::Display for TlsError {
 
 impl std::error::Error for TlsError {}
 
-/// The reason text for a PEM file that could not be used.
-fn pem_reason(e: &pem::Error) -> String {
+/// OpenSSL's reason for a PEM file that could not be used; `none` when it holds no item
+/// of the kind wanted.
+fn pem_reason(e: &pem::Error, none: &str) -> String {
     match e {
         pem::Error::Io(io) => strerror(io),
-        pem::Error::NoItemsFound => "no certificate or crl found".to_owned(),
-        other => format!("{other:?}").to_lowercase(),
+        pem::Error::NoItemsFound | pem::Error::IllegalSectionStart { .. } => none.to_owned(),
+        pem::Error::MissingSectionEnd { .. } => "bad end line".to_owned(),
+        pem::Error::Base64Decode(_) => "bad base64 decode".to_owned(),
+        _ => "bad pem file".to_owned(),
     }
 }
 
@@ -513,11 +525,11 @@ impl TlsSettings {
             reason,
         };
         let certs = CertificateDer::pem_file_iter(&path)
-            .map_err(|e| read(pem_reason(&e)))?
+            .map_err(|e| read(pem_reason(&e, NO_CERTIFICATE)))?
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| read(pem_reason(&e)))?;
+            .map_err(|e| read(pem_reason(&e, NO_CERTIFICATE)))?;
         if certs.is_empty() {
-            return Err(read(pem_reason(&pem::Error::NoItemsFound)));
+            return Err(read(NO_CERTIFICATE.to_owned()));
         }
         let mut store = RootCertStore::empty();
         for cert in certs {
@@ -529,13 +541,7 @@ impl TlsSettings {
     }
 
     /// The client certificate chain and key, when `sslcert` (or the default file) exists.
-    #[allow(
-        clippy::type_complexity,
-        reason = "a pair of rustls's own types, used once"
-    )]
-    fn client_cert(
-        &self,
-    ) -> Result<Option<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)>, TlsError> {
+    fn client_cert(&self) -> Result<Option<ClientCert>, TlsError> {
         let Some(cert_path) = self.file(self.cert.as_deref(), USER_CERT_FILE) else {
             return Ok(None);
         };
@@ -566,7 +572,11 @@ impl TlsSettings {
             .file(self.key.as_deref(), USER_KEY_FILE)
             .unwrap_or_else(|| PathBuf::from(USER_KEY_FILE));
         let key = load_key(&key_path)?;
-        Ok(Some((chain, key)))
+        Ok(Some(ClientCert {
+            chain,
+            key,
+            key_path: key_path.display().to_string(),
+        }))
     }
 
     /// The rustls configuration for a connection to `host` (the `host` option as given; for
@@ -601,20 +611,19 @@ impl TlsSettings {
             .with_custom_certificate_verifier(Arc::new(Verifier::new(check, provider)));
         let mut config = match self.client_cert()? {
             None => builder.with_no_client_auth(),
-            Some((chain, key)) => {
-                let key_path = self
-                    .file(self.key.as_deref(), USER_KEY_FILE)
-                    .unwrap_or_else(|| PathBuf::from(USER_KEY_FILE));
-                builder
-                    .with_client_auth_cert(chain, key)
-                    .map_err(|e| TlsError::KeyLoad {
-                        path: key_path.display().to_string(),
-                        reason: match e {
-                            rustls::Error::InconsistentKeys(_) => "key values mismatch".to_owned(),
-                            other => other.to_string().to_lowercase(),
-                        },
-                    })?
-            }
+            Some(ClientCert {
+                chain,
+                key,
+                key_path,
+            }) => builder
+                .with_client_auth_cert(chain, key)
+                .map_err(|e| TlsError::KeyLoad {
+                    path: key_path,
+                    reason: match e {
+                        rustls::Error::InconsistentKeys(_) => "key values mismatch".to_owned(),
+                        other => other.to_string().to_lowercase(),
+                    },
+                })?,
         };
         config.enable_sni = self.sni;
         // PostgreSQL 17 requires this ALPN protocol for direct TLS; older servers ignore it.
@@ -648,10 +657,7 @@ fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
     }
     PrivateKeyDer::from_pem_file(path).map_err(|e| TlsError::KeyLoad {
         path: shown,
-        reason: match e {
-            pem::Error::NoItemsFound => NO_START_LINE.to_owned(),
-            other => pem_reason(&other),
-        },
+        reason: pem_reason(&e, NO_START_LINE),
     })
 }
 

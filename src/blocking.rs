@@ -20,10 +20,6 @@ pub struct Connection {
     runtime: Runtime,
 }
 
-#[allow(
-    clippy::result_large_err,
-    reason = "the same signatures as the async Connection; the size of Error is error.rs's"
-)]
 impl Connection {
     /// Connects libpq 13's way (see [`crate::Connection::connect`]), blocking.
     pub fn connect(config: &Resolved) -> Result<Self, ConnectError> {

@@ -1,0 +1,400 @@
+//! The Cluster API on a real server: name safety, every operation, races, busy databases,
+//! overwrite failures, invalid databases, missing privileges, and a connection lost mid-DDL.
+#![cfg(feature = "testing")]
+
+use std::sync::{Arc, Barrier};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use pgcluster::blocking::Cluster;
+use pgcluster::cluster::{CreateOptions, DropOptions};
+use pgcluster::testing::TestServer;
+use pgcluster::Error;
+
+fn server() -> &'static TestServer {
+    TestServer::shared().expect("a throwaway PostgreSQL server")
+}
+
+fn cluster() -> Cluster {
+    Cluster::new("pgsql:///postgres")
+        .unwrap()
+        .with_env(server().env())
+}
+
+fn cluster_as(user: &str) -> Cluster {
+    Cluster::new(&format!("pgsql://{user}@/postgres"))
+        .unwrap()
+        .with_env(server().env())
+}
+
+/// Every database name, as the server lists them (checked with `psql`, not our client).
+fn names() -> Vec<String> {
+    // One name per line would break on names with newlines: use a separator byte instead.
+    let out = server()
+        .psql("SELECT string_agg(encode(convert_to(datname, 'UTF8'), 'hex'), ',') FROM pg_database")
+        .unwrap();
+    out.trim()
+        .split(',')
+        .map(|hex| {
+            let bytes: Vec<u8> = (0..hex.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+                .collect();
+            String::from_utf8(bytes).unwrap()
+        })
+        .collect()
+}
+
+fn count(name: &str) -> usize {
+    names().iter().filter(|n| *n == name).count()
+}
+
+fn text(r: Result<(), Error>) -> String {
+    r.unwrap_err().to_string()
+}
+
+#[test]
+fn awkward_names_round_trip() {
+    let c = cluster();
+    let names_to_try = [
+        "it's \"quoted\"",
+        "with space; DROP DATABASE postgres; --",
+        "back\\slash",
+        "MixedCase",
+        "ünïcødé 数据库",
+        "line\nbreak",
+        // exactly 63 bytes
+        &"n".repeat(63),
+    ];
+    for name in names_to_try {
+        assert!(!c.exists(name).unwrap(), "{name:?}");
+        c.create(name, None).unwrap();
+        assert!(c.exists(name).unwrap(), "{name:?}");
+        assert_eq!(count(name), 1, "{name:?} as the server lists it");
+        let renamed = format!("{}~", &name[..name.len().min(40)]);
+        c.rename(&renamed, name).unwrap();
+        assert_eq!((count(name), count(&renamed)), (0, 1), "{name:?}");
+        c.clone(&renamed, name).unwrap();
+        assert_eq!(count(name), 1, "{name:?} cloned");
+        c.drop(name).unwrap();
+        c.drop(renamed.as_str()).unwrap();
+        assert!(!c.exists(name).unwrap(), "{name:?}");
+    }
+    assert!(!names().iter().any(|n| n == "postgres~"));
+    assert_eq!(count("postgres"), 1);
+}
+
+#[test]
+fn names_over_63_bytes_are_refused_and_the_neighbour_is_untouched() {
+    let c = cluster();
+    let base = "x".repeat(63);
+    c.create(base.as_str(), None).unwrap();
+    let long = format!("{base}y");
+    let expected = format!(
+        "Invalid database name \"{long}\": it is 64 bytes long, and PostgreSQL names are at most \
+         63 bytes (the server would cut it and act on another name)"
+    );
+    assert_eq!(text(c.drop(long.as_str())), expected);
+    assert_eq!(text(c.create(long.as_str(), None)), expected);
+    assert_eq!(text(c.rename(&long, base.as_str())), expected);
+    assert_eq!(c.exists(long.as_str()).unwrap_err().to_string(), expected);
+    assert_eq!(count(&base), 1, "the 63-byte neighbour is still there");
+    assert_eq!(
+        text(c.create("", None)),
+        "Invalid database name: the name is empty"
+    );
+    assert_eq!(
+        text(c.create("a\0b", None)),
+        "Invalid database name \"a\\0b\": it contains a NUL byte"
+    );
+    c.drop(base.as_str()).unwrap();
+}
+
+#[test]
+fn standard_conforming_strings_off_changes_nothing() {
+    server()
+        .psql("CREATE ROLE scs_off LOGIN SUPERUSER; ALTER ROLE scs_off SET standard_conforming_strings = off")
+        .unwrap();
+    let c = cluster_as("scs_off");
+    let name = "scs\\off'";
+    c.create(name, None).unwrap();
+    assert!(c.exists(name).unwrap());
+    assert!(!c.exists("scs\\\\off'").unwrap());
+    c.drop(name).unwrap();
+    assert_eq!(count(name), 0);
+}
+
+#[test]
+fn four_threads_create_one_name() {
+    let name = "race_create";
+    let barrier = Arc::new(Barrier::new(4));
+    let results: Vec<Result<(), String>> = (0..4)
+        .map(|_| {
+            let barrier = barrier.clone();
+            thread::spawn(move || {
+                let c = cluster();
+                barrier.wait();
+                c.create(name, None).map_err(|e| e.to_string())
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|h| h.join().unwrap())
+        .collect();
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{results:?}"
+    );
+    for e in results.iter().filter_map(|r| r.as_ref().err()) {
+        let lost_race = "Got an error from the database server:\n    duplicate key value violates unique constraint \"pg_database_datname_index\"\n    DETAIL:  Key (datname)=(race_create) already exists.";
+        let late =
+            "Got an error from the database server:\n    database \"race_create\" already exists";
+        assert!(e == lost_race || e == late, "{e}");
+    }
+    assert_eq!(count(name), 1);
+    cluster().drop(name).unwrap();
+}
+
+#[test]
+fn three_threads_drop_one_name() {
+    let name = "race_drop";
+    cluster().create(name, None).unwrap();
+    let barrier = Arc::new(Barrier::new(3));
+    let results: Vec<Result<(), String>> = (0..3)
+        .map(|_| {
+            let barrier = barrier.clone();
+            thread::spawn(move || {
+                let c = cluster();
+                barrier.wait();
+                c.drop(name).map_err(|e| e.to_string())
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|h| h.join().unwrap())
+        .collect();
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{results:?}"
+    );
+    for e in results.iter().filter_map(|r| r.as_ref().err()) {
+        assert_eq!(
+            e,
+            "Got an error from the database server:\n    database \"race_drop\" does not exist"
+        );
+    }
+    assert_eq!(count(name), 0);
+}
+
+#[test]
+fn busy_database_drop_rename_clone_and_force() {
+    let c = cluster();
+    let name = "busy_db";
+    c.create(name, None).unwrap();
+    let mut session = c.connect(name).unwrap();
+    let busy = "\n    DETAIL:  There is 1 other session using the database.";
+    assert_eq!(
+        text(c.drop(name)),
+        format!("Got an error from the database server:\n    database \"busy_db\" is being accessed by other users{busy}")
+    );
+    assert_eq!(
+        text(c.rename("busy_db_2", name)),
+        format!("Got an error from the database server:\n    database \"busy_db\" is being accessed by other users{busy}")
+    );
+    assert_eq!(
+        text(c.clone(name, "busy_db_copy")),
+        format!("Got an error from the database server:\n    source database \"busy_db\" is being accessed by other users{busy}")
+    );
+    assert_eq!(count("busy_db_copy"), 0);
+    c.drop_with(name, DropOptions::new().force(true)).unwrap();
+    assert_eq!(count(name), 0);
+    // The forced drop ended the session.
+    let err = session.simple_query("SELECT 1").unwrap_err().to_string();
+    assert!(
+        err.starts_with("Got an error from the database server:\n    terminating connection due to administrator command"),
+        "{err}"
+    );
+    c.drop_with(name, DropOptions::new().if_exists(true))
+        .unwrap();
+}
+
+#[test]
+fn overwrite_keeps_the_name_through_failures() {
+    let c = cluster();
+    let name = "overwrite_db";
+    c.create(name, None).unwrap();
+    server()
+        .psql_db(
+            name,
+            "CREATE TABLE marker (x int); INSERT INTO marker VALUES (42)",
+        )
+        .unwrap();
+    // Other tests create databases at the same time: look only at overwrite's own names.
+    let leftovers = || {
+        names()
+            .into_iter()
+            .filter(|n| n.starts_with("pgcluster_new_") || n.starts_with("pgcluster_old_"))
+            .collect::<Vec<_>>()
+    };
+    // The create step fails: the original and its marker survive, nothing is left behind.
+    assert_eq!(
+        text(c.overwrite(name, Some("no_such_template"))),
+        "Got an error from the database server:\n    template database \"no_such_template\" does not exist"
+    );
+    assert_eq!(leftovers(), Vec::<String>::new());
+    assert_eq!(
+        server().psql_db(name, "SELECT x FROM marker").unwrap(),
+        "42\n"
+    );
+    // The swap fails (a session holds the database): still the original.
+    let session = c.connect(name).unwrap();
+    let err = text(c.overwrite(name, None));
+    assert!(err.contains("is being accessed by other users"), "{err}");
+    assert_eq!(leftovers(), Vec::<String>::new());
+    assert_eq!(
+        server().psql_db(name, "SELECT x FROM marker").unwrap(),
+        "42\n"
+    );
+    drop(session);
+    // Success: a fresh, empty database under the same name.
+    c.overwrite(name, None).unwrap();
+    assert_eq!(count(name), 1);
+    assert_eq!(
+        server()
+            .psql_db(
+                name,
+                "SELECT count(*) FROM pg_tables WHERE tablename = 'marker'"
+            )
+            .unwrap(),
+        "0\n"
+    );
+    assert_eq!(leftovers(), Vec::<String>::new());
+    // Overwriting a missing database creates it.
+    c.drop(name).unwrap();
+    c.overwrite(name, None).unwrap();
+    assert_eq!(count(name), 1);
+    c.drop(name).unwrap();
+}
+
+#[test]
+fn list_shows_every_database() {
+    let c = cluster();
+    let name = "listed_db";
+    c.create_with(
+        name,
+        &CreateOptions::new().connection_limit(3).is_template(true),
+    )
+    .unwrap();
+    let list = c.list().unwrap();
+    let listed: Vec<&str> = list.iter().map(|d| d.name.as_str()).collect();
+    let mut sorted = listed.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    assert_eq!(listed, sorted, "by name, once each");
+    for db in ["postgres", "template0", "template1", name] {
+        assert!(listed.contains(&db), "{db} in {listed:?}");
+    }
+    assert!(
+        !list
+            .iter()
+            .find(|d| d.name == "template0")
+            .unwrap()
+            .allow_connections
+    );
+    let info = list.iter().find(|d| d.name == name).unwrap();
+    assert_eq!(info.encoding, "UTF8");
+    assert_eq!(info.connection_limit, 3);
+    assert!(info.is_template && info.allow_connections && info.is_valid);
+    assert!(info.size.unwrap() > 0);
+    // A template cannot be dropped until it is no longer one.
+    assert_eq!(
+        text(c.drop(name)),
+        "Got an error from the database server:\n    cannot drop a template database"
+    );
+    server()
+        .psql("ALTER DATABASE listed_db IS_TEMPLATE false")
+        .unwrap();
+    c.drop(name).unwrap();
+}
+
+#[test]
+fn invalid_database() {
+    let c = cluster();
+    let name = "half_dropped";
+    c.create(name, None).unwrap();
+    // What an interrupted DROP DATABASE leaves behind on 15.4+.
+    server()
+        .psql("UPDATE pg_database SET datconnlimit = -2 WHERE datname = 'half_dropped'")
+        .unwrap();
+    let info = c
+        .list()
+        .unwrap()
+        .into_iter()
+        .find(|d| d.name == name)
+        .unwrap();
+    assert!(!info.is_valid);
+    assert_eq!(info.size, None);
+    assert_eq!(
+        c.connect(name).unwrap_err().to_string(),
+        "Failed to connect to the database server:\n    FATAL:  cannot connect to invalid database \"half_dropped\"\n    HINT:  Use DROP DATABASE to drop invalid databases."
+    );
+    assert_eq!(
+        text(c.clone(name, "half_copy")),
+        "Got an error from the database server:\n    cannot use invalid database \"half_dropped\" as template\n    HINT:  Use DROP DATABASE to drop invalid databases."
+    );
+    c.drop(name).unwrap();
+    assert_eq!(count(name), 0);
+}
+
+#[test]
+fn role_without_createdb() {
+    server().psql("CREATE ROLE no_createdb LOGIN").unwrap();
+    let c = cluster_as("no_createdb");
+    assert_eq!(
+        text(c.create("not_allowed", None)),
+        "Got an error from the database server:\n    permission denied to create database"
+    );
+    assert_eq!(count("not_allowed"), 0);
+}
+
+#[test]
+fn connection_lost_mid_ddl_is_an_unknown_outcome() {
+    let c = cluster();
+    let template = "ddl_template";
+    c.create(template, None).unwrap();
+    // A session on the template makes CREATE DATABASE wait (up to 5 s) before failing:
+    // long enough to terminate our maintenance session in the middle of it.
+    let holder = c.connect(template).unwrap();
+    let killer = thread::spawn(|| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            let out = server()
+                .psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'CREATE DATABASE \"ddl_copy\"%'")
+                .unwrap();
+            if out.contains('t') {
+                return true;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        false
+    });
+    let err = c.clone(template, "ddl_copy").unwrap_err();
+    assert!(
+        killer.join().unwrap(),
+        "the CREATE DATABASE was seen and terminated"
+    );
+    assert!(matches!(err, Error::OutcomeUnknown(_)), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        "Got an error from the database server:\n    terminating connection due to administrator command\n    \
+         server closed the connection unexpectedly\n    \tThis probably means the server terminated abnormally\n    \
+         \tbefore or while processing the request.\n\
+         The connection was lost after this statement was sent, so its outcome is unknown; it was not retried:\n    \
+         CREATE DATABASE \"ddl_copy\" WITH ENCODING = \"UTF8\" TEMPLATE = \"ddl_template\";\n\
+         After reconnecting, database \"ddl_copy\" does not exist."
+    );
+    drop(holder);
+    c.drop(template).unwrap();
+}

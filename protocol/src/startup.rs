@@ -905,6 +905,43 @@ mod tests {
         );
     }
 
+    /// A hostile `i=4294967295` (and the largest count that passes libpq's parse) is
+    /// refused before any PBKDF2 round: hashing either count would run for hours, so the
+    /// generous bound (50 ms for five refusals, for noisy machines) cannot hold if any
+    /// hashing happened. Measured on the 2-core dev VM (2026-11-25): 1.2-30 µs per refusal
+    /// in a debug build, 0.23-3.5 µs in release (the first call is the slow one); for
+    /// scale, the 100 000 iterations the cap allows take 546 ms (debug) / 10 ms (release).
+    #[test]
+    fn huge_iteration_count_is_refused_before_any_hashing() {
+        let cases = [
+            (
+                "4294967295",
+                "malformed SCRAM message (invalid iteration count)",
+            ),
+            (
+                "2147483647",
+                "SCRAM iteration count 2147483647 exceeds the limit of 100000",
+            ),
+        ];
+        for (count, expected) in cases {
+            let mut total = std::time::Duration::ZERO;
+            for _ in 0..5 {
+                let mut m = started(config(Some("pw")));
+                feed(&mut m, auth(10, b"SCRAM-SHA-256\0\0"));
+                let first = format!("r=BwcHBwcHBwcHBwcHBwcHBwcHx,s=QUJD,i={count}");
+                let frame = auth(11, first.as_bytes());
+                let started_at = std::time::Instant::now();
+                let text = refuse(&mut m, frame);
+                total += started_at.elapsed();
+                assert_eq!(text, expected);
+            }
+            assert!(
+                total < std::time::Duration::from_millis(50),
+                "i={count}: 5 refusals took {total:?}"
+            );
+        }
+    }
+
     #[test]
     fn scram_garbage_is_ignored() {
         let mut m = started(config(Some("pw")));

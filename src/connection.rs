@@ -14,7 +14,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use crate::connect::{self, receive_error_text, send_error_text, SERVER_CLOSED};
 use crate::conninfo::Resolved;
 use crate::error::{ConnectError, Error, QueryError};
-use crate::transport::Stream;
+use crate::transport::{ParkedStream, Stream};
 
 /// An open connection to one database (async, tokio). It has no background task: every
 /// method drives the socket itself, so nothing needs to be spawned.
@@ -405,6 +405,40 @@ impl Connection {
             fields: run.fields.map(Box::new),
             connection_lost: true,
         })
+    }
+}
+
+/// An idle connection taken out of its runtime by [`Connection::park`], so that it can be
+/// resumed on whatever runtime runs the next operation. Dropping it sends Terminate.
+pub(crate) struct ParkedConnection {
+    conn: Connection,
+    stream: ParkedStream,
+}
+
+impl Connection {
+    /// Takes an open, idle connection (no transaction, nothing unread) out of its runtime;
+    /// `None` (and the connection closed) otherwise.
+    pub(crate) fn park(mut self) -> Option<ParkedConnection> {
+        if !self.usable()
+            || self.transaction_status != TransactionStatus::Idle
+            || self.reader.buffered() != 0
+        {
+            return None;
+        }
+        let mut goodbye = Vec::new();
+        frontend::terminate(&mut goodbye);
+        let stream = self.stream.take()?.park(goodbye)?;
+        Some(ParkedConnection { conn: self, stream })
+    }
+}
+
+impl ParkedConnection {
+    /// The connection again, on the current runtime; `None` if the server closed it or
+    /// sent anything while it was parked (it is then closed).
+    pub(crate) fn resume(self) -> Option<Connection> {
+        let Self { mut conn, stream } = self;
+        conn.stream = Some(stream.resume().ok()?);
+        Some(conn)
     }
 }
 

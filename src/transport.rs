@@ -36,6 +36,106 @@ impl Stream {
     }
 }
 
+impl Stream {
+    /// Takes the socket out of its runtime (deregistered, still open), so that it can be
+    /// resumed later on any runtime. `goodbye` is written (without waiting) if the parked
+    /// socket is dropped instead of resumed.
+    pub(crate) fn park(self, goodbye: Vec<u8>) -> Option<ParkedStream> {
+        let socket = match self {
+            Self::Tcp(s) => ParkedSocket::Tcp(s.into_std().ok()?),
+            #[cfg(unix)]
+            Self::Unix(s) => ParkedSocket::Unix(s.into_std().ok()?),
+        };
+        Some(ParkedStream {
+            socket: Some(socket),
+            goodbye,
+        })
+    }
+}
+
+/// A socket taken out of its runtime by [`Stream::park`]. It is in non-blocking mode.
+#[derive(Debug)]
+pub(crate) struct ParkedStream {
+    socket: Option<ParkedSocket>,
+    goodbye: Vec<u8>,
+}
+
+#[derive(Debug)]
+enum ParkedSocket {
+    Tcp(std::net::TcpStream),
+    #[cfg(unix)]
+    Unix(std::os::unix::net::UnixStream),
+}
+
+impl ParkedSocket {
+    fn as_io(&self) -> &dyn IoRef {
+        match self {
+            Self::Tcp(s) => s,
+            #[cfg(unix)]
+            Self::Unix(s) => s,
+        }
+    }
+}
+
+/// `Read` and `Write` on a shared reference, as std's sockets have them.
+trait IoRef {
+    fn read_now(&self, buf: &mut [u8]) -> io::Result<usize>;
+    fn write_now(&self, buf: &[u8]) -> io::Result<usize>;
+}
+
+impl IoRef for std::net::TcpStream {
+    fn read_now(&self, buf: &mut [u8]) -> io::Result<usize> {
+        io::Read::read(&mut &*self, buf)
+    }
+    fn write_now(&self, buf: &[u8]) -> io::Result<usize> {
+        io::Write::write(&mut &*self, buf)
+    }
+}
+
+#[cfg(unix)]
+impl IoRef for std::os::unix::net::UnixStream {
+    fn read_now(&self, buf: &mut [u8]) -> io::Result<usize> {
+        io::Read::read(&mut &*self, buf)
+    }
+    fn write_now(&self, buf: &[u8]) -> io::Result<usize> {
+        io::Write::write(&mut &*self, buf)
+    }
+}
+
+impl ParkedStream {
+    /// Registers the socket with the current runtime again, if the server stayed silent
+    /// while it was parked. An idle server that sent anything, or closed the socket (a
+    /// terminated backend sends a FATAL, then closes), makes this an error: the socket is
+    /// then closed.
+    pub(crate) fn resume(mut self) -> io::Result<Stream> {
+        let socket = self.socket.take().ok_or(io::ErrorKind::NotConnected)?;
+        let mut probe = [0u8; 1];
+        match socket.as_io().read_now(&mut probe) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e),
+            Ok(_) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::ConnectionAborted,
+                    "the server spoke or closed the connection while it was idle",
+                ))
+            }
+        }
+        Ok(match socket {
+            ParkedSocket::Tcp(s) => Stream::Tcp(TcpStream::from_std(s)?),
+            #[cfg(unix)]
+            ParkedSocket::Unix(s) => Stream::Unix(UnixStream::from_std(s)?),
+        })
+    }
+}
+
+impl Drop for ParkedStream {
+    fn drop(&mut self) {
+        if let Some(socket) = &self.socket {
+            let _ = socket.as_io().write_now(&self.goodbye);
+        }
+    }
+}
+
 impl From<TcpStream> for Stream {
     fn from(s: TcpStream) -> Self {
         Self::Tcp(s)

@@ -398,3 +398,112 @@ fn connection_lost_mid_ddl_is_an_unknown_outcome() {
     drop(holder);
     c.drop(template).unwrap();
 }
+
+/// Client backends connected to `postgres`, other than psql's own.
+fn maintenance_sessions(server: &TestServer) -> Vec<String> {
+    let out = server
+        .psql("SELECT pid FROM pg_stat_activity WHERE datname = 'postgres' AND backend_type = 'client backend' AND pid <> pg_backend_pid() ORDER BY pid")
+        .unwrap();
+    out.lines().map(str::to_owned).collect()
+}
+
+#[test]
+fn a_warm_cluster_reuses_one_connection_and_replaces_a_dead_one() {
+    let server = TestServer::new().unwrap();
+    let c = Cluster::new("pgsql:///postgres")
+        .unwrap()
+        .with_env(server.env());
+    assert!(c.exists("postgres").unwrap());
+    let first = maintenance_sessions(&server);
+    assert_eq!(first.len(), 1, "{first:?}");
+    for _ in 0..20 {
+        assert!(!c.exists("nope").unwrap());
+    }
+    c.create("warm", None).unwrap();
+    c.drop("warm").unwrap();
+    assert_eq!(
+        maintenance_sessions(&server),
+        first,
+        "the same backend served every call"
+    );
+    // The server ends the idle session: the next call notices and opens a new one.
+    server
+        .psql(&format!("SELECT pg_terminate_backend({})", first[0]))
+        .unwrap();
+    assert!(c.exists("postgres").unwrap());
+    c.create("warm", None).unwrap();
+    c.drop("warm").unwrap();
+    let second = maintenance_sessions(&server);
+    assert_eq!(second.len(), 1, "{second:?}");
+    assert_ne!(second, first);
+    // Acting on `postgres` itself goes through template1 and first lets go of the idle
+    // session, which would otherwise block copying `postgres`.
+    c.clone("postgres", "copy_of_postgres").unwrap();
+    c.drop("copy_of_postgres").unwrap();
+    drop(c);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !maintenance_sessions(&server).is_empty() && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        maintenance_sessions(&server),
+        Vec::<String>::new(),
+        "Terminate sent on drop"
+    );
+}
+
+#[test]
+fn one_cluster_shared_by_threads_and_runtimes() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<pgcluster::Cluster>();
+    assert_send_sync::<Cluster>();
+
+    // The async Cluster used from several threads, each with a runtime of its own: idle
+    // connections move between runtimes.
+    let c = Arc::new(
+        pgcluster::Cluster::new("pgsql:///postgres")
+            .unwrap()
+            .with_env(server().env()),
+    );
+    let handles: Vec<_> = (0..4)
+        .map(|i| {
+            let c = c.clone();
+            thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async {
+                    let name = format!("shared_{i}");
+                    for _ in 0..5 {
+                        assert!(!c.exists(name.as_str()).await.unwrap());
+                        c.create(name.as_str(), None).await.unwrap();
+                        assert!(c.exists(name.as_str()).await.unwrap());
+                        c.as_ref().drop(name.as_str()).await.unwrap();
+                    }
+                });
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    // The blocking Cluster from several threads at once.
+    let c = Arc::new(cluster());
+    let handles: Vec<_> = (0..4)
+        .map(|i| {
+            let c = c.clone();
+            thread::spawn(move || {
+                let name = format!("shared_blocking_{i}");
+                for _ in 0..5 {
+                    c.create(name.as_str(), None).unwrap();
+                    assert!(c.exists(name.as_str()).unwrap());
+                    c.as_ref().drop(name.as_str()).unwrap();
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+}

@@ -19,11 +19,12 @@ mod options;
 mod setting;
 
 use std::fmt;
+use std::sync::{Mutex, PoisonError};
 
 pub use list::DatabaseInfo;
 pub use options::{CreateOptions, DropOptions, Strategy};
 
-use crate::connection::Connection;
+use crate::connection::{Connection, ParkedConnection};
 use crate::conninfo::{Config, Env};
 use crate::error::{Error, OutcomeUnknown};
 use name::quote_ident;
@@ -33,6 +34,8 @@ use setting::Setting;
 const MAINTENANCE_DB: &str = "postgres";
 /// The maintenance database when a statement acts on `postgres` itself.
 const FALLBACK_MAINTENANCE_DB: &str = "template1";
+/// How many idle maintenance connections a `Cluster` keeps for reuse.
+const MAX_IDLE: usize = 2;
 
 /// The cluster a connection setting points at (async API; see [`blocking::Cluster`]).
 ///
@@ -52,9 +55,15 @@ const FALLBACK_MAINTENANCE_DB: &str = "template1";
 /// cluster.drop("deploy_demo_derived").await?;
 /// # Ok(()) }
 /// ```
+///
+/// A `Cluster` keeps up to two idle maintenance connections and reuses them (rex opened
+/// a new connection for every call); one the server closed while idle is noticed before
+/// use and replaced. It can be shared by many threads and tasks at once.
 pub struct Cluster {
     setting: Setting,
     env: Env,
+    /// Idle maintenance connections to `postgres`.
+    idle: Mutex<Vec<ParkedConnection>>,
 }
 
 /// A cluster for the application's database setting; refuses anything that is not
@@ -72,24 +81,31 @@ impl Cluster {
     /// (host, port, user, password, database) comes from the process environment, as libpq
     /// takes it, when a connection is opened.
     pub fn new(setting: &str) -> Result<Self, Error> {
-        Ok(Self {
-            setting: Setting::parse(setting)?,
-            env: Env::from_process(),
-        })
+        Ok(Self::from_setting(Setting::parse(setting)?))
     }
 
     /// A cluster for libpq settings already parsed.
     pub fn from_config(config: Config) -> Self {
+        Self::from_setting(Setting::LibPq(config))
+    }
+
+    fn from_setting(setting: Setting) -> Self {
         Self {
-            setting: Setting::LibPq(config),
+            setting,
             env: Env::from_process(),
+            idle: Mutex::new(Vec::new()),
         }
     }
 
     /// Uses `env` instead of the process environment for libpq's defaults (`PGHOST`, ...).
     pub fn with_env(mut self, env: Env) -> Self {
         self.env = env;
+        self.idle_connections().clear();
         self
+    }
+
+    fn idle_connections(&self) -> std::sync::MutexGuard<'_, Vec<ParkedConnection>> {
+        self.idle.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The database the setting names: what a `None` name means in every method.
@@ -126,23 +142,56 @@ impl Cluster {
         Ok(conn)
     }
 
-    /// A connection for maintenance statements about the databases in `names`.
-    async fn maintenance(&self, names: &[&str]) -> Result<Connection, Error> {
-        let db = if names.contains(&MAINTENANCE_DB) {
+    /// The maintenance database for statements about the databases in `names`.
+    fn maintenance_db(names: &[&str]) -> &'static str {
+        if names.contains(&MAINTENANCE_DB) {
             FALLBACK_MAINTENANCE_DB
         } else {
             MAINTENANCE_DB
-        };
-        self.open(db).await
+        }
+    }
+
+    /// A connection for maintenance statements about the databases in `names`: an idle one
+    /// if the server kept it open, else a new one.
+    async fn maintenance(&self, names: &[&str]) -> Result<(&'static str, Connection), Error> {
+        let db = Self::maintenance_db(names);
+        if db != MAINTENANCE_DB {
+            // Our own idle sessions on `postgres` would block acting on it or copying it.
+            self.idle_connections().clear();
+            return Ok((db, self.open(db).await?));
+        }
+        loop {
+            let parked = self.idle_connections().pop();
+            match parked {
+                Some(parked) => {
+                    if let Some(conn) = parked.resume() {
+                        return Ok((db, conn));
+                    }
+                }
+                None => return Ok((db, self.open(db).await?)),
+            }
+        }
+    }
+
+    /// Keeps a maintenance connection on `postgres` for reuse, if it is idle and there is
+    /// room. (Never one on `template1`: it would block every `CREATE DATABASE` that copies
+    /// the default template.)
+    fn release(&self, db: &'static str, conn: Connection) {
+        let mut idle = self.idle_connections();
+        if db == MAINTENANCE_DB && idle.len() < MAX_IDLE {
+            if let Some(parked) = conn.park() {
+                idle.push(parked);
+            }
+        }
     }
 
     /// Runs one DDL statement about `names` (the first is the database it acts on). If the
     /// connection is lost after the statement was sent, the outcome is unknown: the error
     /// says what `pg_database` shows after reconnecting, and nothing is retried.
     async fn ddl(&self, names: &[&str], sql: &str) -> Result<(), Error> {
-        let mut conn = self.maintenance(names).await?;
+        let (db, mut conn) = self.maintenance(names).await?;
         let result = conn.simple_query(sql).await;
-        conn.close().await;
+        self.release(db, conn);
         match result {
             Ok(_) => Ok(()),
             Err(Error::Query(cause)) if cause.connection_lost => {
@@ -164,14 +213,14 @@ impl Cluster {
     /// matches a truncated one and no setting of the session can change what is matched.
     pub async fn exists<'a>(&self, name: impl Into<Option<&'a str>>) -> Result<bool, Error> {
         let name = self.target(name.into())?;
-        let mut conn = self.maintenance(&[]).await?;
+        let (db, mut conn) = self.maintenance(&[]).await?;
         let result = conn
             .query(
                 "SELECT TRUE FROM pg_catalog.pg_database AS d WHERE d.datname::text = $1::text",
                 &[Some(name.as_str())],
             )
             .await;
-        conn.close().await;
+        self.release(db, conn);
         Ok(!result?.rows.is_empty())
     }
 
@@ -223,7 +272,7 @@ impl Cluster {
         options: DropOptions,
     ) -> Result<(), Error> {
         let name = self.target(name.into())?;
-        let mut conn = self.maintenance(&[&name]).await?;
+        let (db, mut conn) = self.maintenance(&[&name]).await?;
         let has_force = server_version_num(&conn) >= 130_000;
         if options.is_force() && !has_force {
             // Before 13: block new logins, then end the sessions on it.
@@ -242,11 +291,11 @@ impl Cluster {
             }
             .await;
             if let Err(e) = prepared {
-                conn.close().await;
+                self.release(db, conn);
                 return Err(e);
             }
         }
-        conn.close().await;
+        self.release(db, conn);
         let sql = options.sql_for(&name, has_force)?;
         self.ddl(&[&name], &sql).await
     }
@@ -269,9 +318,9 @@ impl Cluster {
 
     /// Every database of the cluster, by name.
     pub async fn list(&self) -> Result<Vec<DatabaseInfo>, Error> {
-        let mut conn = self.maintenance(&[]).await?;
+        let (db, mut conn) = self.maintenance(&[]).await?;
         let result = conn.simple_query(list::SQL).await;
-        conn.close().await;
+        self.release(db, conn);
         let results = result?;
         let rows = results
             .first()

@@ -18,7 +18,7 @@ use tokio::net::TcpSocket;
 use tokio::time::Instant;
 
 use crate::connection::Connection;
-use crate::conninfo::{Address, Resolved, Target};
+use crate::conninfo::{Address, Resolved, Target, TcpSettings};
 use crate::error::ConnectError;
 use crate::transport::Stream;
 
@@ -274,7 +274,7 @@ async fn attempt(
     password: &Password<'_>,
     endpoint: &Endpoint,
 ) -> Result<Connection, Failure> {
-    let mut stream = open_socket(endpoint, &target.port_text).await?;
+    let mut stream = open_socket(endpoint, &target.port_text, &config.tcp).await?;
     let mut reader = FrameReader::new(Limits::default());
     let ready = startup(config, password, &mut stream, &mut reader).await?;
     let mut conn = Connection::from_parts(stream, reader, ready);
@@ -284,7 +284,11 @@ async fn attempt(
     Ok(conn)
 }
 
-async fn open_socket(endpoint: &Endpoint, port_text: &str) -> Result<Stream, Failure> {
+async fn open_socket(
+    endpoint: &Endpoint,
+    port_text: &str,
+    tcp: &TcpSettings,
+) -> Result<Stream, Failure> {
     let next = |text: String| Failure::new(text, Buffer::Add, Then::NextAddress);
     match endpoint {
         Endpoint::Tcp {
@@ -298,9 +302,15 @@ async fn open_socket(endpoint: &Endpoint, port_text: &str) -> Result<Stream, Fai
                 TcpSocket::new_v6()
             }
             .map_err(|e| next(format!("could not create socket: {}\n", strerror(&e))))?;
-            socket
-                .set_keepalive(true)
-                .map_err(|e| next(format!("setsockopt(SO_KEEPALIVE) failed: {}\n", strerror(&e))))?;
+            // libpq checks the keepalive settings for each TCP address, before connect().
+            // tokio's socket sets SO_KEEPALIVE only: the idle, interval, count and user
+            // timeout values are checked as Linux would (same texts) but not applied.
+            let options = tcp.socket_options().map_err(next)?;
+            if options.keepalive {
+                socket.set_keepalive(true).map_err(|e| {
+                    next(format!("setsockopt(SO_KEEPALIVE) failed: {}\n", strerror(&e)))
+                })?;
+            }
             let stream = socket.connect(*addr).await.map_err(|e| {
                 let port = shown_port(port_text);
                 let shown = if *show_addr {

@@ -12,6 +12,7 @@
 //! final newline.
 
 pub mod dsn;
+mod keepalives;
 mod keyvalue;
 mod osuser;
 mod pgpass;
@@ -24,6 +25,8 @@ mod uri;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
+
+pub use keepalives::{SocketOptions, TcpSettings};
 
 /// A parse or resolution failure. `Display` is libpq 13's text without the final newline
 /// (e.g. `invalid connection option "foo"`), or htsql's text for a rex URI.
@@ -505,6 +508,8 @@ pub struct Resolved {
     pub startup_params: Vec<(String, String)>,
     /// `target_session_attrs=read-write`.
     pub read_write: bool,
+    /// The TCP keepalive settings, checked for each TCP address when connecting.
+    pub tcp: TcpSettings,
     /// Warnings libpq would print on stderr (e.g. a world-readable password file).
     pub warnings: Vec<String>,
     /// The password given (keyword or `PGPASSWORD`), used for every host.
@@ -538,6 +543,7 @@ impl fmt::Debug for Resolved {
             .field("connect_timeout", &self.connect_timeout)
             .field("startup_params", &self.startup_params)
             .field("read_write", &self.read_write)
+            .field("tcp", &self.tcp)
             .field("warnings", &self.warnings)
             .finish()
     }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::keyvalue::is_c_space;
 use super::pgpass::{self, Lookup};
 use super::{
-    osuser, service, Address, ConnInfoError, Env, Resolved, Target, DEFAULT_PORT,
+    osuser, service, Address, ConnInfoError, Env, Resolved, Target, TcpSettings, DEFAULT_PORT,
     DEFAULT_SOCKET_DIR, KEYWORDS,
 };
 
@@ -145,6 +145,13 @@ pub(super) fn resolve(
         connect_timeout,
         startup_params: startup_params(&opts, env),
         read_write: opts.get("target_session_attrs").map(String::as_str) == Some("read-write"),
+        tcp: TcpSettings {
+            keepalives: opts.get("keepalives").cloned(),
+            keepalives_idle: opts.get("keepalives_idle").cloned(),
+            keepalives_interval: opts.get("keepalives_interval").cloned(),
+            keepalives_count: opts.get("keepalives_count").cloned(),
+            tcp_user_timeout: opts.get("tcp_user_timeout").cloned(),
+        },
         warnings,
         given_password,
         file_passwords,
@@ -379,7 +386,7 @@ fn check_port(text: &str) -> Result<u16, String> {
 
 /// libpq's `parse_int_param`: `strtol` base 10 (leading whitespace, optional sign), an
 /// `int`'s range, trailing whitespace only.
-fn parse_int(text: &str) -> Option<i32> {
+pub(super) fn parse_int(text: &str) -> Option<i32> {
     let b = text.as_bytes();
     let mut i = 0usize;
     while b.get(i).copied().is_some_and(is_c_space) {

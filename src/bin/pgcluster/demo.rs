@@ -4,6 +4,7 @@
 //! shows, and the walkthrough fails if any differs.
 
 use pgcluster::blocking::{get_cluster, Cluster};
+use pgcluster::cluster::DropOptions;
 use pgcluster::testing::TestServer;
 use pgcluster::Error;
 
@@ -76,6 +77,69 @@ fn connection_expected(dsn: &str, closed: u8) -> Expected {
         "<connection object at ",
         format!("; dsn: '{dsn}', closed: {closed}>"),
     )
+}
+
+/// What rex.deploy could not do safely: overwrite, force-drop, list.
+fn beyond_the_spec(cluster: &Cluster) -> Result<(), Box<dyn std::error::Error>> {
+    println!("\n## Beyond the spec\n");
+    let name = "deploy_demo_derived";
+    let show = |call: &str, out: String| {
+        println!(">>> {call}");
+        if !out.is_empty() {
+            println!("{}", crate::escape_controls(&out));
+        }
+    };
+    cluster.create(name, None)?;
+    let mut conn = cluster.connect(name)?;
+    conn.simple_query("CREATE TABLE marker (x int); INSERT INTO marker VALUES (1)")?;
+    conn.close();
+    show(
+        "cluster.create(\"deploy_demo_derived\", None)  // with a table `marker` in it",
+        String::new(),
+    );
+    show(
+        "cluster.overwrite(\"deploy_demo_derived\", Some(\"no_such_template\"))",
+        unit(cluster.overwrite(name, Some("no_such_template"))),
+    );
+    let mut conn = cluster.connect(name)?;
+    let kept = conn.simple_query("SELECT count(*) FROM marker")?;
+    conn.close();
+    show(
+        "// the failed overwrite lost nothing: SELECT count(*) FROM marker",
+        format!("{:?}", kept.first().and_then(|r| r.rows.first())),
+    );
+    show(
+        "cluster.overwrite(\"deploy_demo_derived\", None)  // a fresh database, same name",
+        unit(cluster.overwrite(name, None)),
+    );
+    let mut conn = cluster.connect(name)?;
+    let tables = conn.simple_query("SELECT count(*) FROM pg_tables WHERE tablename = 'marker'")?;
+    show(
+        "// a session is still connected to it: cluster.drop(\"deploy_demo_derived\")",
+        unit(cluster.drop(name)),
+    );
+    show(
+        "cluster.drop_with(\"deploy_demo_derived\", DropOptions::new().force(true))",
+        unit(cluster.drop_with(name, DropOptions::new().force(true))),
+    );
+    show(
+        "// the forced drop ended that session: connection.simple_query(\"SELECT 1\")",
+        shown(conn.simple_query("SELECT 1"), |r| format!("{r:?}")),
+    );
+    show(
+        "cluster.exists(\"deploy_demo_derived\")",
+        shown(cluster.exists(name), |b| b.to_string()),
+    );
+    show(
+        "cluster.drop(\"x\".repeat(64))  // refused before anything is sent",
+        unit(cluster.drop("x".repeat(64).as_str())),
+    );
+    let names: Vec<String> = cluster.list()?.into_iter().map(|d| d.name).collect();
+    show("cluster.list()  // names only", format!("{names:?}"));
+    if tables.first().and_then(|r| r.rows.first()) != Some(&vec![Some("0".to_owned())]) {
+        return Err("overwrite did not make a fresh database".into());
+    }
+    Ok(())
 }
 
 /// Runs the walkthrough.
@@ -198,6 +262,8 @@ pub(crate) fn run() -> Result<(), Box<dyn std::error::Error>> {
             "Error: Failed to connect to the database server:\n    could not connect to server: Connection refused\n    \tIs the server running on host \"127.0.0.1\" and accepting\n    \tTCP/IP connections on port 2345?",
         ),
     );
+
+    beyond_the_spec(&cluster)?;
 
     setup.drop(None)?;
     drop(server);

@@ -28,6 +28,8 @@ pub mod frontend;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod limits;
+#[cfg(test)]
+mod proptests;
 pub mod query;
 pub mod reader;
 pub mod ssl;

@@ -1,0 +1,934 @@
+//! Property tests without a property-testing dependency: a small deterministic PRNG
+//! (SplitMix64, fixed seeds, so a failure replays exactly) draws many random messages.
+//!
+//! - Every frontend encoder against a decoder written here from the protocol
+//!   documentation: the bytes decode to exactly the inputs, the length word is right,
+//!   nothing but the message is appended, and refused inputs append nothing.
+//! - Every backend message: `encode` → [`FrameReader`] → [`BackendMessage::parse`] gives the
+//!   message back, and re-encoding gives the same bytes.
+//! - The frame reader: any chunking of a stream (valid or garbage) gives the same frames
+//!   and the same ending as one piece, with memory bounded by the bytes received.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    reason = "a test fails loudly on unexpected input"
+)]
+
+use bytes::Bytes;
+
+use crate::backend::{
+    Authentication, BackendMessage, CopyResponse, DataRow, FieldDescription, RowDescription,
+    TransactionStatus,
+};
+use crate::error_fields::ErrorFields;
+use crate::frame::{Frame, FrameReader};
+use crate::frontend::{self, EncodeError, Target};
+use crate::limits::Limits;
+use crate::ProtocolError;
+
+/// SplitMix64: tiny, fast, and good enough to spread test inputs.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform-ish in `0..n` (`n > 0`).
+    fn below(&mut self, n: usize) -> usize {
+        usize::try_from(self.next() % u64::try_from(n).unwrap()).unwrap()
+    }
+
+    fn chance(&mut self, one_in: usize) -> bool {
+        self.below(one_in) == 0
+    }
+
+    fn u32(&mut self) -> u32 {
+        u32::from_be_bytes(self.next().to_be_bytes()[..4].try_into().unwrap())
+    }
+
+    fn i32(&mut self) -> i32 {
+        i32::from_be_bytes(self.u32().to_be_bytes())
+    }
+
+    fn i16(&mut self) -> i16 {
+        i16::from_be_bytes(self.u32().to_be_bytes()[..2].try_into().unwrap())
+    }
+
+    /// A small length, now and then 0 or a larger one.
+    fn len(&mut self) -> usize {
+        match self.below(10) {
+            0 => 0,
+            1 => self.below(300),
+            _ => self.below(12),
+        }
+    }
+
+    fn bytes(&mut self) -> Vec<u8> {
+        let n = self.len();
+        (0..n).map(|_| self.next().to_be_bytes()[0]).collect()
+    }
+
+    /// Bytes without a NUL.
+    fn bytes_no_nul(&mut self) -> Vec<u8> {
+        self.bytes()
+            .into_iter()
+            .map(|b| if b == 0 { 1 } else { b })
+            .collect()
+    }
+
+    /// A valid UTF-8 string without NUL, mixing ASCII, multi-byte and control characters.
+    fn string(&mut self) -> String {
+        const POOL: &[char] = &[
+            'a', 'z', 'A', 'Q', '0', '9', ' ', '\'', '"', '\\', ',', '=', '\n', '\t', '\u{1}',
+            '\u{7f}', 'é', 'ß', '€', '日', '😀',
+        ];
+        let n = self.len();
+        (0..n).map(|_| POOL[self.below(POOL.len())]).collect()
+    }
+
+    fn non_empty_string(&mut self) -> String {
+        let mut s = self.string();
+        if s.is_empty() {
+            s.push('m');
+        }
+        s
+    }
+
+    fn opt_bytes(&mut self) -> Option<Vec<u8>> {
+        (!self.chance(4)).then(|| self.bytes())
+    }
+
+    fn target(&mut self) -> Target {
+        if self.chance(2) {
+            Target::Statement
+        } else {
+            Target::Portal
+        }
+    }
+
+    fn vec<T>(&mut self, mut f: impl FnMut(&mut Self) -> T) -> Vec<T> {
+        let n = self.len().min(40);
+        (0..n).map(|_| f(self)).collect()
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Frontend messages
+
+/// A frontend message with owned inputs: what the encoders are called with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Fe {
+    Startup(Vec<(String, String)>),
+    Password(Vec<u8>),
+    SaslInitial(String, Option<Vec<u8>>),
+    SaslResponse(Vec<u8>),
+    Query(String),
+    Parse(String, String, Vec<u32>),
+    Bind {
+        portal: String,
+        statement: String,
+        param_formats: Vec<i16>,
+        params: Vec<Option<Vec<u8>>>,
+        result_formats: Vec<i16>,
+    },
+    Describe(Target, String),
+    Execute(String, i32),
+    Close(Target, String),
+    Sync,
+    Flush,
+    CopyData(Vec<u8>),
+    CopyDone,
+    CopyFail(String),
+    Cancel(i32, i32),
+    Ssl,
+    Gssenc,
+    Terminate,
+}
+
+const FE_KINDS: usize = 19;
+
+fn random_fe(rng: &mut Rng) -> Fe {
+    match rng.below(FE_KINDS) {
+        0 => Fe::Startup(rng.vec(|r| (r.non_empty_string(), r.string()))),
+        1 => Fe::Password(rng.bytes_no_nul()),
+        2 => Fe::SaslInitial(rng.string(), rng.opt_bytes()),
+        3 => Fe::SaslResponse(rng.bytes()),
+        4 => Fe::Query(rng.string()),
+        5 => Fe::Parse(rng.string(), rng.string(), rng.vec(Rng::u32)),
+        6 => Fe::Bind {
+            portal: rng.string(),
+            statement: rng.string(),
+            param_formats: rng.vec(Rng::i16),
+            params: rng.vec(Rng::opt_bytes),
+            result_formats: rng.vec(Rng::i16),
+        },
+        7 => Fe::Describe(rng.target(), rng.string()),
+        8 => Fe::Execute(rng.string(), rng.i32()),
+        9 => Fe::Close(rng.target(), rng.string()),
+        10 => Fe::Sync,
+        11 => Fe::Flush,
+        12 => Fe::CopyData(rng.bytes()),
+        13 => Fe::CopyDone,
+        14 => Fe::CopyFail(rng.string()),
+        15 => Fe::Cancel(rng.i32(), rng.i32()),
+        16 => Fe::Ssl,
+        17 => Fe::Gssenc,
+        _ => Fe::Terminate,
+    }
+}
+
+/// Calls the real encoder for `m`.
+fn encode_fe(m: &Fe, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+    match m {
+        Fe::Startup(params) => {
+            let params: Vec<(&str, &str)> = params
+                .iter()
+                .map(|(n, v)| (n.as_str(), v.as_str()))
+                .collect();
+            frontend::startup(&params, out)
+        }
+        Fe::Password(p) => frontend::password(p, out),
+        Fe::SaslInitial(mechanism, Some(data)) => {
+            frontend::sasl_initial_response(mechanism, data, out)
+        }
+        Fe::SaslInitial(mechanism, None) => {
+            frontend::sasl_initial_response_without_data(mechanism, out)
+        }
+        Fe::SaslResponse(data) => frontend::sasl_response(data, out),
+        Fe::Query(sql) => frontend::query(sql, out),
+        Fe::Parse(name, sql, types) => frontend::parse(name, sql, types, out),
+        Fe::Bind {
+            portal,
+            statement,
+            param_formats,
+            params,
+            result_formats,
+        } => {
+            let params: Vec<Option<&[u8]>> = params.iter().map(|p| p.as_deref()).collect();
+            frontend::bind(
+                portal,
+                statement,
+                param_formats,
+                &params,
+                result_formats,
+                out,
+            )
+        }
+        Fe::Describe(target, name) => frontend::describe(*target, name, out),
+        Fe::Execute(portal, max_rows) => frontend::execute(portal, *max_rows, out),
+        Fe::Close(target, name) => frontend::close(*target, name, out),
+        Fe::Sync => {
+            frontend::sync(out);
+            Ok(())
+        }
+        Fe::Flush => {
+            frontend::flush(out);
+            Ok(())
+        }
+        Fe::CopyData(data) => frontend::copy_data(data, out),
+        Fe::CopyDone => {
+            frontend::copy_done(out);
+            Ok(())
+        }
+        Fe::CopyFail(text) => frontend::copy_fail(text, out),
+        Fe::Cancel(pid, key) => {
+            frontend::cancel_request(*pid, *key, out);
+            Ok(())
+        }
+        Fe::Ssl => {
+            frontend::ssl_request(out);
+            Ok(())
+        }
+        Fe::Gssenc => {
+            frontend::gssenc_request(out);
+            Ok(())
+        }
+        Fe::Terminate => {
+            frontend::terminate(out);
+            Ok(())
+        }
+    }
+}
+
+/// Reads a frontend message body, as a server would.
+struct Cursor<'a>(&'a [u8]);
+
+impl<'a> Cursor<'a> {
+    fn take(&mut self, n: usize) -> &'a [u8] {
+        assert!(
+            self.0.len() >= n,
+            "body too short: want {n}, have {}",
+            self.0.len()
+        );
+        let (head, tail) = self.0.split_at(n);
+        self.0 = tail;
+        head
+    }
+
+    fn u8(&mut self) -> u8 {
+        self.take(1)[0]
+    }
+
+    fn i16(&mut self) -> i16 {
+        i16::from_be_bytes(self.take(2).try_into().unwrap())
+    }
+
+    fn i32(&mut self) -> i32 {
+        i32::from_be_bytes(self.take(4).try_into().unwrap())
+    }
+
+    fn u32(&mut self) -> u32 {
+        u32::from_be_bytes(self.take(4).try_into().unwrap())
+    }
+
+    fn count(&mut self) -> usize {
+        usize::try_from(self.i16()).unwrap()
+    }
+
+    fn cstr_bytes(&mut self) -> Vec<u8> {
+        let at = self
+            .0
+            .iter()
+            .position(|&b| b == 0)
+            .expect("a NUL terminator");
+        let s = self.take(at).to_vec();
+        assert_eq!(self.u8(), 0);
+        s
+    }
+
+    fn cstr(&mut self) -> String {
+        String::from_utf8(self.cstr_bytes()).unwrap()
+    }
+
+    fn target(&mut self) -> Target {
+        match self.u8() {
+            b'S' => Target::Statement,
+            b'P' => Target::Portal,
+            other => panic!("bad Describe/Close target {other}"),
+        }
+    }
+
+    fn rest(&mut self) -> Vec<u8> {
+        let rest = self.0.to_vec();
+        self.0 = &[];
+        rest
+    }
+
+    fn length_prefixed(&mut self) -> Option<Vec<u8>> {
+        match self.i32() {
+            -1 => None,
+            n => Some(self.take(usize::try_from(n).unwrap()).to_vec()),
+        }
+    }
+}
+
+/// Decodes one message from the start of `wire`; `like` says which message it must be
+/// (three messages share the tag `p`). Returns the message and the bytes it took.
+fn decode_fe(like: &Fe, wire: &[u8]) -> (Fe, usize) {
+    let untagged = matches!(like, Fe::Startup(_) | Fe::Cancel(..) | Fe::Ssl | Fe::Gssenc);
+    let (tag, len_at) = if untagged {
+        (None, 0)
+    } else {
+        (Some(wire[0]), 1)
+    };
+    let len = usize::try_from(i32::from_be_bytes(
+        wire[len_at..len_at + 4].try_into().unwrap(),
+    ))
+    .unwrap();
+    assert!(len >= 4);
+    let total = len_at + len;
+    let mut c = Cursor(&wire[len_at + 4..total]);
+    let expect_tag = |t: u8| assert_eq!(tag, Some(t), "tag of {like:?}");
+    let msg = match like {
+        Fe::Startup(_) => {
+            assert_eq!(c.i32(), frontend::PROTOCOL_VERSION_3_0);
+            let mut params = Vec::new();
+            loop {
+                let name = c.cstr();
+                if name.is_empty() {
+                    break;
+                }
+                params.push((name, c.cstr()));
+            }
+            Fe::Startup(params)
+        }
+        Fe::Cancel(..) => {
+            assert_eq!(len, 16);
+            assert_eq!(c.i32(), frontend::CANCEL_REQUEST_CODE);
+            Fe::Cancel(c.i32(), c.i32())
+        }
+        Fe::Ssl => {
+            assert_eq!(len, 8);
+            assert_eq!(c.i32(), frontend::SSL_REQUEST_CODE);
+            Fe::Ssl
+        }
+        Fe::Gssenc => {
+            assert_eq!(len, 8);
+            assert_eq!(c.i32(), frontend::GSSENC_REQUEST_CODE);
+            Fe::Gssenc
+        }
+        Fe::Password(_) => {
+            expect_tag(b'p');
+            Fe::Password(c.cstr_bytes())
+        }
+        Fe::SaslInitial(..) => {
+            expect_tag(b'p');
+            Fe::SaslInitial(c.cstr(), c.length_prefixed())
+        }
+        Fe::SaslResponse(_) => {
+            expect_tag(b'p');
+            Fe::SaslResponse(c.rest())
+        }
+        Fe::Query(_) => {
+            expect_tag(b'Q');
+            Fe::Query(c.cstr())
+        }
+        Fe::Parse(..) => {
+            expect_tag(b'P');
+            let name = c.cstr();
+            let sql = c.cstr();
+            let n = c.count();
+            Fe::Parse(name, sql, (0..n).map(|_| c.u32()).collect())
+        }
+        Fe::Bind { .. } => {
+            expect_tag(b'B');
+            let portal = c.cstr();
+            let statement = c.cstr();
+            let n = c.count();
+            let param_formats = (0..n).map(|_| c.i16()).collect();
+            let n = c.count();
+            let params = (0..n).map(|_| c.length_prefixed()).collect();
+            let n = c.count();
+            let result_formats = (0..n).map(|_| c.i16()).collect();
+            Fe::Bind {
+                portal,
+                statement,
+                param_formats,
+                params,
+                result_formats,
+            }
+        }
+        Fe::Describe(..) => {
+            expect_tag(b'D');
+            Fe::Describe(c.target(), c.cstr())
+        }
+        Fe::Execute(..) => {
+            expect_tag(b'E');
+            Fe::Execute(c.cstr(), c.i32())
+        }
+        Fe::Close(..) => {
+            expect_tag(b'C');
+            Fe::Close(c.target(), c.cstr())
+        }
+        Fe::Sync => {
+            expect_tag(b'S');
+            Fe::Sync
+        }
+        Fe::Flush => {
+            expect_tag(b'H');
+            Fe::Flush
+        }
+        Fe::CopyData(_) => {
+            expect_tag(b'd');
+            Fe::CopyData(c.rest())
+        }
+        Fe::CopyDone => {
+            expect_tag(b'c');
+            Fe::CopyDone
+        }
+        Fe::CopyFail(_) => {
+            expect_tag(b'f');
+            Fe::CopyFail(c.cstr())
+        }
+        Fe::Terminate => {
+            expect_tag(b'X');
+            Fe::Terminate
+        }
+    };
+    assert!(c.0.is_empty(), "{} bytes left in {like:?}", c.0.len());
+    (msg, total)
+}
+
+/// Puts a NUL into one of the NUL-terminated strings of `m`; false if it has none.
+fn poison(m: &mut Fe, rng: &mut Rng) -> bool {
+    fn put(s: &mut String, rng: &mut Rng) {
+        let mut at = rng.below(s.len() + 1);
+        while !s.is_char_boundary(at) {
+            at -= 1;
+        }
+        s.insert(at, '\0');
+    }
+    match m {
+        Fe::Startup(params) if !params.is_empty() => {
+            let i = rng.below(params.len());
+            let (name, value) = &mut params[i];
+            put(if rng.chance(2) { name } else { value }, rng);
+        }
+        Fe::Password(p) => p.insert(rng.below(p.len() + 1), 0),
+        Fe::SaslInitial(s, _)
+        | Fe::Query(s)
+        | Fe::Describe(_, s)
+        | Fe::Execute(s, _)
+        | Fe::Close(_, s)
+        | Fe::CopyFail(s) => put(s, rng),
+        Fe::Parse(name, sql, _) => put(if rng.chance(2) { name } else { sql }, rng),
+        Fe::Bind {
+            portal, statement, ..
+        } => put(if rng.chance(2) { portal } else { statement }, rng),
+        _ => return false,
+    }
+    true
+}
+
+#[test]
+fn frontend_encoders_round_trip_through_a_server_side_decoder() {
+    let mut rng = Rng(0x5EED_F00D);
+    let mut seen = [0usize; FE_KINDS];
+    let mut stream = Vec::new();
+    let mut sent = Vec::new();
+    for _ in 0..20_000 {
+        let m = random_fe(&mut rng);
+        // Something already in the buffer stays untouched.
+        let prefix = rng.bytes();
+        let mut out = prefix.clone();
+        encode_fe(&m, &mut out).unwrap();
+        assert_eq!(out[..prefix.len()], prefix[..]);
+        let (back, used) = decode_fe(&m, &out[prefix.len()..]);
+        assert_eq!(back, m);
+        assert_eq!(
+            prefix.len() + used,
+            out.len(),
+            "only the message is appended"
+        );
+        // A second encoding is the same bytes.
+        let mut again = Vec::new();
+        encode_fe(&back, &mut again).unwrap();
+        assert_eq!(again[..], out[prefix.len()..]);
+        seen[match &m {
+            Fe::Startup(_) => 0,
+            Fe::Password(_) => 1,
+            Fe::SaslInitial(..) => 2,
+            Fe::SaslResponse(_) => 3,
+            Fe::Query(_) => 4,
+            Fe::Parse(..) => 5,
+            Fe::Bind { .. } => 6,
+            Fe::Describe(..) => 7,
+            Fe::Execute(..) => 8,
+            Fe::Close(..) => 9,
+            Fe::Sync => 10,
+            Fe::Flush => 11,
+            Fe::CopyData(_) => 12,
+            Fe::CopyDone => 13,
+            Fe::CopyFail(_) => 14,
+            Fe::Cancel(..) => 15,
+            Fe::Ssl => 16,
+            Fe::Gssenc => 17,
+            Fe::Terminate => 18,
+        }] += 1;
+        if sent.len() < 500 {
+            stream.extend_from_slice(&out[prefix.len()..]);
+            sent.push(m);
+        }
+    }
+    assert!(seen.iter().all(|&n| n > 500), "every kind drawn: {seen:?}");
+    // Messages written back to back decode in order.
+    let mut at = 0;
+    for m in &sent {
+        let (back, used) = decode_fe(m, &stream[at..]);
+        assert_eq!(&back, m);
+        at += used;
+    }
+    assert_eq!(at, stream.len());
+}
+
+#[test]
+fn frontend_encoders_refuse_a_nul_and_write_nothing() {
+    let mut rng = Rng(0xBAD_0000);
+    let mut refused = 0;
+    for _ in 0..20_000 {
+        let mut m = random_fe(&mut rng);
+        if !poison(&mut m, &mut rng) {
+            continue;
+        }
+        let prefix = rng.bytes();
+        let mut out = prefix.clone();
+        let err = encode_fe(&m, &mut out).unwrap_err();
+        assert!(
+            matches!(err, EncodeError::ContainsNul { .. }),
+            "{m:?}: {err:?}"
+        );
+        assert!(err.to_string().ends_with(" contains a NUL byte"));
+        assert_eq!(out, prefix, "{m:?}");
+        refused += 1;
+    }
+    assert!(refused > 10_000, "{refused}");
+}
+
+#[test]
+fn frontend_counts_over_i16_are_refused_and_write_nothing() {
+    let oids = vec![23u32; 32_768];
+    let mut out = b"kept".to_vec();
+    assert_eq!(
+        frontend::parse("", "select", &oids, &mut out),
+        Err(EncodeError::TooMany {
+            what: "parameter types"
+        })
+    );
+    assert_eq!(out, b"kept");
+    // One fewer fits, and decodes back.
+    frontend::parse("", "select", &oids[1..], &mut out).unwrap();
+    let m = Fe::Parse(String::new(), "select".to_owned(), oids[1..].to_vec());
+    assert_eq!(decode_fe(&m, &out[4..]), (m, out.len() - 4));
+
+    let formats = vec![1i16; 32_768];
+    let params = vec![None; 32_768];
+    for (pf, p, rf, what) in [
+        (
+            &formats[..],
+            &params[..1],
+            &formats[..1],
+            "parameter formats",
+        ),
+        (&formats[..1], &params[..], &formats[..1], "parameters"),
+        (&formats[..1], &params[..1], &formats[..], "result formats"),
+    ] {
+        let mut out = b"kept".to_vec();
+        assert_eq!(
+            frontend::bind("", "", pf, p, rf, &mut out),
+            Err(EncodeError::TooMany { what })
+        );
+        assert_eq!(out, b"kept");
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Backend messages
+
+/// Authentication codes with a variant of their own.
+const KNOWN_AUTH_CODES: &[u32] = &[0, 2, 3, 5, 6, 7, 8, 9, 10, 11, 12];
+
+/// Field codes with a slot of their own in [`ErrorFields`].
+const KNOWN_FIELD_CODES: &[u8] = b"SVCMDHPpqWstcdnFLR";
+
+fn random_error_fields(rng: &mut Rng, is_notice: bool) -> ErrorFields {
+    let mut f = ErrorFields {
+        is_notice,
+        ..ErrorFields::default()
+    };
+    let slots = [
+        &mut f.severity,
+        &mut f.severity_nonlocalized,
+        &mut f.code,
+        &mut f.message,
+        &mut f.detail,
+        &mut f.hint,
+        &mut f.position,
+        &mut f.internal_position,
+        &mut f.internal_query,
+        &mut f.context,
+        &mut f.schema,
+        &mut f.table,
+        &mut f.column,
+        &mut f.data_type,
+        &mut f.constraint,
+        &mut f.file,
+        &mut f.line,
+        &mut f.routine,
+    ];
+    for slot in slots {
+        if rng.chance(2) {
+            *slot = Some(rng.string());
+        }
+    }
+    for _ in 0..rng.below(3) {
+        let mut code = rng.next().to_be_bytes()[0];
+        while code == 0 || KNOWN_FIELD_CODES.contains(&code) {
+            code = code.wrapping_add(1);
+        }
+        f.other.push((code, rng.string()));
+    }
+    f
+}
+
+fn random_auth(rng: &mut Rng) -> Authentication {
+    match rng.below(13) {
+        0 => Authentication::Ok,
+        1 => Authentication::KerberosV5,
+        2 => Authentication::CleartextPassword,
+        3 => Authentication::Md5Password {
+            salt: rng.u32().to_be_bytes(),
+        },
+        4 => Authentication::ScmCredential,
+        5 => Authentication::Gss,
+        6 => Authentication::GssContinue(Bytes::from(rng.bytes())),
+        7 => Authentication::Sspi,
+        8 => Authentication::Sasl(rng.vec(Rng::non_empty_string)),
+        9 => Authentication::SaslContinue(Bytes::from(rng.bytes())),
+        10 => Authentication::SaslFinal(Bytes::from(rng.bytes())),
+        _ => {
+            let mut code = rng.u32() % 40;
+            while KNOWN_AUTH_CODES.contains(&code) {
+                code = rng.u32();
+            }
+            Authentication::Other(code)
+        }
+    }
+}
+
+fn random_copy_response(rng: &mut Rng) -> CopyResponse {
+    CopyResponse {
+        format: i8::from_be_bytes([rng.next().to_be_bytes()[0]]),
+        column_formats: rng.vec(Rng::i16),
+    }
+}
+
+const BE_KINDS: usize = 24;
+
+fn random_be(rng: &mut Rng) -> BackendMessage {
+    match rng.below(BE_KINDS) {
+        0 => BackendMessage::Authentication(random_auth(rng)),
+        1 => BackendMessage::BackendKeyData {
+            process_id: rng.i32(),
+            secret_key: rng.i32(),
+        },
+        2 => BackendMessage::BindComplete,
+        3 => BackendMessage::CloseComplete,
+        4 => BackendMessage::CommandComplete(rng.string()),
+        5 => {
+            // Now and then longer than the 30 000 bytes a short type may have.
+            let mut data = rng.bytes();
+            if rng.chance(50) {
+                data.resize(30_001 + rng.below(5_000), 0xA5);
+            }
+            BackendMessage::CopyData(Bytes::from(data))
+        }
+        6 => BackendMessage::CopyDone,
+        7 => BackendMessage::CopyInResponse(random_copy_response(rng)),
+        8 => BackendMessage::CopyOutResponse(random_copy_response(rng)),
+        9 => BackendMessage::CopyBothResponse(random_copy_response(rng)),
+        10 => {
+            let values = rng.vec(Rng::opt_bytes);
+            let values: Vec<Option<&[u8]>> = values.iter().map(|v| v.as_deref()).collect();
+            BackendMessage::DataRow(DataRow::from_values(&values).unwrap())
+        }
+        11 => BackendMessage::EmptyQueryResponse,
+        12 => BackendMessage::ErrorResponse(random_error_fields(rng, false)),
+        13 => BackendMessage::FunctionCallResponse(rng.opt_bytes().map(Bytes::from)),
+        14 => BackendMessage::NegotiateProtocolVersion {
+            newest_minor: rng.i32(),
+            unrecognized: rng.vec(Rng::string),
+        },
+        15 => BackendMessage::NoData,
+        16 => BackendMessage::NoticeResponse(random_error_fields(rng, true)),
+        17 => BackendMessage::NotificationResponse {
+            process_id: rng.i32(),
+            channel: rng.string(),
+            payload: rng.string(),
+        },
+        18 => BackendMessage::ParameterDescription(rng.vec(Rng::u32)),
+        19 => BackendMessage::ParameterStatus {
+            name: rng.string(),
+            value: rng.string(),
+        },
+        20 => BackendMessage::ParseComplete,
+        21 => BackendMessage::PortalSuspended,
+        22 => BackendMessage::ReadyForQuery(
+            [
+                TransactionStatus::Idle,
+                TransactionStatus::InTransaction,
+                TransactionStatus::Failed,
+            ][rng.below(3)],
+        ),
+        _ => BackendMessage::RowDescription(RowDescription {
+            fields: rng.vec(|r| FieldDescription {
+                name: r.string(),
+                table_oid: r.u32(),
+                column_id: r.i16(),
+                type_oid: r.u32(),
+                type_size: r.i16(),
+                type_modifier: r.i32(),
+                format: r.i16(),
+            }),
+        }),
+    }
+}
+
+fn all_frames(reader: &mut FrameReader) -> Result<Vec<Frame>, ProtocolError> {
+    let mut out = Vec::new();
+    while let Some(frame) = reader.next_frame()? {
+        out.push(frame);
+    }
+    Ok(out)
+}
+
+#[test]
+fn backend_messages_round_trip_through_the_frame_reader_and_parse() {
+    let mut rng = Rng(0x0BAC_CE4D);
+    let mut tags = std::collections::BTreeSet::new();
+    let mut stream = Vec::new();
+    let mut sent = Vec::new();
+    for _ in 0..20_000 {
+        let m = random_be(&mut rng);
+        let mut wire = Vec::new();
+        m.encode(&mut wire).unwrap();
+        assert_eq!(wire[0], m.tag());
+        let mut reader = FrameReader::new(Limits::default());
+        reader.extend_from_slice(&wire);
+        let frame = reader.next_frame().unwrap().unwrap();
+        assert_eq!(reader.buffered(), 0, "one frame per message: {m:?}");
+        let back = BackendMessage::parse(&frame).unwrap();
+        assert_eq!(back, m);
+        let mut again = Vec::new();
+        back.encode(&mut again).unwrap();
+        assert_eq!(again, wire);
+        tags.insert(m.tag());
+        if sent.len() < 2_000 {
+            stream.extend_from_slice(&wire);
+            sent.push(m);
+        }
+    }
+    assert_eq!(tags.len(), BE_KINDS, "every message drawn");
+    // Back to back, the stream decodes to the same messages in order.
+    let mut reader = FrameReader::new(Limits::default());
+    reader.extend_from_slice(&stream);
+    let back: Vec<BackendMessage> = all_frames(&mut reader)
+        .unwrap()
+        .iter()
+        .map(|f| BackendMessage::parse(f).unwrap())
+        .collect();
+    assert_eq!(back, sent);
+    assert_eq!(reader.buffered(), 0);
+}
+
+#[test]
+fn backend_encode_refuses_what_it_cannot_say_and_writes_nothing() {
+    let cases = [
+        BackendMessage::CommandComplete("SELECT\0 1".to_owned()),
+        BackendMessage::Authentication(Authentication::Sasl(vec![String::new()])),
+        BackendMessage::ErrorResponse(ErrorFields {
+            other: vec![(0, "x".to_owned())],
+            ..ErrorFields::default()
+        }),
+        BackendMessage::ParameterDescription(vec![0; 65_536]),
+    ];
+    for m in cases {
+        let mut out = b"kept".to_vec();
+        assert!(m.encode(&mut out).is_err(), "{m:?}");
+        assert_eq!(out, b"kept");
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Frame reader chunking
+
+/// What a reader made of a stream: the frames, then the error or the bytes left over.
+type Outcome = (Vec<Frame>, Result<usize, ProtocolError>);
+
+/// Feeds `stream` in chunks whose sizes `sizes` draws, draining after each chunk; checks
+/// that memory stays bounded by the bytes received.
+fn feed(limits: Limits, stream: &[u8], mut sizes: impl FnMut() -> usize) -> Outcome {
+    let mut reader = FrameReader::new(limits);
+    let mut frames = Vec::new();
+    let mut rest = stream;
+    let mut received = 0usize;
+    loop {
+        let (chunk, tail) = rest.split_at(sizes().min(rest.len()));
+        rest = tail;
+        received += chunk.len();
+        if rest.len() % 2 == 0 {
+            reader.read_buf().extend_from_slice(chunk);
+        } else {
+            reader.extend_from_slice(chunk);
+        }
+        loop {
+            match reader.next_frame() {
+                Ok(Some(frame)) => frames.push(frame),
+                Ok(None) => break,
+                Err(err) => {
+                    assert_eq!(reader.buffered(), 0);
+                    return (frames, Err(err));
+                }
+            }
+        }
+        assert!(reader.capacity() <= 2 * (received + FrameReader::READ_CHUNK));
+        if rest.is_empty() {
+            return (frames, Ok(reader.buffered()));
+        }
+    }
+}
+
+/// A stream of pieces that look like frames: real tags and lengths, now and then a bad
+/// length word, a huge claimed length, or random bytes.
+fn random_stream(rng: &mut Rng) -> Vec<u8> {
+    const TAGS: &[u8] = b"R K23CdcGHWDIEVvnNAtS1sZTXp\0\xff";
+    let mut s = Vec::new();
+    for _ in 0..rng.below(30) {
+        match rng.below(20) {
+            0 => s.extend(rng.bytes()),
+            1 => {
+                s.push(TAGS[rng.below(TAGS.len())]);
+                s.extend_from_slice(&rng.i32().to_be_bytes());
+            }
+            2 => {
+                s.push(TAGS[rng.below(TAGS.len())]);
+                s.extend_from_slice(&i32::try_from(rng.below(5)).unwrap().to_be_bytes());
+            }
+            _ => {
+                let body = rng.bytes();
+                s.push(TAGS[rng.below(TAGS.len())]);
+                s.extend_from_slice(&i32::try_from(body.len() + 4).unwrap().to_be_bytes());
+                s.extend_from_slice(&body);
+            }
+        }
+    }
+    if rng.chance(3) {
+        // A truncated tail.
+        let cut = rng.below(s.len() + 1);
+        s.truncate(cut);
+    }
+    s
+}
+
+#[test]
+fn any_chunking_gives_the_same_frames_and_ending_as_one_piece() {
+    let mut rng = Rng(0xC4_0C4_0C4);
+    let mut errors = 0;
+    let mut frames_seen = 0;
+    for i in 0..5_000 {
+        let stream = random_stream(&mut rng);
+        let limits = if i % 4 == 0 {
+            Limits {
+                max_long_message_len: 4 + u32::try_from(rng.below(64)).unwrap(),
+                ..Limits::default()
+            }
+        } else {
+            Limits::default()
+        };
+        let whole = feed(limits, &stream, || usize::MAX);
+        let byte_by_byte = feed(limits, &stream, || 1);
+        assert_eq!(byte_by_byte, whole, "byte by byte: {stream:?}");
+        let mut chunk_rng = Rng(rng.next());
+        let random = feed(limits, &stream, || 1 + chunk_rng.below(40));
+        assert_eq!(random, whole, "random chunks: {stream:?}");
+        // The frames account for the stream up to the error or the leftover bytes.
+        let used: usize = whole.0.iter().map(|f| 5 + f.body.len()).sum();
+        match &whole.1 {
+            Ok(left) => assert_eq!(used + left, stream.len()),
+            Err(_) => {
+                assert!(used + 5 <= stream.len());
+                errors += 1;
+            }
+        }
+        frames_seen += whole.0.len();
+    }
+    // Both endings and plenty of frames were exercised.
+    assert!(errors > 500 && errors < 4_500, "{errors} errors");
+    assert!(frames_seen > 10_000, "{frames_seen} frames");
+}

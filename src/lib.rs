@@ -17,3 +17,8 @@ pub mod transport;
 pub use cluster::{get_cluster, Cluster};
 pub use connection::Connection;
 pub use error::Error;
+
+/// The README's examples, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -1,0 +1,117 @@
+//! `target_session_attrs=read-write` against a real primary and hot standby
+//! (`TestServer::start_standby`), before and after the standby is promoted.
+//!
+//! Expected texts were printed by `python3 /work/shared/tools/rexref libpq '...'`
+//! (libpq 13.3, `sslmode=disable`) against a PostgreSQL 15 primary on port 47123 and its
+//! `pg_basebackup -R` hot standby on port 47124, e.g.
+//! `rexref libpq 'host=/tmp/h9pg/sock,127.0.0.1 port=47124 user=postgres dbname=postgres
+//! target_session_attrs=read-write'` →
+//! `'could not make a writable connection to server "/tmp/h9pg/sock:47124"\ncould not make
+//! a writable connection to server "127.0.0.1:47124"\n'`, and `OK` (connected) for the
+//! primary in either place of the list. Only the ports and the socket directory differ here.
+#![cfg(feature = "testing")]
+
+mod fake_server;
+
+use fake_server::{closed_port, refused};
+use pgcluster::conninfo::{Config, Env, Resolved};
+use pgcluster::testing::TestServer;
+use pgcluster::Connection;
+
+fn resolve(conninfo: &str) -> Resolved {
+    Config::parse(conninfo)
+        .expect("conninfo parses")
+        .resolve(&Env::empty())
+        .expect("conninfo resolves")
+}
+
+/// `host=<hosts> port=<ports> user=postgres dbname=postgres target_session_attrs=read-write`
+fn read_write(hosts: &str, ports: &str) -> String {
+    format!(
+        "host={hosts} port={ports} user=postgres dbname=postgres target_session_attrs=read-write"
+    )
+}
+
+/// Connects and returns the server's port and whether it is in recovery.
+async fn reached(conninfo: &str) -> (String, String) {
+    let mut conn = match Connection::connect(&resolve(conninfo)).await {
+        Ok(conn) => conn,
+        Err(e) => panic!("connect {conninfo:?}: {}", e.message),
+    };
+    let results = conn
+        .simple_query("SELECT current_setting('port'), pg_is_in_recovery()::text")
+        .await
+        .expect("query");
+    let row = &results[0].rows[0];
+    let values = (
+        row[0].clone().expect("port"),
+        row[1].clone().expect("in recovery"),
+    );
+    conn.close().await;
+    values
+}
+
+async fn failure(conninfo: &str) -> String {
+    match Connection::connect(&resolve(conninfo)).await {
+        Ok(conn) => panic!("connected: {conn:?}"),
+        Err(e) => e.message,
+    }
+}
+
+#[tokio::test]
+async fn read_write_finds_the_primary_and_follows_a_promotion() {
+    let mut primary = TestServer::new().expect("primary starts");
+    let standby = TestServer::start_standby(&primary).expect("standby starts");
+    let (p, s) = (primary.port(), standby.port());
+    let sock = standby.socket_dir().display().to_string();
+
+    // The primary is found in either order.
+    let primary_reached = (p.to_string(), "false".to_owned());
+    assert_eq!(
+        reached(&read_write("127.0.0.1,127.0.0.1", &format!("{s},{p}"))).await,
+        primary_reached
+    );
+    assert_eq!(
+        reached(&read_write("127.0.0.1,127.0.0.1", &format!("{p},{s}"))).await,
+        primary_reached
+    );
+    // Without the setting, the first host is taken, read-only or not.
+    assert_eq!(
+        reached(&format!(
+            "host=127.0.0.1,127.0.0.1 port={s},{p} user=postgres dbname=postgres"
+        ))
+        .await,
+        (s.to_string(), "true".to_owned())
+    );
+
+    // Two read-only entries: one text each, with the host and port as given.
+    assert_eq!(
+        failure(&read_write(&format!("{sock},127.0.0.1"), &s.to_string())).await,
+        format!(
+            "could not make a writable connection to server \"{sock}:{s}\"\n\
+             could not make a writable connection to server \"127.0.0.1:{s}\"\n"
+        )
+    );
+    // A read-only server, then a refused port: both texts are kept.
+    let closed = closed_port();
+    assert_eq!(
+        failure(&read_write("127.0.0.1,127.0.0.1", &format!("{s},{closed}"))).await,
+        format!(
+            "could not make a writable connection to server \"127.0.0.1:{s}\"\n{}",
+            refused(&closed.to_string())
+        )
+    );
+
+    // Promote the standby and stop the old primary: the same setting finds the new one.
+    standby.promote().expect("promote");
+    primary.stop().expect("stop the old primary");
+    let new_primary = (s.to_string(), "false".to_owned());
+    assert_eq!(
+        reached(&read_write("127.0.0.1,127.0.0.1", &format!("{p},{s}"))).await,
+        new_primary
+    );
+    assert_eq!(
+        reached(&read_write("127.0.0.1,127.0.0.1", &format!("{s},{p}"))).await,
+        new_primary
+    );
+}

@@ -5,6 +5,9 @@
 //! messages, bounded and well-formed texts for error fields, state-machine rules for SCRAM.
 //! Each `fuzz/fuzz_targets/<name>.rs` is one line calling the function of the same name.
 //! They also run as unit tests over the captured server bytes in `protocol/tests/data/`.
+//!
+//! Compiled only with the `fuzzing` feature (which `fuzz/` turns on) and in tests, so the
+//! library itself never contains these panicking checks.
 #![allow(
     clippy::panic,
     clippy::unwrap_used,

@@ -25,6 +25,7 @@ pub mod error;
 pub mod error_fields;
 pub mod frame;
 pub mod frontend;
+#[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod limits;

@@ -113,13 +113,12 @@ impl FrameReader {
                 return Err(err);
             }
         };
-        let available = self.buf.len().saturating_sub(HEADER_LEN);
-        if available < body_len {
-            return Ok(None);
-        }
-        // `body_len <= available`, so HEADER_LEN + body_len <= buf.len(): no overflow, and
-        // split_to cannot panic.
-        let mut frame = self.buf.split_to(HEADER_LEN + body_len);
+        // Checked, and within the buffer, so split_to cannot panic.
+        let frame_len = match HEADER_LEN.checked_add(body_len) {
+            Some(n) if n <= self.buf.len() => n,
+            _ => return Ok(None),
+        };
+        let mut frame = self.buf.split_to(frame_len);
         frame.advance(HEADER_LEN);
         Ok(Some(Frame {
             tag,
@@ -170,7 +169,10 @@ fn check_header(header: &[u8], limits: &Limits) -> Result<(u8, usize), ProtocolE
     } else if len > MAX_SHORT_MESSAGE_LEN {
         return Err(lost(raw));
     }
-    let body_len = usize::try_from(len - 4).map_err(|_| lost(raw))?;
+    let body_len = len
+        .checked_sub(4)
+        .and_then(|n| usize::try_from(n).ok())
+        .ok_or(lost(raw))?;
     Ok((tag, body_len))
 }
 

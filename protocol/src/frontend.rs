@@ -31,6 +31,12 @@ pub enum EncodeError {
     },
     /// The message would be longer than a length word can say (`i32::MAX`).
     TooLong,
+    /// A startup parameter name is empty: on the wire it would end the parameter list
+    /// early, and the server would read a different packet.
+    EmptyName {
+        /// Which name (`"startup parameter name"`).
+        what: &'static str,
+    },
     /// More items than an `i16` count can say.
     TooMany {
         /// What was counted (e.g. `"parameters"`).
@@ -42,6 +48,7 @@ impl fmt::Display for EncodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::ContainsNul { what } => write!(f, "the {what} contains a NUL byte"),
+            Self::EmptyName { what } => write!(f, "the {what} is empty"),
             Self::TooLong => f.write_str("message too long to send"),
             Self::TooMany { what } => write!(f, "too many {what} to send"),
         }
@@ -81,11 +88,16 @@ impl Target {
 }
 
 /// StartupMessage, protocol 3.0, with the given `(name, value)` parameters
-/// (`user` first by convention).
+/// (`user` first by convention). An empty name is refused: it would end the list.
 pub fn startup(params: &[(&str, &str)], out: &mut Vec<u8>) -> Result<(), EncodeError> {
     message(None, out, |out| {
         out.extend_from_slice(&PROTOCOL_VERSION_3_0.to_be_bytes());
         for (name, value) in params {
+            if name.is_empty() {
+                return Err(EncodeError::EmptyName {
+                    what: "startup parameter name",
+                });
+            }
             cstr(name.as_bytes(), "startup parameter name", out)?;
             cstr(value.as_bytes(), "startup parameter value", out)?;
         }
@@ -380,6 +392,11 @@ mod tests {
         assert_eq!(
             refused(|o| startup(&[("us\0er", "a")], o)).to_string(),
             "the startup parameter name contains a NUL byte"
+        );
+        // An empty name would be read as the end of the list.
+        assert_eq!(
+            refused(|o| startup(&[("user", "a"), ("", "x")], o)).to_string(),
+            "the startup parameter name is empty"
         );
     }
 

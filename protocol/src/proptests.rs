@@ -469,6 +469,11 @@ fn poison(m: &mut Fe, rng: &mut Rng) -> bool {
         Fe::Startup(params) if !params.is_empty() => {
             let i = rng.below(params.len());
             let (name, value) = &mut params[i];
+            if rng.chance(4) {
+                // An empty name is refused too (it would end the list).
+                name.clear();
+                return true;
+            }
             put(if rng.chance(2) { name } else { value }, rng);
         }
         Fe::Password(p) => p.insert(rng.below(p.len() + 1), 0),
@@ -549,7 +554,7 @@ fn frontend_encoders_round_trip_through_a_server_side_decoder() {
 }
 
 #[test]
-fn frontend_encoders_refuse_a_nul_and_write_nothing() {
+fn frontend_encoders_refuse_a_nul_or_an_empty_name_and_write_nothing() {
     let mut rng = Rng(0xBAD_0000);
     let mut refused = 0;
     for _ in 0..20_000 {
@@ -560,11 +565,15 @@ fn frontend_encoders_refuse_a_nul_and_write_nothing() {
         let prefix = rng.bytes();
         let mut out = prefix.clone();
         let err = encode_fe(&m, &mut out).unwrap_err();
-        assert!(
-            matches!(err, EncodeError::ContainsNul { .. }),
-            "{m:?}: {err:?}"
-        );
-        assert!(err.to_string().ends_with(" contains a NUL byte"));
+        match err {
+            EncodeError::ContainsNul { .. } => {
+                assert!(err.to_string().ends_with(" contains a NUL byte"));
+            }
+            EncodeError::EmptyName { .. } => {
+                assert_eq!(err.to_string(), "the startup parameter name is empty");
+            }
+            _ => panic!("{m:?}: {err:?}"),
+        }
         assert_eq!(out, prefix, "{m:?}");
         refused += 1;
     }

@@ -6,6 +6,9 @@
 //!   nothing but the message is appended, and refused inputs append nothing.
 //! - Every backend message: `encode` → [`FrameReader`] → [`BackendMessage::parse`] gives the
 //!   message back, and re-encoding gives the same bytes.
+//! - The query machines: every valid reply (simple, or extended for a random batch),
+//!   with notices, parameter changes and notifications anywhere, gives its events in
+//!   order; an extended reply missing one answer is refused.
 //! - The frame reader: any chunking of a stream (valid or garbage) gives the same frames
 //!   and the same ending as one piece, with memory bounded by the bytes received.
 
@@ -26,6 +29,7 @@ use crate::error_fields::ErrorFields;
 use crate::frame::{Frame, FrameReader};
 use crate::frontend::{self, EncodeError, Target};
 use crate::limits::Limits;
+use crate::query::{ExtendedQuery, QueryEvent, Sent, SimpleQuery};
 use crate::ProtocolError;
 
 /// SplitMix64: tiny, fast, and good enough to spread test inputs.
@@ -940,4 +944,378 @@ fn any_chunking_gives_the_same_frames_and_ending_as_one_piece() {
     // Both endings and plenty of frames were exercised.
     assert!(errors > 500 && errors < 4_500, "{errors} errors");
     assert!(frames_seen > 10_000, "{frames_seen} frames");
+}
+
+// ---------------------------------------------------------------------------------------
+// Query machines
+
+/// A message the server may send at any point of a query, with its event.
+fn random_async(rng: &mut Rng) -> (BackendMessage, QueryEvent) {
+    match rng.below(3) {
+        0 => {
+            let fields = random_error_fields(rng, true);
+            (
+                BackendMessage::NoticeResponse(fields.clone()),
+                QueryEvent::Notice(fields),
+            )
+        }
+        1 => {
+            let (name, value) = (rng.string(), rng.string());
+            (
+                BackendMessage::ParameterStatus {
+                    name: name.clone(),
+                    value: value.clone(),
+                },
+                QueryEvent::ParameterStatus { name, value },
+            )
+        }
+        _ => {
+            let (process_id, channel, payload) = (rng.i32(), rng.string(), rng.string());
+            (
+                BackendMessage::NotificationResponse {
+                    process_id,
+                    channel: channel.clone(),
+                    payload: payload.clone(),
+                },
+                QueryEvent::Notification {
+                    process_id,
+                    channel,
+                    payload,
+                },
+            )
+        }
+    }
+}
+
+/// A server reply and the events a machine must turn it into, one per message.
+#[derive(Default)]
+struct Reply(Vec<(BackendMessage, QueryEvent)>);
+
+impl Reply {
+    /// Appends a message, with now and then an asynchronous one before it.
+    fn push(&mut self, rng: &mut Rng, msg: BackendMessage, event: QueryEvent) {
+        while rng.chance(8) {
+            self.0.push(random_async(rng));
+        }
+        self.0.push((msg, event));
+    }
+
+    fn description(&mut self, rng: &mut Rng) -> usize {
+        let d = RowDescription {
+            fields: rng.vec(|r| FieldDescription {
+                name: r.string(),
+                table_oid: r.u32(),
+                column_id: r.i16(),
+                type_oid: r.u32(),
+                type_size: r.i16(),
+                type_modifier: r.i32(),
+                format: r.i16(),
+            }),
+        };
+        let columns = d.fields.len();
+        self.push(
+            rng,
+            BackendMessage::RowDescription(d.clone()),
+            QueryEvent::RowDescription(d),
+        );
+        columns
+    }
+
+    fn rows(&mut self, rng: &mut Rng, columns: usize) {
+        for _ in 0..rng.below(5) {
+            let values: Vec<Option<Vec<u8>>> = (0..columns).map(|_| rng.opt_bytes()).collect();
+            let values: Vec<Option<&[u8]>> = values.iter().map(|v| v.as_deref()).collect();
+            let row = DataRow::from_values(&values).unwrap();
+            self.push(
+                rng,
+                BackendMessage::DataRow(row.clone()),
+                QueryEvent::Row(row),
+            );
+        }
+    }
+
+    fn command_complete(&mut self, rng: &mut Rng) {
+        let tag = rng.string();
+        self.push(
+            rng,
+            BackendMessage::CommandComplete(tag.clone()),
+            QueryEvent::CommandComplete(tag),
+        );
+    }
+
+    /// An ErrorResponse, then (as a server may still have them in flight) rows and
+    /// descriptions that are discarded.
+    fn error(&mut self, rng: &mut Rng) {
+        let fields = random_error_fields(rng, false);
+        self.push(
+            rng,
+            BackendMessage::ErrorResponse(fields.clone()),
+            QueryEvent::Error(fields),
+        );
+        for _ in 0..rng.below(3) {
+            let row = DataRow::from_values(&[Some(b"late")]).unwrap();
+            self.push(
+                rng,
+                BackendMessage::DataRow(row),
+                QueryEvent::Discarded(b'D'),
+            );
+        }
+    }
+
+    fn ready(&mut self, rng: &mut Rng) {
+        let status = [
+            TransactionStatus::Idle,
+            TransactionStatus::InTransaction,
+            TransactionStatus::Failed,
+        ][rng.below(3)];
+        self.push(
+            rng,
+            BackendMessage::ReadyForQuery(status),
+            QueryEvent::Ready(status),
+        );
+    }
+}
+
+/// A valid reply to a simple query of several statements.
+fn random_simple_reply(rng: &mut Rng) -> Reply {
+    let mut reply = Reply::default();
+    for _ in 0..rng.below(4) {
+        match rng.below(4) {
+            0 => {
+                let columns = reply.description(rng);
+                reply.rows(rng, columns);
+                reply.command_complete(rng);
+            }
+            1 => reply.command_complete(rng),
+            2 => reply.push(
+                rng,
+                BackendMessage::EmptyQueryResponse,
+                QueryEvent::EmptyQuery,
+            ),
+            _ => {
+                let r = random_copy_response(rng);
+                reply.push(
+                    rng,
+                    BackendMessage::CopyOutResponse(r.clone()),
+                    QueryEvent::CopyOut(r),
+                );
+                for _ in 0..rng.below(4) {
+                    let data = Bytes::from(rng.bytes());
+                    reply.push(
+                        rng,
+                        BackendMessage::CopyData(data.clone()),
+                        QueryEvent::CopyData(data),
+                    );
+                }
+                reply.push(rng, BackendMessage::CopyDone, QueryEvent::CopyDone);
+                reply.command_complete(rng);
+            }
+        }
+    }
+    if rng.chance(3) {
+        reply.error(rng);
+    }
+    reply.ready(rng);
+    reply
+}
+
+/// A random extended-protocol batch and a valid reply to it (and its Sync).
+fn random_extended_reply(rng: &mut Rng) -> (Vec<Sent>, Reply) {
+    const KINDS: [Sent; 6] = [
+        Sent::Parse,
+        Sent::Bind,
+        Sent::DescribeStatement,
+        Sent::DescribePortal,
+        Sent::Execute,
+        Sent::Close,
+    ];
+    let sent: Vec<Sent> = (0..1 + rng.below(6))
+        .map(|_| KINDS[rng.below(KINDS.len())])
+        .collect();
+    let fail_at = rng.chance(3).then(|| rng.below(sent.len() + 1));
+    let mut reply = Reply::default();
+    let mut columns = None;
+    for (i, s) in sent.iter().enumerate() {
+        if fail_at == Some(i) {
+            break;
+        }
+        match s {
+            Sent::Parse => reply.push(
+                rng,
+                BackendMessage::ParseComplete,
+                QueryEvent::ParseComplete,
+            ),
+            Sent::Bind => reply.push(rng, BackendMessage::BindComplete, QueryEvent::BindComplete),
+            Sent::Close => reply.push(
+                rng,
+                BackendMessage::CloseComplete,
+                QueryEvent::CloseComplete,
+            ),
+            Sent::DescribeStatement | Sent::DescribePortal => {
+                if *s == Sent::DescribeStatement {
+                    let oids = rng.vec(Rng::u32);
+                    reply.push(
+                        rng,
+                        BackendMessage::ParameterDescription(oids.clone()),
+                        QueryEvent::ParameterDescription(oids),
+                    );
+                }
+                if rng.chance(3) {
+                    reply.push(rng, BackendMessage::NoData, QueryEvent::NoData);
+                    columns = None;
+                } else {
+                    columns = Some(reply.description(rng));
+                }
+            }
+            Sent::Execute => {
+                if let Some(columns) = columns {
+                    reply.rows(rng, columns);
+                }
+                match rng.below(3) {
+                    0 => reply.push(
+                        rng,
+                        BackendMessage::EmptyQueryResponse,
+                        QueryEvent::EmptyQuery,
+                    ),
+                    1 => reply.push(
+                        rng,
+                        BackendMessage::PortalSuspended,
+                        QueryEvent::PortalSuspended,
+                    ),
+                    _ => reply.command_complete(rng),
+                }
+            }
+        }
+    }
+    if fail_at.is_some() {
+        reply.error(rng);
+    }
+    reply.ready(rng);
+    (sent, reply)
+}
+
+/// Encodes `reply`, feeds it in random chunks through a [`FrameReader`] to `handle`, and
+/// checks every event; then a message after ReadyForQuery is refused.
+fn check_reply(
+    rng: &mut Rng,
+    reply: &Reply,
+    mut handle: impl FnMut(Frame) -> Result<QueryEvent, ProtocolError>,
+    mut is_done: impl FnMut() -> bool,
+) {
+    let mut stream = Vec::new();
+    for (msg, _) in &reply.0 {
+        msg.encode(&mut stream).unwrap();
+    }
+    let mut reader = FrameReader::new(Limits::default());
+    let mut expected = reply.0.iter().map(|(_, event)| event);
+    let mut rest = &stream[..];
+    while !rest.is_empty() {
+        let (chunk, tail) = rest.split_at((1 + rng.below(64)).min(rest.len()));
+        rest = tail;
+        reader.extend_from_slice(chunk);
+        while let Some(frame) = reader.next_frame().unwrap() {
+            assert!(!is_done(), "done before the end");
+            let event = handle(frame).unwrap();
+            assert_eq!(Some(&event), expected.next());
+        }
+    }
+    assert_eq!(expected.next(), None);
+    assert!(is_done());
+    let late = Frame::new(b'Z', &b"I"[..]);
+    assert_eq!(
+        handle(late),
+        Err(ProtocolError::UnexpectedMessage { tag: b'Z' })
+    );
+}
+
+#[test]
+fn simple_query_machine_accepts_every_valid_reply() {
+    let mut rng = Rng(0x51_4D_50_1E);
+    for _ in 0..3_000 {
+        let reply = random_simple_reply(&mut rng);
+        let machine = std::cell::RefCell::new(SimpleQuery::new());
+        check_reply(
+            &mut rng,
+            &reply,
+            |f| machine.borrow_mut().handle(f),
+            || machine.borrow().is_done(),
+        );
+    }
+}
+
+#[test]
+fn extended_query_machine_accepts_every_valid_reply() {
+    let mut rng = Rng(0xE7_7E_4D_ED);
+    for _ in 0..3_000 {
+        let (sent, reply) = random_extended_reply(&mut rng);
+        let machine = std::cell::RefCell::new(ExtendedQuery::new(&sent));
+        check_reply(
+            &mut rng,
+            &reply,
+            |f| machine.borrow_mut().handle(f),
+            || machine.borrow().is_done(),
+        );
+    }
+}
+
+#[test]
+fn extended_query_machine_refuses_a_reply_out_of_order() {
+    // Dropping one answer from a valid reply (not an asynchronous message) leaves a
+    // reply the machine must refuse, as UnexpectedMessage, before ReadyForQuery passes.
+    let mut rng = Rng(0x0DD_0DE4);
+    let mut refused = 0;
+    for _ in 0..3_000 {
+        let (sent, reply) = random_extended_reply(&mut rng);
+        let answers: Vec<usize> = reply
+            .0
+            .iter()
+            .enumerate()
+            .filter(|(_, (m, _))| {
+                matches!(
+                    m,
+                    BackendMessage::ParseComplete
+                        | BackendMessage::BindComplete
+                        | BackendMessage::CloseComplete
+                        | BackendMessage::ParameterDescription(_)
+                        | BackendMessage::NoData
+                        | BackendMessage::CommandComplete(_)
+                        | BackendMessage::EmptyQueryResponse
+                        | BackendMessage::PortalSuspended
+                )
+            })
+            .map(|(i, _)| i)
+            .collect();
+        if answers.is_empty() || reply.0.iter().any(|(m, _)| m.tag() == b'E') {
+            continue;
+        }
+        let drop_at = answers[rng.below(answers.len())];
+        let mut machine = ExtendedQuery::new(&sent);
+        let mut result = Ok(());
+        for (i, (msg, _)) in reply.0.iter().enumerate() {
+            if i == drop_at {
+                continue;
+            }
+            let mut wire = Vec::new();
+            msg.encode(&mut wire).unwrap();
+            let mut reader = FrameReader::new(Limits::default());
+            reader.extend_from_slice(&wire);
+            if let Err(err) = machine.handle(reader.next_frame().unwrap().unwrap()) {
+                result = Err(err);
+                break;
+            }
+        }
+        let err = result.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ProtocolError::UnexpectedMessage { .. }
+                    | ProtocolError::DataWithoutDescription
+                    | ProtocolError::FieldCount
+            ),
+            "{err:?}"
+        );
+        assert!(!machine.is_done());
+        refused += 1;
+    }
+    assert!(refused > 1_000, "{refused}");
 }

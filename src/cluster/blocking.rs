@@ -58,6 +58,11 @@ impl Cluster {
         }
     }
 
+    /// See [`crate::Cluster::take_warnings`].
+    pub fn take_warnings(&self) -> Vec<String> {
+        self.inner.take_warnings()
+    }
+
     /// See [`crate::Cluster::database`].
     pub fn database(&self) -> Result<String, Error> {
         self.inner.database()
@@ -70,6 +75,17 @@ impl Cluster {
             .map_err(|e| Error::Unexpected(format!("could not start a runtime: {e}")))?;
         let conn = runtime.block_on(self.inner.connect(name))?;
         Ok(Connection::from_parts(conn, runtime))
+    }
+
+    /// See [`crate::Cluster::connect_with`]: rex's `connect(name, autocommit)`.
+    pub fn connect_with<'a>(
+        &self,
+        name: impl Into<Option<&'a str>>,
+        autocommit: bool,
+    ) -> Result<Connection, Error> {
+        let mut conn = self.connect(name)?;
+        conn.set_autocommit(autocommit)?;
+        Ok(conn)
     }
 
     /// See [`crate::Cluster::exists`].

@@ -64,6 +64,8 @@ pub struct Cluster {
     env: Env,
     /// Idle maintenance connections to `postgres`.
     idle: Mutex<Vec<ParkedConnection>>,
+    /// What libpq would have printed on stderr while connecting, not yet taken.
+    warnings: Mutex<Vec<String>>,
 }
 
 /// A cluster for the application's database setting; refuses anything that is not
@@ -94,7 +96,15 @@ impl Cluster {
             setting,
             env: Env::from_process(),
             idle: Mutex::new(Vec::new()),
+            warnings: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Takes the warnings libpq would have printed on stderr while this cluster connected
+    /// (e.g. a password file readable by others, which is then ignored), oldest first, each
+    /// once. The library never prints them.
+    pub fn take_warnings(&self) -> Vec<String> {
+        std::mem::take(&mut *self.warnings.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
     /// Uses `env` instead of the process environment for libpq's defaults (`PGHOST`, ...).
@@ -134,9 +144,30 @@ impl Cluster {
         self.open(&name).await
     }
 
+    /// rex's `connect(name, autocommit)`: [`Cluster::connect`], then autocommit set as
+    /// asked (with it off, `BEGIN` goes before the first statement; see
+    /// [`Connection::set_autocommit`]).
+    pub async fn connect_with<'a>(
+        &self,
+        name: impl Into<Option<&'a str>>,
+        autocommit: bool,
+    ) -> Result<Connection, Error> {
+        let mut conn = self.connect(name).await?;
+        conn.set_autocommit(autocommit)?;
+        Ok(conn)
+    }
+
     async fn open(&self, dbname: &str) -> Result<Connection, Error> {
         let (config, dsn) = self.setting.connection(dbname)?;
         let resolved = config.resolve(&self.env)?;
+        if !resolved.warnings.is_empty() {
+            let mut warnings = self.warnings.lock().unwrap_or_else(PoisonError::into_inner);
+            for w in &resolved.warnings {
+                if !warnings.contains(w) {
+                    warnings.push(w.clone());
+                }
+            }
+        }
         let mut conn = Connection::connect(&resolved).await?;
         conn.set_dsn(dsn);
         Ok(conn)

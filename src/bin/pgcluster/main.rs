@@ -178,7 +178,14 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Demo => demo::run(),
         command => get_cluster_for(cli.db.as_deref())
-            .and_then(|cluster| run(&cluster, command))
+            .and_then(|cluster| {
+                let result = run(&cluster, command);
+                // What libpq prints on stderr while connecting, as it does.
+                for warning in cluster.take_warnings() {
+                    eprintln!("{}", escape_controls(&warning));
+                }
+                result
+            })
             .map_err(Into::into),
     };
     match result {

@@ -94,6 +94,16 @@ impl Connection {
     pub(crate) fn set_dsn(&mut self, dsn: String) {
         self.inner.set_dsn(dsn);
     }
+
+    /// The async connection under this one.
+    pub(crate) fn inner(&self) -> &connection::Connection {
+        &self.inner
+    }
+
+    /// The async connection and the runtime that drives it.
+    pub(crate) fn parts(&mut self) -> (&mut connection::Connection, &Runtime) {
+        (&mut self.inner, &self.runtime)
+    }
 }
 
 /// The runtime a blocking object drives its I/O on: current-thread, I/O and timers on.

@@ -11,6 +11,7 @@ use pgcluster_protocol::startup::Ready;
 use pgcluster_protocol::ProtocolError;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use crate::client::{ClientState, CopyIo};
 use crate::connect::{self, receive_error_text, send_error_text, SERVER_CLOSED};
 use crate::conninfo::Resolved;
 use crate::error::{ConnectError, Error, QueryError};
@@ -20,22 +21,24 @@ use crate::transport::{ParkedStream, Stream};
 /// method drives the socket itself, so nothing needs to be spawned.
 pub struct Connection {
     /// `None` once closed or broken.
-    stream: Option<Stream>,
-    reader: FrameReader,
+    pub(crate) stream: Option<Stream>,
+    pub(crate) reader: FrameReader,
     /// Outgoing bytes, coalesced into one write.
-    out: Vec<u8>,
-    state: State,
+    pub(crate) out: Vec<u8>,
+    pub(crate) state: State,
     /// ParameterStatus values; a later value replaces an earlier one in place.
     parameters: Vec<(String, String)>,
-    backend_key: Option<(i32, i32)>,
+    pub(crate) backend_key: Option<(i32, i32)>,
     transaction_status: TransactionStatus,
-    notices: Vec<ErrorFields>,
-    notifications: Vec<Notification>,
+    pub(crate) notices: Vec<ErrorFields>,
+    pub(crate) notifications: Vec<Notification>,
     /// What `Debug` shows as psycopg2's `dsn`.
     dsn: String,
     /// True while a query's exchange runs. Still true at the next call only if that
     /// exchange's future was dropped half-way: the replies are then out of step.
     busy: bool,
+    /// Autocommit and a dropped transaction's pending rollback (see [`crate::client`]).
+    pub(crate) client: ClientState,
 }
 
 /// Whether a connection is open, closed by the user, or broken (psycopg2's 0, 1, 2).
@@ -103,6 +106,7 @@ impl Connection {
             notifications: Vec::new(),
             dsn: String::new(),
             busy: false,
+            client: ClientState::default(),
         };
         for (name, value) in ready.parameters {
             conn.set_parameter(name, value);
@@ -116,12 +120,23 @@ impl Connection {
     /// Not cancel safe: if the future is dropped before it finishes (e.g. by a timeout),
     /// the connection counts as broken and later calls return [`Error::Closed`].
     pub async fn simple_query(&mut self, sql: &str) -> Result<Vec<QueryResult>, Error> {
+        self.before_statement().await?;
+        self.simple_query_with(sql, &mut CopyIo::Refuse).await
+    }
+
+    /// [`Connection::simple_query`] without autocommit's `BEGIN`, with `copy` answering
+    /// any COPY.
+    pub(crate) async fn simple_query_with(
+        &mut self,
+        sql: &str,
+        copy: &mut CopyIo<'_>,
+    ) -> Result<Vec<QueryResult>, Error> {
         if !self.usable() {
             return Err(Error::Closed);
         }
         self.out.clear();
         frontend::query(sql, &mut self.out).map_err(encode_error)?;
-        self.exchange(sql, &mut Machine::Simple(SimpleQuery::new()))
+        self.exchange(sql, &mut Machine::Simple(SimpleQuery::new()), copy)
             .await
     }
 
@@ -133,6 +148,7 @@ impl Connection {
         sql: &str,
         params: &[Option<&str>],
     ) -> Result<QueryResult, Error> {
+        self.before_statement().await?;
         if !self.usable() {
             return Err(Error::Closed);
         }
@@ -148,14 +164,18 @@ impl Connection {
             })?;
         frontend::sync(&mut self.out);
         let mut results = self
-            .exchange(sql, &mut Machine::Extended(ExtendedQuery::default()))
+            .exchange(
+                sql,
+                &mut Machine::Extended(ExtendedQuery::default()),
+                &mut CopyIo::Refuse,
+            )
             .await?;
         Ok(results.pop().unwrap_or_else(QueryResult::empty))
     }
 
     /// Whether a query can be sent. A query whose future was dropped before its end left
     /// unread replies behind, so the connection is then broken.
-    fn usable(&mut self) -> bool {
+    pub(crate) fn usable(&mut self) -> bool {
         if self.busy {
             self.busy = false;
             self.stream = None;
@@ -169,9 +189,10 @@ impl Connection {
         &mut self,
         sql: &str,
         machine: &mut Machine,
+        copy: &mut CopyIo<'_>,
     ) -> Result<Vec<QueryResult>, Error> {
         self.busy = true;
-        let result = self.exchange_inner(sql, machine).await;
+        let result = self.exchange_inner(sql, machine, copy).await;
         self.busy = false;
         result
     }
@@ -180,6 +201,7 @@ impl Connection {
         &mut self,
         sql: &str,
         machine: &mut Machine,
+        copy: &mut CopyIo<'_>,
     ) -> Result<Vec<QueryResult>, Error> {
         let Some(stream) = self.stream.as_mut() else {
             return Err(Error::Closed);
@@ -224,19 +246,13 @@ impl Connection {
                     break;
                 }
                 Ok(QueryEvent::CopyIn(_)) => {
-                    // The server now waits for data we do not have: refuse the COPY, and
-                    // the server answers with an error, then ReadyForQuery.
-                    self.out.clear();
-                    frontend::copy_fail(COPY_IN_REFUSED, &mut self.out).map_err(encode_error)?;
-                    if let Some(stream) = self.stream.as_mut() {
-                        if let Err(e) = stream.write_all(&self.out).await {
-                            let text = send_error_text(&e);
-                            self.out.clear();
-                            return Err(self.lose(run, &text));
-                        }
+                    // The server now waits for the data: `copy` sends it, or refuses the
+                    // COPY (the server then answers with an error, then ReadyForQuery).
+                    if let Err(text) = self.send_copy_in(copy).await {
+                        return Err(self.lose(run, &text));
                     }
-                    self.out.clear();
                 }
+                Ok(QueryEvent::CopyData(data)) => copy.receive(&data),
                 Ok(event) => self.handle_event(event, sql, &mut run),
                 Err(e) => {
                     run.set_error(format!("{e}\n"), None);
@@ -326,7 +342,7 @@ impl Connection {
         )
     }
 
-    fn set_parameter(&mut self, name: String, value: String) {
+    pub(crate) fn set_parameter(&mut self, name: String, value: String) {
         match self.parameters.iter_mut().find(|(n, _)| *n == name) {
             Some(entry) => entry.1 = value,
             None => self.parameters.push((name, value)),
@@ -382,7 +398,7 @@ impl Connection {
     }
 
     /// Reads more bytes into the frame reader; on EOF or error, libpq's text for it.
-    async fn read_more(&mut self) -> Result<(), String> {
+    pub(crate) async fn read_more(&mut self) -> Result<(), String> {
         let Some(stream) = self.stream.as_mut() else {
             return Err(SERVER_CLOSED.to_owned());
         };
@@ -461,7 +477,7 @@ impl fmt::Debug for Connection {
 }
 
 impl QueryResult {
-    fn empty() -> Self {
+    pub(crate) fn empty() -> Self {
         Self {
             columns: Vec::new(),
             rows: Vec::new(),
@@ -471,7 +487,7 @@ impl QueryResult {
 }
 
 /// The CopyFail message sent when a query starts `COPY ... FROM STDIN`.
-const COPY_IN_REFUSED: &str = "COPY FROM STDIN is not supported by this connection";
+pub(crate) const COPY_IN_REFUSED: &str = "COPY FROM STDIN is not supported by this connection";
 
 /// The query text could not be encoded (e.g. it contains a NUL): nothing was sent.
 fn encode_error(e: EncodeError) -> Error {

@@ -3,6 +3,7 @@
 #![warn(missing_docs)]
 
 pub mod blocking;
+pub mod client;
 pub mod cluster;
 mod connect;
 pub mod connection;

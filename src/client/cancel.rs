@@ -1,0 +1,243 @@
+//! `cancel()` through CancelRequest: a new socket to the same server, the backend's key,
+//! then a wait for the server to close that socket (as libpq's `PQcancel`), so that the
+//! cancel has been handled when the call returns.
+
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+#[cfg(unix)]
+use std::path::PathBuf;
+
+use pgcluster_protocol::frontend;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::blocking;
+use crate::connect::strerror;
+use crate::connection::Connection;
+use crate::transport::Stream;
+
+/// What cancels the statement a connection is running: it holds the address the
+/// connection used and the backend's key (BackendKeyData). Cheap to clone; send it to
+/// another thread or task, since the connection itself is busy while its statement runs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CancelToken {
+    target: Target,
+    process_id: i32,
+    secret_key: i32,
+}
+
+/// Where the connection's socket goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Target {
+    Tcp(SocketAddr),
+    #[cfg(unix)]
+    Unix(PathBuf),
+}
+
+/// A cancel request that could not be delivered, with libpq 13's text for it (e.g.
+/// `PQcancel() -- connect() failed: Connection refused`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CancelError {
+    /// libpq's message, ending in a newline.
+    pub message: String,
+}
+
+impl CancelError {
+    fn new(step: &str, e: &io::Error) -> Self {
+        Self {
+            message: format!("PQcancel() -- {step}() failed: {}\n", strerror(e)),
+        }
+    }
+}
+
+impl fmt::Display for CancelError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.message.trim_end_matches('\n'))
+    }
+}
+
+impl std::error::Error for CancelError {}
+
+impl fmt::Debug for CancelToken {
+    /// The target and the process id; the secret key is not shown.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CancelToken")
+            .field("target", &self.target)
+            .field("process_id", &self.process_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CancelToken {
+    /// The backend process whose statement this token cancels.
+    pub fn process_id(&self) -> i32 {
+        self.process_id
+    }
+
+    fn packet(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(16);
+        frontend::cancel_request(self.process_id, self.secret_key, &mut out);
+        out
+    }
+
+    /// Asks the server to cancel the statement the connection is running (nothing
+    /// happens if it is idle). The statement then fails with `ERROR:  canceling statement
+    /// due to user request`. Returns once the server has closed the cancel socket.
+    pub async fn cancel(&self) -> Result<(), CancelError> {
+        let packet = self.packet();
+        match &self.target {
+            Target::Tcp(addr) => {
+                let mut socket = tokio::net::TcpStream::connect(addr)
+                    .await
+                    .map_err(|e| CancelError::new("connect", &e))?;
+                deliver(&mut socket, &packet).await
+            }
+            #[cfg(unix)]
+            Target::Unix(path) => {
+                let mut socket = tokio::net::UnixStream::connect(path)
+                    .await
+                    .map_err(|e| CancelError::new("connect", &e))?;
+                deliver(&mut socket, &packet).await
+            }
+        }
+    }
+
+    /// [`CancelToken::cancel`], blocking the calling thread (no runtime needed).
+    pub fn cancel_blocking(&self) -> Result<(), CancelError> {
+        let packet = self.packet();
+        match &self.target {
+            Target::Tcp(addr) => {
+                let mut socket = std::net::TcpStream::connect(addr)
+                    .map_err(|e| CancelError::new("connect", &e))?;
+                deliver_blocking(&mut socket, &packet)
+            }
+            #[cfg(unix)]
+            Target::Unix(path) => {
+                let mut socket = std::os::unix::net::UnixStream::connect(path)
+                    .map_err(|e| CancelError::new("connect", &e))?;
+                deliver_blocking(&mut socket, &packet)
+            }
+        }
+    }
+}
+
+/// Sends the request, then waits for EOF; like libpq, a failed read is not an error.
+async fn deliver<S>(socket: &mut S, packet: &[u8]) -> Result<(), CancelError>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    socket
+        .write_all(packet)
+        .await
+        .map_err(|e| CancelError::new("send", &e))?;
+    let mut byte = [0u8; 1];
+    let _ = socket.read(&mut byte).await;
+    Ok(())
+}
+
+fn deliver_blocking<S: io::Read + io::Write>(
+    socket: &mut S,
+    packet: &[u8],
+) -> Result<(), CancelError> {
+    socket
+        .write_all(packet)
+        .map_err(|e| CancelError::new("send", &e))?;
+    let mut byte = [0u8; 1];
+    let _ = socket.read(&mut byte);
+    Ok(())
+}
+
+impl Connection {
+    /// A token that cancels this connection's running statement from elsewhere; `None`
+    /// once the connection is closed or broken, or if the server sent no BackendKeyData.
+    pub fn cancel_token(&self) -> Option<CancelToken> {
+        let (process_id, secret_key) = self.backend_key?;
+        let target = target_of(self.stream.as_ref()?)?;
+        Some(CancelToken {
+            target,
+            process_id,
+            secret_key,
+        })
+    }
+}
+
+impl blocking::Connection {
+    /// A token that cancels this connection's running statement from another thread (see
+    /// [`Connection::cancel_token`]).
+    pub fn cancel_token(&self) -> Option<CancelToken> {
+        self.inner().cancel_token()
+    }
+}
+
+/// The server address of a connected socket.
+#[allow(
+    unreachable_patterns,
+    reason = "a later transport (e.g. TLS) may have no cancel target of its own here"
+)]
+fn target_of(stream: &Stream) -> Option<Target> {
+    match stream {
+        Stream::Tcp(s) => s.peer_addr().ok().map(Target::Tcp),
+        #[cfg(unix)]
+        Stream::Unix(s) => s
+            .peer_addr()
+            .ok()?
+            .as_pathname()
+            .map(|p| Target::Unix(p.to_path_buf())),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn token(target: Target) -> CancelToken {
+        CancelToken {
+            target,
+            process_id: 42,
+            secret_key: 7,
+        }
+    }
+
+    #[test]
+    fn sends_the_request_and_waits_for_the_server_to_close() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let mut got = [0u8; 16];
+            io::Read::read_exact(&mut s, &mut got).unwrap();
+            got
+        });
+        token(Target::Tcp(addr)).cancel_blocking().unwrap();
+        let got = server.join().unwrap();
+        assert_eq!(got, [0, 0, 0, 16, 4, 210, 22, 46, 0, 0, 0, 42, 0, 0, 0, 7]);
+    }
+
+    #[test]
+    fn refused_has_libpqs_text_and_debug_hides_the_key() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        drop(listener);
+        let t = token(Target::Tcp(addr));
+        let e = t.cancel_blocking().unwrap_err();
+        assert_eq!(
+            e.message,
+            "PQcancel() -- connect() failed: Connection refused\n"
+        );
+        assert_eq!(
+            e.to_string(),
+            "PQcancel() -- connect() failed: Connection refused"
+        );
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        assert_eq!(rt.block_on(t.cancel()), Err(e));
+        assert_eq!(
+            format!("{t:?}"),
+            format!("CancelToken {{ target: Tcp({addr}), process_id: 42, .. }}")
+        );
+        assert_eq!(t.process_id(), 42);
+    }
+}

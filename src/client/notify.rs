@@ -1,0 +1,204 @@
+//! Waiting for LISTEN/NOTIFY notifications on an idle connection.
+
+use std::time::Duration;
+
+use pgcluster_protocol::backend::BackendMessage;
+
+use crate::blocking;
+use crate::connection::{Connection, Notification, State};
+use crate::error::{Error, QueryError};
+
+impl Connection {
+    /// The next notification (`LISTEN` first): one already received, or one read from the
+    /// socket within `timeout`; `Ok(None)` when none came in time. Notices and parameter
+    /// changes arriving meanwhile are kept as during a query. Cancel safe: dropping the
+    /// future (e.g. in `select!`) loses nothing.
+    ///
+    /// A server that ends the connection (e.g. `pg_terminate_backend`) makes this an error
+    /// with its FATAL message and libpq's `server closed the connection unexpectedly`
+    /// text; the connection is then broken.
+    pub async fn wait_for_notification(
+        &mut self,
+        timeout: Duration,
+    ) -> Result<Option<Notification>, Error> {
+        if !self.notifications.is_empty() {
+            return Ok(Some(self.notifications.remove(0)));
+        }
+        if !self.usable() {
+            return Err(Error::Closed);
+        }
+        match tokio::time::timeout(timeout, self.read_notification()).await {
+            Ok(result) => result.map(Some),
+            Err(_elapsed) => Ok(None),
+        }
+    }
+
+    /// Reads messages while idle until a notification arrives.
+    async fn read_notification(&mut self) -> Result<Notification, Error> {
+        // libpq reports an ErrorResponse that arrives while idle (typically the FATAL
+        // before the server closes the socket) as a notice; it is kept for the error text
+        // of the closing that follows.
+        let mut fatal: Option<String> = None;
+        let mut fields = None;
+        loop {
+            let frame = match self.reader.next_frame() {
+                Ok(Some(frame)) => frame,
+                Ok(None) => {
+                    if let Err(text) = self.read_more().await {
+                        let mut message = fatal.unwrap_or_default();
+                        message.push_str(&text);
+                        return Err(self.lose_idle(message, fields));
+                    }
+                    continue;
+                }
+                Err(e) => {
+                    let mut message = fatal.unwrap_or_default();
+                    message.push_str(&format!("{e}\n"));
+                    return Err(self.lose_idle(message, fields));
+                }
+            };
+            match BackendMessage::parse(&frame) {
+                Ok(BackendMessage::NotificationResponse {
+                    process_id,
+                    channel,
+                    payload,
+                }) => {
+                    return Ok(Notification {
+                        process_id,
+                        channel,
+                        payload,
+                    })
+                }
+                Ok(BackendMessage::NoticeResponse(notice)) => self.notices.push(notice),
+                Ok(BackendMessage::ParameterStatus { name, value }) => {
+                    self.set_parameter(name, value);
+                }
+                Ok(BackendMessage::ErrorResponse(error)) => {
+                    fatal
+                        .get_or_insert_with(String::new)
+                        .push_str(&error.libpq_text(None));
+                    fields.get_or_insert(error);
+                }
+                // libpq drops anything else that arrives while idle, after a warning.
+                Ok(_) => {}
+                Err(e) => {
+                    let mut message = fatal.unwrap_or_default();
+                    message.push_str(&format!("{e}\n"));
+                    return Err(self.lose_idle(message, fields));
+                }
+            }
+        }
+    }
+
+    /// Marks the connection broken after it failed while idle.
+    fn lose_idle(
+        &mut self,
+        message: String,
+        fields: Option<pgcluster_protocol::error_fields::ErrorFields>,
+    ) -> Error {
+        self.stream = None;
+        self.state = State::Broken;
+        Error::Query(QueryError {
+            message,
+            fields: fields.map(Box::new),
+            connection_lost: true,
+        })
+    }
+}
+
+impl blocking::Connection {
+    /// The next notification, waiting up to `timeout` (see
+    /// [`Connection::wait_for_notification`]).
+    pub fn wait_for_notification(
+        &mut self,
+        timeout: Duration,
+    ) -> Result<Option<Notification>, Error> {
+        let (conn, runtime) = self.parts();
+        runtime.block_on(conn.wait_for_notification(timeout))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::connect::SERVER_CLOSED;
+    use crate::transport::Stream;
+    use pgcluster_protocol::frame::FrameReader;
+    use pgcluster_protocol::limits::Limits;
+    use tokio::io::AsyncWriteExt;
+    use tokio::net::UnixStream;
+
+    fn msg(tag: u8, body: &[u8]) -> Vec<u8> {
+        let mut v = vec![tag];
+        v.extend_from_slice(&u32::try_from(body.len() + 4).unwrap().to_be_bytes());
+        v.extend_from_slice(body);
+        v
+    }
+
+    #[test]
+    fn notices_kept_then_notification_then_fatal_and_close() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let (a, mut b) = UnixStream::pair().unwrap();
+            let mut conn = Connection::from_parts(
+                Stream::Unix(a),
+                FrameReader::new(Limits::default()),
+                crate::connection::tests::ready(),
+            );
+            assert_eq!(conn.wait_for_notification(Duration::ZERO).await, Ok(None));
+            let mut bytes = msg(b'N', b"SNOTICE\0VNOTICE\0C00000\0Mhello\0\0");
+            bytes.extend(msg(b'S', b"TimeZone\0UTC\0"));
+            bytes.extend(msg(b'A', b"\0\0\0\x09chan\0payload\0"));
+            // Half of a second notification: kept for the next call.
+            let second = msg(b'A', b"\0\0\0\x0achan\0\0");
+            bytes.extend_from_slice(&second[..3]);
+            b.write_all(&bytes).await.unwrap();
+            let n = conn
+                .wait_for_notification(Duration::from_secs(60))
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(
+                (n.process_id, n.channel.as_str(), n.payload.as_str()),
+                (9, "chan", "payload")
+            );
+            assert_eq!(conn.take_notices()[0].message.as_deref(), Some("hello"));
+            assert_eq!(conn.parameter("TimeZone"), Some("UTC"));
+            assert_eq!(conn.wait_for_notification(Duration::ZERO).await, Ok(None));
+            b.write_all(&second[3..]).await.unwrap();
+            let n = conn
+                .wait_for_notification(Duration::from_secs(60))
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!((n.process_id, n.payload.as_str()), (10, ""));
+
+            b.write_all(&msg(
+                b'E',
+                b"SFATAL\0VFATAL\0C57P01\0Mterminating connection due to administrator command\0\0",
+            ))
+            .await
+            .unwrap();
+            drop(b);
+            let Err(Error::Query(e)) = conn.wait_for_notification(Duration::from_secs(60)).await
+            else {
+                panic!("expected the connection to be lost")
+            };
+            assert_eq!(
+                e.message,
+                format!(
+                    "FATAL:  terminating connection due to administrator command\n{SERVER_CLOSED}"
+                )
+            );
+            assert!(e.connection_lost);
+            assert_eq!(conn.state(), State::Broken);
+            assert_eq!(
+                conn.wait_for_notification(Duration::ZERO).await,
+                Err(Error::Closed)
+            );
+        });
+    }
+}

@@ -1,0 +1,84 @@
+//! Conveniences on [`QueryResult`]: column names and types, the affected row count.
+
+use crate::connection::QueryResult;
+
+impl QueryResult {
+    /// The column names, in order (empty when the statement returns no rows).
+    pub fn column_names(&self) -> Vec<&str> {
+        self.columns.iter().map(|c| c.name.as_str()).collect()
+    }
+
+    /// The columns' data type OIDs, in order (e.g. 23 for `int4`, 25 for `text`).
+    pub fn column_types(&self) -> Vec<u32> {
+        self.columns.iter().map(|c| c.type_oid).collect()
+    }
+
+    /// The position of the first column named `name` (exact, case-sensitive match).
+    pub fn column_index(&self, name: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c.name == name)
+    }
+
+    /// The row count of the command tag (`INSERT 0 3`, `UPDATE 2`, `SELECT 5`, `COPY 4`,
+    /// ...): its last word, when that is a number. `None` for tags without one (`CREATE
+    /// TABLE`, `BEGIN`) and for an empty query.
+    pub fn rows_affected(&self) -> Option<u64> {
+        let (_, last) = self.tag.rsplit_once(' ')?;
+        last.parse().ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pgcluster_protocol::backend::FieldDescription;
+
+    fn field(name: &str, type_oid: u32) -> FieldDescription {
+        FieldDescription {
+            name: name.to_owned(),
+            table_oid: 0,
+            column_id: 0,
+            type_oid,
+            type_size: -1,
+            type_modifier: -1,
+            format: 0,
+        }
+    }
+
+    fn result(columns: Vec<FieldDescription>, tag: &str) -> QueryResult {
+        QueryResult {
+            columns,
+            rows: Vec::new(),
+            tag: tag.to_owned(),
+        }
+    }
+
+    #[test]
+    fn names_types_and_positions() {
+        let r = result(
+            vec![field("id", 23), field("Name", 25), field("id", 20)],
+            "SELECT 0",
+        );
+        assert_eq!(r.column_names(), vec!["id", "Name", "id"]);
+        assert_eq!(r.column_types(), vec![23, 25, 20]);
+        assert_eq!(r.column_index("id"), Some(0));
+        assert_eq!(r.column_index("Name"), Some(1));
+        assert_eq!(r.column_index("name"), None);
+    }
+
+    #[test]
+    fn row_counts_from_tags() {
+        let tags = [
+            ("INSERT 0 3", Some(3)),
+            ("UPDATE 2", Some(2)),
+            ("SELECT 18446744073709551615", Some(u64::MAX)),
+            ("COPY 4", Some(4)),
+            ("CREATE TABLE", None),
+            ("BEGIN", None),
+            ("SELECT 18446744073709551616", None),
+            ("", None),
+        ];
+        for (tag, count) in tags {
+            assert_eq!(result(Vec::new(), tag).rows_affected(), count, "{tag:?}");
+        }
+    }
+}

@@ -1,0 +1,298 @@
+//! Transactions and autocommit, as rex's `connect(name, autocommit)` over psycopg2.
+//!
+//! With autocommit on (the default here) every statement runs on its own. With it off,
+//! the connection sends `BEGIN` before the first statement run while no transaction is
+//! open, as psycopg2 does, and the work stays uncommitted until [`Connection::commit`].
+//! [`Connection::transaction`] opens a transaction whose guard rolls it back unless it is
+//! committed: a guard dropped without `commit` or `rollback` leaves a rollback pending,
+//! sent before anything else on the connection's next use (an async `Drop` cannot wait
+//! for the server; the blocking guard rolls back at once).
+
+use std::ops::{Deref, DerefMut};
+
+use pgcluster_protocol::backend::TransactionStatus;
+
+use crate::blocking;
+use crate::client::CopyIo;
+use crate::connection::{Connection, State};
+use crate::error::Error;
+
+/// psycopg2's text for changing autocommit while a transaction is open.
+const INSIDE_TRANSACTION: &str = "set_session cannot be used inside a transaction";
+
+/// The text for opening a transaction while one is already open.
+const ALREADY_OPEN: &str = "a transaction is already open on this connection";
+
+/// The text for a COMMIT the server turned into a ROLLBACK (the transaction had failed).
+const COMMIT_ROLLED_BACK: &str =
+    "the transaction was rolled back, not committed: a statement in it had failed";
+
+/// Per-connection client settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ClientState {
+    /// Each statement on its own (true), or `BEGIN` sent before the first statement.
+    pub(crate) autocommit: bool,
+    /// A [`Transaction`] was dropped while open: ROLLBACK goes first on the next use.
+    pub(crate) pending_rollback: bool,
+}
+
+impl Default for ClientState {
+    fn default() -> Self {
+        Self {
+            autocommit: true,
+            pending_rollback: false,
+        }
+    }
+}
+
+impl Connection {
+    /// Whether each statement runs on its own (the default), as psycopg2's
+    /// `connection.autocommit`.
+    pub fn autocommit(&self) -> bool {
+        self.client.autocommit
+    }
+
+    /// Turns autocommit on or off. With it off, `BEGIN` is sent before the first statement
+    /// run while no transaction is open, and [`Connection::commit`] or
+    /// [`Connection::rollback`] ends the transaction. Refused while a transaction is open
+    /// (psycopg2's `set_session cannot be used inside a transaction`).
+    pub fn set_autocommit(&mut self, autocommit: bool) -> Result<(), Error> {
+        if self.state() != State::Open {
+            return Err(Error::Closed);
+        }
+        if self.transaction_status() != TransactionStatus::Idle && !self.client.pending_rollback {
+            return Err(Error::Unexpected(INSIDE_TRANSACTION.to_owned()));
+        }
+        self.client.autocommit = autocommit;
+        Ok(())
+    }
+
+    /// Commits the open transaction; nothing to do when none is open (as psycopg2). A
+    /// transaction that had failed is rolled back by the server, and that is an error
+    /// here, not a silent success.
+    pub async fn commit(&mut self) -> Result<(), Error> {
+        self.settle().await?;
+        self.end_transaction("COMMIT").await
+    }
+
+    /// Rolls back the open transaction; nothing to do when none is open.
+    pub async fn rollback(&mut self) -> Result<(), Error> {
+        self.settle().await?;
+        self.end_transaction("ROLLBACK").await
+    }
+
+    /// Opens a transaction (`BEGIN`) and returns its guard. The guard gives access to the
+    /// connection; [`Transaction::commit`] commits, and anything else (an error returned
+    /// with `?`, a panic, the guard dropped) rolls it back. Refused while a transaction is
+    /// already open.
+    pub async fn transaction(&mut self) -> Result<Transaction<'_>, Error> {
+        self.begin().await?;
+        Ok(Transaction {
+            conn: self,
+            finished: false,
+        })
+    }
+
+    /// Sends `BEGIN` for a new transaction guard, after any pending rollback.
+    async fn begin(&mut self) -> Result<(), Error> {
+        self.settle().await?;
+        if self.state() != State::Open {
+            return Err(Error::Closed);
+        }
+        if self.transaction_status() != TransactionStatus::Idle {
+            return Err(Error::Unexpected(ALREADY_OPEN.to_owned()));
+        }
+        self.simple_query_with("BEGIN", &mut CopyIo::Refuse).await?;
+        Ok(())
+    }
+
+    /// What runs before each statement: a pending rollback, then `BEGIN` when autocommit
+    /// is off and no transaction is open.
+    pub(crate) async fn before_statement(&mut self) -> Result<(), Error> {
+        self.settle().await?;
+        if !self.client.autocommit
+            && self.state() == State::Open
+            && self.transaction_status() == TransactionStatus::Idle
+        {
+            self.simple_query_with("BEGIN", &mut CopyIo::Refuse).await?;
+        }
+        Ok(())
+    }
+
+    /// Sends the rollback a dropped [`Transaction`] left pending.
+    async fn settle(&mut self) -> Result<(), Error> {
+        if self.client.pending_rollback {
+            self.client.pending_rollback = false;
+            if self.state() == State::Open && self.transaction_status() != TransactionStatus::Idle {
+                self.simple_query_with("ROLLBACK", &mut CopyIo::Refuse)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends `COMMIT` or `ROLLBACK` if a transaction is open.
+    async fn end_transaction(&mut self, sql: &str) -> Result<(), Error> {
+        if self.state() != State::Open {
+            return Err(Error::Closed);
+        }
+        if self.transaction_status() == TransactionStatus::Idle {
+            return Ok(());
+        }
+        let results = self.simple_query_with(sql, &mut CopyIo::Refuse).await?;
+        let tag = results.last().map(|r| r.tag.as_str());
+        if sql == "COMMIT" && tag == Some("ROLLBACK") {
+            return Err(Error::Unexpected(COMMIT_ROLLED_BACK.to_owned()));
+        }
+        Ok(())
+    }
+}
+
+/// An open transaction on an async [`Connection`]. It dereferences to the connection.
+/// Dropped without [`Transaction::commit`] or [`Transaction::rollback`], it leaves a
+/// rollback pending that the connection sends before anything else on its next use (and
+/// closing the connection rolls it back on the server).
+#[must_use = "a transaction is rolled back unless committed"]
+pub struct Transaction<'a> {
+    conn: &'a mut Connection,
+    finished: bool,
+}
+
+impl Transaction<'_> {
+    /// Commits. A transaction in which a statement failed is rolled back by the server,
+    /// and that is returned as an error.
+    pub async fn commit(mut self) -> Result<(), Error> {
+        self.finished = true;
+        self.conn.end_transaction("COMMIT").await
+    }
+
+    /// Rolls back.
+    pub async fn rollback(mut self) -> Result<(), Error> {
+        self.finished = true;
+        self.conn.end_transaction("ROLLBACK").await
+    }
+}
+
+impl Deref for Transaction<'_> {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        self.conn
+    }
+}
+
+impl DerefMut for Transaction<'_> {
+    fn deref_mut(&mut self) -> &mut Connection {
+        self.conn
+    }
+}
+
+impl Drop for Transaction<'_> {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.conn.client.pending_rollback = true;
+        }
+    }
+}
+
+impl blocking::Connection {
+    /// Whether each statement runs on its own (the default).
+    pub fn autocommit(&self) -> bool {
+        self.inner().autocommit()
+    }
+
+    /// Turns autocommit on or off (see [`Connection::set_autocommit`]).
+    pub fn set_autocommit(&mut self, autocommit: bool) -> Result<(), Error> {
+        self.parts().0.set_autocommit(autocommit)
+    }
+
+    /// Commits the open transaction (see [`Connection::commit`]).
+    pub fn commit(&mut self) -> Result<(), Error> {
+        let (conn, runtime) = self.parts();
+        runtime.block_on(conn.commit())
+    }
+
+    /// Rolls back the open transaction (see [`Connection::rollback`]).
+    pub fn rollback(&mut self) -> Result<(), Error> {
+        let (conn, runtime) = self.parts();
+        runtime.block_on(conn.rollback())
+    }
+
+    /// Opens a transaction and returns its guard (see [`Connection::transaction`]). A guard
+    /// dropped without `commit` rolls the transaction back at once.
+    pub fn transaction(&mut self) -> Result<BlockingTransaction<'_>, Error> {
+        let (conn, runtime) = self.parts();
+        runtime.block_on(conn.begin())?;
+        Ok(BlockingTransaction {
+            conn: self,
+            finished: false,
+        })
+    }
+
+    /// Runs `f` in a transaction: committed when `f` returns `Ok`, rolled back when it
+    /// returns `Err` (that error is returned) or panics.
+    pub fn in_transaction<T>(
+        &mut self,
+        f: impl FnOnce(&mut Self) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        let mut tx = self.transaction()?;
+        let value = f(&mut tx)?;
+        tx.commit()?;
+        Ok(value)
+    }
+}
+
+/// An open transaction on a blocking [`blocking::Connection`]; it dereferences to the
+/// connection. Dropped without [`BlockingTransaction::commit`], it rolls back at once
+/// (inside an async runtime, where it cannot block, the rollback is left pending for the
+/// connection's next use).
+#[must_use = "a transaction is rolled back unless committed"]
+pub struct BlockingTransaction<'a> {
+    conn: &'a mut blocking::Connection,
+    finished: bool,
+}
+
+impl BlockingTransaction<'_> {
+    /// Commits (see [`Transaction::commit`]).
+    pub fn commit(mut self) -> Result<(), Error> {
+        self.finished = true;
+        let (conn, runtime) = self.conn.parts();
+        runtime.block_on(conn.end_transaction("COMMIT"))
+    }
+
+    /// Rolls back.
+    pub fn rollback(mut self) -> Result<(), Error> {
+        self.finished = true;
+        let (conn, runtime) = self.conn.parts();
+        runtime.block_on(conn.end_transaction("ROLLBACK"))
+    }
+}
+
+impl Deref for BlockingTransaction<'_> {
+    type Target = blocking::Connection;
+
+    fn deref(&self) -> &blocking::Connection {
+        self.conn
+    }
+}
+
+impl DerefMut for BlockingTransaction<'_> {
+    fn deref_mut(&mut self) -> &mut blocking::Connection {
+        self.conn
+    }
+}
+
+impl Drop for BlockingTransaction<'_> {
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        let (conn, runtime) = self.conn.parts();
+        conn.client.pending_rollback = true;
+        if tokio::runtime::Handle::try_current().is_err() {
+            // A failed rollback leaves the connection broken or the transaction to the
+            // server, which rolls it back when the connection ends.
+            let _ = runtime.block_on(conn.settle());
+        }
+    }
+}

@@ -6,7 +6,7 @@
 //! Include it with `mod support;`. The older threaded fake server of
 //! `tests/fake_server/` is re-exported as [`threaded`] (its constants and helpers are the
 //! ones every fault test compares against).
-#![allow(dead_code, unreachable_pub)]
+#![allow(dead_code, unused_imports, unreachable_pub)]
 
 #[path = "../fake_server/mod.rs"]
 pub mod threaded;

@@ -11,6 +11,11 @@
 //! - [`query`] checks the order of a query's replies and turns them into events.
 //! - [`ssl::Negotiation`] reads the answer to SSLRequest, with the CVE-2021-23222 and
 //!   CVE-2024-10977 guards.
+//!
+//! Every hostile-server case has a unit test asserting libpq 13's text; property tests
+//! (deterministic, in `src/proptests.rs`) round-trip every frontend and backend message
+//! and check the frame reader's chunking equivalence and the query machines' order rules;
+//! `fuzz/` runs cargo-fuzz targets over harnesses compiled in with the `fuzzing` feature.
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
 #![deny(

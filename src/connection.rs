@@ -116,6 +116,10 @@ impl Connection {
 
     /// Runs `sql` with the simple query protocol; one result per statement. A server
     /// error is [`Error::Query`] with libpq's text for it, and the connection stays usable.
+    /// With autocommit off, `BEGIN` goes first when no transaction is open (see
+    /// [`Connection::set_autocommit`]). `COPY ... FROM STDIN` is refused with CopyFail
+    /// (use [`Connection::copy_in`]); `COPY ... TO STDOUT` data is dropped (use
+    /// [`Connection::copy_out`]).
     ///
     /// Not cancel safe: if the future is dropped before it finishes (e.g. by a timeout),
     /// the connection counts as broken and later calls return [`Error::Closed`].

@@ -456,6 +456,18 @@ async fn wait_for_notifications_from_another_connection() {
     assert_eq!(n.map(|n| n.payload).as_deref(), Some("own"));
     assert!(listener.take_notifications().is_empty());
 
+    // A dropped transaction guard is rolled back before waiting.
+    drop(listener.transaction().await.unwrap());
+    assert_eq!(
+        listener.transaction_status(),
+        TransactionStatus::InTransaction
+    );
+    assert_eq!(
+        listener.wait_for_notification(Duration::ZERO).await,
+        Ok(None)
+    );
+    assert_eq!(listener.transaction_status(), TransactionStatus::Idle);
+
     // A terminated backend ends the wait with the server's FATAL.
     let pid = listener.backend_pid().unwrap().to_string();
     let params = [Some(pid.as_str())];
@@ -714,4 +726,26 @@ fn blocking_column_names_and_types() {
         r.rows,
         vec![vec![Some("hi".to_owned()), Some("2.5".to_owned())]]
     );
+}
+
+/// What users hand to other threads and tasks can go there.
+#[test]
+fn tokens_and_futures_can_move_between_threads() {
+    fn send_sync_clone<T: Send + Sync + Clone + 'static>() {}
+    fn send<T: Send>(_: &T) {}
+    send_sync_clone::<CancelToken>();
+    send_sync_clone::<pgcluster::client::CancelError>();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut conn = rt.block_on(connect(&socket_conninfo()));
+    send(&conn.wait_for_notification(Duration::ZERO));
+    send(&conn.copy_in_from("COPY x FROM STDIN", &b""[..]));
+    send(&conn.copy_out("COPY x TO STDOUT"));
+    send(&conn.transaction());
+    send(&conn.commit());
+    let token = conn.cancel_token().unwrap();
+    send(&token.cancel());
+    rt.block_on(conn.close());
 }

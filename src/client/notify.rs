@@ -12,7 +12,9 @@ impl Connection {
     /// The next notification (`LISTEN` first): one already received, or one read from the
     /// socket within `timeout`; `Ok(None)` when none came in time. Notices and parameter
     /// changes arriving meanwhile are kept as during a query. Cancel safe: dropping the
-    /// future (e.g. in `select!`) loses nothing.
+    /// future (e.g. in `select!`) loses nothing (except while the rollback a dropped
+    /// [`crate::client::Transaction`] left pending is sent first). The server delivers notifications only
+    /// between transactions: with autocommit off, `LISTEN` itself takes effect at commit.
     ///
     /// A server that ends the connection (e.g. `pg_terminate_backend`) makes this an error
     /// with its FATAL message and libpq's `server closed the connection unexpectedly`
@@ -24,6 +26,9 @@ impl Connection {
         if !self.notifications.is_empty() {
             return Ok(Some(self.notifications.remove(0)));
         }
+        // A dropped transaction guard's rollback goes first, so that no transaction stays
+        // open while waiting.
+        self.settle().await?;
         if !self.usable() {
             return Err(Error::Closed);
         }

@@ -120,7 +120,7 @@ impl Connection {
     }
 
     /// Sends the rollback a dropped [`Transaction`] left pending.
-    async fn settle(&mut self) -> Result<(), Error> {
+    pub(super) async fn settle(&mut self) -> Result<(), Error> {
         if self.client.pending_rollback {
             self.client.pending_rollback = false;
             if self.state() == State::Open && self.transaction_status() != TransactionStatus::Idle {

@@ -18,7 +18,7 @@ use tokio::net::TcpSocket;
 use tokio::time::Instant;
 
 use crate::connection::Connection;
-use crate::conninfo::{Address, Resolved, Target, TcpSettings};
+use crate::conninfo::{Address, Resolved, SocketOptions, Target, TcpSettings};
 use crate::error::ConnectError;
 use crate::transport::Stream;
 
@@ -284,6 +284,40 @@ async fn attempt(
     Ok(conn)
 }
 
+/// Sets the TCP options libpq sets, in its order; on failure, libpq's text.
+fn apply_socket_options(socket: &TcpSocket, options: &SocketOptions) -> Result<(), String> {
+    use std::time::Duration;
+    let sock = socket2::SockRef::from(socket);
+    let failed =
+        |name: &str, e: io::Error| format!("setsockopt({name}) failed: {}\n", strerror(&e));
+    if !options.keepalive {
+        return Ok(());
+    }
+    sock.set_keepalive(true)
+        .map_err(|e| failed("SO_KEEPALIVE", e))?;
+    let mut keepalive = socket2::TcpKeepalive::new();
+    if let Some(secs) = options.keepalive_idle {
+        keepalive = keepalive.with_time(Duration::from_secs(secs.into()));
+        sock.set_tcp_keepalive(&keepalive)
+            .map_err(|e| failed("TCP_KEEPIDLE", e))?;
+    }
+    if let Some(secs) = options.keepalive_interval {
+        keepalive = keepalive.with_interval(Duration::from_secs(secs.into()));
+        sock.set_tcp_keepalive(&keepalive)
+            .map_err(|e| failed("TCP_KEEPINTVL", e))?;
+    }
+    if let Some(count) = options.keepalive_count {
+        keepalive = keepalive.with_retries(count);
+        sock.set_tcp_keepalive(&keepalive)
+            .map_err(|e| failed("TCP_KEEPCNT", e))?;
+    }
+    if let Some(ms) = options.tcp_user_timeout {
+        sock.set_tcp_user_timeout(Some(Duration::from_millis(ms.into())))
+            .map_err(|e| failed("TCP_USER_TIMEOUT", e))?;
+    }
+    Ok(())
+}
+
 async fn open_socket(
     endpoint: &Endpoint,
     port_text: &str,
@@ -302,15 +336,10 @@ async fn open_socket(
                 TcpSocket::new_v6()
             }
             .map_err(|e| next(format!("could not create socket: {}\n", strerror(&e))))?;
-            // libpq checks the keepalive settings for each TCP address, before connect().
-            // tokio's socket sets SO_KEEPALIVE only: the idle, interval, count and user
-            // timeout values are checked as Linux would (same texts) but not applied.
+            // libpq checks and sets the keepalive settings for each TCP address, before
+            // connect(), each with its own text.
             let options = tcp.socket_options().map_err(next)?;
-            if options.keepalive {
-                socket.set_keepalive(true).map_err(|e| {
-                    next(format!("setsockopt(SO_KEEPALIVE) failed: {}\n", strerror(&e)))
-                })?;
-            }
+            apply_socket_options(&socket, &options).map_err(next)?;
             let stream = socket.connect(*addr).await.map_err(|e| {
                 let port = shown_port(port_text);
                 let shown = if *show_addr {
@@ -624,6 +653,38 @@ fn with_newline(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keepalive_settings_are_applied_to_the_socket() {
+        let socket = TcpSocket::new_v4().unwrap();
+        let options = SocketOptions {
+            keepalive: true,
+            keepalive_idle: Some(7),
+            keepalive_interval: Some(3),
+            keepalive_count: Some(4),
+            tcp_user_timeout: Some(2500),
+        };
+        apply_socket_options(&socket, &options).unwrap();
+        let sock = socket2::SockRef::from(&socket);
+        assert!(sock.keepalive().unwrap());
+        assert_eq!(
+            sock.tcp_keepalive_time().unwrap(),
+            std::time::Duration::from_secs(7)
+        );
+        assert_eq!(
+            sock.tcp_keepalive_interval().unwrap(),
+            std::time::Duration::from_secs(3)
+        );
+        assert_eq!(sock.tcp_keepalive_retries().unwrap(), 4);
+        assert_eq!(
+            sock.tcp_user_timeout().unwrap(),
+            Some(std::time::Duration::from_millis(2500))
+        );
+        // keepalives=0: nothing is set.
+        let socket = TcpSocket::new_v4().unwrap();
+        apply_socket_options(&socket, &SocketOptions::default()).unwrap();
+        assert!(!socket2::SockRef::from(&socket).keepalive().unwrap());
+    }
 
     #[test]
     fn strerror_strips_the_os_error_suffix() {

@@ -156,6 +156,35 @@ fn server_resets_after_the_startup_packet() {
     });
 }
 
+/// A length word past every limit (messages.md §8): the lost-synchronization text, the
+/// connection is broken, and nothing near 2 GiB is allocated.
+#[test]
+fn huge_length_word_is_lost_synchronization() {
+    run(async {
+        let mut huge = vec![b'D'];
+        huge.extend_from_slice(&0x7FFF_FFF0u32.to_be_bytes());
+        huge.extend_from_slice(&[0; 16]);
+        let fake = FakeServer::start(vec![
+            Step::ReadStartup,
+            Step::Send(startup_ok()),
+            Step::ReadMessage,
+            Step::Send(huge),
+            Step::Stall,
+        ])
+        .await;
+        let mut conn = connect(&fake.conninfo("")).await;
+        let started = Instant::now();
+        let e = query_error(conn.simple_query("SELECT x").await);
+        assert!(started.elapsed() < FAST);
+        assert_eq!(
+            e.message,
+            "lost synchronization with server: got message type \"D\", length 2147483628\n"
+        );
+        assert!(e.connection_lost);
+        assert_eq!(conn.state(), State::Broken);
+    });
+}
+
 /// Cut after every byte offset of a whole startup answer: always the closed text.
 #[test]
 fn server_closes_mid_message_at_every_offset() {

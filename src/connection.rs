@@ -256,7 +256,7 @@ impl Connection {
                         return Err(self.lose(run, &text));
                     }
                 }
-                Ok(QueryEvent::CopyData(data)) => copy.receive(&data),
+                Ok(QueryEvent::CopyData(data)) => copy.receive(&data).await,
                 Ok(event) => self.handle_event(event, sql, &mut run),
                 Err(e) => {
                     run.set_error(format!("{e}\n"), None);

@@ -540,6 +540,50 @@ impl tokio::io::AsyncRead for FailingReader {
     }
 }
 
+/// A writer that fails once `room` bytes are written.
+struct FailingWriter {
+    room: usize,
+}
+
+impl io::Write for FailingWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.room == 0 {
+            return Err(io::Error::other("disk full"));
+        }
+        let n = self.room.min(buf.len());
+        self.room -= n;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl tokio::io::AsyncWrite for FailingWriter {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<io::Result<usize>> {
+        std::task::Poll::Ready(io::Write::write(self.get_mut(), buf))
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
 #[tokio::test]
 async fn copy_in_and_out() {
     let mut conn = connect(&socket_conninfo()).await;
@@ -614,6 +658,28 @@ async fn copy_in_and_out() {
         .unwrap();
     assert_eq!(back, big);
 
+    // Streamed to a writer as it arrives.
+    let mut streamed = Vec::new();
+    let r = conn
+        .copy_out_to(
+            "COPY (SELECT * FROM pgc_client_copy ORDER BY id) TO STDOUT",
+            &mut streamed,
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.tag, "COPY 50000");
+    assert_eq!(streamed, big);
+    // A writer that fails: the rest is drained, the connection stays usable.
+    let e = conn
+        .copy_out_to(
+            "COPY pgc_client_copy TO STDOUT",
+            FailingWriter { room: 100_000 },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.to_string(), "could not write the COPY data: disk full");
+    assert_eq!(one_value(&mut conn, "SELECT 3").await.as_deref(), Some("3"));
+
     // A plain query still refuses COPY FROM STDIN, and stays usable.
     let e = conn
         .simple_query("COPY pgc_client_copy FROM STDIN")
@@ -665,6 +731,24 @@ fn blocking_copy_in_and_out() {
         e.to_string(),
         "Got an error from the database server:\n    COPY from stdin failed: error reading the COPY data: disk on fire\n    CONTEXT:  COPY pgc_client_bcopy, line 1"
     );
+    conn.rollback().unwrap();
+    let mut file = Vec::new();
+    let r = conn
+        .copy_out_to(
+            "COPY (SELECT g, g * 2 FROM generate_series(1, 3) g) TO STDOUT",
+            io::Cursor::new(&mut file),
+        )
+        .unwrap();
+    assert_eq!(r.rows_affected(), Some(3));
+    assert_eq!(file, b"1\t2\n2\t4\n3\t6\n");
+    let e = conn
+        .copy_out_to(
+            "COPY (SELECT repeat('x', 1000)) TO STDOUT",
+            FailingWriter { room: 10 },
+        )
+        .unwrap_err();
+    assert_eq!(e.to_string(), "could not write the COPY data: disk full");
+    assert_eq!(conn.transaction_status(), TransactionStatus::InTransaction);
     conn.rollback().unwrap();
     let e = conn
         .copy_out("COPY pgc_client_bcopy TO STDOUT")
@@ -743,6 +827,7 @@ fn tokens_and_futures_can_move_between_threads() {
     send(&conn.wait_for_notification(Duration::ZERO));
     send(&conn.copy_in_from("COPY x FROM STDIN", &b""[..]));
     send(&conn.copy_out("COPY x TO STDOUT"));
+    send(&conn.copy_out_to("COPY x TO STDOUT", tokio::io::sink()));
     send(&conn.transaction());
     send(&conn.commit());
     let token = conn.cancel_token().unwrap();

@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use pgcluster_protocol::frontend;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 
 use crate::blocking;
 use crate::connect::{send_error_text, SERVER_CLOSED};
@@ -18,21 +18,33 @@ use crate::error::Error;
 const CHUNK: usize = 64 * 1024;
 
 /// What a query does with COPY: refuse COPY FROM STDIN and drop COPY TO STDOUT data (a
-/// plain query), send data from a reader, or collect the data sent.
+/// plain query), send data from a reader, or write the data received to a writer.
 pub(crate) enum CopyIo<'a> {
     /// CopyFail for COPY FROM STDIN; COPY TO STDOUT data dropped.
     Refuse,
     /// The data for the first COPY FROM STDIN (later ones are refused).
     In(Option<&'a mut (dyn AsyncRead + Unpin + Send + 'a)>),
     /// Where COPY TO STDOUT data goes.
-    Out(&'a mut Vec<u8>),
+    Out {
+        /// The destination.
+        writer: &'a mut (dyn AsyncWrite + Unpin + Send + 'a),
+        /// The first failed write; the rest of the data is then dropped (the server
+        /// sends it all the same).
+        error: Option<io::Error>,
+    },
 }
 
 impl CopyIo<'_> {
     /// One CopyData message of COPY TO STDOUT.
-    pub(crate) fn receive(&mut self, data: &[u8]) {
-        if let Self::Out(buffer) = self {
-            buffer.extend_from_slice(data);
+    pub(crate) async fn receive(&mut self, data: &[u8]) {
+        if let Self::Out {
+            writer,
+            error: error @ None,
+        } = self
+        {
+            if let Err(e) = writer.write_all(data).await {
+                *error = Some(e);
+            }
         }
     }
 }
@@ -101,11 +113,36 @@ impl Connection {
     /// Runs `COPY ... TO STDOUT` (simple query protocol) and returns the data the server
     /// sent, in the COPY format asked for. A server error is [`Error::Query`].
     pub async fn copy_out(&mut self, sql: &str) -> Result<Vec<u8>, Error> {
-        self.before_statement().await?;
         let mut data = Vec::new();
-        self.simple_query_with(sql, &mut CopyIo::Out(&mut data))
-            .await?;
+        self.copy_out_to(sql, &mut data).await?;
         Ok(data)
+    }
+
+    /// Runs `COPY ... TO STDOUT`, writing the data to `writer` as it arrives (nothing is
+    /// held in memory), then flushing it; the result's tag is `COPY <rows>`. When a write
+    /// fails, the rest of the data is read and dropped (the server sends it all the same;
+    /// the connection stays usable), and the error is `could not write the COPY data: ...`.
+    pub async fn copy_out_to<W>(&mut self, sql: &str, mut writer: W) -> Result<QueryResult, Error>
+    where
+        W: AsyncWrite + Unpin + Send,
+    {
+        self.before_statement().await?;
+        let mut copy = CopyIo::Out {
+            writer: &mut writer,
+            error: None,
+        };
+        let mut results = self.simple_query_with(sql, &mut copy).await?;
+        let failed = match copy {
+            CopyIo::Out { error, .. } => error,
+            _ => None,
+        };
+        match failed {
+            Some(e) => Err(write_error(&e)),
+            None => {
+                writer.flush().await.map_err(|e| write_error(&e))?;
+                Ok(results.pop().unwrap_or_else(QueryResult::empty))
+            }
+        }
     }
 
     /// Runs `COPY ... FROM STDIN` with `data` as its input; the result's tag is
@@ -139,6 +176,32 @@ fn copy_fail(text: &str, out: &mut Vec<u8>) {
     }
 }
 
+/// The error for a COPY TO STDOUT whose data could not be written.
+fn write_error(e: &io::Error) -> Error {
+    Error::Unexpected(format!("could not write the COPY data: {e}"))
+}
+
+/// A blocking writer seen as an async one (see [`BlockingReader`]).
+struct BlockingWriter<W>(W);
+
+impl<W: io::Write + Unpin> AsyncWrite for BlockingWriter<W> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Poll::Ready(self.get_mut().0.write(buf))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(self.get_mut().0.flush())
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_flush(cx)
+    }
+}
+
 /// A blocking reader seen as an async one: only for the blocking facade's own
 /// current-thread runtime, where blocking in `poll_read` blocks nothing else.
 struct BlockingReader<R>(R);
@@ -161,6 +224,16 @@ impl blocking::Connection {
     pub fn copy_out(&mut self, sql: &str) -> Result<Vec<u8>, Error> {
         let (conn, runtime) = self.parts();
         runtime.block_on(conn.copy_out(sql))
+    }
+
+    /// Runs `COPY ... TO STDOUT`, writing the data to `writer` as it arrives (see
+    /// [`Connection::copy_out_to`]).
+    pub fn copy_out_to<W>(&mut self, sql: &str, writer: W) -> Result<QueryResult, Error>
+    where
+        W: io::Write + Unpin + Send,
+    {
+        let (conn, runtime) = self.parts();
+        runtime.block_on(conn.copy_out_to(sql, BlockingWriter(writer)))
     }
 
     /// Runs `COPY ... FROM STDIN` with `data` as its input (see [`Connection::copy_in`]).

@@ -9,6 +9,12 @@
 //! slots reserved for superusers, the `pg_hba.conf` reject line and smart shutdown
 //! (`connection.rs`), a connection lost during `CREATE DATABASE` (`cluster.rs`).
 //!
+//! Not a row: a reset (RST) that reaches the client before its startup packet is sent.
+//! libpq 13.3 then reports it like a refused connection (`could not connect to server:
+//! Connection reset by peer` and the host block), but only when the RST wins the race
+//! with its poll for writability; pgcluster reports the closed text. A reset after the
+//! startup packet is deterministic and gives the closed text in both.
+//!
 //! Tests that count file descriptors take [`support::run_alone`]; all others share.
 #![cfg(feature = "testing")]
 

@@ -169,11 +169,8 @@ impl blocking::Connection {
     }
 }
 
-/// The server address of a connected socket.
-#[allow(
-    unreachable_patterns,
-    reason = "a later transport (e.g. TLS) may have no cancel target of its own here"
-)]
+/// The server address of a connected socket. A TLS transport, when there is one, cancels
+/// through its TCP socket's address: libpq sends CancelRequest unencrypted.
 fn target_of(stream: &Stream) -> Option<Target> {
     match stream {
         Stream::Tcp(s) => s.peer_addr().ok().map(Target::Tcp),
@@ -183,7 +180,6 @@ fn target_of(stream: &Stream) -> Option<Target> {
             .ok()?
             .as_pathname()
             .map(|p| Target::Unix(p.to_path_buf())),
-        _ => None,
     }
 }
 

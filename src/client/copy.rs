@@ -252,3 +252,113 @@ impl blocking::Connection {
         runtime.block_on(conn.copy_in_from(sql, BlockingReader(reader)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transport::Stream;
+    use pgcluster_protocol::frame::FrameReader;
+    use pgcluster_protocol::limits::Limits;
+    use tokio::net::UnixStream;
+
+    fn msg(tag: u8, body: &[u8]) -> Vec<u8> {
+        let mut v = vec![tag];
+        v.extend_from_slice(&u32::try_from(body.len() + 4).unwrap().to_be_bytes());
+        v.extend_from_slice(body);
+        v
+    }
+
+    /// Reads frames from the client until one with `tag`; returns them all.
+    async fn read_until(
+        peer: &mut UnixStream,
+        reader: &mut FrameReader,
+        tag: u8,
+    ) -> Vec<(u8, Vec<u8>)> {
+        let mut frames = Vec::new();
+        loop {
+            while let Some(frame) = reader.next_frame().unwrap() {
+                let done = frame.tag == tag;
+                frames.push((frame.tag, frame.body.to_vec()));
+                if done {
+                    return frames;
+                }
+            }
+            assert_ne!(peer.read_buf(reader.read_buf()).await.unwrap(), 0);
+        }
+    }
+
+    /// A reader that fails once its bytes are read.
+    struct Failing(&'static [u8]);
+
+    impl io::Read for Failing {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.0.is_empty() {
+                return Err(io::Error::other("gone\0away"));
+            }
+            let n = self.0.len().min(buf.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn copy_in_sends_chunks_then_done_or_fail() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let (a, mut peer) = UnixStream::pair().unwrap();
+            let mut conn = Connection::from_parts(
+                Stream::Unix(a),
+                FrameReader::new(Limits::default()),
+                crate::connection::tests::ready(),
+            );
+            // No startup packet here: the frontend's messages all have a tag, so the
+            // fake server reads them with a FrameReader.
+            let mut theirs = FrameReader::new(Limits::default());
+            let data = vec![b'x'; CHUNK + 10];
+            let server = async {
+                let got = read_until(&mut peer, &mut theirs, b'Q').await;
+                assert_eq!(got, vec![(b'Q', b"COPY t FROM STDIN\0".to_vec())]);
+                peer.write_all(&msg(b'G', &[0, 0, 0])).await.unwrap();
+                let got = read_until(&mut peer, &mut theirs, b'c').await;
+                let mut reply = msg(b'C', b"COPY 1\0");
+                reply.extend(msg(b'Z', b"I"));
+                peer.write_all(&reply).await.unwrap();
+                got
+            };
+            let (result, got) = tokio::join!(conn.copy_in("COPY t FROM STDIN", &data), server);
+            assert_eq!(result.unwrap().tag, "COPY 1");
+            let sizes: Vec<(u8, usize)> = got.iter().map(|(t, b)| (*t, b.len())).collect();
+            assert_eq!(sizes, vec![(b'd', CHUNK), (b'd', 10), (b'c', 0)]);
+
+            let server = async {
+                read_until(&mut peer, &mut theirs, b'Q').await;
+                peer.write_all(&msg(b'G', &[0, 0, 0])).await.unwrap();
+                let got = read_until(&mut peer, &mut theirs, b'f').await;
+                let mut reply = msg(
+                    b'E',
+                    b"SERROR\0VERROR\0C57014\0MCOPY from stdin failed: x\0\0",
+                );
+                reply.extend(msg(b'Z', b"I"));
+                peer.write_all(&reply).await.unwrap();
+                got
+            };
+            let (result, got) = tokio::join!(
+                conn.copy_in_from("COPY t FROM STDIN", BlockingReader(Failing(b"ab"))),
+                server
+            );
+            assert!(result.is_err());
+            assert_eq!(
+                got,
+                vec![
+                    (b'd', b"ab".to_vec()),
+                    (b'f', b"error reading the COPY data: gone\\0away\0".to_vec())
+                ]
+            );
+            assert_eq!(conn.state(), crate::connection::State::Open);
+        });
+    }
+}

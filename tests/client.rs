@@ -834,3 +834,37 @@ fn tokens_and_futures_can_move_between_threads() {
     send(&token.cancel());
     rt.block_on(conn.close());
 }
+
+/// A trigger sends a notice per row: the server blocks on sending them once we stop
+/// reading, and stops reading our data. `copy_in` reads while it writes.
+#[tokio::test]
+async fn copy_in_with_a_notice_per_row_does_not_deadlock() {
+    let mut conn = connect(&socket_conninfo()).await;
+    conn.simple_query(
+        "CREATE TEMP TABLE pgc_client_noisy (i int, t text);
+         CREATE FUNCTION pg_temp.pgc_noisy() RETURNS trigger LANGUAGE plpgsql AS
+           $$BEGIN RAISE NOTICE '%', repeat('n', 1000); RETURN NEW; END$$;
+         CREATE TRIGGER pgc_noisy BEFORE INSERT ON pgc_client_noisy
+           FOR EACH ROW EXECUTE FUNCTION pg_temp.pgc_noisy()",
+    )
+    .await
+    .unwrap();
+    let mut data = Vec::new();
+    for i in 0..20_000 {
+        data.extend_from_slice(format!("{i}\t{}\n", "t".repeat(1000)).as_bytes());
+    }
+    let r = tokio::time::timeout(
+        LONG,
+        conn.copy_in("COPY pgc_client_noisy FROM STDIN", &data),
+    )
+    .await
+    .expect("no deadlock")
+    .unwrap();
+    assert_eq!(r.rows_affected(), Some(20_000));
+    let notices = conn.take_notices();
+    assert_eq!(notices.len(), 20_000);
+    assert_eq!(
+        notices[0].message.as_deref(),
+        Some("n".repeat(1000).as_str())
+    );
+}

@@ -2,10 +2,12 @@
 //! protocol as psycopg2's `copy_expert`: CopyData chunks, then CopyDone, or CopyFail when
 //! the data cannot be read.
 
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use pgcluster_protocol::frame::FrameReader;
 use pgcluster_protocol::frontend;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 
@@ -13,6 +15,7 @@ use crate::blocking;
 use crate::connect::{send_error_text, SERVER_CLOSED};
 use crate::connection::{Connection, QueryResult, COPY_IN_REFUSED};
 use crate::error::Error;
+use crate::transport::Stream;
 
 /// Size of the CopyData messages sent by `copy_in`.
 const CHUNK: usize = 64 * 1024;
@@ -71,10 +74,10 @@ impl Connection {
         let Some(stream) = self.stream.as_mut() else {
             return Err(SERVER_CLOSED.to_owned());
         };
+        let reader = &mut self.reader;
         let Some(source) = source else {
             copy_fail(COPY_IN_REFUSED, &mut self.out);
-            return stream
-                .write_all(&self.out)
+            return write_draining(stream, reader, &self.out)
                 .await
                 .map_err(|e| send_error_text(&e));
         };
@@ -91,8 +94,7 @@ impl Connection {
                         copy_fail(&e.to_string(), &mut self.out);
                         break;
                     }
-                    stream
-                        .write_all(&self.out)
+                    write_draining(stream, reader, &self.out)
                         .await
                         .map_err(|e| send_error_text(&e))?;
                     self.out.clear();
@@ -104,8 +106,7 @@ impl Connection {
                 }
             }
         }
-        stream
-            .write_all(&self.out)
+        write_draining(stream, reader, &self.out)
             .await
             .map_err(|e| send_error_text(&e))
     }
@@ -165,6 +166,41 @@ impl Connection {
             .await?;
         Ok(results.pop().unwrap_or_else(QueryResult::empty))
     }
+}
+
+/// Writes all of `buf`; whenever the socket takes no more, reads what the server sends
+/// meanwhile into `reader` (handled once the COPY's data is sent). A server that sends
+/// something for each row (a notice from a trigger, say) blocks once we stop reading, and
+/// then stops reading our data: without this, both sides would wait for ever.
+async fn write_draining(
+    stream: &mut Stream,
+    reader: &mut FrameReader,
+    buf: &[u8],
+) -> io::Result<()> {
+    let mut rest = buf;
+    let mut eof = false;
+    std::future::poll_fn(|cx| loop {
+        if rest.is_empty() {
+            return Poll::Ready(Ok(()));
+        }
+        match Pin::new(&mut *stream).poll_write(cx, rest) {
+            Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+            Poll::Ready(Ok(n)) => rest = rest.get(n..).unwrap_or_default(),
+            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+            // After EOF only the write can end this (a closed socket fails it).
+            Poll::Pending if eof => return Poll::Pending,
+            Poll::Pending => {
+                let read = std::pin::pin!(stream.read_buf(reader.read_buf())).poll(cx);
+                match read {
+                    Poll::Ready(Ok(0)) => eof = true,
+                    Poll::Ready(Ok(_)) => {}
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                    Poll::Pending => return Poll::Pending,
+                }
+            }
+        }
+    })
+    .await
 }
 
 /// CopyFail with `text`, NULs (which the message cannot carry) shown as `\0`.
@@ -256,8 +292,6 @@ impl blocking::Connection {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transport::Stream;
-    use pgcluster_protocol::frame::FrameReader;
     use pgcluster_protocol::limits::Limits;
     use tokio::net::UnixStream;
 

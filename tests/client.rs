@@ -154,6 +154,25 @@ async fn autocommit_off_sends_begin_and_commit_or_rollback_ends_it() {
 }
 
 #[tokio::test]
+async fn async_cluster_connect_with_autocommit_off() {
+    let cluster = pgcluster::Cluster::new("pgsql:///postgres")
+        .unwrap()
+        .with_env(server().env());
+    let mut conn = cluster.connect_with(None, false).await.unwrap();
+    assert!(!conn.autocommit());
+    assert_eq!(
+        one_value(&mut conn, "SELECT current_database()")
+            .await
+            .as_deref(),
+        Some("postgres")
+    );
+    assert_eq!(conn.transaction_status(), TransactionStatus::InTransaction);
+    conn.rollback().await.unwrap();
+    let conn = cluster.connect_with("postgres", true).await.unwrap();
+    assert!(conn.autocommit());
+}
+
+#[tokio::test]
 async fn transaction_guard_commits_or_rolls_back() {
     server()
         .psql("DROP TABLE IF EXISTS pgc_client_tx; CREATE TABLE pgc_client_tx (i int)")

@@ -45,8 +45,48 @@ pub enum Error {
         /// The database left behind.
         database: String,
     },
+    /// The caller used a connection in a way that cannot work (never caused by the server).
+    Misuse(Misuse),
+    /// `COMMIT` was answered with `ROLLBACK`: a statement in the transaction had failed.
+    CommitRolledBack,
+    /// A local I/O operation failed (not the connection to the server).
+    Io {
+        /// What failed, e.g. `write the COPY data`.
+        what: &'static str,
+        /// The operating system's text.
+        message: String,
+    },
     /// The server answered something we cannot make sense of.
     Unexpected(String),
+}
+
+/// How a connection was misused. `Display` is psycopg2's text where it has one.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Misuse {
+    /// Changing autocommit while a transaction is open.
+    AutocommitInTransaction,
+    /// Opening a transaction while one is open.
+    TransactionAlreadyOpen,
+}
+
+impl fmt::Display for Misuse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::AutocommitInTransaction => "set_session cannot be used inside a transaction",
+            Self::TransactionAlreadyOpen => "a transaction is already open on this connection",
+        })
+    }
+}
+
+impl Error {
+    /// A local I/O failure: `could not {what}: {error}`.
+    pub(crate) fn io(what: &'static str, e: &std::io::Error) -> Self {
+        Self::Io {
+            what,
+            message: e.to_string(),
+        }
+    }
 }
 
 impl Error {
@@ -94,6 +134,11 @@ impl fmt::Display for Error {
                 "{cause}\nThe database \"{}\" was left behind; drop it once it is not needed.",
                 database.escape_debug()
             ),
+            Self::Misuse(m) => m.fmt(f),
+            Self::CommitRolledBack => f.write_str(
+                "the transaction was rolled back, not committed: a statement in it had failed",
+            ),
+            Self::Io { what, message } => write!(f, "could not {what}: {message}"),
             Self::Unexpected(what) => f.write_str(what),
         }
     }

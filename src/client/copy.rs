@@ -214,7 +214,7 @@ fn copy_fail(text: &str, out: &mut Vec<u8>) {
 
 /// The error for a COPY TO STDOUT whose data could not be written.
 fn write_error(e: &io::Error) -> Error {
-    Error::Unexpected(format!("could not write the COPY data: {e}"))
+    Error::io("write the COPY data", e)
 }
 
 /// A blocking writer seen as an async one (see [`BlockingReader`]).

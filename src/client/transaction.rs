@@ -15,17 +15,7 @@ use pgcluster_protocol::backend::TransactionStatus;
 use crate::blocking;
 use crate::client::CopyIo;
 use crate::connection::{Connection, State};
-use crate::error::Error;
-
-/// psycopg2's text for changing autocommit while a transaction is open.
-const INSIDE_TRANSACTION: &str = "set_session cannot be used inside a transaction";
-
-/// The text for opening a transaction while one is already open.
-const ALREADY_OPEN: &str = "a transaction is already open on this connection";
-
-/// The text for a COMMIT the server turned into a ROLLBACK (the transaction had failed).
-const COMMIT_ROLLED_BACK: &str =
-    "the transaction was rolled back, not committed: a statement in it had failed";
+use crate::error::{Error, Misuse};
 
 /// Per-connection client settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,7 +51,7 @@ impl Connection {
             return Err(Error::Closed);
         }
         if self.transaction_status() != TransactionStatus::Idle && !self.client.pending_rollback {
-            return Err(Error::Unexpected(INSIDE_TRANSACTION.to_owned()));
+            return Err(Error::Misuse(Misuse::AutocommitInTransaction));
         }
         self.client.autocommit = autocommit;
         Ok(())
@@ -100,7 +90,7 @@ impl Connection {
             return Err(Error::Closed);
         }
         if self.transaction_status() != TransactionStatus::Idle {
-            return Err(Error::Unexpected(ALREADY_OPEN.to_owned()));
+            return Err(Error::Misuse(Misuse::TransactionAlreadyOpen));
         }
         self.simple_query_with("BEGIN", &mut CopyIo::Refuse).await?;
         Ok(())
@@ -142,7 +132,7 @@ impl Connection {
         let results = self.simple_query_with(sql, &mut CopyIo::Refuse).await?;
         let tag = results.last().map(|r| r.tag.as_str());
         if sql == "COMMIT" && tag == Some("ROLLBACK") {
-            return Err(Error::Unexpected(COMMIT_ROLLED_BACK.to_owned()));
+            return Err(Error::CommitRolledBack);
         }
         Ok(())
     }

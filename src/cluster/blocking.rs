@@ -35,8 +35,7 @@ pub fn get_cluster(setting: &str) -> Result<Cluster, Error> {
 
 impl Cluster {
     fn wrap(inner: super::Cluster) -> Result<Self, Error> {
-        let runtime = new_runtime()
-            .map_err(|e| Error::Unexpected(format!("could not start a runtime: {e}")))?;
+        let runtime = new_runtime().map_err(|e| Error::io("start a runtime", &e))?;
         Ok(Self { inner, runtime })
     }
 
@@ -71,8 +70,7 @@ impl Cluster {
     /// See [`crate::Cluster::connect`]. The connection gets a runtime of its own, so it
     /// outlives this `Cluster` if need be.
     pub fn connect<'a>(&self, name: impl Into<Option<&'a str>>) -> Result<Connection, Error> {
-        let runtime = new_runtime()
-            .map_err(|e| Error::Unexpected(format!("could not start a runtime: {e}")))?;
+        let runtime = new_runtime().map_err(|e| Error::io("start a runtime", &e))?;
         let conn = runtime.block_on(self.inner.connect(name))?;
         Ok(Connection::from_parts(conn, runtime))
     }

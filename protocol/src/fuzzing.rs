@@ -340,9 +340,22 @@ fn check_startup_reply(reply: &[u8], request: Option<&Authentication>, with_pass
             assert!(body.starts_with(b"SCRAM-SHA-256"));
             assert!(!contains(reply, STARTUP_PASSWORD));
         }
-        Some(Authentication::SaslContinue(_)) => {
+        Some(Authentication::SaslContinue(server_first)) => {
             assert!(body.starts_with(b"c="));
-            assert!(!contains(reply, STARTUP_PASSWORD));
+            // The client-final echoes the server's nonce, which may contain anything
+            // (even the password): only the client's own bytes must not.
+            let nonce = server_first
+                .strip_prefix(b"r=")
+                .and_then(|rest| rest.split(|&b| b == b',').next())
+                .expect("a client-final answers a server-first with a nonce");
+            let echoed = [b",r=", nonce, b","].concat();
+            let at = reply
+                .windows(echoed.len())
+                .position(|w| w == echoed.as_slice())
+                .expect("the nonce is echoed");
+            let (before, after) = reply.split_at(at);
+            assert!(!contains(before, STARTUP_PASSWORD));
+            assert!(!contains(&after[echoed.len()..], STARTUP_PASSWORD));
         }
         other => panic!("a password message in reply to {other:?}"),
     }
@@ -490,6 +503,36 @@ mod tests {
                 out
             })
             .collect()
+    }
+
+    /// Found by the 10-minute `startup` run (2026-11-25): a server nonce containing the
+    /// password, echoed in the client-final, tripped the harness's own check. The client
+    /// was right; the harness now looks only at the client's bytes.
+    #[test]
+    fn startup_harness_server_nonce_with_the_password() {
+        let crash: &[u8] = b"\x01R\0\0\0\x17\0\0\0\x0aSCRAM-SHA-256\0\0R\0\0\0\x3c\0\0\0\x0b\
+            r=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAfuzz-secret-pw,s=,i=4R\0I";
+        startup(crash);
+        // The machine did answer with the client-final: the harness's check was reached.
+        let mut config = StartupConfig::new("fuzz");
+        config.password = Some(STARTUP_PASSWORD.to_vec());
+        let mut machine = Startup::new(config, [0; 18]);
+        machine.start(&mut Vec::new()).unwrap();
+        let mut frames = FrameReader::new(Limits::default());
+        frames.extend_from_slice(&crash[1..]);
+        let mut out = Vec::new();
+        machine
+            .handle(frames.next_frame().unwrap().unwrap(), &mut out)
+            .unwrap();
+        out.clear();
+        machine
+            .handle(frames.next_frame().unwrap().unwrap(), &mut out)
+            .unwrap();
+        assert!(out.starts_with(b"p"));
+        assert!(contains(
+            &out,
+            b",r=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAfuzz-secret-pw,p="
+        ));
     }
 
     #[test]

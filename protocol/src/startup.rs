@@ -20,7 +20,7 @@ use std::fmt;
 
 use crate::auth::policy::{AuthPolicy, ChannelBindingMode, PolicyError, Progress};
 use crate::auth::scram::{
-    ChannelBinding, ScramClient, ScramError, SCRAM_SHA_256, SCRAM_SHA_256_PLUS,
+    ChannelBinding, ScramClient, ScramError, ScramKeys, SCRAM_SHA_256, SCRAM_SHA_256_PLUS,
 };
 use crate::auth::{md5::md5_password, unsupported_method, AuthError};
 use crate::backend::{tag, Authentication, BackendMessage};
@@ -55,6 +55,10 @@ pub struct StartupConfig {
     /// (`tls-server-end-point`, RFC 5929). `None` on a plain connection (the only kind
     /// pgcluster makes today).
     pub tls_server_end_point: Option<Vec<u8>>,
+    /// SCRAM keys derived for this password in earlier connections (see
+    /// [`ScramKeys`]): if the server sends the salt and iteration count of one of them,
+    /// PBKDF2 is skipped. Only keys of [`StartupConfig::password`] belong here.
+    pub scram_keys: Vec<ScramKeys>,
 }
 
 impl StartupConfig {
@@ -68,6 +72,7 @@ impl StartupConfig {
             limits: Limits::default(),
             auth_policy: AuthPolicy::default(),
             tls_server_end_point: None,
+            scram_keys: Vec::new(),
         }
     }
 }
@@ -82,6 +87,7 @@ impl fmt::Debug for StartupConfig {
             .field("limits", &self.limits)
             .field("auth_policy", &self.auth_policy)
             .field("tls", &self.tls_server_end_point.is_some())
+            .field("scram_keys", &self.scram_keys.len())
             .finish()
     }
 }
@@ -96,6 +102,9 @@ pub struct Ready {
     pub backend_key: Option<(i32, i32)>,
     /// NoticeResponses received during startup.
     pub notices: Vec<ErrorFields>,
+    /// The keys of a completed SCRAM exchange (the server's signature checked), to be
+    /// passed in [`StartupConfig::scram_keys`] next time.
+    pub scram_keys: Option<ScramKeys>,
 }
 
 /// What happened after a frame was handled.
@@ -263,7 +272,14 @@ impl Startup {
                 }
                 result.map(|authenticated| {
                     self.state = if authenticated {
-                        State::Authenticated(Ready::default())
+                        State::Authenticated(Ready {
+                            scram_keys: scram
+                                .as_ref()
+                                .filter(|s| s.is_done())
+                                .and_then(ScramClient::keys)
+                                .cloned(),
+                            ..Ready::default()
+                        })
                     } else {
                         State::Authenticating { scram, progress }
                     };
@@ -440,12 +456,10 @@ impl Startup {
             return Err(PolicyError::BindingNotOffered.into());
         }
         let password = self.password()?;
-        Ok(ScramClient::new(
-            password,
-            self.client_nonce,
-            binding,
-            self.config.limits,
-        ))
+        Ok(
+            ScramClient::new(password, self.client_nonce, binding, self.config.limits)
+                .with_known_keys(self.config.scram_keys.clone()),
+        )
     }
 }
 
@@ -773,7 +787,15 @@ mod tests {
     /// Runs a SCRAM exchange against a server computed with the same primitives; returns
     /// the machine after the server's final message.
     fn scram_exchange(password: &str, server_password: &str) -> (Startup, Result<Vec<u8>, String>) {
-        let mut m = started(config(Some(password)));
+        scram_exchange_with(config(Some(password)), password, server_password)
+    }
+
+    fn scram_exchange_with(
+        config: StartupConfig,
+        password: &str,
+        server_password: &str,
+    ) -> (Startup, Result<Vec<u8>, String>) {
+        let mut m = started(config);
         let out = feed(&mut m, auth(10, b"SCRAM-SHA-256\0\0"));
         let prefix = b"pSCRAM-SHA-256\0";
         assert_eq!(out[0], b'p');
@@ -809,7 +831,40 @@ mod tests {
     fn scram_success() {
         let (mut m, server_final) = scram_exchange("pencil", "pencil");
         assert!(feed(&mut m, auth(12, &server_final.unwrap())).is_empty());
-        let _ = finish(&mut m);
+        let keys = finish(&mut m).scram_keys.unwrap();
+        assert_eq!(
+            (keys.salt.as_slice(), keys.iterations),
+            (&b"0123456789abcdef"[..], 4096)
+        );
+    }
+
+    #[test]
+    fn scram_with_known_keys_succeeds_and_reports_them_again() {
+        let (mut m, server_final) = scram_exchange("pencil", "pencil");
+        assert!(feed(&mut m, auth(12, &server_final.unwrap())).is_empty());
+        let keys = finish(&mut m).scram_keys.unwrap();
+
+        let mut c = config(Some("pencil"));
+        c.scram_keys = vec![keys.clone()];
+        let (mut m, server_final) = scram_exchange_with(c, "pencil", "pencil");
+        assert!(feed(&mut m, auth(12, &server_final.unwrap())).is_empty());
+        assert_eq!(finish(&mut m).scram_keys, Some(keys.clone()));
+
+        // Keys that are not this password's make the server refuse the proof.
+        let mut c = config(Some("pencil"));
+        c.scram_keys = vec![ScramKeys {
+            client_key: [1; 32],
+            ..keys
+        }];
+        let (_, server_final) = scram_exchange_with(c, "pencil", "pencil");
+        assert_eq!(server_final, Err("wrong proof".to_owned()));
+    }
+
+    #[test]
+    fn no_keys_without_a_completed_scram_exchange() {
+        // Trust: AuthenticationOk straight away.
+        let mut m = started(config(Some("pencil")));
+        assert_eq!(finish(&mut m).scram_keys, None);
     }
 
     #[test]

@@ -33,6 +33,8 @@ use std::fmt;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
+use sha2::digest::consts::U64;
+use sha2::digest::generic_array::GenericArray;
 use sha2::{Digest, Sha256};
 
 use crate::limits::Limits;
@@ -187,12 +189,57 @@ impl fmt::Debug for ChannelBinding {
     }
 }
 
+/// The keys PBKDF2 yields for one password, salt and iteration count: `ClientKey` and
+/// `ServerKey` of RFC 5802. Knowing them spares an exchange the key derivation (4096
+/// rounds of HMAC-SHA-256 with PostgreSQL's default), as libpq 18's `scram_client_key`
+/// and `scram_server_key` do. They are password equivalents: `Debug` does not show them.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ScramKeys {
+    /// The salt the server sent (decoded).
+    pub salt: Vec<u8>,
+    /// The iteration count the server sent.
+    pub iterations: u32,
+    /// `HMAC(SaltedPassword, "Client Key")`.
+    pub client_key: [u8; KEY_LEN],
+    /// `HMAC(SaltedPassword, "Server Key")`.
+    pub server_key: [u8; KEY_LEN],
+}
+
+impl ScramKeys {
+    /// Derives the keys of `password` (already SASLprepped) with PBKDF2.
+    fn derive(password: &[u8], salt: Vec<u8>, iterations: u32) -> Result<Self, ScramError> {
+        let salted = hi(password, &salt, iterations)?;
+        Ok(Self {
+            salt,
+            iterations,
+            client_key: hmac(&salted, b"Client Key")?,
+            server_key: hmac(&salted, b"Server Key")?,
+        })
+    }
+}
+
+impl fmt::Debug for ScramKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ScramKeys")
+            .field("salt_len", &self.salt.len())
+            .field("iterations", &self.iterations)
+            .finish_non_exhaustive()
+    }
+}
+
 /// The client side of one SCRAM-SHA-256 exchange. Secrets are not shown by `Debug`.
 pub struct ScramClient {
     state: State,
     channel_binding: ChannelBinding,
     limits: Limits,
     garbage: Option<ScramError>,
+    /// Keys derived earlier for this password; one matching the server's salt and
+    /// iteration count is used instead of PBKDF2.
+    known_keys: Vec<ScramKeys>,
+    /// The keys of this exchange, once the server-first-message has been handled.
+    keys: Option<ScramKeys>,
+    /// Whether `keys` came from `known_keys`.
+    keys_were_known: bool,
 }
 
 enum State {
@@ -272,7 +319,31 @@ impl ScramClient {
             channel_binding,
             limits,
             garbage: None,
+            known_keys: Vec::new(),
+            keys: None,
+            keys_were_known: false,
         }
+    }
+
+    /// Keys derived for this password in earlier exchanges (e.g. from a cache). If the
+    /// server sends the salt and iteration count of one of them, it is used and PBKDF2
+    /// is skipped. Keys derived from another password make the exchange fail as a wrong
+    /// password does, so only pass keys of this password.
+    #[must_use]
+    pub fn with_known_keys(mut self, keys: Vec<ScramKeys>) -> Self {
+        self.known_keys = keys;
+        self
+    }
+
+    /// The keys of this exchange (derived or known), once the server-first-message has
+    /// been handled. Worth keeping only once [`ScramClient::is_done`].
+    pub fn keys(&self) -> Option<&ScramKeys> {
+        self.keys.as_ref()
+    }
+
+    /// True when [`ScramClient::keys`] came from the known keys, without PBKDF2.
+    pub fn used_known_keys(&self) -> bool {
+        self.keys_were_known
     }
 
     /// The SASL mechanism this client speaks, for SASLInitialResponse.
@@ -348,10 +419,21 @@ impl ScramClient {
                 limit,
             })?;
 
-        let salted = hi(&password, &salt, iterations)?;
-        let client_key = hmac(&salted, b"Client Key")?;
+        let known = self
+            .known_keys
+            .iter()
+            .position(|k| k.iterations == iterations && k.salt == salt);
+        let keys = match known {
+            Some(i) => {
+                self.keys_were_known = true;
+                self.known_keys.swap_remove(i)
+            }
+            None => ScramKeys::derive(&password, salt, iterations)?,
+        };
+        let client_key = keys.client_key;
         let stored_key: [u8; KEY_LEN] = Sha256::digest(client_key).into();
-        let server_key = hmac(&salted, b"Server Key")?;
+        let server_key = keys.server_key;
+        self.keys = Some(keys);
 
         let mut final_without_proof = b"c=".to_vec();
         final_without_proof.extend_from_slice(&self.channel_binding.cbind_input());
@@ -578,21 +660,89 @@ fn hmac(key: &[u8], data: &[u8]) -> Result<[u8; KEY_LEN], ScramError> {
     Ok(mac.finalize().into_bytes().into())
 }
 
-/// `Hi()` of RFC 5802: PBKDF2-HMAC-SHA-256 with one output block. The HMAC is keyed once
-/// and its keyed state cloned for each round.
+/// SHA-256's initial hash value (FIPS 180-4, section 5.3.3).
+const SHA256_IV: [u32; 8] = [
+    0x6a09_e667,
+    0xbb67_ae85,
+    0x3c6e_f372,
+    0xa54f_f53a,
+    0x510e_527f,
+    0x9b05_688c,
+    0x1f83_d9ab,
+    0x5be0_cd19,
+];
+
+/// One 64-byte SHA-256 block.
+type Block = GenericArray<u8, U64>;
+
+/// The SHA-256 state after the block `key ^ pad`: HMAC's inner (`0x36`) or outer (`0x5c`)
+/// key block, hashed once for all rounds.
+fn pad_state(key: &[u8; 64], pad: u8) -> [u32; 8] {
+    let mut block = Block::default();
+    for (b, k) in block.iter_mut().zip(key) {
+        *b = k ^ pad;
+    }
+    let mut state = SHA256_IV;
+    sha2::compress256(&mut state, std::slice::from_ref(&block));
+    state
+}
+
+/// Writes a SHA-256 state (a digest) big-endian into the first 32 bytes of `block`.
+fn put_digest(block: &mut Block, state: [u32; 8]) {
+    for (chunk, word) in block.chunks_exact_mut(4).zip(state) {
+        chunk.copy_from_slice(&word.to_be_bytes());
+    }
+}
+
+/// `Hi()` of RFC 5802: PBKDF2-HMAC-SHA-256 with one output block.
+///
+/// The HMAC's inner and outer key blocks are hashed once; each round is then exactly two
+/// SHA-256 compressions of one prepared block (the previous round's 32 bytes, SHA-256
+/// padding and the bit length of key block plus message), with no buffering or copying
+/// in between.
 fn hi(password: &[u8], salt: &[u8], iterations: u32) -> Result<[u8; KEY_LEN], ScramError> {
-    let prf = keyed(password)?;
-    let mut mac = prf.clone();
+    // U1 = HMAC(password, salt || INT(1)): the salt has any length.
+    let mut mac = keyed(password)?;
     mac.update(salt);
     mac.update(&1u32.to_be_bytes());
-    let mut u: [u8; KEY_LEN] = mac.finalize().into_bytes().into();
-    let mut result = u;
+    let first: [u8; KEY_LEN] = mac.finalize().into_bytes().into();
+
+    // HMAC's key block: the password, or its digest if longer than a block; zero padded.
+    let mut key = [0u8; 64];
+    if password.len() > key.len() {
+        for (k, d) in key.iter_mut().zip(Sha256::digest(password)) {
+            *k = d;
+        }
+    } else {
+        for (k, p) in key.iter_mut().zip(password) {
+            *k = *p;
+        }
+    }
+    let inner = pad_state(&key, 0x36);
+    let outer = pad_state(&key, 0x5c);
+
+    // The message block of every later hash: 32 bytes, 0x80, zeros, then the total
+    // length in bits (64 + 32 bytes = 768 = 0x0300) big-endian in the last 8 bytes.
+    let mut block = Block::default();
+    for (b, u) in block.iter_mut().zip(first) {
+        *b = u;
+    }
+    if let Some(b) = block.get_mut(KEY_LEN) {
+        *b = 0x80;
+    }
+    if let Some(b) = block.get_mut(62) {
+        *b = 0x03;
+    }
+    let mut result = first;
     for _ in 1..iterations {
-        let mut mac = prf.clone();
-        mac.update(&u);
-        u = mac.finalize().into_bytes().into();
-        for (r, x) in result.iter_mut().zip(u) {
-            *r ^= x;
+        let mut state = inner;
+        sha2::compress256(&mut state, std::slice::from_ref(&block));
+        put_digest(&mut block, state);
+        let mut state = outer;
+        sha2::compress256(&mut state, std::slice::from_ref(&block));
+        put_digest(&mut block, state);
+        for (r, u) in result.iter_mut().zip(block.iter()) {
+            *r ^= u;
         }
     }
     Ok(result)
@@ -1002,6 +1152,136 @@ mod tests {
         assert_eq!(
             text,
             "ScramClient { state: \"Initial\", channel_binding: None, .. }"
+        );
+    }
+
+    /// PBKDF2 the textbook way: the keyed HMAC cloned for every round.
+    fn reference_hi(password: &[u8], salt: &[u8], iterations: u32) -> [u8; KEY_LEN] {
+        let prf = keyed(password).unwrap();
+        let mut mac = prf.clone();
+        mac.update(salt);
+        mac.update(&1u32.to_be_bytes());
+        let mut u: [u8; KEY_LEN] = mac.finalize().into_bytes().into();
+        let mut result = u;
+        for _ in 1..iterations {
+            let mut mac = prf.clone();
+            mac.update(&u);
+            u = mac.finalize().into_bytes().into();
+            for (r, x) in result.iter_mut().zip(u) {
+                *r ^= x;
+            }
+        }
+        result
+    }
+
+    fn hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    #[test]
+    fn pbkdf2_hmac_sha256_vectors() {
+        // The PBKDF2-HMAC-SHA-256 test vectors (dkLen 32) for P="password", S="salt".
+        let cases = [
+            (
+                1,
+                "120fb6cffcf8b32c43e7225256c4f837a86548c92ccc35480805987cb70be17b",
+            ),
+            (
+                2,
+                "ae4d0c95af6b46d32d0adff928f06dd02a303f8ef3c251dfd6e2d85a95474c43",
+            ),
+            (
+                4096,
+                "c5e478d59288c841aa530db6845c4c8d962893a001ce4e11a4963873aa98134a",
+            ),
+        ];
+        for (iterations, want) in cases {
+            assert_eq!(hex(&hi(b"password", b"salt", iterations).unwrap()), want);
+        }
+    }
+
+    #[test]
+    fn pbkdf2_matches_the_textbook_loop_for_every_key_length() {
+        // Keys up to one block are padded, longer ones hashed first.
+        for len in [0, 1, 31, 32, 63, 64, 65, 100, 1024] {
+            let password = vec![b'k'; len];
+            for iterations in [1, 2, 3, 17] {
+                assert_eq!(
+                    hi(&password, b"NaCl", iterations).unwrap(),
+                    reference_hi(&password, b"NaCl", iterations),
+                    "len {len}, {iterations} iterations"
+                );
+            }
+        }
+    }
+
+    /// One whole exchange against the test server; returns the client and its final message.
+    fn exchange(
+        password: &[u8],
+        known: Vec<ScramKeys>,
+        salt: &[u8],
+        i: u32,
+    ) -> (ScramClient, Vec<u8>, Option<Vec<u8>>) {
+        let mut c = ScramClient::new(password, [5; 18], ChannelBinding::None, Limits::default())
+            .with_known_keys(known);
+        let cf = c.client_first().unwrap();
+        let sf = server::server_first(&cf, "srv", salt, i);
+        let fin = c.server_first(&sf).unwrap();
+        let sfin = server::server_final(b"secret", salt, i, &cf, &sf, &fin);
+        if let Some(sfin) = &sfin {
+            c.server_final(sfin).unwrap();
+        }
+        (c, fin, sfin)
+    }
+
+    #[test]
+    fn known_keys_skip_pbkdf2_and_give_the_same_proof() {
+        let (fresh, fin, ok) = exchange(b"secret", Vec::new(), b"salty", 4096);
+        assert!(ok.is_some() && fresh.is_done());
+        assert!(!fresh.used_known_keys());
+        let keys = fresh.keys().unwrap().clone();
+        assert_eq!(
+            (keys.salt.as_slice(), keys.iterations),
+            (&b"salty"[..], 4096)
+        );
+
+        // The same salt and count: the known keys are used, and the proof is the same.
+        let other = ScramKeys {
+            salt: b"other salt".to_vec(),
+            ..keys.clone()
+        };
+        let (cached, fin2, ok2) =
+            exchange(b"secret", vec![other.clone(), keys.clone()], b"salty", 4096);
+        assert!(ok2.is_some() && cached.is_done());
+        assert!(cached.used_known_keys());
+        assert_eq!(fin2, fin);
+        assert_eq!(cached.keys(), Some(&keys));
+
+        // Another salt or count: derived afresh.
+        let (c, _, ok3) = exchange(b"secret", vec![keys.clone()], b"salty", 4095);
+        assert!(ok3.is_some() && !c.used_known_keys());
+        assert_eq!(c.keys().unwrap().iterations, 4095);
+
+        // Keys of another password fail like a wrong password: the server rejects the proof.
+        let wrong = exchange(b"secret", Vec::new(), b"pepper", 16)
+            .0
+            .keys()
+            .unwrap()
+            .clone();
+        let wrong = ScramKeys {
+            client_key: [0; KEY_LEN],
+            ..wrong
+        };
+        let (c, _, rejected) = exchange(b"secret", vec![wrong], b"pepper", 16);
+        assert!(rejected.is_none() && c.used_known_keys() && !c.is_done());
+    }
+
+    #[test]
+    fn keys_debug_hides_secrets() {
+        let (c, _, _) = exchange(b"secret", Vec::new(), b"salty", 2);
+        assert_eq!(
+            format!("{:?}", c.keys().unwrap()),
+            "ScramKeys { salt_len: 5, iterations: 2, .. }"
         );
     }
 }

@@ -20,6 +20,7 @@ use tokio::time::Instant;
 use crate::connection::Connection;
 use crate::conninfo::{Address, Resolved, SocketOptions, Target, TcpSettings};
 use crate::error::ConnectError;
+use crate::scram_cache;
 use crate::transport::Stream;
 
 /// libpq's text for a socket that closed under it (`pqReadData`'s `definitelyEOF`).
@@ -387,6 +388,9 @@ async fn startup(
     let mut startup_config = StartupConfig::new(config.user.clone());
     startup_config.database = Some(config.dbname.clone());
     startup_config.password = password.value.map(|p| p.as_bytes().to_vec());
+    if let Some(p) = password.value {
+        startup_config.scram_keys = scram_cache::lookup(p.as_bytes());
+    }
     startup_config.params = config.startup_params.clone();
     let mut nonce = [0u8; 18];
     if getrandom::getrandom(&mut nonce).is_err() {
@@ -435,7 +439,12 @@ async fn startup(
             .map_err(|e| startup_failure(password, e))?
         {
             Step::Continue => {}
-            Step::Done(ready) => return Ok(ready),
+            Step::Done(mut ready) => {
+                if let (Some(keys), Some(p)) = (ready.scram_keys.take(), password.value) {
+                    scram_cache::insert(p.as_bytes(), keys);
+                }
+                return Ok(ready);
+            }
         }
         if !out.is_empty() {
             stream

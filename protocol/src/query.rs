@@ -119,18 +119,26 @@ struct Core {
     failed: Option<ProtocolError>,
 }
 
-/// What a message means for the shared core: an event, or "not mine, decide yourself".
+/// What a message means for the shared core: an event, a row to check, or "not mine,
+/// decide yourself".
+#[allow(
+    clippy::large_enum_variant,
+    reason = "short-lived, returned once per message; boxing `Other` would allocate for each"
+)]
 enum Outcome {
     Event(QueryEvent),
+    /// A DataRow while results are arriving: decoded directly, without the (large)
+    /// [`BackendMessage`], because rows are most of what a query receives.
+    Row(DataRow),
     Other(BackendMessage),
 }
 
 impl Core {
     /// Runs `f` unless an error is already recorded; records any error `f` returns.
-    fn guard(
+    fn guard<T>(
         &mut self,
-        f: impl FnOnce(&mut Self) -> Result<QueryEvent, ProtocolError>,
-    ) -> Result<QueryEvent, ProtocolError> {
+        f: impl FnOnce(&mut Self) -> Result<T, ProtocolError>,
+    ) -> Result<T, ProtocolError> {
         if let Some(e) = &self.failed {
             return Err(e.clone());
         }
@@ -151,6 +159,9 @@ impl Core {
         if self.phase == Phase::AfterError && matches!(frame.tag, b'D' | b'T') {
             // libpq skips these by their length word once a query has failed.
             return Ok(Outcome::Event(QueryEvent::Discarded(frame.tag)));
+        }
+        if frame.tag == b'D' && self.phase == Phase::Running {
+            return Ok(Outcome::Row(DataRow::parse(&frame.body)?));
         }
         let msg = BackendMessage::parse(frame)?;
         let event = match msg {
@@ -207,11 +218,28 @@ impl Core {
     }
 
     fn row(&self, row: DataRow) -> Result<QueryEvent, ProtocolError> {
+        self.check_row(&row).map(|()| QueryEvent::Row(row))
+    }
+
+    fn check_row(&self, row: &DataRow) -> Result<(), ProtocolError> {
         match self.columns {
             None => Err(ProtocolError::DataWithoutDescription),
             Some(n) if n != row.len() => Err(ProtocolError::FieldCount),
-            Some(_) => Ok(QueryEvent::Row(row)),
+            Some(_) => Ok(()),
         }
+    }
+
+    /// The fast path of `handle_rows`: a DataRow where results are arriving, decoded
+    /// and checked, or `None` for any other frame (left to `handle`).
+    fn fast_row(&mut self, frame: &Frame) -> Option<Result<DataRow, ProtocolError>> {
+        if frame.tag != b'D' || self.phase != Phase::Running {
+            return None;
+        }
+        Some(self.guard(|core| {
+            let row = DataRow::parse(&frame.body)?;
+            core.check_row(&row)?;
+            Ok(row)
+        }))
     }
 
     fn copy_start(&mut self, msg: BackendMessage, tag: u8) -> Result<QueryEvent, ProtocolError> {
@@ -251,6 +279,7 @@ impl SimpleQuery {
         self.core.guard(|core| {
             let msg = match core.common(&frame)? {
                 Outcome::Event(event) => return Ok(event),
+                Outcome::Row(row) => return core.row(row),
                 Outcome::Other(msg) => msg,
             };
             match msg {
@@ -270,6 +299,20 @@ impl SimpleQuery {
                 _ => Err(ProtocolError::UnexpectedMessage { tag: frame.tag }),
             }
         })
+    }
+
+    /// [`SimpleQuery::handle`], except that a row goes to `on_row` and `None` is returned:
+    /// rows are most of a query's reply, and a [`QueryEvent`] is large to move around.
+    /// Checks and errors are those of `handle`.
+    pub fn handle_rows(
+        &mut self,
+        frame: Frame,
+        on_row: impl FnOnce(DataRow),
+    ) -> Result<Option<QueryEvent>, ProtocolError> {
+        match self.core.fast_row(&frame) {
+            Some(row) => row.map(on_row).map(|()| None),
+            None => self.handle(frame).map(Some),
+        }
     }
 
     /// True once ReadyForQuery has been handled.
@@ -370,6 +413,13 @@ impl ExtendedQuery {
                     }
                     return Ok(event);
                 }
+                Outcome::Row(row) => {
+                    return match expect.front() {
+                        Some(Expect::Execution) => core.row(row),
+                        // A DataRow with no Execute to answer is judged as libpq judges it.
+                        _ => core.row(row).and(Err(unexpected)),
+                    };
+                }
                 Outcome::Other(msg) => msg,
             };
             let next = expect.front().copied();
@@ -421,6 +471,21 @@ impl ExtendedQuery {
             }
             Ok(event)
         })
+    }
+
+    /// [`ExtendedQuery::handle`], except that a row answering an Execute goes to `on_row`
+    /// and `None` is returned (see [`SimpleQuery::handle_rows`]).
+    pub fn handle_rows(
+        &mut self,
+        frame: Frame,
+        on_row: impl FnOnce(DataRow),
+    ) -> Result<Option<QueryEvent>, ProtocolError> {
+        if self.expect.front() == Some(&Expect::Execution) {
+            if let Some(row) = self.core.fast_row(&frame) {
+                return row.map(on_row).map(|()| None);
+            }
+        }
+        self.handle(frame).map(Some)
     }
 
     /// True once ReadyForQuery has been handled.
@@ -942,5 +1007,113 @@ mod tests {
         assert_eq!(events[1], QueryEvent::Discarded(b'2'));
         assert!(matches!(events[2], QueryEvent::Notice(_)));
         assert_eq!(events[3], QueryEvent::Ready(TransactionStatus::Idle));
+    }
+
+    /// Feeds `frames` through `handle_rows`, rows turned back into events, stopping at the
+    /// first error; `handle` must give the same.
+    fn both_ways<M>(
+        mut make: impl FnMut() -> M,
+        handle: impl Fn(&mut M, Frame) -> Result<QueryEvent, ProtocolError>,
+        handle_rows: impl Fn(
+            &mut M,
+            Frame,
+            &mut Vec<QueryEvent>,
+        ) -> Result<Option<QueryEvent>, ProtocolError>,
+        frames: &[Frame],
+    ) -> Result<Vec<QueryEvent>, String> {
+        let mut run = |rows_way: bool| {
+            let mut m = make();
+            let mut events = Vec::new();
+            for f in frames {
+                if rows_way {
+                    let mut rows = Vec::new();
+                    let event =
+                        handle_rows(&mut m, f.clone(), &mut rows).map_err(|e| e.to_string())?;
+                    events.extend(rows);
+                    events.extend(event);
+                } else {
+                    events.push(handle(&mut m, f.clone()).map_err(|e| e.to_string())?);
+                }
+            }
+            Ok(events)
+        };
+        let (plain, rows) = (run(false), run(true));
+        assert_eq!(plain, rows);
+        rows
+    }
+
+    fn simple_both(frames: &[Frame]) -> Result<Vec<QueryEvent>, String> {
+        both_ways(
+            SimpleQuery::new,
+            |m, f| m.handle(f),
+            |m, f, rows| m.handle_rows(f, |r| rows.push(QueryEvent::Row(r))),
+            frames,
+        )
+    }
+
+    fn extended_both(sent: &[Sent], frames: &[Frame]) -> Result<Vec<QueryEvent>, String> {
+        both_ways(
+            || ExtendedQuery::new(sent),
+            |m, f| m.handle(f),
+            |m, f, rows| m.handle_rows(f, |r| rows.push(QueryEvent::Row(r))),
+            frames,
+        )
+    }
+
+    #[test]
+    fn handle_rows_is_handle_with_rows_aside() {
+        let ok = simple_both(&[
+            row_description(2),
+            data_row(&["1", "a"]),
+            data_row(&["2", "b"]),
+            complete("SELECT 2"),
+            ready(),
+        ])
+        .unwrap();
+        assert_eq!(ok.len(), 5);
+        assert!(matches!(&ok[2], QueryEvent::Row(r) if r.values().next() == Some(Some(&b"2"[..]))));
+        assert_eq!(
+            simple_both(&[data_row(&["1"])]),
+            Err(
+                "server sent data (\"D\" message) without prior row description (\"T\" message)"
+                    .to_owned()
+            )
+        );
+        assert!(simple_both(&[row_description(2), data_row(&["1"])]).is_err());
+        // Sticky: after the error, the next row gets the same error again.
+        let mut q = SimpleQuery::new();
+        assert!(q.handle_rows(data_row(&["1"]), |_| unreachable!()).is_err());
+        assert_eq!(
+            q.handle_rows(data_row(&["1"]), |_| unreachable!())
+                .map_err(|e| e.to_string()),
+            Err(
+                "server sent data (\"D\" message) without prior row description (\"T\" message)"
+                    .to_owned()
+            )
+        );
+        // After an error, rows are discarded, not handed over.
+        let after =
+            simple_both(&[row_description(1), error("boom"), data_row(&["1"]), ready()]).unwrap();
+        assert!(matches!(after[2], QueryEvent::Discarded(b'D')));
+
+        let sent = [Sent::Parse, Sent::Bind, Sent::DescribePortal, Sent::Execute];
+        let parse = frame(b'1', b"");
+        let bind = frame(b'2', b"");
+        let ok = extended_both(
+            &sent,
+            &[
+                parse.clone(),
+                bind.clone(),
+                row_description(1),
+                data_row(&["x"]),
+                complete("SELECT 1"),
+                ready(),
+            ],
+        )
+        .unwrap();
+        assert!(matches!(&ok[3], QueryEvent::Row(_)));
+        // A row before the Execute's turn is refused the same way.
+        assert!(extended_both(&sent, &[parse, row_description(1), data_row(&["x"])]).is_err());
+        assert!(extended_both(&sent, &[data_row(&["x"])]).is_err());
     }
 }

@@ -2,11 +2,11 @@
 
 use std::fmt;
 
-use pgcluster_protocol::backend::{FieldDescription, TransactionStatus};
+use pgcluster_protocol::backend::{DataRow, FieldDescription, TransactionStatus};
 use pgcluster_protocol::error_fields::ErrorFields;
 use pgcluster_protocol::frame::{Frame, FrameReader};
 use pgcluster_protocol::frontend::{self, EncodeError};
-use pgcluster_protocol::query::{ExtendedQuery, QueryEvent, SimpleQuery};
+use pgcluster_protocol::query::{ExtendedQuery, QueryEvent, Sent, SimpleQuery};
 use pgcluster_protocol::startup::Ready;
 use pgcluster_protocol::ProtocolError;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -15,6 +15,7 @@ use crate::client::{ClientState, CopyIo};
 use crate::connect::{self, receive_error_text, send_error_text, SERVER_CLOSED};
 use crate::conninfo::Resolved;
 use crate::error::{ConnectError, Error, QueryError};
+use crate::rows::{Row, Rows};
 use crate::transport::{ParkedStream, Stream};
 
 /// An open connection to one database (async, tokio). It has no background task: every
@@ -37,6 +38,8 @@ pub struct Connection {
     /// True while a query's exchange runs. Still true at the next call only if that
     /// exchange's future was dropped half-way: the replies are then out of step.
     busy: bool,
+    /// Statements prepared so far, for the next statement's name.
+    prepared: u64,
     /// Autocommit and a dropped transaction's pending rollback (see [`crate::client`]).
     pub(crate) client: ClientState,
 }
@@ -106,6 +109,7 @@ impl Connection {
             notifications: Vec::new(),
             dsn: String::new(),
             busy: false,
+            prepared: 0,
             client: ClientState::default(),
         };
         for (name, value) in ready.parameters {
@@ -140,8 +144,31 @@ impl Connection {
         }
         self.out.clear();
         frontend::query(sql, &mut self.out).map_err(encode_error)?;
-        self.exchange(sql, &mut Machine::Simple(SimpleQuery::new()), copy)
-            .await
+        let mut run = Run::new(RowSink::Strings);
+        self.exchange(
+            sql,
+            &mut Machine::Simple(SimpleQuery::new()),
+            copy,
+            &mut run,
+        )
+        .await?;
+        Ok(run.results)
+    }
+
+    /// [`Connection::simple_query`] with each statement's rows kept compactly in one
+    /// buffer ([`Rows`]) instead of a `String` per value: one result per statement.
+    pub async fn simple_query_rows(&mut self, sql: &str) -> Result<Vec<Rows>, Error> {
+        self.before_statement().await?;
+        if !self.usable() {
+            return Err(Error::Closed);
+        }
+        self.out.clear();
+        frontend::query(sql, &mut self.out).map_err(encode_error)?;
+        let mut run = Run::new(RowSink::Compact(Vec::new(), None));
+        let mut machine = Machine::Simple(SimpleQuery::new());
+        self.exchange(sql, &mut machine, &mut CopyIo::Refuse, &mut run)
+            .await?;
+        Ok(run.rows.into_compact())
     }
 
     /// Runs one statement with the extended query protocol (Parse, Bind, Describe,
@@ -152,14 +179,104 @@ impl Connection {
         sql: &str,
         params: &[Option<&str>],
     ) -> Result<QueryResult, Error> {
+        let mut run = Run::new(RowSink::Strings);
+        self.extended(None, sql, params, &mut run).await?;
+        Ok(run.results.pop().unwrap_or_else(QueryResult::empty))
+    }
+
+    /// [`Connection::query`] with the rows kept compactly in one buffer ([`Rows`])
+    /// instead of a `String` per value.
+    pub async fn query_rows(&mut self, sql: &str, params: &[Option<&str>]) -> Result<Rows, Error> {
+        let mut run = Run::new(RowSink::Compact(Vec::new(), None));
+        self.extended(None, sql, params, &mut run).await?;
+        Ok(run
+            .rows
+            .into_compact()
+            .pop()
+            .unwrap_or_else(|| Rows::new(Vec::new())))
+    }
+
+    /// [`Connection::query`] with each row handed to `f` as it arrives and then dropped,
+    /// so that memory stays constant however many rows there are. The result holds the
+    /// columns and the command tag, and no rows. After a server error `f` sees no more
+    /// rows; the rows it has seen stay seen.
+    pub async fn query_each<F>(
+        &mut self,
+        sql: &str,
+        params: &[Option<&str>],
+        mut f: F,
+    ) -> Result<QueryResult, Error>
+    where
+        F: FnMut(Row<'_>) + Send,
+    {
+        let mut run = Run::new(RowSink::Each(&mut f));
+        self.extended(None, sql, params, &mut run).await?;
+        Ok(run.results.pop().unwrap_or_else(QueryResult::empty))
+    }
+
+    /// Prepares `sql` as a named statement of this connection (Parse, Sync), for
+    /// [`Connection::query_prepared`]. It lasts as long as the connection.
+    pub async fn prepare(&mut self, sql: &str) -> Result<Statement, Error> {
+        self.before_statement().await?;
+        if !self.usable() {
+            return Err(Error::Closed);
+        }
+        let name = format!("pgcluster_{}", self.prepared);
+        self.out.clear();
+        frontend::parse(&name, sql, &[], &mut self.out).map_err(|e| {
+            self.out.clear();
+            encode_error(e)
+        })?;
+        frontend::sync(&mut self.out);
+        let mut run = Run::new(RowSink::Strings);
+        let mut machine = Machine::Extended(ExtendedQuery::new(&[Sent::Parse]));
+        self.exchange(sql, &mut machine, &mut CopyIo::Refuse, &mut run)
+            .await?;
+        self.prepared = self.prepared.saturating_add(1);
+        Ok(Statement {
+            name,
+            sql: sql.to_owned(),
+        })
+    }
+
+    /// Runs a statement made by [`Connection::prepare`] on this connection (Bind,
+    /// Describe, Execute, Sync, as libpq's `PQexecPrepared`), with `params` as text.
+    pub async fn query_prepared(
+        &mut self,
+        statement: &Statement,
+        params: &[Option<&str>],
+    ) -> Result<QueryResult, Error> {
+        let mut run = Run::new(RowSink::Strings);
+        self.extended(Some(&statement.name), &statement.sql, params, &mut run)
+            .await?;
+        Ok(run.results.pop().unwrap_or_else(QueryResult::empty))
+    }
+
+    /// One statement over the extended protocol: Parse (unless `statement` names a
+    /// prepared one), Bind, Describe (portal), Execute, Sync. With autocommit off,
+    /// `BEGIN` goes first when no transaction is open.
+    async fn extended(
+        &mut self,
+        statement: Option<&str>,
+        sql: &str,
+        params: &[Option<&str>],
+        run: &mut Run<'_>,
+    ) -> Result<(), Error> {
         self.before_statement().await?;
         if !self.usable() {
             return Err(Error::Closed);
         }
         let values: Vec<Option<&[u8]>> = params.iter().map(|p| p.map(str::as_bytes)).collect();
         self.out.clear();
-        frontend::parse("", sql, &[], &mut self.out)
-            .and_then(|()| frontend::bind("", "", &[], &values, &[], &mut self.out))
+        let parse = match statement {
+            Some(_) => Ok(()),
+            None => frontend::parse("", sql, &[], &mut self.out),
+        };
+        parse
+            .and_then(|()| {
+                let name = statement.unwrap_or_default();
+                frontend::bind("", name, &[], &values, &[], &mut self.out)
+            })
             .and_then(|()| frontend::describe(frontend::Target::Portal, "", &mut self.out))
             .and_then(|()| frontend::execute("", 0, &mut self.out))
             .map_err(|e| {
@@ -167,14 +284,13 @@ impl Connection {
                 encode_error(e)
             })?;
         frontend::sync(&mut self.out);
-        let mut results = self
-            .exchange(
-                sql,
-                &mut Machine::Extended(ExtendedQuery::default()),
-                &mut CopyIo::Refuse,
-            )
-            .await?;
-        Ok(results.pop().unwrap_or_else(QueryResult::empty))
+        let machine = match statement {
+            Some(_) => ExtendedQuery::new(&[Sent::Bind, Sent::DescribePortal, Sent::Execute]),
+            None => ExtendedQuery::default(),
+        };
+        let mut machine = Machine::Extended(machine);
+        self.exchange(sql, &mut machine, &mut CopyIo::Refuse, run)
+            .await
     }
 
     /// Whether a query can be sent. A query whose future was dropped before its end left
@@ -188,15 +304,17 @@ impl Connection {
         self.state == State::Open
     }
 
-    /// Sends `self.out`, then reads and handles replies up to ReadyForQuery.
+    /// Sends `self.out`, then reads and handles replies up to ReadyForQuery; what they
+    /// carry goes into `run`.
     async fn exchange(
         &mut self,
         sql: &str,
         machine: &mut Machine,
         copy: &mut CopyIo<'_>,
-    ) -> Result<Vec<QueryResult>, Error> {
+        run: &mut Run<'_>,
+    ) -> Result<(), Error> {
         self.busy = true;
-        let result = self.exchange_inner(sql, machine, copy).await;
+        let result = self.exchange_inner(sql, machine, copy, run).await;
         self.busy = false;
         result
     }
@@ -206,7 +324,8 @@ impl Connection {
         sql: &str,
         machine: &mut Machine,
         copy: &mut CopyIo<'_>,
-    ) -> Result<Vec<QueryResult>, Error> {
+        run: &mut Run<'_>,
+    ) -> Result<(), Error> {
         let Some(stream) = self.stream.as_mut() else {
             return Err(Error::Closed);
         };
@@ -219,7 +338,6 @@ impl Connection {
             .map(|e| send_error_text(&e));
         self.out.clear();
 
-        let mut run = Run::default();
         let mut draining = false;
         loop {
             let frame = match self.reader.next_frame() {
@@ -244,20 +362,22 @@ impl Connection {
                 continue;
             }
             let tag = frame.tag;
-            match machine.handle(frame) {
-                Ok(QueryEvent::Ready(status)) => {
+            match machine.handle_rows(frame, |row| run.add_row(row)) {
+                // A row, handed to `add_row` already.
+                Ok(None) => {}
+                Ok(Some(QueryEvent::Ready(status))) => {
                     self.transaction_status = status;
                     break;
                 }
-                Ok(QueryEvent::CopyIn(_)) => {
+                Ok(Some(QueryEvent::CopyIn(_))) => {
                     // The server now waits for the data: `copy` sends it, or refuses the
                     // COPY (the server then answers with an error, then ReadyForQuery).
                     if let Err(text) = self.send_copy_in(copy).await {
                         return Err(self.lose(run, &text));
                     }
                 }
-                Ok(QueryEvent::CopyData(data)) => copy.receive(&data).await,
-                Ok(event) => self.handle_event(event, sql, &mut run),
+                Ok(Some(QueryEvent::CopyData(data))) => copy.receive(&data).await,
+                Ok(Some(event)) => self.handle_event(event, sql, run),
                 Err(e) => {
                     run.set_error(format!("{e}\n"), None);
                     // A malformed ReadyForQuery still ends the query (libpq goes idle).
@@ -268,13 +388,13 @@ impl Connection {
                 }
             }
         }
-        match run.error {
+        match run.error.take() {
             Some(message) => Err(Error::Query(QueryError {
                 message,
-                fields: run.fields.map(Box::new),
+                fields: run.fields.take().map(Box::new),
                 connection_lost: false,
             })),
-            None => Ok(run.results),
+            None => Ok(()),
         }
     }
 
@@ -356,33 +476,41 @@ impl Connection {
     fn handle_event(&mut self, event: QueryEvent, sql: &str, run: &mut Run) {
         match event {
             QueryEvent::RowDescription(description) => {
+                if let RowSink::Compact(_, current) = &mut run.rows {
+                    *current = Some(Rows::new(description.fields.clone()));
+                }
                 run.current = Some(QueryResult {
                     columns: description.fields,
                     rows: Vec::new(),
                     tag: String::new(),
                 });
             }
-            QueryEvent::Row(row) => {
-                let values = row
-                    .values()
-                    .map(|v| v.map(|bytes| String::from_utf8_lossy(bytes).into_owned()))
-                    .collect();
-                run.current
-                    .get_or_insert_with(QueryResult::empty)
-                    .rows
-                    .push(values);
-            }
+            QueryEvent::Row(row) => run.add_row(row),
             QueryEvent::CommandComplete(tag) => {
                 let mut result = run.current.take().unwrap_or_else(QueryResult::empty);
+                if let RowSink::Compact(done, current) = &mut run.rows {
+                    let mut rows = current
+                        .take()
+                        .unwrap_or_else(|| Rows::new(result.columns.clone()));
+                    rows.set_tag(tag.clone());
+                    done.push(rows);
+                }
                 result.tag = tag;
                 run.results.push(result);
             }
             QueryEvent::EmptyQuery => {
                 run.current = None;
                 run.results.push(QueryResult::empty());
+                if let RowSink::Compact(done, current) = &mut run.rows {
+                    *current = None;
+                    done.push(Rows::new(Vec::new()));
+                }
             }
             QueryEvent::Error(fields) => {
                 run.current = None;
+                if let RowSink::Compact(_, current) = &mut run.rows {
+                    *current = None;
+                }
                 run.set_error(fields.libpq_text(Some(sql)), Some(fields));
             }
             QueryEvent::Notice(fields) => self.notices.push(fields),
@@ -415,14 +543,14 @@ impl Connection {
 
     /// Marks the connection broken and builds the error: what the server said, then why
     /// the connection was lost.
-    fn lose(&mut self, run: Run, text: &str) -> Error {
+    fn lose(&mut self, run: &mut Run, text: &str) -> Error {
         self.stream = None;
         self.state = State::Broken;
-        let mut message = run.error.unwrap_or_default();
+        let mut message = run.error.take().unwrap_or_default();
         message.push_str(text);
         Error::Query(QueryError {
             message,
-            fields: run.fields.map(Box::new),
+            fields: run.fields.take().map(Box::new),
             connection_lost: true,
         })
     }
@@ -509,25 +637,95 @@ enum Machine {
 }
 
 impl Machine {
-    fn handle(&mut self, frame: Frame) -> Result<QueryEvent, ProtocolError> {
+    /// The machine's `handle_rows`: a row goes to `on_row`, anything else is returned.
+    fn handle_rows(
+        &mut self,
+        frame: Frame,
+        on_row: impl FnOnce(DataRow),
+    ) -> Result<Option<QueryEvent>, ProtocolError> {
         match self {
-            Self::Simple(m) => m.handle(frame),
-            Self::Extended(m) => m.handle(frame),
+            Self::Simple(m) => m.handle_rows(frame, on_row),
+            Self::Extended(m) => m.handle_rows(frame, on_row),
+        }
+    }
+}
+
+/// A statement prepared by [`Connection::prepare`], valid on that connection only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Statement {
+    /// The server-side name, `pgcluster_<n>`.
+    name: String,
+    /// Its text, for the position marker of an error's text.
+    sql: String,
+}
+
+impl Statement {
+    /// The name the server knows it by.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+/// Where a query's rows go.
+enum RowSink<'f> {
+    /// Into [`QueryResult::rows`], a `String` per value.
+    Strings,
+    /// Into [`Rows`]: the finished results, and the one being filled.
+    Compact(Vec<Rows>, Option<Rows>),
+    /// To a callback, one at a time.
+    Each(&'f mut (dyn FnMut(Row<'_>) + Send)),
+}
+
+impl RowSink<'_> {
+    fn into_compact(self) -> Vec<Rows> {
+        match self {
+            Self::Compact(done, _) => done,
+            _ => Vec::new(),
         }
     }
 }
 
 /// What one query has produced so far.
-#[derive(Default)]
-struct Run {
+struct Run<'f> {
     results: Vec<QueryResult>,
     current: Option<QueryResult>,
+    rows: RowSink<'f>,
     /// The first error's libpq text.
     error: Option<String>,
     fields: Option<ErrorFields>,
 }
 
-impl Run {
+impl<'f> Run<'f> {
+    fn new(rows: RowSink<'f>) -> Self {
+        Self {
+            results: Vec::new(),
+            current: None,
+            rows,
+            error: None,
+            fields: None,
+        }
+    }
+
+    /// Stores a row, or hands it to the callback.
+    fn add_row(&mut self, row: DataRow) {
+        match &mut self.rows {
+            RowSink::Strings => {
+                let values = row
+                    .values()
+                    .map(|v| v.map(|bytes| String::from_utf8_lossy(bytes).into_owned()))
+                    .collect();
+                self.current
+                    .get_or_insert_with(QueryResult::empty)
+                    .rows
+                    .push(values);
+            }
+            RowSink::Compact(_, current) => current
+                .get_or_insert_with(|| Rows::new(Vec::new()))
+                .push(&row),
+            RowSink::Each(f) => f(Row::new(&row)),
+        }
+    }
+
     fn set_error(&mut self, text: String, fields: Option<ErrorFields>) {
         if self.error.is_none() {
             self.error = Some(text);

@@ -9,6 +9,7 @@ mod connect;
 pub mod connection;
 pub mod conninfo;
 pub mod error;
+pub mod rows;
 pub mod scram_cache;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -13,6 +13,14 @@
 //! uses [`pgcluster::blocking::Connection`] (a second column, added with
 //! `--client pgcluster-blocking=BIN:PGCLUSTER_BENCH_API=blocking`).
 //!
+//! The bulk workloads keep their rows in [`Rows`] (one buffer per result);
+//! `PGCLUSTER_BENCH_ROWS=strings` uses [`QueryResult`] instead (a `String` per value).
+//!
+//! `PGCLUSTER_BENCH_SCRAM_CACHE=off` empties pgcluster's SCRAM key cache
+//! ([`pgcluster::scram_cache`]) before every connection, so that each one derives its keys
+//! with PBKDF2, as the first connection of a process does (a column of its own, e.g.
+//! `--client pgcluster-cold=BIN:PGCLUSTER_BENCH_SCRAM_CACHE=off`).
+//!
 //! CPU time is read from `/proc` rather than with `getrusage` (no `libc`, no `unsafe`): the
 //! exact run time of every thread (`/proc/self/task/*/schedstat`, nanoseconds) split into
 //! user and system time in the ratio of the tick-sampled `utime`/`stime` of `/proc/self/stat`,
@@ -24,6 +32,7 @@ use std::time::Instant;
 
 use pgcluster::connection::QueryResult;
 use pgcluster::conninfo::{Config, Env, Resolved};
+use pgcluster::rows::Rows;
 
 /// What went wrong, and with which exit code.
 enum Failure {
@@ -41,8 +50,10 @@ impl<E: std::fmt::Display> From<E> for Failure {
 
 type Res<T> = Result<T, Failure>;
 
-/// Every workload of the contract.
-const WORKLOADS: [&str; 7] = [
+/// Every workload of the contract, then pgcluster's own (not run by the harness):
+/// `exists-warm` is N x `Cluster::exists` on a warm cluster, `exists-cold` N x what an
+/// `exists` costs with a connection opened per call (connect, the same query, close).
+const WORKLOADS: [&str; 9] = [
     "connect",
     "select1",
     "select1-prepared",
@@ -50,7 +61,13 @@ const WORKLOADS: [&str; 7] = [
     "bulk-extended",
     "bulk-stream",
     "createdrop",
+    "exists-warm",
+    "exists-cold",
 ];
+
+/// The query `Cluster::exists` runs.
+const EXISTS_SQL: &str =
+    "SELECT TRUE FROM pg_catalog.pg_database AS d WHERE d.datname::text = $1::text";
 
 /// Process CPU time, seconds: (user, system).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -173,6 +190,14 @@ impl Totals {
     }
 
     /// Reads every row of a result.
+    fn add_rows(&mut self, rows: &Rows) -> Res<()> {
+        for row in rows {
+            self.add(row.get(0).as_deref(), row.get(1).as_deref())?;
+        }
+        Ok(())
+    }
+
+    /// Reads every row of a result with a `String` per value.
     fn add_result(&mut self, result: &QueryResult) -> Res<()> {
         for row in &result.rows {
             let value = |i: usize| row.get(i).and_then(Option::as_deref);
@@ -252,6 +277,46 @@ fn capacity(n: i64) -> usize {
     usize::try_from(n).unwrap_or(0)
 }
 
+/// With `PGCLUSTER_BENCH_SCRAM_CACHE=off`, forgets the SCRAM keys of earlier connections.
+fn cold_scram() {
+    if COLD_SCRAM.load(std::sync::atomic::Ordering::Relaxed) {
+        pgcluster::scram_cache::clear();
+    }
+}
+
+/// Set once in `main` from `PGCLUSTER_BENCH_SCRAM_CACHE`.
+static COLD_SCRAM: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// `exists-warm` and `exists-cold` (see [`WORKLOADS`]).
+async fn run_exists(wl: &str, n: i64, conninfo: &str, cfg: &Resolved) -> Res<Measured> {
+    use pgcluster::Connection;
+    let cluster = pgcluster::Cluster::from_config(Config::parse(conninfo)?);
+    // Warm: the first call opens the connection that the timed ones reuse.
+    if !cluster.exists("postgres").await? {
+        return Err(Failure::Failed("database postgres does not exist".into()));
+    }
+    let mut ops = Vec::with_capacity(capacity(n));
+    let region = Region::start();
+    for _ in 0..n {
+        let a = Instant::now();
+        let found = if wl == "exists-warm" {
+            cluster.exists("postgres").await?
+        } else {
+            let mut conn = Connection::connect(cfg)
+                .await
+                .map_err(pgcluster::Error::from)?;
+            let result = conn.query(EXISTS_SQL, &[Some("postgres")]).await;
+            conn.close().await;
+            !result?.rows.is_empty()
+        };
+        if !found {
+            return Err(Failure::Failed("database postgres not found".into()));
+        }
+        ops.push(a.elapsed().as_secs_f64());
+    }
+    Ok(region.stop(ops, 0))
+}
+
 /// The workloads on the async API.
 async fn run_async(wl: &str, n: i64, cfg: &Resolved) -> Res<Measured> {
     use pgcluster::Connection;
@@ -260,6 +325,7 @@ async fn run_async(wl: &str, n: i64, cfg: &Resolved) -> Res<Measured> {
         let region = Region::start();
         for _ in 0..n {
             let a = Instant::now();
+            cold_scram();
             let mut conn = Connection::connect(cfg)
                 .await
                 .map_err(pgcluster::Error::from)?;
@@ -268,20 +334,16 @@ async fn run_async(wl: &str, n: i64, cfg: &Resolved) -> Res<Measured> {
         }
         return Ok(region.stop(ops, 0));
     }
-    if wl == "select1-prepared" || wl == "bulk-stream" {
-        return Err(Failure::Unsupported(format!(
-            "{wl}: pgcluster has no {} API yet",
-            if wl == "bulk-stream" {
-                "streaming row"
-            } else {
-                "prepared statement"
-            }
-        )));
-    }
     // Set-up outside the timed region.
     let mut conn = Connection::connect(cfg)
         .await
         .map_err(pgcluster::Error::from)?;
+    let prepared = if wl == "select1-prepared" {
+        Some(conn.prepare("SELECT 1").await?)
+    } else {
+        None
+    };
+    let strings = std::env::var("PGCLUSTER_BENCH_ROWS").is_ok_and(|v| v == "strings");
     let (create, drop) = w4_names();
     let sql = bulk_sql(n);
     let mut ops = Vec::with_capacity(if wl.starts_with("bulk") {
@@ -299,12 +361,40 @@ async fn run_async(wl: &str, n: i64, cfg: &Resolved) -> Res<Measured> {
                 ops.push(a.elapsed().as_secs_f64());
             }
         }
-        "bulk-simple" => {
+        "select1-prepared" => {
+            let statement = prepared.as_ref().ok_or("not prepared")?;
+            for _ in 0..n {
+                let a = Instant::now();
+                check_one(&[conn.query_prepared(statement, &[]).await?])?;
+                ops.push(a.elapsed().as_secs_f64());
+            }
+        }
+        "bulk-simple" if strings => {
             for result in &conn.simple_query(&sql).await? {
                 totals.add_result(result)?;
             }
         }
-        "bulk-extended" => totals.add_result(&conn.query(&sql, &[]).await?)?,
+        "bulk-simple" => {
+            for rows in &conn.simple_query_rows(&sql).await? {
+                totals.add_rows(rows)?;
+            }
+        }
+        "bulk-extended" if strings => totals.add_result(&conn.query(&sql, &[]).await?)?,
+        "bulk-extended" => totals.add_rows(&conn.query_rows(&sql, &[]).await?)?,
+        "bulk-stream" => {
+            let mut failed = None;
+            conn.query_each(&sql, &[], |row| {
+                if failed.is_none() {
+                    failed = totals
+                        .add(row.get(0).as_deref(), row.get(1).as_deref())
+                        .err();
+                }
+            })
+            .await?;
+            if let Some(failure) = failed {
+                return Err(failure);
+            }
+        }
         "createdrop" => {
             for _ in 0..n {
                 let a = Instant::now();
@@ -331,6 +421,7 @@ fn run_blocking(wl: &str, n: i64, cfg: &Resolved) -> Res<Measured> {
         let region = Region::start();
         for _ in 0..n {
             let a = Instant::now();
+            cold_scram();
             let mut conn = Connection::connect(cfg).map_err(pgcluster::Error::from)?;
             conn.close();
             ops.push(a.elapsed().as_secs_f64());
@@ -435,6 +526,8 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let cold = std::env::var("PGCLUSTER_BENCH_SCRAM_CACHE").is_ok_and(|v| v == "off");
+    COLD_SCRAM.store(cold, std::sync::atomic::Ordering::Relaxed);
     let blocking = std::env::var("PGCLUSTER_BENCH_API").is_ok_and(|v| v == "blocking");
     let (client, result) = if blocking {
         ("pgcluster-blocking", run_blocking(wl, n, &cfg))
@@ -449,7 +542,14 @@ fn main() -> ExitCode {
                 return ExitCode::from(1);
             }
         };
-        ("pgcluster", rt.block_on(run_async(wl, n, &cfg)))
+        let run = async {
+            if wl.starts_with("exists") {
+                run_exists(wl, n, conninfo, &cfg).await
+            } else {
+                run_async(wl, n, &cfg).await
+            }
+        };
+        ("pgcluster", rt.block_on(run))
     };
     match result {
         Ok(m) => {

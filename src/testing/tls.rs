@@ -13,6 +13,7 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Mutex;
 
 use super::os::create_private_dir;
 use super::{checked, Error};
@@ -33,13 +34,19 @@ pub struct CertPair {
 #[derive(Debug)]
 pub struct TestCerts {
     dir: PathBuf,
+    /// Serializes making files, so that tests sharing one `TestCerts` can ask for the same
+    /// certificate at once; each is made once.
+    lock: Mutex<()>,
 }
 
 impl TestCerts {
     /// Makes the CA and the server certificate (for `localhost` and `127.0.0.1`).
     pub fn generate() -> Result<Self, Error> {
         let dir = create_private_dir(false)?;
-        let certs = Self { dir };
+        let certs = Self {
+            dir,
+            lock: Mutex::new(()),
+        };
         certs.make_ca("ca", "pgcluster test CA")?;
         certs.make_signed(
             "server",
@@ -71,6 +78,10 @@ impl TestCerts {
     /// A client certificate for `user` (its CN), signed by the CA, for `cert` authentication.
     pub fn client(&self, user: &str) -> Result<CertPair, Error> {
         let name = format!("client-{}", hex(user));
+        let _made_once = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        if self.pair(&name).cert.exists() {
+            return Ok(self.pair(&name));
+        }
         let subject = format!("/CN={}", user.replace(['/', '\\'], "_"));
         self.make_signed(
             &name,
@@ -85,6 +96,10 @@ impl TestCerts {
     /// A server certificate for `localhost` and `127.0.0.1`, signed by the CA, that expired
     /// before it became valid (`notAfter` one day before `notBefore`).
     pub fn expired_server(&self) -> Result<CertPair, Error> {
+        let _made_once = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        if self.pair("expired").cert.exists() {
+            return Ok(self.pair("expired"));
+        }
         self.make_signed(
             "expired",
             "ca",
@@ -98,6 +113,10 @@ impl TestCerts {
     /// A second CA that signed nothing the server uses: a client trusting only it must
     /// refuse the server.
     pub fn other_ca(&self) -> Result<PathBuf, Error> {
+        let _made_once = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        if self.dir.join("other-ca.crt").exists() {
+            return Ok(self.dir.join("other-ca.crt"));
+        }
         self.make_ca("other-ca", "pgcluster untrusted CA")?;
         Ok(self.dir.join("other-ca.crt"))
     }

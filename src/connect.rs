@@ -8,6 +8,8 @@
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 
+#[cfg(feature = "tls")]
+use pgcluster_protocol::auth::policy::ChannelBindingMode;
 use pgcluster_protocol::error_fields::ErrorFields;
 use pgcluster_protocol::frame::{Frame, FrameReader};
 use pgcluster_protocol::limits::Limits;
@@ -275,14 +277,150 @@ async fn attempt(
     password: &Password<'_>,
     endpoint: &Endpoint,
 ) -> Result<Connection, Failure> {
-    let mut stream = open_socket(endpoint, &target.port_text, &config.tcp).await?;
+    // Whether each try uses TLS: libpq's `prefer` tries TLS, then (after a failed
+    // handshake or a server error before authentication) plain; `allow` the other way.
+    let plan: &[bool] = tls_plan(config, endpoint);
+    let mut earlier: Option<Failure> = None;
+    for (i, &use_tls) in plan.iter().enumerate() {
+        let last = i + 1 == plan.len();
+        match try_once(config, target, password, endpoint, use_tls).await {
+            Ok(conn) => return Ok(conn),
+            Err((failure, retry)) => {
+                // The later text adds to the earlier one, unless it replaces the buffer.
+                let failure = match earlier.take() {
+                    Some(first) if failure.buffer == Buffer::Add => Failure {
+                        text: first.text + &failure.text,
+                        buffer: first.buffer,
+                        then: failure.then,
+                        fields: failure.fields,
+                    },
+                    _ => failure,
+                };
+                if retry && !last {
+                    earlier = Some(failure);
+                    continue;
+                }
+                return Err(failure);
+            }
+        }
+    }
+    Err(earlier.unwrap_or_else(|| Failure::new(String::new(), Buffer::Add, Then::Stop)))
+}
+
+/// Which tries to make at one address, TLS or not (TLS only over TCP).
+fn tls_plan(config: &Resolved, endpoint: &Endpoint) -> &'static [bool] {
+    #[cfg(feature = "tls")]
+    if matches!(endpoint, Endpoint::Tcp { .. }) {
+        use crate::tls::{SslMode, SYSTEM_ROOTS};
+        // Without an explicit sslmode, pgcluster stays with plain connections (libpq's
+        // `prefer` default would send SSLRequest first); `sslrootcert=system` alone means
+        // `verify-full`, as in PostgreSQL 16.
+        let mode = match config.tls.mode {
+            Some(mode) => mode,
+            None if config.tls.root_cert.as_deref() == Some(SYSTEM_ROOTS) => SslMode::VerifyFull,
+            None => SslMode::Disable,
+        };
+        return match mode {
+            SslMode::Disable => &[false],
+            SslMode::Allow => &[false, true],
+            SslMode::Prefer => &[true, false],
+            _ => &[true],
+        };
+    }
+    let _ = (config, endpoint);
+    &[false]
+}
+
+/// One connection at one address. On failure, whether the `prefer`/`allow` retry applies.
+async fn try_once(
+    config: &Resolved,
+    target: &Target,
+    password: &Password<'_>,
+    endpoint: &Endpoint,
+    use_tls: bool,
+) -> Result<Connection, (Failure, bool)> {
+    let stream = open_socket(endpoint, &target.port_text, &config.tcp)
+        .await
+        .map_err(|f| (f, false))?;
     let mut reader = FrameReader::new(Limits::default());
-    let ready = startup(config, password, &mut stream, &mut reader).await?;
+    let (mut stream, end_point) = if use_tls {
+        start_tls(config, target, stream, &mut reader).await?
+    } else {
+        (stream, None)
+    };
+    // A server error before authentication is retried with the other choice, but only if
+    // this try really used what it meant to (`prefer` after `N` does not retry).
+    let retry_on_server_error = use_tls == stream.is_tls();
+    let ready = startup(config, password, &mut stream, &mut reader, end_point)
+        .await
+        .map_err(|f| {
+            let before_auth = f.buffer == Buffer::Add && f.fields.is_some();
+            (f, before_auth && retry_on_server_error)
+        })?;
     let mut conn = Connection::from_parts(stream, reader, ready);
     if config.read_write {
-        read_write_test(&mut conn, target).await?;
+        read_write_test(&mut conn, target)
+            .await
+            .map_err(|f| (f, false))?;
     }
     Ok(conn)
+}
+
+/// The channel-binding data of a TLS connection, or why there is none.
+#[cfg(feature = "tls")]
+type EndPoint = Option<Result<Vec<u8>, crate::tls::TlsError>>;
+#[cfg(not(feature = "tls"))]
+type EndPoint = Option<std::convert::Infallible>;
+
+/// SSLRequest and the handshake, with libpq 13's texts: a TLS failure replaces the buffer
+/// (and `prefer` retries without TLS); a bad answer adds.
+#[cfg(feature = "tls")]
+async fn start_tls(
+    config: &Resolved,
+    target: &Target,
+    stream: Stream,
+    reader: &mut FrameReader,
+) -> Result<(Stream, EndPoint), (Failure, bool)> {
+    use crate::tls::{negotiate, NegotiateError, Negotiated, SslMode};
+    let Stream::Tcp(tcp) = stream else {
+        return Ok((stream, None));
+    };
+    let stop = |text: String, buffer| Failure::new(text, buffer, Then::Stop);
+    match negotiate(tcp, &config.tls, &target.host).await {
+        Ok(Negotiated::Tls { stream, end_point }) => Ok((Stream::Tls(stream), Some(end_point))),
+        Ok(Negotiated::Plain { stream, received }) => {
+            reader.read_buf().extend_from_slice(&received);
+            Ok((Stream::Tcp(stream), None))
+        }
+        Err(NegotiateError::Tls(e)) => Err((
+            stop(format!("{e}\n"), Buffer::Replace),
+            config.tls.effective_mode() == SslMode::Prefer,
+        )),
+        Err(NegotiateError::Answer(e)) => Err((stop(format!("{e}\n"), Buffer::Add), false)),
+        Err(NegotiateError::Send(e)) => Err((
+            stop(
+                format!("could not send SSL negotiation packet: {}\n", strerror(&e)),
+                Buffer::Add,
+            ),
+            false,
+        )),
+        Err(NegotiateError::Receive(e)) => {
+            Err((stop(receive_error_text(&e), Buffer::Replace), false))
+        }
+        Err(NegotiateError::Closed) => {
+            Err((stop(SERVER_CLOSED.to_owned(), Buffer::Replace), false))
+        }
+    }
+}
+
+#[cfg(not(feature = "tls"))]
+async fn start_tls(
+    _config: &Resolved,
+    _target: &Target,
+    stream: Stream,
+    _reader: &mut FrameReader,
+) -> Result<(Stream, EndPoint), (Failure, bool)> {
+    Ok((stream, None))
 }
 
 /// Sets the TCP options libpq sets, in its order; on failure, libpq's text.
@@ -384,8 +522,21 @@ async fn startup(
     password: &Password<'_>,
     stream: &mut Stream,
     reader: &mut FrameReader,
+    end_point: EndPoint,
 ) -> Result<Ready, Failure> {
     let mut startup_config = StartupConfig::new(config.user.clone());
+    startup_config.auth_policy.channel_binding = config.channel_binding;
+    #[cfg(feature = "tls")]
+    match end_point {
+        Some(Ok(hash)) => startup_config.tls_server_end_point = Some(hash),
+        // An unusable binding is an error, never "no binding" (unless binding is off).
+        Some(Err(e)) if config.channel_binding != ChannelBindingMode::Disable => {
+            return Err(Failure::new(format!("{e}\n"), Buffer::Replace, Then::Stop));
+        }
+        _ => {}
+    }
+    #[cfg(not(feature = "tls"))]
+    let _ = end_point;
     startup_config.database = Some(config.dbname.clone());
     startup_config.password = password.value.map(|p| p.as_bytes().to_vec());
     if let Some(p) = password.value {

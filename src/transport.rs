@@ -22,6 +22,9 @@ pub enum Stream {
     /// A Unix-domain socket.
     #[cfg(unix)]
     Unix(UnixStream),
+    /// TLS over TCP (feature `tls`).
+    #[cfg(feature = "tls")]
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
 }
 
 impl Stream {
@@ -32,7 +35,19 @@ impl Stream {
             Self::Tcp(s) => s.try_write(buf),
             #[cfg(unix)]
             Self::Unix(s) => s.try_write(buf),
+            // Encrypting needs `&mut`: a TLS connection just closes its socket on drop.
+            #[cfg(feature = "tls")]
+            Self::Tls(_) => Err(io::ErrorKind::WouldBlock.into()),
         }
+    }
+
+    /// Whether the connection is encrypted.
+    pub fn is_tls(&self) -> bool {
+        #[cfg(feature = "tls")]
+        if let Self::Tls(_) = self {
+            return true;
+        }
+        false
     }
 }
 
@@ -45,6 +60,9 @@ impl Stream {
             Self::Tcp(s) => ParkedSocket::Tcp(s.into_std().ok()?),
             #[cfg(unix)]
             Self::Unix(s) => ParkedSocket::Unix(s.into_std().ok()?),
+            // The TLS session state cannot leave with the socket.
+            #[cfg(feature = "tls")]
+            Self::Tls(_) => return None,
         };
         Some(ParkedStream {
             socket: Some(socket),
@@ -159,6 +177,8 @@ impl AsyncRead for Stream {
             Self::Tcp(s) => Pin::new(s).poll_read(cx, buf),
             #[cfg(unix)]
             Self::Unix(s) => Pin::new(s).poll_read(cx, buf),
+            #[cfg(feature = "tls")]
+            Self::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
         }
     }
 }
@@ -173,6 +193,8 @@ impl AsyncWrite for Stream {
             Self::Tcp(s) => Pin::new(s).poll_write(cx, buf),
             #[cfg(unix)]
             Self::Unix(s) => Pin::new(s).poll_write(cx, buf),
+            #[cfg(feature = "tls")]
+            Self::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
         }
     }
 
@@ -181,6 +203,8 @@ impl AsyncWrite for Stream {
             Self::Tcp(s) => Pin::new(s).poll_flush(cx),
             #[cfg(unix)]
             Self::Unix(s) => Pin::new(s).poll_flush(cx),
+            #[cfg(feature = "tls")]
+            Self::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
         }
     }
 
@@ -189,6 +213,8 @@ impl AsyncWrite for Stream {
             Self::Tcp(s) => Pin::new(s).poll_shutdown(cx),
             #[cfg(unix)]
             Self::Unix(s) => Pin::new(s).poll_shutdown(cx),
+            #[cfg(feature = "tls")]
+            Self::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
     }
 }

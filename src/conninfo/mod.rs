@@ -519,6 +519,11 @@ pub struct Resolved {
     pub file_passwords: Vec<Option<String>>,
     /// The password file that was consulted (`passfile`, `PGPASSFILE` or `~/.pgpass`).
     pub passfile: Option<String>,
+    /// `channel_binding`.
+    pub channel_binding: pgcluster_protocol::auth::policy::ChannelBindingMode,
+    /// The TLS settings (`sslmode`, `sslrootcert`, `sslcert`, `sslkey`, ...).
+    #[cfg(feature = "tls")]
+    pub tls: crate::tls::TlsSettings,
 }
 
 impl Resolved {
@@ -617,6 +622,7 @@ mod tests {
                 },
                 "invalid sslmode value: \"bogus\"",
             ),
+            #[cfg(not(feature = "tls"))]
             (
                 ConnInfoError::TlsUnsupported("require".into()),
                 "sslmode value \"require\" is not supported: this build has no TLS support",

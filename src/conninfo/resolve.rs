@@ -6,6 +6,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use pgcluster_protocol::auth::policy::ChannelBindingMode;
+
 use super::keyvalue::is_c_space;
 use super::pgpass::{self, Lookup};
 use super::{
@@ -89,6 +91,10 @@ pub(super) fn resolve(
         None
     };
     service::apply(&mut opts, env, home.as_deref())?;
+    #[cfg(feature = "tls")]
+    let sslmode_given = opts.contains_key("sslmode")
+        || env.get("PGSSLMODE").is_some()
+        || env.get("PGREQUIRESSL").is_some_and(|v| v.starts_with('1'));
     add_defaults(&mut opts, env, &mut ident);
     let non_empty = |k: &str| opts.get(k).map(String::as_str).filter(|v| !v.is_empty());
 
@@ -156,7 +162,43 @@ pub(super) fn resolve(
         given_password,
         file_passwords,
         passfile,
+        channel_binding: match opts.get("channel_binding").map(String::as_str) {
+            Some("disable") => ChannelBindingMode::Disable,
+            Some("require") => ChannelBindingMode::Require,
+            _ => ChannelBindingMode::Prefer,
+        },
+        #[cfg(feature = "tls")]
+        tls: tls_settings(&opts, sslmode_given, &mut ident),
     })
+}
+
+/// The `ssl*` options as [`crate::tls::TlsSettings`] (values already checked). `mode` is
+/// `None` when `sslmode` was not given (keyword, service file or environment).
+#[cfg(feature = "tls")]
+fn tls_settings(
+    opts: &BTreeMap<String, String>,
+    sslmode_given: bool,
+    ident: &mut Identity<'_>,
+) -> crate::tls::TlsSettings {
+    use crate::tls::{SslMode, TlsSettings, TlsVersion};
+    let non_empty = |k: &str| opts.get(k).filter(|v| !v.is_empty()).cloned();
+    TlsSettings {
+        mode: opts
+            .get("sslmode")
+            .filter(|_| sslmode_given)
+            .and_then(|m| SslMode::parse(m)),
+        root_cert: non_empty("sslrootcert"),
+        cert: non_empty("sslcert"),
+        key: non_empty("sslkey"),
+        min_version: opts
+            .get("ssl_min_protocol_version")
+            .and_then(|v| TlsVersion::parse(v)),
+        max_version: opts
+            .get("ssl_max_protocol_version")
+            .and_then(|v| TlsVersion::parse(v)),
+        home: ident.home().map(std::path::PathBuf::from),
+        ..TlsSettings::default()
+    }
 }
 
 /// `connectOptions2`'s host list: one entry per `hostaddr` element if given, else per `host`
@@ -318,6 +360,9 @@ fn check_values(opts: &BTreeMap<String, String>) -> Result<(), ConnInfoError> {
     if let Some(v) = get("sslmode") {
         match v {
             "disable" | "allow" | "prefer" => {}
+            #[cfg(feature = "tls")]
+            "require" | "verify-ca" | "verify-full" => {}
+            #[cfg(not(feature = "tls"))]
             "require" | "verify-ca" | "verify-full" => {
                 return Err(ConnInfoError::TlsUnsupported(v.to_owned()))
             }

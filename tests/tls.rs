@@ -209,3 +209,245 @@ async fn client_certificate_files() {
         )
     );
 }
+
+// ---- Through the connection layer (conninfo -> Connection::connect) ----
+
+use pgcluster::conninfo::{Config, Env};
+use pgcluster::testing::{PASSWORD, REJECT_ROLE, SCRAM_ROLE};
+use pgcluster::Connection;
+
+/// `~/.postgresql` of a home directory that does not exist.
+const NO_HOME: &str = "/nonexistent/pgcluster-home";
+
+async fn connect(conninfo: &str) -> Result<Connection, String> {
+    let resolved = Config::parse(conninfo)
+        .map_err(|e| e.to_string())?
+        .resolve(&Env::empty().with_home(NO_HOME))
+        .map_err(|e| e.to_string())?;
+    Connection::connect(&resolved).await.map_err(|e| e.message)
+}
+
+/// `t` or `f`: whether this session is encrypted, from `pg_stat_ssl`.
+async fn ssl_in_use(conn: &mut Connection) -> String {
+    let results = conn
+        .simple_query("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+        .await
+        .expect("pg_stat_ssl");
+    results[0].rows[0][0].clone().expect("not null")
+}
+
+#[tokio::test]
+async fn every_sslmode_against_an_ssl_on_server() {
+    let t = tls();
+    let ca = t.certs.ca().display().to_string();
+    for (mode, ssl) in [
+        ("disable", "f"),
+        ("allow", "f"),
+        ("prefer", "t"),
+        ("require", "t"),
+        ("verify-ca", "t"),
+        ("verify-full", "t"),
+    ] {
+        let mut conn = connect(&format!(
+            "host=localhost port={} user=postgres dbname=postgres sslmode={mode} sslrootcert={ca}",
+            t.server.port()
+        ))
+        .await
+        .unwrap_or_else(|e| panic!("{mode}: {e}"));
+        assert_eq!(ssl_in_use(&mut conn).await, ssl, "{mode}");
+        conn.close().await;
+    }
+}
+
+#[tokio::test]
+async fn every_sslmode_against_an_ssl_off_server() {
+    let server = TestServer::shared().unwrap();
+    for mode in ["disable", "allow", "prefer"] {
+        let mut conn = connect(&format!(
+            "host=localhost port={} user=postgres dbname=postgres sslmode={mode}",
+            server.port()
+        ))
+        .await
+        .unwrap_or_else(|e| panic!("{mode}: {e}"));
+        assert_eq!(ssl_in_use(&mut conn).await, "f", "{mode}");
+        conn.close().await;
+    }
+    // rexref: the same text for each; the root file is never looked at.
+    for mode in ["require", "verify-ca", "verify-full"] {
+        assert_eq!(
+            connect(&format!(
+                "host=localhost port={} user=postgres dbname=postgres sslmode={mode}",
+                server.port()
+            ))
+            .await
+            .unwrap_err(),
+            "server does not support SSL, but SSL was required\n",
+            "{mode}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn connection_level_certificate_failures() {
+    let t = tls();
+    let p = t.server.port();
+    let ca = t.certs.ca().display().to_string();
+    let other = t.certs.other_ca().unwrap().display().to_string();
+    // rexref: host=127.0.0.2 hostaddr=127.0.0.1 sslmode=verify-full sslrootcert=ca.crt
+    assert_eq!(
+        connect(&format!(
+            "host=127.0.0.2 hostaddr=127.0.0.1 port={p} user=postgres dbname=postgres \
+             sslmode=verify-full sslrootcert={ca}"
+        ))
+        .await
+        .unwrap_err(),
+        "server certificate for \"localhost\" does not match host name \"127.0.0.2\"\n"
+    );
+    assert_eq!(
+        connect(&format!(
+            "host=localhost port={p} user=postgres dbname=postgres sslmode=verify-ca \
+             sslrootcert={other}"
+        ))
+        .await
+        .unwrap_err(),
+        "SSL error: certificate verify failed\n"
+    );
+    assert_eq!(
+        connect(&format!(
+            "host=localhost port={p} user=postgres dbname=postgres sslmode=verify-ca"
+        ))
+        .await
+        .unwrap_err(),
+        format!(
+            "root certificate file \"{NO_HOME}/.postgresql/root.crt\" does not exist\n\
+             Either provide the file or change sslmode to disable server certificate \
+             verification.\n"
+        )
+    );
+    // prefer: the failed handshake's text stays, and the plain retry connects.
+    let mut conn = connect(&format!(
+        "host=localhost port={p} user=postgres dbname=postgres sslmode=prefer sslrootcert={other}"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(ssl_in_use(&mut conn).await, "f");
+    conn.close().await;
+}
+
+#[tokio::test]
+async fn scram_sha_256_plus_over_tls() {
+    let t = tls();
+    let p = t.server.port();
+    let ca = t.certs.ca().display().to_string();
+    // channel_binding=require succeeds only if the server accepted SCRAM-SHA-256-PLUS with
+    // our tls-server-end-point binding (libpq: "channel binding required, but server
+    // authenticated client without channel binding" otherwise).
+    let mut conn = connect(&format!(
+        "host=localhost port={p} user={SCRAM_ROLE} password={PASSWORD} dbname=postgres \
+         sslmode=verify-full sslrootcert={ca} channel_binding=require"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(ssl_in_use(&mut conn).await, "t");
+    conn.close().await;
+    // rexref: sslmode=disable channel_binding=require
+    assert_eq!(
+        connect(&format!(
+            "host=localhost port={p} user={SCRAM_ROLE} password={PASSWORD} dbname=postgres \
+             sslmode=disable channel_binding=require"
+        ))
+        .await
+        .unwrap_err(),
+        "channel binding required, but SSL not in use\n"
+    );
+}
+
+#[tokio::test]
+async fn client_certificate_authentication() {
+    let t = tls();
+    let p = t.server.port();
+    let ca = t.certs.ca().display().to_string();
+    let client = t.certs.client(CERT_ROLE).unwrap();
+    let base = format!(
+        "host=127.0.0.1 port={p} user={CERT_ROLE} dbname=postgres sslmode=verify-ca \
+         sslrootcert={ca}"
+    );
+    let mut conn = connect(&format!(
+        "{base} sslcert={} sslkey={}",
+        client.cert.display(),
+        client.key.display()
+    ))
+    .await
+    .unwrap();
+    assert_eq!(ssl_in_use(&mut conn).await, "t");
+    conn.close().await;
+    // rexref: the same hba line without a client certificate.
+    assert_eq!(
+        connect(&base).await.unwrap_err(),
+        "FATAL:  connection requires a valid client certificate\n"
+    );
+    // A certificate for another user (rexref: certuser with a certificate for postgres).
+    let server = t.certs.client("someone_else").unwrap();
+    assert_eq!(
+        connect(&format!(
+            "{base} sslcert={} sslkey={}",
+            server.cert.display(),
+            server.key.display()
+        ))
+        .await
+        .unwrap_err(),
+        format!("FATAL:  certificate authentication failed for user \"{CERT_ROLE}\"\n")
+    );
+}
+
+#[tokio::test]
+async fn prefer_and_allow_retry_after_a_server_error() {
+    let t = tls();
+    let p = t.server.port();
+    let text = |encryption: &str| {
+        format!(
+            "FATAL:  pg_hba.conf rejects connection for host \"127.0.0.1\", user \
+             \"{REJECT_ROLE}\", database \"postgres\", {encryption}\n"
+        )
+    };
+    // rexref: user=bothreject sslmode=prefer / sslmode=allow
+    assert_eq!(
+        connect(&format!(
+            "host=127.0.0.1 port={p} user={REJECT_ROLE} dbname=postgres sslmode=prefer"
+        ))
+        .await
+        .unwrap_err(),
+        format!("{}{}", text("SSL encryption"), text("no encryption"))
+    );
+    assert_eq!(
+        connect(&format!(
+            "host=127.0.0.1 port={p} user={REJECT_ROLE} dbname=postgres sslmode=allow"
+        ))
+        .await
+        .unwrap_err(),
+        format!("{}{}", text("no encryption"), text("SSL encryption"))
+    );
+    // rexref: a failed handshake replaces the buffer (libpq 13's printfPQExpBuffer).
+    let other = t.certs.other_ca().unwrap().display().to_string();
+    assert_eq!(
+        connect(&format!(
+            "host=127.0.0.1 port={p} user={REJECT_ROLE} dbname=postgres sslmode=allow \
+             sslrootcert={other}"
+        ))
+        .await
+        .unwrap_err(),
+        "SSL error: certificate verify failed\n"
+    );
+    assert_eq!(
+        connect(&format!(
+            "host=127.0.0.1 port={p} user={REJECT_ROLE} dbname=postgres sslmode=prefer \
+             sslrootcert={other}"
+        ))
+        .await
+        .unwrap_err(),
+        format!(
+            "SSL error: certificate verify failed\n{}",
+            text("no encryption")
+        )
+    );
+}

@@ -24,7 +24,7 @@ use std::sync::{Mutex, PoisonError};
 pub use list::DatabaseInfo;
 pub use options::{CreateOptions, DropOptions, Strategy};
 
-use crate::connection::{Connection, ParkedConnection};
+use crate::connection::{Connection, ParkedConnection, QueryResult};
 use crate::conninfo::{Config, Env};
 use crate::error::{Error, OutcomeUnknown};
 use name::quote_ident;
@@ -185,21 +185,51 @@ impl Cluster {
     /// A connection for maintenance statements about the databases in `names`: an idle one
     /// if the server kept it open, else a new one.
     async fn maintenance(&self, names: &[&str]) -> Result<(&'static str, Connection), Error> {
+        let (db, conn, _) = self.maintenance_reused(names).await?;
+        Ok((db, conn))
+    }
+
+    /// [`Self::maintenance`], also telling whether the connection was an idle one reused.
+    async fn maintenance_reused(
+        &self,
+        names: &[&str],
+    ) -> Result<(&'static str, Connection, bool), Error> {
         let db = Self::maintenance_db(names);
         if db != MAINTENANCE_DB {
             // Our own idle sessions on `postgres` would block acting on it or copying it.
             self.idle_connections().clear();
-            return Ok((db, self.open(db).await?));
+            return Ok((db, self.open(db).await?, false));
         }
         loop {
             let parked = self.idle_connections().pop();
             match parked {
                 Some(parked) => {
                     if let Some(conn) = parked.resume() {
-                        return Ok((db, conn));
+                        return Ok((db, conn, true));
                     }
                 }
-                None => return Ok((db, self.open(db).await?)),
+                None => return Ok((db, self.open(db).await?, false)),
+            }
+        }
+    }
+
+    /// Runs a read-only query on a maintenance connection. A reused idle connection the
+    /// server ended just before (a termination not yet visible when it was resumed) is
+    /// replaced and the read tried once more: reads, unlike DDL, are safe to repeat.
+    async fn read(&self, sql: &str, params: &[Option<&str>]) -> Result<QueryResult, Error> {
+        loop {
+            let (db, mut conn, reused) = self.maintenance_reused(&[]).await?;
+            let result = if params.is_empty() {
+                conn.simple_query(sql)
+                    .await
+                    .map(|mut r| r.pop().unwrap_or_else(QueryResult::empty))
+            } else {
+                conn.query(sql, params).await
+            };
+            self.release(db, conn);
+            match result {
+                Err(Error::Query(e)) if reused && e.connection_lost => continue,
+                result => return result,
             }
         }
     }
@@ -244,15 +274,13 @@ impl Cluster {
     /// matches a truncated one and no setting of the session can change what is matched.
     pub async fn exists<'a>(&self, name: impl Into<Option<&'a str>>) -> Result<bool, Error> {
         let name = self.target(name.into())?;
-        let (db, mut conn) = self.maintenance(&[]).await?;
-        let result = conn
-            .query(
+        let result = self
+            .read(
                 "SELECT TRUE FROM pg_catalog.pg_database AS d WHERE d.datname::text = $1::text",
                 &[Some(name.as_str())],
             )
-            .await;
-        self.release(db, conn);
-        Ok(!result?.rows.is_empty())
+            .await?;
+        Ok(!result.rows.is_empty())
     }
 
     /// Creates database `name` (default: the setting's database), UTF-8, from `template`
@@ -349,15 +377,8 @@ impl Cluster {
 
     /// Every database of the cluster, by name.
     pub async fn list(&self) -> Result<Vec<DatabaseInfo>, Error> {
-        let (db, mut conn) = self.maintenance(&[]).await?;
-        let result = conn.simple_query(list::SQL).await;
-        self.release(db, conn);
-        let results = result?;
-        let rows = results
-            .first()
-            .map(|r| r.rows.as_slice())
-            .unwrap_or_default();
-        rows.iter().map(|row| list::parse_row(row)).collect()
+        let result = self.read(list::SQL, &[]).await?;
+        result.rows.iter().map(|row| list::parse_row(row)).collect()
     }
 
     /// Replaces database `name` (default: the setting's database) by a new one (from

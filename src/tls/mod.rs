@@ -43,8 +43,8 @@ pub const USER_CERT_FILE: &str = ".postgresql/postgresql.crt";
 pub const USER_KEY_FILE: &str = ".postgresql/postgresql.key";
 /// The ALPN protocol name PostgreSQL 17 registered for its wire protocol.
 pub const ALPN_POSTGRESQL: &[u8] = b"postgresql";
-/// The `sslrootcert` value that means the platform's trusted roots (PostgreSQL 16). pgcluster
-/// uses the Mozilla root program's list (`webpki-roots`).
+/// The `sslrootcert` value that means the platform's trusted roots (PostgreSQL 16): the
+/// system's CA bundle file, where OpenSSL finds it.
 pub const SYSTEM_ROOTS: &str = "system";
 
 /// The `sslmode` connection option.
@@ -421,6 +421,38 @@ impl fmt::Display for TlsError {
 
 impl std::error::Error for TlsError {}
 
+/// Where OpenSSL's default trust store is on the common systems (PostgreSQL 16's
+/// `sslrootcert=system` uses it): Debian/Ubuntu, Fedora/RHEL, Alpine/macOS, SUSE.
+const SYSTEM_ROOT_FILES: [&str; 4] = [
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/cert.pem",
+    "/etc/ssl/ca-bundle.pem",
+];
+
+/// The platform's trusted roots, read from its bundle file (certificates the platform
+/// ships but rustls cannot parse are skipped, as OpenSSL skips them).
+fn system_roots() -> Result<RootCertStore, TlsError> {
+    let Some(path) = SYSTEM_ROOT_FILES.iter().find(|p| fs::metadata(p).is_ok()) else {
+        return Err(TlsError::RootCertMissing {
+            path: SYSTEM_ROOT_FILES[0].to_owned(),
+        });
+    };
+    let read = |reason: String| TlsError::RootCertRead {
+        path: (*path).to_owned(),
+        reason,
+    };
+    let certs = CertificateDer::pem_file_iter(path)
+        .map_err(|e| read(pem_reason(&e, NO_CERTIFICATE)))?
+        .filter_map(Result::ok);
+    let mut store = RootCertStore::empty();
+    store.add_parsable_certificates(certs);
+    if store.is_empty() {
+        return Err(read(NO_CERTIFICATE.to_owned()));
+    }
+    Ok(store)
+}
+
 /// OpenSSL's reason for a PEM file that could not be used; `none` when it holds no item
 /// of the kind wanted.
 fn pem_reason(e: &pem::Error, none: &str) -> String {
@@ -504,9 +536,7 @@ impl TlsSettings {
     /// (`require` without a file checks nothing, as in libpq).
     fn roots(&self, mode: SslMode) -> Result<Option<RootCertStore>, TlsError> {
         if self.root_cert.as_deref() == Some(SYSTEM_ROOTS) {
-            return Ok(Some(RootCertStore {
-                roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-            }));
+            return system_roots().map(Some);
         }
         let path = self.file(self.root_cert.as_deref(), ROOT_CERT_FILE);
         let Some(path) = path.filter(|p| fs::metadata(p).is_ok()) else {
@@ -713,6 +743,20 @@ fn rustls_error_text(e: &rustls::Error) -> TlsError {
 )]
 mod tests {
     use super::*;
+
+    #[test]
+    fn system_roots_come_from_the_platform_bundle() {
+        match SYSTEM_ROOT_FILES.iter().find(|p| fs::metadata(p).is_ok()) {
+            // Debian's ca-certificates bundle holds over a hundred roots.
+            Some(_) => assert!(system_roots().unwrap().len() > 50),
+            None => assert_eq!(
+                system_roots().unwrap_err(),
+                TlsError::RootCertMissing {
+                    path: SYSTEM_ROOT_FILES[0].to_owned()
+                }
+            ),
+        }
+    }
 
     #[test]
     fn modes_parse_and_order() {

@@ -13,10 +13,12 @@ use fake_server::{auth_ok, closed_port, message, refused, FakeServer, Script, SE
 use pgcluster::conninfo::{Config, Env, Resolved};
 use pgcluster::Connection;
 
+/// The scripted servers here speak no SSL negotiation, and libpq's texts for them were
+/// captured with `sslmode=disable`: that is the default here (a conninfo may override it).
 fn resolve(conninfo: &str) -> Resolved {
     Config::parse(conninfo)
         .expect("conninfo parses")
-        .resolve(&Env::empty())
+        .resolve(&Env::empty().with("PGSSLMODE", "disable"))
         .expect("conninfo resolves")
 }
 

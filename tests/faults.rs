@@ -409,7 +409,10 @@ fn cli_escapes_control_characters_in_server_texts() {
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_pgcluster"))
         .args([
             "--db",
-            &format!("host=127.0.0.1 port={} user=u dbname=d sslmode=disable", fake.port),
+            &format!(
+                "host=127.0.0.1 port={} user=u dbname=d sslmode=disable",
+                fake.port
+            ),
             "exists",
         ])
         .env_remove("DATABASE_URL")

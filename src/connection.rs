@@ -776,6 +776,17 @@ pub(crate) mod tests {
         v
     }
 
+    /// A connection just after startup, and the server's end of its socket.
+    fn connected() -> (Connection, UnixStream) {
+        let (a, b) = UnixStream::pair().unwrap();
+        let conn = Connection::from_parts(
+            Stream::Unix(a),
+            FrameReader::new(Limits::default()),
+            ready(),
+        );
+        (conn, b)
+    }
+
     fn rt() -> tokio::runtime::Runtime {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -831,12 +842,7 @@ pub(crate) mod tests {
     #[test]
     fn rows_nulls_notices_and_server_close_after_fatal() {
         rt().block_on(async {
-            let (a, mut b) = UnixStream::pair().unwrap();
-            let mut conn = Connection::from_parts(
-                Stream::Unix(a),
-                FrameReader::new(Limits::default()),
-                ready(),
-            );
+            let (mut conn, mut b) = connected();
             let mut reply = Vec::new();
             let mut t = vec![0, 1];
             t.extend_from_slice(b"x\0");
@@ -891,12 +897,7 @@ pub(crate) mod tests {
     #[test]
     fn lost_sync_breaks_and_bad_ready_for_query_ends_the_query() {
         rt().block_on(async {
-            let (a, mut b) = UnixStream::pair().unwrap();
-            let mut conn = Connection::from_parts(
-                Stream::Unix(a),
-                FrameReader::new(Limits::default()),
-                ready(),
-            );
+            let (mut conn, mut b) = connected();
             b.write_all(&msg(b'Z', b"II")).await.unwrap();
             let err = conn.simple_query("select 1").await.unwrap_err();
             assert_eq!(

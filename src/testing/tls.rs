@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
 
-use super::os::create_private_dir;
+use super::os::{create_private_dir, spawn_guardian};
 use super::{checked, Error};
 
 /// Certificate validity of the good certificates, in days.
@@ -37,15 +37,20 @@ pub struct TestCerts {
     /// Serializes making files, so that tests sharing one `TestCerts` can ask for the same
     /// certificate at once; each is made once.
     lock: Mutex<()>,
+    /// Removes the directory once this process is gone, for a `TestCerts` kept in a
+    /// `static` (whose `Drop` never runs).
+    _guardian: std::process::Child,
 }
 
 impl TestCerts {
     /// Makes the CA and the server certificate (for `localhost` and `127.0.0.1`).
     pub fn generate() -> Result<Self, Error> {
         let dir = create_private_dir(false)?;
+        let guardian = spawn_guardian(&dir, Vec::new())?;
         let certs = Self {
             dir,
             lock: Mutex::new(()),
+            _guardian: guardian,
         };
         certs.make_ca("ca", "pgcluster test CA")?;
         certs.make_signed(

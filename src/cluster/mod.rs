@@ -320,6 +320,9 @@ impl Cluster {
     }
 
     /// Drops database `name` (default: the setting's database).
+    ///
+    /// Through an `Arc<Cluster>`, method lookup finds `Drop::drop` of the `Arc` first: call
+    /// `cluster.as_ref().drop(name)` there.
     pub async fn drop<'a>(&self, name: impl Into<Option<&'a str>>) -> Result<(), Error> {
         self.drop_with(name, DropOptions::new()).await
     }

@@ -5,7 +5,7 @@
 //! into a [`TlsClient`] for one host: it reads the root certificate file (`sslrootcert`, by
 //! default `~/.postgresql/root.crt`), the client certificate and key (`sslcert`/`sslkey`, by
 //! default `~/.postgresql/postgresql.crt` and `.key`), and picks the certificate checks of
-//! the `sslmode` (see [`verify`]'s docs). [`handshake_error`] maps a failed handshake to
+//! the `sslmode` (see the `verify` module). [`handshake_error`] maps a failed handshake to
 //! libpq's text, and [`tls_server_end_point`] computes SCRAM-SHA-256-PLUS's channel binding.
 //!
 //! The SSLRequest exchange before the handshake is the protocol crate's

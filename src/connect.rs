@@ -20,7 +20,7 @@ use tokio::net::TcpSocket;
 use tokio::time::Instant;
 
 use crate::connection::Connection;
-use crate::conninfo::{Address, Resolved, SocketOptions, Target, TcpSettings};
+use crate::conninfo::{Address, Resolved, SocketOptions, Target};
 use crate::error::ConnectError;
 use crate::scram_cache;
 use crate::transport::Stream;
@@ -338,7 +338,7 @@ async fn try_once(
     endpoint: &Endpoint,
     use_tls: bool,
 ) -> Result<Connection, (Failure, bool)> {
-    let stream = open_socket(endpoint, &target.port_text, &config.tcp)
+    let stream = open_socket(endpoint, &target.port_text, config)
         .await
         .map_err(|f| (f, false))?;
     let mut reader = FrameReader::new(Limits::default());
@@ -459,9 +459,18 @@ fn apply_socket_options(socket: &TcpSocket, options: &SocketOptions) -> Result<(
 async fn open_socket(
     endpoint: &Endpoint,
     port_text: &str,
-    tcp: &TcpSettings,
+    config: &Resolved,
 ) -> Result<Stream, Failure> {
+    let tcp = &config.tcp;
     let next = |text: String| Failure::new(text, Buffer::Add, Then::NextAddress);
+    // libpq reads connect_timeout once an attempt would wait (a TCP connect under way, a
+    // Unix socket connected): a bad value is added there, and stops everything.
+    let bad_timeout = || {
+        config
+            .connect_timeout_error
+            .as_ref()
+            .map(|e| Failure::new(format!("{e}\n"), Buffer::Add, Then::Stop))
+    };
     match endpoint {
         Endpoint::Tcp {
             addr,
@@ -478,6 +487,9 @@ async fn open_socket(
             // connect(), each with its own text.
             let options = tcp.socket_options().map_err(next)?;
             apply_socket_options(&socket, &options).map_err(next)?;
+            if let Some(failure) = bad_timeout() {
+                return Err(failure);
+            }
             let stream = socket.connect(*addr).await.map_err(|e| {
                 let port = shown_port(port_text);
                 let shown = if *show_addr {
@@ -506,6 +518,9 @@ async fn open_socket(
                     strerror(&e)
                 ))
             })?;
+            if let Some(failure) = bad_timeout() {
+                return Err(failure);
+            }
             Ok(Stream::Unix(stream))
         }
         #[cfg(not(unix))]

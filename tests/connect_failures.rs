@@ -317,3 +317,35 @@ fn blocking_facade_reports_the_same_texts() {
         format!("Failed to connect to the database server:\n    could not connect to server: Connection refused\n    \tIs the server running on host \"127.0.0.1\" and accepting\n    \tTCP/IP connections on port {p}?")
     );
 }
+
+/// libpq 13 reads `connect_timeout` only once an attempt would wait: hosts that fail at once
+/// are reported first, then a bad value stops everything; when every host fails at once it
+/// is never reported. Texts from `rexref libpq` with the same strings.
+#[tokio::test]
+async fn a_bad_connect_timeout_is_read_when_an_attempt_would_wait() {
+    let p = closed_port();
+    let no_socket = |port: &str| {
+        format!(
+            "could not connect to server: No such file or directory\n\tIs the server running locally and accepting\n\tconnections on Unix domain socket \"/nonexistent/.s.PGSQL.{port}\"?\n"
+        )
+    };
+    let bad = "invalid integer value \"abc\" for connection option \"connect_timeout\"\n";
+    assert_eq!(
+        failure("host=/nonexistent connect_timeout=abc").await,
+        no_socket("5432")
+    );
+    assert_eq!(
+        failure(&format!(
+            "host=/nonexistent,127.0.0.1 port={p} connect_timeout=abc"
+        ))
+        .await,
+        format!("{}{bad}", no_socket(&p.to_string()))
+    );
+    assert_eq!(
+        failure(&format!(
+            "host=127.0.0.1,/nonexistent port={p} connect_timeout=abc"
+        ))
+        .await,
+        bad
+    );
+}

@@ -503,6 +503,11 @@ pub struct Resolved {
     pub dbname: String,
     /// `connect_timeout` (already raised to libpq's 2 s minimum), `None` = wait forever.
     pub connect_timeout: Option<Duration>,
+    /// A `connect_timeout` that is not an integer. libpq 13 reads the value only when its
+    /// first connection attempt would wait (a TCP connect under way, or a Unix socket
+    /// connected): the hosts that fail before that are reported first, then this error
+    /// stops everything. When every host fails at once, it is never reported.
+    pub connect_timeout_error: Option<ConnInfoError>,
     /// Startup parameters to send besides user and database (`options`, `application_name`,
     /// `client_encoding` ...).
     pub startup_params: Vec<(String, String)>,

@@ -138,7 +138,13 @@ pub(super) fn resolve(
     }
 
     check_values(&opts)?;
-    let connect_timeout = connect_timeout(opts.get("connect_timeout").map(String::as_str))?;
+    // libpq reads connect_timeout only once its first connection attempt would wait:
+    // a bad value is reported then (see `Resolved::connect_timeout_error`).
+    let (connect_timeout, connect_timeout_error) =
+        match connect_timeout(opts.get("connect_timeout").map(String::as_str)) {
+            Ok(timeout) => (timeout, None),
+            Err(e) => (None, Some(e)),
+        };
 
     let first_file_password = file_passwords.first().cloned().flatten();
     let password_file = first_file_password.as_ref().and(passfile.clone());
@@ -149,6 +155,7 @@ pub(super) fn resolve(
         password_file,
         dbname,
         connect_timeout,
+        connect_timeout_error,
         startup_params: startup_params(&opts, env),
         read_write: opts.get("target_session_attrs").map(String::as_str) == Some("read-write"),
         tcp: TcpSettings {

@@ -769,7 +769,8 @@ pub(crate) mod tests {
         panic!("startup did not finish");
     }
 
-    fn msg(tag: u8, body: &[u8]) -> Vec<u8> {
+    /// One backend message: type byte, length word, body.
+    pub(crate) fn msg(tag: u8, body: &[u8]) -> Vec<u8> {
         let mut v = vec![tag];
         v.extend_from_slice(&u32::try_from(body.len() + 4).unwrap().to_be_bytes());
         v.extend_from_slice(body);

@@ -295,12 +295,7 @@ mod tests {
     use pgcluster_protocol::limits::Limits;
     use tokio::net::UnixStream;
 
-    fn msg(tag: u8, body: &[u8]) -> Vec<u8> {
-        let mut v = vec![tag];
-        v.extend_from_slice(&u32::try_from(body.len() + 4).unwrap().to_be_bytes());
-        v.extend_from_slice(body);
-        v
-    }
+    use crate::connection::tests::msg;
 
     /// Reads frames from the client until one with `tag`; returns them all.
     async fn read_until(

@@ -133,12 +133,7 @@ mod tests {
     use tokio::io::AsyncWriteExt;
     use tokio::net::UnixStream;
 
-    fn msg(tag: u8, body: &[u8]) -> Vec<u8> {
-        let mut v = vec![tag];
-        v.extend_from_slice(&u32::try_from(body.len() + 4).unwrap().to_be_bytes());
-        v.extend_from_slice(body);
-        v
-    }
+    use crate::connection::tests::msg;
 
     #[test]
     fn notices_kept_then_notification_then_fatal_and_close() {

@@ -124,28 +124,36 @@ fn standard_conforming_strings_off_changes_nothing() {
     assert_eq!(count(name), 0);
 }
 
-#[test]
-fn four_threads_create_one_name() {
-    let name = "race_create";
-    let barrier = Arc::new(Barrier::new(4));
-    let results: Vec<Result<(), String>> = (0..4)
+/// Runs `op` on `threads` threads at once, each with its own Cluster; checks that exactly
+/// one succeeds and returns every result.
+fn race(
+    threads: usize,
+    op: impl Fn(&Cluster) -> Result<(), Error> + Send + Copy + 'static,
+) -> Vec<Result<(), String>> {
+    let barrier = Arc::new(Barrier::new(threads));
+    let handles: Vec<_> = (0..threads)
         .map(|_| {
             let barrier = barrier.clone();
             thread::spawn(move || {
                 let c = cluster();
                 barrier.wait();
-                c.create(name, None).map_err(|e| e.to_string())
+                op(&c).map_err(|e| e.to_string())
             })
         })
-        .collect::<Vec<_>>()
-        .into_iter()
-        .map(|h| h.join().unwrap())
         .collect();
+    let results: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
     assert_eq!(
         results.iter().filter(|r| r.is_ok()).count(),
         1,
         "{results:?}"
     );
+    results
+}
+
+#[test]
+fn four_threads_create_one_name() {
+    let name = "race_create";
+    let results = race(4, move |c| c.create(name, None));
     for e in results.iter().filter_map(|r| r.as_ref().err()) {
         let lost_race = "Got an error from the database server:\n    duplicate key value violates unique constraint \"pg_database_datname_index\"\n    DETAIL:  Key (datname)=(race_create) already exists.";
         let late =
@@ -160,25 +168,7 @@ fn four_threads_create_one_name() {
 fn three_threads_drop_one_name() {
     let name = "race_drop";
     cluster().create(name, None).unwrap();
-    let barrier = Arc::new(Barrier::new(3));
-    let results: Vec<Result<(), String>> = (0..3)
-        .map(|_| {
-            let barrier = barrier.clone();
-            thread::spawn(move || {
-                let c = cluster();
-                barrier.wait();
-                c.drop(name).map_err(|e| e.to_string())
-            })
-        })
-        .collect::<Vec<_>>()
-        .into_iter()
-        .map(|h| h.join().unwrap())
-        .collect();
-    assert_eq!(
-        results.iter().filter(|r| r.is_ok()).count(),
-        1,
-        "{results:?}"
-    );
+    let results = race(3, move |c| c.drop(name));
     for e in results.iter().filter_map(|r| r.as_ref().err()) {
         assert_eq!(
             e,

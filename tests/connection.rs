@@ -59,6 +59,24 @@ async fn connect(conninfo: &str) -> Connection {
     }
 }
 
+/// Connects, trying again for up to 30 s while the server has no slot free (53300): a
+/// backend that has sent its last message may not have released its slot yet.
+async fn connect_when_a_slot_frees(conninfo: &str) -> Connection {
+    let started = Instant::now();
+    loop {
+        match Connection::connect(&resolve(conninfo)).await {
+            Ok(conn) => return conn,
+            Err(e)
+                if e.fields.as_ref().and_then(|f| f.code.as_deref()) == Some("53300")
+                    && started.elapsed() < Duration::from_secs(30) =>
+            {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(e) => panic!("connect {conninfo:?}: {}", e.message),
+        }
+    }
+}
+
 async fn connect_error(conninfo: &str) -> pgcluster::error::ConnectError {
     match Connection::connect(&resolve(conninfo)).await {
         Ok(conn) => panic!("connected: {conn:?}"),
@@ -559,15 +577,17 @@ async fn connection_slots_run_out() {
     let tcp = |user: &str| {
         format!("host=127.0.0.1,127.0.0.1 port={p},{port} user={user} dbname=postgres")
     };
-    // max_connections 4, 3 reserved for superusers: one ordinary slot.
-    let mut held = vec![connect(&tcp("pgc_h5_plain")).await];
+    // max_connections 4, 3 reserved for superusers: one ordinary slot. A backend that
+    // refused us, or served `psql` above, frees its slot only after its client has seen the
+    // end, so the connections that must get in wait for that.
+    let mut held = vec![connect_when_a_slot_frees(&tcp("pgc_h5_plain")).await];
     let e = connect_error(&tcp("pgc_h5_plain")).await;
     assert_eq!(
         e.message,
         "FATAL:  remaining connection slots are reserved for non-replication superuser connections\n"
     );
     for _ in 0..3 {
-        held.push(connect(&tcp("postgres")).await);
+        held.push(connect_when_a_slot_frees(&tcp("postgres")).await);
     }
     let e = connect_error(&tcp("postgres")).await;
     assert_eq!(

@@ -645,20 +645,34 @@ fn connection_storm() {
         .expect("own server");
     run_alone(async {
         // The observer waits until the sessions of the server's set-up have exited, so the
-        // number of free slots is known.
+        // number of free slots is known: no other client backend is listed, and every child
+        // process of the postmaster is one that is listed (an exiting backend leaves the list
+        // before it frees its slot, and is still a child until then).
         let mut observer = connect(&socket(&s)).await;
+        let postmaster = s.pid().expect("postmaster running");
         let settle = Instant::now();
-        while one_value(
-            &mut observer,
-            "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' \
-             AND pid <> pg_backend_pid()",
-        )
-        .await
-        .as_deref()
-            != Some("0")
-        {
+        loop {
+            let listed = observer
+                .simple_query(
+                    "SELECT pid, backend_type = 'client backend' AND pid <> pg_backend_pid() \
+                     FROM pg_stat_activity",
+                )
+                .await
+                .expect("pg_stat_activity");
+            let rows = &listed[0].rows;
+            let others = rows.iter().any(|r| r[1].as_deref() == Some("t"));
+            let pids: Vec<u32> = rows
+                .iter()
+                .filter_map(|r| r[0].as_deref()?.parse().ok())
+                .collect();
+            let unlisted = support::children_of(postmaster)
+                .into_iter()
+                .any(|child| !pids.contains(&child));
+            if !others && !unlisted {
+                break;
+            }
             assert!(settle.elapsed() < Duration::from_secs(30), "sessions left");
-            tokio::task::yield_now().await;
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
         let before = support::open_fds();
         let started = Instant::now();

@@ -535,9 +535,17 @@ impl TestServer {
     }
 
     /// Stops the server in the given mode and waits until it is gone.
+    ///
+    /// `pg_ctl` returns once `postmaster.pid` is gone; the postmaster removes that file on
+    /// its way out, so this also waits (up to 10 s) until the process itself has exited.
     pub fn stop_mode(&mut self, mode: StopMode) -> Result<(), Error> {
+        let postmaster = self.pid();
         let output = self.pg_ctl_output(["stop", "-m", mode.as_str()])?;
-        checked("pg_ctl stop", output, String::new()).map(drop)
+        checked("pg_ctl stop", output, String::new())?;
+        if let Some(pid) = postmaster {
+            os::wait_exited(pid, Duration::from_secs(10));
+        }
+        Ok(())
     }
 
     /// Makes the server reread its configuration files (`pg_ctl reload`).

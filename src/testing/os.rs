@@ -9,7 +9,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::{Error, HOST_TCP};
 
@@ -29,6 +29,20 @@ while kill -0 "$owner" 2>/dev/null && ! grep -qs '^State:[[:space:]]*Z' "/proc/$
 done
 "$@" >/dev/null 2>&1
 rm -rf "$dir""#;
+
+/// Waits, polling `/proc`, until process `pid` has exited (gone, or a zombie that only its
+/// parent has yet to reap), or `bound` has passed.
+pub(super) fn wait_exited(pid: u32, bound: Duration) {
+    let started = Instant::now();
+    while started.elapsed() < bound {
+        match fs::read_to_string(format!("/proc/{pid}/status")) {
+            Ok(status) if !status.lines().any(|l| l.starts_with("State:\tZ")) => {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            _ => return,
+        }
+    }
+}
 
 /// Who runs the server programs.
 #[derive(Debug, Clone, PartialEq, Eq)]

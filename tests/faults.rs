@@ -144,7 +144,9 @@ async fn wait_running(observer: &mut Connection, prefix: &str) -> String {
 // ---------------------------------------------------------------------------------------
 // A server that closes, resets or cuts (fake server).
 
-const FAST: Duration = Duration::from_secs(5);
+/// What "at once, never a hang" means here: far above the milliseconds these take, far below
+/// forever, with room for a shared machine busy starting other tests' servers.
+const FAST: Duration = Duration::from_secs(15);
 
 #[test]
 fn server_closes_right_after_accept() {
@@ -273,7 +275,7 @@ async fn times_out(script: Vec<Step>, extra: &str) {
     let elapsed = started.elapsed();
     assert_eq!(e.message, "timeout expired\n");
     assert!(elapsed >= Duration::from_millis(1900), "{elapsed:?}");
-    assert!(elapsed < Duration::from_secs(6), "{elapsed:?}");
+    assert!(elapsed < Duration::from_secs(10), "{elapsed:?}");
 }
 
 #[test]
@@ -317,7 +319,7 @@ fn paused_relay_times_out() {
         assert_eq!(e.message, "timeout expired\n");
         let elapsed = started.elapsed();
         assert!(elapsed >= Duration::from_millis(1900), "{elapsed:?}");
-        assert!(elapsed < Duration::from_secs(6), "{elapsed:?}");
+        assert!(elapsed < Duration::from_secs(10), "{elapsed:?}");
         relay.resume();
         let mut conn = connect(&tcp(relay.port, "connect_timeout=10")).await;
         assert_eq!(one_value(&mut conn, "SELECT 7").await.as_deref(), Some("7"));

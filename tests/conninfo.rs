@@ -65,7 +65,7 @@ const LIBPQ_ERRORS: &[(&str, &str)] = &[
     ("host='x\\'", "unterminated quoted string in connection info string\n"),
     ("foo=bar", "invalid connection option \"foo\"\n"),
     ("require_auth=password", "invalid connection option \"require_auth\"\n"),
-    ("sslsni=1", "invalid connection option \"sslsni\"\n"),
+    ("nosuchoption=1", "invalid connection option \"nosuchoption\"\n"),
     ("sslcrldir=/x", "invalid connection option \"sslcrldir\"\n"),
     ("load_balance_hosts=random", "invalid connection option \"load_balance_hosts\"\n"),
     ("=x", "invalid connection option \"\"\n"),
@@ -124,6 +124,111 @@ fn libpq_parse_and_check_texts() {
     }
 }
 
+/// (connection string, libpq 17's text) for the two later keywords, from libpq 17's
+/// `connectOptions2` (fe-connect.c): `sslnegotiation` is checked right after `sslmode`,
+/// before the TLS versions; `sslsni` is never checked.
+#[cfg(feature = "tls")]
+const LIBPQ_17_ERRORS: &[(&str, &str)] = &[
+    ("sslnegotiation=tls", "invalid sslnegotiation value: \"tls\"\n"),
+    ("sslnegotiation=Direct sslmode=require", "invalid sslnegotiation value: \"Direct\"\n"),
+    ("sslnegotiation=", "invalid sslnegotiation value: \"\"\n"),
+    ("postgresql:///db?sslnegotiation=x", "invalid sslnegotiation value: \"x\"\n"),
+    ("sslnegotiation=direct", "weak sslmode \"prefer\" may not be used with sslnegotiation=direct (use \"require\", \"verify-ca\", or \"verify-full\")\n"),
+    ("sslnegotiation=direct sslmode=allow", "weak sslmode \"allow\" may not be used with sslnegotiation=direct (use \"require\", \"verify-ca\", or \"verify-full\")\n"),
+    ("sslnegotiation=direct sslmode=disable host=/tmp", "weak sslmode \"disable\" may not be used with sslnegotiation=direct (use \"require\", \"verify-ca\", or \"verify-full\")\n"),
+    ("sslmode=bogus sslnegotiation=x", "invalid sslmode value: \"bogus\"\n"),
+    ("channel_binding=x sslnegotiation=x", "invalid channel_binding value: \"x\"\n"),
+    ("sslnegotiation=x ssl_min_protocol_version=x", "invalid sslnegotiation value: \"x\"\n"),
+    ("sslnegotiation=direct ssl_min_protocol_version=x", "weak sslmode \"prefer\" may not be used with sslnegotiation=direct (use \"require\", \"verify-ca\", or \"verify-full\")\n"),
+    ("sslnegotiation=direct sslmode=require ssl_min_protocol_version=x", "invalid ssl_min_protocol_version value: \"x\"\n"),
+];
+
+#[cfg(feature = "tls")]
+#[test]
+fn sslnegotiation_texts() {
+    for (input, expected) in LIBPQ_17_ERRORS {
+        let err = match resolve(input, &env()) {
+            Ok(r) => panic!("{input:?} resolved: {r:?}"),
+            Err(e) => e,
+        };
+        assert_eq!(format!("{err}\n"), *expected, "{input:?}");
+    }
+    // The variables are checked the same way.
+    let e = env().with("PGSSLNEGOTIATION", "direct");
+    assert_eq!(
+        resolve("", &e).unwrap_err().to_string(),
+        "weak sslmode \"prefer\" may not be used with sslnegotiation=direct (use \"require\", \
+         \"verify-ca\", or \"verify-full\")"
+    );
+    let e = env().with("PGSSLNEGOTIATION", "yes");
+    assert_eq!(
+        resolve("sslmode=require", &e).unwrap_err().to_string(),
+        "invalid sslnegotiation value: \"yes\""
+    );
+}
+
+/// `sslsni` (libpq 14) and `sslnegotiation` (libpq 17) are accepted as keywords, in URIs,
+/// in service files and from `PGSSLSNI` / `PGSSLNEGOTIATION`, and reach the TLS settings.
+#[cfg(feature = "tls")]
+#[test]
+fn sslsni_and_sslnegotiation() {
+    let tls = |s: &str, e: &Env| {
+        let t = resolve(s, e).unwrap().tls;
+        (t.sni, t.direct)
+    };
+    // Defaults: SNI on, SSLRequest first.
+    assert_eq!(tls("", &env()), (true, false));
+    assert_eq!(
+        tls("sslsni=1 sslnegotiation=postgres", &env()),
+        (true, false)
+    );
+    assert_eq!(tls("sslsni=0", &env()), (false, false));
+    // As libpq 14+, only a value starting with `1` turns SNI on; nothing else is checked.
+    assert_eq!(tls("sslsni=10", &env()), (true, false));
+    for off in ["yes", "true", "''", "on"] {
+        assert_eq!(
+            tls(&format!("sslsni={off}"), &env()),
+            (false, false),
+            "{off}"
+        );
+    }
+    for mode in ["require", "verify-ca", "verify-full"] {
+        assert_eq!(
+            tls(&format!("sslnegotiation=direct sslmode={mode}"), &env()),
+            (true, true),
+            "{mode}"
+        );
+    }
+    assert_eq!(
+        tls(
+            "postgresql://h/db?sslsni=0&sslnegotiation=direct&sslmode=verify-full",
+            &env()
+        ),
+        (false, true)
+    );
+    // sslrootcert=system without sslmode means verify-full (PostgreSQL 16): strong enough.
+    assert_eq!(
+        tls("sslnegotiation=direct sslrootcert=system", &env()),
+        (true, true)
+    );
+    // The environment, and the keyword over the environment.
+    let e = env()
+        .with("PGSSLSNI", "0")
+        .with("PGSSLNEGOTIATION", "direct")
+        .with("PGSSLMODE", "require");
+    assert_eq!(tls("", &e), (false, true));
+    assert_eq!(tls("sslsni=1 sslnegotiation=postgres", &e), (true, false));
+    // A service file may set them too.
+    let dir = Scratch::new();
+    let file = dir.file(
+        "services",
+        "[direct]\nsslnegotiation=direct\nsslmode=verify-ca\nsslsni=0\n",
+        0o644,
+    );
+    let e = env().with("PGSERVICEFILE", &file);
+    assert_eq!(tls("service=direct", &e), (false, true));
+}
+
 /// Where libpq 13.3 (with TLS and GSSAPI) goes on to connect, a build without them stops.
 #[cfg(not(feature = "tls"))]
 #[test]
@@ -160,6 +265,14 @@ fn no_tls_no_gssapi() {
         assert!(resolve(&format!("sslmode={mode}"), &env).is_ok(), "{mode}");
     }
     assert!(resolve("requiressl=0", &env).is_ok());
+    // libpq 17's text for direct TLS in a build without TLS.
+    assert_eq!(
+        resolve("sslnegotiation=direct sslmode=prefer", &env)
+            .unwrap_err()
+            .to_string(),
+        "sslnegotiation value \"direct\" invalid when SSL support is not compiled in"
+    );
+    assert!(resolve("sslnegotiation=postgres sslsni=0", &env).is_ok());
     assert_eq!(
         resolve("gssencmode=require", &env).unwrap_err().to_string(),
         "gssencmode value \"require\" invalid when GSSAPI support is not compiled in"

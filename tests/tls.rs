@@ -451,3 +451,172 @@ async fn prefer_and_allow_retry_after_a_server_error() {
         )
     );
 }
+
+// ---- sslsni and sslnegotiation ----
+
+/// libpq's text when the server hangs up in the startup exchange.
+const SERVER_CLOSED: &str = "server closed the connection unexpectedly\n\tThis probably means \
+                             the server terminated abnormally\n\tbefore or while processing the \
+                             request.\n";
+
+/// A rustls server configuration with the test server certificate, offering `alpn`.
+fn fake_server_config(certs: &TestCerts, alpn: &[&[u8]]) -> Arc<rustls::ServerConfig> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let pair = certs.server();
+    let chain = CertificateDer::pem_file_iter(&pair.cert)
+        .expect("server certificate")
+        .collect::<Result<Vec<_>, _>>()
+        .expect("server certificate");
+    let key = PrivateKeyDer::from_pem_file(&pair.key).expect("server key");
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("TLS versions")
+    .with_no_client_auth()
+    .with_single_cert(chain, key)
+    .expect("server certificate and key");
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    Arc::new(config)
+}
+
+/// What a fake TLS server saw of one client.
+#[derive(Debug)]
+struct Hello {
+    /// The first six bytes the client sent: the start of an SSLRequest, or a TLS record
+    /// header and the handshake message type.
+    first: [u8; 6],
+    /// The Server Name Indication, if any.
+    sni: Option<String>,
+    /// The ALPN protocol agreed on.
+    alpn: Option<Vec<u8>>,
+}
+
+/// A fake server for one connection: with `direct`, the TLS handshake at once; else it
+/// reads SSLRequest and answers `S` first. After the handshake it hangs up.
+async fn fake_tls_server(
+    config: Arc<rustls::ServerConfig>,
+    direct: bool,
+) -> (u16, tokio::task::JoinHandle<Hello>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("local address").port();
+    let server = tokio::spawn(async move {
+        let (mut tcp, _) = listener.accept().await.expect("accept");
+        let mut first = [0u8; 6];
+        while tcp.peek(&mut first).await.expect("peek") < first.len() {}
+        if !direct {
+            let mut request = [0u8; 8];
+            tcp.read_exact(&mut request).await.expect("SSLRequest");
+            assert_eq!(request, [0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]);
+            tcp.write_all(b"S").await.expect("answer S");
+        }
+        let tls = tokio_rustls::TlsAcceptor::from(config)
+            .accept(tcp)
+            .await
+            .expect("TLS handshake");
+        let conn = tls.get_ref().1;
+        Hello {
+            first,
+            sni: conn.server_name().map(str::to_owned),
+            alpn: conn.alpn_protocol().map(<[u8]>::to_vec),
+        }
+    });
+    (port, server)
+}
+
+/// The first bytes of an SSLRequest: its length (8) and the start of its code.
+const SSL_REQUEST_START: [u8; 6] = [0, 0, 0, 8, 0x04, 0xd2];
+
+#[tokio::test]
+async fn sslsni_decides_the_server_name_indication() {
+    let t = tls();
+    let ca = t.certs.ca().display().to_string();
+    for (sni, sent) in [
+        ("", Some("localhost")),
+        ("sslsni=1", Some("localhost")),
+        ("sslsni=0", None),
+    ] {
+        let (port, server) = fake_tls_server(fake_server_config(&t.certs, &[]), false).await;
+        let err = connect(&format!(
+            "host=localhost hostaddr=127.0.0.1 port={port} user=postgres dbname=postgres \
+             sslmode=verify-full sslrootcert={ca} {sni}"
+        ))
+        .await
+        .unwrap_err();
+        assert_eq!(err, SERVER_CLOSED, "{sni}");
+        let hello = server.await.unwrap();
+        assert_eq!(hello.first, SSL_REQUEST_START, "{sni}");
+        assert_eq!(hello.sni.as_deref(), sent, "{sni}");
+    }
+}
+
+#[tokio::test]
+async fn sslsni_0_still_verifies_the_server() {
+    let t = tls();
+    let p = t.server.port();
+    let ca = t.certs.ca().display().to_string();
+    for mode in ["verify-ca", "verify-full"] {
+        let mut conn = connect(&format!(
+            "host=localhost port={p} user=postgres dbname=postgres sslmode={mode} \
+             sslrootcert={ca} sslsni=0"
+        ))
+        .await
+        .unwrap_or_else(|e| panic!("{mode}: {e}"));
+        assert_eq!(ssl_in_use(&mut conn).await, "t", "{mode}");
+        conn.close().await;
+    }
+    // Without SNI the host name is still checked against the certificate.
+    assert_eq!(
+        connect(&format!(
+            "host=127.0.0.2 hostaddr=127.0.0.1 port={p} user=postgres dbname=postgres \
+             sslmode=verify-full sslrootcert={ca} sslsni=0"
+        ))
+        .await
+        .unwrap_err(),
+        "server certificate for \"localhost\" does not match host name \"127.0.0.2\"\n"
+    );
+}
+
+#[tokio::test]
+async fn sslnegotiation_direct_starts_with_a_client_hello() {
+    let t = tls();
+    let ca = t.certs.ca().display().to_string();
+    let config = fake_server_config(&t.certs, &[pgcluster::tls::ALPN_POSTGRESQL]);
+    let (port, server) = fake_tls_server(config, true).await;
+    let err = connect(&format!(
+        "host=localhost port={port} user=postgres dbname=postgres sslmode=verify-full \
+         sslrootcert={ca} sslnegotiation=direct"
+    ))
+    .await
+    .unwrap_err();
+    assert_eq!(err, SERVER_CLOSED);
+    let hello = server.await.unwrap();
+    // A TLS handshake record (22, version 3.1, two length bytes) holding a ClientHello (1):
+    // no SSLRequest first.
+    assert_eq!(
+        (&hello.first[..3], hello.first[5]),
+        (&[0x16, 0x03, 0x01][..], 1)
+    );
+    assert_eq!(hello.sni.as_deref(), Some("localhost"));
+    assert_eq!(hello.alpn.as_deref(), Some(&b"postgresql"[..]));
+}
+
+#[tokio::test]
+async fn sslnegotiation_direct_against_postgresql_15() {
+    let t = tls();
+    // PostgreSQL 15 reads the ClientHello as a startup packet of absurd length and hangs up.
+    assert_eq!(
+        connect(&format!(
+            "host=localhost port={} user=postgres dbname=postgres sslmode=require \
+             sslnegotiation=direct",
+            t.server.port()
+        ))
+        .await
+        .unwrap_err(),
+        "server does not support direct SSL negotiation (sslnegotiation=direct needs \
+         PostgreSQL 17 or later)\n"
+    );
+}

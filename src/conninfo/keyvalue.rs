@@ -162,7 +162,10 @@ mod tests {
                 "unterminated quoted string in connection info string",
             ),
             ("foo=bar", "invalid connection option \"foo\""),
-            ("sslsni=1", "invalid connection option \"sslsni\""),
+            (
+                "nosuchoption=1",
+                "invalid connection option \"nosuchoption\"",
+            ),
             ("x=y foo", "invalid connection option \"x\""),
             (
                 "host=a foo",

@@ -33,8 +33,9 @@ pub use keepalives::{SocketOptions, TcpSettings};
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConnInfoError {
-    /// `invalid %s value: "%s"` for `sslmode`, `channel_binding`, `gssencmode`,
-    /// `target_session_attrs`, `ssl_min_protocol_version` and `ssl_max_protocol_version`.
+    /// `invalid %s value: "%s"` for `sslmode`, `sslnegotiation` (libpq 17),
+    /// `channel_binding`, `gssencmode`, `target_session_attrs`, `ssl_min_protocol_version`
+    /// and `ssl_max_protocol_version`.
     BadValue {
         /// The keyword.
         option: &'static str,
@@ -102,6 +103,14 @@ pub enum ConnInfoError {
     },
     /// `invalid SSL protocol version range`
     SslRange,
+    /// `%s value "%s" invalid when SSL support is not compiled in` (libpq 17's text, for
+    /// `sslnegotiation=direct` in a build without the `tls` feature).
+    SslUnsupported {
+        /// The keyword.
+        option: &'static str,
+        /// The value given.
+        value: String,
+    },
     /// `sslmode value "%s" is not supported: this build has no TLS support` (for
     /// `require`, `verify-ca` and `verify-full`, and `requiressl=1`).
     TlsUnsupported(String),
@@ -126,6 +135,9 @@ pub enum ConnInfoError {
     },
     /// `end of string reached when looking for matching "]" in IPv6 host address in URI: "%s"`
     UriUnterminatedIpv6(String),
+    /// `weak sslmode "%s" may not be used with sslnegotiation=direct (use "require",
+    /// "verify-ca", or "verify-full")` (libpq 17's text).
+    WeakModeWithDirect(String),
 }
 
 impl fmt::Display for ConnInfoError {
@@ -169,6 +181,10 @@ impl fmt::Display for ConnInfoError {
                 write!(f, "syntax error in service file \"{file}\", line {line}")
             }
             Self::SslRange => f.write_str("invalid SSL protocol version range"),
+            Self::SslUnsupported { option, value } => write!(
+                f,
+                "{option} value \"{value}\" invalid when SSL support is not compiled in"
+            ),
             Self::TlsUnsupported(mode) => write!(
                 f,
                 "sslmode value \"{mode}\" is not supported: this build has no TLS support"
@@ -201,6 +217,11 @@ impl fmt::Display for ConnInfoError {
                 f,
                 "end of string reached when looking for matching \"]\" in IPv6 host address \
                  in URI: \"{u}\""
+            ),
+            Self::WeakModeWithDirect(mode) => write!(
+                f,
+                "weak sslmode \"{mode}\" may not be used with sslnegotiation=direct (use \
+                 \"require\", \"verify-ca\", or \"verify-full\")"
             ),
         }
     }
@@ -276,7 +297,8 @@ impl fmt::Debug for Env {
 }
 
 /// libpq 13's connection keywords (`PQconninfoOptions` in fe-connect.c, in that order):
-/// keyword, environment variable, compiled-in default.
+/// keyword, environment variable, compiled-in default. Two later ones are added where
+/// libpq 17 lists them: `sslnegotiation` (PostgreSQL 17) and `sslsni` (PostgreSQL 14).
 pub(crate) const KEYWORDS: &[(&str, Option<&str>, Option<&str>)] = &[
     ("authtype", Some("PGAUTHTYPE"), Some("")),
     ("service", Some("PGSERVICE"), None),
@@ -300,12 +322,14 @@ pub(crate) const KEYWORDS: &[(&str, Option<&str>, Option<&str>)] = &[
     ("keepalives_count", None, None),
     ("tcp_user_timeout", None, None),
     ("sslmode", Some("PGSSLMODE"), Some("prefer")),
+    ("sslnegotiation", Some("PGSSLNEGOTIATION"), Some("postgres")),
     ("sslcompression", Some("PGSSLCOMPRESSION"), Some("0")),
     ("sslcert", Some("PGSSLCERT"), None),
     ("sslkey", Some("PGSSLKEY"), None),
     ("sslpassword", None, None),
     ("sslrootcert", Some("PGSSLROOTCERT"), None),
     ("sslcrl", Some("PGSSLCRL"), None),
+    ("sslsni", Some("PGSSLSNI"), Some("1")),
     ("requirepeer", Some("PGREQUIREPEER"), None),
     (
         "ssl_min_protocol_version",
@@ -334,7 +358,7 @@ pub(crate) const DEFAULT_PORT: &str = "5432";
 /// The reference libpq's `DEFAULT_PGSOCKET_DIR` (Debian's, also in the psycopg2 wheel).
 pub const DEFAULT_SOCKET_DIR: &str = "/var/run/postgresql";
 
-/// Whether libpq 13 knows `key`.
+/// Whether `key` is a connection keyword (libpq 13's, `sslnegotiation` or `sslsni`).
 fn is_keyword(key: &str) -> bool {
     KEYWORDS.iter().any(|(k, _, _)| *k == key)
 }
@@ -400,7 +424,8 @@ impl Config {
         Self { params }
     }
 
-    /// Sets a keyword, checking that libpq 13 knows it. As in libpq, `requiressl` is
+    /// Sets a keyword, checking that it is one (libpq 13's, `sslnegotiation` or `sslsni`;
+    /// any other is `invalid connection option`). As in libpq, `requiressl` is
     /// stored as `sslmode` (`require` when the value starts with `1`, else `prefer`).
     pub fn set(&mut self, key: &str, value: &str) -> Result<&mut Self, ConnInfoError> {
         let (key, value) = if key == "requiressl" {
@@ -581,6 +606,15 @@ mod tests {
     }
 
     #[test]
+    fn later_keywords_render_in_libpq_17_order() {
+        let c = Config::parse("sslsni=0 host=h sslnegotiation=direct sslmode=require").unwrap();
+        assert_eq!(
+            c.render_redacted(),
+            "host=h sslmode=require sslnegotiation=direct sslsni=0"
+        );
+    }
+
+    #[test]
     fn render_and_debug_hide_passwords() {
         let c = Config::parse("password=secret host='my host' user=u dbname=it\\'s").unwrap();
         assert_eq!(
@@ -658,6 +692,18 @@ mod tests {
                     line: 2,
                 },
                 "nested service specifications not supported in service file \"/x\", line 2",
+            ),
+            (
+                ConnInfoError::SslUnsupported {
+                    option: "sslnegotiation",
+                    value: "direct".into(),
+                },
+                "sslnegotiation value \"direct\" invalid when SSL support is not compiled in",
+            ),
+            (
+                ConnInfoError::WeakModeWithDirect("allow".into()),
+                "weak sslmode \"allow\" may not be used with sslnegotiation=direct (use \
+                 \"require\", \"verify-ca\", or \"verify-full\")",
             ),
             (
                 ConnInfoError::GssUnsupported("require".into()),

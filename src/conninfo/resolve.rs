@@ -91,7 +91,6 @@ pub(super) fn resolve(
         None
     };
     service::apply(&mut opts, env, home.as_deref())?;
-    #[cfg(feature = "tls")]
     let sslmode_given = opts.contains_key("sslmode")
         || env.get("PGSSLMODE").is_some()
         || env.get("PGREQUIRESSL").is_some_and(|v| v.starts_with('1'));
@@ -137,7 +136,7 @@ pub(super) fn resolve(
         }
     }
 
-    check_values(&opts)?;
+    check_values(&opts, sslmode_given)?;
     // libpq reads connect_timeout only once its first connection attempt would wait:
     // a bad value is reported then (see `Resolved::connect_timeout_error`).
     let (connect_timeout, connect_timeout_error) =
@@ -203,8 +202,10 @@ fn tls_settings(
         max_version: opts
             .get("ssl_max_protocol_version")
             .and_then(|v| TlsVersion::parse(v)),
+        // As libpq 14+: SNI only when the value starts with `1` (no other check).
+        sni: opts.get("sslsni").is_some_and(|v| v.starts_with('1')),
         home: ident.home().map(std::path::PathBuf::from),
-        ..TlsSettings::default()
+        direct: opts.get("sslnegotiation").map(String::as_str) == Some("direct"),
     }
 }
 
@@ -352,8 +353,20 @@ fn add_defaults(opts: &mut BTreeMap<String, String>, env: &Env, ident: &mut Iden
     }
 }
 
-/// The value checks of `connectOptions2`, in its order.
-fn check_values(opts: &BTreeMap<String, String>) -> Result<(), ConnInfoError> {
+/// The value checks of `connectOptions2`, in its order (`sslnegotiation` where libpq 17
+/// checks it, right after `sslmode`). `sslmode_given`: whether `sslmode` came from the
+/// settings, a service file or the environment rather than the compiled-in default.
+fn check_values(
+    opts: &BTreeMap<String, String>,
+    #[cfg_attr(
+        not(feature = "tls"),
+        allow(
+            unused_variables,
+            reason = "only a TLS build looks at the mode for direct"
+        )
+    )]
+    sslmode_given: bool,
+) -> Result<(), ConnInfoError> {
     let get = |k: &str| opts.get(k).map(String::as_str);
     let bad = |option: &'static str, value: &str| ConnInfoError::BadValue {
         option,
@@ -374,6 +387,32 @@ fn check_values(opts: &BTreeMap<String, String>) -> Result<(), ConnInfoError> {
                 return Err(ConnInfoError::TlsUnsupported(v.to_owned()))
             }
             _ => return Err(bad("sslmode", v)),
+        }
+    }
+    if let Some(v) = get("sslnegotiation") {
+        match v {
+            "postgres" => {}
+            #[cfg(feature = "tls")]
+            "direct" => {
+                // The mode in effect: `sslrootcert=system` without `sslmode` means
+                // `verify-full` (PostgreSQL 16).
+                let mode = match get("sslmode") {
+                    Some(m) if sslmode_given => m,
+                    _ if get("sslrootcert") == Some(crate::tls::SYSTEM_ROOTS) => "verify-full",
+                    _ => "prefer",
+                };
+                if !matches!(mode, "require" | "verify-ca" | "verify-full") {
+                    return Err(ConnInfoError::WeakModeWithDirect(mode.to_owned()));
+                }
+            }
+            #[cfg(not(feature = "tls"))]
+            "direct" => {
+                return Err(ConnInfoError::SslUnsupported {
+                    option: "sslnegotiation",
+                    value: v.to_owned(),
+                })
+            }
+            _ => return Err(bad("sslnegotiation", v)),
         }
     }
     let min = get("ssl_min_protocol_version").unwrap_or("");

@@ -220,9 +220,14 @@ use pgcluster::Connection;
 const NO_HOME: &str = "/nonexistent/pgcluster-home";
 
 async fn connect(conninfo: &str) -> Result<Connection, String> {
+    connect_env(conninfo, &Env::empty().with_home(NO_HOME)).await
+}
+
+/// Connects with `env` as the environment (no process variables are read or set).
+async fn connect_env(conninfo: &str, env: &Env) -> Result<Connection, String> {
     let resolved = Config::parse(conninfo)
         .map_err(|e| e.to_string())?
-        .resolve(&Env::empty().with_home(NO_HOME))
+        .resolve(env)
         .map_err(|e| e.to_string())?;
     Connection::connect(&resolved).await.map_err(|e| e.message)
 }
@@ -619,4 +624,176 @@ async fn sslnegotiation_direct_against_postgresql_15() {
         "server does not support direct SSL negotiation (sslnegotiation=direct needs \
          PostgreSQL 17 or later)\n"
     );
+}
+
+// ---- The PGSSL* environment variables ----
+
+/// Environment variables: (name, value).
+type Vars<'a> = &'a [(&'a str, &'a str)];
+
+/// `NO_HOME` as the home directory, and `vars`.
+fn env_with(vars: Vars<'_>) -> Env {
+    vars.iter()
+        .fold(Env::empty().with_home(NO_HOME), |env, (k, v)| {
+            env.with(k, v)
+        })
+}
+
+/// Texts from `rexref libpq` with the same variables set (libpq 13.3 reads them from the
+/// process environment; these tests pass them in an `Env`).
+#[tokio::test]
+async fn pgsslmode_and_pgsslrootcert() {
+    let t = tls();
+    let base = format!(
+        "host=localhost port={} user=postgres dbname=postgres",
+        t.server.port()
+    );
+    let ca = t.certs.ca().display().to_string();
+    let other = t.certs.other_ca().unwrap().display().to_string();
+    // (variables, keywords, pg_stat_ssl.ssl)
+    let cases: [(Vars<'_>, &str, &str); 5] = [
+        (
+            &[("PGSSLMODE", "verify-full"), ("PGSSLROOTCERT", &ca)],
+            "",
+            "t",
+        ),
+        (&[("PGSSLMODE", "disable"), ("PGSSLROOTCERT", &ca)], "", "f"),
+        (&[("PGSSLMODE", "require")], "", "t"),
+        // The keyword wins over the variable.
+        (&[("PGSSLMODE", "disable")], "sslmode=require", "t"),
+        (
+            &[("PGSSLMODE", "verify-full"), ("PGSSLROOTCERT", &other)],
+            "sslmode=disable",
+            "f",
+        ),
+    ];
+    for (vars, extra, ssl) in cases {
+        let mut conn = connect_env(&format!("{base} {extra}"), &env_with(vars))
+            .await
+            .unwrap_or_else(|e| panic!("{vars:?} {extra}: {e}"));
+        assert_eq!(ssl_in_use(&mut conn).await, ssl, "{vars:?} {extra}");
+        conn.close().await;
+    }
+    // rexref: PGSSLMODE=verify-ca PGSSLROOTCERT=<other CA>
+    let untrusted = env_with(&[("PGSSLMODE", "verify-ca"), ("PGSSLROOTCERT", &other)]);
+    assert_eq!(
+        connect_env(&base, &untrusted).await.unwrap_err(),
+        "SSL error: certificate verify failed\n"
+    );
+    // ... unless the keyword names the right root file.
+    let mut conn = connect_env(&format!("{base} sslrootcert={ca}"), &untrusted)
+        .await
+        .unwrap();
+    assert_eq!(ssl_in_use(&mut conn).await, "t");
+    conn.close().await;
+    // rexref: PGSSLMODE=verify-ca alone looks for ~/.postgresql/root.crt.
+    assert_eq!(
+        connect_env(&base, &env_with(&[("PGSSLMODE", "verify-ca")]))
+            .await
+            .unwrap_err(),
+        format!(
+            "root certificate file \"{NO_HOME}/.postgresql/root.crt\" does not exist\n\
+             Either provide the file or change sslmode to disable server certificate \
+             verification.\n"
+        )
+    );
+}
+
+#[tokio::test]
+async fn pgsslcert_and_pgsslkey() {
+    let t = tls();
+    let base = format!(
+        "host=localhost port={} user={CERT_ROLE} dbname=postgres",
+        t.server.port()
+    );
+    let ca = t.certs.ca().display().to_string();
+    let client = t.certs.client(CERT_ROLE).unwrap();
+    let (cert, key) = (
+        client.cert.display().to_string(),
+        client.key.display().to_string(),
+    );
+    let wrong_key = t.certs.server().key.display().to_string();
+    let vars = |key: &str| {
+        env_with(&[
+            ("PGSSLMODE", "verify-full"),
+            ("PGSSLROOTCERT", &ca),
+            ("PGSSLCERT", &cert),
+            ("PGSSLKEY", key),
+        ])
+    };
+    // The `cert` line of pg_hba.conf admits the role only with its certificate.
+    let mut conn = connect_env(&base, &vars(&key)).await.unwrap();
+    assert_eq!(ssl_in_use(&mut conn).await, "t");
+    conn.close().await;
+    // rexref: PGSSLKEY names the server's key.
+    let mismatch =
+        format!("could not load private key file \"{wrong_key}\": key values mismatch\n");
+    assert_eq!(
+        connect_env(&base, &vars(&wrong_key)).await.unwrap_err(),
+        mismatch
+    );
+    // The keyword wins over the variable, both ways.
+    let mut conn = connect_env(&format!("{base} sslkey={key}"), &vars(&wrong_key))
+        .await
+        .unwrap();
+    conn.close().await;
+    assert_eq!(
+        connect_env(&format!("{base} sslkey={wrong_key}"), &vars(&key))
+            .await
+            .unwrap_err(),
+        mismatch
+    );
+    // Without PGSSLCERT the role is refused (rexref: the same hba line, no certificate).
+    let no_cert = env_with(&[("PGSSLMODE", "verify-full"), ("PGSSLROOTCERT", &ca)]);
+    assert_eq!(
+        connect_env(&base, &no_cert).await.unwrap_err(),
+        "FATAL:  connection requires a valid client certificate\n"
+    );
+}
+
+#[tokio::test]
+async fn pgsslsni_and_pgsslnegotiation() {
+    let t = tls();
+    let ca = t.certs.ca().display().to_string();
+    let conninfo = |port: u16, extra: &str| {
+        format!("host=localhost port={port} user=postgres dbname=postgres {extra}")
+    };
+    let no_sni = env_with(&[
+        ("PGSSLSNI", "0"),
+        ("PGSSLMODE", "verify-full"),
+        ("PGSSLROOTCERT", &ca),
+    ]);
+    for (extra, sent) in [("", None), ("sslsni=1", Some("localhost"))] {
+        let (port, server) = fake_tls_server(fake_server_config(&t.certs, &[]), false).await;
+        assert_eq!(
+            connect_env(&conninfo(port, extra), &no_sni)
+                .await
+                .unwrap_err(),
+            SERVER_CLOSED
+        );
+        assert_eq!(server.await.unwrap().sni.as_deref(), sent, "{extra}");
+    }
+    // PostgreSQL 15 with PGSSLSNI=0: still verified.
+    let mut conn = connect_env(&conninfo(t.server.port(), ""), &no_sni)
+        .await
+        .unwrap();
+    assert_eq!(ssl_in_use(&mut conn).await, "t");
+    conn.close().await;
+    // PGSSLNEGOTIATION=direct: a ClientHello first; the keyword switches it back.
+    let direct = env_with(&[
+        ("PGSSLNEGOTIATION", "direct"),
+        ("PGSSLMODE", "verify-full"),
+        ("PGSSLROOTCERT", &ca),
+    ]);
+    for (extra, first) in [("", 0x16), ("sslnegotiation=postgres", 0)] {
+        let config = fake_server_config(&t.certs, &[pgcluster::tls::ALPN_POSTGRESQL]);
+        let (port, server) = fake_tls_server(config, first == 0x16).await;
+        assert_eq!(
+            connect_env(&conninfo(port, extra), &direct)
+                .await
+                .unwrap_err(),
+            SERVER_CLOSED
+        );
+        assert_eq!(server.await.unwrap().first[0], first, "{extra}");
+    }
 }

@@ -672,7 +672,7 @@ fn check_before_auth(buf: &[u8]) -> Peek {
 async fn read_into(stream: &mut Stream, reader: &mut FrameReader) -> Result<(), Failure> {
     match stream.read_buf(reader.read_buf()).await {
         Ok(0) => Err(Failure::new(
-            SERVER_CLOSED.to_owned(),
+            closed_text(stream),
             Buffer::Replace,
             Then::Stop,
         )),
@@ -789,8 +789,25 @@ fn gai_strerror(e: &io::Error) -> String {
         .to_owned()
 }
 
-/// libpq's text for a failed read: a reset is the server closing the connection.
+/// libpq's text for the end of the stream while a reply is awaited: on TLS, the server
+/// ended TLS first (close_notify); else it closed the connection.
+fn closed_text(stream: &Stream) -> String {
+    #[cfg(feature = "tls")]
+    if stream.is_tls() {
+        return format!("{}\n", crate::tls::TlsError::Closed);
+    }
+    let _ = stream;
+    SERVER_CLOSED.to_owned()
+}
+
+/// libpq's text for a failed read: TLS's own texts for a TLS error (an alert from the
+/// server: `SSL error: %s`; the connection closed without close_notify:
+/// `SSL SYSCALL error: EOF detected`); a reset is the server closing the connection.
 pub(crate) fn receive_error_text(e: &io::Error) -> String {
+    #[cfg(feature = "tls")]
+    if let Some(tls) = crate::tls::read_error(e) {
+        return format!("{tls}\n");
+    }
     if is_reset(e) {
         SERVER_CLOSED.to_owned()
     } else {
@@ -890,6 +907,25 @@ mod tests {
         assert_eq!(
             send_error_text(&other),
             "could not send data to server: Input/output error\n"
+        );
+    }
+
+    /// On TLS, libpq 13's `pgtls_read` texts (rexref, against fake servers).
+    #[cfg(feature = "tls")]
+    #[test]
+    fn tls_read_failure_texts() {
+        let alert = io::Error::new(
+            io::ErrorKind::InvalidData,
+            rustls::Error::AlertReceived(rustls::AlertDescription::UnknownCA),
+        );
+        assert_eq!(
+            receive_error_text(&alert),
+            "SSL error: tlsv1 alert unknown ca\n"
+        );
+        let truncated = io::Error::from(io::ErrorKind::UnexpectedEof);
+        assert_eq!(
+            receive_error_text(&truncated),
+            "SSL SYSCALL error: EOF detected\n"
         );
     }
 

@@ -459,10 +459,9 @@ async fn prefer_and_allow_retry_after_a_server_error() {
 
 // ---- sslsni and sslnegotiation ----
 
-/// libpq's text when the server hangs up in the startup exchange.
-const SERVER_CLOSED: &str = "server closed the connection unexpectedly\n\tThis probably means \
-                             the server terminated abnormally\n\tbefore or while processing the \
-                             request.\n";
+/// libpq's text when the server closes the connection after the handshake without
+/// ending TLS first (rexref against a fake server that does so).
+const TLS_EOF: &str = "SSL SYSCALL error: EOF detected\n";
 
 /// A rustls server configuration with the test server certificate, offering `alpn`.
 fn fake_server_config(certs: &TestCerts, alpn: &[&[u8]]) -> Arc<rustls::ServerConfig> {
@@ -499,10 +498,12 @@ struct Hello {
 }
 
 /// A fake server for one connection: with `direct`, the TLS handshake at once; else it
-/// reads SSLRequest and answers `S` first. After the handshake it hangs up.
+/// reads SSLRequest and answers `S` first. After the handshake it reads the startup packet
+/// and hangs up, after ending TLS (close_notify) if `close_notify`.
 async fn fake_tls_server(
     config: Arc<rustls::ServerConfig>,
     direct: bool,
+    close_notify: bool,
 ) -> (u16, tokio::task::JoinHandle<Hello>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -518,16 +519,29 @@ async fn fake_tls_server(
             assert_eq!(request, [0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]);
             tcp.write_all(b"S").await.expect("answer S");
         }
-        let tls = tokio_rustls::TlsAcceptor::from(config)
+        let mut tls = tokio_rustls::TlsAcceptor::from(config)
             .accept(tcp)
             .await
             .expect("TLS handshake");
         let conn = tls.get_ref().1;
-        Hello {
+        let hello = Hello {
             first,
             sni: conn.server_name().map(str::to_owned),
             alpn: conn.alpn_protocol().map(<[u8]>::to_vec),
+        };
+        // All of the startup packet, so that closing sends FIN, not RST.
+        let mut len = [0u8; 4];
+        tls.read_exact(&mut len)
+            .await
+            .expect("startup packet length");
+        let rest = usize::try_from(u32::from_be_bytes(len)).expect("length") - len.len();
+        tls.read_exact(&mut vec![0; rest])
+            .await
+            .expect("startup packet");
+        if close_notify {
+            tls.shutdown().await.expect("close_notify");
         }
+        hello
     });
     (port, server)
 }
@@ -544,14 +558,14 @@ async fn sslsni_decides_the_server_name_indication() {
         ("sslsni=1", Some("localhost")),
         ("sslsni=0", None),
     ] {
-        let (port, server) = fake_tls_server(fake_server_config(&t.certs, &[]), false).await;
+        let (port, server) = fake_tls_server(fake_server_config(&t.certs, &[]), false, false).await;
         let err = connect(&format!(
             "host=localhost hostaddr=127.0.0.1 port={port} user=postgres dbname=postgres \
              sslmode=verify-full sslrootcert={ca} {sni}"
         ))
         .await
         .unwrap_err();
-        assert_eq!(err, SERVER_CLOSED, "{sni}");
+        assert_eq!(err, TLS_EOF, "{sni}");
         let hello = server.await.unwrap();
         assert_eq!(hello.first, SSL_REQUEST_START, "{sni}");
         assert_eq!(hello.sni.as_deref(), sent, "{sni}");
@@ -590,14 +604,14 @@ async fn sslnegotiation_direct_starts_with_a_client_hello() {
     let t = tls();
     let ca = t.certs.ca().display().to_string();
     let config = fake_server_config(&t.certs, &[pgcluster::tls::ALPN_POSTGRESQL]);
-    let (port, server) = fake_tls_server(config, true).await;
+    let (port, server) = fake_tls_server(config, true, false).await;
     let err = connect(&format!(
         "host=localhost port={port} user=postgres dbname=postgres sslmode=verify-full \
          sslrootcert={ca} sslnegotiation=direct"
     ))
     .await
     .unwrap_err();
-    assert_eq!(err, SERVER_CLOSED);
+    assert_eq!(err, TLS_EOF);
     let hello = server.await.unwrap();
     // A TLS handshake record (22, version 3.1, two length bytes) holding a ClientHello (1):
     // no SSLRequest first.
@@ -764,12 +778,12 @@ async fn pgsslsni_and_pgsslnegotiation() {
         ("PGSSLROOTCERT", &ca),
     ]);
     for (extra, sent) in [("", None), ("sslsni=1", Some("localhost"))] {
-        let (port, server) = fake_tls_server(fake_server_config(&t.certs, &[]), false).await;
+        let (port, server) = fake_tls_server(fake_server_config(&t.certs, &[]), false, false).await;
         assert_eq!(
             connect_env(&conninfo(port, extra), &no_sni)
                 .await
                 .unwrap_err(),
-            SERVER_CLOSED
+            TLS_EOF
         );
         assert_eq!(server.await.unwrap().sni.as_deref(), sent, "{extra}");
     }
@@ -787,13 +801,150 @@ async fn pgsslsni_and_pgsslnegotiation() {
     ]);
     for (extra, first) in [("", 0x16), ("sslnegotiation=postgres", 0)] {
         let config = fake_server_config(&t.certs, &[pgcluster::tls::ALPN_POSTGRESQL]);
-        let (port, server) = fake_tls_server(config, first == 0x16).await;
+        let (port, server) = fake_tls_server(config, first == 0x16, false).await;
         assert_eq!(
             connect_env(&conninfo(port, extra), &direct)
                 .await
                 .unwrap_err(),
-            SERVER_CLOSED
+            TLS_EOF
         );
         assert_eq!(server.await.unwrap().first[0], first, "{extra}");
     }
+}
+
+// ---- TLS alerts from the server ----
+
+/// The server refuses a client certificate it cannot verify with a fatal alert: in the
+/// handshake with TLS 1.2, and with TLS 1.3 after it, on the first read. rexref (libpq 13.3
+/// with OpenSSL 1.1.1) prints the same text for both, with the same files. (With TLS 1.3,
+/// libpq 13 now and then adds `could not send startup packet: Connection reset by peer`,
+/// when the alert beats its startup packet; pgcluster's write does not fail there.)
+#[tokio::test]
+async fn refused_client_certificates_read_as_openssl_alerts() {
+    let t = tls();
+    let other_ca = t.certs.other_ca().unwrap();
+    // TestCerts keeps each CA's key next to its certificate.
+    let other_key = t.certs.dir().join("other-ca.key");
+    let server = t.certs.server();
+    let cases = [
+        // A certificate from a CA the server does not trust (self-signed here).
+        (&other_ca, &other_key, "SSL error: tlsv1 alert unknown ca\n"),
+        // A certificate from the trusted CA, but for servers only (extendedKeyUsage).
+        (
+            &server.cert,
+            &server.key,
+            "SSL error: sslv3 alert unsupported certificate\n",
+        ),
+    ];
+    for max in ["", "ssl_max_protocol_version=TLSv1.2"] {
+        for (cert, key, text) in cases {
+            assert_eq!(
+                connect(&format!(
+                    "host=localhost port={} user={CERT_ROLE} dbname=postgres sslmode=require \
+                     sslcert={} sslkey={} {max}",
+                    t.server.port(),
+                    cert.display(),
+                    key.display()
+                ))
+                .await
+                .unwrap_err(),
+                text,
+                "{} {max}",
+                cert.display()
+            );
+        }
+    }
+}
+
+/// rexref against a server with `ssl_min_protocol_version = 'TLSv1.3'` and the client's
+/// `ssl_max_protocol_version=TLSv1.2`: OpenSSL's protocol_version alert, and libpq's hint
+/// with the client's range.
+#[tokio::test]
+async fn no_common_tls_version() {
+    let certs = TestCerts::generate().unwrap();
+    let server = TestServer::builder()
+        .tls(&certs)
+        .conf_line("ssl_min_protocol_version = 'TLSv1.3'")
+        .start()
+        .unwrap();
+    assert_eq!(
+        connect(&format!(
+            "host=localhost port={} user=postgres dbname=postgres sslmode=require \
+             ssl_max_protocol_version=TLSv1.2",
+            server.port()
+        ))
+        .await
+        .unwrap_err(),
+        "SSL error: tlsv1 alert protocol version\nThis may indicate that the server does not \
+         support any SSL protocol version between TLSv1.2 and TLSv1.2.\n"
+    );
+}
+
+/// A fake server that answers SSLRequest with `S`, reads the ClientHello, sends a fatal
+/// alert in the clear, and waits for the client to hang up.
+async fn alerting_server(alert: u8) -> (u16, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("local address").port();
+    let server = tokio::spawn(async move {
+        let (mut tcp, _) = listener.accept().await.expect("accept");
+        let mut request = [0u8; 8];
+        tcp.read_exact(&mut request).await.expect("SSLRequest");
+        tcp.write_all(b"S").await.expect("answer S");
+        let mut hello = vec![0u8; 4096];
+        let n = tcp.read(&mut hello).await.expect("ClientHello");
+        assert_eq!(hello.get(..1), Some(&[0x16][..]), "{n} bytes");
+        // An alert record: type 21, version 3.3, length 2, level fatal (2), the alert.
+        tcp.write_all(&[0x15, 0x03, 0x03, 0x00, 0x02, 0x02, alert])
+            .await
+            .expect("alert");
+        while tcp.read(&mut hello).await.is_ok_and(|n| n > 0) {}
+    });
+    (port, server)
+}
+
+/// Alerts PostgreSQL does not send but another TLS server might. Each text is what rexref
+/// printed when a fake server sent the same bytes (OpenSSL has no text for
+/// no_application_protocol, 120: libpq shows its error code).
+#[tokio::test]
+async fn alerts_from_a_fake_server() {
+    for (alert, text) in [
+        (116, "SSL error: tlsv13 alert certificate required\n"),
+        (40, "SSL error: sslv3 alert handshake failure\n"),
+        (120, "SSL error: SSL error code 336151648\n"),
+        (
+            70,
+            "SSL error: tlsv1 alert protocol version\nThis may indicate that the server does \
+             not support any SSL protocol version between TLSv1.2 and TLSv1.3.\n",
+        ),
+    ] {
+        let (port, server) = alerting_server(alert).await;
+        assert_eq!(
+            connect(&format!(
+                "host=127.0.0.1 port={port} user=x dbname=x sslmode=require"
+            ))
+            .await
+            .unwrap_err(),
+            text,
+            "{alert}"
+        );
+        server.await.unwrap();
+    }
+}
+
+/// rexref: a fake server that ends TLS (close_notify) after the handshake.
+#[tokio::test]
+async fn close_notify_while_waiting() {
+    let t = tls();
+    let (port, server) = fake_tls_server(fake_server_config(&t.certs, &[]), false, true).await;
+    assert_eq!(
+        connect(&format!(
+            "host=localhost port={port} user=postgres dbname=postgres sslmode=require"
+        ))
+        .await
+        .unwrap_err(),
+        "SSL connection has been closed unexpectedly\n"
+    );
+    server.await.unwrap();
 }

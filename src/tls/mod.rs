@@ -221,13 +221,18 @@ pub enum TlsError {
         /// Why.
         reason: String,
     },
+    /// `SSL connection has been closed unexpectedly`: the server ended TLS (close_notify)
+    /// while a reply was awaited.
+    Closed,
     /// `server does not support direct SSL negotiation (sslnegotiation=direct needs
     /// PostgreSQL 17 or later)` (pgcluster's text): with `sslnegotiation=direct`, the server
     /// hung up on the ClientHello or answered in the clear.
     DirectUnsupported,
-    /// `SSL SYSCALL error: EOF detected`: the server closed the connection in the handshake.
+    /// `SSL SYSCALL error: EOF detected`: the server closed the connection in the handshake,
+    /// or later without ending TLS first.
     Eof,
-    /// `SSL error: %s`: the handshake failed, e.g. `certificate verify failed`.
+    /// `SSL error: %s`: the handshake failed, e.g. `certificate verify failed`, or the
+    /// server sent a TLS alert (in OpenSSL's words, e.g. `tlsv1 alert unknown ca`).
     Handshake(String),
     /// `host name must be specified for a verified SSL connection`
     HostNameMissing,
@@ -282,6 +287,15 @@ pub enum TlsError {
         /// Why.
         reason: String,
     },
+    /// `SSL error: tlsv1 alert protocol version` and libpq's hint `This may indicate that
+    /// the server does not support any SSL protocol version between %s and %s.`: the
+    /// server refused every TLS version offered.
+    ProtocolVersion {
+        /// `ssl_min_protocol_version` (shown as `TLSv1` when not set).
+        min: Option<TlsVersion>,
+        /// `ssl_max_protocol_version` (shown as `TLSv1.3` when not set).
+        max: Option<TlsVersion>,
+    },
     /// `could not determine server certificate signature algorithm`
     SignatureAlgorithm,
     /// `ssl_max_protocol_version value "%s" is not supported: pgcluster supports TLSv1.2 and
@@ -334,6 +348,7 @@ impl fmt::Display for TlsError {
             Self::CertRead { path, reason } => {
                 write!(f, "could not read certificate file \"{path}\": {reason}")
             }
+            Self::Closed => f.write_str("SSL connection has been closed unexpectedly"),
             Self::DirectUnsupported => f.write_str(
                 "server does not support direct SSL negotiation (sslnegotiation=direct needs \
                  PostgreSQL 17 or later)",
@@ -395,6 +410,13 @@ impl fmt::Display for TlsError {
                     "could not read root certificate file \"{path}\": {reason}"
                 )
             }
+            Self::ProtocolVersion { min, max } => write!(
+                f,
+                "SSL error: tlsv1 alert protocol version\nThis may indicate that the server \
+                 does not support any SSL protocol version between {} and {}.",
+                min.map_or("TLSv1", TlsVersion::as_str),
+                max.map_or("TLSv1.3", TlsVersion::as_str)
+            ),
             Self::SignatureAlgorithm => {
                 f.write_str("could not determine server certificate signature algorithm")
             }
@@ -703,9 +725,23 @@ pub fn handshake_error(e: &io::Error) -> TlsError {
     rustls_error_text(rustls_error)
 }
 
+/// libpq 13's text for a failed read on an established TLS connection (`pgtls_read`), or
+/// `None` when `e` is a plain socket error: a TLS error, such as an alert the server sent
+/// after the handshake (TLS 1.3 reports a refused client certificate that way), is
+/// `SSL error: %s`; the connection closing without TLS's close_notify is
+/// `SSL SYSCALL error: EOF detected`.
+pub fn read_error(e: &io::Error) -> Option<TlsError> {
+    if e.kind() == io::ErrorKind::UnexpectedEof {
+        return Some(TlsError::Eof);
+    }
+    e.get_ref()
+        .and_then(|i| i.downcast_ref::<rustls::Error>())
+        .map(rustls_error_text)
+}
+
 /// Maps a rustls error to libpq's (OpenSSL's) wording where there is one.
 fn rustls_error_text(e: &rustls::Error) -> TlsError {
-    use rustls::{AlertDescription as A, CertificateError, Error};
+    use rustls::{CertificateError, Error};
     match e {
         Error::InvalidCertificate(CertificateError::Other(other)) => {
             match other.0.downcast_ref::<TlsError>() {
@@ -714,27 +750,62 @@ fn rustls_error_text(e: &rustls::Error) -> TlsError {
             }
         }
         Error::InvalidCertificate(_) => TlsError::Handshake("certificate verify failed".to_owned()),
-        Error::AlertReceived(alert) => TlsError::Handshake(
-            match alert {
-                A::UnknownCA => "tlsv1 alert unknown ca",
-                A::BadCertificate => "sslv3 alert bad certificate",
-                A::CertificateRequired => "tlsv13 alert certificate required",
-                A::CertificateExpired => "sslv3 alert certificate expired",
-                A::CertificateUnknown => "sslv3 alert certificate unknown",
-                A::CertificateRevoked => "sslv3 alert certificate revoked",
-                A::HandshakeFailure => "sslv3 alert handshake failure",
-                A::ProtocolVersion => "tlsv1 alert protocol version",
-                A::AccessDenied => "tlsv1 alert access denied",
-                A::DecryptError => "tlsv1 alert decrypt error",
-                A::InternalError => "tlsv1 alert internal error",
-                A::IllegalParameter => "sslv3 alert illegal parameter",
-                _ => return TlsError::Handshake(format!("tls alert {alert:?}").to_lowercase()),
-            }
-            .to_owned(),
-        ),
+        Error::AlertReceived(alert) => TlsError::Handshake(alert_reason(*alert)),
         other => TlsError::Handshake(other.to_string()),
     }
 }
+
+/// OpenSSL 1.1.1's reason for a fatal alert from the server (`SSL_R_SSLV3_ALERT_*`,
+/// `SSL_R_TLSV1_ALERT_*` ...), which libpq 13 shows after `SSL error: `. OpenSSL has no
+/// text for a few alerts; libpq then shows `SSL error code %lu` with OpenSSL's packed error
+/// code (library SSL, function `ssl3_read_bytes`, reason 1000 + the alert), as below.
+fn alert_reason(alert: rustls::AlertDescription) -> String {
+    use rustls::AlertDescription as A;
+    let text = match alert {
+        A::UnexpectedMessage => "sslv3 alert unexpected message",
+        A::BadRecordMac => "sslv3 alert bad record mac",
+        A::DecryptionFailed => "tlsv1 alert decryption failed",
+        A::RecordOverflow => "tlsv1 alert record overflow",
+        A::DecompressionFailure => "sslv3 alert decompression failure",
+        A::HandshakeFailure => "sslv3 alert handshake failure",
+        A::NoCertificate => "sslv3 alert no certificate",
+        A::BadCertificate => "sslv3 alert bad certificate",
+        A::UnsupportedCertificate => "sslv3 alert unsupported certificate",
+        A::CertificateRevoked => "sslv3 alert certificate revoked",
+        A::CertificateExpired => "sslv3 alert certificate expired",
+        A::CertificateUnknown => "sslv3 alert certificate unknown",
+        A::IllegalParameter => "sslv3 alert illegal parameter",
+        A::UnknownCA => "tlsv1 alert unknown ca",
+        A::AccessDenied => "tlsv1 alert access denied",
+        A::DecodeError => "tlsv1 alert decode error",
+        A::DecryptError => "tlsv1 alert decrypt error",
+        A::ExportRestriction => "tlsv1 alert export restriction",
+        A::ProtocolVersion => "tlsv1 alert protocol version",
+        A::InsufficientSecurity => "tlsv1 alert insufficient security",
+        A::InternalError => "tlsv1 alert internal error",
+        A::InappropriateFallback => "tlsv1 alert inappropriate fallback",
+        A::UserCanceled => "tlsv1 alert user cancelled",
+        A::NoRenegotiation => "tlsv1 alert no renegotiation",
+        A::MissingExtension => "tlsv13 alert missing extension",
+        A::UnsupportedExtension => "tlsv1 unsupported extension",
+        A::CertificateUnobtainable => "tlsv1 certificate unobtainable",
+        A::UnrecognisedName => "tlsv1 unrecognized name",
+        A::BadCertificateStatusResponse => "tlsv1 bad certificate status response",
+        A::BadCertificateHashValue => "tlsv1 bad certificate hash value",
+        A::CertificateRequired => "tlsv13 alert certificate required",
+        other => {
+            return format!(
+                "SSL error code {}",
+                OPENSSL_ALERT_ERROR_BASE + u64::from(u8::from(other))
+            )
+        }
+    };
+    text.to_owned()
+}
+
+/// OpenSSL 1.1.1's packed error code for a fatal alert, less the alert number:
+/// `ERR_PACK(ERR_LIB_SSL = 20, SSL_F_SSL3_READ_BYTES = 148, SSL_AD_REASON_OFFSET = 1000)`.
+const OPENSSL_ALERT_ERROR_BASE: u64 = (20 << 24) | (148 << 12) | 1000;
 
 #[cfg(test)]
 #[allow(
@@ -896,6 +967,104 @@ mod tests {
         for (err, text) in cases {
             assert_eq!(err.to_string(), text);
         }
+    }
+
+    /// Every alert rustls knows, with the text `rexref libpq '... sslmode=require'` printed
+    /// when a fake server answered its ClientHello with that fatal alert (libpq 13.3 with
+    /// the OpenSSL 1.1.1 of the psycopg2-binary 2.9.1 wheel).
+    #[test]
+    fn alerts_read_as_openssl_1_1_1_words() {
+        let rexref = [
+            (10, "sslv3 alert unexpected message"),
+            (20, "sslv3 alert bad record mac"),
+            (21, "tlsv1 alert decryption failed"),
+            (22, "tlsv1 alert record overflow"),
+            (30, "sslv3 alert decompression failure"),
+            (40, "sslv3 alert handshake failure"),
+            (41, "sslv3 alert no certificate"),
+            (42, "sslv3 alert bad certificate"),
+            (43, "sslv3 alert unsupported certificate"),
+            (44, "sslv3 alert certificate revoked"),
+            (45, "sslv3 alert certificate expired"),
+            (46, "sslv3 alert certificate unknown"),
+            (47, "sslv3 alert illegal parameter"),
+            (48, "tlsv1 alert unknown ca"),
+            (49, "tlsv1 alert access denied"),
+            (50, "tlsv1 alert decode error"),
+            (51, "tlsv1 alert decrypt error"),
+            (60, "tlsv1 alert export restriction"),
+            (70, "tlsv1 alert protocol version"),
+            (71, "tlsv1 alert insufficient security"),
+            (80, "tlsv1 alert internal error"),
+            (86, "tlsv1 alert inappropriate fallback"),
+            (90, "tlsv1 alert user cancelled"),
+            (100, "tlsv1 alert no renegotiation"),
+            (109, "tlsv13 alert missing extension"),
+            (110, "tlsv1 unsupported extension"),
+            (111, "tlsv1 certificate unobtainable"),
+            (112, "tlsv1 unrecognized name"),
+            (113, "tlsv1 bad certificate status response"),
+            (114, "tlsv1 bad certificate hash value"),
+            (115, "SSL error code 336151643"),
+            (116, "tlsv13 alert certificate required"),
+            (120, "SSL error code 336151648"),
+            (121, "SSL error code 336151649"),
+            (200, "SSL error code 336151728"),
+        ];
+        for (alert, text) in rexref {
+            let e = io::Error::new(
+                io::ErrorKind::InvalidData,
+                rustls::Error::AlertReceived(rustls::AlertDescription::from(alert)),
+            );
+            assert_eq!(
+                handshake_error(&e).to_string(),
+                format!("SSL error: {text}"),
+                "{alert}"
+            );
+            assert_eq!(read_error(&e), Some(handshake_error(&e)), "{alert}");
+        }
+    }
+
+    #[test]
+    fn read_errors() {
+        let eof = io::Error::from(io::ErrorKind::UnexpectedEof);
+        assert_eq!(
+            read_error(&eof).unwrap().to_string(),
+            "SSL SYSCALL error: EOF detected"
+        );
+        // Plain socket errors are not TLS's.
+        assert_eq!(
+            read_error(&io::Error::from(io::ErrorKind::ConnectionReset)),
+            None
+        );
+        assert_eq!(
+            TlsError::Closed.to_string(),
+            "SSL connection has been closed unexpectedly"
+        );
+    }
+
+    /// rexref: a fake server answering with a protocol_version alert, with
+    /// `ssl_max_protocol_version=TLSv1.2`, then `ssl_min_protocol_version=TLSv1`.
+    #[test]
+    fn protocol_version_hint() {
+        let e = TlsError::ProtocolVersion {
+            min: Some(TlsVersion::Tls1_2),
+            max: Some(TlsVersion::Tls1_2),
+        };
+        assert_eq!(
+            e.to_string(),
+            "SSL error: tlsv1 alert protocol version\nThis may indicate that the server does \
+             not support any SSL protocol version between TLSv1.2 and TLSv1.2."
+        );
+        let e = TlsError::ProtocolVersion {
+            min: Some(TlsVersion::Tls1_0),
+            max: None,
+        };
+        assert_eq!(
+            e.to_string(),
+            "SSL error: tlsv1 alert protocol version\nThis may indicate that the server does \
+             not support any SSL protocol version between TLSv1 and TLSv1.3."
+        );
     }
 
     #[test]

@@ -63,7 +63,7 @@ pub(crate) async fn negotiate(
     settings.check().map_err(NegotiateError::Tls)?;
     if settings.direct {
         let client = settings.client(host).map_err(NegotiateError::Tls)?;
-        return handshake(client, tcp, true).await;
+        return handshake(client, tcp, settings).await;
     }
     let mut ssl = Negotiation::new(Encryption::Ssl, settings.effective_mode().requires_tls());
     let mut out = Vec::new();
@@ -86,7 +86,7 @@ pub(crate) async fn negotiate(
         // without TLS is reported as such even when a file is missing.
         Outcome::Accepted => {
             let client = settings.client(host).map_err(NegotiateError::Tls)?;
-            handshake(client, tcp, false).await
+            handshake(client, tcp, settings).await
         }
         _ => Ok(Negotiated::Plain {
             stream: tcp,
@@ -95,14 +95,16 @@ pub(crate) async fn negotiate(
     }
 }
 
-/// The TLS handshake. With `direct`, a server that closes the connection or answers in
-/// the clear does not support direct TLS (PostgreSQL 16 and older read the ClientHello as a
-/// startup packet of absurd length and hang up).
+/// The TLS handshake. With `sslnegotiation=direct`, a server that closes the connection or
+/// answers in the clear does not support direct TLS (PostgreSQL 16 and older read the
+/// ClientHello as a startup packet of absurd length and hang up). A protocol_version alert
+/// gets libpq's hint naming the version range.
 async fn handshake(
     client: super::TlsClient,
     tcp: TcpStream,
-    direct: bool,
+    settings: &TlsSettings,
 ) -> Result<Negotiated, NegotiateError> {
+    let direct = settings.direct;
     let stream = TlsConnector::from(Arc::clone(&client.config))
         .connect(client.server_name, tcp)
         .await
@@ -110,6 +112,18 @@ async fn handshake(
             let err = handshake_error(&e);
             NegotiateError::Tls(match err {
                 TlsError::Eof | TlsError::Syscall(_) if direct => TlsError::DirectUnsupported,
+                _ if matches!(
+                    e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()),
+                    Some(rustls::Error::AlertReceived(
+                        rustls::AlertDescription::ProtocolVersion
+                    ))
+                ) =>
+                {
+                    TlsError::ProtocolVersion {
+                        min: settings.min_version,
+                        max: settings.max_version,
+                    }
+                }
                 TlsError::Handshake(_)
                     if direct
                         && matches!(

@@ -28,10 +28,6 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::{ClientConfig, RootCertStore, SupportedProtocolVersion};
 
 pub use cert::tls_server_end_point;
-#[allow(
-    unused_imports,
-    reason = "used by the connection layer once TLS is wired in"
-)]
 pub(crate) use negotiate::{negotiate, NegotiateError, Negotiated};
 use verify::{Check, Verifier};
 

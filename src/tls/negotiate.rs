@@ -1,8 +1,4 @@
 //! SSLRequest and the TLS handshake over a fresh TCP socket, for the connection layer.
-#![allow(
-    dead_code,
-    reason = "the connection layer starts using it when TLS is wired in"
-)]
 
 use std::io;
 use std::sync::Arc;

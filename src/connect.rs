@@ -791,7 +791,7 @@ fn gai_strerror(e: &io::Error) -> String {
 
 /// libpq's text for the end of the stream while a reply is awaited: on TLS, the server
 /// ended TLS first (close_notify); else it closed the connection.
-fn closed_text(stream: &Stream) -> String {
+pub(crate) fn closed_text(stream: &Stream) -> String {
     #[cfg(feature = "tls")]
     if stream.is_tls() {
         return format!("{}\n", crate::tls::TlsError::Closed);

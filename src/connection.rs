@@ -535,7 +535,7 @@ impl Connection {
             return Err(SERVER_CLOSED.to_owned());
         };
         match stream.read_buf(self.reader.read_buf()).await {
-            Ok(0) => Err(SERVER_CLOSED.to_owned()),
+            Ok(0) => Err(connect::closed_text(stream)),
             Ok(_) => Ok(()),
             Err(e) => Err(receive_error_text(&e)),
         }

@@ -948,3 +948,38 @@ async fn close_notify_while_waiting() {
     );
     server.await.unwrap();
 }
+
+/// rexref exec (libpq 13.3) against the same server: a backend that ends over TLS sends
+/// close_notify after its FATAL, which libpq reports in TLS's words; over plain TCP the
+/// same termination is the server closing the connection.
+#[tokio::test]
+async fn terminated_backend_over_tls_and_over_tcp() {
+    let t = tls();
+    let conninfo = |mode: &str| {
+        format!(
+            "host=localhost port={} user=postgres dbname=postgres sslmode={mode}",
+            t.server.port()
+        )
+    };
+    let fatal = "FATAL:  terminating connection due to administrator command\n";
+    for (mode, end) in [
+        ("require", "SSL connection has been closed unexpectedly\n"),
+        (
+            "disable",
+            "server closed the connection unexpectedly\n\tThis probably means the server \
+             terminated abnormally\n\tbefore or while processing the request.\n",
+        ),
+    ] {
+        let mut conn = connect(&conninfo(mode)).await.expect("connects");
+        match conn
+            .simple_query("SELECT pg_terminate_backend(pg_backend_pid())")
+            .await
+        {
+            Err(pgcluster::error::Error::Query(e)) => {
+                assert_eq!(e.message, format!("{fatal}{end}"), "sslmode={mode}");
+                assert!(e.connection_lost);
+            }
+            other => panic!("sslmode={mode}: {other:?}"),
+        }
+    }
+}

@@ -117,7 +117,7 @@ async fn verify_full_wrong_host_name() {
 #[tokio::test]
 async fn untrusted_ca() {
     let t = tls();
-    let other = t.certs.other_ca().unwrap();
+    let other = t.certs.other_ca().unwrap().cert;
     for mode in [SslMode::VerifyCa, SslMode::VerifyFull, SslMode::Require] {
         // With a root file, require verifies the chain too (libpq).
         let s = settings(mode, Some(&other));
@@ -297,7 +297,7 @@ async fn connection_level_certificate_failures() {
     let t = tls();
     let p = t.server.port();
     let ca = t.certs.ca().display().to_string();
-    let other = t.certs.other_ca().unwrap().display().to_string();
+    let other = t.certs.other_ca().unwrap().cert.display().to_string();
     // rexref: host=127.0.0.2 hostaddr=127.0.0.1 sslmode=verify-full sslrootcert=ca.crt
     assert_eq!(
         connect(&format!(
@@ -433,7 +433,7 @@ async fn prefer_and_allow_retry_after_a_server_error() {
         format!("{}{}", text("no encryption"), text("SSL encryption"))
     );
     // rexref: a failed handshake replaces the buffer (libpq 13's printfPQExpBuffer).
-    let other = t.certs.other_ca().unwrap().display().to_string();
+    let other = t.certs.other_ca().unwrap().cert.display().to_string();
     assert_eq!(
         connect(&format!(
             "host=127.0.0.1 port={p} user={REJECT_ROLE} dbname=postgres sslmode=allow \
@@ -663,7 +663,7 @@ async fn pgsslmode_and_pgsslrootcert() {
         t.server.port()
     );
     let ca = t.certs.ca().display().to_string();
-    let other = t.certs.other_ca().unwrap().display().to_string();
+    let other = t.certs.other_ca().unwrap().cert.display().to_string();
     // (variables, keywords, pg_stat_ssl.ssl)
     let cases: [(Vars<'_>, &str, &str); 5] = [
         (
@@ -823,12 +823,14 @@ async fn pgsslsni_and_pgsslnegotiation() {
 async fn refused_client_certificates_read_as_openssl_alerts() {
     let t = tls();
     let other_ca = t.certs.other_ca().unwrap();
-    // TestCerts keeps each CA's key next to its certificate.
-    let other_key = t.certs.dir().join("other-ca.key");
     let server = t.certs.server();
     let cases = [
         // A certificate from a CA the server does not trust (self-signed here).
-        (&other_ca, &other_key, "SSL error: tlsv1 alert unknown ca\n"),
+        (
+            &other_ca.cert,
+            &other_ca.key,
+            "SSL error: tlsv1 alert unknown ca\n",
+        ),
         // A certificate from the trusted CA, but for servers only (extendedKeyUsage).
         (
             &server.cert,

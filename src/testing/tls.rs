@@ -115,15 +115,15 @@ impl TestCerts {
         Ok(self.pair("expired"))
     }
 
-    /// A second CA that signed nothing the server uses: a client trusting only it must
-    /// refuse the server.
-    pub fn other_ca(&self) -> Result<PathBuf, Error> {
+    /// A second CA (its self-signed certificate and key) that signed nothing the server
+    /// uses: a client trusting only it must refuse the server, and a server must refuse it
+    /// as a client certificate.
+    pub fn other_ca(&self) -> Result<CertPair, Error> {
         let _made_once = self.lock.lock().unwrap_or_else(|e| e.into_inner());
-        if self.dir.join("other-ca.crt").exists() {
-            return Ok(self.dir.join("other-ca.crt"));
+        if !self.pair("other-ca").cert.exists() {
+            self.make_ca("other-ca", "pgcluster untrusted CA")?;
         }
-        self.make_ca("other-ca", "pgcluster untrusted CA")?;
-        Ok(self.dir.join("other-ca.crt"))
+        Ok(self.pair("other-ca"))
     }
 
     fn pair(&self, name: &str) -> CertPair {

@@ -985,3 +985,38 @@ async fn terminated_backend_over_tls_and_over_tcp() {
         }
     }
 }
+
+/// `sslnegotiation=direct` against PostgreSQL 17, whose binaries are in
+/// `$PGCLUSTER_TEST_PG17_BIN` (`.ci/run` unpacks PostgreSQL 17 there; these machines'
+/// packages stop at 15): TLS from the first byte (the fake-server test above shows that no
+/// SSLRequest goes first), verified, with SCRAM-SHA-256-PLUS bound to it. Without the
+/// variable the test says it is skipped.
+#[tokio::test]
+async fn sslnegotiation_direct_against_postgresql_17() {
+    let Some(bin) = std::env::var_os("PGCLUSTER_TEST_PG17_BIN") else {
+        eprintln!("skipped: PGCLUSTER_TEST_PG17_BIN is not set");
+        return;
+    };
+    let t = tls();
+    let server = TestServer::builder()
+        .bin_dir(bin)
+        .tls(&t.certs)
+        .start()
+        .expect("a PostgreSQL 17 TLS server starts");
+    let ca = t.certs.ca().display().to_string();
+    let conninfo = |extra: &str| {
+        format!(
+            "host=localhost port={} user={SCRAM_ROLE} password={PASSWORD} dbname=postgres \
+             sslrootcert={ca} sslnegotiation=direct {extra}",
+            server.port()
+        )
+    };
+    let mut conn = connect(&conninfo("sslmode=verify-full channel_binding=require"))
+        .await
+        .expect("direct TLS connects");
+    assert_eq!(ssl_in_use(&mut conn).await, "t");
+    let version = conn.simple_query("SHOW server_version_num").await.unwrap();
+    let version: u32 = version[0].rows[0][0].as_deref().unwrap().parse().unwrap();
+    assert!(version >= 170_000, "{version}");
+    conn.close().await;
+}

@@ -311,15 +311,8 @@ async fn attempt(
 fn tls_plan(config: &Resolved, endpoint: &Endpoint) -> &'static [bool] {
     #[cfg(feature = "tls")]
     if matches!(endpoint, Endpoint::Tcp { .. }) {
-        use crate::tls::{SslMode, SYSTEM_ROOTS};
-        // Without an explicit sslmode: libpq's `prefer` (TLS if the server has it, else
-        // plain); `sslrootcert=system` alone means `verify-full`, as in PostgreSQL 16.
-        let mode = match config.tls.mode {
-            Some(mode) => mode,
-            None if config.tls.root_cert.as_deref() == Some(SYSTEM_ROOTS) => SslMode::VerifyFull,
-            None => SslMode::Prefer,
-        };
-        return match mode {
+        use crate::tls::SslMode;
+        return match config.tls.effective_mode() {
             SslMode::Disable => &[false],
             SslMode::Allow => &[false, true],
             SslMode::Prefer => &[true, false],

@@ -43,7 +43,19 @@ pub struct RequireAuth {
 }
 
 impl RequireAuth {
-    /// Parses a `require_auth` value. An empty value means no requirement (`Ok(None)`).
+    /// Parses a `require_auth` value as libpq 16's `connectOptions2` does. An empty value
+    /// means no requirement (`Ok(None)`). Elements are split at commas and not trimmed
+    /// (`"md5, password"` names the method `" password"`, which is invalid), and each
+    /// method, `none` included, may be named once.
+    ///
+    /// ```
+    /// use pgcluster_protocol::auth::policy::RequireAuth;
+    /// assert_eq!(RequireAuth::parse("!password,!md5").unwrap().unwrap().as_str(), "!password,!md5");
+    /// assert_eq!(
+    ///     RequireAuth::parse("none,none").unwrap_err().to_string(),
+    ///     "require_auth method \"none\" is specified more than once"
+    /// );
+    /// ```
     pub fn parse(value: &str) -> Result<Option<Self>, RequireAuthParseError> {
         if value.is_empty() {
             return Ok(None);
@@ -55,7 +67,6 @@ impl RequireAuth {
         };
         let mut negated = false;
         for (i, part) in value.split(',').enumerate() {
-            let part = part.trim_matches(|c: char| c.is_ascii_whitespace());
             let method = match part.strip_prefix('!') {
                 Some(method) => {
                     if i == 0 {
@@ -81,6 +92,11 @@ impl RequireAuth {
                     (1 << code::SASL) | (1 << code::SASL_CONT) | (1 << code::SASL_FIN)
                 }
                 "none" => {
+                    // `none` allows a connection without an authentication exchange
+                    // (trust, cert), `!none` forbids it; either only once.
+                    if policy.auth_required == negated {
+                        return Err(RequireAuthParseError::Duplicate(part.to_owned()));
+                    }
                     policy.auth_required = negated;
                     continue;
                 }
@@ -421,6 +437,39 @@ mod tests {
             err("!md5,!md5"),
             "require_auth method \"!md5\" is specified more than once"
         );
+        // libpq 16: `none` and `!none` count as methods for duplicates too.
+        assert_eq!(
+            err("none,md5,none"),
+            "require_auth method \"none\" is specified more than once"
+        );
+        assert_eq!(
+            err("!md5,!none,!none"),
+            "require_auth method \"!none\" is specified more than once"
+        );
+        assert_eq!(
+            err("!none,!none"),
+            "require_auth method \"!none\" is specified more than once"
+        );
+        // Elements are not trimmed, and an empty one is an invalid value.
+        assert_eq!(
+            err("md5, password"),
+            "invalid require_auth value: \" password\""
+        );
+        assert_eq!(err("md5 "), "invalid require_auth value: \"md5 \"");
+        assert_eq!(err("md5,"), "invalid require_auth value: \"\"");
+        assert_eq!(err(","), "invalid require_auth value: \"\"");
+        assert_eq!(err("!"), "invalid require_auth value: \"\"");
+        assert_eq!(err("MD5"), "invalid require_auth value: \"MD5\"");
+        // The first error in the list wins.
+        assert_eq!(
+            err("md5,md5,!x"),
+            "require_auth method \"md5\" is specified more than once"
+        );
+        // gss and sspi share GSS_CONT: naming both is no duplicate, either way round.
+        assert!(RequireAuth::parse("gss,sspi").unwrap().is_some());
+        assert!(RequireAuth::parse("!gss,!sspi").unwrap().is_some());
+        assert!(RequireAuth::parse("none,md5").unwrap().is_some());
+        assert!(RequireAuth::parse("!none,!md5").unwrap().is_some());
     }
 
     #[test]

@@ -533,6 +533,7 @@ async fn startup(
 ) -> Result<Ready, Failure> {
     let mut startup_config = StartupConfig::new(config.user.clone());
     startup_config.auth_policy.channel_binding = config.channel_binding;
+    startup_config.auth_policy.require_auth = config.require_auth.clone();
     #[cfg(feature = "tls")]
     match end_point {
         Some(Ok(hash)) => startup_config.tls_server_end_point = Some(hash),

@@ -64,7 +64,6 @@ const LIBPQ_ERRORS: &[(&str, &str)] = &[
     ("host='localhost", "unterminated quoted string in connection info string\n"),
     ("host='x\\'", "unterminated quoted string in connection info string\n"),
     ("foo=bar", "invalid connection option \"foo\"\n"),
-    ("require_auth=password", "invalid connection option \"require_auth\"\n"),
     ("nosuchoption=1", "invalid connection option \"nosuchoption\"\n"),
     ("sslcrldir=/x", "invalid connection option \"sslcrldir\"\n"),
     ("load_balance_hosts=random", "invalid connection option \"load_balance_hosts\"\n"),
@@ -122,6 +121,168 @@ fn libpq_parse_and_check_texts() {
         };
         assert_eq!(format!("{err}\n"), *expected, "{input:?}");
     }
+}
+
+/// (connection string, libpq 16's text) for `require_auth`, from libpq 16's
+/// `connectOptions2` (fe-connect.c): the value is checked after the host and port lists and
+/// the password file, before `channel_binding` and `sslmode`. Elements are split at commas
+/// and not trimmed; each method, `none` included, may be named once.
+const LIBPQ_16_REQUIRE_AUTH_ERRORS: &[(&str, &str)] = &[
+    (
+        "require_auth=kerberos",
+        "invalid require_auth value: \"kerberos\"\n",
+    ),
+    (
+        "require_auth=!kerberos",
+        "invalid require_auth value: \"kerberos\"\n",
+    ),
+    (
+        "require_auth=SCRAM-SHA-256",
+        "invalid require_auth value: \"SCRAM-SHA-256\"\n",
+    ),
+    (
+        "require_auth=scram-sha-256,",
+        "invalid require_auth value: \"\"\n",
+    ),
+    (
+        "require_auth='md5, password'",
+        "invalid require_auth value: \" password\"\n",
+    ),
+    (
+        "require_auth=password,!md5",
+        "negative require_auth method \"!md5\" cannot be mixed with non-negative methods\n",
+    ),
+    (
+        "require_auth=!password,md5",
+        "require_auth method \"md5\" cannot be mixed with negative methods\n",
+    ),
+    (
+        "require_auth=md5,md5",
+        "require_auth method \"md5\" is specified more than once\n",
+    ),
+    (
+        "require_auth=!md5,!password,!md5",
+        "require_auth method \"!md5\" is specified more than once\n",
+    ),
+    (
+        "require_auth=none,scram-sha-256,none",
+        "require_auth method \"none\" is specified more than once\n",
+    ),
+    (
+        "require_auth=!none,!none",
+        "require_auth method \"!none\" is specified more than once\n",
+    ),
+    (
+        "postgresql:///db?require_auth=gss,x",
+        "invalid require_auth value: \"x\"\n",
+    ),
+    (
+        "postgresql:///db?require_auth=%21password%2Cmd5",
+        "require_auth method \"md5\" cannot be mixed with negative methods\n",
+    ),
+    // The order of the checks.
+    (
+        "require_auth=x channel_binding=maybe",
+        "invalid require_auth value: \"x\"\n",
+    ),
+    (
+        "require_auth=x sslmode=bogus target_session_attrs=x",
+        "invalid require_auth value: \"x\"\n",
+    ),
+    (
+        "channel_binding=maybe require_auth=scram-sha-256",
+        "invalid channel_binding value: \"maybe\"\n",
+    ),
+    (
+        "host=a,b port=1,2,3 require_auth=x",
+        "could not match 3 port numbers to 2 hosts\n",
+    ),
+    (
+        "service=nosuchservice require_auth=x",
+        "definition of service \"nosuchservice\" not found\n",
+    ),
+];
+
+#[test]
+fn require_auth_texts() {
+    for (input, expected) in LIBPQ_16_REQUIRE_AUTH_ERRORS {
+        let err = match resolve(input, &env()) {
+            Ok(r) => panic!("{input:?} resolved: {r:?}"),
+            Err(e) => e,
+        };
+        assert_eq!(format!("{err}\n"), *expected, "{input:?}");
+    }
+    // PGREQUIREAUTH is checked the same way.
+    let e = env().with("PGREQUIREAUTH", "scram-sha-256,scram-sha-256");
+    assert_eq!(
+        resolve("", &e).unwrap_err().to_string(),
+        "require_auth method \"scram-sha-256\" is specified more than once"
+    );
+}
+
+/// `require_auth` (libpq 16) is accepted as a keyword, in URIs, in service files and from
+/// `PGREQUIREAUTH`, and reaches the connection as the parsed policy.
+#[test]
+fn require_auth_is_a_keyword() {
+    let required = |s: &str, e: &Env| {
+        resolve(s, e)
+            .unwrap()
+            .require_auth
+            .map(|r| r.as_str().to_owned())
+    };
+    // No requirement unless given; an empty value is none (as libpq).
+    assert_eq!(required("", &env()), None);
+    assert_eq!(required("require_auth=''", &env()), None);
+    for value in [
+        "password",
+        "md5",
+        "gss",
+        "sspi",
+        "scram-sha-256",
+        "none",
+        "!none",
+        "scram-sha-256,none",
+        "md5,password,scram-sha-256",
+        "!password,!md5",
+        "!password,!none",
+    ] {
+        assert_eq!(
+            required(&format!("require_auth={value}"), &env()).as_deref(),
+            Some(value)
+        );
+    }
+    assert_eq!(
+        required(
+            "postgresql://h/db?require_auth=%21password&channel_binding=require",
+            &env()
+        )
+        .as_deref(),
+        Some("!password")
+    );
+    // The environment, and the keyword over the environment.
+    let e = env().with("PGREQUIREAUTH", "md5");
+    assert_eq!(required("", &e).as_deref(), Some("md5"));
+    assert_eq!(
+        required("require_auth=scram-sha-256", &e).as_deref(),
+        Some("scram-sha-256")
+    );
+    // An empty keyword value still overrides the variable, as libpq's defaults only fill
+    // keywords not given.
+    assert_eq!(required("require_auth=''", &e), None);
+    // A service file may set it too.
+    let dir = Scratch::new();
+    let file = dir.file("services", "[strict]\nrequire_auth=scram-sha-256\n", 0o644);
+    let e = env().with("PGSERVICEFILE", &file);
+    assert_eq!(
+        required("service=strict", &e).as_deref(),
+        Some("scram-sha-256")
+    );
+    assert_eq!(
+        Config::parse("require_auth=none host=h")
+            .unwrap()
+            .render_redacted(),
+        "host=h require_auth=none"
+    );
 }
 
 /// (connection string, libpq 17's text) for the two later keywords, from libpq 17's

@@ -26,6 +26,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
+use pgcluster_protocol::auth::policy::{ChannelBindingMode, RequireAuth, RequireAuthParseError};
+
 pub use keepalives::{SocketOptions, TcpSettings};
 
 /// A parse or resolution failure. `Display` is libpq 13's text without the final newline
@@ -83,6 +85,9 @@ pub enum ConnInfoError {
         /// Number of hosts.
         hosts: usize,
     },
+    /// A `require_auth` value libpq 16 refuses, with its text (e.g. `invalid require_auth
+    /// value: "%s"`, `require_auth method "%s" is specified more than once`).
+    RequireAuth(RequireAuthParseError),
     /// `service file "%s" not found`
     ServiceFileNotFound(String),
     /// `line %d too long in service file "%s"`
@@ -172,6 +177,7 @@ impl fmt::Display for ConnInfoError {
             Self::PortMismatch { ports, hosts } => {
                 write!(f, "could not match {ports} port numbers to {hosts} hosts")
             }
+            Self::RequireAuth(e) => e.fmt(f),
             Self::ServiceFileNotFound(s) => write!(f, "service file \"{s}\" not found"),
             Self::ServiceLineTooLong { file, line } => {
                 write!(f, "line {line} too long in service file \"{file}\"")
@@ -297,8 +303,9 @@ impl fmt::Debug for Env {
 }
 
 /// libpq 13's connection keywords (`PQconninfoOptions` in fe-connect.c, in that order):
-/// keyword, environment variable, compiled-in default. Two later ones are added where
-/// libpq 17 lists them: `sslnegotiation` (PostgreSQL 17) and `sslsni` (PostgreSQL 14).
+/// keyword, environment variable, compiled-in default. Three later ones are added where
+/// libpq 17 lists them: `sslnegotiation` (PostgreSQL 17), `sslsni` (PostgreSQL 14) and
+/// `require_auth` (PostgreSQL 16).
 pub(crate) const KEYWORDS: &[(&str, Option<&str>, Option<&str>)] = &[
     ("authtype", Some("PGAUTHTYPE"), Some("")),
     ("service", Some("PGSERVICE"), None),
@@ -331,6 +338,7 @@ pub(crate) const KEYWORDS: &[(&str, Option<&str>, Option<&str>)] = &[
     ("sslcrl", Some("PGSSLCRL"), None),
     ("sslsni", Some("PGSSLSNI"), Some("1")),
     ("requirepeer", Some("PGREQUIREPEER"), None),
+    ("require_auth", Some("PGREQUIREAUTH"), None),
     (
         "ssl_min_protocol_version",
         Some("PGSSLMINPROTOCOLVERSION"),
@@ -358,7 +366,8 @@ pub(crate) const DEFAULT_PORT: &str = "5432";
 /// The reference libpq's `DEFAULT_PGSOCKET_DIR` (Debian's, also in the psycopg2 wheel).
 pub const DEFAULT_SOCKET_DIR: &str = "/var/run/postgresql";
 
-/// Whether `key` is a connection keyword (libpq 13's, `sslnegotiation` or `sslsni`).
+/// Whether `key` is a connection keyword (libpq 13's, `sslnegotiation`, `sslsni` or
+/// `require_auth`).
 fn is_keyword(key: &str) -> bool {
     KEYWORDS.iter().any(|(k, _, _)| *k == key)
 }
@@ -424,8 +433,8 @@ impl Config {
         Self { params }
     }
 
-    /// Sets a keyword, checking that it is one (libpq 13's, `sslnegotiation` or `sslsni`;
-    /// any other is `invalid connection option`). As in libpq, `requiressl` is
+    /// Sets a keyword, checking that it is one (libpq 13's, `sslnegotiation`, `sslsni` or
+    /// `require_auth`; any other is `invalid connection option`). As in libpq, `requiressl` is
     /// stored as `sslmode` (`require` when the value starts with `1`, else `prefer`).
     pub fn set(&mut self, key: &str, value: &str) -> Result<&mut Self, ConnInfoError> {
         let (key, value) = if key == "requiressl" {
@@ -550,7 +559,10 @@ pub struct Resolved {
     /// The password file that was consulted (`passfile`, `PGPASSFILE` or `~/.pgpass`).
     pub passfile: Option<String>,
     /// `channel_binding`.
-    pub channel_binding: pgcluster_protocol::auth::policy::ChannelBindingMode,
+    pub channel_binding: ChannelBindingMode,
+    /// `require_auth` (libpq 16), `None` when not given or empty: the authentication
+    /// requests the server may make, checked before anything is sent in reply.
+    pub require_auth: Option<RequireAuth>,
     /// The TLS settings (`sslmode`, `sslrootcert`, `sslcert`, `sslkey`, ...).
     #[cfg(feature = "tls")]
     pub tls: crate::tls::TlsSettings,
@@ -594,9 +606,12 @@ mod tests {
         c.set("host", "h").unwrap().set("port", "1").unwrap();
         assert_eq!(c.get("host"), Some("h"));
         assert_eq!(
-            c.set("require_auth", "password").unwrap_err().to_string(),
-            "invalid connection option \"require_auth\""
+            c.set("nosuchoption", "password").unwrap_err().to_string(),
+            "invalid connection option \"nosuchoption\""
         );
+        // Values are checked when resolving, not when set.
+        c.set("require_auth", "kerberos").unwrap();
+        assert_eq!(c.get("require_auth"), Some("kerberos"));
         c.set("requiressl", "1").unwrap();
         assert_eq!(c.get("sslmode"), Some("require"));
         c.set("requiressl", "0").unwrap();
@@ -607,10 +622,15 @@ mod tests {
 
     #[test]
     fn later_keywords_render_in_libpq_17_order() {
-        let c = Config::parse("sslsni=0 host=h sslnegotiation=direct sslmode=require").unwrap();
+        let c = Config::parse(
+            "require_auth=!md5 sslsni=0 host=h sslnegotiation=direct sslmode=require \
+             ssl_min_protocol_version=TLSv1.3 requirepeer=postgres",
+        )
+        .unwrap();
         assert_eq!(
             c.render_redacted(),
-            "host=h sslmode=require sslnegotiation=direct sslsni=0"
+            "host=h sslmode=require sslnegotiation=direct sslsni=0 requirepeer=postgres \
+             require_auth=!md5 ssl_min_protocol_version=TLSv1.3"
         );
     }
 
@@ -704,6 +724,10 @@ mod tests {
                 ConnInfoError::WeakModeWithDirect("allow".into()),
                 "weak sslmode \"allow\" may not be used with sslnegotiation=direct (use \
                  \"require\", \"verify-ca\", or \"verify-full\")",
+            ),
+            (
+                ConnInfoError::RequireAuth(RequireAuth::parse("md5,!md5").unwrap_err()),
+                "negative require_auth method \"!md5\" cannot be mixed with non-negative methods",
             ),
             (
                 ConnInfoError::GssUnsupported("require".into()),

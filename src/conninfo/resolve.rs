@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use pgcluster_protocol::auth::policy::ChannelBindingMode;
+use pgcluster_protocol::auth::policy::{ChannelBindingMode, RequireAuth};
 
 use super::keyvalue::is_c_space;
 use super::pgpass::{self, Lookup};
@@ -136,7 +136,7 @@ pub(super) fn resolve(
         }
     }
 
-    check_values(&opts, sslmode_given)?;
+    let require_auth = check_values(&opts, sslmode_given)?;
     // libpq reads connect_timeout only once its first connection attempt would wait:
     // a bad value is reported then (see `Resolved::connect_timeout_error`).
     let (connect_timeout, connect_timeout_error) =
@@ -173,6 +173,7 @@ pub(super) fn resolve(
             Some("require") => ChannelBindingMode::Require,
             _ => ChannelBindingMode::Prefer,
         },
+        require_auth,
         #[cfg(feature = "tls")]
         tls: tls_settings(&opts, sslmode_given, &mut ident),
     })
@@ -353,9 +354,11 @@ fn add_defaults(opts: &mut BTreeMap<String, String>, env: &Env, ident: &mut Iden
     }
 }
 
-/// The value checks of `connectOptions2`, in its order (`sslnegotiation` where libpq 17
-/// checks it, right after `sslmode`). `sslmode_given`: whether `sslmode` came from the
-/// settings, a service file or the environment rather than the compiled-in default.
+/// The value checks of `connectOptions2`, in its order (`require_auth` first, as libpq 16
+/// checks it right after the password file; `sslnegotiation` where libpq 17 checks it,
+/// right after `sslmode`). `sslmode_given`: whether `sslmode` came from the settings, a
+/// service file or the environment rather than the compiled-in default. Returns the
+/// parsed `require_auth`.
 fn check_values(
     opts: &BTreeMap<String, String>,
     #[cfg_attr(
@@ -366,12 +369,14 @@ fn check_values(
         )
     )]
     sslmode_given: bool,
-) -> Result<(), ConnInfoError> {
+) -> Result<Option<RequireAuth>, ConnInfoError> {
     let get = |k: &str| opts.get(k).map(String::as_str);
     let bad = |option: &'static str, value: &str| ConnInfoError::BadValue {
         option,
         value: value.to_owned(),
     };
+    let require_auth = RequireAuth::parse(get("require_auth").unwrap_or(""))
+        .map_err(ConnInfoError::RequireAuth)?;
     if let Some(v) = get("channel_binding") {
         if !["disable", "prefer", "require"].contains(&v) {
             return Err(bad("channel_binding", v));
@@ -438,7 +443,7 @@ fn check_values(
             return Err(bad("target_session_attrs", v));
         }
     }
-    Ok(())
+    Ok(require_auth)
 }
 
 /// `sslVerifyProtocolVersion`: empty, or one of the TLS versions (any case).

@@ -159,6 +159,208 @@ async fn password_from_file_is_named_after_the_fatal() {
     );
 }
 
+/// libpq 16's refusal text for a `require_auth` requirement.
+fn requirement_failed(requirement: &str, reason: &str) -> String {
+    format!("authentication method requirement \"{requirement}\" failed: {reason}\n")
+}
+
+#[tokio::test]
+async fn require_auth_accepts_only_the_methods_named() {
+    let with = |role: &str, require_auth: &str| {
+        tcp_conninfo(
+            role,
+            &format!("password={PASSWORD} require_auth={require_auth}"),
+        )
+    };
+    // Accepted: the role's method is allowed.
+    for (role, require_auth) in [
+        (SCRAM_ROLE, "scram-sha-256"),
+        (SCRAM_ROLE, "!password"),
+        (MD5_ROLE, "!password"),
+        (MD5_ROLE, "md5,scram-sha-256"),
+        (PASSWORD_ROLE, "password"),
+        ("postgres", "none"),
+        ("postgres", "!password,!md5"),
+    ] {
+        let mut conn = connect(&with(role, require_auth)).await;
+        assert_eq!(
+            one_value(&mut conn, "SELECT current_user").await.as_deref(),
+            Some(role),
+            "{require_auth}"
+        );
+        conn.close().await;
+    }
+    // Trust over the socket, too.
+    let mut conn = connect(&socket_conninfo("require_auth=none")).await;
+    conn.close().await;
+
+    // Refused, each with libpq 16's reason, and no server error behind it.
+    for (role, require_auth, reason) in [
+        (
+            "postgres",
+            "scram-sha-256",
+            "server did not complete authentication",
+        ),
+        (
+            PASSWORD_ROLE,
+            "scram-sha-256",
+            "server requested a cleartext password",
+        ),
+        (
+            MD5_ROLE,
+            "scram-sha-256",
+            "server requested a hashed password",
+        ),
+        (
+            PASSWORD_ROLE,
+            "!password",
+            "server requested a cleartext password",
+        ),
+        (
+            PASSWORD_ROLE,
+            "!password,!md5",
+            "server requested a cleartext password",
+        ),
+        (SCRAM_ROLE, "none", "server requested SASL authentication"),
+        (
+            SCRAM_ROLE,
+            "md5,password",
+            "server requested SASL authentication",
+        ),
+        (
+            "postgres",
+            "!none",
+            "server did not complete authentication",
+        ),
+    ] {
+        let e = connect_error(&with(role, require_auth)).await;
+        assert_eq!(
+            e.message,
+            requirement_failed(require_auth, reason),
+            "{role} {require_auth}"
+        );
+        assert!(e.fields.is_none(), "{role} {require_auth}");
+    }
+    // From PGREQUIREAUTH, as from the keyword.
+    let env = Env::empty().with("PGREQUIREAUTH", "scram-sha-256");
+    let e = Connection::connect(&resolve_env(
+        &tcp_conninfo(MD5_ROLE, &format!("password={PASSWORD}")),
+        &env,
+    ))
+    .await
+    .expect_err("md5 refused");
+    assert_eq!(
+        e.message,
+        requirement_failed("scram-sha-256", "server requested a hashed password")
+    );
+}
+
+/// A fake server for one connection: it reads the startup packet, sends `reply`, then
+/// returns what the client sends next: nothing if the client closes, else the first
+/// message (or as much of it as arrived before the client closed).
+fn recording_server(reply: Vec<u8>) -> (u16, std::thread::JoinHandle<Vec<u8>>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let thread = std::thread::spawn(move || {
+        let (mut socket, _) = listener.accept().expect("accept");
+        socket
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .expect("read timeout");
+        let mut len = [0u8; 4];
+        socket.read_exact(&mut len).expect("startup length");
+        let mut startup = vec![0u8; u32::from_be_bytes(len) as usize - 4];
+        socket.read_exact(&mut startup).expect("startup body");
+        socket.write_all(&reply).expect("reply");
+        let mut got = Vec::new();
+        let mut buf = [0u8; 1024];
+        loop {
+            let n = socket.read(&mut buf).expect("read");
+            got.extend_from_slice(&buf[..n]);
+            let complete = got
+                .get(1..5)
+                .is_some_and(|l| got.len() > u32::from_be_bytes([l[0], l[1], l[2], l[3]]) as usize);
+            if n == 0 || complete {
+                return got;
+            }
+        }
+    });
+    (port, thread)
+}
+
+/// A refusal by `require_auth` or `channel_binding` comes before any reply: not one byte
+/// follows the startup packet, so no password (nor hash, nor SCRAM message) leaves.
+#[tokio::test]
+async fn refused_requests_get_no_reply() {
+    let request = |code: u32, payload: &[u8]| {
+        let mut body = code.to_be_bytes().to_vec();
+        body.extend_from_slice(payload);
+        fake_server::message(b'R', &body)
+    };
+    let attempt = |reply: Vec<u8>, extra: &'static str| async move {
+        let (port, server) = recording_server(reply);
+        let conninfo = format!(
+            "host=127.0.0.1 port={port} user=alice dbname=db password={PASSWORD} \
+             sslmode=disable {extra}"
+        );
+        let message = match Connection::connect(&resolve(&conninfo)).await {
+            Ok(conn) => panic!("connected: {conn:?}"),
+            Err(e) => e.message,
+        };
+        (message, server.join().expect("fake server"))
+    };
+    // Without a requirement the recorder sees the cleartext password go out.
+    let (message, sent) = attempt(request(3, b""), "").await;
+    assert_eq!(message, SERVER_CLOSED);
+    assert_eq!(
+        sent,
+        fake_server::message(b'p', format!("{PASSWORD}\0").as_bytes())
+    );
+
+    for (reply, extra, text) in [
+        (
+            request(3, b""),
+            "require_auth=scram-sha-256",
+            requirement_failed("scram-sha-256", "server requested a cleartext password"),
+        ),
+        (
+            request(5, b"salt"),
+            "require_auth=scram-sha-256",
+            requirement_failed("scram-sha-256", "server requested a hashed password"),
+        ),
+        (
+            request(3, b""),
+            "require_auth=!password",
+            requirement_failed("!password", "server requested a cleartext password"),
+        ),
+        (
+            request(10, b"SCRAM-SHA-256\0\0"),
+            "require_auth=md5",
+            requirement_failed("md5", "server requested SASL authentication"),
+        ),
+        (
+            request(0, b""),
+            "require_auth=scram-sha-256",
+            requirement_failed("scram-sha-256", "server did not complete authentication"),
+        ),
+        (
+            request(3, b""),
+            "channel_binding=require",
+            "channel binding required but not supported by server's authentication request\n"
+                .to_owned(),
+        ),
+        (
+            request(10, b"SCRAM-SHA-256\0\0"),
+            "require_auth=scram-sha-256 channel_binding=require",
+            "channel binding required, but SSL not in use\n".to_owned(),
+        ),
+    ] {
+        let (message, sent) = attempt(reply, extra).await;
+        assert_eq!(message, text, "{extra}");
+        assert_eq!(sent, b"", "{extra}");
+    }
+}
+
 #[tokio::test]
 async fn server_errors_add_before_authentication_and_replace_after() {
     let p = closed_port();

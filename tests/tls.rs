@@ -213,7 +213,7 @@ async fn client_certificate_files() {
 // ---- Through the connection layer (conninfo -> Connection::connect) ----
 
 use pgcluster::conninfo::{Config, Env};
-use pgcluster::testing::{PASSWORD, REJECT_ROLE, SCRAM_ROLE};
+use pgcluster::testing::{MD5_ROLE, PASSWORD, PASSWORD_ROLE, REJECT_ROLE, SCRAM_ROLE};
 use pgcluster::Connection;
 
 /// `~/.postgresql` of a home directory that does not exist.
@@ -364,6 +364,75 @@ async fn scram_sha_256_plus_over_tls() {
         .await
         .unwrap_err(),
         "channel binding required, but SSL not in use\n"
+    );
+}
+
+/// `require_auth=scram-sha-256` with `channel_binding=require` (issue 9): only a SCRAM
+/// exchange bound to this TLS channel connects; every downgrade is refused before any
+/// reply (tests/connection.rs checks that not a byte follows the startup packet).
+#[tokio::test]
+async fn require_auth_with_channel_binding_refuses_every_downgrade() {
+    let t = tls();
+    let p = t.server.port();
+    let ca = t.certs.ca().display().to_string();
+    let strict = "require_auth=scram-sha-256 channel_binding=require";
+    let conninfo = |port: u16, user: &str, ssl: &str| {
+        format!(
+            "host=localhost port={port} user={user} password={PASSWORD} dbname=postgres \
+             {ssl} {strict}"
+        )
+    };
+    let verified = format!("sslmode=verify-full sslrootcert={ca}");
+    // SCRAM-SHA-256-PLUS over TLS: the only way channel_binding=require accepts the
+    // AuthenticationOk.
+    let mut conn = connect(&conninfo(p, SCRAM_ROLE, &verified)).await.unwrap();
+    assert_eq!(ssl_in_use(&mut conn).await, "t");
+    conn.close().await;
+    // No TLS: the server offers SCRAM-SHA-256 only, refused before the first SCRAM message.
+    // With allow, the plain attempt comes first and the refusal ends everything, as in
+    // libpq (only a server error makes allow or prefer try again).
+    let plain = TestServer::shared().unwrap().port();
+    for (port, ssl) in [
+        (p, "sslmode=disable"),
+        (p, "sslmode=allow"),
+        (plain, "sslmode=prefer"),
+        (plain, "sslmode=allow"),
+    ] {
+        assert_eq!(
+            connect(&conninfo(port, SCRAM_ROLE, ssl)).await.unwrap_err(),
+            "channel binding required, but SSL not in use\n",
+            "{ssl}"
+        );
+    }
+    // Over TLS, a weaker method or none at all: require_auth speaks first (libpq 16).
+    let failed = |reason: &str| {
+        format!("authentication method requirement \"scram-sha-256\" failed: {reason}\n")
+    };
+    for (user, reason) in [
+        (PASSWORD_ROLE, "server requested a cleartext password"),
+        (MD5_ROLE, "server requested a hashed password"),
+        ("postgres", "server did not complete authentication"),
+    ] {
+        assert_eq!(
+            connect(&conninfo(p, user, &verified)).await.unwrap_err(),
+            failed(reason),
+            "{user}"
+        );
+    }
+    // channel_binding=require alone refuses them too, with its own texts.
+    let bound_only = |user: &str| {
+        format!(
+            "host=localhost port={p} user={user} password={PASSWORD} dbname=postgres \
+             {verified} channel_binding=require"
+        )
+    };
+    assert_eq!(
+        connect(&bound_only(MD5_ROLE)).await.unwrap_err(),
+        "channel binding required but not supported by server's authentication request\n"
+    );
+    assert_eq!(
+        connect(&bound_only("postgres")).await.unwrap_err(),
+        "channel binding required, but server authenticated client without channel binding\n"
     );
 }
 

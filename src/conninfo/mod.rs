@@ -9,7 +9,8 @@
 //! - [`dsn::psycopg2_dsn`] is the dsn psycopg2 shows in a connection's repr.
 //!
 //! Every error text is libpq 13.3's (as `shared/tools/rexref libpq` prints it), without the
-//! final newline.
+//! final newline, except for the later keywords: libpq 16's for `require_auth`, libpq 17's
+//! for `sslnegotiation`.
 
 pub mod dsn;
 mod keepalives;

@@ -742,24 +742,35 @@ async fn server_stops_fast_and_immediate() {
     let e = connect_error(&tcp).await;
     assert_eq!(e.message, refused(&server.port().to_string()));
 
-    server.start().expect("start again");
-    let mut conn = connect(&conninfo).await;
-    server
-        .stop_mode(StopMode::Immediate)
-        .expect("stop immediate");
-    let Err(Error::Query(e)) = conn.simple_query("SELECT 1").await else {
-        panic!("expected the connection to be lost");
-    };
-    assert_eq!(e.message, SERVER_CLOSED);
-    assert!(e.connection_lost);
-    let warnings: Vec<String> = conn
-        .take_notices()
-        .iter()
-        .map(|n| n.libpq_text(None))
-        .collect();
-    assert_eq!(
-        warnings,
-        ["WARNING:  terminating connection due to immediate shutdown command\n"]
+    // The backend sends its WARNING from its SIGQUIT handler, as a best effort (postgres.c's
+    // quickdie: the postmaster SIGKILLs a backend that has not exited 5 s later). Seen once
+    // missing, on a machine under heavy load; so the connection-lost error is required every
+    // time, and the WARNING, kept as a notice, in one of up to three rounds.
+    let mut rounds = Vec::new();
+    for _ in 0..3 {
+        server.start().expect("start again");
+        let mut conn = connect(&conninfo).await;
+        server
+            .stop_mode(StopMode::Immediate)
+            .expect("stop immediate");
+        let Err(Error::Query(e)) = conn.simple_query("SELECT 1").await else {
+            panic!("expected the connection to be lost");
+        };
+        assert_eq!(e.message, SERVER_CLOSED);
+        assert!(e.connection_lost);
+        let warnings: Vec<String> = conn
+            .take_notices()
+            .iter()
+            .map(|n| n.libpq_text(None))
+            .collect();
+        if warnings == ["WARNING:  terminating connection due to immediate shutdown command\n"] {
+            return;
+        }
+        rounds.push(warnings);
+    }
+    panic!(
+        "no WARNING in three rounds: {rounds:?}\nserver log:\n{}",
+        server.log()
     );
 }
 

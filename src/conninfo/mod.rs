@@ -582,18 +582,33 @@ impl Resolved {
 
 impl fmt::Debug for Resolved {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Resolved")
-            .field("targets", &self.targets)
+        let mut f = f.debug_struct("Resolved");
+        f.field("targets", &self.targets)
             .field("user", &self.user)
             .field("password", &self.password.as_ref().map(|_| "_"))
             .field("password_file", &self.password_file)
             .field("dbname", &self.dbname)
             .field("connect_timeout", &self.connect_timeout)
+            .field("connect_timeout_error", &self.connect_timeout_error)
             .field("startup_params", &self.startup_params)
             .field("read_write", &self.read_write)
             .field("tcp", &self.tcp)
             .field("warnings", &self.warnings)
-            .finish()
+            .field("given_password", &self.given_password.as_ref().map(|_| "_"))
+            .field(
+                "file_passwords",
+                &self
+                    .file_passwords
+                    .iter()
+                    .map(|p| p.as_ref().map(|_| "_"))
+                    .collect::<Vec<_>>(),
+            )
+            .field("passfile", &self.passfile)
+            .field("channel_binding", &self.channel_binding)
+            .field("require_auth", &self.require_auth);
+        #[cfg(feature = "tls")]
+        f.field("tls", &self.tls);
+        f.finish()
     }
 }
 
@@ -644,6 +659,27 @@ mod tests {
         );
         let debug = format!("{c:?}");
         assert!(!debug.contains("secret"), "{debug}");
+    }
+
+    #[test]
+    fn resolved_debug_hides_passwords_and_shows_the_auth_settings() {
+        let mut r = Config::parse(
+            "password=secret host=h user=u dbname=d channel_binding=require \
+             require_auth=scram-sha-256",
+        )
+        .unwrap()
+        .resolve(&Env::empty())
+        .unwrap();
+        r.file_passwords = vec![Some("filesecret".to_owned()), None];
+        let debug = format!("{r:?}");
+        assert!(!debug.contains("secret"), "{debug}");
+        assert!(debug.contains("given_password: Some(\"_\")"), "{debug}");
+        assert!(
+            debug.contains("file_passwords: [Some(\"_\"), None]"),
+            "{debug}"
+        );
+        assert!(debug.contains("channel_binding: Require"), "{debug}");
+        assert!(debug.contains("scram-sha-256"), "{debug}");
     }
 
     #[test]

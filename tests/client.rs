@@ -7,12 +7,14 @@
 //! run inside a transaction block`, ...) are PostgreSQL 15's, laid out as rex shows them.
 #![cfg(feature = "testing")]
 
+mod connecting;
+
 use std::io;
 use std::time::{Duration, Instant};
 
+use connecting::{connect, resolve};
 use pgcluster::client::CancelToken;
 use pgcluster::connection::State;
-use pgcluster::conninfo::{Config, Env, Resolved};
 use pgcluster::error::Error;
 use pgcluster::testing::TestServer;
 use pgcluster::{blocking, Connection};
@@ -26,13 +28,6 @@ const LONG: Duration = Duration::from_secs(30);
 
 fn server() -> &'static TestServer {
     TestServer::shared().expect("test server starts")
-}
-
-fn resolve(conninfo: &str) -> Resolved {
-    Config::parse(conninfo)
-        .expect("conninfo parses")
-        .resolve(&Env::empty())
-        .expect("conninfo resolves")
 }
 
 /// Over the Unix socket, as the superuser (trust).
@@ -51,13 +46,6 @@ fn tcp_conninfo() -> String {
         "host=127.0.0.1 port={} user=postgres dbname=postgres",
         server().port()
     )
-}
-
-async fn connect(conninfo: &str) -> Connection {
-    match Connection::connect(&resolve(conninfo)).await {
-        Ok(conn) => conn,
-        Err(e) => panic!("connect {conninfo:?}: {}", e.message),
-    }
 }
 
 fn connect_blocking(conninfo: &str) -> blocking::Connection {

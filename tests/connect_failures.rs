@@ -5,28 +5,21 @@
 //! 127.0.0.1, a missing socket directory, and Python fake servers scripted like the ones
 //! in `fake_server/` (accept then close, silent, garbage). Only the port numbers differ.
 
+mod connecting;
 mod fake_server;
 
 use std::time::{Duration, Instant};
 
 use fake_server::{auth_ok, closed_port, message, refused, FakeServer, Script, SERVER_CLOSED};
-use pgcluster::conninfo::{Config, Env, Resolved};
-use pgcluster::Connection;
 
-/// The scripted servers here speak no SSL negotiation, and libpq's texts for them were
-/// captured with `sslmode=disable`: that is the default here (a conninfo may override it).
-fn resolve(conninfo: &str) -> Resolved {
-    Config::parse(conninfo)
-        .expect("conninfo parses")
-        .resolve(&Env::empty().with("PGSSLMODE", "disable"))
-        .expect("conninfo resolves")
-}
+// The fake servers here speak no SSL negotiation: `sslmode=disable` unless a conninfo says
+// otherwise.
+use connecting::resolve_plain as resolve;
 
 async fn failure(conninfo: &str) -> String {
-    match Connection::connect(&resolve(conninfo)).await {
-        Ok(conn) => panic!("connected: {conn:?}"),
-        Err(e) => e.message,
-    }
+    connecting::connect_error_with(&resolve(conninfo))
+        .await
+        .message
 }
 
 #[tokio::test]

@@ -6,13 +6,15 @@
 //! `rexref exec` (libpq 13.3) against a PostgreSQL 15 server set up the same way.
 #![cfg(feature = "testing")]
 
+mod connecting;
 mod fake_server;
 
 use std::time::{Duration, Instant};
 
+use connecting::{connect, connect_error, resolve, resolve_env};
 use fake_server::{closed_port, refused, SERVER_CLOSED};
 use pgcluster::connection::State;
-use pgcluster::conninfo::{Config, Env, Resolved};
+use pgcluster::conninfo::Env;
 use pgcluster::error::Error;
 use pgcluster::testing::{
     StopMode, TestServer, MD5_ROLE, PASSWORD, PASSWORD_ROLE, REJECT_ROLE, SCRAM_ROLE,
@@ -21,17 +23,6 @@ use pgcluster::{blocking, Connection};
 
 fn server() -> &'static TestServer {
     TestServer::shared().expect("test server starts")
-}
-
-fn resolve(conninfo: &str) -> Resolved {
-    resolve_env(conninfo, &Env::empty())
-}
-
-fn resolve_env(conninfo: &str, env: &Env) -> Resolved {
-    Config::parse(conninfo)
-        .expect("conninfo parses")
-        .resolve(env)
-        .expect("conninfo resolves")
 }
 
 /// Over the Unix socket, as the superuser (trust).
@@ -52,13 +43,6 @@ fn tcp_conninfo(user: &str, extra: &str) -> String {
     )
 }
 
-async fn connect(conninfo: &str) -> Connection {
-    match Connection::connect(&resolve(conninfo)).await {
-        Ok(conn) => conn,
-        Err(e) => panic!("connect {conninfo:?}: {}", e.message),
-    }
-}
-
 /// Connects, trying again for up to 30 s while the server has no slot free (53300): a
 /// backend that has sent its last message may not have released its slot yet.
 async fn connect_when_a_slot_frees(conninfo: &str) -> Connection {
@@ -74,13 +58,6 @@ async fn connect_when_a_slot_frees(conninfo: &str) -> Connection {
             }
             Err(e) => panic!("connect {conninfo:?}: {}", e.message),
         }
-    }
-}
-
-async fn connect_error(conninfo: &str) -> pgcluster::error::ConnectError {
-    match Connection::connect(&resolve(conninfo)).await {
-        Ok(conn) => panic!("connected: {conn:?}"),
-        Err(e) => e,
     }
 }
 

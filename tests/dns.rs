@@ -16,14 +16,16 @@
 //! kind of stub (port 47124 and 2345 there; only the ports differ).
 #![cfg(feature = "testing")]
 
+mod connecting;
 mod fake_server;
 
 use std::net::UdpSocket;
 use std::path::PathBuf;
 use std::process::Command;
 
+use connecting::{failure, resolve};
 use fake_server::{closed_port, refused};
-use pgcluster::conninfo::{Config, Env, Resolved};
+use pgcluster::conninfo::Env;
 use pgcluster::testing::TestServer;
 use pgcluster::{Cluster, Connection};
 
@@ -191,20 +193,6 @@ fn in_namespace() {
         drop(server);
     });
     println!("namespace checks done");
-}
-
-fn resolve(conninfo: &str) -> Resolved {
-    Config::parse(conninfo)
-        .expect("conninfo parses")
-        .resolve(&Env::empty())
-        .expect("conninfo resolves")
-}
-
-async fn failure(conninfo: &str) -> String {
-    match Connection::connect(&resolve(conninfo)).await {
-        Ok(conn) => panic!("connected: {conn:?}"),
-        Err(e) => e.message,
-    }
 }
 
 /// A DNS server on 127.0.0.1:53 (inside the namespace only) that answers every query

@@ -18,12 +18,12 @@
 //! Tests that count file descriptors take [`support::run_alone`]; all others share.
 #![cfg(feature = "testing")]
 
+mod connecting;
 mod support;
 
 use std::time::{Duration, Instant};
 
 use pgcluster::connection::State;
-use pgcluster::conninfo::{Config, Env, Resolved};
 use pgcluster::error::{ConnectError, Error, QueryError};
 use pgcluster::testing::{StopMode, TestServer};
 use pgcluster::{blocking, Cluster, Connection};
@@ -31,6 +31,10 @@ use support::{
     auth_sasl, closed_port, error_response, query_answer, raw_error_response, refused, run,
     run_alone, startup_ok, FakeServer, Relay, RelayOptions, Step, SERVER_CLOSED,
 };
+
+// The scripted servers here speak no SSL negotiation, and libpq's texts for them were
+// captured with `sslmode=disable`: that is the default here (a conninfo may override it).
+use connecting::resolve_plain as resolve;
 
 const TERMINATED: &str = "FATAL:  terminating connection due to administrator command\n";
 const TOO_MANY: &str = "FATAL:  sorry, too many clients already\n";
@@ -45,13 +49,12 @@ fn server() -> &'static TestServer {
     TestServer::shared().expect("test server starts")
 }
 
-/// The scripted servers here speak no SSL negotiation, and libpq's texts for them were
-/// captured with `sslmode=disable`: that is the default here (a conninfo may override it).
-fn resolve(conninfo: &str) -> Resolved {
-    Config::parse(conninfo)
-        .expect("conninfo parses")
-        .resolve(&Env::empty().with("PGSSLMODE", "disable"))
-        .expect("conninfo resolves")
+async fn connect(conninfo: &str) -> Connection {
+    connecting::connect_with(&resolve(conninfo), conninfo).await
+}
+
+async fn connect_error(conninfo: &str) -> ConnectError {
+    connecting::connect_error_with(&resolve(conninfo)).await
 }
 
 fn tcp(port: u16, extra: &str) -> String {
@@ -64,20 +67,6 @@ fn socket(server: &TestServer) -> String {
         server.socket_dir().display(),
         server.port()
     )
-}
-
-async fn connect(conninfo: &str) -> Connection {
-    match Connection::connect(&resolve(conninfo)).await {
-        Ok(conn) => conn,
-        Err(e) => panic!("connect {conninfo:?}: {}", e.message),
-    }
-}
-
-async fn connect_error(conninfo: &str) -> ConnectError {
-    match Connection::connect(&resolve(conninfo)).await {
-        Ok(conn) => panic!("connected: {conn:?}"),
-        Err(e) => e,
-    }
 }
 
 /// The connect error's text and how long it took, which must be under `bound`.

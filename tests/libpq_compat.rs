@@ -10,31 +10,18 @@
 //! → `::1`, `127.0.0.1`; unknown host names; no `pg_hba.conf` entry) are in `tests/dns.rs`.
 #![cfg(feature = "testing")]
 
+mod connecting;
 mod fake_server;
 
 use std::net::ToSocketAddrs;
 
+use connecting::{failure, resolve};
 use fake_server::{closed_port, refused};
-use pgcluster::conninfo::{Config, Env, Resolved};
 use pgcluster::testing::{TestServer, PASSWORD, PASSWORD_ROLE};
 use pgcluster::{Cluster, Connection};
 
 fn server() -> &'static TestServer {
     TestServer::shared().expect("test server starts")
-}
-
-fn resolve(conninfo: &str) -> Resolved {
-    Config::parse(conninfo)
-        .expect("conninfo parses")
-        .resolve(&Env::empty())
-        .expect("conninfo resolves")
-}
-
-async fn failure(conninfo: &str) -> String {
-    match Connection::connect(&resolve(conninfo)).await {
-        Ok(conn) => panic!("connected: {conn:?}"),
-        Err(e) => e.message,
-    }
 }
 
 #[tokio::test]

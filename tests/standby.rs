@@ -11,19 +11,13 @@
 //! primary in either place of the list. Only the ports and the socket directory differ here.
 #![cfg(feature = "testing")]
 
+mod connecting;
 mod fake_server;
 
+use connecting::{failure, resolve};
 use fake_server::{closed_port, refused};
-use pgcluster::conninfo::{Config, Env, Resolved};
 use pgcluster::testing::TestServer;
 use pgcluster::Connection;
-
-fn resolve(conninfo: &str) -> Resolved {
-    Config::parse(conninfo)
-        .expect("conninfo parses")
-        .resolve(&Env::empty())
-        .expect("conninfo resolves")
-}
 
 /// `host=<hosts> port=<ports> user=postgres dbname=postgres target_session_attrs=read-write`
 fn read_write(hosts: &str, ports: &str) -> String {
@@ -49,13 +43,6 @@ async fn reached(conninfo: &str) -> (String, String) {
     );
     conn.close().await;
     values
-}
-
-async fn failure(conninfo: &str) -> String {
-    match Connection::connect(&resolve(conninfo)).await {
-        Ok(conn) => panic!("connected: {conn:?}"),
-        Err(e) => e.message,
-    }
 }
 
 #[tokio::test]

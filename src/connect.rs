@@ -11,7 +11,7 @@ use std::net::{IpAddr, SocketAddr};
 #[cfg(feature = "tls")]
 use pgcluster_protocol::auth::policy::ChannelBindingMode;
 use pgcluster_protocol::error_fields::ErrorFields;
-use pgcluster_protocol::frame::{Frame, FrameReader};
+use pgcluster_protocol::frame::FrameReader;
 use pgcluster_protocol::limits::Limits;
 use pgcluster_protocol::startup::{Ready, Startup, StartupConfig, StartupError, Step};
 use pgcluster_protocol::ProtocolError;
@@ -30,13 +30,6 @@ pub(crate) const SERVER_CLOSED: &str = "server closed the connection unexpectedl
 
 /// `sizeof(sun_path) - 1` on Linux: the longest Unix-domain socket path libpq accepts.
 const MAX_UNIX_PATH: usize = 107;
-
-/// Longest authentication request libpq 13 accepts (its length word).
-const MAX_AUTH_REQUEST_LEN: i32 = 2000;
-
-/// Longest ErrorResponse libpq 13 accepts during startup before it assumes a pre-3.0
-/// server (`MAX_ERRLEN`).
-const MAX_ERROR_LEN: i32 = 30_000;
 
 /// The SQLSTATE of `password authentication failed`.
 const INVALID_PASSWORD: &str = "28P01";
@@ -572,27 +565,15 @@ async fn startup(
         )
     })?;
     out.clear();
-    let mut authenticated = false;
     loop {
-        // Before authentication libpq checks each message's raw bytes first.
-        if !authenticated {
-            match check_before_auth(reader.read_buf()) {
-                Peek::Fine => {}
-                Peek::NeedMore => {
-                    read_into(stream, reader).await?;
-                    continue;
-                }
-                Peek::Fail(failure) => return Err(failure),
-            }
-        }
-        let Some(frame) = reader
-            .next_frame()
-            .map_err(|e| frame_failure(e, authenticated))?
+        // The machine frames what was read, with libpq's raw checks before authentication.
+        let Some(frame) = machine
+            .next_frame(reader)
+            .map_err(|e| startup_failure(password, e))?
         else {
             read_into(stream, reader).await?;
             continue;
         };
-        authenticated |= is_authentication_ok(&frame);
         match machine
             .handle(frame, &mut out)
             .map_err(|e| startup_failure(password, e))?
@@ -615,53 +596,6 @@ async fn startup(
     }
 }
 
-/// What the raw bytes of the next message say before authentication.
-#[derive(Debug)]
-enum Peek {
-    /// A header libpq accepts here: frame it.
-    Fine,
-    /// Not enough bytes to tell.
-    NeedMore,
-    /// libpq gives up here.
-    Fail(Failure),
-}
-
-/// libpq 13's checks while it awaits an authentication request: only `R` and `E` are
-/// allowed (checked on the type byte alone); an `R` must be 8..=2000 bytes long; an `E`
-/// outside 8..=30000 is a pre-3.0 server's error, a NUL-terminated text.
-fn check_before_auth(buf: &[u8]) -> Peek {
-    let Some(&tag) = buf.first() else {
-        return Peek::NeedMore;
-    };
-    let stop = |text: String| Peek::Fail(Failure::new(text, Buffer::Add, Then::Stop));
-    if tag != b'R' && tag != b'E' {
-        return stop(format!("{}\n", ProtocolError::ExpectedAuthRequest { tag }));
-    }
-    let Some(len) = buf
-        .get(1..5)
-        .and_then(|b| <[u8; 4]>::try_from(b).ok())
-        .map(i32::from_be_bytes)
-    else {
-        return Peek::NeedMore;
-    };
-    match tag {
-        b'R' if !(8..=MAX_AUTH_REQUEST_LEN).contains(&len) => {
-            stop(format!("{}\n", ProtocolError::ExpectedAuthRequest { tag }))
-        }
-        b'E' if !(8..=MAX_ERROR_LEN).contains(&len) => {
-            let text = buf.get(1..).unwrap_or_default();
-            match text.iter().position(|&b| b == 0) {
-                Some(nul) => stop(format!(
-                    "{}\n",
-                    String::from_utf8_lossy(text.get(..nul).unwrap_or_default())
-                )),
-                None => Peek::NeedMore,
-            }
-        }
-        _ => Peek::Fine,
-    }
-}
-
 /// Reads more bytes; EOF and errors are libpq's texts, which replace the buffer and stop.
 async fn read_into(stream: &mut Stream, reader: &mut FrameReader) -> Result<(), Failure> {
     match stream.read_buf(reader.read_buf()).await {
@@ -679,29 +613,10 @@ async fn read_into(stream: &mut Stream, reader: &mut FrameReader) -> Result<(), 
     }
 }
 
-/// `R` with code 0.
-fn is_authentication_ok(frame: &Frame) -> bool {
-    frame.tag == b'R' && frame.body.as_ref() == [0, 0, 0, 0]
-}
-
-/// A framing error during startup. Before authentication libpq looks only at the type
-/// byte: anything but `R` or `E` (and an `R` of a bad length) is
-/// `expected authentication request from server, but received %c`.
-fn frame_failure(e: ProtocolError, authenticated: bool) -> Failure {
-    let e = match e {
-        ProtocolError::LostSync { tag, .. } if !authenticated && tag != b'E' => {
-            ProtocolError::ExpectedAuthRequest { tag }
-        }
-        other => other,
-    };
-    let buffer = if matches!(e, ProtocolError::LostSync { .. }) {
-        Buffer::Replace
-    } else {
-        Buffer::Add
-    };
-    Failure::new(format!("{e}\n"), buffer, Then::Stop)
-}
-
+/// libpq's text and buffer rule for a failed startup: a server error before
+/// authentication adds (after it, replaces); a client-side authentication failure and a
+/// lost synchronization replace; the rest (a refused message type, a pre-3.0 server's
+/// text) adds. Each stops the walk.
 fn startup_failure(password: &Password<'_>, e: StartupError) -> Failure {
     match e {
         StartupError::Server {
@@ -727,6 +642,13 @@ fn startup_failure(password: &Password<'_>, e: StartupError) -> Failure {
             }
         }
         StartupError::Auth(e) => Failure::new(format!("{e}\n"), Buffer::Replace, Then::Stop),
+        StartupError::Protocol(e @ ProtocolError::LostSync { .. }) => {
+            Failure::new(format!("{e}\n"), Buffer::Replace, Then::Stop)
+        }
+        // libpq appends a newline to the postmaster's text, whatever it ends with.
+        StartupError::PreV3Error(text) => {
+            Failure::new(format!("{text}\n"), Buffer::Add, Then::Stop)
+        }
         other => Failure::new(with_newline(&other.to_string()), Buffer::Add, Then::Stop),
     }
 }
@@ -923,41 +845,6 @@ mod tests {
         );
     }
 
-    fn fail_text(peek: Peek) -> String {
-        match peek {
-            Peek::Fail(f) => {
-                assert_eq!((f.buffer, f.then), (Buffer::Add, Then::Stop));
-                f.text
-            }
-            other => panic!("not a failure: {other:?}"),
-        }
-    }
-
-    #[test]
-    fn raw_checks_before_authentication() {
-        assert!(matches!(check_before_auth(b""), Peek::NeedMore));
-        assert!(matches!(check_before_auth(b"R\0\0"), Peek::NeedMore));
-        assert!(matches!(check_before_auth(b"R\0\0\0\x08"), Peek::Fine));
-        assert!(matches!(check_before_auth(b"E\0\0\x75\x30"), Peek::Fine));
-        assert_eq!(
-            fail_text(check_before_auth(b"X")),
-            "expected authentication request from server, but received X\n"
-        );
-        assert_eq!(
-            fail_text(check_before_auth(b"R\0\0\x07\xd1")),
-            "expected authentication request from server, but received R\n"
-        );
-        assert_eq!(
-            fail_text(check_before_auth(b"R\0\0\0\x07")),
-            "expected authentication request from server, but received R\n"
-        );
-        assert!(matches!(check_before_auth(b"EFATAL:  old"), Peek::NeedMore));
-        assert_eq!(
-            fail_text(check_before_auth(b"EFATAL:  old server\0")),
-            "FATAL:  old server\n"
-        );
-    }
-
     #[test]
     fn buffer_adds_and_replaces() {
         let mut b = ErrorBuffer::default();
@@ -968,26 +855,45 @@ mod tests {
         assert_eq!(b.text, "timeout expired\n");
     }
 
+    /// The buffer rules for what the startup machine refuses (its texts are checked in
+    /// the protocol crate): libpq's texts end in one newline.
     #[test]
-    fn framing_errors_before_authentication_name_the_type_byte() {
-        let f = frame_failure(ProtocolError::LostSync { tag: b'X', len: 1 }, false);
+    fn startup_failures_keep_libpq_buffer_rules() {
+        let none = Password {
+            value: None,
+            file: None,
+        };
+        let f = startup_failure(
+            &none,
+            ProtocolError::ExpectedAuthRequest { tag: b'X' }.into(),
+        );
         assert_eq!(
             f.text,
             "expected authentication request from server, but received X\n"
         );
         assert_eq!((f.buffer, f.then), (Buffer::Add, Then::Stop));
-        let f = frame_failure(
+        let f = startup_failure(
+            &none,
             ProtocolError::LostSync {
                 tag: b'C',
                 len: 40000,
-            },
-            true,
+            }
+            .into(),
         );
         assert_eq!(
             f.text,
             "lost synchronization with server: got message type \"C\", length 40000\n"
         );
-        assert_eq!(f.buffer, Buffer::Replace);
+        assert_eq!((f.buffer, f.then), (Buffer::Replace, Then::Stop));
+        for (text, shown) in [
+            ("FATAL:  old server", "FATAL:  old server\n"),
+            ("FATAL:  old server\n", "FATAL:  old server\n\n"),
+            ("", "\n"),
+        ] {
+            let f = startup_failure(&none, StartupError::PreV3Error(text.to_owned()));
+            assert_eq!(f.text, shown);
+            assert_eq!((f.buffer, f.then), (Buffer::Add, Then::Stop));
+        }
     }
 
     fn target(address: Address, hostaddr: Option<&str>, host: &str) -> Target {

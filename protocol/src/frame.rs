@@ -131,6 +131,13 @@ impl FrameReader {
         self.buf.len()
     }
 
+    /// The received bytes not yet returned as frames (empty after an error), for a caller
+    /// that must look at raw bytes before framing them, as libpq does during startup
+    /// (see [`Startup::next_frame`](crate::startup::Startup::next_frame)).
+    pub fn peek(&self) -> &[u8] {
+        &self.buf
+    }
+
     /// Capacity of the internal buffer (for tests of bounded memory).
     pub fn capacity(&self) -> usize {
         self.buf.capacity()

@@ -22,7 +22,7 @@ use crate::error_fields::ErrorFields;
 use crate::frame::{Frame, FrameReader};
 use crate::limits::{Limits, LONG_MESSAGE_TYPES, MAX_SHORT_MESSAGE_LEN};
 use crate::query::{ExtendedQuery, QueryEvent, SimpleQuery};
-use crate::startup::{Startup, StartupConfig, Step};
+use crate::startup::{Startup, StartupConfig, StartupError, Step};
 use crate::ProtocolError;
 
 /// What a [`FrameReader`] made of a stream: its frames, then how it ended.
@@ -271,16 +271,32 @@ pub fn scram(data: &[u8]) {
 /// The password of [`startup`]: easy to spot in the client's output.
 const STARTUP_PASSWORD: &[u8] = b"fuzz-secret-pw";
 
-/// `data[0]` bit 0: a password is configured; the rest is the server's byte stream,
-/// fed to the startup machine frame by frame. The client sends a password message only
-/// in direct reply to a password request (`R` 3, 5, 10 or 11), never without a password
-/// configured, the cleartext password only after `R` 3; a failure is final and appends
-/// nothing.
+/// What the startup machine made of a stream: what it wrote in reply to each frame it
+/// took, then how it ended (`Ok(true)`: Done; `Ok(false)`: waiting for more bytes).
+type StartupOutcome = (Vec<Vec<u8>>, Result<bool, StartupError>);
+
+/// `data[0]` bit 0: a password is configured; bits 1..: the chunking. The rest is the
+/// server's byte stream, framed by [`Startup::next_frame`] (libpq's raw checks before
+/// authentication) and fed to the machine frame by frame. The client sends a password
+/// message only in direct reply to a password request (`R` 3, 5, 10 or 11), never
+/// without a password configured, the cleartext password only after `R` 3; a failure is
+/// final and appends nothing; one piece, random chunks and byte-by-byte feeding give the
+/// same replies and the same ending.
 pub fn startup(data: &[u8]) {
     let Some((&seed, stream)) = data.split_first() else {
         return;
     };
     let with_password = seed & 1 == 1;
+    let whole = run_startup(with_password, &[stream]);
+    let split = run_startup(with_password, &chunks(stream, seed));
+    assert_eq!(whole, split);
+    let bytes: Vec<&[u8]> = stream.chunks(1).collect();
+    assert_eq!(whole, run_startup(with_password, &bytes));
+}
+
+/// Feeds `chunks` to a fresh reader and a started machine, taking frames through
+/// `next_frame` after each chunk, and checks the per-frame invariants.
+fn run_startup(with_password: bool, chunks: &[&[u8]]) -> StartupOutcome {
     let mut config = StartupConfig::new("fuzz");
     config.database = Some("db".to_owned());
     config.password = with_password.then(|| STARTUP_PASSWORD.to_vec());
@@ -294,30 +310,94 @@ pub fn startup(data: &[u8]) {
     machine.start(&mut out).unwrap();
     assert!(!contains(&out, STARTUP_PASSWORD));
     let mut frames = FrameReader::new(Limits::default());
-    frames.extend_from_slice(stream);
-    while let Ok(Some(frame)) = frames.next_frame() {
-        let mut reply = Vec::new();
-        let request = match (frame.tag, BackendMessage::parse(&frame)) {
-            (b'R', Ok(BackendMessage::Authentication(auth))) => Some(auth),
-            _ => None,
-        };
-        match machine.handle(frame.clone(), &mut reply) {
-            Ok(step) => {
-                check_startup_reply(&reply, request.as_ref(), with_password);
-                if let Step::Done(_) = step {
-                    assert!(machine.is_done());
-                    assert!(machine.is_authenticated());
-                    break;
+    let mut replies = Vec::new();
+    for chunk in chunks {
+        frames.read_buf().extend_from_slice(chunk);
+        loop {
+            let authenticated = machine.is_authenticated();
+            let frame = match machine.next_frame(&mut frames) {
+                Ok(Some(frame)) => frame,
+                Ok(None) => break,
+                Err(err) => {
+                    if !authenticated {
+                        check_refused_before_auth(&err, frames.peek());
+                    }
+                    // Final, for both entry points, and nothing was consumed.
+                    let left = frames.buffered();
+                    assert_eq!(machine.next_frame(&mut frames).err(), Some(err.clone()));
+                    assert_eq!(frames.buffered(), left);
+                    let mut again = Vec::new();
+                    assert_eq!(
+                        machine
+                            .handle(Frame::new(b'Z', &b"I"[..]), &mut again)
+                            .err(),
+                        Some(err.clone())
+                    );
+                    assert!(again.is_empty());
+                    return (replies, Err(err));
+                }
+            };
+            if !authenticated {
+                // Only what libpq frames before authentication gets through.
+                let len = frame.body.len() + 4;
+                match frame.tag {
+                    b'R' => assert!((8..=2000).contains(&len)),
+                    b'E' => assert!((8..=30_000).contains(&len)),
+                    other => panic!("{other} framed before authentication"),
                 }
             }
-            Err(err) => {
-                assert!(reply.is_empty(), "{err:?} with a reply");
-                let mut again = Vec::new();
-                assert_eq!(machine.handle(frame, &mut again).err(), Some(err));
-                assert!(again.is_empty());
-                break;
+            let mut reply = Vec::new();
+            let request = match (frame.tag, BackendMessage::parse(&frame)) {
+                (b'R', Ok(BackendMessage::Authentication(auth))) => Some(auth),
+                _ => None,
+            };
+            match machine.handle(frame.clone(), &mut reply) {
+                Ok(step) => {
+                    check_startup_reply(&reply, request.as_ref(), with_password);
+                    replies.push(reply);
+                    if let Step::Done(_) = step {
+                        assert!(machine.is_done());
+                        assert!(machine.is_authenticated());
+                        return (replies, Ok(true));
+                    }
+                }
+                Err(err) => {
+                    assert!(reply.is_empty(), "{err:?} with a reply");
+                    let mut again = Vec::new();
+                    assert_eq!(machine.handle(frame, &mut again).err(), Some(err.clone()));
+                    assert!(again.is_empty());
+                    assert_eq!(machine.next_frame(&mut frames).err(), Some(err.clone()));
+                    return (replies, Err(err));
+                }
             }
         }
+    }
+    (replies, Ok(false))
+}
+
+/// A refusal by `next_frame` before authentication is one of libpq's, for the bytes
+/// that are there: a type other than `R`/`E`, an `R` of a bad length, or a pre-3.0
+/// error's text up to its NUL.
+fn check_refused_before_auth(err: &StartupError, pending: &[u8]) {
+    match err {
+        StartupError::Protocol(ProtocolError::ExpectedAuthRequest { tag }) => {
+            assert_eq!(pending.first(), Some(tag));
+            if *tag == b'R' {
+                let len = u32::from_be_bytes(pending[1..5].try_into().unwrap());
+                assert!(!(8..=2000).contains(&len));
+            } else {
+                assert_ne!(*tag, b'E');
+            }
+        }
+        StartupError::PreV3Error(text) => {
+            assert_eq!(pending.first(), Some(&b'E'));
+            let len = u32::from_be_bytes(pending[1..5].try_into().unwrap());
+            assert!(!(8..=MAX_SHORT_MESSAGE_LEN).contains(&len));
+            let raw = &pending[1..];
+            let nul = raw.iter().position(|&b| b == 0).unwrap();
+            assert_eq!(*text, String::from_utf8_lossy(&raw[..nul]));
+        }
+        other => panic!("refused before authentication with {other:?}"),
     }
 }
 
@@ -545,6 +625,33 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The raw checks before authentication, through the harness (which also feeds each
+    /// in random chunks and byte by byte).
+    #[test]
+    fn startup_harness_on_refused_first_bytes() {
+        for stream in [
+            &b"EFATAL:  old server\0"[..],
+            b"EFATAL:  no NUL yet",
+            b"E\0\0\x75\x31",
+            b"R\0\0\x07\xd1\0\0\0\0",
+            b"R\0\0\0\x07",
+            b"Z\0\0\0\x05I",
+            b"R\0\0\0\x08\0\0\0\0C\0\0\x75\x31",
+        ] {
+            for seed in [0u8, 1, 0x7e, 0xff] {
+                let mut data = vec![seed];
+                data.extend_from_slice(stream);
+                startup(&data);
+            }
+        }
+        let (replies, end) = run_startup(false, &[b"EFATAL:  old", b" server\0"]);
+        assert!(replies.is_empty());
+        assert_eq!(
+            end,
+            Err(StartupError::PreV3Error("FATAL:  old server".to_owned()))
+        );
     }
 
     #[test]

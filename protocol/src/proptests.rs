@@ -11,6 +11,9 @@
 //!   order; an extended reply missing one answer is refused.
 //! - The frame reader: any chunking of a stream (valid or garbage) gives the same frames
 //!   and the same ending as one piece, with memory bounded by the bytes received.
+//! - Startup framing: on random server streams, [`Startup::next_frame`] refuses only what
+//!   libpq refuses before authentication, frames what the plain reader frames, and gives
+//!   the same outcome for any chunking.
 
 #![allow(
     clippy::unwrap_used,
@@ -30,6 +33,7 @@ use crate::frame::{Frame, FrameReader};
 use crate::frontend::{self, EncodeError, Target};
 use crate::limits::Limits;
 use crate::query::{ExtendedQuery, QueryEvent, Sent, SimpleQuery};
+use crate::startup::{Startup, StartupConfig, StartupError, Step};
 use crate::ProtocolError;
 
 /// SplitMix64: tiny, fast, and good enough to spread test inputs.
@@ -944,6 +948,98 @@ fn any_chunking_gives_the_same_frames_and_ending_as_one_piece() {
     // Both endings and plenty of frames were exercised.
     assert!(errors > 500 && errors < 4_500, "{errors} errors");
     assert!(frames_seen > 10_000, "{frames_seen} frames");
+}
+
+// ---------------------------------------------------------------------------------------
+// Startup framing
+
+/// A server's first bytes: pre-3.0 error texts, `R`/`E` headers with any length word,
+/// garbage, random messages, and complete trust startups.
+fn random_startup_stream(rng: &mut Rng) -> Vec<u8> {
+    fn put(m: BackendMessage, s: &mut Vec<u8>) {
+        // A refused message writes nothing.
+        let _ = m.encode(s);
+    }
+    let mut s = Vec::new();
+    for _ in 0..1 + rng.below(5) {
+        match rng.below(12) {
+            0 => {
+                s.push(b'E');
+                s.extend(rng.bytes_no_nul());
+                if !rng.chance(4) {
+                    s.push(0);
+                }
+            }
+            1 => {
+                s.push(if rng.chance(2) { b'R' } else { b'E' });
+                s.extend_from_slice(&rng.i32().to_be_bytes());
+            }
+            2 => s.extend(random_stream(rng)),
+            3 => put(
+                BackendMessage::ErrorResponse(random_error_fields(rng, false)),
+                &mut s,
+            ),
+            4 => put(BackendMessage::Authentication(random_auth(rng)), &mut s),
+            5 => put(random_be(rng), &mut s),
+            _ => {
+                put(BackendMessage::Authentication(Authentication::Ok), &mut s);
+                for _ in 0..rng.below(4) {
+                    let (name, value) = (rng.string(), rng.string());
+                    put(BackendMessage::ParameterStatus { name, value }, &mut s);
+                }
+                put(
+                    BackendMessage::ReadyForQuery(TransactionStatus::Idle),
+                    &mut s,
+                );
+            }
+        }
+    }
+    s
+}
+
+/// [`Startup::next_frame`] on random server streams: the `startup` fuzz harness's
+/// invariants (any chunking gives the same replies and ending, refusals before
+/// authentication are libpq's for the bytes there), and every frame it gives is the one
+/// the plain frame reader cuts at that point.
+#[test]
+fn startup_framing_is_libpqs_for_any_stream_and_chunking() {
+    let mut rng = Rng(0x57A2_7F2A);
+    // Pre-3.0 texts, refused types or lengths, Done, other endings.
+    let mut endings = [0usize; 4];
+    for _ in 0..3_000 {
+        let stream = random_startup_stream(&mut rng);
+        let mut data = vec![rng.next().to_be_bytes()[0]];
+        data.extend_from_slice(&stream);
+        crate::fuzzing::startup(&data);
+
+        let mut config = StartupConfig::new("u");
+        config.password = Some(b"pw".to_vec());
+        config.limits.max_scram_iterations = 16;
+        let mut m = Startup::new(config, [0; 18]);
+        m.start(&mut Vec::new()).unwrap();
+        let mut reader = FrameReader::new(Limits::default());
+        reader.extend_from_slice(&stream);
+        let mut plain = FrameReader::new(Limits::default());
+        plain.extend_from_slice(&stream);
+        let ending = loop {
+            match m.next_frame(&mut reader) {
+                Ok(Some(frame)) => {
+                    assert_eq!(plain.next_frame(), Ok(Some(frame.clone())));
+                    match m.handle(frame, &mut Vec::new()) {
+                        Ok(Step::Continue) => {}
+                        Ok(Step::Done(_)) => break 2,
+                        Err(_) => break 3,
+                    }
+                }
+                Ok(None) => break 3,
+                Err(StartupError::PreV3Error(_)) => break 0,
+                Err(StartupError::Protocol(ProtocolError::ExpectedAuthRequest { .. })) => break 1,
+                Err(_) => break 3,
+            }
+        };
+        endings[ending] += 1;
+    }
+    assert!(endings.iter().all(|&n| n > 150), "{endings:?}");
 }
 
 // ---------------------------------------------------------------------------------------

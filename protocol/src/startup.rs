@@ -3,7 +3,8 @@
 //! ```text
 //! let mut startup = Startup::new(config, client_nonce);
 //! startup.start(&mut out)?;                 // StartupMessage appended to `out`
-//! // I/O layer: write `out`, read into a FrameReader, then for each frame:
+//! // I/O layer: write `out`, read into a FrameReader, then for each frame
+//! // (`startup.next_frame(&mut reader)?`, which applies libpq's pre-authentication checks):
 //! match startup.handle(frame, &mut out)? {  // may append a password message to `out`
 //!     Step::Continue => {}                  // write `out` if not empty, read more
 //!     Step::Done(ready) => return Ok(ready),
@@ -25,7 +26,7 @@ use crate::auth::scram::{
 use crate::auth::{md5::md5_password, unsupported_method, AuthError};
 use crate::backend::{tag, Authentication, BackendMessage};
 use crate::error_fields::ErrorFields;
-use crate::frame::Frame;
+use crate::frame::{Frame, FrameReader};
 use crate::frontend::{self, EncodeError};
 use crate::limits::{Limits, MAX_SHORT_MESSAGE_LEN};
 use crate::ProtocolError;
@@ -304,6 +305,36 @@ impl Startup {
         }
     }
 
+    /// The next frame for [`Startup::handle`], cut from `reader` as libpq 13 reads during
+    /// startup; `Ok(None)` when more bytes are needed.
+    ///
+    /// Before AuthenticationOk libpq looks at the raw bytes before any framing: only `R`
+    /// and `E` are accepted (on the type byte alone, as soon as it is here), an `R` must
+    /// be 8..=2000 bytes long, and an `E` outside 8..=30000 is a pre-3.0 server's error:
+    /// its text runs from right after the type byte to the first NUL. Such a "length
+    /// word" is often far beyond what [`FrameReader`] accepts (`FATA` claims 1.1 GiB), so
+    /// these checks come first, with the errors [`Startup::handle`] gives for the same
+    /// message: the I/O layer only feeds bytes. After AuthenticationOk this is
+    /// [`FrameReader::next_frame`] (a framing error is
+    /// [`ProtocolError::LostSync`](crate::ProtocolError::LostSync)).
+    ///
+    /// Nothing is consumed on an error. Errors are sticky, shared with `handle`; called
+    /// before [`Startup::start`] or after `Step::Done` it is
+    /// [`StartupError::OutOfOrder`].
+    pub fn next_frame(&mut self, reader: &mut FrameReader) -> Result<Option<Frame>, StartupError> {
+        match &self.state {
+            State::Authenticating { .. } => match check_before_auth(reader.peek()) {
+                Ok(true) => {}
+                Ok(false) => return Ok(None),
+                Err(e) => return Err(self.fail(e)),
+            },
+            State::Authenticated(_) => {}
+            State::Failed(e) => return Err(StartupError::clone(e)),
+            State::New | State::Done => return Err(StartupError::OutOfOrder),
+        }
+        reader.next_frame().map_err(|e| self.fail(e.into()))
+    }
+
     /// True once `Step::Done` has been returned.
     pub fn is_done(&self) -> bool {
         matches!(self.state, State::Done)
@@ -553,8 +584,46 @@ fn pre_v3_error(length_word: Option<u32>, body: &[u8]) -> StartupError {
     let mut raw = length_word.unwrap_or(u32::MAX).to_be_bytes().to_vec();
     raw.extend_from_slice(body);
     let end = raw.iter().position(|&b| b == 0).unwrap_or(raw.len());
-    let text = raw.get(..end).unwrap_or_default();
+    pre_v3_text(raw.get(..end).unwrap_or_default())
+}
+
+fn pre_v3_text(text: &[u8]) -> StartupError {
     StartupError::PreV3Error(String::from_utf8_lossy(text).into_owned())
+}
+
+/// libpq 13's checks on the raw bytes of the next message while it awaits an
+/// authentication request (`PQconnectPoll`, `CONNECTION_AWAITING_RESPONSE`): `Ok(true)`
+/// when the header is one to frame, `Ok(false)` when more bytes are needed to tell.
+///
+/// The type byte is checked alone; then the length word. A pre-3.0 error is read up to
+/// its NUL however long that takes, as libpq's `pqGets_append` does.
+fn check_before_auth(buf: &[u8]) -> Result<bool, StartupError> {
+    let Some(&first) = buf.first() else {
+        return Ok(false);
+    };
+    if first != tag::AUTHENTICATION && first != tag::ERROR_RESPONSE {
+        return Err(ProtocolError::ExpectedAuthRequest { tag: first }.into());
+    }
+    let Some(len) = buf
+        .get(1..5)
+        .and_then(|b| <[u8; 4]>::try_from(b).ok())
+        .map(u32::from_be_bytes)
+    else {
+        return Ok(false);
+    };
+    match first {
+        tag::AUTHENTICATION if !(8..=MAX_AUTH_REQUEST_LEN).contains(&len) => {
+            Err(ProtocolError::ExpectedAuthRequest { tag: first }.into())
+        }
+        tag::ERROR_RESPONSE if !(8..=MAX_SHORT_MESSAGE_LEN).contains(&len) => {
+            let text = buf.get(1..).unwrap_or_default();
+            match text.iter().position(|&b| b == 0) {
+                Some(nul) => Err(pre_v3_text(text.get(..nul).unwrap_or_default())),
+                None => Ok(false),
+            }
+        }
+        _ => Ok(true),
+    }
 }
 
 #[cfg(test)]
@@ -1188,6 +1257,171 @@ mod tests {
         // A protocol-2 server's text, as libpq reads it: the "length" is its first bytes.
         let err = pre_v3_error(Some(u32::from_be_bytes(*b"FATA")), b"L:  old server\0junk");
         assert_eq!(err.to_string(), "FATAL:  old server");
+    }
+
+    /// Feeds `pieces` one after the other to `reader`, asking `m.next_frame` after each;
+    /// returns the frames it gave and its first error.
+    fn next_frames(
+        m: &mut Startup,
+        reader: &mut FrameReader,
+        pieces: &[&[u8]],
+    ) -> (Vec<Frame>, Option<StartupError>) {
+        let mut frames = Vec::new();
+        for piece in pieces {
+            reader.extend_from_slice(piece);
+            loop {
+                match m.next_frame(reader) {
+                    Ok(Some(frame)) => frames.push(frame),
+                    Ok(None) => break,
+                    Err(e) => return (frames, Some(e)),
+                }
+            }
+        }
+        (frames, None)
+    }
+
+    /// The first error `next_frame` gives on a fresh machine fed `pieces`, as text.
+    fn framing_error(pieces: &[&[u8]]) -> Option<String> {
+        let mut m = started(config(Some("pw")));
+        let mut reader = FrameReader::new(Limits::default());
+        let (frames, err) = next_frames(&mut m, &mut reader, pieces);
+        assert!(frames.is_empty(), "{frames:?}");
+        err.map(|e| e.to_string())
+    }
+
+    /// libpq 13's raw checks before authentication: the type byte alone, then the length
+    /// word, and a pre-3.0 error read up to its NUL (the cases `connect.rs` used to check
+    /// itself; their texts are the ones the fault tests see from a real socket).
+    #[test]
+    fn raw_checks_before_authentication() {
+        let received = |tag: char| {
+            Some(format!(
+                "expected authentication request from server, but received {tag}"
+            ))
+        };
+        // Not enough bytes to tell.
+        assert_eq!(framing_error(&[b""]), None);
+        assert_eq!(framing_error(&[b"R\0\0"]), None);
+        assert_eq!(framing_error(&[b"R\0\0\0\x08"]), None);
+        assert_eq!(framing_error(&[b"E\0\0\x75\x30"]), None);
+        assert_eq!(framing_error(&[b"EFATAL:  old"]), None);
+        // The type byte is refused before its length word arrives.
+        assert_eq!(framing_error(&[b"X"]), received('X'));
+        assert_eq!(framing_error(&[b"N"]), received('N'));
+        // An `R` outside 8..=2000, also when the length word comes in pieces.
+        assert_eq!(framing_error(&[b"R\0\0\x07\xd1"]), received('R'));
+        assert_eq!(framing_error(&[b"R\0\0\0\x07"]), received('R'));
+        assert_eq!(framing_error(&[b"R", b"\0\0", b"\x07\xd1"]), received('R'));
+        assert_eq!(framing_error(&[b"R\xff\xff\xff\xff"]), received('R'));
+        // A pre-3.0 server's error: the text up to the NUL, however it arrives.
+        assert_eq!(
+            framing_error(&[b"EFATAL:  old server\0"]),
+            Some("FATAL:  old server".to_owned())
+        );
+        assert_eq!(
+            framing_error(&[b"EFA", b"TAL:  old", b" server\0junk"]),
+            Some("FATAL:  old server".to_owned())
+        );
+        // A length word starting with NUL outside 8..=30000 is an empty text at once.
+        assert_eq!(framing_error(&[b"E\0\0\x75\x31"]), Some(String::new()));
+        assert_eq!(framing_error(&[b"E\0\0\0\x07"]), Some(String::new()));
+        assert_eq!(
+            framing_error(&[b"E\xffFATAL\0"]),
+            Some("\u{fffd}FATAL".to_owned())
+        );
+    }
+
+    #[test]
+    fn next_frame_errors_are_sticky_and_shared_with_handle() {
+        let mut m = started(config(Some("pw")));
+        let mut reader = FrameReader::new(Limits::default());
+        let (_, err) = next_frames(&mut m, &mut reader, &[b"EFATAL:  old server\0"]);
+        let err = err.unwrap();
+        assert_eq!(
+            err,
+            StartupError::PreV3Error("FATAL:  old server".to_owned())
+        );
+        assert_eq!(m.next_frame(&mut reader), Err(err.clone()));
+        assert_eq!(
+            m.handle(auth(0, b""), &mut Vec::new()).err(),
+            Some(err.clone())
+        );
+        // Nothing was consumed.
+        assert_eq!(reader.peek(), b"EFATAL:  old server\0");
+        // And a `handle` error makes `next_frame` fail the same way.
+        let mut m = started(config(None));
+        let first = refuse(&mut m, auth(3, b""));
+        let mut reader = FrameReader::new(Limits::default());
+        reader.extend_from_slice(b"R\0\0\0\x08\0\0\0\0");
+        assert_eq!(m.next_frame(&mut reader).unwrap_err().to_string(), first);
+    }
+
+    #[test]
+    fn next_frame_out_of_order() {
+        let mut reader = FrameReader::new(Limits::default());
+        reader.extend_from_slice(b"R\0\0\0\x08\0\0\0\0");
+        let mut m = Startup::new(config(None), NONCE);
+        assert_eq!(m.next_frame(&mut reader), Err(StartupError::OutOfOrder));
+        let mut m = started(config(None));
+        let _ = finish(&mut m);
+        assert_eq!(m.next_frame(&mut reader), Err(StartupError::OutOfOrder));
+        // Not sticky, and nothing consumed.
+        assert_eq!(reader.buffered(), 9);
+    }
+
+    /// After AuthenticationOk the raw checks are off: any type is framed (and judged by
+    /// `handle`), and a bad length word is the frame reader's lost synchronization.
+    #[test]
+    fn next_frame_after_authentication_is_the_frame_reader() {
+        let mut m = started(config(None));
+        let mut reader = FrameReader::new(Limits::default());
+        let mut stream = Vec::new();
+        for frame in [auth(0, b""), param("a", "1")] {
+            BackendMessage::parse(&frame)
+                .unwrap()
+                .encode(&mut stream)
+                .unwrap();
+        }
+        stream.extend_from_slice(b"C\0\0\x75\x31");
+        reader.extend_from_slice(&stream);
+        let ok = m.next_frame(&mut reader).unwrap().unwrap();
+        assert!(feed(&mut m, ok).is_empty());
+        let s = m.next_frame(&mut reader).unwrap().unwrap();
+        assert_eq!(s.tag, b'S');
+        assert!(feed(&mut m, s).is_empty());
+        let err = m.next_frame(&mut reader).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "lost synchronization with server: got message type \"C\", length 30001"
+        );
+        assert!(matches!(
+            err,
+            StartupError::Protocol(ProtocolError::LostSync { .. })
+        ));
+        assert_eq!(m.next_frame(&mut reader), Err(err));
+    }
+
+    /// The captured trust startup, fed one byte at a time through `next_frame`.
+    #[test]
+    fn captured_startup_byte_by_byte_through_next_frame() {
+        let mut m = started(config(Some("hunter2")));
+        let mut reader = FrameReader::new(Limits::default());
+        let mut done = None;
+        for byte in include_bytes!("../tests/data/startup_select.bin").chunks(1) {
+            reader.extend_from_slice(byte);
+            while done.is_none() {
+                let Some(frame) = m.next_frame(&mut reader).unwrap() else {
+                    break;
+                };
+                if let Step::Done(ready) = m.handle(frame, &mut Vec::new()).unwrap() {
+                    done = Some(ready);
+                }
+            }
+        }
+        let ready = done.unwrap();
+        assert!(ready.backend_key.is_some());
+        // The query's reply after ReadyForQuery is left for the query machine.
+        assert!(reader.buffered() > 0);
     }
 
     #[test]

@@ -35,6 +35,16 @@ pub enum Error {
     NoSetting,
     /// A database name refused before anything was sent (empty, over 63 bytes, NUL).
     InvalidName(NameError),
+    /// `drop`, `overwrite` or `rename` was given no name, and the setting names no database
+    /// (no URI path, no `dbname=`): refused before anything was sent. The default a
+    /// connection would take (`PGDATABASE`, a service file, the user name) is never dropped,
+    /// overwritten or renamed.
+    DatabaseNotNamed {
+        /// What was refused.
+        action: Destructive,
+        /// The database the default would have been, when it could be worked out.
+        default: Option<String>,
+    },
     /// The connection was lost after a `CREATE`/`DROP`/`ALTER DATABASE` was sent, so whether
     /// it took effect is unknown. It was not retried.
     OutcomeUnknown(Box<OutcomeUnknown>),
@@ -58,6 +68,40 @@ pub enum Error {
     },
     /// The server answered something we cannot make sense of.
     Unexpected(String),
+}
+
+/// An operation that takes a database's name away: the ones [`Error::DatabaseNotNamed`]
+/// refuses without a name. `Display` is the verb (`drop`).
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Destructive {
+    /// `Cluster::drop`, `Cluster::drop_with`.
+    Drop,
+    /// `Cluster::overwrite`.
+    Overwrite,
+    /// `Cluster::rename`.
+    Rename,
+}
+
+impl Destructive {
+    /// The verb's past participle (`dropped`).
+    fn participle(self) -> &'static str {
+        match self {
+            Self::Drop => "dropped",
+            Self::Overwrite => "overwritten",
+            Self::Rename => "renamed",
+        }
+    }
+}
+
+impl fmt::Display for Destructive {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Drop => "drop",
+            Self::Overwrite => "overwrite",
+            Self::Rename => "rename",
+        })
+    }
 }
 
 /// How a connection was misused. `Display` is psycopg2's text where it has one.
@@ -128,6 +172,21 @@ impl fmt::Display for Error {
             Self::Closed => f.write_str("connection already closed"),
             Self::NoSetting => f.write_str("Expected a PostgreSQL database; got:"),
             Self::InvalidName(e) => e.fmt(f),
+            Self::DatabaseNotNamed { action, default } => {
+                write!(
+                    f,
+                    "refusing to {action} without a name: the setting names no database, and the default "
+                )?;
+                if let Some(default) = default {
+                    write!(f, "(\"{}\") ", default.escape_debug())?;
+                }
+                write!(
+                    f,
+                    "is never {}; give the name, or name the database in the setting \
+                     (a URI path or dbname=)",
+                    action.participle()
+                )
+            }
             Self::OutcomeUnknown(e) => e.fmt(f),
             Self::LeftBehind { cause, database } => write!(
                 f,
@@ -373,6 +432,41 @@ mod tests {
             "Expected a PostgreSQL database; got:\n    mysql:///deploy_demo"
         );
         assert_eq!(connect(""), "Failed to connect to the database server:\n");
+    }
+
+    #[test]
+    fn database_not_named_says_what_and_what_to_do() {
+        let e = Error::DatabaseNotNamed {
+            action: Destructive::Drop,
+            default: Some("postgres".into()),
+        };
+        assert_eq!(
+            e.to_string(),
+            "refusing to drop without a name: the setting names no database, and the default \
+             (\"postgres\") is never dropped; give the name, or name the database in the setting \
+             (a URI path or dbname=)"
+        );
+        // The default can hold anything: escaped.
+        let e = Error::DatabaseNotNamed {
+            action: Destructive::Overwrite,
+            default: Some("a\"b\n\x1b[31m".into()),
+        };
+        assert_eq!(
+            e.to_string(),
+            "refusing to overwrite without a name: the setting names no database, and the default \
+             (\"a\\\"b\\n\\u{1b}[31m\") is never overwritten; give the name, or name the database \
+             in the setting (a URI path or dbname=)"
+        );
+        let e = Error::DatabaseNotNamed {
+            action: Destructive::Rename,
+            default: None,
+        };
+        assert_eq!(
+            e.to_string(),
+            "refusing to rename without a name: the setting names no database, and the default \
+             is never renamed; give the name, or name the database in the setting \
+             (a URI path or dbname=)"
+        );
     }
 
     #[test]

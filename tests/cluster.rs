@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use pgcluster::blocking::Cluster;
 use pgcluster::cluster::{CreateOptions, DropOptions};
+use pgcluster::error::Destructive;
 use pgcluster::testing::TestServer;
 use pgcluster::Error;
 
@@ -496,4 +497,232 @@ fn one_cluster_shared_by_threads_and_runtimes() {
     for h in handles {
         h.join().unwrap();
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// A nameless drop, overwrite or rename acts only on a database the setting names.
+
+/// The text of the refusal, for `action` and the default it did not take.
+fn not_named(action: &str, participle: &str, default: &str) -> String {
+    format!(
+        "refusing to {action} without a name: the setting names no database, and the default \
+         (\"{default}\") is never {participle}; give the name, or name the database in the \
+         setting (a URI path or dbname=)"
+    )
+}
+
+/// Checks that `drop(None)`, `drop_with(None, ..)`, `overwrite(None, ..)` and
+/// `rename(.., None)` on `c` are refused, naming `default`, and that `default` and
+/// `postgres` are still there afterwards.
+fn assert_nameless_refused(c: &Cluster, default: &str) {
+    assert_eq!(c.named_database(), None, "{c:?}");
+    assert_eq!(c.database().unwrap(), default, "{c:?}");
+    let drop = not_named("drop", "dropped", default);
+    match c.drop(None) {
+        Err(Error::DatabaseNotNamed {
+            action: Destructive::Drop,
+            default: Some(d),
+        }) => assert_eq!(d, default),
+        other => panic!("{c:?}: drop(None) gave {other:?}"),
+    }
+    assert_eq!(text(c.drop(None)), drop, "{c:?}");
+    let forced = DropOptions::new().force(true).if_exists(true);
+    assert_eq!(text(c.drop_with(None, forced)), drop, "{c:?}");
+    assert_eq!(
+        text(c.overwrite(None, None)),
+        not_named("overwrite", "overwritten", default),
+        "{c:?}"
+    );
+    assert_eq!(
+        text(c.overwrite(None, Some("template0"))),
+        not_named("overwrite", "overwritten", default),
+        "{c:?}"
+    );
+    assert_eq!(
+        text(c.rename("cluster_nameless_renamed", None)),
+        not_named("rename", "renamed", default),
+        "{c:?}"
+    );
+    assert_eq!(count(default), 1, "{c:?}: {default} is still there");
+    assert_eq!(count("postgres"), 1, "{c:?}: postgres is still there");
+    assert_eq!(count("cluster_nameless_renamed"), 0);
+}
+
+#[test]
+fn nameless_drop_overwrite_rename_never_take_a_default() {
+    let victim = "cluster_nameless_victim";
+    cluster()
+        .drop_with(victim, DropOptions::new().if_exists(true))
+        .unwrap();
+    cluster().create(victim, None).unwrap();
+    server()
+        .psql_db(
+            victim,
+            "CREATE TABLE marker (x int); INSERT INTO marker VALUES (1);",
+        )
+        .unwrap();
+    let service_dir = std::env::temp_dir().join(format!("pgc-h3-service-{}", std::process::id()));
+    std::fs::create_dir_all(&service_dir).unwrap();
+    let service_file = service_dir.join("pg_service.conf");
+    std::fs::write(&service_file, format!("[victim]\ndbname={victim}\n")).unwrap();
+    let service_file = service_file.display().to_string();
+
+    // The user name's default: the URI of the report (no path), an empty path, a
+    // `key=value` string without dbname, an empty dbname.
+    for setting in [
+        "postgres://postgres@",
+        "postgres:///",
+        "user=postgres",
+        "dbname=''",
+    ] {
+        let c = Cluster::new(setting).unwrap().with_env(server().env());
+        assert_nameless_refused(&c, "postgres");
+    }
+    // PGDATABASE and a service file's dbname are defaults too.
+    let c = Cluster::new("user=postgres")
+        .unwrap()
+        .with_env(server().env().with("PGDATABASE", victim));
+    assert_nameless_refused(&c, victim);
+    // ... which the other methods still take.
+    assert!(c.exists(None).unwrap());
+    let mut conn = c.connect(None).unwrap();
+    let rows = conn.simple_query("SELECT x FROM marker").unwrap();
+    assert_eq!(rows[0].rows[0][0].as_deref(), Some("1"));
+    conn.close();
+    let c = Cluster::new("service=victim")
+        .unwrap()
+        .with_env(server().env().with("PGSERVICEFILE", &service_file));
+    assert_nameless_refused(&c, victim);
+    assert!(c.exists(None).unwrap());
+    assert_eq!(
+        server()
+            .psql_db(victim, "SELECT x FROM marker")
+            .unwrap()
+            .trim(),
+        "1",
+        "the victim was not overwritten"
+    );
+    let _ = std::fs::remove_dir_all(&service_dir);
+    cluster().drop(victim).unwrap();
+}
+
+#[test]
+fn nameless_refusal_comes_before_any_connection() {
+    // Nothing listens on port 1: a connection attempt would fail with a connect error.
+    let c = Cluster::new("postgres://postgres@127.0.0.1:1").unwrap();
+    assert!(matches!(
+        c.drop(None),
+        Err(Error::DatabaseNotNamed {
+            action: Destructive::Drop,
+            default: Some(_),
+        })
+    ));
+    assert!(matches!(
+        c.overwrite(None, None),
+        Err(Error::DatabaseNotNamed {
+            action: Destructive::Overwrite,
+            ..
+        })
+    ));
+    // The same setting naming its database does try to connect.
+    let named = Cluster::new("postgres://postgres@127.0.0.1:1/some_db").unwrap();
+    assert_eq!(named.named_database(), Some("some_db"));
+    assert!(matches!(named.drop(None), Err(Error::Connect(_))));
+    assert_eq!(named.server().unwrap(), "127.0.0.1:1");
+}
+
+#[test]
+fn nameless_drop_overwrite_rename_act_on_the_named_database() {
+    let name = "cluster_named_target";
+    let renamed = "cluster_named_target_renamed";
+    let neighbour = "cluster_named_neighbour";
+    for db in [name, renamed, neighbour] {
+        cluster()
+            .drop_with(db, DropOptions::new().if_exists(true))
+            .unwrap();
+    }
+    cluster().create(neighbour, None).unwrap();
+    let by_uri = Cluster::new(&format!("postgres:///{name}"))
+        .unwrap()
+        .with_env(server().env());
+    let by_keyword = Cluster::new(&format!("user=postgres dbname={name}"))
+        .unwrap()
+        .with_env(server().env().with("PGDATABASE", neighbour));
+    for c in [&by_uri, &by_keyword] {
+        assert_eq!(c.named_database(), Some(name));
+        cluster().create(name, None).unwrap();
+        server()
+            .psql_db(name, "CREATE TABLE marker (x int);")
+            .unwrap();
+        c.overwrite(None, None).unwrap();
+        assert_eq!(count(name), 1, "{c:?}: overwritten, still there");
+        assert_eq!(
+            server()
+                .psql_db(
+                    name,
+                    "SELECT count(*) FROM pg_class WHERE relname = 'marker'"
+                )
+                .unwrap()
+                .trim(),
+            "0",
+            "{c:?}: a fresh database"
+        );
+        c.rename(renamed, None).unwrap();
+        assert_eq!((count(name), count(renamed)), (0, 1), "{c:?}");
+        cluster().rename(name, renamed).unwrap();
+        c.drop(None).unwrap();
+        assert_eq!(count(name), 0, "{c:?}: dropped");
+        assert_eq!(count(neighbour), 1, "{c:?}: the neighbour is untouched");
+        assert_eq!(count("postgres"), 1);
+    }
+    cluster().drop(neighbour).unwrap();
+}
+
+#[test]
+fn async_nameless_drop_and_overwrite() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let name = "cluster_async_named_target";
+    cluster()
+        .drop_with(name, DropOptions::new().if_exists(true))
+        .unwrap();
+    cluster().create(name, None).unwrap();
+    // (The blocking `Cluster` above cannot run inside the runtime.)
+    rt.block_on(async {
+        let nameless = pgcluster::Cluster::new("user=postgres")
+            .unwrap()
+            .with_env(server().env().with("PGDATABASE", name));
+        assert_eq!(nameless.named_database(), None);
+        let refused = nameless.drop(None).await.unwrap_err();
+        assert_eq!(refused.to_string(), not_named("drop", "dropped", name));
+        let refused = nameless
+            .drop_with(None, DropOptions::new().force(true))
+            .await
+            .unwrap_err();
+        assert_eq!(refused.to_string(), not_named("drop", "dropped", name));
+        let refused = nameless.overwrite(None, None).await.unwrap_err();
+        assert_eq!(
+            refused.to_string(),
+            not_named("overwrite", "overwritten", name)
+        );
+        let refused = nameless.rename("x", None).await.unwrap_err();
+        assert_eq!(refused.to_string(), not_named("rename", "renamed", name));
+        assert_eq!(count(name), 1);
+        assert!(
+            nameless.exists(None).await.unwrap(),
+            "exists keeps the default"
+        );
+
+        let named = pgcluster::Cluster::new(&format!("dbname={name}"))
+            .unwrap()
+            .with_env(server().env());
+        assert_eq!(named.named_database(), Some(name));
+        named.overwrite(None, None).await.unwrap();
+        assert_eq!(count(name), 1);
+        named.drop(None).await.unwrap();
+        assert_eq!(count(name), 0);
+        assert_eq!(count("postgres"), 1);
+    });
 }

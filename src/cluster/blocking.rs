@@ -67,6 +67,17 @@ impl Cluster {
         self.inner.database()
     }
 
+    /// See [`crate::Cluster::named_database`]: what a `None` name means in `drop`,
+    /// `drop_with`, `overwrite` and `rename`.
+    pub fn named_database(&self) -> Option<&str> {
+        self.inner.named_database()
+    }
+
+    /// See [`crate::Cluster::server`].
+    pub fn server(&self) -> Result<String, Error> {
+        self.inner.server()
+    }
+
     /// See [`crate::Cluster::connect`]. The connection gets a runtime of its own, so it
     /// outlives this `Cluster` if need be.
     pub fn connect<'a>(&self, name: impl Into<Option<&'a str>>) -> Result<Connection, Error> {
@@ -114,7 +125,8 @@ impl Cluster {
         self.runtime.block_on(self.inner.clone(template, name))
     }
 
-    /// See [`crate::Cluster::drop`].
+    /// See [`crate::Cluster::drop`]: without a name, only a database the setting names
+    /// explicitly, else [`Error::DatabaseNotNamed`] before anything is sent.
     pub fn drop<'a>(&self, name: impl Into<Option<&'a str>>) -> Result<(), Error> {
         self.runtime.block_on(self.inner.drop(name))
     }

@@ -11,6 +11,9 @@
 //!   dropping, renaming and copying it).
 //! - A connection lost after `CREATE`/`DROP`/`ALTER DATABASE` was sent is never retried:
 //!   the error says so, and what `pg_database` shows after reconnecting.
+//! - `drop`, `overwrite` and `rename` without a name act only on a database the setting
+//!   names explicitly ([`Cluster::named_database`]), never on a default
+//!   ([`Error::DatabaseNotNamed`], before anything is sent).
 
 pub mod blocking;
 mod list;
@@ -26,8 +29,8 @@ pub use list::DatabaseInfo;
 pub use options::{CreateOptions, DropOptions, Strategy};
 
 use crate::connection::{Connection, ParkedConnection, QueryResult};
-use crate::conninfo::{Config, Env};
-use crate::error::{Error, OutcomeUnknown};
+use crate::conninfo::{Address, Config, Env};
+use crate::error::{Destructive, Error, OutcomeUnknown};
 use name::quote_ident;
 use setting::Setting;
 
@@ -119,7 +122,10 @@ impl Cluster {
         self.idle.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The database the setting names: what a `None` name means in every method.
+    /// The setting's database: what a `None` name means in `connect`, `exists`, `create`
+    /// and `clone`. That is the database the setting names ([`Self::named_database`]), else
+    /// the one a connection would take, as libpq does: `PGDATABASE`, a service file's
+    /// `dbname`, else the user name.
     pub fn database(&self) -> Result<String, Error> {
         if let Some(db) = self.setting.database() {
             return Ok(db.to_owned());
@@ -129,11 +135,77 @@ impl Cluster {
         Ok(config.resolve(&self.env)?.dbname)
     }
 
+    /// The database the setting names explicitly, if it names one: a rex setting's
+    /// database, a libpq URI's path (`postgres://h/db`) or `?dbname=`, or a non-empty
+    /// `dbname=` in a `key=value` string. What a `None` name means in `drop`, `drop_with`,
+    /// `overwrite` and `rename`; a default from `PGDATABASE`, a service file or the user
+    /// name does not count (as `dropdb` never takes a default).
+    ///
+    /// ```
+    /// let cluster = pgcluster::Cluster::new("postgres://h/deploy_demo")?;
+    /// assert_eq!(cluster.named_database(), Some("deploy_demo"));
+    /// let cluster = pgcluster::Cluster::new("postgres://postgres@127.0.0.1:5455")?;
+    /// assert_eq!(cluster.named_database(), None);
+    /// # Ok::<(), pgcluster::Error>(())
+    /// ```
+    pub fn named_database(&self) -> Option<&str> {
+        self.setting.database()
+    }
+
+    /// Where connections go, for people to read (a confirmation prompt): `host:port` for
+    /// TCP (`[addr]:port` for an IPv6 address), the socket's path for a Unix socket, several
+    /// hosts separated by `, `. Reads the local settings (environment, service file) as a
+    /// connection does; sends nothing, and never shows a password.
+    pub fn server(&self) -> Result<String, Error> {
+        let resolved = self.setting.base_config().resolve(&self.env)?;
+        let servers: Vec<String> = resolved
+            .targets
+            .iter()
+            .map(|target| match &target.address {
+                Address::Unix(dir) => format!(
+                    "{}/.s.PGSQL.{}",
+                    dir.trim_end_matches('/'),
+                    target.port_text
+                ),
+                Address::Tcp(address) => {
+                    let host = if target.host.is_empty() {
+                        address
+                    } else {
+                        &target.host
+                    };
+                    if host.contains(':') {
+                        format!("[{host}]:{}", target.port_text)
+                    } else {
+                        format!("{host}:{}", target.port_text)
+                    }
+                }
+            })
+            .collect();
+        Ok(servers.join(", "))
+    }
+
     /// The name to act on: `name`, or the setting's database; checked.
     fn target(&self, name: Option<&str>) -> Result<String, Error> {
         let name = match name {
             Some(name) => name.to_owned(),
             None => self.database()?,
+        };
+        name::check(&name)?;
+        Ok(name)
+    }
+
+    /// The name a `drop`, `overwrite` or `rename` acts on: `name`, or the database the
+    /// setting names explicitly; checked. Without either, [`Error::DatabaseNotNamed`],
+    /// naming the default that was not taken (best effort: only local settings are read).
+    fn destructive_target(&self, name: Option<&str>, action: Destructive) -> Result<String, Error> {
+        let name = match name.or(self.setting.database()) {
+            Some(name) => name.to_owned(),
+            None => {
+                return Err(Error::DatabaseNotNamed {
+                    action,
+                    default: self.database().ok(),
+                })
+            }
         };
         name::check(&name)?;
         Ok(name)
@@ -320,7 +392,10 @@ impl Cluster {
         self.create(name, Some(template)).await
     }
 
-    /// Drops database `name` (default: the setting's database).
+    /// Drops database `name`; without one, the database the setting names explicitly
+    /// ([`Self::named_database`]). A setting that names none is refused with
+    /// [`Error::DatabaseNotNamed`] before anything is sent: `drop(None)` never drops a
+    /// default (`PGDATABASE`, a service file, the user name), as `dropdb` never does.
     ///
     /// Through an `Arc<Cluster>`, method lookup finds `Drop::drop` of the `Arc` first: call
     /// `cluster.as_ref().drop(name)` there.
@@ -328,13 +403,14 @@ impl Cluster {
         self.drop_with(name, DropOptions::new()).await
     }
 
-    /// Drops database `name` (default: the setting's database) with `options`.
+    /// Drops database `name` with `options`; without a name, the database the setting
+    /// names explicitly, never a default (see [`Self::drop`]).
     pub async fn drop_with<'a>(
         &self,
         name: impl Into<Option<&'a str>>,
         options: DropOptions,
     ) -> Result<(), Error> {
-        let name = self.target(name.into())?;
+        let name = self.destructive_target(name.into(), Destructive::Drop)?;
         let (db, mut conn) = self.maintenance(&[&name]).await?;
         let has_force = server_version_num(&conn) >= 130_000;
         if options.is_force() && !has_force {
@@ -363,13 +439,16 @@ impl Cluster {
         self.ddl(&[&name], &sql).await
     }
 
-    /// Renames database `name` (default: the setting's database) to `new`.
+    /// Renames database `name` to `new`; without a name, the database the setting names
+    /// explicitly. Renaming takes the name away as dropping does, so a setting that names
+    /// none is refused the same way ([`Error::DatabaseNotNamed`], before anything is sent),
+    /// never renaming a default.
     pub async fn rename<'a>(
         &self,
         new: &str,
         name: impl Into<Option<&'a str>>,
     ) -> Result<(), Error> {
-        let name = self.target(name.into())?;
+        let name = self.destructive_target(name.into(), Destructive::Rename)?;
         name::check(new)?;
         let sql = format!(
             "ALTER DATABASE {} RENAME TO {};",

@@ -2,10 +2,11 @@
 
 use super::name::quote_ident;
 use super::{Cluster, DropOptions};
-use crate::error::Error;
+use crate::error::{Destructive, Error};
 
 impl Cluster {
-    /// Replaces database `name` (default: the setting's database) by a new one (from
+    /// Replaces database `name` (without one: the database the setting names explicitly,
+    /// never a default, as in [`Self::drop`]) by a new one (from
     /// `template`, or the server's default), so that the name is never missing: the new
     /// database is made under a temporary name, the two names are swapped in one
     /// transaction, then the old database is dropped. On failure, the old database is still
@@ -16,7 +17,7 @@ impl Cluster {
         name: impl Into<Option<&'a str>>,
         template: Option<&str>,
     ) -> Result<(), Error> {
-        let name = self.target(name.into())?;
+        let name = self.destructive_target(name.into(), Destructive::Overwrite)?;
         let fresh = temporary_name("new");
         let old = temporary_name("old");
         self.create(fresh.as_str(), template).await?;

@@ -52,12 +52,17 @@ impl Setting {
         }
     }
 
-    /// The database the setting names, if it names one.
+    /// The database the setting names explicitly, if it names one: a rex setting's
+    /// database (the form requires one), a libpq URI's path or `?dbname=`, or `dbname=` in
+    /// a `key=value` string. An empty `dbname` names none (libpq then takes the default,
+    /// as for a missing one); so do `PGDATABASE`, a service file and the user name, which
+    /// come in only when a connection is opened.
     pub(crate) fn database(&self) -> Option<&str> {
         match self {
-            Self::Rex(db) => Some(&db.database),
+            Self::Rex(db) => Some(db.database.as_str()),
             Self::LibPq(config) => config.get("dbname"),
         }
+        .filter(|name| !name.is_empty())
     }
 
     /// The libpq settings the setting stands for (rex passes on only host, port, user,

@@ -3,8 +3,9 @@
 //!
 //! The spec's verbs print what rex.deploy's `Cluster` prints for the same call. On
 //! failure, stderr gets `Error: ` and the error's text, and the exit status is 1; a usage
-//! error exits with 2.
+//! error exits with 2; a question declined (see `confirm`) exits with 3.
 
+mod confirm;
 mod demo;
 mod list;
 
@@ -18,7 +19,8 @@ use pgcluster::Error;
 /// PostgreSQL cluster management: test, create, drop, clone, rename, overwrite and list
 /// databases.
 ///
-/// Exit status: 0 on success, 1 when the operation failed, 2 for a usage error.
+/// Exit status: 0 on success, 1 when the operation failed, 2 for a usage error, 3 when
+/// `drop` or `overwrite` asked for confirmation and got no `y` (nothing was changed).
 #[derive(Parser)]
 #[command(name = "pgcluster", version, about, long_about)]
 struct Cli {
@@ -45,10 +47,22 @@ enum Command {
         #[command(flatten)]
         options: CreateArgs,
     },
-    /// Drop database NAME (default: the setting's).
+    /// Drop database NAME (default: the one the setting names).
+    ///
+    /// Without NAME, the database the setting names explicitly (a URI path or `dbname=`) is
+    /// dropped; a setting that names none is refused (exit status 1): a default such as
+    /// $PGDATABASE or the user name is never dropped.
+    ///
+    /// Without NAME on a terminal (stdin and stderr), it first asks on stderr, e.g.
+    /// `Drop database "deploy_demo" on 127.0.0.1:5432? [y/N]`; anything but `y` or `yes`
+    /// changes nothing and exits with 3. `-y`/`--yes` skips the question. With no terminal
+    /// (scripts, CI) nothing is asked.
     Drop {
         /// Database name.
         name: Option<String>,
+        /// Do not ask for confirmation on a terminal.
+        #[arg(short, long)]
+        yes: bool,
         /// No error if the database does not exist.
         #[arg(long)]
         if_exists: bool,
@@ -63,18 +77,34 @@ enum Command {
         /// Database name.
         name: Option<String>,
     },
-    /// Rename database NAME (default: the setting's) to NEW.
+    /// Rename database NAME (default: the one the setting names) to NEW.
+    ///
+    /// Without NAME, the database the setting names explicitly (a URI path or `dbname=`) is
+    /// renamed; a setting that names none is refused (exit status 1): a default such as
+    /// $PGDATABASE or the user name is never renamed. Nothing is asked.
     Rename {
         /// The new name.
         new: String,
         /// Database name.
         name: Option<String>,
     },
-    /// Replace database NAME (default: the setting's) by a fresh one; the name is never
-    /// missing, and the old database survives any failure.
+    /// Replace database NAME (default: the one the setting names) by a fresh one; the name
+    /// is never missing, and the old database survives any failure.
+    ///
+    /// Without NAME, the database the setting names explicitly (a URI path or `dbname=`) is
+    /// overwritten; a setting that names none is refused (exit status 1): a default such as
+    /// $PGDATABASE or the user name is never overwritten.
+    ///
+    /// Without NAME on a terminal (stdin and stderr), it first asks on stderr, e.g.
+    /// `Overwrite database "deploy_demo" on 127.0.0.1:5432 with a fresh one? [y/N]`;
+    /// anything but `y` or `yes` changes nothing and exits with 3. `-y`/`--yes` skips the
+    /// question. With no terminal (scripts, CI) nothing is asked.
     Overwrite {
         /// Database name.
         name: Option<String>,
+        /// Do not ask for confirmation on a terminal.
+        #[arg(short, long)]
+        yes: bool,
         /// Copy this database instead of the server's default template.
         #[arg(long)]
         template: Option<String>,
@@ -176,7 +206,7 @@ impl CreateArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Demo => demo::run(),
+        Command::Demo => demo::run().map(|()| Outcome::Done),
         command => get_cluster_for(cli.db.as_deref())
             .and_then(|cluster| {
                 let result = run(&cluster, command);
@@ -189,7 +219,11 @@ fn main() -> ExitCode {
             .map_err(Into::into),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(Outcome::Done) => ExitCode::SUCCESS,
+        Ok(Outcome::Declined) => {
+            eprintln!("Cancelled: nothing was changed.");
+            ExitCode::from(3)
+        }
         Err(e) => {
             eprintln!("Error: {}", escape_controls(&e.to_string()));
             ExitCode::FAILURE
@@ -201,7 +235,15 @@ fn get_cluster_for(db: Option<&str>) -> Result<Cluster, Error> {
     get_cluster(db.ok_or(Error::NoSetting)?)
 }
 
-fn run(cluster: &Cluster, command: Command) -> Result<(), Error> {
+/// How a verb ended, when it did not fail.
+enum Outcome {
+    /// It did its work.
+    Done,
+    /// It asked for confirmation and was not given it: nothing was changed.
+    Declined,
+}
+
+fn run(cluster: &Cluster, command: Command) -> Result<Outcome, Error> {
     match command {
         Command::Exists { name } => println!("{}", cluster.exists(name.as_deref())?),
         Command::Create { name, options } => {
@@ -209,15 +251,31 @@ fn run(cluster: &Cluster, command: Command) -> Result<(), Error> {
         }
         Command::Drop {
             name,
+            yes,
             if_exists,
             force,
-        } => cluster.drop_with(
-            name.as_deref(),
-            DropOptions::new().if_exists(if_exists).force(force),
-        )?,
+        } => {
+            if !confirm::go_ahead(cluster, name.as_deref(), yes, confirm::Verb::Drop)? {
+                return Ok(Outcome::Declined);
+            }
+            cluster.drop_with(
+                name.as_deref(),
+                DropOptions::new().if_exists(if_exists).force(force),
+            )?;
+        }
         Command::Clone { template, name } => cluster.clone(&template, name.as_deref())?,
         Command::Rename { new, name } => cluster.rename(&new, name.as_deref())?,
-        Command::Overwrite { name, template } => {
+        Command::Overwrite {
+            name,
+            yes,
+            template,
+        } => {
+            let verb = confirm::Verb::Overwrite {
+                template: template.as_deref(),
+            };
+            if !confirm::go_ahead(cluster, name.as_deref(), yes, verb)? {
+                return Ok(Outcome::Declined);
+            }
             cluster.overwrite(name.as_deref(), template.as_deref())?;
         }
         Command::List { json } => {
@@ -239,7 +297,7 @@ fn run(cluster: &Cluster, command: Command) -> Result<(), Error> {
         Command::Cluster => println!("{cluster:?}"),
         Command::Demo => demo::run().map_err(|e| Error::Unexpected(e.to_string()))?,
     }
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 /// Escapes control characters other than newline and tab (a database name or a server

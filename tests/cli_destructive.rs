@@ -149,6 +149,9 @@ fn question(server: &TestServer, verb: &str, name: &str, tail: &str) -> String {
     )
 }
 
+/// Environment variables for a case.
+type Vars<'a> = &'a [(&'a str, &'a str)];
+
 fn refusal(action: &str, participle: &str, default: &str) -> String {
     format!(
         "Error: refusing to {action} without a name: the setting names no database, and the \
@@ -169,7 +172,7 @@ fn a_setting_naming_no_database_is_refused() {
     let port = server.port().to_string();
     // The report's setting: a URI naming user and server, no database.
     let uri = format!("postgres://postgres@{}:{port}", sock.replace('/', "%2F"));
-    let cases: [(&str, &[(&str, &str)], &str); 5] = [
+    let cases: [(&str, Vars, &str); 5] = [
         (&uri, &[], "postgres"),
         ("postgres://", &[], "postgres"),
         ("user=postgres", &[], "postgres"),

@@ -726,3 +726,26 @@ fn async_nameless_drop_and_overwrite() {
         assert_eq!(count("postgres"), 1);
     });
 }
+
+#[test]
+fn server_names_where_connections_go_without_the_password() {
+    let env = pgcluster::conninfo::Env::empty().with_os_user("someone");
+    let c = Cluster::new(
+        "host=/tmp/sock/,::1,db.example hostaddr=,,192.0.2.1 port=1,2,3 password=secret",
+    )
+    .unwrap()
+    .with_env(env.clone());
+    assert_eq!(
+        c.server().unwrap(),
+        "/tmp/sock/.s.PGSQL.1, [::1]:2, db.example:3"
+    );
+    let c = Cluster::new("pgsql://u:secret@127.0.0.1:5455/d")
+        .unwrap()
+        .with_env(env.clone());
+    assert_eq!(c.server().unwrap(), "127.0.0.1:5455");
+    // No host: libpq's default socket, and PGPORT.
+    let c = Cluster::new("user=u")
+        .unwrap()
+        .with_env(env.with("PGPORT", "6543"));
+    assert_eq!(c.server().unwrap(), "/var/run/postgresql/.s.PGSQL.6543");
+}

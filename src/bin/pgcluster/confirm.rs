@@ -6,7 +6,7 @@ use std::io::{self, BufRead, IsTerminal, Write};
 use pgcluster::blocking::Cluster;
 use pgcluster::Error;
 
-use crate::escape_controls;
+use crate::escape;
 
 /// A verb that asks before acting on the setting's database.
 pub(crate) enum Verb<'a> {
@@ -48,7 +48,7 @@ fn on_terminal() -> bool {
 /// anything, terminal escapes included.
 fn question(database: &str, server: &str, verb: &Verb<'_>) -> String {
     let database = database.escape_debug();
-    let server = escape_controls(server);
+    let server = escape::line(server);
     match verb {
         Verb::Drop => format!("Drop database \"{database}\" on {server}?"),
         Verb::Overwrite { template: None } => {

@@ -8,6 +8,9 @@ use pgcluster::cluster::DropOptions;
 use pgcluster::testing::TestServer;
 use pgcluster::Error;
 
+use crate::escape;
+use crate::output::{stdout_line, WriteError};
+
 /// One spec example: what the call printed, and what the spec says it prints.
 struct Checker {
     failures: usize,
@@ -15,20 +18,29 @@ struct Checker {
 }
 
 impl Checker {
-    fn step(&mut self, call: &str, got: &str, expected: &Expected) {
+    fn step(&mut self, call: &str, got: &str, expected: &Expected) -> Result<(), WriteError> {
         self.count += 1;
-        println!(">>> {call}");
-        if !got.is_empty() {
-            println!("{}", crate::escape_controls(got));
-        }
+        show(call, got)?;
         if !expected.matches(got) {
             self.failures += 1;
-            println!(
+            stdout_line(&format!(
                 "!!! differs from cluster.rst, which shows:\n{}",
-                expected.text()
-            );
+                escape::message(&expected.text())
+            ))?;
         }
+        Ok(())
     }
+}
+
+/// Shows a call and what it printed (escaped as a message: the spec's errors are several
+/// lines).
+fn show(call: &str, got: impl AsRef<str>) -> Result<(), WriteError> {
+    let got = got.as_ref();
+    stdout_line(&format!(">>> {}", escape::message(call)))?;
+    if !got.is_empty() {
+        stdout_line(&escape::message(got))?;
+    }
+    Ok(())
 }
 
 /// The spec's text for a step: exact, or with `...` standing for the connection address.
@@ -81,14 +93,8 @@ fn connection_expected(dsn: &str, closed: u8) -> Expected {
 
 /// What rex.deploy could not do safely: overwrite, force-drop, list.
 fn beyond_the_spec(cluster: &Cluster) -> Result<(), Box<dyn std::error::Error>> {
-    println!("\n## Beyond the spec\n");
+    stdout_line("\n## Beyond the spec\n")?;
     let name = "deploy_demo_derived";
-    let show = |call: &str, out: String| {
-        println!(">>> {call}");
-        if !out.is_empty() {
-            println!("{}", crate::escape_controls(&out));
-        }
-    };
     cluster.create(name, None)?;
     let mut conn = cluster.connect(name)?;
     conn.simple_query("CREATE TABLE marker (x int); INSERT INTO marker VALUES (1)")?;
@@ -96,46 +102,46 @@ fn beyond_the_spec(cluster: &Cluster) -> Result<(), Box<dyn std::error::Error>> 
     show(
         "cluster.create(\"deploy_demo_derived\", None)  // with a table `marker` in it",
         String::new(),
-    );
+    )?;
     show(
         "cluster.overwrite(\"deploy_demo_derived\", Some(\"no_such_template\"))",
         unit(cluster.overwrite(name, Some("no_such_template"))),
-    );
+    )?;
     let mut conn = cluster.connect(name)?;
     let kept = conn.simple_query("SELECT count(*) FROM marker")?;
     conn.close();
     show(
         "// the failed overwrite lost nothing: SELECT count(*) FROM marker",
         format!("{:?}", kept.first().and_then(|r| r.rows.first())),
-    );
+    )?;
     show(
         "cluster.overwrite(\"deploy_demo_derived\", None)  // a fresh database, same name",
         unit(cluster.overwrite(name, None)),
-    );
+    )?;
     let mut conn = cluster.connect(name)?;
     let tables = conn.simple_query("SELECT count(*) FROM pg_tables WHERE tablename = 'marker'")?;
     show(
         "// a session is still connected to it: cluster.drop(\"deploy_demo_derived\")",
         unit(cluster.drop(name)),
-    );
+    )?;
     show(
         "cluster.drop_with(\"deploy_demo_derived\", DropOptions::new().force(true))",
         unit(cluster.drop_with(name, DropOptions::new().force(true))),
-    );
+    )?;
     show(
         "// the forced drop ended that session: connection.simple_query(\"SELECT 1\")",
         shown(conn.simple_query("SELECT 1"), |r| format!("{r:?}")),
-    );
+    )?;
     show(
         "cluster.exists(\"deploy_demo_derived\")",
         shown(cluster.exists(name), |b| b.to_string()),
-    );
+    )?;
     show(
         "cluster.drop(\"x\".repeat(64))  // refused before anything is sent",
         unit(cluster.drop("x".repeat(64).as_str())),
-    );
+    )?;
     let names: Vec<String> = cluster.list()?.into_iter().map(|d| d.name).collect();
-    show("cluster.list()  // names only", format!("{names:?}"));
+    show("cluster.list()  // names only", format!("{names:?}"))?;
     if tables.first().and_then(|r| r.rows.first()) != Some(&vec![Some("0".to_owned())]) {
         return Err("overwrite did not make a fresh database".into());
     }
@@ -144,14 +150,14 @@ fn beyond_the_spec(cluster: &Cluster) -> Result<(), Box<dyn std::error::Error>> 
 
 /// Runs the walkthrough.
 pub(crate) fn run() -> Result<(), Box<dyn std::error::Error>> {
-    println!("pgcluster demo: starting a throwaway PostgreSQL server ...");
+    stdout_line("pgcluster demo: starting a throwaway PostgreSQL server ...")?;
     let server = TestServer::new()?;
-    println!(
+    stdout_line(&escape::message(&format!(
         "PostgreSQL {} on port {}, socket directory {}\n",
         server.psql("SHOW server_version")?.trim(),
         server.port(),
         server.socket_dir().display()
-    );
+    )))?;
     let env = server.env();
     let mut c = Checker {
         failures: 0,
@@ -161,115 +167,115 @@ pub(crate) fn run() -> Result<(), Box<dyn std::error::Error>> {
     // The spec's application database.
     let setup = Cluster::new("pgsql:///deploy_demo")?.with_env(env.clone());
     setup.create(None, None)?;
-    println!("(setup: created the application database deploy_demo)\n");
+    stdout_line("(setup: created the application database deploy_demo)\n")?;
 
-    println!("## Creating and dropping databases\n");
+    stdout_line("## Creating and dropping databases\n")?;
     let cluster = get_cluster("pgsql:///deploy_demo")?.with_env(env.clone());
     c.step(
         "let cluster = get_cluster(\"pgsql:///deploy_demo\")?;  cluster",
         &format!("{cluster:?}"),
         &Expected::exact("Cluster('pgsql:///deploy_demo')"),
-    );
+    )?;
     c.step(
         "get_cluster(\"mysql:///deploy_demo\")",
         &shown(get_cluster("mysql:///deploy_demo"), |c| format!("{c:?}")),
         &Expected::exact("Error: Expected a PostgreSQL database; got:\n    mysql:///deploy_demo"),
-    );
+    )?;
     let derived = "deploy_demo_derived";
     c.step(
         "cluster.create(\"deploy_demo_derived\", None)",
         &unit(cluster.create(derived, None)),
         &Expected::exact(""),
-    );
+    )?;
     c.step(
         "cluster.exists(\"deploy_demo_derived\")",
         &shown(cluster.exists(derived), |b| b.to_string()),
         &Expected::exact("true"),
-    );
+    )?;
     c.step(
         "cluster.drop(\"deploy_demo_derived\")",
         &unit(cluster.drop(derived)),
         &Expected::exact(""),
-    );
+    )?;
     c.step(
         "cluster.exists(\"deploy_demo_derived\")",
         &shown(cluster.exists(derived), |b| b.to_string()),
         &Expected::exact("false"),
-    );
+    )?;
     c.step(
         "cluster.drop(\"deploy_demo_derived\")",
         &unit(cluster.drop(derived)),
         &Expected::exact(
             "Error: Got an error from the database server:\n    database \"deploy_demo_derived\" does not exist",
         ),
-    );
+    )?;
 
-    println!("\n## Connecting to the database\n");
+    stdout_line("\n## Connecting to the database\n")?;
     let mut conn = cluster.connect(None)?;
     c.step(
         "let connection = cluster.connect(None)?;  connection",
         &format!("{conn:?}"),
         &connection_expected("dbname=deploy_demo", 0),
-    );
+    )?;
     conn.close();
     c.step(
         "connection.close();  connection",
         &format!("{conn:?}"),
         &connection_expected("dbname=deploy_demo", 1),
-    );
+    )?;
     c.step(
         "cluster.create(\"deploy_demo_derived\", None)",
         &unit(cluster.create(derived, None)),
         &Expected::exact(""),
-    );
+    )?;
     let mut conn = cluster.connect(derived)?;
     c.step(
         "let connection = cluster.connect(\"deploy_demo_derived\")?;  connection",
         &format!("{conn:?}"),
         &connection_expected("dbname=deploy_demo_derived", 0),
-    );
+    )?;
     c.step(
         "connection.simple_query(\"SELECT current_database()\")",
         &shown(conn.simple_query("SELECT current_database()"), |r| {
             format!("{:?}", r.first().and_then(|r| r.rows.first()))
         }),
         &Expected::exact("Some([Some(\"deploy_demo_derived\")])"),
-    );
+    )?;
     conn.close();
     c.step(
         "cluster.drop(\"deploy_demo_derived\")",
         &unit(cluster.drop(derived)),
         &Expected::exact(""),
-    );
+    )?;
     c.step(
         "cluster.connect(\"deploy_demo_derived\")",
         &shown(cluster.connect(derived), |c| format!("{c:?}")),
         &Expected::exact(
             "Error: Failed to connect to the database server:\n    FATAL:  database \"deploy_demo_derived\" does not exist",
         ),
-    );
+    )?;
     let uri = "pgsql://aladdin:opensesame@127.0.0.1:2345/deploy_demo";
     let cluster_2345 = Cluster::new(uri)?.with_env(env);
     c.step(
         "let cluster_2345 = Cluster::new(\"pgsql://aladdin:opensesame@127.0.0.1:2345/deploy_demo\")?;  cluster_2345",
         &format!("{cluster_2345:?}"),
         &Expected::exact("Cluster('pgsql://aladdin:xxx@127.0.0.1:2345/deploy_demo')"),
-    );
+    )?;
     c.step(
         "cluster_2345.connect(None)",
         &shown(cluster_2345.connect(None), |c| format!("{c:?}")),
         &Expected::exact(
             "Error: Failed to connect to the database server:\n    could not connect to server: Connection refused\n    \tIs the server running on host \"127.0.0.1\" and accepting\n    \tTCP/IP connections on port 2345?",
         ),
-    );
+    )?;
 
     beyond_the_spec(&cluster)?;
 
     setup.drop(None)?;
     drop(server);
-    println!("\nthe throwaway server is stopped and its directory removed.");
+    stdout_line("\nthe throwaway server is stopped and its directory removed.")?;
     if c.failures == 0 {
-        println!("all {} examples match cluster.rst.", c.count);
+        stdout_line(&format!("all {} examples match cluster.rst.", c.count))?;
         Ok(())
     } else {
         Err(format!(

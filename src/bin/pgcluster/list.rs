@@ -2,13 +2,16 @@
 
 use pgcluster::cluster::DatabaseInfo;
 
-use crate::escape_controls;
+use crate::escape;
 
 fn size(info: &DatabaseInfo) -> String {
     info.size.map_or_else(|| "-".to_owned(), |s| s.to_string())
 }
 
-/// An aligned table; control characters in names are escaped (a name may hold a newline).
+/// An aligned table, one line per database. Every text column (name, owner, encoding,
+/// collate, ctype) is escaped as a cell (a name may hold a newline, a tab, a terminal escape
+/// or a bidi override; the server chooses the others), and columns are aligned by terminal
+/// width (wide characters take two columns, combining marks none).
 pub(crate) fn table(databases: &[DatabaseInfo]) -> String {
     let header = [
         "name",
@@ -24,11 +27,11 @@ pub(crate) fn table(databases: &[DatabaseInfo]) -> String {
     let mut rows: Vec<[String; 9]> = vec![header.map(str::to_owned)];
     for d in databases {
         rows.push([
-            escape_controls(&d.name),
-            escape_controls(&d.owner),
-            d.encoding.clone(),
-            escape_controls(&d.collate),
-            escape_controls(&d.ctype),
+            escape::cell(&d.name),
+            escape::cell(&d.owner),
+            escape::cell(&d.encoding),
+            escape::cell(&d.collate),
+            escape::cell(&d.ctype),
             size(d),
             d.is_template.to_string(),
             if d.is_valid {
@@ -39,20 +42,29 @@ pub(crate) fn table(databases: &[DatabaseInfo]) -> String {
             d.connection_limit.to_string(),
         ]);
     }
-    let mut widths = [0usize; 9];
-    for row in &rows {
+    layout(&rows)
+}
+
+/// Lays out `rows` (escaped cells) in columns two spaces apart, each as wide as its widest
+/// cell in terminal columns; the last column is not padded.
+fn layout<const N: usize>(rows: &[[String; N]]) -> String {
+    let mut widths = [0usize; N];
+    for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
+            *w = (*w).max(escape::width(cell));
         }
     }
     let mut out = String::new();
-    for row in &rows {
-        let line: Vec<String> = row
-            .iter()
-            .zip(widths)
-            .map(|(cell, w)| format!("{cell:<w$}"))
-            .collect();
-        out.push_str(line.join("  ").trim_end());
+    for row in rows {
+        let Some((last, init)) = row.split_last() else {
+            continue;
+        };
+        for (cell, w) in init.iter().zip(widths) {
+            out.push_str(&escape::pad(cell, w));
+            out.push_str("  ");
+        }
+        // No padding after the last column.
+        out.push_str(last);
         out.push('\n');
     }
     out
@@ -67,9 +79,8 @@ fn json_string(s: &str) -> String {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            c if u32::from(c) < 0x20 || c == '\u{7f}' => {
-                out.push_str(&format!("\\u{:04x}", u32::from(c)))
-            }
+            // C0, DEL, C1, bidi controls, line separators: all in the BMP.
+            c if escape::is_hazard(c) => out.push_str(&format!("\\u{:04x}", u32::from(c))),
             c => out.push(c),
         }
     }
@@ -98,4 +109,40 @@ pub(crate) fn json(databases: &[DatabaseInfo]) -> String {
         })
         .collect();
     format!("[{}]\n", items.join(","))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(cells: [&str; 3]) -> [String; 3] {
+        cells.map(escape::cell)
+    }
+
+    #[test]
+    fn one_line_per_row_aligned_by_terminal_columns() {
+        let rows = [
+            row(["name", "owner", "encoding"]),
+            row(["数据库", "x", "UTF8"]),
+            row(["e\u{301}t\u{e9}", "ｆｕｌｌ", "UTF8"]),
+            row(["production\nevil", "a\tb", "\u{1b}[2J"]),
+            row(["\u{202e}txt.exe", "\u{9b}0m", "SQL_ASCII"]),
+        ];
+        assert_eq!(
+            layout(&rows),
+            "name              owner     encoding\n\
+             数据库            x         UTF8\n\
+             e\u{301}t\u{e9}               ｆｕｌｌ  UTF8\n\
+             production\\nevil  a\\tb      \\u{1b}[2J\n\
+             \\u{202e}txt.exe   \\u{9b}0m  SQL_ASCII\n"
+        );
+    }
+
+    #[test]
+    fn json_escapes_what_a_terminal_would_obey() {
+        assert_eq!(
+            json_string("a\"\\\n\u{1b}\u{9b}\u{202e}\u{2028}数"),
+            "\"a\\\"\\\\\\n\\u001b\\u009b\\u202e\\u2028数\""
+        );
+    }
 }

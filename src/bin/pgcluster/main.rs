@@ -3,11 +3,16 @@
 //!
 //! The spec's verbs print what rex.deploy's `Cluster` prints for the same call. On
 //! failure, stderr gets `Error: ` and the error's text, and the exit status is 1; a usage
-//! error exits with 2; a question declined (see `confirm`) exits with 3.
+//! error exits with 2; a question declined (see `confirm`) exits with 3. Every write goes
+//! through [`output`] (never `println!`, which panics on a broken pipe or a full disk), and
+//! every name or server text through [`escape`].
+#![deny(clippy::print_stdout, clippy::print_stderr)]
 
 mod confirm;
 mod demo;
+mod escape;
 mod list;
+mod output;
 
 use std::process::ExitCode;
 
@@ -16,11 +21,23 @@ use pgcluster::blocking::{get_cluster, Cluster};
 use pgcluster::cluster::{CreateOptions, DropOptions, Strategy};
 use pgcluster::Error;
 
+use output::{Failure, Stream};
+
 /// PostgreSQL cluster management: test, create, drop, clone, rename, overwrite and list
 /// databases.
 ///
-/// Exit status: 0 on success, 1 when the operation failed, 2 for a usage error, 3 when
-/// `drop` or `overwrite` asked for confirmation and got no `y` (nothing was changed).
+/// Exit status: 0 on success; 1 when the operation failed (stderr: `Error: ` and the
+/// message); 2 for a usage error; 3 when `drop` or `overwrite` asked for confirmation and
+/// got no `y` (nothing was changed); 74 when the output could not be written (a full disk,
+/// an I/O error: the operation itself was done); 141 when the reader of the output went
+/// away (a broken pipe, as in `pgcluster list | head -1`): nothing more is printed; 141 =
+/// 128 + SIGPIPE is what a shell shows for `ls | head` when SIGPIPE kills `ls`.
+///
+/// Names, locales, encodings and the server's texts are escaped in the output: in the
+/// `list` table every control character (newline and tab included), bidi override and
+/// backslash is shown as `\n`, `\t`, `\u{1b}`, `\\` ..., so one database is one line;
+/// error messages keep their newlines and tabs (libpq's layout) and escape the rest.
+/// `list --json` holds the exact texts.
 #[derive(Parser)]
 #[command(name = "pgcluster", version, about, long_about)]
 struct Cli {
@@ -109,7 +126,8 @@ enum Command {
         #[arg(long)]
         template: Option<String>,
     },
-    /// List the databases of the cluster.
+    /// List the databases of the cluster: a table, one line per database, its texts
+    /// escaped (`\n`, `\t`, `\u{1b}`, `\\` ...) and aligned by terminal width.
     List {
         /// One JSON object per database, in a JSON array.
         #[arg(long)]
@@ -204,30 +222,32 @@ impl CreateArgs {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return output::clap_exit(&e),
+    };
     let result = match cli.command {
-        Command::Demo => demo::run().map(|()| Outcome::Done),
+        Command::Demo => demo::run().map(|()| Outcome::Done).map_err(Failure::from),
         command => get_cluster_for(cli.db.as_deref())
+            .map_err(Failure::from)
             .and_then(|cluster| {
                 let result = run(&cluster, command);
                 // What libpq prints on stderr while connecting, as it does.
-                for warning in cluster.take_warnings() {
-                    eprintln!("{}", escape_controls(&warning));
-                }
-                result
-            })
-            .map_err(Into::into),
+                let warned = cluster
+                    .take_warnings()
+                    .iter()
+                    .try_for_each(|warning| output::warning(warning));
+                // The operation's own failure comes first.
+                result.and_then(|outcome| warned.map(|()| outcome).map_err(Failure::from))
+            }),
     };
     match result {
-        Ok(Outcome::Done) => ExitCode::SUCCESS,
         Ok(Outcome::Declined) => {
-            eprintln!("Cancelled: nothing was changed.");
+            // Nothing was changed, whether or not this can be written.
+            let _ = output::stderr_line("Cancelled: nothing was changed.");
             ExitCode::from(3)
         }
-        Err(e) => {
-            eprintln!("Error: {}", escape_controls(&e.to_string()));
-            ExitCode::FAILURE
-        }
+        result => output::exit(result.map(|_| ())),
     }
 }
 
@@ -243,9 +263,11 @@ enum Outcome {
     Declined,
 }
 
-fn run(cluster: &Cluster, command: Command) -> Result<Outcome, Error> {
+fn run(cluster: &Cluster, command: Command) -> Result<Outcome, Failure> {
     match command {
-        Command::Exists { name } => println!("{}", cluster.exists(name.as_deref())?),
+        Command::Exists { name } => {
+            output::stdout_line(&cluster.exists(name.as_deref())?.to_string())?;
+        }
         Command::Create { name, options } => {
             cluster.create_with(name.as_deref(), &options.options())?;
         }
@@ -280,36 +302,23 @@ fn run(cluster: &Cluster, command: Command) -> Result<Outcome, Error> {
         }
         Command::List { json } => {
             let databases = cluster.list()?;
-            print!(
-                "{}",
-                if json {
+            output::write(
+                Stream::Stdout,
+                &if json {
                     list::json(&databases)
                 } else {
                     list::table(&databases)
-                }
-            );
+                },
+            )?;
         }
         Command::Connect { name } => {
             let mut conn = cluster.connect(name.as_deref())?;
-            println!("{conn:?}");
+            let shown = output::stdout_line(&escape::line(&format!("{conn:?}")));
             conn.close();
+            shown?;
         }
-        Command::Cluster => println!("{cluster:?}"),
-        Command::Demo => demo::run().map_err(|e| Error::Unexpected(e.to_string()))?,
+        Command::Cluster => output::stdout_line(&escape::line(&format!("{cluster:?}")))?,
+        Command::Demo => demo::run()?,
     }
     Ok(Outcome::Done)
-}
-
-/// Escapes control characters other than newline and tab (a database name or a server
-/// message may hold terminal escapes).
-pub(crate) fn escape_controls(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if c.is_control() && c != '\n' && c != '\t' {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }

@@ -1,0 +1,227 @@
+//! Writing to stdout and stderr without panicking, and the exit statuses.
+//!
+//! `println!` panics when the write fails (exit 101 and a panic message): a reader that
+//! stops early (`pgcluster list | head -1`, a broken pipe) or a full disk
+//! (`pgcluster list >/dev/full`) did that. Here every write is a `write_all` on the locked
+//! handle followed by a flush, and its failure is a [`WriteError`] that ends the program
+//! through the ordinary error path (so destructors run: the demo's throwaway server is
+//! stopped and its directory removed).
+//!
+//! Exit statuses (also in `--help` and README):
+//!
+//! - 0: success.
+//! - 1 ([`FAILED`]): the operation failed; stderr has `Error: ` and the message.
+//! - 2: a usage error (clap's).
+//! - 74 ([`OUTPUT_FAILED`], `EX_IOERR` of sysexits.h): the output could not be written
+//!   (full disk, I/O error); stderr has `Error: could not write to stdout: ...` when stderr
+//!   itself can still be written. The operation itself had been carried out.
+//! - 141 ([`BROKEN_PIPE`]): the reader of stdout or stderr went away (`EPIPE`); nothing
+//!   more is printed. 141 = 128 + SIGPIPE is what a shell reports for `ls | head` (`ls` is
+//!   killed by SIGPIPE), so `set -o pipefail` scripts see the same as with the coreutils.
+//!   The Rust runtime ignores SIGPIPE, and restoring its default would kill the process
+//!   before the demo stops its server (and needs `unsafe`, which the crate forbids), so the
+//!   status is returned instead. Unlike ripgrep (which exits 0), the status is not 0: the
+//!   output was cut short, and the demo did not get to check every example.
+
+use std::fmt;
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use crate::escape;
+
+/// The operation failed.
+pub(crate) const FAILED: u8 = 1;
+/// The output could not be written (`EX_IOERR`).
+pub(crate) const OUTPUT_FAILED: u8 = 74;
+/// The reader went away: 128 + SIGPIPE, as a shell reports a process SIGPIPE killed.
+pub(crate) const BROKEN_PIPE: u8 = 141;
+
+/// A standard stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stream {
+    /// Standard output.
+    Stdout,
+    /// Standard error.
+    Stderr,
+}
+
+impl fmt::Display for Stream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Stdout => "stdout",
+            Self::Stderr => "stderr",
+        })
+    }
+}
+
+/// Writing to stdout or stderr failed.
+#[derive(Debug)]
+pub(crate) struct WriteError {
+    /// The stream written to.
+    pub(crate) stream: Stream,
+    /// The operating system's error.
+    pub(crate) source: io::Error,
+}
+
+impl WriteError {
+    /// Whether the reader went away (`EPIPE`).
+    pub(crate) fn is_broken_pipe(&self) -> bool {
+        self.source.kind() == io::ErrorKind::BrokenPipe
+    }
+}
+
+impl fmt::Display for WriteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "could not write to {}: {}", self.stream, self.source)
+    }
+}
+
+impl std::error::Error for WriteError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
+/// Writes all of `text` to `stream` on its locked handle, then flushes it.
+pub(crate) fn write(stream: Stream, text: &str) -> Result<(), WriteError> {
+    let result = match stream {
+        Stream::Stdout => {
+            let mut out = io::stdout().lock();
+            out.write_all(text.as_bytes()).and_then(|()| out.flush())
+        }
+        Stream::Stderr => {
+            let mut err = io::stderr().lock();
+            err.write_all(text.as_bytes()).and_then(|()| err.flush())
+        }
+    };
+    result.map_err(|source| WriteError { stream, source })
+}
+
+/// Writes `text` (already escaped as it needs) and a newline to stdout.
+pub(crate) fn stdout_line(text: &str) -> Result<(), WriteError> {
+    write(Stream::Stdout, &format!("{text}\n"))
+}
+
+/// Writes `text` (already escaped as it needs) and a newline to stderr.
+pub(crate) fn stderr_line(text: &str) -> Result<(), WriteError> {
+    write(Stream::Stderr, &format!("{text}\n"))
+}
+
+/// Writes a warning (a server's or libpq's text) to stderr, escaped as a message.
+pub(crate) fn warning(text: &str) -> Result<(), WriteError> {
+    stderr_line(&escape::message(text))
+}
+
+/// Why the program ends unsuccessfully.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// The operation failed: `Error: ` and the message (escaped) on stderr, exit 1.
+    Operation(String),
+    /// The output could not be written: exit 141 for a broken pipe, else 74.
+    Output(WriteError),
+}
+
+impl From<WriteError> for Failure {
+    fn from(e: WriteError) -> Self {
+        Self::Output(e)
+    }
+}
+
+impl From<pgcluster::Error> for Failure {
+    fn from(e: pgcluster::Error) -> Self {
+        Self::Operation(e.to_string())
+    }
+}
+
+impl From<Box<dyn std::error::Error>> for Failure {
+    fn from(e: Box<dyn std::error::Error>) -> Self {
+        match e.downcast::<WriteError>() {
+            Ok(e) => Self::Output(*e),
+            Err(e) => Self::Operation(e.to_string()),
+        }
+    }
+}
+
+impl Failure {
+    /// Reports the failure on stderr (if it still can) and gives the exit status.
+    pub(crate) fn report(self) -> ExitCode {
+        match self {
+            Self::Operation(message) => {
+                // If stderr cannot take it either, the status still says it failed.
+                let _ = stderr_line(&format!("Error: {}", escape::message(&message)));
+                ExitCode::from(FAILED)
+            }
+            Self::Output(e) if e.is_broken_pipe() => ExitCode::from(BROKEN_PIPE),
+            Self::Output(e) => {
+                let _ = stderr_line(&format!("Error: {}", escape::message(&e.to_string())));
+                ExitCode::from(OUTPUT_FAILED)
+            }
+        }
+    }
+}
+
+/// The exit status of a run, after reporting its failure.
+pub(crate) fn exit(result: Result<(), Failure>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => failure.report(),
+    }
+}
+
+/// Ends a `try_parse` failure as clap would, without its panics or swallowed errors: help
+/// and version go to stdout with clap's styling; a usage error goes to stderr, plain and
+/// escaped (it quotes the arguments given), with clap's status (2).
+pub(crate) fn clap_exit(e: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    let written = match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => e
+            .print()
+            .and_then(|()| io::stdout().lock().flush())
+            .map_err(|source| WriteError {
+                stream: Stream::Stdout,
+                source,
+            }),
+        _ => write(Stream::Stderr, &escape::message(&e.render().to_string())),
+    };
+    match written {
+        Ok(()) => ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(FAILED)),
+        Err(e) => Failure::Output(e).report(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_errors_say_what_failed() {
+        let e = WriteError {
+            stream: Stream::Stdout,
+            source: io::Error::from_raw_os_error(28),
+        };
+        assert_eq!(
+            e.to_string(),
+            "could not write to stdout: No space left on device (os error 28)"
+        );
+        assert!(!e.is_broken_pipe());
+        assert!(std::error::Error::source(&e).is_some());
+        let pipe = WriteError {
+            stream: Stream::Stderr,
+            source: io::Error::from(io::ErrorKind::BrokenPipe),
+        };
+        assert!(pipe.is_broken_pipe());
+    }
+
+    #[test]
+    fn a_boxed_write_error_stays_an_output_failure() {
+        let boxed: Box<dyn std::error::Error> = Box::new(WriteError {
+            stream: Stream::Stdout,
+            source: io::Error::from(io::ErrorKind::BrokenPipe),
+        });
+        assert!(matches!(Failure::from(boxed), Failure::Output(e) if e.is_broken_pipe()));
+        let other: Box<dyn std::error::Error> = "4 of 20 examples differ".into();
+        assert!(
+            matches!(Failure::from(other), Failure::Operation(m) if m == "4 of 20 examples differ")
+        );
+    }
+}

@@ -1,11 +1,15 @@
 //! The Cluster API on a real server: name safety, every operation, races, busy databases,
-//! overwrite failures, invalid databases, missing privileges, and a connection lost mid-DDL.
+//! overwrite failures and what overwrite keeps, invalid databases, missing privileges, and a
+//! connection lost mid-DDL.
 #![cfg(feature = "testing")]
 
-use std::sync::{Arc, Barrier};
+mod overwrite_fixture;
+
+use std::sync::{Arc, Barrier, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use overwrite_fixture::{has_marker, properties, temporary_databases, Fixture};
 use pgcluster::blocking::Cluster;
 use pgcluster::cluster::{CreateOptions, DropOptions};
 use pgcluster::error::Destructive;
@@ -48,6 +52,13 @@ fn names() -> Vec<String> {
 
 fn count(name: &str) -> usize {
     names().iter().filter(|n| *n == name).count()
+}
+
+/// Held by each test that overwrites: one asserts that no temporary database of
+/// `overwrite` is left, which another one running would briefly have.
+fn one_overwrite_at_a_time() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn text(r: Result<(), Error>) -> String {
@@ -213,6 +224,7 @@ fn busy_database_drop_rename_clone_and_force() {
 
 #[test]
 fn overwrite_keeps_the_name_through_failures() {
+    let _alone = one_overwrite_at_a_time();
     let c = cluster();
     let name = "overwrite_db";
     c.create(name, None).unwrap();
@@ -633,6 +645,7 @@ fn nameless_refusal_comes_before_any_connection() {
 
 #[test]
 fn nameless_drop_overwrite_rename_act_on_the_named_database() {
+    let _alone = one_overwrite_at_a_time();
     let name = "cluster_named_target";
     let renamed = "cluster_named_target_renamed";
     let neighbour = "cluster_named_neighbour";
@@ -680,6 +693,7 @@ fn nameless_drop_overwrite_rename_act_on_the_named_database() {
 
 #[test]
 fn async_nameless_drop_and_overwrite() {
+    let _alone = one_overwrite_at_a_time();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -748,4 +762,141 @@ fn server_names_where_connections_go_without_the_password() {
         .unwrap()
         .with_env(env.with("PGPORT", "6543"));
     assert_eq!(c.server().unwrap(), "/var/run/postgresql/.s.PGSQL.6543");
+}
+
+#[test]
+fn overwrite_keeps_what_the_database_was() {
+    let _alone = one_overwrite_at_a_time();
+    let server = server();
+    let fixture = Fixture::new(server, "ow_keep");
+    let name = "ow_keep_db";
+    fixture.database(name);
+    let (oid, before) = properties(server, name).unwrap();
+    assert_eq!(before, fixture.expected(), "the fixture is as meant");
+    assert!(has_marker(server, name));
+    // Through a superuser whose sessions have standard_conforming_strings off: the
+    // comment's backslash and quote must still come through as they were.
+    server
+        .psql(
+            "DO $$BEGIN CREATE ROLE ow_scs_off LOGIN SUPERUSER; \
+             EXCEPTION WHEN duplicate_object THEN END$$; \
+             ALTER ROLE ow_scs_off SET standard_conforming_strings = off",
+        )
+        .unwrap();
+    let c = cluster_as("ow_scs_off");
+    c.overwrite(name, None).unwrap();
+    let (new_oid, after) = properties(server, name).unwrap();
+    assert_eq!(after, before, "every property kept");
+    assert_ne!(new_oid, oid, "a new database");
+    assert!(!has_marker(server, name), "with fresh content");
+    assert_eq!(temporary_databases(server), Vec::<String>::new());
+    // Overwritten again: the same again.
+    c.overwrite(name, None).unwrap();
+    assert_eq!(properties(server, name).unwrap().1, before);
+    // A template given anew that cannot take the old encoding: the server refuses, and
+    // the database is still the one it was.
+    let (kept_oid, _) = properties(server, name).unwrap();
+    let err = text(c.overwrite(name, Some("template1")));
+    assert_eq!(
+        err,
+        "Got an error from the database server:\n    new encoding (LATIN1) is incompatible with \
+         the encoding of the template database (UTF8)\n    HINT:  Use the same encoding as in the \
+         template database, or use template0 as template."
+    );
+    assert_eq!(properties(server, name).unwrap(), (kept_oid, before));
+    assert_eq!(temporary_databases(server), Vec::<String>::new());
+    fixture.drop_database(name);
+}
+
+#[test]
+fn overwrite_with_options_given_anew() {
+    let _alone = one_overwrite_at_a_time();
+    let server = server();
+    let fixture = Fixture::new(server, "ow_anew");
+    let (name, reference) = ("ow_anew_db", "ow_anew_ref");
+    fixture.database(name);
+    // What ALTER DATABASE ... OWNER TO makes of the privileges is what overwrite must make
+    // of them with a new owner.
+    fixture.database(reference);
+    server
+        .psql(&format!(
+            "ALTER DATABASE {reference} OWNER TO {}; ALTER DATABASE {reference} CONNECTION LIMIT 7",
+            fixture.bob
+        ))
+        .unwrap();
+    let (_, expected) = properties(server, reference).unwrap();
+    let (oid, before) = properties(server, name).unwrap();
+    assert_eq!(before, fixture.expected());
+    let c = pgcluster::Cluster::new("pgsql:///postgres")
+        .unwrap()
+        .with_env(server.env());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let options = CreateOptions::new().owner(&fixture.bob).connection_limit(7);
+    rt.block_on(c.overwrite_with(name, &options)).unwrap();
+    let (new_oid, after) = properties(server, name).unwrap();
+    assert_ne!(new_oid, oid);
+    assert!(!has_marker(server, name));
+    assert_eq!(after, expected, "as ALTER DATABASE would have made it");
+    assert!(
+        after.starts_with(&format!("{}|LATIN1|C|C|c||7|", fixture.bob)),
+        "{after}"
+    );
+    // A template flag given anew wins too, and the old template can then be dropped.
+    rt.block_on(c.overwrite_with(name, &CreateOptions::new().is_template(false)))
+        .unwrap();
+    let (_, after) = properties(server, name).unwrap();
+    assert_eq!(after, expected.replace("|t|t|", "|f|t|"));
+    // So do an encoding and a locale: it replaces both the collation and the character
+    // classes.
+    rt.block_on(c.overwrite_with(
+        name,
+        &CreateOptions::new().encoding("utf-8").locale("C.utf8"),
+    ))
+    .unwrap();
+    let (_, after) = properties(server, name).unwrap();
+    assert_eq!(
+        after,
+        expected
+            .replace("|t|t|", "|f|t|")
+            .replace("|LATIN1|C|C|", "|UTF8|C.utf8|C.utf8|")
+    );
+    assert_eq!(temporary_databases(server), Vec::<String>::new());
+    fixture.drop_database(name);
+    fixture.drop_database(reference);
+}
+
+#[test]
+fn overwrite_of_a_missing_database_creates_it() {
+    let _alone = one_overwrite_at_a_time();
+    let server = server();
+    let c = cluster();
+    let name = "ow_missing_db";
+    assert_eq!(properties(server, name), None);
+    // LATIN1 with locale C cannot be copied from template1: template0 is.
+    c.overwrite_with(
+        name,
+        &CreateOptions::new()
+            .encoding("latin1")
+            .locale("C")
+            .connection_limit(3),
+    )
+    .unwrap();
+    let (_, made) = properties(server, name).unwrap();
+    assert_eq!(made, "postgres|LATIN1|C|C|c||3|pg_default|f|t|||");
+    c.drop(name).unwrap();
+    // With nothing given: what create makes.
+    c.overwrite(name, None).unwrap();
+    let (_, made) = properties(server, name).unwrap();
+    let (_, template1) = properties(server, "template1").unwrap();
+    assert_eq!(
+        made,
+        template1
+            .replace("|t|t|{=c/postgres,postgres=CTc/postgres}|", "|f|t||")
+            .replace("|default template for new databases|", "||"),
+        "{template1}"
+    );
+    c.drop(name).unwrap();
 }

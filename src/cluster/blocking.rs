@@ -154,6 +154,16 @@ impl Cluster {
         self.runtime.block_on(self.inner.overwrite(name, template))
     }
 
+    /// See [`crate::Cluster::overwrite_with`].
+    pub fn overwrite_with<'a>(
+        &self,
+        name: impl Into<Option<&'a str>>,
+        options: &CreateOptions,
+    ) -> Result<(), Error> {
+        self.runtime
+            .block_on(self.inner.overwrite_with(name, options))
+    }
+
     /// See [`crate::Cluster::list`].
     pub fn list(&self) -> Result<Vec<DatabaseInfo>, Error> {
         self.runtime.block_on(self.inner.list())

@@ -4,8 +4,10 @@
 //! Safety rules, kept by every method:
 //! - A name is checked before any I/O ([`name::check`]): an empty name, one over 63 bytes
 //!   (the server would cut it and act on *another* database) or one with NUL is refused.
-//! - Names are always sent as quoted identifiers; the only values sent are bound
-//!   parameters (the name `exists` looks up, compared as `text`).
+//! - Names are always sent as quoted identifiers; the values looked up are bound
+//!   parameters (compared as `text`), and the texts `overwrite` copies (a comment, a
+//!   setting) go as string literals that mean the same whatever
+//!   `standard_conforming_strings` says.
 //! - Maintenance statements run on the `postgres` database, or on `template1` when the
 //!   database acted on, or the template, is `postgres` (a session on a database blocks
 //!   dropping, renaming and copying it).
@@ -17,6 +19,7 @@
 
 pub mod blocking;
 mod list;
+mod literal;
 pub mod name;
 mod options;
 mod overwrite;
@@ -26,7 +29,7 @@ use std::fmt;
 use std::sync::{Mutex, PoisonError};
 
 pub use list::DatabaseInfo;
-pub use options::{CreateOptions, DropOptions, Strategy};
+pub use options::{CreateOptions, DropOptions, LocaleProvider, Strategy};
 
 use crate::connection::{Connection, ParkedConnection, QueryResult};
 use crate::conninfo::{Address, Config, Env};

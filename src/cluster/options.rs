@@ -1,11 +1,13 @@
 //! Options of `CREATE DATABASE` and `DROP DATABASE`, as typed builders.
 //!
-//! Every value is sent as a quoted identifier or a number, never pasted into a string
-//! literal: PostgreSQL's grammar takes an identifier wherever these options take a string
-//! (`ENCODING = "UTF8"`, `LC_COLLATE = "C"`).
+//! Every value is sent as a quoted identifier or a number: PostgreSQL's grammar takes an
+//! identifier wherever these options take a string (`ENCODING = "UTF8"`, `LC_COLLATE =
+//! "C"`). Only ICU rules, which may be longer than an identifier, go as a string literal
+//! ([`quote_literal`]).
 
 use std::fmt::Write as _;
 
+use super::literal::quote_literal;
 use super::name::{self, quote_ident, NameError};
 
 /// How `CREATE DATABASE` copies the template (PostgreSQL 15 and later).
@@ -15,6 +17,37 @@ pub enum Strategy {
     WalLog,
     /// `FILE_COPY`: copy the files and checkpoint (the only way before 15).
     FileCopy,
+}
+
+/// Which library provides a database's collations (`LOCALE_PROVIDER`, PostgreSQL 15+).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LocaleProvider {
+    /// The C library's locales (`libc`, the only one before 15).
+    Libc,
+    /// ICU (`icu`); the ICU locale is [`CreateOptions::icu_locale`].
+    Icu,
+    /// PostgreSQL's own (`builtin`, 17+); its locale is [`CreateOptions::builtin_locale`].
+    Builtin,
+}
+
+impl LocaleProvider {
+    /// The provider `pg_database.datlocprovider` names: `c`, `i` or `b`.
+    pub(crate) fn from_catalog(code: &str) -> Option<Self> {
+        match code {
+            "c" => Some(Self::Libc),
+            "i" => Some(Self::Icu),
+            "b" => Some(Self::Builtin),
+            _ => None,
+        }
+    }
+
+    fn keyword(self) -> &'static str {
+        match self {
+            Self::Libc => "libc",
+            Self::Icu => "icu",
+            Self::Builtin => "builtin",
+        }
+    }
 }
 
 /// Options for [`crate::Cluster::create_with`]. The default is rex's:
@@ -29,19 +62,27 @@ pub enum Strategy {
 ///     r#"CREATE DATABASE "copy" WITH ENCODING = "UTF8" TEMPLATE = "deploy_demo" OWNER = "alice" CONNECTION LIMIT = 5;"#
 /// );
 /// ```
+///
+/// Each option is either given or not; one not given is left out of the statement (the
+/// server then takes it from the template), except the encoding, UTF-8 when not given.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[must_use]
 pub struct CreateOptions {
-    template: Option<String>,
-    owner: Option<String>,
-    encoding: Option<String>,
-    locale: Option<String>,
-    lc_collate: Option<String>,
-    lc_ctype: Option<String>,
-    tablespace: Option<String>,
-    strategy: Option<Strategy>,
-    is_template: Option<bool>,
-    connection_limit: Option<i32>,
+    pub(super) template: Option<String>,
+    pub(super) owner: Option<String>,
+    pub(super) encoding: Option<String>,
+    pub(super) locale: Option<String>,
+    pub(super) lc_collate: Option<String>,
+    pub(super) lc_ctype: Option<String>,
+    pub(super) locale_provider: Option<LocaleProvider>,
+    pub(super) icu_locale: Option<String>,
+    pub(super) icu_rules: Option<String>,
+    pub(super) builtin_locale: Option<String>,
+    pub(super) tablespace: Option<String>,
+    pub(super) strategy: Option<Strategy>,
+    pub(super) is_template: Option<bool>,
+    pub(super) allow_connections: Option<bool>,
+    pub(super) connection_limit: Option<i32>,
 }
 
 impl CreateOptions {
@@ -91,6 +132,30 @@ impl CreateOptions {
         self
     }
 
+    /// Which library provides the collations (`LOCALE_PROVIDER`, PostgreSQL 15+).
+    pub fn locale_provider(mut self, provider: LocaleProvider) -> Self {
+        self.locale_provider = Some(provider);
+        self
+    }
+
+    /// The ICU locale, with the ICU provider (`ICU_LOCALE`, PostgreSQL 15+).
+    pub fn icu_locale(mut self, locale: &str) -> Self {
+        self.icu_locale = Some(locale.to_owned());
+        self
+    }
+
+    /// Collation rules for the ICU locale (`ICU_RULES`, PostgreSQL 16+).
+    pub fn icu_rules(mut self, rules: &str) -> Self {
+        self.icu_rules = Some(rules.to_owned());
+        self
+    }
+
+    /// The builtin provider's locale (`BUILTIN_LOCALE`, PostgreSQL 17+).
+    pub fn builtin_locale(mut self, locale: &str) -> Self {
+        self.builtin_locale = Some(locale.to_owned());
+        self
+    }
+
     /// The default tablespace (`TABLESPACE`).
     pub fn tablespace(mut self, tablespace: &str) -> Self {
         self.tablespace = Some(tablespace.to_owned());
@@ -109,10 +174,60 @@ impl CreateOptions {
         self
     }
 
+    /// Whether anyone may connect to it (`ALLOW_CONNECTIONS`).
+    pub fn allow_connections(mut self, yes: bool) -> Self {
+        self.allow_connections = Some(yes);
+        self
+    }
+
     /// How many sessions may connect at once, -1 for no limit (`CONNECTION LIMIT`).
     pub fn connection_limit(mut self, limit: i32) -> Self {
         self.connection_limit = Some(limit);
         self
+    }
+
+    /// These options (given anew) over `old` (what a database was): each option given here
+    /// wins, and one not given is taken from `old`, as `CREATE DATABASE` reads them on a
+    /// server of version `server_version_num`:
+    /// - a `locale` given anew replaces `old`'s collation and character classes, and, from
+    ///   PostgreSQL 16 (ICU) and 17 (builtin), where `LOCALE` sets those too, its ICU and
+    ///   builtin locales;
+    /// - a provider given anew that differs from `old`'s drops `old`'s ICU locale, ICU rules
+    ///   and builtin locale, which belong to `old`'s provider;
+    /// - the template and the strategy are never taken from `old`.
+    pub(crate) fn over(self, old: Self, server_version_num: u32) -> Self {
+        let locale_given = self.locale.is_some();
+        let same_provider = self.locale_provider.is_none()
+            || old.locale_provider.is_none()
+            || self.locale_provider == old.locale_provider;
+        let keep = |given: Option<String>, old: Option<String>, keep_old: bool| {
+            given.or(if keep_old { old } else { None })
+        };
+        Self {
+            template: self.template,
+            owner: self.owner.or(old.owner),
+            encoding: self.encoding.or(old.encoding),
+            locale: self.locale,
+            lc_collate: keep(self.lc_collate, old.lc_collate, !locale_given),
+            lc_ctype: keep(self.lc_ctype, old.lc_ctype, !locale_given),
+            locale_provider: self.locale_provider.or(old.locale_provider),
+            icu_locale: keep(
+                self.icu_locale,
+                old.icu_locale,
+                same_provider && !(locale_given && server_version_num >= 160_000),
+            ),
+            icu_rules: keep(self.icu_rules, old.icu_rules, same_provider),
+            builtin_locale: keep(
+                self.builtin_locale,
+                old.builtin_locale,
+                same_provider && !(locale_given && server_version_num >= 170_000),
+            ),
+            tablespace: self.tablespace.or(old.tablespace),
+            strategy: self.strategy,
+            is_template: self.is_template.or(old.is_template),
+            allow_connections: self.allow_connections.or(old.allow_connections),
+            connection_limit: self.connection_limit.or(old.connection_limit),
+        }
     }
 
     /// The `CREATE DATABASE` statement for `name`. Every name and value is checked
@@ -132,11 +247,31 @@ impl CreateOptions {
             ("LOCALE", &self.locale),
             ("LC_COLLATE", &self.lc_collate),
             ("LC_CTYPE", &self.lc_ctype),
-            ("TABLESPACE", &self.tablespace),
         ] {
             if let Some(value) = value {
                 item(key, value)?;
             }
+        }
+        if let Some(provider) = self.locale_provider {
+            item("LOCALE_PROVIDER", provider.keyword())?;
+        }
+        for (key, value) in [
+            ("ICU_LOCALE", &self.icu_locale),
+            ("BUILTIN_LOCALE", &self.builtin_locale),
+        ] {
+            if let Some(value) = value {
+                item(key, value)?;
+            }
+        }
+        if let Some(rules) = &self.icu_rules {
+            let rules = quote_literal(rules).ok_or_else(|| NameError::Nul {
+                name: rules.clone(),
+            })?;
+            let _ = write!(sql, " ICU_RULES = {rules}");
+        }
+        if let Some(tablespace) = &self.tablespace {
+            let tablespace = name::check(tablespace)?;
+            let _ = write!(sql, " TABLESPACE = {}", quote_ident(tablespace));
         }
         if let Some(strategy) = self.strategy {
             sql.push_str(match strategy {
@@ -146,6 +281,9 @@ impl CreateOptions {
         }
         if let Some(yes) = self.is_template {
             let _ = write!(sql, " IS_TEMPLATE = {yes}");
+        }
+        if let Some(yes) = self.allow_connections {
+            let _ = write!(sql, " ALLOW_CONNECTIONS = {yes}");
         }
         if let Some(limit) = self.connection_limit {
             let _ = write!(sql, " CONNECTION LIMIT = {limit}");
@@ -238,6 +376,79 @@ mod tests {
             all.sql("x").unwrap(),
             r#"CREATE DATABASE "x" WITH ENCODING = "LATIN1" TEMPLATE = "t""1" LOCALE = "C" LC_COLLATE = "C" LC_CTYPE = "C" TABLESPACE = "pg_default" STRATEGY = FILE_COPY IS_TEMPLATE = false CONNECTION LIMIT = -1;"#
         );
+    }
+
+    #[test]
+    fn locale_providers_and_connections() {
+        let icu = CreateOptions::new()
+            .locale_provider(LocaleProvider::Icu)
+            .icu_locale("und-u-ks-level2")
+            .icu_rules(r"&a < b \ c's")
+            .allow_connections(false);
+        assert_eq!(
+            icu.sql("x").unwrap(),
+            r#"CREATE DATABASE "x" WITH ENCODING = "UTF8" LOCALE_PROVIDER = "icu" ICU_LOCALE = "und-u-ks-level2" ICU_RULES = E'&a < b \\ c''s' ALLOW_CONNECTIONS = false;"#
+        );
+        let builtin = CreateOptions::new()
+            .locale_provider(LocaleProvider::Builtin)
+            .builtin_locale("C.UTF-8");
+        assert_eq!(
+            builtin.sql("x").unwrap(),
+            r#"CREATE DATABASE "x" WITH ENCODING = "UTF8" LOCALE_PROVIDER = "builtin" BUILTIN_LOCALE = "C.UTF-8";"#
+        );
+        assert_eq!(
+            CreateOptions::new().icu_rules("a\0").sql("x"),
+            Err(NameError::Nul { name: "a\0".into() })
+        );
+    }
+
+    #[test]
+    fn options_given_anew_win_over_the_old_ones() {
+        let old = CreateOptions::new()
+            .owner("alice")
+            .encoding("LATIN1")
+            .lc_collate("C")
+            .lc_ctype("C")
+            .locale_provider(LocaleProvider::Icu)
+            .icu_locale("de")
+            .icu_rules("&a < b")
+            .tablespace("ts")
+            .is_template(true)
+            .connection_limit(5);
+        let kept = CreateOptions::new().over(old.clone(), 150_000);
+        assert_eq!(kept, old);
+        let anew = CreateOptions::new()
+            .template("t")
+            .owner("bob")
+            .connection_limit(7)
+            .is_template(false)
+            .strategy(Strategy::FileCopy);
+        assert_eq!(
+            anew.over(old.clone(), 150_000),
+            old.clone()
+                .template("t")
+                .owner("bob")
+                .connection_limit(7)
+                .is_template(false)
+                .strategy(Strategy::FileCopy)
+        );
+        // A locale replaces collation and character classes; from 16 the ICU locale too.
+        let locale = CreateOptions::new().locale("C.utf8");
+        let mut on15 = old.clone();
+        on15.lc_collate = None;
+        on15.lc_ctype = None;
+        on15.locale = Some("C.utf8".into());
+        assert_eq!(locale.clone().over(old.clone(), 150_000), on15);
+        let mut on16 = on15.clone();
+        on16.icu_locale = None;
+        assert_eq!(locale.over(old.clone(), 160_000), on16);
+        // Another provider: nothing of the old provider's.
+        let libc = CreateOptions::new().locale_provider(LocaleProvider::Libc);
+        let mut moved = old.clone();
+        moved.locale_provider = Some(LocaleProvider::Libc);
+        moved.icu_locale = None;
+        moved.icu_rules = None;
+        assert_eq!(libc.over(old, 170_000), moved);
     }
 
     #[test]

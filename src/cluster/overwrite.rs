@@ -1,30 +1,105 @@
-//! `Cluster::overwrite`: replace a database by a new one under the same name.
+//! `Cluster::overwrite`: replace a database by a new one under the same name, keeping what
+//! the old one was.
+//!
+//! The old database is read from the catalogs first ([`catalog`]); the new one is made
+//! under a temporary name with the old one's `CREATE DATABASE` options (those given anew
+//! win), gets its comment, privileges and settings ([`restore`]), and only then takes the
+//! name, in one transaction with the old one's move to another temporary name; the old one
+//! is dropped last.
+
+mod catalog;
+mod restore;
 
 use super::name::quote_ident;
-use super::{Cluster, DropOptions};
+use super::options::{CreateOptions, LocaleProvider};
+use super::{server_version_num, Cluster, DropOptions};
+use crate::connection::QueryResult;
 use crate::error::{Destructive, Error};
+use catalog::{Catalog, Template};
+
+/// The template `CREATE DATABASE` copies when none is named.
+const DEFAULT_TEMPLATE: &str = "template1";
+/// The one template `CREATE DATABASE` copies to another encoding or locale.
+const PRISTINE_TEMPLATE: &str = "template0";
 
 impl Cluster {
     /// Replaces database `name` (without one: the database the setting names explicitly,
-    /// never a default, as in [`Self::drop`]) by a new one (from
-    /// `template`, or the server's default), so that the name is never missing: the new
-    /// database is made under a temporary name, the two names are swapped in one
-    /// transaction, then the old database is dropped. On failure, the old database is still
-    /// there under its name, or the new one is; any database left behind is named in the
-    /// error.
+    /// never a default, as in [`Self::drop`]) by a new, empty one from
+    /// `template` (default: as [`Cluster::overwrite_with`] chooses) that keeps what the old
+    /// one was: [`Cluster::overwrite_with`] with only the template given.
     pub async fn overwrite<'a>(
         &self,
         name: impl Into<Option<&'a str>>,
         template: Option<&str>,
     ) -> Result<(), Error> {
+        let mut options = CreateOptions::new();
+        if let Some(template) = template {
+            options = options.template(template);
+        }
+        self.overwrite_with(name, &options).await
+    }
+
+    /// Replaces database `name` (without one: the database the setting names explicitly,
+    /// never a default, as in [`Self::drop`]) by a new one, so that the name is never
+    /// missing and never shows a half-made database.
+    ///
+    /// The new database keeps what the old one was, unless `options` gives it anew: owner,
+    /// encoding, collation and character classes, locale provider, ICU or builtin locale
+    /// and ICU rules, tablespace, template flag, whether it allows connections, connection
+    /// limit (all read in one query before anything is changed), and its comment,
+    /// privileges (`datacl`, reproduced exactly; a new owner takes the old one's place in
+    /// them) and settings (`ALTER DATABASE ... SET` and `ALTER ROLE ... IN DATABASE ...
+    /// SET`). Its content is that of the template, not the old database's.
+    ///
+    /// With no template given, the server's default (`template1`) is copied, as
+    /// [`Cluster::create`] does, unless the encoding, locale or locale provider differ from
+    /// `template1`'s: `CREATE DATABASE` can copy only `template0` to another encoding or
+    /// locale, so `template0` is copied then. A missing database is created with `options`
+    /// alone, by the same rule.
+    ///
+    /// The new database is made under a temporary name and given the comment, privileges
+    /// and settings there, in one transaction; the two names are swapped in another, then
+    /// the old database (no longer a template) is dropped, its sessions ended. On failure,
+    /// the old database is still there under its name, or the new one is; any database
+    /// left behind is named in the error.
+    pub async fn overwrite_with<'a>(
+        &self,
+        name: impl Into<Option<&'a str>>,
+        options: &CreateOptions,
+    ) -> Result<(), Error> {
         let name = self.destructive_target(name.into(), Destructive::Overwrite)?;
+        let (catalog, server_version) = self.read_catalog(&name, options).await?;
+        let existed = catalog.old.is_some();
+        let mut create = match &catalog.old {
+            Some(old) => options.clone().over(old.options.clone(), server_version),
+            None => options.clone(),
+        };
+        choose_template(&mut create, &catalog, server_version);
         let fresh = temporary_name("new");
         let old = temporary_name("old");
-        self.create(fresh.as_str(), template).await?;
-        let existed = self.exists(name.as_str()).await?;
+        // Everything is built before anything is changed.
+        let restore = match &catalog.old {
+            Some(old_db) => {
+                let owner = create.owner.as_deref().unwrap_or(old_db.owner.as_str());
+                restore::sql(&fresh, owner, old_db)?
+            }
+            None => None,
+        };
+        self.create_with(fresh.as_str(), &create).await?;
+        if let Some(restore) = restore {
+            if let Err(e) = self.ddl(&[&fresh], &restore).await {
+                return Err(self.without(fresh, e).await);
+            }
+        }
         let swap = if existed {
+            // A template cannot be dropped: the old one stops being one as it moves away.
+            let untemplate = if catalog.old.as_ref().is_some_and(|o| o.is_template) {
+                format!(" ALTER DATABASE {} IS_TEMPLATE false;", quote_ident(&old))
+            } else {
+                String::new()
+            };
             format!(
-                "BEGIN; ALTER DATABASE {n} RENAME TO {o}; ALTER DATABASE {f} RENAME TO {n}; COMMIT;",
+                "BEGIN; ALTER DATABASE {n} RENAME TO {o};{untemplate} ALTER DATABASE {f} RENAME TO {n}; COMMIT;",
                 n = quote_ident(&name),
                 o = quote_ident(&old),
                 f = quote_ident(&fresh)
@@ -37,11 +112,7 @@ impl Cluster {
             )
         };
         if let Err(e) = self.ddl(&[&name, &fresh], &swap).await {
-            let leftover = match self.drop(fresh.as_str()).await {
-                Ok(()) => None,
-                Err(_) => Some(fresh),
-            };
-            return Err(Error::left_behind(e, leftover));
+            return Err(self.without(fresh, e).await);
         }
         if existed {
             if let Err(e) = self
@@ -53,8 +124,122 @@ impl Cluster {
         }
         Ok(())
     }
+
+    /// Drops the new database `fresh` after `cause` stopped the overwrite: `cause`, naming
+    /// `fresh` if it could not be dropped.
+    async fn without(&self, fresh: String, cause: Error) -> Error {
+        let leftover = match self.drop(fresh.as_str()).await {
+            Ok(()) => None,
+            Err(_) => Some(fresh),
+        };
+        Error::left_behind(cause, leftover)
+    }
+
+    /// The catalogs' answer about `name` and the templates `options` may copy, and the
+    /// server's version: one read-only query, on a maintenance connection. As in
+    /// [`Cluster::read`], a reused idle connection the server had just ended is replaced
+    /// and the query sent once more.
+    async fn read_catalog(
+        &self,
+        name: &str,
+        options: &CreateOptions,
+    ) -> Result<(Catalog, u32), Error> {
+        let params = [
+            Some(name),
+            options.encoding.as_deref(),
+            options.template.as_deref(),
+        ];
+        loop {
+            let (db, mut conn, reused) = self.maintenance_reused(&[]).await?;
+            let version = server_version_num(&conn);
+            let result: Result<QueryResult, Error> =
+                conn.query(&catalog::sql(version), &params).await;
+            self.release(db, conn);
+            match result {
+                Err(Error::Query(e)) if reused && e.connection_lost => continue,
+                result => return Ok((catalog::parse(&result?)?, version)),
+            }
+        }
+    }
 }
 
+/// Sets `options`' template when none was given and `template1` cannot be copied to the
+/// encoding, locale or provider asked for, which only `template0` can be; and leaves out a
+/// tablespace taken from the old database that is the template's own (naming it would
+/// need `CREATE` on it, even `pg_default`).
+fn choose_template(options: &mut CreateOptions, catalog: &Catalog, server_version_num: u32) {
+    if options.template.is_none() {
+        if let Some(t1) = catalog
+            .templates
+            .iter()
+            .find(|t| t.name == DEFAULT_TEMPLATE)
+        {
+            if !copies_to(t1, options, catalog, server_version_num) {
+                options.template = Some(PRISTINE_TEMPLATE.to_owned());
+            }
+        }
+    }
+    let template = options.template.as_deref().unwrap_or(DEFAULT_TEMPLATE);
+    let template = catalog.templates.iter().find(|t| t.name == template);
+    if let (Some(old), Some(template)) = (&catalog.old, template) {
+        if options.tablespace.as_deref() == Some(old.tablespace.as_str())
+            && template.tablespace == old.tablespace
+        {
+            options.tablespace = None;
+        }
+    }
+}
+
+/// Whether `CREATE DATABASE` accepts copying `template` (not `template0`) with `options`:
+/// the same encoding, collation, character classes and provider, and with ICU or builtin
+/// the same locale (and ICU rules). Locales are compared as the server does, as strings.
+fn copies_to(
+    template: &Template,
+    options: &CreateOptions,
+    catalog: &Catalog,
+    server_version_num: u32,
+) -> bool {
+    // Given anew: the server's own name for it; else the old database's (the server's
+    // name too), or the default.
+    let encoding = catalog
+        .given_encoding
+        .as_deref()
+        .or(options.encoding.as_deref())
+        .unwrap_or("UTF8");
+    if encoding != template.encoding {
+        return false;
+    }
+    let locale = options.locale.as_deref();
+    let differs = |asked: Option<&str>, have: &str| asked.is_some_and(|a| a != have);
+    if differs(options.lc_collate.as_deref().or(locale), &template.collate)
+        || differs(options.lc_ctype.as_deref().or(locale), &template.ctype)
+    {
+        return false;
+    }
+    if options.locale_provider.is_some() && options.locale_provider != template.provider {
+        return false;
+    }
+    let provider = options.locale_provider.or(template.provider);
+    let have = template.locale.as_deref().unwrap_or_default();
+    match provider {
+        Some(LocaleProvider::Icu) => {
+            let asked = options
+                .icu_locale
+                .as_deref()
+                .or(locale.filter(|_| server_version_num >= 160_000));
+            let rules = template.rules.as_deref().unwrap_or_default();
+            !differs(asked, have) && !differs(options.icu_rules.as_deref(), rules)
+        }
+        Some(LocaleProvider::Builtin) => {
+            let asked = options
+                .builtin_locale
+                .as_deref()
+                .or(locale.filter(|_| server_version_num >= 170_000));
+            !differs(asked, have)
+        }
+        Some(LocaleProvider::Libc) | None => true,
+    }
+}
 /// A name for a database that exists only during `overwrite`, unique to this process.
 fn temporary_name(role: &str) -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
@@ -63,4 +248,93 @@ fn temporary_name(role: &str) -> String {
     let mut random = [0u8; 4];
     let salt = getrandom::getrandom(&mut random).map_or(0, |()| u32::from_le_bytes(random));
     format!("pgcluster_{role}_{}_{n}_{salt:08x}", std::process::id())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::catalog::OldDatabase;
+    use super::*;
+
+    fn template(name: &str, tablespace: &str) -> Template {
+        Template {
+            name: name.into(),
+            encoding: "UTF8".into(),
+            collate: "C.UTF-8".into(),
+            ctype: "C.UTF-8".into(),
+            provider: Some(LocaleProvider::Libc),
+            locale: None,
+            rules: None,
+            tablespace: tablespace.into(),
+        }
+    }
+
+    fn catalog(old_tablespace: Option<&str>, given_encoding: Option<&str>) -> Catalog {
+        Catalog {
+            old: old_tablespace.map(|ts| OldDatabase {
+                options: CreateOptions::new(),
+                owner: "alice".into(),
+                tablespace: ts.into(),
+                is_template: false,
+                comment: None,
+                acl: None,
+                settings: Vec::new(),
+            }),
+            templates: vec![
+                template("template0", "pg_default"),
+                template("template1", "pg_default"),
+            ],
+            given_encoding: given_encoding.map(str::to_owned),
+        }
+    }
+
+    fn chosen(mut options: CreateOptions, catalog: &Catalog, version: u32) -> CreateOptions {
+        choose_template(&mut options, catalog, version);
+        options
+    }
+
+    #[test]
+    fn template0_only_when_template1_cannot_be_copied() {
+        let none = catalog(None, None);
+        // What template1 is: copied as create does.
+        let same = CreateOptions::new()
+            .lc_collate("C.UTF-8")
+            .lc_ctype("C.UTF-8");
+        assert_eq!(chosen(same.clone(), &none, 150_000).template, None);
+        assert_eq!(chosen(CreateOptions::new(), &none, 150_000).template, None);
+        // Another spelling of UTF8, as the server names it.
+        let spelled = catalog(None, Some("UTF8"));
+        let utf8 = CreateOptions::new().encoding("utf-8");
+        assert_eq!(chosen(utf8, &spelled, 150_000).template, None);
+        // Another encoding, collation, character classes, locale or provider: template0.
+        let other = [
+            CreateOptions::new().encoding("LATIN1"),
+            same.clone().lc_collate("C"),
+            same.clone().lc_ctype("C"),
+            CreateOptions::new().locale("C.utf8"),
+            same.clone().locale_provider(LocaleProvider::Icu),
+        ];
+        for options in other {
+            assert_eq!(
+                chosen(options.clone(), &none, 150_000).template.as_deref(),
+                Some("template0"),
+                "{options:?}"
+            );
+        }
+        // A template given is kept.
+        let given = CreateOptions::new().template("t").encoding("LATIN1");
+        assert_eq!(chosen(given, &none, 150_000).template.as_deref(), Some("t"));
+    }
+
+    #[test]
+    fn the_templates_own_tablespace_is_not_named() {
+        let in_default = catalog(Some("pg_default"), None);
+        let options = CreateOptions::new().tablespace("pg_default");
+        assert_eq!(chosen(options, &in_default, 150_000).tablespace, None);
+        let elsewhere = catalog(Some("ts"), None);
+        let options = CreateOptions::new().tablespace("ts");
+        assert_eq!(
+            chosen(options, &elsewhere, 150_000).tablespace.as_deref(),
+            Some("ts")
+        );
+    }
 }

@@ -105,8 +105,21 @@ enum Command {
         /// Database name.
         name: Option<String>,
     },
-    /// Replace database NAME (default: the one the setting names) by a fresh one; the name
-    /// is never missing, and the old database survives any failure.
+    /// Replace database NAME (default: the one the setting names) by a fresh, empty one
+    /// that keeps what the old one was; the name is never missing, and the old database
+    /// survives any failure.
+    ///
+    /// The new database keeps the old one's owner, encoding, locale (collation, character
+    /// classes, provider, ICU locale and rules), connection limit, tablespace, template
+    /// flag, whether it allows connections, comment, privileges and settings (`ALTER
+    /// DATABASE ... SET`, and `ALTER ROLE ... IN DATABASE ... SET`), each unless given
+    /// anew here: the options given win. Its content is the template's, not the old
+    /// database's. Without --template, template1 is copied, or template0 when the encoding
+    /// or locale differ from template1's (CREATE DATABASE copies only template0 to another
+    /// encoding or locale).
+    ///
+    /// If database NAME does not exist, it is created as `create` would, with the options
+    /// given (and the same choice of template).
     ///
     /// Without NAME, the database the setting names explicitly (a URI path or `dbname=`) is
     /// overwritten; a setting that names none is refused (exit status 1): a default such as
@@ -116,15 +129,15 @@ enum Command {
     /// `Overwrite database "deploy_demo" on 127.0.0.1:5432 with a fresh one? [y/N]`;
     /// anything but `y` or `yes` changes nothing and exits with 3. `-y`/`--yes` skips the
     /// question. With no terminal (scripts, CI) nothing is asked.
+    #[command(verbatim_doc_comment)]
     Overwrite {
         /// Database name.
         name: Option<String>,
         /// Do not ask for confirmation on a terminal.
         #[arg(short, long)]
         yes: bool,
-        /// Copy this database instead of the server's default template.
-        #[arg(long)]
-        template: Option<String>,
+        #[command(flatten)]
+        options: CreateArgs,
     },
     /// List the databases of the cluster: a table, one line per database, its texts
     /// escaped (`\n`, `\t`, `\u{1b}`, `\\` ...) and aligned by terminal width.
@@ -153,7 +166,7 @@ struct CreateArgs {
     /// Owning role.
     #[arg(long)]
     owner: Option<String>,
-    /// Encoding (default UTF8).
+    /// Encoding (default UTF8; for overwrite, the old database's).
     #[arg(long)]
     encoding: Option<String>,
     /// Locale (collation and character classes).
@@ -287,18 +300,14 @@ fn run(cluster: &Cluster, command: Command) -> Result<Outcome, Failure> {
         }
         Command::Clone { template, name } => cluster.clone(&template, name.as_deref())?,
         Command::Rename { new, name } => cluster.rename(&new, name.as_deref())?,
-        Command::Overwrite {
-            name,
-            yes,
-            template,
-        } => {
+        Command::Overwrite { name, yes, options } => {
             let verb = confirm::Verb::Overwrite {
-                template: template.as_deref(),
+                template: options.template.as_deref(),
             };
             if !confirm::go_ahead(cluster, name.as_deref(), yes, verb)? {
                 return Ok(Outcome::Declined);
             }
-            cluster.overwrite(name.as_deref(), template.as_deref())?;
+            cluster.overwrite_with(name.as_deref(), &options.options())?;
         }
         Command::List { json } => {
             let databases = cluster.list()?;

@@ -1,0 +1,166 @@
+//! `pgcluster overwrite` through the real program against a real server: the new database
+//! keeps what the old one was (owner, encoding, locale, connection limit, tablespace,
+//! template flag, comment, privileges, settings), `create`'s options given anew win, and a
+//! missing database is created. Every check reads `pg_database` and its neighbours with
+//! `psql`.
+#![cfg(all(feature = "testing", feature = "cli"))]
+
+mod overwrite_fixture;
+
+use std::process::Command;
+
+use overwrite_fixture::{has_marker, properties, temporary_databases, Fixture};
+use pgcluster::testing::TestServer;
+
+fn server() -> &'static TestServer {
+    TestServer::shared().expect("a throwaway PostgreSQL server")
+}
+
+/// Runs the program with the server's `PGHOST`, `PGPORT` and `PGUSER` only; returns
+/// (status, stdout, stderr).
+fn pgcluster(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_pgcluster"))
+        .env_clear()
+        .envs(server().env_vars())
+        .arg("--db")
+        .arg("pgsql:///postgres")
+        .args(args)
+        .output()
+        .expect("run pgcluster");
+    (
+        out.status.code().expect("exit status"),
+        String::from_utf8(out.stdout).expect("utf-8 stdout"),
+        String::from_utf8(out.stderr).expect("utf-8 stderr"),
+    )
+}
+
+const OK: (i32, &str, &str) = (0, "", "");
+
+fn ok(args: &[&str]) {
+    let (status, stdout, stderr) = pgcluster(args);
+    assert_eq!((status, stdout.as_str(), stderr.as_str()), OK, "{args:?}");
+}
+
+#[test]
+fn overwrite_keeps_the_database_and_takes_create_options() {
+    let server = server();
+    let fixture = Fixture::new(server, "cli_ow");
+    let name = "cli_ow_db";
+    fixture.database(name);
+    let (oid, before) = properties(server, name).unwrap();
+    assert_eq!(before, fixture.expected(), "the fixture is as meant");
+
+    ok(&["overwrite", name]);
+    let (new_oid, after) = properties(server, name).unwrap();
+    assert_eq!(after, before, "every property kept");
+    assert_ne!(new_oid, oid, "a new database");
+    assert!(!has_marker(server, name), "with fresh content");
+
+    // Options given anew win; the rest is kept, the new owner in the old one's place in
+    // the privileges (as ALTER DATABASE ... OWNER TO makes them).
+    let reference = "cli_ow_ref";
+    fixture.database(reference);
+    server
+        .psql(&format!(
+            "ALTER DATABASE {reference} OWNER TO {}; ALTER DATABASE {reference} CONNECTION LIMIT 7",
+            fixture.bob
+        ))
+        .unwrap();
+    let (_, expected) = properties(server, reference).unwrap();
+    ok(&[
+        "overwrite",
+        name,
+        "--owner",
+        &fixture.bob,
+        "--connection-limit",
+        "7",
+    ]);
+    let (_, after) = properties(server, name).unwrap();
+    assert_eq!(after, expected);
+    assert!(
+        after.starts_with(&format!("{}|LATIN1|C|C|c||7|cli_ow_ts|t|", fixture.bob)),
+        "{after}"
+    );
+
+    // A template that cannot take the old encoding: the server's refusal, exit 1, and the
+    // database is the one it was.
+    let kept = properties(server, name).unwrap();
+    let (status, stdout, stderr) = pgcluster(&["overwrite", name, "--template", "template1"]);
+    assert_eq!((status, stdout.as_str()), (1, ""));
+    assert_eq!(
+        stderr,
+        "Error: Got an error from the database server:\n    new encoding (LATIN1) is \
+         incompatible with the encoding of the template database (UTF8)\n    HINT:  Use the \
+         same encoding as in the template database, or use template0 as template.\n"
+    );
+    assert_eq!(properties(server, name).unwrap(), kept);
+    assert_eq!(temporary_databases(server), Vec::<String>::new());
+
+    fixture.drop_database(name);
+    fixture.drop_database(reference);
+}
+
+#[test]
+fn overwrite_of_a_missing_database_creates_it() {
+    let server = server();
+    let name = "cli_ow_missing";
+    assert_eq!(properties(server, name), None);
+    // As create would, with the options given; template0, since template1 (UTF8) cannot
+    // be copied to LATIN1.
+    ok(&[
+        "overwrite",
+        name,
+        "--encoding",
+        "LATIN1",
+        "--locale",
+        "C",
+        "--connection-limit",
+        "2",
+        "--is-template",
+    ]);
+    let (_, made) = properties(server, name).unwrap();
+    assert_eq!(made, "postgres|LATIN1|C|C|c||2|pg_default|t|t|||");
+    // And overwritten again, it stays so.
+    ok(&["overwrite", name]);
+    assert_eq!(properties(server, name).unwrap().1, made);
+    server
+        .psql(&format!(
+            "ALTER DATABASE {name} IS_TEMPLATE false; DROP DATABASE {name}"
+        ))
+        .unwrap();
+    assert_eq!(temporary_databases(server), Vec::<String>::new());
+}
+
+#[test]
+fn help_says_what_is_kept_and_what_a_missing_database_becomes() {
+    let out = Command::new(env!("CARGO_BIN_EXE_pgcluster"))
+        .args(["overwrite", "--help"])
+        .output()
+        .expect("run pgcluster");
+    assert_eq!(out.status.code(), Some(0));
+    let help = String::from_utf8(out.stdout).unwrap().replace('\n', " ");
+    for words in [
+        "owner, encoding, locale",
+        "connection limit, tablespace",
+        "comment, privileges and settings",
+        "the options given win",
+        "If database NAME does not exist, it is created as `create` would, with the options given",
+        "template0 when the encoding or locale differ",
+    ] {
+        assert!(help.contains(words), "{words:?} in {help}");
+    }
+    for option in [
+        "--template",
+        "--owner",
+        "--encoding",
+        "--locale",
+        "--lc-collate",
+        "--lc-ctype",
+        "--tablespace",
+        "--strategy",
+        "--is-template",
+        "--connection-limit",
+    ] {
+        assert!(help.contains(option), "{option} in {help}");
+    }
+}

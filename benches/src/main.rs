@@ -612,16 +612,23 @@ mod tests {
 
     #[test]
     fn cpu_is_counted() {
+        // Spin until the counters show our own CPU time: on a loaded machine this thread
+        // may get little of it, so the bound is on the work's outcome, not on the clock.
         let a = cpu_now();
         let t = Instant::now();
         let mut x = 0u64;
-        while t.elapsed().as_millis() < 30 {
-            x = x.wrapping_add(std::hint::black_box(1));
-        }
-        let b = cpu_now();
-        let used = (b.user + b.sys) - (a.user + a.sys);
+        let used = loop {
+            for _ in 0..100_000 {
+                x = x.wrapping_add(std::hint::black_box(1));
+            }
+            let b = cpu_now();
+            let used = (b.user + b.sys) - (a.user + a.sys);
+            if used > 0.01 || t.elapsed().as_secs() >= 60 {
+                break used;
+            }
+        };
         assert!(x > 0);
-        assert!(used > 0.01 && used < 10.0, "cpu {used}");
+        assert!(used > 0.01 && used < 60.0, "cpu {used}");
     }
 
     #[test]

@@ -156,12 +156,13 @@ mod tests {
     #[test]
     fn a_login_fills_the_cache_and_the_next_uses_it() {
         use crate::conninfo::{Config, Env};
-        use crate::testing::{TestServer, PASSWORD, SCRAM_ROLE};
+        use crate::testing::{TestServer, SCRAM_ROLE};
 
         let _turn = turn();
         let server = TestServer::shared().unwrap_or_else(|e| panic!("test server: {e}"));
+        let password = server.password();
         let conninfo = format!(
-            "host=127.0.0.1 port={} user={SCRAM_ROLE} password={PASSWORD} dbname=postgres",
+            "host=127.0.0.1 port={} user={SCRAM_ROLE} password={password} dbname=postgres",
             server.port()
         );
         let resolved = Config::parse(&conninfo)
@@ -171,14 +172,14 @@ mod tests {
 
         clear();
         connect().unwrap_or_else(|e| panic!("first login: {e}"));
-        let cached = lookup(PASSWORD.as_bytes());
+        let cached = lookup(password.as_bytes());
         assert_eq!(cached.len(), 1, "{cached:?}");
         let keys = cached.into_iter().next().unwrap_or_else(|| unreachable!());
         assert_eq!(keys.iterations, 4096);
 
         // The cache is consulted: wrong keys for this salt make the login fail ...
         insert(
-            PASSWORD.as_bytes(),
+            password.as_bytes(),
             ScramKeys {
                 client_key: [0; 32],
                 ..keys.clone()
@@ -192,9 +193,9 @@ mod tests {
             "{refused}"
         );
         // ... and the right ones make it succeed, and stay the only entry.
-        insert(PASSWORD.as_bytes(), keys.clone());
+        insert(password.as_bytes(), keys.clone());
         connect().unwrap_or_else(|e| panic!("cached login: {e}"));
-        assert_eq!(lookup(PASSWORD.as_bytes()), vec![keys]);
+        assert_eq!(lookup(password.as_bytes()), vec![keys]);
         clear();
     }
 }

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use fake_server::{closed_port, refused};
-use pgcluster::testing::{TestServer, PASSWORD, PASSWORD_ROLE};
+use pgcluster::testing::{TestServer, PASSWORD_ROLE};
 
 const PREFIX: &str = "Error: Failed to connect to the database server:\n";
 
@@ -214,7 +214,7 @@ fn service_files() {
 #[test]
 fn password_files() {
     let server = TestServer::shared().expect("test server");
-    let port = server.port();
+    let (port, password) = (server.port(), server.password());
     let dir = Scratch::new("pgpass");
     let wrong = dir.file(
         "wrong",
@@ -244,7 +244,7 @@ fn password_files() {
     // Group- or world-readable: ignored. libpq warns on stderr; the error is libpq's.
     let open = dir.file(
         "open",
-        &format!("127.0.0.1:{port}:*:{PASSWORD_ROLE}:{PASSWORD}\n"),
+        &format!("127.0.0.1:{port}:*:{PASSWORD_ROLE}:{password}\n"),
         0o644,
     );
     let (status, stdout, stderr) = pgcluster(
@@ -267,7 +267,7 @@ fn password_files() {
     // The right password from the file: connected, and the dsn shows no password.
     let right = dir.file(
         "right",
-        &format!("127.0.0.1:{port}:*:{PASSWORD_ROLE}:{PASSWORD}\n"),
+        &format!("127.0.0.1:{port}:*:{PASSWORD_ROLE}:{password}\n"),
         0o600,
     );
     let (status, stdout, stderr) = pgcluster(

@@ -5,7 +5,8 @@
 //!
 //! Each expected text was printed by `python3 /work/shared/tools/rexref libpq '<the same
 //! setting as key=value>'` (libpq 13.3) against servers set up as these are, with the same
-//! environment (only a `HOME`); only ports and paths differ. rex's own URI reading hands
+//! environment (only a `HOME`, and `PGPASSWORD`: these servers trust nobody over TCP); only
+//! ports and paths differ. rex's own URI reading hands
 //! libpq no query parameters, so `rexref connect` cannot take these settings.
 #![cfg(all(feature = "testing", feature = "cli", feature = "tls"))]
 
@@ -14,12 +15,13 @@ use std::process::Command;
 
 use pgcluster::testing::{TestCerts, TestServer};
 
-/// `connect` with `--db uri`, in an environment of only a `HOME` without `~/.postgresql`:
-/// exit status, stdout, stderr.
-fn connect(uri: &str, home: &Path) -> (i32, String, String) {
+/// `connect` with `--db uri`, in an environment of only a `HOME` without `~/.postgresql`
+/// and `PGPASSWORD` (the TLS server's password): exit status, stdout, stderr.
+fn connect(uri: &str, home: &Path, password: &str) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_pgcluster"))
         .env_clear()
         .env("HOME", home)
+        .env("PGPASSWORD", password)
         .env("PGSYSCONFDIR", home.join("no-sysconf"))
         .args(["--db", uri, "connect"])
         .output()
@@ -53,7 +55,7 @@ fn connect_over_tls_as_libpq_13_does() {
     std::fs::create_dir_all(&home).unwrap();
     let ca = certs.ca().display().to_string();
     let other = certs.other_ca().unwrap().cert.display().to_string();
-    let on = ssl_on.port();
+    let (on, pw) = (ssl_on.port(), ssl_on.password());
 
     // verify-full with the CA that signed the server's certificate (for `localhost` and
     // `127.0.0.1`): connected (verify-full never falls back to a plain connection).
@@ -62,6 +64,7 @@ fn connect_over_tls_as_libpq_13_does() {
             "postgres://postgres@localhost:{on}/postgres?sslmode=verify-full&sslrootcert={ca}"
         ),
         &home,
+        pw,
     );
     assert_eq!((status, stderr.as_str()), (0, ""));
     let dsn =
@@ -80,6 +83,7 @@ fn connect_over_tls_as_libpq_13_does() {
                  &sslrootcert={ca}&hostaddr=127.0.0.1"
             ),
             &home,
+            pw,
         ),
         failed("server certificate for \"localhost\" does not match host name \"wrong.example\"")
     );
@@ -91,6 +95,7 @@ fn connect_over_tls_as_libpq_13_does() {
                 "postgres://postgres@localhost:{on}/postgres?sslmode=verify-ca&sslrootcert={other}"
             ),
             &home,
+            pw,
         ),
         failed("SSL error: certificate verify failed")
     );
@@ -103,6 +108,7 @@ fn connect_over_tls_as_libpq_13_does() {
                 ssl_off.port()
             ),
             &home,
+            pw,
         ),
         failed("server does not support SSL, but SSL was required")
     );

@@ -40,11 +40,12 @@ fn socket_conninfo() -> String {
     )
 }
 
-/// Over TCP, as the superuser (trust).
+/// Over TCP, as the superuser (with the server's password).
 fn tcp_conninfo() -> String {
     format!(
-        "host=127.0.0.1 port={} user=postgres dbname=postgres",
-        server().port()
+        "host=127.0.0.1 port={} user=postgres dbname=postgres password={}",
+        server().port(),
+        server().password()
     )
 }
 

@@ -16,9 +16,7 @@ use fake_server::{closed_port, refused, SERVER_CLOSED};
 use pgcluster::connection::State;
 use pgcluster::conninfo::Env;
 use pgcluster::error::Error;
-use pgcluster::testing::{
-    StopMode, TestServer, MD5_ROLE, PASSWORD, PASSWORD_ROLE, REJECT_ROLE, SCRAM_ROLE,
-};
+use pgcluster::testing::{StopMode, TestServer, MD5_ROLE, PASSWORD_ROLE, REJECT_ROLE, SCRAM_ROLE};
 use pgcluster::{blocking, Connection};
 
 fn server() -> &'static TestServer {
@@ -33,6 +31,11 @@ fn socket_conninfo(extra: &str) -> String {
         s.socket_dir().display(),
         s.port()
     )
+}
+
+/// `password=` the shared server's password (the superuser's and the test roles').
+fn password() -> String {
+    format!("password={}", server().password())
 }
 
 /// Over TCP.
@@ -67,7 +70,7 @@ async fn one_value(conn: &mut Connection, sql: &str) -> Option<String> {
 }
 
 #[tokio::test]
-async fn trust_over_socket_and_tcp() {
+async fn superuser_over_socket_and_tcp() {
     let mut conn = connect(&socket_conninfo("")).await;
     assert_eq!(
         one_value(&mut conn, "SELECT current_user").await.as_deref(),
@@ -79,7 +82,7 @@ async fn trust_over_socket_and_tcp() {
     conn.close().await;
     assert_eq!(conn.state(), State::Closed);
 
-    let mut conn = connect(&tcp_conninfo("postgres", "")).await;
+    let mut conn = connect(&tcp_conninfo("postgres", &password())).await;
     assert_eq!(
         one_value(&mut conn, "SELECT inet_client_addr()::text")
             .await
@@ -92,7 +95,7 @@ async fn trust_over_socket_and_tcp() {
 #[tokio::test]
 async fn password_md5_and_scram_users() {
     for role in [PASSWORD_ROLE, MD5_ROLE, SCRAM_ROLE] {
-        let mut conn = connect(&tcp_conninfo(role, &format!("password={PASSWORD}"))).await;
+        let mut conn = connect(&tcp_conninfo(role, &password())).await;
         assert_eq!(
             one_value(&mut conn, "SELECT current_user").await.as_deref(),
             Some(role)
@@ -144,10 +147,7 @@ fn requirement_failed(requirement: &str, reason: &str) -> String {
 #[tokio::test]
 async fn require_auth_accepts_only_the_methods_named() {
     let with = |role: &str, require_auth: &str| {
-        tcp_conninfo(
-            role,
-            &format!("password={PASSWORD} require_auth={require_auth}"),
-        )
+        tcp_conninfo(role, &format!("{} require_auth={require_auth}", password()))
     };
     // Accepted: the role's method is allowed.
     for (role, require_auth) in [
@@ -156,7 +156,7 @@ async fn require_auth_accepts_only_the_methods_named() {
         (MD5_ROLE, "!password"),
         (MD5_ROLE, "md5,scram-sha-256"),
         (PASSWORD_ROLE, "password"),
-        ("postgres", "none"),
+        ("postgres", "scram-sha-256"),
         ("postgres", "!password,!md5"),
     ] {
         let mut conn = connect(&with(role, require_auth)).await;
@@ -167,17 +167,23 @@ async fn require_auth_accepts_only_the_methods_named() {
         );
         conn.close().await;
     }
-    // Trust over the socket, too.
-    let mut conn = connect(&socket_conninfo("require_auth=none")).await;
-    conn.close().await;
+    // Trust (over the socket): no request at all.
+    for require_auth in ["none", "!password,!md5"] {
+        let mut conn = connect(&socket_conninfo(&format!("require_auth={require_auth}"))).await;
+        conn.close().await;
+    }
+    for require_auth in ["scram-sha-256", "!none"] {
+        let e = connect_error(&socket_conninfo(&format!("require_auth={require_auth}"))).await;
+        assert_eq!(
+            e.message,
+            requirement_failed(require_auth, "server did not complete authentication"),
+            "{require_auth}"
+        );
+        assert!(e.fields.is_none(), "{require_auth}");
+    }
 
     // Refused, each with libpq 16's reason, and no server error behind it.
     for (role, require_auth, reason) in [
-        (
-            "postgres",
-            "scram-sha-256",
-            "server did not complete authentication",
-        ),
         (
             PASSWORD_ROLE,
             "scram-sha-256",
@@ -204,11 +210,7 @@ async fn require_auth_accepts_only_the_methods_named() {
             "md5,password",
             "server requested SASL authentication",
         ),
-        (
-            "postgres",
-            "!none",
-            "server did not complete authentication",
-        ),
+        ("postgres", "none", "server requested SASL authentication"),
     ] {
         let e = connect_error(&with(role, require_auth)).await;
         assert_eq!(
@@ -220,12 +222,9 @@ async fn require_auth_accepts_only_the_methods_named() {
     }
     // From PGREQUIREAUTH, as from the keyword.
     let env = Env::empty().with("PGREQUIREAUTH", "scram-sha-256");
-    let e = Connection::connect(&resolve_env(
-        &tcp_conninfo(MD5_ROLE, &format!("password={PASSWORD}")),
-        &env,
-    ))
-    .await
-    .expect_err("md5 refused");
+    let e = Connection::connect(&resolve_env(&tcp_conninfo(MD5_ROLE, &password()), &env))
+        .await
+        .expect_err("md5 refused");
     assert_eq!(
         e.message,
         requirement_failed("scram-sha-256", "server requested a hashed password")
@@ -269,6 +268,7 @@ fn recording_server(reply: Vec<u8>) -> (u16, std::thread::JoinHandle<Vec<u8>>) {
 /// follows the startup packet, so no password (nor hash, nor SCRAM message) leaves.
 #[tokio::test]
 async fn refused_requests_get_no_reply() {
+    const PASSWORD: &str = "fake-server-secret";
     let request = |code: u32, payload: &[u8]| {
         let mut body = code.to_be_bytes().to_vec();
         body.extend_from_slice(payload);
@@ -342,9 +342,10 @@ async fn refused_requests_get_no_reply() {
 async fn server_errors_add_before_authentication_and_replace_after() {
     let p = closed_port();
     let port = server().port();
+    let pw = password();
     // database missing: after AuthenticationOk, so the refused block is lost.
     let e = connect_error(&format!(
-        "host=127.0.0.1,127.0.0.1 port={p},{port} user=postgres dbname=x"
+        "host=127.0.0.1,127.0.0.1 port={p},{port} user=postgres dbname=x {pw}"
     ))
     .await;
     assert_eq!(e.message, "FATAL:  database \"x\" does not exist\n");
@@ -361,9 +362,10 @@ async fn server_errors_add_before_authentication_and_replace_after() {
             refused(&p.to_string())
         )
     );
-    // role missing (trust): after AuthenticationOk, replaces.
+    // role missing (trust, so over the socket): after AuthenticationOk, replaces.
+    let sock = server().socket_dir().display().to_string();
     let e = connect_error(&format!(
-        "host=127.0.0.1,127.0.0.1 port={p},{port} user=pgc_h5_nosuch dbname=postgres"
+        "host=127.0.0.1,{sock} port={p},{port} user=pgc_h5_nosuch dbname=postgres"
     ))
     .await;
     assert_eq!(e.message, "FATAL:  role \"pgc_h5_nosuch\" does not exist\n");
@@ -387,7 +389,7 @@ async fn server_errors_add_before_authentication_and_replace_after() {
     assert_eq!(e.message, "fe_sendauth: no password supplied\n");
     // A server error stops: the refused port after it is never tried.
     let e = connect_error(&format!(
-        "host=127.0.0.1,127.0.0.1 port={port},{p} user=postgres dbname=x"
+        "host=127.0.0.1,127.0.0.1 port={port},{p} user=postgres dbname=x {pw}"
     ))
     .await;
     assert_eq!(e.message, "FATAL:  database \"x\" does not exist\n");
@@ -396,7 +398,10 @@ async fn server_errors_add_before_authentication_and_replace_after() {
 #[tokio::test]
 async fn read_write_test_moves_on_and_accepts_a_writable_server() {
     let port = server().port();
-    let ro = "target_session_attrs=read-write options='-c default_transaction_read_only=on'";
+    let ro = format!(
+        "{} target_session_attrs=read-write options='-c default_transaction_read_only=on'",
+        password()
+    );
     let e = connect_error(&format!(
         "host=127.0.0.1,127.0.0.1 port={port},{port} user=postgres dbname=postgres {ro}"
     ))
@@ -416,7 +421,11 @@ async fn read_write_test_moves_on_and_accepts_a_writable_server() {
         e.message,
         format!("could not make a writable connection to server \"127.0.0.1:{port}\"\n")
     );
-    let mut conn = connect(&tcp_conninfo("postgres", "target_session_attrs=read-write")).await;
+    let mut conn = connect(&tcp_conninfo(
+        "postgres",
+        &format!("{} target_session_attrs=read-write", password()),
+    ))
+    .await;
     assert_eq!(
         one_value(&mut conn, "SHOW transaction_read_only")
             .await
@@ -702,8 +711,9 @@ async fn server_stops_fast_and_immediate() {
         server.port()
     );
     let tcp = format!(
-        "host=127.0.0.1 port={} user=postgres dbname=postgres",
-        server.port()
+        "host=127.0.0.1 port={} user=postgres dbname=postgres password={}",
+        server.port(),
+        server.password()
     );
 
     let mut conn = connect(&conninfo).await;
@@ -759,13 +769,16 @@ async fn connection_slots_run_out() {
         .max_connections(4)
         .start()
         .expect("own server");
+    let pw = server.password();
     server
-        .psql("CREATE ROLE pgc_h5_plain LOGIN")
+        .psql(&format!("CREATE ROLE pgc_h5_plain LOGIN PASSWORD '{pw}'"))
         .expect("create role");
     let port = server.port();
     let p = closed_port();
     let tcp = |user: &str| {
-        format!("host=127.0.0.1,127.0.0.1 port={p},{port} user={user} dbname=postgres")
+        format!(
+            "host=127.0.0.1,127.0.0.1 port={p},{port} user={user} dbname=postgres password={pw}"
+        )
     };
     // max_connections 4, 3 reserved for superusers: one ordinary slot. A backend that
     // refused us, or served `psql` above, frees its slot only after its client has seen the

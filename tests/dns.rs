@@ -154,7 +154,10 @@ fn in_namespace() {
         let no_entry = format!(
             "FATAL:  no pg_hba.conf entry for host \"{OTHER_ADDR}\", user \"postgres\", database \"postgres\", no encryption\n"
         );
-        let user = "user=postgres dbname=postgres";
+        let user = format!(
+            "user=postgres dbname=postgres password={}",
+            server.password()
+        );
         assert_eq!(
             failure(&format!("host={OTHER_ADDR} port={port} {user}")).await,
             no_entry

@@ -57,8 +57,13 @@ async fn connect_error(conninfo: &str) -> ConnectError {
     connecting::connect_error_with(&resolve(conninfo)).await
 }
 
-fn tcp(port: u16, extra: &str) -> String {
-    format!("host=127.0.0.1 port={port} user=postgres dbname=postgres {extra}")
+/// Over TCP to `port` (the server's, or a relay's in front of it), as the superuser with
+/// `server`'s password.
+fn tcp(server: &TestServer, port: u16, extra: &str) -> String {
+    format!(
+        "host=127.0.0.1 port={port} user=postgres dbname=postgres password={} {extra}",
+        server.password()
+    )
 }
 
 fn socket(server: &TestServer) -> String {
@@ -304,13 +309,13 @@ fn paused_relay_times_out() {
         let relay = Relay::start(server().port(), RelayOptions::default()).await;
         relay.pause();
         let started = Instant::now();
-        let e = connect_error(&tcp(relay.port, "connect_timeout=2")).await;
+        let e = connect_error(&tcp(server(), relay.port, "connect_timeout=2")).await;
         assert_eq!(e.message, "timeout expired\n");
         let elapsed = started.elapsed();
         assert!(elapsed >= Duration::from_millis(1900), "{elapsed:?}");
         assert!(elapsed < Duration::from_secs(10), "{elapsed:?}");
         relay.resume();
-        let mut conn = connect(&tcp(relay.port, "connect_timeout=10")).await;
+        let mut conn = connect(&tcp(server(), relay.port, "connect_timeout=10")).await;
         assert_eq!(one_value(&mut conn, "SELECT 7").await.as_deref(), Some("7"));
         conn.close().await;
     });
@@ -546,7 +551,7 @@ fn immediate_stop_mid_query_then_restart() {
     let _shared = support::shared();
     let mut s = TestServer::builder().start().expect("own server");
     let conninfo = socket(&s);
-    let tcp_conninfo = tcp(s.port(), "");
+    let tcp_conninfo = tcp(&s, s.port(), "");
     // The WARNING comes from the backend's SIGQUIT handler, as a best effort (postgres.c's
     // quickdie; the postmaster SIGKILLs a backend that has not exited 5 s later): the
     // connection-lost error is required every round, the WARNING in one of up to three.
@@ -680,7 +685,7 @@ fn connection_storm() {
         }
         let before = support::open_fds();
         let started = Instant::now();
-        let conninfo = tcp(s.port(), "connect_timeout=20");
+        let conninfo = tcp(&s, s.port(), "connect_timeout=20");
         let tasks: Vec<_> = (0..20)
             .map(|_| {
                 let config = resolve(&conninfo);
@@ -753,7 +758,7 @@ async fn session(conninfo: &str) -> Vec<String> {
 fn relay_fragments_and_latency_change_nothing() {
     run(async {
         let port = server().port();
-        let direct = session(&tcp(port, "")).await;
+        let direct = session(&tcp(server(), port, "")).await;
         assert_eq!(
             direct[2],
             "Got an error from the database server:\n    division by zero"
@@ -775,8 +780,8 @@ fn relay_fragments_and_latency_change_nothing() {
         )
         .await;
         let started = Instant::now();
-        assert_eq!(session(&tcp(fragmenting.port, "")).await, direct);
-        assert_eq!(session(&tcp(slow.port, "")).await, direct);
+        assert_eq!(session(&tcp(server(), fragmenting.port, "")).await, direct);
+        assert_eq!(session(&tcp(server(), slow.port, "")).await, direct);
         assert!(started.elapsed() < Duration::from_secs(60));
     });
 }
@@ -804,7 +809,7 @@ fn relay_cut_at_every_offset() {
                     },
                 )
                 .await;
-                let config = resolve(&tcp(relay.port, "connect_timeout=10"));
+                let config = resolve(&tcp(&s, relay.port, "connect_timeout=10"));
                 tasks.push(tokio::spawn(async move {
                     let t = Instant::now();
                     let text = match Connection::connect(&config).await {

@@ -17,7 +17,7 @@ use std::net::ToSocketAddrs;
 
 use connecting::{failure, resolve};
 use fake_server::{closed_port, refused};
-use pgcluster::testing::{TestServer, PASSWORD, PASSWORD_ROLE};
+use pgcluster::testing::{TestServer, PASSWORD_ROLE};
 use pgcluster::{Cluster, Connection};
 
 fn server() -> &'static TestServer {
@@ -67,8 +67,9 @@ async fn keepalives_are_checked_for_each_tcp_address() {
     conn.close().await;
     // Valid values connect over TCP.
     let mut conn = match Connection::connect(&resolve(&format!(
-        "host=127.0.0.1 port={} user=postgres dbname=postgres keepalives=1 keepalives_idle=30 keepalives_interval=5 keepalives_count=3 tcp_user_timeout=1000",
-        s.port()
+        "host=127.0.0.1 port={} user=postgres dbname=postgres password={} keepalives=1 keepalives_idle=30 keepalives_interval=5 keepalives_count=3 tcp_user_timeout=1000",
+        s.port(),
+        s.password()
     )))
     .await
     {
@@ -105,12 +106,12 @@ async fn localhost_gets_one_block_per_address() {
 
 #[tokio::test]
 async fn read_only_by_address_and_by_name() {
-    let port = server().port();
+    let (port, password) = (server().port(), server().password());
     // rexref libpq 'host=127.0.0.1,localhost port=47124 ... target_session_attrs=read-write'
     // against a hot standby; here the sessions are made read-only by `options`.
     assert_eq!(
         failure(&format!(
-            "host=127.0.0.1,localhost port={port} user=postgres dbname=postgres target_session_attrs=read-write options='-c default_transaction_read_only=on'"
+            "host=127.0.0.1,localhost port={port} user=postgres dbname=postgres password={password} target_session_attrs=read-write options='-c default_transaction_read_only=on'"
         ))
         .await,
         format!(
@@ -226,14 +227,15 @@ async fn connection_dsn_for_every_combination() {
     let port = s.port().to_string();
     // What the URI leaves out comes from the environment; PGPASSWORD lets the password
     // role log in over TCP when the URI has no password (rex does not show it).
-    let env = s.env().with("PGPASSWORD", PASSWORD);
+    let pw = s.password();
+    let env = s.env().with("PGPASSWORD", pw);
     for (host, with_port, user, password, dsn) in DSN_ROWS {
         let userinfo = match (user, password) {
             (false, false) if with_port && !host => "@".to_owned(),
             (false, false) => String::new(),
             (true, false) => format!("{PASSWORD_ROLE}@"),
-            (false, true) => format!(":{PASSWORD}@"),
-            (true, true) => format!("{PASSWORD_ROLE}:{PASSWORD}@"),
+            (false, true) => format!(":{pw}@"),
+            (true, true) => format!("{PASSWORD_ROLE}:{pw}@"),
         };
         let uri = format!(
             "pgsql://{userinfo}{}{}/postgres",

@@ -19,10 +19,12 @@ use fake_server::{closed_port, refused};
 use pgcluster::testing::TestServer;
 use pgcluster::Connection;
 
-/// `host=<hosts> port=<ports> user=postgres dbname=postgres target_session_attrs=read-write`
-fn read_write(hosts: &str, ports: &str) -> String {
+/// `host=<hosts> port=<ports> user=postgres dbname=postgres password=<password>
+/// target_session_attrs=read-write` (a standby has its primary's password)
+fn read_write(hosts: &str, ports: &str, password: &str) -> String {
     format!(
-        "host={hosts} port={ports} user=postgres dbname=postgres target_session_attrs=read-write"
+        "host={hosts} port={ports} user=postgres dbname=postgres password={password} \
+         target_session_attrs=read-write"
     )
 }
 
@@ -51,21 +53,23 @@ async fn read_write_finds_the_primary_and_follows_a_promotion() {
     let standby = TestServer::start_standby(&primary).expect("standby starts");
     let (p, s) = (primary.port(), standby.port());
     let sock = standby.socket_dir().display().to_string();
+    let pw = primary.password().to_owned();
+    assert_eq!(standby.password(), pw);
 
     // The primary is found in either order.
     let primary_reached = (p.to_string(), "false".to_owned());
     assert_eq!(
-        reached(&read_write("127.0.0.1,127.0.0.1", &format!("{s},{p}"))).await,
+        reached(&read_write("127.0.0.1,127.0.0.1", &format!("{s},{p}"), &pw)).await,
         primary_reached
     );
     assert_eq!(
-        reached(&read_write("127.0.0.1,127.0.0.1", &format!("{p},{s}"))).await,
+        reached(&read_write("127.0.0.1,127.0.0.1", &format!("{p},{s}"), &pw)).await,
         primary_reached
     );
     // Without the setting, the first host is taken, read-only or not.
     assert_eq!(
         reached(&format!(
-            "host=127.0.0.1,127.0.0.1 port={s},{p} user=postgres dbname=postgres"
+            "host=127.0.0.1,127.0.0.1 port={s},{p} user=postgres dbname=postgres password={pw}"
         ))
         .await,
         (s.to_string(), "true".to_owned())
@@ -73,7 +77,12 @@ async fn read_write_finds_the_primary_and_follows_a_promotion() {
 
     // Two read-only entries: one text each, with the host and port as given.
     assert_eq!(
-        failure(&read_write(&format!("{sock},127.0.0.1"), &s.to_string())).await,
+        failure(&read_write(
+            &format!("{sock},127.0.0.1"),
+            &s.to_string(),
+            &pw
+        ))
+        .await,
         format!(
             "could not make a writable connection to server \"{sock}:{s}\"\n\
              could not make a writable connection to server \"127.0.0.1:{s}\"\n"
@@ -82,7 +91,12 @@ async fn read_write_finds_the_primary_and_follows_a_promotion() {
     // A read-only server, then a refused port: both texts are kept.
     let closed = closed_port();
     assert_eq!(
-        failure(&read_write("127.0.0.1,127.0.0.1", &format!("{s},{closed}"))).await,
+        failure(&read_write(
+            "127.0.0.1,127.0.0.1",
+            &format!("{s},{closed}"),
+            &pw
+        ))
+        .await,
         format!(
             "could not make a writable connection to server \"127.0.0.1:{s}\"\n{}",
             refused(&closed.to_string())
@@ -94,11 +108,11 @@ async fn read_write_finds_the_primary_and_follows_a_promotion() {
     primary.stop().expect("stop the old primary");
     let new_primary = (s.to_string(), "false".to_owned());
     assert_eq!(
-        reached(&read_write("127.0.0.1,127.0.0.1", &format!("{p},{s}"))).await,
+        reached(&read_write("127.0.0.1,127.0.0.1", &format!("{p},{s}"), &pw)).await,
         new_primary
     );
     assert_eq!(
-        reached(&read_write("127.0.0.1,127.0.0.1", &format!("{s},{p}"))).await,
+        reached(&read_write("127.0.0.1,127.0.0.1", &format!("{s},{p}"), &pw)).await,
         new_primary
     );
 }

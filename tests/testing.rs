@@ -9,9 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use pgcluster::testing::{
-    StopMode, TestServer, MD5_ROLE, PASSWORD, PASSWORD_ROLE, REJECT_ROLE, SCRAM_ROLE,
-};
+use pgcluster::testing::{StopMode, TestServer, MD5_ROLE, PASSWORD_ROLE, REJECT_ROLE, SCRAM_ROLE};
 
 /// Set (to `exit` or `wait`) in the environment of the child process that `guardian_child`
 /// runs in.
@@ -19,8 +17,8 @@ const CHILD_VAR: &str = "PGCLUSTER_TESTING_GUARDIAN_CHILD";
 /// Upper bound for cleanup after the owner is gone (the guardian polls every 200 ms).
 const CLEANUP_BOUND: Duration = Duration::from_secs(30);
 
-/// Runs the `psql` client as `user` over TCP (or the socket when `password` is `None`),
-/// with nothing from our own environment.
+/// Runs the `psql` client as `user` over TCP (or the socket when `password` is `None`; an
+/// empty password is none), with nothing from our own environment.
 fn client_psql(server: &TestServer, user: &str, password: Option<&str>, sql: &str) -> Output {
     let mut cmd = Command::new(server.bin_dir().join("psql"));
     for (key, _) in std::env::vars() {
@@ -115,12 +113,13 @@ fn os_user() -> String {
 fn roles_exist_with_their_password_storage() {
     let server = TestServer::shared().expect("shared server starts");
     let rows = server
-        .psql(
-            "SELECT rolname, CASE WHEN rolpassword = 'md5' || md5('pgcluster-secret' || rolname) \
+        .psql(&format!(
+            "SELECT rolname, CASE WHEN rolpassword = 'md5' || md5('{}' || rolname) \
              THEN 'md5' WHEN rolpassword LIKE 'SCRAM-SHA-256$4096:%' THEN 'scram' \
              ELSE coalesce(rolpassword, 'none') END \
              FROM pg_authid WHERE rolname LIKE 'pgcluster%' ORDER BY 1",
-        )
+            server.password()
+        ))
         .expect("psql");
     assert_eq!(
         rows,
@@ -128,23 +127,30 @@ fn roles_exist_with_their_password_storage() {
     );
     let user = os_user();
     if user != "postgres" {
-        let sql = format!("SELECT rolsuper, rolcanlogin FROM pg_authid WHERE rolname = '{user}'");
-        assert_eq!(server.psql(&sql).expect("psql"), "t|t\n");
+        let sql = format!(
+            "SELECT rolsuper, rolcanlogin, rolpassword LIKE 'SCRAM-SHA-256$4096:%' \
+             FROM pg_authid WHERE rolname = '{user}'"
+        );
+        assert_eq!(server.psql(&sql).expect("psql"), "t|t|t\n");
     }
+    let sql = "SELECT rolpassword LIKE 'SCRAM-SHA-256$4096:%' FROM pg_authid \
+               WHERE rolname = 'postgres'";
+    assert_eq!(server.psql(sql).expect("psql"), "t\n");
 }
 
 #[test]
 fn hba_methods_over_tcp() {
     let server = TestServer::shared().expect("shared server starts");
+    let password = server.password();
     for role in [PASSWORD_ROLE, MD5_ROLE, SCRAM_ROLE] {
-        let ok = client_psql(server, role, Some(PASSWORD), "SELECT current_user");
+        let ok = client_psql(server, role, Some(password), "SELECT current_user");
         assert_eq!(stdout(&ok), format!("{role}\n"), "{}", stderr(&ok));
         let bad = client_psql(server, role, Some("wrong"), "SELECT 1");
         assert!(!bad.status.success());
         let expected = format!("FATAL:  password authentication failed for user \"{role}\"\n");
         assert!(stderr(&bad).ends_with(&expected), "{}", stderr(&bad));
     }
-    let rejected = client_psql(server, REJECT_ROLE, Some(PASSWORD), "SELECT 1");
+    let rejected = client_psql(server, REJECT_ROLE, Some(password), "SELECT 1");
     let expected = format!(
         "FATAL:  pg_hba.conf rejects connection for host \"127.0.0.1\", user \
          \"{REJECT_ROLE}\", database \"postgres\", no encryption\n"
@@ -154,7 +160,7 @@ fn hba_methods_over_tcp() {
         "{}",
         stderr(&rejected)
     );
-    // The socket trusts everyone, and TCP trusts other roles.
+    // The socket trusts everyone; over TCP, the other roles need the password too.
     let local = client_psql(server, REJECT_ROLE, None, "SELECT current_user");
     assert_eq!(
         stdout(&local),
@@ -162,8 +168,20 @@ fn hba_methods_over_tcp() {
         "{}",
         stderr(&local)
     );
-    let tcp = client_psql(server, "postgres", Some("ignored"), "SELECT current_user");
+    let tcp = client_psql(server, "postgres", Some(password), "SELECT current_user");
     assert_eq!(stdout(&tcp), "postgres\n", "{}", stderr(&tcp));
+    let wrong = client_psql(server, "postgres", Some("wrong"), "SELECT 1");
+    assert!(
+        stderr(&wrong).ends_with("FATAL:  password authentication failed for user \"postgres\"\n"),
+        "{}",
+        stderr(&wrong)
+    );
+    let none = client_psql(server, "postgres", Some(""), "SELECT 1");
+    assert!(
+        stderr(&none).ends_with("fe_sendauth: no password supplied\n"),
+        "{}",
+        stderr(&none)
+    );
 }
 
 #[test]
@@ -176,9 +194,15 @@ fn uris_and_environment() {
         server.uri("postgres", "db"),
         format!("pgsql://postgres@{}:{port}/db", sock.replace('/', "%2F"))
     );
+    let password = server.password();
+    assert_eq!(password.len(), 32, "{password}");
+    assert!(
+        password.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{password}"
+    );
     assert_eq!(
-        server.tcp_uri(MD5_ROLE, PASSWORD, "db"),
-        format!("pgsql://pgcluster_md5:pgcluster-secret@127.0.0.1:{port}/db")
+        server.tcp_uri(MD5_ROLE, "db"),
+        format!("pgsql://pgcluster_md5:{password}@127.0.0.1:{port}/db")
     );
     assert_eq!(
         server.env_vars(),
@@ -193,6 +217,23 @@ fn uris_and_environment() {
     assert_eq!(env.get("PGPORT"), Some(port.to_string().as_str()));
     assert_eq!(env.get("PGUSER"), Some("postgres"));
     assert_eq!(env.get("PGDATABASE"), None);
+    assert_eq!(env.get("PGPASSWORD"), None);
+    assert_eq!(
+        server.tcp_env_vars(),
+        [
+            ("PGHOST".to_owned(), "127.0.0.1".to_owned()),
+            ("PGPORT".to_owned(), port.to_string()),
+            ("PGUSER".to_owned(), "postgres".to_owned()),
+            ("PGPASSWORD".to_owned(), password.to_owned()),
+        ]
+    );
+    let tcp = server.tcp_env();
+    assert_eq!(tcp.get("PGHOST"), Some("127.0.0.1"));
+    assert_eq!(tcp.get("PGPASSWORD"), Some(password));
+    // Debug never shows the password.
+    let debug = format!("{server:?}");
+    assert!(!debug.contains(password), "{debug}");
+    assert!(debug.contains("password: _"), "{debug}");
     // Unix socket paths must fit in sun_path.
     assert!(sock.len() + "/.s.PGSQL.65535".len() < 107, "{sock}");
     // The shared server is one per process.
@@ -262,6 +303,7 @@ fn two_servers_stop_start_and_drop() {
     let mut a = TestServer::new().expect("first server starts");
     let b = TestServer::new().expect("second server starts");
     assert_ne!(a.port(), b.port());
+    assert_ne!(a.password(), b.password());
     assert_ne!(a.data_dir(), b.data_dir());
     for server in [&a, &b] {
         let port = server.psql("SHOW port").expect("psql");
@@ -413,6 +455,8 @@ fn hot_standby_and_promote() {
         .expect("setup");
     let standby = TestServer::start_standby(&primary).expect("standby starts");
     assert_ne!(standby.port(), primary.port());
+    // The roles come from the primary, and so does their password.
+    assert_eq!(standby.password(), primary.password());
     assert_eq!(
         standby.psql("SELECT pg_is_in_recovery()"),
         Ok("t\n".to_owned())

@@ -213,7 +213,7 @@ async fn client_certificate_files() {
 // ---- Through the connection layer (conninfo -> Connection::connect) ----
 
 use pgcluster::conninfo::{Config, Env};
-use pgcluster::testing::{MD5_ROLE, PASSWORD, PASSWORD_ROLE, REJECT_ROLE, SCRAM_ROLE};
+use pgcluster::testing::{MD5_ROLE, PASSWORD_ROLE, REJECT_ROLE, SCRAM_ROLE};
 use pgcluster::Connection;
 
 /// `~/.postgresql` of a home directory that does not exist.
@@ -254,8 +254,10 @@ async fn every_sslmode_against_an_ssl_on_server() {
         ("verify-full", "t"),
     ] {
         let mut conn = connect(&format!(
-            "host=localhost port={} user=postgres dbname=postgres sslmode={mode} sslrootcert={ca}",
-            t.server.port()
+            "host=localhost port={} user=postgres password={} dbname=postgres sslmode={mode} \
+             sslrootcert={ca}",
+            t.server.port(),
+            t.server.password()
         ))
         .await
         .unwrap_or_else(|e| panic!("{mode}: {e}"));
@@ -269,8 +271,9 @@ async fn every_sslmode_against_an_ssl_off_server() {
     let server = TestServer::shared().unwrap();
     for mode in ["disable", "allow", "prefer"] {
         let mut conn = connect(&format!(
-            "host=localhost port={} user=postgres dbname=postgres sslmode={mode}",
-            server.port()
+            "host=localhost port={} user=postgres password={} dbname=postgres sslmode={mode}",
+            server.port(),
+            server.password()
         ))
         .await
         .unwrap_or_else(|e| panic!("{mode}: {e}"));
@@ -331,7 +334,9 @@ async fn connection_level_certificate_failures() {
     );
     // prefer: the failed handshake's text stays, and the plain retry connects.
     let mut conn = connect(&format!(
-        "host=localhost port={p} user=postgres dbname=postgres sslmode=prefer sslrootcert={other}"
+        "host=localhost port={p} user=postgres password={} dbname=postgres sslmode=prefer \
+         sslrootcert={other}",
+        t.server.password()
     ))
     .await
     .unwrap();
@@ -342,13 +347,13 @@ async fn connection_level_certificate_failures() {
 #[tokio::test]
 async fn scram_sha_256_plus_over_tls() {
     let t = tls();
-    let p = t.server.port();
+    let (p, pw) = (t.server.port(), t.server.password());
     let ca = t.certs.ca().display().to_string();
     // channel_binding=require succeeds only if the server accepted SCRAM-SHA-256-PLUS with
     // our tls-server-end-point binding (libpq: "channel binding required, but server
     // authenticated client without channel binding" otherwise).
     let mut conn = connect(&format!(
-        "host=localhost port={p} user={SCRAM_ROLE} password={PASSWORD} dbname=postgres \
+        "host=localhost port={p} user={SCRAM_ROLE} password={pw} dbname=postgres \
          sslmode=verify-full sslrootcert={ca} channel_binding=require"
     ))
     .await
@@ -358,7 +363,7 @@ async fn scram_sha_256_plus_over_tls() {
     // rexref: sslmode=disable channel_binding=require
     assert_eq!(
         connect(&format!(
-            "host=localhost port={p} user={SCRAM_ROLE} password={PASSWORD} dbname=postgres \
+            "host=localhost port={p} user={SCRAM_ROLE} password={pw} dbname=postgres \
              sslmode=disable channel_binding=require"
         ))
         .await
@@ -373,16 +378,25 @@ async fn scram_sha_256_plus_over_tls() {
 #[tokio::test]
 async fn require_auth_with_channel_binding_refuses_every_downgrade() {
     let t = tls();
-    let p = t.server.port();
+    let p = &t.server;
     let ca = t.certs.ca().display().to_string();
     let strict = "require_auth=scram-sha-256 channel_binding=require";
-    let conninfo = |port: u16, user: &str, ssl: &str| {
+    let conninfo = |server: &TestServer, user: &str, ssl: &str| {
         format!(
-            "host=localhost port={port} user={user} password={PASSWORD} dbname=postgres \
-             {ssl} {strict}"
+            "host=localhost port={} user={user} password={} dbname=postgres {ssl} {strict}",
+            server.port(),
+            server.password()
         )
     };
     let verified = format!("sslmode=verify-full sslrootcert={ca}");
+    // CERT_ROLE's `cert` line: the server completes authentication without asking for
+    // anything.
+    let client = t.certs.client(CERT_ROLE).unwrap();
+    let with_cert = format!(
+        "{verified} sslcert={} sslkey={}",
+        client.cert.display(),
+        client.key.display()
+    );
     // SCRAM-SHA-256-PLUS over TLS: the only way channel_binding=require accepts the
     // AuthenticationOk.
     let mut conn = connect(&conninfo(p, SCRAM_ROLE, &verified)).await.unwrap();
@@ -391,15 +405,17 @@ async fn require_auth_with_channel_binding_refuses_every_downgrade() {
     // No TLS: the server offers SCRAM-SHA-256 only, refused before the first SCRAM message.
     // With allow, the plain attempt comes first and the refusal ends everything, as in
     // libpq (only a server error makes allow or prefer try again).
-    let plain = TestServer::shared().unwrap().port();
-    for (port, ssl) in [
+    let plain = TestServer::shared().unwrap();
+    for (server, ssl) in [
         (p, "sslmode=disable"),
         (p, "sslmode=allow"),
         (plain, "sslmode=prefer"),
         (plain, "sslmode=allow"),
     ] {
         assert_eq!(
-            connect(&conninfo(port, SCRAM_ROLE, ssl)).await.unwrap_err(),
+            connect(&conninfo(server, SCRAM_ROLE, ssl))
+                .await
+                .unwrap_err(),
             "channel binding required, but SSL not in use\n",
             "{ssl}"
         );
@@ -408,30 +424,42 @@ async fn require_auth_with_channel_binding_refuses_every_downgrade() {
     let failed = |reason: &str| {
         format!("authentication method requirement \"scram-sha-256\" failed: {reason}\n")
     };
-    for (user, reason) in [
-        (PASSWORD_ROLE, "server requested a cleartext password"),
-        (MD5_ROLE, "server requested a hashed password"),
-        ("postgres", "server did not complete authentication"),
+    for (user, ssl, reason) in [
+        (
+            PASSWORD_ROLE,
+            &verified,
+            "server requested a cleartext password",
+        ),
+        (MD5_ROLE, &verified, "server requested a hashed password"),
+        (
+            CERT_ROLE,
+            &with_cert,
+            "server did not complete authentication",
+        ),
     ] {
         assert_eq!(
-            connect(&conninfo(p, user, &verified)).await.unwrap_err(),
+            connect(&conninfo(p, user, ssl)).await.unwrap_err(),
             failed(reason),
             "{user}"
         );
     }
     // channel_binding=require alone refuses them too, with its own texts.
-    let bound_only = |user: &str| {
+    let bound_only = |user: &str, ssl: &str| {
         format!(
-            "host=localhost port={p} user={user} password={PASSWORD} dbname=postgres \
-             {verified} channel_binding=require"
+            "host=localhost port={} user={user} password={} dbname=postgres {ssl} \
+             channel_binding=require",
+            p.port(),
+            p.password()
         )
     };
     assert_eq!(
-        connect(&bound_only(MD5_ROLE)).await.unwrap_err(),
+        connect(&bound_only(MD5_ROLE, &verified)).await.unwrap_err(),
         "channel binding required but not supported by server's authentication request\n"
     );
     assert_eq!(
-        connect(&bound_only("postgres")).await.unwrap_err(),
+        connect(&bound_only(CERT_ROLE, &with_cert))
+            .await
+            .unwrap_err(),
         "channel binding required, but server authenticated client without channel binding\n"
     );
 }
@@ -648,8 +676,9 @@ async fn sslsni_0_still_verifies_the_server() {
     let ca = t.certs.ca().display().to_string();
     for mode in ["verify-ca", "verify-full"] {
         let mut conn = connect(&format!(
-            "host=localhost port={p} user=postgres dbname=postgres sslmode={mode} \
-             sslrootcert={ca} sslsni=0"
+            "host=localhost port={p} user=postgres password={} dbname=postgres sslmode={mode} \
+             sslrootcert={ca} sslsni=0",
+            t.server.password()
         ))
         .await
         .unwrap_or_else(|e| panic!("{mode}: {e}"));
@@ -728,8 +757,9 @@ fn env_with(vars: Vars<'_>) -> Env {
 async fn pgsslmode_and_pgsslrootcert() {
     let t = tls();
     let base = format!(
-        "host=localhost port={} user=postgres dbname=postgres",
-        t.server.port()
+        "host=localhost port={} user=postgres password={} dbname=postgres",
+        t.server.port(),
+        t.server.password()
     );
     let ca = t.certs.ca().display().to_string();
     let other = t.certs.other_ca().unwrap().cert.display().to_string();
@@ -838,8 +868,10 @@ async fn pgsslcert_and_pgsslkey() {
 async fn pgsslsni_and_pgsslnegotiation() {
     let t = tls();
     let ca = t.certs.ca().display().to_string();
+    // The fake servers never get as far as the password.
+    let pw = t.server.password();
     let conninfo = |port: u16, extra: &str| {
-        format!("host=localhost port={port} user=postgres dbname=postgres {extra}")
+        format!("host=localhost port={port} user=postgres password={pw} dbname=postgres {extra}")
     };
     let no_sni = env_with(&[
         ("PGSSLSNI", "0"),
@@ -1028,8 +1060,9 @@ async fn terminated_backend_over_tls_and_over_tcp() {
     let t = tls();
     let conninfo = |mode: &str| {
         format!(
-            "host=localhost port={} user=postgres dbname=postgres sslmode={mode}",
-            t.server.port()
+            "host=localhost port={} user=postgres password={} dbname=postgres sslmode={mode}",
+            t.server.port(),
+            t.server.password()
         )
     };
     let fatal = "FATAL:  terminating connection due to administrator command\n";
@@ -1075,9 +1108,10 @@ async fn sslnegotiation_direct_against_postgresql_17() {
     let ca = t.certs.ca().display().to_string();
     let conninfo = |extra: &str| {
         format!(
-            "host=localhost port={} user={SCRAM_ROLE} password={PASSWORD} dbname=postgres \
+            "host=localhost port={} user={SCRAM_ROLE} password={} dbname=postgres \
              sslrootcert={ca} sslnegotiation=direct {extra}",
-            server.port()
+            server.port(),
+            server.password()
         )
     };
     let mut conn = connect(&conninfo("sslmode=verify-full channel_binding=require"))

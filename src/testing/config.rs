@@ -2,29 +2,38 @@
 
 use std::path::Path;
 
-use super::{HOST_TCP, MD5_ROLE, PASSWORD, PASSWORD_ROLE, REJECT_ROLE, SCRAM_ROLE, SUPERUSER};
+use super::{HOST_TCP, MD5_ROLE, PASSWORD_ROLE, REJECT_ROLE, SCRAM_ROLE, SUPERUSER};
 
-/// SQL creating the test roles, and a superuser named after the OS user (unless that is
-/// `postgres`), so that connections with only `PGHOST`/`PGPORT` set work.
-pub(super) fn roles_sql(os_user: Option<&str>) -> String {
+/// SQL giving the superuser `postgres` the server's password and creating the test roles
+/// with it, and a superuser named after the OS user (unless that is `postgres`), also with
+/// it, so that connections with only `PGHOST`/`PGPORT` (and `PGPASSWORD` over TCP) set work.
+/// `password` is quoted as a string literal (the server's passwords are hex digits anyway).
+/// The commit waits for its WAL (the server runs with `synchronous_commit = off`), so that an
+/// immediate stop right after cannot lose the roles or the password.
+pub(super) fn roles_sql(os_user: Option<&str>, password: &str) -> String {
+    let pw = password.replace('\'', "''");
     let mut sql = format!(
-        "SET password_encryption = 'md5';\n\
-         CREATE ROLE {MD5_ROLE} LOGIN PASSWORD '{PASSWORD}';\n\
+        "SET synchronous_commit = on;\n\
+         SET password_encryption = 'md5';\n\
+         CREATE ROLE {MD5_ROLE} LOGIN PASSWORD '{pw}';\n\
          SET password_encryption = 'scram-sha-256';\n\
-         CREATE ROLE {SCRAM_ROLE} LOGIN PASSWORD '{PASSWORD}';\n\
-         CREATE ROLE {PASSWORD_ROLE} LOGIN PASSWORD '{PASSWORD}';\n\
-         CREATE ROLE {REJECT_ROLE} LOGIN;\n"
+         CREATE ROLE {SCRAM_ROLE} LOGIN PASSWORD '{pw}';\n\
+         CREATE ROLE {PASSWORD_ROLE} LOGIN PASSWORD '{pw}';\n\
+         CREATE ROLE {REJECT_ROLE} LOGIN;\n\
+         ALTER ROLE {SUPERUSER} PASSWORD '{pw}';\n"
     );
     if let Some(user) = os_user.filter(|u| *u != SUPERUSER) {
         sql.push_str(&format!(
-            "CREATE ROLE \"{}\" SUPERUSER LOGIN;\n",
+            "CREATE ROLE \"{}\" SUPERUSER LOGIN PASSWORD '{pw}';\n",
             user.replace('"', "\"\"")
         ));
     }
     sql
 }
 
-/// The standard `pg_hba.conf` lines (after the caller's).
+/// The standard `pg_hba.conf` lines (after the caller's). The socket (in a 0700 directory)
+/// trusts everyone; over TCP every role needs its password: `scram-sha-256` for all but the
+/// test roles of the other methods, and [`REJECT_ROLE`] is always rejected.
 pub(super) fn hba_conf(ipv6: bool) -> String {
     let mut addrs = vec!["127.0.0.1/32"];
     if ipv6 {
@@ -36,14 +45,14 @@ pub(super) fn hba_conf(ipv6: bool) -> String {
         (MD5_ROLE, "md5"),
         (SCRAM_ROLE, "scram-sha-256"),
         (REJECT_ROLE, "reject"),
-        ("all", "trust"),
+        ("all", "scram-sha-256"),
     ] {
         for addr in &addrs {
             text.push_str(&format!("host all {role} {addr} {method}\n"));
         }
     }
     for addr in &addrs {
-        text.push_str(&format!("host replication all {addr} trust\n"));
+        text.push_str(&format!("host replication all {addr} scram-sha-256\n"));
     }
     text
 }
@@ -114,17 +123,22 @@ mod tests {
 
     #[test]
     fn roles() {
-        let sql = roles_sql(Some("ro\"ot"));
-        assert!(sql.starts_with(
-            "SET password_encryption = 'md5';\n\
-             CREATE ROLE pgcluster_md5 LOGIN PASSWORD 'pgcluster-secret';\n\
-             SET password_encryption = 'scram-sha-256';\n"
-        ));
-        assert!(sql.ends_with(
-            "CREATE ROLE pgcluster_reject LOGIN;\nCREATE ROLE \"ro\"\"ot\" SUPERUSER LOGIN;\n"
-        ));
-        assert!(!roles_sql(Some("postgres")).contains("SUPERUSER"));
-        assert!(!roles_sql(None).contains("SUPERUSER"));
+        let sql = roles_sql(Some("ro\"ot"), "0123abcd");
+        assert_eq!(
+            sql,
+            "SET synchronous_commit = on;\n\
+             SET password_encryption = 'md5';\n\
+             CREATE ROLE pgcluster_md5 LOGIN PASSWORD '0123abcd';\n\
+             SET password_encryption = 'scram-sha-256';\n\
+             CREATE ROLE pgcluster_scram LOGIN PASSWORD '0123abcd';\n\
+             CREATE ROLE pgcluster_password LOGIN PASSWORD '0123abcd';\n\
+             CREATE ROLE pgcluster_reject LOGIN;\n\
+             ALTER ROLE postgres PASSWORD '0123abcd';\n\
+             CREATE ROLE \"ro\"\"ot\" SUPERUSER LOGIN PASSWORD '0123abcd';\n"
+        );
+        assert!(!roles_sql(Some("postgres"), "x").contains("SUPERUSER"));
+        assert!(!roles_sql(None, "x").contains("SUPERUSER"));
+        assert!(roles_sql(None, "it's").contains("ALTER ROLE postgres PASSWORD 'it''s';\n"));
     }
 
     #[test]
@@ -137,9 +151,14 @@ mod tests {
              host all pgcluster_md5 127.0.0.1/32 md5\n\
              host all pgcluster_scram 127.0.0.1/32 scram-sha-256\n\
              host all pgcluster_reject 127.0.0.1/32 reject\n\
-             host all all 127.0.0.1/32 trust\n\
-             host replication all 127.0.0.1/32 trust\n"
+             host all all 127.0.0.1/32 scram-sha-256\n\
+             host replication all 127.0.0.1/32 scram-sha-256\n"
         );
+        // Nothing is trusted over TCP, on either address family.
+        for line in hba_conf(true).lines().filter(|l| l.starts_with("host")) {
+            assert!(!line.ends_with(" trust"), "{line}");
+        }
+        assert!(hba_conf(true).contains("host all all ::1/128 scram-sha-256\n"));
         assert!(hba_conf(true).contains("host all pgcluster_md5 ::1/128 md5\n"));
         let conf = server_conf(
             true,

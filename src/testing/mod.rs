@@ -3,14 +3,40 @@
 //! [`TestServer`] runs `initdb` and `pg_ctl` from the PostgreSQL server programs on `PATH` or
 //! in Debian's `/usr/lib/postgresql/<version>/bin`, in a private directory under
 //! [`std::env::temp_dir`]. The server listens on `127.0.0.1` (and `::1` when it exists) on a free
-//! port, and on a Unix socket in the private directory. It trusts local connections and has one
-//! role per password method ([`PASSWORD_ROLE`], [`MD5_ROLE`], [`SCRAM_ROLE`], all with password
-//! [`PASSWORD`]) plus [`REJECT_ROLE`], which `pg_hba.conf` always rejects over TCP. A superuser
-//! role named after the OS user running the process (unless that is `postgres`) lets programs
-//! connect with only `PGHOST` and `PGPORT` set. [`Builder::start_standby`] makes a hot standby.
+//! port, and on a Unix socket in the private directory. It has one role per password method
+//! ([`PASSWORD_ROLE`], [`MD5_ROLE`], [`SCRAM_ROLE`]) plus [`REJECT_ROLE`], which `pg_hba.conf`
+//! always rejects over TCP. A superuser role named after the OS user running the process
+//! (unless that is `postgres`) lets programs connect with only `PGHOST` and `PGPORT` set.
+//! [`Builder::start_standby`] makes a hot standby.
 //!
-//! When the process runs as root, the directory is given to the `postgres` OS user and the
-//! server programs run as that user (`runuser -u postgres --`), since PostgreSQL refuses root.
+//! # Only its owner can reach it
+//!
+//! A throwaway server must not let other users of the machine in (the class of
+//! CVE-2014-0067, PostgreSQL's own `make check`):
+//!
+//! - The private directory and the socket directory in it are mode 0700: only their owner
+//!   (and root) can reach the socket, so the socket (`local` lines) trusts every role.
+//! - Nothing is trusted over TCP. Every role needs a password there: `scram-sha-256` for
+//!   the superuser `postgres` and all other roles, the test roles' own methods for them. The
+//!   password is random and new for each server ([`TestServer::password`], 32 hex digits from
+//!   the operating system); the owner's settings carry it ([`TestServer::tcp_uri`],
+//!   [`TestServer::tcp_env_vars`]). `Debug` never shows it, and error texts and
+//!   [`TestServer::log`] mask it.
+//!
+//! When the process runs as root, the directories are given to the `postgres` OS user (still
+//! 0700: root reaches them anyway) and the server programs run as that user
+//! (`runuser -u postgres --`), since PostgreSQL refuses root. That user owns everything in
+//! them, and so could put a symlink where root expects a file, to make root overwrite or
+//! reveal any file. So root does nothing by path in there after giving the directories
+//! away: it makes both directories while the private one is still its own, gives them away
+//! with `fchown` on a handle checked to be the directory it made, and then writes
+//! (`pg_hba.conf`, `pgcluster.conf`, the TLS files), appends (the `include` line of
+//! `postgresql.conf`) and reads (the server log, `postmaster.pid`) only as the `postgres`
+//! user, through `sh` and `cat`. Running as that user was chosen over opening files with
+//! `O_NOFOLLOW` (which guards only the last component of a path, needs `libc`, and cannot
+//! append safely to a file that user may swap): whatever that user planted, the write or
+//! read can only reach what it could reach itself. Removing the directory follows no
+//! symlinks (`rm -rf`, [`std::fs::remove_dir_all`]).
 //!
 //! Cleanup cannot be forgotten: `Drop` stops the server and removes the directory (also while
 //! a panic unwinds), and a guardian process does the same as soon as the owning process is gone,
@@ -18,22 +44,27 @@
 //! [`TestServer::shared`], one server per process kept in a `static`, safe to use.
 //!
 //! ```no_run
-//! use pgcluster::testing::{TestServer, MD5_ROLE, PASSWORD};
+//! use pgcluster::testing::{TestServer, MD5_ROLE};
 //!
 //! let server = TestServer::builder().max_connections(30).start()?;
 //! server.psql("CREATE DATABASE demo")?;
 //! assert_eq!(server.psql("SELECT 1 + 1")?, "2\n");
-//! // Over the Unix socket, as the superuser `postgres`:
+//! // Over the Unix socket, as the superuser `postgres` (no password):
 //! let uri = server.uri("postgres", "demo");
-//! // Over TCP, with MD5 password authentication:
-//! let tcp = server.tcp_uri(MD5_ROLE, PASSWORD, "demo");
+//! // Over TCP, with MD5 password authentication and the server's password:
+//! let tcp = server.tcp_uri(MD5_ROLE, "demo");
 //! # let _ = (uri, tcp);
-//! // For child processes such as `psql` or the `pgcluster` CLI:
+//! // For child processes such as `psql` or the `pgcluster` CLI, over the socket:
 //! let status = std::process::Command::new("psql")
 //!     .envs(server.env_vars())
 //!     .args(["-c", "SELECT 1", "demo"])
 //!     .status();
-//! # let _ = status;
+//! // ... and over TCP (PGPASSWORD set):
+//! let tcp_status = std::process::Command::new("psql")
+//!     .envs(server.tcp_env_vars())
+//!     .args(["-c", "SELECT 1", "demo"])
+//!     .status();
+//! # let _ = (status, tcp_status);
 //! # Ok::<(), pgcluster::testing::Error>(())
 //! ```
 
@@ -45,7 +76,6 @@ use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
@@ -54,12 +84,11 @@ use std::time::Duration;
 use crate::conninfo::Env;
 use config::{hba_conf, percent_encode, roles_sql, server_conf, userinfo};
 use os::{
-    clear_pg_env, create_private_dir, find_bin_dir, free_port, ipv6_available, os_user_name, RunAs,
+    clear_pg_env, create_dir_private, create_private_dir, find_bin_dir, free_port, ipv6_available,
+    os_user_name, RunAs,
 };
 pub use tls::{CertPair, TestCerts};
 
-/// The password of [`PASSWORD_ROLE`], [`MD5_ROLE`] and [`SCRAM_ROLE`].
-pub const PASSWORD: &str = "pgcluster-secret";
 /// A role that must log in over TCP with the `password` method (cleartext password).
 pub const PASSWORD_ROLE: &str = "pgcluster_password";
 /// A role that must log in over TCP with the `md5` method; its password is stored as MD5.
@@ -80,6 +109,13 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// How often a start is tried when another process takes the free port first.
 const PORT_ATTEMPTS: u32 = 5;
+/// Random bytes in a server's password (shown as twice as many hex digits).
+const PASSWORD_BYTES: usize = 16;
+/// What stands for the password in error texts and logs.
+const PASSWORD_MASK: &str = "********";
+/// The line that makes `postgresql.conf` read our settings.
+const INCLUDE_LINE: &str = "include 'pgcluster.conf'";
+
 /// The server's log message when a listen address is in use (`could not bind IPv4 address
 /// "127.0.0.1": Address already in use`).
 const BIND_FAILURE: &str = "could not bind";
@@ -115,6 +151,11 @@ pub enum Error {
         /// The server log of the last attempt.
         log: String,
     },
+    /// The operating system gave no random bytes for the server's password.
+    Random {
+        /// The error's text.
+        message: String,
+    },
 }
 
 impl fmt::Display for Error {
@@ -148,6 +189,9 @@ impl fmt::Display for Error {
                 "the server found its port taken by another process {PORT_ATTEMPTS} times \
                  in a row; last server log:\n{log}"
             ),
+            Self::Random { message } => {
+                write!(f, "cannot make a random password for the server: {message}")
+            }
         }
     }
 }
@@ -161,6 +205,54 @@ impl Error {
             path: path.as_ref().display().to_string(),
             message: err.to_string(),
         }
+    }
+
+    /// The error with every occurrence of `secret` in its texts masked.
+    fn masking(self, secret: &str) -> Self {
+        match self {
+            Self::Command {
+                program,
+                status,
+                output,
+            } => Self::Command {
+                program,
+                status,
+                output: mask(&output, secret),
+            },
+            Self::PortsInUse { log } => Self::PortsInUse {
+                log: mask(&log, secret),
+            },
+            other => other,
+        }
+    }
+}
+
+/// `text` with every occurrence of `secret` replaced by [`PASSWORD_MASK`].
+fn mask(text: &str, secret: &str) -> String {
+    if secret.is_empty() {
+        return text.to_owned();
+    }
+    text.replace(secret, PASSWORD_MASK)
+}
+
+/// A server's password: random, and never shown by `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+struct Password(String);
+
+impl Password {
+    /// [`PASSWORD_BYTES`] random bytes from the operating system, as hex digits.
+    fn random() -> Result<Self, Error> {
+        let mut bytes = [0u8; PASSWORD_BYTES];
+        getrandom::getrandom(&mut bytes).map_err(|e| Error::Random {
+            message: e.to_string(),
+        })?;
+        Ok(Self(bytes.iter().map(|b| format!("{b:02x}")).collect()))
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("_")
     }
 }
 
@@ -276,9 +368,10 @@ impl Builder {
         self
     }
 
-    /// Creates, configures and starts a new server, and creates the test roles.
+    /// Creates, configures and starts a new server with a new random
+    /// [password](TestServer::password), and creates the test roles.
     pub fn start(self) -> Result<TestServer, Error> {
-        let mut server = self.prepare()?;
+        let mut server = self.prepare(Password::random()?)?;
         let mut args = vec![OsString::from("-D"), server.data.clone().into()];
         args.extend(
             [
@@ -295,19 +388,23 @@ impl Builder {
         server.run(&server.bin.join("initdb"), "initdb", args)?;
         server.configure(&self)?;
         server.first_start(&self)?;
-        server.psql(&roles_sql(os_user_name().as_deref()))?;
+        let roles = roles_sql(os_user_name().as_deref(), server.password());
+        server
+            .psql(&roles)
+            .map_err(|e| e.masking(server.password()))?;
         Ok(server)
     }
 
     /// Creates a hot standby of `primary` with `pg_basebackup -R`, and starts it. The test
-    /// roles come from the primary. Promote it with [`TestServer::promote`].
+    /// roles, and so the [password](TestServer::password), come from the primary. Promote it
+    /// with [`TestServer::promote`].
     pub fn start_standby(mut self, primary: &TestServer) -> Result<TestServer, Error> {
         // A hot standby refuses to start with fewer connections than its primary.
         self.max_connections = self.max_connections.max(primary.max_connections);
         if self.bin_dir.is_none() {
             self.bin_dir = Some(primary.bin.clone());
         }
-        let mut server = self.prepare()?;
+        let mut server = self.prepare(primary.password.clone())?;
         let mut args = vec![OsString::from("-D"), server.data.clone().into()];
         args.extend(["-R", "-X", "stream", "-c", "fast", "-U", SUPERUSER].map(OsString::from));
         args.extend([
@@ -322,8 +419,9 @@ impl Builder {
         Ok(server)
     }
 
-    /// Finds the programs, creates the private directory and spawns the guardian.
-    fn prepare(&self) -> Result<TestServer, Error> {
+    /// Finds the programs, creates the private directory and the socket directory (both
+    /// 0700, given to the server's user), and spawns the guardian.
+    fn prepare(&self, password: Password) -> Result<TestServer, Error> {
         let bin = match &self.bin_dir {
             Some(dir) => dir.clone(),
             None => find_bin_dir()?,
@@ -341,11 +439,13 @@ impl Builder {
             timeout: self.timeout,
             run_as,
             guardian: None,
+            password,
         };
-        fs::create_dir(&server.sock)
-            .map_err(|e| Error::io("create directory", &server.sock, &e))?;
-        server.run_as.give(&server.dir)?;
-        server.run_as.give(&server.sock)?;
+        // Both are made and given away while the private directory is still ours alone; after
+        // that, everything inside is done as the server's user.
+        create_dir_private(&server.sock)?;
+        server.run_as.give_dir(&server.sock)?;
+        server.run_as.give_dir(&server.dir)?;
         server.guardian = Some(server.spawn_guardian()?);
         Ok(server)
     }
@@ -360,6 +460,7 @@ pub struct TestServer {
     dir: PathBuf,
     guardian: Option<Child>,
     max_connections: u32,
+    password: Password,
     port: u16,
     run_as: RunAs,
     sock: PathBuf,
@@ -424,15 +525,25 @@ impl TestServer {
         &self.bin
     }
 
-    /// The server log so far (empty if there is none yet).
+    /// The server log so far (empty if there is none yet), the password masked.
     pub fn log(&self) -> String {
-        fs::read(self.log_path())
-            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+        self.run_as
+            .read_file(&self.log_path())
+            .map(|bytes| mask(&String::from_utf8_lossy(&bytes), self.password()))
             .unwrap_or_default()
     }
 
+    /// The password of this server's superuser `postgres` (and of the superuser named after
+    /// the OS user), [`PASSWORD_ROLE`], [`MD5_ROLE`] and [`SCRAM_ROLE`]: 32 random hex digits,
+    /// new for each server (a standby has its primary's). Needed over TCP only; the socket
+    /// trusts every role, since only the owner can reach it. `Debug` does not show it.
+    pub fn password(&self) -> &str {
+        &self.password.0
+    }
+
     /// `PGHOST` (the socket directory), `PGPORT` and `PGUSER` (`postgres`), for child
-    /// processes (`Command::envs`).
+    /// processes (`Command::envs`). No password: the socket needs none. For TCP, see
+    /// [`tcp_env_vars`](Self::tcp_env_vars).
     pub fn env_vars(&self) -> Vec<(String, String)> {
         vec![
             ("PGHOST".to_owned(), self.sock.display().to_string()),
@@ -443,9 +554,23 @@ impl TestServer {
 
     /// The same variables as [`env_vars`](Self::env_vars), as an [`Env`] for conninfo.
     pub fn env(&self) -> Env {
-        self.env_vars()
-            .iter()
-            .fold(Env::empty(), |env, (k, v)| env.with(k, v))
+        to_env(&self.env_vars())
+    }
+
+    /// `PGHOST` (`127.0.0.1`), `PGPORT`, `PGUSER` (`postgres`) and `PGPASSWORD` (the server's
+    /// [password](Self::password)), for child processes that are to connect over TCP.
+    pub fn tcp_env_vars(&self) -> Vec<(String, String)> {
+        vec![
+            ("PGHOST".to_owned(), HOST_TCP.to_owned()),
+            ("PGPORT".to_owned(), self.port.to_string()),
+            ("PGUSER".to_owned(), SUPERUSER.to_owned()),
+            ("PGPASSWORD".to_owned(), self.password().to_owned()),
+        ]
+    }
+
+    /// The same variables as [`tcp_env_vars`](Self::tcp_env_vars), as an [`Env`].
+    pub fn tcp_env(&self) -> Env {
+        to_env(&self.tcp_env_vars())
     }
 
     /// A rex URI over the Unix socket: `pgsql://user@%2Fsock%2Fdir:port/db`. An empty `user`
@@ -455,11 +580,12 @@ impl TestServer {
         format!("pgsql://{}{host}:{}/{db}", userinfo(user, None), self.port)
     }
 
-    /// A rex URI over TCP: `pgsql://user:password@127.0.0.1:port/db`.
-    pub fn tcp_uri(&self, user: &str, password: &str, db: &str) -> String {
+    /// A rex URI over TCP with the server's [password](Self::password):
+    /// `pgsql://user:password@127.0.0.1:port/db`.
+    pub fn tcp_uri(&self, user: &str, db: &str) -> String {
         format!(
             "pgsql://{}{HOST_TCP}:{}/{db}",
-            userinfo(user, Some(password)),
+            userinfo(user, Some(self.password())),
             self.port
         )
     }
@@ -562,8 +688,13 @@ impl TestServer {
 
     /// The process id of the postmaster, from `postmaster.pid`; `None` if it is not running.
     pub fn pid(&self) -> Option<u32> {
-        let text = fs::read_to_string(self.data.join("postmaster.pid")).ok()?;
-        text.lines().next()?.trim().parse().ok()
+        let bytes = self.run_as.read_file(&self.data.join("postmaster.pid"))?;
+        String::from_utf8_lossy(&bytes)
+            .lines()
+            .next()?
+            .trim()
+            .parse()
+            .ok()
     }
 
     fn log_path(&self) -> PathBuf {
@@ -586,20 +717,14 @@ impl TestServer {
                 (&tls.key, "server.key"),
                 (&tls.ca, "ca.crt"),
             ] {
+                // The caller's files, read as the caller; written as the server's user.
                 let text = fs::read_to_string(from).map_err(|e| Error::io("read", from, &e))?;
-                let path = self.data.join(to);
-                self.write_file(&path, &text)?;
-                fs::set_permissions(&path, fs::Permissions::from_mode(0o600))
-                    .map_err(|e| Error::io("set permissions of", &path, &e))?;
+                self.write_file(&self.data.join(to), &text)?;
             }
         }
-        let conf = self.data.join("postgresql.conf");
-        let mut text = fs::read_to_string(&conf).map_err(|e| Error::io("read", &conf, &e))?;
-        if !text.contains("include 'pgcluster.conf'") {
-            text.push_str("\ninclude 'pgcluster.conf'\n");
-            self.write_file(&conf, &text)?;
-        }
-        Ok(())
+        // A copied data directory (a standby's) has the line already.
+        self.run_as
+            .append_line(&self.data.join("postgresql.conf"), INCLUDE_LINE)
     }
 
     /// Picks a free port and starts the server, retrying when another process takes the port
@@ -632,10 +757,9 @@ impl TestServer {
         Err(Error::PortsInUse { log })
     }
 
-    /// Writes a file and gives it to the server's OS user.
+    /// Writes a file as the server's OS user (see [`RunAs::write_file`]).
     fn write_file(&self, path: &Path, text: &str) -> Result<(), Error> {
-        fs::write(path, text).map_err(|e| Error::io("write", path, &e))?;
-        self.run_as.give(path)
+        self.run_as.write_file(path, text)
     }
 
     /// `pg_ctl -D data -w -t <timeout> -l server.log <args>`, run as the server's user.
@@ -711,6 +835,11 @@ impl Drop for TestServer {
             let _ = guardian.wait();
         }
     }
+}
+
+/// `vars` as an [`Env`] holding nothing else.
+fn to_env(vars: &[(String, String)]) -> Env {
+    vars.iter().fold(Env::empty(), |env, (k, v)| env.with(k, v))
 }
 
 /// Turns a finished command into `Ok(stdout)` or an [`Error::Command`] carrying its output

@@ -1,10 +1,12 @@
 //! The operating system side of throwaway servers: finding the programs, running them as
-//! the `postgres` OS user when we are root, private directories, ports, and the guardian.
+//! the `postgres` OS user when we are root, private directories, files written and read as
+//! that user, ports, and the guardian.
 
 use std::ffi::{OsStr, OsString};
 use std::fs;
+use std::io::Write;
 use std::net::TcpListener;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -17,6 +19,12 @@ use super::{Error, HOST_TCP};
 const DEBIAN_LIB_DIR: &str = "/usr/lib/postgresql";
 /// The OS user the server runs as when the process runs as root.
 const POSTGRES_OS_USER: &str = "postgres";
+/// Mode of the private directories and of the socket directory: their owner's only.
+pub(super) const PRIVATE_MODE: u32 = 0o700;
+/// Writes stdin to `$1`, replacing its contents, and makes it mode 0600.
+const WRITE_SCRIPT: &str = r#"umask 077 && cat > "$1" && chmod 600 "$1""#;
+/// Appends the line `$2` to `$1` unless the file already holds it.
+const APPEND_SCRIPT: &str = r#"grep -qxF -- "$2" "$1" || printf '\n%s\n' "$2" >> "$1""#;
 /// Longest base directory used as is: the socket path `<base>/pgcluster-test-<pid>-<n>-<time>/
 /// sock/.s.PGSQL.<port>` must stay below the 107 bytes of `sun_path`. Longer bases use `/tmp`.
 const MAX_BASE_DIR_LEN: usize = 40;
@@ -113,15 +121,104 @@ impl RunAs {
         }
     }
 
-    /// Makes `path` belong to the server's user (nothing to do when that is us).
-    pub(super) fn give(&self, path: &Path) -> Result<(), Error> {
+    /// Gives the directory `path`, which this process has just created, to the server's user
+    /// (nothing to do when that is us); its mode stays as it is.
+    ///
+    /// The owner is changed on an open handle (`fchown`), and only after checking that the
+    /// handle is the directory at `path` (not one a symlink led to) and ours, so that nothing
+    /// put in its place can be given away.
+    pub(super) fn give_dir(&self, path: &Path) -> Result<(), Error> {
+        let Self::Postgres { uid, gid, .. } = self else {
+            return Ok(());
+        };
+        let action = "change the owner of";
+        let dir = fs::File::open(path).map_err(|e| Error::io(action, path, &e))?;
+        let opened = dir.metadata().map_err(|e| Error::io(action, path, &e))?;
+        let named = fs::symlink_metadata(path).map_err(|e| Error::io(action, path, &e))?;
+        let ours = opened.is_dir()
+            && named.is_dir()
+            && (opened.dev(), opened.ino()) == (named.dev(), named.ino())
+            && opened.uid() == 0;
+        if !ours {
+            let e = std::io::Error::other("not the directory this process created");
+            return Err(Error::io(action, path, &e));
+        }
+        std::os::unix::fs::fchown(&dir, Some(*uid), Some(*gid))
+            .map_err(|e| Error::io(action, path, &e))
+    }
+
+    /// Writes `text` to `path` as this user, replacing the file's contents, with mode 0600
+    /// (what the server demands of a key file). As root, the server's user writes it, so that whatever that user put at
+    /// `path` (a symlink, say) can only lead where it may write itself.
+    pub(super) fn write_file(&self, path: &Path, text: &str) -> Result<(), Error> {
+        self.shell(WRITE_SCRIPT, [path.as_os_str()], Some(text))
+            .map_err(|e| Error::io("write", path, &e))
+    }
+
+    /// Appends `line` to `path` as this user, unless the file already holds it.
+    pub(super) fn append_line(&self, path: &Path, line: &str) -> Result<(), Error> {
+        self.shell(APPEND_SCRIPT, [path.as_os_str(), OsStr::new(line)], None)
+            .map_err(|e| Error::io("append to", path, &e))
+    }
+
+    /// The contents of `path`, read as this user (`None` if it cannot be read). As root, the
+    /// server's user reads it: a file in its directories may be a symlink to anything.
+    pub(super) fn read_file(&self, path: &Path) -> Option<Vec<u8>> {
         match self {
-            Self::Me => Ok(()),
-            Self::Postgres { uid, gid, .. } => {
-                std::os::unix::fs::chown(path, Some(*uid), Some(*gid))
-                    .map_err(|e| Error::io("change the owner of", path, &e))
+            Self::Me => fs::read(path).ok(),
+            Self::Postgres { .. } => {
+                let argv = self.argv(Path::new("cat"), [OsStr::new("--"), path.as_os_str()]);
+                let mut cmd = Command::new(&argv[0]);
+                cmd.args(&argv[1..])
+                    .current_dir("/")
+                    .stdin(Stdio::null())
+                    .stderr(Stdio::null());
+                let output = cmd.output().ok()?;
+                output.status.success().then_some(output.stdout)
             }
         }
+    }
+
+    /// Runs `sh -c script pgcluster args...` as this user in `/`, with `stdin` (or nothing)
+    /// as its input; an error carries its stderr or exit status.
+    fn shell<'a>(
+        &self,
+        script: &'a str,
+        args: impl IntoIterator<Item = &'a OsStr>,
+        stdin: Option<&str>,
+    ) -> std::io::Result<()> {
+        let mut all = vec![
+            OsStr::new("-c"),
+            OsStr::new(script),
+            OsStr::new("pgcluster"),
+        ];
+        all.extend(args);
+        let argv = self.argv(Path::new("/bin/sh"), all);
+        let mut cmd = Command::new(&argv[0]);
+        cmd.args(&argv[1..])
+            .current_dir("/")
+            .env("LC_ALL", "C")
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn()?;
+        if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
+            pipe.write_all(text.as_bytes())?;
+        }
+        let output = child.wait_with_output()?;
+        if output.status.success() {
+            return Ok(());
+        }
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let message = match stderr.trim() {
+            "" => output.status.to_string(),
+            text => text.to_owned(),
+        };
+        Err(std::io::Error::other(message))
     }
 }
 
@@ -190,8 +287,9 @@ fn parse_version(name: &str) -> Option<(u32, u32)> {
     Some((major.parse().ok()?, minor.parse().ok()?))
 }
 
-/// A new, empty, uniquely named directory under the temporary directory, or under `/tmp`
-/// when that is too long for socket paths or (with `shared`) not open to other users.
+/// A new, empty, uniquely named directory (mode 0700) under the temporary directory, or
+/// under `/tmp` when that is too long for socket paths or (with `shared`, for a directory to
+/// be given to the server's user) not open to other users.
 pub(super) fn create_private_dir(shared: bool) -> Result<PathBuf, Error> {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let mut base = std::env::temp_dir();
@@ -208,8 +306,19 @@ pub(super) fn create_private_dir(shared: bool) -> Result<PathBuf, Error> {
         "pgcluster-test-{}-{n}-{time:x}",
         std::process::id()
     ));
-    fs::create_dir(&dir).map_err(|e| Error::io("create directory", &dir, &e))?;
+    create_dir_private(&dir)?;
     Ok(dir)
+}
+
+/// Creates the directory `dir` with mode 0700 (never an existing one).
+pub(super) fn create_dir_private(dir: &Path) -> Result<(), Error> {
+    fs::DirBuilder::new()
+        .mode(PRIVATE_MODE)
+        .create(dir)
+        .map_err(|e| Error::io("create directory", dir, &e))?;
+    // The mode given to mkdir is reduced by the umask; make sure it is exactly 0700.
+    fs::set_permissions(dir, fs::Permissions::from_mode(PRIVATE_MODE))
+        .map_err(|e| Error::io("set permissions of", dir, &e))
 }
 
 /// A port that was free a moment ago on `127.0.0.1`.

@@ -48,6 +48,10 @@ pub enum Error {
     /// The connection was lost after a `CREATE`/`DROP`/`ALTER DATABASE` was sent, so whether
     /// it took effect is unknown. It was not retried.
     OutcomeUnknown(Box<OutcomeUnknown>),
+    /// The work was stopped by [`Interrupter::interrupt`](crate::cluster::Interrupter): a
+    /// statement was cancelled, was refused before it was sent, or finished before the
+    /// cancel took effect. Says what `pg_database` shows afterwards.
+    Interrupted(Box<Interrupted>),
     /// An operation failed and left a database behind under a temporary name.
     LeftBehind {
         /// Why the operation failed.
@@ -188,6 +192,7 @@ impl fmt::Display for Error {
                 )
             }
             Self::OutcomeUnknown(e) => e.fmt(f),
+            Self::Interrupted(e) => e.fmt(f),
             Self::LeftBehind { cause, database } => write!(
                 f,
                 "{cause}\nThe database \"{}\" was left behind; drop it once it is not needed.",
@@ -304,6 +309,84 @@ impl fmt::Display for OutcomeUnknown {
             Some(false) => write!(f, "After reconnecting, database \"{name}\" does not exist."),
             None => f.write_str("Could not reconnect to check pg_database."),
         }
+    }
+}
+
+/// How far an interrupted statement got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Stage {
+    /// The interrupt came first: the statement was never sent.
+    NotStarted,
+    /// The statement was sent and the server cancelled it (`57014`).
+    Cancelled,
+    /// The statement was sent and completed before the cancel took effect.
+    Finished,
+}
+
+/// A statement stopped by an interrupt, and what `pg_database` shows once it ended.
+///
+/// `Display`, one line, e.g.
+/// `interrupted: CREATE DATABASE "big3" was cancelled; pg_database shows no database "big3"`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Interrupted {
+    /// What the statement does, e.g. `CREATE DATABASE "big3"`; `None` for a read of the
+    /// catalog.
+    pub action: Option<String>,
+    /// The statement as it was, or would have been, sent.
+    pub statement: String,
+    /// How far it got.
+    pub stage: Stage,
+    /// The database `pg_database` was checked for after the statement ended (`None` for a
+    /// read of the catalog, where nothing was checked).
+    pub database: Option<String>,
+    /// Whether `pg_database` lists `database` (`None`: not checked, or the check failed).
+    pub exists: Option<bool>,
+    /// A temporary database the interrupted operation had made and then dropped (an
+    /// `overwrite`'s copy).
+    pub dropped: Option<String>,
+}
+
+impl Interrupted {
+    /// A read of the catalog (`exists`, `list`), stopped at `stage`.
+    pub(crate) fn read(statement: &str, stage: Stage) -> Self {
+        Self {
+            action: None,
+            statement: statement.to_owned(),
+            stage,
+            database: None,
+            exists: None,
+            dropped: None,
+        }
+    }
+}
+
+impl fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let action = self.action.as_deref().unwrap_or("a query of pg_database");
+        let stage = match self.stage {
+            Stage::NotStarted => "was not started",
+            Stage::Cancelled => "was cancelled",
+            Stage::Finished => "finished before the cancel took effect",
+        };
+        write!(f, "interrupted: {action} {stage}")?;
+        if let Some(database) = &self.database {
+            let name = database.escape_debug();
+            match self.exists {
+                Some(true) => write!(f, "; pg_database shows database \"{name}\"")?,
+                Some(false) => write!(f, "; pg_database shows no database \"{name}\"")?,
+                None => write!(f, "; pg_database could not be read for \"{name}\"")?,
+            }
+        }
+        if let Some(dropped) = &self.dropped {
+            write!(
+                f,
+                "; the temporary database \"{}\" was dropped",
+                dropped.escape_debug()
+            )?;
+        }
+        Ok(())
     }
 }
 

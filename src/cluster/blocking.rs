@@ -4,7 +4,7 @@ use std::fmt;
 
 use tokio::runtime::Runtime;
 
-use super::{CreateOptions, DatabaseInfo, DropOptions};
+use super::{CreateOptions, DatabaseInfo, DropOptions, Interrupter};
 use crate::blocking::{new_runtime, Connection};
 use crate::conninfo::{Config, Env};
 use crate::error::Error;
@@ -60,6 +60,12 @@ impl Cluster {
     /// See [`crate::Cluster::take_warnings`].
     pub fn take_warnings(&self) -> Vec<String> {
         self.inner.take_warnings()
+    }
+
+    /// See [`crate::Cluster::interrupter`]: call [`Interrupter::interrupt`] from another
+    /// thread (e.g. one that handles signals) to stop the call this thread is in.
+    pub fn interrupter(&self) -> Interrupter {
+        self.inner.interrupter()
     }
 
     /// See [`crate::Cluster::database`].
@@ -167,6 +173,16 @@ impl Cluster {
     /// See [`crate::Cluster::list`].
     pub fn list(&self) -> Result<Vec<DatabaseInfo>, Error> {
         self.runtime.block_on(self.inner.list())
+    }
+
+    /// See [`crate::Cluster::leftovers`].
+    pub fn leftovers(&self) -> Result<Vec<DatabaseInfo>, Error> {
+        self.runtime.block_on(self.inner.leftovers())
+    }
+
+    /// See [`crate::Cluster::cleanup`].
+    pub fn cleanup(&self) -> Result<Vec<DatabaseInfo>, Error> {
+        self.runtime.block_on(self.inner.cleanup())
     }
 }
 

@@ -18,22 +18,27 @@
 //!   ([`Error::DatabaseNotNamed`], before anything is sent).
 
 pub mod blocking;
+mod interrupt;
 mod list;
 mod literal;
 pub mod name;
 mod options;
 mod overwrite;
 mod setting;
+mod temporary;
 
 use std::fmt;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
+pub use interrupt::Interrupter;
 pub use list::DatabaseInfo;
 pub use options::{CreateOptions, DropOptions, LocaleProvider, Strategy};
+pub use temporary::is_temporary_name;
 
 use crate::connection::{Connection, ParkedConnection, QueryResult};
 use crate::conninfo::{Address, Config, Env};
-use crate::error::{Destructive, Error, OutcomeUnknown};
+use crate::error::{Destructive, Error, Interrupted, OutcomeUnknown, Stage};
+use interrupt::Flight;
 use name::quote_ident;
 use setting::Setting;
 
@@ -73,6 +78,17 @@ pub struct Cluster {
     idle: Mutex<Vec<ParkedConnection>>,
     /// What libpq would have printed on stderr while connecting, not yet taken.
     warnings: Mutex<Vec<String>>,
+    /// The statements under way, and whether an [`Interrupter`] stopped the work.
+    interrupt: Arc<interrupt::State>,
+}
+
+/// Whether a statement is work (refused and cancelled once the cluster is interrupted) or
+/// owed by an interrupted operation (sent anyway: reporting the outcome, dropping a
+/// temporary copy).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Work,
+    Owed,
 }
 
 /// A cluster for the application's database setting; refuses anything that is not
@@ -104,7 +120,31 @@ impl Cluster {
             env: Env::from_process(),
             idle: Mutex::new(Vec::new()),
             warnings: Mutex::new(Vec::new()),
+            interrupt: Arc::default(),
         }
+    }
+
+    /// What stops this cluster's work from another thread (see [`Interrupter`]): the
+    /// statements under way are cancelled, and no new one is sent. An interrupted call
+    /// returns [`Error::Interrupted`], which says what `pg_database` shows once the
+    /// statement ended; the clean-up an operation owes (an `overwrite` dropping its
+    /// temporary copy) still runs.
+    pub fn interrupter(&self) -> Interrupter {
+        Interrupter::new(Arc::clone(&self.interrupt))
+    }
+
+    /// Registers a statement about to be sent on `conn` (work is tracked, what is owed is
+    /// not); `None` if it is work and the cluster is interrupted.
+    fn begin(&self, mode: Mode, conn: &Connection) -> Option<Flight> {
+        match mode {
+            Mode::Work => self.interrupt.begin(conn.cancel_token()),
+            Mode::Owed => Some(Flight::untracked()),
+        }
+    }
+
+    /// Whether work is refused before even connecting.
+    fn refused(&self, mode: Mode) -> bool {
+        mode == Mode::Work && self.interrupt.is_interrupted()
     }
 
     /// Takes the warnings libpq would have printed on stderr while this cluster connected
@@ -292,19 +332,46 @@ impl Cluster {
     /// Runs a read-only query on a maintenance connection. A reused idle connection the
     /// server ended just before (a termination not yet visible when it was resumed) is
     /// replaced and the read tried once more: reads, unlike DDL, are safe to repeat.
+    ///
+    /// An interrupt that comes first, or cancels the read, makes it [`Error::Interrupted`]; a
+    /// read that finished is returned as usual.
     async fn read(&self, sql: &str, params: &[Option<&str>]) -> Result<QueryResult, Error> {
+        self.read_as(Mode::Work, sql, params).await
+    }
+
+    async fn read_as(
+        &self,
+        mode: Mode,
+        sql: &str,
+        params: &[Option<&str>],
+    ) -> Result<QueryResult, Error> {
+        let not_started = || read_interrupted(sql, Stage::NotStarted);
         loop {
+            if self.refused(mode) {
+                return Err(not_started());
+            }
             let (db, mut conn, reused) = self.maintenance_reused(&[]).await?;
+            let Some(flight) = self.begin(mode, &conn) else {
+                self.release(db, conn);
+                return Err(not_started());
+            };
             let result = if params.is_empty() {
-                conn.simple_query(sql)
+                flight
+                    .run(conn.simple_query(sql))
                     .await
                     .map(|mut r| r.pop().unwrap_or_else(QueryResult::empty))
             } else {
-                conn.query(sql, params).await
+                flight.run(conn.query(sql, params)).await
             };
-            self.release(db, conn);
+            let interrupted = flight.finish();
+            if !interrupted {
+                self.release(db, conn);
+            }
             match result {
                 Err(Error::Query(e)) if reused && e.connection_lost => continue,
+                Err(e) if interrupted && is_cancel(&e) => {
+                    return Err(read_interrupted(sql, Stage::Cancelled))
+                }
                 result => return result,
             }
         }
@@ -325,11 +392,30 @@ impl Cluster {
     /// Runs one DDL statement about `names` (the first is the database it acts on). If the
     /// connection is lost after the statement was sent, the outcome is unknown: the error
     /// says what `pg_database` shows after reconnecting, and nothing is retried.
+    ///
+    /// If the cluster is interrupted before or while it runs, the error is
+    /// [`Error::Interrupted`] (not started, cancelled, or finished first), with what
+    /// `pg_database` shows for the database once the statement ended.
     async fn ddl(&self, names: &[&str], sql: &str) -> Result<(), Error> {
+        self.ddl_as(Mode::Work, names, sql).await
+    }
+
+    async fn ddl_as(&self, mode: Mode, names: &[&str], sql: &str) -> Result<(), Error> {
+        if self.refused(mode) {
+            return Err(self.interrupted(names, sql, Stage::NotStarted).await);
+        }
         let (db, mut conn) = self.maintenance(names).await?;
-        let result = conn.simple_query(sql).await;
-        self.release(db, conn);
+        let Some(flight) = self.begin(mode, &conn) else {
+            self.release(db, conn);
+            return Err(self.interrupted(names, sql, Stage::NotStarted).await);
+        };
+        let result = flight.run(conn.simple_query(sql)).await;
+        let interrupted = flight.finish();
+        if !interrupted {
+            self.release(db, conn);
+        }
         match result {
+            Ok(_) if interrupted => Err(self.interrupted(names, sql, Stage::Finished).await),
             Ok(_) => Ok(()),
             Err(Error::Query(cause)) if cause.connection_lost => {
                 let database = names.first().copied().unwrap_or_default().to_owned();
@@ -341,8 +427,29 @@ impl Cluster {
                     exists,
                 })))
             }
+            Err(e) if interrupted && is_cancel(&e) => {
+                Err(self.interrupted(names, sql, Stage::Cancelled).await)
+            }
             Err(e) => Err(e),
         }
+    }
+
+    /// [`Error::Interrupted`] for DDL statement `sql` about `names`, stopped at `stage`,
+    /// with what `pg_database` now shows for the database it acts on.
+    async fn interrupted(&self, names: &[&str], sql: &str, stage: Stage) -> Error {
+        let database = names.first().copied().unwrap_or_default();
+        Error::Interrupted(Box::new(Interrupted {
+            action: Some(format!(
+                "{} \"{}\"",
+                ddl_command(sql),
+                database.escape_debug()
+            )),
+            statement: sql.to_owned(),
+            stage,
+            database: Some(database.to_owned()),
+            exists: self.exists_as(Mode::Owed, database).await.ok(),
+            dropped: None,
+        }))
     }
 
     /// Whether database `name` (default: the setting's database) exists. The name is bound
@@ -350,10 +457,15 @@ impl Cluster {
     /// matches a truncated one and no setting of the session can change what is matched.
     pub async fn exists<'a>(&self, name: impl Into<Option<&'a str>>) -> Result<bool, Error> {
         let name = self.target(name.into())?;
+        self.exists_as(Mode::Work, &name).await
+    }
+
+    async fn exists_as(&self, mode: Mode, name: &str) -> Result<bool, Error> {
         let result = self
-            .read(
+            .read_as(
+                mode,
                 "SELECT TRUE FROM pg_catalog.pg_database AS d WHERE d.datname::text = $1::text",
-                &[Some(name.as_str())],
+                &[Some(name)],
             )
             .await?;
         Ok(!result.rows.is_empty())
@@ -414,32 +526,50 @@ impl Cluster {
         options: DropOptions,
     ) -> Result<(), Error> {
         let name = self.destructive_target(name.into(), Destructive::Drop)?;
-        let (db, mut conn) = self.maintenance(&[&name]).await?;
+        self.drop_as(Mode::Work, &name, options).await
+    }
+
+    /// Drops database `name` (checked) with `options`, as work or as what is owed.
+    async fn drop_as(&self, mode: Mode, name: &str, options: DropOptions) -> Result<(), Error> {
+        let (db, mut conn) = self.maintenance(&[name]).await?;
         let has_force = server_version_num(&conn) >= 130_000;
         if options.is_force() && !has_force {
             // Before 13: block new logins, then end the sessions on it.
-            let prepared = async {
-                conn.simple_query(&format!(
-                    "ALTER DATABASE {} ALLOW_CONNECTIONS false;",
-                    quote_ident(&name)
-                ))
-                .await?;
-                conn.query(
-                    "SELECT pg_catalog.pg_terminate_backend(a.pid) FROM pg_catalog.pg_stat_activity AS a \
-                     WHERE a.datname::text = $1::text AND a.pid <> pg_catalog.pg_backend_pid()",
-                    &[Some(name.as_str())],
-                )
-                .await
-            }
-            .await;
-            if let Err(e) = prepared {
+            let alter = format!(
+                "ALTER DATABASE {} ALLOW_CONNECTIONS false;",
+                quote_ident(name)
+            );
+            let Some(flight) = self.begin(mode, &conn) else {
                 self.release(db, conn);
-                return Err(e);
+                return Err(self.interrupted(&[name], &alter, Stage::NotStarted).await);
+            };
+            let prepared = flight
+                .run(async {
+                    conn.simple_query(&alter).await?;
+                    conn.query(
+                        "SELECT pg_catalog.pg_terminate_backend(a.pid) FROM pg_catalog.pg_stat_activity AS a \
+                         WHERE a.datname::text = $1::text AND a.pid <> pg_catalog.pg_backend_pid()",
+                        &[Some(name)],
+                    )
+                    .await
+                })
+                .await;
+            let interrupted = flight.finish();
+            if !interrupted {
+                self.release(db, conn);
             }
+            match prepared {
+                Err(e) if interrupted && is_cancel(&e) => {
+                    return Err(self.interrupted(&[name], &alter, Stage::Cancelled).await)
+                }
+                Err(e) => return Err(e),
+                Ok(_) => {}
+            }
+        } else {
+            self.release(db, conn);
         }
-        self.release(db, conn);
-        let sql = options.sql_for(&name, has_force)?;
-        self.ddl(&[&name], &sql).await
+        let sql = options.sql_for(name, has_force)?;
+        self.ddl_as(mode, &[name], &sql).await
     }
 
     /// Renames database `name` to `new`; without a name, the database the setting names
@@ -466,6 +596,71 @@ impl Cluster {
         let result = self.read(list::SQL, &[]).await?;
         result.rows.iter().map(|row| list::parse_row(row)).collect()
     }
+
+    /// The databases pgcluster's own interrupted work left behind: those whose names are
+    /// the temporary names `overwrite` makes, `pgcluster_(new|old)_<pid>_<n>_<8 hex>`
+    /// ([`is_temporary_name`]), and nothing else.
+    ///
+    /// An `overwrite` running at this moment, in any process, has such databases too: it
+    /// drops them itself when it ends.
+    pub async fn leftovers(&self) -> Result<Vec<DatabaseInfo>, Error> {
+        let mut databases = self.list().await?;
+        databases.retain(|d| is_temporary_name(&d.name));
+        Ok(databases)
+    }
+
+    /// Drops every database [`Cluster::leftovers`] lists, each with
+    /// `DROP DATABASE IF EXISTS` (no `FORCE`: one with sessions on it stays). Returns those
+    /// dropped, or the first failure once every drop was tried. Do not run it while an
+    /// `overwrite` is under way on the cluster: it would drop that one's new copy, and the
+    /// `overwrite` would fail (its database unchanged).
+    pub async fn cleanup(&self) -> Result<Vec<DatabaseInfo>, Error> {
+        let mut dropped = Vec::new();
+        let mut first = None;
+        for leftover in self.leftovers().await? {
+            match self
+                .drop_as(
+                    Mode::Work,
+                    &leftover.name,
+                    DropOptions::new().if_exists(true),
+                )
+                .await
+            {
+                Ok(()) => dropped.push(leftover),
+                Err(e) => {
+                    first.get_or_insert(e);
+                }
+            }
+        }
+        first.map_or(Ok(dropped), Err)
+    }
+
+    /// After `overwrite` of `name` failed with `e` once the temporary database `fresh` may
+    /// exist: drops `fresh` (owed, so also after an interrupt) and names it in the error if
+    /// it is left. An interrupt's report then says what `pg_database` shows for `name`, and
+    /// that `fresh` was dropped.
+    pub(super) async fn discard(&self, e: Error, name: &str, fresh: &str) -> Error {
+        let dropped = match self.ddl_as(Mode::Owed, &[fresh], &drop_sql(fresh)).await {
+            Ok(()) => Some(fresh.to_owned()),
+            Err(e) if e.sqlstate() == Some(UNDEFINED_DATABASE) => None,
+            Err(_) => return Error::left_behind(e, Some(fresh.to_owned())),
+        };
+        match e {
+            Error::Interrupted(mut i) => {
+                i.database = Some(name.to_owned());
+                i.exists = self.exists_as(Mode::Owed, name).await.ok();
+                i.dropped = dropped;
+                Error::Interrupted(i)
+            }
+            e => e,
+        }
+    }
+
+    /// Drops database `name` (checked) with `options` as what an interrupted operation
+    /// owes: no interrupt refuses or cancels it.
+    pub(super) async fn drop_owed(&self, name: &str, options: DropOptions) -> Result<(), Error> {
+        self.drop_as(Mode::Owed, name, options).await
+    }
 }
 
 /// `server_version_num` as a number (0 if the server did not say).
@@ -482,6 +677,34 @@ fn server_version_num(conn: &Connection) -> u32 {
             })
         })
         .unwrap_or(0)
+}
+
+/// SQLSTATE `query_canceled`: a cancel request (or a statement timeout) stopped it.
+const QUERY_CANCELED: &str = "57014";
+/// SQLSTATE `invalid_catalog_name`: `database "x" does not exist`.
+const UNDEFINED_DATABASE: &str = "3D000";
+
+/// [`Error::Interrupted`] for a read of the catalog, `sql`, stopped at `stage`.
+fn read_interrupted(sql: &str, stage: Stage) -> Error {
+    Error::Interrupted(Box::new(Interrupted::read(sql, stage)))
+}
+
+/// Whether `e` is the server's answer to a cancel request.
+fn is_cancel(e: &Error) -> bool {
+    matches!(e, Error::Query(q) if !q.connection_lost) && e.sqlstate() == Some(QUERY_CANCELED)
+}
+
+/// `CREATE DATABASE`, `DROP DATABASE` or `ALTER DATABASE`: the command of DDL statement
+/// `sql` (the first one of a transaction).
+fn ddl_command(sql: &str) -> &str {
+    let sql = sql.strip_prefix("BEGIN; ").unwrap_or(sql);
+    let end = sql.match_indices(' ').nth(1).map_or(sql.len(), |(i, _)| i);
+    &sql[..end]
+}
+
+/// `DROP DATABASE "name";`
+fn drop_sql(name: &str) -> String {
+    format!("DROP DATABASE {};", quote_ident(name))
 }
 
 impl fmt::Debug for Cluster {

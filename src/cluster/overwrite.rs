@@ -12,9 +12,10 @@ mod restore;
 
 use super::name::quote_ident;
 use super::options::{CreateOptions, LocaleProvider};
-use super::{server_version_num, Cluster, DropOptions};
+use super::temporary::{self, Role};
+use super::{is_cancel, read_interrupted, server_version_num, Cluster, DropOptions, Mode};
 use crate::connection::QueryResult;
-use crate::error::{Destructive, Error};
+use crate::error::{Destructive, Error, Stage};
 use catalog::{Catalog, Template};
 
 /// The template `CREATE DATABASE` copies when none is named.
@@ -85,10 +86,15 @@ impl Cluster {
             }
             None => None,
         };
-        self.create_with(fresh.as_str(), &create).await?;
+        match self.create_with(fresh.as_str(), &create).await {
+            Ok(()) => {}
+            // It may have been made (the CREATE finished first): drop it.
+            Err(e @ Error::Interrupted(_)) => return Err(self.without(&name, &fresh, e).await),
+            Err(e) => return Err(e),
+        }
         if let Some(restore) = restore {
             if let Err(e) = self.ddl(&[&fresh], &restore).await {
-                return Err(self.without(fresh, e).await);
+                return Err(self.without(&name, &fresh, e).await);
             }
         }
         let swap = if existed {
@@ -111,28 +117,31 @@ impl Cluster {
                 quote_ident(&name)
             )
         };
-        if let Err(e) = self.ddl(&[&name, &fresh], &swap).await {
-            return Err(self.without(fresh, e).await);
-        }
+        let swapped = match self.ddl(&[&name, &fresh], &swap).await {
+            Ok(()) => Ok(()),
+            // The swap committed before the cancel took effect: finish the job.
+            Err(Error::Interrupted(i)) if i.stage == Stage::Finished => Err(i),
+            Err(e) => return Err(self.without(&name, &fresh, e).await),
+        };
         if existed {
-            if let Err(e) = self
-                .drop_with(old.as_str(), DropOptions::new().force(true))
-                .await
-            {
+            // Owed: an interrupt does not stop it, or the old database would be left.
+            if let Err(e) = self.drop_owed(&old, DropOptions::new().force(true)).await {
                 return Err(Error::left_behind(e, Some(old)));
             }
         }
-        Ok(())
+        swapped.map_err(|mut i| {
+            if existed {
+                i.dropped = Some(old);
+            }
+            Error::Interrupted(i)
+        })
     }
 
-    /// Drops the new database `fresh` after `cause` stopped the overwrite: `cause`, naming
-    /// `fresh` if it could not be dropped.
-    async fn without(&self, fresh: String, cause: Error) -> Error {
-        let leftover = match self.drop(fresh.as_str()).await {
-            Ok(()) => None,
-            Err(_) => Some(fresh),
-        };
-        Error::left_behind(cause, leftover)
+    /// Drops the new database `fresh` after `cause` stopped the overwrite of `name` (also
+    /// after an interrupt: it is owed): `cause`, naming `fresh` if it could not be dropped
+    /// (see [`Cluster::discard`]).
+    async fn without(&self, name: &str, fresh: &str, cause: Error) -> Error {
+        self.discard(cause, name, fresh).await
     }
 
     /// The catalogs' answer about `name` and the templates `options` may copy, and the
@@ -150,13 +159,26 @@ impl Cluster {
             options.template.as_deref(),
         ];
         loop {
+            if self.refused(Mode::Work) {
+                return Err(read_interrupted(&catalog::sql(0), Stage::NotStarted));
+            }
             let (db, mut conn, reused) = self.maintenance_reused(&[]).await?;
             let version = server_version_num(&conn);
-            let result: Result<QueryResult, Error> =
-                conn.query(&catalog::sql(version), &params).await;
-            self.release(db, conn);
+            let sql = catalog::sql(version);
+            let Some(flight) = self.begin(Mode::Work, &conn) else {
+                self.release(db, conn);
+                return Err(read_interrupted(&sql, Stage::NotStarted));
+            };
+            let result: Result<QueryResult, Error> = flight.run(conn.query(&sql, &params)).await;
+            let interrupted = flight.finish();
+            if !interrupted {
+                self.release(db, conn);
+            }
             match result {
                 Err(Error::Query(e)) if reused && e.connection_lost => continue,
+                Err(e) if interrupted && is_cancel(&e) => {
+                    return Err(read_interrupted(&sql, Stage::Cancelled))
+                }
                 result => return Ok((catalog::parse(&result?)?, version)),
             }
         }
@@ -242,12 +264,7 @@ fn copies_to(
 }
 /// A name for a database that exists only during `overwrite`, unique to this process.
 fn temporary_name(role: &str) -> String {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let mut random = [0u8; 4];
-    let salt = getrandom::getrandom(&mut random).map_or(0, |()| u32::from_le_bytes(random));
-    format!("pgcluster_{role}_{}_{n}_{salt:08x}", std::process::id())
+    temporary::new_name(if role == "old" { Role::Old } else { Role::New })
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@
 mod overwrite_fixture;
 
 use std::process::Command;
+use std::sync::{Mutex, MutexGuard};
 
 use overwrite_fixture::{has_marker, properties, temporary_databases, Fixture};
 use pgcluster::testing::TestServer;
@@ -34,6 +35,13 @@ fn pgcluster(args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// Held by each test that overwrites: each asserts that no temporary database of
+/// `overwrite` is left, which another one running would briefly have.
+fn one_overwrite_at_a_time() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 const OK: (i32, &str, &str) = (0, "", "");
 
 fn ok(args: &[&str]) {
@@ -43,6 +51,7 @@ fn ok(args: &[&str]) {
 
 #[test]
 fn overwrite_keeps_the_database_and_takes_create_options() {
+    let _alone = one_overwrite_at_a_time();
     let server = server();
     let fixture = Fixture::new(server, "cli_ow");
     let name = "cli_ow_db";
@@ -102,6 +111,7 @@ fn overwrite_keeps_the_database_and_takes_create_options() {
 
 #[test]
 fn overwrite_of_a_missing_database_creates_it() {
+    let _alone = one_overwrite_at_a_time();
     let server = server();
     let name = "cli_ow_missing";
     assert_eq!(properties(server, name), None);

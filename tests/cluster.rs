@@ -900,3 +900,33 @@ fn overwrite_of_a_missing_database_creates_it() {
     );
     c.drop(name).unwrap();
 }
+
+#[test]
+fn overwrite_keeps_an_icu_locale_and_default_privileges() {
+    let _alone = one_overwrite_at_a_time();
+    let server = server();
+    let name = "ow_icu_db";
+    server
+        .psql(&format!(
+            "CREATE DATABASE {name} LOCALE_PROVIDER icu ICU_LOCALE 'und-u-ks-level2' \
+             TEMPLATE template0"
+        ))
+        .unwrap();
+    let (oid, before) = properties(server, name).unwrap();
+    // A NULL datacl (the defaults), no comment, no settings.
+    assert_eq!(
+        before,
+        "postgres|UTF8|C|C|i|und-u-ks-level2|-1|pg_default|f|t|||"
+    );
+    let c = cluster();
+    c.overwrite(name, None).unwrap();
+    let (new_oid, after) = properties(server, name).unwrap();
+    assert_ne!(new_oid, oid);
+    assert_eq!(after, before);
+    // Another ICU locale given anew wins.
+    c.overwrite_with(name, &CreateOptions::new().icu_locale("de"))
+        .unwrap();
+    let (_, after) = properties(server, name).unwrap();
+    assert_eq!(after, before.replace("und-u-ks-level2", "de"));
+    c.drop(name).unwrap();
+}

@@ -485,3 +485,249 @@ fn hot_standby_and_promote() {
         .expect("writable after promote");
     assert_eq!(primary.psql("SELECT count(*) FROM t"), Ok("2\n".to_owned()));
 }
+
+/// Whether this process runs as root (effective uid 0).
+fn is_root() -> bool {
+    let status = std::fs::read_to_string("/proc/self/status").expect("status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        == Some("0")
+}
+
+/// `program args` as the OS user `nobody` (`runuser -u nobody --`), in `/`, with only
+/// `PATH` and `vars` in its environment and no terminal.
+fn as_nobody(program: &Path, args: &[String], vars: &[(&str, &str)]) -> Output {
+    let runuser = ["/usr/sbin/runuser", "/sbin/runuser", "/usr/bin/runuser"]
+        .into_iter()
+        .find(|p| Path::new(p).is_file())
+        .expect("runuser is installed");
+    let mut cmd = Command::new(runuser);
+    cmd.args(["-u", "nobody", "--"])
+        .arg(program)
+        .args(args)
+        .env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .envs(vars.iter().copied())
+        .current_dir("/")
+        .stdin(Stdio::null());
+    cmd.output().expect("runuser runs")
+}
+
+/// `psql -X -A -t -w -c 'SELECT 1'` with `conninfo`, as `nobody`, with `password` (if any)
+/// as `PGPASSWORD`.
+fn psql_as_nobody(server: &TestServer, conninfo: &str, password: Option<&str>) -> Output {
+    let args = ["-X", "-A", "-t", "-w", "-d", conninfo, "-c", "SELECT 1"].map(str::to_owned);
+    let vars: Vec<(&str, &str)> = password.map(|p| ("PGPASSWORD", p)).into_iter().collect();
+    as_nobody(&server.bin_dir().join("psql"), &args, &vars)
+}
+
+/// What a run that must have failed printed, with its exit status checked.
+fn failed_text(output: &Output, what: &str) -> String {
+    assert!(!output.status.success(), "{what}: {}", stdout(output));
+    assert_eq!(stdout(output), "", "{what}");
+    stderr(output)
+}
+
+/// Another OS user gets nowhere: not through the socket (its directory is 0700), not over
+/// TCP as any role without the server's password (nothing is trusted there), whether with
+/// `psql` or with our own client; the owner connects both ways.
+#[test]
+fn another_os_user_cannot_connect() {
+    if !is_root() {
+        println!("skipped: switching to the OS user nobody needs root");
+        return;
+    }
+    let server = TestServer::new().expect("server starts");
+    let port = server.port();
+    let sock = server.socket_dir().display().to_string();
+    let socket = format!("host={sock} port={port} user=postgres dbname=postgres");
+    let tcp = |user: &str| format!("host=127.0.0.1 port={port} user={user} dbname=postgres");
+
+    // The owner: over the socket without a password, over TCP with it.
+    let owner = client_psql(&server, "postgres", None, "SELECT current_user");
+    assert_eq!(stdout(&owner), "postgres\n", "{}", stderr(&owner));
+    let owner = client_psql(
+        &server,
+        "postgres",
+        Some(server.password()),
+        "SELECT current_user",
+    );
+    assert_eq!(stdout(&owner), "postgres\n", "{}", stderr(&owner));
+
+    // nobody, over the socket: the directory is closed to it.
+    let text = failed_text(&psql_as_nobody(&server, &socket, None), "socket");
+    assert!(
+        text.contains(&format!(
+            "{sock}/.s.PGSQL.{port}\" failed: Permission denied"
+        )),
+        "{text}"
+    );
+
+    // nobody, over TCP: every role needs the password. Without one, libpq gives up before
+    // sending anything; the old public password of the test roles is refused.
+    let mut roles = vec!["postgres".to_owned(), os_user()];
+    roles.extend([PASSWORD_ROLE, MD5_ROLE, SCRAM_ROLE].map(str::to_owned));
+    roles.dedup();
+    for role in &roles {
+        let text = failed_text(&psql_as_nobody(&server, &tcp(role), None), role);
+        assert!(
+            text.ends_with("fe_sendauth: no password supplied\n"),
+            "{role}: {text}"
+        );
+        let guessed = psql_as_nobody(&server, &tcp(role), Some("pgcluster-secret"));
+        let text = failed_text(&guessed, role);
+        assert!(
+            text.ends_with(&format!(
+                "FATAL:  password authentication failed for user \"{role}\"\n"
+            )),
+            "{role}: {text}"
+        );
+    }
+    let text = failed_text(
+        &psql_as_nobody(&server, &tcp(REJECT_ROLE), Some("pgcluster-secret")),
+        REJECT_ROLE,
+    );
+    assert!(
+        text.contains("FATAL:  pg_hba.conf rejects connection"),
+        "{text}"
+    );
+
+    // Our own client, through the pgcluster binary, fares no better.
+    #[cfg(feature = "cli")]
+    {
+        let cli = Path::new(env!("CARGO_BIN_EXE_pgcluster"));
+        let executable = as_nobody(
+            Path::new("test"),
+            &["-x".into(), cli.display().to_string()],
+            &[],
+        );
+        if !executable.status.success() {
+            println!(
+                "pgcluster part skipped: nobody cannot run {}",
+                cli.display()
+            );
+            return;
+        }
+        let run = |setting: String| {
+            let output = as_nobody(
+                cli,
+                &["--db".into(), setting.clone(), "connect".into()],
+                &[],
+            );
+            (output.status.code(), failed_text(&output, &setting))
+        };
+        let (status, text) = run(format!("postgresql:///postgres?host={sock}&port={port}"));
+        assert_eq!(status, Some(1), "{text}");
+        assert!(text.contains("Permission denied"), "{text}");
+        for role in &roles {
+            let (status, text) = run(format!("postgres://{role}@127.0.0.1:{port}/postgres"));
+            assert_eq!(status, Some(1), "{text}");
+            assert!(text.contains("fe_sendauth: no password supplied"), "{text}");
+            let (status, text) = run(format!(
+                "postgres://{role}:pgcluster-secret@127.0.0.1:{port}/postgres"
+            ));
+            assert_eq!(status, Some(1), "{text}");
+            assert!(
+                text.contains(&format!(
+                    "FATAL:  password authentication failed for user \"{role}\""
+                )),
+                "{text}"
+            );
+        }
+    }
+}
+
+/// The uid in `/etc/passwd` of the OS user `name`.
+fn uid_of(name: &str) -> u32 {
+    let passwd = std::fs::read_to_string("/etc/passwd").expect("passwd");
+    passwd
+        .lines()
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .find(|f| f.first() == Some(&name))
+        .and_then(|f| f.get(2)?.parse().ok())
+        .unwrap_or_else(|| panic!("{name} is in /etc/passwd"))
+}
+
+/// The private, socket and data directories are the server user's alone (0700); the files
+/// we write are 0600; and the server's loaded `pg_hba.conf` trusts nothing over TCP.
+#[test]
+fn directories_are_private_and_tcp_trusts_nobody() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let server = TestServer::shared().expect("shared server starts");
+    let me = os_user();
+    let owner = uid_of(if is_root() { "postgres" } else { &me });
+    let data = server.data_dir();
+    for dir in [server.dir(), server.socket_dir(), data] {
+        let meta = std::fs::metadata(dir).expect("directory");
+        let mode = meta.permissions().mode() & 0o7777;
+        assert_eq!((meta.uid(), mode), (owner, 0o700), "{}", dir.display());
+    }
+    for file in ["pg_hba.conf", "pgcluster.conf", "postgresql.conf"] {
+        let meta = std::fs::metadata(data.join(file)).expect("file");
+        let mode = meta.permissions().mode() & 0o7777;
+        assert_eq!((meta.uid(), mode), (owner, 0o600), "{file}");
+    }
+    let rules = server
+        .psql(
+            "SELECT type, auth_method, coalesce(error, '') FROM pg_hba_file_rules \
+             ORDER BY line_number",
+        )
+        .expect("pg_hba_file_rules");
+    let rules: Vec<Vec<&str>> = rules.lines().map(|l| l.split('|').collect()).collect();
+    assert!(rules.iter().all(|r| r[2].is_empty()), "{rules:?}");
+    let host: Vec<&Vec<&str>> = rules.iter().filter(|r| r[0] == "host").collect();
+    assert!(!host.is_empty(), "{rules:?}");
+    assert!(host.iter().all(|r| r[1] != "trust"), "{rules:?}");
+    assert!(host.iter().any(|r| r[1] == "scram-sha-256"), "{rules:?}");
+    // Only the socket trusts, since only the owner can reach it.
+    assert!(rules
+        .iter()
+        .filter(|r| r[1] == "trust")
+        .all(|r| r[0] == "local"));
+    // Test certificates are private too.
+    let certs = pgcluster::testing::TestCerts::generate().expect("certificates");
+    let mode = std::fs::metadata(certs.dir())
+        .expect("dir")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o7777, 0o700);
+}
+
+/// As root, what the server's OS user puts in its directory cannot make root read a file
+/// of root's: a `server.log` replaced by a symlink to one is read as that user, and fails.
+#[test]
+fn the_log_is_not_read_through_a_symlink_as_root() {
+    if !is_root() {
+        println!("skipped: no other OS user to guard against when not root");
+        return;
+    }
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    let server = TestServer::new().expect("server starts");
+    assert!(server.log().contains("ready to accept connections"));
+    let root_only = std::env::temp_dir().join(format!("pgc-root-only-{}", std::process::id()));
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&root_only)
+        .expect("root's directory");
+    let secret = root_only.join("secret");
+    std::fs::write(&secret, "root's own secret\n").expect("secret");
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let log = server.dir().join("server.log");
+    let planted = Command::new("runuser")
+        .args(["-u", "postgres", "--", "ln", "-sf"])
+        .args([&secret, &log])
+        .status()
+        .expect("runuser runs");
+    let read = server.log();
+    let _ = std::fs::remove_dir_all(&root_only);
+    assert!(planted.success());
+    assert!(std::fs::symlink_metadata(&log)
+        .expect("the link")
+        .file_type()
+        .is_symlink());
+    assert_eq!(read, "");
+    // The server itself is untouched.
+    assert_eq!(server.psql("SELECT 1"), Ok("1\n".to_owned()));
+}

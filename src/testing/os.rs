@@ -467,6 +467,87 @@ mod tests {
         );
     }
 
+    /// Writing, appending and reading as the current user (not root: `Me`).
+    #[test]
+    fn files_as_me() {
+        let dir = create_private_dir(false).unwrap();
+        let mode = fs::metadata(&dir).unwrap().permissions().mode();
+        let file = dir.join("f.conf");
+        RunAs::Me.write_file(&file, "a = 1\n").unwrap();
+        RunAs::Me.append_line(&file, "include 'x'").unwrap();
+        RunAs::Me.append_line(&file, "include 'x'").unwrap();
+        let text = RunAs::Me.read_file(&file).map(String::from_utf8);
+        let file_mode = fs::metadata(&file).unwrap().permissions().mode();
+        let missing = RunAs::Me.read_file(&dir.join("missing"));
+        let nowhere = dir.join("no/such/dir");
+        let refused = RunAs::Me.write_file(&nowhere, "x");
+        fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(mode & 0o7777, 0o700);
+        assert_eq!(text, Some(Ok("a = 1\n\ninclude 'x'\n".to_owned())));
+        assert_eq!(file_mode & 0o777, 0o600);
+        assert_eq!(missing, None);
+        // The shell's own message follows (dash and bash word it differently).
+        let err = refused.unwrap_err().to_string();
+        let prefix = format!("cannot write {}: ", nowhere.display());
+        assert!(
+            err.starts_with(&prefix) && err.len() > prefix.len(),
+            "{err}"
+        );
+    }
+
+    /// As root, files in the server user's directories are written, appended to and read
+    /// as that user: a symlink it planted cannot lead root to a file of root's, and a
+    /// directory is given away only if it is the one made, not what a symlink names.
+    #[test]
+    fn root_follows_no_symlink_of_the_server_user() {
+        let Ok(run_as @ RunAs::Postgres { uid, .. }) = RunAs::detect() else {
+            return; // not root: there is no other user to guard against
+        };
+        let root_only = create_private_dir(false).unwrap();
+        let secret = root_only.join("secret");
+        fs::write(&secret, "root's own\n").unwrap();
+        let theirs = create_private_dir(true).unwrap();
+        run_as.give_dir(&theirs).unwrap();
+        let link = theirs.join("link");
+        let argv = run_as.argv(
+            Path::new("ln"),
+            [OsStr::new("-s"), secret.as_os_str(), link.as_os_str()],
+        );
+        let planted = Command::new(&argv[0]).args(&argv[1..]).status().unwrap();
+        let wrote = run_as.write_file(&link, "overwritten\n");
+        let appended = run_as.append_line(&link, "appended");
+        let read = run_as.read_file(&link);
+        let plain = theirs.join("plain");
+        run_as.write_file(&plain, "mine\n").unwrap();
+        let plain_meta = fs::metadata(&plain).unwrap();
+        let plain_text = run_as.read_file(&plain);
+        // A symlink (made by root, to a directory of root's) is not given away.
+        let dir_link = root_only.join("dir-link");
+        std::os::unix::fs::symlink(&root_only, &dir_link).unwrap();
+        let gave = run_as.give_dir(&dir_link);
+        let root_only_uid = fs::metadata(&root_only).unwrap().uid();
+        let secret_text = fs::read_to_string(&secret).unwrap();
+        fs::remove_dir_all(&theirs).unwrap();
+        fs::remove_dir_all(&root_only).unwrap();
+
+        assert!(planted.success());
+        assert!(wrote.is_err(), "{wrote:?}");
+        assert!(appended.is_err(), "{appended:?}");
+        assert_eq!(read, None);
+        assert_eq!(secret_text, "root's own\n");
+        assert_eq!(
+            (plain_meta.uid(), plain_meta.permissions().mode() & 0o777),
+            (uid, 0o600)
+        );
+        assert_eq!(plain_text.as_deref(), Some(&b"mine\n"[..]));
+        let err = gave.unwrap_err().to_string();
+        assert!(
+            err.ends_with(": not the directory this process created"),
+            "{err}"
+        );
+        assert_eq!(root_only_uid, 0);
+    }
+
     /// As root, both ways of switching to `postgres` really do, and keep arguments intact.
     #[test]
     fn runs_as_postgres_when_root() {

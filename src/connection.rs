@@ -722,7 +722,10 @@ impl<'f> Run<'f> {
             RowSink::Compact(_, current) => current
                 .get_or_insert_with(|| Rows::new(Vec::new()))
                 .push(&row),
-            RowSink::Each(f) => f(Row::new(&row)),
+            RowSink::Each(f) => {
+                let columns = self.current.as_ref().map_or(&[][..], |c| &c.columns[..]);
+                f(Row::new(&row, columns));
+            }
         }
     }
 

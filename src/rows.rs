@@ -11,11 +11,42 @@
 //! [`Row`] is one row as it arrives, borrowed from the server's DataRow message: the
 //! callback of [`crate::Connection::query_each`] receives it, and nothing is kept.
 //!
+//! [`ResultRow`] is one row of a [`QueryResult`](crate::connection::QueryResult), whose
+//! values are already `String`s.
+//!
 //! Values are the server's text. [`RowRef::get`] and [`Row::get`] decode them as UTF-8,
 //! replacing invalid sequences with U+FFFD as the rest of pgcluster does (borrowed, with no
 //! allocation, when the text is valid); `get_bytes` gives the raw bytes.
+//!
+//! # Columns by position or by name
+//!
+//! Every row type takes a [`ColumnIndex`]: a position (`usize`, from 0) or a name (`&str`,
+//! `String`). A name is looked up as libpq's `PQfnumber` does it (see [`column_position`]):
+//! unquoted letters are folded to lower case and a double-quoted part is taken as it is,
+//! so `row.get("Name")` finds a column `name` and `row.get("\"Name\"")` a column `Name`;
+//! when several columns have the name, the first one wins. `get` returns `None` for SQL
+//! NULL and for a column that does not exist; `try_get` tells these apart, with a
+//! [`ColumnError`] for the column that does not exist.
+//!
+//! ```
+//! # use pgcluster::rows::{column_position, ColumnError};
+//! # use pgcluster_protocol::backend::FieldDescription;
+//! # let field = |name: &str| FieldDescription {
+//! #     name: name.to_owned(), table_oid: 0, column_id: 0, type_oid: 25,
+//! #     type_size: -1, type_modifier: -1, format: 0,
+//! # };
+//! let columns = [field("id"), field("Name"), field("id")];
+//! assert_eq!(column_position(&columns, "ID"), Some(0));
+//! assert_eq!(column_position(&columns, "Name"), None);
+//! assert_eq!(column_position(&columns, "\"Name\""), Some(1));
+//! assert_eq!(
+//!     ColumnError::UnknownName("Name".to_owned()).to_string(),
+//!     "no column \"Name\" in the result"
+//! );
+//! ```
 
 use std::borrow::Cow;
+use std::error;
 use std::fmt;
 
 use pgcluster_protocol::backend::{DataRow, FieldDescription};
@@ -101,9 +132,16 @@ impl Rows {
     pub fn iter(&self) -> RowsIter<'_> {
         RowsIter {
             rest: &self.data,
+            columns: &self.columns,
             width: self.width,
             left: self.len,
         }
+    }
+
+    /// The position of column `name`, looked up as libpq's `PQfnumber` does (see
+    /// [`column_position`]).
+    pub fn column_position(&self, name: &str) -> Option<usize> {
+        column_position(&self.columns, name)
     }
 
     /// Row `i`, if there is one.
@@ -114,6 +152,7 @@ impl Rows {
         let start = *self.index.get(i / INDEX_STEP)?;
         let mut iter = RowsIter {
             rest: self.data.get(start..)?,
+            columns: &self.columns,
             width: self.width,
             left: self.len.checked_sub(i / INDEX_STEP * INDEX_STEP)?,
         };
@@ -185,6 +224,7 @@ fn take_value<'a>(rest: &mut &'a [u8]) -> Result<Option<&'a [u8]>, ()> {
 #[derive(Clone, Debug)]
 pub struct RowsIter<'a> {
     rest: &'a [u8],
+    columns: &'a [FieldDescription],
     width: usize,
     left: usize,
 }
@@ -201,6 +241,7 @@ impl<'a> Iterator for RowsIter<'a> {
         let used = all.len().checked_sub(self.rest.len())?;
         Some(RowRef {
             data: all.get(..used)?,
+            columns: self.columns,
             width: self.width,
         })
     }
@@ -216,6 +257,8 @@ impl ExactSizeIterator for RowsIter<'_> {}
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct RowRef<'a> {
     data: &'a [u8],
+    /// The result's columns (as many as values, or none for rows made without them).
+    columns: &'a [FieldDescription],
     width: usize,
 }
 
@@ -236,19 +279,40 @@ impl<'a> RowRef<'a> {
         (0..self.width).map_while(move |_| take_value(&mut rest).ok())
     }
 
-    /// Value `i` as raw bytes; `None` for SQL NULL or past the last column.
-    pub fn get_bytes(&self, i: usize) -> Option<&'a [u8]> {
-        self.values().nth(i).flatten()
+    /// The result's columns.
+    pub fn columns(&self) -> &'a [FieldDescription] {
+        self.columns
     }
 
-    /// Value `i` as text; `None` for SQL NULL or past the last column.
-    pub fn get(&self, i: usize) -> Option<Cow<'a, str>> {
-        self.get_bytes(i).map(String::from_utf8_lossy)
+    /// The value in column `idx` (a position or a name, see [`ColumnIndex`]) as raw bytes;
+    /// `None` for SQL NULL or a column that does not exist.
+    pub fn get_bytes<I: ColumnIndex>(&self, idx: I) -> Option<&'a [u8]> {
+        self.try_get_bytes(idx).ok().flatten()
     }
 
-    /// Whether value `i` is SQL NULL (false past the last column).
-    pub fn is_null(&self, i: usize) -> bool {
-        matches!(self.values().nth(i), Some(None))
+    /// The value in column `idx` as raw bytes, `Ok(None)` for SQL NULL; an error for a
+    /// column that does not exist.
+    pub fn try_get_bytes<I: ColumnIndex>(&self, idx: I) -> Result<Option<&'a [u8]>, ColumnError> {
+        let i = idx.position(self.columns, self.width)?;
+        Ok(self.values().nth(i).flatten())
+    }
+
+    /// The value in column `idx` (a position or a name, see [`ColumnIndex`]) as text;
+    /// `None` for SQL NULL or a column that does not exist.
+    pub fn get<I: ColumnIndex>(&self, idx: I) -> Option<Cow<'a, str>> {
+        self.get_bytes(idx).map(String::from_utf8_lossy)
+    }
+
+    /// The value in column `idx` as text, `Ok(None)` for SQL NULL; an error for a column
+    /// that does not exist.
+    pub fn try_get<I: ColumnIndex>(&self, idx: I) -> Result<Option<Cow<'a, str>>, ColumnError> {
+        Ok(self.try_get_bytes(idx)?.map(String::from_utf8_lossy))
+    }
+
+    /// Whether the value in column `idx` is SQL NULL (false for a column that does not
+    /// exist).
+    pub fn is_null<I: ColumnIndex>(&self, idx: I) -> bool {
+        matches!(self.try_get_bytes(idx), Ok(None))
     }
 }
 
@@ -265,11 +329,18 @@ impl fmt::Debug for RowRef<'_> {
 #[derive(Clone, Copy)]
 pub struct Row<'a> {
     row: &'a DataRow,
+    /// The result's columns (from its RowDescription).
+    columns: &'a [FieldDescription],
 }
 
 impl<'a> Row<'a> {
-    pub(crate) fn new(row: &'a DataRow) -> Self {
-        Self { row }
+    pub(crate) fn new(row: &'a DataRow, columns: &'a [FieldDescription]) -> Self {
+        Self { row, columns }
+    }
+
+    /// The result's columns.
+    pub fn columns(&self) -> &'a [FieldDescription] {
+        self.columns
     }
 
     /// The number of values.
@@ -287,14 +358,35 @@ impl<'a> Row<'a> {
         self.row.values()
     }
 
-    /// Value `i` as raw bytes; `None` for SQL NULL or past the last column.
-    pub fn get_bytes(&self, i: usize) -> Option<&'a [u8]> {
-        self.row.values().nth(i).flatten()
+    /// The value in column `idx` (a position or a name, see [`ColumnIndex`]) as raw bytes;
+    /// `None` for SQL NULL or a column that does not exist.
+    pub fn get_bytes<I: ColumnIndex>(&self, idx: I) -> Option<&'a [u8]> {
+        self.try_get_bytes(idx).ok().flatten()
     }
 
-    /// Value `i` as text; `None` for SQL NULL or past the last column.
-    pub fn get(&self, i: usize) -> Option<Cow<'a, str>> {
-        self.get_bytes(i).map(String::from_utf8_lossy)
+    /// The value in column `idx` as raw bytes, `Ok(None)` for SQL NULL; an error for a
+    /// column that does not exist.
+    pub fn try_get_bytes<I: ColumnIndex>(&self, idx: I) -> Result<Option<&'a [u8]>, ColumnError> {
+        let i = idx.position(self.columns, self.row.len())?;
+        Ok(self.row.values().nth(i).flatten())
+    }
+
+    /// The value in column `idx` (a position or a name, see [`ColumnIndex`]) as text;
+    /// `None` for SQL NULL or a column that does not exist.
+    pub fn get<I: ColumnIndex>(&self, idx: I) -> Option<Cow<'a, str>> {
+        self.get_bytes(idx).map(String::from_utf8_lossy)
+    }
+
+    /// The value in column `idx` as text, `Ok(None)` for SQL NULL; an error for a column
+    /// that does not exist.
+    pub fn try_get<I: ColumnIndex>(&self, idx: I) -> Result<Option<Cow<'a, str>>, ColumnError> {
+        Ok(self.try_get_bytes(idx)?.map(String::from_utf8_lossy))
+    }
+
+    /// Whether the value in column `idx` is SQL NULL (false for a column that does not
+    /// exist).
+    pub fn is_null<I: ColumnIndex>(&self, idx: I) -> bool {
+        matches!(self.try_get_bytes(idx), Ok(None))
     }
 }
 
@@ -305,6 +397,168 @@ impl fmt::Debug for Row<'_> {
             .finish()
     }
 }
+
+/// One row of a [`QueryResult`](crate::connection::QueryResult): its values, already
+/// decoded, with the result's columns (see [`QueryResult::row`](crate::connection::QueryResult::row)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ResultRow<'a> {
+    columns: &'a [FieldDescription],
+    values: &'a [Option<String>],
+}
+
+impl<'a> ResultRow<'a> {
+    /// A row of `values` under `columns`.
+    pub(crate) fn new(columns: &'a [FieldDescription], values: &'a [Option<String>]) -> Self {
+        Self { columns, values }
+    }
+
+    /// The result's columns.
+    pub fn columns(&self) -> &'a [FieldDescription] {
+        self.columns
+    }
+
+    /// The number of values.
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    /// True for a row of no columns.
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    /// The values in order, `None` for SQL NULL.
+    pub fn values(&self) -> &'a [Option<String>] {
+        self.values
+    }
+
+    /// The value in column `idx` (a position or a name, see [`ColumnIndex`]); `None` for
+    /// SQL NULL or a column that does not exist.
+    pub fn get<I: ColumnIndex>(&self, idx: I) -> Option<&'a str> {
+        self.try_get(idx).ok().flatten()
+    }
+
+    /// The value in column `idx`, `Ok(None)` for SQL NULL; an error for a column that does
+    /// not exist.
+    pub fn try_get<I: ColumnIndex>(&self, idx: I) -> Result<Option<&'a str>, ColumnError> {
+        let i = idx.position(self.columns, self.values.len())?;
+        Ok(self.values.get(i).and_then(Option::as_deref))
+    }
+
+    /// Whether the value in column `idx` is SQL NULL (false for a column that does not
+    /// exist).
+    pub fn is_null<I: ColumnIndex>(&self, idx: I) -> bool {
+        matches!(self.try_get(idx), Ok(None))
+    }
+}
+
+/// The position of the column `name` in `columns` by libpq's rule (`PQfnumber`), or
+/// `None`:
+///
+/// - outside double quotes, ASCII letters are folded to lower case (`Name` and `NAME` find
+///   `name`, as an unquoted identifier in SQL does); other characters are kept;
+/// - inside double quotes, characters are taken as they are and `""` is one `"`
+///   (`"Name"` finds `Name`; `"a""b"` finds `a"b`); a quoted part may sit inside a longer
+///   name (`x"Y"z` looks for `xYz`) and an unclosed quote runs to the end;
+/// - the first column with the resulting name wins (a result may have several);
+/// - an empty `name` finds nothing; `""` finds a column whose name is empty.
+///
+/// Like libpq in the C locale, only ASCII letters are folded.
+pub fn column_position(columns: &[FieldDescription], name: &str) -> Option<usize> {
+    if name.is_empty() {
+        return None;
+    }
+    let mut folded = String::with_capacity(name.len());
+    let mut in_quotes = false;
+    let mut chars = name.chars().peekable();
+    while let Some(c) = chars.next() {
+        if in_quotes {
+            if c == '"' {
+                if chars.next_if_eq(&'"').is_some() {
+                    folded.push('"');
+                } else {
+                    in_quotes = false;
+                }
+            } else {
+                folded.push(c);
+            }
+        } else if c == '"' {
+            in_quotes = true;
+        } else {
+            folded.push(c.to_ascii_lowercase());
+        }
+    }
+    columns.iter().position(|c| c.name == folded)
+}
+
+/// Picks a column of a row: a position (`usize`, from 0) or a name (`&str`, `String`),
+/// which is looked up by [`column_position`] (libpq's `PQfnumber` rule).
+pub trait ColumnIndex {
+    /// The position this picks in a row of `width` values under `columns`, or why none.
+    fn position(&self, columns: &[FieldDescription], width: usize) -> Result<usize, ColumnError>;
+}
+
+impl ColumnIndex for usize {
+    fn position(&self, _columns: &[FieldDescription], width: usize) -> Result<usize, ColumnError> {
+        if *self < width {
+            Ok(*self)
+        } else {
+            Err(ColumnError::OutOfRange {
+                index: *self,
+                columns: width,
+            })
+        }
+    }
+}
+
+impl ColumnIndex for str {
+    fn position(&self, columns: &[FieldDescription], width: usize) -> Result<usize, ColumnError> {
+        column_position(columns, self)
+            .filter(|&i| i < width)
+            .ok_or_else(|| ColumnError::UnknownName(self.to_owned()))
+    }
+}
+
+impl ColumnIndex for String {
+    fn position(&self, columns: &[FieldDescription], width: usize) -> Result<usize, ColumnError> {
+        self.as_str().position(columns, width)
+    }
+}
+
+impl<T: ColumnIndex + ?Sized> ColumnIndex for &T {
+    fn position(&self, columns: &[FieldDescription], width: usize) -> Result<usize, ColumnError> {
+        (**self).position(columns, width)
+    }
+}
+
+/// A row has no such column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ColumnError {
+    /// No column has this name (looked up by [`column_position`]); the name as given.
+    UnknownName(String),
+    /// The position is past the last column.
+    OutOfRange {
+        /// The position asked for.
+        index: usize,
+        /// How many columns the row has.
+        columns: usize,
+    },
+}
+
+impl fmt::Display for ColumnError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::UnknownName(name) => write!(f, "no column \"{name}\" in the result"),
+            Self::OutOfRange { index, columns } => write!(
+                f,
+                "column index {index} is out of range for a row of {columns} columns"
+            ),
+        }
+    }
+}
+
+impl error::Error for ColumnError {}
 
 #[cfg(test)]
 mod tests {
@@ -412,12 +666,127 @@ mod tests {
     #[test]
     fn streamed_row_reads_the_data_row() {
         let row = data_row(&[Some(b"42"), None]);
-        let r = Row::new(&row);
+        let columns = [field("n"), field("v")];
+        let r = Row::new(&row, &columns);
         assert_eq!((r.len(), r.is_empty()), (2, false));
         assert_eq!(r.get(0).as_deref(), Some("42"));
         assert_eq!(r.get(1), None);
         assert_eq!(r.get_bytes(5), None);
+        assert_eq!(r.get("N").as_deref(), Some("42"));
+        assert_eq!(r.try_get("v"), Ok(None));
+        assert!(r.is_null("v") && !r.is_null("n") && !r.is_null("w"));
+        assert_eq!(
+            r.try_get_bytes("w"),
+            Err(ColumnError::UnknownName("w".to_owned()))
+        );
+        assert_eq!(
+            r.try_get(2),
+            Err(ColumnError::OutOfRange {
+                index: 2,
+                columns: 2
+            })
+        );
+        assert_eq!(r.columns(), &columns[..]);
         assert_eq!(format!("{r:?}"), "[Some(\"42\"), None]");
+    }
+
+    fn field(name: &str) -> FieldDescription {
+        FieldDescription {
+            name: name.to_owned(),
+            table_oid: 0,
+            column_id: 0,
+            type_oid: 25,
+            type_size: -1,
+            type_modifier: -1,
+            format: 0,
+        }
+    }
+
+    #[test]
+    fn names_are_looked_up_as_pqfnumber_does() {
+        let columns: Vec<FieldDescription> = [
+            "id", "Name", "id", "a\"b", "", "x y", "MiXeD", "mixed", "é", "É",
+        ]
+        .into_iter()
+        .map(field)
+        .collect();
+        let cases: [(&str, Option<usize>); 22] = [
+            // Unquoted: folded to lower case; the first of duplicate names wins.
+            ("id", Some(0)),
+            ("ID", Some(0)),
+            ("iD", Some(0)),
+            ("Name", None),
+            ("name", None),
+            ("NAME", None),
+            ("mixed", Some(7)),
+            ("MiXeD", Some(7)),
+            // Quoted: as written, `""` inside quotes is one `"`.
+            ("\"Name\"", Some(1)),
+            ("\"name\"", None),
+            ("\"MiXeD\"", Some(6)),
+            ("\"id\"", Some(0)),
+            ("\"a\"\"b\"", Some(3)),
+            ("\"x y\"", Some(5)),
+            ("x y", Some(5)),
+            // A quoted part inside a longer name, and a quote left open.
+            ("m\"iXeD", None),
+            ("\"MiX\"e\"D", Some(6)),
+            // Empty: nothing; `""` is the empty name.
+            ("", None),
+            ("\"\"", Some(4)),
+            // Only ASCII letters are folded.
+            ("é", Some(8)),
+            ("É", Some(9)),
+            ("nope", None),
+        ];
+        for (name, want) in cases {
+            assert_eq!(column_position(&columns, name), want, "{name:?}");
+        }
+    }
+
+    #[test]
+    fn rows_and_result_rows_by_name_and_their_errors() {
+        let mut rows = Rows::new(vec![field("n"), field("Label"), field("n")]);
+        rows.push(&data_row(&[Some(b"1"), None, Some(b"2")]));
+        let row = rows.get(0).unwrap_or_else(|| panic!("row 0"));
+        assert_eq!(row.columns().len(), 3);
+        assert_eq!(row.get("n").as_deref(), Some("1"));
+        assert_eq!(row.get(String::from("N")).as_deref(), Some("1"));
+        let owned = "n".to_owned();
+        assert_eq!(row.get(&owned).as_deref(), Some("1"));
+        let borrowed: &&str = &owned.as_str();
+        assert_eq!(row.get(borrowed).as_deref(), Some("1"));
+        assert_eq!(row.get_bytes("n"), Some(&b"1"[..]));
+        assert_eq!(row.try_get("\"Label\""), Ok(None));
+        assert!(row.is_null("\"Label\""));
+        assert!(!row.is_null("Label"));
+        assert_eq!(
+            row.try_get("Label"),
+            Err(ColumnError::UnknownName("Label".to_owned()))
+        );
+        assert_eq!(rows.column_position("LABEL"), None);
+        assert_eq!(rows.column_position("\"Label\""), Some(1));
+        assert_eq!(rows.iter().next(), Some(row));
+
+        let values = vec![Some("7".to_owned()), None];
+        let columns = [field("id"), field("note")];
+        let r = ResultRow::new(&columns, &values);
+        assert_eq!((r.len(), r.is_empty()), (2, false));
+        assert_eq!(r.get("id"), Some("7"));
+        assert_eq!(r.get(0), Some("7"));
+        assert_eq!(r.try_get("note"), Ok(None));
+        assert!(r.is_null(1) && !r.is_null(0) && !r.is_null(2));
+        assert_eq!(r.values(), &values[..]);
+        assert_eq!(r.columns(), &columns[..]);
+        let unknown = r.try_get("nmae").unwrap_err();
+        assert_eq!(unknown, ColumnError::UnknownName("nmae".to_owned()));
+        assert_eq!(unknown.to_string(), "no column \"nmae\" in the result");
+        let past = r.try_get(2).unwrap_err();
+        assert_eq!(
+            past.to_string(),
+            "column index 2 is out of range for a row of 2 columns"
+        );
+        assert!(error::Error::source(&past).is_none());
     }
 
     /// The row APIs of the connection against a real server.

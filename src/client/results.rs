@@ -1,6 +1,8 @@
-//! Conveniences on [`QueryResult`]: column names and types, the affected row count.
+//! Conveniences on [`QueryResult`]: column names and types, rows with values by column
+//! name, the affected row count.
 
 use crate::connection::QueryResult;
+use crate::rows::{self, ResultRow};
 
 impl QueryResult {
     /// The column names, in order (empty when the statement returns no rows).
@@ -13,9 +15,40 @@ impl QueryResult {
         self.columns.iter().map(|c| c.type_oid).collect()
     }
 
-    /// The position of the first column named `name` (exact, case-sensitive match).
+    /// The position of the first column named `name` (exact, case-sensitive match). To
+    /// look a name up as libpq's `PQfnumber` does (and as `get("name")` on a row does),
+    /// use [`QueryResult::column_position`].
     pub fn column_index(&self, name: &str) -> Option<usize> {
         self.columns.iter().position(|c| c.name == name)
+    }
+
+    /// The position of column `name`, looked up as libpq's `PQfnumber` does: unquoted
+    /// letters folded to lower case, double-quoted parts as they are, the first of
+    /// several columns of that name (see [`rows::column_position`]).
+    pub fn column_position(&self, name: &str) -> Option<usize> {
+        rows::column_position(&self.columns, name)
+    }
+
+    /// Row `i` with the result's columns, so that values can be read by column name; `None`
+    /// past the last row.
+    ///
+    /// ```
+    /// # fn demo(result: &pgcluster::connection::QueryResult) -> Option<()> {
+    /// let row = result.row(0)?;
+    /// let name: Option<&str> = row.get("datname");
+    /// # let _ = name; Some(()) }
+    /// ```
+    pub fn row(&self, i: usize) -> Option<ResultRow<'_>> {
+        self.rows
+            .get(i)
+            .map(|values| ResultRow::new(&self.columns, values))
+    }
+
+    /// The rows in order, each with the result's columns (see [`QueryResult::row`]).
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = ResultRow<'_>> + '_ {
+        self.rows
+            .iter()
+            .map(|values| ResultRow::new(&self.columns, values))
     }
 
     /// The row count of the command tag (`INSERT 0 3`, `UPDATE 2`, `SELECT 5`, `COPY 4`,

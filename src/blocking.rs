@@ -9,12 +9,27 @@ use pgcluster_protocol::error_fields::ErrorFields;
 use tokio::runtime::{Builder, Runtime};
 
 pub use crate::cluster::blocking::{get_cluster, Cluster};
-use crate::connection::{self, Notification, QueryResult, State};
+use crate::connection::{self, Notification, QueryResult, State, Statement};
 use crate::conninfo::Resolved;
 use crate::error::{ConnectError, Error};
+use crate::rows::{Row, Rows};
 
 /// A blocking connection to one database. Must not be used from inside an async runtime
 /// (it runs its own).
+///
+/// It has the same calls as the async [`crate::Connection`], with the same arguments and
+/// results, each blocking until done instead of returning a future:
+///
+/// | what | calls |
+/// |---|---|
+/// | connecting and closing | [`connect`](Self::connect), [`close`](Self::close), [`state`](Self::state) |
+/// | queries | [`simple_query`](Self::simple_query), [`simple_query_rows`](Self::simple_query_rows), [`query`](Self::query), [`query_rows`](Self::query_rows), [`query_each`](Self::query_each) |
+/// | prepared statements | [`prepare`](Self::prepare), [`query_prepared`](Self::query_prepared) |
+/// | transactions | [`autocommit`](Self::autocommit), [`set_autocommit`](Self::set_autocommit), [`commit`](Self::commit), [`rollback`](Self::rollback), [`transaction`](Self::transaction) (a [`BlockingTransaction`](crate::client::BlockingTransaction) guard), and [`in_transaction`](Self::in_transaction), which has no async twin |
+/// | COPY | [`copy_out`](Self::copy_out), [`copy_out_to`](Self::copy_out_to) (an [`io::Write`]), [`copy_in`](Self::copy_in), [`copy_in_from`](Self::copy_in_from) (an [`io::Read`]) |
+/// | LISTEN/NOTIFY | [`wait_for_notification`](Self::wait_for_notification), [`take_notifications`](Self::take_notifications) |
+/// | cancel | [`cancel_token`](Self::cancel_token); the token's [`cancel_blocking`](crate::client::CancelToken::cancel_blocking) works from any thread |
+/// | the session | [`parameter`](Self::parameter), [`backend_pid`](Self::backend_pid), [`transaction_status`](Self::transaction_status), [`take_notices`](Self::take_notices), [`dsn`](Self::dsn) |
 pub struct Connection {
     inner: connection::Connection,
     runtime: Runtime,
@@ -43,10 +58,58 @@ impl Connection {
         self.runtime.block_on(self.inner.simple_query(sql))
     }
 
+    /// [`Connection::simple_query`] with each statement's rows kept compactly in one
+    /// buffer ([`Rows`]) instead of a `String` per value: one result per statement (see
+    /// [`crate::Connection::simple_query_rows`]).
+    pub fn simple_query_rows(&mut self, sql: &str) -> Result<Vec<Rows>, Error> {
+        self.runtime.block_on(self.inner.simple_query_rows(sql))
+    }
+
     /// Runs one statement with the extended query protocol and text parameters (see
     /// [`crate::Connection::query`]).
     pub fn query(&mut self, sql: &str, params: &[Option<&str>]) -> Result<QueryResult, Error> {
         self.runtime.block_on(self.inner.query(sql, params))
+    }
+
+    /// [`Connection::query`] with the rows kept compactly in one buffer ([`Rows`])
+    /// instead of a `String` per value (see [`crate::Connection::query_rows`]).
+    pub fn query_rows(&mut self, sql: &str, params: &[Option<&str>]) -> Result<Rows, Error> {
+        self.runtime.block_on(self.inner.query_rows(sql, params))
+    }
+
+    /// [`Connection::query`] with each row handed to `f` as it arrives and then dropped,
+    /// so that memory stays constant however many rows there are. The result holds the
+    /// columns and the command tag, and no rows. After a server error `f` sees no more
+    /// rows; the rows it has seen stay seen (see [`crate::Connection::query_each`]).
+    pub fn query_each<F>(
+        &mut self,
+        sql: &str,
+        params: &[Option<&str>],
+        f: F,
+    ) -> Result<QueryResult, Error>
+    where
+        F: FnMut(Row<'_>) + Send,
+    {
+        self.runtime.block_on(self.inner.query_each(sql, params, f))
+    }
+
+    /// Prepares `sql` as a named statement of this connection (Parse, Sync), for
+    /// [`Connection::query_prepared`]. It lasts as long as the connection (see
+    /// [`crate::Connection::prepare`]).
+    pub fn prepare(&mut self, sql: &str) -> Result<Statement, Error> {
+        self.runtime.block_on(self.inner.prepare(sql))
+    }
+
+    /// Runs a statement made by [`Connection::prepare`] on this connection (Bind,
+    /// Describe, Execute, Sync, as libpq's `PQexecPrepared`), with `params` as text (see
+    /// [`crate::Connection::query_prepared`]).
+    pub fn query_prepared(
+        &mut self,
+        statement: &Statement,
+        params: &[Option<&str>],
+    ) -> Result<QueryResult, Error> {
+        self.runtime
+            .block_on(self.inner.query_prepared(statement, params))
     }
 
     /// Sends Terminate and closes the socket. Idempotent.

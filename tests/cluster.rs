@@ -930,3 +930,48 @@ fn overwrite_keeps_an_icu_locale_and_default_privileges() {
     assert_eq!(after, before.replace("und-u-ks-level2", "de"));
     c.drop(name).unwrap();
 }
+
+#[test]
+fn overwrite_that_cannot_copy_everything_changes_nothing() {
+    let _alone = one_overwrite_at_a_time();
+    let server = server();
+    // A maintenance role that may create the owner's databases but not alter other roles:
+    // the new copy cannot get the role-specific setting, so it never takes the name.
+    server
+        .psql(
+            "DO $$BEGIN CREATE ROLE ow_fail_alice; CREATE ROLE ow_fail_bob; \
+               CREATE ROLE ow_fail_maint LOGIN CREATEDB; \
+             EXCEPTION WHEN duplicate_object THEN END$$; \
+             GRANT ow_fail_alice TO ow_fail_maint; \
+             CREATE DATABASE ow_fail_db OWNER ow_fail_alice; \
+             COMMENT ON DATABASE ow_fail_db IS 'kept'; \
+             ALTER ROLE ow_fail_bob IN DATABASE ow_fail_db SET work_mem = '16MB'",
+        )
+        .unwrap();
+    let name = "ow_fail_db";
+    server.psql_db(name, "CREATE TABLE marker (x int)").unwrap();
+    let before = properties(server, name).unwrap();
+    assert!(
+        before.1.ends_with("|kept|ow_fail_bob:work_mem=16MB"),
+        "{}",
+        before.1
+    );
+    let err = text(cluster_as("ow_fail_maint").overwrite(name, None));
+    assert_eq!(
+        err,
+        "Got an error from the database server:\n    permission denied"
+    );
+    assert_eq!(
+        properties(server, name).unwrap(),
+        before,
+        "the same database"
+    );
+    assert!(has_marker(server, name));
+    assert_eq!(temporary_databases(server), Vec::<String>::new());
+    // As a superuser it goes through.
+    cluster().overwrite(name, None).unwrap();
+    let after = properties(server, name).unwrap();
+    assert_ne!(after.0, before.0);
+    assert_eq!(after.1, before.1);
+    cluster().drop(name).unwrap();
+}

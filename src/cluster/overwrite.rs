@@ -58,6 +58,12 @@ impl Cluster {
     /// locale, so `template0` is copied then. A missing database is created with `options`
     /// alone, by the same rule.
     ///
+    /// Copying needs what the same statements need: ownership (or membership in the
+    /// owner) for the comment and the database's settings, `ALTER ROLE`'s privileges for a
+    /// role's settings, and, for a privilege granted by a role other than the owner, being
+    /// able to become that role (`SET ROLE`). Without them, the server's refusal is the
+    /// error, and the old database is left as it was. Not copied: security labels.
+    ///
     /// The new database is made under a temporary name and given the comment, privileges
     /// and settings there, in one transaction; the two names are swapped in another, then
     /// the old database (no longer a template) is dropped, its sessions ended. On failure,

@@ -155,3 +155,284 @@ fn an_interrupter_of_an_idle_cluster_only_marks_it() {
     // Another cluster of the same setting is not interrupted.
     assert!(!self::cluster().exists("intr_idle_new").unwrap());
 }
+
+// ---------------------------------------------------------------------------------------
+// The program, interrupted by a signal.
+
+#[cfg(feature = "cli")]
+mod program {
+    use std::process::{Child, Command, Stdio};
+    use std::sync::{Mutex, MutexGuard, OnceLock};
+
+    use super::*;
+
+    /// The large database the copies are made from: ~450 MB, which the server's default
+    /// strategy (WAL_LOG) copies in seconds here. Made once per run, with `psql`.
+    const BIG: &str = "intr_big";
+
+    /// The tests that copy the large database run one at a time (2 shared cores).
+    static HEAVY: Mutex<()> = Mutex::new(());
+
+    fn heavy() -> MutexGuard<'static, ()> {
+        let guard = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
+        static MADE: OnceLock<()> = OnceLock::new();
+        MADE.get_or_init(|| {
+            psql(&format!("DROP DATABASE IF EXISTS {BIG}"));
+            psql(&format!("CREATE DATABASE {BIG}"));
+            server()
+                .psql_db(
+                    BIG,
+                    "CREATE TABLE filler AS SELECT g, repeat('x', 1000) AS pad \
+                     FROM generate_series(1, 400000) AS g",
+                )
+                .expect("fill the large database");
+        });
+        guard
+    }
+
+    /// `pgcluster ARGS` with the server's `PG*` variables, its output captured.
+    fn spawn(args: &[&str]) -> Child {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_pgcluster"));
+        cmd.args(args)
+            .env_remove("DATABASE_URL")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in server().env_vars() {
+            cmd.env(k, v);
+        }
+        cmd.spawn().expect("run pgcluster")
+    }
+
+    /// Sends `signal` (`INT`, `TERM`) to `child` with `kill`.
+    fn kill(child: &Child, signal: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(child.id().to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{signal}");
+    }
+
+    /// Waits for `child` (bounded); returns (status, stdout, stderr).
+    fn finish(child: Child) -> (i32, String, String) {
+        let pid = child.id();
+        let (tx, rx) = std::sync::mpsc::channel();
+        thread::spawn(move || {
+            let _ = tx.send(child.wait_with_output());
+        });
+        let out = rx
+            .recv_timeout(Duration::from_secs(120))
+            .unwrap_or_else(|_| panic!("pgcluster (pid {pid}) never ended"))
+            .expect("wait for pgcluster");
+        (
+            out.status
+                .code()
+                .expect("an exit status, not a signal death"),
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8(out.stderr).unwrap(),
+        )
+    }
+
+    /// Every database whose name starts with `prefix`.
+    fn named_like(prefix: &str) -> Vec<String> {
+        let out = psql(&format!(
+            "SELECT datname FROM pg_database WHERE starts_with(datname, '{prefix}') ORDER BY 1"
+        ));
+        out.lines().map(str::to_owned).collect()
+    }
+
+    /// Waits until a `CREATE DATABASE` of a name starting with `prefix` runs; that name.
+    fn wait_for_create_like(prefix: &str) -> String {
+        let mut name = String::new();
+        wait_for(&format!("CREATE DATABASE \"{prefix}...\" running"), || {
+            name = psql(&format!(
+                "SELECT substring(query FROM '^CREATE DATABASE \"([^\"]+)\"') \
+                 FROM pg_stat_activity WHERE state = 'active' \
+                 AND query LIKE 'CREATE DATABASE \"{prefix}%' LIMIT 1"
+            ));
+            !name.is_empty()
+        });
+        name
+    }
+
+    fn notice(signal: &str) -> String {
+        format!(
+            "pgcluster: {signal}: cancelling the statement under way (again to exit at once, without cleaning up)\n"
+        )
+    }
+
+    #[test]
+    fn sigint_mid_clone_cancels_the_copy() {
+        let _heavy = heavy();
+        let copy = "intr_big3";
+        psql(&format!("DROP DATABASE IF EXISTS {copy}"));
+        let child = spawn(&["--db", "pgsql:///postgres", "clone", BIG, copy]);
+        wait_for_create(copy);
+        kill(&child, "INT");
+        let (status, stdout, stderr) = finish(child);
+        assert_eq!(
+            (status, stdout.as_str(), stderr.as_str()),
+            (
+                130,
+                "",
+                format!(
+                    "{}interrupted: CREATE DATABASE \"{copy}\" was cancelled; pg_database shows no database \"{copy}\"\n",
+                    notice("SIGINT")
+                )
+                .as_str()
+            )
+        );
+        assert!(!listed(copy));
+        // A statement left running would finish and commit the copy a few seconds later.
+        thread::sleep(Duration::from_secs(2));
+        assert!(!listed(copy), "the cancelled copy appeared later");
+        assert!(
+            psql(&format!(
+                "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'CREATE DATABASE \"{copy}\"%'"
+            )) == "0",
+            "the statement is still running"
+        );
+    }
+
+    #[test]
+    fn sigterm_mid_overwrite_keeps_the_database_and_drops_the_copy() {
+        let _heavy = heavy();
+        let target = "intr_overwritten";
+        psql(&format!("DROP DATABASE IF EXISTS {target}"));
+        psql(&format!("CREATE DATABASE {target}"));
+        server()
+            .psql_db(
+                target,
+                "CREATE TABLE kept AS SELECT 'original'::text AS what",
+            )
+            .unwrap();
+        let child = spawn(&[
+            "--db",
+            "pgsql:///postgres",
+            "overwrite",
+            target,
+            "--template",
+            BIG,
+        ]);
+        let fresh = wait_for_create_like("pgcluster_new_");
+        assert!(
+            fresh.starts_with(&format!("pgcluster_new_{}_", child.id())),
+            "{fresh}"
+        );
+        kill(&child, "TERM");
+        let (status, stdout, stderr) = finish(child);
+        assert_eq!(
+            (status, stdout.as_str(), stderr.as_str()),
+            (
+                143,
+                "",
+                format!(
+                    "{}interrupted: CREATE DATABASE \"{fresh}\" was cancelled; pg_database shows database \"{target}\"\n",
+                    notice("SIGTERM")
+                )
+                .as_str()
+            )
+        );
+        let check = || {
+            assert_eq!(named_like("pgcluster_"), Vec::<String>::new());
+            assert_eq!(
+                server()
+                    .psql_db(target, "SELECT what FROM kept")
+                    .unwrap()
+                    .trim(),
+                "original"
+            );
+        };
+        check();
+        thread::sleep(Duration::from_secs(2));
+        check();
+        psql(&format!("DROP DATABASE {target}"));
+    }
+
+    #[test]
+    fn cleanup_drops_exactly_the_leftover_names() {
+        // No large copy, but the check of "nothing else" needs no other test's leftovers.
+        let _heavy = heavy();
+        let leftovers = [
+            "pgcluster_new_2690_0_a650f1d0",
+            "pgcluster_old_4294967295_17_00c0ffee",
+        ];
+        let look_alikes = [
+            "pgcluster_new_x",
+            "pgcluster_new_1_2_3",
+            "pgcluster_new_01_2_a650f1d0",
+            "pgcluster_new_2690_0_A650F1D0",
+            "pgcluster_mid_2690_0_a650f1d0",
+            "pgcluster_new_2690_0_a650f1d0_x",
+        ];
+        for name in leftovers.iter().chain(&look_alikes) {
+            psql(&format!("DROP DATABASE IF EXISTS \"{name}\""));
+            psql(&format!("CREATE DATABASE \"{name}\""));
+        }
+        let run = |args: &[&str]| {
+            let mut all = vec!["--db", "pgsql:///postgres", "cleanup"];
+            all.extend(args);
+            finish(spawn(&all))
+        };
+        let (status, stdout, stderr) = run(&["--dry-run"]);
+        assert_eq!((status, stderr.as_str()), (0, ""), "{stdout}");
+        let lines: Vec<&str> = stdout.lines().collect();
+        assert_eq!(lines.len(), 4, "{stdout}");
+        assert_eq!(
+            lines[0].split_whitespace().collect::<Vec<_>>(),
+            ["name", "size"]
+        );
+        for (line, name) in lines[1..3].iter().zip(leftovers) {
+            let cells: Vec<&str> = line.split_whitespace().collect();
+            assert_eq!(cells[0], name, "{stdout}");
+            assert!(cells[1].parse::<u64>().unwrap() > 0, "{stdout}");
+        }
+        assert_eq!(lines[3], "dry run: nothing dropped");
+        assert!(leftovers.iter().all(|n| listed(n)));
+
+        // No terminal: no question.
+        let (status, stdout, stderr) = run(&[]);
+        assert_eq!((status, stderr.as_str()), (0, ""), "{stdout}");
+        assert!(
+            stdout.ends_with(&format!(
+                "dropped {}\ndropped {}\n",
+                leftovers[0], leftovers[1]
+            )),
+            "{stdout}"
+        );
+        assert!(leftovers.iter().all(|n| !listed(n)));
+        assert!(look_alikes.iter().all(|n| listed(n)));
+        assert_eq!(
+            run(&[]),
+            (
+                0,
+                "no databases left behind by pgcluster\n".to_owned(),
+                String::new()
+            )
+        );
+
+        // The library's own call sees the same.
+        let cluster = cluster();
+        psql(&format!("CREATE DATABASE \"{}\"", leftovers[0]));
+        let found: Vec<String> = cluster
+            .leftovers()
+            .unwrap()
+            .into_iter()
+            .map(|d| d.name)
+            .collect();
+        assert_eq!(found, [leftovers[0]]);
+        let dropped: Vec<String> = cluster
+            .cleanup()
+            .unwrap()
+            .into_iter()
+            .map(|d| d.name)
+            .collect();
+        assert_eq!(dropped, [leftovers[0]]);
+        assert!(!listed(leftovers[0]));
+        assert!(look_alikes.iter().all(|n| listed(n)));
+        for name in look_alikes {
+            psql(&format!("DROP DATABASE \"{name}\""));
+        }
+    }
+}

@@ -35,11 +35,14 @@ pub(crate) fn go_ahead(
         return Ok(true);
     };
     let question = question(database, &cluster.server()?, &verb);
-    Ok(ask(&question, &mut io::stdin().lock(), &mut io::stderr()))
+    // A signal while it waits exits at once: nothing was changed.
+    Ok(crate::interrupt::at_prompt(|| {
+        ask(&question, &mut io::stdin().lock(), &mut io::stderr())
+    }))
 }
 
 /// Whether a person can answer: stdin and stderr are both terminals.
-fn on_terminal() -> bool {
+pub(crate) fn on_terminal() -> bool {
     io::stdin().is_terminal() && io::stderr().is_terminal()
 }
 
@@ -67,7 +70,7 @@ fn question(database: &str, server: &str, verb: &Verb<'_>) -> String {
 /// `y` or `yes` (any case, blanks around ignored). Anything else is no: an empty line, end
 /// of input (then a line break is written, so that what follows starts on a line of its
 /// own), a line that is not UTF-8, or a failure to write or read.
-fn ask(question: &str, input: &mut impl BufRead, out: &mut impl Write) -> bool {
+pub(crate) fn ask(question: &str, input: &mut impl BufRead, out: &mut impl Write) -> bool {
     if write!(out, "{question} [y/N] ")
         .and_then(|()| out.flush())
         .is_err()

@@ -5,12 +5,15 @@
 //! failure, stderr gets `Error: ` and the error's text, and the exit status is 1; a usage
 //! error exits with 2; a question declined (see `confirm`) exits with 3. Every write goes
 //! through [`output`] (never `println!`, which panics on a broken pipe or a full disk), and
-//! every name or server text through [`escape`].
+//! every name or server text through [`escape`]. SIGINT and SIGTERM stop the work (see
+//! [`interrupt`]) and exit with 130 and 143.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
+mod cleanup;
 mod confirm;
 mod demo;
 mod escape;
+mod interrupt;
 mod list;
 mod output;
 
@@ -27,11 +30,18 @@ use output::{Failure, Stream};
 /// databases.
 ///
 /// Exit status: 0 on success; 1 when the operation failed (stderr: `Error: ` and the
-/// message); 2 for a usage error; 3 when `drop` or `overwrite` asked for confirmation and
-/// got no `y` (nothing was changed); 74 when the output could not be written (a full disk,
-/// an I/O error: the operation itself was done); 141 when the reader of the output went
-/// away (a broken pipe, as in `pgcluster list | head -1`): nothing more is printed; 141 =
-/// 128 + SIGPIPE is what a shell shows for `ls | head` when SIGPIPE kills `ls`.
+/// message); 2 for a usage error; 3 when `drop`, `overwrite` or `cleanup` asked for
+/// confirmation and got no `y` (nothing was changed); 74 when the output could not be
+/// written (a full disk, an I/O error: the operation itself was done); 141 when the reader
+/// of the output went away (a broken pipe, as in `pgcluster list | head -1`): nothing more
+/// is printed; 141 = 128 + SIGPIPE is what a shell shows for `ls | head` when SIGPIPE kills
+/// `ls`; 130 when interrupted by SIGINT (Ctrl-C), 143 when interrupted by SIGTERM.
+///
+/// Ctrl-C (SIGINT) or SIGTERM cancels the statement under way and starts no new one: the
+/// program waits up to 10 s for it to end, says what pg_database shows (e.g. `interrupted:
+/// CREATE DATABASE "big3" was cancelled; pg_database shows no database "big3"`), drops what
+/// the interrupted verb made (an overwrite's temporary copy), and exits with 130 or 143. A
+/// second Ctrl-C exits at once, without cleaning up: `pgcluster cleanup` drops what is left.
 ///
 /// Names, locales, encodings and the server's texts are escaped in the output: in the
 /// `list` table every control character (newline and tab included), bidi override and
@@ -139,6 +149,19 @@ enum Command {
         #[command(flatten)]
         options: CreateArgs,
     },
+    /// Drop the databases pgcluster's own interrupted work left behind: those named
+    /// `pgcluster_new_<pid>_<n>_<8 hex>` or `pgcluster_old_<pid>_<n>_<8 hex>` (the names
+    /// overwrite gives its temporary databases; never any other database). Lists them with
+    /// their size in bytes first; on a terminal, asks before dropping (exit 3 if not
+    /// confirmed). Do not run it while an overwrite is under way on the same server.
+    Cleanup {
+        /// Only list them.
+        #[arg(long)]
+        dry_run: bool,
+        /// Drop without asking, also on a terminal.
+        #[arg(short = 'y', long)]
+        yes: bool,
+    },
     /// List the databases of the cluster: a table, one line per database, its texts
     /// escaped (`\n`, `\t`, `\u{1b}`, `\\` ...) and aligned by terminal width.
     List {
@@ -240,10 +263,16 @@ fn main() -> ExitCode {
         Err(e) => return output::clap_exit(&e),
     };
     let result = match cli.command {
+        // The demo's throwaway server is stopped on Ctrl-C by its guardian.
         Command::Demo => demo::run().map(|()| Outcome::Done).map_err(Failure::from),
         command => get_cluster_for(cli.db.as_deref())
             .map_err(Failure::from)
             .and_then(|cluster| {
+                if let Err(e) = interrupt::install(cluster.interrupter()) {
+                    output::warning(&format!(
+                        "pgcluster: cannot catch SIGINT and SIGTERM, Ctrl-C will not cancel: {e}"
+                    ))?;
+                }
                 let result = run(&cluster, command);
                 // What libpq prints on stderr while connecting, as it does.
                 let warned = cluster
@@ -254,14 +283,20 @@ fn main() -> ExitCode {
                 result.and_then(|outcome| warned.map(|()| outcome).map_err(Failure::from))
             }),
     };
-    match result {
+    interrupt::finish(|signal| match result {
+        Ok(_) if signal.is_some() => {
+            let _ = output::stderr_line(
+                "interrupted: the command had finished before the cancel took effect",
+            );
+            ExitCode::SUCCESS
+        }
         Ok(Outcome::Declined) => {
             // Nothing was changed, whether or not this can be written.
             let _ = output::stderr_line("Cancelled: nothing was changed.");
             ExitCode::from(3)
         }
         result => output::exit(result.map(|_| ())),
-    }
+    })
 }
 
 fn get_cluster_for(db: Option<&str>) -> Result<Cluster, Error> {
@@ -308,6 +343,11 @@ fn run(cluster: &Cluster, command: Command) -> Result<Outcome, Failure> {
                 return Ok(Outcome::Declined);
             }
             cluster.overwrite_with(name.as_deref(), &options.options())?;
+        }
+        Command::Cleanup { dry_run, yes } => {
+            if !cleanup::run(cluster, dry_run, yes)? {
+                return Ok(Outcome::Declined);
+            }
         }
         Command::List { json } => {
             let databases = cluster.list()?;

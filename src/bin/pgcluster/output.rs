@@ -117,6 +117,9 @@ pub(crate) fn warning(text: &str) -> Result<(), WriteError> {
 pub(crate) enum Failure {
     /// The operation failed: `Error: ` and the message (escaped) on stderr, exit 1.
     Operation(String),
+    /// The operation was interrupted (SIGINT, SIGTERM): the message, `interrupted: ...`,
+    /// alone on stderr (escaped); the status is the signal's (see `interrupt`).
+    Interrupted(String),
     /// The output could not be written: exit 141 for a broken pipe, else 74.
     Output(WriteError),
 }
@@ -129,7 +132,20 @@ impl From<WriteError> for Failure {
 
 impl From<pgcluster::Error> for Failure {
     fn from(e: pgcluster::Error) -> Self {
-        Self::Operation(e.to_string())
+        if is_interrupt(&e) {
+            Self::Interrupted(e.to_string())
+        } else {
+            Self::Operation(e.to_string())
+        }
+    }
+}
+
+/// Whether `e` is an interrupted call's report (perhaps naming a database left behind).
+fn is_interrupt(e: &pgcluster::Error) -> bool {
+    match e {
+        pgcluster::Error::Interrupted(_) => true,
+        pgcluster::Error::LeftBehind { cause, .. } => is_interrupt(cause),
+        _ => false,
     }
 }
 
@@ -149,6 +165,10 @@ impl Failure {
             Self::Operation(message) => {
                 // If stderr cannot take it either, the status still says it failed.
                 let _ = stderr_line(&format!("Error: {}", escape::message(&message)));
+                ExitCode::from(FAILED)
+            }
+            Self::Interrupted(message) => {
+                let _ = stderr_line(&escape::message(&message));
                 ExitCode::from(FAILED)
             }
             Self::Output(e) if e.is_broken_pipe() => ExitCode::from(BROKEN_PIPE),

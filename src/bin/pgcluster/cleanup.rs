@@ -1,0 +1,71 @@
+//! `pgcluster cleanup`: the databases pgcluster's own interrupted work left behind, listed
+//! with their size, then dropped.
+//!
+//! Only names `overwrite` makes for its temporary databases are ever considered:
+//! `pgcluster_(new|old)_<pid>_<n>_<8 hex>` ([`pgcluster::cluster::is_temporary_name`], a
+//! stable contract). On a terminal it asks before dropping, unless `--yes` (the question of
+//! [`crate::confirm`]); without a terminal (a script) it drops them.
+
+use std::io;
+
+use pgcluster::blocking::Cluster;
+use pgcluster::cluster::{DatabaseInfo, DropOptions};
+
+use crate::escape;
+use crate::output::{self, Failure, Stream};
+
+/// `cleanup [--dry-run] [--yes]`; false if the question was declined (nothing dropped).
+pub(crate) fn run(cluster: &Cluster, dry_run: bool, yes: bool) -> Result<bool, Failure> {
+    let leftovers = cluster.leftovers()?;
+    if leftovers.is_empty() {
+        output::stdout_line("no databases left behind by pgcluster")?;
+        return Ok(true);
+    }
+    output::write(Stream::Stdout, &table(&leftovers))?;
+    if dry_run {
+        output::stdout_line("dry run: nothing dropped")?;
+        return Ok(true);
+    }
+    if !yes && crate::confirm::on_terminal() {
+        let question = format!(
+            "Drop {} database{} listed above?",
+            leftovers.len(),
+            if leftovers.len() == 1 { "" } else { "s" }
+        );
+        let go = crate::interrupt::at_prompt(|| {
+            crate::confirm::ask(&question, &mut io::stdin().lock(), &mut io::stderr())
+        });
+        if !go {
+            return Ok(false);
+        }
+    }
+    for leftover in &leftovers {
+        cluster.drop_with(leftover.name.as_str(), DropOptions::new().if_exists(true))?;
+        output::stdout_line(&format!("dropped {}", escape::cell(&leftover.name)))?;
+    }
+    Ok(true)
+}
+
+/// `name  size` (bytes; `-` when unknown), aligned.
+fn table(databases: &[DatabaseInfo]) -> String {
+    let rows: Vec<(String, String)> = databases
+        .iter()
+        .map(|d| {
+            (
+                escape::cell(&d.name),
+                d.size.map_or_else(|| "-".to_owned(), |s| s.to_string()),
+            )
+        })
+        .collect();
+    let width = rows
+        .iter()
+        .map(|(name, _)| escape::width(name))
+        .chain([escape::width("name")])
+        .max()
+        .unwrap_or(0);
+    let mut out = format!("{}  size\n", escape::pad("name", width));
+    for (name, size) in rows {
+        out.push_str(&format!("{}  {size}\n", escape::pad(&name, width)));
+    }
+    out
+}

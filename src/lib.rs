@@ -1,4 +1,74 @@
 //! pgcluster: PostgreSQL cluster management on a hand-written wire-protocol client.
+//!
+//! A [`Cluster`] is the PostgreSQL server a connection setting points at (a rex
+//! `pgsql://` URI, a libpq `postgres://` URI or `key=value` string, with the `PG*`
+//! environment, `.pgpass` and service files as libpq reads them). It tests, creates,
+//! drops, clones, renames, overwrites and lists the databases in that server, and opens
+//! connections to any of them. Everything runs on pgcluster's own client of the
+//! PostgreSQL wire protocol (no libpq), and every failure is reported in exactly the words
+//! libpq 13 and the server use.
+//!
+//! # Layers
+//!
+//! Each layer uses only the ones before it:
+//!
+//! - **Protocol** — the `pgcluster-protocol` crate (`protocol/`): sans-IO framing with
+//!   bounds, the messages, SCRAM-SHA-256 / MD5 / cleartext authentication, ErrorResponse
+//!   fields, and the startup and query state machines. No sockets, no clock.
+//! - **Connection settings** — [`conninfo`]: parsing and resolving settings as libpq 13
+//!   does.
+//! - **Connection** — [`Connection`] (async, tokio; [`connection`] and [`client`]): libpq's
+//!   host and address walk, TLS (`tls`, feature `tls`), queries (simple and extended,
+//!   prepared statements), compact or streamed rows ([`rows`], values by position or by
+//!   column name), transactions and autocommit, COPY, LISTEN/NOTIFY and cancel.
+//! - **Blocking facade** — [`blocking`]: [`blocking::Connection`] and
+//!   [`blocking::Cluster`], the same calls without `async`, for programs with no runtime.
+//! - **Cluster** — [`Cluster`] and [`get_cluster`] ([`cluster`]): the database operations
+//!   of the spec, on one server, touching no database but the one named.
+//! - **Testing** — `testing` (feature `testing`): throwaway PostgreSQL servers (initdb and
+//!   pg_ctl on a free port, in a private directory, removed on drop) for tests and demos.
+//! - **CLI** — the `pgcluster` program (`src/bin/pgcluster/`, feature `cli`), on the
+//!   blocking API. Its dependencies never reach library users.
+//!
+//! # Example
+//!
+//! A throwaway server, a database made in it, a query, a value read by column name, and
+//! the database dropped again (blocking API; this example runs with the `testing` feature,
+//! which needs the PostgreSQL server programs installed):
+//!
+//! ```
+//! # #[cfg(feature = "testing")]
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use pgcluster::blocking::Cluster;
+//! use pgcluster::testing::TestServer;
+//!
+//! let server = TestServer::new()?;
+//! // The server's Unix socket, as the superuser, database `postgres`.
+//! let cluster = Cluster::new(&server.uri("postgres", "postgres"))?;
+//!
+//! cluster.create("crate_docs_demo", None)?;
+//! assert!(cluster.exists("crate_docs_demo")?);
+//!
+//! let mut conn = cluster.connect("crate_docs_demo")?;
+//! let result = conn.query(
+//!     "SELECT current_database() AS name, $1::int * 2 AS answer",
+//!     &[Some("21")],
+//! )?;
+//! let row = result.row(0).expect("one row");
+//! assert_eq!(row.get("name"), Some("crate_docs_demo"));
+//! assert_eq!(row.get("answer"), Some("42"));
+//! conn.close();
+//!
+//! cluster.drop("crate_docs_demo")?;
+//! assert!(!cluster.exists("crate_docs_demo")?);
+//! # Ok(())
+//! # }
+//! # #[cfg(not(feature = "testing"))]
+//! # fn main() {}
+//! ```
+//!
+//! The async API is the same with `.await` on each call: [`get_cluster`] or
+//! [`Cluster::new`], and [`Connection`].
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

@@ -10,46 +10,12 @@ use std::process::{Command, Stdio};
 
 use pgcluster::testing::TestServer;
 
+mod terminal;
+
 /// Exit status of a question declined.
 const DECLINED: i32 = 3;
 /// What a declined question prints after the answer.
 const CANCELLED: &str = "Cancelled: nothing was changed.\n";
-
-/// Drives a program on a pseudo-terminal: `python3 -c PTY_DRIVER ANSWER PROGRAM ARGS...`.
-/// When the program's output shows `[y/N] `, ANSWER and a newline are typed (`<EOF>`: an
-/// end of input instead, Ctrl-D). Prints everything the terminal showed (stdout and stderr
-/// both, the typed answer echoed) and exits with the program's status. A program still
-/// running after 300 s is killed, so that a test never hangs.
-const PTY_DRIVER: &str = r#"
-import os, pty, select, sys, time
-answer, argv = sys.argv[1], sys.argv[2:]
-pid, fd = pty.fork()
-if pid == 0:
-    os.execv(argv[0], argv)
-out, typed = b"", False
-deadline = time.monotonic() + 300
-while True:
-    left = deadline - time.monotonic()
-    if left <= 0:
-        os.kill(pid, 9)
-        break
-    if not select.select([fd], [], [], left)[0]:
-        continue
-    try:
-        data = os.read(fd, 4096)
-    except OSError:
-        break
-    if not data:
-        break
-    out += data
-    if not typed and b"[y/N] " in out:
-        os.write(fd, b"\x04" if answer == "<EOF>" else answer.encode() + b"\n")
-        typed = True
-_, status = os.waitpid(pid, 0)
-sys.stdout.buffer.write(out)
-sys.stdout.flush()
-sys.exit(os.waitstatus_to_exitcode(status))
-"#;
 
 fn shared() -> &'static TestServer {
     TestServer::shared().expect("a throwaway PostgreSQL server")
@@ -90,18 +56,7 @@ fn run(server: &TestServer, args: &[&str], vars: &[(&str, &str)]) -> (i32, Strin
 /// Runs the program on a pseudo-terminal (stdin, stdout and stderr), typing `answer` at
 /// the question: status, and what the terminal showed (line ends as `\n`).
 fn run_on_terminal(server: &TestServer, args: &[&str], answer: &str) -> (i32, String) {
-    let out = command("python3", server, &[])
-        .arg("-c")
-        .arg(PTY_DRIVER)
-        .arg(answer)
-        .arg(env!("CARGO_BIN_EXE_pgcluster"))
-        .args(args)
-        .output()
-        .expect("run python3 with pgcluster on a pseudo-terminal");
-    let shown = String::from_utf8(out.stdout)
-        .expect("utf-8 terminal output")
-        .replace("\r\n", "\n");
-    (out.status.code().expect("exit status"), shown)
+    terminal::run(command("python3", server, &[]), answer, args)
 }
 
 /// Every database name, sorted, as `psql` lists them.

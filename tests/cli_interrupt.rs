@@ -17,6 +17,9 @@ use pgcluster::error::Stage;
 use pgcluster::testing::TestServer;
 use pgcluster::Error;
 
+#[cfg(feature = "cli")]
+mod terminal;
+
 fn server() -> &'static TestServer {
     TestServer::shared().expect("a throwaway PostgreSQL server")
 }
@@ -165,6 +168,16 @@ mod program {
     use std::sync::{Mutex, MutexGuard, OnceLock};
 
     use super::*;
+
+    /// `python3` with the server's `PG*` variables, for [`terminal::run`].
+    fn python() -> Command {
+        let mut cmd = Command::new("python3");
+        cmd.env_remove("DATABASE_URL");
+        for (k, v) in server().env_vars() {
+            cmd.env(k, v);
+        }
+        cmd
+    }
 
     /// The large database the copies are made from: ~450 MB, which the server's default
     /// strategy (WAL_LOG) copies in seconds here. Made once per run, with `psql`.
@@ -434,5 +447,45 @@ mod program {
         for name in look_alikes {
             psql(&format!("DROP DATABASE \"{name}\""));
         }
+    }
+
+    #[test]
+    fn cleanup_on_a_terminal_asks_and_ctrl_c_there_changes_nothing() {
+        let _heavy = heavy();
+        let leftover = "pgcluster_old_77_3_0badcafe";
+        psql(&format!("DROP DATABASE IF EXISTS \"{leftover}\""));
+        psql(&format!("CREATE DATABASE \"{leftover}\""));
+        let args = ["--db", "pgsql:///postgres", "cleanup"];
+        let asked = |shown: &str| {
+            let (table, rest) = shown
+                .split_once("Drop 1 database listed above? [y/N] ")
+                .unwrap_or_else(|| panic!("no question: {shown:?}"));
+            assert!(
+                table.starts_with("name  ") && table.contains(leftover),
+                "{shown:?}"
+            );
+            rest.to_owned()
+        };
+        let (status, shown) = terminal::run(python(), "n", &args);
+        assert_eq!(
+            (status, asked(&shown)),
+            (3, "n\nCancelled: nothing was changed.\n".to_owned())
+        );
+        assert!(listed(leftover));
+        // Ctrl-C at the question: SIGINT from the terminal, nothing under way to wait for.
+        let (status, shown) = terminal::run(python(), "<INT>", &args);
+        let rest = asked(&shown);
+        assert_eq!(status, 130, "{shown:?}");
+        assert!(
+            rest.ends_with("\ninterrupted: nothing was changed\n"),
+            "{shown:?}"
+        );
+        assert!(listed(leftover));
+        let (status, shown) = terminal::run(python(), "y", &args);
+        assert_eq!(
+            (status, asked(&shown)),
+            (0, format!("y\ndropped {leftover}\n"))
+        );
+        assert!(!listed(leftover));
     }
 }

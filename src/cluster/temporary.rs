@@ -75,9 +75,18 @@ pub(crate) fn new_name(role: Role) -> String {
     .to_string()
 }
 
-/// Whether `name` is one pgcluster makes for a temporary database (see the
-/// [module documentation](self) for the exact pattern): `pgcluster_new_2690_0_a650f1d0` is,
-/// `pgcluster_new_x`, `pgcluster_new_1_2_3` and `pgcluster_new_01_2_a650f1d0` are not.
+/// Whether `name` is one pgcluster makes for a temporary database (an `overwrite`'s):
+///
+/// ```text
+/// pgcluster_<role>_<pid>_<n>_<salt>
+/// ```
+///
+/// `<role>` is `new` or `old`; `<pid>` (the process id) and `<n>` (a counter in that
+/// process) are decimal as Rust prints a `u32` (no sign, no leading zero); `<salt>` is 8
+/// lower-case hexadecimal digits. This is a stable contract: pgcluster names no other
+/// database so, and `Cluster::leftovers`, `Cluster::cleanup` and `pgcluster cleanup` act
+/// on these names only. `pgcluster_new_2690_0_a650f1d0` is one; `pgcluster_new_x`,
+/// `pgcluster_new_1_2_3` and `pgcluster_new_01_2_a650f1d0` are not.
 pub fn is_temporary_name(name: &str) -> bool {
     parse(name).is_some()
 }

@@ -452,6 +452,46 @@ impl<'a> ResultRow<'a> {
     }
 }
 
+/// The rows of a [`QueryResult`](crate::connection::QueryResult) in order, each with the
+/// result's columns (see [`QueryResult::iter`](crate::connection::QueryResult::iter)).
+#[derive(Clone, Debug)]
+pub struct ResultRows<'a> {
+    columns: &'a [FieldDescription],
+    rows: std::slice::Iter<'a, Vec<Option<String>>>,
+}
+
+impl<'a> ResultRows<'a> {
+    /// The rows `rows` under `columns`.
+    pub(crate) fn new(columns: &'a [FieldDescription], rows: &'a [Vec<Option<String>>]) -> Self {
+        Self {
+            columns,
+            rows: rows.iter(),
+        }
+    }
+}
+
+impl<'a> Iterator for ResultRows<'a> {
+    type Item = ResultRow<'a>;
+
+    fn next(&mut self) -> Option<ResultRow<'a>> {
+        self.rows.next().map(|v| ResultRow::new(self.columns, v))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.rows.size_hint()
+    }
+}
+
+impl DoubleEndedIterator for ResultRows<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        self.rows
+            .next_back()
+            .map(|v| ResultRow::new(self.columns, v))
+    }
+}
+
+impl ExactSizeIterator for ResultRows<'_> {}
+
 /// The position of the column `name` in `columns` by libpq's rule (`PQfnumber`), or
 /// `None`:
 ///

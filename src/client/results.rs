@@ -2,7 +2,7 @@
 //! name, the affected row count.
 
 use crate::connection::QueryResult;
-use crate::rows::{self, ResultRow};
+use crate::rows::{self, ResultRow, ResultRows};
 
 impl QueryResult {
     /// The column names, in order (empty when the statement returns no rows).
@@ -44,11 +44,10 @@ impl QueryResult {
             .map(|values| ResultRow::new(&self.columns, values))
     }
 
-    /// The rows in order, each with the result's columns (see [`QueryResult::row`]).
-    pub fn iter(&self) -> impl ExactSizeIterator<Item = ResultRow<'_>> + '_ {
-        self.rows
-            .iter()
-            .map(|values| ResultRow::new(&self.columns, values))
+    /// The rows in order, each with the result's columns (see [`QueryResult::row`]);
+    /// `for row in &result` does the same.
+    pub fn iter(&self) -> ResultRows<'_> {
+        ResultRows::new(&self.columns, &self.rows)
     }
 
     /// The row count of the command tag (`INSERT 0 3`, `UPDATE 2`, `SELECT 5`, `COPY 4`,
@@ -57,6 +56,15 @@ impl QueryResult {
     pub fn rows_affected(&self) -> Option<u64> {
         let (_, last) = self.tag.rsplit_once(' ')?;
         last.parse().ok()
+    }
+}
+
+impl<'a> IntoIterator for &'a QueryResult {
+    type Item = ResultRow<'a>;
+    type IntoIter = ResultRows<'a>;
+
+    fn into_iter(self) -> ResultRows<'a> {
+        self.iter()
     }
 }
 
@@ -96,6 +104,29 @@ mod tests {
         assert_eq!(r.column_index("id"), Some(0));
         assert_eq!(r.column_index("Name"), Some(1));
         assert_eq!(r.column_index("name"), None);
+    }
+
+    #[test]
+    fn rows_with_their_columns() {
+        let mut r = result(vec![field("id", 23), field("Name", 25)], "SELECT 2");
+        r.rows = vec![
+            vec![Some("1".to_owned()), Some("one".to_owned())],
+            vec![Some("2".to_owned()), None],
+        ];
+        assert_eq!(r.column_position("NAME"), None);
+        assert_eq!(r.column_position("\"Name\""), Some(1));
+        assert_eq!(r.row(1).and_then(|row| row.get("ID")), Some("2"));
+        assert!(r.row(2).is_none());
+        let names: Vec<Option<&str>> = (&r).into_iter().map(|row| row.get("\"Name\"")).collect();
+        assert_eq!(names, vec![Some("one"), None]);
+        let mut iter = r.iter();
+        assert_eq!(iter.len(), 2);
+        assert_eq!(
+            iter.next_back().map(|row| row.values()),
+            Some(&r.rows[1][..])
+        );
+        assert_eq!(iter.next().and_then(|row| row.get(0)), Some("1"));
+        assert!(iter.next().is_none());
     }
 
     #[test]

@@ -9,16 +9,22 @@
 //! running, and bound every wait generously ("never hangs").
 #![cfg(feature = "testing")]
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use pgcluster::blocking::Cluster;
+use pgcluster::conninfo::Env;
 use pgcluster::error::Stage;
 use pgcluster::testing::TestServer;
 use pgcluster::Error;
 
+mod support;
 #[cfg(feature = "cli")]
 mod terminal;
+
+use support::{Relay, RelayOptions};
 
 fn server() -> &'static TestServer {
     TestServer::shared().expect("a throwaway PostgreSQL server")
@@ -63,6 +69,30 @@ fn wait_for_create(name: &str) {
              WHERE state = 'active' AND query LIKE 'CREATE DATABASE \"{name}\"%'"
         )) != "0"
     });
+}
+
+/// The large database the copies are made from: ~450 MB, which the server's default
+/// strategy (WAL_LOG) copies in seconds here. Made once per run, with `psql`.
+const BIG: &str = "intr_big";
+
+/// The tests that copy the large database run one at a time (2 shared cores).
+static HEAVY: Mutex<()> = Mutex::new(());
+
+fn heavy() -> MutexGuard<'static, ()> {
+    let guard = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
+    static MADE: OnceLock<()> = OnceLock::new();
+    MADE.get_or_init(|| {
+        psql(&format!("DROP DATABASE IF EXISTS {BIG}"));
+        psql(&format!("CREATE DATABASE {BIG}"));
+        server()
+            .psql_db(
+                BIG,
+                "CREATE TABLE filler AS SELECT g, repeat('x', 1000) AS pad \
+                 FROM generate_series(1, 400000) AS g",
+            )
+            .expect("fill the large database");
+    });
+    guard
 }
 
 #[test]
@@ -134,6 +164,77 @@ fn the_interrupter_cancels_a_blocked_clone_from_another_thread() {
     psql(&format!("DROP DATABASE {source}"));
 }
 
+/// A relay in front of the server's TCP port, on a runtime of its own (a thread that runs
+/// until `stop` is set).
+fn relay(stop: Arc<AtomicBool>) -> Relay {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let port = server().port();
+    thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            let relay = Relay::start(port, RelayOptions::default()).await;
+            tx.send(relay).expect("hand over the relay");
+            while !stop.load(Ordering::SeqCst) {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        });
+    });
+    rx.recv().expect("a relay")
+}
+
+#[test]
+fn a_statement_and_its_cancel_arriving_in_either_order_end_cancelled() {
+    let _heavy = heavy();
+    let copy = "intr_relay_copy";
+    psql(&format!("DROP DATABASE IF EXISTS {copy}"));
+    let stop = Arc::new(AtomicBool::new(false));
+    let relay = relay(Arc::clone(&stop));
+    let setting = format!(
+        "host=127.0.0.1 port={} user=postgres dbname=postgres password={} sslmode=disable",
+        relay.port,
+        server().password()
+    );
+    let cluster = Cluster::new(&setting).unwrap().with_env(Env::empty());
+    // A maintenance connection through the relay, kept for the clone.
+    assert!(!cluster.exists(copy).unwrap());
+
+    // The relay holds the CREATE DATABASE and the CancelRequest, then lets both go at
+    // once: whichever reaches the server first, the copy must end cancelled. (A cancel
+    // that comes first finds the backend idle and is dropped; the statement under way
+    // sends it again.)
+    relay.pause();
+    let interrupter = cluster.interrupter();
+    let worker = thread::spawn(move || {
+        let result = cluster.clone(BIG, copy);
+        (cluster, result)
+    });
+    wait_for("the clone registered", || {
+        format!("{interrupter:?}").contains("in_flight: 1")
+    });
+    let canceller = {
+        let interrupter = interrupter.clone();
+        thread::spawn(move || interrupter.interrupt())
+    };
+    // Give the CancelRequest time to reach the relay (it waits there either way).
+    thread::sleep(Duration::from_millis(300));
+    relay.resume();
+    canceller.join().unwrap().unwrap();
+    let (_cluster, result) = worker.join().unwrap();
+    let e = result.unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "interrupted: CREATE DATABASE \"{copy}\" was cancelled; pg_database shows no database \"{copy}\""
+        )
+    );
+    thread::sleep(Duration::from_secs(2));
+    assert!(!listed(copy), "the cancelled copy appeared later");
+    stop.store(true, Ordering::SeqCst);
+}
+
 #[test]
 fn an_interrupter_of_an_idle_cluster_only_marks_it() {
     let cluster = cluster();
@@ -165,7 +266,6 @@ fn an_interrupter_of_an_idle_cluster_only_marks_it() {
 #[cfg(feature = "cli")]
 mod program {
     use std::process::{Child, Command, Stdio};
-    use std::sync::{Mutex, MutexGuard, OnceLock};
 
     use super::*;
 
@@ -177,30 +277,6 @@ mod program {
             cmd.env(k, v);
         }
         cmd
-    }
-
-    /// The large database the copies are made from: ~450 MB, which the server's default
-    /// strategy (WAL_LOG) copies in seconds here. Made once per run, with `psql`.
-    const BIG: &str = "intr_big";
-
-    /// The tests that copy the large database run one at a time (2 shared cores).
-    static HEAVY: Mutex<()> = Mutex::new(());
-
-    fn heavy() -> MutexGuard<'static, ()> {
-        let guard = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
-        static MADE: OnceLock<()> = OnceLock::new();
-        MADE.get_or_init(|| {
-            psql(&format!("DROP DATABASE IF EXISTS {BIG}"));
-            psql(&format!("CREATE DATABASE {BIG}"));
-            server()
-                .psql_db(
-                    BIG,
-                    "CREATE TABLE filler AS SELECT g, repeat('x', 1000) AS pad \
-                     FROM generate_series(1, 400000) AS g",
-                )
-                .expect("fill the large database");
-        });
-        guard
     }
 
     /// `pgcluster ARGS` with the server's `PG*` variables, its output captured.

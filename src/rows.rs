@@ -532,8 +532,9 @@ pub fn column_position(columns: &[FieldDescription], name: &str) -> Option<usize
 }
 
 /// Picks a column of a row: a position (`usize`, from 0) or a name (`&str`, `String`),
-/// which is looked up by [`column_position`] (libpq's `PQfnumber` rule).
-pub trait ColumnIndex {
+/// which is looked up by [`column_position`] (libpq's `PQfnumber` rule). Sealed: only
+/// these types (and references to them) implement it.
+pub trait ColumnIndex: sealed::Sealed {
     /// The position this picks in a row of `width` values under `columns`, or why none.
     fn position(&self, columns: &[FieldDescription], width: usize) -> Result<usize, ColumnError>;
 }
@@ -569,6 +570,18 @@ impl<T: ColumnIndex + ?Sized> ColumnIndex for &T {
     fn position(&self, columns: &[FieldDescription], width: usize) -> Result<usize, ColumnError> {
         (**self).position(columns, width)
     }
+}
+
+mod sealed {
+    use super::ColumnIndex;
+
+    /// Keeps [`ColumnIndex`] to the types of this module.
+    pub trait Sealed {}
+
+    impl Sealed for usize {}
+    impl Sealed for str {}
+    impl Sealed for String {}
+    impl<T: ColumnIndex + ?Sized> Sealed for &T {}
 }
 
 /// A row has no such column.

@@ -10,6 +10,4 @@ mod results;
 mod transaction;
 
 pub use cancel::{CancelError, CancelToken};
-pub(crate) use copy::CopyIo;
-pub(crate) use transaction::ClientState;
 pub use transaction::{BlockingTransaction, Transaction};

@@ -5,6 +5,7 @@
 //! The protocol itself (startup, authentication) is the sans-IO [`Startup`] machine; this
 //! module only moves bytes and keeps the error buffer.
 
+use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 
@@ -19,14 +20,11 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpSocket;
 use tokio::time::Instant;
 
-use crate::connection::Connection;
 use crate::conninfo::{Address, Resolved, SocketOptions, Target};
 use crate::error::ConnectError;
+use crate::io_text::{closed_text, receive_error_text, send_error_text, strerror, SERVER_CLOSED};
 use crate::scram_cache;
 use crate::transport::Stream;
-
-/// libpq's text for a socket that closed under it (`pqReadData`'s `definitelyEOF`).
-pub(crate) const SERVER_CLOSED: &str = "server closed the connection unexpectedly\n\tThis probably means the server terminated abnormally\n\tbefore or while processing the request.\n";
 
 /// `sizeof(sun_path) - 1` on Linux: the longest Unix-domain socket path libpq accepts.
 const MAX_UNIX_PATH: usize = 107;
@@ -34,8 +32,23 @@ const MAX_UNIX_PATH: usize = 107;
 /// The SQLSTATE of `password authentication failed`.
 const INVALID_PASSWORD: &str = "28P01";
 
+/// What a successful attempt becomes: built from what the startup exchange leaves, and
+/// asked the read-write question. The connection module (above this one) implements it
+/// for its `Connection`, so this module never names the connection type.
+pub(crate) trait Session: Sized + Send {
+    /// A session whose startup exchange has just finished.
+    fn established(stream: Stream, reader: FrameReader, ready: Ready) -> Self;
+
+    /// The value `SHOW transaction_read_only` gave in its one row (SQL NULL as an empty
+    /// text); `None` when the query failed or gave other than exactly one row.
+    fn transaction_read_only(&mut self) -> impl Future<Output = Option<String>> + Send;
+
+    /// Sends Terminate and closes the socket.
+    fn end(&mut self) -> impl Future<Output = ()> + Send;
+}
+
 /// Connects to the first target that accepts us, as libpq 13's `PQconnectdb` does.
-pub(crate) async fn connect(config: &Resolved) -> Result<Connection, ConnectError> {
+pub(crate) async fn connect<C: Session>(config: &Resolved) -> Result<C, ConnectError> {
     let mut buffer = ErrorBuffer::default();
     for (index, target) in config.targets.iter().enumerate() {
         let password = Password::for_target(config, index);
@@ -95,8 +108,8 @@ impl ErrorBuffer {
 }
 
 /// What to do after one entry of the host list.
-enum TargetOutcome {
-    Connected(Box<Connection>),
+enum TargetOutcome<C> {
+    Connected(Box<C>),
     NextHost,
     Stop,
 }
@@ -152,12 +165,12 @@ enum Endpoint {
     },
 }
 
-async fn connect_target(
+async fn connect_target<C: Session>(
     config: &Resolved,
     target: &Target,
     password: &Password<'_>,
     buffer: &mut ErrorBuffer,
-) -> TargetOutcome {
+) -> TargetOutcome<C> {
     let port = match &target.port {
         Ok(port) => *port,
         Err(text) => {
@@ -264,12 +277,12 @@ async fn resolve(target: &Target, port: u16) -> Result<Vec<Endpoint>, String> {
 }
 
 /// One attempt at one address: socket, startup, authentication, the read-write test.
-async fn attempt(
+async fn attempt<C: Session>(
     config: &Resolved,
     target: &Target,
     password: &Password<'_>,
     endpoint: &Endpoint,
-) -> Result<Connection, Failure> {
+) -> Result<C, Failure> {
     // Whether each try uses TLS: libpq's `prefer` tries TLS, then (after a failed
     // handshake or a server error before authentication) plain; `allow` the other way.
     let plan: &[bool] = tls_plan(config, endpoint);
@@ -317,13 +330,13 @@ fn tls_plan(config: &Resolved, endpoint: &Endpoint) -> &'static [bool] {
 }
 
 /// One connection at one address. On failure, whether the `prefer`/`allow` retry applies.
-async fn try_once(
+async fn try_once<C: Session>(
     config: &Resolved,
     target: &Target,
     password: &Password<'_>,
     endpoint: &Endpoint,
     use_tls: bool,
-) -> Result<Connection, (Failure, bool)> {
+) -> Result<C, (Failure, bool)> {
     let stream = open_socket(endpoint, &target.port_text, config)
         .await
         .map_err(|f| (f, false))?;
@@ -342,7 +355,7 @@ async fn try_once(
             let before_auth = f.buffer == Buffer::Add && f.fields.is_some();
             (f, before_auth && retry_on_server_error)
         })?;
-    let mut conn = Connection::from_parts(stream, reader, ready);
+    let mut conn = C::established(stream, reader, ready);
     if config.read_write {
         read_write_test(&mut conn, target)
             .await
@@ -654,25 +667,18 @@ fn startup_failure(password: &Password<'_>, e: StartupError) -> Failure {
 }
 
 /// `target_session_attrs=read-write`: libpq 13's `SHOW transaction_read_only` test.
-async fn read_write_test(conn: &mut Connection, target: &Target) -> Result<(), Failure> {
+async fn read_write_test(conn: &mut impl Session, target: &Target) -> Result<(), Failure> {
     // As in the connect failure texts: `hostaddr` when given, else `host`.
     let host = target.hostaddr.as_deref().unwrap_or(&target.host);
     let server = format!("\"{host}:{}\"", shown_port(&target.port_text));
     let next_host = |text: String| Failure::new(text, Buffer::Add, Then::NextHost);
-    // libpq: exactly one row is needed; a value starting with "on" is read-only.
-    let value = match conn.simple_query("SHOW transaction_read_only").await {
-        Ok(results) => match results.first().map(|r| r.rows.as_slice()) {
-            Some([row]) => Some(row.first().cloned().flatten().unwrap_or_default()),
-            _ => None,
-        },
-        Err(_) => None,
-    };
-    let text = match value {
+    // libpq: a value starting with "on" is read-only.
+    let text = match conn.transaction_read_only().await {
         Some(v) if !v.starts_with("on") => return Ok(()),
         Some(_) => format!("could not make a writable connection to server {server}\n"),
         None => format!("test \"SHOW transaction_read_only\" failed on server {server}\n"),
     };
-    conn.close().await;
+    conn.end().await;
     Err(next_host(text))
 }
 
@@ -685,70 +691,12 @@ fn shown_port(port_text: &str) -> &str {
     }
 }
 
-/// `strerror(errno)`: an I/O error's text without Rust's ` (os error N)` suffix.
-pub(crate) fn strerror(e: &io::Error) -> String {
-    let text = e.to_string();
-    match e.raw_os_error() {
-        Some(code) => {
-            let suffix = format!(" (os error {code})");
-            text.strip_suffix(&suffix).unwrap_or(&text).to_owned()
-        }
-        None => text,
-    }
-}
-
 /// `gai_strerror`: a failed lookup's text without the standard library's prefix.
 fn gai_strerror(e: &io::Error) -> String {
     let text = e.to_string();
     text.strip_prefix("failed to lookup address information: ")
         .unwrap_or(&text)
         .to_owned()
-}
-
-/// libpq's text for the end of the stream while a reply is awaited: on TLS, the server
-/// ended TLS first (close_notify); else it closed the connection.
-pub(crate) fn closed_text(stream: &Stream) -> String {
-    #[cfg(feature = "tls")]
-    if stream.is_tls() {
-        return format!("{}\n", crate::tls::TlsError::Closed);
-    }
-    let _ = stream;
-    SERVER_CLOSED.to_owned()
-}
-
-/// libpq's text for a failed read: TLS's own texts for a TLS error (an alert from the
-/// server: `SSL error: %s`; the connection closed without close_notify:
-/// `SSL SYSCALL error: EOF detected`); a reset is the server closing the connection.
-pub(crate) fn receive_error_text(e: &io::Error) -> String {
-    #[cfg(feature = "tls")]
-    if let Some(tls) = crate::tls::read_error(e) {
-        return format!("{tls}\n");
-    }
-    if is_reset(e) {
-        SERVER_CLOSED.to_owned()
-    } else {
-        format!("could not receive data from server: {}\n", strerror(e))
-    }
-}
-
-/// libpq's text for a failed write: a reset or broken pipe is the server closing it.
-pub(crate) fn send_error_text(e: &io::Error) -> String {
-    if is_reset(e) {
-        SERVER_CLOSED.to_owned()
-    } else {
-        format!("could not send data to server: {}\n", strerror(e))
-    }
-}
-
-/// ECONNRESET, EPIPE (and an unexpected EOF, which some readers report as an error).
-pub(crate) fn is_reset(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::ConnectionReset
-            | io::ErrorKind::BrokenPipe
-            | io::ErrorKind::UnexpectedEof
-            | io::ErrorKind::ConnectionAborted
-    )
 }
 
 fn with_newline(text: &str) -> String {
@@ -794,55 +742,9 @@ mod tests {
     }
 
     #[test]
-    fn strerror_strips_the_os_error_suffix() {
-        let e = io::Error::from_raw_os_error(111);
-        assert_eq!(strerror(&e), "Connection refused");
-        let e = io::Error::from_raw_os_error(2);
-        assert_eq!(strerror(&e), "No such file or directory");
-        let e = io::Error::other("plain");
-        assert_eq!(strerror(&e), "plain");
-    }
-
-    #[test]
     fn gai_strerror_strips_the_std_prefix() {
         let e = io::Error::other("failed to lookup address information: Name or service not known");
         assert_eq!(gai_strerror(&e), "Name or service not known");
-    }
-
-    #[test]
-    fn read_and_write_failure_texts() {
-        let reset = io::Error::from_raw_os_error(104);
-        assert_eq!(receive_error_text(&reset), SERVER_CLOSED);
-        let pipe = io::Error::from_raw_os_error(32);
-        assert_eq!(send_error_text(&pipe), SERVER_CLOSED);
-        let other = io::Error::from_raw_os_error(5);
-        assert_eq!(
-            receive_error_text(&other),
-            "could not receive data from server: Input/output error\n"
-        );
-        assert_eq!(
-            send_error_text(&other),
-            "could not send data to server: Input/output error\n"
-        );
-    }
-
-    /// On TLS, libpq 13's `pgtls_read` texts (rexref, against fake servers).
-    #[cfg(feature = "tls")]
-    #[test]
-    fn tls_read_failure_texts() {
-        let alert = io::Error::new(
-            io::ErrorKind::InvalidData,
-            rustls::Error::AlertReceived(rustls::AlertDescription::UnknownCA),
-        );
-        assert_eq!(
-            receive_error_text(&alert),
-            "SSL error: tlsv1 alert unknown ca\n"
-        );
-        let truncated = io::Error::from(io::ErrorKind::UnexpectedEof);
-        assert_eq!(
-            receive_error_text(&truncated),
-            "SSL SYSCALL error: EOF detected\n"
-        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The async connection: a socket plus the protocol machines, no protocol logic of its own.
 
 use std::fmt;
+use std::io;
 
 use pgcluster_protocol::backend::{DataRow, FieldDescription, TransactionStatus};
 use pgcluster_protocol::error_fields::ErrorFields;
@@ -9,12 +10,12 @@ use pgcluster_protocol::frontend::{self, EncodeError};
 use pgcluster_protocol::query::{ExtendedQuery, QueryEvent, Sent, SimpleQuery};
 use pgcluster_protocol::startup::Ready;
 use pgcluster_protocol::ProtocolError;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use crate::client::{ClientState, CopyIo};
-use crate::connect::{self, receive_error_text, send_error_text, SERVER_CLOSED};
+use crate::connect;
 use crate::conninfo::Resolved;
 use crate::error::{ConnectError, Error, QueryError};
+use crate::io_text::{closed_text, receive_error_text, send_error_text, SERVER_CLOSED};
 use crate::rows::{Row, Rows};
 use crate::transport::{ParkedStream, Stream};
 
@@ -86,6 +87,77 @@ pub struct Notification {
     pub channel: String,
     /// The payload.
     pub payload: String,
+}
+
+/// Per-connection client settings (autocommit, see [`crate::client`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ClientState {
+    /// Each statement on its own (true), or `BEGIN` sent before the first statement.
+    pub(crate) autocommit: bool,
+    /// A [`Transaction`] was dropped while open: ROLLBACK goes first on the next use.
+    pub(crate) pending_rollback: bool,
+}
+
+impl Default for ClientState {
+    fn default() -> Self {
+        Self {
+            autocommit: true,
+            pending_rollback: false,
+        }
+    }
+}
+
+/// What a query does with COPY: refuse COPY FROM STDIN and drop COPY TO STDOUT data (a
+/// plain query), send data from a reader, or write the data received to a writer.
+pub(crate) enum CopyIo<'a> {
+    /// CopyFail for COPY FROM STDIN; COPY TO STDOUT data dropped.
+    Refuse,
+    /// The data for the first COPY FROM STDIN (later ones are refused).
+    In(Option<&'a mut (dyn AsyncRead + Unpin + Send + 'a)>),
+    /// Where COPY TO STDOUT data goes.
+    Out {
+        /// The destination.
+        writer: &'a mut (dyn AsyncWrite + Unpin + Send + 'a),
+        /// The first failed write; the rest of the data is then dropped (the server
+        /// sends it all the same).
+        error: Option<io::Error>,
+    },
+}
+
+impl CopyIo<'_> {
+    /// One CopyData message of COPY TO STDOUT.
+    pub(crate) async fn receive(&mut self, data: &[u8]) {
+        if let Self::Out {
+            writer,
+            error: error @ None,
+        } = self
+        {
+            if let Err(e) = writer.write_all(data).await {
+                *error = Some(e);
+            }
+        }
+    }
+}
+
+impl connect::Session for Connection {
+    fn established(stream: Stream, reader: FrameReader, ready: Ready) -> Self {
+        Self::from_parts(stream, reader, ready)
+    }
+
+    async fn transaction_read_only(&mut self) -> Option<String> {
+        // libpq: exactly one row is needed.
+        match self.simple_query("SHOW transaction_read_only").await {
+            Ok(results) => match results.first().map(|r| r.rows.as_slice()) {
+                Some([row]) => Some(row.first().cloned().flatten().unwrap_or_default()),
+                _ => None,
+            },
+            Err(_) => None,
+        }
+    }
+
+    async fn end(&mut self) {
+        self.close().await;
+    }
 }
 
 impl Connection {
@@ -535,7 +607,7 @@ impl Connection {
             return Err(SERVER_CLOSED.to_owned());
         };
         match stream.read_buf(self.reader.read_buf()).await {
-            Ok(0) => Err(connect::closed_text(stream)),
+            Ok(0) => Err(closed_text(stream)),
             Ok(_) => Ok(()),
             Err(e) => Err(receive_error_text(&e)),
         }

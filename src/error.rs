@@ -4,9 +4,9 @@ use std::fmt;
 
 use pgcluster_protocol::error_fields::ErrorFields;
 
-use crate::cluster::name::NameError;
 use crate::conninfo::rex::RexSettingError;
 use crate::conninfo::ConnInfoError;
+use crate::dbname::NameError;
 
 /// Everything that can go wrong. `Display` is what rex prints after `Error: `.
 #[non_exhaustive]

@@ -78,7 +78,9 @@ pub mod cluster;
 mod connect;
 pub mod connection;
 pub mod conninfo;
+mod dbname;
 pub mod error;
+mod io_text;
 pub mod rows;
 pub mod scram_cache;
 #[cfg(feature = "testing")]

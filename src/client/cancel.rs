@@ -11,9 +11,9 @@ use std::path::PathBuf;
 use pgcluster_protocol::frontend;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::blocking;
-use crate::connect::strerror;
+use crate::blocking::connection as blocking;
 use crate::connection::Connection;
+use crate::io_text::strerror;
 use crate::transport::Stream;
 
 /// What cancels the statement a connection is running: it holds the address the

@@ -11,46 +11,14 @@ use pgcluster_protocol::frame::FrameReader;
 use pgcluster_protocol::frontend;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 
-use crate::blocking;
-use crate::connect::{send_error_text, SERVER_CLOSED};
-use crate::connection::{Connection, QueryResult, COPY_IN_REFUSED};
+use crate::blocking::connection as blocking;
+use crate::connection::{Connection, CopyIo, QueryResult, COPY_IN_REFUSED};
 use crate::error::Error;
+use crate::io_text::{send_error_text, SERVER_CLOSED};
 use crate::transport::Stream;
 
 /// Size of the CopyData messages sent by `copy_in`.
 const CHUNK: usize = 64 * 1024;
-
-/// What a query does with COPY: refuse COPY FROM STDIN and drop COPY TO STDOUT data (a
-/// plain query), send data from a reader, or write the data received to a writer.
-pub(crate) enum CopyIo<'a> {
-    /// CopyFail for COPY FROM STDIN; COPY TO STDOUT data dropped.
-    Refuse,
-    /// The data for the first COPY FROM STDIN (later ones are refused).
-    In(Option<&'a mut (dyn AsyncRead + Unpin + Send + 'a)>),
-    /// Where COPY TO STDOUT data goes.
-    Out {
-        /// The destination.
-        writer: &'a mut (dyn AsyncWrite + Unpin + Send + 'a),
-        /// The first failed write; the rest of the data is then dropped (the server
-        /// sends it all the same).
-        error: Option<io::Error>,
-    },
-}
-
-impl CopyIo<'_> {
-    /// One CopyData message of COPY TO STDOUT.
-    pub(crate) async fn receive(&mut self, data: &[u8]) {
-        if let Self::Out {
-            writer,
-            error: error @ None,
-        } = self
-        {
-            if let Err(e) = writer.write_all(data).await {
-                *error = Some(e);
-            }
-        }
-    }
-}
 
 impl Connection {
     /// Answers CopyInResponse: the reader's data as CopyData messages then CopyDone, or

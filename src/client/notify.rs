@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use pgcluster_protocol::backend::BackendMessage;
 
-use crate::blocking;
+use crate::blocking::connection as blocking;
 use crate::connection::{Connection, Notification, State};
 use crate::error::{Error, QueryError};
 
@@ -126,7 +126,7 @@ impl blocking::Connection {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::connect::SERVER_CLOSED;
+    use crate::io_text::SERVER_CLOSED;
     use crate::transport::Stream;
     use pgcluster_protocol::frame::FrameReader;
     use pgcluster_protocol::limits::Limits;

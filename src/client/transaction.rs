@@ -12,28 +12,9 @@ use std::ops::{Deref, DerefMut};
 
 use pgcluster_protocol::backend::TransactionStatus;
 
-use crate::blocking;
-use crate::client::CopyIo;
-use crate::connection::{Connection, State};
+use crate::blocking::connection as blocking;
+use crate::connection::{Connection, CopyIo, State};
 use crate::error::{Error, Misuse};
-
-/// Per-connection client settings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct ClientState {
-    /// Each statement on its own (true), or `BEGIN` sent before the first statement.
-    pub(crate) autocommit: bool,
-    /// A [`Transaction`] was dropped while open: ROLLBACK goes first on the next use.
-    pub(crate) pending_rollback: bool,
-}
-
-impl Default for ClientState {
-    fn default() -> Self {
-        Self {
-            autocommit: true,
-            pending_rollback: false,
-        }
-    }
-}
 
 impl Connection {
     /// Whether each statement runs on its own (the default), as psycopg2's

@@ -5,7 +5,7 @@ use std::fmt;
 use tokio::runtime::Runtime;
 
 use super::{CreateOptions, DatabaseInfo, DropOptions, Interrupter};
-use crate::blocking::{new_runtime, Connection};
+use crate::blocking::connection::{new_runtime, Connection};
 use crate::conninfo::{Config, Env};
 use crate::error::Error;
 

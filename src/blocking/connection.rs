@@ -1,5 +1,5 @@
-//! The blocking facade: the async [`crate::Connection`] driven by its own current-thread
-//! tokio runtime. Nothing is spawned; each call blocks the calling thread until done.
+//! The blocking connection: the async [`crate::Connection`] driven by its own
+//! current-thread tokio runtime.
 
 use std::fmt;
 use std::io;
@@ -8,7 +8,6 @@ use pgcluster_protocol::backend::TransactionStatus;
 use pgcluster_protocol::error_fields::ErrorFields;
 use tokio::runtime::{Builder, Runtime};
 
-pub use crate::cluster::blocking::{get_cluster, Cluster};
 use crate::connection::{self, Notification, QueryResult, State, Statement};
 use crate::conninfo::Resolved;
 use crate::error::{ConnectError, Error};

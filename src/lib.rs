@@ -69,6 +69,28 @@
 //!
 //! The async API is the same with `.await` on each call: [`get_cluster`] or
 //! [`Cluster::new`], and [`Connection`].
+//!
+//! # Protocol types
+//!
+//! The wire-protocol types that appear in this crate's API ([`ErrorFields`],
+//! [`TransactionStatus`], [`FieldDescription`], [`ChannelBindingMode`], [`RequireAuth`],
+//! [`RequireAuthParseError`]) are re-exported at the crate root, so `pgcluster` alone is
+//! enough to name them:
+//!
+//! ```
+//! use pgcluster::connection::QueryResult;
+//! use pgcluster::{Connection, Error, ErrorFields, FieldDescription, TransactionStatus};
+//!
+//! fn idle(conn: &Connection) -> bool {
+//!     conn.transaction_status() == TransactionStatus::Idle
+//! }
+//! fn sqlstate(e: &Error) -> Option<&str> {
+//!     e.server_error().and_then(|f: &ErrorFields| f.code.as_deref())
+//! }
+//! fn column_names(result: &QueryResult) -> Vec<&str> {
+//!     result.columns.iter().map(|c: &FieldDescription| c.name.as_str()).collect()
+//! }
+//! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -92,6 +114,14 @@ pub mod transport;
 pub use cluster::{get_cluster, Cluster};
 pub use connection::Connection;
 pub use error::Error;
+
+// The protocol crate's types that appear in this crate's public API, re-exported so that
+// a user need not depend on `pgcluster-protocol`.
+pub use pgcluster_protocol::auth::policy::{
+    ChannelBindingMode, RequireAuth, RequireAuthParseError,
+};
+pub use pgcluster_protocol::backend::{FieldDescription, TransactionStatus};
+pub use pgcluster_protocol::error_fields::ErrorFields;
 
 /// The README's examples, compiled as doctests.
 #[cfg(doctest)]

@@ -909,5 +909,39 @@ mod tests {
             "the server found its port taken by another process 5 times in a row; \
              last server log:\nLOG:  could not bind"
         );
+        let random = Error::Random {
+            message: "getrandom: this target is not supported".into(),
+        };
+        assert_eq!(
+            random.to_string(),
+            "cannot make a random password for the server: getrandom: this target is not \
+             supported"
+        );
+    }
+
+    #[test]
+    fn passwords_are_random_and_never_shown() {
+        let (a, b) = (Password::random().unwrap(), Password::random().unwrap());
+        assert_ne!(a, b);
+        assert_eq!(a.0.len(), 2 * PASSWORD_BYTES);
+        assert!(a.0.bytes().all(|c| c.is_ascii_hexdigit()), "{}", a.0);
+        assert_eq!(format!("{a:?}"), "_");
+        let err = Error::Command {
+            program: "psql".into(),
+            status: "exit status: 3".into(),
+            output: format!("LINE 1: ALTER ROLE postgres PASSWORD '{}'", a.0),
+        };
+        assert_eq!(
+            err.masking(&a.0).to_string(),
+            "psql failed (exit status: 3):\nLINE 1: ALTER ROLE postgres PASSWORD '********'"
+        );
+        let log = Error::PortsInUse { log: a.0.clone() }.masking(&a.0);
+        assert_eq!(
+            log,
+            Error::PortsInUse {
+                log: "********".into()
+            }
+        );
+        assert_eq!(mask("no secret here", ""), "no secret here");
     }
 }

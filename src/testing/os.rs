@@ -148,8 +148,9 @@ impl RunAs {
     }
 
     /// Writes `text` to `path` as this user, replacing the file's contents, with mode 0600
-    /// (what the server demands of a key file). As root, the server's user writes it, so that whatever that user put at
-    /// `path` (a symlink, say) can only lead where it may write itself.
+    /// (what the server demands of a key file). As root, the server's user writes it, so
+    /// that whatever that user put at `path` (a symlink, say) can only lead where it may
+    /// write itself.
     pub(super) fn write_file(&self, path: &Path, text: &str) -> Result<(), Error> {
         self.shell(WRITE_SCRIPT, [path.as_os_str()], Some(text))
             .map_err(|e| Error::io("write", path, &e))
@@ -206,12 +207,14 @@ impl RunAs {
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
         let mut child = cmd.spawn()?;
-        if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
-            pipe.write_all(text.as_bytes())?;
-        }
+        // A shell that failed early closes its input: its own message is the better error.
+        let written = match (stdin, child.stdin.take()) {
+            (Some(text), Some(mut pipe)) => pipe.write_all(text.as_bytes()),
+            _ => Ok(()),
+        };
         let output = child.wait_with_output()?;
         if output.status.success() {
-            return Ok(());
+            return written;
         }
         let stderr = String::from_utf8_lossy(&output.stderr);
         let message = match stderr.trim() {
@@ -316,7 +319,9 @@ pub(super) fn create_dir_private(dir: &Path) -> Result<(), Error> {
         .mode(PRIVATE_MODE)
         .create(dir)
         .map_err(|e| Error::io("create directory", dir, &e))?;
-    // The mode given to mkdir is reduced by the umask; make sure it is exactly 0700.
+    // The mode given to mkdir is reduced by the umask; make sure it is exactly 0700. By path,
+    // since no one else can have replaced what we just made: it is in `/tmp` (sticky: only
+    // its owner, we, may rename it), the temporary directory, or our own private directory.
     fs::set_permissions(dir, fs::Permissions::from_mode(PRIVATE_MODE))
         .map_err(|e| Error::io("set permissions of", dir, &e))
 }

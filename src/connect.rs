@@ -5,6 +5,7 @@
 //! The protocol itself (startup, authentication) is the sans-IO [`Startup`] machine; this
 //! module only moves bytes and keeps the error buffer.
 
+use std::fmt;
 use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -22,7 +23,7 @@ use tokio::time::Instant;
 
 use crate::conninfo::{Address, Resolved, SocketOptions, Target};
 use crate::error::ConnectError;
-use crate::io_text::{closed_text, receive_error_text, send_error_text, strerror, SERVER_CLOSED};
+use crate::io_text::{send_error_text, strerror, WireError};
 use crate::scram_cache;
 use crate::transport::Stream;
 
@@ -186,8 +187,8 @@ async fn connect_target<C: Session>(
     };
     let endpoints = match resolve(target, port).await {
         Ok(endpoints) => endpoints,
-        Err(text) => {
-            buffer.add(&text);
+        Err(e) => {
+            buffer.add(&format!("{e}\n"));
             return TargetOutcome::NextHost;
         }
     };
@@ -228,24 +229,73 @@ async fn connect_target<C: Session>(
     TargetOutcome::NextHost
 }
 
-/// The addresses of one host-list entry, in `getaddrinfo` order, or the text to add.
-async fn resolve(target: &Target, port: u16) -> Result<Vec<Endpoint>, String> {
+/// Why the addresses of one host-list entry could not be had. `Display` is libpq 13's
+/// text, without the final newline.
+#[derive(Debug)]
+enum ResolveError {
+    /// The socket path is longer than `sun_path` holds.
+    PathTooLong { path: String },
+    /// `hostaddr` is not a numeric address.
+    Hostaddr {
+        hostaddr: String,
+        source: std::net::AddrParseError,
+    },
+    /// The host name lookup failed.
+    Lookup { host: String, source: io::Error },
+}
+
+impl fmt::Display for ResolveError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::PathTooLong { path } => write!(
+                f,
+                "Unix-domain socket path \"{path}\" is too long (maximum {MAX_UNIX_PATH} bytes)"
+            ),
+            // getaddrinfo's text for a non-numeric address under AI_NUMERICHOST.
+            Self::Hostaddr { hostaddr, .. } => write!(
+                f,
+                "could not parse network address \"{hostaddr}\": Name or service not known"
+            ),
+            Self::Lookup { host, source } => write!(
+                f,
+                "could not translate host name \"{host}\" to address: {}",
+                gai_strerror(source)
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ResolveError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::PathTooLong { .. } => None,
+            Self::Hostaddr { source, .. } => Some(source),
+            Self::Lookup { source, .. } => Some(source),
+        }
+    }
+}
+
+/// The addresses of one host-list entry, in `getaddrinfo` order.
+async fn resolve(target: &Target, port: u16) -> Result<Vec<Endpoint>, ResolveError> {
     match &target.address {
         Address::Unix(dir) => {
             // libpq's UNIXSOCK_PATH prints the port as a number, not as given.
             let path = format!("{dir}/.s.PGSQL.{port}");
             if path.len() > MAX_UNIX_PATH {
-                return Err(format!(
-                    "Unix-domain socket path \"{path}\" is too long (maximum {MAX_UNIX_PATH} bytes)\n"
-                ));
+                return Err(ResolveError::PathTooLong { path });
             }
             Ok(vec![Endpoint::Unix { path }])
         }
         Address::Tcp(host) => {
             if let Some(hostaddr) = &target.hostaddr {
-                let ip: IpAddr = hostaddr.trim().parse().map_err(|_| {
-                    format!("could not parse network address \"{hostaddr}\": Name or service not known\n")
-                })?;
+                let ip: IpAddr =
+                    hostaddr
+                        .trim()
+                        .parse()
+                        .map_err(|source| ResolveError::Hostaddr {
+                            hostaddr: hostaddr.clone(),
+                            source,
+                        })?;
                 return Ok(vec![Endpoint::Tcp {
                     addr: SocketAddr::new(ip, port),
                     shown_host: hostaddr.clone(),
@@ -256,11 +306,9 @@ async fn resolve(target: &Target, port: u16) -> Result<Vec<Endpoint>, String> {
                 Ok(ip) => vec![SocketAddr::new(ip, port)],
                 Err(_) => tokio::net::lookup_host((host.as_str(), port))
                     .await
-                    .map_err(|e| {
-                        format!(
-                            "could not translate host name \"{host}\" to address: {}\n",
-                            gai_strerror(&e)
-                        )
+                    .map_err(|source| ResolveError::Lookup {
+                        host: host.clone(),
+                        source,
                     })?
                     .collect(),
             };
@@ -402,12 +450,14 @@ async fn start_tls(
             ),
             false,
         )),
-        Err(NegotiateError::Receive(e)) => {
-            Err((stop(receive_error_text(&e), Buffer::Replace), false))
-        }
-        Err(NegotiateError::Closed) => {
-            Err((stop(SERVER_CLOSED.to_owned(), Buffer::Replace), false))
-        }
+        Err(NegotiateError::Receive(e)) => Err((
+            stop(WireError::Receive(e).to_string(), Buffer::Replace),
+            false,
+        )),
+        Err(NegotiateError::Closed) => Err((
+            stop(crate::io_text::SERVER_CLOSED.to_owned(), Buffer::Replace),
+            false,
+        )),
     }
 }
 
@@ -421,12 +471,40 @@ async fn start_tls(
     Ok((stream, None))
 }
 
-/// Sets the TCP options libpq sets, in its order; on failure, libpq's text.
-fn apply_socket_options(socket: &TcpSocket, options: &SocketOptions) -> Result<(), String> {
+/// A TCP option libpq sets could not be set: `setsockopt(%s) failed: %s` (no final
+/// newline).
+#[derive(Debug)]
+struct SocketOptionError {
+    /// The option's C name, e.g. `TCP_KEEPIDLE`.
+    option: &'static str,
+    source: io::Error,
+}
+
+impl fmt::Display for SocketOptionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "setsockopt({}) failed: {}",
+            self.option,
+            strerror(&self.source)
+        )
+    }
+}
+
+impl std::error::Error for SocketOptionError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
+/// Sets the TCP options libpq sets, in its order.
+fn apply_socket_options(
+    socket: &TcpSocket,
+    options: &SocketOptions,
+) -> Result<(), SocketOptionError> {
     use std::time::Duration;
     let sock = socket2::SockRef::from(socket);
-    let failed =
-        |name: &str, e: io::Error| format!("setsockopt({name}) failed: {}\n", strerror(&e));
+    let failed = |option, source| SocketOptionError { option, source };
     if !options.keepalive {
         return Ok(());
     }
@@ -485,7 +563,7 @@ async fn open_socket(
             // libpq checks and sets the keepalive settings for each TCP address, before
             // connect(), each with its own text.
             let options = tcp.socket_options().map_err(next)?;
-            apply_socket_options(&socket, &options).map_err(next)?;
+            apply_socket_options(&socket, &options).map_err(|e| next(format!("{e}\n")))?;
             if let Some(failure) = bad_timeout() {
                 return Err(failure);
             }
@@ -613,13 +691,13 @@ async fn startup(
 async fn read_into(stream: &mut Stream, reader: &mut FrameReader) -> Result<(), Failure> {
     match stream.read_buf(reader.read_buf()).await {
         Ok(0) => Err(Failure::new(
-            closed_text(stream),
+            WireError::closed(stream).to_string(),
             Buffer::Replace,
             Then::Stop,
         )),
         Ok(_) => Ok(()),
         Err(e) => Err(Failure::new(
-            receive_error_text(&e),
+            WireError::Receive(e).to_string(),
             Buffer::Replace,
             Then::Stop,
         )),
@@ -742,6 +820,31 @@ mod tests {
     }
 
     #[test]
+    fn lookup_and_socket_option_failures_keep_their_cause() {
+        let e = ResolveError::Lookup {
+            host: "nohost.invalid".to_owned(),
+            source: io::Error::other(
+                "failed to lookup address information: Name or service not known",
+            ),
+        };
+        assert_eq!(
+            e.to_string(),
+            "could not translate host name \"nohost.invalid\" to address: Name or service not known"
+        );
+        assert!(std::error::Error::source(&e).is_some());
+        let e = SocketOptionError {
+            option: "TCP_KEEPIDLE",
+            source: io::Error::from_raw_os_error(22),
+        };
+        assert_eq!(
+            e.to_string(),
+            "setsockopt(TCP_KEEPIDLE) failed: Invalid argument"
+        );
+        let source = std::error::Error::source(&e).unwrap();
+        assert_eq!(source.to_string(), "Invalid argument (os error 22)");
+    }
+
+    #[test]
     fn gai_strerror_strips_the_std_prefix() {
         let e = io::Error::other("failed to lookup address information: Name or service not known");
         assert_eq!(gai_strerror(&e), "Name or service not known");
@@ -824,10 +927,12 @@ mod tests {
             let e = resolve(&t, 1).await.unwrap();
             assert!(matches!(&e[..], [Endpoint::Tcp { show_addr: false, .. }]));
             let t = target(Address::Tcp("localhost".into()), Some("abc"), "localhost");
+            let e = resolve(&t, 1).await.unwrap_err();
             assert_eq!(
-                resolve(&t, 1).await.unwrap_err(),
-                "could not parse network address \"abc\": Name or service not known\n"
+                e.to_string(),
+                "could not parse network address \"abc\": Name or service not known"
             );
+            assert!(std::error::Error::source(&e).is_some());
             let dir = format!("/tmp/{}", "a".repeat(88));
             let t = target(Address::Unix(dir.clone()), None, &dir);
             // 5 + 88 + 14 = 107 bytes: the longest accepted.
@@ -835,8 +940,8 @@ mod tests {
             let dir = format!("/tmp/{}", "a".repeat(89));
             let t = target(Address::Unix(dir.clone()), None, &dir);
             assert_eq!(
-                resolve(&t, 5432).await.unwrap_err(),
-                format!("Unix-domain socket path \"{dir}/.s.PGSQL.5432\" is too long (maximum 107 bytes)\n")
+                resolve(&t, 5432).await.unwrap_err().to_string(),
+                format!("Unix-domain socket path \"{dir}/.s.PGSQL.5432\" is too long (maximum 107 bytes)")
             );
         });
     }

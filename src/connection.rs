@@ -15,7 +15,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use crate::connect;
 use crate::conninfo::Resolved;
 use crate::error::{ConnectError, Error, QueryError};
-use crate::io_text::{closed_text, receive_error_text, send_error_text, SERVER_CLOSED};
+use crate::io_text::WireError;
 use crate::rows::{Row, Rows};
 use crate::transport::{ParkedStream, Stream};
 
@@ -403,11 +403,7 @@ impl Connection {
         };
         // After a failed write, libpq still reads what the server sent before it went
         // away (typically a FATAL), then reports the socket closing.
-        let write_failure = stream
-            .write_all(&self.out)
-            .await
-            .err()
-            .map(|e| send_error_text(&e));
+        let mut write_failure = stream.write_all(&self.out).await.err().map(WireError::Send);
         self.out.clear();
 
         let mut draining = false;
@@ -415,9 +411,9 @@ impl Connection {
             let frame = match self.reader.next_frame() {
                 Ok(Some(frame)) => frame,
                 Ok(None) => {
-                    if let Err(text) = self.read_more().await {
-                        let text = write_failure.clone().unwrap_or(text);
-                        return Err(self.lose(run, &text));
+                    if let Err(e) = self.read_more().await {
+                        let e = write_failure.take().unwrap_or(e);
+                        return Err(self.lose(run, &e.to_string()));
                     }
                     continue;
                 }
@@ -444,8 +440,8 @@ impl Connection {
                 Ok(Some(QueryEvent::CopyIn(_))) => {
                     // The server now waits for the data: `copy` sends it, or refuses the
                     // COPY (the server then answers with an error, then ReadyForQuery).
-                    if let Err(text) = self.send_copy_in(copy).await {
-                        return Err(self.lose(run, &text));
+                    if let Err(e) = self.send_copy_in(copy).await {
+                        return Err(self.lose(run, &e.to_string()));
                     }
                 }
                 Ok(Some(QueryEvent::CopyData(data))) => copy.receive(&data).await,
@@ -601,15 +597,16 @@ impl Connection {
         }
     }
 
-    /// Reads more bytes into the frame reader; on EOF or error, libpq's text for it.
-    pub(crate) async fn read_more(&mut self) -> Result<(), String> {
+    /// Reads more bytes into the frame reader; on EOF or error, why (displayed as libpq's
+    /// text for it).
+    pub(crate) async fn read_more(&mut self) -> Result<(), WireError> {
         let Some(stream) = self.stream.as_mut() else {
-            return Err(SERVER_CLOSED.to_owned());
+            return Err(WireError::Gone);
         };
         match stream.read_buf(self.reader.read_buf()).await {
-            Ok(0) => Err(closed_text(stream)),
+            Ok(0) => Err(WireError::closed(stream)),
             Ok(_) => Ok(()),
-            Err(e) => Err(receive_error_text(&e)),
+            Err(e) => Err(WireError::Receive(e)),
         }
     }
 
@@ -812,6 +809,7 @@ impl<'f> Run<'f> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::io_text::SERVER_CLOSED;
     use pgcluster_protocol::limits::Limits;
     use tokio::net::UnixStream;
 

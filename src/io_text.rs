@@ -2,6 +2,7 @@
 //! it, a read or a write failed, and `strerror`'s wording of an I/O error. Used while
 //! connecting and on an open connection alike.
 
+use std::fmt;
 use std::io;
 
 use crate::transport::Stream;
@@ -21,21 +22,10 @@ pub(crate) fn strerror(e: &io::Error) -> String {
     }
 }
 
-/// libpq's text for the end of the stream while a reply is awaited: on TLS, the server
-/// ended TLS first (close_notify); else it closed the connection.
-pub(crate) fn closed_text(stream: &Stream) -> String {
-    #[cfg(feature = "tls")]
-    if stream.is_tls() {
-        return format!("{}\n", crate::tls::TlsError::Closed);
-    }
-    let _ = stream;
-    SERVER_CLOSED.to_owned()
-}
-
 /// libpq's text for a failed read: TLS's own texts for a TLS error (an alert from the
 /// server: `SSL error: %s`; the connection closed without close_notify:
 /// `SSL SYSCALL error: EOF detected`); a reset is the server closing the connection.
-pub(crate) fn receive_error_text(e: &io::Error) -> String {
+fn receive_error_text(e: &io::Error) -> String {
     #[cfg(feature = "tls")]
     if let Some(tls) = crate::tls::read_error(e) {
         return format!("{tls}\n");
@@ -57,7 +47,7 @@ pub(crate) fn send_error_text(e: &io::Error) -> String {
 }
 
 /// ECONNRESET, EPIPE (and an unexpected EOF, which some readers report as an error).
-pub(crate) fn is_reset(e: &io::Error) -> bool {
+fn is_reset(e: &io::Error) -> bool {
     matches!(
         e.kind(),
         io::ErrorKind::ConnectionReset
@@ -65,6 +55,60 @@ pub(crate) fn is_reset(e: &io::Error) -> bool {
             | io::ErrorKind::UnexpectedEof
             | io::ErrorKind::ConnectionAborted
     )
+}
+
+/// Why the connection to the server failed under a read or a write. `Display` is libpq
+/// 13's text with its final newline, as the error buffer holds it.
+#[derive(Debug)]
+pub(crate) enum WireError {
+    /// There is no socket any more: an earlier failure dropped it.
+    Gone,
+    /// The server ended the stream while a reply was awaited. On TLS it ended TLS first
+    /// (close_notify), which libpq reports as such; else it closed the connection.
+    Closed {
+        /// Whether the stream was TLS.
+        tls: bool,
+    },
+    /// A read failed.
+    Receive(io::Error),
+    /// A write failed.
+    Send(io::Error),
+}
+
+impl WireError {
+    /// The end of `stream` while a reply is awaited.
+    pub(crate) fn closed(stream: &Stream) -> Self {
+        Self::Closed {
+            tls: stream.is_tls(),
+        }
+    }
+}
+
+impl fmt::Display for WireError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Gone => f.write_str(SERVER_CLOSED),
+            Self::Closed { tls } => {
+                #[cfg(feature = "tls")]
+                if *tls {
+                    return writeln!(f, "{}", crate::tls::TlsError::Closed);
+                }
+                let _ = tls;
+                f.write_str(SERVER_CLOSED)
+            }
+            Self::Receive(e) => f.write_str(&receive_error_text(e)),
+            Self::Send(e) => f.write_str(&send_error_text(e)),
+        }
+    }
+}
+
+impl std::error::Error for WireError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Gone | Self::Closed { .. } => None,
+            Self::Receive(e) | Self::Send(e) => Some(e),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -79,6 +123,28 @@ mod tests {
         assert_eq!(strerror(&e), "No such file or directory");
         let e = io::Error::other("plain");
         assert_eq!(strerror(&e), "plain");
+    }
+
+    #[test]
+    fn wire_errors_are_the_texts_with_their_cause() {
+        use std::error::Error as _;
+        assert_eq!(WireError::Gone.to_string(), SERVER_CLOSED);
+        assert_eq!(WireError::Closed { tls: false }.to_string(), SERVER_CLOSED);
+        #[cfg(feature = "tls")]
+        assert_eq!(
+            WireError::Closed { tls: true }.to_string(),
+            format!("{}\n", crate::tls::TlsError::Closed)
+        );
+        let e = WireError::Receive(io::Error::from_raw_os_error(5));
+        assert_eq!(
+            e.to_string(),
+            "could not receive data from server: Input/output error\n"
+        );
+        assert!(e.source().is_some());
+        let e = WireError::Send(io::Error::from_raw_os_error(32));
+        assert_eq!(e.to_string(), SERVER_CLOSED);
+        assert!(e.source().is_some());
+        assert!(WireError::Gone.source().is_none());
     }
 
     #[test]

@@ -14,7 +14,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use crate::blocking::connection as blocking;
 use crate::connection::{Connection, CopyIo, QueryResult, COPY_IN_REFUSED};
 use crate::error::Error;
-use crate::io_text::{send_error_text, SERVER_CLOSED};
+use crate::io_text::WireError;
 use crate::transport::Stream;
 
 /// Size of the CopyData messages sent by `copy_in`.
@@ -22,9 +22,9 @@ const CHUNK: usize = 64 * 1024;
 
 impl Connection {
     /// Answers CopyInResponse: the reader's data as CopyData messages then CopyDone, or
-    /// CopyFail (when there is no reader, or reading failed). `Err` is the text of a failed
-    /// write: the connection is then lost.
-    pub(crate) async fn send_copy_in(&mut self, copy: &mut CopyIo<'_>) -> Result<(), String> {
+    /// CopyFail (when there is no reader, or reading failed). `Err` is a failed write: the
+    /// connection is then lost.
+    pub(crate) async fn send_copy_in(&mut self, copy: &mut CopyIo<'_>) -> Result<(), WireError> {
         let source = match copy {
             CopyIo::In(source) => source.take(),
             _ => None,
@@ -38,16 +38,16 @@ impl Connection {
     async fn send_copy_in_inner(
         &mut self,
         source: Option<&mut (dyn AsyncRead + Unpin + Send + '_)>,
-    ) -> Result<(), String> {
+    ) -> Result<(), WireError> {
         let Some(stream) = self.stream.as_mut() else {
-            return Err(SERVER_CLOSED.to_owned());
+            return Err(WireError::Gone);
         };
         let reader = &mut self.reader;
         let Some(source) = source else {
             copy_fail(COPY_IN_REFUSED, &mut self.out);
             return write_draining(stream, reader, &self.out)
                 .await
-                .map_err(|e| send_error_text(&e));
+                .map_err(WireError::Send);
         };
         let mut chunk = vec![0u8; CHUNK];
         loop {
@@ -64,7 +64,7 @@ impl Connection {
                     }
                     write_draining(stream, reader, &self.out)
                         .await
-                        .map_err(|e| send_error_text(&e))?;
+                        .map_err(WireError::Send)?;
                     self.out.clear();
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -76,7 +76,7 @@ impl Connection {
         }
         write_draining(stream, reader, &self.out)
             .await
-            .map_err(|e| send_error_text(&e))
+            .map_err(WireError::Send)
     }
 
     /// Runs `COPY ... TO STDOUT` (simple query protocol) and returns the data the server

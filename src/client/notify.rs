@@ -49,9 +49,9 @@ impl Connection {
             let frame = match self.reader.next_frame() {
                 Ok(Some(frame)) => frame,
                 Ok(None) => {
-                    if let Err(text) = self.read_more().await {
+                    if let Err(e) = self.read_more().await {
                         let mut message = fatal.unwrap_or_default();
-                        message.push_str(&text);
+                        message.push_str(&e.to_string());
                         return Err(self.lose_idle(message, fields));
                     }
                     continue;

@@ -419,7 +419,7 @@ impl Cluster {
             Ok(_) => Ok(()),
             Err(Error::Query(cause)) if cause.connection_lost => {
                 let database = names.first().copied().unwrap_or_default().to_owned();
-                let exists = self.exists(database.as_str()).await.ok();
+                let exists = self.exists_as(Mode::Owed, &database).await.ok();
                 Err(Error::OutcomeUnknown(Box::new(OutcomeUnknown {
                     cause,
                     statement: sql.to_owned(),

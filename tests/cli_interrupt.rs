@@ -164,6 +164,71 @@ fn the_interrupter_cancels_a_blocked_clone_from_another_thread() {
     psql(&format!("DROP DATABASE {source}"));
 }
 
+#[test]
+fn an_overwrite_interrupted_at_the_swap_drops_its_copy_and_keeps_the_database() {
+    let _heavy = heavy();
+    let target = "intr_lib_overwritten";
+    psql(&format!("DROP DATABASE IF EXISTS {target}"));
+    psql(&format!("CREATE DATABASE {target}"));
+    server()
+        .psql_db(
+            target,
+            "CREATE TABLE kept AS SELECT 'original'::text AS what",
+        )
+        .unwrap();
+    // A session renaming the database in an open transaction holds its lock: the swap
+    // waits for it (the copy and its comment and privileges are done by then).
+    let holder = cluster();
+    let mut lock = holder.connect("postgres").unwrap();
+    lock.simple_query(&format!(
+        "BEGIN; ALTER DATABASE {target} RENAME TO {target}_held"
+    ))
+    .unwrap();
+
+    let cluster = cluster();
+    let interrupter = cluster.interrupter();
+    let worker = thread::spawn(move || cluster.overwrite(target, None));
+    wait_for("the swap waiting", || {
+        psql(&format!(
+            "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' \
+             AND wait_event_type = 'Lock' \
+             AND query LIKE 'BEGIN; ALTER DATABASE \"{target}\" RENAME TO%'"
+        )) != "0"
+    });
+    interrupter.interrupt().unwrap();
+    let e = worker.join().unwrap().unwrap_err();
+    let Error::Interrupted(i) = &e else {
+        panic!("not an interrupt: {e}");
+    };
+    assert_eq!(i.stage, Stage::Cancelled);
+    let fresh = i.dropped.clone().expect("the new copy was dropped");
+    assert!(
+        pgcluster::cluster::is_temporary_name(&fresh) && fresh.starts_with("pgcluster_new_"),
+        "{fresh}"
+    );
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "interrupted: ALTER DATABASE \"{target}\" was cancelled; pg_database shows database \"{target}\"; the temporary database \"{fresh}\" was dropped"
+        )
+    );
+    lock.simple_query("ROLLBACK").unwrap();
+    lock.close();
+    assert!(!listed(&fresh));
+    assert_eq!(
+        psql("SELECT count(*) FROM pg_database WHERE datname LIKE 'pgcluster\\_%'"),
+        "0"
+    );
+    assert_eq!(
+        server()
+            .psql_db(target, "SELECT what FROM kept")
+            .unwrap()
+            .trim(),
+        "original"
+    );
+    psql(&format!("DROP DATABASE {target}"));
+}
+
 /// A relay in front of the server's TCP port, on a runtime of its own (a thread that runs
 /// until `stop` is set).
 fn relay(stop: Arc<AtomicBool>) -> Relay {

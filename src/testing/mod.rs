@@ -830,9 +830,8 @@ impl Drop for TestServer {
             let _ = self.stop_mode(StopMode::Immediate);
         }
         let _ = fs::remove_dir_all(&self.dir);
-        if let Some(mut guardian) = self.guardian.take() {
-            let _ = guardian.kill();
-            let _ = guardian.wait();
+        if let Some(guardian) = self.guardian.take() {
+            os::stop_guardian(guardian);
         }
     }
 }

@@ -244,6 +244,25 @@ pub(super) fn spawn_guardian(dir: &Path, stop: Vec<OsString>) -> Result<Child, E
     cmd.spawn().map_err(|e| Error::io("run", "/bin/sh", &e))
 }
 
+/// Ends a guardian that is no longer needed, with the children it may have forked (a shell
+/// forked for `grep` or `sleep` shows the guardian's command line until it has run them),
+/// by killing its process group; then reaps it.
+pub(super) fn stop_guardian(mut guardian: Child) {
+    let group = format!("-{}", guardian.id());
+    let killed = Command::new("kill")
+        .args(["-KILL", "--", &group])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !killed {
+        // No `kill` program: at least the guardian itself.
+        let _ = guardian.kill();
+    }
+    let _ = guardian.wait();
+}
+
 /// Removes every `PG*` variable from the environment `cmd` inherits.
 pub(super) fn clear_pg_env(cmd: &mut Command) {
     for (key, _) in std::env::vars_os() {

@@ -79,7 +79,7 @@ pub enum Error {
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Destructive {
-    /// `Cluster::drop`, `Cluster::drop_with`.
+    /// `Cluster::drop_database`, `Cluster::drop_database_with`.
     Drop,
     /// `Cluster::overwrite`.
     Overwrite,

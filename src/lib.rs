@@ -4,7 +4,7 @@
 //! `pgsql://` URI, a libpq `postgres://` URI or `key=value` string, with the `PG*`
 //! environment, `.pgpass` and service files as libpq reads them). It tests, creates,
 //! drops, clones, renames, overwrites and lists the databases in that server, and opens
-//! connections to any of them. Everything runs on pgcluster's own client of the
+//! connections to any of them (the spec's calls and their names here: [`cluster`]). Everything runs on pgcluster's own client of the
 //! PostgreSQL wire protocol (no libpq), and every failure is reported in exactly the words
 //! libpq 13 and the server use.
 //!
@@ -46,10 +46,14 @@
 //! // The server's Unix socket, as the superuser, database `postgres`.
 //! let cluster = Cluster::new(&server.uri("postgres", "postgres"))?;
 //!
-//! cluster.create("crate_docs_demo", None)?;
-//! assert!(cluster.exists("crate_docs_demo")?);
+//! // Names are any string (`&str`, `String`, `&String`, `Cow<str>`); `None` is the
+//! // setting's database.
+//! let name = String::from("crate_docs_demo");
+//! cluster.create(&name)?;
+//! assert!(cluster.exists(&name)?);
+//! assert!(cluster.exists(None)?); // `postgres`
 //!
-//! let mut conn = cluster.connect("crate_docs_demo")?;
+//! let mut conn = cluster.connect(&name)?;
 //! let result = conn.query(
 //!     "SELECT current_database() AS name, $1::int * 2 AS answer",
 //!     &[Some("21")],
@@ -59,8 +63,12 @@
 //! assert_eq!(row.get("answer"), Some("42"));
 //! conn.close();
 //!
-//! cluster.drop("crate_docs_demo")?;
-//! assert!(!cluster.exists("crate_docs_demo")?);
+//! // A copy, then both dropped (`drop_database` and `copy_database` are the spec's
+//! // `drop` and `clone`: names the std traits do not shadow through an `Arc`).
+//! cluster.copy_database(&name, "crate_docs_copy")?;
+//! cluster.drop_database("crate_docs_copy")?;
+//! cluster.drop_database(&name)?;
+//! assert!(!cluster.exists(name)?);
 //! # Ok(())
 //! # }
 //! # #[cfg(not(feature = "testing"))]

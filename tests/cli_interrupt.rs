@@ -119,7 +119,7 @@ fn the_interrupter_cancels_a_blocked_clone_from_another_thread() {
     let worker = {
         let source = source.to_owned();
         thread::spawn(move || {
-            let result = cluster.clone(&source, copy);
+            let result = cluster.copy_database(&source, copy);
             (cluster, result)
         })
     };
@@ -149,7 +149,7 @@ fn the_interrupter_cancels_a_blocked_clone_from_another_thread() {
         "interrupted: a query of pg_database was not started"
     );
     assert_eq!(
-        cluster.drop(source).unwrap_err().to_string(),
+        cluster.drop_database(source).unwrap_err().to_string(),
         format!(
             "interrupted: DROP DATABASE \"{source}\" was not started; pg_database shows database \"{source}\""
         )
@@ -187,7 +187,7 @@ fn an_overwrite_interrupted_at_the_swap_drops_its_copy_and_keeps_the_database() 
 
     let cluster = cluster();
     let interrupter = cluster.interrupter();
-    let worker = thread::spawn(move || cluster.overwrite(target, None));
+    let worker = thread::spawn(move || cluster.overwrite(target));
     wait_for("the swap waiting", || {
         psql(&format!(
             "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' \
@@ -273,7 +273,7 @@ fn a_statement_and_its_cancel_arriving_in_either_order_end_cancelled() {
     relay.pause();
     let interrupter = cluster.interrupter();
     let worker = thread::spawn(move || {
-        let result = cluster.clone(BIG, copy);
+        let result = cluster.copy_database(BIG, copy);
         (cluster, result)
     });
     wait_for("the clone registered", || {
@@ -311,7 +311,7 @@ fn an_interrupter_of_an_idle_cluster_only_marks_it() {
         .unwrap()
         .unwrap();
     assert!(interrupter.is_interrupted());
-    let e = cluster.create("intr_idle_new", None).unwrap_err();
+    let e = cluster.create("intr_idle_new").unwrap_err();
     assert_eq!(
         e.to_string(),
         "interrupted: CREATE DATABASE \"intr_idle_new\" was not started; pg_database shows no database \"intr_idle_new\""

@@ -154,7 +154,7 @@ fn hostile_databases() {
         .expect("create role");
         let c = cluster();
         for (name, _) in NAMES {
-            c.drop_with(*name, DropOptions::new().if_exists(true))
+            c.drop_database_with(*name, &DropOptions::new().if_exists(true))
                 .expect("drop");
             let options = if name.starts_with("h2_tab") {
                 CreateOptions::new().owner(OWNER.0)

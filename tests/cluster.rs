@@ -80,16 +80,16 @@ fn awkward_names_round_trip() {
     ];
     for name in names_to_try {
         assert!(!c.exists(name).unwrap(), "{name:?}");
-        c.create(name, None).unwrap();
+        c.create(name).unwrap();
         assert!(c.exists(name).unwrap(), "{name:?}");
         assert_eq!(count(name), 1, "{name:?} as the server lists it");
         let renamed = format!("{}~", &name[..name.len().min(40)]);
         c.rename(&renamed, name).unwrap();
         assert_eq!((count(name), count(&renamed)), (0, 1), "{name:?}");
-        c.clone(&renamed, name).unwrap();
+        c.copy_database(&renamed, name).unwrap();
         assert_eq!(count(name), 1, "{name:?} cloned");
-        c.drop(name).unwrap();
-        c.drop(renamed.as_str()).unwrap();
+        c.drop_database(name).unwrap();
+        c.drop_database(renamed.as_str()).unwrap();
         assert!(!c.exists(name).unwrap(), "{name:?}");
     }
     assert!(!names().iter().any(|n| n == "postgres~"));
@@ -100,26 +100,26 @@ fn awkward_names_round_trip() {
 fn names_over_63_bytes_are_refused_and_the_neighbour_is_untouched() {
     let c = cluster();
     let base = "x".repeat(63);
-    c.create(base.as_str(), None).unwrap();
+    c.create(base.as_str()).unwrap();
     let long = format!("{base}y");
     let expected = format!(
         "Invalid database name \"{long}\": it is 64 bytes long, and PostgreSQL names are at most \
          63 bytes (the server would cut it and act on another name)"
     );
-    assert_eq!(text(c.drop(long.as_str())), expected);
-    assert_eq!(text(c.create(long.as_str(), None)), expected);
+    assert_eq!(text(c.drop_database(long.as_str())), expected);
+    assert_eq!(text(c.create(long.as_str())), expected);
     assert_eq!(text(c.rename(&long, base.as_str())), expected);
     assert_eq!(c.exists(long.as_str()).unwrap_err().to_string(), expected);
     assert_eq!(count(&base), 1, "the 63-byte neighbour is still there");
     assert_eq!(
-        text(c.create("", None)),
+        text(c.create("")),
         "Invalid database name: the name is empty"
     );
     assert_eq!(
-        text(c.create("a\0b", None)),
+        text(c.create("a\0b")),
         "Invalid database name \"a\\0b\": it contains a NUL byte"
     );
-    c.drop(base.as_str()).unwrap();
+    c.drop_database(base.as_str()).unwrap();
 }
 
 #[test]
@@ -129,10 +129,10 @@ fn standard_conforming_strings_off_changes_nothing() {
         .unwrap();
     let c = cluster_as("scs_off");
     let name = "scs\\off'";
-    c.create(name, None).unwrap();
+    c.create(name).unwrap();
     assert!(c.exists(name).unwrap());
     assert!(!c.exists("scs\\\\off'").unwrap());
-    c.drop(name).unwrap();
+    c.drop_database(name).unwrap();
     assert_eq!(count(name), 0);
 }
 
@@ -165,7 +165,7 @@ fn race(
 #[test]
 fn four_threads_create_one_name() {
     let name = "race_create";
-    let results = race(4, move |c| c.create(name, None));
+    let results = race(4, move |c| c.create(name));
     for e in results.iter().filter_map(|r| r.as_ref().err()) {
         let lost_race = "Got an error from the database server:\n    duplicate key value violates unique constraint \"pg_database_datname_index\"\n    DETAIL:  Key (datname)=(race_create) already exists.";
         let late =
@@ -173,14 +173,14 @@ fn four_threads_create_one_name() {
         assert!(e == lost_race || e == late, "{e}");
     }
     assert_eq!(count(name), 1);
-    cluster().drop(name).unwrap();
+    cluster().drop_database(name).unwrap();
 }
 
 #[test]
 fn three_threads_drop_one_name() {
     let name = "race_drop";
-    cluster().create(name, None).unwrap();
-    let results = race(3, move |c| c.drop(name));
+    cluster().create(name).unwrap();
+    let results = race(3, move |c| c.drop_database(name));
     for e in results.iter().filter_map(|r| r.as_ref().err()) {
         assert_eq!(
             e,
@@ -194,11 +194,11 @@ fn three_threads_drop_one_name() {
 fn busy_database_drop_rename_clone_and_force() {
     let c = cluster();
     let name = "busy_db";
-    c.create(name, None).unwrap();
+    c.create(name).unwrap();
     let mut session = c.connect(name).unwrap();
     let busy = "\n    DETAIL:  There is 1 other session using the database.";
     assert_eq!(
-        text(c.drop(name)),
+        text(c.drop_database(name)),
         format!("Got an error from the database server:\n    database \"busy_db\" is being accessed by other users{busy}")
     );
     assert_eq!(
@@ -206,11 +206,12 @@ fn busy_database_drop_rename_clone_and_force() {
         format!("Got an error from the database server:\n    database \"busy_db\" is being accessed by other users{busy}")
     );
     assert_eq!(
-        text(c.clone(name, "busy_db_copy")),
+        text(c.copy_database(name, "busy_db_copy")),
         format!("Got an error from the database server:\n    source database \"busy_db\" is being accessed by other users{busy}")
     );
     assert_eq!(count("busy_db_copy"), 0);
-    c.drop_with(name, DropOptions::new().force(true)).unwrap();
+    c.drop_database_with(name, &DropOptions::new().force(true))
+        .unwrap();
     assert_eq!(count(name), 0);
     // The forced drop ended the session.
     let err = session.simple_query("SELECT 1").unwrap_err().to_string();
@@ -218,7 +219,7 @@ fn busy_database_drop_rename_clone_and_force() {
         err.starts_with("Got an error from the database server:\n    terminating connection due to administrator command"),
         "{err}"
     );
-    c.drop_with(name, DropOptions::new().if_exists(true))
+    c.drop_database_with(name, &DropOptions::new().if_exists(true))
         .unwrap();
 }
 
@@ -227,7 +228,7 @@ fn overwrite_keeps_the_name_through_failures() {
     let _alone = one_overwrite_at_a_time();
     let c = cluster();
     let name = "overwrite_db";
-    c.create(name, None).unwrap();
+    c.create(name).unwrap();
     server()
         .psql_db(
             name,
@@ -243,7 +244,7 @@ fn overwrite_keeps_the_name_through_failures() {
     };
     // The create step fails: the original and its marker survive, nothing is left behind.
     assert_eq!(
-        text(c.overwrite(name, Some("no_such_template"))),
+        text(c.overwrite_with(name, &CreateOptions::new().template("no_such_template"))),
         "Got an error from the database server:\n    template database \"no_such_template\" does not exist"
     );
     assert_eq!(leftovers(), Vec::<String>::new());
@@ -253,7 +254,7 @@ fn overwrite_keeps_the_name_through_failures() {
     );
     // The swap fails (a session holds the database): still the original.
     let session = c.connect(name).unwrap();
-    let err = text(c.overwrite(name, None));
+    let err = text(c.overwrite(name));
     assert!(err.contains("is being accessed by other users"), "{err}");
     assert_eq!(leftovers(), Vec::<String>::new());
     assert_eq!(
@@ -262,7 +263,7 @@ fn overwrite_keeps_the_name_through_failures() {
     );
     drop(session);
     // Success: a fresh, empty database under the same name.
-    c.overwrite(name, None).unwrap();
+    c.overwrite(name).unwrap();
     assert_eq!(count(name), 1);
     assert_eq!(
         server()
@@ -275,10 +276,10 @@ fn overwrite_keeps_the_name_through_failures() {
     );
     assert_eq!(leftovers(), Vec::<String>::new());
     // Overwriting a missing database creates it.
-    c.drop(name).unwrap();
-    c.overwrite(name, None).unwrap();
+    c.drop_database(name).unwrap();
+    c.overwrite(name).unwrap();
     assert_eq!(count(name), 1);
-    c.drop(name).unwrap();
+    c.drop_database(name).unwrap();
 }
 
 #[test]
@@ -313,20 +314,20 @@ fn list_shows_every_database() {
     assert!(info.size.unwrap() > 0);
     // A template cannot be dropped until it is no longer one.
     assert_eq!(
-        text(c.drop(name)),
+        text(c.drop_database(name)),
         "Got an error from the database server:\n    cannot drop a template database"
     );
     server()
         .psql("ALTER DATABASE listed_db IS_TEMPLATE false")
         .unwrap();
-    c.drop(name).unwrap();
+    c.drop_database(name).unwrap();
 }
 
 #[test]
 fn invalid_database() {
     let c = cluster();
     let name = "half_dropped";
-    c.create(name, None).unwrap();
+    c.create(name).unwrap();
     // What an interrupted DROP DATABASE leaves behind on 15.4+.
     server()
         .psql("UPDATE pg_database SET datconnlimit = -2 WHERE datname = 'half_dropped'")
@@ -344,10 +345,10 @@ fn invalid_database() {
         "Failed to connect to the database server:\n    FATAL:  cannot connect to invalid database \"half_dropped\"\n    HINT:  Use DROP DATABASE to drop invalid databases."
     );
     assert_eq!(
-        text(c.clone(name, "half_copy")),
+        text(c.copy_database(name, "half_copy")),
         "Got an error from the database server:\n    cannot use invalid database \"half_dropped\" as template\n    HINT:  Use DROP DATABASE to drop invalid databases."
     );
-    c.drop(name).unwrap();
+    c.drop_database(name).unwrap();
     assert_eq!(count(name), 0);
 }
 
@@ -356,7 +357,7 @@ fn role_without_createdb() {
     server().psql("CREATE ROLE no_createdb LOGIN").unwrap();
     let c = cluster_as("no_createdb");
     assert_eq!(
-        text(c.create("not_allowed", None)),
+        text(c.create("not_allowed")),
         "Got an error from the database server:\n    permission denied to create database"
     );
     assert_eq!(count("not_allowed"), 0);
@@ -366,7 +367,7 @@ fn role_without_createdb() {
 fn connection_lost_mid_ddl_is_an_unknown_outcome() {
     let c = cluster();
     let template = "ddl_template";
-    c.create(template, None).unwrap();
+    c.create(template).unwrap();
     // A session on the template makes CREATE DATABASE wait (up to 5 s) before failing:
     // long enough to terminate our maintenance session in the middle of it.
     let holder = c.connect(template).unwrap();
@@ -383,7 +384,7 @@ fn connection_lost_mid_ddl_is_an_unknown_outcome() {
         }
         false
     });
-    let err = c.clone(template, "ddl_copy").unwrap_err();
+    let err = c.copy_database(template, "ddl_copy").unwrap_err();
     assert!(
         killer.join().unwrap(),
         "the CREATE DATABASE was seen and terminated"
@@ -399,7 +400,7 @@ fn connection_lost_mid_ddl_is_an_unknown_outcome() {
          After reconnecting, database \"ddl_copy\" does not exist."
     );
     drop(holder);
-    c.drop(template).unwrap();
+    c.drop_database(template).unwrap();
 }
 
 /// Client backends connected to `postgres`, other than psql's own.
@@ -422,8 +423,8 @@ fn a_warm_cluster_reuses_one_connection_and_replaces_a_dead_one() {
     for _ in 0..20 {
         assert!(!c.exists("nope").unwrap());
     }
-    c.create("warm", None).unwrap();
-    c.drop("warm").unwrap();
+    c.create("warm").unwrap();
+    c.drop_database("warm").unwrap();
     assert_eq!(
         maintenance_sessions(&server),
         first,
@@ -434,15 +435,15 @@ fn a_warm_cluster_reuses_one_connection_and_replaces_a_dead_one() {
         .psql(&format!("SELECT pg_terminate_backend({})", first[0]))
         .unwrap();
     assert!(c.exists("postgres").unwrap());
-    c.create("warm", None).unwrap();
-    c.drop("warm").unwrap();
+    c.create("warm").unwrap();
+    c.drop_database("warm").unwrap();
     let second = maintenance_sessions(&server);
     assert_eq!(second.len(), 1, "{second:?}");
     assert_ne!(second, first);
     // Acting on `postgres` itself goes through template1 and first lets go of the idle
     // session, which would otherwise block copying `postgres`.
-    c.clone("postgres", "copy_of_postgres").unwrap();
-    c.drop("copy_of_postgres").unwrap();
+    c.copy_database("postgres", "copy_of_postgres").unwrap();
+    c.drop_database("copy_of_postgres").unwrap();
     drop(c);
     let deadline = Instant::now() + Duration::from_secs(5);
     while !maintenance_sessions(&server).is_empty() && Instant::now() < deadline {
@@ -479,10 +480,10 @@ fn one_cluster_shared_by_threads_and_runtimes() {
                 rt.block_on(async {
                     let name = format!("shared_{i}");
                     for _ in 0..5 {
-                        assert!(!c.exists(name.as_str()).await.unwrap());
-                        c.create(name.as_str(), None).await.unwrap();
-                        assert!(c.exists(name.as_str()).await.unwrap());
-                        c.as_ref().drop(name.as_str()).await.unwrap();
+                        assert!(!c.exists(&name).await.unwrap());
+                        c.create(&name).await.unwrap();
+                        assert!(c.exists(&name).await.unwrap());
+                        c.drop_database(&name).await.unwrap();
                     }
                 });
             })
@@ -499,9 +500,9 @@ fn one_cluster_shared_by_threads_and_runtimes() {
             thread::spawn(move || {
                 let name = format!("shared_blocking_{i}");
                 for _ in 0..5 {
-                    c.create(name.as_str(), None).unwrap();
-                    assert!(c.exists(name.as_str()).unwrap());
-                    c.as_ref().drop(name.as_str()).unwrap();
+                    c.create(&name).unwrap();
+                    assert!(c.exists(&name).unwrap());
+                    c.drop_database(&name).unwrap();
                 }
             })
         })
@@ -530,23 +531,23 @@ fn assert_nameless_refused(c: &Cluster, default: &str) {
     assert_eq!(c.named_database(), None, "{c:?}");
     assert_eq!(c.database().unwrap(), default, "{c:?}");
     let drop = not_named("drop", "dropped", default);
-    match c.drop(None) {
+    match c.drop_database(None) {
         Err(Error::DatabaseNotNamed {
             action: Destructive::Drop,
             default: Some(d),
         }) => assert_eq!(d, default),
         other => panic!("{c:?}: drop(None) gave {other:?}"),
     }
-    assert_eq!(text(c.drop(None)), drop, "{c:?}");
+    assert_eq!(text(c.drop_database(None)), drop, "{c:?}");
     let forced = DropOptions::new().force(true).if_exists(true);
-    assert_eq!(text(c.drop_with(None, forced)), drop, "{c:?}");
+    assert_eq!(text(c.drop_database_with(None, &forced)), drop, "{c:?}");
     assert_eq!(
-        text(c.overwrite(None, None)),
+        text(c.overwrite(None)),
         not_named("overwrite", "overwritten", default),
         "{c:?}"
     );
     assert_eq!(
-        text(c.overwrite(None, Some("template0"))),
+        text(c.overwrite_with(None, &CreateOptions::new().template("template0"))),
         not_named("overwrite", "overwritten", default),
         "{c:?}"
     );
@@ -564,9 +565,9 @@ fn assert_nameless_refused(c: &Cluster, default: &str) {
 fn nameless_drop_overwrite_rename_never_take_a_default() {
     let victim = "cluster_nameless_victim";
     cluster()
-        .drop_with(victim, DropOptions::new().if_exists(true))
+        .drop_database_with(victim, &DropOptions::new().if_exists(true))
         .unwrap();
-    cluster().create(victim, None).unwrap();
+    cluster().create(victim).unwrap();
     server()
         .psql_db(
             victim,
@@ -615,7 +616,7 @@ fn nameless_drop_overwrite_rename_never_take_a_default() {
         "the victim was not overwritten"
     );
     let _ = std::fs::remove_dir_all(&service_dir);
-    cluster().drop(victim).unwrap();
+    cluster().drop_database(victim).unwrap();
 }
 
 #[test]
@@ -623,14 +624,14 @@ fn nameless_refusal_comes_before_any_connection() {
     // Nothing listens on port 1: a connection attempt would fail with a connect error.
     let c = Cluster::new("postgres://postgres@127.0.0.1:1").unwrap();
     assert!(matches!(
-        c.drop(None),
+        c.drop_database(None),
         Err(Error::DatabaseNotNamed {
             action: Destructive::Drop,
             default: Some(_),
         })
     ));
     assert!(matches!(
-        c.overwrite(None, None),
+        c.overwrite(None),
         Err(Error::DatabaseNotNamed {
             action: Destructive::Overwrite,
             ..
@@ -639,7 +640,7 @@ fn nameless_refusal_comes_before_any_connection() {
     // The same setting naming its database does try to connect.
     let named = Cluster::new("postgres://postgres@127.0.0.1:1/some_db").unwrap();
     assert_eq!(named.named_database(), Some("some_db"));
-    assert!(matches!(named.drop(None), Err(Error::Connect(_))));
+    assert!(matches!(named.drop_database(None), Err(Error::Connect(_))));
     assert_eq!(named.server().unwrap(), "127.0.0.1:1");
 }
 
@@ -651,10 +652,10 @@ fn nameless_drop_overwrite_rename_act_on_the_named_database() {
     let neighbour = "cluster_named_neighbour";
     for db in [name, renamed, neighbour] {
         cluster()
-            .drop_with(db, DropOptions::new().if_exists(true))
+            .drop_database_with(db, &DropOptions::new().if_exists(true))
             .unwrap();
     }
-    cluster().create(neighbour, None).unwrap();
+    cluster().create(neighbour).unwrap();
     let by_uri = Cluster::new(&format!("postgres:///{name}"))
         .unwrap()
         .with_env(server().env());
@@ -663,11 +664,11 @@ fn nameless_drop_overwrite_rename_act_on_the_named_database() {
         .with_env(server().env().with("PGDATABASE", neighbour));
     for c in [&by_uri, &by_keyword] {
         assert_eq!(c.named_database(), Some(name));
-        cluster().create(name, None).unwrap();
+        cluster().create(name).unwrap();
         server()
             .psql_db(name, "CREATE TABLE marker (x int);")
             .unwrap();
-        c.overwrite(None, None).unwrap();
+        c.overwrite(None).unwrap();
         assert_eq!(count(name), 1, "{c:?}: overwritten, still there");
         assert_eq!(
             server()
@@ -683,12 +684,12 @@ fn nameless_drop_overwrite_rename_act_on_the_named_database() {
         c.rename(renamed, None).unwrap();
         assert_eq!((count(name), count(renamed)), (0, 1), "{c:?}");
         cluster().rename(name, renamed).unwrap();
-        c.drop(None).unwrap();
+        c.drop_database(None).unwrap();
         assert_eq!(count(name), 0, "{c:?}: dropped");
         assert_eq!(count(neighbour), 1, "{c:?}: the neighbour is untouched");
         assert_eq!(count("postgres"), 1);
     }
-    cluster().drop(neighbour).unwrap();
+    cluster().drop_database(neighbour).unwrap();
 }
 
 #[test]
@@ -700,23 +701,23 @@ fn async_nameless_drop_and_overwrite() {
         .unwrap();
     let name = "cluster_async_named_target";
     cluster()
-        .drop_with(name, DropOptions::new().if_exists(true))
+        .drop_database_with(name, &DropOptions::new().if_exists(true))
         .unwrap();
-    cluster().create(name, None).unwrap();
+    cluster().create(name).unwrap();
     // (The blocking `Cluster` above cannot run inside the runtime.)
     rt.block_on(async {
         let nameless = pgcluster::Cluster::new("user=postgres")
             .unwrap()
             .with_env(server().env().with("PGDATABASE", name));
         assert_eq!(nameless.named_database(), None);
-        let refused = nameless.drop(None).await.unwrap_err();
+        let refused = nameless.drop_database(None).await.unwrap_err();
         assert_eq!(refused.to_string(), not_named("drop", "dropped", name));
         let refused = nameless
-            .drop_with(None, DropOptions::new().force(true))
+            .drop_database_with(None, &DropOptions::new().force(true))
             .await
             .unwrap_err();
         assert_eq!(refused.to_string(), not_named("drop", "dropped", name));
-        let refused = nameless.overwrite(None, None).await.unwrap_err();
+        let refused = nameless.overwrite(None).await.unwrap_err();
         assert_eq!(
             refused.to_string(),
             not_named("overwrite", "overwritten", name)
@@ -733,9 +734,9 @@ fn async_nameless_drop_and_overwrite() {
             .unwrap()
             .with_env(server().env());
         assert_eq!(named.named_database(), Some(name));
-        named.overwrite(None, None).await.unwrap();
+        named.overwrite(None).await.unwrap();
         assert_eq!(count(name), 1);
-        named.drop(None).await.unwrap();
+        named.drop_database(None).await.unwrap();
         assert_eq!(count(name), 0);
         assert_eq!(count("postgres"), 1);
     });
@@ -784,19 +785,19 @@ fn overwrite_keeps_what_the_database_was() {
         )
         .unwrap();
     let c = cluster_as("ow_scs_off");
-    c.overwrite(name, None).unwrap();
+    c.overwrite(name).unwrap();
     let (new_oid, after) = properties(server, name).unwrap();
     assert_eq!(after, before, "every property kept");
     assert_ne!(new_oid, oid, "a new database");
     assert!(!has_marker(server, name), "with fresh content");
     assert_eq!(temporary_databases(server), Vec::<String>::new());
     // Overwritten again: the same again.
-    c.overwrite(name, None).unwrap();
+    c.overwrite(name).unwrap();
     assert_eq!(properties(server, name).unwrap().1, before);
     // A template given anew that cannot take the old encoding: the server refuses, and
     // the database is still the one it was.
     let (kept_oid, _) = properties(server, name).unwrap();
-    let err = text(c.overwrite(name, Some("template1")));
+    let err = text(c.overwrite_with(name, &CreateOptions::new().template("template1")));
     assert_eq!(
         err,
         "Got an error from the database server:\n    new encoding (LATIN1) is incompatible with \
@@ -886,9 +887,9 @@ fn overwrite_of_a_missing_database_creates_it() {
     .unwrap();
     let (_, made) = properties(server, name).unwrap();
     assert_eq!(made, "postgres|LATIN1|C|C|c||3|pg_default|f|t|||");
-    c.drop(name).unwrap();
+    c.drop_database(name).unwrap();
     // With nothing given: what create makes.
-    c.overwrite(name, None).unwrap();
+    c.overwrite(name).unwrap();
     let (_, made) = properties(server, name).unwrap();
     let (_, template1) = properties(server, "template1").unwrap();
     assert_eq!(
@@ -898,7 +899,7 @@ fn overwrite_of_a_missing_database_creates_it() {
             .replace("|default template for new databases|", "||"),
         "{template1}"
     );
-    c.drop(name).unwrap();
+    c.drop_database(name).unwrap();
 }
 
 #[test]
@@ -919,7 +920,7 @@ fn overwrite_keeps_an_icu_locale_and_default_privileges() {
         "postgres|UTF8|C|C|i|und-u-ks-level2|-1|pg_default|f|t|||"
     );
     let c = cluster();
-    c.overwrite(name, None).unwrap();
+    c.overwrite(name).unwrap();
     let (new_oid, after) = properties(server, name).unwrap();
     assert_ne!(new_oid, oid);
     assert_eq!(after, before);
@@ -928,7 +929,7 @@ fn overwrite_keeps_an_icu_locale_and_default_privileges() {
         .unwrap();
     let (_, after) = properties(server, name).unwrap();
     assert_eq!(after, before.replace("und-u-ks-level2", "de"));
-    c.drop(name).unwrap();
+    c.drop_database(name).unwrap();
 }
 
 #[test]
@@ -956,7 +957,7 @@ fn overwrite_that_cannot_copy_everything_changes_nothing() {
         "{}",
         before.1
     );
-    let err = text(cluster_as("ow_fail_maint").overwrite(name, None));
+    let err = text(cluster_as("ow_fail_maint").overwrite(name));
     assert_eq!(
         err,
         "Got an error from the database server:\n    permission denied"
@@ -969,9 +970,9 @@ fn overwrite_that_cannot_copy_everything_changes_nothing() {
     assert!(has_marker(server, name));
     assert_eq!(temporary_databases(server), Vec::<String>::new());
     // As a superuser it goes through.
-    cluster().overwrite(name, None).unwrap();
+    cluster().overwrite(name).unwrap();
     let after = properties(server, name).unwrap();
     assert_ne!(after.0, before.0);
     assert_eq!(after.1, before.1);
-    cluster().drop(name).unwrap();
+    cluster().drop_database(name).unwrap();
 }

@@ -467,13 +467,16 @@ fn terminated_during_drop_is_an_unknown_outcome() {
         let name = "h8_drop_terminated";
         let cluster = Cluster::new(&s.uri("postgres", "postgres")).expect("setting");
         let _ = cluster
-            .drop_with(name, pgcluster::cluster::DropOptions::new().if_exists(true))
+            .drop_database_with(
+                name,
+                &pgcluster::cluster::DropOptions::new().if_exists(true),
+            )
             .await;
-        cluster.create(name, None).await.expect("create");
+        cluster.create(name).await.expect("create");
         let mut holder = cluster.connect(name).await.expect("hold");
         let mut killer = connect(&socket(s)).await;
         let started = Instant::now();
-        let (result, ()) = tokio::join!(cluster.drop(name), async {
+        let (result, ()) = tokio::join!(cluster.drop_database(name), async {
             let pid = wait_running(&mut killer, "DROP DATABASE \"h8_drop_terminated\"").await;
             killer
                 .simple_query(&format!("SELECT pg_terminate_backend({pid})"))
@@ -499,7 +502,7 @@ fn terminated_during_drop_is_an_unknown_outcome() {
         );
         holder.close().await;
         killer.close().await;
-        cluster.drop(name).await.expect("drop");
+        cluster.drop_database(name).await.expect("drop");
         assert!(!cluster.exists(name).await.expect("exists"));
     });
 }

@@ -90,7 +90,7 @@ async fn task(setting: String, id: usize, seed: u64, deadline: Instant) -> Ledge
                     false
                 }
             },
-            (Known::Absent, _) => match cluster.create(name.as_str(), None).await {
+            (Known::Absent, _) => match cluster.create(name.as_str()).await {
                 Ok(()) => {
                     ledger.known.insert(name.clone(), Known::Present);
                     false
@@ -119,7 +119,7 @@ async fn task(setting: String, id: usize, seed: u64, deadline: Instant) -> Ledge
                     false
                 }
             },
-            (Known::Present, _) => match cluster.drop(name.as_str()).await {
+            (Known::Present, _) => match cluster.drop_database(name.as_str()).await {
                 Ok(()) => {
                     ledger.known.insert(name.clone(), Known::Absent);
                     false

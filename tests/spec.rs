@@ -44,7 +44,7 @@ fn cluster_rst_through_the_api() {
     Cluster::new(&setting)
         .unwrap()
         .with_env(env.clone())
-        .create(None, None)
+        .create(None)
         .unwrap();
 
     let cluster = get_cluster(&setting).unwrap().with_env(env.clone());
@@ -54,12 +54,12 @@ fn cluster_rst_through_the_api() {
         "Error: Expected a PostgreSQL database; got:\n    mysql:///deploy_demo"
     );
 
-    cluster.create(derived, None).unwrap();
+    cluster.create(derived).unwrap();
     assert!(cluster.exists(derived).unwrap());
-    cluster.drop(derived).unwrap();
+    cluster.drop_database(derived).unwrap();
     assert!(!cluster.exists(derived).unwrap());
     assert_eq!(
-        err(cluster.drop(derived)),
+        err(cluster.drop_database(derived)),
         format!("Error: Got an error from the database server:\n    database \"{derived}\" does not exist")
     );
 
@@ -68,7 +68,7 @@ fn cluster_rst_through_the_api() {
     connection.close();
     assert_connection_debug(&format!("{connection:?}"), &format!("dbname={app}"), 1);
 
-    cluster.create(derived, None).unwrap();
+    cluster.create(derived).unwrap();
     let mut connection = cluster.connect(derived).unwrap();
     assert_connection_debug(&format!("{connection:?}"), &format!("dbname={derived}"), 0);
     let rows = connection
@@ -77,7 +77,7 @@ fn cluster_rst_through_the_api() {
     assert_eq!(rows[0].rows, vec![vec![Some(derived.to_owned()), None]]);
     connection.close();
 
-    cluster.drop(derived).unwrap();
+    cluster.drop_database(derived).unwrap();
     assert_eq!(
         err(cluster.connect(derived)),
         format!("Error: Failed to connect to the database server:\n    FATAL:  database \"{derived}\" does not exist")
@@ -93,7 +93,7 @@ fn cluster_rst_through_the_api() {
         "Cluster('pgsql://aladdin:xxx@127.0.0.1:2345/deploy_demo')"
     );
 
-    cluster.drop(None).unwrap();
+    cluster.drop_database(None).unwrap();
 }
 
 fn cli(args: &[&str]) -> Output {

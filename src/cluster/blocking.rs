@@ -4,7 +4,7 @@ use std::fmt;
 
 use tokio::runtime::Runtime;
 
-use super::{CreateOptions, DatabaseInfo, DropOptions, Interrupter};
+use super::{CreateOptions, DatabaseInfo, DatabaseName, DropOptions, Interrupter};
 use crate::blocking::connection::{new_runtime, Connection};
 use crate::conninfo::{Config, Env};
 use crate::error::Error;
@@ -17,10 +17,13 @@ use crate::error::Error;
 ///
 /// let cluster = get_cluster("pgsql:///deploy_demo")?;
 /// assert_eq!(format!("{cluster:?}"), "Cluster('pgsql:///deploy_demo')");
-/// cluster.create("deploy_demo_derived", None)?;
-/// assert!(cluster.exists("deploy_demo_derived")?);
-/// cluster.drop("deploy_demo_derived")?;
-/// assert!(!cluster.exists("deploy_demo_derived")?);
+/// let name = String::from("deploy_demo_derived");
+/// cluster.create(&name)?;
+/// assert!(cluster.exists(&name)?);
+/// cluster.drop_database(&name)?;
+/// assert!(!cluster.exists(name)?);
+/// // `None`: the setting's own database.
+/// assert!(cluster.exists(None)?);
 /// # Ok::<(), pgcluster::Error>(())
 /// ```
 pub struct Cluster {
@@ -73,8 +76,8 @@ impl Cluster {
         self.inner.database()
     }
 
-    /// See [`crate::Cluster::named_database`]: what a `None` name means in `drop`,
-    /// `drop_with`, `overwrite` and `rename`.
+    /// See [`crate::Cluster::named_database`]: what a `None` name means in
+    /// `drop_database`, `drop_database_with`, `overwrite` and `rename`.
     pub fn named_database(&self) -> Option<&str> {
         self.inner.named_database()
     }
@@ -84,18 +87,18 @@ impl Cluster {
         self.inner.server()
     }
 
-    /// See [`crate::Cluster::connect`]. The connection gets a runtime of its own, so it
-    /// outlives this `Cluster` if need be.
-    pub fn connect<'a>(&self, name: impl Into<Option<&'a str>>) -> Result<Connection, Error> {
+    /// See [`crate::Cluster::connect`] (`None`: the setting's database). The connection
+    /// gets a runtime of its own, so it outlives this `Cluster` if need be.
+    pub fn connect(&self, name: impl DatabaseName) -> Result<Connection, Error> {
         let runtime = new_runtime().map_err(|e| Error::io("start a runtime", &e))?;
         let conn = runtime.block_on(self.inner.connect(name))?;
         Ok(Connection::from_parts(conn, runtime))
     }
 
     /// See [`crate::Cluster::connect_with`]: rex's `connect(name, autocommit)`.
-    pub fn connect_with<'a>(
+    pub fn connect_with(
         &self,
-        name: impl Into<Option<&'a str>>,
+        name: impl DatabaseName,
         autocommit: bool,
     ) -> Result<Connection, Error> {
         let mut conn = self.connect(name)?;
@@ -104,66 +107,67 @@ impl Cluster {
     }
 
     /// See [`crate::Cluster::exists`].
-    pub fn exists<'a>(&self, name: impl Into<Option<&'a str>>) -> Result<bool, Error> {
+    pub fn exists(&self, name: impl DatabaseName) -> Result<bool, Error> {
         self.runtime.block_on(self.inner.exists(name))
     }
 
-    /// See [`crate::Cluster::create`].
-    pub fn create<'a>(
-        &self,
-        name: impl Into<Option<&'a str>>,
-        template: Option<&str>,
-    ) -> Result<(), Error> {
-        self.runtime.block_on(self.inner.create(name, template))
+    /// See [`crate::Cluster::create`]: from the server's default template.
+    pub fn create(&self, name: impl DatabaseName) -> Result<(), Error> {
+        self.runtime.block_on(self.inner.create(name))
     }
 
-    /// See [`crate::Cluster::create_with`].
-    pub fn create_with<'a>(
+    /// See [`crate::Cluster::create_with`]: a template, an owner and the rest, by name.
+    pub fn create_with(
         &self,
-        name: impl Into<Option<&'a str>>,
+        name: impl DatabaseName,
         options: &CreateOptions,
     ) -> Result<(), Error> {
         self.runtime.block_on(self.inner.create_with(name, options))
     }
 
-    /// See [`crate::Cluster::clone`].
-    pub fn clone<'a>(&self, template: &str, name: impl Into<Option<&'a str>>) -> Result<(), Error> {
-        self.runtime.block_on(self.inner.clone(template, name))
-    }
-
-    /// See [`crate::Cluster::drop`]: without a name, only a database the setting names
-    /// explicitly, else [`Error::DatabaseNotNamed`] before anything is sent.
-    pub fn drop<'a>(&self, name: impl Into<Option<&'a str>>) -> Result<(), Error> {
-        self.runtime.block_on(self.inner.drop(name))
-    }
-
-    /// See [`crate::Cluster::drop_with`].
-    pub fn drop_with<'a>(
+    /// See [`crate::Cluster::copy_database`]: the spec's `clone(template, name)`.
+    #[doc(alias = "clone")]
+    pub fn copy_database(
         &self,
-        name: impl Into<Option<&'a str>>,
-        options: DropOptions,
+        template: impl AsRef<str>,
+        name: impl DatabaseName,
     ) -> Result<(), Error> {
-        self.runtime.block_on(self.inner.drop_with(name, options))
+        self.runtime
+            .block_on(self.inner.copy_database(template, name))
     }
 
-    /// See [`crate::Cluster::rename`].
-    pub fn rename<'a>(&self, new: &str, name: impl Into<Option<&'a str>>) -> Result<(), Error> {
+    /// See [`crate::Cluster::drop_database`]: the spec's `drop(name)`. With `None`, only a
+    /// database the setting names explicitly, else [`Error::DatabaseNotNamed`] before
+    /// anything is sent.
+    #[doc(alias = "drop")]
+    pub fn drop_database(&self, name: impl DatabaseName) -> Result<(), Error> {
+        self.runtime.block_on(self.inner.drop_database(name))
+    }
+
+    /// See [`crate::Cluster::drop_database_with`].
+    pub fn drop_database_with(
+        &self,
+        name: impl DatabaseName,
+        options: &DropOptions,
+    ) -> Result<(), Error> {
+        self.runtime
+            .block_on(self.inner.drop_database_with(name, options))
+    }
+
+    /// See [`crate::Cluster::rename`]: the new name first.
+    pub fn rename(&self, new: impl AsRef<str>, name: impl DatabaseName) -> Result<(), Error> {
         self.runtime.block_on(self.inner.rename(new, name))
     }
 
     /// See [`crate::Cluster::overwrite`].
-    pub fn overwrite<'a>(
-        &self,
-        name: impl Into<Option<&'a str>>,
-        template: Option<&str>,
-    ) -> Result<(), Error> {
-        self.runtime.block_on(self.inner.overwrite(name, template))
+    pub fn overwrite(&self, name: impl DatabaseName) -> Result<(), Error> {
+        self.runtime.block_on(self.inner.overwrite(name))
     }
 
     /// See [`crate::Cluster::overwrite_with`].
-    pub fn overwrite_with<'a>(
+    pub fn overwrite_with(
         &self,
-        name: impl Into<Option<&'a str>>,
+        name: impl DatabaseName,
         options: &CreateOptions,
     ) -> Result<(), Error> {
         self.runtime

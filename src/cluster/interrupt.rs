@@ -43,9 +43,9 @@ pub(crate) const RESEND: Duration = Duration::from_millis(250);
 /// [`Error::Interrupted`](crate::Error::Interrupted) without being sent. Make a new
 /// `Cluster` to go on working.
 ///
-/// It acts on the statements the cluster sends itself (`create`, `drop`, `exists`, `list`,
-/// `overwrite`, ...), not on connections handed out by `connect`: those are the caller's,
-/// with their own [`CancelToken`].
+/// It acts on the statements the cluster sends itself (`create`, `drop_database`, `exists`,
+/// `list`, `overwrite`, ...), not on connections handed out by `connect`: those are the
+/// caller's, with their own [`CancelToken`].
 #[derive(Clone)]
 pub struct Interrupter {
     state: Arc<State>,

@@ -13,9 +13,30 @@
 //!   dropping, renaming and copying it).
 //! - A connection lost after `CREATE`/`DROP`/`ALTER DATABASE` was sent is never retried:
 //!   the error says so, and what `pg_database` shows after reconnecting.
-//! - `drop`, `overwrite` and `rename` without a name act only on a database the setting
-//!   names explicitly ([`Cluster::named_database`]), never on a default
+//! - `drop_database`, `overwrite` and `rename` without a name act only on a database the
+//!   setting names explicitly ([`Cluster::named_database`]), never on a default
 //!   ([`Error::DatabaseNotNamed`], before anything is sent).
+//!
+//! # Names and the spec's calls
+//!
+//! Every method that takes a database name takes an [`impl DatabaseName`](DatabaseName):
+//! `&str`, `String`, `&String`, `Cow<str>`, or `None` for the setting's database. Options
+//! go by name, in [`CreateOptions`] and [`DropOptions`], never as positional `None`s.
+//!
+//! | spec (rex) | [`Cluster`] and [`blocking::Cluster`] |
+//! |---|---|
+//! | `exists(name=None)` | [`exists(name)`](Cluster::exists) |
+//! | `create(name=None, template=None)` | [`create(name)`](Cluster::create), [`create_with(name, &options)`](Cluster::create_with) |
+//! | `clone(template, name=None)` | [`copy_database(template, name)`](Cluster::copy_database) |
+//! | `drop(name=None)` | [`drop_database(name)`](Cluster::drop_database), [`drop_database_with(name, &options)`](Cluster::drop_database_with) |
+//! | `rename(new, name=None)` | [`rename(new, name)`](Cluster::rename) |
+//! | `overwrite(name=None, template=None)` | [`overwrite(name)`](Cluster::overwrite), [`overwrite_with(name, &options)`](Cluster::overwrite_with) |
+//! | `connect(name=None, autocommit=False)` | [`connect(name)`](Cluster::connect), [`connect_with(name, autocommit)`](Cluster::connect_with) |
+//!
+//! The spec's `drop` and `clone` are not method names here: `Drop::drop` and
+//! `Clone::clone` are found first through an `Arc<Cluster>` (or any smart pointer), so a
+//! `cluster.drop(name)` there would not compile, and a `cluster.clone()` would copy the
+//! pointer. (Searching the docs for `drop` or `clone` finds the methods.)
 
 pub mod blocking;
 mod interrupt;
@@ -32,6 +53,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 pub use interrupt::Interrupter;
 pub use list::DatabaseInfo;
+pub use name::DatabaseName;
 pub use options::{CreateOptions, DropOptions, LocaleProvider, Strategy};
 pub use temporary::is_temporary_name;
 
@@ -57,14 +79,18 @@ const MAX_IDLE: usize = 2;
 /// ```no_run
 /// # async fn demo() -> Result<(), pgcluster::Error> {
 /// let cluster = pgcluster::get_cluster("pgsql:///deploy_demo")?;
-/// if !cluster.exists("deploy_demo_derived").await? {
-///     cluster.create("deploy_demo_derived", None).await?;
+/// let name = String::from("deploy_demo_derived");
+/// if !cluster.exists(&name).await? {
+///     cluster.create(&name).await?;
 /// }
-/// let mut conn = cluster.connect("deploy_demo_derived").await?;
+/// let mut conn = cluster.connect(&name).await?;
 /// let results = conn.simple_query("SELECT 1").await?;
 /// assert_eq!(results[0].rows[0][0].as_deref(), Some("1"));
 /// conn.close().await;
-/// cluster.drop("deploy_demo_derived").await?;
+/// cluster.drop_database(&name).await?;
+/// // The setting's own database: `None`.
+/// let mut conn = cluster.connect(None).await?;
+/// conn.close().await;
 /// # Ok(()) }
 /// ```
 ///
@@ -165,10 +191,10 @@ impl Cluster {
         self.idle.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The setting's database: what a `None` name means in `connect`, `exists`, `create`
-    /// and `clone`. That is the database the setting names ([`Self::named_database`]), else
-    /// the one a connection would take, as libpq does: `PGDATABASE`, a service file's
-    /// `dbname`, else the user name.
+    /// The setting's database: what a `None` name means in `connect`, `exists`, `create`,
+    /// `create_with` and `copy_database`. That is the database the setting names
+    /// ([`Self::named_database`]), else the one a connection would take, as libpq does:
+    /// `PGDATABASE`, a service file's `dbname`, else the user name.
     pub fn database(&self) -> Result<String, Error> {
         if let Some(db) = self.setting.database() {
             return Ok(db.to_owned());
@@ -180,9 +206,9 @@ impl Cluster {
 
     /// The database the setting names explicitly, if it names one: a rex setting's
     /// database, a libpq URI's path (`postgres://h/db`) or `?dbname=`, or a non-empty
-    /// `dbname=` in a `key=value` string. What a `None` name means in `drop`, `drop_with`,
-    /// `overwrite` and `rename`; a default from `PGDATABASE`, a service file or the user
-    /// name does not count (as `dropdb` never takes a default).
+    /// `dbname=` in a `key=value` string. What a `None` name means in `drop_database`,
+    /// `drop_database_with`, `overwrite` and `rename`; a default from `PGDATABASE`, a
+    /// service file or the user name does not count (as `dropdb` never takes a default).
     ///
     /// ```
     /// let cluster = pgcluster::Cluster::new("postgres://h/deploy_demo")?;
@@ -237,7 +263,7 @@ impl Cluster {
         Ok(name)
     }
 
-    /// The name a `drop`, `overwrite` or `rename` acts on: `name`, or the database the
+    /// The name a `drop_database`, `overwrite` or `rename` acts on: `name`, or the database the
     /// setting names explicitly; checked. Without either, [`Error::DatabaseNotNamed`],
     /// naming the default that was not taken (best effort: only local settings are read).
     fn destructive_target(&self, name: Option<&str>, action: Destructive) -> Result<String, Error> {
@@ -255,17 +281,17 @@ impl Cluster {
     }
 
     /// Opens a connection to database `name` (default: the setting's database).
-    pub async fn connect<'a>(&self, name: impl Into<Option<&'a str>>) -> Result<Connection, Error> {
-        let name = self.target(name.into())?;
+    pub async fn connect(&self, name: impl DatabaseName) -> Result<Connection, Error> {
+        let name = self.target(name.database_name())?;
         self.open(&name).await
     }
 
     /// rex's `connect(name, autocommit)`: [`Cluster::connect`], then autocommit set as
     /// asked (with it off, `BEGIN` goes before the first statement; see
     /// [`Connection::set_autocommit`]).
-    pub async fn connect_with<'a>(
+    pub async fn connect_with(
         &self,
-        name: impl Into<Option<&'a str>>,
+        name: impl DatabaseName,
         autocommit: bool,
     ) -> Result<Connection, Error> {
         let mut conn = self.connect(name).await?;
@@ -455,8 +481,8 @@ impl Cluster {
     /// Whether database `name` (default: the setting's database) exists. The name is bound
     /// as a `text` parameter and compared as `text`, so a name longer than 63 bytes never
     /// matches a truncated one and no setting of the session can change what is matched.
-    pub async fn exists<'a>(&self, name: impl Into<Option<&'a str>>) -> Result<bool, Error> {
-        let name = self.target(name.into())?;
+    pub async fn exists(&self, name: impl DatabaseName) -> Result<bool, Error> {
+        let name = self.target(name.database_name())?;
         self.exists_as(Mode::Work, &name).await
     }
 
@@ -471,62 +497,60 @@ impl Cluster {
         Ok(!result.rows.is_empty())
     }
 
-    /// Creates database `name` (default: the setting's database), UTF-8, from `template`
-    /// (default: the server's default template).
-    pub async fn create<'a>(
-        &self,
-        name: impl Into<Option<&'a str>>,
-        template: Option<&str>,
-    ) -> Result<(), Error> {
-        let mut options = CreateOptions::new();
-        if let Some(template) = template {
-            options = options.template(template);
-        }
-        self.create_with(name, &options).await
+    /// Creates database `name` (`None`: the setting's database), UTF-8, from the server's
+    /// default template (rex's `create(name)`). For a template, an owner and the rest, see
+    /// [`Self::create_with`]; to copy a database, [`Self::copy_database`].
+    pub async fn create(&self, name: impl DatabaseName) -> Result<(), Error> {
+        self.create_with(name, &CreateOptions::new()).await
     }
 
-    /// Creates database `name` (default: the setting's database) with `options`.
-    pub async fn create_with<'a>(
+    /// Creates database `name` (`None`: the setting's database) with `options` (rex's
+    /// `create(name, template)` is `create_with(name, &CreateOptions::new().template(t))`).
+    pub async fn create_with(
         &self,
-        name: impl Into<Option<&'a str>>,
+        name: impl DatabaseName,
         options: &CreateOptions,
     ) -> Result<(), Error> {
-        let name = self.target(name.into())?;
+        let name = self.target(name.database_name())?;
         let sql = options.sql(&name)?;
         let mut names = vec![name.as_str()];
         names.extend(options.template_name());
         self.ddl(&names, &sql).await
     }
 
-    /// Creates database `name` (default: the setting's database) as a copy of `template`.
-    pub async fn clone<'a>(
+    /// The spec's `clone(template, name)`: creates database `name` (`None`: the setting's
+    /// database) as a copy of database `template`. The source comes first, as in
+    /// `std::fs::copy(from, to)`.
+    #[doc(alias = "clone")]
+    pub async fn copy_database(
         &self,
-        template: &str,
-        name: impl Into<Option<&'a str>>,
+        template: impl AsRef<str>,
+        name: impl DatabaseName,
     ) -> Result<(), Error> {
-        self.create(name, Some(template)).await
+        let options = CreateOptions::new().template(template.as_ref());
+        self.create_with(name, &options).await
     }
 
-    /// Drops database `name`; without one, the database the setting names explicitly
-    /// ([`Self::named_database`]). A setting that names none is refused with
-    /// [`Error::DatabaseNotNamed`] before anything is sent: `drop(None)` never drops a
-    /// default (`PGDATABASE`, a service file, the user name), as `dropdb` never does.
-    ///
-    /// Through an `Arc<Cluster>`, method lookup finds `Drop::drop` of the `Arc` first: call
-    /// `cluster.as_ref().drop(name)` there.
-    pub async fn drop<'a>(&self, name: impl Into<Option<&'a str>>) -> Result<(), Error> {
-        self.drop_with(name, DropOptions::new()).await
+    /// The spec's `drop(name)`: drops database `name`; with `None`, the database the
+    /// setting names explicitly ([`Self::named_database`]). A setting that names none is
+    /// refused with [`Error::DatabaseNotNamed`] before anything is sent:
+    /// `drop_database(None)` never drops a default (`PGDATABASE`, a service file, the user
+    /// name), as `dropdb` never does.
+    #[doc(alias = "drop")]
+    pub async fn drop_database(&self, name: impl DatabaseName) -> Result<(), Error> {
+        self.drop_database_with(name, &DropOptions::new()).await
     }
 
-    /// Drops database `name` with `options`; without a name, the database the setting
-    /// names explicitly, never a default (see [`Self::drop`]).
-    pub async fn drop_with<'a>(
+    /// Drops database `name` with `options` (`IF EXISTS`, `FORCE`); with `None`, the
+    /// database the setting names explicitly, never a default (see
+    /// [`Self::drop_database`]).
+    pub async fn drop_database_with(
         &self,
-        name: impl Into<Option<&'a str>>,
-        options: DropOptions,
+        name: impl DatabaseName,
+        options: &DropOptions,
     ) -> Result<(), Error> {
-        let name = self.destructive_target(name.into(), Destructive::Drop)?;
-        self.drop_as(Mode::Work, &name, options).await
+        let name = self.destructive_target(name.database_name(), Destructive::Drop)?;
+        self.drop_as(Mode::Work, &name, *options).await
     }
 
     /// Drops database `name` (checked) with `options`, as work or as what is owed.
@@ -572,16 +596,13 @@ impl Cluster {
         self.ddl_as(mode, &[name], &sql).await
     }
 
-    /// Renames database `name` to `new`; without a name, the database the setting names
-    /// explicitly. Renaming takes the name away as dropping does, so a setting that names
-    /// none is refused the same way ([`Error::DatabaseNotNamed`], before anything is sent),
-    /// never renaming a default.
-    pub async fn rename<'a>(
-        &self,
-        new: &str,
-        name: impl Into<Option<&'a str>>,
-    ) -> Result<(), Error> {
-        let name = self.destructive_target(name.into(), Destructive::Rename)?;
+    /// Renames database `name` to `new` (the new name first, as in the spec); with `None`,
+    /// the database the setting names explicitly. Renaming takes the name away as dropping does, so a
+    /// setting that names none is refused the same way ([`Error::DatabaseNotNamed`],
+    /// before anything is sent), never renaming a default.
+    pub async fn rename(&self, new: impl AsRef<str>, name: impl DatabaseName) -> Result<(), Error> {
+        let new = new.as_ref();
+        let name = self.destructive_target(name.database_name(), Destructive::Rename)?;
         name::check(new)?;
         let sql = format!(
             "ALTER DATABASE {} RENAME TO {};",

@@ -293,7 +293,7 @@ impl CreateOptions {
     }
 }
 
-/// Options for [`crate::Cluster::drop_with`].
+/// Options for [`crate::Cluster::drop_database_with`].
 ///
 /// ```
 /// use pgcluster::cluster::DropOptions;

@@ -13,7 +13,9 @@ mod restore;
 use super::name::quote_ident;
 use super::options::{CreateOptions, LocaleProvider};
 use super::temporary::{self, Role};
-use super::{is_cancel, read_interrupted, server_version_num, Cluster, DropOptions, Mode};
+use super::{
+    is_cancel, read_interrupted, server_version_num, Cluster, DatabaseName, DropOptions, Mode,
+};
 use crate::connection::QueryResult;
 use crate::error::{Destructive, Error, Stage};
 use catalog::{Catalog, Template};
@@ -24,24 +26,15 @@ const DEFAULT_TEMPLATE: &str = "template1";
 const PRISTINE_TEMPLATE: &str = "template0";
 
 impl Cluster {
-    /// Replaces database `name` (without one: the database the setting names explicitly,
-    /// never a default, as in [`Self::drop`]) by a new, empty one from
-    /// `template` (default: as [`Cluster::overwrite_with`] chooses) that keeps what the old
-    /// one was: [`Cluster::overwrite_with`] with only the template given.
-    pub async fn overwrite<'a>(
-        &self,
-        name: impl Into<Option<&'a str>>,
-        template: Option<&str>,
-    ) -> Result<(), Error> {
-        let mut options = CreateOptions::new();
-        if let Some(template) = template {
-            options = options.template(template);
-        }
-        self.overwrite_with(name, &options).await
+    /// Replaces database `name` (`None`: the database the setting names explicitly, never
+    /// a default, as in [`Self::drop_database`]) by a new, empty one that keeps what the old
+    /// one was: [`Cluster::overwrite_with`] with no options (the template as it chooses).
+    pub async fn overwrite(&self, name: impl DatabaseName) -> Result<(), Error> {
+        self.overwrite_with(name, &CreateOptions::new()).await
     }
 
-    /// Replaces database `name` (without one: the database the setting names explicitly,
-    /// never a default, as in [`Self::drop`]) by a new one, so that the name is never
+    /// Replaces database `name` (`None`: the database the setting names explicitly, never
+    /// a default, as in [`Self::drop_database`]) by a new one, so that the name is never
     /// missing and never shows a half-made database.
     ///
     /// The new database keeps what the old one was, unless `options` gives it anew: owner,
@@ -69,12 +62,12 @@ impl Cluster {
     /// the old database (no longer a template) is dropped, its sessions ended. On failure,
     /// the old database is still there under its name, or the new one is; any database
     /// left behind is named in the error.
-    pub async fn overwrite_with<'a>(
+    pub async fn overwrite_with(
         &self,
-        name: impl Into<Option<&'a str>>,
+        name: impl DatabaseName,
         options: &CreateOptions,
     ) -> Result<(), Error> {
-        let name = self.destructive_target(name.into(), Destructive::Overwrite)?;
+        let name = self.destructive_target(name.database_name(), Destructive::Overwrite)?;
         let (catalog, server_version) = self.read_catalog(&name, options).await?;
         let existed = catalog.old.is_some();
         let mut create = match &catalog.old {

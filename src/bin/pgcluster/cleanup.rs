@@ -40,7 +40,7 @@ pub(crate) fn run(cluster: &Cluster, dry_run: bool, yes: bool) -> Result<bool, F
         }
     }
     for leftover in &leftovers {
-        cluster.drop_with(leftover.name.as_str(), DropOptions::new().if_exists(true))?;
+        cluster.drop_database_with(&leftover.name, &DropOptions::new().if_exists(true))?;
         output::stdout_line(&format!("dropped {}", escape::cell(&leftover.name)))?;
     }
     Ok(true)

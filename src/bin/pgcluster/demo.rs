@@ -4,7 +4,7 @@
 //! shows, and the walkthrough fails if any differs.
 
 use pgcluster::blocking::{get_cluster, Cluster};
-use pgcluster::cluster::DropOptions;
+use pgcluster::cluster::{CreateOptions, DropOptions};
 use pgcluster::testing::TestServer;
 use pgcluster::Error;
 
@@ -95,7 +95,7 @@ fn connection_expected(dsn: &str, closed: u8) -> Expected {
 fn beyond_the_spec(cluster: &Cluster) -> Result<(), Box<dyn std::error::Error>> {
     stdout_line("\n## Beyond the spec\n")?;
     let name = "deploy_demo_derived";
-    cluster.create(name, None)?;
+    cluster.create(name)?;
     let mut conn = cluster.connect(name)?;
     conn.simple_query("CREATE TABLE marker (x int); INSERT INTO marker VALUES (1)")?;
     conn.close();
@@ -105,7 +105,7 @@ fn beyond_the_spec(cluster: &Cluster) -> Result<(), Box<dyn std::error::Error>> 
     )?;
     show(
         "cluster.overwrite(\"deploy_demo_derived\", Some(\"no_such_template\"))",
-        unit(cluster.overwrite(name, Some("no_such_template"))),
+        unit(cluster.overwrite_with(name, &CreateOptions::new().template("no_such_template"))),
     )?;
     let mut conn = cluster.connect(name)?;
     let kept = conn.simple_query("SELECT count(*) FROM marker")?;
@@ -116,17 +116,17 @@ fn beyond_the_spec(cluster: &Cluster) -> Result<(), Box<dyn std::error::Error>> 
     )?;
     show(
         "cluster.overwrite(\"deploy_demo_derived\", None)  // a fresh database, same name",
-        unit(cluster.overwrite(name, None)),
+        unit(cluster.overwrite(name)),
     )?;
     let mut conn = cluster.connect(name)?;
     let tables = conn.simple_query("SELECT count(*) FROM pg_tables WHERE tablename = 'marker'")?;
     show(
         "// a session is still connected to it: cluster.drop(\"deploy_demo_derived\")",
-        unit(cluster.drop(name)),
+        unit(cluster.drop_database(name)),
     )?;
     show(
         "cluster.drop_with(\"deploy_demo_derived\", DropOptions::new().force(true))",
-        unit(cluster.drop_with(name, DropOptions::new().force(true))),
+        unit(cluster.drop_database_with(name, &DropOptions::new().force(true))),
     )?;
     show(
         "// the forced drop ended that session: connection.simple_query(\"SELECT 1\")",
@@ -138,7 +138,7 @@ fn beyond_the_spec(cluster: &Cluster) -> Result<(), Box<dyn std::error::Error>> 
     )?;
     show(
         "cluster.drop(\"x\".repeat(64))  // refused before anything is sent",
-        unit(cluster.drop("x".repeat(64).as_str())),
+        unit(cluster.drop_database("x".repeat(64))),
     )?;
     let names: Vec<String> = cluster.list()?.into_iter().map(|d| d.name).collect();
     show("cluster.list()  // names only", format!("{names:?}"))?;
@@ -166,7 +166,7 @@ pub(crate) fn run() -> Result<(), Box<dyn std::error::Error>> {
 
     // The spec's application database.
     let setup = Cluster::new("pgsql:///deploy_demo")?.with_env(env.clone());
-    setup.create(None, None)?;
+    setup.create(None)?;
     stdout_line("(setup: created the application database deploy_demo)\n")?;
 
     stdout_line("## Creating and dropping databases\n")?;
@@ -184,7 +184,7 @@ pub(crate) fn run() -> Result<(), Box<dyn std::error::Error>> {
     let derived = "deploy_demo_derived";
     c.step(
         "cluster.create(\"deploy_demo_derived\", None)",
-        &unit(cluster.create(derived, None)),
+        &unit(cluster.create(derived)),
         &Expected::exact(""),
     )?;
     c.step(
@@ -194,7 +194,7 @@ pub(crate) fn run() -> Result<(), Box<dyn std::error::Error>> {
     )?;
     c.step(
         "cluster.drop(\"deploy_demo_derived\")",
-        &unit(cluster.drop(derived)),
+        &unit(cluster.drop_database(derived)),
         &Expected::exact(""),
     )?;
     c.step(
@@ -204,7 +204,7 @@ pub(crate) fn run() -> Result<(), Box<dyn std::error::Error>> {
     )?;
     c.step(
         "cluster.drop(\"deploy_demo_derived\")",
-        &unit(cluster.drop(derived)),
+        &unit(cluster.drop_database(derived)),
         &Expected::exact(
             "Error: Got an error from the database server:\n    database \"deploy_demo_derived\" does not exist",
         ),
@@ -225,7 +225,7 @@ pub(crate) fn run() -> Result<(), Box<dyn std::error::Error>> {
     )?;
     c.step(
         "cluster.create(\"deploy_demo_derived\", None)",
-        &unit(cluster.create(derived, None)),
+        &unit(cluster.create(derived)),
         &Expected::exact(""),
     )?;
     let mut conn = cluster.connect(derived)?;
@@ -244,7 +244,7 @@ pub(crate) fn run() -> Result<(), Box<dyn std::error::Error>> {
     conn.close();
     c.step(
         "cluster.drop(\"deploy_demo_derived\")",
-        &unit(cluster.drop(derived)),
+        &unit(cluster.drop_database(derived)),
         &Expected::exact(""),
     )?;
     c.step(
@@ -271,7 +271,7 @@ pub(crate) fn run() -> Result<(), Box<dyn std::error::Error>> {
 
     beyond_the_spec(&cluster)?;
 
-    setup.drop(None)?;
+    setup.drop_database(None)?;
     drop(server);
     stdout_line("\nthe throwaway server is stopped and its directory removed.")?;
     if c.failures == 0 {

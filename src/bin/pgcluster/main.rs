@@ -328,12 +328,12 @@ fn run(cluster: &Cluster, command: Command) -> Result<Outcome, Failure> {
             if !confirm::go_ahead(cluster, name.as_deref(), yes, confirm::Verb::Drop)? {
                 return Ok(Outcome::Declined);
             }
-            cluster.drop_with(
+            cluster.drop_database_with(
                 name.as_deref(),
-                DropOptions::new().if_exists(if_exists).force(force),
+                &DropOptions::new().if_exists(if_exists).force(force),
             )?;
         }
-        Command::Clone { template, name } => cluster.clone(&template, name.as_deref())?,
+        Command::Clone { template, name } => cluster.copy_database(&template, name.as_deref())?,
         Command::Rename { new, name } => cluster.rename(&new, name.as_deref())?,
         Command::Overwrite { name, yes, options } => {
             let verb = confirm::Verb::Overwrite {

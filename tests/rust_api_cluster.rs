@@ -121,8 +121,10 @@ fn blocking_options_by_name() {
     cluster
         .create_with(
             &name,
+            // Option values are any string too.
             &CreateOptions::new()
-                .template("template0")
+                .template(String::from("template0"))
+                .owner(String::from("postgres"))
                 .connection_limit(7),
         )
         .unwrap();

@@ -92,8 +92,8 @@ impl CreateOptions {
     }
 
     /// Copy this database (`TEMPLATE`).
-    pub fn template(mut self, name: &str) -> Self {
-        self.template = Some(name.to_owned());
+    pub fn template(mut self, name: impl AsRef<str>) -> Self {
+        self.template = Some(name.as_ref().to_owned());
         self
     }
 
@@ -103,32 +103,32 @@ impl CreateOptions {
     }
 
     /// The owning role (`OWNER`).
-    pub fn owner(mut self, role: &str) -> Self {
-        self.owner = Some(role.to_owned());
+    pub fn owner(mut self, role: impl AsRef<str>) -> Self {
+        self.owner = Some(role.as_ref().to_owned());
         self
     }
 
     /// The encoding (`ENCODING`); the default is UTF-8.
-    pub fn encoding(mut self, encoding: &str) -> Self {
-        self.encoding = Some(encoding.to_owned());
+    pub fn encoding(mut self, encoding: impl AsRef<str>) -> Self {
+        self.encoding = Some(encoding.as_ref().to_owned());
         self
     }
 
     /// Both collation and character classification (`LOCALE`).
-    pub fn locale(mut self, locale: &str) -> Self {
-        self.locale = Some(locale.to_owned());
+    pub fn locale(mut self, locale: impl AsRef<str>) -> Self {
+        self.locale = Some(locale.as_ref().to_owned());
         self
     }
 
     /// The collation (`LC_COLLATE`).
-    pub fn lc_collate(mut self, locale: &str) -> Self {
-        self.lc_collate = Some(locale.to_owned());
+    pub fn lc_collate(mut self, locale: impl AsRef<str>) -> Self {
+        self.lc_collate = Some(locale.as_ref().to_owned());
         self
     }
 
     /// The character classification (`LC_CTYPE`).
-    pub fn lc_ctype(mut self, locale: &str) -> Self {
-        self.lc_ctype = Some(locale.to_owned());
+    pub fn lc_ctype(mut self, locale: impl AsRef<str>) -> Self {
+        self.lc_ctype = Some(locale.as_ref().to_owned());
         self
     }
 
@@ -139,26 +139,26 @@ impl CreateOptions {
     }
 
     /// The ICU locale, with the ICU provider (`ICU_LOCALE`, PostgreSQL 15+).
-    pub fn icu_locale(mut self, locale: &str) -> Self {
-        self.icu_locale = Some(locale.to_owned());
+    pub fn icu_locale(mut self, locale: impl AsRef<str>) -> Self {
+        self.icu_locale = Some(locale.as_ref().to_owned());
         self
     }
 
     /// Collation rules for the ICU locale (`ICU_RULES`, PostgreSQL 16+).
-    pub fn icu_rules(mut self, rules: &str) -> Self {
-        self.icu_rules = Some(rules.to_owned());
+    pub fn icu_rules(mut self, rules: impl AsRef<str>) -> Self {
+        self.icu_rules = Some(rules.as_ref().to_owned());
         self
     }
 
     /// The builtin provider's locale (`BUILTIN_LOCALE`, PostgreSQL 17+).
-    pub fn builtin_locale(mut self, locale: &str) -> Self {
-        self.builtin_locale = Some(locale.to_owned());
+    pub fn builtin_locale(mut self, locale: impl AsRef<str>) -> Self {
+        self.builtin_locale = Some(locale.as_ref().to_owned());
         self
     }
 
     /// The default tablespace (`TABLESPACE`).
-    pub fn tablespace(mut self, tablespace: &str) -> Self {
-        self.tablespace = Some(tablespace.to_owned());
+    pub fn tablespace(mut self, tablespace: impl AsRef<str>) -> Self {
+        self.tablespace = Some(tablespace.as_ref().to_owned());
         self
     }
 
@@ -459,7 +459,7 @@ mod tests {
             Err(NameError::Empty)
         );
         assert!(CreateOptions::new()
-            .locale(&"x".repeat(64))
+            .locale("x".repeat(64))
             .sql("x")
             .is_err());
         assert_eq!(

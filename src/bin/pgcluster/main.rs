@@ -224,17 +224,15 @@ enum StrategyArg {
 impl CreateArgs {
     fn options(&self) -> CreateOptions {
         let mut o = CreateOptions::new();
-        let text = [
-            (
-                &self.template,
-                CreateOptions::template as fn(CreateOptions, &str) -> CreateOptions,
-            ),
-            (&self.owner, CreateOptions::owner),
-            (&self.encoding, CreateOptions::encoding),
-            (&self.locale, CreateOptions::locale),
-            (&self.lc_collate, CreateOptions::lc_collate),
-            (&self.lc_ctype, CreateOptions::lc_ctype),
-            (&self.tablespace, CreateOptions::tablespace),
+        type Set = fn(CreateOptions, &str) -> CreateOptions;
+        let text: [(&Option<String>, Set); 7] = [
+            (&self.template, |o, v| o.template(v)),
+            (&self.owner, |o, v| o.owner(v)),
+            (&self.encoding, |o, v| o.encoding(v)),
+            (&self.locale, |o, v| o.locale(v)),
+            (&self.lc_collate, |o, v| o.lc_collate(v)),
+            (&self.lc_ctype, |o, v| o.lc_ctype(v)),
+            (&self.tablespace, |o, v| o.tablespace(v)),
         ];
         for (value, set) in text {
             if let Some(value) = value {

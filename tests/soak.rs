@@ -192,7 +192,12 @@ fn soak_through_a_cutting_relay() {
         )
         .await;
         let fds_with_relay = support::open_fds();
-        let setting = format!("pgsql://postgres@127.0.0.1:{}/postgres", relay.port);
+        // Over TCP the throwaway server asks for its password (SCRAM).
+        let setting = format!(
+            "pgsql://postgres:{}@127.0.0.1:{}/postgres",
+            server.password(),
+            relay.port
+        );
         let deadline = Instant::now() + LOAD;
         let tasks: Vec<_> = (0..TASKS)
             .map(|id| tokio::spawn(task(setting.clone(), id, seed, deadline)))

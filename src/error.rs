@@ -4,7 +4,7 @@ use std::fmt;
 
 use pgcluster_protocol::error_fields::ErrorFields;
 
-use crate::conninfo::rex::RexSettingError;
+use crate::compat::rex::RexSettingError;
 use crate::conninfo::ConnInfoError;
 use crate::dbname::NameError;
 

@@ -105,6 +105,7 @@
 pub mod blocking;
 pub mod client;
 pub mod cluster;
+pub mod compat;
 mod connect;
 pub mod connection;
 pub mod conninfo;

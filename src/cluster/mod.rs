@@ -733,7 +733,7 @@ impl fmt::Debug for Cluster {
         write!(
             f,
             "Cluster({})",
-            crate::conninfo::rex::py_repr(&self.setting.render())
+            crate::compat::pyrepr::py_repr(&self.setting.render())
         )
     }
 }

@@ -1,8 +1,8 @@
 //! Which connection setting a `Cluster` was made from, and how it turns into the
 //! settings of one connection.
 
-use crate::conninfo::dsn::psycopg2_dsn;
-use crate::conninfo::rex::{DbSetting, RexSettingError};
+use crate::compat::psycopg2::psycopg2_dsn;
+use crate::compat::rex::{DbSetting, RexSettingError};
 use crate::conninfo::Config;
 use crate::error::Error;
 

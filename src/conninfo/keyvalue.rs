@@ -102,6 +102,28 @@ fn bytes_to_string(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
+/// psycopg2's value escaping: `''` for an empty value; `\` and `'` get a backslash; a value
+/// containing whitespace (Python's `str.isspace`) is wrapped in single quotes. libpq's
+/// `key=value` parser reads the result back as the original value. (Used for
+/// [`Config::render_redacted`](super::Config::render_redacted) too; public as
+/// `pgcluster::compat::psycopg2::escape_value`.)
+pub fn escape_value(v: &str) -> String {
+    if v.is_empty() {
+        return "''".to_owned();
+    }
+    let escaped = v.replace('\\', "\\\\").replace('\'', "\\'");
+    if v.chars().any(py_isspace) {
+        format!("'{escaped}'")
+    } else {
+        escaped
+    }
+}
+
+/// Python's `str.isspace` for one character.
+fn py_isspace(c: char) -> bool {
+    c.is_whitespace() || ('\x1c'..='\x1f').contains(&c)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

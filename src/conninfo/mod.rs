@@ -2,24 +2,21 @@
 //! strings, the `PG*` environment, password and service files, resolved libpq 13's way.
 //!
 //! - [`Config::parse`] reads a libpq 13 connection string (`keyvalue`, `uri`);
-//! - [`Config::from_rex`] takes what rex hands psycopg2 from a [`rex::DbSetting`];
+//! - [`Config::from_rex`] (in [`crate::compat::rex`]) takes what rex hands psycopg2 from a
+//!   [`crate::compat::rex::DbSetting`];
 //! - [`Config::resolve`] applies the service file, the environment and the defaults and
 //!   checks the values (libpq's `conninfo_add_defaults` and `connectOptions2`), giving a
 //!   [`Resolved`];
-//! - [`dsn::psycopg2_dsn`] is the dsn psycopg2 shows in a connection's repr.
 //!
 //! Every error text is libpq 13.3's (as `shared/tools/rexref libpq` prints it), without the
 //! final newline, except for the later keywords: libpq 16's for `require_auth`, libpq 17's
 //! for `sslnegotiation`.
 
-pub mod dsn;
 mod keepalives;
-mod keyvalue;
+pub(crate) mod keyvalue;
 mod osuser;
 mod pgpass;
-mod pyprintable;
 mod resolve;
-pub mod rex;
 mod service;
 mod uri;
 
@@ -30,6 +27,18 @@ use std::time::Duration;
 use pgcluster_protocol::auth::policy::{ChannelBindingMode, RequireAuth, RequireAuthParseError};
 
 pub use keepalives::{SocketOptions, TcpSettings};
+
+/// The rex/htsql setting, kept at this path: it lives in [`crate::compat::rex`] with the
+/// rest of the rex compatibility code (used by the Cluster layer only).
+pub mod rex {
+    pub use crate::compat::pyrepr::py_repr;
+    pub use crate::compat::rex::{DbSetting, RexSettingError};
+}
+
+/// psycopg2's dsn, kept at this path: it lives in [`crate::compat::psycopg2`].
+pub mod dsn {
+    pub use crate::compat::psycopg2::{escape_value, psycopg2_dsn};
+}
 
 /// A parse or resolution failure. `Display` is libpq 13's text without the final newline
 /// (e.g. `invalid connection option "foo"`), or htsql's text for a rex URI.
@@ -397,7 +406,7 @@ impl fmt::Debug for Config {
 
 impl Config {
     /// Parses a libpq connection string: `postgres://` / `postgresql://` URI, or
-    /// `key=value` pairs. (The rex `pgsql://` form is [`rex::DbSetting`].)
+    /// `key=value` pairs. (The rex `pgsql://` form is [`crate::compat::rex::DbSetting`].)
     ///
     /// ```
     /// use pgcluster::conninfo::Config;
@@ -414,23 +423,8 @@ impl Config {
         }
     }
 
-    /// What rex hands psycopg2 for a setting: `dbname` (the database), and `host`, `port`,
-    /// `user` and `password` when set. Options after `?` are not passed (as in rex).
-    pub fn from_rex(db: &rex::DbSetting) -> Self {
-        let mut params = BTreeMap::new();
-        params.insert("dbname".to_owned(), db.database.clone());
-        if let Some(h) = &db.host {
-            params.insert("host".to_owned(), h.clone());
-        }
-        if let Some(p) = db.port {
-            params.insert("port".to_owned(), p.to_string());
-        }
-        if let Some(u) = &db.username {
-            params.insert("user".to_owned(), u.clone());
-        }
-        if let Some(p) = &db.password {
-            params.insert("password".to_owned(), p.clone());
-        }
+    /// A configuration holding exactly `params` (keywords the caller knows to be valid).
+    pub(crate) fn from_params(params: BTreeMap<String, String>) -> Self {
         Self { params }
     }
 
@@ -477,7 +471,7 @@ impl Config {
                 } else {
                     v.as_str()
                 };
-                parts.push(format!("{key}={}", dsn::escape_value(v)));
+                parts.push(format!("{key}={}", keyvalue::escape_value(v)));
             }
         }
         parts.join(" ")
@@ -692,20 +686,6 @@ mod tests {
             format!("{e:?}"),
             "{\"PGHOST\": \"h\", \"PGPASSWORD\": \"_\"}"
         );
-    }
-
-    #[test]
-    fn from_rex_passes_five_keywords() {
-        let db = rex::DbSetting::parse("pgsql://u:p@h:007/db?sslmode=require").unwrap();
-        let c = Config::from_rex(&db);
-        assert_eq!(c.get("dbname"), Some("db"));
-        assert_eq!(c.get("host"), Some("h"));
-        assert_eq!(c.get("port"), Some("7"));
-        assert_eq!(c.get("user"), Some("u"));
-        assert_eq!(c.get("password"), Some("p"));
-        assert_eq!(c.get("sslmode"), None);
-        let c = Config::from_rex(&rex::DbSetting::parse("pgsql:///db").unwrap());
-        assert_eq!(c.render_redacted(), "dbname=db");
     }
 
     #[test]

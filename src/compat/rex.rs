@@ -8,7 +8,9 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use super::pyprintable::{decimal_value, is_printable};
+use super::pyprintable::decimal_value;
+use super::pyrepr::py_repr;
+use crate::conninfo::Config;
 
 /// A parsed rex/htsql database setting (htsql's `DB`).
 #[derive(Clone, PartialEq, Eq)]
@@ -122,6 +124,29 @@ impl DbSetting {
     }
 }
 
+/// What rex hands psycopg2 for a setting.
+impl Config {
+    /// What rex hands psycopg2 for a setting: `dbname` (the database), and `host`, `port`,
+    /// `user` and `password` when set. Options after `?` are not passed (as in rex).
+    pub fn from_rex(db: &DbSetting) -> Self {
+        let mut params = BTreeMap::new();
+        params.insert("dbname".to_owned(), db.database.clone());
+        if let Some(h) = &db.host {
+            params.insert("host".to_owned(), h.clone());
+        }
+        if let Some(p) = db.port {
+            params.insert("port".to_owned(), p.to_string());
+        }
+        if let Some(u) = &db.username {
+            params.insert("user".to_owned(), u.clone());
+        }
+        if let Some(p) = &db.password {
+            params.insert("password".to_owned(), p.clone());
+        }
+        Self::from_params(params)
+    }
+}
+
 impl fmt::Debug for DbSetting {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.render(true))
@@ -145,44 +170,6 @@ impl fmt::Display for RexSettingError {
 }
 
 impl std::error::Error for RexSettingError {}
-
-/// Python's `repr()` of a `str`: single quotes unless the text contains `'` and no `"`;
-/// `\\`, `\t`, `\n`, `\r` and the quote escaped; other non-printable characters as
-/// `\xNN`, `\uNNNN` or `\UNNNNNNNN`; printable non-ASCII kept.
-pub fn py_repr(s: &str) -> String {
-    let quote = if s.contains('\'') && !s.contains('"') {
-        '"'
-    } else {
-        '\''
-    };
-    let mut out = String::with_capacity(s.len().saturating_add(2));
-    out.push(quote);
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\t' => out.push_str("\\t"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            c if c == quote => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if !is_printable(c) => {
-                let n = u32::from(c);
-                if n < 0x100 {
-                    out.push_str(&format!("\\x{n:02x}"));
-                } else if n < 0x10000 {
-                    out.push_str(&format!("\\u{n:04x}"));
-                } else {
-                    out.push_str(&format!("\\U{n:08x}"));
-                }
-            }
-            c => out.push(c),
-        }
-    }
-    out.push(quote);
-    out
-}
 
 /// `urllib.parse.unquote`: `%XX` runs are decoded as UTF-8 (invalid bytes become U+FFFD);
 /// a `%` not followed by two hex digits stays as it is.
@@ -598,5 +585,19 @@ mod tests {
         assert_eq!(quote("a~_.-", ""), "a~_.-");
         assert_eq!(unquote("%41%zz%"), "A%zz%");
         assert_eq!(unquote("%C3%A9x%e2%82"), "éx\u{fffd}");
+    }
+
+    #[test]
+    fn from_rex_passes_five_keywords() {
+        let db = DbSetting::parse("pgsql://u:p@h:007/db?sslmode=require").unwrap();
+        let c = Config::from_rex(&db);
+        assert_eq!(c.get("dbname"), Some("db"));
+        assert_eq!(c.get("host"), Some("h"));
+        assert_eq!(c.get("port"), Some("7"));
+        assert_eq!(c.get("user"), Some("u"));
+        assert_eq!(c.get("password"), Some("p"));
+        assert_eq!(c.get("sslmode"), None);
+        let c = Config::from_rex(&DbSetting::parse("pgsql:///db").unwrap());
+        assert_eq!(c.render_redacted(), "dbname=db");
     }
 }

@@ -4,6 +4,8 @@
 //! to the end. When a password is present, the dsn shown is rebuilt from libpq's view of
 //! the connection, in libpq's keyword order, with the password as `xxx`.
 
+pub use crate::conninfo::keyvalue::escape_value;
+
 /// libpq's keyword order for the keywords psycopg2 can show.
 const LIBPQ_ORDER: [&str; 12] = [
     "user",
@@ -24,7 +26,7 @@ const LIBPQ_ORDER: [&str; 12] = [
 /// `user`, `password`; `database` is taken as `dbname`), in the order rex passed them.
 ///
 /// ```
-/// use pgcluster::conninfo::dsn::psycopg2_dsn;
+/// use pgcluster::compat::psycopg2::psycopg2_dsn;
 /// let dsn = psycopg2_dsn(&[("dbname", "my db"), ("host", "127.0.0.1"), ("port", "5433"),
 ///                          ("user", "aladdin"), ("password", "opensesame")]);
 /// assert_eq!(dsn, "user=aladdin password=xxx dbname='my db' host=127.0.0.1 port=5433");
@@ -54,26 +56,6 @@ pub fn psycopg2_dsn(kwargs: &[(&str, &str)]) -> String {
         .map(|(k, v)| format!("{k}={}", escape_value(v)))
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-/// psycopg2's value escaping: `''` for an empty value; `\` and `'` get a backslash; a value
-/// containing whitespace (Python's `str.isspace`) is wrapped in single quotes. libpq's
-/// `key=value` parser reads the result back as the original value.
-pub fn escape_value(v: &str) -> String {
-    if v.is_empty() {
-        return "''".to_owned();
-    }
-    let escaped = v.replace('\\', "\\\\").replace('\'', "\\'");
-    if v.chars().any(py_isspace) {
-        format!("'{escaped}'")
-    } else {
-        escaped
-    }
-}
-
-/// Python's `str.isspace` for one character.
-fn py_isspace(c: char) -> bool {
-    c.is_whitespace() || ('\x1c'..='\x1f').contains(&c)
 }
 
 #[cfg(test)]

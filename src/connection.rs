@@ -34,7 +34,7 @@ pub struct Connection {
     transaction_status: TransactionStatus,
     pub(crate) notices: Vec<ErrorFields>,
     pub(crate) notifications: Vec<Notification>,
-    /// What `Debug` shows as psycopg2's `dsn`.
+    /// What [`Connection::repr`] shows as psycopg2's `dsn`.
     dsn: String,
     /// True while a query's exchange runs. Still true at the next call only if that
     /// exchange's future was dropped half-way: the replies are then out of step.
@@ -513,21 +513,28 @@ impl Connection {
         self.transaction_status
     }
 
-    /// The dsn shown by `Debug` (psycopg2's `connection.dsn`).
+    /// The dsn shown by [`Connection::repr`] (psycopg2's `connection.dsn`; a password in
+    /// it is shown as `xxx`).
     pub fn dsn(&self) -> &str {
         &self.dsn
     }
 
-    /// Sets the dsn shown by `Debug`.
+    /// Sets the dsn shown by [`Connection::repr`].
     #[allow(dead_code, reason = "called by the Cluster, which sets psycopg2's dsn")]
     pub(crate) fn set_dsn(&mut self, dsn: String) {
         self.dsn = dsn;
     }
 
+    /// psycopg2's repr of the connection, as the spec shows it:
+    /// `<connection object at 0x…; dsn: '…', closed: 0>`, with this object's address,
+    /// [`Connection::dsn`] and the [`State`] as psycopg2's number.
+    pub fn repr(&self) -> String {
+        self.repr_at(std::ptr::from_ref(self).cast())
+    }
+
     /// psycopg2's repr, with `addr` as the object's address.
-    pub(crate) fn fmt_repr(&self, addr: *const (), f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
+    pub(crate) fn repr_at(&self, addr: *const ()) -> String {
+        format!(
             "<connection object at {addr:p}; dsn: '{}', closed: {}>",
             self.dsn,
             self.state.closed_code()
@@ -671,9 +678,14 @@ impl Drop for Connection {
 }
 
 impl fmt::Debug for Connection {
-    /// psycopg2's repr: `<connection object at 0x…; dsn: '…', closed: 0>`.
+    /// A Rust view: the dsn (its password, if any, is `xxx`), the state and the server's
+    /// process ID. psycopg2's repr is [`Connection::repr`].
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.fmt_repr(std::ptr::from_ref(self).cast(), f)
+        f.debug_struct("Connection")
+            .field("dsn", &self.dsn)
+            .field("state", &self.state)
+            .field("backend_pid", &self.backend_pid())
+            .finish_non_exhaustive()
     }
 }
 
@@ -898,7 +910,7 @@ pub(crate) mod tests {
                 ready(),
             );
             conn.set_dsn("dbname=deploy_demo".into());
-            let repr = format!("{conn:?}");
+            let repr = conn.repr();
             let addr = format!("{:p}", &conn);
             assert_eq!(
                 repr,
@@ -908,7 +920,11 @@ pub(crate) mod tests {
             assert_eq!(conn.backend_pid(), Some(42));
             conn.close().await;
             assert_eq!(conn.state(), State::Closed);
-            assert!(format!("{conn:?}").ends_with(", closed: 1>"));
+            assert!(conn.repr().ends_with(", closed: 1>"));
+            assert_eq!(
+                format!("{conn:?}"),
+                "Connection { dsn: \"dbname=deploy_demo\", state: Closed, backend_pid: Some(42), .. }"
+            );
             assert_eq!(conn.simple_query("select 1").await, Err(Error::Closed));
         });
     }
@@ -963,7 +979,7 @@ pub(crate) mod tests {
             );
             assert!(e.connection_lost);
             assert_eq!(conn.state(), State::Broken);
-            assert!(format!("{conn:?}").ends_with(", closed: 2>"));
+            assert!(conn.repr().ends_with(", closed: 2>"));
             assert_eq!(conn.simple_query("select 1").await, Err(Error::Closed));
         });
     }

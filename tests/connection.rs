@@ -663,7 +663,7 @@ async fn terminated_backend_gives_fatal_then_server_closed() {
         Some("57P01")
     );
     assert_eq!(victim.state(), State::Broken);
-    assert!(format!("{victim:?}").ends_with(", closed: 2>"));
+    assert!(victim.repr().ends_with(", closed: 2>"));
     assert_eq!(
         Error::Query(e).to_string(),
         "Got an error from the database server:\n    terminating connection due to administrator command\n    server closed the connection unexpectedly\n    \tThis probably means the server terminated abnormally\n    \tbefore or while processing the request."
@@ -674,7 +674,7 @@ async fn terminated_backend_gives_fatal_then_server_closed() {
 #[test]
 fn blocking_connection_queries_and_repr() {
     let mut conn = blocking::Connection::connect(&resolve(&socket_conninfo(""))).expect("connect");
-    let repr = format!("{conn:?}");
+    let repr = conn.repr();
     let addr = format!("{:p}", &conn);
     assert_eq!(
         repr,
@@ -693,7 +693,7 @@ fn blocking_connection_queries_and_repr() {
     );
     conn.close();
     assert_eq!(conn.state(), State::Closed);
-    assert!(format!("{conn:?}").ends_with(", closed: 1>"));
+    assert!(conn.repr().ends_with(", closed: 1>"));
     assert_eq!(conn.simple_query("SELECT 1"), Err(Error::Closed));
     // Drop after close is quiet; a second connection is dropped while open.
     let conn2 = blocking::Connection::connect(&resolve(&socket_conninfo(""))).expect("connect");

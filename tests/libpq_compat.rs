@@ -259,7 +259,7 @@ async fn connection_dsn_for_every_combination() {
                 Ok(conn) => conn,
                 Err(e) => panic!("{uri} {name:?}: {e}"),
             };
-            let repr = format!("{conn:?}");
+            let repr = conn.repr();
             let (address, rest) = repr.split_once("; ").expect("repr");
             assert!(address.starts_with("<connection object at 0x"), "{repr}");
             assert_eq!(

@@ -18,7 +18,7 @@ fn err<T: std::fmt::Debug>(r: Result<T, pgcluster::Error>) -> String {
     format!("Error: {}", r.unwrap_err())
 }
 
-fn assert_connection_debug(got: &str, dsn: &str, closed: u8) {
+fn assert_connection_repr(got: &str, dsn: &str, closed: u8) {
     let tail = format!("; dsn: '{dsn}', closed: {closed}>");
     let addr = got
         .strip_prefix("<connection object at 0x")
@@ -48,7 +48,7 @@ fn cluster_rst_through_the_api() {
         .unwrap();
 
     let cluster = get_cluster(&setting).unwrap().with_env(env.clone());
-    assert_eq!(format!("{cluster:?}"), format!("Cluster('pgsql:///{app}')"));
+    assert_eq!(cluster.repr(), format!("Cluster('pgsql:///{app}')"));
     assert_eq!(
         err(get_cluster("mysql:///deploy_demo")),
         "Error: Expected a PostgreSQL database; got:\n    mysql:///deploy_demo"
@@ -64,13 +64,13 @@ fn cluster_rst_through_the_api() {
     );
 
     let mut connection = cluster.connect(None).unwrap();
-    assert_connection_debug(&format!("{connection:?}"), &format!("dbname={app}"), 0);
+    assert_connection_repr(&connection.repr(), &format!("dbname={app}"), 0);
     connection.close();
-    assert_connection_debug(&format!("{connection:?}"), &format!("dbname={app}"), 1);
+    assert_connection_repr(&connection.repr(), &format!("dbname={app}"), 1);
 
     cluster.create(derived).unwrap();
     let mut connection = cluster.connect(derived).unwrap();
-    assert_connection_debug(&format!("{connection:?}"), &format!("dbname={derived}"), 0);
+    assert_connection_repr(&connection.repr(), &format!("dbname={derived}"), 0);
     let rows = connection
         .simple_query("SELECT current_database(), NULL::text")
         .unwrap();
@@ -89,7 +89,7 @@ fn cluster_rst_through_the_api() {
     assert_eq!(err(cluster_2345.connect(None)), REFUSED);
     // A Debug never shows the password.
     assert_eq!(
-        format!("{cluster_2345:?}"),
+        cluster_2345.repr(),
         "Cluster('pgsql://aladdin:xxx@127.0.0.1:2345/deploy_demo')"
     );
 
@@ -169,14 +169,14 @@ fn cluster_rst_through_the_cli() {
     );
     let (status, stdout, stderr) = run(&["--db", db, "connect"]);
     assert_eq!((status, stderr.as_str()), (0, ""));
-    assert_connection_debug(stdout.trim_end_matches('\n'), "dbname=spec_cli_demo", 0);
+    assert_connection_repr(stdout.trim_end_matches('\n'), "dbname=spec_cli_demo", 0);
     assert_eq!(
         run(&["--db", db, "clone", "spec_cli_demo", derived]),
         (0, String::new(), String::new())
     );
     let (status, stdout, _) = run(&["--db", db, "connect", derived]);
     assert_eq!(status, 0);
-    assert_connection_debug(
+    assert_connection_repr(
         stdout.trim_end_matches('\n'),
         &format!("dbname={derived}"),
         0,

@@ -146,12 +146,19 @@ impl Connection {
         self.inner.transaction_status()
     }
 
-    /// The dsn shown by `Debug`.
+    /// The dsn shown by [`Connection::repr`].
     pub fn dsn(&self) -> &str {
         self.inner.dsn()
     }
 
-    /// Sets the dsn shown by `Debug`.
+    /// psycopg2's repr of the connection, with this object's address:
+    /// `<connection object at 0x…; dsn: '…', closed: 0>` (see
+    /// [`crate::Connection::repr`]).
+    pub fn repr(&self) -> String {
+        self.inner.repr_at(std::ptr::from_ref(self).cast())
+    }
+
+    /// Sets the dsn shown by [`Connection::repr`].
     #[allow(dead_code, reason = "called by the Cluster, which sets psycopg2's dsn")]
     pub(crate) fn set_dsn(&mut self, dsn: String) {
         self.inner.set_dsn(dsn);
@@ -184,9 +191,13 @@ impl Drop for Connection {
 }
 
 impl fmt::Debug for Connection {
-    /// psycopg2's repr, with this object's address.
+    /// A Rust view, as the async connection's. psycopg2's repr is [`Connection::repr`].
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.inner.fmt_repr(std::ptr::from_ref(self).cast(), f)
+        f.debug_struct("Connection")
+            .field("dsn", &self.dsn())
+            .field("state", &self.state())
+            .field("backend_pid", &self.backend_pid())
+            .finish_non_exhaustive()
     }
 }
 
@@ -220,13 +231,17 @@ mod tests {
         conn.set_dsn("dbname=deploy_demo".to_owned());
         let addr = format!("{:p}", &conn);
         assert_eq!(
-            format!("{conn:?}"),
+            conn.repr(),
             format!("<connection object at {addr}; dsn: 'dbname=deploy_demo', closed: 0>")
         );
         assert_eq!(conn.parameter("server_version"), Some("15.18"));
         conn.close();
         assert_eq!(conn.state(), State::Closed);
-        assert!(format!("{conn:?}").ends_with(", closed: 1>"));
+        assert!(conn.repr().ends_with(", closed: 1>"));
+        assert_eq!(
+            format!("{conn:?}"),
+            "Connection { dsn: \"dbname=deploy_demo\", state: Closed, backend_pid: Some(42), .. }"
+        );
         assert_eq!(conn.simple_query("SELECT 1"), Err(Error::Closed));
     }
 

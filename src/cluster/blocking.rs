@@ -16,7 +16,7 @@ use crate::error::Error;
 /// use pgcluster::blocking::get_cluster;
 ///
 /// let cluster = get_cluster("pgsql:///deploy_demo")?;
-/// assert_eq!(format!("{cluster:?}"), "Cluster('pgsql:///deploy_demo')");
+/// assert_eq!(cluster.repr(), "Cluster('pgsql:///deploy_demo')");
 /// let name = String::from("deploy_demo_derived");
 /// cluster.create(&name)?;
 /// assert!(cluster.exists(&name)?);
@@ -45,6 +45,12 @@ impl Cluster {
     /// See [`crate::Cluster::new`].
     pub fn new(setting: &str) -> Result<Self, Error> {
         Self::wrap(super::Cluster::new(setting)?)
+    }
+
+    /// rex's repr of the cluster, `Cluster('pgsql:///deploy_demo')`; see
+    /// [`crate::Cluster::repr`].
+    pub fn repr(&self) -> String {
+        self.inner.repr()
     }
 
     /// See [`crate::Cluster::from_config`].

@@ -73,8 +73,8 @@ const MAX_IDLE: usize = 2;
 
 /// The cluster a connection setting points at (async API; see [`blocking::Cluster`]).
 ///
-/// `Debug` shows the setting as rex does, `Cluster('pgsql:///deploy_demo')`, with any
-/// password replaced by `xxx`.
+/// [`Cluster::repr`] shows the setting as rex does, `Cluster('pgsql:///deploy_demo')`, with
+/// any password replaced by `xxx`.
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), pgcluster::Error> {
@@ -133,6 +133,21 @@ impl Cluster {
     /// takes it, when a connection is opened.
     pub fn new(setting: &str) -> Result<Self, Error> {
         Ok(Self::from_setting(Setting::parse(setting)?))
+    }
+
+    /// rex's repr of the cluster, as the spec shows it: `Cluster('pgsql:///deploy_demo')`,
+    /// the setting in Python's `repr()`, any password shown as `xxx`.
+    ///
+    /// ```
+    /// let cluster = pgcluster::get_cluster("pgsql://aladdin:opensesame@h:2345/db")?;
+    /// assert_eq!(cluster.repr(), "Cluster('pgsql://aladdin:xxx@h:2345/db')");
+    /// # Ok::<(), pgcluster::Error>(())
+    /// ```
+    pub fn repr(&self) -> String {
+        format!(
+            "Cluster({})",
+            crate::compat::pyrepr::py_repr(&self.setting.render())
+        )
     }
 
     /// A cluster for libpq settings already parsed.
@@ -729,11 +744,11 @@ fn drop_sql(name: &str) -> String {
 }
 
 impl fmt::Debug for Cluster {
+    /// A Rust view: the setting, any password shown as `xxx`. rex's repr is
+    /// [`Cluster::repr`].
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "Cluster({})",
-            crate::compat::pyrepr::py_repr(&self.setting.render())
-        )
+        f.debug_struct("Cluster")
+            .field("setting", &self.setting.render())
+            .finish_non_exhaustive()
     }
 }

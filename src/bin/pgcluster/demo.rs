@@ -173,12 +173,12 @@ pub(crate) fn run() -> Result<(), Box<dyn std::error::Error>> {
     let cluster = get_cluster("pgsql:///deploy_demo")?.with_env(env.clone());
     c.step(
         "let cluster = get_cluster(\"pgsql:///deploy_demo\")?;  cluster",
-        &format!("{cluster:?}"),
+        &cluster.repr(),
         &Expected::exact("Cluster('pgsql:///deploy_demo')"),
     )?;
     c.step(
         "get_cluster(\"mysql:///deploy_demo\")",
-        &shown(get_cluster("mysql:///deploy_demo"), |c| format!("{c:?}")),
+        &shown(get_cluster("mysql:///deploy_demo"), |c| c.repr()),
         &Expected::exact("Error: Expected a PostgreSQL database; got:\n    mysql:///deploy_demo"),
     )?;
     let derived = "deploy_demo_derived";
@@ -214,13 +214,13 @@ pub(crate) fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut conn = cluster.connect(None)?;
     c.step(
         "let connection = cluster.connect(None)?;  connection",
-        &format!("{conn:?}"),
+        &conn.repr(),
         &connection_expected("dbname=deploy_demo", 0),
     )?;
     conn.close();
     c.step(
         "connection.close();  connection",
-        &format!("{conn:?}"),
+        &conn.repr(),
         &connection_expected("dbname=deploy_demo", 1),
     )?;
     c.step(
@@ -231,7 +231,7 @@ pub(crate) fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut conn = cluster.connect(derived)?;
     c.step(
         "let connection = cluster.connect(\"deploy_demo_derived\")?;  connection",
-        &format!("{conn:?}"),
+        &conn.repr(),
         &connection_expected("dbname=deploy_demo_derived", 0),
     )?;
     c.step(
@@ -249,7 +249,7 @@ pub(crate) fn run() -> Result<(), Box<dyn std::error::Error>> {
     )?;
     c.step(
         "cluster.connect(\"deploy_demo_derived\")",
-        &shown(cluster.connect(derived), |c| format!("{c:?}")),
+        &shown(cluster.connect(derived), |c| c.repr()),
         &Expected::exact(
             "Error: Failed to connect to the database server:\n    FATAL:  database \"deploy_demo_derived\" does not exist",
         ),
@@ -258,12 +258,12 @@ pub(crate) fn run() -> Result<(), Box<dyn std::error::Error>> {
     let cluster_2345 = Cluster::new(uri)?.with_env(env);
     c.step(
         "let cluster_2345 = Cluster::new(\"pgsql://aladdin:opensesame@127.0.0.1:2345/deploy_demo\")?;  cluster_2345",
-        &format!("{cluster_2345:?}"),
+        &cluster_2345.repr(),
         &Expected::exact("Cluster('pgsql://aladdin:xxx@127.0.0.1:2345/deploy_demo')"),
     )?;
     c.step(
         "cluster_2345.connect(None)",
-        &shown(cluster_2345.connect(None), |c| format!("{c:?}")),
+        &shown(cluster_2345.connect(None), |c| c.repr()),
         &Expected::exact(
             "Error: Failed to connect to the database server:\n    could not connect to server: Connection refused\n    \tIs the server running on host \"127.0.0.1\" and accepting\n    \tTCP/IP connections on port 2345?",
         ),

@@ -360,11 +360,11 @@ fn run(cluster: &Cluster, command: Command) -> Result<Outcome, Failure> {
         }
         Command::Connect { name } => {
             let mut conn = cluster.connect(name.as_deref())?;
-            let shown = output::stdout_line(&escape::line(&format!("{conn:?}")));
+            let shown = output::stdout_line(&escape::line(&conn.repr()));
             conn.close();
             shown?;
         }
-        Command::Cluster => output::stdout_line(&escape::line(&format!("{cluster:?}")))?,
+        Command::Cluster => output::stdout_line(&escape::line(&cluster.repr()))?,
         Command::Demo => demo::run()?,
     }
     Ok(Outcome::Done)

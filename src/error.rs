@@ -4,7 +4,9 @@ use std::fmt;
 
 use pgcluster_protocol::error_fields::ErrorFields;
 
+use crate::compat::psycopg2::strip_severity;
 use crate::compat::rex::RexSettingError;
+use crate::compat::rex_error::rex_layout;
 use crate::conninfo::ConnInfoError;
 use crate::dbname::NameError;
 
@@ -390,72 +392,6 @@ impl fmt::Display for Interrupted {
     }
 }
 
-/// psycopg2's `strip_severity`: drops a leading `ERROR:  `, `FATAL:  ` or `PANIC:  ` once,
-/// when the text is longer than those 8 bytes.
-pub(crate) fn strip_severity(message: &str) -> &str {
-    if message.len() > 8 {
-        for prefix in ["ERROR:  ", "FATAL:  ", "PANIC:  "] {
-            if let Some(rest) = message.strip_prefix(prefix) {
-                return rest;
-            }
-        }
-    }
-    message
-}
-
-/// rex.core's `Error.__str__`: the message, then each line of the payload (split as
-/// Python's `str.splitlines`) indented by four spaces, empty lines left empty.
-fn rex_layout(f: &mut fmt::Formatter<'_>, message: &str, payload: &str) -> fmt::Result {
-    f.write_str(message)?;
-    f.write_str("\n")?;
-    for (i, line) in splitlines(payload).enumerate() {
-        if i > 0 {
-            f.write_str("\n")?;
-        }
-        if !line.is_empty() {
-            f.write_str("    ")?;
-            f.write_str(line)?;
-        }
-    }
-    Ok(())
-}
-
-/// Python's `str.splitlines()`: no trailing empty piece after a final line break.
-fn splitlines(s: &str) -> impl Iterator<Item = &str> {
-    let mut rest = s;
-    std::iter::from_fn(move || {
-        if rest.is_empty() {
-            return None;
-        }
-        for (i, c) in rest.char_indices() {
-            let brk = matches!(
-                c,
-                '\n' | '\r'
-                    | '\x0b'
-                    | '\x0c'
-                    | '\x1c'
-                    | '\x1d'
-                    | '\x1e'
-                    | '\u{85}'
-                    | '\u{2028}'
-                    | '\u{2029}'
-            );
-            if brk {
-                let line = &rest[..i];
-                let mut next = i + c.len_utf8();
-                if c == '\r' && rest[next..].starts_with('\n') {
-                    next += 1;
-                }
-                rest = &rest[next..];
-                return Some(line);
-            }
-        }
-        let line = rest;
-        rest = "";
-        Some(line)
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -502,7 +438,6 @@ mod tests {
             query("WARNING:  w\n"),
             "Got an error from the database server:\n    WARNING:  w"
         );
-        assert_eq!(strip_severity("ERROR:  "), "ERROR:  ");
     }
 
     #[test]
@@ -550,13 +485,5 @@ mod tests {
              is never renamed; give the name, or name the database in the setting \
              (a URI path or dbname=)"
         );
-    }
-
-    #[test]
-    fn splitlines_matches_python() {
-        let v: Vec<&str> = splitlines("a\r\nb\rc\x0bd\u{2028}e\n").collect();
-        assert_eq!(v, ["a", "b", "c", "d", "e"]);
-        let v: Vec<&str> = splitlines("a\n\nb").collect();
-        assert_eq!(v, ["a", "", "b"]);
     }
 }

@@ -58,6 +58,19 @@ pub fn psycopg2_dsn(kwargs: &[(&str, &str)]) -> String {
         .join(" ")
 }
 
+/// psycopg2's `strip_severity`: drops a leading `ERROR:  `, `FATAL:  ` or `PANIC:  ` once,
+/// when the text is longer than those 8 bytes.
+pub(crate) fn strip_severity(message: &str) -> &str {
+    if message.len() > 8 {
+        for prefix in ["ERROR:  ", "FATAL:  ", "PANIC:  "] {
+            if let Some(rest) = message.strip_prefix(prefix) {
+                return rest;
+            }
+        }
+    }
+    message
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,5 +138,12 @@ mod tests {
             psycopg2_dsn(&[("database", "d"), ("password", "")]),
             "password=xxx dbname=d"
         );
+    }
+
+    #[test]
+    fn strip_severity_needs_more_than_the_prefix() {
+        assert_eq!(strip_severity("ERROR:  x"), "x");
+        assert_eq!(strip_severity("ERROR:  "), "ERROR:  ");
+        assert_eq!(strip_severity("WARNING:  w"), "WARNING:  w");
     }
 }

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use pgcluster::conninfo::rex::DbSetting;
+use pgcluster::compat::rex::DbSetting;
 use pgcluster::conninfo::{Address, Config, ConnInfoError, Env, Resolved};
 
 /// An environment that names nothing on this machine: no service or password files, a

@@ -2,7 +2,7 @@
 //! own in `pgcluster_protocol::fuzzing`).
 #![forbid(unsafe_code)]
 
-use pgcluster::conninfo::rex::DbSetting;
+use pgcluster::compat::rex::DbSetting;
 use pgcluster::conninfo::Config;
 
 /// Arbitrary text to both connection-string parsers: never a panic, and each parser

@@ -28,18 +28,6 @@ use pgcluster_protocol::auth::policy::{ChannelBindingMode, RequireAuth, RequireA
 
 pub use keepalives::{SocketOptions, TcpSettings};
 
-/// The rex/htsql setting, kept at this path: it lives in [`crate::compat::rex`] with the
-/// rest of the rex compatibility code (used by the Cluster layer only).
-pub mod rex {
-    pub use crate::compat::pyrepr::py_repr;
-    pub use crate::compat::rex::{DbSetting, RexSettingError};
-}
-
-/// psycopg2's dsn, kept at this path: it lives in [`crate::compat::psycopg2`].
-pub mod dsn {
-    pub use crate::compat::psycopg2::{escape_value, psycopg2_dsn};
-}
-
 /// A parse or resolution failure. `Display` is libpq 13's text without the final newline
 /// (e.g. `invalid connection option "foo"`), or htsql's text for a rex URI.
 #[non_exhaustive]

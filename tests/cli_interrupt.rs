@@ -52,6 +52,26 @@ fn listed(name: &str) -> bool {
     )) == "1"
 }
 
+/// (Re)creates database `name` holding one table, `kept`, with the row `original`.
+fn database_holding_original(name: &str) {
+    psql(&format!("DROP DATABASE IF EXISTS {name}"));
+    psql(&format!("CREATE DATABASE {name}"));
+    server()
+        .psql_db(name, "CREATE TABLE kept AS SELECT 'original'::text AS what")
+        .unwrap();
+}
+
+/// Asserts that database `name` still holds what [`database_holding_original`] put there.
+fn assert_holds_original(name: &str) {
+    assert_eq!(
+        server()
+            .psql_db(name, "SELECT what FROM kept")
+            .unwrap()
+            .trim(),
+        "original"
+    );
+}
+
 /// Polls until `cond` holds; panics after a generous bound.
 fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(120);
@@ -168,14 +188,7 @@ fn the_interrupter_cancels_a_blocked_clone_from_another_thread() {
 fn an_overwrite_interrupted_at_the_swap_drops_its_copy_and_keeps_the_database() {
     let _heavy = heavy();
     let target = "intr_lib_overwritten";
-    psql(&format!("DROP DATABASE IF EXISTS {target}"));
-    psql(&format!("CREATE DATABASE {target}"));
-    server()
-        .psql_db(
-            target,
-            "CREATE TABLE kept AS SELECT 'original'::text AS what",
-        )
-        .unwrap();
+    database_holding_original(target);
     // A session renaming the database in an open transaction holds its lock: the swap
     // waits for it (the copy and its comment and privileges are done by then).
     let holder = cluster();
@@ -219,13 +232,7 @@ fn an_overwrite_interrupted_at_the_swap_drops_its_copy_and_keeps_the_database() 
         psql("SELECT count(*) FROM pg_database WHERE datname LIKE 'pgcluster\\_%'"),
         "0"
     );
-    assert_eq!(
-        server()
-            .psql_db(target, "SELECT what FROM kept")
-            .unwrap()
-            .trim(),
-        "original"
-    );
+    assert_holds_original(target);
     psql(&format!("DROP DATABASE {target}"));
 }
 
@@ -453,14 +460,7 @@ mod program {
     fn sigterm_mid_overwrite_keeps_the_database_and_drops_the_copy() {
         let _heavy = heavy();
         let target = "intr_overwritten";
-        psql(&format!("DROP DATABASE IF EXISTS {target}"));
-        psql(&format!("CREATE DATABASE {target}"));
-        server()
-            .psql_db(
-                target,
-                "CREATE TABLE kept AS SELECT 'original'::text AS what",
-            )
-            .unwrap();
+        database_holding_original(target);
         let child = spawn(&[
             "--db",
             "pgsql:///postgres",
@@ -490,13 +490,7 @@ mod program {
         );
         let check = || {
             assert_eq!(named_like("pgcluster_"), Vec::<String>::new());
-            assert_eq!(
-                server()
-                    .psql_db(target, "SELECT what FROM kept")
-                    .unwrap()
-                    .trim(),
-                "original"
-            );
+            assert_holds_original(target);
         };
         check();
         thread::sleep(Duration::from_secs(2));

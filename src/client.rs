@@ -1,13 +1,5 @@
-//! The connection as a complete client, for both the async [`crate::Connection`] and the
-//! blocking [`crate::blocking::Connection`]: transactions and autocommit, `cancel()`
-//! through CancelRequest, waiting for LISTEN/NOTIFY notifications, COPY in and out, and
-//! conveniences on [`QueryResult`](crate::connection::QueryResult).
+//! The old path of the connection's client items (transactions, cancel): they live in
+//! [`crate::connection`] now, and are re-exported here so that `pgcluster::client::...`
+//! keeps working.
 
-mod cancel;
-mod copy;
-mod notify;
-mod results;
-mod transaction;
-
-pub use cancel::{CancelError, CancelToken};
-pub use transaction::{BlockingTransaction, Transaction};
+pub use crate::connection::{BlockingTransaction, CancelError, CancelToken, Transaction};

@@ -17,10 +17,11 @@
 //!   fields, and the startup and query state machines. No sockets, no clock.
 //! - **Connection settings** — [`conninfo`]: parsing and resolving settings as libpq 13
 //!   does.
-//! - **Connection** — [`Connection`] (async, tokio; [`connection`] and [`client`]): libpq's
-//!   host and address walk, TLS (`tls`, feature `tls`), queries (simple and extended,
-//!   prepared statements), compact or streamed rows ([`rows`], values by position or by
-//!   column name), transactions and autocommit, COPY, LISTEN/NOTIFY and cancel.
+//! - **Connection** — [`Connection`] (async, tokio; [`connection`], whose old path
+//!   [`client`] still works): libpq's host and address walk, TLS (`tls`, feature `tls`),
+//!   queries (simple and extended, prepared statements), compact or streamed rows
+//!   ([`rows`], values by position or by column name), transactions and autocommit, COPY,
+//!   LISTEN/NOTIFY and cancel.
 //! - **Blocking facade** — [`blocking`]: [`blocking::Connection`] and
 //!   [`blocking::Cluster`], the same calls without `async`, for programs with no runtime.
 //! - **Cluster** — [`Cluster`] and [`get_cluster`] ([`cluster`]): the database operations

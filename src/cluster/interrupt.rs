@@ -27,7 +27,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Poll, Waker};
 use std::time::Duration;
 
-use crate::client::{CancelError, CancelToken};
+use crate::connection::{CancelError, CancelToken};
 
 /// How often a flight under way re-sends its CancelRequest after an interrupt, until its
 /// statement ends.

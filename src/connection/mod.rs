@@ -1,5 +1,11 @@
 //! The async connection: a socket plus the protocol machines, no protocol logic of its own.
 
+mod cancel;
+mod copy;
+mod notify;
+mod results;
+mod transaction;
+
 use std::fmt;
 use std::io;
 
@@ -18,6 +24,9 @@ use crate::error::{ConnectError, Error, QueryError};
 use crate::io_text::WireError;
 use crate::rows::{Row, Rows};
 use crate::transport::{ParkedStream, Stream};
+
+pub use cancel::{CancelError, CancelToken};
+pub use transaction::{BlockingTransaction, Transaction};
 
 /// An open connection to one database (async, tokio). It has no background task: every
 /// method drives the socket itself, so nothing needs to be spawned.

@@ -11,8 +11,8 @@ use std::path::PathBuf;
 use pgcluster_protocol::frontend;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use super::Connection;
 use crate::blocking::connection as blocking;
-use crate::connection::Connection;
 use crate::io_text::strerror;
 use crate::transport::Stream;
 

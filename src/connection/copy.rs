@@ -11,8 +11,8 @@ use pgcluster_protocol::frame::FrameReader;
 use pgcluster_protocol::frontend;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 
+use super::{Connection, QueryResult};
 use crate::blocking::connection as blocking;
-use crate::connection::{Connection, CopyIo, QueryResult, COPY_IN_REFUSED};
 use crate::error::Error;
 use crate::io_text::WireError;
 use crate::transport::Stream;
@@ -20,11 +20,46 @@ use crate::transport::Stream;
 /// Size of the CopyData messages sent by `copy_in`.
 const CHUNK: usize = 64 * 1024;
 
+/// The CopyFail message sent when a query starts `COPY ... FROM STDIN`.
+const COPY_IN_REFUSED: &str = "COPY FROM STDIN is not supported by this connection";
+
+/// What a query does with COPY: refuse COPY FROM STDIN and drop COPY TO STDOUT data (a
+/// plain query), send data from a reader, or write the data received to a writer.
+pub(super) enum CopyIo<'a> {
+    /// CopyFail for COPY FROM STDIN; COPY TO STDOUT data dropped.
+    Refuse,
+    /// The data for the first COPY FROM STDIN (later ones are refused).
+    In(Option<&'a mut (dyn AsyncRead + Unpin + Send + 'a)>),
+    /// Where COPY TO STDOUT data goes.
+    Out {
+        /// The destination.
+        writer: &'a mut (dyn AsyncWrite + Unpin + Send + 'a),
+        /// The first failed write; the rest of the data is then dropped (the server
+        /// sends it all the same).
+        error: Option<io::Error>,
+    },
+}
+
+impl CopyIo<'_> {
+    /// One CopyData message of COPY TO STDOUT.
+    pub(super) async fn receive(&mut self, data: &[u8]) {
+        if let Self::Out {
+            writer,
+            error: error @ None,
+        } = self
+        {
+            if let Err(e) = writer.write_all(data).await {
+                *error = Some(e);
+            }
+        }
+    }
+}
+
 impl Connection {
     /// Answers CopyInResponse: the reader's data as CopyData messages then CopyDone, or
     /// CopyFail (when there is no reader, or reading failed). `Err` is a failed write: the
     /// connection is then lost.
-    pub(crate) async fn send_copy_in(&mut self, copy: &mut CopyIo<'_>) -> Result<(), WireError> {
+    pub(super) async fn send_copy_in(&mut self, copy: &mut CopyIo<'_>) -> Result<(), WireError> {
         let source = match copy {
             CopyIo::In(source) => source.take(),
             _ => None,

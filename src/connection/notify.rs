@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use pgcluster_protocol::backend::BackendMessage;
 
+use super::{Connection, Notification, State};
 use crate::blocking::connection as blocking;
-use crate::connection::{Connection, Notification, State};
 use crate::error::{Error, QueryError};
 
 impl Connection {
@@ -13,7 +13,7 @@ impl Connection {
     /// socket within `timeout`; `Ok(None)` when none came in time. Notices and parameter
     /// changes arriving meanwhile are kept as during a query. Cancel safe: dropping the
     /// future (e.g. in `select!`) loses nothing (except while the rollback a dropped
-    /// [`crate::client::Transaction`] left pending is sent first). The server delivers notifications only
+    /// [`crate::connection::Transaction`] left pending is sent first). The server delivers notifications only
     /// between transactions: with autocommit off, `LISTEN` itself takes effect at commit.
     ///
     /// A server that ends the connection (e.g. `pg_terminate_backend`) makes this an error

@@ -12,9 +12,28 @@ use std::ops::{Deref, DerefMut};
 
 use pgcluster_protocol::backend::TransactionStatus;
 
+use super::copy::CopyIo;
+use super::{Connection, State};
 use crate::blocking::connection as blocking;
-use crate::connection::{Connection, CopyIo, State};
 use crate::error::{Error, Misuse};
+
+/// Per-connection client settings (autocommit, see this module).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct ClientState {
+    /// Each statement on its own (true), or `BEGIN` sent before the first statement.
+    autocommit: bool,
+    /// A [`Transaction`] was dropped while open: ROLLBACK goes first on the next use.
+    pending_rollback: bool,
+}
+
+impl Default for ClientState {
+    fn default() -> Self {
+        Self {
+            autocommit: true,
+            pending_rollback: false,
+        }
+    }
+}
 
 impl Connection {
     /// Whether each statement runs on its own (the default), as psycopg2's
@@ -79,7 +98,7 @@ impl Connection {
 
     /// What runs before each statement: a pending rollback, then `BEGIN` when autocommit
     /// is off and no transaction is open.
-    pub(crate) async fn before_statement(&mut self) -> Result<(), Error> {
+    pub(super) async fn before_statement(&mut self) -> Result<(), Error> {
         self.settle().await?;
         if !self.client.autocommit
             && self.state() == State::Open

@@ -1,0 +1,293 @@
+//! The exchange loop: sends the query built in the connection's output buffer, then reads
+//! and handles the replies up to ReadyForQuery (rows, results, errors, notices, COPY,
+//! notifications), and marks the connection broken when it is lost.
+
+use pgcluster_protocol::backend::DataRow;
+use pgcluster_protocol::error_fields::ErrorFields;
+use pgcluster_protocol::frame::Frame;
+use pgcluster_protocol::query::{ExtendedQuery, QueryEvent, SimpleQuery};
+use pgcluster_protocol::ProtocolError;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::copy::CopyIo;
+use super::{Connection, Notification, QueryResult, State};
+use crate::error::{Error, QueryError};
+use crate::io_text::WireError;
+use crate::rows::{Row, Rows};
+
+impl Connection {
+    /// Whether a query can be sent. A query whose future was dropped before its end left
+    /// unread replies behind, so the connection is then broken.
+    pub(super) fn usable(&mut self) -> bool {
+        if self.busy {
+            self.busy = false;
+            self.stream = None;
+            self.state = State::Broken;
+        }
+        self.state == State::Open
+    }
+
+    /// Sends `self.out`, then reads and handles replies up to ReadyForQuery; what they
+    /// carry goes into `run`.
+    pub(super) async fn exchange(
+        &mut self,
+        sql: &str,
+        machine: &mut Machine,
+        copy: &mut CopyIo<'_>,
+        run: &mut Run<'_>,
+    ) -> Result<(), Error> {
+        self.busy = true;
+        let result = self.exchange_inner(sql, machine, copy, run).await;
+        self.busy = false;
+        result
+    }
+
+    async fn exchange_inner(
+        &mut self,
+        sql: &str,
+        machine: &mut Machine,
+        copy: &mut CopyIo<'_>,
+        run: &mut Run<'_>,
+    ) -> Result<(), Error> {
+        let Some(stream) = self.stream.as_mut() else {
+            return Err(Error::Closed);
+        };
+        // After a failed write, libpq still reads what the server sent before it went
+        // away (typically a FATAL), then reports the socket closing.
+        let mut write_failure = stream.write_all(&self.out).await.err().map(WireError::Send);
+        self.out.clear();
+
+        let mut draining = false;
+        loop {
+            let frame = match self.reader.next_frame() {
+                Ok(Some(frame)) => frame,
+                Ok(None) => {
+                    if let Err(e) = self.read_more().await {
+                        let e = write_failure.take().unwrap_or(e);
+                        return Err(self.lose(run, &e.to_string()));
+                    }
+                    continue;
+                }
+                Err(e) => {
+                    // Lost synchronization: the connection cannot be used any more.
+                    return Err(self.lose(run, &format!("{e}\n")));
+                }
+            };
+            if draining {
+                // After a protocol violation libpq skips messages up to ReadyForQuery.
+                if frame.tag == b'Z' {
+                    break;
+                }
+                continue;
+            }
+            let tag = frame.tag;
+            match machine.handle_rows(frame, |row| run.add_row(row)) {
+                // A row, handed to `add_row` already.
+                Ok(None) => {}
+                Ok(Some(QueryEvent::Ready(status))) => {
+                    self.transaction_status = status;
+                    break;
+                }
+                Ok(Some(QueryEvent::CopyIn(_))) => {
+                    // The server now waits for the data: `copy` sends it, or refuses the
+                    // COPY (the server then answers with an error, then ReadyForQuery).
+                    if let Err(e) = self.send_copy_in(copy).await {
+                        return Err(self.lose(run, &e.to_string()));
+                    }
+                }
+                Ok(Some(QueryEvent::CopyData(data))) => copy.receive(&data).await,
+                Ok(Some(event)) => self.handle_event(event, sql, run),
+                Err(e) => {
+                    run.set_error(format!("{e}\n"), None);
+                    // A malformed ReadyForQuery still ends the query (libpq goes idle).
+                    if tag == b'Z' {
+                        break;
+                    }
+                    draining = true;
+                }
+            }
+        }
+        match run.error.take() {
+            Some(message) => Err(Error::Query(QueryError {
+                message,
+                fields: run.fields.take().map(Box::new),
+                connection_lost: false,
+            })),
+            None => Ok(()),
+        }
+    }
+
+    fn handle_event(&mut self, event: QueryEvent, sql: &str, run: &mut Run) {
+        match event {
+            QueryEvent::RowDescription(description) => {
+                if let RowSink::Compact(_, current) = &mut run.rows {
+                    *current = Some(Rows::new(description.fields.clone()));
+                }
+                run.current = Some(QueryResult {
+                    columns: description.fields,
+                    rows: Vec::new(),
+                    tag: String::new(),
+                });
+            }
+            QueryEvent::Row(row) => run.add_row(row),
+            QueryEvent::CommandComplete(tag) => {
+                let mut result = run.current.take().unwrap_or_else(QueryResult::empty);
+                if let RowSink::Compact(done, current) = &mut run.rows {
+                    let mut rows = current
+                        .take()
+                        .unwrap_or_else(|| Rows::new(result.columns.clone()));
+                    rows.set_tag(tag.clone());
+                    done.push(rows);
+                }
+                result.tag = tag;
+                run.results.push(result);
+            }
+            QueryEvent::EmptyQuery => {
+                run.current = None;
+                run.results.push(QueryResult::empty());
+                if let RowSink::Compact(done, current) = &mut run.rows {
+                    *current = None;
+                    done.push(Rows::new(Vec::new()));
+                }
+            }
+            QueryEvent::Error(fields) => {
+                run.current = None;
+                if let RowSink::Compact(_, current) = &mut run.rows {
+                    *current = None;
+                }
+                run.set_error(fields.libpq_text(Some(sql)), Some(fields));
+            }
+            QueryEvent::Notice(fields) => self.notices.push(fields),
+            QueryEvent::ParameterStatus { name, value } => self.set_parameter(name, value),
+            QueryEvent::Notification {
+                process_id,
+                channel,
+                payload,
+            } => self.notifications.push(Notification {
+                process_id,
+                channel,
+                payload,
+            }),
+            QueryEvent::Ready(status) => self.transaction_status = status,
+            _ => {}
+        }
+    }
+
+    /// Reads more bytes into the frame reader; on EOF or error, why (displayed as libpq's
+    /// text for it).
+    pub(super) async fn read_more(&mut self) -> Result<(), WireError> {
+        let Some(stream) = self.stream.as_mut() else {
+            return Err(WireError::Gone);
+        };
+        match stream.read_buf(self.reader.read_buf()).await {
+            Ok(0) => Err(WireError::closed(stream)),
+            Ok(_) => Ok(()),
+            Err(e) => Err(WireError::Receive(e)),
+        }
+    }
+
+    /// Marks the connection broken and builds the error: what the server said, then why
+    /// the connection was lost.
+    fn lose(&mut self, run: &mut Run, text: &str) -> Error {
+        self.stream = None;
+        self.state = State::Broken;
+        let mut message = run.error.take().unwrap_or_default();
+        message.push_str(text);
+        Error::Query(QueryError {
+            message,
+            fields: run.fields.take().map(Box::new),
+            connection_lost: true,
+        })
+    }
+}
+
+/// The reply checker for the query in flight.
+pub(super) enum Machine {
+    Simple(SimpleQuery),
+    Extended(ExtendedQuery),
+}
+
+impl Machine {
+    /// The machine's `handle_rows`: a row goes to `on_row`, anything else is returned.
+    fn handle_rows(
+        &mut self,
+        frame: Frame,
+        on_row: impl FnOnce(DataRow),
+    ) -> Result<Option<QueryEvent>, ProtocolError> {
+        match self {
+            Self::Simple(m) => m.handle_rows(frame, on_row),
+            Self::Extended(m) => m.handle_rows(frame, on_row),
+        }
+    }
+}
+
+/// Where a query's rows go.
+pub(super) enum RowSink<'f> {
+    /// Into [`QueryResult::rows`], a `String` per value.
+    Strings,
+    /// Into [`Rows`]: the finished results, and the one being filled.
+    Compact(Vec<Rows>, Option<Rows>),
+    /// To a callback, one at a time.
+    Each(&'f mut (dyn FnMut(Row<'_>) + Send)),
+}
+
+impl RowSink<'_> {
+    pub(super) fn into_compact(self) -> Vec<Rows> {
+        match self {
+            Self::Compact(done, _) => done,
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// What one query has produced so far.
+pub(super) struct Run<'f> {
+    pub(super) results: Vec<QueryResult>,
+    current: Option<QueryResult>,
+    pub(super) rows: RowSink<'f>,
+    /// The first error's libpq text.
+    error: Option<String>,
+    fields: Option<ErrorFields>,
+}
+
+impl<'f> Run<'f> {
+    pub(super) fn new(rows: RowSink<'f>) -> Self {
+        Self {
+            results: Vec::new(),
+            current: None,
+            rows,
+            error: None,
+            fields: None,
+        }
+    }
+
+    /// Stores a row, or hands it to the callback.
+    fn add_row(&mut self, row: DataRow) {
+        match &mut self.rows {
+            RowSink::Strings => {
+                let values = row
+                    .values()
+                    .map(|v| v.map(|bytes| String::from_utf8_lossy(bytes).into_owned()))
+                    .collect();
+                self.current
+                    .get_or_insert_with(QueryResult::empty)
+                    .rows
+                    .push(values);
+            }
+            RowSink::Compact(_, current) => current
+                .get_or_insert_with(|| Rows::new(Vec::new()))
+                .push(&row),
+            RowSink::Each(f) => {
+                let columns = self.current.as_ref().map_or(&[][..], |c| &c.columns[..]);
+                f(Row::new(&row, columns));
+            }
+        }
+    }
+
+    fn set_error(&mut self, text: String, fields: Option<ErrorFields>) {
+        if self.error.is_none() {
+            self.error = Some(text);
+            self.fields = fields;
+        }
+    }
+}

@@ -1,0 +1,218 @@
+//! Fakes for the connection's unit tests (a startup's end, backend messages, a connection
+//! over a socket pair), and the tests of the query exchange against a scripted peer.
+
+use super::*;
+use crate::error::Error;
+use crate::io_text::SERVER_CLOSED;
+use pgcluster_protocol::limits::Limits;
+use tokio::net::UnixStream;
+
+/// What a trust login's startup ends with (for tests that fake a connection).
+pub(crate) fn ready() -> Ready {
+    // `Ready` is non-exhaustive; build it the only way another crate can.
+    let frames = [
+        (b'R', &[0u8, 0, 0, 0][..]),
+        (b'S', b"server_version\x0015.18\x00"),
+        (b'K', &[0, 0, 0, 42, 0, 0, 0, 7]),
+        (b'Z', b"I"),
+    ];
+    let mut machine = pgcluster_protocol::startup::Startup::new(
+        pgcluster_protocol::startup::StartupConfig::new("u"),
+        [0; 18],
+    );
+    let mut out = Vec::new();
+    machine.start(&mut out).unwrap();
+    for (tag, body) in frames {
+        let frame = pgcluster_protocol::frame::Frame {
+            tag,
+            body: bytes::Bytes::copy_from_slice(body),
+        };
+        if let pgcluster_protocol::startup::Step::Done(r) = machine.handle(frame, &mut out).unwrap()
+        {
+            return r;
+        }
+    }
+    panic!("startup did not finish");
+}
+
+/// One backend message: type byte, length word, body.
+pub(crate) fn msg(tag: u8, body: &[u8]) -> Vec<u8> {
+    let mut v = vec![tag];
+    v.extend_from_slice(&u32::try_from(body.len() + 4).unwrap().to_be_bytes());
+    v.extend_from_slice(body);
+    v
+}
+
+/// A connection just after startup, and the server's end of its socket.
+fn connected() -> (Connection, UnixStream) {
+    let (a, b) = UnixStream::pair().unwrap();
+    let conn = Connection::from_parts(
+        Stream::Unix(a),
+        FrameReader::new(Limits::default()),
+        ready(),
+    );
+    (conn, b)
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("test runtime")
+}
+
+#[test]
+fn a_query_dropped_half_way_breaks_the_connection() {
+    rt().block_on(async {
+        let (a, _b) = UnixStream::pair().unwrap();
+        let mut conn = Connection::from_parts(
+            Stream::Unix(a),
+            FrameReader::new(Limits::default()),
+            ready(),
+        );
+        // The peer never answers: the query is still waiting when the timeout drops it.
+        let cancelled =
+            tokio::time::timeout(std::time::Duration::ZERO, conn.simple_query("select 1")).await;
+        assert!(cancelled.is_err());
+        assert_eq!(conn.state(), State::Open);
+        assert_eq!(conn.simple_query("select 1").await, Err(Error::Closed));
+        assert_eq!(conn.state(), State::Broken);
+    });
+}
+
+#[test]
+fn repr_state_and_parameters() {
+    rt().block_on(async {
+        let (a, _b) = UnixStream::pair().unwrap();
+        let mut conn = Connection::from_parts(
+            Stream::Unix(a),
+            FrameReader::new(Limits::default()),
+            ready(),
+        );
+        conn.set_dsn("dbname=deploy_demo".into());
+        let repr = conn.repr();
+        let addr = format!("{:p}", &conn);
+        assert_eq!(
+            repr,
+            format!("<connection object at {addr}; dsn: 'dbname=deploy_demo', closed: 0>")
+        );
+        assert_eq!(conn.parameter("server_version"), Some("15.18"));
+        assert_eq!(conn.backend_pid(), Some(42));
+        conn.close().await;
+        assert_eq!(conn.state(), State::Closed);
+        assert!(conn.repr().ends_with(", closed: 1>"));
+        assert_eq!(
+            format!("{conn:?}"),
+            "Connection { dsn: \"dbname=deploy_demo\", state: Closed, backend_pid: Some(42), .. }"
+        );
+        assert_eq!(conn.simple_query("select 1").await, Err(Error::Closed));
+    });
+}
+
+#[test]
+fn rows_nulls_notices_and_server_close_after_fatal() {
+    rt().block_on(async {
+        let (mut conn, mut b) = connected();
+        let mut reply = Vec::new();
+        let mut t = vec![0, 1];
+        t.extend_from_slice(b"x\0");
+        t.extend_from_slice(&[
+            0, 0, 0, 0, 0, 0, 0, 0, 0, 25, 255, 255, 255, 255, 255, 255, 0, 0,
+        ]);
+        reply.extend(msg(b'N', b"SNOTICE\0VNOTICE\0C00000\0Mhello\0\0"));
+        reply.extend(msg(b'T', &t));
+        reply.extend(msg(b'D', &[0, 1, 0, 0, 0, 1, b'a']));
+        reply.extend(msg(b'D', &[0, 1, 255, 255, 255, 255]));
+        reply.extend(msg(b'C', b"SELECT 2\0"));
+        reply.extend(msg(b'I', b""));
+        reply.extend(msg(b'Z', b"I"));
+        b.write_all(&reply).await.unwrap();
+        let results = conn.simple_query("select x; ").await.unwrap();
+        assert_eq!(results.len(), 2);
+        assert_eq!(
+            results[0].rows,
+            vec![vec![Some("a".to_owned())], vec![None]]
+        );
+        assert_eq!(results[0].tag, "SELECT 2");
+        assert_eq!(results[0].columns[0].name, "x");
+        assert_eq!(results[1].tag, "");
+        let notices = conn.take_notices();
+        assert_eq!(notices.len(), 1);
+        assert_eq!(notices[0].message.as_deref(), Some("hello"));
+
+        b.write_all(&msg(
+            b'E',
+            b"SFATAL\0VFATAL\0C57P01\0Mterminating connection due to administrator command\0\0",
+        ))
+        .await
+        .unwrap();
+        drop(b);
+        let err = conn.simple_query("select 1").await.unwrap_err();
+        let Error::Query(e) = err else {
+            panic!("not a query error: {err:?}")
+        };
+        assert_eq!(
+            e.message,
+            format!("FATAL:  terminating connection due to administrator command\n{SERVER_CLOSED}")
+        );
+        assert!(e.connection_lost);
+        assert_eq!(conn.state(), State::Broken);
+        assert!(conn.repr().ends_with(", closed: 2>"));
+        assert_eq!(conn.simple_query("select 1").await, Err(Error::Closed));
+    });
+}
+
+#[test]
+fn lost_sync_breaks_and_bad_ready_for_query_ends_the_query() {
+    rt().block_on(async {
+        let (mut conn, mut b) = connected();
+        b.write_all(&msg(b'Z', b"II")).await.unwrap();
+        let err = conn.simple_query("select 1").await.unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Got an error from the database server:\n    message contents do not agree with length in message type \"Z\""
+        );
+        assert_eq!(conn.state(), State::Open);
+
+        let mut reply = b"C".to_vec();
+        reply.extend_from_slice(&40000u32.to_be_bytes());
+        b.write_all(&reply).await.unwrap();
+        let Err(Error::Query(e)) = conn.simple_query("select 1").await else {
+            panic!("expected a query error")
+        };
+        assert_eq!(
+            e.message,
+            "lost synchronization with server: got message type \"C\", length 40000\n"
+        );
+        assert!(e.connection_lost);
+        assert_eq!(conn.state(), State::Broken);
+    });
+}
+
+#[test]
+fn unknown_message_keeps_the_connection_and_eof_appends_server_closed() {
+    rt().block_on(async {
+        let (a, mut b) = UnixStream::pair().unwrap();
+        let mut conn =
+            Connection::from_parts(Stream::Unix(a), FrameReader::new(Limits::default()), ready());
+        let mut reply = msg(b'q', b"");
+        reply.extend(msg(b'Z', b"I"));
+        b.write_all(&reply).await.unwrap();
+        let err = conn.simple_query("select 1").await.unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Got an error from the database server:\n    unexpected response from server; first received character was \"q\""
+        );
+        assert_eq!(conn.state(), State::Open);
+        b.write_all(&msg(b'q', b"")).await.unwrap();
+        drop(b);
+        let err = conn.simple_query("select 1").await.unwrap_err();
+        let Error::Query(e) = err else {
+            panic!("not a query error: {err:?}")
+        };
+        assert_eq!(
+            e.message,
+            format!("unexpected response from server; first received character was \"q\"\n{SERVER_CLOSED}")
+        );
+    });
+}

@@ -8,10 +8,13 @@
 //! on stdout; the timed region is the workload loop only; `user_s`/`sys_s` are the process's
 //! CPU over that region; exit 1 when a check fails, 3 for a workload that is not supported.
 //!
-//! `PGCLUSTER_BENCH_API=async` (default) uses [`pgcluster::Connection`] on tokio's
-//! `current_thread` runtime, like the `tokio-postgres` column; `PGCLUSTER_BENCH_API=blocking`
-//! uses [`pgcluster::blocking::Connection`] (a second column, added with
-//! `--client pgcluster-blocking=BIN:PGCLUSTER_BENCH_API=blocking`).
+//! `PGCLUSTER_BENCH_DRIVER=async` (default) uses [`pgcluster::Connection`] on tokio's
+//! `current_thread` runtime, like the `tokio-postgres` column;
+//! `PGCLUSTER_BENCH_DRIVER=blocking` uses [`pgcluster::blocking::Connection`] and creates no
+//! runtime (a second column, added with
+//! `--client pgcluster-blocking=BIN:PGCLUSTER_BENCH_DRIVER=blocking`). Every workload runs on
+//! both, with the same calls. `PGCLUSTER_BENCH_API` is the variable's older name, read when
+//! `PGCLUSTER_BENCH_DRIVER` is unset; any other value than `blocking` or `async` exits 2.
 //!
 //! The bulk workloads keep their rows in [`Rows`] (one buffer per result);
 //! `PGCLUSTER_BENCH_ROWS=strings` uses [`QueryResult`] instead (a `String` per value).
@@ -413,7 +416,7 @@ async fn run_async(wl: &str, n: i64, cfg: &Resolved) -> Res<Measured> {
     Ok(measured)
 }
 
-/// The workloads on the blocking API (which has the simple query protocol only).
+/// The workloads on the blocking API: the same calls as [`run_async`], without `.await`.
 fn run_blocking(wl: &str, n: i64, cfg: &Resolved) -> Res<Measured> {
     use pgcluster::blocking::Connection;
     if wl == "connect" {
@@ -428,12 +431,14 @@ fn run_blocking(wl: &str, n: i64, cfg: &Resolved) -> Res<Measured> {
         }
         return Ok(region.stop(ops, 0));
     }
-    if !matches!(wl, "select1" | "bulk-simple" | "createdrop") {
-        return Err(Failure::Unsupported(format!(
-            "{wl}: not available on the blocking API"
-        )));
-    }
+    // Set-up outside the timed region.
     let mut conn = Connection::connect(cfg).map_err(pgcluster::Error::from)?;
+    let prepared = if wl == "select1-prepared" {
+        Some(conn.prepare("SELECT 1")?)
+    } else {
+        None
+    };
+    let strings = std::env::var("PGCLUSTER_BENCH_ROWS").is_ok_and(|v| v == "strings");
     let (create, drop) = w4_names();
     let sql = bulk_sql(n);
     let mut ops = Vec::with_capacity(if wl.starts_with("bulk") {
@@ -451,12 +456,40 @@ fn run_blocking(wl: &str, n: i64, cfg: &Resolved) -> Res<Measured> {
                 ops.push(a.elapsed().as_secs_f64());
             }
         }
-        "bulk-simple" => {
+        "select1-prepared" => {
+            let statement = prepared.as_ref().ok_or("not prepared")?;
+            for _ in 0..n {
+                let a = Instant::now();
+                check_one(&[conn.query_prepared(statement, &[])?])?;
+                ops.push(a.elapsed().as_secs_f64());
+            }
+        }
+        "bulk-simple" if strings => {
             for result in &conn.simple_query(&sql)? {
                 totals.add_result(result)?;
             }
         }
-        _ => {
+        "bulk-simple" => {
+            for rows in &conn.simple_query_rows(&sql)? {
+                totals.add_rows(rows)?;
+            }
+        }
+        "bulk-extended" if strings => totals.add_result(&conn.query(&sql, &[])?)?,
+        "bulk-extended" => totals.add_rows(&conn.query_rows(&sql, &[])?)?,
+        "bulk-stream" => {
+            let mut failed = None;
+            conn.query_each(&sql, &[], |row| {
+                if failed.is_none() {
+                    failed = totals
+                        .add(row.get(0).as_deref(), row.get(1).as_deref())
+                        .err();
+                }
+            })?;
+            if let Some(failure) = failed {
+                return Err(failure);
+            }
+        }
+        "createdrop" => {
             for _ in 0..n {
                 let a = Instant::now();
                 conn.simple_query(&create)?;
@@ -464,6 +497,7 @@ fn run_blocking(wl: &str, n: i64, cfg: &Resolved) -> Res<Measured> {
                 ops.push(a.elapsed().as_secs_f64());
             }
         }
+        other => return Err(Failure::Unsupported(format!("unknown workload {other}"))),
     }
     let measured = region.stop(ops, totals.rows);
     if wl.starts_with("bulk") {
@@ -471,6 +505,58 @@ fn run_blocking(wl: &str, n: i64, cfg: &Resolved) -> Res<Measured> {
     }
     conn.close();
     Ok(measured)
+}
+
+/// `exists-warm` and `exists-cold` (see [`WORKLOADS`]) on the blocking API.
+fn run_exists_blocking(wl: &str, n: i64, conninfo: &str, cfg: &Resolved) -> Res<Measured> {
+    use pgcluster::blocking::Connection;
+    let cluster = pgcluster::blocking::Cluster::from_config(Config::parse(conninfo)?)?;
+    // Warm: the first call opens the connection that the timed ones reuse.
+    if !cluster.exists("postgres")? {
+        return Err(Failure::Failed("database postgres does not exist".into()));
+    }
+    let mut ops = Vec::with_capacity(capacity(n));
+    let region = Region::start();
+    for _ in 0..n {
+        let a = Instant::now();
+        let found = if wl == "exists-warm" {
+            cluster.exists("postgres")?
+        } else {
+            let mut conn = Connection::connect(cfg).map_err(pgcluster::Error::from)?;
+            let result = conn.query(EXISTS_SQL, &[Some("postgres")]);
+            conn.close();
+            !result?.rows.is_empty()
+        };
+        if !found {
+            return Err(Failure::Failed("database postgres not found".into()));
+        }
+        ops.push(a.elapsed().as_secs_f64());
+    }
+    Ok(region.stop(ops, 0))
+}
+
+/// Which driver the workloads run on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Driver {
+    /// [`pgcluster::blocking::Connection`]; no runtime is created by this program.
+    Blocking,
+    /// [`pgcluster::Connection`] on tokio's `current_thread` runtime.
+    Async,
+}
+
+/// The driver from `PGCLUSTER_BENCH_DRIVER` (or its older name `PGCLUSTER_BENCH_API`, read
+/// only when the first is unset): `blocking` or `async`, async when neither is set.
+fn driver_from(driver: Option<&str>, api: Option<&str>) -> Result<Driver, String> {
+    let (name, value) = match (driver, api) {
+        (Some(v), _) => ("PGCLUSTER_BENCH_DRIVER", v),
+        (None, Some(v)) => ("PGCLUSTER_BENCH_API", v),
+        (None, None) => return Ok(Driver::Async),
+    };
+    match value {
+        "blocking" => Ok(Driver::Blocking),
+        "async" => Ok(Driver::Async),
+        other => Err(format!("{name}={other:?}: want blocking or async")),
+    }
 }
 
 /// Median, minimum and 90th percentile (elements N/2, 0 and 9N/10 of the sorted times), µs.
@@ -528,28 +614,46 @@ fn main() -> ExitCode {
     };
     let cold = std::env::var("PGCLUSTER_BENCH_SCRAM_CACHE").is_ok_and(|v| v == "off");
     COLD_SCRAM.store(cold, std::sync::atomic::Ordering::Relaxed);
-    let blocking = std::env::var("PGCLUSTER_BENCH_API").is_ok_and(|v| v == "blocking");
-    let (client, result) = if blocking {
-        ("pgcluster-blocking", run_blocking(wl, n, &cfg))
-    } else {
-        let rt = match tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-        {
-            Ok(rt) => rt,
-            Err(e) => {
-                eprintln!("pgcluster-bench: runtime: {e}");
-                return ExitCode::from(1);
-            }
-        };
-        let run = async {
-            if wl.starts_with("exists") {
-                run_exists(wl, n, conninfo, &cfg).await
+    let var = |name: &str| std::env::var(name).ok();
+    let driver = match driver_from(
+        var("PGCLUSTER_BENCH_DRIVER").as_deref(),
+        var("PGCLUSTER_BENCH_API").as_deref(),
+    ) {
+        Ok(driver) => driver,
+        Err(e) => {
+            eprintln!("pgcluster-bench: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let (client, result) = match driver {
+        Driver::Blocking => {
+            let result = if wl.starts_with("exists") {
+                run_exists_blocking(wl, n, conninfo, &cfg)
             } else {
-                run_async(wl, n, &cfg).await
-            }
-        };
-        ("pgcluster", rt.block_on(run))
+                run_blocking(wl, n, &cfg)
+            };
+            ("pgcluster-blocking", result)
+        }
+        Driver::Async => {
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("pgcluster-bench: runtime: {e}");
+                    return ExitCode::from(1);
+                }
+            };
+            let run = async {
+                if wl.starts_with("exists") {
+                    run_exists(wl, n, conninfo, &cfg).await
+                } else {
+                    run_async(wl, n, &cfg).await
+                }
+            };
+            ("pgcluster", rt.block_on(run))
+        }
     };
     match result {
         Ok(m) => {
@@ -629,6 +733,23 @@ mod tests {
         };
         assert!(x > 0);
         assert!(used > 0.01 && used < 60.0, "cpu {used}");
+    }
+
+    #[test]
+    fn driver_variable_and_its_alias() {
+        assert_eq!(driver_from(None, None), Ok(Driver::Async));
+        assert_eq!(driver_from(Some("blocking"), None), Ok(Driver::Blocking));
+        assert_eq!(driver_from(Some("async"), None), Ok(Driver::Async));
+        assert_eq!(driver_from(None, Some("blocking")), Ok(Driver::Blocking));
+        assert_eq!(
+            driver_from(Some("async"), Some("blocking")),
+            Ok(Driver::Async)
+        );
+        assert_eq!(
+            driver_from(Some("tokio"), None),
+            Err("PGCLUSTER_BENCH_DRIVER=\"tokio\": want blocking or async".to_owned())
+        );
+        assert!(driver_from(None, Some("")).is_err());
     }
 
     #[test]

@@ -12,7 +12,7 @@ mod connecting;
 use std::io;
 use std::time::{Duration, Instant};
 
-use connecting::{connect, resolve};
+use connecting::resolve;
 use pgcluster::client::CancelToken;
 use pgcluster::connection::State;
 use pgcluster::error::Error;
@@ -47,6 +47,15 @@ fn tcp_conninfo() -> String {
         server().port(),
         server().password()
     )
+}
+
+/// Connects on the async API; panics with the error's text. (Each test here has its
+/// blocking twin, `*_blocking` / `blocking_*`, written against that API's own calls.)
+async fn connect(conninfo: &str) -> Connection {
+    match Connection::connect(&resolve(conninfo)).await {
+        Ok(conn) => conn,
+        Err(e) => panic!("connect {conninfo:?}: {}", e.message),
+    }
 }
 
 fn connect_blocking(conninfo: &str) -> blocking::Connection {

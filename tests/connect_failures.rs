@@ -15,50 +15,60 @@ use fake_server::{auth_ok, closed_port, message, refused, FakeServer, Script, SE
 // The fake servers here speak no SSL negotiation: `sslmode=disable` unless a conninfo says
 // otherwise.
 use connecting::resolve_plain as resolve;
+use connecting::{both_drivers, Driver};
 
-async fn failure(conninfo: &str) -> String {
-    connecting::connect_error_with(&resolve(conninfo))
+// Every test runs on both drivers (`name::blocking`, `name::tokio`): the texts are built
+// from what each driver's sockets report, and none of these is slow.
+
+async fn failure(driver: Driver, conninfo: &str) -> String {
+    connecting::connect_error_with(driver, &resolve(conninfo))
         .await
         .message
 }
 
-#[tokio::test]
-async fn refused_single_host() {
+both_drivers!(refused_single_host);
+async fn refused_single_host(driver: Driver) {
     let p = closed_port();
     assert_eq!(
-        failure(&format!("host=127.0.0.1 port={p} user=u dbname=d")).await,
+        failure(driver, &format!("host=127.0.0.1 port={p} user=u dbname=d")).await,
         refused(&p.to_string())
     );
 }
 
-#[tokio::test]
-async fn refused_port_is_printed_as_given() {
+both_drivers!(refused_port_is_printed_as_given);
+async fn refused_port_is_printed_as_given(driver: Driver) {
     let p = closed_port();
     assert_eq!(
-        failure(&format!("host=127.0.0.1 port=00{p} user=u dbname=d")).await,
+        failure(
+            driver,
+            &format!("host=127.0.0.1 port=00{p} user=u dbname=d")
+        )
+        .await,
         refused(&format!("00{p}"))
     );
 }
 
-#[tokio::test]
-async fn refused_twice_adds_both_blocks() {
+both_drivers!(refused_twice_adds_both_blocks);
+async fn refused_twice_adds_both_blocks(driver: Driver) {
     let (p1, p2) = (closed_port(), closed_port());
     assert_eq!(
-        failure(&format!(
-            "host=127.0.0.1,127.0.0.1 port={p1},{p2} user=u dbname=d"
-        ))
+        failure(
+            driver,
+            &format!("host=127.0.0.1,127.0.0.1 port={p1},{p2} user=u dbname=d")
+        )
         .await,
         format!("{}{}", refused(&p1.to_string()), refused(&p2.to_string()))
     );
 }
 
-#[tokio::test]
-async fn invalid_port_then_refused() {
+both_drivers!(invalid_port_then_refused);
+async fn invalid_port_then_refused(driver: Driver) {
     let p = closed_port();
     assert_eq!(
-        failure(&format!(
-            "host=127.0.0.1,127.0.0.1 port=70000,{p} user=u dbname=d"
-        ))
+        failure(
+            driver,
+            &format!("host=127.0.0.1,127.0.0.1 port=70000,{p} user=u dbname=d")
+        )
         .await,
         format!(
             "invalid port number: \"70000\"\n{}",
@@ -67,20 +77,22 @@ async fn invalid_port_then_refused() {
     );
 }
 
-#[tokio::test]
-async fn non_integer_port_stops() {
+both_drivers!(non_integer_port_stops);
+async fn non_integer_port_stops(driver: Driver) {
     let p = closed_port();
     assert_eq!(
-        failure(&format!(
-            "host=127.0.0.1,127.0.0.1 port=abc,{p} user=u dbname=d"
-        ))
+        failure(
+            driver,
+            &format!("host=127.0.0.1,127.0.0.1 port=abc,{p} user=u dbname=d")
+        )
         .await,
         "invalid integer value \"abc\" for connection option \"port\"\n"
     );
     assert_eq!(
-        failure(&format!(
-            "host=127.0.0.1,127.0.0.1 port={p},abc user=u dbname=d"
-        ))
+        failure(
+            driver,
+            &format!("host=127.0.0.1,127.0.0.1 port={p},abc user=u dbname=d")
+        )
         .await,
         format!(
             "{}invalid integer value \"abc\" for connection option \"port\"\n",
@@ -89,10 +101,14 @@ async fn non_integer_port_stops() {
     );
 }
 
-#[tokio::test]
-async fn ipv6_written_long_shows_the_short_address() {
+both_drivers!(ipv6_written_long_shows_the_short_address);
+async fn ipv6_written_long_shows_the_short_address(driver: Driver) {
     let p = closed_port();
-    let text = failure(&format!("host=0:0:0:0:0:0:0:1 port={p} user=u dbname=d")).await;
+    let text = failure(
+        driver,
+        &format!("host=0:0:0:0:0:0:0:1 port={p} user=u dbname=d"),
+    )
+    .await;
     // The strerror part depends on whether the machine has IPv6; the rest does not.
     let (first, rest) = text.split_once('\n').expect("two lines");
     assert!(
@@ -105,38 +121,40 @@ async fn ipv6_written_long_shows_the_short_address() {
     );
 }
 
-#[tokio::test]
-async fn hostaddr_is_shown_without_parentheses_and_must_be_numeric() {
+both_drivers!(hostaddr_is_shown_without_parentheses_and_must_be_numeric);
+async fn hostaddr_is_shown_without_parentheses_and_must_be_numeric(driver: Driver) {
     let p = closed_port();
     assert_eq!(
-        failure(&format!(
-            "host=localhost hostaddr=127.0.0.1 port={p} user=u dbname=d"
-        ))
+        failure(
+            driver,
+            &format!("host=localhost hostaddr=127.0.0.1 port={p} user=u dbname=d")
+        )
         .await,
         refused(&p.to_string())
     );
     assert_eq!(
-        failure(&format!("hostaddr=abc port={p} user=u dbname=d")).await,
+        failure(driver, &format!("hostaddr=abc port={p} user=u dbname=d")).await,
         "could not parse network address \"abc\": Name or service not known\n"
     );
 }
 
-#[tokio::test]
-async fn missing_socket_directory() {
+both_drivers!(missing_socket_directory);
+async fn missing_socket_directory(driver: Driver) {
     assert_eq!(
-        failure("host=/tmp/pgc-h5-no-such-dir port=2345 user=u dbname=d").await,
+        failure(driver, "host=/tmp/pgc-h5-no-such-dir port=2345 user=u dbname=d").await,
         "could not connect to server: No such file or directory\n\tIs the server running locally and accepting\n\tconnections on Unix domain socket \"/tmp/pgc-h5-no-such-dir/.s.PGSQL.2345\"?\n"
     );
 }
 
-#[tokio::test]
-async fn socket_path_too_long_then_refused() {
+both_drivers!(socket_path_too_long_then_refused);
+async fn socket_path_too_long_then_refused(driver: Driver) {
     let dir = format!("/tmp/{}", "a".repeat(89));
     let p = closed_port();
     assert_eq!(
-        failure(&format!(
-            "host={dir},127.0.0.1 port=5432,{p} user=u dbname=d"
-        ))
+        failure(
+            driver,
+            &format!("host={dir},127.0.0.1 port=5432,{p} user=u dbname=d")
+        )
         .await,
         format!(
             "Unix-domain socket path \"{dir}/.s.PGSQL.5432\" is too long (maximum 107 bytes)\n{}",
@@ -145,52 +163,58 @@ async fn socket_path_too_long_then_refused() {
     );
 }
 
-#[tokio::test]
-async fn server_closes_after_startup_packet() {
+both_drivers!(server_closes_after_startup_packet);
+async fn server_closes_after_startup_packet(driver: Driver) {
     let server = FakeServer::start(Script::ReadThenClose, 1);
     assert_eq!(
-        failure(&format!(
-            "host=127.0.0.1 port={} user=u dbname=d",
-            server.port
-        ))
+        failure(
+            driver,
+            &format!("host=127.0.0.1 port={} user=u dbname=d", server.port)
+        )
         .await,
         SERVER_CLOSED
     );
     server.join();
 }
 
-#[tokio::test]
-async fn server_closed_replaces_earlier_texts() {
+both_drivers!(server_closed_replaces_earlier_texts);
+async fn server_closed_replaces_earlier_texts(driver: Driver) {
     let p = closed_port();
     let server = FakeServer::start(Script::ReadThenClose, 1);
     assert_eq!(
-        failure(&format!(
-            "host=127.0.0.1,127.0.0.1 port={p},{} user=u dbname=d",
-            server.port
-        ))
+        failure(
+            driver,
+            &format!(
+                "host=127.0.0.1,127.0.0.1 port={p},{} user=u dbname=d",
+                server.port
+            )
+        )
         .await,
         SERVER_CLOSED
     );
     server.join();
 }
 
-#[tokio::test]
-async fn garbage_instead_of_authentication_request_adds() {
+both_drivers!(garbage_instead_of_authentication_request_adds);
+async fn garbage_instead_of_authentication_request_adds(driver: Driver) {
     let p = closed_port();
     let server = FakeServer::start(Script::Reply(b"XXXXXXXX".to_vec()), 2);
     assert_eq!(
-        failure(&format!(
-            "host=127.0.0.1 port={} user=u dbname=d",
-            server.port
-        ))
+        failure(
+            driver,
+            &format!("host=127.0.0.1 port={} user=u dbname=d", server.port)
+        )
         .await,
         "expected authentication request from server, but received X\n"
     );
     assert_eq!(
-        failure(&format!(
-            "host=127.0.0.1,127.0.0.1 port={p},{} user=u dbname=d",
-            server.port
-        ))
+        failure(
+            driver,
+            &format!(
+                "host=127.0.0.1,127.0.0.1 port={p},{} user=u dbname=d",
+                server.port
+            )
+        )
         .await,
         format!(
             "{}expected authentication request from server, but received X\n",
@@ -200,64 +224,67 @@ async fn garbage_instead_of_authentication_request_adds() {
     server.join();
 }
 
-#[tokio::test]
-async fn authentication_request_longer_than_2000_bytes() {
+both_drivers!(authentication_request_longer_than_2000_bytes);
+async fn authentication_request_longer_than_2000_bytes(driver: Driver) {
     let server = FakeServer::start(Script::Reply(message(b'R', &[0; 2996])), 1);
     assert_eq!(
-        failure(&format!(
-            "host=127.0.0.1 port={} user=u dbname=d",
-            server.port
-        ))
+        failure(
+            driver,
+            &format!("host=127.0.0.1 port={} user=u dbname=d", server.port)
+        )
         .await,
         "expected authentication request from server, but received R\n"
     );
     server.join();
 }
 
-#[tokio::test]
-async fn non_error_message_after_authentication_ok() {
+both_drivers!(non_error_message_after_authentication_ok);
+async fn non_error_message_after_authentication_ok(driver: Driver) {
     let mut reply = auth_ok();
     reply.extend(message(b'C', b"SELECT 1\0"));
     let server = FakeServer::start(Script::Reply(reply), 1);
     assert_eq!(
-        failure(&format!(
-            "host=127.0.0.1 port={} user=u dbname=d",
-            server.port
-        ))
+        failure(
+            driver,
+            &format!("host=127.0.0.1 port={} user=u dbname=d", server.port)
+        )
         .await,
         "unexpected message from server during startup\n"
     );
     server.join();
 }
 
-#[tokio::test]
-async fn server_closes_after_authentication_ok() {
+both_drivers!(server_closes_after_authentication_ok);
+async fn server_closes_after_authentication_ok(driver: Driver) {
     let server = FakeServer::start(Script::ReplyThenClose(auth_ok()), 1);
     assert_eq!(
-        failure(&format!(
-            "host=127.0.0.1 port={} user=u dbname=d",
-            server.port
-        ))
+        failure(
+            driver,
+            &format!("host=127.0.0.1 port={} user=u dbname=d", server.port)
+        )
         .await,
         SERVER_CLOSED
     );
     server.join();
 }
 
+both_drivers!(pre_v3_error_text_is_reported);
 /// A pre-3.0 server's error: libpq 13 adds its text and retries with protocol 2.0;
 /// pgcluster has no protocol 2.0, so it reports the text and stops (messages.md §4.3).
-#[tokio::test]
-async fn pre_v3_error_text_is_reported() {
+async fn pre_v3_error_text_is_reported(driver: Driver) {
     let p = closed_port();
     let server = FakeServer::start(
         Script::Reply(b"EFATAL:  unsupported frontend protocol\0".to_vec()),
         1,
     );
     assert_eq!(
-        failure(&format!(
-            "host=127.0.0.1,127.0.0.1 port={p},{} user=u dbname=d",
-            server.port
-        ))
+        failure(
+            driver,
+            &format!(
+                "host=127.0.0.1,127.0.0.1 port={p},{} user=u dbname=d",
+                server.port
+            )
+        )
         .await,
         format!(
             "{}FATAL:  unsupported frontend protocol\n",
@@ -267,16 +294,19 @@ async fn pre_v3_error_text_is_reported() {
     server.join();
 }
 
-#[tokio::test]
-async fn silent_server_times_out_then_next_host() {
+both_drivers!(silent_server_times_out_then_next_host);
+async fn silent_server_times_out_then_next_host(driver: Driver) {
     let (p1, p3) = (closed_port(), closed_port());
     let server = FakeServer::start(Script::Silent, 2);
     let started = Instant::now();
     assert_eq!(
-        failure(&format!(
-            "host=127.0.0.1 port={} user=u dbname=d connect_timeout=2",
-            server.port
-        ))
+        failure(
+            driver,
+            &format!(
+                "host=127.0.0.1 port={} user=u dbname=d connect_timeout=2",
+                server.port
+            )
+        )
         .await,
         "timeout expired\n"
     );
@@ -285,7 +315,7 @@ async fn silent_server_times_out_then_next_host() {
     assert!(elapsed < Duration::from_secs(10), "{elapsed:?}");
     // refused, no answer, refused: the timeout replaces the first block.
     assert_eq!(
-        failure(&format!(
+        failure(driver, &format!(
             "host=127.0.0.1,127.0.0.1,127.0.0.1 port={p1},{},{p3} user=u dbname=d connect_timeout=2",
             server.port
         ))
@@ -296,13 +326,14 @@ async fn silent_server_times_out_then_next_host() {
     server.join();
 }
 
-#[test]
-fn blocking_facade_reports_the_same_texts() {
+both_drivers!(refused_error_has_no_fields_and_displays_indented);
+async fn refused_error_has_no_fields_and_displays_indented(driver: Driver) {
     let p = closed_port();
-    let err = pgcluster::blocking::Connection::connect(&resolve(&format!(
-        "host=127.0.0.1 port={p} user=u dbname=d"
-    )))
-    .unwrap_err();
+    let err = connecting::connect_error_with(
+        driver,
+        &resolve(&format!("host=127.0.0.1 port={p} user=u dbname=d")),
+    )
+    .await;
     assert_eq!(err.message, refused(&p.to_string()));
     assert_eq!(err.fields, None);
     assert_eq!(
@@ -311,11 +342,11 @@ fn blocking_facade_reports_the_same_texts() {
     );
 }
 
+both_drivers!(a_bad_connect_timeout_is_read_when_an_attempt_would_wait);
 /// libpq 13 reads `connect_timeout` only once an attempt would wait: hosts that fail at once
 /// are reported first, then a bad value stops everything; when every host fails at once it
 /// is never reported. Texts from `rexref libpq` with the same strings.
-#[tokio::test]
-async fn a_bad_connect_timeout_is_read_when_an_attempt_would_wait() {
+async fn a_bad_connect_timeout_is_read_when_an_attempt_would_wait(driver: Driver) {
     let p = closed_port();
     let no_socket = |port: &str| {
         format!(
@@ -324,20 +355,22 @@ async fn a_bad_connect_timeout_is_read_when_an_attempt_would_wait() {
     };
     let bad = "invalid integer value \"abc\" for connection option \"connect_timeout\"\n";
     assert_eq!(
-        failure("host=/nonexistent connect_timeout=abc").await,
+        failure(driver, "host=/nonexistent connect_timeout=abc").await,
         no_socket("5432")
     );
     assert_eq!(
-        failure(&format!(
-            "host=/nonexistent,127.0.0.1 port={p} connect_timeout=abc"
-        ))
+        failure(
+            driver,
+            &format!("host=/nonexistent,127.0.0.1 port={p} connect_timeout=abc")
+        )
         .await,
         format!("{}{bad}", no_socket(&p.to_string()))
     );
     assert_eq!(
-        failure(&format!(
-            "host=127.0.0.1,/nonexistent port={p} connect_timeout=abc"
-        ))
+        failure(
+            driver,
+            &format!("host=127.0.0.1,/nonexistent port={p} connect_timeout=abc")
+        )
         .await,
         bad
     );

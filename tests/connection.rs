@@ -2,6 +2,10 @@
 //! every auth method, server errors at connect time, queries, notices, and a backend
 //! terminated under a connection. Run with `cargo test --features testing --test connection`.
 //!
+//! Every test runs on both drivers (`name::blocking`, `name::tokio`; `connecting::Driver`):
+//! connecting, reading and losing a connection are the drivers' own paths, and none of
+//! these is slow (the three with a server of their own start it in a second or two).
+//!
 //! Expected texts were produced by `python3 /work/shared/tools/rexref libpq '...'` and
 //! `rexref exec` (libpq 13.3) against a PostgreSQL 15 server set up the same way.
 #![cfg(feature = "testing")]
@@ -11,13 +15,14 @@ mod fake_server;
 
 use std::time::{Duration, Instant};
 
-use connecting::{connect, connect_error, resolve, resolve_env};
+use connecting::{
+    both_drivers, connect, connect_error, resolve, resolve_env, AnyConnection, Driver,
+};
 use fake_server::{closed_port, refused, SERVER_CLOSED};
 use pgcluster::connection::State;
 use pgcluster::conninfo::Env;
 use pgcluster::error::Error;
 use pgcluster::testing::{StopMode, TestServer, MD5_ROLE, PASSWORD_ROLE, REJECT_ROLE, SCRAM_ROLE};
-use pgcluster::{blocking, Connection};
 
 fn server() -> &'static TestServer {
     TestServer::shared().expect("test server starts")
@@ -48,30 +53,30 @@ fn tcp_conninfo(user: &str, extra: &str) -> String {
 
 /// Connects, trying again for up to 30 s while the server has no slot free (53300): a
 /// backend that has sent its last message may not have released its slot yet.
-async fn connect_when_a_slot_frees(conninfo: &str) -> Connection {
+async fn connect_when_a_slot_frees(driver: Driver, conninfo: &str) -> AnyConnection {
     let started = Instant::now();
     loop {
-        match Connection::connect(&resolve(conninfo)).await {
+        match driver.connect(&resolve(conninfo)).await {
             Ok(conn) => return conn,
             Err(e)
                 if e.fields.as_ref().and_then(|f| f.code.as_deref()) == Some("53300")
                     && started.elapsed() < Duration::from_secs(30) =>
             {
-                tokio::time::sleep(Duration::from_millis(20)).await;
+                driver.sleep(Duration::from_millis(20)).await;
             }
             Err(e) => panic!("connect {conninfo:?}: {}", e.message),
         }
     }
 }
 
-async fn one_value(conn: &mut Connection, sql: &str) -> Option<String> {
+async fn one_value(conn: &mut AnyConnection, sql: &str) -> Option<String> {
     let results = conn.simple_query(sql).await.expect("query");
     results[0].rows[0][0].clone()
 }
 
-#[tokio::test]
-async fn superuser_over_socket_and_tcp() {
-    let mut conn = connect(&socket_conninfo("")).await;
+both_drivers!(superuser_over_socket_and_tcp);
+async fn superuser_over_socket_and_tcp(driver: Driver) {
+    let mut conn = connect(driver, &socket_conninfo("")).await;
     assert_eq!(
         one_value(&mut conn, "SELECT current_user").await.as_deref(),
         Some("postgres")
@@ -82,7 +87,7 @@ async fn superuser_over_socket_and_tcp() {
     conn.close().await;
     assert_eq!(conn.state(), State::Closed);
 
-    let mut conn = connect(&tcp_conninfo("postgres", &password())).await;
+    let mut conn = connect(driver, &tcp_conninfo("postgres", &password())).await;
     assert_eq!(
         one_value(&mut conn, "SELECT inet_client_addr()::text")
             .await
@@ -92,31 +97,35 @@ async fn superuser_over_socket_and_tcp() {
     conn.close().await;
 }
 
-#[tokio::test]
-async fn password_md5_and_scram_users() {
+both_drivers!(password_md5_and_scram_users);
+async fn password_md5_and_scram_users(driver: Driver) {
     for role in [PASSWORD_ROLE, MD5_ROLE, SCRAM_ROLE] {
-        let mut conn = connect(&tcp_conninfo(role, &password())).await;
+        let mut conn = connect(driver, &tcp_conninfo(role, &password())).await;
         assert_eq!(
             one_value(&mut conn, "SELECT current_user").await.as_deref(),
             Some(role)
         );
         conn.close().await;
 
-        let e = connect_error(&tcp_conninfo(role, "password=wrong")).await;
+        let e = connect_error(driver, &tcp_conninfo(role, "password=wrong")).await;
         assert_eq!(
             e.message,
             format!("FATAL:  password authentication failed for user \"{role}\"\n")
         );
         assert_eq!(e.fields.and_then(|f| f.code).as_deref(), Some("28P01"));
 
-        let e = connect_error(&tcp_conninfo(role, "")).await;
+        let e = connect_error(driver, &tcp_conninfo(role, "")).await;
         assert_eq!(e.message, "fe_sendauth: no password supplied\n");
     }
 }
 
-#[tokio::test]
-async fn password_from_file_is_named_after_the_fatal() {
-    let dir = std::env::temp_dir().join(format!("pgc-h5-pgpass-{}", std::process::id()));
+both_drivers!(password_from_file_is_named_after_the_fatal);
+async fn password_from_file_is_named_after_the_fatal(driver: Driver) {
+    let dir = std::env::temp_dir().join(format!(
+        "pgc-h5-pgpass-{}-{}",
+        std::process::id(),
+        driver.name()
+    ));
     std::fs::create_dir_all(&dir).expect("dir");
     let file = dir.join("pgpass");
     std::fs::write(
@@ -128,7 +137,9 @@ async fn password_from_file_is_named_after_the_fatal() {
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).expect("chmod");
     let path = file.display().to_string();
     let env = Env::empty().with("PGPASSFILE", &path);
-    let result = Connection::connect(&resolve_env(&tcp_conninfo(MD5_ROLE, ""), &env)).await;
+    let result = driver
+        .connect(&resolve_env(&tcp_conninfo(MD5_ROLE, ""), &env))
+        .await;
     let _ = std::fs::remove_dir_all(&dir);
     let e = result.expect_err("wrong password from the file");
     assert_eq!(
@@ -144,8 +155,8 @@ fn requirement_failed(requirement: &str, reason: &str) -> String {
     format!("authentication method requirement \"{requirement}\" failed: {reason}\n")
 }
 
-#[tokio::test]
-async fn require_auth_accepts_only_the_methods_named() {
+both_drivers!(require_auth_accepts_only_the_methods_named);
+async fn require_auth_accepts_only_the_methods_named(driver: Driver) {
     let with = |role: &str, require_auth: &str| {
         tcp_conninfo(role, &format!("{} require_auth={require_auth}", password()))
     };
@@ -159,7 +170,7 @@ async fn require_auth_accepts_only_the_methods_named() {
         ("postgres", "scram-sha-256"),
         ("postgres", "!password,!md5"),
     ] {
-        let mut conn = connect(&with(role, require_auth)).await;
+        let mut conn = connect(driver, &with(role, require_auth)).await;
         assert_eq!(
             one_value(&mut conn, "SELECT current_user").await.as_deref(),
             Some(role),
@@ -169,11 +180,19 @@ async fn require_auth_accepts_only_the_methods_named() {
     }
     // Trust (over the socket): no request at all.
     for require_auth in ["none", "!password,!md5"] {
-        let mut conn = connect(&socket_conninfo(&format!("require_auth={require_auth}"))).await;
+        let mut conn = connect(
+            driver,
+            &socket_conninfo(&format!("require_auth={require_auth}")),
+        )
+        .await;
         conn.close().await;
     }
     for require_auth in ["scram-sha-256", "!none"] {
-        let e = connect_error(&socket_conninfo(&format!("require_auth={require_auth}"))).await;
+        let e = connect_error(
+            driver,
+            &socket_conninfo(&format!("require_auth={require_auth}")),
+        )
+        .await;
         assert_eq!(
             e.message,
             requirement_failed(require_auth, "server did not complete authentication"),
@@ -212,7 +231,7 @@ async fn require_auth_accepts_only_the_methods_named() {
         ),
         ("postgres", "none", "server requested SASL authentication"),
     ] {
-        let e = connect_error(&with(role, require_auth)).await;
+        let e = connect_error(driver, &with(role, require_auth)).await;
         assert_eq!(
             e.message,
             requirement_failed(require_auth, reason),
@@ -222,7 +241,8 @@ async fn require_auth_accepts_only_the_methods_named() {
     }
     // From PGREQUIREAUTH, as from the keyword.
     let env = Env::empty().with("PGREQUIREAUTH", "scram-sha-256");
-    let e = Connection::connect(&resolve_env(&tcp_conninfo(MD5_ROLE, &password()), &env))
+    let e = driver
+        .connect(&resolve_env(&tcp_conninfo(MD5_ROLE, &password()), &env))
         .await
         .expect_err("md5 refused");
     assert_eq!(
@@ -264,10 +284,10 @@ fn recording_server(reply: Vec<u8>) -> (u16, std::thread::JoinHandle<Vec<u8>>) {
     (port, thread)
 }
 
+both_drivers!(refused_requests_get_no_reply);
 /// A refusal by `require_auth` or `channel_binding` comes before any reply: not one byte
 /// follows the startup packet, so no password (nor hash, nor SCRAM message) leaves.
-#[tokio::test]
-async fn refused_requests_get_no_reply() {
+async fn refused_requests_get_no_reply(driver: Driver) {
     const PASSWORD: &str = "fake-server-secret";
     let request = |code: u32, payload: &[u8]| {
         let mut body = code.to_be_bytes().to_vec();
@@ -280,7 +300,7 @@ async fn refused_requests_get_no_reply() {
             "host=127.0.0.1 port={port} user=alice dbname=db password={PASSWORD} \
              sslmode=disable {extra}"
         );
-        let message = match Connection::connect(&resolve(&conninfo)).await {
+        let message = match driver.connect(&resolve(&conninfo)).await {
             Ok(conn) => panic!("connected: {conn:?}"),
             Err(e) => e.message,
         };
@@ -338,22 +358,26 @@ async fn refused_requests_get_no_reply() {
     }
 }
 
-#[tokio::test]
-async fn server_errors_add_before_authentication_and_replace_after() {
+both_drivers!(server_errors_add_before_authentication_and_replace_after);
+async fn server_errors_add_before_authentication_and_replace_after(driver: Driver) {
     let p = closed_port();
     let port = server().port();
     let pw = password();
     // database missing: after AuthenticationOk, so the refused block is lost.
-    let e = connect_error(&format!(
-        "host=127.0.0.1,127.0.0.1 port={p},{port} user=postgres dbname=x {pw}"
-    ))
+    let e = connect_error(
+        driver,
+        &format!("host=127.0.0.1,127.0.0.1 port={p},{port} user=postgres dbname=x {pw}"),
+    )
     .await;
     assert_eq!(e.message, "FATAL:  database \"x\" does not exist\n");
     assert_eq!(e.fields.and_then(|f| f.code).as_deref(), Some("3D000"));
     // wrong password: before AuthenticationOk, so it is added.
-    let e = connect_error(&format!(
-        "host=127.0.0.1,127.0.0.1 port={p},{port} user={MD5_ROLE} password=bad dbname=postgres"
-    ))
+    let e = connect_error(
+        driver,
+        &format!(
+            "host=127.0.0.1,127.0.0.1 port={p},{port} user={MD5_ROLE} password=bad dbname=postgres"
+        ),
+    )
     .await;
     assert_eq!(
         e.message,
@@ -364,15 +388,17 @@ async fn server_errors_add_before_authentication_and_replace_after() {
     );
     // role missing (trust, so over the socket): after AuthenticationOk, replaces.
     let sock = server().socket_dir().display().to_string();
-    let e = connect_error(&format!(
-        "host=127.0.0.1,{sock} port={p},{port} user=pgc_h5_nosuch dbname=postgres"
-    ))
+    let e = connect_error(
+        driver,
+        &format!("host=127.0.0.1,{sock} port={p},{port} user=pgc_h5_nosuch dbname=postgres"),
+    )
     .await;
     assert_eq!(e.message, "FATAL:  role \"pgc_h5_nosuch\" does not exist\n");
     // pg_hba.conf reject: before authentication, adds.
-    let e = connect_error(&format!(
-        "host=127.0.0.1,127.0.0.1 port={p},{port} user={REJECT_ROLE} dbname=postgres"
-    ))
+    let e = connect_error(
+        driver,
+        &format!("host=127.0.0.1,127.0.0.1 port={p},{port} user={REJECT_ROLE} dbname=postgres"),
+    )
     .await;
     assert_eq!(
         e.message,
@@ -382,29 +408,32 @@ async fn server_errors_add_before_authentication_and_replace_after() {
         )
     );
     // no password: a client-side text, replaces.
-    let e = connect_error(&format!(
-        "host=127.0.0.1,127.0.0.1 port={p},{port} user={SCRAM_ROLE} dbname=postgres"
-    ))
+    let e = connect_error(
+        driver,
+        &format!("host=127.0.0.1,127.0.0.1 port={p},{port} user={SCRAM_ROLE} dbname=postgres"),
+    )
     .await;
     assert_eq!(e.message, "fe_sendauth: no password supplied\n");
     // A server error stops: the refused port after it is never tried.
-    let e = connect_error(&format!(
-        "host=127.0.0.1,127.0.0.1 port={port},{p} user=postgres dbname=x {pw}"
-    ))
+    let e = connect_error(
+        driver,
+        &format!("host=127.0.0.1,127.0.0.1 port={port},{p} user=postgres dbname=x {pw}"),
+    )
     .await;
     assert_eq!(e.message, "FATAL:  database \"x\" does not exist\n");
 }
 
-#[tokio::test]
-async fn read_write_test_moves_on_and_accepts_a_writable_server() {
+both_drivers!(read_write_test_moves_on_and_accepts_a_writable_server);
+async fn read_write_test_moves_on_and_accepts_a_writable_server(driver: Driver) {
     let port = server().port();
     let ro = format!(
         "{} target_session_attrs=read-write options='-c default_transaction_read_only=on'",
         password()
     );
-    let e = connect_error(&format!(
-        "host=127.0.0.1,127.0.0.1 port={port},{port} user=postgres dbname=postgres {ro}"
-    ))
+    let e = connect_error(
+        driver,
+        &format!("host=127.0.0.1,127.0.0.1 port={port},{port} user=postgres dbname=postgres {ro}"),
+    )
     .await;
     assert_eq!(
         e.message,
@@ -413,18 +442,24 @@ async fn read_write_test_moves_on_and_accepts_a_writable_server() {
         )
     );
     // With hostaddr, the text names the address (no lookup of `localhost` happens).
-    let e = connect_error(&format!(
-        "host=localhost hostaddr=127.0.0.1 port={port} user=postgres dbname=postgres {ro}"
-    ))
+    let e = connect_error(
+        driver,
+        &format!(
+            "host=localhost hostaddr=127.0.0.1 port={port} user=postgres dbname=postgres {ro}"
+        ),
+    )
     .await;
     assert_eq!(
         e.message,
         format!("could not make a writable connection to server \"127.0.0.1:{port}\"\n")
     );
-    let mut conn = connect(&tcp_conninfo(
-        "postgres",
-        &format!("{} target_session_attrs=read-write", password()),
-    ))
+    let mut conn = connect(
+        driver,
+        &tcp_conninfo(
+            "postgres",
+            &format!("{} target_session_attrs=read-write", password()),
+        ),
+    )
     .await;
     assert_eq!(
         one_value(&mut conn, "SHOW transaction_read_only")
@@ -435,9 +470,9 @@ async fn read_write_test_moves_on_and_accepts_a_writable_server() {
     conn.close().await;
 }
 
-#[tokio::test]
-async fn queries_results_nulls_and_multiple_statements() {
-    let mut conn = connect(&socket_conninfo("")).await;
+both_drivers!(queries_results_nulls_and_multiple_statements);
+async fn queries_results_nulls_and_multiple_statements(driver: Driver) {
+    let mut conn = connect(driver, &socket_conninfo("")).await;
     let results = conn
         .simple_query("SELECT 1 AS a, NULL::text AS b UNION ALL SELECT 2, 'x'; ; CREATE TEMP TABLE t (i int); SELECT * FROM t")
         .await
@@ -470,9 +505,9 @@ async fn queries_results_nulls_and_multiple_statements() {
     conn.close().await;
 }
 
-#[tokio::test]
-async fn errors_keep_the_connection_and_carry_libpq_text() {
-    let mut conn = connect(&socket_conninfo("")).await;
+both_drivers!(errors_keep_the_connection_and_carry_libpq_text);
+async fn errors_keep_the_connection_and_carry_libpq_text(driver: Driver) {
+    let mut conn = connect(driver, &socket_conninfo("")).await;
     let Err(Error::Query(e)) = conn.simple_query("select * from foo").await else {
         panic!("expected a query error");
     };
@@ -512,9 +547,9 @@ async fn errors_keep_the_connection_and_carry_libpq_text() {
     assert_eq!(conn.simple_query("SELECT 1").await, Err(Error::Closed));
 }
 
-#[tokio::test]
-async fn extended_query_binds_text_parameters() {
-    let mut conn = connect(&socket_conninfo("")).await;
+both_drivers!(extended_query_binds_text_parameters);
+async fn extended_query_binds_text_parameters(driver: Driver) {
+    let mut conn = connect(driver, &socket_conninfo("")).await;
     let result = conn
         .query(
             "SELECT $1::text AS v, $2::text IS NULL AS n",
@@ -563,9 +598,9 @@ async fn extended_query_binds_text_parameters() {
     conn.close().await;
 }
 
-#[tokio::test]
-async fn copy_out_completes_and_copy_in_is_refused() {
-    let mut conn = connect(&socket_conninfo("")).await;
+both_drivers!(copy_out_completes_and_copy_in_is_refused);
+async fn copy_out_completes_and_copy_in_is_refused(driver: Driver) {
+    let mut conn = connect(driver, &socket_conninfo("")).await;
     let results = conn
         .simple_query("COPY (SELECT 1) TO STDOUT")
         .await
@@ -591,9 +626,9 @@ async fn copy_out_completes_and_copy_in_is_refused() {
     conn.close().await;
 }
 
-#[tokio::test]
-async fn notices_are_collected() {
-    let mut conn = connect(&socket_conninfo("")).await;
+both_drivers!(notices_are_collected);
+async fn notices_are_collected(driver: Driver) {
+    let mut conn = connect(driver, &socket_conninfo("")).await;
     conn.simple_query("DROP TABLE IF EXISTS pgc_h5_nosuch")
         .await
         .expect("drop if exists");
@@ -607,27 +642,29 @@ async fn notices_are_collected() {
     conn.close().await;
 }
 
-#[tokio::test]
-async fn notifications_are_kept() {
-    let mut conn = connect(&socket_conninfo("")).await;
-    conn.simple_query("LISTEN pgc_h5; NOTIFY pgc_h5, 'hello'")
+both_drivers!(notifications_are_kept);
+async fn notifications_are_kept(driver: Driver) {
+    let mut conn = connect(driver, &socket_conninfo("")).await;
+    // One channel per driver: the two runs listen side by side on one server.
+    let channel = format!("pgc_h5_{}", driver.name());
+    conn.simple_query(&format!("LISTEN {channel}; NOTIFY {channel}, 'hello'"))
         .await
         .expect("listen and notify");
     let n = conn.take_notifications();
     assert_eq!(n.len(), 1);
     assert_eq!(
         (n[0].channel.as_str(), n[0].payload.as_str()),
-        ("pgc_h5", "hello")
+        (channel.as_str(), "hello")
     );
     assert_eq!(Some(n[0].process_id), conn.backend_pid());
     conn.close().await;
 }
 
-#[tokio::test]
-async fn terminated_backend_gives_fatal_then_server_closed() {
-    let mut victim = connect(&socket_conninfo("")).await;
+both_drivers!(terminated_backend_gives_fatal_then_server_closed);
+async fn terminated_backend_gives_fatal_then_server_closed(driver: Driver) {
+    let mut victim = connect(driver, &socket_conninfo("")).await;
     let pid = victim.backend_pid().expect("backend key");
-    let mut killer = connect(&socket_conninfo("")).await;
+    let mut killer = connect(driver, &socket_conninfo("")).await;
     killer
         .simple_query(&format!("SELECT pg_terminate_backend({pid})"))
         .await
@@ -646,7 +683,7 @@ async fn terminated_backend_gives_fatal_then_server_closed() {
             started.elapsed() < Duration::from_secs(30),
             "backend still alive"
         );
-        tokio::task::yield_now().await;
+        driver.yield_now().await;
     }
     killer.close().await;
 
@@ -671,39 +708,40 @@ async fn terminated_backend_gives_fatal_then_server_closed() {
     assert_eq!(victim.simple_query("SELECT 1").await, Err(Error::Closed));
 }
 
-#[test]
-fn blocking_connection_queries_and_repr() {
-    let mut conn = blocking::Connection::connect(&resolve(&socket_conninfo(""))).expect("connect");
+both_drivers!(connection_queries_and_repr);
+async fn connection_queries_and_repr(driver: Driver) {
+    let mut conn = connect(driver, &socket_conninfo("")).await;
     let repr = conn.repr();
-    let addr = format!("{:p}", &conn);
+    let addr = conn.address();
     assert_eq!(
         repr,
         format!("<connection object at {addr}; dsn: '', closed: 0>")
     );
-    let rows = conn.simple_query("SELECT 41 + 1").expect("query");
+    let rows = conn.simple_query("SELECT 41 + 1").await.expect("query");
     assert_eq!(rows[0].rows, vec![vec![Some("42".to_owned())]]);
     let result = conn
         .query("SELECT $1::int + 1", &[Some("41")])
+        .await
         .expect("extended query");
     assert_eq!(result.rows, vec![vec![Some("42".to_owned())]]);
-    let err = conn.simple_query("selec 1").unwrap_err();
+    let err = conn.simple_query("selec 1").await.unwrap_err();
     assert_eq!(
         err.to_string(),
         "Got an error from the database server:\n    syntax error at or near \"selec\"\n    LINE 1: selec 1\n            ^"
     );
-    conn.close();
+    conn.close().await;
     assert_eq!(conn.state(), State::Closed);
     assert!(conn.repr().ends_with(", closed: 1>"));
-    assert_eq!(conn.simple_query("SELECT 1"), Err(Error::Closed));
+    assert_eq!(conn.simple_query("SELECT 1").await, Err(Error::Closed));
     // Drop after close is quiet; a second connection is dropped while open.
-    let conn2 = blocking::Connection::connect(&resolve(&socket_conninfo(""))).expect("connect");
+    let conn2 = connect(driver, &socket_conninfo("")).await;
     drop(conn2);
 }
 
+both_drivers!(server_stops_fast_and_immediate);
 /// `pg_ctl stop -m fast` gives the terminate text; `-m immediate` only the server-closed
 /// block (its WARNING is a notice); a stopped server refuses (messages.md §8).
-#[tokio::test]
-async fn server_stops_fast_and_immediate() {
+async fn server_stops_fast_and_immediate(driver: Driver) {
     let mut server = TestServer::new().expect("own server");
     let conninfo = format!(
         "host={} port={} user=postgres dbname=postgres",
@@ -716,7 +754,7 @@ async fn server_stops_fast_and_immediate() {
         server.password()
     );
 
-    let mut conn = connect(&conninfo).await;
+    let mut conn = connect(driver, &conninfo).await;
     server.stop_mode(StopMode::Fast).expect("stop fast");
     let Err(Error::Query(e)) = conn.simple_query("SELECT 1").await else {
         panic!("expected the connection to be lost");
@@ -726,7 +764,7 @@ async fn server_stops_fast_and_immediate() {
         format!("FATAL:  terminating connection due to administrator command\n{SERVER_CLOSED}")
     );
     assert_eq!(conn.state(), State::Broken);
-    let e = connect_error(&tcp).await;
+    let e = connect_error(driver, &tcp).await;
     assert_eq!(e.message, refused(&server.port().to_string()));
 
     // The backend sends its WARNING from its SIGQUIT handler, as a best effort (postgres.c's
@@ -736,7 +774,7 @@ async fn server_stops_fast_and_immediate() {
     let mut rounds = Vec::new();
     for _ in 0..3 {
         server.start().expect("start again");
-        let mut conn = connect(&conninfo).await;
+        let mut conn = connect(driver, &conninfo).await;
         server
             .stop_mode(StopMode::Immediate)
             .expect("stop immediate");
@@ -761,10 +799,10 @@ async fn server_stops_fast_and_immediate() {
     );
 }
 
+both_drivers!(connection_slots_run_out);
 /// Slots run out: `remaining connection slots are reserved…` comes after authentication and
 /// replaces; `sorry, too many clients already` comes before it and adds (messages.md §3.3).
-#[tokio::test]
-async fn connection_slots_run_out() {
+async fn connection_slots_run_out(driver: Driver) {
     let server = TestServer::builder()
         .max_connections(4)
         .start()
@@ -783,16 +821,16 @@ async fn connection_slots_run_out() {
     // max_connections 4, 3 reserved for superusers: one ordinary slot. A backend that
     // refused us, or served `psql` above, frees its slot only after its client has seen the
     // end, so the connections that must get in wait for that.
-    let mut held = vec![connect_when_a_slot_frees(&tcp("pgc_h5_plain")).await];
-    let e = connect_error(&tcp("pgc_h5_plain")).await;
+    let mut held = vec![connect_when_a_slot_frees(driver, &tcp("pgc_h5_plain")).await];
+    let e = connect_error(driver, &tcp("pgc_h5_plain")).await;
     assert_eq!(
         e.message,
         "FATAL:  remaining connection slots are reserved for non-replication superuser connections\n"
     );
     for _ in 0..3 {
-        held.push(connect_when_a_slot_frees(&tcp("postgres")).await);
+        held.push(connect_when_a_slot_frees(driver, &tcp("postgres")).await);
     }
-    let e = connect_error(&tcp("postgres")).await;
+    let e = connect_error(driver, &tcp("postgres")).await;
     assert_eq!(
         e.message,
         format!(
@@ -806,17 +844,17 @@ async fn connection_slots_run_out() {
     }
 }
 
+both_drivers!(smart_shutdown_refuses_new_connections_and_stops);
 /// During a smart shutdown a new connection gets 57P03, and libpq 13 does not try the next
 /// host (messages.md §8, §10 item 5).
-#[tokio::test]
-async fn smart_shutdown_refuses_new_connections_and_stops() {
+async fn smart_shutdown_refuses_new_connections_and_stops(driver: Driver) {
     let server = TestServer::new().expect("own server");
     let conninfo = format!(
         "host={} port={} user=postgres dbname=postgres",
         server.socket_dir().display(),
         server.port()
     );
-    let mut held = connect(&conninfo).await;
+    let mut held = connect(driver, &conninfo).await;
     let pg_ctl = server.bin_dir().join("pg_ctl");
     let mut cmd = if nix_is_root() {
         let mut c = std::process::Command::new("runuser");
@@ -842,14 +880,14 @@ async fn smart_shutdown_refuses_new_connections_and_stops() {
     );
     let message = loop {
         // The postmaster handles the signal asynchronously: until it has, connecting works.
-        match Connection::connect(&resolve(&conninfo_two)).await {
+        match driver.connect(&resolve(&conninfo_two)).await {
             Ok(mut early) => {
                 early.close().await;
                 assert!(
                     started.elapsed() < Duration::from_secs(30),
                     "never shut down"
                 );
-                tokio::task::yield_now().await;
+                driver.yield_now().await;
             }
             Err(e) => break e.message,
         }

@@ -23,11 +23,10 @@ use std::net::UdpSocket;
 use std::path::PathBuf;
 use std::process::Command;
 
-use connecting::{failure, resolve};
+use connecting::{failure, on_each_driver, resolve, Driver};
 use fake_server::{closed_port, refused};
 use pgcluster::conninfo::Env;
 use pgcluster::testing::TestServer;
-use pgcluster::{Cluster, Connection};
 
 /// Set in the re-executed test process, which runs inside the namespace.
 const CHILD_VAR: &str = "PGCLUSTER_TEST_NETNS_CHILD";
@@ -85,117 +84,134 @@ fn lookups_and_addresses_in_a_network_namespace() {
     );
 }
 
-/// Runs inside the namespace.
+/// Runs inside the namespace. Each stage runs on both drivers (name lookups and the
+/// address walk are each driver's own) before the next: the namespace has one port 53,
+/// free in the first stage and the stub's in the second.
 fn in_namespace() {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    rt.block_on(async {
-        let closed = closed_port();
-        let b = refused(&closed.to_string());
+    let closed = closed_port();
+    on_each_driver(|driver| without_a_nameserver(driver, closed));
+    // A nameserver that knows no names.
+    start_nxdomain_stub();
+    // A server on every address; connecting to OTHER_ADDR comes from OTHER_ADDR.
+    let server = TestServer::builder()
+        .conf_line("listen_addresses = '*'")
+        .start()
+        .expect("server in the namespace");
+    on_each_driver(|driver| with_the_stub(driver, closed, &server));
+    drop(server);
+    println!("namespace checks done");
+}
 
-        // No nameserver answers: glibc gives up at once.
-        assert_eq!(
-            failure(&format!("host=nosuchhost.invalid port={closed} user=u dbname=d")).await,
-            "could not translate host name \"nosuchhost.invalid\" to address: Temporary failure in name resolution\n"
-        );
+async fn without_a_nameserver(driver: Driver, closed: u16) {
+    // No nameserver answers: glibc gives up at once.
+    assert_eq!(
+        failure(driver, &format!("host=nosuchhost.invalid port={closed} user=u dbname=d")).await,
+        "could not translate host name \"nosuchhost.invalid\" to address: Temporary failure in name resolution\n"
+    );
+}
 
-        // A nameserver that knows no names.
-        start_nxdomain_stub();
-        let unknown = "could not translate host name \"nosuchhost.invalid\" to address: Name or service not known\n";
-        assert_eq!(
-            failure(&format!("host=nosuchhost.invalid port={closed} user=u dbname=d")).await,
-            unknown
-        );
-        // messages.md §3.3: refused, then unknown host name; a failed lookup goes on to
-        // the next host.
-        assert_eq!(
-            failure(&format!(
-                "host=127.0.0.1,nosuchhost.invalid port={closed} user=u dbname=d"
-            ))
-            .await,
-            format!("{b}{unknown}")
-        );
-        assert_eq!(
-            failure(&format!(
-                "host=nosuchhost.invalid,127.0.0.1 port={closed} user=u dbname=d"
-            ))
-            .await,
-            format!("{unknown}{b}")
-        );
-        // Through rex's setting and the Cluster API (`rexref connect
-        // pgsql://nosuchhost.invalid:2345/x`).
-        let cluster = Cluster::new(&format!("pgsql://nosuchhost.invalid:{closed}/x"))
-            .expect("setting")
-            .with_env(Env::empty());
-        let e = cluster.connect(None).await.expect_err("unknown host");
-        assert_eq!(
-            e.to_string(),
-            "Failed to connect to the database server:\n    could not translate host name \"nosuchhost.invalid\" to address: Name or service not known"
-        );
+async fn with_the_stub(driver: Driver, closed: u16, server: &TestServer) {
+    let b = refused(&closed.to_string());
+    let unknown = "could not translate host name \"nosuchhost.invalid\" to address: Name or service not known\n";
+    assert_eq!(
+        failure(
+            driver,
+            &format!("host=nosuchhost.invalid port={closed} user=u dbname=d")
+        )
+        .await,
+        unknown
+    );
+    // messages.md §3.3: refused, then unknown host name; a failed lookup goes on to
+    // the next host.
+    assert_eq!(
+        failure(
+            driver,
+            &format!("host=127.0.0.1,nosuchhost.invalid port={closed} user=u dbname=d")
+        )
+        .await,
+        format!("{b}{unknown}")
+    );
+    assert_eq!(
+        failure(
+            driver,
+            &format!("host=nosuchhost.invalid,127.0.0.1 port={closed} user=u dbname=d")
+        )
+        .await,
+        format!("{unknown}{b}")
+    );
+    // Through rex's setting and the Cluster API (`rexref connect
+    // pgsql://nosuchhost.invalid:2345/x`).
+    let cluster = driver
+        .cluster(&format!("pgsql://nosuchhost.invalid:{closed}/x"))
+        .expect("setting")
+        .with_env(Env::empty());
+    let e = cluster.connect(None).await.expect_err("unknown host");
+    assert_eq!(
+        e.to_string(),
+        "Failed to connect to the database server:\n    could not translate host name \"nosuchhost.invalid\" to address: Name or service not known"
+    );
 
-        // localhost is ::1 then 127.0.0.1 here: one block each, in that order.
-        let localhost = format!(
-            "could not connect to server: Connection refused\n\tIs the server running on host \"localhost\" (::1) and accepting\n\tTCP/IP connections on port {closed}?\n\
-             could not connect to server: Connection refused\n\tIs the server running on host \"localhost\" (127.0.0.1) and accepting\n\tTCP/IP connections on port {closed}?\n"
-        );
-        assert_eq!(
-            failure(&format!("host=localhost port={closed} user=u dbname=d")).await,
-            localhost
-        );
+    // localhost is ::1 then 127.0.0.1 here: one block each, in that order.
+    let localhost = format!(
+        "could not connect to server: Connection refused\n\tIs the server running on host \"localhost\" (::1) and accepting\n\tTCP/IP connections on port {closed}?\n\
+         could not connect to server: Connection refused\n\tIs the server running on host \"localhost\" (127.0.0.1) and accepting\n\tTCP/IP connections on port {closed}?\n"
+    );
+    assert_eq!(
+        failure(
+            driver,
+            &format!("host=localhost port={closed} user=u dbname=d")
+        )
+        .await,
+        localhost
+    );
 
-        // A server on every address; connecting to OTHER_ADDR comes from OTHER_ADDR.
-        let server = TestServer::builder()
-            .conf_line("listen_addresses = '*'")
-            .start()
-            .expect("server in the namespace");
-        let port = server.port();
-        let no_entry = format!(
-            "FATAL:  no pg_hba.conf entry for host \"{OTHER_ADDR}\", user \"postgres\", database \"postgres\", no encryption\n"
-        );
-        let user = format!(
-            "user=postgres dbname=postgres password={}",
-            server.password()
-        );
-        assert_eq!(
-            failure(&format!("host={OTHER_ADDR} port={port} {user}")).await,
-            no_entry
-        );
-        // Refused, then no pg_hba entry: added.
-        assert_eq!(
-            failure(&format!(
-                "host=127.0.0.1,{OTHER_ADDR} port={closed},{port} {user}"
-            ))
-            .await,
-            format!("{b}{no_entry}")
-        );
-        // No pg_hba entry first: it stops, the refused port is never tried.
-        assert_eq!(
-            failure(&format!(
-                "host={OTHER_ADDR},127.0.0.1 port={port},{closed} {user}"
-            ))
-            .await,
-            no_entry
-        );
-        // Both localhost blocks, then the FATAL.
-        assert_eq!(
-            failure(&format!(
-                "host=localhost,{OTHER_ADDR} port={closed},{port} {user}"
-            ))
-            .await,
-            format!("{localhost}{no_entry}")
-        );
-        // The same server is reachable over loopback.
-        let mut conn = Connection::connect(&resolve(&format!(
+    let port = server.port();
+    let no_entry = format!(
+        "FATAL:  no pg_hba.conf entry for host \"{OTHER_ADDR}\", user \"postgres\", database \"postgres\", no encryption\n"
+    );
+    let user = format!(
+        "user=postgres dbname=postgres password={}",
+        server.password()
+    );
+    assert_eq!(
+        failure(driver, &format!("host={OTHER_ADDR} port={port} {user}")).await,
+        no_entry
+    );
+    // Refused, then no pg_hba entry: added.
+    assert_eq!(
+        failure(
+            driver,
+            &format!("host=127.0.0.1,{OTHER_ADDR} port={closed},{port} {user}")
+        )
+        .await,
+        format!("{b}{no_entry}")
+    );
+    // No pg_hba entry first: it stops, the refused port is never tried.
+    assert_eq!(
+        failure(
+            driver,
+            &format!("host={OTHER_ADDR},127.0.0.1 port={port},{closed} {user}")
+        )
+        .await,
+        no_entry
+    );
+    // Both localhost blocks, then the FATAL.
+    assert_eq!(
+        failure(
+            driver,
+            &format!("host=localhost,{OTHER_ADDR} port={closed},{port} {user}")
+        )
+        .await,
+        format!("{localhost}{no_entry}")
+    );
+    // The same server is reachable over loopback.
+    let mut conn = driver
+        .connect(&resolve(&format!(
             "host=localhost,{OTHER_ADDR} port={port} {user}"
         )))
         .await
         .expect("localhost connects");
-        conn.close().await;
-        drop(server);
-    });
-    println!("namespace checks done");
+    conn.close().await;
 }
 
 /// A DNS server on 127.0.0.1:53 (inside the namespace only) that answers every query

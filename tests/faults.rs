@@ -15,7 +15,14 @@
 //! with its poll for writability; pgcluster reports the closed text. A reset after the
 //! startup packet is deterministic and gives the closed text in both.
 //!
-//! Tests that count file descriptors take [`support::run_alone`]; all others share.
+//! Tests that count file descriptors take [`support::alone`]; all others share.
+//!
+//! Every test but the CLI's runs on both drivers (`name::blocking`, `name::tokio`;
+//! `connecting::Driver`): every row here is a socket, deadline or lost-connection path,
+//! which each driver has of its own. The slow ones (`connect_timeout=2` stalls, the relay
+//! with 200 ms latency, the 300 cuts, the restarts) are doubled for that reason. Names
+//! two runs would share on the shared server (a database, a statement marker) carry
+//! the driver's name.
 #![cfg(feature = "testing")]
 
 mod connecting;
@@ -23,13 +30,13 @@ mod support;
 
 use std::time::{Duration, Instant};
 
+use connecting::{both_drivers, AnyConnection, Driver};
 use pgcluster::connection::State;
 use pgcluster::error::{ConnectError, Error, QueryError};
 use pgcluster::testing::{StopMode, TestServer};
-use pgcluster::{blocking, Cluster, Connection};
 use support::{
-    auth_sasl, closed_port, error_response, query_answer, raw_error_response, refused, run,
-    run_alone, startup_ok, FakeServer, Relay, RelayOptions, Step, SERVER_CLOSED,
+    auth_sasl, closed_port, error_response, query_answer, raw_error_response, refused, startup_ok,
+    FakeServer, Relay, RelayOptions, Step, SERVER_CLOSED,
 };
 
 // The scripted servers here speak no SSL negotiation, and libpq's texts for them were
@@ -49,12 +56,18 @@ fn server() -> &'static TestServer {
     TestServer::shared().expect("test server starts")
 }
 
-async fn connect(conninfo: &str) -> Connection {
-    connecting::connect_with(&resolve(conninfo), conninfo).await
+/// Runs `test` on `driver` alongside the other tests that do not count descriptors.
+fn run<F: std::future::Future>(driver: Driver, test: F) -> F::Output {
+    let _shared = support::shared();
+    driver.run(test)
 }
 
-async fn connect_error(conninfo: &str) -> ConnectError {
-    connecting::connect_error_with(&resolve(conninfo)).await
+async fn connect(driver: Driver, conninfo: &str) -> AnyConnection {
+    connecting::connect_with(driver, &resolve(conninfo), conninfo).await
+}
+
+async fn connect_error(driver: Driver, conninfo: &str) -> ConnectError {
+    connecting::connect_error_with(driver, &resolve(conninfo)).await
 }
 
 /// Over TCP to `port` (the server's, or a relay's in front of it), as the superuser with
@@ -75,9 +88,9 @@ fn socket(server: &TestServer) -> String {
 }
 
 /// The connect error's text and how long it took, which must be under `bound`.
-async fn timed_error(conninfo: &str, bound: Duration) -> String {
+async fn timed_error(driver: Driver, conninfo: &str, bound: Duration) -> String {
     let started = Instant::now();
-    let e = connect_error(conninfo).await;
+    let e = connect_error(driver, conninfo).await;
     let elapsed = started.elapsed();
     assert!(elapsed < bound, "{elapsed:?} for {:?}", e.message);
     e.message
@@ -90,13 +103,13 @@ fn query_error(result: Result<Vec<pgcluster::connection::QueryResult>, Error>) -
     }
 }
 
-async fn one_value(conn: &mut Connection, sql: &str) -> Option<String> {
+async fn one_value(conn: &mut AnyConnection, sql: &str) -> Option<String> {
     let results = conn.simple_query(sql).await.expect("query");
     results[0].rows[0][0].clone()
 }
 
 /// Waits (bounded, polling another session) until backend `pid` is gone.
-async fn wait_gone(observer: &mut Connection, pid: i32) {
+async fn wait_gone(driver: Driver, observer: &mut AnyConnection, pid: i32) {
     let started = Instant::now();
     while one_value(
         observer,
@@ -107,13 +120,13 @@ async fn wait_gone(observer: &mut Connection, pid: i32) {
         != Some("0")
     {
         assert!(started.elapsed() < Duration::from_secs(30), "{pid} alive");
-        tokio::task::yield_now().await;
+        driver.yield_now().await;
     }
 }
 
 /// Waits (bounded, polling) until a session runs a statement starting with `prefix`;
 /// returns its pid.
-async fn wait_running(observer: &mut Connection, prefix: &str) -> String {
+async fn wait_running(driver: Driver, observer: &mut AnyConnection, prefix: &str) -> String {
     let started = Instant::now();
     loop {
         let results = observer
@@ -131,7 +144,7 @@ async fn wait_running(observer: &mut Connection, prefix: &str) -> String {
             started.elapsed() < Duration::from_secs(30),
             "{prefix:?} never seen running"
         );
-        tokio::task::yield_now().await;
+        driver.yield_now().await;
     }
 }
 
@@ -142,144 +155,143 @@ async fn wait_running(observer: &mut Connection, prefix: &str) -> String {
 /// forever, with room for a shared machine busy starting other tests' servers.
 const FAST: Duration = Duration::from_secs(15);
 
-#[test]
-fn server_closes_right_after_accept() {
-    run(async {
-        let fake = FakeServer::start(vec![Step::Close]).await;
-        assert_eq!(timed_error(&fake.conninfo(""), FAST).await, SERVER_CLOSED);
-    });
+both_drivers!(server_closes_right_after_accept, run);
+async fn server_closes_right_after_accept(driver: Driver) {
+    let fake = FakeServer::start(vec![Step::Close]).await;
+    assert_eq!(
+        timed_error(driver, &fake.conninfo(""), FAST).await,
+        SERVER_CLOSED
+    );
 }
 
+both_drivers!(server_resets_after_the_startup_packet, run);
 /// libpq 13.3 against a server that reads the startup packet and resets: the same text as
 /// a close (it reads ECONNRESET as end of file).
-#[test]
-fn server_resets_after_the_startup_packet() {
-    run(async {
-        let fake = FakeServer::start(vec![Step::ReadStartup, Step::Reset]).await;
-        assert_eq!(timed_error(&fake.conninfo(""), FAST).await, SERVER_CLOSED);
-    });
+async fn server_resets_after_the_startup_packet(driver: Driver) {
+    let fake = FakeServer::start(vec![Step::ReadStartup, Step::Reset]).await;
+    assert_eq!(
+        timed_error(driver, &fake.conninfo(""), FAST).await,
+        SERVER_CLOSED
+    );
 }
 
+both_drivers!(huge_length_word_is_lost_synchronization, run);
 /// A length word past every limit (messages.md §8): the lost-synchronization text, the
 /// connection is broken, and nothing near 2 GiB is allocated.
-#[test]
-fn huge_length_word_is_lost_synchronization() {
-    run(async {
-        let mut huge = vec![b'D'];
-        huge.extend_from_slice(&0x7FFF_FFF0u32.to_be_bytes());
-        huge.extend_from_slice(&[0; 16]);
-        let fake = FakeServer::start(vec![
-            Step::ReadStartup,
-            Step::Send(startup_ok()),
-            Step::ReadMessage,
-            Step::Send(huge),
-            Step::Stall,
-        ])
-        .await;
-        let mut conn = connect(&fake.conninfo("")).await;
-        let started = Instant::now();
-        let e = query_error(conn.simple_query("SELECT x").await);
-        assert!(started.elapsed() < FAST);
-        assert_eq!(
-            e.message,
-            "lost synchronization with server: got message type \"D\", length 2147483628\n"
-        );
-        assert!(e.connection_lost);
-        assert_eq!(conn.state(), State::Broken);
-    });
+async fn huge_length_word_is_lost_synchronization(driver: Driver) {
+    let mut huge = vec![b'D'];
+    huge.extend_from_slice(&0x7FFF_FFF0u32.to_be_bytes());
+    huge.extend_from_slice(&[0; 16]);
+    let fake = FakeServer::start(vec![
+        Step::ReadStartup,
+        Step::Send(startup_ok()),
+        Step::ReadMessage,
+        Step::Send(huge),
+        Step::Stall,
+    ])
+    .await;
+    let mut conn = connect(driver, &fake.conninfo("")).await;
+    let started = Instant::now();
+    let e = query_error(conn.simple_query("SELECT x").await);
+    assert!(started.elapsed() < FAST);
+    assert_eq!(
+        e.message,
+        "lost synchronization with server: got message type \"D\", length 2147483628\n"
+    );
+    assert!(e.connection_lost);
+    assert_eq!(conn.state(), State::Broken);
 }
 
+both_drivers!(server_closes_mid_message_at_every_offset, run);
 /// Cut after every byte offset of a whole startup answer: always the closed text.
-#[test]
-fn server_closes_mid_message_at_every_offset() {
-    run(async {
-        let answer = startup_ok();
-        for n in 0..answer.len() {
-            let fake =
-                FakeServer::start(vec![Step::ReadStartup, Step::SendCut(answer.clone(), n)]).await;
-            assert_eq!(
-                timed_error(&fake.conninfo(""), FAST).await,
-                SERVER_CLOSED,
-                "cut after {n} bytes"
-            );
-        }
-    });
-}
-
-#[test]
-fn server_closes_mid_query_answer() {
-    run(async {
-        let answer = query_answer("x", &[Some("1"), None, Some("3")]);
-        let fake = FakeServer::start(vec![
-            Step::ReadStartup,
-            Step::Send(startup_ok()),
-            Step::ReadMessage,
-            Step::SendCut(answer.clone(), answer.len() - 3),
-        ])
-        .await;
-        let mut conn = connect(&fake.conninfo("")).await;
-        let started = Instant::now();
-        let e = query_error(conn.simple_query("SELECT x").await);
-        assert!(started.elapsed() < FAST);
-        assert_eq!(e.message, SERVER_CLOSED);
-        assert!(e.connection_lost);
-        assert_eq!(conn.state(), State::Broken);
-        assert_eq!(conn.simple_query("SELECT 1").await, Err(Error::Closed));
-    });
-}
-
-/// A server answering in 1-byte writes is read like any other.
-#[test]
-fn server_answers_one_byte_per_write() {
-    run(async {
-        let fake = FakeServer::start(vec![
-            Step::ReadStartup,
-            Step::SendBytewise(startup_ok()),
-            Step::ReadMessage,
-            Step::SendBytewise(query_answer("x", &[Some("1"), None, Some("three")])),
-            Step::Stall,
-        ])
-        .await;
-        let started = Instant::now();
-        let mut conn = connect(&fake.conninfo("")).await;
-        assert_eq!(conn.backend_pid(), Some(4242));
-        assert_eq!(conn.parameter("server_version"), Some("15.0"));
-        let results = conn.simple_query("SELECT x").await.expect("query");
+async fn server_closes_mid_message_at_every_offset(driver: Driver) {
+    let answer = startup_ok();
+    for n in 0..answer.len() {
+        let fake =
+            FakeServer::start(vec![Step::ReadStartup, Step::SendCut(answer.clone(), n)]).await;
         assert_eq!(
-            results[0].rows,
-            vec![
-                vec![Some("1".to_owned())],
-                vec![None],
-                vec![Some("three".to_owned())]
-            ]
+            timed_error(driver, &fake.conninfo(""), FAST).await,
+            SERVER_CLOSED,
+            "cut after {n} bytes"
         );
-        assert_eq!(results[0].tag, "SELECT 3");
-        assert!(started.elapsed() < FAST);
-        conn.close().await;
-    });
+    }
+}
+
+both_drivers!(server_closes_mid_query_answer, run);
+async fn server_closes_mid_query_answer(driver: Driver) {
+    let answer = query_answer("x", &[Some("1"), None, Some("3")]);
+    let fake = FakeServer::start(vec![
+        Step::ReadStartup,
+        Step::Send(startup_ok()),
+        Step::ReadMessage,
+        Step::SendCut(answer.clone(), answer.len() - 3),
+    ])
+    .await;
+    let mut conn = connect(driver, &fake.conninfo("")).await;
+    let started = Instant::now();
+    let e = query_error(conn.simple_query("SELECT x").await);
+    assert!(started.elapsed() < FAST);
+    assert_eq!(e.message, SERVER_CLOSED);
+    assert!(e.connection_lost);
+    assert_eq!(conn.state(), State::Broken);
+    assert_eq!(conn.simple_query("SELECT 1").await, Err(Error::Closed));
+}
+
+both_drivers!(server_answers_one_byte_per_write, run);
+/// A server answering in 1-byte writes is read like any other.
+async fn server_answers_one_byte_per_write(driver: Driver) {
+    let fake = FakeServer::start(vec![
+        Step::ReadStartup,
+        Step::SendBytewise(startup_ok()),
+        Step::ReadMessage,
+        Step::SendBytewise(query_answer("x", &[Some("1"), None, Some("three")])),
+        Step::Stall,
+    ])
+    .await;
+    let started = Instant::now();
+    let mut conn = connect(driver, &fake.conninfo("")).await;
+    assert_eq!(conn.backend_pid(), Some(4242));
+    assert_eq!(conn.parameter("server_version"), Some("15.0"));
+    let results = conn.simple_query("SELECT x").await.expect("query");
+    assert_eq!(
+        results[0].rows,
+        vec![
+            vec![Some("1".to_owned())],
+            vec![None],
+            vec![Some("three".to_owned())]
+        ]
+    );
+    assert_eq!(results[0].tag, "SELECT 3");
+    assert!(started.elapsed() < FAST);
+    conn.close().await;
 }
 
 // ---------------------------------------------------------------------------------------
 // A server that stalls (fake server, connect_timeout=2).
 
-async fn times_out(script: Vec<Step>, extra: &str) {
+async fn times_out(driver: Driver, script: Vec<Step>, extra: &str) {
     let fake = FakeServer::start(script).await;
     let started = Instant::now();
-    let e = connect_error(&fake.conninfo(&format!("connect_timeout=2 {extra}"))).await;
+    let e = connect_error(
+        driver,
+        &fake.conninfo(&format!("connect_timeout=2 {extra}")),
+    )
+    .await;
     let elapsed = started.elapsed();
     assert_eq!(e.message, "timeout expired\n");
     assert!(elapsed >= Duration::from_millis(1900), "{elapsed:?}");
     assert!(elapsed < Duration::from_secs(10), "{elapsed:?}");
 }
 
-#[test]
-fn stall_after_the_startup_packet_times_out() {
-    run(times_out(vec![Step::ReadStartup, Step::Stall], ""));
+both_drivers!(stall_after_the_startup_packet_times_out, run);
+async fn stall_after_the_startup_packet_times_out(driver: Driver) {
+    times_out(driver, vec![Step::ReadStartup, Step::Stall], "").await;
 }
 
-#[test]
-fn stall_in_the_middle_of_scram_times_out() {
-    run(times_out(
+both_drivers!(stall_in_the_middle_of_scram_times_out, run);
+async fn stall_in_the_middle_of_scram_times_out(driver: Driver) {
+    times_out(
+        driver,
         vec![
             Step::ReadStartup,
             Step::Send(auth_sasl()),
@@ -287,70 +299,72 @@ fn stall_in_the_middle_of_scram_times_out() {
             Step::Stall,
         ],
         "password=secret",
-    ));
+    )
+    .await;
 }
 
-#[test]
-fn stall_in_the_middle_of_a_message_times_out() {
-    run(times_out(
+both_drivers!(stall_in_the_middle_of_a_message_times_out, run);
+async fn stall_in_the_middle_of_a_message_times_out(driver: Driver) {
+    times_out(
+        driver,
         vec![
             Step::ReadStartup,
             Step::Send(startup_ok()[..12].to_vec()),
             Step::Stall,
         ],
         "",
-    ));
+    )
+    .await;
 }
 
+both_drivers!(paused_relay_times_out, run);
 /// A relay that stops forwarding (the sockets stay open) is a stalled server.
-#[test]
-fn paused_relay_times_out() {
-    run(async {
-        let relay = Relay::start(server().port(), RelayOptions::default()).await;
-        relay.pause();
-        let started = Instant::now();
-        let e = connect_error(&tcp(server(), relay.port, "connect_timeout=2")).await;
-        assert_eq!(e.message, "timeout expired\n");
-        let elapsed = started.elapsed();
-        assert!(elapsed >= Duration::from_millis(1900), "{elapsed:?}");
-        assert!(elapsed < Duration::from_secs(10), "{elapsed:?}");
-        relay.resume();
-        let mut conn = connect(&tcp(server(), relay.port, "connect_timeout=10")).await;
-        assert_eq!(one_value(&mut conn, "SELECT 7").await.as_deref(), Some("7"));
-        conn.close().await;
-    });
+async fn paused_relay_times_out(driver: Driver) {
+    let relay = Relay::start(server().port(), RelayOptions::default()).await;
+    relay.pause();
+    let started = Instant::now();
+    let e = connect_error(driver, &tcp(server(), relay.port, "connect_timeout=2")).await;
+    assert_eq!(e.message, "timeout expired\n");
+    let elapsed = started.elapsed();
+    assert!(elapsed >= Duration::from_millis(1900), "{elapsed:?}");
+    assert!(elapsed < Duration::from_secs(10), "{elapsed:?}");
+    relay.resume();
+    let mut conn = connect(driver, &tcp(server(), relay.port, "connect_timeout=10")).await;
+    assert_eq!(one_value(&mut conn, "SELECT 7").await.as_deref(), Some("7"));
+    conn.close().await;
 }
 
 // ---------------------------------------------------------------------------------------
 // Errors before authentication, and hostile bytes in error texts (fake server).
 
+both_drivers!(error_before_authentication_keeps_libpq_layout, run);
 /// messages.md §8 [verified]: no prefix; the last words come from the server.
-#[test]
-fn error_before_authentication_keeps_libpq_layout() {
-    run(async {
-        let text = "no pg_hba.conf entry for host \"127.0.0.1\", user \"aladdin\", database \"deploy_demo\", no encryption";
-        let fake = FakeServer::start(vec![
-            Step::ReadStartup,
-            Step::Send(error_response("FATAL", "28000", text)),
-            Step::Stall,
-        ])
-        .await;
-        let p = closed_port();
-        let e = connect_error(&format!(
+async fn error_before_authentication_keeps_libpq_layout(driver: Driver) {
+    let text = "no pg_hba.conf entry for host \"127.0.0.1\", user \"aladdin\", database \"deploy_demo\", no encryption";
+    let fake = FakeServer::start(vec![
+        Step::ReadStartup,
+        Step::Send(error_response("FATAL", "28000", text)),
+        Step::Stall,
+    ])
+    .await;
+    let p = closed_port();
+    let e = connect_error(
+        driver,
+        &format!(
             "host=127.0.0.1,127.0.0.1 port={p},{} user=aladdin dbname=deploy_demo",
             fake.port
-        ))
-        .await;
-        assert_eq!(
-            e.message,
-            format!("{}FATAL:  {text}\n", refused(&p.to_string()))
-        );
-        assert_eq!(
-            e.fields.and_then(|f| f.code).as_deref(),
-            Some("28000"),
-            "the server's fields are kept"
-        );
-    });
+        ),
+    )
+    .await;
+    assert_eq!(
+        e.message,
+        format!("{}FATAL:  {text}\n", refused(&p.to_string()))
+    );
+    assert_eq!(
+        e.fields.and_then(|f| f.code).as_deref(),
+        Some("28000"),
+        "the server's fields are kept"
+    );
 }
 
 const HOSTILE: &[u8] = b"bad \xff\xfe bytes \x1b[31mred\x1b[0m bell\x07";
@@ -358,39 +372,37 @@ const HOSTILE: &[u8] = b"bad \xff\xfe bytes \x1b[31mred\x1b[0m bell\x07";
 /// the bytes through unchanged; a Rust `String` cannot hold invalid UTF-8).
 const HOSTILE_LOSSY: &str = "bad \u{fffd}\u{fffd} bytes \x1b[31mred\x1b[0m bell\x07";
 
-#[test]
-fn hostile_bytes_in_error_texts_are_kept_lossily() {
-    run(async {
-        let fake = FakeServer::start(vec![
-            Step::ReadStartup,
-            Step::Send(raw_error_response("FATAL", "28000", HOSTILE)),
-            Step::Stall,
-        ])
-        .await;
-        let e = connect_error(&fake.conninfo("")).await;
-        assert_eq!(e.message, format!("FATAL:  {HOSTILE_LOSSY}\n"));
+both_drivers!(hostile_bytes_in_error_texts_are_kept_lossily, run);
+async fn hostile_bytes_in_error_texts_are_kept_lossily(driver: Driver) {
+    let fake = FakeServer::start(vec![
+        Step::ReadStartup,
+        Step::Send(raw_error_response("FATAL", "28000", HOSTILE)),
+        Step::Stall,
+    ])
+    .await;
+    let e = connect_error(driver, &fake.conninfo("")).await;
+    assert_eq!(e.message, format!("FATAL:  {HOSTILE_LOSSY}\n"));
 
-        let fake = FakeServer::start(vec![
-            Step::ReadStartup,
-            Step::Send(startup_ok()),
-            Step::ReadMessage,
-            Step::Send(raw_error_response("ERROR", "XX000", HOSTILE)),
-            Step::Send(support::ready()),
-            Step::ReadMessage,
-            Step::Send(query_answer("x", &[Some("ok")])),
-            Step::Stall,
-        ])
-        .await;
-        let mut conn = connect(&fake.conninfo("")).await;
-        let e = query_error(conn.simple_query("SELECT x").await);
-        assert_eq!(e.message, format!("ERROR:  {HOSTILE_LOSSY}\n"));
-        assert!(!e.connection_lost);
-        assert_eq!(
-            one_value(&mut conn, "SELECT x").await.as_deref(),
-            Some("ok")
-        );
-        conn.close().await;
-    });
+    let fake = FakeServer::start(vec![
+        Step::ReadStartup,
+        Step::Send(startup_ok()),
+        Step::ReadMessage,
+        Step::Send(raw_error_response("ERROR", "XX000", HOSTILE)),
+        Step::Send(support::ready()),
+        Step::ReadMessage,
+        Step::Send(query_answer("x", &[Some("ok")])),
+        Step::Stall,
+    ])
+    .await;
+    let mut conn = connect(driver, &fake.conninfo("")).await;
+    let e = query_error(conn.simple_query("SELECT x").await);
+    assert_eq!(e.message, format!("ERROR:  {HOSTILE_LOSSY}\n"));
+    assert!(!e.connection_lost);
+    assert_eq!(
+        one_value(&mut conn, "SELECT x").await.as_deref(),
+        Some("ok")
+    );
+    conn.close().await;
 }
 
 /// The CLI prints the text with its control characters escaped (no terminal escapes
@@ -427,130 +439,135 @@ fn cli_escapes_control_characters_in_server_texts() {
 // ---------------------------------------------------------------------------------------
 // Sessions ended by the server (real server).
 
-#[test]
-fn terminated_during_a_query() {
-    run(async {
-        let mut victim = connect(&socket(server())).await;
-        let pid = victim.backend_pid().expect("backend key");
-        let mut killer = connect(&socket(server())).await;
-        let started = Instant::now();
-        let sql = format!("SELECT pg_sleep(60) /* h8 victim {pid} */");
-        let (result, ()) = tokio::join!(victim.simple_query(&sql), async {
-            let seen = wait_running(&mut killer, "SELECT pg_sleep(60) /* h8 victim").await;
+both_drivers!(terminated_during_a_query, run);
+async fn terminated_during_a_query(driver: Driver) {
+    let mut victim = connect(driver, &socket(server())).await;
+    let pid = victim.backend_pid().expect("backend key");
+    let mut killer = connect(driver, &socket(server())).await;
+    let started = Instant::now();
+    // The driver in the marker: the two runs share the server, side by side.
+    let marker = format!("SELECT pg_sleep(60) /* h8 victim {}", driver.name());
+    let sql = format!("{marker} {pid} */");
+    let (result, ()) = driver
+        .join(victim.simple_query(&sql), async {
+            let seen = wait_running(driver, &mut killer, &marker).await;
             assert_eq!(seen, pid.to_string());
             killer
                 .simple_query(&format!("SELECT pg_terminate_backend({pid})"))
                 .await
                 .expect("terminate");
-        });
-        let e = query_error(result);
-        assert!(started.elapsed() < Duration::from_secs(30));
-        assert_eq!(e.message, format!("{TERMINATED}{SERVER_CLOSED}"));
-        assert!(e.connection_lost);
-        assert_eq!(
-            e.fields.as_ref().and_then(|f| f.code.as_deref()),
-            Some("57P01")
-        );
-        assert_eq!(victim.state(), State::Broken);
-        killer.close().await;
-    });
+        })
+        .await;
+    let e = query_error(result);
+    assert!(started.elapsed() < Duration::from_secs(30));
+    assert_eq!(e.message, format!("{TERMINATED}{SERVER_CLOSED}"));
+    assert!(e.connection_lost);
+    assert_eq!(
+        e.fields.as_ref().and_then(|f| f.code.as_deref()),
+        Some("57P01")
+    );
+    assert_eq!(victim.state(), State::Broken);
+    killer.close().await;
 }
 
+both_drivers!(terminated_during_drop_is_an_unknown_outcome, run);
 /// `DROP DATABASE` waits (up to 5 s) for a session on the database to leave: long enough
 /// to terminate the maintenance session in the middle of it. The outcome is unknown and
 /// the statement is not retried; the database is still there. (`cluster.rs` has the
 /// `CREATE DATABASE` case.)
-#[test]
-fn terminated_during_drop_is_an_unknown_outcome() {
-    run(async {
-        let s = server();
-        let name = "h8_drop_terminated";
-        let cluster = Cluster::new(&s.uri("postgres", "postgres")).expect("setting");
-        let _ = cluster
-            .drop_database_with(
-                name,
-                &pgcluster::cluster::DropOptions::new().if_exists(true),
-            )
-            .await;
-        cluster.create(name).await.expect("create");
-        let mut holder = cluster.connect(name).await.expect("hold");
-        let mut killer = connect(&socket(s)).await;
-        let started = Instant::now();
-        let (result, ()) = tokio::join!(cluster.drop_database(name), async {
-            let pid = wait_running(&mut killer, "DROP DATABASE \"h8_drop_terminated\"").await;
+async fn terminated_during_drop_is_an_unknown_outcome(driver: Driver) {
+    let s = server();
+    // One database per driver: the two runs share the server, side by side.
+    let name = &format!("h8_drop_terminated_{}", driver.name());
+    let cluster = driver
+        .cluster(&s.uri("postgres", "postgres"))
+        .expect("setting");
+    let _ = cluster
+        .drop_database_with(
+            name,
+            &pgcluster::cluster::DropOptions::new().if_exists(true),
+        )
+        .await;
+    cluster.create(name).await.expect("create");
+    let mut holder = cluster.connect(name).await.expect("hold");
+    let mut killer = connect(driver, &socket(s)).await;
+    let started = Instant::now();
+    let (result, ()) = driver
+        .join(cluster.drop_database(name), async {
+            let pid = wait_running(driver, &mut killer, &format!("DROP DATABASE \"{name}\"")).await;
             killer
                 .simple_query(&format!("SELECT pg_terminate_backend({pid})"))
                 .await
                 .expect("terminate");
-        });
-        assert!(started.elapsed() < Duration::from_secs(30));
-        let err = result.expect_err("drop fails");
-        assert!(matches!(err, Error::OutcomeUnknown(_)), "{err:?}");
-        assert_eq!(
-            err.to_string(),
+        })
+        .await;
+    assert!(started.elapsed() < Duration::from_secs(30));
+    let err = result.expect_err("drop fails");
+    assert!(matches!(err, Error::OutcomeUnknown(_)), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        format!(
             "Got an error from the database server:\n    terminating connection due to administrator command\n    \
              server closed the connection unexpectedly\n    \tThis probably means the server terminated abnormally\n    \
              \tbefore or while processing the request.\n\
              The connection was lost after this statement was sent, so its outcome is unknown; it was not retried:\n    \
-             DROP DATABASE \"h8_drop_terminated\";\n\
-             After reconnecting, database \"h8_drop_terminated\" exists."
-        );
-        // Nothing was retried: the database and the holder's session are still there.
-        assert_eq!(
-            one_value(&mut holder, "SELECT 1").await.as_deref(),
-            Some("1")
-        );
-        holder.close().await;
-        killer.close().await;
-        cluster.drop_database(name).await.expect("drop");
-        assert!(!cluster.exists(name).await.expect("exists"));
-    });
+             DROP DATABASE \"{name}\";\n\
+             After reconnecting, database \"{name}\" exists."
+        )
+    );
+    // Nothing was retried: the database and the holder's session are still there.
+    assert_eq!(
+        one_value(&mut holder, "SELECT 1").await.as_deref(),
+        Some("1")
+    );
+    holder.close().await;
+    killer.close().await;
+    cluster.drop_database(name).await.expect("drop");
+    assert!(!cluster.exists(name).await.expect("exists"));
 }
 
-#[test]
-fn statement_and_idle_in_transaction_timeouts() {
-    run(async {
-        let mut conn = connect(&socket(server())).await;
-        let mut observer = connect(&socket(server())).await;
-        let pid = conn.backend_pid().expect("backend key");
-        conn.simple_query("SET statement_timeout = '100ms'")
-            .await
-            .expect("set");
-        let started = Instant::now();
-        let e = query_error(conn.simple_query("SELECT pg_sleep(30)").await);
-        assert!(started.elapsed() < Duration::from_secs(10));
-        assert_eq!(
-            e.message,
-            "ERROR:  canceling statement due to statement timeout\n"
-        );
-        assert!(!e.connection_lost);
-        assert_eq!(e.fields.and_then(|f| f.code).as_deref(), Some("57014"));
-        // Still usable.
-        assert_eq!(one_value(&mut conn, "SELECT 2").await.as_deref(), Some("2"));
+both_drivers!(statement_and_idle_in_transaction_timeouts, run);
+async fn statement_and_idle_in_transaction_timeouts(driver: Driver) {
+    let mut conn = connect(driver, &socket(server())).await;
+    let mut observer = connect(driver, &socket(server())).await;
+    let pid = conn.backend_pid().expect("backend key");
+    conn.simple_query("SET statement_timeout = '100ms'")
+        .await
+        .expect("set");
+    let started = Instant::now();
+    let e = query_error(conn.simple_query("SELECT pg_sleep(30)").await);
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(
+        e.message,
+        "ERROR:  canceling statement due to statement timeout\n"
+    );
+    assert!(!e.connection_lost);
+    assert_eq!(e.fields.and_then(|f| f.code).as_deref(), Some("57014"));
+    // Still usable.
+    assert_eq!(one_value(&mut conn, "SELECT 2").await.as_deref(), Some("2"));
 
-        conn.simple_query("SET idle_in_transaction_session_timeout = '100ms'; BEGIN")
-            .await
-            .expect("begin");
-        wait_gone(&mut observer, pid).await;
-        let e = query_error(conn.simple_query("SELECT 3").await);
-        assert_eq!(
-            e.message,
-            format!(
-                "FATAL:  terminating connection due to idle-in-transaction timeout\n{SERVER_CLOSED}"
-            )
-        );
-        assert!(e.connection_lost);
-        assert_eq!(e.fields.and_then(|f| f.code).as_deref(), Some("25P03"));
-        assert_eq!(conn.state(), State::Broken);
-        observer.close().await;
-    });
+    conn.simple_query("SET idle_in_transaction_session_timeout = '100ms'; BEGIN")
+        .await
+        .expect("begin");
+    wait_gone(driver, &mut observer, pid).await;
+    let e = query_error(conn.simple_query("SELECT 3").await);
+    assert_eq!(
+        e.message,
+        format!(
+            "FATAL:  terminating connection due to idle-in-transaction timeout\n{SERVER_CLOSED}"
+        )
+    );
+    assert!(e.connection_lost);
+    assert_eq!(e.fields.and_then(|f| f.code).as_deref(), Some("25P03"));
+    assert_eq!(conn.state(), State::Broken);
+    observer.close().await;
 }
 
+both_drivers!(sync immediate_stop_mid_query_then_restart);
 /// `pg_ctl stop -m immediate` during a query: the WARNING notice, then the closed text,
 /// never a hang. While the server is down: refused; while it starts (crash recovery): the
 /// 57P03 text or refused; once it has started, the next connect works.
-#[test]
-fn immediate_stop_mid_query_then_restart() {
+fn immediate_stop_mid_query_then_restart(driver: Driver) {
     let _shared = support::shared();
     let mut s = TestServer::builder().start().expect("own server");
     let conninfo = socket(&s);
@@ -563,9 +580,13 @@ fn immediate_stop_mid_query_then_restart() {
         let conninfo = conninfo.clone();
         let started = Instant::now();
         let victim = std::thread::spawn(move || {
-            let mut conn = blocking::Connection::connect(&resolve(&conninfo)).expect("connect");
-            let result = conn.simple_query("SELECT pg_sleep(60) /* h8 immediate */");
-            (result, conn.take_notices(), conn.state())
+            driver.run(async {
+                let mut conn = driver.connect(&resolve(&conninfo)).await.expect("connect");
+                let result = conn
+                    .simple_query("SELECT pg_sleep(60) /* h8 immediate */")
+                    .await;
+                (result, conn.take_notices(), conn.state())
+            })
         });
         let deadline = Instant::now() + Duration::from_secs(30);
         while !s
@@ -596,7 +617,9 @@ fn immediate_stop_mid_query_then_restart() {
     }
 
     // Down.
-    let e = blocking::Connection::connect(&resolve(&tcp_conninfo)).expect_err("down");
+    let e = driver
+        .run(driver.connect(&resolve(&tcp_conninfo)))
+        .expect_err("down");
     assert_eq!(e.message, refused(&s.port().to_string()));
 
     // Starting: poll while `pg_ctl start` runs crash recovery.
@@ -605,11 +628,18 @@ fn immediate_stop_mid_query_then_restart() {
     std::thread::scope(|scope| {
         let starter = scope.spawn(|| s.start());
         loop {
-            match blocking::Connection::connect(&resolve(&tcp_conninfo)) {
-                Ok(mut conn) => {
-                    let rows = conn.simple_query("SELECT 1").expect("query after restart");
+            // Connected, queried and closed in one run: an async connection lives on the
+            // runtime it was opened on.
+            let attempt = driver.run(async {
+                let mut conn = driver.connect(&resolve(&tcp_conninfo)).await?;
+                let rows = conn.simple_query("SELECT 1").await;
+                conn.close().await;
+                Ok::<_, ConnectError>(rows)
+            });
+            match attempt {
+                Ok(rows) => {
+                    let rows = rows.expect("query after restart");
                     assert_eq!(rows[0].rows, vec![vec![Some("1".to_owned())]]);
-                    conn.close();
                     break;
                 }
                 Err(e) => {
@@ -645,22 +675,25 @@ fn tcp_port(conninfo: &str) -> String {
         .to_owned()
 }
 
+both_drivers!(sync connection_storm);
 /// 20 parallel connects against `max_connections` 6 as the superuser, one slot held by an
 /// observer: exactly 5 get in, the other 15 get `sorry, too many clients already` (53300;
 /// a superuser never sees the reserved-slots text). Every connection that got in works,
 /// and every descriptor is released.
-#[test]
-fn connection_storm() {
+fn connection_storm(driver: Driver) {
+    // Alone from before the server starts: the other driver's run starts one too, and its
+    // descriptors must not come and go while these are counted.
+    let _alone = support::alone();
     let s = TestServer::builder()
         .max_connections(6)
         .start()
         .expect("own server");
-    run_alone(async {
+    driver.run(async {
         // The observer waits until the sessions of the server's set-up have exited, so the
         // number of free slots is known: no other client backend is listed, and every child
         // process of the postmaster is one that is listed (an exiting backend leaves the list
         // before it frees its slot, and is still a child until then).
-        let mut observer = connect(&socket(&s)).await;
+        let mut observer = connect(driver, &socket(&s)).await;
         let postmaster = s.pid().expect("postmaster running");
         let settle = Instant::now();
         loop {
@@ -684,7 +717,7 @@ fn connection_storm() {
                 break;
             }
             assert!(settle.elapsed() < Duration::from_secs(30), "sessions left");
-            tokio::time::sleep(Duration::from_millis(10)).await;
+            driver.sleep(Duration::from_millis(10)).await;
         }
         let before = support::open_fds();
         let started = Instant::now();
@@ -692,13 +725,13 @@ fn connection_storm() {
         let tasks: Vec<_> = (0..20)
             .map(|_| {
                 let config = resolve(&conninfo);
-                tokio::spawn(async move { Connection::connect(&config).await })
+                driver.spawn(async move { driver.connect(&config).await })
             })
             .collect();
         let mut held = Vec::new();
         let mut refused_texts = Vec::new();
         for task in tasks {
-            match task.await.expect("task") {
+            match task.join().await {
                 Ok(conn) => held.push(conn),
                 Err(e) => {
                     assert_eq!(
@@ -727,8 +760,8 @@ fn connection_storm() {
 // Through the relay.
 
 /// What a session sees: every result or error of a few statements.
-async fn session(conninfo: &str) -> Vec<String> {
-    let mut conn = connect(conninfo).await;
+async fn session(driver: Driver, conninfo: &str) -> Vec<String> {
+    let mut conn = connect(driver, conninfo).await;
     let mut seen = vec![format!("{:?}", conn.parameter("server_encoding"))];
     for sql in [
         "SELECT g::text, repeat('x', g) FROM generate_series(1, 300) AS g",
@@ -757,83 +790,82 @@ async fn session(conninfo: &str) -> Vec<String> {
     seen
 }
 
-#[test]
-fn relay_fragments_and_latency_change_nothing() {
-    run(async {
-        let port = server().port();
-        let direct = session(&tcp(server(), port, "")).await;
-        assert_eq!(
-            direct[2],
-            "Got an error from the database server:\n    division by zero"
-        );
-        let fragmenting = Relay::start(
-            port,
-            RelayOptions {
-                fragment: true,
-                ..RelayOptions::default()
-            },
-        )
-        .await;
-        let slow = Relay::start(
-            port,
-            RelayOptions {
-                latency: Duration::from_millis(200),
-                ..RelayOptions::default()
-            },
-        )
-        .await;
-        let started = Instant::now();
-        assert_eq!(session(&tcp(server(), fragmenting.port, "")).await, direct);
-        assert_eq!(session(&tcp(server(), slow.port, "")).await, direct);
-        assert!(started.elapsed() < Duration::from_secs(60));
-    });
+both_drivers!(relay_fragments_and_latency_change_nothing, run);
+async fn relay_fragments_and_latency_change_nothing(driver: Driver) {
+    let port = server().port();
+    let direct = session(driver, &tcp(server(), port, "")).await;
+    assert_eq!(
+        direct[2],
+        "Got an error from the database server:\n    division by zero"
+    );
+    let fragmenting = Relay::start(
+        port,
+        RelayOptions {
+            fragment: true,
+            ..RelayOptions::default()
+        },
+    )
+    .await;
+    let slow = Relay::start(
+        port,
+        RelayOptions {
+            latency: Duration::from_millis(200),
+            ..RelayOptions::default()
+        },
+    )
+    .await;
+    let started = Instant::now();
+    assert_eq!(
+        session(driver, &tcp(server(), fragmenting.port, "")).await,
+        direct
+    );
+    assert_eq!(session(driver, &tcp(server(), slow.port, "")).await, direct);
+    assert!(started.elapsed() < Duration::from_secs(60));
 }
 
+both_drivers!(relay_cut_at_every_offset, run);
 /// A cut after every byte offset in the first 300 bytes of a session (both directions
 /// counted): a clean error each time, within the deadline, no panic. Run in batches.
-#[test]
-fn relay_cut_at_every_offset() {
-    run(async {
-        let s = TestServer::builder()
-            .max_connections(50)
-            .start()
-            .expect("own server");
-        let port = s.port();
-        let started = Instant::now();
-        let mut texts = std::collections::BTreeMap::<String, usize>::new();
-        for batch in (0..300usize).collect::<Vec<_>>().chunks(25) {
-            let mut tasks = Vec::new();
-            for &cut in batch {
-                let relay = Relay::start(
-                    port,
-                    RelayOptions {
-                        cut_after: Some(cut),
-                        ..RelayOptions::default()
+async fn relay_cut_at_every_offset(driver: Driver) {
+    let s = TestServer::builder()
+        .max_connections(50)
+        .start()
+        .expect("own server");
+    let port = s.port();
+    let started = Instant::now();
+    let mut texts = std::collections::BTreeMap::<String, usize>::new();
+    for batch in (0..300usize).collect::<Vec<_>>().chunks(25) {
+        let mut tasks = Vec::new();
+        for &cut in batch {
+            let relay = Relay::start(
+                port,
+                RelayOptions {
+                    cut_after: Some(cut),
+                    ..RelayOptions::default()
+                },
+            )
+            .await;
+            let config = resolve(&tcp(&s, relay.port, "connect_timeout=10"));
+            tasks.push(driver.spawn(async move {
+                let t = Instant::now();
+                let text = match driver.connect(&config).await {
+                    Err(e) => e.message,
+                    Ok(mut conn) => match conn.simple_query("SELECT 1").await {
+                        Ok(_) => "connected and queried".to_owned(),
+                        Err(e) => e.to_string(),
                     },
-                )
-                .await;
-                let config = resolve(&tcp(&s, relay.port, "connect_timeout=10"));
-                tasks.push(tokio::spawn(async move {
-                    let t = Instant::now();
-                    let text = match Connection::connect(&config).await {
-                        Err(e) => e.message,
-                        Ok(mut conn) => match conn.simple_query("SELECT 1").await {
-                            Ok(_) => "connected and queried".to_owned(),
-                            Err(e) => e.to_string(),
-                        },
-                    };
-                    drop(relay);
-                    (cut, text, t.elapsed())
-                }));
-            }
-            for task in tasks {
-                let (cut, text, elapsed) = task.await.expect("no panic");
-                assert!(elapsed < Duration::from_secs(8), "cut {cut}: {elapsed:?}");
-                assert_eq!(text, SERVER_CLOSED, "cut {cut}");
-                *texts.entry(text).or_default() += 1;
-            }
+                };
+                drop(relay);
+                (cut, text, t.elapsed())
+            }));
         }
-        assert_eq!(texts.values().sum::<usize>(), 300);
-        assert!(started.elapsed() < Duration::from_secs(90));
-    });
+        for task in tasks {
+            let (cut, text, elapsed) = task.join().await;
+            assert!(elapsed < Duration::from_secs(8), "cut {cut}: {elapsed:?}");
+            assert_eq!(text, SERVER_CLOSED, "cut {cut}");
+            *texts.entry(text).or_default() += 1;
+        }
+    }
+    assert_eq!(texts.values().sum::<usize>(), 300);
+    assert!(started.elapsed() < Duration::from_secs(90));
 }

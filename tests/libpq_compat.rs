@@ -2,6 +2,10 @@
 //! machine's `/etc/hosts`, read-only servers named by name and by address, and the dsn of
 //! a connection's `Debug` for every combination of host, port, user, password and database.
 //!
+//! Every test runs on both drivers (`name::blocking`, `name::tokio`; `connecting::Driver`):
+//! keepalives are socket options, and name lookups and the address walk are the drivers'
+//! own; all of these are quick.
+//!
 //! Expected texts were printed by `python3 /work/shared/tools/rexref libpq '...'` and
 //! `rexref connect URI [NAME]` (libpq 13.3, psycopg2 2.9.1) against closed ports and a
 //! PostgreSQL 15 server set up as `TestServer` is (port 47124 there, with `PGHOST`,
@@ -15,58 +19,63 @@ mod fake_server;
 
 use std::net::ToSocketAddrs;
 
-use connecting::{failure, resolve};
+use connecting::{both_drivers, failure, resolve, Driver};
 use fake_server::{closed_port, refused};
 use pgcluster::testing::{TestServer, PASSWORD_ROLE};
-use pgcluster::{Cluster, Connection};
 
 fn server() -> &'static TestServer {
     TestServer::shared().expect("test server starts")
 }
 
-#[tokio::test]
-async fn keepalives_are_checked_for_each_tcp_address() {
+both_drivers!(keepalives_are_checked_for_each_tcp_address);
+async fn keepalives_are_checked_for_each_tcp_address(driver: Driver) {
     let (p1, p2) = (closed_port(), closed_port());
     let two = format!("host=127.0.0.1,127.0.0.1 port={p1},{p2} user=u dbname=d");
     // rexref libpq 'host=127.0.0.1,127.0.0.1 port=2345,2346 keepalives=x ...'
     assert_eq!(
-        failure(&format!("{two} keepalives=x")).await,
+        failure(driver, &format!("{two} keepalives=x")).await,
         "keepalives parameter must be an integer\nkeepalives parameter must be an integer\n"
     );
     // The other settings are read only when keepalives are on, and stop nothing: each
     // address gets its text and the next one is tried.
     assert_eq!(
-        failure(&format!("{two} keepalives_idle=abc keepalives_count=x")).await,
+        failure(
+            driver,
+            &format!("{two} keepalives_idle=abc keepalives_count=x")
+        )
+        .await,
         "invalid integer value \"abc\" for connection option \"keepalives_idle\"\n\
          invalid integer value \"abc\" for connection option \"keepalives_idle\"\n"
     );
     assert_eq!(
-        failure(&format!("{two} keepalives_count=128")).await,
+        failure(driver, &format!("{two} keepalives_count=128")).await,
         "setsockopt(TCP_KEEPCNT) failed: Invalid argument\nsetsockopt(TCP_KEEPCNT) failed: Invalid argument\n"
     );
     assert_eq!(
-        failure(&format!(
-            "{two} keepalives=0 keepalives_idle=x tcp_user_timeout=y"
-        ))
+        failure(
+            driver,
+            &format!("{two} keepalives=0 keepalives_idle=x tcp_user_timeout=y")
+        )
         .await,
         format!("{}{}", refused(&p1.to_string()), refused(&p2.to_string()))
     );
     // Only TCP sockets are checked: the same bad values over a Unix socket connect
     // (rexref libpq 'host=<socket dir> ... keepalives=x keepalives_idle=y' → OK).
     let s = server();
-    let mut conn = match Connection::connect(&resolve(&format!(
-        "host={} port={} user=postgres dbname=postgres keepalives=x keepalives_idle=y",
-        s.socket_dir().display(),
-        s.port()
-    )))
-    .await
+    let mut conn = match driver
+        .connect(&resolve(&format!(
+            "host={} port={} user=postgres dbname=postgres keepalives=x keepalives_idle=y",
+            s.socket_dir().display(),
+            s.port()
+        )))
+        .await
     {
         Ok(conn) => conn,
         Err(e) => panic!("{}", e.message),
     };
     conn.close().await;
     // Valid values connect over TCP.
-    let mut conn = match Connection::connect(&resolve(&format!(
+    let mut conn = match driver.connect(&resolve(&format!(
         "host=127.0.0.1 port={} user=postgres dbname=postgres password={} keepalives=1 keepalives_idle=30 keepalives_interval=5 keepalives_count=3 tcp_user_timeout=1000",
         s.port(),
         s.password()
@@ -79,8 +88,8 @@ async fn keepalives_are_checked_for_each_tcp_address() {
     conn.close().await;
 }
 
-#[tokio::test]
-async fn localhost_gets_one_block_per_address() {
+both_drivers!(localhost_gets_one_block_per_address);
+async fn localhost_gets_one_block_per_address(driver: Driver) {
     // Here `/etc/hosts` maps localhost to 127.0.0.1 only, and rexref printed one block:
     // rexref libpq 'host=localhost port=2345 ...' → 'could not connect to server:
     // Connection refused\n\tIs the server running on host "localhost" (127.0.0.1) and
@@ -99,18 +108,18 @@ async fn localhost_gets_one_block_per_address() {
         .collect();
     assert!(expected.contains("(127.0.0.1)"), "{expected}");
     assert_eq!(
-        failure(&format!("host=localhost port={p} user=u dbname=d")).await,
+        failure(driver, &format!("host=localhost port={p} user=u dbname=d")).await,
         expected
     );
 }
 
-#[tokio::test]
-async fn read_only_by_address_and_by_name() {
+both_drivers!(read_only_by_address_and_by_name);
+async fn read_only_by_address_and_by_name(driver: Driver) {
     let (port, password) = (server().port(), server().password());
     // rexref libpq 'host=127.0.0.1,localhost port=47124 ... target_session_attrs=read-write'
     // against a hot standby; here the sessions are made read-only by `options`.
     assert_eq!(
-        failure(&format!(
+        failure(driver, &format!(
             "host=127.0.0.1,localhost port={port} user=postgres dbname=postgres password={password} target_session_attrs=read-write options='-c default_transaction_read_only=on'"
         ))
         .await,
@@ -219,11 +228,15 @@ const ODD_DB: &str = "h9 it's\\x";
 /// How psycopg2 shows it: `rexref connect URI "h9 it's\x"` printed `dbname='h9 it\'s\\x'`.
 const ODD_DB_SHOWN: &str = "dbname='h9 it\\'s\\\\x'";
 
-#[tokio::test]
-async fn connection_dsn_for_every_combination() {
+both_drivers!(connection_dsn_for_every_combination);
+async fn connection_dsn_for_every_combination(driver: Driver) {
     let s = server();
-    s.psql("CREATE DATABASE \"h9 it's\\x\"")
-        .expect("create the odd database");
+    // Made once for both drivers' runs, which share the server.
+    static ODD_DB_MADE: std::sync::Once = std::sync::Once::new();
+    ODD_DB_MADE.call_once(|| {
+        s.psql("CREATE DATABASE \"h9 it's\\x\"")
+            .expect("create the odd database");
+    });
     let port = s.port().to_string();
     // What the URI leaves out comes from the environment; PGPASSWORD lets the password
     // role log in over TCP when the URI has no password (rex does not show it).
@@ -246,7 +259,7 @@ async fn connection_dsn_for_every_combination() {
                 String::new()
             }
         );
-        let cluster = Cluster::new(&uri).expect("setting").with_env(env.clone());
+        let cluster = driver.cluster(&uri).expect("setting").with_env(env.clone());
         let expected = dsn.replace("{P}", &port);
         for (name, shown) in [
             (None, expected.clone()),

@@ -1,6 +1,9 @@
 //! `target_session_attrs=read-write` against a real primary and hot standby
 //! (`TestServer::start_standby`), before and after the standby is promoted.
 //!
+//! Both drivers run every check (`connecting::on_each_driver`): the read-write probe and
+//! the walk to the next host are connect paths of each driver's own.
+//!
 //! Expected texts were printed by `python3 /work/shared/tools/rexref libpq '...'`
 //! (libpq 13.3, `sslmode=disable`) against a PostgreSQL 15 primary on port 47123 and its
 //! `pg_basebackup -R` hot standby on port 47124, e.g.
@@ -14,10 +17,9 @@
 mod connecting;
 mod fake_server;
 
-use connecting::{failure, resolve};
+use connecting::{failure, on_each_driver, resolve, Driver};
 use fake_server::{closed_port, refused};
 use pgcluster::testing::TestServer;
-use pgcluster::Connection;
 
 /// `host=<hosts> port=<ports> user=postgres dbname=postgres password=<password>
 /// target_session_attrs=read-write` (a standby has its primary's password)
@@ -29,8 +31,8 @@ fn read_write(hosts: &str, ports: &str, password: &str) -> String {
 }
 
 /// Connects and returns the server's port and whether it is in recovery.
-async fn reached(conninfo: &str) -> (String, String) {
-    let mut conn = match Connection::connect(&resolve(conninfo)).await {
+async fn reached(driver: Driver, conninfo: &str) -> (String, String) {
+    let mut conn = match driver.connect(&resolve(conninfo)).await {
         Ok(conn) => conn,
         Err(e) => panic!("connect {conninfo:?}: {}", e.message),
     };
@@ -47,8 +49,10 @@ async fn reached(conninfo: &str) -> (String, String) {
     values
 }
 
-#[tokio::test]
-async fn read_write_finds_the_primary_and_follows_a_promotion() {
+/// One primary and standby for both drivers (a promotion cannot be undone, and a pair is
+/// slow to make): each stage runs on both drivers before the next.
+#[test]
+fn read_write_finds_the_primary_and_follows_a_promotion() {
     let mut primary = TestServer::new().expect("primary starts");
     let standby = TestServer::start_standby(&primary).expect("standby starts");
     let (p, s) = (primary.port(), standby.port());
@@ -56,32 +60,51 @@ async fn read_write_finds_the_primary_and_follows_a_promotion() {
     let pw = primary.password().to_owned();
     assert_eq!(standby.password(), pw);
 
+    on_each_driver(|driver| before_promotion(driver, p, s, &sock, &pw));
+
+    // Promote the standby and stop the old primary: the same setting finds the new one.
+    standby.promote().expect("promote");
+    primary.stop().expect("stop the old primary");
+    on_each_driver(|driver| after_promotion(driver, p, s, &pw));
+}
+
+async fn before_promotion(driver: Driver, p: u16, s: u16, sock: &str, pw: &str) {
     // The primary is found in either order.
     let primary_reached = (p.to_string(), "false".to_owned());
     assert_eq!(
-        reached(&read_write("127.0.0.1,127.0.0.1", &format!("{s},{p}"), &pw)).await,
+        reached(
+            driver,
+            &read_write("127.0.0.1,127.0.0.1", &format!("{s},{p}"), pw)
+        )
+        .await,
         primary_reached
     );
     assert_eq!(
-        reached(&read_write("127.0.0.1,127.0.0.1", &format!("{p},{s}"), &pw)).await,
+        reached(
+            driver,
+            &read_write("127.0.0.1,127.0.0.1", &format!("{p},{s}"), pw)
+        )
+        .await,
         primary_reached
     );
     // Without the setting, the first host is taken, read-only or not.
     assert_eq!(
-        reached(&format!(
-            "host=127.0.0.1,127.0.0.1 port={s},{p} user=postgres dbname=postgres password={pw}"
-        ))
+        reached(
+            driver,
+            &format!(
+                "host=127.0.0.1,127.0.0.1 port={s},{p} user=postgres dbname=postgres password={pw}"
+            )
+        )
         .await,
         (s.to_string(), "true".to_owned())
     );
 
     // Two read-only entries: one text each, with the host and port as given.
     assert_eq!(
-        failure(&read_write(
-            &format!("{sock},127.0.0.1"),
-            &s.to_string(),
-            &pw
-        ))
+        failure(
+            driver,
+            &read_write(&format!("{sock},127.0.0.1"), &s.to_string(), pw)
+        )
         .await,
         format!(
             "could not make a writable connection to server \"{sock}:{s}\"\n\
@@ -91,28 +114,34 @@ async fn read_write_finds_the_primary_and_follows_a_promotion() {
     // A read-only server, then a refused port: both texts are kept.
     let closed = closed_port();
     assert_eq!(
-        failure(&read_write(
-            "127.0.0.1,127.0.0.1",
-            &format!("{s},{closed}"),
-            &pw
-        ))
+        failure(
+            driver,
+            &read_write("127.0.0.1,127.0.0.1", &format!("{s},{closed}"), pw)
+        )
         .await,
         format!(
             "could not make a writable connection to server \"127.0.0.1:{s}\"\n{}",
             refused(&closed.to_string())
         )
     );
+}
 
-    // Promote the standby and stop the old primary: the same setting finds the new one.
-    standby.promote().expect("promote");
-    primary.stop().expect("stop the old primary");
+async fn after_promotion(driver: Driver, p: u16, s: u16, pw: &str) {
     let new_primary = (s.to_string(), "false".to_owned());
     assert_eq!(
-        reached(&read_write("127.0.0.1,127.0.0.1", &format!("{p},{s}"), &pw)).await,
+        reached(
+            driver,
+            &read_write("127.0.0.1,127.0.0.1", &format!("{p},{s}"), pw)
+        )
+        .await,
         new_primary
     );
     assert_eq!(
-        reached(&read_write("127.0.0.1,127.0.0.1", &format!("{s},{p}"), &pw)).await,
+        reached(
+            driver,
+            &read_write("127.0.0.1,127.0.0.1", &format!("{s},{p}"), pw)
+        )
+        .await,
         new_primary
     );
 }

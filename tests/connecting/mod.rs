@@ -1,12 +1,18 @@
 //! Connecting from tests: settings resolved from a conninfo with an explicit environment
-//! (never the process's), and the connection or its error.
+//! (never the process's), and the connection or its error, on either driver (the blocking
+//! API or the async one: [`Driver`], from `support/driver.rs`).
 //!
 //! Include it with `mod connecting;`.
-#![allow(dead_code, unreachable_pub)]
+#![allow(dead_code, unreachable_pub, unused_imports)]
+
+#[path = "../support/driver.rs"]
+mod driver;
+
+pub(crate) use driver::both_drivers;
+pub use driver::{block_on, on_each_driver, run, AnyCluster, AnyConnection, Driver, Task};
 
 use pgcluster::conninfo::{Config, Env, Resolved};
 use pgcluster::error::ConnectError;
-use pgcluster::Connection;
 
 /// `conninfo` resolved with `env` as the whole environment.
 pub fn resolve_env(conninfo: &str, env: &Env) -> Resolved {
@@ -27,33 +33,33 @@ pub fn resolve_plain(conninfo: &str) -> Resolved {
     resolve_env(conninfo, &Env::empty().with("PGSSLMODE", "disable"))
 }
 
-/// Connects with `config`; panics with the error's text, naming `conninfo`.
-pub async fn connect_with(config: &Resolved, conninfo: &str) -> Connection {
-    match Connection::connect(config).await {
+/// Connects with `config` on `driver`; panics with the error's text, naming `conninfo`.
+pub async fn connect_with(driver: Driver, config: &Resolved, conninfo: &str) -> AnyConnection {
+    match driver.connect(config).await {
         Ok(conn) => conn,
-        Err(e) => panic!("connect {conninfo:?}: {}", e.message),
+        Err(e) => panic!("connect {conninfo:?} ({driver:?}): {}", e.message),
     }
 }
 
-/// The error of connecting with `config`; panics if it connects.
-pub async fn connect_error_with(config: &Resolved) -> ConnectError {
-    match Connection::connect(config).await {
-        Ok(conn) => panic!("connected: {conn:?}"),
+/// The error of connecting with `config` on `driver`; panics if it connects.
+pub async fn connect_error_with(driver: Driver, config: &Resolved) -> ConnectError {
+    match driver.connect(config).await {
+        Ok(conn) => panic!("connected ({driver:?}): {conn:?}"),
         Err(e) => e,
     }
 }
 
 /// Connects (empty environment); panics on failure.
-pub async fn connect(conninfo: &str) -> Connection {
-    connect_with(&resolve(conninfo), conninfo).await
+pub async fn connect(driver: Driver, conninfo: &str) -> AnyConnection {
+    connect_with(driver, &resolve(conninfo), conninfo).await
 }
 
 /// The connect error (empty environment); panics if it connects.
-pub async fn connect_error(conninfo: &str) -> ConnectError {
-    connect_error_with(&resolve(conninfo)).await
+pub async fn connect_error(driver: Driver, conninfo: &str) -> ConnectError {
+    connect_error_with(driver, &resolve(conninfo)).await
 }
 
 /// The connect error's text (empty environment); panics if it connects.
-pub async fn failure(conninfo: &str) -> String {
-    connect_error(conninfo).await.message
+pub async fn failure(driver: Driver, conninfo: &str) -> String {
+    connect_error(driver, conninfo).await.message
 }

@@ -3,6 +3,10 @@
 //! built with our own backend encoders, and a per-binary lock for tests that count file
 //! descriptors.
 //!
+//! The fake server and the relay run on a background runtime of their own ([`background`]),
+//! never on the test's: a test on the blocking driver holds its thread in each call, and
+//! one on the async driver may too.
+//!
 //! Include it with `mod support;`. The older threaded fake server of
 //! `tests/fake_server/` is re-exported as [`threaded`] (its constants and helpers are the
 //! ones every fault test compares against).
@@ -37,6 +41,40 @@ pub fn shared() -> std::sync::RwLockReadGuard<'static, ()> {
     FD_LOCK.read().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Holds the lock exclusively, for a test that counts file descriptors: no other
+/// `run`/`run_alone`/`shared`/`alone` test of this binary runs meanwhile. The background
+/// runtime is started first, so its own descriptors are not counted.
+pub fn alone() -> std::sync::RwLockWriteGuard<'static, ()> {
+    let alone = FD_LOCK.write().unwrap_or_else(|e| e.into_inner());
+    background();
+    alone
+}
+
+/// The runtime the fake servers and relays run on: a current-thread runtime driven by a
+/// thread of its own, started on first use and kept for the life of the test binary.
+pub fn background() -> &'static tokio::runtime::Handle {
+    static BACKGROUND: std::sync::OnceLock<tokio::runtime::Handle> = std::sync::OnceLock::new();
+    BACKGROUND.get_or_init(|| {
+        let runtime = runtime();
+        let handle = runtime.handle().clone();
+        std::thread::Builder::new()
+            .name("fake-servers".to_owned())
+            .spawn(move || runtime.block_on(std::future::pending::<()>()))
+            .expect("fake servers' thread");
+        handle
+    })
+}
+
+/// Binds 127.0.0.1:0 for the background runtime; returns the listener and its port.
+fn bind_loopback() -> (std::net::TcpListener, u16) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    listener
+        .set_nonblocking(true)
+        .expect("non-blocking listener");
+    let port = listener.local_addr().expect("local addr").port();
+    (listener, port)
+}
+
 /// Runs `test` on a fresh current-thread runtime, alongside other `run` tests.
 pub fn run<F: Future>(test: F) -> F::Output {
     let _shared = FD_LOCK.read().unwrap_or_else(|e| e.into_inner());
@@ -47,7 +85,7 @@ pub fn run<F: Future>(test: F) -> F::Output {
 /// so that the process's file descriptors can be counted before and after. The runtime
 /// itself is built first and dropped last, so its own descriptors are not counted.
 pub fn run_alone<F: Future>(test: F) -> F::Output {
-    let _alone = FD_LOCK.write().unwrap_or_else(|e| e.into_inner());
+    let _alone = alone();
     runtime().block_on(test)
 }
 
@@ -237,15 +275,14 @@ pub struct FakeServer {
 }
 
 impl FakeServer {
-    /// Starts serving `script` (needs a running tokio runtime).
+    /// Starts serving `script` on the [`background`] runtime (async only so that its
+    /// callers read as they did when it ran on theirs).
     pub async fn start(script: Vec<Step>) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind 127.0.0.1:0");
-        let port = listener.local_addr().expect("local addr").port();
+        let (listener, port) = bind_loopback();
         let accepted = Arc::new(AtomicUsize::new(0));
         let count = Arc::clone(&accepted);
-        let task = tokio::spawn(async move {
+        let task = background().spawn(async move {
+            let listener = TcpListener::from_std(listener).expect("tokio listener");
             let mut connections = Vec::new();
             while let Ok((socket, _)) = listener.accept().await {
                 count.fetch_add(1, Ordering::SeqCst);
@@ -370,12 +407,10 @@ pub struct Relay {
 }
 
 impl Relay {
-    /// Starts a relay to 127.0.0.1:`upstream_port` (needs a running tokio runtime).
+    /// Starts a relay to 127.0.0.1:`upstream_port` on the [`background`] runtime (async
+    /// only so that its callers read as they did when it ran on theirs).
     pub async fn start(upstream_port: u16, options: RelayOptions) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind 127.0.0.1:0");
-        let port = listener.local_addr().expect("local addr").port();
+        let (listener, port) = bind_loopback();
         let paused = Arc::new(AtomicBool::new(false));
         let cuts = Arc::new(AtomicUsize::new(0));
         let (p, c) = (Arc::clone(&paused), Arc::clone(&cuts));
@@ -383,7 +418,8 @@ impl Relay {
             options.random_cuts.map_or(1, |(seed, _, _)| seed | 1),
         ));
         let connections = Arc::new(Mutex::new(Vec::new()));
-        let task = tokio::spawn(async move {
+        let task = background().spawn(async move {
+            let listener = TcpListener::from_std(listener).expect("tokio listener");
             while let Ok((client, _)) = listener.accept().await {
                 let mut options = options.clone();
                 if let Some((_, percent, max)) = options.random_cuts {

@@ -1,0 +1,623 @@
+//! Running one test on both drivers: the blocking API (`pgcluster::blocking`, the std
+//! driver) and the async API (`pgcluster::Connection` / `Cluster`, the tokio driver).
+//!
+//! A test is written once as an `async fn name(driver: Driver)` whose calls go through
+//! [`AnyConnection`] and [`AnyCluster`]: the same calls, arguments and result types on both
+//! APIs. `both_drivers!(name)` generates the tests `name::blocking` and `name::tokio`, so a
+//! failure names its driver:
+//!
+//! - `name::blocking` drives the body with [`block_on`], a thread-park executor with no
+//!   runtime at all: every call is the blocking API's, on a thread that has no tokio
+//!   context, as a program without a runtime would make it. A tokio-only call in the body
+//!   (`tokio::time::sleep`, `tokio::spawn`) would panic there; use [`Driver::sleep`],
+//!   [`Driver::spawn`] and [`Driver::join`].
+//! - `name::tokio` drives it on a fresh current-thread tokio runtime, every call the async
+//!   API's.
+//!
+//! Scripted servers and relays must not run on the test's own thread (a blocking call
+//! would starve them): the threaded fake server has its own thread, and the tokio one in
+//! `support/` its own background runtime.
+//!
+//! This file is the `driver` module of `connecting/` (`mod connecting;` brings it in).
+#![allow(dead_code, unreachable_pub)]
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+use std::thread::Thread;
+use std::time::Duration;
+
+use pgcluster::cluster::{CreateOptions, DatabaseInfo, DatabaseName, DropOptions};
+use pgcluster::connection::{Notification, QueryResult, State, Statement};
+use pgcluster::conninfo::{Env, Resolved};
+use pgcluster::error::{ConnectError, Error};
+use pgcluster::rows::Rows;
+use pgcluster::{blocking, Cluster, Connection, ErrorFields, TransactionStatus};
+
+/// Which API, and so which driver, a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Driver {
+    /// `pgcluster::blocking`: no runtime anywhere in the test.
+    Blocking,
+    /// `pgcluster::Connection` / `pgcluster::Cluster` on a current-thread tokio runtime.
+    Async,
+}
+
+/// Generates `mod $name { #[test] fn blocking(); #[test] fn tokio(); }`, each running
+/// `async fn $name(driver: Driver)` on its driver with `$runner` (by default
+/// [`Driver::run`]; a runner is any `fn(Driver, impl Future<Output = T>) -> T`, e.g. one
+/// that takes a lock first). `both_drivers!(sync $name)` calls a plain
+/// `fn $name(driver: Driver)` instead, for a test that runs its own threads and runtimes.
+#[allow(unused_macros)]
+macro_rules! both_drivers {
+    (sync $name:ident) => {
+        mod $name {
+            #[test]
+            fn blocking() {
+                super::$name($crate::connecting::Driver::Blocking)
+            }
+
+            #[test]
+            fn tokio() {
+                super::$name($crate::connecting::Driver::Async)
+            }
+        }
+    };
+    ($name:ident) => {
+        $crate::connecting::both_drivers!($name, $crate::connecting::run);
+    };
+    ($name:ident, $runner:path) => {
+        mod $name {
+            // `$runner` is named as at the call site.
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[test]
+            fn blocking() {
+                use $crate::connecting::Driver;
+                $runner(Driver::Blocking, super::$name(Driver::Blocking))
+            }
+
+            #[test]
+            fn tokio() {
+                use $crate::connecting::Driver;
+                $runner(Driver::Async, super::$name(Driver::Async))
+            }
+        }
+    };
+}
+pub(crate) use both_drivers;
+
+/// Runs `test` on each driver in turn, blocking first, on this thread; names the driver
+/// on stderr before each run (libtest shows it with a failure). For a test whose fixture
+/// is too slow to make twice or cannot be made twice (a standby promoted, a network
+/// namespace): each stage runs on both drivers before the next.
+pub fn on_each_driver<F: Future>(mut test: impl FnMut(Driver) -> F) {
+    for driver in Driver::ALL {
+        eprintln!("-- on the {} driver", driver.name());
+        driver.run(test(driver));
+    }
+}
+
+/// Runs `test` on `driver` ([`Driver::run`]): the default runner of [`both_drivers!`].
+pub fn run<F: Future>(driver: Driver, test: F) -> F::Output {
+    driver.run(test)
+}
+
+impl Driver {
+    /// Both, blocking first.
+    pub const ALL: [Driver; 2] = [Driver::Blocking, Driver::Async];
+
+    /// `blocking` or `tokio`, as the generated tests are named: for names a test's two
+    /// runs must not share (files, channels, databases) while they run side by side.
+    pub fn name(self) -> &'static str {
+        match self {
+            Driver::Blocking => "blocking",
+            Driver::Async => "tokio",
+        }
+    }
+
+    /// Runs `test` to the end on this thread: [`block_on`] with no runtime for
+    /// [`Driver::Blocking`], a fresh current-thread tokio runtime for [`Driver::Async`].
+    pub fn run<F: Future>(self, test: F) -> F::Output {
+        match self {
+            Driver::Blocking => block_on(test),
+            Driver::Async => tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("tokio runtime")
+                .block_on(test),
+        }
+    }
+
+    /// `blocking::Connection::connect` or `Connection::connect`.
+    pub async fn connect(self, config: &Resolved) -> Result<AnyConnection, ConnectError> {
+        match self {
+            Driver::Blocking => blocking::Connection::connect(config).map(AnyConnection::Blocking),
+            Driver::Async => Connection::connect(config).await.map(AnyConnection::Async),
+        }
+    }
+
+    /// `blocking::Cluster::new` or `Cluster::new`.
+    pub fn cluster(self, setting: &str) -> Result<AnyCluster, Error> {
+        match self {
+            Driver::Blocking => blocking::Cluster::new(setting).map(AnyCluster::Blocking),
+            Driver::Async => Cluster::new(setting).map(AnyCluster::Async),
+        }
+    }
+
+    /// Lets others run: `std::thread::yield_now` for [`Driver::Blocking`],
+    /// `tokio::task::yield_now` for [`Driver::Async`].
+    pub async fn yield_now(self) {
+        match self {
+            Driver::Blocking => std::thread::yield_now(),
+            Driver::Async => tokio::task::yield_now().await,
+        }
+    }
+
+    /// Sleeps: the thread for [`Driver::Blocking`], the task for [`Driver::Async`].
+    pub async fn sleep(self, duration: Duration) {
+        match self {
+            Driver::Blocking => std::thread::sleep(duration),
+            Driver::Async => tokio::time::sleep(duration).await,
+        }
+    }
+
+    /// Runs `first` and `second` at the same time: `first` on a thread of its own for
+    /// [`Driver::Blocking`] (each blocking call holds its thread), both on this task with
+    /// `tokio::join!` for [`Driver::Async`].
+    pub async fn join<A, B>(self, first: A, second: B) -> (A::Output, B::Output)
+    where
+        A: Future + Send,
+        A::Output: Send,
+        B: Future,
+    {
+        match self {
+            Driver::Blocking => std::thread::scope(|scope| {
+                let first = scope.spawn(|| block_on(first));
+                let second = block_on(second);
+                (first.join().expect("first half panicked"), second)
+            }),
+            Driver::Async => tokio::join!(first, second),
+        }
+    }
+
+    /// Starts `task`: on a thread of its own for [`Driver::Blocking`], with `tokio::spawn`
+    /// on the test's runtime for [`Driver::Async`].
+    pub fn spawn<F>(self, task: F) -> Task<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        match self {
+            Driver::Blocking => Task::Thread(std::thread::spawn(move || block_on(task))),
+            Driver::Async => Task::Tokio(tokio::spawn(task)),
+        }
+    }
+}
+
+/// A task started by [`Driver::spawn`].
+pub enum Task<T> {
+    /// On a thread of its own.
+    Thread(std::thread::JoinHandle<T>),
+    /// On the test's tokio runtime.
+    Tokio(tokio::task::JoinHandle<T>),
+}
+
+impl<T> Task<T> {
+    /// Its result; panics if it panicked.
+    pub async fn join(self) -> T {
+        match self {
+            Task::Thread(handle) => handle.join().expect("task panicked"),
+            Task::Tokio(handle) => handle.await.expect("task panicked"),
+        }
+    }
+}
+
+/// Runs `future` on this thread with no runtime, parking the thread while it is pending.
+/// The blocking API never returns `Pending`; a body's own futures (joins, helpers) may.
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    struct Unpark(Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+        fn wake_by_ref(self: &Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let mut future = std::pin::pin!(future);
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut context = Context::from_waker(&waker);
+    loop {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut context) {
+            return output;
+        }
+        std::thread::park();
+    }
+}
+
+/// A connection of either API, with the calls both have. An async one lives on the tokio
+/// runtime it was opened on: use it only inside the same [`Driver::run`].
+pub enum AnyConnection {
+    /// `pgcluster::blocking::Connection`.
+    Blocking(blocking::Connection),
+    /// `pgcluster::Connection`.
+    Async(Connection),
+}
+
+impl AnyConnection {
+    /// Which driver it runs on.
+    pub fn driver(&self) -> Driver {
+        match self {
+            AnyConnection::Blocking(_) => Driver::Blocking,
+            AnyConnection::Async(_) => Driver::Async,
+        }
+    }
+
+    /// The address of the API's connection object (`{:p}`), as its repr shows it.
+    pub fn address(&self) -> String {
+        match self {
+            AnyConnection::Blocking(c) => format!("{c:p}"),
+            AnyConnection::Async(c) => format!("{c:p}"),
+        }
+    }
+
+    /// `simple_query`.
+    pub async fn simple_query(&mut self, sql: &str) -> Result<Vec<QueryResult>, Error> {
+        match self {
+            AnyConnection::Blocking(c) => c.simple_query(sql),
+            AnyConnection::Async(c) => c.simple_query(sql).await,
+        }
+    }
+
+    /// `simple_query_rows`.
+    pub async fn simple_query_rows(&mut self, sql: &str) -> Result<Vec<Rows>, Error> {
+        match self {
+            AnyConnection::Blocking(c) => c.simple_query_rows(sql),
+            AnyConnection::Async(c) => c.simple_query_rows(sql).await,
+        }
+    }
+
+    /// `query`.
+    pub async fn query(
+        &mut self,
+        sql: &str,
+        params: &[Option<&str>],
+    ) -> Result<QueryResult, Error> {
+        match self {
+            AnyConnection::Blocking(c) => c.query(sql, params),
+            AnyConnection::Async(c) => c.query(sql, params).await,
+        }
+    }
+
+    /// `query_rows`.
+    pub async fn query_rows(&mut self, sql: &str, params: &[Option<&str>]) -> Result<Rows, Error> {
+        match self {
+            AnyConnection::Blocking(c) => c.query_rows(sql, params),
+            AnyConnection::Async(c) => c.query_rows(sql, params).await,
+        }
+    }
+
+    /// `prepare`.
+    pub async fn prepare(&mut self, sql: &str) -> Result<Statement, Error> {
+        match self {
+            AnyConnection::Blocking(c) => c.prepare(sql),
+            AnyConnection::Async(c) => c.prepare(sql).await,
+        }
+    }
+
+    /// `query_prepared`.
+    pub async fn query_prepared(
+        &mut self,
+        statement: &Statement,
+        params: &[Option<&str>],
+    ) -> Result<QueryResult, Error> {
+        match self {
+            AnyConnection::Blocking(c) => c.query_prepared(statement, params),
+            AnyConnection::Async(c) => c.query_prepared(statement, params).await,
+        }
+    }
+
+    /// `close`.
+    pub async fn close(&mut self) {
+        match self {
+            AnyConnection::Blocking(c) => c.close(),
+            AnyConnection::Async(c) => c.close().await,
+        }
+    }
+
+    /// `state`.
+    pub fn state(&self) -> State {
+        match self {
+            AnyConnection::Blocking(c) => c.state(),
+            AnyConnection::Async(c) => c.state(),
+        }
+    }
+
+    /// `parameter`.
+    pub fn parameter(&self, name: &str) -> Option<&str> {
+        match self {
+            AnyConnection::Blocking(c) => c.parameter(name),
+            AnyConnection::Async(c) => c.parameter(name),
+        }
+    }
+
+    /// `take_notices`.
+    pub fn take_notices(&mut self) -> Vec<ErrorFields> {
+        match self {
+            AnyConnection::Blocking(c) => c.take_notices(),
+            AnyConnection::Async(c) => c.take_notices(),
+        }
+    }
+
+    /// `take_notifications`.
+    pub fn take_notifications(&mut self) -> Vec<Notification> {
+        match self {
+            AnyConnection::Blocking(c) => c.take_notifications(),
+            AnyConnection::Async(c) => c.take_notifications(),
+        }
+    }
+
+    /// `backend_pid`.
+    pub fn backend_pid(&self) -> Option<i32> {
+        match self {
+            AnyConnection::Blocking(c) => c.backend_pid(),
+            AnyConnection::Async(c) => c.backend_pid(),
+        }
+    }
+
+    /// `transaction_status`.
+    pub fn transaction_status(&self) -> TransactionStatus {
+        match self {
+            AnyConnection::Blocking(c) => c.transaction_status(),
+            AnyConnection::Async(c) => c.transaction_status(),
+        }
+    }
+
+    /// `dsn`.
+    pub fn dsn(&self) -> &str {
+        match self {
+            AnyConnection::Blocking(c) => c.dsn(),
+            AnyConnection::Async(c) => c.dsn(),
+        }
+    }
+
+    /// `repr`.
+    pub fn repr(&self) -> String {
+        match self {
+            AnyConnection::Blocking(c) => c.repr(),
+            AnyConnection::Async(c) => c.repr(),
+        }
+    }
+
+    /// `autocommit`.
+    pub fn autocommit(&self) -> bool {
+        match self {
+            AnyConnection::Blocking(c) => c.autocommit(),
+            AnyConnection::Async(c) => c.autocommit(),
+        }
+    }
+}
+
+impl fmt::Debug for AnyConnection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AnyConnection::Blocking(c) => c.fmt(f),
+            AnyConnection::Async(c) => c.fmt(f),
+        }
+    }
+}
+
+/// A cluster of either API, with the calls both have.
+pub enum AnyCluster {
+    /// `pgcluster::blocking::Cluster`.
+    Blocking(blocking::Cluster),
+    /// `pgcluster::Cluster`.
+    Async(Cluster),
+}
+
+impl AnyCluster {
+    /// Which driver it runs on.
+    pub fn driver(&self) -> Driver {
+        match self {
+            AnyCluster::Blocking(_) => Driver::Blocking,
+            AnyCluster::Async(_) => Driver::Async,
+        }
+    }
+
+    /// `with_env`.
+    pub fn with_env(self, env: Env) -> Self {
+        match self {
+            AnyCluster::Blocking(c) => AnyCluster::Blocking(c.with_env(env)),
+            AnyCluster::Async(c) => AnyCluster::Async(c.with_env(env)),
+        }
+    }
+
+    /// `repr`.
+    pub fn repr(&self) -> String {
+        match self {
+            AnyCluster::Blocking(c) => c.repr(),
+            AnyCluster::Async(c) => c.repr(),
+        }
+    }
+
+    /// `take_warnings`.
+    pub fn take_warnings(&self) -> Vec<String> {
+        match self {
+            AnyCluster::Blocking(c) => c.take_warnings(),
+            AnyCluster::Async(c) => c.take_warnings(),
+        }
+    }
+
+    /// `database`.
+    pub fn database(&self) -> Result<String, Error> {
+        match self {
+            AnyCluster::Blocking(c) => c.database(),
+            AnyCluster::Async(c) => c.database(),
+        }
+    }
+
+    /// `named_database`.
+    pub fn named_database(&self) -> Option<&str> {
+        match self {
+            AnyCluster::Blocking(c) => c.named_database(),
+            AnyCluster::Async(c) => c.named_database(),
+        }
+    }
+
+    /// `server`.
+    pub fn server(&self) -> Result<String, Error> {
+        match self {
+            AnyCluster::Blocking(c) => c.server(),
+            AnyCluster::Async(c) => c.server(),
+        }
+    }
+
+    /// `connect`.
+    pub async fn connect(&self, name: impl DatabaseName) -> Result<AnyConnection, Error> {
+        match self {
+            AnyCluster::Blocking(c) => c.connect(name).map(AnyConnection::Blocking),
+            AnyCluster::Async(c) => c.connect(name).await.map(AnyConnection::Async),
+        }
+    }
+
+    /// `connect_with`.
+    pub async fn connect_with(
+        &self,
+        name: impl DatabaseName,
+        autocommit: bool,
+    ) -> Result<AnyConnection, Error> {
+        match self {
+            AnyCluster::Blocking(c) => c
+                .connect_with(name, autocommit)
+                .map(AnyConnection::Blocking),
+            AnyCluster::Async(c) => c
+                .connect_with(name, autocommit)
+                .await
+                .map(AnyConnection::Async),
+        }
+    }
+
+    /// `exists`.
+    pub async fn exists(&self, name: impl DatabaseName) -> Result<bool, Error> {
+        match self {
+            AnyCluster::Blocking(c) => c.exists(name),
+            AnyCluster::Async(c) => c.exists(name).await,
+        }
+    }
+
+    /// `create`.
+    pub async fn create(&self, name: impl DatabaseName) -> Result<(), Error> {
+        match self {
+            AnyCluster::Blocking(c) => c.create(name),
+            AnyCluster::Async(c) => c.create(name).await,
+        }
+    }
+
+    /// `create_with`.
+    pub async fn create_with(
+        &self,
+        name: impl DatabaseName,
+        options: &CreateOptions,
+    ) -> Result<(), Error> {
+        match self {
+            AnyCluster::Blocking(c) => c.create_with(name, options),
+            AnyCluster::Async(c) => c.create_with(name, options).await,
+        }
+    }
+
+    /// `copy_database`.
+    pub async fn copy_database(
+        &self,
+        template: impl AsRef<str>,
+        name: impl DatabaseName,
+    ) -> Result<(), Error> {
+        match self {
+            AnyCluster::Blocking(c) => c.copy_database(template, name),
+            AnyCluster::Async(c) => c.copy_database(template, name).await,
+        }
+    }
+
+    /// `drop_database`.
+    pub async fn drop_database(&self, name: impl DatabaseName) -> Result<(), Error> {
+        match self {
+            AnyCluster::Blocking(c) => c.drop_database(name),
+            AnyCluster::Async(c) => c.drop_database(name).await,
+        }
+    }
+
+    /// `drop_database_with`.
+    pub async fn drop_database_with(
+        &self,
+        name: impl DatabaseName,
+        options: &DropOptions,
+    ) -> Result<(), Error> {
+        match self {
+            AnyCluster::Blocking(c) => c.drop_database_with(name, options),
+            AnyCluster::Async(c) => c.drop_database_with(name, options).await,
+        }
+    }
+
+    /// `rename`.
+    pub async fn rename(&self, new: impl AsRef<str>, name: impl DatabaseName) -> Result<(), Error> {
+        match self {
+            AnyCluster::Blocking(c) => c.rename(new, name),
+            AnyCluster::Async(c) => c.rename(new, name).await,
+        }
+    }
+
+    /// `overwrite`.
+    pub async fn overwrite(&self, name: impl DatabaseName) -> Result<(), Error> {
+        match self {
+            AnyCluster::Blocking(c) => c.overwrite(name),
+            AnyCluster::Async(c) => c.overwrite(name).await,
+        }
+    }
+
+    /// `overwrite_with`.
+    pub async fn overwrite_with(
+        &self,
+        name: impl DatabaseName,
+        options: &CreateOptions,
+    ) -> Result<(), Error> {
+        match self {
+            AnyCluster::Blocking(c) => c.overwrite_with(name, options),
+            AnyCluster::Async(c) => c.overwrite_with(name, options).await,
+        }
+    }
+
+    /// `list`.
+    pub async fn list(&self) -> Result<Vec<DatabaseInfo>, Error> {
+        match self {
+            AnyCluster::Blocking(c) => c.list(),
+            AnyCluster::Async(c) => c.list().await,
+        }
+    }
+
+    /// `leftovers`.
+    pub async fn leftovers(&self) -> Result<Vec<DatabaseInfo>, Error> {
+        match self {
+            AnyCluster::Blocking(c) => c.leftovers(),
+            AnyCluster::Async(c) => c.leftovers().await,
+        }
+    }
+
+    /// `cleanup`.
+    pub async fn cleanup(&self) -> Result<Vec<DatabaseInfo>, Error> {
+        match self {
+            AnyCluster::Blocking(c) => c.cleanup(),
+            AnyCluster::Async(c) => c.cleanup().await,
+        }
+    }
+}
+
+impl fmt::Debug for AnyCluster {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AnyCluster::Blocking(c) => c.fmt(f),
+            AnyCluster::Async(c) => c.fmt(f),
+        }
+    }
+}

@@ -111,6 +111,7 @@ mod connect;
 pub mod connection;
 pub mod conninfo;
 mod dbname;
+mod engine;
 pub mod error;
 mod io_text;
 pub mod rows;

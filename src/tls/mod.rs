@@ -736,7 +736,7 @@ pub fn read_error(e: &io::Error) -> Option<TlsError> {
 }
 
 /// Maps a rustls error to libpq's (OpenSSL's) wording where there is one.
-fn rustls_error_text(e: &rustls::Error) -> TlsError {
+pub(crate) fn rustls_error_text(e: &rustls::Error) -> TlsError {
     use rustls::{CertificateError, Error};
     match e {
         Error::InvalidCertificate(CertificateError::Other(other)) => {

@@ -1,5 +1,6 @@
 //! The old path of the connection's client items (transactions, cancel): they live in
-//! [`crate::connection`] now, and are re-exported here so that `pgcluster::client::...`
-//! keeps working.
+//! [`crate::connection`] and [`crate::blocking`] now, and are re-exported here so that
+//! `pgcluster::client::...` keeps working.
 
-pub use crate::connection::{BlockingTransaction, CancelError, CancelToken, Transaction};
+pub use crate::blocking::BlockingTransaction;
+pub use crate::connection::{CancelError, CancelToken, Transaction};

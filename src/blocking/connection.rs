@@ -3,12 +3,13 @@
 
 use std::fmt;
 use std::io;
+use std::time::Duration;
 
 use pgcluster_protocol::backend::TransactionStatus;
 use pgcluster_protocol::error_fields::ErrorFields;
 use tokio::runtime::{Builder, Runtime};
 
-use crate::connection::{self, Notification, QueryResult, State, Statement};
+use crate::connection::{self, CancelToken, Notification, QueryResult, State, Statement};
 use crate::conninfo::Resolved;
 use crate::error::{ConnectError, Error};
 use crate::rows::{Row, Rows};
@@ -24,10 +25,10 @@ use crate::rows::{Row, Rows};
 /// | connecting and closing | [`connect`](Self::connect), [`close`](Self::close), [`state`](Self::state) |
 /// | queries | [`simple_query`](Self::simple_query), [`simple_query_rows`](Self::simple_query_rows), [`query`](Self::query), [`query_rows`](Self::query_rows), [`query_each`](Self::query_each) |
 /// | prepared statements | [`prepare`](Self::prepare), [`query_prepared`](Self::query_prepared) |
-/// | transactions | [`autocommit`](Self::autocommit), [`set_autocommit`](Self::set_autocommit), [`commit`](Self::commit), [`rollback`](Self::rollback), [`transaction`](Self::transaction) (a [`BlockingTransaction`](crate::client::BlockingTransaction) guard), and [`in_transaction`](Self::in_transaction), which has no async twin |
+/// | transactions | [`autocommit`](Self::autocommit), [`set_autocommit`](Self::set_autocommit), [`commit`](Self::commit), [`rollback`](Self::rollback), [`transaction`](Self::transaction) (a [`BlockingTransaction`](super::BlockingTransaction) guard), and [`in_transaction`](Self::in_transaction), which has no async twin |
 /// | COPY | [`copy_out`](Self::copy_out), [`copy_out_to`](Self::copy_out_to) (an [`io::Write`]), [`copy_in`](Self::copy_in), [`copy_in_from`](Self::copy_in_from) (an [`io::Read`]) |
 /// | LISTEN/NOTIFY | [`wait_for_notification`](Self::wait_for_notification), [`take_notifications`](Self::take_notifications) |
-/// | cancel | [`cancel_token`](Self::cancel_token); the token's [`cancel_blocking`](crate::client::CancelToken::cancel_blocking) works from any thread |
+/// | cancel | [`cancel_token`](Self::cancel_token); the token's [`cancel_blocking`](crate::connection::CancelToken::cancel_blocking) works from any thread |
 /// | the session | [`parameter`](Self::parameter), [`backend_pid`](Self::backend_pid), [`transaction_status`](Self::transaction_status), [`take_notices`](Self::take_notices), [`dsn`](Self::dsn) |
 pub struct Connection {
     inner: connection::Connection,
@@ -134,6 +135,22 @@ impl Connection {
     /// NOTIFY messages received so far, oldest first; taking them empties the list.
     pub fn take_notifications(&mut self) -> Vec<Notification> {
         self.inner.take_notifications()
+    }
+
+    /// The next notification, waiting up to `timeout` (see
+    /// [`crate::Connection::wait_for_notification`]).
+    pub fn wait_for_notification(
+        &mut self,
+        timeout: Duration,
+    ) -> Result<Option<Notification>, Error> {
+        self.runtime
+            .block_on(self.inner.wait_for_notification(timeout))
+    }
+
+    /// A token that cancels this connection's running statement from another thread (see
+    /// [`crate::Connection::cancel_token`]).
+    pub fn cancel_token(&self) -> Option<CancelToken> {
+        self.inner.cancel_token()
     }
 
     /// The backend's process id.

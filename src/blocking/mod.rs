@@ -5,6 +5,9 @@
 //! [`Cluster`] is the cluster layer's own (`cluster::blocking`), re-exported here.
 
 pub(crate) mod connection;
+mod copy;
+mod transaction;
 
 pub use crate::cluster::blocking::{get_cluster, Cluster};
 pub use connection::Connection;
+pub use transaction::BlockingTransaction;

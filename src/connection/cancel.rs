@@ -12,7 +12,6 @@ use pgcluster_protocol::frontend;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::Connection;
-use crate::blocking::connection as blocking;
 use crate::io_text::strerror;
 use crate::transport::Stream;
 
@@ -158,14 +157,6 @@ impl Connection {
             process_id,
             secret_key,
         })
-    }
-}
-
-impl blocking::Connection {
-    /// A token that cancels this connection's running statement from another thread (see
-    /// [`Connection::cancel_token`]).
-    pub fn cancel_token(&self) -> Option<CancelToken> {
-        self.inner().cancel_token()
     }
 }
 

@@ -5,14 +5,13 @@
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::Poll;
 
 use pgcluster_protocol::frame::FrameReader;
 use pgcluster_protocol::frontend;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::{Connection, QueryResult};
-use crate::blocking::connection as blocking;
 use crate::error::Error;
 use crate::io_text::WireError;
 use crate::transport::Stream;
@@ -220,82 +219,12 @@ fn write_error(e: &io::Error) -> Error {
     Error::io("write the COPY data", e)
 }
 
-/// A blocking writer seen as an async one (see [`BlockingReader`]).
-struct BlockingWriter<W>(W);
-
-impl<W: io::Write + Unpin> AsyncWrite for BlockingWriter<W> {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Poll::Ready(self.get_mut().0.write(buf))
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(self.get_mut().0.flush())
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.poll_flush(cx)
-    }
-}
-
-/// A blocking reader seen as an async one: only for the blocking facade's own
-/// current-thread runtime, where blocking in `poll_read` blocks nothing else.
-struct BlockingReader<R>(R);
-
-impl<R: io::Read + Unpin> AsyncRead for BlockingReader<R> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        let n = this.0.read(buf.initialize_unfilled())?;
-        buf.advance(n);
-        Poll::Ready(Ok(()))
-    }
-}
-
-impl blocking::Connection {
-    /// Runs `COPY ... TO STDOUT` and returns the data (see [`Connection::copy_out`]).
-    pub fn copy_out(&mut self, sql: &str) -> Result<Vec<u8>, Error> {
-        let (conn, runtime) = self.parts();
-        runtime.block_on(conn.copy_out(sql))
-    }
-
-    /// Runs `COPY ... TO STDOUT`, writing the data to `writer` as it arrives (see
-    /// [`Connection::copy_out_to`]).
-    pub fn copy_out_to<W>(&mut self, sql: &str, writer: W) -> Result<QueryResult, Error>
-    where
-        W: io::Write + Unpin + Send,
-    {
-        let (conn, runtime) = self.parts();
-        runtime.block_on(conn.copy_out_to(sql, BlockingWriter(writer)))
-    }
-
-    /// Runs `COPY ... FROM STDIN` with `data` as its input (see [`Connection::copy_in`]).
-    pub fn copy_in(&mut self, sql: &str, data: &[u8]) -> Result<QueryResult, Error> {
-        let (conn, runtime) = self.parts();
-        runtime.block_on(conn.copy_in(sql, data))
-    }
-
-    /// Runs `COPY ... FROM STDIN` with the input read from `reader` (see
-    /// [`Connection::copy_in_from`]).
-    pub fn copy_in_from<R>(&mut self, sql: &str, reader: R) -> Result<QueryResult, Error>
-    where
-        R: io::Read + Unpin + Send,
-    {
-        let (conn, runtime) = self.parts();
-        runtime.block_on(conn.copy_in_from(sql, BlockingReader(reader)))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use pgcluster_protocol::limits::Limits;
+    use std::task::Context;
+    use tokio::io::ReadBuf;
     use tokio::net::UnixStream;
 
     use crate::connection::tests::msg;
@@ -322,15 +251,20 @@ mod tests {
     /// A reader that fails once its bytes are read.
     struct Failing(&'static [u8]);
 
-    impl io::Read for Failing {
-        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-            if self.0.is_empty() {
-                return Err(io::Error::other("gone\0away"));
+    impl AsyncRead for Failing {
+        fn poll_read(
+            self: Pin<&mut Self>,
+            _cx: &mut Context<'_>,
+            buf: &mut ReadBuf<'_>,
+        ) -> Poll<io::Result<()>> {
+            let this = self.get_mut();
+            if this.0.is_empty() {
+                return Poll::Ready(Err(io::Error::other("gone\0away")));
             }
-            let n = self.0.len().min(buf.len());
-            buf[..n].copy_from_slice(&self.0[..n]);
-            self.0 = &self.0[n..];
-            Ok(n)
+            let n = this.0.len().min(buf.remaining());
+            buf.put_slice(&this.0[..n]);
+            this.0 = &this.0[n..];
+            Poll::Ready(Ok(()))
         }
     }
 
@@ -379,7 +313,7 @@ mod tests {
                 got
             };
             let (result, got) = tokio::join!(
-                conn.copy_in_from("COPY t FROM STDIN", BlockingReader(Failing(b"ab"))),
+                conn.copy_in_from("COPY t FROM STDIN", Failing(b"ab")),
                 server
             );
             assert!(result.is_err());

@@ -7,7 +7,7 @@
 //! - `exchange`: the exchange loop that sends a query and reads its replies;
 //! - `copy`: COPY in and out;
 //! - `notify`: waiting for LISTEN/NOTIFY notifications;
-//! - `transaction`: autocommit and transactions ([`Transaction`], [`BlockingTransaction`]);
+//! - `transaction`: autocommit and transactions ([`Transaction`]);
 //! - `cancel`: CancelRequest ([`CancelToken`]);
 //! - `results`: conveniences on [`QueryResult`];
 //! - `park`: an idle connection taken out of its runtime, for the cluster's reuse.
@@ -40,7 +40,7 @@ use crate::transport::Stream;
 pub use cancel::{CancelError, CancelToken};
 pub(crate) use park::ParkedConnection;
 pub use query::Statement;
-pub use transaction::{BlockingTransaction, Transaction};
+pub use transaction::Transaction;
 
 use transaction::ClientState;
 

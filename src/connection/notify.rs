@@ -5,7 +5,6 @@ use std::time::Duration;
 use pgcluster_protocol::backend::BackendMessage;
 
 use super::{Connection, Notification, State};
-use crate::blocking::connection as blocking;
 use crate::error::{Error, QueryError};
 
 impl Connection {
@@ -108,18 +107,6 @@ impl Connection {
             fields: fields.map(Box::new),
             connection_lost: true,
         })
-    }
-}
-
-impl blocking::Connection {
-    /// The next notification, waiting up to `timeout` (see
-    /// [`Connection::wait_for_notification`]).
-    pub fn wait_for_notification(
-        &mut self,
-        timeout: Duration,
-    ) -> Result<Option<Notification>, Error> {
-        let (conn, runtime) = self.parts();
-        runtime.block_on(conn.wait_for_notification(timeout))
     }
 }
 

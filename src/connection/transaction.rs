@@ -6,7 +6,7 @@
 //! [`Connection::transaction`] opens a transaction whose guard rolls it back unless it is
 //! committed: a guard dropped without `commit` or `rollback` leaves a rollback pending,
 //! sent before anything else on the connection's next use (an async `Drop` cannot wait
-//! for the server; the blocking guard rolls back at once).
+//! for the server; the blocking connection's guard rolls back at once).
 
 use std::ops::{Deref, DerefMut};
 
@@ -14,7 +14,6 @@ use pgcluster_protocol::backend::TransactionStatus;
 
 use super::copy::CopyIo;
 use super::{Connection, State};
-use crate::blocking::connection as blocking;
 use crate::error::{Error, Misuse};
 
 /// Per-connection client settings (autocommit, see this module).
@@ -84,7 +83,7 @@ impl Connection {
     }
 
     /// Sends `BEGIN` for a new transaction guard, after any pending rollback.
-    async fn begin(&mut self) -> Result<(), Error> {
+    pub(crate) async fn begin(&mut self) -> Result<(), Error> {
         self.settle().await?;
         if self.state() != State::Open {
             return Err(Error::Closed);
@@ -110,7 +109,7 @@ impl Connection {
     }
 
     /// Sends the rollback a dropped [`Transaction`] left pending.
-    pub(super) async fn settle(&mut self) -> Result<(), Error> {
+    pub(crate) async fn settle(&mut self) -> Result<(), Error> {
         if self.client.pending_rollback {
             self.client.pending_rollback = false;
             if self.state() == State::Open && self.transaction_status() != TransactionStatus::Idle {
@@ -121,8 +120,14 @@ impl Connection {
         Ok(())
     }
 
+    /// Leaves a rollback pending, sent before anything else on the next use (what a
+    /// transaction guard dropped uncommitted does).
+    pub(crate) fn leave_rollback_pending(&mut self) {
+        self.client.pending_rollback = true;
+    }
+
     /// Sends `COMMIT` or `ROLLBACK` if a transaction is open.
-    async fn end_transaction(&mut self, sql: &str) -> Result<(), Error> {
+    pub(crate) async fn end_transaction(&mut self, sql: &str) -> Result<(), Error> {
         if self.state() != State::Open {
             return Err(Error::Closed);
         }
@@ -180,109 +185,7 @@ impl DerefMut for Transaction<'_> {
 impl Drop for Transaction<'_> {
     fn drop(&mut self) {
         if !self.finished {
-            self.conn.client.pending_rollback = true;
-        }
-    }
-}
-
-impl blocking::Connection {
-    /// Whether each statement runs on its own (the default).
-    pub fn autocommit(&self) -> bool {
-        self.inner().autocommit()
-    }
-
-    /// Turns autocommit on or off (see [`Connection::set_autocommit`]).
-    pub fn set_autocommit(&mut self, autocommit: bool) -> Result<(), Error> {
-        self.parts().0.set_autocommit(autocommit)
-    }
-
-    /// Commits the open transaction (see [`Connection::commit`]).
-    pub fn commit(&mut self) -> Result<(), Error> {
-        let (conn, runtime) = self.parts();
-        runtime.block_on(conn.commit())
-    }
-
-    /// Rolls back the open transaction (see [`Connection::rollback`]).
-    pub fn rollback(&mut self) -> Result<(), Error> {
-        let (conn, runtime) = self.parts();
-        runtime.block_on(conn.rollback())
-    }
-
-    /// Opens a transaction and returns its guard (see [`Connection::transaction`]). A guard
-    /// dropped without `commit` rolls the transaction back at once.
-    pub fn transaction(&mut self) -> Result<BlockingTransaction<'_>, Error> {
-        let (conn, runtime) = self.parts();
-        runtime.block_on(conn.begin())?;
-        Ok(BlockingTransaction {
-            conn: self,
-            finished: false,
-        })
-    }
-
-    /// Runs `f` in a transaction: committed when `f` returns `Ok`, rolled back when it
-    /// returns `Err` (that error is returned) or panics.
-    pub fn in_transaction<T>(
-        &mut self,
-        f: impl FnOnce(&mut Self) -> Result<T, Error>,
-    ) -> Result<T, Error> {
-        let mut tx = self.transaction()?;
-        let value = f(&mut tx)?;
-        tx.commit()?;
-        Ok(value)
-    }
-}
-
-/// An open transaction on a blocking [`blocking::Connection`]; it dereferences to the
-/// connection. Dropped without [`BlockingTransaction::commit`], it rolls back at once
-/// (inside an async runtime, where it cannot block, the rollback is left pending for the
-/// connection's next use).
-#[must_use = "a transaction is rolled back unless committed"]
-pub struct BlockingTransaction<'a> {
-    conn: &'a mut blocking::Connection,
-    finished: bool,
-}
-
-impl BlockingTransaction<'_> {
-    /// Commits (see [`Transaction::commit`]).
-    pub fn commit(mut self) -> Result<(), Error> {
-        self.finished = true;
-        let (conn, runtime) = self.conn.parts();
-        runtime.block_on(conn.end_transaction("COMMIT"))
-    }
-
-    /// Rolls back.
-    pub fn rollback(mut self) -> Result<(), Error> {
-        self.finished = true;
-        let (conn, runtime) = self.conn.parts();
-        runtime.block_on(conn.end_transaction("ROLLBACK"))
-    }
-}
-
-impl Deref for BlockingTransaction<'_> {
-    type Target = blocking::Connection;
-
-    fn deref(&self) -> &blocking::Connection {
-        self.conn
-    }
-}
-
-impl DerefMut for BlockingTransaction<'_> {
-    fn deref_mut(&mut self) -> &mut blocking::Connection {
-        self.conn
-    }
-}
-
-impl Drop for BlockingTransaction<'_> {
-    fn drop(&mut self) {
-        if self.finished {
-            return;
-        }
-        let (conn, runtime) = self.conn.parts();
-        conn.client.pending_rollback = true;
-        if tokio::runtime::Handle::try_current().is_err() {
-            // A failed rollback leaves the connection broken or the transaction to the
-            // server, which rolls it back when the connection ends.
-            let _ = runtime.block_on(conn.settle());
+            self.conn.leave_rollback_pending();
         }
     }
 }

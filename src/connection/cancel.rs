@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use pgcluster_protocol::frontend;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::Connection;
+use super::session::Connection;
 use crate::io_text::strerror;
 use crate::transport::Stream;
 

@@ -11,7 +11,7 @@ use pgcluster_protocol::frame::FrameReader;
 use pgcluster_protocol::frontend;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use super::{Connection, QueryResult};
+use super::session::{Connection, QueryResult};
 use crate::error::Error;
 use crate::io_text::WireError;
 use crate::transport::Stream;

@@ -10,7 +10,7 @@ use pgcluster_protocol::ProtocolError;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::copy::CopyIo;
-use super::{Connection, Notification, QueryResult, State};
+use super::session::{Connection, Notification, QueryResult, State};
 use crate::error::{Error, QueryError};
 use crate::io_text::WireError;
 use crate::rows::{Row, Rows};

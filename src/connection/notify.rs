@@ -4,16 +4,17 @@ use std::time::Duration;
 
 use pgcluster_protocol::backend::BackendMessage;
 
-use super::{Connection, Notification, State};
+use super::session::{Connection, Notification, State};
 use crate::error::{Error, QueryError};
 
 impl Connection {
     /// The next notification (`LISTEN` first): one already received, or one read from the
     /// socket within `timeout`; `Ok(None)` when none came in time. Notices and parameter
     /// changes arriving meanwhile are kept as during a query. Cancel safe: dropping the
-    /// future (e.g. in `select!`) loses nothing (except while the rollback a dropped
-    /// [`crate::connection::Transaction`] left pending is sent first). The server delivers notifications only
-    /// between transactions: with autocommit off, `LISTEN` itself takes effect at commit.
+    /// future (e.g. in `select!`) loses nothing (except while the rollback that a dropped
+    /// transaction guard left pending is sent first). The server delivers notifications
+    /// only between transactions: with autocommit off, `LISTEN` itself takes effect at
+    /// commit.
     ///
     /// A server that ends the connection (e.g. `pg_terminate_backend`) makes this an error
     /// with its FATAL message and libpq's `server closed the connection unexpectedly`

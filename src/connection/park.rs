@@ -4,7 +4,7 @@
 use pgcluster_protocol::backend::TransactionStatus;
 use pgcluster_protocol::frontend;
 
-use super::Connection;
+use super::session::Connection;
 use crate::transport::ParkedStream;
 
 /// An idle connection taken out of its runtime by [`Connection::park`], so that it can be

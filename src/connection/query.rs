@@ -7,7 +7,7 @@ use pgcluster_protocol::query::{ExtendedQuery, Sent, SimpleQuery};
 
 use super::copy::CopyIo;
 use super::exchange::{Machine, RowSink, Run};
-use super::{Connection, QueryResult};
+use super::session::{Connection, QueryResult};
 use crate::error::{Error, QueryError};
 use crate::rows::{Row, Rows};
 

@@ -1,7 +1,7 @@
 //! Conveniences on [`QueryResult`]: column names and types, rows with values by column
 //! name, the affected row count.
 
-use super::QueryResult;
+use super::session::QueryResult;
 use crate::rows::{self, ResultRow, ResultRows};
 
 impl QueryResult {

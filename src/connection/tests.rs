@@ -1,11 +1,16 @@
 //! Fakes for the connection's unit tests (a startup's end, backend messages, a connection
 //! over a socket pair), and the tests of the query exchange against a scripted peer.
 
+use pgcluster_protocol::frame::FrameReader;
+use pgcluster_protocol::limits::Limits;
+use pgcluster_protocol::startup::Ready;
+use tokio::io::AsyncWriteExt;
+use tokio::net::UnixStream;
+
 use super::*;
 use crate::error::Error;
 use crate::io_text::SERVER_CLOSED;
-use pgcluster_protocol::limits::Limits;
-use tokio::net::UnixStream;
+use crate::transport::Stream;
 
 /// What a trust login's startup ends with (for tests that fake a connection).
 pub(crate) fn ready() -> Ready {

@@ -13,26 +13,8 @@ use std::ops::{Deref, DerefMut};
 use pgcluster_protocol::backend::TransactionStatus;
 
 use super::copy::CopyIo;
-use super::{Connection, State};
+use super::session::{Connection, State};
 use crate::error::{Error, Misuse};
-
-/// Per-connection client settings (autocommit, see this module).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct ClientState {
-    /// Each statement on its own (true), or `BEGIN` sent before the first statement.
-    autocommit: bool,
-    /// A [`Transaction`] was dropped while open: ROLLBACK goes first on the next use.
-    pending_rollback: bool,
-}
-
-impl Default for ClientState {
-    fn default() -> Self {
-        Self {
-            autocommit: true,
-            pending_rollback: false,
-        }
-    }
-}
 
 impl Connection {
     /// Whether each statement runs on its own (the default), as psycopg2's

@@ -1,0 +1,273 @@
+//! The connection itself: its fields (private to this tree), its state, opening and
+//! closing it, and what the session reports (parameters, notices, notifications, the
+//! backend's key, the transaction status, psycopg2's dsn and repr).
+
+use std::fmt;
+
+use pgcluster_protocol::backend::{FieldDescription, TransactionStatus};
+use pgcluster_protocol::error_fields::ErrorFields;
+use pgcluster_protocol::frame::FrameReader;
+use pgcluster_protocol::frontend;
+use pgcluster_protocol::startup::Ready;
+use tokio::io::AsyncWriteExt;
+
+use crate::connect;
+use crate::conninfo::Resolved;
+use crate::error::ConnectError;
+use crate::transport::Stream;
+
+/// An open connection to one database (async, tokio). It has no background task: every
+/// method drives the socket itself, so nothing needs to be spawned.
+pub struct Connection {
+    /// `None` once closed or broken.
+    pub(super) stream: Option<Stream>,
+    pub(super) reader: FrameReader,
+    /// Outgoing bytes, coalesced into one write.
+    pub(super) out: Vec<u8>,
+    pub(super) state: State,
+    /// ParameterStatus values; a later value replaces an earlier one in place.
+    pub(super) parameters: Vec<(String, String)>,
+    pub(super) backend_key: Option<(i32, i32)>,
+    pub(super) transaction_status: TransactionStatus,
+    pub(super) notices: Vec<ErrorFields>,
+    pub(super) notifications: Vec<Notification>,
+    /// What [`Connection::repr`] shows as psycopg2's `dsn`.
+    pub(super) dsn: String,
+    /// True while a query's exchange runs. Still true at the next call only if that
+    /// exchange's future was dropped half-way: the replies are then out of step.
+    pub(super) busy: bool,
+    /// Statements prepared so far, for the next statement's name.
+    pub(super) prepared: u64,
+    /// Autocommit and a dropped transaction's pending rollback (see the `transaction` module).
+    pub(super) client: ClientState,
+}
+
+/// Whether a connection is open, closed by the user, or broken (psycopg2's 0, 1, 2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Open and usable.
+    Open,
+    /// Closed by [`Connection::close`].
+    Closed,
+    /// Lost (server closed it, protocol error, I/O error).
+    Broken,
+}
+
+impl State {
+    /// psycopg2's `connection.closed`: 0 open, 1 closed, 2 broken.
+    pub fn closed_code(self) -> u8 {
+        match self {
+            Self::Open => 0,
+            Self::Closed => 1,
+            Self::Broken => 2,
+        }
+    }
+}
+
+/// The result of one statement of a simple query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueryResult {
+    /// Columns, when the statement returns rows.
+    pub columns: Vec<FieldDescription>,
+    /// Rows: text values, `None` for SQL NULL.
+    pub rows: Vec<Vec<Option<String>>>,
+    /// The command tag, e.g. `SELECT 1` or `CREATE DATABASE`; empty for an empty query.
+    pub tag: String,
+}
+
+/// A NOTIFY received on this connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notification {
+    /// The notifying backend's process id.
+    pub process_id: i32,
+    /// The channel.
+    pub channel: String,
+    /// The payload.
+    pub payload: String,
+}
+
+/// Per-connection client settings (autocommit, see the `transaction` module).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct ClientState {
+    /// Each statement on its own (true), or `BEGIN` sent before the first statement.
+    pub(super) autocommit: bool,
+    /// A transaction guard was dropped while open: ROLLBACK goes first on the next use.
+    pub(super) pending_rollback: bool,
+}
+
+impl Default for ClientState {
+    fn default() -> Self {
+        Self {
+            autocommit: true,
+            pending_rollback: false,
+        }
+    }
+}
+
+impl connect::Session for Connection {
+    fn established(stream: Stream, reader: FrameReader, ready: Ready) -> Self {
+        Self::from_parts(stream, reader, ready)
+    }
+
+    async fn transaction_read_only(&mut self) -> Option<String> {
+        // libpq: exactly one row is needed.
+        match self.simple_query("SHOW transaction_read_only").await {
+            Ok(results) => match results.first().map(|r| r.rows.as_slice()) {
+                Some([row]) => Some(row.first().cloned().flatten().unwrap_or_default()),
+                _ => None,
+            },
+            Err(_) => None,
+        }
+    }
+
+    async fn end(&mut self) {
+        self.close().await;
+    }
+}
+
+impl Connection {
+    /// Connects libpq 13's way: each host in order, each address in order, with
+    /// `connect_timeout` per address; on failure, libpq's whole message.
+    pub async fn connect(config: &Resolved) -> Result<Self, ConnectError> {
+        connect::connect(config).await
+    }
+
+    /// A connection whose startup exchange has just finished.
+    pub(crate) fn from_parts(stream: Stream, reader: FrameReader, ready: Ready) -> Self {
+        let mut conn = Self {
+            stream: Some(stream),
+            reader,
+            out: Vec::new(),
+            state: State::Open,
+            parameters: Vec::new(),
+            backend_key: ready.backend_key,
+            transaction_status: TransactionStatus::Idle,
+            notices: ready.notices,
+            notifications: Vec::new(),
+            dsn: String::new(),
+            busy: false,
+            prepared: 0,
+            client: ClientState::default(),
+        };
+        for (name, value) in ready.parameters {
+            conn.set_parameter(name, value);
+        }
+        conn
+    }
+
+    /// Sends Terminate and closes the socket. Idempotent.
+    pub async fn close(&mut self) {
+        if let Some(mut stream) = self.stream.take() {
+            if self.state == State::Open {
+                let mut out = Vec::new();
+                frontend::terminate(&mut out);
+                // The connection is going away: a failed goodbye changes nothing.
+                let _ = stream.write_all(&out).await;
+                let _ = stream.shutdown().await;
+            }
+        }
+        self.state = State::Closed;
+    }
+
+    /// Open, closed or broken.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// A server parameter reported by ParameterStatus (e.g. `server_version`).
+    pub fn parameter(&self, name: &str) -> Option<&str> {
+        self.parameters
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Notices received so far, oldest first; taking them empties the list.
+    pub fn take_notices(&mut self) -> Vec<ErrorFields> {
+        std::mem::take(&mut self.notices)
+    }
+
+    /// NOTIFY messages received so far, oldest first; taking them empties the list.
+    pub fn take_notifications(&mut self) -> Vec<Notification> {
+        std::mem::take(&mut self.notifications)
+    }
+
+    /// The backend's process id (from BackendKeyData), e.g. for `pg_terminate_backend`.
+    pub fn backend_pid(&self) -> Option<i32> {
+        self.backend_key.map(|(pid, _)| pid)
+    }
+
+    /// The transaction status reported by the last ReadyForQuery.
+    pub fn transaction_status(&self) -> TransactionStatus {
+        self.transaction_status
+    }
+
+    /// The dsn shown by [`Connection::repr`] (psycopg2's `connection.dsn`; a password in
+    /// it is shown as `xxx`).
+    pub fn dsn(&self) -> &str {
+        &self.dsn
+    }
+
+    /// Sets the dsn shown by [`Connection::repr`].
+    #[allow(dead_code, reason = "called by the Cluster, which sets psycopg2's dsn")]
+    pub(crate) fn set_dsn(&mut self, dsn: String) {
+        self.dsn = dsn;
+    }
+
+    /// psycopg2's repr of the connection, as the spec shows it:
+    /// `<connection object at 0x…; dsn: '…', closed: 0>`, with this object's address,
+    /// [`Connection::dsn`] and the [`State`] as psycopg2's number.
+    pub fn repr(&self) -> String {
+        self.repr_at(std::ptr::from_ref(self).cast())
+    }
+
+    /// psycopg2's repr, with `addr` as the object's address.
+    pub(crate) fn repr_at(&self, addr: *const ()) -> String {
+        format!(
+            "<connection object at {addr:p}; dsn: '{}', closed: {}>",
+            self.dsn,
+            self.state.closed_code()
+        )
+    }
+
+    /// Records a ParameterStatus value (a later one replaces an earlier one).
+    pub(super) fn set_parameter(&mut self, name: String, value: String) {
+        match self.parameters.iter_mut().find(|(n, _)| *n == name) {
+            Some(entry) => entry.1 = value,
+            None => self.parameters.push((name, value)),
+        }
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        // Nothing can be awaited here: send Terminate only if the socket takes it at once.
+        if let (State::Open, Some(stream)) = (self.state, self.stream.as_ref()) {
+            let mut out = Vec::new();
+            frontend::terminate(&mut out);
+            let _ = stream.try_write(&out);
+        }
+    }
+}
+
+impl fmt::Debug for Connection {
+    /// A Rust view: the dsn (its password, if any, is `xxx`), the state and the server's
+    /// process ID. psycopg2's repr is [`Connection::repr`].
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connection")
+            .field("dsn", &self.dsn)
+            .field("state", &self.state)
+            .field("backend_pid", &self.backend_pid())
+            .finish_non_exhaustive()
+    }
+}
+
+impl QueryResult {
+    pub(crate) fn empty() -> Self {
+        Self {
+            columns: Vec::new(),
+            rows: Vec::new(),
+            tag: String::new(),
+        }
+    }
+}

@@ -5,6 +5,9 @@
 //! and `127.0.0.1`, and an ssl-off server.
 #![cfg(all(feature = "tls", feature = "testing"))]
 
+mod connecting;
+mod support;
+
 use std::sync::{Arc, OnceLock};
 
 use pgcluster::testing::{TestCerts, TestServer};
@@ -211,29 +214,35 @@ async fn client_certificate_files() {
 }
 
 // ---- Through the connection layer (conninfo -> Connection::connect) ----
+//
+// Every test from here on runs on both drivers (`name::blocking`, `name::tokio`;
+// `connecting::Driver`): TLS runs over each driver's socket, and the texts of a failed
+// handshake, an alert or a close_notify come from what that socket read. The tests above
+// drive `pgcluster::tls` directly, under no connection, and stay as they are.
 
+use connecting::{both_drivers, AnyConnection, Driver};
 use pgcluster::conninfo::{Config, Env};
 use pgcluster::testing::{MD5_ROLE, PASSWORD_ROLE, REJECT_ROLE, SCRAM_ROLE};
-use pgcluster::Connection;
 
 /// `~/.postgresql` of a home directory that does not exist.
 const NO_HOME: &str = "/nonexistent/pgcluster-home";
 
-async fn connect(conninfo: &str) -> Result<Connection, String> {
-    connect_env(conninfo, &Env::empty().with_home(NO_HOME)).await
+async fn connect(driver: Driver, conninfo: &str) -> Result<AnyConnection, String> {
+    connect_env(driver, conninfo, &Env::empty().with_home(NO_HOME)).await
 }
 
-/// Connects with `env` as the environment (no process variables are read or set).
-async fn connect_env(conninfo: &str, env: &Env) -> Result<Connection, String> {
+/// Connects on `driver` with `env` as the environment (no process variables are read or
+/// set).
+async fn connect_env(driver: Driver, conninfo: &str, env: &Env) -> Result<AnyConnection, String> {
     let resolved = Config::parse(conninfo)
         .map_err(|e| e.to_string())?
         .resolve(env)
         .map_err(|e| e.to_string())?;
-    Connection::connect(&resolved).await.map_err(|e| e.message)
+    driver.connect(&resolved).await.map_err(|e| e.message)
 }
 
 /// `t` or `f`: whether this session is encrypted, from `pg_stat_ssl`.
-async fn ssl_in_use(conn: &mut Connection) -> String {
+async fn ssl_in_use(conn: &mut AnyConnection) -> String {
     let results = conn
         .simple_query("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
         .await
@@ -241,8 +250,8 @@ async fn ssl_in_use(conn: &mut Connection) -> String {
     results[0].rows[0][0].clone().expect("not null")
 }
 
-#[tokio::test]
-async fn every_sslmode_against_an_ssl_on_server() {
+both_drivers!(every_sslmode_against_an_ssl_on_server);
+async fn every_sslmode_against_an_ssl_on_server(driver: Driver) {
     let t = tls();
     let ca = t.certs.ca().display().to_string();
     for (mode, ssl) in [
@@ -253,12 +262,15 @@ async fn every_sslmode_against_an_ssl_on_server() {
         ("verify-ca", "t"),
         ("verify-full", "t"),
     ] {
-        let mut conn = connect(&format!(
-            "host=localhost port={} user=postgres password={} dbname=postgres sslmode={mode} \
+        let mut conn = connect(
+            driver,
+            &format!(
+                "host=localhost port={} user=postgres password={} dbname=postgres sslmode={mode} \
              sslrootcert={ca}",
-            t.server.port(),
-            t.server.password()
-        ))
+                t.server.port(),
+                t.server.password()
+            ),
+        )
         .await
         .unwrap_or_else(|e| panic!("{mode}: {e}"));
         assert_eq!(ssl_in_use(&mut conn).await, ssl, "{mode}");
@@ -266,15 +278,18 @@ async fn every_sslmode_against_an_ssl_on_server() {
     }
 }
 
-#[tokio::test]
-async fn every_sslmode_against_an_ssl_off_server() {
+both_drivers!(every_sslmode_against_an_ssl_off_server);
+async fn every_sslmode_against_an_ssl_off_server(driver: Driver) {
     let server = TestServer::shared().unwrap();
     for mode in ["disable", "allow", "prefer"] {
-        let mut conn = connect(&format!(
-            "host=localhost port={} user=postgres password={} dbname=postgres sslmode={mode}",
-            server.port(),
-            server.password()
-        ))
+        let mut conn = connect(
+            driver,
+            &format!(
+                "host=localhost port={} user=postgres password={} dbname=postgres sslmode={mode}",
+                server.port(),
+                server.password()
+            ),
+        )
         .await
         .unwrap_or_else(|e| panic!("{mode}: {e}"));
         assert_eq!(ssl_in_use(&mut conn).await, "f", "{mode}");
@@ -283,10 +298,13 @@ async fn every_sslmode_against_an_ssl_off_server() {
     // rexref: the same text for each; the root file is never looked at.
     for mode in ["require", "verify-ca", "verify-full"] {
         assert_eq!(
-            connect(&format!(
-                "host=localhost port={} user=postgres dbname=postgres sslmode={mode}",
-                server.port()
-            ))
+            connect(
+                driver,
+                &format!(
+                    "host=localhost port={} user=postgres dbname=postgres sslmode={mode}",
+                    server.port()
+                )
+            )
             .await
             .unwrap_err(),
             "server does not support SSL, but SSL was required\n",
@@ -295,35 +313,42 @@ async fn every_sslmode_against_an_ssl_off_server() {
     }
 }
 
-#[tokio::test]
-async fn connection_level_certificate_failures() {
+both_drivers!(connection_level_certificate_failures);
+async fn connection_level_certificate_failures(driver: Driver) {
     let t = tls();
     let p = t.server.port();
     let ca = t.certs.ca().display().to_string();
     let other = t.certs.other_ca().unwrap().cert.display().to_string();
     // rexref: host=127.0.0.2 hostaddr=127.0.0.1 sslmode=verify-full sslrootcert=ca.crt
     assert_eq!(
-        connect(&format!(
-            "host=127.0.0.2 hostaddr=127.0.0.1 port={p} user=postgres dbname=postgres \
+        connect(
+            driver,
+            &format!(
+                "host=127.0.0.2 hostaddr=127.0.0.1 port={p} user=postgres dbname=postgres \
              sslmode=verify-full sslrootcert={ca}"
-        ))
+            )
+        )
         .await
         .unwrap_err(),
         "server certificate for \"localhost\" does not match host name \"127.0.0.2\"\n"
     );
     assert_eq!(
-        connect(&format!(
-            "host=localhost port={p} user=postgres dbname=postgres sslmode=verify-ca \
+        connect(
+            driver,
+            &format!(
+                "host=localhost port={p} user=postgres dbname=postgres sslmode=verify-ca \
              sslrootcert={other}"
-        ))
+            )
+        )
         .await
         .unwrap_err(),
         "SSL error: certificate verify failed\n"
     );
     assert_eq!(
-        connect(&format!(
-            "host=localhost port={p} user=postgres dbname=postgres sslmode=verify-ca"
-        ))
+        connect(
+            driver,
+            &format!("host=localhost port={p} user=postgres dbname=postgres sslmode=verify-ca")
+        )
         .await
         .unwrap_err(),
         format!(
@@ -333,50 +358,59 @@ async fn connection_level_certificate_failures() {
         )
     );
     // prefer: the failed handshake's text stays, and the plain retry connects.
-    let mut conn = connect(&format!(
-        "host=localhost port={p} user=postgres password={} dbname=postgres sslmode=prefer \
+    let mut conn = connect(
+        driver,
+        &format!(
+            "host=localhost port={p} user=postgres password={} dbname=postgres sslmode=prefer \
          sslrootcert={other}",
-        t.server.password()
-    ))
+            t.server.password()
+        ),
+    )
     .await
     .unwrap();
     assert_eq!(ssl_in_use(&mut conn).await, "f");
     conn.close().await;
 }
 
-#[tokio::test]
-async fn scram_sha_256_plus_over_tls() {
+both_drivers!(scram_sha_256_plus_over_tls);
+async fn scram_sha_256_plus_over_tls(driver: Driver) {
     let t = tls();
     let (p, pw) = (t.server.port(), t.server.password());
     let ca = t.certs.ca().display().to_string();
     // channel_binding=require succeeds only if the server accepted SCRAM-SHA-256-PLUS with
     // our tls-server-end-point binding (libpq: "channel binding required, but server
     // authenticated client without channel binding" otherwise).
-    let mut conn = connect(&format!(
-        "host=localhost port={p} user={SCRAM_ROLE} password={pw} dbname=postgres \
+    let mut conn = connect(
+        driver,
+        &format!(
+            "host=localhost port={p} user={SCRAM_ROLE} password={pw} dbname=postgres \
          sslmode=verify-full sslrootcert={ca} channel_binding=require"
-    ))
+        ),
+    )
     .await
     .unwrap();
     assert_eq!(ssl_in_use(&mut conn).await, "t");
     conn.close().await;
     // rexref: sslmode=disable channel_binding=require
     assert_eq!(
-        connect(&format!(
-            "host=localhost port={p} user={SCRAM_ROLE} password={pw} dbname=postgres \
+        connect(
+            driver,
+            &format!(
+                "host=localhost port={p} user={SCRAM_ROLE} password={pw} dbname=postgres \
              sslmode=disable channel_binding=require"
-        ))
+            )
+        )
         .await
         .unwrap_err(),
         "channel binding required, but SSL not in use\n"
     );
 }
 
+both_drivers!(require_auth_with_channel_binding_refuses_every_downgrade);
 /// `require_auth=scram-sha-256` with `channel_binding=require` (issue 9): only a SCRAM
 /// exchange bound to this TLS channel connects; every downgrade is refused before any
 /// reply (tests/connection.rs checks that not a byte follows the startup packet).
-#[tokio::test]
-async fn require_auth_with_channel_binding_refuses_every_downgrade() {
+async fn require_auth_with_channel_binding_refuses_every_downgrade(driver: Driver) {
     let t = tls();
     let p = &t.server;
     let ca = t.certs.ca().display().to_string();
@@ -399,7 +433,9 @@ async fn require_auth_with_channel_binding_refuses_every_downgrade() {
     );
     // SCRAM-SHA-256-PLUS over TLS: the only way channel_binding=require accepts the
     // AuthenticationOk.
-    let mut conn = connect(&conninfo(p, SCRAM_ROLE, &verified)).await.unwrap();
+    let mut conn = connect(driver, &conninfo(p, SCRAM_ROLE, &verified))
+        .await
+        .unwrap();
     assert_eq!(ssl_in_use(&mut conn).await, "t");
     conn.close().await;
     // No TLS: the server offers SCRAM-SHA-256 only, refused before the first SCRAM message.
@@ -413,7 +449,7 @@ async fn require_auth_with_channel_binding_refuses_every_downgrade() {
         (plain, "sslmode=allow"),
     ] {
         assert_eq!(
-            connect(&conninfo(server, SCRAM_ROLE, ssl))
+            connect(driver, &conninfo(server, SCRAM_ROLE, ssl))
                 .await
                 .unwrap_err(),
             "channel binding required, but SSL not in use\n",
@@ -438,7 +474,7 @@ async fn require_auth_with_channel_binding_refuses_every_downgrade() {
         ),
     ] {
         assert_eq!(
-            connect(&conninfo(p, user, ssl)).await.unwrap_err(),
+            connect(driver, &conninfo(p, user, ssl)).await.unwrap_err(),
             failed(reason),
             "{user}"
         );
@@ -453,19 +489,21 @@ async fn require_auth_with_channel_binding_refuses_every_downgrade() {
         )
     };
     assert_eq!(
-        connect(&bound_only(MD5_ROLE, &verified)).await.unwrap_err(),
+        connect(driver, &bound_only(MD5_ROLE, &verified))
+            .await
+            .unwrap_err(),
         "channel binding required but not supported by server's authentication request\n"
     );
     assert_eq!(
-        connect(&bound_only(CERT_ROLE, &with_cert))
+        connect(driver, &bound_only(CERT_ROLE, &with_cert))
             .await
             .unwrap_err(),
         "channel binding required, but server authenticated client without channel binding\n"
     );
 }
 
-#[tokio::test]
-async fn client_certificate_authentication() {
+both_drivers!(client_certificate_authentication);
+async fn client_certificate_authentication(driver: Driver) {
     let t = tls();
     let p = t.server.port();
     let ca = t.certs.ca().display().to_string();
@@ -474,36 +512,42 @@ async fn client_certificate_authentication() {
         "host=127.0.0.1 port={p} user={CERT_ROLE} dbname=postgres sslmode=verify-ca \
          sslrootcert={ca}"
     );
-    let mut conn = connect(&format!(
-        "{base} sslcert={} sslkey={}",
-        client.cert.display(),
-        client.key.display()
-    ))
+    let mut conn = connect(
+        driver,
+        &format!(
+            "{base} sslcert={} sslkey={}",
+            client.cert.display(),
+            client.key.display()
+        ),
+    )
     .await
     .unwrap();
     assert_eq!(ssl_in_use(&mut conn).await, "t");
     conn.close().await;
     // rexref: the same hba line without a client certificate.
     assert_eq!(
-        connect(&base).await.unwrap_err(),
+        connect(driver, &base).await.unwrap_err(),
         "FATAL:  connection requires a valid client certificate\n"
     );
     // A certificate for another user (rexref: certuser with a certificate for postgres).
     let server = t.certs.client("someone_else").unwrap();
     assert_eq!(
-        connect(&format!(
-            "{base} sslcert={} sslkey={}",
-            server.cert.display(),
-            server.key.display()
-        ))
+        connect(
+            driver,
+            &format!(
+                "{base} sslcert={} sslkey={}",
+                server.cert.display(),
+                server.key.display()
+            )
+        )
         .await
         .unwrap_err(),
         format!("FATAL:  certificate authentication failed for user \"{CERT_ROLE}\"\n")
     );
 }
 
-#[tokio::test]
-async fn prefer_and_allow_retry_after_a_server_error() {
+both_drivers!(prefer_and_allow_retry_after_a_server_error);
+async fn prefer_and_allow_retry_after_a_server_error(driver: Driver) {
     let t = tls();
     let p = t.server.port();
     let text = |encryption: &str| {
@@ -514,17 +558,19 @@ async fn prefer_and_allow_retry_after_a_server_error() {
     };
     // rexref: user=bothreject sslmode=prefer / sslmode=allow
     assert_eq!(
-        connect(&format!(
-            "host=127.0.0.1 port={p} user={REJECT_ROLE} dbname=postgres sslmode=prefer"
-        ))
+        connect(
+            driver,
+            &format!("host=127.0.0.1 port={p} user={REJECT_ROLE} dbname=postgres sslmode=prefer")
+        )
         .await
         .unwrap_err(),
         format!("{}{}", text("SSL encryption"), text("no encryption"))
     );
     assert_eq!(
-        connect(&format!(
-            "host=127.0.0.1 port={p} user={REJECT_ROLE} dbname=postgres sslmode=allow"
-        ))
+        connect(
+            driver,
+            &format!("host=127.0.0.1 port={p} user={REJECT_ROLE} dbname=postgres sslmode=allow")
+        )
         .await
         .unwrap_err(),
         format!("{}{}", text("no encryption"), text("SSL encryption"))
@@ -532,19 +578,25 @@ async fn prefer_and_allow_retry_after_a_server_error() {
     // rexref: a failed handshake replaces the buffer (libpq 13's printfPQExpBuffer).
     let other = t.certs.other_ca().unwrap().cert.display().to_string();
     assert_eq!(
-        connect(&format!(
-            "host=127.0.0.1 port={p} user={REJECT_ROLE} dbname=postgres sslmode=allow \
+        connect(
+            driver,
+            &format!(
+                "host=127.0.0.1 port={p} user={REJECT_ROLE} dbname=postgres sslmode=allow \
              sslrootcert={other}"
-        ))
+            )
+        )
         .await
         .unwrap_err(),
         "SSL error: certificate verify failed\n"
     );
     assert_eq!(
-        connect(&format!(
-            "host=127.0.0.1 port={p} user={REJECT_ROLE} dbname=postgres sslmode=prefer \
+        connect(
+            driver,
+            &format!(
+                "host=127.0.0.1 port={p} user={REJECT_ROLE} dbname=postgres sslmode=prefer \
              sslrootcert={other}"
-        ))
+            )
+        )
         .await
         .unwrap_err(),
         format!(
@@ -594,6 +646,15 @@ struct Hello {
     alpn: Option<Vec<u8>>,
 }
 
+/// A listener on 127.0.0.1 for a fake server on `support::background()`, never on the
+/// test's own thread (a blocking connect there would starve it); and its port.
+fn listen() -> (std::net::TcpListener, u16) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.set_nonblocking(true).expect("non-blocking");
+    let port = listener.local_addr().expect("local address").port();
+    (listener, port)
+}
+
 /// A fake server for one connection: with `direct`, the TLS handshake at once; else it
 /// reads SSLRequest and answers `S` first. After the handshake it reads the startup packet
 /// and hangs up, after ending TLS (close_notify) if `close_notify`.
@@ -602,11 +663,9 @@ async fn fake_tls_server(
     direct: bool,
     close_notify: bool,
 ) -> (u16, tokio::task::JoinHandle<Hello>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let port = listener.local_addr().expect("local address").port();
-    let server = tokio::spawn(async move {
+    let (listener, port) = listen();
+    let server = support::background().spawn(async move {
+        let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
         let (mut tcp, _) = listener.accept().await.expect("accept");
         let mut first = [0u8; 6];
         while tcp.peek(&mut first).await.expect("peek") < first.len() {}
@@ -646,8 +705,8 @@ async fn fake_tls_server(
 /// The first bytes of an SSLRequest: its length (8) and the start of its code.
 const SSL_REQUEST_START: [u8; 6] = [0, 0, 0, 8, 0x04, 0xd2];
 
-#[tokio::test]
-async fn sslsni_decides_the_server_name_indication() {
+both_drivers!(sslsni_decides_the_server_name_indication);
+async fn sslsni_decides_the_server_name_indication(driver: Driver) {
     let t = tls();
     let ca = t.certs.ca().display().to_string();
     for (sni, sent) in [
@@ -656,10 +715,13 @@ async fn sslsni_decides_the_server_name_indication() {
         ("sslsni=0", None),
     ] {
         let (port, server) = fake_tls_server(fake_server_config(&t.certs, &[]), false, false).await;
-        let err = connect(&format!(
-            "host=localhost hostaddr=127.0.0.1 port={port} user=postgres dbname=postgres \
+        let err = connect(
+            driver,
+            &format!(
+                "host=localhost hostaddr=127.0.0.1 port={port} user=postgres dbname=postgres \
              sslmode=verify-full sslrootcert={ca} {sni}"
-        ))
+            ),
+        )
         .await
         .unwrap_err();
         assert_eq!(err, TLS_EOF, "{sni}");
@@ -669,17 +731,20 @@ async fn sslsni_decides_the_server_name_indication() {
     }
 }
 
-#[tokio::test]
-async fn sslsni_0_still_verifies_the_server() {
+both_drivers!(sslsni_0_still_verifies_the_server);
+async fn sslsni_0_still_verifies_the_server(driver: Driver) {
     let t = tls();
     let p = t.server.port();
     let ca = t.certs.ca().display().to_string();
     for mode in ["verify-ca", "verify-full"] {
-        let mut conn = connect(&format!(
-            "host=localhost port={p} user=postgres password={} dbname=postgres sslmode={mode} \
+        let mut conn = connect(
+            driver,
+            &format!(
+                "host=localhost port={p} user=postgres password={} dbname=postgres sslmode={mode} \
              sslrootcert={ca} sslsni=0",
-            t.server.password()
-        ))
+                t.server.password()
+            ),
+        )
         .await
         .unwrap_or_else(|e| panic!("{mode}: {e}"));
         assert_eq!(ssl_in_use(&mut conn).await, "t", "{mode}");
@@ -687,26 +752,32 @@ async fn sslsni_0_still_verifies_the_server() {
     }
     // Without SNI the host name is still checked against the certificate.
     assert_eq!(
-        connect(&format!(
-            "host=127.0.0.2 hostaddr=127.0.0.1 port={p} user=postgres dbname=postgres \
+        connect(
+            driver,
+            &format!(
+                "host=127.0.0.2 hostaddr=127.0.0.1 port={p} user=postgres dbname=postgres \
              sslmode=verify-full sslrootcert={ca} sslsni=0"
-        ))
+            )
+        )
         .await
         .unwrap_err(),
         "server certificate for \"localhost\" does not match host name \"127.0.0.2\"\n"
     );
 }
 
-#[tokio::test]
-async fn sslnegotiation_direct_starts_with_a_client_hello() {
+both_drivers!(sslnegotiation_direct_starts_with_a_client_hello);
+async fn sslnegotiation_direct_starts_with_a_client_hello(driver: Driver) {
     let t = tls();
     let ca = t.certs.ca().display().to_string();
     let config = fake_server_config(&t.certs, &[pgcluster::tls::ALPN_POSTGRESQL]);
     let (port, server) = fake_tls_server(config, true, false).await;
-    let err = connect(&format!(
-        "host=localhost port={port} user=postgres dbname=postgres sslmode=verify-full \
+    let err = connect(
+        driver,
+        &format!(
+            "host=localhost port={port} user=postgres dbname=postgres sslmode=verify-full \
          sslrootcert={ca} sslnegotiation=direct"
-    ))
+        ),
+    )
     .await
     .unwrap_err();
     assert_eq!(err, TLS_EOF);
@@ -721,16 +792,19 @@ async fn sslnegotiation_direct_starts_with_a_client_hello() {
     assert_eq!(hello.alpn.as_deref(), Some(&b"postgresql"[..]));
 }
 
-#[tokio::test]
-async fn sslnegotiation_direct_against_postgresql_15() {
+both_drivers!(sslnegotiation_direct_against_postgresql_15);
+async fn sslnegotiation_direct_against_postgresql_15(driver: Driver) {
     let t = tls();
     // PostgreSQL 15 reads the ClientHello as a startup packet of absurd length and hangs up.
     assert_eq!(
-        connect(&format!(
-            "host=localhost port={} user=postgres dbname=postgres sslmode=require \
+        connect(
+            driver,
+            &format!(
+                "host=localhost port={} user=postgres dbname=postgres sslmode=require \
              sslnegotiation=direct",
-            t.server.port()
-        ))
+                t.server.port()
+            )
+        )
         .await
         .unwrap_err(),
         "server does not support direct SSL negotiation (sslnegotiation=direct needs \
@@ -751,10 +825,10 @@ fn env_with(vars: Vars<'_>) -> Env {
         })
 }
 
+both_drivers!(pgsslmode_and_pgsslrootcert);
 /// Texts from `rexref libpq` with the same variables set (libpq 13.3 reads them from the
 /// process environment; these tests pass them in an `Env`).
-#[tokio::test]
-async fn pgsslmode_and_pgsslrootcert() {
+async fn pgsslmode_and_pgsslrootcert(driver: Driver) {
     let t = tls();
     let base = format!(
         "host=localhost port={} user=postgres password={} dbname=postgres",
@@ -781,7 +855,7 @@ async fn pgsslmode_and_pgsslrootcert() {
         ),
     ];
     for (vars, extra, ssl) in cases {
-        let mut conn = connect_env(&format!("{base} {extra}"), &env_with(vars))
+        let mut conn = connect_env(driver, &format!("{base} {extra}"), &env_with(vars))
             .await
             .unwrap_or_else(|e| panic!("{vars:?} {extra}: {e}"));
         assert_eq!(ssl_in_use(&mut conn).await, ssl, "{vars:?} {extra}");
@@ -790,18 +864,18 @@ async fn pgsslmode_and_pgsslrootcert() {
     // rexref: PGSSLMODE=verify-ca PGSSLROOTCERT=<other CA>
     let untrusted = env_with(&[("PGSSLMODE", "verify-ca"), ("PGSSLROOTCERT", &other)]);
     assert_eq!(
-        connect_env(&base, &untrusted).await.unwrap_err(),
+        connect_env(driver, &base, &untrusted).await.unwrap_err(),
         "SSL error: certificate verify failed\n"
     );
     // ... unless the keyword names the right root file.
-    let mut conn = connect_env(&format!("{base} sslrootcert={ca}"), &untrusted)
+    let mut conn = connect_env(driver, &format!("{base} sslrootcert={ca}"), &untrusted)
         .await
         .unwrap();
     assert_eq!(ssl_in_use(&mut conn).await, "t");
     conn.close().await;
     // rexref: PGSSLMODE=verify-ca alone looks for ~/.postgresql/root.crt.
     assert_eq!(
-        connect_env(&base, &env_with(&[("PGSSLMODE", "verify-ca")]))
+        connect_env(driver, &base, &env_with(&[("PGSSLMODE", "verify-ca")]))
             .await
             .unwrap_err(),
         format!(
@@ -812,8 +886,8 @@ async fn pgsslmode_and_pgsslrootcert() {
     );
 }
 
-#[tokio::test]
-async fn pgsslcert_and_pgsslkey() {
+both_drivers!(pgsslcert_and_pgsslkey);
+async fn pgsslcert_and_pgsslkey(driver: Driver) {
     let t = tls();
     let base = format!(
         "host=localhost port={} user={CERT_ROLE} dbname=postgres",
@@ -835,23 +909,25 @@ async fn pgsslcert_and_pgsslkey() {
         ])
     };
     // The `cert` line of pg_hba.conf admits the role only with its certificate.
-    let mut conn = connect_env(&base, &vars(&key)).await.unwrap();
+    let mut conn = connect_env(driver, &base, &vars(&key)).await.unwrap();
     assert_eq!(ssl_in_use(&mut conn).await, "t");
     conn.close().await;
     // rexref: PGSSLKEY names the server's key.
     let mismatch =
         format!("could not load private key file \"{wrong_key}\": key values mismatch\n");
     assert_eq!(
-        connect_env(&base, &vars(&wrong_key)).await.unwrap_err(),
+        connect_env(driver, &base, &vars(&wrong_key))
+            .await
+            .unwrap_err(),
         mismatch
     );
     // The keyword wins over the variable, both ways.
-    let mut conn = connect_env(&format!("{base} sslkey={key}"), &vars(&wrong_key))
+    let mut conn = connect_env(driver, &format!("{base} sslkey={key}"), &vars(&wrong_key))
         .await
         .unwrap();
     conn.close().await;
     assert_eq!(
-        connect_env(&format!("{base} sslkey={wrong_key}"), &vars(&key))
+        connect_env(driver, &format!("{base} sslkey={wrong_key}"), &vars(&key))
             .await
             .unwrap_err(),
         mismatch
@@ -859,13 +935,13 @@ async fn pgsslcert_and_pgsslkey() {
     // Without PGSSLCERT the role is refused (rexref: the same hba line, no certificate).
     let no_cert = env_with(&[("PGSSLMODE", "verify-full"), ("PGSSLROOTCERT", &ca)]);
     assert_eq!(
-        connect_env(&base, &no_cert).await.unwrap_err(),
+        connect_env(driver, &base, &no_cert).await.unwrap_err(),
         "FATAL:  connection requires a valid client certificate\n"
     );
 }
 
-#[tokio::test]
-async fn pgsslsni_and_pgsslnegotiation() {
+both_drivers!(pgsslsni_and_pgsslnegotiation);
+async fn pgsslsni_and_pgsslnegotiation(driver: Driver) {
     let t = tls();
     let ca = t.certs.ca().display().to_string();
     // The fake servers never get as far as the password.
@@ -881,7 +957,7 @@ async fn pgsslsni_and_pgsslnegotiation() {
     for (extra, sent) in [("", None), ("sslsni=1", Some("localhost"))] {
         let (port, server) = fake_tls_server(fake_server_config(&t.certs, &[]), false, false).await;
         assert_eq!(
-            connect_env(&conninfo(port, extra), &no_sni)
+            connect_env(driver, &conninfo(port, extra), &no_sni)
                 .await
                 .unwrap_err(),
             TLS_EOF
@@ -889,7 +965,7 @@ async fn pgsslsni_and_pgsslnegotiation() {
         assert_eq!(server.await.unwrap().sni.as_deref(), sent, "{extra}");
     }
     // PostgreSQL 15 with PGSSLSNI=0: still verified.
-    let mut conn = connect_env(&conninfo(t.server.port(), ""), &no_sni)
+    let mut conn = connect_env(driver, &conninfo(t.server.port(), ""), &no_sni)
         .await
         .unwrap();
     assert_eq!(ssl_in_use(&mut conn).await, "t");
@@ -904,7 +980,7 @@ async fn pgsslsni_and_pgsslnegotiation() {
         let config = fake_server_config(&t.certs, &[pgcluster::tls::ALPN_POSTGRESQL]);
         let (port, server) = fake_tls_server(config, first == 0x16, false).await;
         assert_eq!(
-            connect_env(&conninfo(port, extra), &direct)
+            connect_env(driver, &conninfo(port, extra), &direct)
                 .await
                 .unwrap_err(),
             TLS_EOF
@@ -915,13 +991,13 @@ async fn pgsslsni_and_pgsslnegotiation() {
 
 // ---- TLS alerts from the server ----
 
+both_drivers!(refused_client_certificates_read_as_openssl_alerts);
 /// The server refuses a client certificate it cannot verify with a fatal alert: in the
 /// handshake with TLS 1.2, and with TLS 1.3 after it, on the first read. rexref (libpq 13.3
 /// with OpenSSL 1.1.1) prints the same text for both, with the same files. (With TLS 1.3,
 /// libpq 13 now and then adds `could not send startup packet: Connection reset by peer`,
 /// when the alert beats its startup packet; pgcluster's write does not fail there.)
-#[tokio::test]
-async fn refused_client_certificates_read_as_openssl_alerts() {
+async fn refused_client_certificates_read_as_openssl_alerts(driver: Driver) {
     let t = tls();
     let other_ca = t.certs.other_ca().unwrap();
     let server = t.certs.server();
@@ -942,13 +1018,16 @@ async fn refused_client_certificates_read_as_openssl_alerts() {
     for max in ["", "ssl_max_protocol_version=TLSv1.2"] {
         for (cert, key, text) in cases {
             assert_eq!(
-                connect(&format!(
-                    "host=localhost port={} user={CERT_ROLE} dbname=postgres sslmode=require \
+                connect(
+                    driver,
+                    &format!(
+                        "host=localhost port={} user={CERT_ROLE} dbname=postgres sslmode=require \
                      sslcert={} sslkey={} {max}",
-                    t.server.port(),
-                    cert.display(),
-                    key.display()
-                ))
+                        t.server.port(),
+                        cert.display(),
+                        key.display()
+                    )
+                )
                 .await
                 .unwrap_err(),
                 text,
@@ -959,11 +1038,11 @@ async fn refused_client_certificates_read_as_openssl_alerts() {
     }
 }
 
+both_drivers!(no_common_tls_version);
 /// rexref against a server with `ssl_min_protocol_version = 'TLSv1.3'` and the client's
 /// `ssl_max_protocol_version=TLSv1.2`: OpenSSL's protocol_version alert, and libpq's hint
 /// with the client's range.
-#[tokio::test]
-async fn no_common_tls_version() {
+async fn no_common_tls_version(driver: Driver) {
     let certs = TestCerts::generate().unwrap();
     let server = TestServer::builder()
         .tls(&certs)
@@ -971,11 +1050,14 @@ async fn no_common_tls_version() {
         .start()
         .unwrap();
     assert_eq!(
-        connect(&format!(
-            "host=localhost port={} user=postgres dbname=postgres sslmode=require \
+        connect(
+            driver,
+            &format!(
+                "host=localhost port={} user=postgres dbname=postgres sslmode=require \
              ssl_max_protocol_version=TLSv1.2",
-            server.port()
-        ))
+                server.port()
+            )
+        )
         .await
         .unwrap_err(),
         "SSL error: tlsv1 alert protocol version\nThis may indicate that the server does not \
@@ -986,11 +1068,9 @@ async fn no_common_tls_version() {
 /// A fake server that answers SSLRequest with `S`, reads the ClientHello, sends a fatal
 /// alert in the clear, and waits for the client to hang up.
 async fn alerting_server(alert: u8) -> (u16, tokio::task::JoinHandle<()>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let port = listener.local_addr().expect("local address").port();
-    let server = tokio::spawn(async move {
+    let (listener, port) = listen();
+    let server = support::background().spawn(async move {
+        let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
         let (mut tcp, _) = listener.accept().await.expect("accept");
         let mut request = [0u8; 8];
         tcp.read_exact(&mut request).await.expect("SSLRequest");
@@ -1007,11 +1087,11 @@ async fn alerting_server(alert: u8) -> (u16, tokio::task::JoinHandle<()>) {
     (port, server)
 }
 
+both_drivers!(alerts_from_a_fake_server);
 /// Alerts PostgreSQL does not send but another TLS server might. Each text is what rexref
 /// printed when a fake server sent the same bytes (OpenSSL has no text for
 /// no_application_protocol, 120: libpq shows its error code).
-#[tokio::test]
-async fn alerts_from_a_fake_server() {
+async fn alerts_from_a_fake_server(driver: Driver) {
     for (alert, text) in [
         (116, "SSL error: tlsv13 alert certificate required\n"),
         (40, "SSL error: sslv3 alert handshake failure\n"),
@@ -1024,9 +1104,10 @@ async fn alerts_from_a_fake_server() {
     ] {
         let (port, server) = alerting_server(alert).await;
         assert_eq!(
-            connect(&format!(
-                "host=127.0.0.1 port={port} user=x dbname=x sslmode=require"
-            ))
+            connect(
+                driver,
+                &format!("host=127.0.0.1 port={port} user=x dbname=x sslmode=require")
+            )
             .await
             .unwrap_err(),
             text,
@@ -1036,15 +1117,16 @@ async fn alerts_from_a_fake_server() {
     }
 }
 
+both_drivers!(close_notify_while_waiting);
 /// rexref: a fake server that ends TLS (close_notify) after the handshake.
-#[tokio::test]
-async fn close_notify_while_waiting() {
+async fn close_notify_while_waiting(driver: Driver) {
     let t = tls();
     let (port, server) = fake_tls_server(fake_server_config(&t.certs, &[]), false, true).await;
     assert_eq!(
-        connect(&format!(
-            "host=localhost port={port} user=postgres dbname=postgres sslmode=require"
-        ))
+        connect(
+            driver,
+            &format!("host=localhost port={port} user=postgres dbname=postgres sslmode=require")
+        )
         .await
         .unwrap_err(),
         "SSL connection has been closed unexpectedly\n"
@@ -1052,11 +1134,11 @@ async fn close_notify_while_waiting() {
     server.await.unwrap();
 }
 
+both_drivers!(terminated_backend_over_tls_and_over_tcp);
 /// rexref exec (libpq 13.3) against the same server: a backend that ends over TLS sends
 /// close_notify after its FATAL, which libpq reports in TLS's words; over plain TCP the
 /// same termination is the server closing the connection.
-#[tokio::test]
-async fn terminated_backend_over_tls_and_over_tcp() {
+async fn terminated_backend_over_tls_and_over_tcp(driver: Driver) {
     let t = tls();
     let conninfo = |mode: &str| {
         format!(
@@ -1074,7 +1156,7 @@ async fn terminated_backend_over_tls_and_over_tcp() {
              terminated abnormally\n\tbefore or while processing the request.\n",
         ),
     ] {
-        let mut conn = connect(&conninfo(mode)).await.expect("connects");
+        let mut conn = connect(driver, &conninfo(mode)).await.expect("connects");
         match conn
             .simple_query("SELECT pg_terminate_backend(pg_backend_pid())")
             .await
@@ -1088,13 +1170,13 @@ async fn terminated_backend_over_tls_and_over_tcp() {
     }
 }
 
+both_drivers!(sslnegotiation_direct_against_postgresql_17);
 /// `sslnegotiation=direct` against PostgreSQL 17, whose binaries are in
 /// `$PGCLUSTER_TEST_PG17_BIN` (`.ci/run` unpacks PostgreSQL 17 there; these machines'
 /// packages stop at 15): TLS from the first byte (the fake-server test above shows that no
 /// SSLRequest goes first), verified, with SCRAM-SHA-256-PLUS bound to it. Without the
 /// variable the test says it is skipped.
-#[tokio::test]
-async fn sslnegotiation_direct_against_postgresql_17() {
+async fn sslnegotiation_direct_against_postgresql_17(driver: Driver) {
     let Some(bin) = std::env::var_os("PGCLUSTER_TEST_PG17_BIN") else {
         eprintln!("skipped: PGCLUSTER_TEST_PG17_BIN is not set");
         return;
@@ -1114,9 +1196,12 @@ async fn sslnegotiation_direct_against_postgresql_17() {
             server.password()
         )
     };
-    let mut conn = connect(&conninfo("sslmode=verify-full channel_binding=require"))
-        .await
-        .expect("direct TLS connects");
+    let mut conn = connect(
+        driver,
+        &conninfo("sslmode=verify-full channel_binding=require"),
+    )
+    .await
+    .expect("direct TLS connects");
     assert_eq!(ssl_in_use(&mut conn).await, "t");
     let version = conn.simple_query("SHOW server_version_num").await.unwrap();
     let version: u32 = version[0].rows[0][0].as_deref().unwrap().parse().unwrap();

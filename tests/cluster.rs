@@ -1,14 +1,29 @@
 //! The Cluster API on a real server: name safety, every operation, races, busy databases,
 //! overwrite failures and what overwrite keeps, invalid databases, missing privileges, and a
 //! connection lost mid-DDL.
+//!
+//! Drivers: a test that runs `for_each_driver(|driver| ...)` runs its checks on the
+//! blocking API, then again on the async one (`connecting::SyncCluster`: the same calls;
+//! the async ones run to the end on a current-thread runtime), one after the other, since
+//! both would use the same database names on the shared server. Those are the ones whose
+//! behaviour involves the driver (sessions held and ended under a call, a connection lost
+//! mid-DDL, the warm connection reused or replaced when dead, a connect refused, threads
+//! racing) and the cheap ones. The overwrite tests built on `overwrite_fixture` check what
+//! the server's catalogs hold after SQL the cluster layer wrote once for both drivers,
+//! and are the slow ones: they stay on the blocking API (and the async
+//! `overwrite_with` calls of `overwrite_with_options_given_anew`), as do the two that
+//! already cover both APIs side by side (`one_cluster_shared_by_threads_and_runtimes`,
+//! `async_nameless_drop_and_overwrite`) and `server_names_...`, which does no I/O.
 #![cfg(feature = "testing")]
 
+mod connecting;
 mod overwrite_fixture;
 
 use std::sync::{Arc, Barrier, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use connecting::{for_each_driver, Driver, SyncCluster};
 use overwrite_fixture::{has_marker, properties, temporary_databases, Fixture};
 use pgcluster::blocking::Cluster;
 use pgcluster::cluster::{CreateOptions, DropOptions};
@@ -26,8 +41,17 @@ fn cluster() -> Cluster {
         .with_env(server().env())
 }
 
-fn cluster_as(user: &str) -> Cluster {
-    Cluster::new(&format!("pgsql://{user}@/postgres"))
+/// The shared server's `postgres` database on `driver`.
+fn cluster_on(driver: Driver) -> SyncCluster {
+    driver
+        .sync_cluster("pgsql:///postgres")
+        .unwrap()
+        .with_env(server().env())
+}
+
+fn cluster_as(driver: Driver, user: &str) -> SyncCluster {
+    driver
+        .sync_cluster(&format!("pgsql://{user}@/postgres"))
         .unwrap()
         .with_env(server().env())
 }
@@ -67,59 +91,63 @@ fn text(r: Result<(), Error>) -> String {
 
 #[test]
 fn awkward_names_round_trip() {
-    let c = cluster();
-    let names_to_try = [
-        "it's \"quoted\"",
-        "with space; DROP DATABASE postgres; --",
-        "back\\slash",
-        "MixedCase",
-        "ünïcødé 数据库",
-        "line\nbreak",
-        // exactly 63 bytes
-        &"n".repeat(63),
-    ];
-    for name in names_to_try {
-        assert!(!c.exists(name).unwrap(), "{name:?}");
-        c.create(name).unwrap();
-        assert!(c.exists(name).unwrap(), "{name:?}");
-        assert_eq!(count(name), 1, "{name:?} as the server lists it");
-        let renamed = format!("{}~", &name[..name.len().min(40)]);
-        c.rename(&renamed, name).unwrap();
-        assert_eq!((count(name), count(&renamed)), (0, 1), "{name:?}");
-        c.copy_database(&renamed, name).unwrap();
-        assert_eq!(count(name), 1, "{name:?} cloned");
-        c.drop_database(name).unwrap();
-        c.drop_database(renamed.as_str()).unwrap();
-        assert!(!c.exists(name).unwrap(), "{name:?}");
-    }
-    assert!(!names().iter().any(|n| n == "postgres~"));
-    assert_eq!(count("postgres"), 1);
+    for_each_driver(|driver| {
+        let c = cluster_on(driver);
+        let names_to_try = [
+            "it's \"quoted\"",
+            "with space; DROP DATABASE postgres; --",
+            "back\\slash",
+            "MixedCase",
+            "ünïcødé 数据库",
+            "line\nbreak",
+            // exactly 63 bytes
+            &"n".repeat(63),
+        ];
+        for name in names_to_try {
+            assert!(!c.exists(name).unwrap(), "{name:?}");
+            c.create(name).unwrap();
+            assert!(c.exists(name).unwrap(), "{name:?}");
+            assert_eq!(count(name), 1, "{name:?} as the server lists it");
+            let renamed = format!("{}~", &name[..name.len().min(40)]);
+            c.rename(&renamed, name).unwrap();
+            assert_eq!((count(name), count(&renamed)), (0, 1), "{name:?}");
+            c.copy_database(&renamed, name).unwrap();
+            assert_eq!(count(name), 1, "{name:?} cloned");
+            c.drop_database(name).unwrap();
+            c.drop_database(renamed.as_str()).unwrap();
+            assert!(!c.exists(name).unwrap(), "{name:?}");
+        }
+        assert!(!names().iter().any(|n| n == "postgres~"));
+        assert_eq!(count("postgres"), 1);
+    });
 }
 
 #[test]
 fn names_over_63_bytes_are_refused_and_the_neighbour_is_untouched() {
-    let c = cluster();
-    let base = "x".repeat(63);
-    c.create(base.as_str()).unwrap();
-    let long = format!("{base}y");
-    let expected = format!(
-        "Invalid database name \"{long}\": it is 64 bytes long, and PostgreSQL names are at most \
-         63 bytes (the server would cut it and act on another name)"
-    );
-    assert_eq!(text(c.drop_database(long.as_str())), expected);
-    assert_eq!(text(c.create(long.as_str())), expected);
-    assert_eq!(text(c.rename(&long, base.as_str())), expected);
-    assert_eq!(c.exists(long.as_str()).unwrap_err().to_string(), expected);
-    assert_eq!(count(&base), 1, "the 63-byte neighbour is still there");
-    assert_eq!(
-        text(c.create("")),
-        "Invalid database name: the name is empty"
-    );
-    assert_eq!(
-        text(c.create("a\0b")),
-        "Invalid database name \"a\\0b\": it contains a NUL byte"
-    );
-    c.drop_database(base.as_str()).unwrap();
+    for_each_driver(|driver| {
+        let c = cluster_on(driver);
+        let base = "x".repeat(63);
+        c.create(base.as_str()).unwrap();
+        let long = format!("{base}y");
+        let expected = format!(
+            "Invalid database name \"{long}\": it is 64 bytes long, and PostgreSQL names are at most \
+             63 bytes (the server would cut it and act on another name)"
+        );
+        assert_eq!(text(c.drop_database(long.as_str())), expected);
+        assert_eq!(text(c.create(long.as_str())), expected);
+        assert_eq!(text(c.rename(&long, base.as_str())), expected);
+        assert_eq!(c.exists(long.as_str()).unwrap_err().to_string(), expected);
+        assert_eq!(count(&base), 1, "the 63-byte neighbour is still there");
+        assert_eq!(
+            text(c.create("")),
+            "Invalid database name: the name is empty"
+        );
+        assert_eq!(
+            text(c.create("a\0b")),
+            "Invalid database name \"a\\0b\": it contains a NUL byte"
+        );
+        c.drop_database(base.as_str()).unwrap();
+    });
 }
 
 #[test]
@@ -127,27 +155,30 @@ fn standard_conforming_strings_off_changes_nothing() {
     server()
         .psql("CREATE ROLE scs_off LOGIN SUPERUSER; ALTER ROLE scs_off SET standard_conforming_strings = off")
         .unwrap();
-    let c = cluster_as("scs_off");
-    let name = "scs\\off'";
-    c.create(name).unwrap();
-    assert!(c.exists(name).unwrap());
-    assert!(!c.exists("scs\\\\off'").unwrap());
-    c.drop_database(name).unwrap();
-    assert_eq!(count(name), 0);
+    for_each_driver(|driver| {
+        let c = cluster_as(driver, "scs_off");
+        let name = "scs\\off'";
+        c.create(name).unwrap();
+        assert!(c.exists(name).unwrap());
+        assert!(!c.exists("scs\\\\off'").unwrap());
+        c.drop_database(name).unwrap();
+        assert_eq!(count(name), 0);
+    });
 }
 
 /// Runs `op` on `threads` threads at once, each with its own Cluster; checks that exactly
 /// one succeeds and returns every result.
 fn race(
+    driver: Driver,
     threads: usize,
-    op: impl Fn(&Cluster) -> Result<(), Error> + Send + Copy + 'static,
+    op: impl Fn(&SyncCluster) -> Result<(), Error> + Send + Copy + 'static,
 ) -> Vec<Result<(), String>> {
     let barrier = Arc::new(Barrier::new(threads));
     let handles: Vec<_> = (0..threads)
         .map(|_| {
             let barrier = barrier.clone();
             thread::spawn(move || {
-                let c = cluster();
+                let c = cluster_on(driver);
                 barrier.wait();
                 op(&c).map_err(|e| e.to_string())
             })
@@ -164,63 +195,69 @@ fn race(
 
 #[test]
 fn four_threads_create_one_name() {
-    let name = "race_create";
-    let results = race(4, move |c| c.create(name));
-    for e in results.iter().filter_map(|r| r.as_ref().err()) {
-        let lost_race = "Got an error from the database server:\n    duplicate key value violates unique constraint \"pg_database_datname_index\"\n    DETAIL:  Key (datname)=(race_create) already exists.";
-        let late =
-            "Got an error from the database server:\n    database \"race_create\" already exists";
-        assert!(e == lost_race || e == late, "{e}");
-    }
-    assert_eq!(count(name), 1);
-    cluster().drop_database(name).unwrap();
+    for_each_driver(|driver| {
+        let name = "race_create";
+        let results = race(driver, 4, move |c| c.create(name));
+        for e in results.iter().filter_map(|r| r.as_ref().err()) {
+            let lost_race = "Got an error from the database server:\n    duplicate key value violates unique constraint \"pg_database_datname_index\"\n    DETAIL:  Key (datname)=(race_create) already exists.";
+            let late =
+                "Got an error from the database server:\n    database \"race_create\" already exists";
+            assert!(e == lost_race || e == late, "{e}");
+        }
+        assert_eq!(count(name), 1);
+        cluster_on(driver).drop_database(name).unwrap();
+    });
 }
 
 #[test]
 fn three_threads_drop_one_name() {
-    let name = "race_drop";
-    cluster().create(name).unwrap();
-    let results = race(3, move |c| c.drop_database(name));
-    for e in results.iter().filter_map(|r| r.as_ref().err()) {
-        assert_eq!(
-            e,
-            "Got an error from the database server:\n    database \"race_drop\" does not exist"
-        );
-    }
-    assert_eq!(count(name), 0);
+    for_each_driver(|driver| {
+        let name = "race_drop";
+        cluster_on(driver).create(name).unwrap();
+        let results = race(driver, 3, move |c| c.drop_database(name));
+        for e in results.iter().filter_map(|r| r.as_ref().err()) {
+            assert_eq!(
+                e,
+                "Got an error from the database server:\n    database \"race_drop\" does not exist"
+            );
+        }
+        assert_eq!(count(name), 0);
+    });
 }
 
 #[test]
 fn busy_database_drop_rename_clone_and_force() {
-    let c = cluster();
-    let name = "busy_db";
-    c.create(name).unwrap();
-    let mut session = c.connect(name).unwrap();
-    let busy = "\n    DETAIL:  There is 1 other session using the database.";
-    assert_eq!(
-        text(c.drop_database(name)),
-        format!("Got an error from the database server:\n    database \"busy_db\" is being accessed by other users{busy}")
-    );
-    assert_eq!(
-        text(c.rename("busy_db_2", name)),
-        format!("Got an error from the database server:\n    database \"busy_db\" is being accessed by other users{busy}")
-    );
-    assert_eq!(
-        text(c.copy_database(name, "busy_db_copy")),
-        format!("Got an error from the database server:\n    source database \"busy_db\" is being accessed by other users{busy}")
-    );
-    assert_eq!(count("busy_db_copy"), 0);
-    c.drop_database_with(name, &DropOptions::new().force(true))
-        .unwrap();
-    assert_eq!(count(name), 0);
-    // The forced drop ended the session.
-    let err = session.simple_query("SELECT 1").unwrap_err().to_string();
-    assert!(
-        err.starts_with("Got an error from the database server:\n    terminating connection due to administrator command"),
-        "{err}"
-    );
-    c.drop_database_with(name, &DropOptions::new().if_exists(true))
-        .unwrap();
+    for_each_driver(|driver| {
+        let c = cluster_on(driver);
+        let name = "busy_db";
+        c.create(name).unwrap();
+        let mut session = c.connect(name).unwrap();
+        let busy = "\n    DETAIL:  There is 1 other session using the database.";
+        assert_eq!(
+            text(c.drop_database(name)),
+            format!("Got an error from the database server:\n    database \"busy_db\" is being accessed by other users{busy}")
+        );
+        assert_eq!(
+            text(c.rename("busy_db_2", name)),
+            format!("Got an error from the database server:\n    database \"busy_db\" is being accessed by other users{busy}")
+        );
+        assert_eq!(
+            text(c.copy_database(name, "busy_db_copy")),
+            format!("Got an error from the database server:\n    source database \"busy_db\" is being accessed by other users{busy}")
+        );
+        assert_eq!(count("busy_db_copy"), 0);
+        c.drop_database_with(name, &DropOptions::new().force(true))
+            .unwrap();
+        assert_eq!(count(name), 0);
+        // The forced drop ended the session.
+        let err = session.simple_query("SELECT 1").unwrap_err().to_string();
+        assert!(
+            err.starts_with("Got an error from the database server:\n    terminating connection due to administrator command"),
+            "{err}"
+        );
+        c.drop_database_with(name, &DropOptions::new().if_exists(true))
+            .unwrap();
+    });
 }
 
 #[test]
@@ -284,123 +321,131 @@ fn overwrite_keeps_the_name_through_failures() {
 
 #[test]
 fn list_shows_every_database() {
-    let c = cluster();
-    let name = "listed_db";
-    c.create_with(
-        name,
-        &CreateOptions::new().connection_limit(3).is_template(true),
-    )
-    .unwrap();
-    let list = c.list().unwrap();
-    let listed: Vec<&str> = list.iter().map(|d| d.name.as_str()).collect();
-    let mut sorted = listed.clone();
-    sorted.sort_unstable();
-    sorted.dedup();
-    assert_eq!(listed, sorted, "by name, once each");
-    for db in ["postgres", "template0", "template1", name] {
-        assert!(listed.contains(&db), "{db} in {listed:?}");
-    }
-    assert!(
-        !list
-            .iter()
-            .find(|d| d.name == "template0")
-            .unwrap()
-            .allow_connections
-    );
-    let info = list.iter().find(|d| d.name == name).unwrap();
-    assert_eq!(info.encoding, "UTF8");
-    assert_eq!(info.connection_limit, 3);
-    assert!(info.is_template && info.allow_connections && info.is_valid);
-    assert!(info.size.unwrap() > 0);
-    // A template cannot be dropped until it is no longer one.
-    assert_eq!(
-        text(c.drop_database(name)),
-        "Got an error from the database server:\n    cannot drop a template database"
-    );
-    server()
-        .psql("ALTER DATABASE listed_db IS_TEMPLATE false")
+    for_each_driver(|driver| {
+        let c = cluster_on(driver);
+        let name = "listed_db";
+        c.create_with(
+            name,
+            &CreateOptions::new().connection_limit(3).is_template(true),
+        )
         .unwrap();
-    c.drop_database(name).unwrap();
+        let list = c.list().unwrap();
+        let listed: Vec<&str> = list.iter().map(|d| d.name.as_str()).collect();
+        let mut sorted = listed.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(listed, sorted, "by name, once each");
+        for db in ["postgres", "template0", "template1", name] {
+            assert!(listed.contains(&db), "{db} in {listed:?}");
+        }
+        assert!(
+            !list
+                .iter()
+                .find(|d| d.name == "template0")
+                .unwrap()
+                .allow_connections
+        );
+        let info = list.iter().find(|d| d.name == name).unwrap();
+        assert_eq!(info.encoding, "UTF8");
+        assert_eq!(info.connection_limit, 3);
+        assert!(info.is_template && info.allow_connections && info.is_valid);
+        assert!(info.size.unwrap() > 0);
+        // A template cannot be dropped until it is no longer one.
+        assert_eq!(
+            text(c.drop_database(name)),
+            "Got an error from the database server:\n    cannot drop a template database"
+        );
+        server()
+            .psql("ALTER DATABASE listed_db IS_TEMPLATE false")
+            .unwrap();
+        c.drop_database(name).unwrap();
+    });
 }
 
 #[test]
 fn invalid_database() {
-    let c = cluster();
-    let name = "half_dropped";
-    c.create(name).unwrap();
-    // What an interrupted DROP DATABASE leaves behind on 15.4+.
-    server()
-        .psql("UPDATE pg_database SET datconnlimit = -2 WHERE datname = 'half_dropped'")
-        .unwrap();
-    let info = c
-        .list()
-        .unwrap()
-        .into_iter()
-        .find(|d| d.name == name)
-        .unwrap();
-    assert!(!info.is_valid);
-    assert_eq!(info.size, None);
-    assert_eq!(
-        c.connect(name).unwrap_err().to_string(),
-        "Failed to connect to the database server:\n    FATAL:  cannot connect to invalid database \"half_dropped\"\n    HINT:  Use DROP DATABASE to drop invalid databases."
-    );
-    assert_eq!(
-        text(c.copy_database(name, "half_copy")),
-        "Got an error from the database server:\n    cannot use invalid database \"half_dropped\" as template\n    HINT:  Use DROP DATABASE to drop invalid databases."
-    );
-    c.drop_database(name).unwrap();
-    assert_eq!(count(name), 0);
+    for_each_driver(|driver| {
+        let c = cluster_on(driver);
+        let name = "half_dropped";
+        c.create(name).unwrap();
+        // What an interrupted DROP DATABASE leaves behind on 15.4+.
+        server()
+            .psql("UPDATE pg_database SET datconnlimit = -2 WHERE datname = 'half_dropped'")
+            .unwrap();
+        let info = c
+            .list()
+            .unwrap()
+            .into_iter()
+            .find(|d| d.name == name)
+            .unwrap();
+        assert!(!info.is_valid);
+        assert_eq!(info.size, None);
+        assert_eq!(
+            c.connect(name).unwrap_err().to_string(),
+            "Failed to connect to the database server:\n    FATAL:  cannot connect to invalid database \"half_dropped\"\n    HINT:  Use DROP DATABASE to drop invalid databases."
+        );
+        assert_eq!(
+            text(c.copy_database(name, "half_copy")),
+            "Got an error from the database server:\n    cannot use invalid database \"half_dropped\" as template\n    HINT:  Use DROP DATABASE to drop invalid databases."
+        );
+        c.drop_database(name).unwrap();
+        assert_eq!(count(name), 0);
+    });
 }
 
 #[test]
 fn role_without_createdb() {
     server().psql("CREATE ROLE no_createdb LOGIN").unwrap();
-    let c = cluster_as("no_createdb");
-    assert_eq!(
-        text(c.create("not_allowed")),
-        "Got an error from the database server:\n    permission denied to create database"
-    );
-    assert_eq!(count("not_allowed"), 0);
+    for_each_driver(|driver| {
+        let c = cluster_as(driver, "no_createdb");
+        assert_eq!(
+            text(c.create("not_allowed")),
+            "Got an error from the database server:\n    permission denied to create database"
+        );
+        assert_eq!(count("not_allowed"), 0);
+    });
 }
 
 #[test]
 fn connection_lost_mid_ddl_is_an_unknown_outcome() {
-    let c = cluster();
-    let template = "ddl_template";
-    c.create(template).unwrap();
-    // A session on the template makes CREATE DATABASE wait (up to 5 s) before failing:
-    // long enough to terminate our maintenance session in the middle of it.
-    let holder = c.connect(template).unwrap();
-    let killer = thread::spawn(|| {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            let out = server()
-                .psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'CREATE DATABASE \"ddl_copy\"%'")
-                .unwrap();
-            if out.contains('t') {
-                return true;
+    for_each_driver(|driver| {
+        let c = cluster_on(driver);
+        let template = "ddl_template";
+        c.create(template).unwrap();
+        // A session on the template makes CREATE DATABASE wait (up to 5 s) before failing:
+        // long enough to terminate our maintenance session in the middle of it.
+        let holder = c.connect(template).unwrap();
+        let killer = thread::spawn(|| {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                let out = server()
+                    .psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'CREATE DATABASE \"ddl_copy\"%'")
+                    .unwrap();
+                if out.contains('t') {
+                    return true;
+                }
+                thread::sleep(Duration::from_millis(20));
             }
-            thread::sleep(Duration::from_millis(20));
-        }
-        false
+            false
+        });
+        let err = c.copy_database(template, "ddl_copy").unwrap_err();
+        assert!(
+            killer.join().unwrap(),
+            "the CREATE DATABASE was seen and terminated"
+        );
+        assert!(matches!(err, Error::OutcomeUnknown(_)), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            "Got an error from the database server:\n    terminating connection due to administrator command\n    \
+             server closed the connection unexpectedly\n    \tThis probably means the server terminated abnormally\n    \
+             \tbefore or while processing the request.\n\
+             The connection was lost after this statement was sent, so its outcome is unknown; it was not retried:\n    \
+             CREATE DATABASE \"ddl_copy\" WITH ENCODING = \"UTF8\" TEMPLATE = \"ddl_template\";\n\
+             After reconnecting, database \"ddl_copy\" does not exist."
+        );
+        drop(holder);
+        c.drop_database(template).unwrap();
     });
-    let err = c.copy_database(template, "ddl_copy").unwrap_err();
-    assert!(
-        killer.join().unwrap(),
-        "the CREATE DATABASE was seen and terminated"
-    );
-    assert!(matches!(err, Error::OutcomeUnknown(_)), "{err:?}");
-    assert_eq!(
-        err.to_string(),
-        "Got an error from the database server:\n    terminating connection due to administrator command\n    \
-         server closed the connection unexpectedly\n    \tThis probably means the server terminated abnormally\n    \
-         \tbefore or while processing the request.\n\
-         The connection was lost after this statement was sent, so its outcome is unknown; it was not retried:\n    \
-         CREATE DATABASE \"ddl_copy\" WITH ENCODING = \"UTF8\" TEMPLATE = \"ddl_template\";\n\
-         After reconnecting, database \"ddl_copy\" does not exist."
-    );
-    drop(holder);
-    c.drop_database(template).unwrap();
 }
 
 /// Client backends connected to `postgres`, other than psql's own.
@@ -413,47 +458,50 @@ fn maintenance_sessions(server: &TestServer) -> Vec<String> {
 
 #[test]
 fn a_warm_cluster_reuses_one_connection_and_replaces_a_dead_one() {
-    let server = TestServer::new().unwrap();
-    let c = Cluster::new("pgsql:///postgres")
-        .unwrap()
-        .with_env(server.env());
-    assert!(c.exists("postgres").unwrap());
-    let first = maintenance_sessions(&server);
-    assert_eq!(first.len(), 1, "{first:?}");
-    for _ in 0..20 {
-        assert!(!c.exists("nope").unwrap());
-    }
-    c.create("warm").unwrap();
-    c.drop_database("warm").unwrap();
-    assert_eq!(
-        maintenance_sessions(&server),
-        first,
-        "the same backend served every call"
-    );
-    // The server ends the idle session: the next call notices and opens a new one.
-    server
-        .psql(&format!("SELECT pg_terminate_backend({})", first[0]))
-        .unwrap();
-    assert!(c.exists("postgres").unwrap());
-    c.create("warm").unwrap();
-    c.drop_database("warm").unwrap();
-    let second = maintenance_sessions(&server);
-    assert_eq!(second.len(), 1, "{second:?}");
-    assert_ne!(second, first);
-    // Acting on `postgres` itself goes through template1 and first lets go of the idle
-    // session, which would otherwise block copying `postgres`.
-    c.copy_database("postgres", "copy_of_postgres").unwrap();
-    c.drop_database("copy_of_postgres").unwrap();
-    drop(c);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !maintenance_sessions(&server).is_empty() && Instant::now() < deadline {
-        thread::sleep(Duration::from_millis(20));
-    }
-    assert_eq!(
-        maintenance_sessions(&server),
-        Vec::<String>::new(),
-        "Terminate sent on drop"
-    );
+    for_each_driver(|driver| {
+        let server = TestServer::new().unwrap();
+        let c = driver
+            .sync_cluster("pgsql:///postgres")
+            .unwrap()
+            .with_env(server.env());
+        assert!(c.exists("postgres").unwrap());
+        let first = maintenance_sessions(&server);
+        assert_eq!(first.len(), 1, "{first:?}");
+        for _ in 0..20 {
+            assert!(!c.exists("nope").unwrap());
+        }
+        c.create("warm").unwrap();
+        c.drop_database("warm").unwrap();
+        assert_eq!(
+            maintenance_sessions(&server),
+            first,
+            "the same backend served every call"
+        );
+        // The server ends the idle session: the next call notices and opens a new one.
+        server
+            .psql(&format!("SELECT pg_terminate_backend({})", first[0]))
+            .unwrap();
+        assert!(c.exists("postgres").unwrap());
+        c.create("warm").unwrap();
+        c.drop_database("warm").unwrap();
+        let second = maintenance_sessions(&server);
+        assert_eq!(second.len(), 1, "{second:?}");
+        assert_ne!(second, first);
+        // Acting on `postgres` itself goes through template1 and first lets go of the idle
+        // session, which would otherwise block copying `postgres`.
+        c.copy_database("postgres", "copy_of_postgres").unwrap();
+        c.drop_database("copy_of_postgres").unwrap();
+        drop(c);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !maintenance_sessions(&server).is_empty() && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(
+            maintenance_sessions(&server),
+            Vec::<String>::new(),
+            "Terminate sent on drop"
+        );
+    });
 }
 
 #[test]
@@ -527,7 +575,7 @@ fn not_named(action: &str, participle: &str, default: &str) -> String {
 /// Checks that `drop(None)`, `drop_with(None, ..)`, `overwrite(None, ..)` and
 /// `rename(.., None)` on `c` are refused, naming `default`, and that `default` and
 /// `postgres` are still there afterwards.
-fn assert_nameless_refused(c: &Cluster, default: &str) {
+fn assert_nameless_refused(c: &SyncCluster, default: &str) {
     assert_eq!(c.named_database(), None, "{c:?}");
     assert_eq!(c.database().unwrap(), default, "{c:?}");
     let drop = not_named("drop", "dropped", default);
@@ -563,133 +611,151 @@ fn assert_nameless_refused(c: &Cluster, default: &str) {
 
 #[test]
 fn nameless_drop_overwrite_rename_never_take_a_default() {
-    let victim = "cluster_nameless_victim";
-    cluster()
-        .drop_database_with(victim, &DropOptions::new().if_exists(true))
-        .unwrap();
-    cluster().create(victim).unwrap();
-    server()
-        .psql_db(
-            victim,
-            "CREATE TABLE marker (x int); INSERT INTO marker VALUES (1);",
-        )
-        .unwrap();
-    let service_dir = std::env::temp_dir().join(format!("pgc-h3-service-{}", std::process::id()));
-    std::fs::create_dir_all(&service_dir).unwrap();
-    let service_file = service_dir.join("pg_service.conf");
-    std::fs::write(&service_file, format!("[victim]\ndbname={victim}\n")).unwrap();
-    let service_file = service_file.display().to_string();
-
-    // The user name's default: the URI of the report (no path), an empty path, a
-    // `key=value` string without dbname, an empty dbname.
-    for setting in [
-        "postgres://postgres@",
-        "postgres:///",
-        "user=postgres",
-        "dbname=''",
-    ] {
-        let c = Cluster::new(setting).unwrap().with_env(server().env());
-        assert_nameless_refused(&c, "postgres");
-    }
-    // PGDATABASE and a service file's dbname are defaults too.
-    let c = Cluster::new("user=postgres")
-        .unwrap()
-        .with_env(server().env().with("PGDATABASE", victim));
-    assert_nameless_refused(&c, victim);
-    // ... which the other methods still take.
-    assert!(c.exists(None).unwrap());
-    let mut conn = c.connect(None).unwrap();
-    let rows = conn.simple_query("SELECT x FROM marker").unwrap();
-    assert_eq!(rows[0].rows[0][0].as_deref(), Some("1"));
-    conn.close();
-    let c = Cluster::new("service=victim")
-        .unwrap()
-        .with_env(server().env().with("PGSERVICEFILE", &service_file));
-    assert_nameless_refused(&c, victim);
-    assert!(c.exists(None).unwrap());
-    assert_eq!(
+    for_each_driver(|driver| {
+        let victim = "cluster_nameless_victim";
+        cluster_on(driver)
+            .drop_database_with(victim, &DropOptions::new().if_exists(true))
+            .unwrap();
+        cluster_on(driver).create(victim).unwrap();
         server()
-            .psql_db(victim, "SELECT x FROM marker")
+            .psql_db(
+                victim,
+                "CREATE TABLE marker (x int); INSERT INTO marker VALUES (1);",
+            )
+            .unwrap();
+        let service_dir =
+            std::env::temp_dir().join(format!("pgc-h3-service-{}", std::process::id()));
+        std::fs::create_dir_all(&service_dir).unwrap();
+        let service_file = service_dir.join("pg_service.conf");
+        std::fs::write(&service_file, format!("[victim]\ndbname={victim}\n")).unwrap();
+        let service_file = service_file.display().to_string();
+
+        // The user name's default: the URI of the report (no path), an empty path, a
+        // `key=value` string without dbname, an empty dbname.
+        for setting in [
+            "postgres://postgres@",
+            "postgres:///",
+            "user=postgres",
+            "dbname=''",
+        ] {
+            let c = driver
+                .sync_cluster(setting)
+                .unwrap()
+                .with_env(server().env());
+            assert_nameless_refused(&c, "postgres");
+        }
+        // PGDATABASE and a service file's dbname are defaults too.
+        let c = driver
+            .sync_cluster("user=postgres")
             .unwrap()
-            .trim(),
-        "1",
-        "the victim was not overwritten"
-    );
-    let _ = std::fs::remove_dir_all(&service_dir);
-    cluster().drop_database(victim).unwrap();
+            .with_env(server().env().with("PGDATABASE", victim));
+        assert_nameless_refused(&c, victim);
+        // ... which the other methods still take.
+        assert!(c.exists(None).unwrap());
+        let mut conn = c.connect(None).unwrap();
+        let rows = conn.simple_query("SELECT x FROM marker").unwrap();
+        assert_eq!(rows[0].rows[0][0].as_deref(), Some("1"));
+        conn.close();
+        let c = driver
+            .sync_cluster("service=victim")
+            .unwrap()
+            .with_env(server().env().with("PGSERVICEFILE", &service_file));
+        assert_nameless_refused(&c, victim);
+        assert!(c.exists(None).unwrap());
+        assert_eq!(
+            server()
+                .psql_db(victim, "SELECT x FROM marker")
+                .unwrap()
+                .trim(),
+            "1",
+            "the victim was not overwritten"
+        );
+        let _ = std::fs::remove_dir_all(&service_dir);
+        cluster_on(driver).drop_database(victim).unwrap();
+    });
 }
 
 #[test]
 fn nameless_refusal_comes_before_any_connection() {
-    // Nothing listens on port 1: a connection attempt would fail with a connect error.
-    let c = Cluster::new("postgres://postgres@127.0.0.1:1").unwrap();
-    assert!(matches!(
-        c.drop_database(None),
-        Err(Error::DatabaseNotNamed {
-            action: Destructive::Drop,
-            default: Some(_),
-        })
-    ));
-    assert!(matches!(
-        c.overwrite(None),
-        Err(Error::DatabaseNotNamed {
-            action: Destructive::Overwrite,
-            ..
-        })
-    ));
-    // The same setting naming its database does try to connect.
-    let named = Cluster::new("postgres://postgres@127.0.0.1:1/some_db").unwrap();
-    assert_eq!(named.named_database(), Some("some_db"));
-    assert!(matches!(named.drop_database(None), Err(Error::Connect(_))));
-    assert_eq!(named.server().unwrap(), "127.0.0.1:1");
+    for_each_driver(|driver| {
+        // Nothing listens on port 1: a connection attempt would fail with a connect error.
+        let c = driver
+            .sync_cluster("postgres://postgres@127.0.0.1:1")
+            .unwrap();
+        assert!(matches!(
+            c.drop_database(None),
+            Err(Error::DatabaseNotNamed {
+                action: Destructive::Drop,
+                default: Some(_),
+            })
+        ));
+        assert!(matches!(
+            c.overwrite(None),
+            Err(Error::DatabaseNotNamed {
+                action: Destructive::Overwrite,
+                ..
+            })
+        ));
+        // The same setting naming its database does try to connect.
+        let named = driver
+            .sync_cluster("postgres://postgres@127.0.0.1:1/some_db")
+            .unwrap();
+        assert_eq!(named.named_database(), Some("some_db"));
+        assert!(matches!(named.drop_database(None), Err(Error::Connect(_))));
+        assert_eq!(named.server().unwrap(), "127.0.0.1:1");
+    });
 }
 
 #[test]
 fn nameless_drop_overwrite_rename_act_on_the_named_database() {
-    let _alone = one_overwrite_at_a_time();
-    let name = "cluster_named_target";
-    let renamed = "cluster_named_target_renamed";
-    let neighbour = "cluster_named_neighbour";
-    for db in [name, renamed, neighbour] {
-        cluster()
-            .drop_database_with(db, &DropOptions::new().if_exists(true))
-            .unwrap();
-    }
-    cluster().create(neighbour).unwrap();
-    let by_uri = Cluster::new(&format!("postgres:///{name}"))
-        .unwrap()
-        .with_env(server().env());
-    let by_keyword = Cluster::new(&format!("user=postgres dbname={name}"))
-        .unwrap()
-        .with_env(server().env().with("PGDATABASE", neighbour));
-    for c in [&by_uri, &by_keyword] {
-        assert_eq!(c.named_database(), Some(name));
-        cluster().create(name).unwrap();
-        server()
-            .psql_db(name, "CREATE TABLE marker (x int);")
-            .unwrap();
-        c.overwrite(None).unwrap();
-        assert_eq!(count(name), 1, "{c:?}: overwritten, still there");
-        assert_eq!(
+    for_each_driver(|driver| {
+        let _alone = one_overwrite_at_a_time();
+        let name = "cluster_named_target";
+        let renamed = "cluster_named_target_renamed";
+        let neighbour = "cluster_named_neighbour";
+        for db in [name, renamed, neighbour] {
+            cluster_on(driver)
+                .drop_database_with(db, &DropOptions::new().if_exists(true))
+                .unwrap();
+        }
+        cluster_on(driver).create(neighbour).unwrap();
+        let by_uri = driver
+            .sync_cluster(&format!("postgres:///{name}"))
+            .unwrap()
+            .with_env(server().env());
+        let by_keyword = driver
+            .sync_cluster(&format!("user=postgres dbname={name}"))
+            .unwrap()
+            .with_env(server().env().with("PGDATABASE", neighbour));
+        for c in [&by_uri, &by_keyword] {
+            assert_eq!(c.named_database(), Some(name));
+            cluster_on(driver).create(name).unwrap();
             server()
-                .psql_db(
-                    name,
-                    "SELECT count(*) FROM pg_class WHERE relname = 'marker'"
-                )
-                .unwrap()
-                .trim(),
-            "0",
-            "{c:?}: a fresh database"
-        );
-        c.rename(renamed, None).unwrap();
-        assert_eq!((count(name), count(renamed)), (0, 1), "{c:?}");
-        cluster().rename(name, renamed).unwrap();
-        c.drop_database(None).unwrap();
-        assert_eq!(count(name), 0, "{c:?}: dropped");
-        assert_eq!(count(neighbour), 1, "{c:?}: the neighbour is untouched");
-        assert_eq!(count("postgres"), 1);
-    }
-    cluster().drop_database(neighbour).unwrap();
+                .psql_db(name, "CREATE TABLE marker (x int);")
+                .unwrap();
+            c.overwrite(None).unwrap();
+            assert_eq!(count(name), 1, "{c:?}: overwritten, still there");
+            assert_eq!(
+                server()
+                    .psql_db(
+                        name,
+                        "SELECT count(*) FROM pg_class WHERE relname = 'marker'"
+                    )
+                    .unwrap()
+                    .trim(),
+                "0",
+                "{c:?}: a fresh database"
+            );
+            c.rename(renamed, None).unwrap();
+            assert_eq!((count(name), count(renamed)), (0, 1), "{c:?}");
+            cluster_on(driver).rename(name, renamed).unwrap();
+            c.drop_database(None).unwrap();
+            assert_eq!(count(name), 0, "{c:?}: dropped");
+            assert_eq!(count(neighbour), 1, "{c:?}: the neighbour is untouched");
+            assert_eq!(count("postgres"), 1);
+        }
+        cluster_on(driver).drop_database(neighbour).unwrap();
+    });
 }
 
 #[test]
@@ -784,7 +850,7 @@ fn overwrite_keeps_what_the_database_was() {
              ALTER ROLE ow_scs_off SET standard_conforming_strings = off",
         )
         .unwrap();
-    let c = cluster_as("ow_scs_off");
+    let c = cluster_as(Driver::Blocking, "ow_scs_off");
     c.overwrite(name).unwrap();
     let (new_oid, after) = properties(server, name).unwrap();
     assert_eq!(after, before, "every property kept");
@@ -957,7 +1023,7 @@ fn overwrite_that_cannot_copy_everything_changes_nothing() {
         "{}",
         before.1
     );
-    let err = text(cluster_as("ow_fail_maint").overwrite(name));
+    let err = text(cluster_as(Driver::Blocking, "ow_fail_maint").overwrite(name));
     assert_eq!(
         err,
         "Got an error from the database server:\n    permission denied"

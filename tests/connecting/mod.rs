@@ -9,7 +9,10 @@
 mod driver;
 
 pub(crate) use driver::both_drivers;
-pub use driver::{block_on, on_each_driver, run, AnyCluster, AnyConnection, Driver, Task};
+pub use driver::{
+    block_on, for_each_driver, on_each_driver, run, AnyCluster, AnyConnection, Driver, SyncCluster,
+    SyncConnection, Task,
+};
 
 use pgcluster::conninfo::{Config, Env, Resolved};
 use pgcluster::error::ConnectError;

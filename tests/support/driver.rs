@@ -621,3 +621,247 @@ impl fmt::Debug for AnyCluster {
         }
     }
 }
+
+/// Runs `test` on each driver in turn, blocking first, on this thread; names the driver on
+/// stderr before each run (libtest shows it with a failure). For a test written as a plain
+/// function over [`SyncCluster`], whose database names the two runs would share.
+pub fn for_each_driver(mut test: impl FnMut(Driver)) {
+    for driver in Driver::ALL {
+        eprintln!("-- on the {} driver", driver.name());
+        test(driver);
+    }
+}
+
+impl Driver {
+    /// A [`SyncCluster`] on this driver for `setting`.
+    pub fn sync_cluster(self, setting: &str) -> Result<SyncCluster, Error> {
+        let runtime = match self {
+            Driver::Blocking => None,
+            Driver::Async => Some(Arc::new(
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("tokio runtime"),
+            )),
+        };
+        Ok(SyncCluster {
+            inner: Some(self.cluster(setting)?),
+            runtime,
+        })
+    }
+}
+
+/// Runs `future` on `runtime` if there is one (the async API's calls), else with
+/// [`block_on`] (the blocking API's, which never wait in a poll).
+fn finish<F: Future>(runtime: &Option<Arc<tokio::runtime::Runtime>>, future: F) -> F::Output {
+    match runtime {
+        Some(runtime) => runtime.block_on(future),
+        None => block_on(future),
+    }
+}
+
+/// Either API's cluster with plain (non-async) calls, for tests written as plain
+/// functions: the blocking API's calls as they are, the async API's each run to the end
+/// on a current-thread runtime that the cluster and the connections it opens share.
+pub struct SyncCluster {
+    inner: Option<AnyCluster>,
+    runtime: Option<Arc<tokio::runtime::Runtime>>,
+}
+
+impl SyncCluster {
+    fn any(&self) -> &AnyCluster {
+        self.inner.as_ref().expect("not dropped")
+    }
+
+    /// Which driver it runs on.
+    pub fn driver(&self) -> Driver {
+        self.any().driver()
+    }
+
+    /// `with_env`.
+    pub fn with_env(mut self, env: Env) -> Self {
+        self.inner = self.inner.take().map(|c| c.with_env(env));
+        self
+    }
+
+    /// `repr`.
+    pub fn repr(&self) -> String {
+        self.any().repr()
+    }
+
+    /// `take_warnings`.
+    pub fn take_warnings(&self) -> Vec<String> {
+        self.any().take_warnings()
+    }
+
+    /// `database`.
+    pub fn database(&self) -> Result<String, Error> {
+        self.any().database()
+    }
+
+    /// `named_database`.
+    pub fn named_database(&self) -> Option<&str> {
+        self.any().named_database()
+    }
+
+    /// `server`.
+    pub fn server(&self) -> Result<String, Error> {
+        self.any().server()
+    }
+
+    /// `connect`.
+    pub fn connect(&self, name: impl DatabaseName) -> Result<SyncConnection, Error> {
+        let conn = finish(&self.runtime, self.any().connect(name))?;
+        Ok(SyncConnection {
+            inner: Some(conn),
+            runtime: self.runtime.clone(),
+        })
+    }
+
+    /// `exists`.
+    pub fn exists(&self, name: impl DatabaseName) -> Result<bool, Error> {
+        finish(&self.runtime, self.any().exists(name))
+    }
+
+    /// `create`.
+    pub fn create(&self, name: impl DatabaseName) -> Result<(), Error> {
+        finish(&self.runtime, self.any().create(name))
+    }
+
+    /// `create_with`.
+    pub fn create_with(
+        &self,
+        name: impl DatabaseName,
+        options: &CreateOptions,
+    ) -> Result<(), Error> {
+        finish(&self.runtime, self.any().create_with(name, options))
+    }
+
+    /// `copy_database`.
+    pub fn copy_database(
+        &self,
+        template: impl AsRef<str>,
+        name: impl DatabaseName,
+    ) -> Result<(), Error> {
+        finish(&self.runtime, self.any().copy_database(template, name))
+    }
+
+    /// `drop_database`.
+    pub fn drop_database(&self, name: impl DatabaseName) -> Result<(), Error> {
+        finish(&self.runtime, self.any().drop_database(name))
+    }
+
+    /// `drop_database_with`.
+    pub fn drop_database_with(
+        &self,
+        name: impl DatabaseName,
+        options: &DropOptions,
+    ) -> Result<(), Error> {
+        finish(&self.runtime, self.any().drop_database_with(name, options))
+    }
+
+    /// `rename`.
+    pub fn rename(&self, new: impl AsRef<str>, name: impl DatabaseName) -> Result<(), Error> {
+        finish(&self.runtime, self.any().rename(new, name))
+    }
+
+    /// `overwrite`.
+    pub fn overwrite(&self, name: impl DatabaseName) -> Result<(), Error> {
+        finish(&self.runtime, self.any().overwrite(name))
+    }
+
+    /// `overwrite_with`.
+    pub fn overwrite_with(
+        &self,
+        name: impl DatabaseName,
+        options: &CreateOptions,
+    ) -> Result<(), Error> {
+        finish(&self.runtime, self.any().overwrite_with(name, options))
+    }
+
+    /// `list`.
+    pub fn list(&self) -> Result<Vec<DatabaseInfo>, Error> {
+        finish(&self.runtime, self.any().list())
+    }
+
+    /// `leftovers`.
+    pub fn leftovers(&self) -> Result<Vec<DatabaseInfo>, Error> {
+        finish(&self.runtime, self.any().leftovers())
+    }
+
+    /// `cleanup`.
+    pub fn cleanup(&self) -> Result<Vec<DatabaseInfo>, Error> {
+        finish(&self.runtime, self.any().cleanup())
+    }
+}
+
+impl Drop for SyncCluster {
+    /// Dropped inside its runtime's context, as an async program drops it.
+    fn drop(&mut self) {
+        let _context = self.runtime.as_ref().map(|r| r.enter());
+        drop(self.inner.take());
+    }
+}
+
+impl fmt::Debug for SyncCluster {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.any().fmt(f)
+    }
+}
+
+/// A connection opened by a [`SyncCluster`], with plain calls the same way.
+pub struct SyncConnection {
+    inner: Option<AnyConnection>,
+    runtime: Option<Arc<tokio::runtime::Runtime>>,
+}
+
+impl SyncConnection {
+    fn any(&mut self) -> &mut AnyConnection {
+        self.inner.as_mut().expect("not dropped")
+    }
+
+    /// `simple_query`.
+    pub fn simple_query(&mut self, sql: &str) -> Result<Vec<QueryResult>, Error> {
+        let runtime = self.runtime.clone();
+        finish(&runtime, self.any().simple_query(sql))
+    }
+
+    /// `query`.
+    pub fn query(&mut self, sql: &str, params: &[Option<&str>]) -> Result<QueryResult, Error> {
+        let runtime = self.runtime.clone();
+        finish(&runtime, self.any().query(sql, params))
+    }
+
+    /// `close`.
+    pub fn close(&mut self) {
+        let runtime = self.runtime.clone();
+        finish(&runtime, self.any().close());
+    }
+
+    /// `state`.
+    pub fn state(&mut self) -> State {
+        self.any().state()
+    }
+
+    /// `repr`.
+    pub fn repr(&mut self) -> String {
+        self.any().repr()
+    }
+}
+
+impl Drop for SyncConnection {
+    /// Dropped inside its runtime's context, as an async program drops it.
+    fn drop(&mut self) {
+        let _context = self.runtime.as_ref().map(|r| r.enter());
+        drop(self.inner.take());
+    }
+}
+
+impl fmt::Debug for SyncConnection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.inner {
+            Some(conn) => conn.fmt(f),
+            None => f.write_str("SyncConnection(dropped)"),
+        }
+    }
+}

@@ -1,11 +1,13 @@
-//! Every example of `cluster.rst`, on a throwaway server: through the blocking API, through
+//! Every example of `cluster.rst`, on a throwaway server: through both APIs, through
 //! the CLI, and (where `../shared/tools/rexref` is present) against the reference itself.
 #![cfg(all(feature = "testing", feature = "cli"))]
+
+mod connecting;
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-use pgcluster::blocking::{get_cluster, Cluster};
+use connecting::{for_each_driver, Driver};
 use pgcluster::testing::TestServer;
 
 const REFUSED: &str = "Error: Failed to connect to the database server:\n    could not connect to server: Connection refused\n    \tIs the server running on host \"127.0.0.1\" and accepting\n    \tTCP/IP connections on port 2345?";
@@ -33,24 +35,33 @@ fn assert_connection_repr(got: &str, dsn: &str, closed: u8) {
     );
 }
 
-/// The whole document, in order, through the blocking API.
+/// The whole document, in order, through the blocking API, then again through the async
+/// one (one after the other: the same database names).
 #[test]
 fn cluster_rst_through_the_api() {
+    for_each_driver(through_the_api);
+}
+
+fn through_the_api(driver: Driver) {
     let env = server().env();
     // The spec's application database, under a name of this test's own.
     let app = "spec_api_demo";
     let derived = "spec_api_demo_derived";
     let setting = format!("pgsql:///{app}");
-    Cluster::new(&setting)
+    driver
+        .sync_cluster(&setting)
         .unwrap()
         .with_env(env.clone())
         .create(None)
         .unwrap();
 
-    let cluster = get_cluster(&setting).unwrap().with_env(env.clone());
+    let cluster = driver
+        .sync_get_cluster(&setting)
+        .unwrap()
+        .with_env(env.clone());
     assert_eq!(cluster.repr(), format!("Cluster('pgsql:///{app}')"));
     assert_eq!(
-        err(get_cluster("mysql:///deploy_demo")),
+        err(driver.sync_get_cluster("mysql:///deploy_demo")),
         "Error: Expected a PostgreSQL database; got:\n    mysql:///deploy_demo"
     );
 
@@ -83,7 +94,8 @@ fn cluster_rst_through_the_api() {
         format!("Error: Failed to connect to the database server:\n    FATAL:  database \"{derived}\" does not exist")
     );
 
-    let cluster_2345 = Cluster::new("pgsql://aladdin:opensesame@127.0.0.1:2345/deploy_demo")
+    let cluster_2345 = driver
+        .sync_cluster("pgsql://aladdin:opensesame@127.0.0.1:2345/deploy_demo")
         .unwrap()
         .with_env(env);
     assert_eq!(err(cluster_2345.connect(None)), REFUSED);

@@ -156,6 +156,14 @@ impl Driver {
         }
     }
 
+    /// `blocking::get_cluster` or `get_cluster` (rex's name for it).
+    pub fn get_cluster(self, setting: &str) -> Result<AnyCluster, Error> {
+        match self {
+            Driver::Blocking => blocking::get_cluster(setting).map(AnyCluster::Blocking),
+            Driver::Async => pgcluster::get_cluster(setting).map(AnyCluster::Async),
+        }
+    }
+
     /// Sleeps: the thread for [`Driver::Blocking`], the task for [`Driver::Async`].
     pub async fn sleep(self, duration: Duration) {
         match self {
@@ -633,8 +641,17 @@ pub fn for_each_driver(mut test: impl FnMut(Driver)) {
 }
 
 impl Driver {
-    /// A [`SyncCluster`] on this driver for `setting`.
+    /// A [`SyncCluster`] on this driver for `setting` (`Cluster::new`).
     pub fn sync_cluster(self, setting: &str) -> Result<SyncCluster, Error> {
+        Ok(self.sync(self.cluster(setting)?))
+    }
+
+    /// A [`SyncCluster`] on this driver for `setting` (`get_cluster`).
+    pub fn sync_get_cluster(self, setting: &str) -> Result<SyncCluster, Error> {
+        Ok(self.sync(self.get_cluster(setting)?))
+    }
+
+    fn sync(self, cluster: AnyCluster) -> SyncCluster {
         let runtime = match self {
             Driver::Blocking => None,
             Driver::Async => Some(Arc::new(
@@ -644,10 +661,10 @@ impl Driver {
                     .expect("tokio runtime"),
             )),
         };
-        Ok(SyncCluster {
-            inner: Some(self.cluster(setting)?),
+        SyncCluster {
+            inner: Some(cluster),
             runtime,
-        })
+        }
     }
 }
 

@@ -59,10 +59,10 @@ pub(crate) async fn connect<C: Session>(config: &Resolved) -> Result<C, ConnectE
             TargetOutcome::Stop => break,
         }
     }
-    Err(ConnectError {
-        message: buffer.text,
-        fields: buffer.fields.map(Box::new),
-    })
+    Err(ConnectError::rendered(
+        buffer.text,
+        buffer.fields.map(Box::new),
+    ))
 }
 
 /// The password for one host-list entry, and the password file it came from, if it did.

@@ -25,7 +25,7 @@ pub(crate) fn strerror(e: &io::Error) -> String {
 /// libpq's text for a failed read: TLS's own texts for a TLS error (an alert from the
 /// server: `SSL error: %s`; the connection closed without close_notify:
 /// `SSL SYSCALL error: EOF detected`); a reset is the server closing the connection.
-fn receive_error_text(e: &io::Error) -> String {
+pub(crate) fn receive_error_text(e: &io::Error) -> String {
     #[cfg(feature = "tls")]
     if let Some(tls) = crate::tls::read_error(e) {
         return format!("{tls}\n");

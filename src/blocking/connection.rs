@@ -38,10 +38,8 @@ pub struct Connection {
 impl Connection {
     /// Connects libpq 13's way (see [`crate::Connection::connect`]), blocking.
     pub fn connect(config: &Resolved) -> Result<Self, ConnectError> {
-        let runtime = new_runtime().map_err(|e| ConnectError {
-            message: format!("could not create runtime: {e}\n"),
-            fields: None,
-        })?;
+        let runtime = new_runtime()
+            .map_err(|e| ConnectError::local(format!("could not create runtime: {e}\n")))?;
         let inner = runtime.block_on(connection::Connection::connect(config))?;
         Ok(Self { inner, runtime })
     }

@@ -1,5 +1,19 @@
 //! The sans-IO connection engine: no sockets, no clock reads.
+//!
+//! Nothing here does I/O, reads the clock or draws random bytes: a machine says what to do
+//! next (look up this host, open this address, send these bytes, read, start TLS) and
+//! takes the results, with the current time passed in. Both drivers run the same machines.
+//!
+//! - [`connect`]: libpq 13's connect walk (hosts, addresses, `connect_timeout`, the TLS
+//!   plan, startup and authentication, the read-write test).
+//! - [`attempt`]: the typed failures of one attempt; a connect failure is a list of them
+//!   whose text is libpq's.
+//! - `tls` (feature `tls`): rustls's sans-IO client session over byte buffers.
 
+#[allow(dead_code, reason = "the connect loop runs it from the next commit on")]
+pub(crate) mod attempt;
+#[allow(dead_code, reason = "the connect loop runs it from the next commit on")]
+pub(crate) mod connect;
 #[cfg(feature = "tls")]
 #[allow(
     dead_code,

@@ -1,0 +1,638 @@
+//! Typed attempt failures: why one host-list entry, one address or one try at an address
+//! failed, and libpq 13's rules for each (whether its text adds to the error buffer or
+//! replaces it, and where the walk goes next).
+//!
+//! A connect failure is the list of them, in order ([`Failures`]); replaying the list with
+//! each failure's [`Rule`] gives libpq's `PQerrorMessage` byte for byte. Each failure's
+//! `Display` is its libpq text with the final newline, as the buffer holds it.
+
+use std::fmt;
+use std::io;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use pgcluster_protocol::error_fields::ErrorFields;
+use pgcluster_protocol::ssl::NegotiationError;
+use pgcluster_protocol::startup::StartupError;
+use pgcluster_protocol::ProtocolError;
+
+use crate::conninfo::ConnInfoError;
+use crate::io_text::{receive_error_text, send_error_text, strerror, SERVER_CLOSED};
+
+/// `sizeof(sun_path) - 1` on Linux: the longest Unix-domain socket path libpq accepts.
+pub(crate) const MAX_UNIX_PATH: usize = 107;
+
+/// The SQLSTATE of `password authentication failed`.
+const INVALID_PASSWORD: &str = "28P01";
+
+/// Whether a failure's text is appended to libpq's buffer or replaces it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Rule {
+    /// Appended.
+    Add,
+    /// What was there is dropped first (and the server error fields with it).
+    Replace,
+}
+
+/// Where libpq goes after a failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Then {
+    /// The next address of the same host (or the next host when none is left).
+    NextAddress,
+    /// The next host-list entry.
+    NextHost,
+    /// Nothing more is tried.
+    Stop,
+}
+
+/// An operating-system error, shared so that failures can be cloned and compared.
+/// `Display` is `strerror`'s text; `source()` is the `io::Error`.
+#[derive(Debug, Clone)]
+pub(crate) struct OsError(Arc<io::Error>);
+
+impl OsError {
+    pub(crate) fn new(e: io::Error) -> Self {
+        Self(Arc::new(e))
+    }
+
+    pub(crate) fn io(&self) -> &io::Error {
+        &self.0
+    }
+}
+
+impl PartialEq for OsError {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.kind() == other.0.kind()
+            && self.0.raw_os_error() == other.0.raw_os_error()
+            && self.0.to_string() == other.0.to_string()
+    }
+}
+
+impl Eq for OsError {}
+
+impl fmt::Display for OsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&strerror(&self.0))
+    }
+}
+
+impl std::error::Error for OsError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.0)
+    }
+}
+
+/// Why the addresses of one host-list entry could not be had. `Display` is libpq 13's
+/// text, without the final newline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ResolveError {
+    /// The socket path is longer than `sun_path` holds.
+    PathTooLong { path: String },
+    /// `hostaddr` is not a numeric address.
+    Hostaddr {
+        hostaddr: String,
+        source: std::net::AddrParseError,
+    },
+    /// The host name lookup failed.
+    Lookup { host: String, source: OsError },
+}
+
+impl fmt::Display for ResolveError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::PathTooLong { path } => write!(
+                f,
+                "Unix-domain socket path \"{path}\" is too long (maximum {MAX_UNIX_PATH} bytes)"
+            ),
+            // getaddrinfo's text for a non-numeric address under AI_NUMERICHOST.
+            Self::Hostaddr { hostaddr, .. } => write!(
+                f,
+                "could not parse network address \"{hostaddr}\": Name or service not known"
+            ),
+            Self::Lookup { host, source } => write!(
+                f,
+                "could not translate host name \"{host}\" to address: {}",
+                gai_strerror(source.io())
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ResolveError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::PathTooLong { .. } => None,
+            Self::Hostaddr { source, .. } => Some(source),
+            Self::Lookup { source, .. } => Some(source.io()),
+        }
+    }
+}
+
+/// `gai_strerror`: a failed lookup's text without the standard library's prefix.
+pub(crate) fn gai_strerror(e: &io::Error) -> String {
+    let text = e.to_string();
+    text.strip_prefix("failed to lookup address information: ")
+        .unwrap_or(&text)
+        .to_owned()
+}
+
+/// Which step of opening a socket failed (the driver says).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OpenStage {
+    /// `socket()`.
+    Socket,
+    /// `setsockopt()` of the named option (e.g. `TCP_KEEPIDLE`).
+    SetOption(&'static str),
+    /// `connect()`.
+    Connect,
+    /// `TCP_NODELAY` after the connect.
+    NoDelay,
+    /// Unix-domain sockets do not exist on this platform.
+    UnixUnsupported,
+}
+
+/// Where a socket was to go, as libpq's texts show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Place {
+    /// A TCP address.
+    Tcp {
+        /// `host` as given, or `hostaddr` when one is given.
+        shown_host: String,
+        /// The numeric address, when libpq adds ` (%s)` with it.
+        addr: Option<IpAddr>,
+        /// The port as libpq prints it.
+        port: String,
+    },
+    /// A Unix-domain socket's path.
+    Unix { path: String },
+}
+
+/// A socket could not be opened. `Display` is libpq 13's text with its final newline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct OpenError {
+    pub(crate) place: Place,
+    pub(crate) stage: OpenStage,
+    pub(crate) source: OsError,
+}
+
+impl fmt::Display for OpenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let e = &self.source;
+        match (self.stage, &self.place) {
+            (OpenStage::Socket, _) => writeln!(f, "could not create socket: {e}"),
+            (OpenStage::SetOption(option), _) => writeln!(f, "setsockopt({option}) failed: {e}"),
+            (OpenStage::NoDelay, _) => {
+                writeln!(f, "could not set socket to TCP no delay mode: {e}")
+            }
+            (OpenStage::UnixUnsupported, Place::Unix { path })
+            | (OpenStage::UnixUnsupported, Place::Tcp { shown_host: path, .. }) => writeln!(
+                f,
+                "could not translate Unix-domain socket path \"{path}\" to address: Address family not supported"
+            ),
+            (
+                OpenStage::Connect,
+                Place::Tcp {
+                    shown_host,
+                    addr,
+                    port,
+                },
+            ) => {
+                write!(
+                    f,
+                    "could not connect to server: {e}\n\tIs the server running on host \"{shown_host}\" "
+                )?;
+                if let Some(addr) = addr {
+                    write!(f, "({addr}) ")?;
+                }
+                write!(f, "and accepting\n\tTCP/IP connections on port {port}?\n")
+            }
+            (OpenStage::Connect, Place::Unix { path }) => write!(
+                f,
+                "could not connect to server: {e}\n\tIs the server running locally and accepting\n\tconnections on Unix domain socket \"{path}\"?\n"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for OpenError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(self.source.io())
+    }
+}
+
+/// Why the `SHOW transaction_read_only` test failed a server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ProbeOutcome {
+    /// The server is read-only (the value starts with `on`).
+    ReadOnly,
+    /// The query failed, or gave other than exactly one row.
+    Failed,
+}
+
+/// One failed step of a connection attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum AttemptFailure {
+    /// The entry's port is not usable: conninfo's text (`invalid port number: "%s"` skips
+    /// the host; `invalid integer value ...` stops everything).
+    Port { text: String },
+    /// The host's addresses could not be had.
+    Resolve(ResolveError),
+    /// A keepalive setting is not usable for a TCP address: conninfo's text.
+    SocketOptions { text: String },
+    /// `connect_timeout` is not an integer (read when an attempt would first wait).
+    ConnectTimeoutSetting(ConnInfoError),
+    /// The socket could not be opened.
+    Open(OpenError),
+    /// `connect_timeout` passed during the attempt at one address.
+    Timeout,
+    /// TLS could not be set up or the handshake failed.
+    #[cfg(feature = "tls")]
+    Tls(crate::tls::TlsError),
+    /// The channel-binding data of a TLS connection could not be had.
+    #[cfg(feature = "tls")]
+    ChannelBinding(crate::tls::TlsError),
+    /// The answer to SSLRequest fails the connection.
+    SslAnswer(NegotiationError),
+    /// SSLRequest could not be sent.
+    SslSend(OsError),
+    /// The server closed the connection while an answer was awaited (`tls`: it was TLS,
+    /// and ended it first).
+    Closed { tls: bool },
+    /// A read failed.
+    Receive(OsError),
+    /// The startup packet could not be sent.
+    StartupSend(OsError),
+    /// A later write of the startup exchange failed.
+    Send(OsError),
+    /// No SCRAM nonce could be drawn.
+    Nonce,
+    /// The startup exchange failed (server error, authentication, protocol).
+    Startup {
+        /// Boxed: it carries `ErrorFields` by value.
+        error: Box<StartupError>,
+        /// The password file the password came from, if it did.
+        password_file: Option<String>,
+    },
+    /// `target_session_attrs=read-write` turned the server down.
+    Probe {
+        outcome: ProbeOutcome,
+        /// `"host:port"` as libpq shows it, quotes included.
+        server: String,
+    },
+}
+
+impl AttemptFailure {
+    /// libpq's rule for this failure's text.
+    pub(crate) fn rule(&self) -> Rule {
+        match self {
+            Self::Port { .. }
+            | Self::Resolve(_)
+            | Self::SocketOptions { .. }
+            | Self::ConnectTimeoutSetting(_)
+            | Self::Open(_)
+            | Self::SslAnswer(_)
+            | Self::SslSend(_)
+            | Self::StartupSend(_)
+            | Self::Probe { .. } => Rule::Add,
+            Self::Timeout
+            | Self::Closed { .. }
+            | Self::Receive(_)
+            | Self::Send(_)
+            | Self::Nonce => Rule::Replace,
+            #[cfg(feature = "tls")]
+            Self::Tls(_) | Self::ChannelBinding(_) => Rule::Replace,
+            Self::Startup { error, .. } => match &**error {
+                StartupError::Server { authenticated, .. } => {
+                    if *authenticated {
+                        Rule::Replace
+                    } else {
+                        Rule::Add
+                    }
+                }
+                StartupError::Auth(_) | StartupError::Protocol(ProtocolError::LostSync { .. }) => {
+                    Rule::Replace
+                }
+                _ => Rule::Add,
+            },
+        }
+    }
+
+    /// Where libpq goes after this failure.
+    pub(crate) fn then(&self) -> Then {
+        match self {
+            Self::Port { text } if text.starts_with("invalid port number") => Then::NextHost,
+            Self::Resolve(_) | Self::Probe { .. } => Then::NextHost,
+            Self::SocketOptions { .. } | Self::Open(_) | Self::Timeout => Then::NextAddress,
+            _ => Then::Stop,
+        }
+    }
+
+    /// The server's error fields, when the failure carries them.
+    pub(crate) fn fields(&self) -> Option<&ErrorFields> {
+        match self {
+            Self::Startup { error, .. } => match &**error {
+                StartupError::Server { fields, .. } => Some(fields),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// A server error before authentication: `prefer` and `allow` try the other choice.
+    pub(crate) fn is_server_error_before_auth(&self) -> bool {
+        match self {
+            Self::Startup { error, .. } => matches!(
+                **error,
+                StartupError::Server {
+                    authenticated: false,
+                    ..
+                }
+            ),
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Display for AttemptFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Port { text } | Self::SocketOptions { text } => f.write_str(&with_newline(text)),
+            Self::Resolve(e) => writeln!(f, "{e}"),
+            Self::ConnectTimeoutSetting(e) => writeln!(f, "{e}"),
+            Self::Open(e) => e.fmt(f),
+            Self::Timeout => f.write_str("timeout expired\n"),
+            #[cfg(feature = "tls")]
+            Self::Tls(e) | Self::ChannelBinding(e) => writeln!(f, "{e}"),
+            Self::SslAnswer(e) => writeln!(f, "{e}"),
+            Self::SslSend(e) => writeln!(f, "could not send SSL negotiation packet: {e}"),
+            Self::Closed { tls } => {
+                #[cfg(feature = "tls")]
+                if *tls {
+                    return writeln!(f, "{}", crate::tls::TlsError::Closed);
+                }
+                let _ = tls;
+                f.write_str(SERVER_CLOSED)
+            }
+            Self::Receive(e) => f.write_str(&receive_error_text(e.io())),
+            Self::StartupSend(e) => writeln!(f, "could not send startup packet: {e}"),
+            Self::Send(e) => f.write_str(&send_error_text(e.io())),
+            Self::Nonce => f.write_str("could not generate nonce\n"),
+            Self::Startup {
+                error,
+                password_file,
+            } => match &**error {
+                StartupError::Server { fields, .. } => {
+                    f.write_str(&fields.libpq_text(None))?;
+                    if fields.code.as_deref() == Some(INVALID_PASSWORD) {
+                        if let Some(file) = password_file {
+                            writeln!(f, "password retrieved from file \"{file}\"")?;
+                        }
+                    }
+                    Ok(())
+                }
+                StartupError::Auth(e) => writeln!(f, "{e}"),
+                StartupError::Protocol(e @ ProtocolError::LostSync { .. }) => writeln!(f, "{e}"),
+                // libpq appends a newline to the postmaster's text, whatever it ends with.
+                StartupError::PreV3Error(text) => writeln!(f, "{text}"),
+                other => f.write_str(&with_newline(&other.to_string())),
+            },
+            Self::Probe { outcome, server } => match outcome {
+                ProbeOutcome::ReadOnly => {
+                    writeln!(f, "could not make a writable connection to server {server}")
+                }
+                ProbeOutcome::Failed => writeln!(
+                    f,
+                    "test \"SHOW transaction_read_only\" failed on server {server}"
+                ),
+            },
+        }
+    }
+}
+
+impl std::error::Error for AttemptFailure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Resolve(e) => Some(e),
+            Self::ConnectTimeoutSetting(e) => Some(e),
+            Self::Open(e) => Some(e),
+            #[cfg(feature = "tls")]
+            Self::Tls(e) | Self::ChannelBinding(e) => Some(e),
+            Self::SslAnswer(e) => Some(e),
+            Self::SslSend(e) | Self::Receive(e) | Self::StartupSend(e) | Self::Send(e) => {
+                Some(e.io())
+            }
+            Self::Startup { error, .. } => Some(&**error),
+            Self::Port { .. }
+            | Self::SocketOptions { .. }
+            | Self::Timeout
+            | Self::Closed { .. }
+            | Self::Nonce
+            | Self::Probe { .. } => None,
+        }
+    }
+}
+
+/// One recorded failure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Entry {
+    failure: AttemptFailure,
+    /// False when a later try at the same address (`prefer`/`allow`) took over: its text
+    /// stays, but its server error fields are not the connection's.
+    keeps_fields: bool,
+}
+
+/// A connect failure: every attempt failure, in order. Replaying them gives libpq's
+/// message.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Failures {
+    entries: Vec<Entry>,
+}
+
+impl Failures {
+    /// Records a failure after the ones before it.
+    pub(crate) fn push(&mut self, failure: AttemptFailure) {
+        self.entries.push(Entry {
+            failure,
+            keeps_fields: true,
+        });
+    }
+
+    /// Records the failure of a `prefer`/`allow` retry at the same address, after the
+    /// earlier try's: libpq's text for the pair is the earlier text plus the later one
+    /// (unless the later one replaces the buffer), and the fields are the later one's.
+    pub(crate) fn push_retry(&mut self, failure: AttemptFailure) {
+        if let Some(last) = self.entries.last_mut() {
+            last.keeps_fields = false;
+        }
+        self.push(failure);
+    }
+
+    /// The last failure.
+    pub(crate) fn last(&self) -> Option<&AttemptFailure> {
+        self.entries.last().map(|e| &e.failure)
+    }
+
+    /// How many failures there are.
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// libpq's `PQerrorMessage` (each failure added or replacing, in order) and the server
+    /// error fields the buffer holds at the end.
+    pub(crate) fn render(&self) -> (String, Option<Box<ErrorFields>>) {
+        use fmt::Write as _;
+        let mut text = String::new();
+        let mut fields: Option<&ErrorFields> = None;
+        for entry in &self.entries {
+            if entry.failure.rule() == Rule::Replace {
+                text.clear();
+                fields = None;
+            }
+            let _ = write!(text, "{}", entry.failure);
+            if entry.keeps_fields {
+                if let Some(f) = entry.failure.fields() {
+                    fields = Some(f);
+                }
+            }
+        }
+        (text, fields.map(|f| Box::new(f.clone())))
+    }
+}
+
+/// `text` with exactly one final newline.
+pub(crate) fn with_newline(text: &str) -> String {
+    let mut line = text.strip_suffix('\n').unwrap_or(text).to_owned();
+    line.push('\n');
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookup_failures_keep_their_cause() {
+        let e = ResolveError::Lookup {
+            host: "nohost.invalid".to_owned(),
+            source: OsError::new(io::Error::other(
+                "failed to lookup address information: Name or service not known",
+            )),
+        };
+        assert_eq!(
+            e.to_string(),
+            "could not translate host name \"nohost.invalid\" to address: Name or service not known"
+        );
+        assert!(std::error::Error::source(&e).is_some());
+    }
+
+    #[test]
+    fn gai_strerror_strips_the_std_prefix() {
+        let e = io::Error::other("failed to lookup address information: Name or service not known");
+        assert_eq!(gai_strerror(&e), "Name or service not known");
+    }
+
+    #[test]
+    fn open_failures_are_libpq_texts() {
+        let refused = OsError::new(io::Error::from_raw_os_error(111));
+        let tcp = |addr: Option<IpAddr>| Place::Tcp {
+            shown_host: "localhost".to_owned(),
+            addr,
+            port: "5432".to_owned(),
+        };
+        let e = OpenError {
+            place: tcp(Some(IpAddr::from([127, 0, 0, 1]))),
+            stage: OpenStage::Connect,
+            source: refused.clone(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "could not connect to server: Connection refused\n\tIs the server running on host \"localhost\" (127.0.0.1) and accepting\n\tTCP/IP connections on port 5432?\n"
+        );
+        let e = OpenError {
+            place: tcp(None),
+            stage: OpenStage::Connect,
+            source: refused.clone(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "could not connect to server: Connection refused\n\tIs the server running on host \"localhost\" and accepting\n\tTCP/IP connections on port 5432?\n"
+        );
+        let e = OpenError {
+            place: Place::Unix {
+                path: "/tmp/.s.PGSQL.5432".to_owned(),
+            },
+            stage: OpenStage::Connect,
+            source: OsError::new(io::Error::from_raw_os_error(2)),
+        };
+        assert_eq!(
+            e.to_string(),
+            "could not connect to server: No such file or directory\n\tIs the server running locally and accepting\n\tconnections on Unix domain socket \"/tmp/.s.PGSQL.5432\"?\n"
+        );
+        let e = OpenError {
+            place: tcp(None),
+            stage: OpenStage::SetOption("TCP_KEEPIDLE"),
+            source: OsError::new(io::Error::from_raw_os_error(22)),
+        };
+        assert_eq!(
+            e.to_string(),
+            "setsockopt(TCP_KEEPIDLE) failed: Invalid argument\n"
+        );
+        let source = std::error::Error::source(&e).map(ToString::to_string);
+        assert_eq!(source.as_deref(), Some("Invalid argument (os error 22)"));
+    }
+
+    #[test]
+    fn replaying_adds_and_replaces() {
+        let mut f = Failures::default();
+        f.push(AttemptFailure::Port {
+            text: "invalid port number: \"x\"".to_owned(),
+        });
+        f.push(AttemptFailure::SocketOptions {
+            text: "keepalives parameter must be an integer\n".to_owned(),
+        });
+        assert_eq!(
+            f.render().0,
+            "invalid port number: \"x\"\nkeepalives parameter must be an integer\n"
+        );
+        f.push(AttemptFailure::Timeout);
+        assert_eq!(f.render().0, "timeout expired\n");
+        assert_eq!(f.len(), 3);
+    }
+
+    /// The buffer rules for what the startup machine refuses (its texts are checked in
+    /// the protocol crate): libpq's texts end in one newline.
+    #[test]
+    fn startup_failures_keep_libpq_buffer_rules() {
+        let startup = |error: StartupError| AttemptFailure::Startup {
+            error: Box::new(error),
+            password_file: None,
+        };
+        let f = startup(ProtocolError::ExpectedAuthRequest { tag: b'X' }.into());
+        assert_eq!(
+            f.to_string(),
+            "expected authentication request from server, but received X\n"
+        );
+        assert_eq!((f.rule(), f.then()), (Rule::Add, Then::Stop));
+        let f = startup(
+            ProtocolError::LostSync {
+                tag: b'C',
+                len: 40000,
+            }
+            .into(),
+        );
+        assert_eq!(
+            f.to_string(),
+            "lost synchronization with server: got message type \"C\", length 40000\n"
+        );
+        assert_eq!((f.rule(), f.then()), (Rule::Replace, Then::Stop));
+        for (text, shown) in [
+            ("FATAL:  old server", "FATAL:  old server\n"),
+            ("FATAL:  old server\n", "FATAL:  old server\n\n"),
+            ("", "\n"),
+        ] {
+            let f = startup(StartupError::PreV3Error(text.to_owned()));
+            assert_eq!(f.to_string(), shown);
+            assert_eq!((f.rule(), f.then()), (Rule::Add, Then::Stop));
+        }
+    }
+}

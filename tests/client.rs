@@ -12,7 +12,7 @@ mod connecting;
 use std::io;
 use std::time::{Duration, Instant};
 
-use connecting::resolve;
+use connecting::{both_drivers, resolve, Driver};
 use pgcluster::client::CancelToken;
 use pgcluster::connection::State;
 use pgcluster::error::Error;
@@ -49,8 +49,10 @@ fn tcp_conninfo() -> String {
     )
 }
 
-/// Connects on the async API; panics with the error's text. (Each test here has its
-/// blocking twin, `*_blocking` / `blocking_*`, written against that API's own calls.)
+/// Connects on the async API; panics with the error's text. (The tests here come in
+/// async and blocking twins, `blocking_*`, written against each API's own calls, for the
+/// calls only one API has the shape of (transaction guards, tokens, writers and readers);
+/// the COPY deadlock test runs on both drivers through `connecting::AnyConnection`.)
 async fn connect(conninfo: &str) -> Connection {
     match Connection::connect(&resolve(conninfo)).await {
         Ok(conn) => conn,
@@ -852,11 +854,12 @@ fn tokens_and_futures_can_move_between_threads() {
     rt.block_on(conn.close());
 }
 
+both_drivers!(copy_in_with_a_notice_per_row_does_not_deadlock);
 /// A trigger sends a notice per row: the server blocks on sending them once we stop
-/// reading, and stops reading our data. `copy_in` reads while it writes.
-#[tokio::test]
-async fn copy_in_with_a_notice_per_row_does_not_deadlock() {
-    let mut conn = connect(&socket_conninfo()).await;
+/// reading, and stops reading our data. `copy_in` reads while it writes. On both drivers
+/// (`name::blocking`, `name::tokio`): each has its own way of reading while writing.
+async fn copy_in_with_a_notice_per_row_does_not_deadlock(driver: Driver) {
+    let mut conn = connecting::connect(driver, &socket_conninfo()).await;
     conn.simple_query(
         "CREATE TEMP TABLE pgc_client_noisy (i int, t text);
          CREATE FUNCTION pg_temp.pgc_noisy() RETURNS trigger LANGUAGE plpgsql AS
@@ -870,13 +873,17 @@ async fn copy_in_with_a_notice_per_row_does_not_deadlock() {
     for i in 0..20_000 {
         data.extend_from_slice(format!("{i}\t{}\n", "t".repeat(1000)).as_bytes());
     }
-    let r = tokio::time::timeout(
-        LONG,
-        conn.copy_in("COPY pgc_client_noisy FROM STDIN", &data),
-    )
-    .await
-    .expect("no deadlock")
-    .unwrap();
+    let (mut conn, r) = driver
+        .spawn(async move {
+            let r = conn
+                .copy_in("COPY pgc_client_noisy FROM STDIN", &data)
+                .await;
+            (conn, r)
+        })
+        .join_within(LONG)
+        .await
+        .expect("no deadlock");
+    let r = r.unwrap();
     assert_eq!(r.rows_affected(), Some(20_000));
     let notices = conn.take_notices();
     assert_eq!(notices.len(), 20_000);

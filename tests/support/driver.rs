@@ -221,6 +221,28 @@ impl<T> Task<T> {
             Task::Tokio(handle) => handle.await.expect("task panicked"),
         }
     }
+
+    /// Its result, or `None` if it has not finished within `limit` (a hang: a thread is
+    /// then left behind, a tokio task dropped); panics if it panicked. For "never hangs"
+    /// bounds, with generous limits.
+    pub async fn join_within(self, limit: Duration) -> Option<T> {
+        match self {
+            Task::Thread(handle) => {
+                let started = std::time::Instant::now();
+                while !handle.is_finished() {
+                    if started.elapsed() > limit {
+                        return None;
+                    }
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Some(handle.join().expect("task panicked"))
+            }
+            Task::Tokio(handle) => tokio::time::timeout(limit, handle)
+                .await
+                .ok()
+                .map(|r| r.expect("task panicked")),
+        }
+    }
 }
 
 /// Runs `future` on this thread with no runtime, parking the thread while it is pending.
@@ -325,6 +347,22 @@ impl AnyConnection {
         match self {
             AnyConnection::Blocking(c) => c.query_prepared(statement, params),
             AnyConnection::Async(c) => c.query_prepared(statement, params).await,
+        }
+    }
+
+    /// `copy_in`.
+    pub async fn copy_in(&mut self, sql: &str, data: &[u8]) -> Result<QueryResult, Error> {
+        match self {
+            AnyConnection::Blocking(c) => c.copy_in(sql, data),
+            AnyConnection::Async(c) => c.copy_in(sql, data).await,
+        }
+    }
+
+    /// `copy_out`.
+    pub async fn copy_out(&mut self, sql: &str) -> Result<Vec<u8>, Error> {
+        match self {
+            AnyConnection::Blocking(c) => c.copy_out(sql),
+            AnyConnection::Async(c) => c.copy_out(sql).await,
         }
     }
 

@@ -42,7 +42,7 @@ pub fn shared() -> std::sync::RwLockReadGuard<'static, ()> {
 }
 
 /// Holds the lock exclusively, for a test that counts file descriptors: no other
-/// `run`/`run_alone`/`shared`/`alone` test of this binary runs meanwhile. The background
+/// `run`/`shared`/`alone` test of this binary runs meanwhile. The background
 /// runtime is started first, so its own descriptors are not counted.
 pub fn alone() -> std::sync::RwLockWriteGuard<'static, ()> {
     let alone = FD_LOCK.write().unwrap_or_else(|e| e.into_inner());
@@ -78,14 +78,6 @@ fn bind_loopback() -> (std::net::TcpListener, u16) {
 /// Runs `test` on a fresh current-thread runtime, alongside other `run` tests.
 pub fn run<F: Future>(test: F) -> F::Output {
     let _shared = FD_LOCK.read().unwrap_or_else(|e| e.into_inner());
-    runtime().block_on(test)
-}
-
-/// Runs `test` on a fresh runtime while no other `run`/`run_alone` test of this binary runs,
-/// so that the process's file descriptors can be counted before and after. The runtime
-/// itself is built first and dropped last, so its own descriptors are not counted.
-pub fn run_alone<F: Future>(test: F) -> F::Output {
-    let _alone = alone();
     runtime().block_on(test)
 }
 

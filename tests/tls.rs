@@ -15,8 +15,6 @@ use pgcluster::tls::{handshake_error, tls_server_end_point, SslMode, TlsSettings
 use pgcluster_protocol::ssl::{Encryption, Negotiation, Outcome};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio_rustls::client::TlsStream;
-use tokio_rustls::TlsConnector;
 
 /// A role that must log in with a client certificate (`cert` in `pg_hba.conf`, TLS only).
 const CERT_ROLE: &str = "pgcluster_cert";
@@ -44,12 +42,13 @@ fn tls() -> &'static Tls {
     })
 }
 
-/// SSLRequest, then the handshake with `settings` for `host`, as a connection does it.
+/// SSLRequest, then the handshake with `settings` for `host`, as a connection does it (the
+/// handshake by rustls's own blocking I/O, on a thread).
 async fn handshake(
     port: u16,
     settings: &TlsSettings,
     host: &str,
-) -> Result<TlsStream<TcpStream>, String> {
+) -> Result<rustls::ClientConnection, String> {
     let client = settings.client(host).map_err(|e| e.to_string())?;
     let mut tcp = TcpStream::connect(("127.0.0.1", port))
         .await
@@ -70,10 +69,19 @@ async fn handshake(
             Some(other) => return Err(format!("{other:?}")),
         }
     }
-    TlsConnector::from(Arc::clone(&client.config))
-        .connect(client.server_name, tcp)
-        .await
-        .map_err(|e| handshake_error(&e).to_string())
+    let mut tcp = tcp.into_std().expect("a std socket");
+    tcp.set_nonblocking(false).expect("blocking mode");
+    tokio::task::spawn_blocking(move || {
+        let failed = |e: std::io::Error| handshake_error(&e).to_string();
+        let mut conn = rustls::ClientConnection::new(client.config, client.server_name)
+            .map_err(|e| failed(std::io::Error::other(e)))?;
+        while conn.is_handshaking() {
+            conn.complete_io(&mut tcp).map_err(failed)?;
+        }
+        Ok(conn)
+    })
+    .await
+    .expect("the handshake thread")
 }
 
 fn settings(mode: SslMode, root: Option<&std::path::Path>) -> TlsSettings {
@@ -89,8 +97,7 @@ fn settings(mode: SslMode, root: Option<&std::path::Path>) -> TlsSettings {
 async fn verify_full_accepts_localhost() {
     let t = tls();
     let s = settings(SslMode::VerifyFull, Some(&t.certs.ca()));
-    let stream = handshake(t.server.port(), &s, "localhost").await.unwrap();
-    let (_, conn) = stream.get_ref();
+    let conn = handshake(t.server.port(), &s, "localhost").await.unwrap();
     let cert = &conn.peer_certificates().expect("a server certificate")[0];
     // The server certificate is signed with ecdsa-with-SHA256: the binding is its SHA-256.
     let hash = tls_server_end_point(cert).unwrap();
@@ -663,39 +670,39 @@ async fn fake_tls_server(
     direct: bool,
     close_notify: bool,
 ) -> (u16, tokio::task::JoinHandle<Hello>) {
+    // rustls's own blocking I/O, on a thread.
     let (listener, port) = listen();
-    let server = support::background().spawn(async move {
-        let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
-        let (mut tcp, _) = listener.accept().await.expect("accept");
+    listener.set_nonblocking(false).expect("blocking accept");
+    let server = support::background().spawn_blocking(move || {
+        use std::io::{Read as _, Write as _};
+        let (mut tcp, _) = listener.accept().expect("accept");
         let mut first = [0u8; 6];
-        while tcp.peek(&mut first).await.expect("peek") < first.len() {}
+        while tcp.peek(&mut first).expect("peek") < first.len() {}
         if !direct {
             let mut request = [0u8; 8];
-            tcp.read_exact(&mut request).await.expect("SSLRequest");
+            tcp.read_exact(&mut request).expect("SSLRequest");
             assert_eq!(request, [0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]);
-            tcp.write_all(b"S").await.expect("answer S");
+            tcp.write_all(b"S").expect("answer S");
         }
-        let mut tls = tokio_rustls::TlsAcceptor::from(config)
-            .accept(tcp)
-            .await
-            .expect("TLS handshake");
-        let conn = tls.get_ref().1;
+        let mut conn = rustls::ServerConnection::new(config).expect("a TLS server");
+        while conn.is_handshaking() {
+            conn.complete_io(&mut tcp).expect("TLS handshake");
+        }
         let hello = Hello {
             first,
             sni: conn.server_name().map(str::to_owned),
             alpn: conn.alpn_protocol().map(<[u8]>::to_vec),
         };
+        let mut tls = rustls::Stream::new(&mut conn, &mut tcp);
         // All of the startup packet, so that closing sends FIN, not RST.
         let mut len = [0u8; 4];
-        tls.read_exact(&mut len)
-            .await
-            .expect("startup packet length");
+        tls.read_exact(&mut len).expect("startup packet length");
         let rest = usize::try_from(u32::from_be_bytes(len)).expect("length") - len.len();
-        tls.read_exact(&mut vec![0; rest])
-            .await
-            .expect("startup packet");
+        tls.read_exact(&mut vec![0; rest]).expect("startup packet");
         if close_notify {
-            tls.shutdown().await.expect("close_notify");
+            tls.conn.send_close_notify();
+            tls.flush().expect("close_notify");
+            tcp.shutdown(std::net::Shutdown::Write).expect("FIN");
         }
         hello
     });

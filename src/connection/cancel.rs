@@ -172,7 +172,7 @@ fn target_of(stream: &Stream) -> Option<Target> {
             .as_pathname()
             .map(|p| Target::Unix(p.to_path_buf())),
         #[cfg(feature = "tls")]
-        Stream::Tls(s) => s.get_ref().0.peer_addr().ok().map(Target::Tcp),
+        Stream::Tls(s) => s.tcp().peer_addr().ok().map(Target::Tcp),
     }
 }
 

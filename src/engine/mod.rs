@@ -15,8 +15,4 @@ pub(crate) mod attempt;
 #[allow(dead_code, reason = "the connect loop runs it from the next commit on")]
 pub(crate) mod connect;
 #[cfg(feature = "tls")]
-#[allow(
-    dead_code,
-    reason = "the transport's TLS arm uses it from the next commit on"
-)]
 pub(crate) mod tls;

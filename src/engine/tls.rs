@@ -209,7 +209,7 @@ impl TlsSession {
     }
 
     /// The ALPN protocol the server agreed to, if any.
-    #[cfg(test)]
+    #[cfg(all(test, feature = "testing"))]
     pub(crate) fn alpn_protocol(&self) -> Option<&[u8]> {
         self.conn.alpn_protocol()
     }

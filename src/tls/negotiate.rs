@@ -1,15 +1,14 @@
 //! SSLRequest and the TLS handshake over a fresh TCP socket, for the connection layer.
 
 use std::io;
-use std::sync::Arc;
 
 use pgcluster_protocol::ssl::{Encryption, Negotiation, NegotiationError, Outcome};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio_rustls::client::TlsStream;
-use tokio_rustls::TlsConnector;
 
-use super::{handshake_error, tls_server_end_point, TlsError, TlsSettings};
+use super::{handshake_error, TlsError, TlsSettings};
+use crate::engine::tls::{SessionError, TlsSession};
+use crate::transport::TlsStream;
 
 /// Most bytes read at once while waiting for the one-byte answer. Anything beyond the
 /// first byte is either the start of the startup exchange (after `N`) or an attack (after
@@ -22,7 +21,7 @@ pub(crate) enum Negotiated {
     /// TLS is up. The channel-binding data is the server certificate's
     /// `tls-server-end-point` hash, or why it could not be computed.
     Tls {
-        stream: Box<TlsStream<TcpStream>>,
+        stream: Box<TlsStream>,
         end_point: Result<Vec<u8>, TlsError>,
     },
     /// The server said `N` and TLS is not required: go on in the clear. `received` holds
@@ -91,55 +90,100 @@ pub(crate) async fn negotiate(
     }
 }
 
-/// The TLS handshake. With `sslnegotiation=direct`, a server that closes the connection or
-/// answers in the clear does not support direct TLS (PostgreSQL 16 and older read the
-/// ClientHello as a startup packet of absurd length and hang up). A protocol_version alert
-/// gets libpq's hint naming the version range.
+/// The TLS handshake, through the engine's session over `tcp`. With
+/// `sslnegotiation=direct`, a server that closes the connection or answers in the clear
+/// does not support direct TLS (PostgreSQL 16 and older read the ClientHello as a startup
+/// packet of absurd length and hang up). A protocol_version alert gets libpq's hint naming
+/// the version range.
 async fn handshake(
     client: super::TlsClient,
-    tcp: TcpStream,
+    mut tcp: TcpStream,
     settings: &TlsSettings,
 ) -> Result<Negotiated, NegotiateError> {
-    let direct = settings.direct;
-    let stream = TlsConnector::from(Arc::clone(&client.config))
-        .connect(client.server_name, tcp)
-        .await
-        .map_err(|e| {
-            let err = handshake_error(&e);
-            NegotiateError::Tls(match err {
-                TlsError::Eof | TlsError::Syscall(_) if direct => TlsError::DirectUnsupported,
-                _ if matches!(
-                    e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()),
-                    Some(rustls::Error::AlertReceived(
-                        rustls::AlertDescription::ProtocolVersion
-                    ))
-                ) =>
-                {
-                    TlsError::ProtocolVersion {
-                        min: settings.min_version,
-                        max: settings.max_version,
-                    }
-                }
-                TlsError::Handshake(_)
-                    if direct
-                        && matches!(
-                            e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()),
-                            Some(rustls::Error::InvalidMessage(_))
-                        ) =>
-                {
-                    TlsError::DirectUnsupported
-                }
-                other => other,
-            })
-        })?;
-    let end_point = match stream.get_ref().1.peer_certificates() {
-        Some([cert, ..]) => tls_server_end_point(cert),
-        _ => Err(TlsError::SignatureAlgorithm),
-    };
+    let mut session = TlsSession::new(&client)
+        .map_err(|e| NegotiateError::Tls(failure(Failure::Session(e), settings)))?;
+    match drive(&mut session, &mut tcp).await {
+        Ok(()) => {}
+        Err(e) => {
+            // The alert rustls queued, if the socket takes it now.
+            if let Ok(n) = tcp.try_write(session.output()) {
+                session.sent(n);
+            }
+            return Err(NegotiateError::Tls(failure(e, settings)));
+        }
+    }
+    let end_point = session.end_point();
     Ok(Negotiated::Tls {
-        stream: Box::new(stream),
+        stream: Box::new(TlsStream::new(tcp, session)),
         end_point,
     })
+}
+
+/// Why a handshake failed: the socket, or TLS itself.
+enum Failure {
+    Socket(io::Error),
+    Session(SessionError),
+}
+
+/// The handshake loop: send what the session has, and while it is not done, read.
+async fn drive(session: &mut TlsSession, tcp: &mut TcpStream) -> Result<(), Failure> {
+    let mut buf = vec![0u8; HANDSHAKE_READ];
+    loop {
+        let out = session.output();
+        if !out.is_empty() {
+            tcp.write_all(out).await.map_err(Failure::Socket)?;
+            let n = out.len();
+            session.sent(n);
+            continue;
+        }
+        if !session.is_handshaking() {
+            return Ok(());
+        }
+        let n = tcp.read(&mut buf).await.map_err(Failure::Socket)?;
+        if n == 0 {
+            return Err(Failure::Session(SessionError::Eof));
+        }
+        session
+            .receive(buf.get(..n).unwrap_or_default())
+            .map_err(Failure::Session)?;
+    }
+}
+
+/// Most bytes read at once in the handshake.
+const HANDSHAKE_READ: usize = 16 * 1024;
+
+/// libpq's text for a failed handshake, with direct TLS's and the version range's hints.
+fn failure(e: Failure, settings: &TlsSettings) -> TlsError {
+    let direct = settings.direct;
+    let rustls_error = match &e {
+        Failure::Session(SessionError::Tls(e)) => Some(e),
+        _ => None,
+    };
+    let err = match &e {
+        Failure::Socket(io) => handshake_error(io),
+        Failure::Session(session) => session.libpq(),
+    };
+    match err {
+        TlsError::Eof | TlsError::Syscall(_) if direct => TlsError::DirectUnsupported,
+        _ if matches!(
+            rustls_error,
+            Some(rustls::Error::AlertReceived(
+                rustls::AlertDescription::ProtocolVersion
+            ))
+        ) =>
+        {
+            TlsError::ProtocolVersion {
+                min: settings.min_version,
+                max: settings.max_version,
+            }
+        }
+        TlsError::Handshake(_)
+            if direct && matches!(rustls_error, Some(rustls::Error::InvalidMessage(_))) =>
+        {
+            TlsError::DirectUnsupported
+        }
+        other => other,
+    }
 }
 
 #[cfg(test)]
@@ -262,6 +306,7 @@ mod tests {
     async fn direct_tls_with_alpn() {
         use rustls::pki_types::pem::PemObject;
         use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        use std::sync::Arc;
 
         let certs = crate::testing::TestCerts::generate().unwrap();
         let pair = certs.server();
@@ -279,15 +324,20 @@ mod tests {
         .with_single_cert(chain, key)
         .unwrap();
         config.alpn_protocols = vec![crate::tls::ALPN_POSTGRESQL.to_vec()];
-        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        // The server: rustls's own blocking stream, on a thread.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
-        let server = tokio::spawn(async move {
-            let (s, _) = listener.accept().await.unwrap();
-            let mut tls = acceptor.accept(s).await.unwrap();
-            assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"postgresql"[..]));
+        let server = tokio::task::spawn_blocking(move || {
+            use std::io::{Read as _, Write as _};
+            let (s, _) = listener.accept().unwrap();
+            let conn = rustls::ServerConnection::new(Arc::new(config)).unwrap();
+            let mut tls = rustls::StreamOwned::new(conn, s);
             let mut got = [0u8; 4];
-            tls.read_exact(&mut got).await.unwrap();
+            tls.read_exact(&mut got).unwrap();
+            assert_eq!(tls.conn.alpn_protocol(), Some(&b"postgresql"[..]));
+            tls.write_all(b"pong").unwrap();
+            tls.conn.send_close_notify();
+            tls.flush().unwrap();
             got
         });
         let settings = TlsSettings {
@@ -297,16 +347,20 @@ mod tests {
             ..TlsSettings::default()
         };
         let tcp = TcpStream::connect(addr).await.unwrap();
-        let Negotiated::Tls {
-            mut stream,
-            end_point,
-        } = negotiate(tcp, &settings, "localhost").await.unwrap()
+        let Negotiated::Tls { stream, end_point } =
+            negotiate(tcp, &settings, "localhost").await.unwrap()
         else {
             panic!("no TLS");
         };
         assert_eq!(end_point.unwrap().len(), 32);
+        let mut stream = crate::transport::Stream::Tls(stream);
+        assert!(stream.is_tls());
         stream.write_all(b"ping").await.unwrap();
         stream.flush().await.unwrap();
+        let mut got = Vec::new();
+        // "pong", then the server's close_notify ends the stream.
+        stream.read_to_end(&mut got).await.unwrap();
+        assert_eq!(got, b"pong");
         assert_eq!(&server.await.unwrap(), b"ping");
     }
 }

@@ -12,7 +12,7 @@
 //! [`pgcluster_protocol::ssl`].
 
 mod cert;
-mod negotiate;
+pub(crate) mod negotiate;
 mod verify;
 
 use std::fmt;

@@ -57,8 +57,7 @@ pub(crate) async fn negotiate(
 ) -> Result<Negotiated, NegotiateError> {
     settings.check().map_err(NegotiateError::Tls)?;
     if settings.direct {
-        let client = settings.client(host).map_err(NegotiateError::Tls)?;
-        return handshake(client, tcp, settings).await;
+        return tls(tcp, settings, host).await;
     }
     let mut ssl = Negotiation::new(Encryption::Ssl, settings.effective_mode().requires_tls());
     let mut out = Vec::new();
@@ -79,10 +78,7 @@ pub(crate) async fn negotiate(
     match outcome {
         // As libpq, read the certificate files only once the server said `S`: a server
         // without TLS is reported as such even when a file is missing.
-        Outcome::Accepted => {
-            let client = settings.client(host).map_err(NegotiateError::Tls)?;
-            handshake(client, tcp, settings).await
-        }
+        Outcome::Accepted => tls(tcp, settings, host).await,
         _ => Ok(Negotiated::Plain {
             stream: tcp,
             received: received.get(1..).unwrap_or_default().to_vec(),
@@ -90,33 +86,43 @@ pub(crate) async fn negotiate(
     }
 }
 
-/// The TLS handshake, through the engine's session over `tcp`. With
-/// `sslnegotiation=direct`, a server that closes the connection or answers in the clear
-/// does not support direct TLS (PostgreSQL 16 and older read the ClientHello as a startup
-/// packet of absurd length and hang up). A protocol_version alert gets libpq's hint naming
-/// the version range.
-async fn handshake(
-    client: super::TlsClient,
+/// The handshake as [`negotiate`] reports it.
+async fn tls(
+    tcp: TcpStream,
+    settings: &TlsSettings,
+    host: &str,
+) -> Result<Negotiated, NegotiateError> {
+    let (stream, end_point) = handshake(tcp, settings, host)
+        .await
+        .map_err(NegotiateError::Tls)?;
+    Ok(Negotiated::Tls { stream, end_point })
+}
+
+/// The TLS handshake on `tcp` for `host` (the `host` option as given, for SNI and the
+/// `verify-full` check), once the server said `S` or at once for direct TLS: reads the
+/// certificate files ([`TlsSettings::client`]), then runs the engine's session over the
+/// socket. Returns the encrypted stream and the channel-binding data (or why it cannot be
+/// computed). With `sslnegotiation=direct`, a server that closes the connection or answers
+/// in the clear does not support direct TLS (PostgreSQL 16 and older read the ClientHello
+/// as a startup packet of absurd length and hang up). A protocol_version alert gets
+/// libpq's hint naming the version range.
+pub(crate) async fn handshake(
     mut tcp: TcpStream,
     settings: &TlsSettings,
-) -> Result<Negotiated, NegotiateError> {
-    let mut session = TlsSession::new(&client)
-        .map_err(|e| NegotiateError::Tls(failure(Failure::Session(e), settings)))?;
-    match drive(&mut session, &mut tcp).await {
-        Ok(()) => {}
-        Err(e) => {
-            // The alert rustls queued, if the socket takes it now.
-            if let Ok(n) = tcp.try_write(session.output()) {
-                session.sent(n);
-            }
-            return Err(NegotiateError::Tls(failure(e, settings)));
+    host: &str,
+) -> Result<(Box<TlsStream>, Result<Vec<u8>, TlsError>), TlsError> {
+    let client = settings.client(host)?;
+    let mut session =
+        TlsSession::new(&client).map_err(|e| failure(Failure::Session(e), settings))?;
+    if let Err(e) = drive(&mut session, &mut tcp).await {
+        // The alert rustls queued, if the socket takes it now.
+        if let Ok(n) = tcp.try_write(session.output()) {
+            session.sent(n);
         }
+        return Err(failure(e, settings));
     }
     let end_point = session.end_point();
-    Ok(Negotiated::Tls {
-        stream: Box::new(TlsStream::new(tcp, session)),
-        end_point,
-    })
+    Ok((Box::new(TlsStream::new(tcp, session)), end_point))
 }
 
 /// Why a handshake failed: the socket, or TLS itself.

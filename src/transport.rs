@@ -246,8 +246,9 @@ impl TlsStream {
                     return Poll::Ready(Err(e.into()));
                 }
             }
-            let mut ciphertext = [0u8; CIPHERTEXT_READ];
-            let mut read = ReadBuf::new(&mut ciphertext);
+            // Not zeroed first: the socket fills what it reads.
+            let mut ciphertext = [std::mem::MaybeUninit::<u8>::uninit(); CIPHERTEXT_READ];
+            let mut read = ReadBuf::uninit(&mut ciphertext);
             match Pin::new(&mut self.tcp).poll_read(cx, &mut read) {
                 Poll::Ready(Ok(())) => {}
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),

@@ -1,16 +1,19 @@
 //! The public API as a Rust user meets it, on a throwaway server (`pgcluster::testing`):
-//! the blocking connection's twins of the async calls (compact rows, rows streamed to a
-//! callback, prepared statements), and values read by column name from every row type.
+//! the same calls on both connections (compact rows, rows streamed to a callback,
+//! prepared statements), and values read by column name from every row type. Each test
+//! runs on both drivers (`name::blocking`, `name::tokio`), through
+//! `connecting::SyncConnection`: the blocking API's calls as they are, the async API's run
+//! to the end on a current-thread runtime.
 //! Run with `cargo test --features testing --test rust_api`.
 #![cfg(feature = "testing")]
 
 mod connecting;
 
-use connecting::resolve;
+use connecting::{both_drivers, resolve, Driver, SyncConnection};
 use pgcluster::error::Error;
 use pgcluster::rows::ColumnError;
 use pgcluster::testing::TestServer;
-use pgcluster::{blocking, Connection};
+use pgcluster::Connection;
 
 /// Over the Unix socket, as the superuser.
 fn socket_conninfo() -> String {
@@ -22,9 +25,9 @@ fn socket_conninfo() -> String {
     )
 }
 
-fn connect_blocking() -> blocking::Connection {
+fn connect_on(driver: Driver) -> SyncConnection {
     let conninfo = socket_conninfo();
-    match blocking::Connection::connect(&resolve(&conninfo)) {
+    match driver.sync_connect(&resolve(&conninfo)) {
         Ok(conn) => conn,
         Err(e) => panic!("connect {conninfo:?}: {}", e.message),
     }
@@ -41,9 +44,9 @@ fn message(e: Error) -> String {
 const SQL: &str = "SELECT g, CASE WHEN g % 2 = 0 THEN md5(g::text) END AS h \
                    FROM generate_series(1, 100) g";
 
-#[test]
-fn blocking_compact_rows() {
-    let mut conn = connect_blocking();
+both_drivers!(sync compact_rows);
+fn compact_rows(driver: Driver) {
+    let mut conn = connect_on(driver);
     let strings = conn.simple_query(SQL).expect("simple_query");
     let compact = conn
         .simple_query_rows(&format!(
@@ -94,9 +97,9 @@ fn blocking_compact_rows() {
     conn.close();
 }
 
-#[test]
-fn blocking_rows_stream_to_a_callback() {
-    let mut conn = connect_blocking();
+both_drivers!(sync rows_stream_to_a_callback);
+fn rows_stream_to_a_callback(driver: Driver) {
+    let mut conn = connect_on(driver);
     let (mut n, mut sum, mut nulls) = (0, 0, 0);
     let result = conn
         .query_each(SQL, &[], |row| {
@@ -133,9 +136,9 @@ fn blocking_rows_stream_to_a_callback() {
     conn.close();
 }
 
-#[test]
-fn blocking_prepared_statements() {
-    let mut conn = connect_blocking();
+both_drivers!(sync prepared_statements);
+fn prepared_statements(driver: Driver) {
+    let mut conn = connect_on(driver);
     let one = conn.prepare("SELECT 1 AS one").expect("prepare");
     let add = conn
         .prepare("SELECT $1::int + $2::int AS sum")
@@ -186,14 +189,14 @@ fn blocking_prepared_statements() {
     conn.close();
 }
 
+both_drivers!(sync values_by_column_name_on_a_real_server);
 /// Duplicate names, a quoted mixed-case name and names needing quotes, read by name from
 /// every row type, with libpq's `PQfnumber` rule.
 const NAMED: &str = "SELECT 1 AS id, 'first' AS dup, 'second' AS dup, \
                      'mixed' AS \"MixedCase\", 'spaced' AS \"a b\", NULL::text AS nothing";
 
-#[test]
-fn values_by_column_name_on_a_real_server() {
-    let mut conn = connect_blocking();
+fn values_by_column_name_on_a_real_server(driver: Driver) {
+    let mut conn = connect_on(driver);
 
     let results = conn.simple_query(NAMED).expect("simple_query");
     let result = &results[0];

@@ -32,7 +32,7 @@ use pgcluster::cluster::{CreateOptions, DatabaseInfo, DatabaseName, DropOptions}
 use pgcluster::connection::{Notification, QueryResult, State, Statement};
 use pgcluster::conninfo::{Env, Resolved};
 use pgcluster::error::{ConnectError, Error};
-use pgcluster::rows::Rows;
+use pgcluster::rows::{Row, Rows};
 use pgcluster::{blocking, Cluster, Connection, ErrorFields, TransactionStatus};
 
 /// Which API, and so which driver, a test runs on.
@@ -347,6 +347,22 @@ impl AnyConnection {
         match self {
             AnyConnection::Blocking(c) => c.query_prepared(statement, params),
             AnyConnection::Async(c) => c.query_prepared(statement, params).await,
+        }
+    }
+
+    /// `query_each`.
+    pub async fn query_each<F>(
+        &mut self,
+        sql: &str,
+        params: &[Option<&str>],
+        f: F,
+    ) -> Result<QueryResult, Error>
+    where
+        F: FnMut(Row<'_>) + Send,
+    {
+        match self {
+            AnyConnection::Blocking(c) => c.query_each(sql, params, f),
+            AnyConnection::Async(c) => c.query_each(sql, params, f).await,
         }
     }
 
@@ -679,6 +695,29 @@ pub fn for_each_driver(mut test: impl FnMut(Driver)) {
 }
 
 impl Driver {
+    /// A [`SyncConnection`] on this driver (`Connection::connect`).
+    pub fn sync_connect(self, config: &Resolved) -> Result<SyncConnection, ConnectError> {
+        let runtime = self.sync_runtime();
+        let conn = finish(&runtime, self.connect(config))?;
+        Ok(SyncConnection {
+            inner: Some(conn),
+            runtime,
+        })
+    }
+
+    /// None for [`Driver::Blocking`]; a current-thread runtime for [`Driver::Async`].
+    fn sync_runtime(self) -> Option<Arc<tokio::runtime::Runtime>> {
+        match self {
+            Driver::Blocking => None,
+            Driver::Async => Some(Arc::new(
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("tokio runtime"),
+            )),
+        }
+    }
+
     /// A [`SyncCluster`] on this driver for `setting` (`Cluster::new`).
     pub fn sync_cluster(self, setting: &str) -> Result<SyncCluster, Error> {
         Ok(self.sync(self.cluster(setting)?))
@@ -690,18 +729,9 @@ impl Driver {
     }
 
     fn sync(self, cluster: AnyCluster) -> SyncCluster {
-        let runtime = match self {
-            Driver::Blocking => None,
-            Driver::Async => Some(Arc::new(
-                tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .expect("tokio runtime"),
-            )),
-        };
         SyncCluster {
             inner: Some(cluster),
-            runtime,
+            runtime: self.sync_runtime(),
         }
     }
 }
@@ -864,7 +894,8 @@ impl fmt::Debug for SyncCluster {
     }
 }
 
-/// A connection opened by a [`SyncCluster`], with plain calls the same way.
+/// A connection opened by a [`SyncCluster`] or [`Driver::sync_connect`], with plain calls
+/// the same way.
 pub struct SyncConnection {
     inner: Option<AnyConnection>,
     runtime: Option<Arc<tokio::runtime::Runtime>>,
@@ -885,6 +916,48 @@ impl SyncConnection {
     pub fn query(&mut self, sql: &str, params: &[Option<&str>]) -> Result<QueryResult, Error> {
         let runtime = self.runtime.clone();
         finish(&runtime, self.any().query(sql, params))
+    }
+
+    /// `simple_query_rows`.
+    pub fn simple_query_rows(&mut self, sql: &str) -> Result<Vec<Rows>, Error> {
+        let runtime = self.runtime.clone();
+        finish(&runtime, self.any().simple_query_rows(sql))
+    }
+
+    /// `query_rows`.
+    pub fn query_rows(&mut self, sql: &str, params: &[Option<&str>]) -> Result<Rows, Error> {
+        let runtime = self.runtime.clone();
+        finish(&runtime, self.any().query_rows(sql, params))
+    }
+
+    /// `query_each`.
+    pub fn query_each<F>(
+        &mut self,
+        sql: &str,
+        params: &[Option<&str>],
+        f: F,
+    ) -> Result<QueryResult, Error>
+    where
+        F: FnMut(Row<'_>) + Send,
+    {
+        let runtime = self.runtime.clone();
+        finish(&runtime, self.any().query_each(sql, params, f))
+    }
+
+    /// `prepare`.
+    pub fn prepare(&mut self, sql: &str) -> Result<Statement, Error> {
+        let runtime = self.runtime.clone();
+        finish(&runtime, self.any().prepare(sql))
+    }
+
+    /// `query_prepared`.
+    pub fn query_prepared(
+        &mut self,
+        statement: &Statement,
+        params: &[Option<&str>],
+    ) -> Result<QueryResult, Error> {
+        let runtime = self.runtime.clone();
+        finish(&runtime, self.any().query_prepared(statement, params))
     }
 
     /// `close`.

@@ -636,7 +636,7 @@ async fn startup(
     }
     startup_config.params = config.startup_params.clone();
     let mut nonce = [0u8; 18];
-    if getrandom::getrandom(&mut nonce).is_err() {
+    if crate::random::fill(&mut nonce).is_err() {
         return Err(Failure::new(
             "could not generate nonce\n".to_owned(),
             Buffer::Replace,

@@ -114,6 +114,7 @@ mod dbname;
 mod engine;
 pub mod error;
 mod io_text;
+mod random;
 pub mod rows;
 pub mod scram_cache;
 #[cfg(feature = "testing")]

@@ -65,7 +65,7 @@ pub(crate) fn new_name(role: Role) -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let mut random = [0u8; 4];
-    let salt = getrandom::getrandom(&mut random).map_or(0, |()| u32::from_le_bytes(random));
+    let salt = crate::random::fill(&mut random).map_or(0, |()| u32::from_le_bytes(random));
     TemporaryName {
         role,
         pid: std::process::id(),

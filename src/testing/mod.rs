@@ -243,7 +243,7 @@ impl Password {
     /// [`PASSWORD_BYTES`] random bytes from the operating system, as hex digits.
     fn random() -> Result<Self, Error> {
         let mut bytes = [0u8; PASSWORD_BYTES];
-        getrandom::getrandom(&mut bytes).map_err(|e| Error::Random {
+        crate::random::fill(&mut bytes).map_err(|e| Error::Random {
             message: e.to_string(),
         })?;
         Ok(Self(bytes.iter().map(|b| format!("{b:02x}")).collect()))
@@ -909,12 +909,12 @@ mod tests {
              last server log:\nLOG:  could not bind"
         );
         let random = Error::Random {
-            message: "getrandom: this target is not supported".into(),
+            message: "cannot open /dev/urandom: No such file or directory (os error 2)".into(),
         };
         assert_eq!(
             random.to_string(),
-            "cannot make a random password for the server: getrandom: this target is not \
-             supported"
+            "cannot make a random password for the server: cannot open /dev/urandom: No such \
+             file or directory (os error 2)"
         );
     }
 

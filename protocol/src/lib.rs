@@ -26,6 +26,7 @@
 
 pub mod auth;
 pub mod backend;
+pub mod crypto;
 pub mod error;
 pub mod error_fields;
 pub mod frame;

@@ -14,6 +14,8 @@
 //! - Startup framing: on random server streams, [`Startup::next_frame`] refuses only what
 //!   libpq refuses before authentication, frames what the plain reader frames, and gives
 //!   the same outcome for any chunking.
+//! - The codecs: our MD5 gives what the `md-5` crate (a dev-dependency only) gives, for
+//!   random inputs fed in random pieces.
 
 #![allow(
     clippy::unwrap_used,
@@ -1414,4 +1416,45 @@ fn extended_query_machine_refuses_a_reply_out_of_order() {
         refused += 1;
     }
     assert!(refused > 1_000, "{refused}");
+}
+
+// ---------------------------------------------------------------------------------------
+// The codecs against the crates they replace (dev-dependencies only).
+
+/// Input for a digest: now and then long (several blocks), else around one block.
+fn digest_input(rng: &mut Rng) -> Vec<u8> {
+    let n = match rng.below(8) {
+        0 => rng.below(1000),
+        1 => 0,
+        _ => rng.below(130),
+    };
+    (0..n).map(|_| rng.next().to_be_bytes()[0]).collect()
+}
+
+/// `data` cut at random places (empty pieces included).
+fn pieces<'a>(rng: &mut Rng, data: &'a [u8]) -> Vec<&'a [u8]> {
+    let mut out = Vec::new();
+    let mut rest = data;
+    while !rest.is_empty() {
+        let (head, tail) = rest.split_at(rng.below(rest.len().min(70) + 1));
+        out.push(head);
+        rest = tail;
+    }
+    out
+}
+
+#[test]
+fn md5_matches_the_md5_crate() {
+    use ::md5::Digest as _;
+    let mut rng = Rng(0x6d64_3500);
+    for _ in 0..3_000 {
+        let data = digest_input(&mut rng);
+        let mut ours = crate::crypto::md5::Md5::new();
+        for piece in pieces(&mut rng, &data) {
+            ours.update(piece);
+        }
+        let theirs: [u8; 16] = ::md5::Md5::digest(&data).into();
+        assert_eq!(ours.finalize(), theirs, "{data:?}");
+        assert_eq!(crate::crypto::md5::Md5::digest(&data), theirs);
+    }
 }

@@ -1,6 +1,6 @@
 //! MD5 password hashing: `"md5" + md5_hex(md5_hex(password + user) + salt)`.
 
-use md5::{Digest, Md5};
+use crate::crypto::md5::Md5;
 
 /// The PasswordMessage payload for an MD5 request.
 ///
@@ -19,7 +19,7 @@ pub fn md5_password(user: &[u8], password: &[u8], salt: [u8; 4]) -> String {
 
     let mut outer = Md5::new();
     outer.update(inner_hex.as_bytes());
-    outer.update(salt);
+    outer.update(&salt);
     let mut result = String::with_capacity(35);
     result.push_str("md5");
     result.push_str(&hex(&outer.finalize()));

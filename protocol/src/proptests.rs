@@ -14,8 +14,8 @@
 //! - Startup framing: on random server streams, [`Startup::next_frame`] refuses only what
 //!   libpq refuses before authentication, frames what the plain reader frames, and gives
 //!   the same outcome for any chunking.
-//! - The codecs: our MD5 gives what the `md-5` crate (a dev-dependency only) gives, for
-//!   random inputs fed in random pieces.
+//! - The codecs: our MD5 and HMAC-SHA-256 give what the `md-5` and `hmac` crates
+//!   (dev-dependencies only) give, for random inputs fed in random pieces.
 
 #![allow(
     clippy::unwrap_used,
@@ -1456,5 +1456,28 @@ fn md5_matches_the_md5_crate() {
         let theirs: [u8; 16] = ::md5::Md5::digest(&data).into();
         assert_eq!(ours.finalize(), theirs, "{data:?}");
         assert_eq!(crate::crypto::md5::Md5::digest(&data), theirs);
+    }
+}
+
+#[test]
+fn hmac_sha256_matches_the_hmac_crate() {
+    use ::hmac::Mac as _;
+    type Theirs = ::hmac::Hmac<sha2::Sha256>;
+    let mut rng = Rng(0x686d_6163);
+    for _ in 0..3_000 {
+        // Keys below, at and above SHA-256's 64-byte block.
+        let key = digest_input(&mut rng);
+        let data = digest_input(&mut rng);
+        let mut ours = crate::crypto::hmac::HmacSha256::new(&key);
+        for piece in pieces(&mut rng, &data) {
+            ours.update(piece);
+        }
+        let mut theirs = Theirs::new_from_slice(&key).unwrap();
+        theirs.update(&data);
+        let theirs: [u8; 32] = theirs.finalize().into_bytes().into();
+        let tag = ours.clone().finalize();
+        assert_eq!(tag, theirs, "key {key:?}, data {data:?}");
+        assert!(ours.verify(&theirs));
+        assert_eq!(crate::crypto::hmac::HmacSha256::mac(&key, &data), theirs);
     }
 }

@@ -32,11 +32,11 @@ use std::fmt;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use hmac::{Hmac, Mac};
 use sha2::digest::consts::U64;
 use sha2::digest::generic_array::GenericArray;
 use sha2::{Digest, Sha256};
 
+use crate::crypto::hmac::{key_block, HmacSha256, IPAD, OPAD};
 use crate::limits::Limits;
 
 /// The SASL mechanism name of SCRAM-SHA-256.
@@ -50,8 +50,6 @@ pub const MAX_PASSWORD_LEN: usize = 1024;
 
 /// Length of a SHA-256 digest, and so of every SCRAM key and signature.
 const KEY_LEN: usize = 32;
-
-type HmacSha256 = Hmac<Sha256>;
 
 /// A SCRAM failure. `Display` is libpq 13's text without the final newline, except for
 /// [`ScramError::TooManyIterations`], which is pgcluster's own.
@@ -207,14 +205,14 @@ pub struct ScramKeys {
 
 impl ScramKeys {
     /// Derives the keys of `password` (already SASLprepped) with PBKDF2.
-    fn derive(password: &[u8], salt: Vec<u8>, iterations: u32) -> Result<Self, ScramError> {
-        let salted = hi(password, &salt, iterations)?;
-        Ok(Self {
+    fn derive(password: &[u8], salt: Vec<u8>, iterations: u32) -> Self {
+        let salted = hi(password, &salt, iterations);
+        Self {
             salt,
             iterations,
-            client_key: hmac(&salted, b"Client Key")?,
-            server_key: hmac(&salted, b"Server Key")?,
-        })
+            client_key: HmacSha256::mac(&salted, b"Client Key"),
+            server_key: HmacSha256::mac(&salted, b"Server Key"),
+        }
     }
 }
 
@@ -428,7 +426,7 @@ impl ScramClient {
                 self.keys_were_known = true;
                 self.known_keys.swap_remove(i)
             }
-            None => ScramKeys::derive(&password, salt, iterations)?,
+            None => ScramKeys::derive(&password, salt, iterations),
         };
         let client_key = keys.client_key;
         let stored_key: [u8; KEY_LEN] = Sha256::digest(client_key).into();
@@ -446,7 +444,7 @@ impl ScramClient {
         auth_message.push(b',');
         auth_message.extend_from_slice(&final_without_proof);
 
-        let client_signature = hmac(&stored_key, &auth_message)?;
+        let client_signature = HmacSha256::mac(&stored_key, &auth_message);
         let mut proof = client_key;
         for (p, s) in proof.iter_mut().zip(client_signature) {
             *p ^= s;
@@ -492,10 +490,11 @@ impl ScramClient {
             .filter(|s| s.len() == KEY_LEN)
             .ok_or(ScramError::InvalidServerSignature)?;
 
-        let mut mac = keyed(&server_key)?;
+        let mut mac = HmacSha256::new(&server_key);
         mac.update(&auth_message);
-        mac.verify_slice(&signature)
-            .map_err(|_| ScramError::IncorrectServerSignature)?;
+        if !mac.verify(&signature) {
+            return Err(ScramError::IncorrectServerSignature);
+        }
         self.state = State::Done;
         Ok(())
     }
@@ -649,17 +648,6 @@ fn sasl_prep(password: Vec<u8>) -> Result<Vec<u8>, ScramError> {
     Ok(password)
 }
 
-/// An HMAC-SHA-256 keyed with `key`. HMAC takes keys of any length, so this cannot fail.
-fn keyed(key: &[u8]) -> Result<HmacSha256, ScramError> {
-    <HmacSha256 as Mac>::new_from_slice(key).map_err(|_| ScramError::ClientProof)
-}
-
-fn hmac(key: &[u8], data: &[u8]) -> Result<[u8; KEY_LEN], ScramError> {
-    let mut mac = keyed(key)?;
-    mac.update(data);
-    Ok(mac.finalize().into_bytes().into())
-}
-
 /// SHA-256's initial hash value (FIPS 180-4, section 5.3.3).
 const SHA256_IV: [u32; 8] = [
     0x6a09_e667,
@@ -700,26 +688,17 @@ fn put_digest(block: &mut Block, state: [u32; 8]) {
 /// SHA-256 compressions of one prepared block (the previous round's 32 bytes, SHA-256
 /// padding and the bit length of key block plus message), with no buffering or copying
 /// in between.
-fn hi(password: &[u8], salt: &[u8], iterations: u32) -> Result<[u8; KEY_LEN], ScramError> {
+fn hi(password: &[u8], salt: &[u8], iterations: u32) -> [u8; KEY_LEN] {
     // U1 = HMAC(password, salt || INT(1)): the salt has any length.
-    let mut mac = keyed(password)?;
+    let mut mac = HmacSha256::new(password);
     mac.update(salt);
     mac.update(&1u32.to_be_bytes());
-    let first: [u8; KEY_LEN] = mac.finalize().into_bytes().into();
+    let first = mac.finalize();
 
     // HMAC's key block: the password, or its digest if longer than a block; zero padded.
-    let mut key = [0u8; 64];
-    if password.len() > key.len() {
-        for (k, d) in key.iter_mut().zip(Sha256::digest(password)) {
-            *k = d;
-        }
-    } else {
-        for (k, p) in key.iter_mut().zip(password) {
-            *k = *p;
-        }
-    }
-    let inner = pad_state(&key, 0x36);
-    let outer = pad_state(&key, 0x5c);
+    let key = key_block(password);
+    let inner = pad_state(&key, IPAD);
+    let outer = pad_state(&key, OPAD);
 
     // The message block of every later hash: 32 bytes, 0x80, zeros, then the total
     // length in bits (64 + 32 bytes = 768 = 0x0300) big-endian in the last 8 bytes.
@@ -744,7 +723,7 @@ fn hi(password: &[u8], salt: &[u8], iterations: u32) -> Result<[u8; KEY_LEN], Sc
     for (bytes, word) in result.chunks_exact_mut(4).zip(acc) {
         bytes.copy_from_slice(&word.to_be_bytes());
     }
-    Ok(result)
+    result
 }
 
 /// Rounds 2..=`iterations` of `Hi()`: `acc` (U1 so far, as big-endian words) is XORed with
@@ -805,21 +784,21 @@ pub(crate) mod server {
         server_first: &[u8],
         client_final: &[u8],
     ) -> Option<Vec<u8>> {
-        let salted = hi(password, salt, i).ok()?;
-        let client_key = hmac(&salted, b"Client Key").ok()?;
+        let salted = hi(password, salt, i);
+        let client_key = HmacSha256::mac(&salted, b"Client Key");
         let stored_key: [u8; KEY_LEN] = Sha256::digest(client_key).into();
-        let server_key = hmac(&salted, b"Server Key").ok()?;
+        let server_key = HmacSha256::mac(&salted, b"Server Key");
         let proof_at = client_final.windows(3).position(|w| w == b",p=")?;
         let (without_proof, proof) = client_final.split_at(proof_at);
         let proof = STANDARD.decode(proof.get(3..)?).ok()?;
         let bare = client_first.get(3..)?;
         let auth_message = [bare, server_first, without_proof].join(&b","[..]);
-        let signature = hmac(&stored_key, &auth_message).ok()?;
+        let signature = HmacSha256::mac(&stored_key, &auth_message);
         let recovered: Vec<u8> = proof.iter().zip(signature).map(|(p, s)| p ^ s).collect();
         if Sha256::digest(&recovered).as_slice() != stored_key {
             return None;
         }
-        let server_signature = hmac(&server_key, &auth_message).ok()?;
+        let server_signature = HmacSha256::mac(&server_key, &auth_message);
         Some(format!("v={}", STANDARD.encode(server_signature)).into_bytes())
     }
 }
@@ -1180,16 +1159,16 @@ mod tests {
 
     /// PBKDF2 the textbook way: the keyed HMAC cloned for every round.
     fn reference_hi(password: &[u8], salt: &[u8], iterations: u32) -> [u8; KEY_LEN] {
-        let prf = keyed(password).unwrap();
+        let prf = HmacSha256::new(password);
         let mut mac = prf.clone();
         mac.update(salt);
         mac.update(&1u32.to_be_bytes());
-        let mut u: [u8; KEY_LEN] = mac.finalize().into_bytes().into();
+        let mut u = mac.finalize();
         let mut result = u;
         for _ in 1..iterations {
             let mut mac = prf.clone();
             mac.update(&u);
-            u = mac.finalize().into_bytes().into();
+            u = mac.finalize();
             for (r, x) in result.iter_mut().zip(u) {
                 *r ^= x;
             }
@@ -1219,7 +1198,7 @@ mod tests {
             ),
         ];
         for (iterations, want) in cases {
-            assert_eq!(hex(&hi(b"password", b"salt", iterations).unwrap()), want);
+            assert_eq!(hex(&hi(b"password", b"salt", iterations)), want);
         }
     }
 
@@ -1230,7 +1209,7 @@ mod tests {
             let password = vec![b'k'; len];
             for iterations in [1, 2, 3, 17] {
                 assert_eq!(
-                    hi(&password, b"NaCl", iterations).unwrap(),
+                    hi(&password, b"NaCl", iterations),
                     reference_hi(&password, b"NaCl", iterations),
                     "len {len}, {iterations} iterations"
                 );

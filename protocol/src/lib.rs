@@ -27,6 +27,7 @@
 pub mod auth;
 pub mod backend;
 pub mod crypto;
+pub mod encoding;
 pub mod error;
 pub mod error_fields;
 pub mod frame;

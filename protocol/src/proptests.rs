@@ -14,8 +14,9 @@
 //! - Startup framing: on random server streams, [`Startup::next_frame`] refuses only what
 //!   libpq refuses before authentication, frames what the plain reader frames, and gives
 //!   the same outcome for any chunking.
-//! - The codecs: our MD5 and HMAC-SHA-256 give what the `md-5` and `hmac` crates
-//!   (dev-dependencies only) give, for random inputs fed in random pieces.
+//! - The codecs: our MD5, HMAC-SHA-256 and base64 give what the `md-5`, `hmac` and
+//!   `base64` crates (dev-dependencies only) give, for random inputs fed in random pieces;
+//!   our strict base64 decoder accepts exactly what the crate's `STANDARD` engine does.
 
 #![allow(
     clippy::unwrap_used,
@@ -1480,4 +1481,60 @@ fn hmac_sha256_matches_the_hmac_crate() {
         assert!(ours.verify(&theirs));
         assert_eq!(crate::crypto::hmac::HmacSha256::mac(&key, &data), theirs);
     }
+}
+
+/// Text for a base64 decoder: valid base64 (of random bytes), then sometimes mangled
+/// with bytes that matter to a decoder (padding, symbols, white space, others).
+fn base64_text(rng: &mut Rng) -> Vec<u8> {
+    const NEAR: &[u8] = b"=AQgwZa09+/-_ \n\r.\0\xff";
+    let data: Vec<u8> = (0..rng.below(40))
+        .map(|_| rng.next().to_be_bytes()[0])
+        .collect();
+    let mut text = crate::encoding::base64::encode(&data).into_bytes();
+    for _ in 0..rng.below(3) {
+        let pos = rng.below(text.len() + 1);
+        let byte = NEAR[rng.below(NEAR.len())];
+        match rng.below(3) {
+            0 if pos < text.len() => text[pos] = byte,
+            1 if pos < text.len() => {
+                text.remove(pos);
+            }
+            _ => text.insert(pos, byte),
+        }
+    }
+    text
+}
+
+#[test]
+fn base64_matches_the_base64_crates_standard_engine() {
+    use ::base64::engine::general_purpose::STANDARD;
+    use ::base64::Engine as _;
+    let mut rng = Rng(0x6236_3400);
+    let (mut accepted, mut refused) = (0, 0);
+    for _ in 0..20_000 {
+        let data = digest_input(&mut rng);
+        assert_eq!(
+            crate::encoding::base64::encode(&data),
+            STANDARD.encode(&data)
+        );
+        let text = base64_text(&mut rng);
+        let ours = crate::encoding::base64::decode(&text);
+        let theirs = STANDARD.decode(&text);
+        assert_eq!(
+            ours.as_ref().ok(),
+            theirs.as_ref().ok(),
+            "{:?}: ours {ours:?}, theirs {theirs:?}",
+            String::from_utf8_lossy(&text)
+        );
+        if ours.is_ok() {
+            accepted += 1;
+        } else {
+            refused += 1;
+        }
+    }
+    // Both outcomes are well represented, so the comparison means something.
+    assert!(
+        accepted > 5_000 && refused > 5_000,
+        "{accepted} accepted, {refused} refused"
+    );
 }

@@ -30,13 +30,12 @@
 
 use std::fmt;
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine as _;
 use sha2::digest::consts::U64;
 use sha2::digest::generic_array::GenericArray;
 use sha2::{Digest, Sha256};
 
 use crate::crypto::hmac::{key_block, HmacSha256, IPAD, OPAD};
+use crate::encoding::base64;
 use crate::limits::Limits;
 
 /// The SASL mechanism name of SCRAM-SHA-256.
@@ -173,7 +172,7 @@ impl ChannelBinding {
         if let Self::TlsServerEndPoint(hash) = self {
             data.extend_from_slice(hash);
         }
-        STANDARD.encode(data).into_bytes()
+        base64::encode(&data).into_bytes()
     }
 }
 
@@ -289,7 +288,7 @@ impl ScramClient {
         Self::with_raw_nonce(
             password,
             b"",
-            STANDARD.encode(nonce).as_bytes(),
+            base64::encode(&nonce).as_bytes(),
             channel_binding,
             limits,
         )
@@ -452,7 +451,7 @@ impl ScramClient {
 
         let mut msg = final_without_proof;
         msg.extend_from_slice(b",p=");
-        msg.extend_from_slice(STANDARD.encode(proof).as_bytes());
+        msg.extend_from_slice(base64::encode(&proof).as_bytes());
         self.state = State::FinalSent {
             server_key,
             auth_message,
@@ -769,7 +768,7 @@ pub(crate) mod server {
         msg.extend_from_slice(nonce);
         msg.extend_from_slice(suffix.as_bytes());
         msg.extend_from_slice(b",s=");
-        msg.extend_from_slice(STANDARD.encode(salt).as_bytes());
+        msg.extend_from_slice(base64::encode(salt).as_bytes());
         msg.extend_from_slice(format!(",i={i}").as_bytes());
         msg
     }
@@ -790,7 +789,7 @@ pub(crate) mod server {
         let server_key = HmacSha256::mac(&salted, b"Server Key");
         let proof_at = client_final.windows(3).position(|w| w == b",p=")?;
         let (without_proof, proof) = client_final.split_at(proof_at);
-        let proof = STANDARD.decode(proof.get(3..)?).ok()?;
+        let proof = base64::decode(proof.get(3..)?).ok()?;
         let bare = client_first.get(3..)?;
         let auth_message = [bare, server_first, without_proof].join(&b","[..]);
         let signature = HmacSha256::mac(&stored_key, &auth_message);
@@ -799,7 +798,7 @@ pub(crate) mod server {
             return None;
         }
         let server_signature = HmacSha256::mac(&server_key, &auth_message);
-        Some(format!("v={}", STANDARD.encode(server_signature)).into_bytes())
+        Some(format!("v={}", base64::encode(&server_signature)).into_bytes())
     }
 }
 
@@ -1128,7 +1127,7 @@ mod tests {
         let fin = c
             .server_first(format!("r={NONCE}x,s=QUJD,i=1").as_bytes())
             .unwrap();
-        let c_attr = STANDARD.encode(b"p=tls-server-end-point,,HASH");
+        let c_attr = base64::encode(b"p=tls-server-end-point,,HASH");
         assert!(fin.starts_with(format!("c={c_attr},r=").as_bytes()));
     }
 

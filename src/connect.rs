@@ -435,7 +435,7 @@ async fn start_tls(
     match negotiate(tcp, &config.tls, &target.host).await {
         Ok(Negotiated::Tls { stream, end_point }) => Ok((Stream::Tls(stream), Some(end_point))),
         Ok(Negotiated::Plain { stream, received }) => {
-            reader.read_buf().extend_from_slice(&received);
+            reader.extend_from_slice(&received);
             Ok((Stream::Tcp(stream), None))
         }
         Err(NegotiateError::Tls(e)) => Err((
@@ -689,13 +689,16 @@ async fn startup(
 
 /// Reads more bytes; EOF and errors are libpq's texts, which replace the buffer and stop.
 async fn read_into(stream: &mut Stream, reader: &mut FrameReader) -> Result<(), Failure> {
-    match stream.read_buf(reader.read_buf()).await {
+    match stream.read(reader.spare()).await {
         Ok(0) => Err(Failure::new(
             WireError::closed(stream).to_string(),
             Buffer::Replace,
             Then::Stop,
         )),
-        Ok(_) => Ok(()),
+        Ok(n) => {
+            reader.commit(n);
+            Ok(())
+        }
         Err(e) => Err(Failure::new(
             WireError::Receive(e).to_string(),
             Buffer::Replace,

@@ -616,7 +616,7 @@ impl error::Error for ColumnError {}
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bytes::Bytes;
+    use pgcluster_protocol::buffer::Bytes;
 
     /// A DataRow body for these values.
     fn data_row(values: &[Option<&[u8]>]) -> DataRow {

@@ -19,8 +19,9 @@
 //! );
 //! ```
 
-use bytes::{Buf, Bytes, BytesMut};
+use std::sync::Arc;
 
+use crate::buffer::Bytes;
 use crate::limits::{Limits, LONG_MESSAGE_TYPES, MAX_SHORT_MESSAGE_LEN};
 use crate::ProtocolError;
 
@@ -32,7 +33,7 @@ const HEADER_LEN: usize = 5;
 pub struct Frame {
     /// The message type byte, e.g. `b'Z'`.
     pub tag: u8,
-    /// The body, `length word - 4` bytes.
+    /// The body, `length word - 4` bytes: a range of the reader's buffer, not a copy.
     pub body: Bytes,
 }
 
@@ -51,9 +52,19 @@ impl Frame {
 /// The header (type and length) is checked as soon as its 5 bytes are here; the buffer
 /// grows only with bytes actually received, never to the length a frame claims.
 /// An error is sticky: every later call returns it again.
+///
+/// Bytes are received into one shared buffer ([`FrameReader::spare`], then
+/// [`FrameReader::commit`]), and frames are ranges of it ([`Bytes`]): cutting a frame
+/// copies nothing. Once no frame of the buffer is alive, the unread rest is moved to its
+/// front and it is written to again; while one is, the unread rest (the start of a frame
+/// not complete yet) moves to a new buffer.
 #[derive(Debug)]
 pub struct FrameReader {
-    buf: BytesMut,
+    /// Every byte is initialized: `data.len()` is the capacity.
+    buf: Arc<Vec<u8>>,
+    /// `buf[start..end]` is received and not yet cut into frames; `start <= end <= len`.
+    start: usize,
+    end: usize,
     limits: Limits,
     failed: Option<ProtocolError>,
 }
@@ -62,7 +73,9 @@ impl FrameReader {
     /// A reader with the given limits.
     pub fn new(limits: Limits) -> Self {
         Self {
-            buf: BytesMut::new(),
+            buf: Arc::new(Vec::new()),
+            start: 0,
+            end: 0,
             limits,
             failed: None,
         }
@@ -70,86 +83,167 @@ impl FrameReader {
 
     /// Appends received bytes. After an error they are dropped: nothing more is buffered.
     pub fn extend_from_slice(&mut self, data: &[u8]) {
-        if self.failed.is_none() {
-            self.buf.extend_from_slice(data);
+        if self.failed.is_some() || data.is_empty() {
+            return;
+        }
+        self.reserve(data.len());
+        let (start, end) = (self.end, self.end.saturating_add(data.len()));
+        // `reserve` left `buf[end..]` unshared and long enough.
+        if let Some(dst) = Arc::get_mut(&mut self.buf).and_then(|b| b.get_mut(start..end)) {
+            dst.copy_from_slice(data);
+            self.end = end;
         }
     }
 
-    /// The buffer to read into (e.g. with tokio's `read_buf`): at least
-    /// [`FrameReader::READ_CHUNK`] bytes of spare capacity, never more than that is reserved
-    /// ahead of the data.
+    /// The buffer to read into: at least [`FrameReader::READ_CHUNK`] bytes, never more
+    /// than twice that ahead of the data. Tell the reader how many were filled with
+    /// [`FrameReader::commit`]:
     ///
-    /// (Growth itself is `BytesMut`'s amortized doubling, so capacity stays within about
-    /// twice the bytes actually buffered plus one chunk.)
-    pub fn read_buf(&mut self) -> &mut BytesMut {
-        let spare = self.buf.capacity().saturating_sub(self.buf.len());
-        if spare < Self::READ_CHUNK {
-            if self.buf.is_empty() {
-                // Start afresh instead of growing an allocation frames may still share.
-                self.buf = BytesMut::with_capacity(Self::READ_CHUNK);
-            } else {
-                self.buf.reserve(Self::READ_CHUNK);
-            }
+    /// ```
+    /// use pgcluster_protocol::frame::FrameReader;
+    /// use pgcluster_protocol::limits::Limits;
+    /// use std::io::Read;
+    ///
+    /// let mut socket: &[u8] = b"Z\0\0\0\x05I";
+    /// let mut frames = FrameReader::new(Limits::default());
+    /// let n = socket.read(frames.spare()).unwrap();
+    /// frames.commit(n);
+    /// assert_eq!(frames.next_frame().unwrap().unwrap().tag, b'Z');
+    /// ```
+    ///
+    /// (Growth is by doubling, so capacity stays within about twice the bytes actually
+    /// buffered plus one chunk.)
+    pub fn spare(&mut self) -> &mut [u8] {
+        if self.failed.is_some() {
+            // Whatever is read now is dropped by `commit`; reuse what is there.
+            self.start = 0;
+            self.end = 0;
         }
-        &mut self.buf
+        self.reserve(Self::READ_CHUNK);
+        let end = self.end;
+        match Arc::get_mut(&mut self.buf) {
+            Some(buf) => buf.get_mut(end..).unwrap_or_default(),
+            // `reserve` left the buffer unshared.
+            None => &mut [],
+        }
     }
 
-    /// Spare capacity reserved by [`FrameReader::read_buf`].
+    /// Records that the first `n` bytes of [`FrameReader::spare`] were filled (more than
+    /// it offered counts as all of it). After an error they are dropped.
+    pub fn commit(&mut self, n: usize) {
+        if self.failed.is_some() {
+            return;
+        }
+        self.end = self.end.saturating_add(n).min(self.buf.len());
+    }
+
+    /// Spare room that [`FrameReader::spare`] offers at least.
     pub const READ_CHUNK: usize = 8192;
+
+    /// An empty buffer larger than this is let go rather than kept for the next frames,
+    /// so that one large frame does not pin its memory for the connection's life.
+    const KEEP: usize = 8 * Self::READ_CHUNK;
+
+    /// Makes `buf[end..]` unshared and at least `extra` bytes long.
+    fn reserve(&mut self, extra: usize) {
+        let unread = self.end.saturating_sub(self.start);
+        let needed = unread.saturating_add(extra);
+        if let Some(buf) = Arc::get_mut(&mut self.buf) {
+            if unread == 0 && buf.len() > Self::KEEP.max(needed) {
+                *buf = vec![0; needed.max(Self::READ_CHUNK)];
+                self.start = 0;
+                self.end = 0;
+                return;
+            }
+            if buf.len().saturating_sub(self.end) >= extra {
+                return;
+            }
+            // Move the unread rest to the front; grow (doubling) if that is not enough.
+            buf.copy_within(self.start..self.end, 0);
+            self.start = 0;
+            self.end = unread;
+            if buf.len() < needed {
+                let len = needed.max(buf.len().saturating_mul(2));
+                buf.resize(len, 0);
+            }
+            return;
+        }
+        // A frame still holds the buffer: start a new one with the unread rest.
+        let len = needed.max(unread.saturating_mul(2));
+        let mut fresh = vec![0; len];
+        if let (Some(dst), Some(src)) =
+            (fresh.get_mut(..unread), self.buf.get(self.start..self.end))
+        {
+            dst.copy_from_slice(src);
+        }
+        self.buf = Arc::new(fresh);
+        self.start = 0;
+        self.end = unread;
+    }
+
+    /// The received bytes not yet cut into frames.
+    fn unread(&self) -> &[u8] {
+        self.buf.get(self.start..self.end).unwrap_or_default()
+    }
 
     /// The next complete frame, `Ok(None)` when more bytes are needed.
     pub fn next_frame(&mut self) -> Result<Option<Frame>, ProtocolError> {
         if let Some(err) = &self.failed {
             return Err(err.clone());
         }
-        let Some(header) = self.buf.get(..HEADER_LEN) else {
+        let Some(header) = self.unread().get(..HEADER_LEN) else {
             return Ok(None);
         };
         let (tag, body_len) = match check_header(header, &self.limits) {
             Ok(parts) => parts,
             Err(err) => {
                 self.failed = Some(err.clone());
-                self.buf = BytesMut::new();
+                self.buf = Arc::new(Vec::new());
+                self.start = 0;
+                self.end = 0;
                 return Err(err);
             }
         };
-        // Checked, and within the buffer, so split_to cannot panic.
         let frame_len = match HEADER_LEN.checked_add(body_len) {
-            Some(n) if n <= self.buf.len() => n,
+            Some(n) if n <= self.buffered() => n,
             _ => return Ok(None),
         };
-        let mut frame = self.buf.split_to(frame_len);
-        frame.advance(HEADER_LEN);
-        Ok(Some(Frame {
-            tag,
-            body: frame.freeze(),
-        }))
+        // Both within `start..end`: checked above.
+        let body_start = self.start.saturating_add(HEADER_LEN);
+        let frame_end = self.start.saturating_add(frame_len);
+        let Some(body) = Bytes::shared(&self.buf, body_start, frame_end) else {
+            return Ok(None);
+        };
+        self.start = frame_end;
+        Ok(Some(Frame { tag, body }))
     }
 
     /// How many received bytes are not yet returned as frames.
     pub fn buffered(&self) -> usize {
-        self.buf.len()
+        self.end.saturating_sub(self.start)
     }
 
     /// The received bytes not yet returned as frames (empty after an error), for a caller
     /// that must look at raw bytes before framing them, as libpq does during startup
     /// (see [`Startup::next_frame`](crate::startup::Startup::next_frame)).
     pub fn peek(&self) -> &[u8] {
-        &self.buf
+        self.unread()
     }
 
     /// Capacity of the internal buffer (for tests of bounded memory).
     pub fn capacity(&self) -> usize {
-        self.buf.capacity()
+        self.buf.len()
     }
 
     /// Takes one raw byte (the single-byte reply to SSLRequest / GSSENCRequest).
     /// `None` if no byte is buffered.
     pub fn take_byte(&mut self) -> Option<u8> {
-        if self.failed.is_some() || self.buf.is_empty() {
+        if self.failed.is_some() {
             return None;
         }
-        Some(self.buf.get_u8())
+        let byte = *self.unread().first()?;
+        self.start = self.start.saturating_add(1);
+        Some(byte)
     }
 }
 
@@ -298,15 +392,78 @@ mod tests {
         assert_eq!(got, expected);
     }
 
+    /// Reads `data` as the I/O layer does: into `spare`, then `commit`.
+    fn receive(r: &mut FrameReader, mut data: &[u8]) {
+        while !data.is_empty() {
+            let spare = r.spare();
+            assert!(spare.len() >= FrameReader::READ_CHUNK);
+            let n = spare.len().min(data.len());
+            spare[..n].copy_from_slice(&data[..n]);
+            r.commit(n);
+            data = &data[n..];
+        }
+    }
+
     #[test]
-    fn read_buf_reserves_one_chunk() {
+    fn spare_offers_one_chunk() {
         let mut r = FrameReader::new(Limits::default());
-        let buf = r.read_buf();
-        assert!(buf.capacity() >= FrameReader::READ_CHUNK);
-        assert!(buf.capacity() <= 2 * FrameReader::READ_CHUNK);
-        buf.extend_from_slice(&msg(b'Z', b"I"));
+        let buf = r.spare();
+        assert!(buf.len() >= FrameReader::READ_CHUNK);
+        assert!(buf.len() <= 2 * FrameReader::READ_CHUNK);
+        let z = msg(b'Z', b"I");
+        buf[..z.len()].copy_from_slice(&z);
+        r.commit(z.len());
         let f = r.next_frame().unwrap().unwrap();
         assert_eq!(f, Frame::new(b'Z', &b"I"[..]));
+        // Committing more than was offered counts as all of it, never past the buffer.
+        let offered = r.spare().len();
+        r.commit(usize::MAX);
+        assert_eq!(r.buffered(), offered);
+    }
+
+    #[test]
+    fn the_buffer_is_reused_once_frames_are_gone_and_left_alone_while_they_live() {
+        let mut r = FrameReader::new(Limits::default());
+        let z = msg(b'Z', b"I");
+        // A frame and the first 3 bytes of the next.
+        receive(&mut r, &[&z[..], &z[..3]].concat());
+        let first = r.next_frame().unwrap().unwrap();
+        let held = Arc::clone(&r.buf);
+        // Room enough, but the frame is alive: the rest moves, the frame keeps its bytes.
+        receive(&mut r, &z[3..]);
+        assert!(!Arc::ptr_eq(&held, &r.buf));
+        assert_eq!(first.body.as_slice(), b"I");
+        assert_eq!(r.next_frame().unwrap().unwrap(), first);
+        drop((first, held));
+        // Nothing alive: the same buffer is written again, from the front.
+        let before = Arc::as_ptr(&r.buf);
+        for _ in 0..10_000 {
+            receive(&mut r, &z);
+            assert_eq!(r.next_frame().unwrap().unwrap().tag, b'Z');
+        }
+        assert_eq!(Arc::as_ptr(&r.buf), before);
+        assert!(r.capacity() <= 2 * FrameReader::READ_CHUNK);
+    }
+
+    #[test]
+    fn a_large_frame_grows_the_buffer_by_doubling() {
+        let mut r = FrameReader::new(Limits::default());
+        let big = msg(b'D', &vec![1; 1_000_000]);
+        let mut grows = 0;
+        let mut capacity = 0;
+        for piece in big.chunks(1000) {
+            receive(&mut r, piece);
+            if r.capacity() != capacity {
+                grows += 1;
+                capacity = r.capacity();
+            }
+        }
+        assert!(grows < 12, "{grows} reallocations");
+        assert!(r.capacity() <= 2 * (big.len() + FrameReader::READ_CHUNK));
+        assert_eq!(r.next_frame().unwrap().unwrap().body.len(), 1_000_000);
+        // Empty again: the large buffer is let go at the next read.
+        assert!(r.spare().len() <= 2 * FrameReader::READ_CHUNK);
+        assert!(r.capacity() <= FrameReader::KEEP);
     }
 
     #[test]
@@ -375,9 +532,9 @@ mod tests {
         // Just under the cap: accepted, waiting for bytes, memory stays small.
         let cap = Limits::default().max_long_message_len;
         let mut r = FrameReader::new(Limits::default());
-        r.read_buf().extend_from_slice(&header(b'D', cap));
+        receive(&mut r, &header(b'D', cap));
         assert_eq!(r.next_frame(), Ok(None));
-        r.read_buf().extend_from_slice(&[0; 100]);
+        receive(&mut r, &[0; 100]);
         assert_eq!(r.next_frame(), Ok(None));
         assert_eq!(r.buffered(), 105);
         assert!(
@@ -429,5 +586,6 @@ mod tests {
         let f = r.next_frame().unwrap().unwrap();
         assert_eq!(f.body, Bytes::from(vec![7; 1000]));
         assert_eq!(r.buffered(), 0);
+        assert!(f.body.shares(&r.buf), "the body is not a copy");
     }
 }

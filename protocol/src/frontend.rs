@@ -530,7 +530,7 @@ mod tests {
         let frame = frames.next_frame().unwrap().unwrap();
         assert_eq!(
             BackendMessage::parse(&frame).unwrap(),
-            BackendMessage::CopyData(bytes::Bytes::from_static(b"row\n"))
+            BackendMessage::CopyData(crate::buffer::Bytes::copy_from_slice(b"row\n"))
         );
     }
 }

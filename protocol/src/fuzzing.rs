@@ -25,6 +25,19 @@ use crate::query::{ExtendedQuery, QueryEvent, SimpleQuery};
 use crate::startup::{Startup, StartupConfig, StartupError, Step};
 use crate::ProtocolError;
 
+/// Gives `data` to `reader` as the I/O layer does: read into [`FrameReader::spare`] (no
+/// more than it offers at a time), then [`FrameReader::commit`].
+pub fn receive(reader: &mut FrameReader, mut data: &[u8]) {
+    while !data.is_empty() {
+        let spare = reader.spare();
+        assert!(spare.len() >= FrameReader::READ_CHUNK);
+        let n = spare.len().min(data.len());
+        spare[..n].copy_from_slice(&data[..n]);
+        reader.commit(n);
+        data = &data[n..];
+    }
+}
+
 /// What a [`FrameReader`] made of a stream: its frames, then how it ended.
 #[derive(Debug, PartialEq, Eq)]
 struct Outcome {
@@ -32,7 +45,7 @@ struct Outcome {
     end: Result<usize, ProtocolError>,
 }
 
-/// Feeds `chunks` to a fresh reader (through `read_buf`, as the I/O layer does), draining
+/// Feeds `chunks` to a fresh reader (through `spare` and `commit`, as the I/O layer does), draining
 /// frames after each chunk, and checks the per-call invariants.
 fn run_frames(limits: Limits, chunks: &[&[u8]]) -> Outcome {
     let input: usize = chunks.iter().map(|c| c.len()).sum();
@@ -41,7 +54,7 @@ fn run_frames(limits: Limits, chunks: &[&[u8]]) -> Outcome {
     let mut consumed = 0usize;
     let mut end = Ok(0);
     'feed: for chunk in chunks {
-        reader.read_buf().extend_from_slice(chunk);
+        receive(&mut reader, chunk);
         loop {
             match reader.next_frame() {
                 Ok(Some(frame)) => {
@@ -312,7 +325,7 @@ fn run_startup(with_password: bool, chunks: &[&[u8]]) -> StartupOutcome {
     let mut frames = FrameReader::new(Limits::default());
     let mut replies = Vec::new();
     for chunk in chunks {
-        frames.read_buf().extend_from_slice(chunk);
+        receive(&mut frames, chunk);
         loop {
             let authenticated = machine.is_authenticated();
             let frame = match machine.next_frame(&mut frames) {

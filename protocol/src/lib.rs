@@ -26,6 +26,7 @@
 
 pub mod auth;
 pub mod backend;
+pub mod buffer;
 pub mod crypto;
 pub mod encoding;
 pub mod error;

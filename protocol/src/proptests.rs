@@ -25,7 +25,7 @@
     reason = "a test fails loudly on unexpected input"
 )]
 
-use bytes::Bytes;
+use crate::buffer::Bytes;
 
 use crate::backend::{
     Authentication, BackendMessage, CopyResponse, DataRow, FieldDescription, RowDescription,
@@ -863,7 +863,7 @@ fn feed(limits: Limits, stream: &[u8], mut sizes: impl FnMut() -> usize) -> Outc
         rest = tail;
         received += chunk.len();
         if rest.len() % 2 == 0 {
-            reader.read_buf().extend_from_slice(chunk);
+            crate::fuzzing::receive(&mut reader, chunk);
         } else {
             reader.extend_from_slice(chunk);
         }

@@ -27,7 +27,7 @@
 
 use std::collections::VecDeque;
 
-use bytes::Bytes;
+use crate::buffer::Bytes;
 
 use crate::backend::{BackendMessage, CopyResponse, DataRow, RowDescription, TransactionStatus};
 use crate::error_fields::ErrorFields;
@@ -783,7 +783,7 @@ mod tests {
         ));
         assert_eq!(
             q.handle(frame(b'd', b"1\n")).unwrap(),
-            QueryEvent::CopyData(Bytes::from_static(b"1\n"))
+            QueryEvent::CopyData(Bytes::copy_from_slice(b"1\n"))
         );
         assert_eq!(q.handle(frame(b'c', b"")).unwrap(), QueryEvent::CopyDone);
         assert_eq!(

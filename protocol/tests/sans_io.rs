@@ -1,6 +1,7 @@
-//! The crate stays sans-IO: its normal dependencies are the ones listed below
-//! (no tokio, no runtime, no socket crate), and its source names no socket, file, thread,
-//! clock or randomness API outside its unit tests.
+//! The crate stays sans-IO and light: its one normal dependency is `sha2` (MD5,
+//! HMAC-SHA-256, base64 and the frame buffer are its own; no tokio, no runtime, no socket
+//! crate), and its source names no socket, file, thread, clock or randomness API outside
+//! its unit tests.
 #![allow(
     clippy::unwrap_used,
     clippy::indexing_slicing,
@@ -28,7 +29,7 @@ fn normal_dependencies_are_the_pure_ones() {
         }
     }
     deps.sort();
-    assert_eq!(deps, ["bytes", "sha2"]);
+    assert_eq!(deps, ["sha2"]);
     assert!(!manifest.contains("tokio"), "tokio in protocol/Cargo.toml");
 }
 

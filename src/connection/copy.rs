@@ -192,10 +192,10 @@ async fn write_draining(
             // After EOF only the write can end this (a closed socket fails it).
             Poll::Pending if eof => return Poll::Pending,
             Poll::Pending => {
-                let read = std::pin::pin!(stream.read_buf(reader.read_buf())).poll(cx);
+                let read = std::pin::pin!(stream.read(reader.spare())).poll(cx);
                 match read {
                     Poll::Ready(Ok(0)) => eof = true,
-                    Poll::Ready(Ok(_)) => {}
+                    Poll::Ready(Ok(n)) => reader.commit(n),
                     Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
                     Poll::Pending => return Poll::Pending,
                 }
@@ -244,7 +244,9 @@ mod tests {
                     return frames;
                 }
             }
-            assert_ne!(peer.read_buf(reader.read_buf()).await.unwrap(), 0);
+            let n = peer.read(reader.spare()).await.unwrap();
+            assert_ne!(n, 0);
+            reader.commit(n);
         }
     }
 

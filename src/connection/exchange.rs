@@ -179,9 +179,12 @@ impl Connection {
         let Some(stream) = self.stream.as_mut() else {
             return Err(WireError::Gone);
         };
-        match stream.read_buf(self.reader.read_buf()).await {
+        match stream.read(self.reader.spare()).await {
             Ok(0) => Err(WireError::closed(stream)),
-            Ok(_) => Ok(()),
+            Ok(n) => {
+                self.reader.commit(n);
+                Ok(())
+            }
             Err(e) => Err(WireError::Receive(e)),
         }
     }

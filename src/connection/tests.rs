@@ -30,7 +30,7 @@ pub(crate) fn ready() -> Ready {
     for (tag, body) in frames {
         let frame = pgcluster_protocol::frame::Frame {
             tag,
-            body: bytes::Bytes::copy_from_slice(body),
+            body: pgcluster_protocol::buffer::Bytes::copy_from_slice(body),
         };
         if let pgcluster_protocol::startup::Step::Done(r) = machine.handle(frame, &mut out).unwrap()
         {

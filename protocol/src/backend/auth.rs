@@ -1,6 +1,6 @@
 //! Authentication requests (`R`).
 
-use bytes::Bytes;
+use crate::buffer::Bytes;
 
 use super::{tag, Authentication};
 use crate::reader::Reader;

@@ -1,7 +1,7 @@
 //! Encoding backend messages: what a server sends. For scripted fake servers in tests and
 //! for the fuzzers' decode → encode → decode checks; a client never sends these.
 
-use bytes::Bytes;
+use crate::buffer::Bytes;
 
 use super::{
     tag, Authentication, BackendMessage, CopyResponse, DataRow, RowDescription, TransactionStatus,

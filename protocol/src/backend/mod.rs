@@ -16,7 +16,7 @@
 //! assert_eq!(err.to_string(), "message contents do not agree with length in message type \"Z\"");
 //! ```
 
-use bytes::Bytes;
+use crate::buffer::Bytes;
 
 use crate::error_fields::ErrorFields;
 use crate::frame::Frame;
@@ -569,7 +569,7 @@ pub(crate) mod tests {
                     format: 0,
                     column_formats: vec![0, 0]
                 }),
-                BackendMessage::CopyData(Bytes::from_static(b"1\ta\n")),
+                BackendMessage::CopyData(Bytes::copy_from_slice(b"1\ta\n")),
                 BackendMessage::CopyDone,
                 BackendMessage::CommandComplete("COPY 1".to_owned()),
                 BackendMessage::ReadyForQuery(TransactionStatus::Idle),
@@ -632,15 +632,17 @@ pub(crate) mod tests {
         assert_eq!(auth(&[0, 0, 0, 9]), Ok(Authentication::Sspi));
         assert_eq!(
             auth(&[0, 0, 0, 8, 1, 2]),
-            Ok(Authentication::GssContinue(Bytes::from_static(&[1, 2])))
+            Ok(Authentication::GssContinue(Bytes::copy_from_slice(&[1, 2])))
         );
         assert_eq!(
             auth(b"\0\0\0\x0br=abc"),
-            Ok(Authentication::SaslContinue(Bytes::from_static(b"r=abc")))
+            Ok(Authentication::SaslContinue(Bytes::copy_from_slice(
+                b"r=abc"
+            )))
         );
         assert_eq!(
             auth(b"\0\0\0\x0cv=xyz"),
-            Ok(Authentication::SaslFinal(Bytes::from_static(b"v=xyz")))
+            Ok(Authentication::SaslFinal(Bytes::copy_from_slice(b"v=xyz")))
         );
         assert_eq!(auth(&[0, 0, 0, 1]), Ok(Authentication::Other(1)));
         assert_eq!(auth(&[0, 0, 0, 4, 9]), Ok(Authentication::Other(4)));
@@ -712,7 +714,7 @@ pub(crate) mod tests {
         assert_eq!(
             parse(b'V', &[0, 0, 0, 2, 8, 9]),
             Ok(BackendMessage::FunctionCallResponse(Some(
-                Bytes::from_static(&[8, 9])
+                Bytes::copy_from_slice(&[8, 9])
             )))
         );
         assert_eq!(

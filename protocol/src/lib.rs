@@ -11,6 +11,9 @@
 //! - [`query`] checks the order of a query's replies and turns them into events.
 //! - [`ssl::Negotiation`] reads the answer to SSLRequest, with the CVE-2021-23222 and
 //!   CVE-2024-10977 guards.
+//! - Its own small codecs, so that `sha2` is its one dependency: [`buffer::Bytes`] (frames
+//!   as shared ranges of the reader's buffer), [`crypto::md5`], [`crypto::hmac`]
+//!   (HMAC-SHA-256) and [`encoding::base64`].
 //!
 //! Every hostile-server case has a unit test asserting libpq 13's text; property tests
 //! (deterministic, in `src/proptests.rs`) round-trip every frontend and backend message

@@ -1,0 +1,238 @@
+//! A fresh database per test, cloned from a [`Template`](super::Template).
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use super::template::{Shared, TemplateError};
+use crate::blocking::Connection;
+use crate::Error;
+
+/// The prefix of every fresh database's name.
+pub const FRESH_PREFIX: &str = "pgcluster_db_";
+/// PostgreSQL's longest name, in bytes.
+const MAX_NAME_LEN: usize = 63;
+
+/// How a fresh database was copied from its template.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloneMethod {
+    /// `STRATEGY FILE_COPY` with `file_copy_method = clone` (PostgreSQL 18 and later, where
+    /// the operating system can clone files): the files are cloned, not copied, where the
+    /// file system supports it (e.g. XFS, Btrfs).
+    Clone,
+    /// `STRATEGY FILE_COPY` (PostgreSQL 15 and later): the template's files are copied,
+    /// instead of the default `WAL_LOG` strategy's block-by-block copy through the WAL.
+    FileCopy,
+    /// A plain `CREATE DATABASE .. TEMPLATE` (before PostgreSQL 15, where that copies the
+    /// files too).
+    Copy,
+}
+
+impl fmt::Display for CloneMethod {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Clone => "STRATEGY FILE_COPY with file_copy_method = clone",
+            Self::FileCopy => "STRATEGY FILE_COPY",
+            Self::Copy => "TEMPLATE (file copy)",
+        })
+    }
+}
+
+/// A database of its own for one test, cloned from a [`Template`](super::Template) by
+/// [`Template::fresh`](super::Template::fresh).
+///
+/// Its name tells whose it is: `pgcluster_db_<pid>_<n>_<thread name>`, where the thread
+/// name is the test's (the test harness names each test's thread after the test; it is
+/// made lowercase with anything but `a-z` and `0-9` turned into `_`, and shortened from
+/// the front to fit 63 bytes).
+///
+/// When the handle is dropped, the database is dropped (`WITH (FORCE)`: sessions still
+/// connected to it are ended) — unless the thread is panicking, as in a failing test: then
+/// the database is **kept**, and a line on stderr gives its connection string (a libpq
+/// URI with no password, which `psql` takes) so that you can look inside:
+///
+/// ```text
+/// pgcluster: test failed; kept its database: psql 'postgres://postgres@%2Ftmp%2Fpgcluster-test-...%2Fsock:41234/pgcluster_db_1234_0_tests_users_start_empty'
+/// ```
+///
+/// ```
+/// use pgcluster::testing::{Migrations, TestServer};
+///
+/// let template = Migrations::new("app")
+///     .dir(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/migrations"))
+///     .build(TestServer::shared()?)?;
+/// let db = template.fresh()?;
+/// println!("{} cloned by {}", db.name(), db.clone_method());
+/// let mut conn = db.connect()?;
+/// conn.simple_query("INSERT INTO users (name) VALUES ('x')")?;
+/// drop(conn);
+/// let name = db.name().to_owned();
+/// drop(db); // dropped: no panic
+/// let other = template.fresh()?;
+/// let mut admin = other.connect()?;
+/// let left = admin.query("SELECT 1 FROM pg_database WHERE datname = $1", &[Some(&name)])?;
+/// assert!(left.rows.is_empty());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct FreshDatabase {
+    shared: Arc<Shared>,
+    name: String,
+    method: CloneMethod,
+    /// Set once the database is dropped or deliberately kept.
+    done: bool,
+}
+
+impl fmt::Debug for FreshDatabase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FreshDatabase")
+            .field("name", &self.name)
+            .field("method", &self.method)
+            .finish()
+    }
+}
+
+impl FreshDatabase {
+    pub(super) fn new(shared: Arc<Shared>, name: String, method: CloneMethod) -> Self {
+        Self {
+            shared,
+            name,
+            method,
+            done: false,
+        }
+    }
+
+    /// The database's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// How it was copied from the template.
+    pub fn clone_method(&self) -> CloneMethod {
+        self.method
+    }
+
+    /// A connection string of the database for `psql`, sqlx and other clients, with no
+    /// password: for a template built on a [`TestServer`](super::TestServer), a libpq URI
+    /// `postgres://postgres@<socket dir>:<port>/<name>` (percent-encoded; the server's
+    /// socket needs no password); for one built with
+    /// [`build_at`](super::Migrations::build_at), the given settings as `key=value` pairs
+    /// with the password left out (libpq finds it where it found it before, e.g.
+    /// `PGPASSWORD` or the password file).
+    pub fn uri(&self) -> String {
+        self.shared.target().uri(&self.name)
+    }
+
+    /// A new connection to the database (blocking API), as the superuser.
+    pub fn connect(&self) -> Result<Connection, Error> {
+        self.shared.target().connect(&self.name)
+    }
+
+    /// Drops the database now, reporting a failure (which `Drop` can only print).
+    pub fn remove(mut self) -> Result<(), TemplateError> {
+        self.done = true;
+        self.shared.drop_fresh(&self.name)
+    }
+
+    /// Keeps the database (it is not dropped), and returns its [URI](Self::uri).
+    pub fn keep(mut self) -> String {
+        self.done = true;
+        self.uri()
+    }
+}
+
+impl Drop for FreshDatabase {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        if std::thread::panicking() {
+            eprintln!("{}", kept_message(&self.uri()));
+        } else if let Err(e) = self.shared.drop_fresh(&self.name) {
+            eprintln!(
+                "pgcluster: cannot drop test database \"{}\": {e}",
+                self.name.escape_debug()
+            );
+        }
+    }
+}
+
+/// The line printed for a database kept after a panic.
+fn kept_message(uri: &str) -> String {
+    format!("pgcluster: test failed; kept its database: psql '{uri}'")
+}
+
+/// A new name for a fresh database of this process and thread.
+pub(super) fn fresh_name() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let thread = std::thread::current();
+    name_for(std::process::id(), n, thread.name().unwrap_or("thread"))
+}
+
+/// `pgcluster_db_<pid>_<n>_<thread>`, the thread name made of `a-z0-9_` and cut from the
+/// front to fit 63 bytes (the end of a test's path names it best).
+fn name_for(pid: u32, n: u64, thread: &str) -> String {
+    let head = format!("{FRESH_PREFIX}{pid}_{n}_");
+    let mut tail = String::new();
+    for c in thread.chars() {
+        let c = c.to_ascii_lowercase();
+        if c.is_ascii_lowercase() || c.is_ascii_digit() {
+            tail.push(c);
+        } else if !tail.ends_with('_') {
+            tail.push('_');
+        }
+    }
+    let tail = tail.trim_matches('_');
+    let room = MAX_NAME_LEN.saturating_sub(head.len());
+    // ASCII only, so any byte offset is a character boundary.
+    let tail = tail.get(tail.len().saturating_sub(room)..).unwrap_or("");
+    let tail = tail.trim_start_matches('_');
+    let tail = if tail.is_empty() { "thread" } else { tail };
+    format!("{head}{tail}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_tell_the_test_and_process() {
+        assert_eq!(
+            name_for(1234, 0, "template::tests::fresh_works"),
+            "pgcluster_db_1234_0_template_tests_fresh_works"
+        );
+        assert_eq!(name_for(1, 7, "Main"), "pgcluster_db_1_7_main");
+        assert_eq!(name_for(1, 7, "::"), "pgcluster_db_1_7_thread");
+        assert_eq!(name_for(1, 7, "é"), "pgcluster_db_1_7_thread");
+        let long = name_for(
+            4_194_304,
+            123_456,
+            "a::very::long::module::path::to_a_test_with_a_long_name",
+        );
+        assert_eq!(long.len(), 63, "{long}");
+        assert_eq!(
+            long,
+            "pgcluster_db_4194304_123456_ule_path_to_a_test_with_a_long_name"
+        );
+        assert!(long.ends_with("to_a_test_with_a_long_name"));
+    }
+
+    #[test]
+    fn kept_message_has_the_uri() {
+        assert_eq!(
+            kept_message("postgres://postgres@%2Fs:1/d"),
+            "pgcluster: test failed; kept its database: psql 'postgres://postgres@%2Fs:1/d'"
+        );
+    }
+
+    #[test]
+    fn clone_methods_say_what_ran() {
+        assert_eq!(
+            CloneMethod::Clone.to_string(),
+            "STRATEGY FILE_COPY with file_copy_method = clone"
+        );
+        assert_eq!(CloneMethod::FileCopy.to_string(), "STRATEGY FILE_COPY");
+        assert_eq!(CloneMethod::Copy.to_string(), "TEMPLATE (file copy)");
+    }
+}

@@ -1,0 +1,636 @@
+//! Templates keyed by their migrations and fresh databases per test
+//! (`pgcluster::testing::{Migrations, Template, FreshDatabase}`), on a real server.
+//! Run with `cargo test --features testing --test template`.
+#![cfg(feature = "testing")]
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Barrier, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::Duration;
+
+use pgcluster::conninfo::{Config, Env};
+use pgcluster::testing::{
+    CloneMethod, Migrations, Template, TemplateError, TestServer, FRESH_PREFIX, TEMPLATE_PREFIX,
+};
+
+/// Set in the environment of the child processes these tests run (`builder_child`,
+/// `panicking_child`): the server's connection string.
+const CHILD_SERVER: &str = "PGCLUSTER_TEMPLATE_CHILD_SERVER";
+/// The family a child builds.
+const CHILD_FAMILY: &str = "PGCLUSTER_TEMPLATE_CHILD_FAMILY";
+/// The file a building child's setup appends its pid to.
+const CHILD_MARKER: &str = "PGCLUSTER_TEMPLATE_CHILD_MARKER";
+
+/// The example migrations (also the README's).
+fn migrations_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/migrations")
+}
+
+/// One server for this binary, with room for 8 threads' connections and their clones.
+fn server() -> &'static TestServer {
+    static SERVER: OnceLock<TestServer> = OnceLock::new();
+    SERVER.get_or_init(|| {
+        TestServer::builder()
+            .max_connections(60)
+            .start()
+            .expect("server starts")
+    })
+}
+
+/// Tests that compare the whole of `pg_database` before and after take this exclusively;
+/// the others share it, so that none changes `pg_database` in the meantime.
+static PG_DATABASE: RwLock<()> = RwLock::new(());
+
+fn shared() -> RwLockReadGuard<'static, ()> {
+    PG_DATABASE.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn alone() -> RwLockWriteGuard<'static, ()> {
+    PG_DATABASE.write().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The server's connection string for `build_at` (socket, superuser).
+fn conninfo(server: &TestServer) -> String {
+    format!(
+        "host={} port={} user=postgres",
+        server.socket_dir().display(),
+        server.port()
+    )
+}
+
+/// `pg_database` as (name → oid, xmin, datistemplate, datallowconn): a row changed in any
+/// way gets a new xmin.
+fn databases(server: &TestServer) -> BTreeMap<String, String> {
+    server
+        .psql("SELECT datname, oid || ',' || xmin || ',' || datistemplate || ',' || datallowconn FROM pg_database")
+        .expect("psql")
+        .lines()
+        .map(|l| {
+            let (name, rest) = l.split_once('|').expect("two columns");
+            (name.to_owned(), rest.to_owned())
+        })
+        .collect()
+}
+
+/// The databases whose names start with `prefix`.
+fn named(server: &TestServer, prefix: &str) -> Vec<String> {
+    databases(server)
+        .into_keys()
+        .filter(|n| n.starts_with(prefix))
+        .collect()
+}
+
+fn exists(server: &TestServer, name: &str) -> bool {
+    databases(server).contains_key(name)
+}
+
+fn users(template: &Template) -> Vec<String> {
+    let db = template.fresh().expect("fresh database");
+    let mut conn = db.connect().expect("connects");
+    let result = conn
+        .query("SELECT name FROM users ORDER BY id", &[])
+        .expect("query");
+    result
+        .rows
+        .into_iter()
+        .map(|r| r[0].clone().expect("not null"))
+        .collect()
+}
+
+#[test]
+fn template_has_the_migrations_and_the_setup_and_is_flagged() {
+    let _lock = shared();
+    let server = server();
+    let template = Migrations::new("flags")
+        .dir(migrations_dir())
+        .setup("1", |conn| {
+            conn.simple_query("INSERT INTO users (name) VALUES ('admin')")?;
+            Ok(())
+        })
+        .build(server)
+        .expect("template builds");
+    assert!(template.built_now());
+    assert!(template.name().starts_with("pgcluster_tpl_flags_"));
+    assert_eq!(template.name().len(), "pgcluster_tpl_flags_".len() + 12);
+    assert!(template
+        .key()
+        .starts_with(&template.name()["pgcluster_tpl_flags_".len()..]));
+    let flags = server
+        .psql(&format!(
+            "SELECT datistemplate, datallowconn FROM pg_database WHERE datname = '{}'",
+            template.name()
+        ))
+        .expect("psql");
+    assert_eq!(flags, "t|f\n");
+    assert!(named(server, "pgcluster_tpb_flags_").is_empty());
+    assert_eq!(users(&template), ["admin"]);
+    // The second migration file ran too.
+    let db = template.fresh().expect("fresh");
+    let mut conn = db.connect().expect("connects");
+    conn.simple_query("INSERT INTO posts (author, title) VALUES (1, 'hello')")
+        .expect("posts exists, with its foreign key");
+    let e = conn
+        .simple_query("INSERT INTO posts (author, title) VALUES (2, 'nobody')")
+        .unwrap_err();
+    assert_eq!(e.sqlstate(), Some("23503"), "{e}");
+}
+
+#[test]
+fn concurrent_builders_in_threads_build_once_and_share_it() {
+    let _lock = shared();
+    let server = server();
+    let runs = Arc::new(AtomicUsize::new(0));
+    let barrier = Arc::new(Barrier::new(2));
+    let builders: Vec<_> = (0..2)
+        .map(|_| {
+            let (runs, barrier) = (Arc::clone(&runs), Arc::clone(&barrier));
+            std::thread::spawn(move || {
+                let migrations =
+                    Migrations::new("threads")
+                        .dir(migrations_dir())
+                        .setup("1", move |conn| {
+                            runs.fetch_add(1, Ordering::SeqCst);
+                            // Widen the window in which the other builder waits for the lock.
+                            std::thread::sleep(Duration::from_millis(300));
+                            conn.simple_query("INSERT INTO users (name) VALUES ('built once')")?;
+                            Ok(())
+                        });
+                barrier.wait();
+                migrations.build(server).expect("template builds")
+            })
+        })
+        .collect();
+    let templates: Vec<Template> = builders
+        .into_iter()
+        .map(|b| b.join().expect("builder ends"))
+        .collect();
+    assert_eq!(runs.load(Ordering::SeqCst), 1, "the setup ran once");
+    assert_eq!(templates[0].name(), templates[1].name());
+    assert_eq!(
+        templates.iter().filter(|t| t.built_now()).count(),
+        1,
+        "{templates:?}"
+    );
+    assert_eq!(
+        named(server, "pgcluster_tpl_threads_"),
+        [templates[0].name()]
+    );
+    assert!(named(server, "pgcluster_tpb_threads_").is_empty());
+    for template in &templates {
+        assert_eq!(users(template), ["built once"]);
+    }
+}
+
+/// Not a test on its own: `concurrent_builders_in_processes_build_once` runs it in child
+/// processes, which build the template of `CHILD_FAMILY` on the server of `CHILD_SERVER`
+/// and print its name.
+#[test]
+fn builder_child() {
+    let (Ok(server), Ok(family), Ok(marker)) = (
+        std::env::var(CHILD_SERVER),
+        std::env::var(CHILD_FAMILY),
+        std::env::var(CHILD_MARKER),
+    ) else {
+        return;
+    };
+    let template = Migrations::new(&family)
+        .dir(migrations_dir())
+        .setup("1", move |conn| {
+            let mut file = std::fs::OpenOptions::new()
+                .append(true)
+                .create(true)
+                .open(&marker)?;
+            writeln!(file, "{}", std::process::id())?;
+            std::thread::sleep(Duration::from_millis(300));
+            conn.simple_query("INSERT INTO users (name) VALUES ('from a child')")?;
+            Ok(())
+        })
+        .build_at(&server)
+        .expect("template builds");
+    println!(
+        "\ntemplate={}\nbuilt_now={}",
+        template.name(),
+        template.built_now()
+    );
+}
+
+fn run_child(test: &str, vars: &[(&str, &str)]) -> std::process::Child {
+    Command::new(std::env::current_exe().expect("test binary"))
+        .args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .envs(vars.iter().copied())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("child runs")
+}
+
+fn field<'a>(output: &'a Output, name: &str) -> Option<&'a str> {
+    std::str::from_utf8(&output.stdout)
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix(name))
+}
+
+#[test]
+fn concurrent_builders_in_processes_build_once() {
+    let _lock = shared();
+    let server = server();
+    let marker =
+        std::env::temp_dir().join(format!("pgcluster-template-marker-{}", std::process::id()));
+    let _ = std::fs::remove_file(&marker);
+    let info = conninfo(server);
+    let marker_text = marker.display().to_string();
+    let vars = [
+        (CHILD_SERVER, info.as_str()),
+        (CHILD_FAMILY, "processes"),
+        (CHILD_MARKER, marker_text.as_str()),
+    ];
+    let children = [
+        run_child("builder_child", &vars),
+        run_child("builder_child", &vars),
+    ];
+    let outputs: Vec<Output> = children
+        .into_iter()
+        .map(|c| c.wait_with_output().expect("child ends"))
+        .collect();
+    for output in &outputs {
+        assert!(
+            output.status.success(),
+            "{}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let names: Vec<_> = outputs
+        .iter()
+        .map(|o| field(o, "template=").expect("a name"))
+        .collect();
+    assert_eq!(names[0], names[1]);
+    let built: Vec<_> = outputs
+        .iter()
+        .map(|o| field(o, "built_now=").expect("built_now"))
+        .collect();
+    assert_eq!(
+        built.iter().filter(|b| **b == "true").count(),
+        1,
+        "{built:?}"
+    );
+    let marker_lines = std::fs::read_to_string(&marker).expect("the setup ran");
+    assert_eq!(marker_lines.lines().count(), 1, "{marker_lines}");
+    std::fs::remove_file(&marker).expect("marker removed");
+    assert_eq!(named(server, "pgcluster_tpl_processes_"), [names[0]]);
+    assert!(named(server, "pgcluster_tpb_processes_").is_empty());
+    // This process finds it, and so does not build it again.
+    let again = Migrations::new("processes")
+        .dir(migrations_dir())
+        .setup("1", |_| panic!("must not run: the template exists"))
+        .build(server)
+        .expect("template found");
+    assert!(!again.built_now());
+    assert_eq!(again.name(), names[0]);
+    assert_eq!(users(&again), ["from a child"]);
+}
+
+#[test]
+fn templates_of_old_keys_are_swept_and_nothing_else_is_touched() {
+    let _lock = alone();
+    let server = server();
+    let v1 = Migrations::new("sweep")
+        .dir(migrations_dir())
+        .setup("1", |_| Ok(()))
+        .build(server)
+        .expect("v1 builds");
+    assert!(v1.built_now());
+    let reused = Migrations::new("sweep")
+        .dir(migrations_dir())
+        .setup("1", |_| Ok(()))
+        .build(server)
+        .expect("v1 again");
+    assert!(!reused.built_now());
+    assert_eq!(reused.name(), v1.name());
+    // Look-alikes that are not this family's templates, and another family's template.
+    let decoys = [
+        "pgcluster_tpl_sweep_x_0123456789ab",
+        "pgcluster_tpl_sweep_0123456789ab_x",
+        "pgcluster_tpl_sweep_0123456789aB",
+        "pgcluster_tpl_sweepy_0123456789ab",
+        "sweep_0123456789ab",
+    ];
+    for decoy in decoys {
+        server
+            .psql(&format!("CREATE DATABASE \"{decoy}\""))
+            .expect("decoy");
+    }
+    let other = Migrations::new("sweep_other")
+        .dir(migrations_dir())
+        .build(server)
+        .expect("other family builds");
+    let fresh = v1.fresh().expect("a fresh database of v1");
+    let before = databases(server);
+
+    let v2 = Migrations::new("sweep")
+        .dir(migrations_dir())
+        .setup("2", |_| Ok(()))
+        .build(server)
+        .expect("v2 builds");
+    assert!(v2.built_now());
+    assert_ne!(v2.name(), v1.name());
+    let after = databases(server);
+    assert!(!after.contains_key(v1.name()), "v1 swept: {after:?}");
+    assert!(after.contains_key(v2.name()));
+    // Everything else is as it was, row for row (a changed row has a new xmin).
+    let mut expected = before.clone();
+    expected.remove(v1.name());
+    let mut got = after.clone();
+    got.remove(v2.name());
+    assert_eq!(got, expected);
+    for name in decoys.iter().copied().chain([other.name(), fresh.name()]) {
+        assert!(after.contains_key(name), "{name} kept");
+    }
+    // A fresh database of the swept template still drops.
+    let name = fresh.name().to_owned();
+    fresh.remove().expect("dropped");
+    assert!(!exists(server, &name));
+    // An old handle rebuilds its template when it was swept meanwhile (and so sweeps v2).
+    assert_eq!(users(&v1), Vec::<String>::new());
+    assert!(exists(server, v1.name()));
+    assert!(!exists(server, v2.name()));
+    for decoy in decoys {
+        server
+            .psql(&format!("DROP DATABASE \"{decoy}\""))
+            .expect("decoy dropped");
+    }
+}
+
+#[test]
+fn a_hundred_tests_on_eight_threads_each_get_a_fresh_database() {
+    let _lock = alone();
+    let server = server();
+    let template = Migrations::new("many")
+        .dir(migrations_dir())
+        .build(server)
+        .expect("template builds");
+    let before = databases(server);
+    let next = Arc::new(AtomicUsize::new(0));
+    let workers: Vec<_> = (0..8)
+        .map(|i| {
+            let (template, next) = (template.clone(), Arc::clone(&next));
+            std::thread::Builder::new()
+                .name(format!("many::worker_{i}"))
+                .spawn(move || {
+                    let mut failures = Vec::new();
+                    let mut methods = Vec::new();
+                    while next.fetch_add(1, Ordering::SeqCst) < 100 {
+                        let outcome = (|| -> Result<(), Box<dyn std::error::Error>> {
+                            let db = template.fresh()?;
+                            assert!(db
+                                .name()
+                                .starts_with(&format!("{FRESH_PREFIX}{}_", std::process::id())));
+                            assert!(db.name().ends_with(&format!("_many_worker_{i}")), "{db:?}");
+                            methods.push(db.clone_method());
+                            let mut conn = db.connect()?;
+                            conn.simple_query("INSERT INTO users (name) VALUES ('mine')")?;
+                            let count = conn.query("SELECT count(*) FROM users", &[])?;
+                            assert_eq!(count.rows, [[Some("1".to_owned())]]);
+                            conn.close();
+                            db.remove()?;
+                            Ok(())
+                        })();
+                        if let Err(e) = outcome {
+                            failures.push(e.to_string());
+                        }
+                    }
+                    (failures, methods)
+                })
+                .expect("thread starts")
+        })
+        .collect();
+    let mut methods = Vec::new();
+    for worker in workers {
+        let (failures, m) = worker.join().expect("worker ends");
+        assert_eq!(failures, Vec::<String>::new());
+        methods.extend(m);
+    }
+    assert_eq!(methods.len(), 100);
+    let expected = match template.server_version() {
+        v if v >= 180_000 => None,
+        v if v >= 150_000 => Some(CloneMethod::FileCopy),
+        _ => Some(CloneMethod::Copy),
+    };
+    if let Some(expected) = expected {
+        assert!(methods.iter().all(|m| *m == expected), "{methods:?}");
+    }
+    assert_eq!(databases(server), before, "nothing left, nothing touched");
+}
+
+#[test]
+fn a_passing_tests_database_is_dropped() {
+    let _lock = shared();
+    let server = server();
+    let template = Migrations::new("passing")
+        .dir(migrations_dir())
+        .build(server)
+        .expect("template builds");
+    let db = template.fresh().expect("fresh");
+    let name = db.name().to_owned();
+    assert!(exists(server, &name));
+    // A session still open when the handle drops does not keep it.
+    let mut conn = db.connect().expect("connects");
+    conn.simple_query("SELECT 1").expect("query");
+    drop(db);
+    assert!(!exists(server, &name));
+    drop(conn);
+    // `keep` keeps it and gives its URI, which psql takes.
+    let kept = template.fresh().expect("fresh");
+    let name = kept.name().to_owned();
+    let uri = kept.keep();
+    assert!(uri.starts_with("postgres://postgres@%2F"), "{uri}");
+    let output = Command::new(server.bin_dir().join("psql"))
+        .args(["-X", "-A", "-t", &uri, "-c", "SELECT current_database()"])
+        .env_remove("PGHOST")
+        .env_remove("PGPORT")
+        .env_remove("PGDATABASE")
+        .output()
+        .expect("psql runs");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        format!("{name}\n"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    server
+        .psql(&format!("DROP DATABASE {name}"))
+        .expect("dropped");
+}
+
+/// Not a test on its own: `a_panicking_tests_database_is_kept` runs it in a child process,
+/// which takes a fresh database and panics.
+#[test]
+fn panicking_child() {
+    let Ok(server) = std::env::var(CHILD_SERVER) else {
+        return;
+    };
+    let template = Migrations::new("panicking")
+        .dir(migrations_dir())
+        .build_at(&server)
+        .expect("template builds");
+    let db = template.fresh().expect("fresh");
+    let mut conn = db.connect().expect("connects");
+    conn.simple_query("INSERT INTO users (name) VALUES ('evidence')")
+        .expect("insert");
+    panic!("the test fails while holding {}", db.name());
+}
+
+#[test]
+fn a_panicking_tests_database_is_kept() {
+    let _lock = shared();
+    let server = server();
+    let info = conninfo(server);
+    let output = run_child("panicking_child", &[(CHILD_SERVER, info.as_str())])
+        .wait_with_output()
+        .expect("child ends");
+    assert!(!output.status.success(), "the child test fails");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let line = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("pgcluster: test failed; kept its database: psql '"))
+        .unwrap_or_else(|| panic!("no kept line in:\n{stderr}"));
+    let uri = line.strip_suffix('\'').expect("quoted");
+    assert!(!uri.contains(server.password()));
+    // The URI leads psql into the database as the test left it.
+    let output = Command::new(server.bin_dir().join("psql"))
+        .args([
+            "-X",
+            "-A",
+            "-t",
+            uri,
+            "-c",
+            "SELECT current_database(), name FROM users",
+        ])
+        .output()
+        .expect("psql runs");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let (name, user) = stdout
+        .trim_end()
+        .split_once('|')
+        .unwrap_or_else(|| panic!("{stdout}{}", String::from_utf8_lossy(&output.stderr)));
+    assert_eq!(user, "evidence");
+    assert!(name.starts_with(FRESH_PREFIX), "{name}");
+    assert!(name.ends_with("_panicking_child"), "{name}");
+    assert!(
+        stderr.contains(&format!("while holding {name}")),
+        "{stderr}"
+    );
+    server
+        .psql(&format!("DROP DATABASE {name}"))
+        .expect("dropped");
+}
+
+#[test]
+fn a_busy_template_is_reported_with_its_sessions() {
+    let _lock = alone();
+    let server = server();
+    let template = Migrations::new("busy")
+        .dir(migrations_dir())
+        .build(server)
+        .expect("template builds");
+    let mut before = databases(server);
+    // Something outside pgcluster lets connections in and holds one.
+    server
+        .psql(&format!(
+            "ALTER DATABASE {} ALLOW_CONNECTIONS true",
+            template.name()
+        ))
+        .expect("psql");
+    let mut config = Config::parse(&conninfo(server)).expect("conninfo");
+    config
+        .set("dbname", template.name())
+        .expect("dbname")
+        .set("application_name", "busy_holder")
+        .expect("application_name");
+    let mut holder =
+        pgcluster::blocking::Connection::connect(&config.resolve(&Env::empty()).expect("resolves"))
+            .expect("connects");
+    let pid = holder.backend_pid().expect("pid");
+    let e = template.fresh().expect_err("busy");
+    let TemplateError::Busy {
+        database, sessions, ..
+    } = &e
+    else {
+        panic!("not Busy: {e:?}");
+    };
+    assert_eq!(database, template.name());
+    let session = sessions
+        .iter()
+        .find(|s| s.pid == pid)
+        .unwrap_or_else(|| panic!("holder not named: {e}"));
+    assert_eq!(session.application_name, "busy_holder");
+    assert_eq!(session.user.as_deref(), Some("postgres"));
+    assert_eq!(session.client_addr, None);
+    let text = e.to_string();
+    assert!(
+        text.contains(&format!(
+            "\n  pid {pid}, user postgres, application_name \"busy_holder\", client local socket"
+        )),
+        "{text}"
+    );
+    holder.close();
+    server
+        .psql(&format!(
+            "ALTER DATABASE {} ALLOW_CONNECTIONS false",
+            template.name()
+        ))
+        .expect("psql");
+    // Nothing was left by the failed clones, nothing else was touched (but the template's
+    // row, by the two ALTERs), and clones work again.
+    let mut after = databases(server);
+    after.remove(template.name());
+    before.remove(template.name());
+    assert_eq!(after, before);
+    let db = template.fresh().expect("fresh again");
+    drop(db);
+}
+
+#[test]
+fn a_failing_migration_leaves_nothing() {
+    let _lock = alone();
+    let server = server();
+    let dir = std::env::temp_dir().join(format!("pgcluster-bad-migrations-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(dir.join("001_ok.sql"), "CREATE TABLE t (x int);").expect("write");
+    std::fs::write(dir.join("002_bad.sql"), "CREATE TABLE t (x int);").expect("write");
+    let before = databases(server);
+    let e = Migrations::new("failing")
+        .dir(&dir)
+        .build(server)
+        .expect_err("fails");
+    let TemplateError::Migration { path, source } = &e else {
+        panic!("not Migration: {e:?}");
+    };
+    assert_eq!(path, &dir.join("002_bad.sql"));
+    assert_eq!(source.sqlstate(), Some("42P07"), "{e}");
+    assert!(e
+        .to_string()
+        .starts_with(&format!("migration {} failed: ", path.display())));
+    let e = Migrations::new("failing")
+        .setup("1", |_| Err("no luck".into()))
+        .build(server)
+        .expect_err("fails");
+    assert_eq!(
+        e.to_string(),
+        "template setup (version \"1\") failed: no luck"
+    );
+    assert_eq!(databases(server), before);
+    let bad = Migrations::new("Bad-Family")
+        .build(server)
+        .expect_err("refused");
+    assert!(matches!(bad, TemplateError::Family { .. }), "{bad:?}");
+    std::fs::remove_dir_all(&dir).expect("removed");
+    assert!(named(server, TEMPLATE_PREFIX)
+        .iter()
+        .all(|n| !n.starts_with("pgcluster_tpl_failing_")));
+}

@@ -294,15 +294,6 @@ impl ConnectError {
         }
     }
 
-    /// A message already rendered (the connect walk before the engine ran it).
-    pub(crate) fn rendered(message: String, fields: Option<Box<ErrorFields>>) -> Self {
-        Self {
-            message,
-            fields,
-            failures: Failures::default(),
-        }
-    }
-
     /// How many attempt failures the message was built from.
     #[cfg(test)]
     pub(crate) fn failure_count(&self) -> usize {

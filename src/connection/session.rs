@@ -108,21 +108,6 @@ impl connect::Session for Connection {
     fn established(stream: Stream, reader: FrameReader, ready: Ready) -> Self {
         Self::from_parts(stream, reader, ready)
     }
-
-    async fn transaction_read_only(&mut self) -> Option<String> {
-        // libpq: exactly one row is needed.
-        match self.simple_query("SHOW transaction_read_only").await {
-            Ok(results) => match results.first().map(|r| r.rows.as_slice()) {
-                Some([row]) => Some(row.first().cloned().flatten().unwrap_or_default()),
-                _ => None,
-            },
-            Err(_) => None,
-        }
-    }
-
-    async fn end(&mut self) {
-        self.close().await;
-    }
 }
 
 impl Connection {

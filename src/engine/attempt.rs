@@ -148,6 +148,7 @@ pub(crate) enum OpenStage {
     /// `TCP_NODELAY` after the connect.
     NoDelay,
     /// Unix-domain sockets do not exist on this platform.
+    #[cfg(not(unix))]
     UnixUnsupported,
 }
 
@@ -184,6 +185,7 @@ impl fmt::Display for OpenError {
             (OpenStage::NoDelay, _) => {
                 writeln!(f, "could not set socket to TCP no delay mode: {e}")
             }
+            #[cfg(not(unix))]
             (OpenStage::UnixUnsupported, Place::Unix { path })
             | (OpenStage::UnixUnsupported, Place::Tcp { shown_host: path, .. }) => writeln!(
                 f,
@@ -473,6 +475,7 @@ impl Failures {
     }
 
     /// How many failures there are.
+    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.entries.len()
     }

@@ -101,6 +101,7 @@ pub(crate) enum Endpoint {
 /// What a sent buffer was, for the text of a failed write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Sending {
+    #[cfg_attr(not(feature = "tls"), allow(dead_code, reason = "TLS only"))]
     SslRequest,
     StartupPacket,
     Startup,
@@ -135,6 +136,7 @@ enum State {
     /// Waiting for the socket.
     Opening,
     /// SSLRequest sent; waiting for the answer.
+    #[cfg_attr(not(feature = "tls"), allow(dead_code, reason = "TLS only"))]
     Negotiating {
         negotiation: Negotiation,
         received: Vec<u8>,
@@ -235,7 +237,7 @@ impl Connect {
     }
 
     /// The failures gathered so far.
-    #[cfg(any(test, feature = "fuzzing"))]
+    #[cfg(test)]
     pub(crate) fn failures(&self) -> &Failures {
         &self.failures
     }
@@ -957,6 +959,7 @@ impl Connect {
     }
 
     /// The `host` option of the current entry, as given.
+    #[cfg_attr(not(feature = "tls"), allow(dead_code, reason = "TLS only"))]
     fn current_host(&self) -> &str {
         self.config
             .targets

@@ -10,9 +10,7 @@
 //!   whose text is libpq's.
 //! - `tls` (feature `tls`): rustls's sans-IO client session over byte buffers.
 
-#[allow(dead_code, reason = "the connect loop runs it from the next commit on")]
 pub(crate) mod attempt;
-#[allow(dead_code, reason = "the connect loop runs it from the next commit on")]
 pub(crate) mod connect;
 #[cfg(feature = "tls")]
 pub(crate) mod tls;

@@ -28,7 +28,8 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::{ClientConfig, RootCertStore, SupportedProtocolVersion};
 
 pub use cert::tls_server_end_point;
-pub(crate) use negotiate::{negotiate, NegotiateError, Negotiated};
+#[cfg(all(test, feature = "testing"))]
+pub(crate) use negotiate::{negotiate, Negotiated};
 use verify::{Check, Verifier};
 
 /// libpq's default root certificate file, under the home directory.

@@ -113,6 +113,9 @@ pub mod conninfo;
 mod dbname;
 mod engine;
 pub mod error;
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
 mod io_text;
 mod random;
 pub mod rows;

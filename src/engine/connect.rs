@@ -237,7 +237,7 @@ impl Connect {
     }
 
     /// The failures gathered so far.
-    #[cfg(test)]
+    #[cfg(any(test, feature = "fuzzing"))]
     pub(crate) fn failures(&self) -> &Failures {
         &self.failures
     }

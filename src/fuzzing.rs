@@ -1,0 +1,314 @@
+//! Harness functions for the `fuzz/` targets whose code is crate-private. Not a stable
+//! API (hidden from the docs).
+//!
+//! Compiled only with the `fuzzing` feature (which `fuzz/` turns on) and in tests, so the
+//! library itself never contains these panicking checks. Each function takes arbitrary
+//! bytes and asserts invariants, not only "no panic".
+#![allow(
+    clippy::panic,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    reason = "a fuzz harness reports a broken invariant by panicking"
+)]
+
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use crate::conninfo::{Config, Env};
+use crate::engine::attempt::OpenStage;
+use crate::engine::connect::{Action, Connect};
+
+/// The password every configuration uses: it must never appear in a message.
+const PASSWORD: &str = "fuzz-sekret-pw";
+
+/// The configurations the first input byte picks from: several hosts, names to look up,
+/// Unix sockets, every `sslmode`, direct TLS, the read-write test, `connect_timeout`
+/// (good and bad), bad ports and keepalive settings.
+const CONFIGS: &[&str] = &[
+    "host=127.0.0.1 user=u dbname=d sslmode=disable",
+    "host=db.example,127.0.0.1 user=u dbname=d connect_timeout=2 sslmode=prefer",
+    "host=a.example,b.example,/tmp port=5432,5433,5434 user=u dbname=d connect_timeout=3 sslmode=allow target_session_attrs=read-write",
+    "host=127.0.0.1,127.0.0.2 user=u dbname=d sslmode=require connect_timeout=2",
+    "host=localhost hostaddr=127.0.0.1 user=u dbname=d sslmode=verify-full sslnegotiation=direct",
+    "host=/tmp,127.0.0.1 user=u dbname=d connect_timeout=abc sslmode=prefer",
+    "host=db.example,127.0.0.1,x.example port=1,99999,x user=u dbname=d sslmode=disable",
+    "host=db.example user=u dbname=d keepalives_idle=x connect_timeout=2",
+    "host=127.0.0.1,db.example user=u dbname=d target_session_attrs=read-write sslmode=prefer",
+    "host=db.example user=u dbname=d sslmode=require channel_binding=require require_auth=scram-sha-256",
+];
+
+/// Input bytes, read one at a time; zeros once they run out.
+struct Input<'a> {
+    data: &'a [u8],
+}
+
+impl Input<'_> {
+    fn byte(&mut self) -> u8 {
+        match self.data.split_first() {
+            Some((&b, rest)) => {
+                self.data = rest;
+                b
+            }
+            None => 0,
+        }
+    }
+
+    fn take(&mut self, n: usize) -> &[u8] {
+        let n = n.min(self.data.len());
+        let (head, rest) = self.data.split_at(n);
+        self.data = rest;
+        head
+    }
+
+    fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+}
+
+/// Drives the connect machine with results drawn from `data`: lookups that fail or give
+/// 0..=3 addresses, opens that fail at any stage or time out, TLS that fails or succeeds,
+/// writes that fail, reads of arbitrary bytes, EOF, I/O errors and timeouts, missing
+/// nonces, and a clock that jumps forward by arbitrary steps.
+///
+/// Invariants: no panic; Done or Failed within a bound of steps linear in the input;
+/// the deadlines seen never go backwards, and no I/O of an attempt is asked for at or
+/// past its deadline; sockets are opened one at a time and only used while open; Done
+/// leaves an open socket, TLS exactly when a handshake succeeded on it; Failed's message
+/// is the replay of the failures gathered, ends in a newline when not empty, and never
+/// holds the password.
+pub fn engine_connect(data: &[u8]) {
+    let _ = run_engine_connect(data);
+}
+
+/// How a run of [`engine_connect`] ended.
+#[derive(Debug, PartialEq, Eq)]
+enum Ending {
+    Done,
+    Failed,
+}
+
+fn run_engine_connect(data: &[u8]) -> Ending {
+    let mut input = Input { data };
+    let conninfo = CONFIGS[usize::from(input.byte()) % CONFIGS.len()];
+    let config = Config::parse(&format!("{conninfo} password={PASSWORD}"))
+        .and_then(|c| c.resolve(&Env::empty()))
+        .expect("the harness's own settings parse");
+    let mut conn = Connect::new(config);
+    let start = Instant::now();
+    let mut now = start;
+    let max_steps = 400 + 8 * data.len();
+    let mut socket_open = false;
+    let mut tls = false;
+    let mut last_deadline: Option<Instant> = None;
+    let mut terminate = Vec::new();
+    pgcluster_protocol::frontend::terminate(&mut terminate);
+    for _ in 0..max_steps {
+        // The clock: mostly small steps, sometimes seconds.
+        let step = input.byte();
+        now += match step {
+            0..=199 => Duration::from_micros(u64::from(step)),
+            200..=249 => Duration::from_millis(u64::from(step - 200) * 100),
+            _ => Duration::from_secs(u64::from(step - 249)),
+        };
+        let action = conn.poll(now);
+        let deadline = conn.deadline();
+        if let Some(d) = deadline {
+            if let Some(last) = last_deadline {
+                assert!(d >= last, "a deadline went backwards");
+            }
+            last_deadline = Some(d);
+        }
+        let in_attempt_io = match &action {
+            Action::OpenTcp { .. } | Action::OpenUnix { .. } | Action::Receive | Action::Nonce => {
+                true
+            }
+            #[cfg(feature = "tls")]
+            Action::StartTls { .. } => true,
+            Action::Send(bytes) => *bytes != terminate,
+            _ => false,
+        };
+        if in_attempt_io {
+            if let Some(d) = deadline {
+                assert!(now < d, "I/O asked for past the deadline: {action:?}");
+            }
+        }
+        match action {
+            Action::Resolve { host, port } => {
+                assert!(
+                    host.parse::<IpAddr>().is_err(),
+                    "a numeric host is not looked up"
+                );
+                let b = input.byte();
+                let result = if b % 4 == 0 {
+                    Err(io::Error::other(
+                        "failed to lookup address information: Name or service not known",
+                    ))
+                } else {
+                    Ok((0..(b >> 2) % 4)
+                        .map(|i| SocketAddr::new(IpAddr::from([10, 0, 0, i]), port))
+                        .collect())
+                };
+                conn.handle_resolved(now, result);
+            }
+            Action::OpenTcp { .. } | Action::OpenUnix { .. } => {
+                assert!(!socket_open, "a socket opened while another is open");
+                let b = input.byte();
+                let stage = match b % 8 {
+                    0 | 1 => None,
+                    2 => Some(OpenStage::Socket),
+                    3 => Some(OpenStage::SetOption("TCP_KEEPIDLE")),
+                    4 => Some(OpenStage::NoDelay),
+                    6 => {
+                        now = deadline.unwrap_or(now);
+                        conn.handle_timeout(now);
+                        continue;
+                    }
+                    _ => Some(OpenStage::Connect),
+                };
+                match stage {
+                    None => {
+                        socket_open = true;
+                        tls = false;
+                        conn.handle_opened(now, Ok(()));
+                    }
+                    Some(stage) => {
+                        conn.handle_opened(now, Err((stage, io::Error::from_raw_os_error(111))))
+                    }
+                }
+            }
+            #[cfg(feature = "tls")]
+            Action::StartTls { host } => {
+                assert!(socket_open && !tls, "TLS started without a plain socket");
+                let _ = host;
+                use crate::tls::TlsError;
+                match input.byte() % 5 {
+                    0 => conn.handle_tls(
+                        now,
+                        Err(TlsError::Handshake("certificate verify failed".to_owned())),
+                    ),
+                    1 => conn.handle_tls(now, Ok(Err(TlsError::SignatureAlgorithm))),
+                    2 => {
+                        now = deadline.unwrap_or(now);
+                        conn.handle_timeout(now);
+                    }
+                    _ => {
+                        tls = true;
+                        conn.handle_tls(now, Ok(Ok(vec![0x5a; 32])));
+                    }
+                }
+            }
+            Action::Send(bytes) => {
+                assert!(socket_open, "a write without a socket");
+                assert!(!bytes.is_empty(), "an empty write");
+                let secret = PASSWORD.as_bytes();
+                assert!(
+                    !bytes.windows(secret.len()).any(|w| w == secret)
+                        || bytes.first() == Some(&b'p'),
+                    "the password outside a password message"
+                );
+                match input.byte() % 16 {
+                    15 => conn.handle_io_error(now, io::Error::from_raw_os_error(32)),
+                    14 => {
+                        now = deadline.unwrap_or(now);
+                        conn.handle_timeout(now);
+                    }
+                    _ => {}
+                }
+            }
+            Action::Receive => {
+                assert!(socket_open, "a read without a socket");
+                if input.is_empty() {
+                    conn.handle_eof(now);
+                    continue;
+                }
+                let b = input.byte();
+                match b {
+                    0 => conn.handle_eof(now),
+                    1 => conn.handle_io_error(now, io::Error::from_raw_os_error(104)),
+                    2 => {
+                        now = deadline.unwrap_or(now + Duration::from_secs(1));
+                        conn.handle_timeout(now);
+                    }
+                    n => {
+                        let chunk = input.take(usize::from(n - 2)).to_vec();
+                        conn.handle_received(now, &chunk);
+                    }
+                }
+            }
+            Action::Nonce => {
+                assert!(socket_open, "a nonce without a socket");
+                let nonce = (input.byte() != 0xff).then_some([7u8; 18]);
+                conn.handle_nonce(now, nonce);
+            }
+            Action::Close => {
+                assert!(socket_open, "a close without a socket");
+                socket_open = false;
+                tls = false;
+            }
+            Action::Done(established) => {
+                assert!(socket_open, "Done without a socket");
+                assert_eq!(established.tls, tls);
+                return Ending::Done;
+            }
+            Action::Failed(e) => {
+                assert!(!socket_open, "Failed with a socket left open");
+                assert_eq!(e.message, conn.failures().render().0);
+                assert!(e.message.is_empty() || e.message.ends_with('\n'));
+                assert!(!e.message.contains(PASSWORD), "the password in a message");
+                // Terminal: it stays failed.
+                assert!(matches!(conn.poll(now), Action::Failed(_)));
+                return Ending::Failed;
+            }
+        }
+    }
+    panic!("no Done or Failed within {max_steps} steps");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{run_engine_connect, Ending};
+
+    /// The committed seeds reach where their names say (so the fuzzer starts from
+    /// connections that get through startup, TLS and the read-write test).
+    #[test]
+    fn engine_connect_seeds_reach_their_ends() {
+        let seed = |name: &str| {
+            std::fs::read(format!(
+                "{}/fuzz/corpus/engine_connect/{name}",
+                env!("CARGO_MANIFEST_DIR")
+            ))
+            .unwrap()
+        };
+        for (name, ending) in [
+            ("trust_disable", Ending::Done),
+            ("tls_require", Ending::Done),
+            ("prefer_refused_then_plain", Ending::Done),
+            ("read_only_then_next", Ending::Done),
+            ("fatal", Ending::Failed),
+            ("stall", Ending::Failed),
+        ] {
+            assert_eq!(run_engine_connect(&seed(name)), ending, "{name}");
+        }
+    }
+
+    /// The harness over inputs from a small generator: every configuration, many shapes.
+    #[test]
+    fn engine_connect_invariants_hold() {
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        for len in 0..3000usize {
+            let mut data = Vec::with_capacity(len % 300);
+            for _ in 0..len % 300 {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                data.push(seed.to_le_bytes()[0]);
+            }
+            if let Some(first) = data.first_mut() {
+                *first = u8::try_from(len % 256).unwrap();
+            }
+            super::engine_connect(&data);
+        }
+    }
+}

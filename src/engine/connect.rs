@@ -1611,4 +1611,45 @@ mod tests {
         // Polled again, it stays failed.
         assert!(matches!(conn.poll(now), Action::Failed(_)));
     }
+
+    #[test]
+    fn numeric_hosts_are_not_looked_up_and_show_the_address_only_when_different() {
+        let mut conn = Connect::new(config(
+            "host=0:0:0:0:0:0:0:1,127.0.0.1 port=1 user=u dbname=d sslmode=disable",
+        ));
+        let e = World::default()
+            .run(&mut conn, Instant::now())
+            .0
+            .unwrap_err();
+        assert_eq!(
+            e.message,
+            format!(
+                "{}{}",
+                refused("0:0:0:0:0:0:0:1", Some("::1"), 1),
+                refused("127.0.0.1", None, 1)
+            )
+        );
+    }
+
+    #[test]
+    fn unix_socket_paths_longer_than_sun_path_are_refused() {
+        // 5 + 88 + 14 = 107 bytes: the longest accepted.
+        let dir = format!("/tmp/{}", "a".repeat(88));
+        let mut conn = Connect::new(config(&format!("host={dir} user=u dbname=d")));
+        match conn.poll(Instant::now()) {
+            Action::OpenUnix { path } => assert_eq!(path, format!("{dir}/.s.PGSQL.5432")),
+            other => panic!("{other:?}"),
+        }
+        let dir = format!("/tmp/{}", "a".repeat(89));
+        let mut conn = Connect::new(config(&format!("host={dir} user=u dbname=d")));
+        match conn.poll(Instant::now()) {
+            Action::Failed(e) => assert_eq!(
+                e.message,
+                format!(
+                    "Unix-domain socket path \"{dir}/.s.PGSQL.5432\" is too long (maximum 107 bytes)\n"
+                )
+            ),
+            other => panic!("{other:?}"),
+        }
+    }
 }

@@ -75,6 +75,10 @@ pub enum Error {
     },
     /// The server answered something we cannot make sense of.
     Unexpected(String),
+    /// A throwaway test server (feature `testing`) could not be set up or controlled:
+    /// [`crate::testing::Error`]'s text.
+    #[cfg(feature = "testing")]
+    TestServer(Box<crate::testing::Error>),
 }
 
 /// An operation that takes a database's name away: the ones [`Error::DatabaseNotNamed`]
@@ -207,6 +211,8 @@ impl fmt::Display for Error {
             ),
             Self::Io { what, message } => write!(f, "could not {what}: {message}"),
             Self::Unexpected(what) => f.write_str(what),
+            #[cfg(feature = "testing")]
+            Self::TestServer(e) => e.fmt(f),
         }
     }
 }

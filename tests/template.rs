@@ -634,3 +634,74 @@ fn a_failing_migration_leaves_nothing() {
         .iter()
         .all(|n| !n.starts_with("pgcluster_tpl_failing_")));
 }
+
+#[test]
+fn libpq_uris_work_with_psql_and_errors_convert() {
+    let _lock = shared();
+    let server = server();
+    let run = |uri: &str, password: Option<&str>| {
+        let mut cmd = Command::new(server.bin_dir().join("psql"));
+        for (key, _) in std::env::vars() {
+            if key.starts_with("PG") {
+                cmd.env_remove(key);
+            }
+        }
+        if let Some(password) = password {
+            // Only to show that the URI's own password is used, not this one.
+            cmd.env("PGPASSWORD", password);
+        }
+        let output = cmd
+            .args([
+                "-X",
+                "-A",
+                "-t",
+                "-w",
+                uri,
+                "-c",
+                "SELECT current_user, current_database()",
+            ])
+            .output()
+            .expect("psql runs");
+        (
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    server
+        .psql("CREATE DATABASE \"uri test/db\"")
+        .expect("database with a space and a slash");
+    let uri = server.libpq_uri("postgres", "uri test/db");
+    assert!(uri.starts_with("postgres://postgres@%2F"), "{uri}");
+    assert!(uri.ends_with("/uri%20test%2Fdb"), "{uri}");
+    assert_eq!(run(&uri, None).0, "postgres|uri test/db\n");
+    let tcp = server.libpq_tcp_uri(pgcluster::testing::SCRAM_ROLE, "uri test/db");
+    assert_eq!(
+        tcp,
+        format!(
+            "postgres://pgcluster_scram:{}@127.0.0.1:{}/uri%20test%2Fdb",
+            server.password(),
+            server.port()
+        )
+    );
+    let (out, err) = run(&tcp, Some("wrong"));
+    assert_eq!(out, "pgcluster_scram|uri test/db\n", "{err}");
+    // Our own client takes them too.
+    let cluster = pgcluster::blocking::Cluster::new(&uri).expect("parses");
+    assert!(cluster.exists(None).expect("exists"));
+    server
+        .psql("DROP DATABASE \"uri test/db\"")
+        .expect("dropped");
+
+    // A test server's error converts into pgcluster::Error, text unchanged.
+    fn start_in(dir: &Path) -> Result<TestServer, pgcluster::Error> {
+        Ok(TestServer::builder().bin_dir(dir).start()?)
+    }
+    let missing = Path::new("/nonexistent/pgcluster/bin");
+    let e = start_in(missing).expect_err("no programs there");
+    let direct = TestServer::builder()
+        .bin_dir(missing)
+        .start()
+        .expect_err("no programs there");
+    assert!(matches!(e, pgcluster::Error::TestServer(_)), "{e:?}");
+    assert_eq!(e.to_string(), direct.to_string());
+}

@@ -73,6 +73,7 @@ mod fresh;
 mod os;
 mod template;
 mod tls;
+mod uri;
 
 use std::ffi::{OsStr, OsString};
 use std::fmt;

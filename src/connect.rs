@@ -11,10 +11,9 @@ use std::time::Instant;
 
 use pgcluster_protocol::frame::FrameReader;
 use pgcluster_protocol::startup::Ready;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpSocket;
 
 use crate::conninfo::{Resolved, SocketOptions};
+use crate::driver::{Kind, OpenError};
 use crate::engine::attempt::OpenStage;
 use crate::engine::connect::{Action, Connect};
 use crate::error::ConnectError;
@@ -34,34 +33,67 @@ pub(crate) trait Session: Sized + Send {
 /// Why a wait ended without its result.
 struct Elapsed;
 
-/// `future`, or [`Elapsed`] at `deadline`.
+/// `future`, or [`Elapsed`] at `deadline`. On the async driver a tokio timer stops it; on
+/// the blocking driver every socket operation is bounded by the deadline itself (the
+/// stream's or the one passed in), so an operation that ends once it has passed is
+/// [`Elapsed`].
 async fn until<T>(
+    kind: Kind,
     deadline: Option<Instant>,
     future: impl Future<Output = T>,
 ) -> Result<T, Elapsed> {
-    match deadline {
-        Some(deadline) => tokio::time::timeout_at(tokio::time::Instant::from_std(deadline), future)
-            .await
-            .map_err(|_| Elapsed),
-        None => Ok(future.await),
+    match (kind, deadline) {
+        (_, None) => Ok(future.await),
+        #[cfg(feature = "async")]
+        (Kind::Async, Some(deadline)) => {
+            tokio::time::timeout_at(tokio::time::Instant::from_std(deadline), future)
+                .await
+                .map_err(|_| Elapsed)
+        }
+        #[cfg(feature = "blocking")]
+        (Kind::Blocking, Some(deadline)) => {
+            let out = future.await;
+            if Instant::now() >= deadline {
+                Err(Elapsed)
+            } else {
+                Ok(out)
+            }
+        }
     }
 }
 
-/// Connects to the first target that accepts us, as libpq 13's `PQconnectdb` does.
-pub(crate) async fn connect<C: Session>(config: &Resolved) -> Result<C, ConnectError> {
+/// Connects to the first target that accepts us, as libpq 13's `PQconnectdb` does, with
+/// sockets of driver `kind`.
+pub(crate) async fn connect<C: Session>(config: &Resolved, kind: Kind) -> Result<C, ConnectError> {
     let mut engine = Connect::new(config.clone());
     let mut socket: Option<Stream> = None;
     let mut buf = vec![0u8; READ_CHUNK];
+    // The blocking driver bounds each socket operation by the attempt's deadline.
+    let bounded = |deadline: Option<Instant>| match kind {
+        #[cfg(feature = "blocking")]
+        Kind::Blocking => deadline,
+        #[cfg(feature = "async")]
+        Kind::Async => None,
+    };
     loop {
         let action = engine.poll(Instant::now());
         let deadline = engine.deadline();
+        if let Some(stream) = socket.as_mut() {
+            stream.set_deadline(bounded(deadline));
+        }
         match action {
             Action::Resolve { host, port } => {
-                let result = resolve(&host, port).await;
+                let result = kind.resolve(&host, port).await;
                 engine.handle_resolved(Instant::now(), result);
             }
             Action::OpenTcp { addr, options } => {
-                match until(deadline, open_tcp(addr, &options)).await {
+                match until(
+                    kind,
+                    deadline,
+                    open_tcp(kind, addr, &options, bounded(deadline)),
+                )
+                .await
+                {
                     Ok(Ok(stream)) => {
                         socket = Some(stream);
                         engine.handle_opened(Instant::now(), Ok(()));
@@ -70,26 +102,29 @@ pub(crate) async fn connect<C: Session>(config: &Resolved) -> Result<C, ConnectE
                     Err(Elapsed) => engine.handle_timeout(Instant::now()),
                 }
             }
-            Action::OpenUnix { path } => match until(deadline, open_unix(&path)).await {
-                Ok(Ok(stream)) => {
-                    socket = Some(stream);
-                    engine.handle_opened(Instant::now(), Ok(()));
+            Action::OpenUnix { path } => {
+                match until(kind, deadline, open_unix(kind, &path, bounded(deadline))).await {
+                    Ok(Ok(stream)) => {
+                        socket = Some(stream);
+                        engine.handle_opened(Instant::now(), Ok(()));
+                    }
+                    Ok(Err(e)) => engine.handle_opened(Instant::now(), Err(e)),
+                    Err(Elapsed) => engine.handle_timeout(Instant::now()),
                 }
-                Ok(Err(e)) => engine.handle_opened(Instant::now(), Err(e)),
-                Err(Elapsed) => engine.handle_timeout(Instant::now()),
-            },
+            }
             #[cfg(feature = "tls")]
             Action::StartTls { host } => {
                 let result = match socket.take() {
-                    Some(Stream::Tcp(tcp)) => {
+                    Some(tcp) if tcp.is_plain_tcp() => {
                         match until(
+                            kind,
                             deadline,
                             crate::tls::negotiate::handshake(tcp, &config.tls, &host),
                         )
                         .await
                         {
                             Ok(Ok((stream, end_point))) => {
-                                socket = Some(Stream::Tls(stream));
+                                socket = Some(stream);
                                 Some(Ok(end_point))
                             }
                             Ok(Err(e)) => Some(Err(e)),
@@ -108,23 +143,26 @@ pub(crate) async fn connect<C: Session>(config: &Resolved) -> Result<C, ConnectE
                     None => engine.handle_timeout(Instant::now()),
                 }
             }
-            Action::Send(bytes) => match until(deadline, send(socket.as_mut(), &bytes)).await {
+            Action::Send(bytes) => match until(kind, deadline, send(socket.as_mut(), &bytes)).await
+            {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => engine.handle_io_error(Instant::now(), e),
                 Err(Elapsed) => engine.handle_timeout(Instant::now()),
             },
-            Action::Receive => match until(deadline, receive(socket.as_mut(), &mut buf)).await {
-                Ok(Ok(0)) => engine.handle_eof(Instant::now()),
-                Ok(Ok(n)) => {
-                    engine.handle_received(Instant::now(), buf.get(..n).unwrap_or_default())
+            Action::Receive => {
+                match until(kind, deadline, receive(socket.as_mut(), &mut buf)).await {
+                    Ok(Ok(0)) => engine.handle_eof(Instant::now()),
+                    Ok(Ok(n)) => {
+                        engine.handle_received(Instant::now(), buf.get(..n).unwrap_or_default())
+                    }
+                    Ok(Err(e)) => engine.handle_io_error(Instant::now(), e),
+                    Err(Elapsed) => engine.handle_timeout(Instant::now()),
                 }
-                Ok(Err(e)) => engine.handle_io_error(Instant::now(), e),
-                Err(Elapsed) => engine.handle_timeout(Instant::now()),
-            },
+            }
             Action::Nonce => engine.handle_nonce(Instant::now(), nonce()),
             Action::Close => socket = None,
             Action::Done(established) => {
-                let Some(stream) = socket.take() else {
+                let Some(mut stream) = socket.take() else {
                     // The machine never finishes without the socket it opened.
                     return Err(ConnectError::local(
                         crate::io_text::SERVER_CLOSED.to_owned(),
@@ -132,6 +170,8 @@ pub(crate) async fn connect<C: Session>(config: &Resolved) -> Result<C, ConnectE
                 };
                 let established = *established;
                 debug_assert_eq!(established.tls, stream.is_tls());
+                // Connected: no deadline bounds the connection's reads and writes.
+                stream.set_deadline(None);
                 return Ok(C::established(
                     stream,
                     established.reader,
@@ -149,45 +189,46 @@ fn nonce() -> Option<[u8; 18]> {
     crate::random::fill(&mut nonce).ok().map(|()| nonce)
 }
 
-/// A host name's addresses, in `getaddrinfo` order.
-async fn resolve(host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
-    Ok(tokio::net::lookup_host((host, port)).await?.collect())
-}
-
-/// A TCP socket with libpq's options, connected, with `TCP_NODELAY`.
+/// A TCP socket with libpq's options, connected (by `deadline`), with `TCP_NODELAY`.
 async fn open_tcp(
+    kind: Kind,
     addr: SocketAddr,
     options: &SocketOptions,
+    deadline: Option<Instant>,
 ) -> Result<Stream, (OpenStage, io::Error)> {
-    let socket = if addr.is_ipv4() {
-        TcpSocket::new_v4()
-    } else {
-        TcpSocket::new_v6()
-    }
-    .map_err(|e| (OpenStage::Socket, e))?;
-    apply_socket_options(&socket, options)
-        .map_err(|(option, e)| (OpenStage::SetOption(option), e))?;
-    let stream = socket
-        .connect(addr)
+    let stage = |e| match e {
+        OpenError::Create(e) => (OpenStage::Socket, e),
+        OpenError::Option(e) => (OpenStage::SetOption(e.option), e.source),
+        OpenError::Connect(e) => (OpenStage::Connect, e),
+        OpenError::NoDelay(e) => (OpenStage::NoDelay, e),
+    };
+    let socket = kind.tcp_socket(addr, options).map_err(stage)?;
+    socket
+        .connect(deadline)
         .await
-        .map_err(|e| (OpenStage::Connect, e))?;
-    stream
-        .set_nodelay(true)
-        .map_err(|e| (OpenStage::NoDelay, e))?;
-    Ok(Stream::Tcp(stream))
+        .map(Stream::new)
+        .map_err(stage)
 }
 
-/// A Unix-domain socket, connected.
+/// A Unix-domain socket, connected (by `deadline`).
 #[cfg(unix)]
-async fn open_unix(path: &str) -> Result<Stream, (OpenStage, io::Error)> {
-    tokio::net::UnixStream::connect(path)
+async fn open_unix(
+    kind: Kind,
+    path: &str,
+    deadline: Option<Instant>,
+) -> Result<Stream, (OpenStage, io::Error)> {
+    kind.open_unix(std::path::Path::new(path), deadline)
         .await
-        .map(Stream::Unix)
+        .map(Stream::new)
         .map_err(|e| (OpenStage::Connect, e))
 }
 
 #[cfg(not(unix))]
-async fn open_unix(_path: &str) -> Result<Stream, (OpenStage, io::Error)> {
+async fn open_unix(
+    _kind: Kind,
+    _path: &str,
+    _deadline: Option<Instant>,
+) -> Result<Stream, (OpenStage, io::Error)> {
     Err((
         OpenStage::UnixUnsupported,
         io::ErrorKind::Unsupported.into(),
@@ -197,83 +238,13 @@ async fn open_unix(_path: &str) -> Result<Stream, (OpenStage, io::Error)> {
 /// Writes all of `bytes`.
 async fn send(socket: Option<&mut Stream>, bytes: &[u8]) -> io::Result<()> {
     let socket = socket.ok_or(io::ErrorKind::NotConnected)?;
-    socket.write_all(bytes).await?;
-    socket.flush().await
+    socket.write_all(bytes).await
 }
 
 /// Reads what is there (0: the server closed the connection).
 async fn receive(socket: Option<&mut Stream>, buf: &mut [u8]) -> io::Result<usize> {
-    socket.ok_or(io::ErrorKind::NotConnected)?.read(buf).await
-}
-
-/// Sets the TCP options libpq sets, in its order; on failure, the option's C name.
-fn apply_socket_options(
-    socket: &TcpSocket,
-    options: &SocketOptions,
-) -> Result<(), (&'static str, io::Error)> {
-    use std::time::Duration;
-    let sock = socket2::SockRef::from(socket);
-    let failed = |option: &'static str| move |e| (option, e);
-    if !options.keepalive {
-        return Ok(());
-    }
-    sock.set_keepalive(true).map_err(failed("SO_KEEPALIVE"))?;
-    let mut keepalive = socket2::TcpKeepalive::new();
-    if let Some(secs) = options.keepalive_idle {
-        keepalive = keepalive.with_time(Duration::from_secs(secs.into()));
-        sock.set_tcp_keepalive(&keepalive)
-            .map_err(failed("TCP_KEEPIDLE"))?;
-    }
-    if let Some(secs) = options.keepalive_interval {
-        keepalive = keepalive.with_interval(Duration::from_secs(secs.into()));
-        sock.set_tcp_keepalive(&keepalive)
-            .map_err(failed("TCP_KEEPINTVL"))?;
-    }
-    if let Some(count) = options.keepalive_count {
-        keepalive = keepalive.with_retries(count);
-        sock.set_tcp_keepalive(&keepalive)
-            .map_err(failed("TCP_KEEPCNT"))?;
-    }
-    if let Some(ms) = options.tcp_user_timeout {
-        sock.set_tcp_user_timeout(Some(Duration::from_millis(ms.into())))
-            .map_err(failed("TCP_USER_TIMEOUT"))?;
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn keepalive_settings_are_applied_to_the_socket() {
-        let socket = TcpSocket::new_v4().unwrap();
-        let options = SocketOptions {
-            keepalive: true,
-            keepalive_idle: Some(7),
-            keepalive_interval: Some(3),
-            keepalive_count: Some(4),
-            tcp_user_timeout: Some(2500),
-        };
-        apply_socket_options(&socket, &options).unwrap();
-        let sock = socket2::SockRef::from(&socket);
-        assert!(sock.keepalive().unwrap());
-        assert_eq!(
-            sock.tcp_keepalive_time().unwrap(),
-            std::time::Duration::from_secs(7)
-        );
-        assert_eq!(
-            sock.tcp_keepalive_interval().unwrap(),
-            std::time::Duration::from_secs(3)
-        );
-        assert_eq!(sock.tcp_keepalive_retries().unwrap(), 4);
-        assert_eq!(
-            sock.tcp_user_timeout().unwrap(),
-            Some(std::time::Duration::from_millis(2500))
-        );
-        // keepalives=0: nothing is set.
-        let socket = TcpSocket::new_v4().unwrap();
-        apply_socket_options(&socket, &SocketOptions::default()).unwrap();
-        assert!(!socket2::SockRef::from(&socket).keepalive().unwrap());
-    }
+    socket
+        .ok_or(io::ErrorKind::NotConnected)?
+        .read(buf, None)
+        .await
 }

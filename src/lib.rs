@@ -111,10 +111,6 @@ mod connect;
 pub mod connection;
 pub mod conninfo;
 mod dbname;
-#[allow(
-    dead_code,
-    reason = "the seam lands first; connection and connect move onto it next"
-)]
 mod driver;
 mod engine;
 pub mod error;
@@ -129,7 +125,7 @@ pub mod scram_cache;
 pub mod testing;
 #[cfg(feature = "tls")]
 pub mod tls;
-pub mod transport;
+mod transport;
 
 pub use cluster::{get_cluster, Cluster};
 pub use connection::Connection;

@@ -1,68 +1,289 @@
-//! The byte transport under a connection: one seam over the socket kinds.
+//! The byte transport under a connection: a driver's [`Socket`] plus, when the connection
+//! is encrypted, its TLS session. Reads and writes go through TLS transparently.
 //!
-//! [`Stream`] is the only type the connection layer reads from and writes to. TCP and
-//! Unix-domain sockets are its variants; TLS is a third, [`TlsStream`]: the TCP socket and
-//! the engine's sans-IO TLS session, whose bytes this module moves (feature `tls`).
+//! [`Stream`] is the only type the connection layer reads from and writes to; it is
+//! written once over either driver (see [`crate::driver`]).
 
 use std::io;
-use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::time::Instant;
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpStream;
-#[cfg(unix)]
-use tokio::net::UnixStream;
+use pgcluster_protocol::frame::FrameReader;
 
-/// A connected socket to a PostgreSQL server.
+use crate::driver::{Kind, Parked, Peer, Progress, Socket};
+#[cfg(feature = "tls")]
+use crate::engine::tls::{Plaintext, TlsSession};
+
+/// A connected socket to a PostgreSQL server, encrypted or not.
 #[derive(Debug)]
-#[non_exhaustive]
-pub enum Stream {
-    /// TCP (with `TCP_NODELAY` and keepalives on).
-    Tcp(TcpStream),
-    /// A Unix-domain socket.
-    #[cfg(unix)]
-    Unix(UnixStream),
-    /// TLS over TCP (feature `tls`).
-    #[cfg(feature = "tls")]
-    Tls(Box<TlsStream>),
+pub(crate) struct Stream {
+    inner: Inner,
+    /// The deadline of every read and write until it changes: a connect attempt's
+    /// `connect_timeout`, while it runs.
+    deadline: Option<Instant>,
 }
 
+#[derive(Debug)]
+enum Inner {
+    /// In the clear (TCP with `TCP_NODELAY` and keepalives, or a Unix-domain socket).
+    Plain(Socket),
+    /// TLS over TCP (feature `tls`): the engine's sans-IO session over the socket.
+    #[cfg(feature = "tls")]
+    Tls(Box<Tls>),
+}
+
+/// A TLS connection: the socket and the engine's TLS session, whose ciphertext this moves
+/// to and from the socket. The same code serves either driver's socket.
+#[cfg(feature = "tls")]
+#[derive(Debug)]
+struct Tls {
+    socket: Socket,
+    session: TlsSession,
+    /// Ciphertext read from the socket, handed to the session at once.
+    input: Vec<u8>,
+}
+
+/// Most ciphertext read from the socket at once: one TLS record and its header.
+#[cfg(feature = "tls")]
+const CIPHERTEXT_READ: usize = 16 * 1024 + 256;
+
 impl Stream {
-    /// Writes as much of `buf` as the socket takes right now, without waiting.
-    /// Used to send Terminate from `Drop`, where nothing can be awaited.
-    pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            Self::Tcp(s) => s.try_write(buf),
-            #[cfg(unix)]
-            Self::Unix(s) => s.try_write(buf),
+    /// A stream in the clear over `socket`, with no deadline.
+    pub(crate) fn new(socket: Socket) -> Self {
+        Self {
+            inner: Inner::Plain(socket),
+            deadline: None,
+        }
+    }
+
+    /// TLS over this stream's socket, whose handshake `session` finished (see
+    /// [`Stream::handshake`]); the stream's deadline stays.
+    #[cfg(feature = "tls")]
+    pub(crate) fn into_tls(self, session: TlsSession) -> Result<Self, Self> {
+        match self.inner {
+            Inner::Plain(socket) => Ok(Self {
+                inner: Inner::Tls(Box::new(Tls {
+                    socket,
+                    session,
+                    input: vec![0; CIPHERTEXT_READ],
+                })),
+                deadline: self.deadline,
+            }),
+            inner @ Inner::Tls(_) => Err(Self {
+                inner,
+                deadline: self.deadline,
+            }),
+        }
+    }
+
+    /// Runs a TLS handshake over this stream in the clear: sends what `session` has, and
+    /// reads while it is handshaking. On failure, the alert the session queued is sent if
+    /// the socket takes it at once.
+    #[cfg(feature = "tls")]
+    pub(crate) async fn handshake(
+        &mut self,
+        session: &mut TlsSession,
+    ) -> Result<(), HandshakeError> {
+        let mut buf = vec![0u8; CIPHERTEXT_READ];
+        let result = async {
+            loop {
+                let out = session.output();
+                if !out.is_empty() {
+                    let n = out.len();
+                    self.write_all(out).await.map_err(HandshakeError::Socket)?;
+                    session.sent(n);
+                    continue;
+                }
+                if !session.is_handshaking() {
+                    return Ok(());
+                }
+                let n = self
+                    .read(&mut buf, None)
+                    .await
+                    .map_err(HandshakeError::Socket)?;
+                if n == 0 {
+                    return Err(HandshakeError::Session(
+                        crate::engine::tls::SessionError::Eof,
+                    ));
+                }
+                session
+                    .receive(buf.get(..n).unwrap_or_default())
+                    .map_err(HandshakeError::Session)?;
+            }
+        }
+        .await;
+        if result.is_err() {
+            if let Ok(n) = self.try_write(session.output()) {
+                session.sent(n);
+            }
+        }
+        result
+    }
+
+    /// Whether the stream is TCP in the clear (where TLS can start).
+    #[cfg(feature = "tls")]
+    pub(crate) fn is_plain_tcp(&self) -> bool {
+        matches!(&self.inner, Inner::Plain(socket) if socket.is_tcp())
+    }
+
+    /// The driver of the socket under the stream.
+    pub(crate) fn kind(&self) -> Kind {
+        match &self.inner {
+            Inner::Plain(socket) => socket.kind(),
+            #[cfg(feature = "tls")]
+            Inner::Tls(tls) => tls.socket.kind(),
+        }
+    }
+
+    /// Sets the deadline of every later read and write (`None`: none).
+    #[allow(dead_code, reason = "for the connect attempt's deadline")]
+    pub(crate) fn set_deadline(&mut self, deadline: Option<Instant>) {
+        self.deadline = deadline;
+    }
+
+    /// The earlier of the stream's deadline and `deadline`.
+    fn deadline_with(&self, deadline: Option<Instant>) -> Option<Instant> {
+        match (self.deadline, deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Reads at least one byte into `buf` (0 at the end of the stream), by `deadline` and
+    /// the stream's own ([`io::ErrorKind::TimedOut`] past them).
+    pub(crate) async fn read(
+        &mut self,
+        buf: &mut [u8],
+        deadline: Option<Instant>,
+    ) -> io::Result<usize> {
+        let deadline = self.deadline_with(deadline);
+        match &mut self.inner {
+            Inner::Plain(socket) => socket.read(buf, deadline).await,
+            #[cfg(feature = "tls")]
+            Inner::Tls(tls) => tls.read(buf, deadline).await,
+        }
+    }
+
+    /// Reads what has arrived into `reader`'s buffer (see [`Stream::read`]).
+    pub(crate) async fn read_into(
+        &mut self,
+        reader: &mut FrameReader,
+        deadline: Option<Instant>,
+    ) -> io::Result<usize> {
+        let n = self.read(reader.spare(), deadline).await?;
+        reader.commit(n);
+        Ok(n)
+    }
+
+    /// Writes all of `buf`, by the stream's deadline.
+    pub(crate) async fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        let deadline = self.deadline;
+        match &mut self.inner {
+            Inner::Plain(socket) => socket.write_all(buf, deadline).await,
+            #[cfg(feature = "tls")]
+            Inner::Tls(tls) => tls.write_all(buf, deadline).await,
+        }
+    }
+
+    /// Writes all of `buf`; whenever the socket takes no more, reads what the server sends
+    /// meanwhile into `reader` (handled once the caller reads replies). A server that
+    /// sends something for each row of a COPY (a notice from a trigger, say) blocks once we
+    /// stop reading, and then stops reading our data: without this, both sides would wait
+    /// for ever. After the end of the stream, only the write can end this (a closed socket
+    /// fails it).
+    pub(crate) async fn write_draining(
+        &mut self,
+        buf: &[u8],
+        reader: &mut FrameReader,
+    ) -> io::Result<()> {
+        let mut rest = buf;
+        let mut eof = false;
+        while !rest.is_empty() || self.has_output() {
+            let input = if eof { None } else { Some(reader.spare()) };
+            match self.write_or_read(rest, input).await? {
+                Progress::Wrote(n) => rest = rest.get(n..).unwrap_or_default(),
+                Progress::Read(0) => eof = true,
+                Progress::Read(n) => reader.commit(n),
+            }
+        }
+        Ok(())
+    }
+
+    /// One step of [`Stream::write_draining`].
+    async fn write_or_read(
+        &mut self,
+        out: &[u8],
+        input: Option<&mut [u8]>,
+    ) -> io::Result<Progress> {
+        match &mut self.inner {
+            Inner::Plain(socket) => socket.write_or_read(out, input).await,
+            #[cfg(feature = "tls")]
+            Inner::Tls(tls) => tls.write_or_read(out, input).await,
+        }
+    }
+
+    /// Whether encrypted bytes wait to be sent.
+    fn has_output(&mut self) -> bool {
+        match &mut self.inner {
+            Inner::Plain(_) => false,
+            #[cfg(feature = "tls")]
+            Inner::Tls(tls) => !tls.session.output().is_empty(),
+        }
+    }
+
+    /// Writes as much of `buf` as the socket takes right now, without waiting. Used to
+    /// send Terminate from `Drop`, where nothing can be awaited.
+    pub(crate) fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+        match &self.inner {
+            Inner::Plain(socket) => socket.try_write(buf),
             // Encrypting needs `&mut`: a TLS connection just closes its socket on drop.
             #[cfg(feature = "tls")]
-            Self::Tls(_) => Err(io::ErrorKind::WouldBlock.into()),
+            Inner::Tls(_) => Err(io::ErrorKind::WouldBlock.into()),
+        }
+    }
+
+    /// Ends the stream (TLS: close_notify first), then shuts down the socket's writing
+    /// side. Errors are ignored: the connection is going away.
+    pub(crate) async fn shutdown(&mut self) {
+        match &mut self.inner {
+            Inner::Plain(socket) => socket.shutdown().await,
+            #[cfg(feature = "tls")]
+            Inner::Tls(tls) => {
+                tls.session.close();
+                let deadline = self.deadline;
+                let _ = tls.flush(deadline).await;
+                tls.socket.shutdown().await;
+            }
         }
     }
 
     /// Whether the connection is encrypted.
-    pub fn is_tls(&self) -> bool {
-        #[cfg(feature = "tls")]
-        if let Self::Tls(_) = self {
-            return true;
-        }
-        false
-    }
-}
-
-impl Stream {
-    /// Takes the socket out of its runtime (deregistered, still open), so that it can be
-    /// resumed later on any runtime. `goodbye` is written (without waiting) if the parked
-    /// socket is dropped instead of resumed.
-    pub(crate) fn park(self, goodbye: Vec<u8>) -> Option<ParkedStream> {
-        let socket = match self {
-            Self::Tcp(s) => ParkedSocket::Tcp(s.into_std().ok()?),
-            #[cfg(unix)]
-            Self::Unix(s) => ParkedSocket::Unix(s.into_std().ok()?),
-            // The TLS session state cannot leave with the socket.
+    pub(crate) fn is_tls(&self) -> bool {
+        match &self.inner {
+            Inner::Plain(_) => false,
             #[cfg(feature = "tls")]
-            Self::Tls(_) => return None,
+            Inner::Tls(_) => true,
+        }
+    }
+
+    /// Where the socket goes. A TLS stream gives its TCP socket's address: libpq sends
+    /// CancelRequest unencrypted.
+    pub(crate) fn peer(&self) -> Option<Peer> {
+        match &self.inner {
+            Inner::Plain(socket) => socket.peer(),
+            #[cfg(feature = "tls")]
+            Inner::Tls(tls) => tls.socket.peer(),
+        }
+    }
+
+    /// Puts an idle stream aside so that it can be resumed later, on any runtime (a tokio
+    /// socket leaves its runtime). `goodbye` is written (without waiting) if the parked
+    /// stream is dropped instead of resumed. `None` for TLS: the session cannot leave
+    /// with the socket.
+    pub(crate) fn park(self, goodbye: Vec<u8>) -> Option<ParkedStream> {
+        let socket = match self.inner {
+            Inner::Plain(socket) => socket.park().ok()?,
+            #[cfg(feature = "tls")]
+            Inner::Tls(_) => return None,
         };
         Some(ParkedStream {
             socket: Some(socket),
@@ -71,284 +292,169 @@ impl Stream {
     }
 }
 
-/// A socket taken out of its runtime by [`Stream::park`]. It is in non-blocking mode.
+/// A tokio Unix socket as a stream (tests).
+#[cfg(all(test, feature = "async", unix))]
+impl From<tokio::net::UnixStream> for Stream {
+    fn from(s: tokio::net::UnixStream) -> Self {
+        Self::new(Socket::Async(crate::driver::tokio::Socket::Unix(s)))
+    }
+}
+
+/// A tokio TCP socket as a stream (tests).
+#[cfg(all(test, feature = "async"))]
+impl From<tokio::net::TcpStream> for Stream {
+    fn from(s: tokio::net::TcpStream) -> Self {
+        Self::new(Socket::Async(crate::driver::tokio::Socket::Tcp(s)))
+    }
+}
+
+/// A std Unix socket as a stream of the blocking driver (tests).
+#[cfg(all(test, feature = "blocking", unix))]
+impl From<std::os::unix::net::UnixStream> for Stream {
+    fn from(s: std::os::unix::net::UnixStream) -> Self {
+        Self::new(Socket::Blocking(
+            crate::driver::blocking::Socket::from_unix(s),
+        ))
+    }
+}
+
+/// Why a TLS handshake failed: the socket, or TLS itself.
+#[cfg(feature = "tls")]
+#[derive(Debug)]
+pub(crate) enum HandshakeError {
+    /// A read or write failed.
+    Socket(io::Error),
+    /// The session refused what the server sent, or the server ended the stream.
+    Session(crate::engine::tls::SessionError),
+}
+
+#[cfg(feature = "tls")]
+impl Tls {
+    /// Sends all the ciphertext the session has.
+    async fn flush(&mut self, deadline: Option<Instant>) -> io::Result<()> {
+        loop {
+            let out = self.session.output();
+            if out.is_empty() {
+                return Ok(());
+            }
+            let n = out.len();
+            self.socket.write_all(out, deadline).await?;
+            self.session.sent(n);
+        }
+    }
+
+    /// Sends what the session queued if the socket takes it at once (an alert after a TLS
+    /// error, a record that a read made due).
+    fn send_now(&mut self) {
+        let out = self.session.output();
+        if out.is_empty() {
+            return;
+        }
+        if let Ok(n) = self.socket.try_write(out) {
+            self.session.sent(n);
+        }
+    }
+
+    /// Plaintext into `buf`: what the session holds, else ciphertext read from the socket.
+    async fn read(&mut self, buf: &mut [u8], deadline: Option<Instant>) -> io::Result<usize> {
+        loop {
+            match self.session.read(buf) {
+                Ok(Plaintext::Data(n)) => return Ok(n),
+                Ok(Plaintext::Closed) => return Ok(0),
+                Ok(Plaintext::NeedMore) => {}
+                Err(e) => {
+                    self.send_now();
+                    return Err(e.into());
+                }
+            }
+            let n = self.socket.read(&mut self.input, deadline).await?;
+            let received = match self.input.get(..n) {
+                Some([]) | None => {
+                    self.session.receive_eof();
+                    Ok(())
+                }
+                Some(ciphertext) => self.session.receive(ciphertext),
+            };
+            if let Err(e) = received {
+                self.send_now();
+                return Err(e.into());
+            }
+        }
+    }
+
+    /// Encrypts all of `buf` and sends it.
+    async fn write_all(&mut self, buf: &[u8], deadline: Option<Instant>) -> io::Result<()> {
+        let mut rest = buf;
+        loop {
+            self.flush(deadline).await?;
+            if rest.is_empty() {
+                return Ok(());
+            }
+            let n = self.session.write(rest);
+            rest = rest.get(n..).unwrap_or_default();
+        }
+    }
+
+    /// One step of [`Stream::write_draining`]: takes plaintext from `out` once the
+    /// ciphertext before it is sent; while the socket takes none, reads ciphertext and
+    /// hands what plaintext it gives to `input`.
+    async fn write_or_read(
+        &mut self,
+        out: &[u8],
+        mut input: Option<&mut [u8]>,
+    ) -> io::Result<Progress> {
+        loop {
+            if self.session.output().is_empty() {
+                return Ok(Progress::Wrote(self.session.write(out)));
+            }
+            let reading = input.is_some();
+            let pending = self.session.output();
+            let progress = self
+                .socket
+                .write_or_read(pending, reading.then_some(&mut self.input[..]))
+                .await?;
+            match progress {
+                Progress::Wrote(n) => self.session.sent(n),
+                Progress::Read(n) => {
+                    match self.input.get(..n) {
+                        Some([]) | None => self.session.receive_eof(),
+                        Some(ciphertext) => self.session.receive(ciphertext)?,
+                    }
+                    if let Some(input) = input.as_deref_mut() {
+                        match self.session.read(input)? {
+                            Plaintext::Data(n) => return Ok(Progress::Read(n)),
+                            Plaintext::Closed => return Ok(Progress::Read(0)),
+                            Plaintext::NeedMore if n == 0 => return Ok(Progress::Read(0)),
+                            Plaintext::NeedMore => {}
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A stream put aside by [`Stream::park`].
 #[derive(Debug)]
 pub(crate) struct ParkedStream {
-    socket: Option<ParkedSocket>,
+    socket: Option<Parked>,
     goodbye: Vec<u8>,
 }
 
-#[derive(Debug)]
-enum ParkedSocket {
-    Tcp(std::net::TcpStream),
-    #[cfg(unix)]
-    Unix(std::os::unix::net::UnixStream),
-}
-
-impl ParkedSocket {
-    fn as_io(&self) -> &dyn IoRef {
-        match self {
-            Self::Tcp(s) => s,
-            #[cfg(unix)]
-            Self::Unix(s) => s,
-        }
-    }
-}
-
-/// `Read` and `Write` on a shared reference, as std's sockets have them.
-trait IoRef {
-    fn read_now(&self, buf: &mut [u8]) -> io::Result<usize>;
-    fn write_now(&self, buf: &[u8]) -> io::Result<usize>;
-}
-
-impl IoRef for std::net::TcpStream {
-    fn read_now(&self, buf: &mut [u8]) -> io::Result<usize> {
-        io::Read::read(&mut &*self, buf)
-    }
-    fn write_now(&self, buf: &[u8]) -> io::Result<usize> {
-        io::Write::write(&mut &*self, buf)
-    }
-}
-
-#[cfg(unix)]
-impl IoRef for std::os::unix::net::UnixStream {
-    fn read_now(&self, buf: &mut [u8]) -> io::Result<usize> {
-        io::Read::read(&mut &*self, buf)
-    }
-    fn write_now(&self, buf: &[u8]) -> io::Result<usize> {
-        io::Write::write(&mut &*self, buf)
-    }
-}
-
 impl ParkedStream {
-    /// Registers the socket with the current runtime again, if the server stayed silent
-    /// while it was parked. An idle server that sent anything, or closed the socket (a
-    /// terminated backend sends a FATAL, then closes), makes this an error: the socket is
-    /// then closed.
+    /// The stream again, if the server stayed silent while it was parked. An idle server
+    /// that sent anything, or closed the socket (a terminated backend sends a FATAL, then
+    /// closes), makes this an error: the socket is then closed.
     pub(crate) fn resume(mut self) -> io::Result<Stream> {
         let socket = self.socket.take().ok_or(io::ErrorKind::NotConnected)?;
-        let mut probe = [0u8; 1];
-        match socket.as_io().read_now(&mut probe) {
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-            Err(e) => return Err(e),
-            Ok(_) => {
-                return Err(io::Error::new(
-                    io::ErrorKind::ConnectionAborted,
-                    "the server spoke or closed the connection while it was idle",
-                ))
-            }
-        }
-        Ok(match socket {
-            ParkedSocket::Tcp(s) => Stream::Tcp(TcpStream::from_std(s)?),
-            #[cfg(unix)]
-            ParkedSocket::Unix(s) => Stream::Unix(UnixStream::from_std(s)?),
-        })
+        socket.resume().map(Stream::new)
     }
 }
 
 impl Drop for ParkedStream {
     fn drop(&mut self) {
         if let Some(socket) = &self.socket {
-            let _ = socket.as_io().write_now(&self.goodbye);
-        }
-    }
-}
-
-impl From<TcpStream> for Stream {
-    fn from(s: TcpStream) -> Self {
-        Self::Tcp(s)
-    }
-}
-
-#[cfg(unix)]
-impl From<UnixStream> for Stream {
-    fn from(s: UnixStream) -> Self {
-        Self::Unix(s)
-    }
-}
-
-/// A TLS connection: the TCP socket and the engine's TLS session, whose ciphertext this
-/// moves to and from the socket (rustls's sans-IO API; the same session serves any driver).
-#[cfg(feature = "tls")]
-#[derive(Debug)]
-pub struct TlsStream {
-    tcp: TcpStream,
-    session: crate::engine::tls::TlsSession,
-    /// close_notify was queued by a shutdown.
-    closing: bool,
-}
-
-/// Most ciphertext read from the socket at once: one TLS record and its header.
-#[cfg(feature = "tls")]
-const CIPHERTEXT_READ: usize = 16 * 1024 + 256;
-
-#[cfg(feature = "tls")]
-impl TlsStream {
-    /// A connection whose handshake `session` finished over `tcp`.
-    pub(crate) fn new(tcp: TcpStream, session: crate::engine::tls::TlsSession) -> Self {
-        Self {
-            tcp,
-            session,
-            closing: false,
-        }
-    }
-
-    /// The TCP socket under TLS (its addresses; CancelRequest goes to the same server
-    /// unencrypted).
-    pub fn tcp(&self) -> &TcpStream {
-        &self.tcp
-    }
-
-    /// Sends the session's queued ciphertext, as far as the socket takes it.
-    fn poll_send(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        loop {
-            let out = self.session.output();
-            if out.is_empty() {
-                return Poll::Ready(Ok(()));
-            }
-            match Pin::new(&mut self.tcp).poll_write(cx, out) {
-                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
-                Poll::Ready(Ok(n)) => self.session.sent(n),
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                Poll::Pending => return Poll::Pending,
-            }
-        }
-    }
-
-    /// After a TLS error: sends the alert rustls queued if the socket takes it at once.
-    fn send_alert(&mut self) {
-        let out = self.session.output();
-        if let Ok(n) = self.tcp.try_write(out) {
-            self.session.sent(n);
-        }
-    }
-
-    fn poll_read_plaintext(
-        &mut self,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        use crate::engine::tls::Plaintext;
-        // Queued records go out first when the socket takes them; a full socket does not
-        // stop the read (COPY writes while it drains), and a failed send is the read's to
-        // report in its own words (the server's alert, or the end of the stream).
-        let _ = self.poll_send(cx);
-        loop {
-            match self.session.read(buf.initialize_unfilled()) {
-                Ok(Plaintext::Data(n)) => {
-                    buf.advance(n);
-                    return Poll::Ready(Ok(()));
-                }
-                Ok(Plaintext::Closed) => return Poll::Ready(Ok(())),
-                Ok(Plaintext::NeedMore) => {}
-                Err(e) => {
-                    self.send_alert();
-                    return Poll::Ready(Err(e.into()));
-                }
-            }
-            // Not zeroed first: the socket fills what it reads.
-            let mut ciphertext = [std::mem::MaybeUninit::<u8>::uninit(); CIPHERTEXT_READ];
-            let mut read = ReadBuf::uninit(&mut ciphertext);
-            match Pin::new(&mut self.tcp).poll_read(cx, &mut read) {
-                Poll::Ready(Ok(())) => {}
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                Poll::Pending => return Poll::Pending,
-            }
-            if read.filled().is_empty() {
-                self.session.receive_eof();
-            } else if let Err(e) = self.session.receive(read.filled()) {
-                self.send_alert();
-                return Poll::Ready(Err(e.into()));
-            }
-        }
-    }
-
-    /// Sends what is queued, then takes plaintext (as much as the session buffers) and
-    /// sends what the socket takes of it now; the rest goes with the next write, flush or
-    /// read.
-    fn poll_write_plaintext(
-        &mut self,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        match self.poll_send(cx) {
-            Poll::Ready(Ok(())) => {}
-            other => return other.map_ok(|()| 0),
-        }
-        let n = self.session.write(buf);
-        // Taken: an error sending it now is reported by the next call.
-        let _ = self.poll_send(cx);
-        Poll::Ready(Ok(n))
-    }
-
-    fn poll_flush_tls(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.poll_send(cx) {
-            Poll::Ready(Ok(())) => Pin::new(&mut self.tcp).poll_flush(cx),
-            other => other,
-        }
-    }
-
-    /// Ends TLS (close_notify), then the TCP stream's writing half.
-    fn poll_shutdown_tls(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        if !self.closing {
-            self.session.close();
-            self.closing = true;
-        }
-        match self.poll_send(cx) {
-            Poll::Ready(Ok(())) => Pin::new(&mut self.tcp).poll_shutdown(cx),
-            other => other,
-        }
-    }
-}
-
-impl AsyncRead for Stream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Self::Tcp(s) => Pin::new(s).poll_read(cx, buf),
-            #[cfg(unix)]
-            Self::Unix(s) => Pin::new(s).poll_read(cx, buf),
-            #[cfg(feature = "tls")]
-            Self::Tls(s) => s.poll_read_plaintext(cx, buf),
-        }
-    }
-}
-
-impl AsyncWrite for Stream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Self::Tcp(s) => Pin::new(s).poll_write(cx, buf),
-            #[cfg(unix)]
-            Self::Unix(s) => Pin::new(s).poll_write(cx, buf),
-            #[cfg(feature = "tls")]
-            Self::Tls(s) => s.poll_write_plaintext(cx, buf),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Self::Tcp(s) => Pin::new(s).poll_flush(cx),
-            #[cfg(unix)]
-            Self::Unix(s) => Pin::new(s).poll_flush(cx),
-            #[cfg(feature = "tls")]
-            Self::Tls(s) => s.poll_flush_tls(cx),
-        }
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Self::Tcp(s) => Pin::new(s).poll_shutdown(cx),
-            #[cfg(unix)]
-            Self::Unix(s) => Pin::new(s).poll_shutdown(cx),
-            #[cfg(feature = "tls")]
-            Self::Tls(s) => s.poll_shutdown_tls(cx),
+            let _ = socket.try_write(&self.goodbye);
         }
     }
 }
@@ -356,125 +462,73 @@ impl AsyncWrite for Stream {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+    /// Bytes both ways over TCP and a Unix socket, through each driver's sockets.
     #[test]
     fn tcp_and_unix_carry_bytes_both_ways() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("test runtime");
-        rt.block_on(async {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let addr = listener.local_addr().unwrap();
-            let (client, server) =
-                tokio::join!(TcpStream::connect(addr), async { listener.accept().await });
-            let mut client = Stream::from(client.unwrap());
-            let (mut server, _) = server.unwrap();
-            client.write_all(b"ping").await.unwrap();
+        #[cfg(feature = "async")]
+        {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("test runtime");
+            rt.block_on(async {
+                use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let addr = listener.local_addr().unwrap();
+                let options = Default::default();
+                let (client, server) = tokio::join!(
+                    crate::driver::Kind::Async.open_tcp(addr, &options, None),
+                    async { listener.accept().await }
+                );
+                let mut client = Stream::new(client.unwrap());
+                let (mut server, _) = server.unwrap();
+                client.write_all(b"ping").await.unwrap();
+                let mut got = [0u8; 4];
+                server.read_exact(&mut got).await.unwrap();
+                assert_eq!(&got, b"ping");
+                server.write_all(b"pong").await.unwrap();
+                let mut reader = FrameReader::new(Default::default());
+                let mut n = 0;
+                while n < 4 {
+                    n += client.read_into(&mut reader, None).await.unwrap();
+                }
+                assert_eq!(reader.peek(), b"pong");
+
+                let (a, mut b) = tokio::net::UnixStream::pair().unwrap();
+                let a = Stream::new(Socket::Async(crate::driver::tokio::Socket::Unix(a)));
+                assert_eq!(a.try_write(b"X").unwrap(), 1);
+                let mut one = [0u8; 1];
+                b.read_exact(&mut one).await.unwrap();
+                assert_eq!(&one, b"X");
+            });
+        }
+        #[cfg(feature = "blocking")]
+        {
+            use std::io::{Read, Write};
+            let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+            let mut a = Stream::new(Socket::Blocking(
+                crate::driver::blocking::Socket::from_unix(a),
+            ));
+            crate::driver::block_on(a.write_all(b"ping")).unwrap();
             let mut got = [0u8; 4];
-            server.read_exact(&mut got).await.unwrap();
+            b.read_exact(&mut got).unwrap();
             assert_eq!(&got, b"ping");
-            server.write_all(b"pong").await.unwrap();
-            client.read_exact(&mut got).await.unwrap();
-            assert_eq!(&got, b"pong");
-
-            let (a, mut b) = UnixStream::pair().unwrap();
-            let a = Stream::from(a);
+            b.write_all(b"pong").unwrap();
+            let mut reader = FrameReader::new(Default::default());
+            let mut n = 0;
+            while n < 4 {
+                n += crate::driver::block_on(a.read_into(&mut reader, None)).unwrap();
+            }
+            assert_eq!(reader.peek(), b"pong");
             assert_eq!(a.try_write(b"X").unwrap(), 1);
-            let mut one = [0u8; 1];
-            b.read_exact(&mut one).await.unwrap();
-            assert_eq!(&one, b"X");
-        });
-    }
-
-    /// Over TLS, a megabyte each way through the hand-written `AsyncRead`/`AsyncWrite`
-    /// (the socket fills, so writes wait and resume), then the server's close_notify reads
-    /// as the end of the stream. The server is rustls's own blocking stream on a thread.
-    #[cfg(all(feature = "tls", feature = "testing"))]
-    #[test]
-    fn tls_carries_a_megabyte_each_way() {
-        use rustls::pki_types::pem::PemObject;
-        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-        use std::sync::Arc;
-
-        let certs = crate::testing::TestCerts::generate().unwrap();
-        let pair = certs.server();
-        let chain: Vec<_> = CertificateDer::pem_file_iter(&pair.cert)
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
-        let key = PrivateKeyDer::from_pem_file(&pair.key).unwrap();
-        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(chain, key)
-        .unwrap();
-        let data: Vec<u8> = (0..1_000_000u32).map(|i| (i % 253) as u8).collect();
-        let expected = data.clone();
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let server = std::thread::spawn(move || {
-            use std::io::{Read as _, Write as _};
-            let (s, _) = listener.accept().unwrap();
-            // Small socket buffers, so that the client's reads and writes wait often.
-            socket2::SockRef::from(&s)
-                .set_recv_buffer_size(32 * 1024)
-                .unwrap();
-            socket2::SockRef::from(&s)
-                .set_send_buffer_size(32 * 1024)
-                .unwrap();
-            let conn = rustls::ServerConnection::new(Arc::new(config)).unwrap();
-            let mut tls = rustls::StreamOwned::new(conn, s);
-            let mut got = vec![0u8; expected.len()];
-            tls.read_exact(&mut got).unwrap();
-            assert!(got == expected, "the server got what was sent");
-            tls.write_all(&got).unwrap();
-            tls.conn.send_close_notify();
-            tls.flush().unwrap();
-        });
-
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("test runtime");
-        rt.block_on(async {
-            let settings = crate::tls::TlsSettings {
-                mode: Some(crate::tls::SslMode::VerifyFull),
-                root_cert: Some(certs.ca().display().to_string()),
-                direct: true,
-                ..crate::tls::TlsSettings::default()
-            };
-            let tcp = TcpStream::connect(addr).await.unwrap();
-            socket2::SockRef::from(&tcp)
-                .set_send_buffer_size(32 * 1024)
-                .unwrap();
-            socket2::SockRef::from(&tcp)
-                .set_recv_buffer_size(32 * 1024)
-                .unwrap();
-            let crate::tls::Negotiated::Tls { stream, .. } =
-                crate::tls::negotiate(tcp, &settings, "localhost")
-                    .await
-                    .unwrap()
-            else {
-                panic!("no TLS");
-            };
-            let mut stream = Stream::Tls(stream);
-            assert!(stream.is_tls());
-            assert!(
-                stream.try_write(b"X").is_err(),
-                "never encrypts from a shared borrow"
-            );
-            stream.write_all(&data).await.unwrap();
-            stream.flush().await.unwrap();
-            let mut back = Vec::new();
-            stream.read_to_end(&mut back).await.unwrap();
-            assert!(back == data, "{} bytes back", back.len());
-            stream.shutdown().await.unwrap();
-        });
-        server.join().unwrap();
+            b.read_exact(&mut got[..1]).unwrap();
+            assert_eq!(&got[..1], b"X");
+            // The stream's deadline bounds a read.
+            a.set_deadline(Some(Instant::now()));
+            let e = crate::driver::block_on(a.read_into(&mut reader, None)).unwrap_err();
+            assert_eq!(e.kind(), io::ErrorKind::TimedOut);
+            assert_eq!(reader.peek(), b"pong", "nothing lost");
+        }
     }
 }

@@ -232,7 +232,7 @@ mod tests {
         let inner = runtime.block_on(async {
             let stream = tokio::net::UnixStream::from_std(ours).expect("register");
             connection::Connection::from_parts(
-                Stream::Unix(stream),
+                Stream::from(stream),
                 FrameReader::new(Limits::default()),
                 connection::tests::ready(),
             )

@@ -10,7 +10,10 @@
 //!
 //! A CancelRequest that reaches the server before the statement does is ignored by the
 //! server (the backend is still idle), so each flight that was under way when the interrupt
-//! came also sends CancelRequests itself, every [`RESEND`], until its statement has ended.
+//! came also gets CancelRequests, every [`RESEND`], until its statement has ended: an
+//! async flight sends them itself (its statement's future is polled with the resends'),
+//! and for a blocking one, whose thread is blocked in its socket, [`Interrupter::interrupt`]
+//! starts a thread that sends them.
 //!
 //! A connection whose statement was under way when the interrupt came is closed, never
 //! reused: a CancelRequest still on its way must not reach a later statement. The
@@ -28,6 +31,8 @@ use std::task::{Poll, Waker};
 use std::time::Duration;
 
 use crate::connection::{CancelError, CancelToken};
+#[cfg(feature = "async")]
+use crate::driver::Kind;
 
 /// How often a flight under way re-sends its CancelRequest after an interrupt, until its
 /// statement ends.
@@ -66,7 +71,7 @@ impl Interrupter {
     /// Returns the first delivery failure (libpq's text); the other requests are still
     /// sent, and the flights keep re-sending theirs until their statements end.
     pub fn interrupt(&self) -> Result<(), CancelError> {
-        let (tokens, wakers) = {
+        let (tokens, wakers, resent) = {
             let mut flights = self.state.lock();
             flights.interrupted = true;
             let tokens: Vec<CancelToken> = flights
@@ -79,7 +84,13 @@ impl Interrupter {
                 .iter_mut()
                 .filter_map(|f| f.waker.take())
                 .collect();
-            (tokens, wakers)
+            let resent: Vec<(u64, CancelToken)> = flights
+                .flights
+                .iter()
+                .filter_map(|f| Some((f.id, f.token.clone()?)))
+                .filter(|(_, token)| resent_by_thread(token))
+                .collect();
+            (tokens, wakers, resent)
         };
         for waker in wakers {
             waker.wake();
@@ -90,12 +101,49 @@ impl Interrupter {
                 first.get_or_insert(e);
             }
         }
+        if !resent.is_empty() {
+            let state = Arc::clone(&self.state);
+            // Without the thread only the resends are lost: the first requests went.
+            let _ = std::thread::Builder::new()
+                .name("pgcluster-cancel".to_owned())
+                .spawn(move || resend(&state, resent));
+        }
         first.map_or(Ok(()), Err)
     }
 
     /// Whether [`interrupt`](Self::interrupt) was called.
     pub fn is_interrupted(&self) -> bool {
         self.state.is_interrupted()
+    }
+}
+
+/// Whether a flight's CancelRequests are re-sent by [`resend`]'s thread: those of a
+/// blocking connection, whose own thread is blocked in its socket until the statement
+/// ends.
+fn resent_by_thread(token: &CancelToken) -> bool {
+    #[cfg(feature = "async")]
+    if token.driver() == Kind::Async {
+        return false;
+    }
+    let _ = token;
+    true
+}
+
+/// Sends each flight's CancelRequest again every [`RESEND`], until every one has ended.
+fn resend(state: &State, mut flights: Vec<(u64, CancelToken)>) {
+    loop {
+        std::thread::sleep(RESEND);
+        {
+            let under_way = state.lock();
+            flights.retain(|(id, _)| under_way.flights.iter().any(|f| f.id == *id));
+        }
+        if flights.is_empty() {
+            return;
+        }
+        for (_, token) in &flights {
+            // A failed delivery is tried again at the next turn.
+            let _ = token.cancel_blocking();
+        }
     }
 }
 
@@ -228,11 +276,18 @@ impl Flight {
         let Some(token) = &tracked.token else {
             return std::future::pending().await;
         };
-        loop {
-            tokio::time::sleep(RESEND).await;
-            // A failed delivery is tried again at the next turn.
-            let _ = token.cancel().await;
+        #[cfg(feature = "async")]
+        if token.driver() == Kind::Async {
+            loop {
+                Kind::Async
+                    .sleep_until(std::time::Instant::now() + RESEND)
+                    .await;
+                // A failed delivery is tried again at the next turn.
+                let _ = token.cancel().await;
+            }
         }
+        // A blocking flight's resends come from the interrupter's thread.
+        std::future::pending().await
     }
 
     /// Ends the flight. True if the cluster was interrupted by then: the statement may have

@@ -9,11 +9,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use pgcluster_protocol::frontend;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::session::Connection;
+use crate::driver::{Kind, Peer};
 use crate::io_text::strerror;
-use crate::transport::Stream;
 
 /// What cancels the statement a connection is running: it holds the address the
 /// connection used and the backend's key (BackendKeyData). Cheap to clone; send it to
@@ -23,6 +22,8 @@ pub struct CancelToken {
     target: Target,
     process_id: i32,
     secret_key: i32,
+    /// The driver of the connection it cancels.
+    driver: Kind,
 }
 
 /// Where the connection's socket goes.
@@ -79,26 +80,44 @@ impl CancelToken {
         out
     }
 
+    /// The driver of the connection this token cancels.
+    pub(crate) fn driver(&self) -> Kind {
+        self.driver
+    }
+
     /// Asks the server to cancel the statement the connection is running (nothing
     /// happens if it is idle). The statement then fails with `ERROR:  canceling statement
     /// due to user request`. Returns once the server has closed the cancel socket.
+    #[cfg(feature = "async")]
     pub async fn cancel(&self) -> Result<(), CancelError> {
         let packet = self.packet();
-        match &self.target {
-            Target::Tcp(addr) => {
-                let mut socket = tokio::net::TcpStream::connect(addr)
-                    .await
-                    .map_err(|e| CancelError::new("connect", &e))?;
-                deliver(&mut socket, &packet).await
-            }
+        let kind = Kind::Async;
+        let mut socket = match &self.target {
+            Target::Tcp(addr) => kind
+                .open_tcp(*addr, &Default::default(), None)
+                .await
+                .map_err(|e| match e {
+                    crate::driver::OpenError::Create(e) => CancelError::new("socket", &e),
+                    crate::driver::OpenError::Connect(e) | crate::driver::OpenError::NoDelay(e) => {
+                        CancelError::new("connect", &e)
+                    }
+                    crate::driver::OpenError::Option(e) => CancelError::new("connect", &e.source),
+                })?,
             #[cfg(unix)]
-            Target::Unix(path) => {
-                let mut socket = tokio::net::UnixStream::connect(path)
-                    .await
-                    .map_err(|e| CancelError::new("connect", &e))?;
-                deliver(&mut socket, &packet).await
-            }
-        }
+            Target::Unix(path) => kind
+                .open_unix(path, None)
+                .await
+                .map_err(|e| CancelError::new("connect", &e))?,
+        };
+        // Sends the request, then waits for EOF; like libpq, a failed read is not an
+        // error.
+        socket
+            .write_all(&packet, None)
+            .await
+            .map_err(|e| CancelError::new("send", &e))?;
+        let mut byte = [0u8; 1];
+        let _ = socket.read(&mut byte, None).await;
+        Ok(())
     }
 
     /// [`CancelToken::cancel`], blocking the calling thread (no runtime needed).
@@ -121,19 +140,6 @@ impl CancelToken {
 }
 
 /// Sends the request, then waits for EOF; like libpq, a failed read is not an error.
-async fn deliver<S>(socket: &mut S, packet: &[u8]) -> Result<(), CancelError>
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
-{
-    socket
-        .write_all(packet)
-        .await
-        .map_err(|e| CancelError::new("send", &e))?;
-    let mut byte = [0u8; 1];
-    let _ = socket.read(&mut byte).await;
-    Ok(())
-}
-
 fn deliver_blocking<S: io::Read + io::Write>(
     socket: &mut S,
     packet: &[u8],
@@ -151,28 +157,18 @@ impl Connection {
     /// once the connection is closed or broken, or if the server sent no BackendKeyData.
     pub fn cancel_token(&self) -> Option<CancelToken> {
         let (process_id, secret_key) = self.backend_key?;
-        let target = target_of(self.stream.as_ref()?)?;
+        let stream = self.stream.as_ref()?;
+        let target = match stream.peer()? {
+            Peer::Tcp(addr) => Target::Tcp(addr),
+            #[cfg(unix)]
+            Peer::Unix(path) => Target::Unix(path),
+        };
         Some(CancelToken {
             target,
             process_id,
             secret_key,
+            driver: stream.kind(),
         })
-    }
-}
-
-/// The server address of a connected socket. A TLS transport, when there is one, cancels
-/// through its TCP socket's address: libpq sends CancelRequest unencrypted.
-fn target_of(stream: &Stream) -> Option<Target> {
-    match stream {
-        Stream::Tcp(s) => s.peer_addr().ok().map(Target::Tcp),
-        #[cfg(unix)]
-        Stream::Unix(s) => s
-            .peer_addr()
-            .ok()?
-            .as_pathname()
-            .map(|p| Target::Unix(p.to_path_buf())),
-        #[cfg(feature = "tls")]
-        Stream::Tls(s) => s.tcp().peer_addr().ok().map(Target::Tcp),
     }
 }
 
@@ -185,6 +181,10 @@ mod tests {
             target,
             process_id: 42,
             secret_key: 7,
+            #[cfg(feature = "async")]
+            driver: Kind::Async,
+            #[cfg(not(feature = "async"))]
+            driver: Kind::Blocking,
         }
     }
 
@@ -218,11 +218,14 @@ mod tests {
             e.to_string(),
             "PQcancel() -- connect() failed: Connection refused"
         );
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        assert_eq!(rt.block_on(t.cancel()), Err(e));
+        #[cfg(feature = "async")]
+        {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            assert_eq!(rt.block_on(t.cancel()), Err(e));
+        }
         assert_eq!(
             format!("{t:?}"),
             format!("CancelToken {{ target: Tcp({addr}), process_id: 42, .. }}")

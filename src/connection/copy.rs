@@ -1,20 +1,20 @@
 //! COPY out (`COPY ... TO STDOUT`) and in (`COPY ... FROM STDIN`), over the simple query
 //! protocol as psycopg2's `copy_expert`: CopyData chunks, then CopyDone, or CopyFail when
 //! the data cannot be read.
+//!
+//! The data comes from, or goes to, a std [`io::Read`] / [`io::Write`] (the blocking API,
+//! and the async API's byte slices and vectors) or a tokio `AsyncRead` / `AsyncWrite`
+//! (the async API, feature `async`).
 
-use std::future::Future;
 use std::io;
-use std::pin::Pin;
-use std::task::Poll;
 
-use pgcluster_protocol::frame::FrameReader;
 use pgcluster_protocol::frontend;
+#[cfg(feature = "async")]
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::session::{Connection, QueryResult};
 use crate::error::Error;
 use crate::io_text::WireError;
-use crate::transport::Stream;
 
 /// Size of the CopyData messages sent by `copy_in`.
 const CHUNK: usize = 64 * 1024;
@@ -28,15 +28,62 @@ pub(super) enum CopyIo<'a> {
     /// CopyFail for COPY FROM STDIN; COPY TO STDOUT data dropped.
     Refuse,
     /// The data for the first COPY FROM STDIN (later ones are refused).
-    In(Option<&'a mut (dyn AsyncRead + Unpin + Send + 'a)>),
+    In(Option<Source<'a>>),
     /// Where COPY TO STDOUT data goes.
     Out {
         /// The destination.
-        writer: &'a mut (dyn AsyncWrite + Unpin + Send + 'a),
+        writer: Sink<'a>,
         /// The first failed write; the rest of the data is then dropped (the server
         /// sends it all the same).
         error: Option<io::Error>,
     },
+}
+
+/// Where COPY FROM STDIN data is read from.
+pub(crate) enum Source<'a> {
+    /// A std reader: it blocks the thread while it reads (the blocking API, or a byte
+    /// slice, which never blocks).
+    Std(&'a mut (dyn io::Read + Send + 'a)),
+    /// A tokio reader.
+    #[cfg(feature = "async")]
+    Async(&'a mut (dyn AsyncRead + Unpin + Send + 'a)),
+}
+
+impl Source<'_> {
+    async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Self::Std(r) => r.read(buf),
+            #[cfg(feature = "async")]
+            Self::Async(r) => r.read(buf).await,
+        }
+    }
+}
+
+/// Where COPY TO STDOUT data is written to.
+pub(crate) enum Sink<'a> {
+    /// A std writer (the blocking API, or a vector).
+    Std(&'a mut (dyn io::Write + Send + 'a)),
+    /// A tokio writer.
+    #[cfg(feature = "async")]
+    Async(&'a mut (dyn AsyncWrite + Unpin + Send + 'a)),
+}
+
+impl Sink<'_> {
+    async fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
+        match self {
+            Self::Std(w) => w.write_all(data),
+            #[cfg(feature = "async")]
+            Self::Async(w) => w.write_all(data).await,
+        }
+    }
+
+    async fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Self::Std(w) => w.flush(),
+            #[cfg(feature = "async")]
+            Self::Async(w) => w.flush().await,
+        }
+    }
 }
 
 impl CopyIo<'_> {
@@ -69,17 +116,15 @@ impl Connection {
         result
     }
 
-    async fn send_copy_in_inner(
-        &mut self,
-        source: Option<&mut (dyn AsyncRead + Unpin + Send + '_)>,
-    ) -> Result<(), WireError> {
+    async fn send_copy_in_inner(&mut self, source: Option<Source<'_>>) -> Result<(), WireError> {
         let Some(stream) = self.stream.as_mut() else {
             return Err(WireError::Gone);
         };
         let reader = &mut self.reader;
-        let Some(source) = source else {
+        let Some(mut source) = source else {
             copy_fail(COPY_IN_REFUSED, &mut self.out);
-            return write_draining(stream, reader, &self.out)
+            return stream
+                .write_draining(&self.out, reader)
                 .await
                 .map_err(WireError::Send);
         };
@@ -96,7 +141,8 @@ impl Connection {
                         copy_fail(&e.to_string(), &mut self.out);
                         break;
                     }
-                    write_draining(stream, reader, &self.out)
+                    stream
+                        .write_draining(&self.out, reader)
                         .await
                         .map_err(WireError::Send)?;
                     self.out.clear();
@@ -108,7 +154,8 @@ impl Connection {
                 }
             }
         }
-        write_draining(stream, reader, &self.out)
+        stream
+            .write_draining(&self.out, reader)
             .await
             .map_err(WireError::Send)
     }
@@ -117,7 +164,7 @@ impl Connection {
     /// sent, in the COPY format asked for. A server error is [`Error::Query`].
     pub async fn copy_out(&mut self, sql: &str) -> Result<Vec<u8>, Error> {
         let mut data = Vec::new();
-        self.copy_out_to(sql, &mut data).await?;
+        self.copy_out_into(sql, Sink::Std(&mut data)).await?;
         Ok(data)
     }
 
@@ -125,21 +172,30 @@ impl Connection {
     /// held in memory), then flushing it; the result's tag is `COPY <rows>`. When a write
     /// fails, the rest of the data is read and dropped (the server sends it all the same;
     /// the connection stays usable), and the error is `could not write the COPY data: ...`.
+    #[cfg(feature = "async")]
     pub async fn copy_out_to<W>(&mut self, sql: &str, mut writer: W) -> Result<QueryResult, Error>
     where
         W: AsyncWrite + Unpin + Send,
     {
+        self.copy_out_into(sql, Sink::Async(&mut writer)).await
+    }
+
+    /// [`Connection::copy_out_to`] for any [`Sink`].
+    pub(crate) async fn copy_out_into(
+        &mut self,
+        sql: &str,
+        writer: Sink<'_>,
+    ) -> Result<QueryResult, Error> {
         self.before_statement().await?;
         let mut copy = CopyIo::Out {
-            writer: &mut writer,
+            writer,
             error: None,
         };
         let mut results = self.simple_query_with(sql, &mut copy).await?;
-        let failed = match copy {
-            CopyIo::Out { error, .. } => error,
-            _ => None,
+        let CopyIo::Out { mut writer, error } = copy else {
+            return Ok(results.pop().unwrap_or_else(QueryResult::empty));
         };
-        match failed {
+        match error {
             Some(e) => Err(write_error(&e)),
             None => {
                 writer.flush().await.map_err(|e| write_error(&e))?;
@@ -151,58 +207,33 @@ impl Connection {
     /// Runs `COPY ... FROM STDIN` with `data` as its input; the result's tag is
     /// `COPY <rows>` (see [`QueryResult::rows_affected`]). Bad data is the server's error
     /// (e.g. `ERROR:  invalid input syntax for type integer: "x"` with its CONTEXT).
-    pub async fn copy_in(&mut self, sql: &str, data: &[u8]) -> Result<QueryResult, Error> {
-        self.copy_in_from(sql, data).await
+    pub async fn copy_in(&mut self, sql: &str, mut data: &[u8]) -> Result<QueryResult, Error> {
+        self.copy_in_with(sql, Source::Std(&mut data)).await
     }
 
     /// Runs `COPY ... FROM STDIN` with the input read from `reader`, sent in chunks as it
     /// is read. When reading fails, the COPY is ended with CopyFail and the server's error
     /// (`ERROR:  COPY from stdin failed: error reading the COPY data: ...`) is returned.
+    #[cfg(feature = "async")]
     pub async fn copy_in_from<R>(&mut self, sql: &str, mut reader: R) -> Result<QueryResult, Error>
     where
         R: AsyncRead + Unpin + Send,
     {
+        self.copy_in_with(sql, Source::Async(&mut reader)).await
+    }
+
+    /// [`Connection::copy_in_from`] for any [`Source`].
+    pub(crate) async fn copy_in_with(
+        &mut self,
+        sql: &str,
+        source: Source<'_>,
+    ) -> Result<QueryResult, Error> {
         self.before_statement().await?;
         let mut results = self
-            .simple_query_with(sql, &mut CopyIo::In(Some(&mut reader)))
+            .simple_query_with(sql, &mut CopyIo::In(Some(source)))
             .await?;
         Ok(results.pop().unwrap_or_else(QueryResult::empty))
     }
-}
-
-/// Writes all of `buf`; whenever the socket takes no more, reads what the server sends
-/// meanwhile into `reader` (handled once the COPY's data is sent). A server that sends
-/// something for each row (a notice from a trigger, say) blocks once we stop reading, and
-/// then stops reading our data: without this, both sides would wait for ever.
-async fn write_draining(
-    stream: &mut Stream,
-    reader: &mut FrameReader,
-    buf: &[u8],
-) -> io::Result<()> {
-    let mut rest = buf;
-    let mut eof = false;
-    std::future::poll_fn(|cx| loop {
-        if rest.is_empty() {
-            return Poll::Ready(Ok(()));
-        }
-        match Pin::new(&mut *stream).poll_write(cx, rest) {
-            Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
-            Poll::Ready(Ok(n)) => rest = rest.get(n..).unwrap_or_default(),
-            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-            // After EOF only the write can end this (a closed socket fails it).
-            Poll::Pending if eof => return Poll::Pending,
-            Poll::Pending => {
-                let read = std::pin::pin!(stream.read(reader.spare())).poll(cx);
-                match read {
-                    Poll::Ready(Ok(0)) => eof = true,
-                    Poll::Ready(Ok(n)) => reader.commit(n),
-                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                    Poll::Pending => return Poll::Pending,
-                }
-            }
-        }
-    })
-    .await
 }
 
 /// CopyFail with `text`, NULs (which the message cannot carry) shown as `\0`.
@@ -222,9 +253,12 @@ fn write_error(e: &io::Error) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::transport::Stream;
+    use pgcluster_protocol::frame::FrameReader;
     use pgcluster_protocol::limits::Limits;
-    use std::task::Context;
-    use tokio::io::ReadBuf;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadBuf};
     use tokio::net::UnixStream;
 
     use crate::connection::tests::msg;
@@ -279,7 +313,7 @@ mod tests {
         rt.block_on(async {
             let (a, mut peer) = UnixStream::pair().unwrap();
             let mut conn = Connection::from_parts(
-                Stream::Unix(a),
+                Stream::from(a),
                 FrameReader::new(Limits::default()),
                 crate::connection::tests::ready(),
             );

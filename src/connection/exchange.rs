@@ -7,7 +7,6 @@ use pgcluster_protocol::error_fields::ErrorFields;
 use pgcluster_protocol::frame::Frame;
 use pgcluster_protocol::query::{ExtendedQuery, QueryEvent, SimpleQuery};
 use pgcluster_protocol::ProtocolError;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::copy::CopyIo;
 use super::session::{Connection, Notification, QueryResult, State};
@@ -176,15 +175,21 @@ impl Connection {
     /// Reads more bytes into the frame reader; on EOF or error, why (displayed as libpq's
     /// text for it).
     pub(super) async fn read_more(&mut self) -> Result<(), WireError> {
+        self.read_more_by(None).await
+    }
+
+    /// [`Connection::read_more`] by `deadline` (a read error of kind
+    /// [`std::io::ErrorKind::TimedOut`] once it has passed).
+    pub(super) async fn read_more_by(
+        &mut self,
+        deadline: Option<std::time::Instant>,
+    ) -> Result<(), WireError> {
         let Some(stream) = self.stream.as_mut() else {
             return Err(WireError::Gone);
         };
-        match stream.read(self.reader.spare()).await {
+        match stream.read_into(&mut self.reader, deadline).await {
             Ok(0) => Err(WireError::closed(stream)),
-            Ok(n) => {
-                self.reader.commit(n);
-                Ok(())
-            }
+            Ok(_) => Ok(()),
             Err(e) => Err(WireError::Receive(e)),
         }
     }

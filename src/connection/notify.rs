@@ -1,11 +1,13 @@
 //! Waiting for LISTEN/NOTIFY notifications on an idle connection.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use pgcluster_protocol::backend::BackendMessage;
 
 use super::session::{Connection, Notification, State};
+use crate::driver::is_deadline;
 use crate::error::{Error, QueryError};
+use crate::io_text::WireError;
 
 impl Connection {
     /// The next notification (`LISTEN` first): one already received, or one read from the
@@ -32,14 +34,17 @@ impl Connection {
         if !self.usable() {
             return Err(Error::Closed);
         }
-        match tokio::time::timeout(timeout, self.read_notification()).await {
-            Ok(result) => result.map(Some),
-            Err(_elapsed) => Ok(None),
-        }
+        // A timeout too long to be an instant has no deadline.
+        let deadline = Instant::now().checked_add(timeout);
+        self.read_notification(deadline).await
     }
 
-    /// Reads messages while idle until a notification arrives.
-    async fn read_notification(&mut self) -> Result<Notification, Error> {
+    /// Reads messages while idle until a notification arrives; `None` once `deadline` has
+    /// passed (what was read until then is kept).
+    async fn read_notification(
+        &mut self,
+        deadline: Option<Instant>,
+    ) -> Result<Option<Notification>, Error> {
         // libpq reports an ErrorResponse that arrives while idle (typically the FATAL
         // before the server closes the socket) as a notice; it is kept for the error text
         // of the closing that follows.
@@ -49,7 +54,10 @@ impl Connection {
             let frame = match self.reader.next_frame() {
                 Ok(Some(frame)) => frame,
                 Ok(None) => {
-                    if let Err(e) = self.read_more().await {
+                    if let Err(e) = self.read_more_by(deadline).await {
+                        if matches!(&e, WireError::Receive(e) if is_deadline(e)) {
+                            return Ok(None);
+                        }
                         let mut message = fatal.unwrap_or_default();
                         message.push_str(&e.to_string());
                         return Err(self.lose_idle(message, fields));
@@ -68,11 +76,11 @@ impl Connection {
                     channel,
                     payload,
                 }) => {
-                    return Ok(Notification {
+                    return Ok(Some(Notification {
                         process_id,
                         channel,
                         payload,
-                    })
+                    }))
                 }
                 Ok(BackendMessage::NoticeResponse(notice)) => self.notices.push(notice),
                 Ok(BackendMessage::ParameterStatus { name, value }) => {
@@ -132,7 +140,7 @@ mod tests {
         rt.block_on(async {
             let (a, mut b) = UnixStream::pair().unwrap();
             let mut conn = Connection::from_parts(
-                Stream::Unix(a),
+                Stream::from(a),
                 FrameReader::new(Limits::default()),
                 crate::connection::tests::ready(),
             );

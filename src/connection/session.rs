@@ -9,10 +9,10 @@ use pgcluster_protocol::error_fields::ErrorFields;
 use pgcluster_protocol::frame::FrameReader;
 use pgcluster_protocol::frontend;
 use pgcluster_protocol::startup::Ready;
-use tokio::io::AsyncWriteExt;
 
 use crate::connect;
 use crate::conninfo::Resolved;
+use crate::driver::Kind;
 use crate::error::ConnectError;
 use crate::transport::Stream;
 
@@ -113,8 +113,15 @@ impl connect::Session for Connection {
 impl Connection {
     /// Connects libpq 13's way: each host in order, each address in order, with
     /// `connect_timeout` per address; on failure, libpq's whole message.
+    #[cfg(feature = "async")]
     pub async fn connect(config: &Resolved) -> Result<Self, ConnectError> {
-        connect::connect(config).await
+        Self::connect_with(config, Kind::Async).await
+    }
+
+    /// [`Connection::connect`] with the sockets of driver `kind`: the blocking API's
+    /// connections are [`Kind::Blocking`], the async API's [`Kind::Async`].
+    pub(crate) async fn connect_with(config: &Resolved, kind: Kind) -> Result<Self, ConnectError> {
+        connect::connect(config, kind).await
     }
 
     /// A connection whose startup exchange has just finished.
@@ -148,7 +155,7 @@ impl Connection {
                 frontend::terminate(&mut out);
                 // The connection is going away: a failed goodbye changes nothing.
                 let _ = stream.write_all(&out).await;
-                let _ = stream.shutdown().await;
+                stream.shutdown().await;
             }
         }
         self.state = State::Closed;

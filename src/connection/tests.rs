@@ -52,7 +52,7 @@ pub(crate) fn msg(tag: u8, body: &[u8]) -> Vec<u8> {
 fn connected() -> (Connection, UnixStream) {
     let (a, b) = UnixStream::pair().unwrap();
     let conn = Connection::from_parts(
-        Stream::Unix(a),
+        Stream::from(a),
         FrameReader::new(Limits::default()),
         ready(),
     );
@@ -71,7 +71,7 @@ fn a_query_dropped_half_way_breaks_the_connection() {
     rt().block_on(async {
         let (a, _b) = UnixStream::pair().unwrap();
         let mut conn = Connection::from_parts(
-            Stream::Unix(a),
+            Stream::from(a),
             FrameReader::new(Limits::default()),
             ready(),
         );
@@ -90,7 +90,7 @@ fn repr_state_and_parameters() {
     rt().block_on(async {
         let (a, _b) = UnixStream::pair().unwrap();
         let mut conn = Connection::from_parts(
-            Stream::Unix(a),
+            Stream::from(a),
             FrameReader::new(Limits::default()),
             ready(),
         );
@@ -199,7 +199,7 @@ fn unknown_message_keeps_the_connection_and_eof_appends_server_closed() {
     rt().block_on(async {
         let (a, mut b) = UnixStream::pair().unwrap();
         let mut conn =
-            Connection::from_parts(Stream::Unix(a), FrameReader::new(Limits::default()), ready());
+            Connection::from_parts(Stream::from(a), FrameReader::new(Limits::default()), ready());
         let mut reply = msg(b'q', b"");
         reply.extend(msg(b'Z', b"I"));
         b.write_all(&reply).await.unwrap();

@@ -302,6 +302,12 @@ impl Socket {
         let _ = self.io.shutdown();
     }
 
+    /// Whether this is a TCP socket.
+    #[cfg(feature = "tls")]
+    pub(crate) fn is_tcp(&self) -> bool {
+        matches!(self.io, Io::Tcp(_))
+    }
+
     /// See [`super::Socket::peer`].
     pub(crate) fn peer(&self) -> Option<Peer> {
         match &self.io {

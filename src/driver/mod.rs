@@ -299,6 +299,17 @@ impl Socket {
         }
     }
 
+    /// Whether this is a TCP socket (not a Unix-domain one).
+    #[cfg(feature = "tls")]
+    pub(crate) fn is_tcp(&self) -> bool {
+        match self {
+            #[cfg(feature = "blocking")]
+            Self::Blocking(s) => s.is_tcp(),
+            #[cfg(feature = "async")]
+            Self::Async(s) => matches!(s, self::tokio::Socket::Tcp(_)),
+        }
+    }
+
     /// Reads at least one byte into `buf` (0 at EOF). [`io::ErrorKind::TimedOut`] once
     /// `deadline` has passed with nothing read; a deadline already passed still takes
     /// what has arrived.
@@ -433,10 +444,29 @@ pub(crate) fn spoke_while_idle() -> io::Error {
     )
 }
 
-/// The error for a deadline that passed.
+/// The error for a deadline that passed: [`io::ErrorKind::TimedOut`], told apart from a
+/// connection's own `ETIMEDOUT` (e.g. `tcp_user_timeout`) by [`is_deadline`].
 pub(crate) fn timed_out() -> io::Error {
-    io::ErrorKind::TimedOut.into()
+    io::Error::new(io::ErrorKind::TimedOut, DeadlinePassed)
 }
+
+/// Whether `e` is [`timed_out`]'s error.
+pub(crate) fn is_deadline(e: &io::Error) -> bool {
+    e.get_ref()
+        .is_some_and(|inner| inner.is::<DeadlinePassed>())
+}
+
+/// The cause of [`timed_out`]'s error.
+#[derive(Debug)]
+struct DeadlinePassed;
+
+impl fmt::Display for DeadlinePassed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the deadline passed")
+    }
+}
+
+impl std::error::Error for DeadlinePassed {}
 
 /// Runs `future` to its end on the calling thread: no runtime, no other thread. While it
 /// is pending the thread parks, and its waker unparks it. On a [`Kind::Blocking`]
@@ -445,6 +475,7 @@ pub(crate) fn timed_out() -> io::Error {
 /// It drives no tokio socket or timer (they need a runtime); the blocking API never gives
 /// it one.
 #[cfg(feature = "blocking")]
+#[allow(dead_code, reason = "the blocking API moves onto it next")]
 pub(crate) fn block_on<F: std::future::Future>(future: F) -> F::Output {
     use std::sync::Arc;
     use std::task::{Context, Poll, Wake, Waker};
@@ -675,6 +706,7 @@ mod tests {
             let deadline = Instant::now() + Duration::from_millis(50);
             let e = socket.read(&mut got, Some(deadline)).await.unwrap_err();
             assert_eq!(e.kind(), io::ErrorKind::TimedOut);
+            assert!(is_deadline(&e));
             assert!(Instant::now() >= deadline);
             // A deadline already passed, still nothing there.
             let e = socket

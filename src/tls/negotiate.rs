@@ -1,4 +1,5 @@
-//! SSLRequest and the TLS handshake over a fresh TCP socket, for the connection layer.
+//! SSLRequest and the TLS handshake over a fresh TCP socket, for the connection layer:
+//! written once over a [`Stream`] in the clear, so over either driver's socket.
 //!
 //! The connect loop calls only [`handshake`] (the SSLRequest exchange is the connect
 //! engine's); [`negotiate`] is run by the tests.
@@ -7,12 +8,10 @@
 use std::io;
 
 use pgcluster_protocol::ssl::{Encryption, Negotiation, NegotiationError, Outcome};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 use super::{handshake_error, TlsError, TlsSettings};
 use crate::engine::tls::{SessionError, TlsSession};
-use crate::transport::TlsStream;
+use crate::transport::{HandshakeError, Stream};
 
 /// Most bytes read at once while waiting for the one-byte answer. Anything beyond the
 /// first byte is either the start of the startup exchange (after `N`) or an attack (after
@@ -25,15 +24,12 @@ pub(crate) enum Negotiated {
     /// TLS is up. The channel-binding data is the server certificate's
     /// `tls-server-end-point` hash, or why it could not be computed.
     Tls {
-        stream: Box<TlsStream>,
+        stream: Stream,
         end_point: Result<Vec<u8>, TlsError>,
     },
     /// The server said `N` and TLS is not required: go on in the clear. `received` holds
     /// any bytes that came after the `N` (the start of the startup exchange).
-    Plain {
-        stream: TcpStream,
-        received: Vec<u8>,
-    },
+    Plain { stream: Stream, received: Vec<u8> },
 }
 
 /// Why TLS could not be negotiated.
@@ -52,25 +48,29 @@ pub(crate) enum NegotiateError {
     Closed,
 }
 
-/// Sends SSLRequest on `tcp` and, if the server agrees, runs the TLS handshake for `host`
-/// (the `host` option as given, for SNI and the `verify-full` check).
+/// Sends SSLRequest on `stream` (TCP in the clear) and, if the server agrees, runs the
+/// TLS handshake for `host` (the `host` option as given, for SNI and the `verify-full`
+/// check).
 pub(crate) async fn negotiate(
-    mut tcp: TcpStream,
+    mut stream: Stream,
     settings: &TlsSettings,
     host: &str,
 ) -> Result<Negotiated, NegotiateError> {
     settings.check().map_err(NegotiateError::Tls)?;
     if settings.direct {
-        return tls(tcp, settings, host).await;
+        return tls(stream, settings, host).await;
     }
     let mut ssl = Negotiation::new(Encryption::Ssl, settings.effective_mode().requires_tls());
     let mut out = Vec::new();
     ssl.request(&mut out);
-    tcp.write_all(&out).await.map_err(NegotiateError::Send)?;
+    stream.write_all(&out).await.map_err(NegotiateError::Send)?;
     let mut received = Vec::new();
     let mut buf = [0u8; ANSWER_BUFFER];
     let outcome = loop {
-        let n = tcp.read(&mut buf).await.map_err(NegotiateError::Receive)?;
+        let n = stream
+            .read(&mut buf, None)
+            .await
+            .map_err(NegotiateError::Receive)?;
         if n == 0 {
             return Err(NegotiateError::Closed);
         }
@@ -82,9 +82,9 @@ pub(crate) async fn negotiate(
     match outcome {
         // As libpq, read the certificate files only once the server said `S`: a server
         // without TLS is reported as such even when a file is missing.
-        Outcome::Accepted => tls(tcp, settings, host).await,
+        Outcome::Accepted => tls(stream, settings, host).await,
         _ => Ok(Negotiated::Plain {
-            stream: tcp,
+            stream,
             received: received.get(1..).unwrap_or_default().to_vec(),
         }),
     }
@@ -92,86 +92,53 @@ pub(crate) async fn negotiate(
 
 /// The handshake as [`negotiate`] reports it.
 async fn tls(
-    tcp: TcpStream,
+    stream: Stream,
     settings: &TlsSettings,
     host: &str,
 ) -> Result<Negotiated, NegotiateError> {
-    let (stream, end_point) = handshake(tcp, settings, host)
+    let (stream, end_point) = handshake(stream, settings, host)
         .await
         .map_err(NegotiateError::Tls)?;
     Ok(Negotiated::Tls { stream, end_point })
 }
 
-/// The TLS handshake on `tcp` for `host` (the `host` option as given, for SNI and the
-/// `verify-full` check), once the server said `S` or at once for direct TLS: reads the
-/// certificate files ([`TlsSettings::client`]), then runs the engine's session over the
-/// socket. Returns the encrypted stream and the channel-binding data (or why it cannot be
-/// computed). With `sslnegotiation=direct`, a server that closes the connection or answers
-/// in the clear does not support direct TLS (PostgreSQL 16 and older read the ClientHello
-/// as a startup packet of absurd length and hang up). A protocol_version alert gets
-/// libpq's hint naming the version range.
+/// The TLS handshake on `stream` (TCP in the clear) for `host` (the `host` option as
+/// given, for SNI and the `verify-full` check), once the server said `S` or at once for
+/// direct TLS: reads the certificate files ([`TlsSettings::client`]), then runs the
+/// engine's session over the socket. Returns the encrypted stream and the
+/// channel-binding data (or why it cannot be computed). With `sslnegotiation=direct`, a
+/// server that closes the connection or answers in the clear does not support direct TLS
+/// (PostgreSQL 16 and older read the ClientHello as a startup packet of absurd length and
+/// hang up). A protocol_version alert gets libpq's hint naming the version range.
 pub(crate) async fn handshake(
-    mut tcp: TcpStream,
+    mut stream: Stream,
     settings: &TlsSettings,
     host: &str,
-) -> Result<(Box<TlsStream>, Result<Vec<u8>, TlsError>), TlsError> {
+) -> Result<(Stream, Result<Vec<u8>, TlsError>), TlsError> {
     let client = settings.client(host)?;
     let mut session =
-        TlsSession::new(&client).map_err(|e| failure(Failure::Session(e), settings))?;
-    if let Err(e) = drive(&mut session, &mut tcp).await {
-        // The alert rustls queued, if the socket takes it now.
-        if let Ok(n) = tcp.try_write(session.output()) {
-            session.sent(n);
-        }
-        return Err(failure(e, settings));
-    }
+        TlsSession::new(&client).map_err(|e| failure(&HandshakeError::Session(e), settings))?;
+    stream
+        .handshake(&mut session)
+        .await
+        .map_err(|e| failure(&e, settings))?;
     let end_point = session.end_point();
-    Ok((Box::new(TlsStream::new(tcp, session)), end_point))
+    let stream = stream
+        .into_tls(session)
+        .map_err(|_| TlsError::Syscall("the connection is encrypted already".to_owned()))?;
+    Ok((stream, end_point))
 }
-
-/// Why a handshake failed: the socket, or TLS itself.
-enum Failure {
-    Socket(io::Error),
-    Session(SessionError),
-}
-
-/// The handshake loop: send what the session has, and while it is not done, read.
-async fn drive(session: &mut TlsSession, tcp: &mut TcpStream) -> Result<(), Failure> {
-    let mut buf = vec![0u8; HANDSHAKE_READ];
-    loop {
-        let out = session.output();
-        if !out.is_empty() {
-            tcp.write_all(out).await.map_err(Failure::Socket)?;
-            let n = out.len();
-            session.sent(n);
-            continue;
-        }
-        if !session.is_handshaking() {
-            return Ok(());
-        }
-        let n = tcp.read(&mut buf).await.map_err(Failure::Socket)?;
-        if n == 0 {
-            return Err(Failure::Session(SessionError::Eof));
-        }
-        session
-            .receive(buf.get(..n).unwrap_or_default())
-            .map_err(Failure::Session)?;
-    }
-}
-
-/// Most bytes read at once in the handshake.
-const HANDSHAKE_READ: usize = 16 * 1024;
 
 /// libpq's text for a failed handshake, with direct TLS's and the version range's hints.
-fn failure(e: Failure, settings: &TlsSettings) -> TlsError {
+fn failure(e: &HandshakeError, settings: &TlsSettings) -> TlsError {
     let direct = settings.direct;
-    let rustls_error = match &e {
-        Failure::Session(SessionError::Tls(e)) => Some(e),
+    let rustls_error = match e {
+        HandshakeError::Session(SessionError::Tls(e)) => Some(e),
         _ => None,
     };
-    let err = match &e {
-        Failure::Socket(io) => handshake_error(io),
-        Failure::Session(session) => session.libpq(),
+    let err = match e {
+        HandshakeError::Socket(io) => handshake_error(io),
+        HandshakeError::Session(session) => session.libpq(),
     };
     match err {
         TlsError::Eof | TlsError::Syscall(_) if direct => TlsError::DirectUnsupported,
@@ -204,7 +171,8 @@ fn failure(e: Failure, settings: &TlsSettings) -> TlsError {
 mod tests {
     use super::*;
     use crate::tls::SslMode;
-    use tokio::net::TcpListener;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpListener, TcpStream};
 
     /// A fake server that reads the 8-byte SSLRequest, answers `reply`, and closes.
     async fn answer(reply: &'static [u8], mode: SslMode) -> Result<Negotiated, NegotiateError> {
@@ -223,7 +191,7 @@ mod tests {
             home: Some(std::env::temp_dir().join("pgcluster-no-home")),
             ..TlsSettings::default()
         };
-        let result = negotiate(tcp, &settings, "localhost").await;
+        let result = negotiate(Stream::from(tcp), &settings, "localhost").await;
         server.await.unwrap();
         result
     }
@@ -302,7 +270,7 @@ mod tests {
             ..TlsSettings::default()
         };
         let tcp = TcpStream::connect(addr).await.unwrap();
-        let result = negotiate(tcp, &settings, "localhost").await;
+        let result = negotiate(Stream::from(tcp), &settings, "localhost").await;
         server.await.unwrap();
         assert_eq!(
             text(result),
@@ -358,18 +326,26 @@ mod tests {
         };
         let tcp = TcpStream::connect(addr).await.unwrap();
         let Negotiated::Tls { stream, end_point } =
-            negotiate(tcp, &settings, "localhost").await.unwrap()
+            negotiate(Stream::from(tcp), &settings, "localhost")
+                .await
+                .unwrap()
         else {
             panic!("no TLS");
         };
         assert_eq!(end_point.unwrap().len(), 32);
-        let mut stream = crate::transport::Stream::Tls(stream);
+        let mut stream = stream;
         assert!(stream.is_tls());
         stream.write_all(b"ping").await.unwrap();
-        stream.flush().await.unwrap();
         let mut got = Vec::new();
         // "pong", then the server's close_notify ends the stream.
-        stream.read_to_end(&mut got).await.unwrap();
+        let mut buf = [0u8; 64];
+        loop {
+            let n = stream.read(&mut buf, None).await.unwrap();
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
         assert_eq!(got, b"pong");
         assert_eq!(&server.await.unwrap(), b"ping");
     }

@@ -2,5 +2,6 @@
 //! [`crate::connection`] and [`crate::blocking`] now, and are re-exported here so that
 //! `pgcluster::client::...` keeps working.
 
+#[cfg(feature = "blocking")]
 pub use crate::blocking::BlockingTransaction;
 pub use crate::connection::{CancelError, CancelToken, Transaction};

@@ -292,6 +292,10 @@ impl ConnectError {
     }
 
     /// A failure before any attempt (its text ends in `\n`).
+    #[allow(
+        dead_code,
+        reason = "no caller since the blocking API needs no runtime; the error tests use it"
+    )]
     pub(crate) fn local(message: String) -> Self {
         Self {
             message,

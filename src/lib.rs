@@ -103,6 +103,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(feature = "blocking")]
 pub mod blocking;
 pub mod client;
 pub mod cluster;
@@ -127,7 +128,9 @@ pub mod testing;
 pub mod tls;
 mod transport;
 
-pub use cluster::{get_cluster, Cluster};
+#[cfg(feature = "async")]
+pub use cluster::get_cluster;
+pub use cluster::Cluster;
 pub use connection::Connection;
 pub use error::Error;
 

@@ -1,21 +1,21 @@
-//! The blocking connection: the async [`crate::Connection`] driven by its own
-//! current-thread tokio runtime.
+//! The blocking connection: the connection's one implementation over the blocking
+//! driver's std sockets, each call run to its end by [`block_on`] (no runtime).
 
 use std::fmt;
-use std::io;
 use std::time::Duration;
 
 use pgcluster_protocol::backend::TransactionStatus;
 use pgcluster_protocol::error_fields::ErrorFields;
-use tokio::runtime::{Builder, Runtime};
 
 use crate::connection::{self, CancelToken, Notification, QueryResult, State, Statement};
 use crate::conninfo::Resolved;
+use crate::driver::{block_on, Kind};
 use crate::error::{ConnectError, Error};
 use crate::rows::{Row, Rows};
 
-/// A blocking connection to one database. Must not be used from inside an async runtime
-/// (it runs its own).
+/// A blocking connection to one database, on std sockets: no runtime, no other thread.
+/// Each call blocks the calling thread until done (in an async task it would block the
+/// runtime's thread as well: use [`crate::Connection`] there).
 ///
 /// It has the same calls as the async [`crate::Connection`], with the same arguments and
 /// results, each blocking until done instead of returning a future:
@@ -31,48 +31,44 @@ use crate::rows::{Row, Rows};
 /// | cancel | [`cancel_token`](Self::cancel_token); the token's [`cancel_blocking`](crate::connection::CancelToken::cancel_blocking) works from any thread |
 /// | the session | [`parameter`](Self::parameter), [`backend_pid`](Self::backend_pid), [`transaction_status`](Self::transaction_status), [`take_notices`](Self::take_notices), [`dsn`](Self::dsn) |
 pub struct Connection {
+    /// Always on the blocking driver's sockets ([`Kind::Blocking`]).
     inner: connection::Connection,
-    runtime: Runtime,
 }
 
 impl Connection {
     /// Connects libpq 13's way (see [`crate::Connection::connect`]), blocking.
     pub fn connect(config: &Resolved) -> Result<Self, ConnectError> {
-        let runtime = new_runtime()
-            .map_err(|e| ConnectError::local(format!("could not create runtime: {e}\n")))?;
-        let inner = runtime.block_on(connection::Connection::connect(config))?;
-        Ok(Self { inner, runtime })
+        let inner = block_on(connection::Connection::connect_with(config, Kind::Blocking))?;
+        Ok(Self { inner })
     }
 
-    /// Wraps an async connection with the runtime its socket was opened on (tokio
-    /// registers a socket with the runtime that created it, so it must be this one).
-    #[allow(dead_code, reason = "used by the blocking Cluster")]
-    pub(crate) fn from_parts(inner: connection::Connection, runtime: Runtime) -> Self {
-        Self { inner, runtime }
+    /// Wraps a connection opened on the blocking driver (by the blocking Cluster).
+    pub(crate) fn from_inner(inner: connection::Connection) -> Self {
+        Self { inner }
     }
 
     /// Runs `sql` with the simple query protocol; one result per statement.
     pub fn simple_query(&mut self, sql: &str) -> Result<Vec<QueryResult>, Error> {
-        self.runtime.block_on(self.inner.simple_query(sql))
+        block_on(self.inner.simple_query(sql))
     }
 
     /// [`Connection::simple_query`] with each statement's rows kept compactly in one
     /// buffer ([`Rows`]) instead of a `String` per value: one result per statement (see
     /// [`crate::Connection::simple_query_rows`]).
     pub fn simple_query_rows(&mut self, sql: &str) -> Result<Vec<Rows>, Error> {
-        self.runtime.block_on(self.inner.simple_query_rows(sql))
+        block_on(self.inner.simple_query_rows(sql))
     }
 
     /// Runs one statement with the extended query protocol and text parameters (see
     /// [`crate::Connection::query`]).
     pub fn query(&mut self, sql: &str, params: &[Option<&str>]) -> Result<QueryResult, Error> {
-        self.runtime.block_on(self.inner.query(sql, params))
+        block_on(self.inner.query(sql, params))
     }
 
     /// [`Connection::query`] with the rows kept compactly in one buffer ([`Rows`])
     /// instead of a `String` per value (see [`crate::Connection::query_rows`]).
     pub fn query_rows(&mut self, sql: &str, params: &[Option<&str>]) -> Result<Rows, Error> {
-        self.runtime.block_on(self.inner.query_rows(sql, params))
+        block_on(self.inner.query_rows(sql, params))
     }
 
     /// [`Connection::query`] with each row handed to `f` as it arrives and then dropped,
@@ -88,14 +84,14 @@ impl Connection {
     where
         F: FnMut(Row<'_>) + Send,
     {
-        self.runtime.block_on(self.inner.query_each(sql, params, f))
+        block_on(self.inner.query_each(sql, params, f))
     }
 
     /// Prepares `sql` as a named statement of this connection (Parse, Sync), for
     /// [`Connection::query_prepared`]. It lasts as long as the connection (see
     /// [`crate::Connection::prepare`]).
     pub fn prepare(&mut self, sql: &str) -> Result<Statement, Error> {
-        self.runtime.block_on(self.inner.prepare(sql))
+        block_on(self.inner.prepare(sql))
     }
 
     /// Runs a statement made by [`Connection::prepare`] on this connection (Bind,
@@ -106,13 +102,12 @@ impl Connection {
         statement: &Statement,
         params: &[Option<&str>],
     ) -> Result<QueryResult, Error> {
-        self.runtime
-            .block_on(self.inner.query_prepared(statement, params))
+        block_on(self.inner.query_prepared(statement, params))
     }
 
     /// Sends Terminate and closes the socket. Idempotent.
     pub fn close(&mut self) {
-        self.runtime.block_on(self.inner.close());
+        block_on(self.inner.close());
     }
 
     /// Open, closed or broken.
@@ -141,8 +136,7 @@ impl Connection {
         &mut self,
         timeout: Duration,
     ) -> Result<Option<Notification>, Error> {
-        self.runtime
-            .block_on(self.inner.wait_for_notification(timeout))
+        block_on(self.inner.wait_for_notification(timeout))
     }
 
     /// A token that cancels this connection's running statement from another thread (see
@@ -179,29 +173,21 @@ impl Connection {
         self.inner.set_dsn(dsn);
     }
 
-    /// The async connection under this one.
+    /// The connection under this one.
     pub(crate) fn inner(&self) -> &connection::Connection {
         &self.inner
     }
 
-    /// The async connection and the runtime that drives it.
-    pub(crate) fn parts(&mut self) -> (&mut connection::Connection, &Runtime) {
-        (&mut self.inner, &self.runtime)
+    /// The connection under this one, to run a call on with [`block_on`].
+    pub(crate) fn inner_mut(&mut self) -> &mut connection::Connection {
+        &mut self.inner
     }
-}
-
-/// The runtime a blocking object drives its I/O on: current-thread, I/O and timers on.
-pub(crate) fn new_runtime() -> io::Result<Runtime> {
-    Builder::new_current_thread().enable_all().build()
 }
 
 impl Drop for Connection {
     fn drop(&mut self) {
-        // `block_on` panics inside another runtime; there the async `Drop` still tries
-        // to send Terminate without waiting.
-        if tokio::runtime::Handle::try_current().is_err() {
-            self.runtime.block_on(self.inner.close());
-        }
+        // Std sockets: this needs no runtime, wherever it runs.
+        block_on(self.inner.close());
     }
 }
 
@@ -226,18 +212,13 @@ mod tests {
 
     /// A blocking connection over one end of a socket pair; the other end is returned.
     fn pair() -> (Connection, std::os::unix::net::UnixStream) {
-        let runtime = new_runtime().expect("runtime");
         let (ours, theirs) = std::os::unix::net::UnixStream::pair().expect("socket pair");
-        ours.set_nonblocking(true).expect("nonblocking");
-        let inner = runtime.block_on(async {
-            let stream = tokio::net::UnixStream::from_std(ours).expect("register");
-            connection::Connection::from_parts(
-                Stream::from(stream),
-                FrameReader::new(Limits::default()),
-                connection::tests::ready(),
-            )
-        });
-        (Connection::from_parts(inner, runtime), theirs)
+        let inner = connection::Connection::from_parts(
+            Stream::from(ours),
+            FrameReader::new(Limits::default()),
+            connection::tests::ready(),
+        );
+        (Connection::from_inner(inner), theirs)
     }
 
     #[test]

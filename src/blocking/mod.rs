@@ -1,5 +1,6 @@
-//! The blocking facade: the async [`crate::Connection`] driven by its own current-thread
-//! tokio runtime. Nothing is spawned; each call blocks the calling thread until done.
+//! The blocking API: the same connection and cluster code as the async API, on the
+//! blocking driver's std sockets (no tokio, no runtime, no other thread). Each call
+//! blocks the calling thread until done.
 //!
 //! [`Connection`] is defined in this tree, below the cluster layer; the blocking
 //! [`Cluster`] is the cluster layer's own (`cluster::blocking`), re-exported here.

@@ -5,6 +5,7 @@
 use std::ops::{Deref, DerefMut};
 
 use super::connection::Connection;
+use crate::driver::block_on;
 use crate::error::Error;
 
 impl Connection {
@@ -15,26 +16,23 @@ impl Connection {
 
     /// Turns autocommit on or off (see [`crate::Connection::set_autocommit`]).
     pub fn set_autocommit(&mut self, autocommit: bool) -> Result<(), Error> {
-        self.parts().0.set_autocommit(autocommit)
+        self.inner_mut().set_autocommit(autocommit)
     }
 
     /// Commits the open transaction (see [`crate::Connection::commit`]).
     pub fn commit(&mut self) -> Result<(), Error> {
-        let (conn, runtime) = self.parts();
-        runtime.block_on(conn.commit())
+        block_on(self.inner_mut().commit())
     }
 
     /// Rolls back the open transaction (see [`crate::Connection::rollback`]).
     pub fn rollback(&mut self) -> Result<(), Error> {
-        let (conn, runtime) = self.parts();
-        runtime.block_on(conn.rollback())
+        block_on(self.inner_mut().rollback())
     }
 
     /// Opens a transaction and returns its guard (see [`crate::Connection::transaction`]).
     /// A guard dropped without `commit` rolls the transaction back at once.
     pub fn transaction(&mut self) -> Result<BlockingTransaction<'_>, Error> {
-        let (conn, runtime) = self.parts();
-        runtime.block_on(conn.begin())?;
+        block_on(self.inner_mut().begin())?;
         Ok(BlockingTransaction {
             conn: self,
             finished: false,
@@ -55,9 +53,7 @@ impl Connection {
 }
 
 /// An open transaction on a blocking [`Connection`]; it dereferences to the
-/// connection. Dropped without [`BlockingTransaction::commit`], it rolls back at once
-/// (inside an async runtime, where it cannot block, the rollback is left pending for the
-/// connection's next use).
+/// connection. Dropped without [`BlockingTransaction::commit`], it rolls back at once.
 #[must_use = "a transaction is rolled back unless committed"]
 pub struct BlockingTransaction<'a> {
     conn: &'a mut Connection,
@@ -68,15 +64,13 @@ impl BlockingTransaction<'_> {
     /// Commits (see [`crate::connection::Transaction::commit`]).
     pub fn commit(mut self) -> Result<(), Error> {
         self.finished = true;
-        let (conn, runtime) = self.conn.parts();
-        runtime.block_on(conn.end_transaction("COMMIT"))
+        block_on(self.conn.inner_mut().end_transaction("COMMIT"))
     }
 
     /// Rolls back.
     pub fn rollback(mut self) -> Result<(), Error> {
         self.finished = true;
-        let (conn, runtime) = self.conn.parts();
-        runtime.block_on(conn.end_transaction("ROLLBACK"))
+        block_on(self.conn.inner_mut().end_transaction("ROLLBACK"))
     }
 }
 
@@ -99,12 +93,11 @@ impl Drop for BlockingTransaction<'_> {
         if self.finished {
             return;
         }
-        let (conn, runtime) = self.conn.parts();
+        let conn = self.conn.inner_mut();
         conn.leave_rollback_pending();
-        if tokio::runtime::Handle::try_current().is_err() {
-            // A failed rollback leaves the connection broken or the transaction to the
-            // server, which rolls it back when the connection ends.
-            let _ = runtime.block_on(conn.settle());
-        }
+        // Std sockets: this needs no runtime, wherever it runs. A failed rollback leaves
+        // the connection broken or the transaction to the server, which rolls it back
+        // when the connection ends.
+        let _ = block_on(conn.settle());
     }
 }

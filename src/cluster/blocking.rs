@@ -1,16 +1,17 @@
-//! The blocking `Cluster`: the async one, driven on a runtime of its own.
+//! The blocking `Cluster`: the cluster's one implementation, its connections on the
+//! blocking driver's std sockets, each call run to its end by [`block_on`] (no runtime).
 
 use std::fmt;
 
-use tokio::runtime::Runtime;
-
 use super::{CreateOptions, DatabaseInfo, DatabaseName, DropOptions, Interrupter};
-use crate::blocking::connection::{new_runtime, Connection};
+use crate::blocking::connection::Connection;
 use crate::conninfo::{Config, Env};
+use crate::driver::{block_on, Kind};
 use crate::error::Error;
 
 /// The cluster a connection setting points at, with blocking methods (the spec's API).
-/// Must not be used from inside an async runtime (it runs its own).
+/// Its connections are std sockets: no runtime, no other thread (in an async task each
+/// call would block the runtime's thread as well: use [`crate::Cluster`] there).
 ///
 /// ```no_run
 /// use pgcluster::blocking::get_cluster;
@@ -27,24 +28,23 @@ use crate::error::Error;
 /// # Ok::<(), pgcluster::Error>(())
 /// ```
 pub struct Cluster {
+    /// Opens [`Kind::Blocking`] connections only.
     inner: super::Cluster,
-    runtime: Runtime,
 }
 
 /// [`crate::get_cluster`], blocking.
 pub fn get_cluster(setting: &str) -> Result<Cluster, Error> {
-    Cluster::wrap(super::get_cluster(setting)?)
+    Ok(Cluster {
+        inner: super::Cluster::get_with(setting, Kind::Blocking)?,
+    })
 }
 
 impl Cluster {
-    fn wrap(inner: super::Cluster) -> Result<Self, Error> {
-        let runtime = new_runtime().map_err(|e| Error::io("start a runtime", &e))?;
-        Ok(Self { inner, runtime })
-    }
-
     /// See [`crate::Cluster::new`].
     pub fn new(setting: &str) -> Result<Self, Error> {
-        Self::wrap(super::Cluster::new(setting)?)
+        Ok(Self {
+            inner: super::Cluster::new_with(setting, Kind::Blocking)?,
+        })
     }
 
     /// rex's repr of the cluster, `Cluster('pgsql:///deploy_demo')`; see
@@ -55,14 +55,15 @@ impl Cluster {
 
     /// See [`crate::Cluster::from_config`].
     pub fn from_config(config: Config) -> Result<Self, Error> {
-        Self::wrap(super::Cluster::from_config(config))
+        Ok(Self {
+            inner: super::Cluster::from_config_with(config, Kind::Blocking),
+        })
     }
 
     /// See [`crate::Cluster::with_env`].
     pub fn with_env(self, env: Env) -> Self {
         Self {
             inner: self.inner.with_env(env),
-            runtime: self.runtime,
         }
     }
 
@@ -94,11 +95,10 @@ impl Cluster {
     }
 
     /// See [`crate::Cluster::connect`] (`None`: the setting's database). The connection
-    /// gets a runtime of its own, so it outlives this `Cluster` if need be.
+    /// outlives this `Cluster` if need be.
     pub fn connect(&self, name: impl DatabaseName) -> Result<Connection, Error> {
-        let runtime = new_runtime().map_err(|e| Error::io("start a runtime", &e))?;
-        let conn = runtime.block_on(self.inner.connect(name))?;
-        Ok(Connection::from_parts(conn, runtime))
+        let conn = block_on(self.inner.connect(name))?;
+        Ok(Connection::from_inner(conn))
     }
 
     /// See [`crate::Cluster::connect_with`]: rex's `connect(name, autocommit)`.
@@ -114,12 +114,12 @@ impl Cluster {
 
     /// See [`crate::Cluster::exists`].
     pub fn exists(&self, name: impl DatabaseName) -> Result<bool, Error> {
-        self.runtime.block_on(self.inner.exists(name))
+        block_on(self.inner.exists(name))
     }
 
     /// See [`crate::Cluster::create`]: from the server's default template.
     pub fn create(&self, name: impl DatabaseName) -> Result<(), Error> {
-        self.runtime.block_on(self.inner.create(name))
+        block_on(self.inner.create(name))
     }
 
     /// See [`crate::Cluster::create_with`]: a template, an owner and the rest, by name.
@@ -128,7 +128,7 @@ impl Cluster {
         name: impl DatabaseName,
         options: &CreateOptions,
     ) -> Result<(), Error> {
-        self.runtime.block_on(self.inner.create_with(name, options))
+        block_on(self.inner.create_with(name, options))
     }
 
     /// See [`crate::Cluster::copy_database`]: the spec's `clone(template, name)`.
@@ -138,8 +138,7 @@ impl Cluster {
         template: impl AsRef<str>,
         name: impl DatabaseName,
     ) -> Result<(), Error> {
-        self.runtime
-            .block_on(self.inner.copy_database(template, name))
+        block_on(self.inner.copy_database(template, name))
     }
 
     /// See [`crate::Cluster::drop_database`]: the spec's `drop(name)`. With `None`, only a
@@ -147,7 +146,7 @@ impl Cluster {
     /// anything is sent.
     #[doc(alias = "drop")]
     pub fn drop_database(&self, name: impl DatabaseName) -> Result<(), Error> {
-        self.runtime.block_on(self.inner.drop_database(name))
+        block_on(self.inner.drop_database(name))
     }
 
     /// See [`crate::Cluster::drop_database_with`].
@@ -156,18 +155,17 @@ impl Cluster {
         name: impl DatabaseName,
         options: &DropOptions,
     ) -> Result<(), Error> {
-        self.runtime
-            .block_on(self.inner.drop_database_with(name, options))
+        block_on(self.inner.drop_database_with(name, options))
     }
 
     /// See [`crate::Cluster::rename`]: the new name first.
     pub fn rename(&self, new: impl AsRef<str>, name: impl DatabaseName) -> Result<(), Error> {
-        self.runtime.block_on(self.inner.rename(new, name))
+        block_on(self.inner.rename(new, name))
     }
 
     /// See [`crate::Cluster::overwrite`].
     pub fn overwrite(&self, name: impl DatabaseName) -> Result<(), Error> {
-        self.runtime.block_on(self.inner.overwrite(name))
+        block_on(self.inner.overwrite(name))
     }
 
     /// See [`crate::Cluster::overwrite_with`].
@@ -176,23 +174,22 @@ impl Cluster {
         name: impl DatabaseName,
         options: &CreateOptions,
     ) -> Result<(), Error> {
-        self.runtime
-            .block_on(self.inner.overwrite_with(name, options))
+        block_on(self.inner.overwrite_with(name, options))
     }
 
     /// See [`crate::Cluster::list`].
     pub fn list(&self) -> Result<Vec<DatabaseInfo>, Error> {
-        self.runtime.block_on(self.inner.list())
+        block_on(self.inner.list())
     }
 
     /// See [`crate::Cluster::leftovers`].
     pub fn leftovers(&self) -> Result<Vec<DatabaseInfo>, Error> {
-        self.runtime.block_on(self.inner.leftovers())
+        block_on(self.inner.leftovers())
     }
 
     /// See [`crate::Cluster::cleanup`].
     pub fn cleanup(&self) -> Result<Vec<DatabaseInfo>, Error> {
-        self.runtime.block_on(self.inner.cleanup())
+        block_on(self.inner.cleanup())
     }
 }
 

@@ -31,7 +31,6 @@ use std::task::{Poll, Waker};
 use std::time::Duration;
 
 use crate::connection::{CancelError, CancelToken};
-#[cfg(feature = "async")]
 use crate::driver::Kind;
 
 /// How often a flight under way re-sends its CancelRequest after an interrupt, until its
@@ -121,12 +120,12 @@ impl Interrupter {
 /// blocking connection, whose own thread is blocked in its socket until the statement
 /// ends.
 fn resent_by_thread(token: &CancelToken) -> bool {
-    #[cfg(feature = "async")]
-    if token.driver() == Kind::Async {
-        return false;
+    match token.driver() {
+        #[cfg(feature = "blocking")]
+        Kind::Blocking => true,
+        #[cfg(feature = "async")]
+        Kind::Async => false,
     }
-    let _ = token;
-    true
 }
 
 /// Sends each flight's CancelRequest again every [`RESEND`], until every one has ended.
@@ -276,18 +275,19 @@ impl Flight {
         let Some(token) = &tracked.token else {
             return std::future::pending().await;
         };
-        #[cfg(feature = "async")]
-        if token.driver() == Kind::Async {
-            loop {
+        match token.driver() {
+            #[cfg(feature = "async")]
+            Kind::Async => loop {
                 Kind::Async
                     .sleep_until(std::time::Instant::now() + RESEND)
                     .await;
                 // A failed delivery is tried again at the next turn.
                 let _ = token.cancel().await;
-            }
+            },
+            // A blocking flight's resends come from the interrupter's thread.
+            #[cfg(feature = "blocking")]
+            Kind::Blocking => std::future::pending().await,
         }
-        // A blocking flight's resends come from the interrupter's thread.
-        std::future::pending().await
     }
 
     /// Ends the flight. True if the cluster was interrupted by then: the statement may have

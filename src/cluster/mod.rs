@@ -38,6 +38,7 @@
 //! `cluster.drop(name)` there would not compile, and a `cluster.clone()` would copy the
 //! pointer. (Searching the docs for `drop` or `clone` finds the methods.)
 
+#[cfg(feature = "blocking")]
 pub mod blocking;
 mod interrupt;
 mod list;
@@ -59,6 +60,7 @@ pub use temporary::is_temporary_name;
 
 use crate::connection::{Connection, ParkedConnection, QueryResult};
 use crate::conninfo::{Address, Config, Env};
+use crate::driver::Kind;
 use crate::error::{Destructive, Error, Interrupted, OutcomeUnknown, Stage};
 use interrupt::Flight;
 use name::quote_ident;
@@ -98,6 +100,9 @@ const MAX_IDLE: usize = 2;
 /// a new connection for every call); one the server closed while idle is noticed before
 /// use and replaced. It can be shared by many threads and tasks at once.
 pub struct Cluster {
+    /// The driver of every connection it opens: [`Kind::Async`] for this async API,
+    /// [`Kind::Blocking`] under [`blocking::Cluster`].
+    driver: Kind,
     setting: Setting,
     env: Env,
     /// Idle maintenance connections to `postgres`.
@@ -120,10 +125,9 @@ enum Mode {
 /// A cluster for the application's database setting; refuses anything that is not
 /// PostgreSQL. `pgsql`, `postgres` and `postgresql` URIs and libpq `key=value` strings are
 /// PostgreSQL (rex itself took only `pgsql`).
+#[cfg(feature = "async")]
 pub fn get_cluster(setting: &str) -> Result<Cluster, Error> {
-    let cluster = Cluster::new(setting)?;
-    cluster.setting.check_postgres()?;
-    Ok(cluster)
+    Cluster::get_with(setting, Kind::Async)
 }
 
 impl Cluster {
@@ -131,8 +135,21 @@ impl Cluster {
     /// (`postgres://...`) or a libpq `key=value` string. What the setting leaves out
     /// (host, port, user, password, database) comes from the process environment, as libpq
     /// takes it, when a connection is opened.
+    #[cfg(feature = "async")]
     pub fn new(setting: &str) -> Result<Self, Error> {
-        Ok(Self::from_setting(Setting::parse(setting)?))
+        Self::new_with(setting, Kind::Async)
+    }
+
+    /// [`Cluster::new`] whose connections use driver `driver`.
+    pub(crate) fn new_with(setting: &str, driver: Kind) -> Result<Self, Error> {
+        Ok(Self::from_setting(Setting::parse(setting)?, driver))
+    }
+
+    /// [`get_cluster`] whose connections use driver `driver`.
+    pub(crate) fn get_with(setting: &str, driver: Kind) -> Result<Self, Error> {
+        let cluster = Self::new_with(setting, driver)?;
+        cluster.setting.check_postgres()?;
+        Ok(cluster)
     }
 
     /// rex's repr of the cluster, as the spec shows it: `Cluster('pgsql:///deploy_demo')`,
@@ -151,12 +168,19 @@ impl Cluster {
     }
 
     /// A cluster for libpq settings already parsed.
+    #[cfg(feature = "async")]
     pub fn from_config(config: Config) -> Self {
-        Self::from_setting(Setting::LibPq(config))
+        Self::from_config_with(config, Kind::Async)
     }
 
-    fn from_setting(setting: Setting) -> Self {
+    /// [`Cluster::from_config`] whose connections use driver `driver`.
+    pub(crate) fn from_config_with(config: Config, driver: Kind) -> Self {
+        Self::from_setting(Setting::LibPq(config), driver)
+    }
+
+    fn from_setting(setting: Setting, driver: Kind) -> Self {
         Self {
+            driver,
             setting,
             env: Env::from_process(),
             idle: Mutex::new(Vec::new()),
@@ -325,7 +349,7 @@ impl Cluster {
                 }
             }
         }
-        let mut conn = Connection::connect(&resolved).await?;
+        let mut conn = Connection::connect_with(&resolved, self.driver).await?;
         conn.set_dsn(dsn);
         Ok(conn)
     }

@@ -26,6 +26,8 @@ pub(crate) mod tests;
 mod transaction;
 
 pub use cancel::{CancelError, CancelToken};
+#[cfg(feature = "blocking")]
+pub(crate) use copy::{Sink, Source};
 pub(crate) use park::ParkedConnection;
 pub use query::Statement;
 pub use session::{Connection, Notification, QueryResult, State};

@@ -73,7 +73,7 @@ pub(crate) async fn connect<C: Session>(config: &Resolved, kind: Kind) -> Result
         #[cfg(feature = "blocking")]
         Kind::Blocking => deadline,
         #[cfg(feature = "async")]
-        Kind::Async => None,
+        Kind::Async => deadline.and(None),
     };
     loop {
         let action = engine.poll(Instant::now());

@@ -28,8 +28,6 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::{ClientConfig, RootCertStore, SupportedProtocolVersion};
 
 pub use cert::tls_server_end_point;
-#[cfg(all(test, feature = "testing"))]
-pub(crate) use negotiate::{negotiate, Negotiated};
 use verify::{Check, Verifier};
 
 /// libpq's default root certificate file, under the home directory.

@@ -5,8 +5,6 @@
 use std::fmt;
 use std::io;
 
-use crate::transport::Stream;
-
 /// libpq's text for a socket that closed under it (`pqReadData`'s `definitelyEOF`).
 pub(crate) const SERVER_CLOSED: &str = "server closed the connection unexpectedly\n\tThis probably means the server terminated abnormally\n\tbefore or while processing the request.\n";
 
@@ -73,15 +71,6 @@ pub(crate) enum WireError {
     Receive(io::Error),
     /// A write failed.
     Send(io::Error),
-}
-
-impl WireError {
-    /// The end of `stream` while a reply is awaited.
-    pub(crate) fn closed(stream: &Stream) -> Self {
-        Self::Closed {
-            tls: stream.is_tls(),
-        }
-    }
 }
 
 impl fmt::Display for WireError {

@@ -188,7 +188,9 @@ impl Connection {
             return Err(WireError::Gone);
         };
         match stream.read_into(&mut self.reader, deadline).await {
-            Ok(0) => Err(WireError::closed(stream)),
+            Ok(0) => Err(WireError::Closed {
+                tls: stream.is_tls(),
+            }),
             Ok(_) => Ok(()),
             Err(e) => Err(WireError::Receive(e)),
         }

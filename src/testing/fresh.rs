@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use super::template::{Shared, TemplateError};
+use super::template::{CloneMethod, Shared, Template, TemplateError};
 use crate::blocking::Connection;
 use crate::Error;
 
@@ -12,32 +12,6 @@ use crate::Error;
 pub const FRESH_PREFIX: &str = "pgcluster_db_";
 /// PostgreSQL's longest name, in bytes.
 const MAX_NAME_LEN: usize = 63;
-
-/// How a fresh database was copied from its template.
-#[non_exhaustive]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CloneMethod {
-    /// `STRATEGY FILE_COPY` with `file_copy_method = clone` (PostgreSQL 18 and later, where
-    /// the operating system can clone files): the files are cloned, not copied, where the
-    /// file system supports it (e.g. XFS, Btrfs).
-    Clone,
-    /// `STRATEGY FILE_COPY` (PostgreSQL 15 and later): the template's files are copied,
-    /// instead of the default `WAL_LOG` strategy's block-by-block copy through the WAL.
-    FileCopy,
-    /// A plain `CREATE DATABASE .. TEMPLATE` (before PostgreSQL 15, where that copies the
-    /// files too).
-    Copy,
-}
-
-impl fmt::Display for CloneMethod {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Clone => "STRATEGY FILE_COPY with file_copy_method = clone",
-            Self::FileCopy => "STRATEGY FILE_COPY",
-            Self::Copy => "TEMPLATE (file copy)",
-        })
-    }
-}
 
 /// A database of its own for one test, cloned from a [`Template`](super::Template) by
 /// [`Template::fresh`](super::Template::fresh).
@@ -81,6 +55,16 @@ pub struct FreshDatabase {
     method: CloneMethod,
     /// Set once the database is dropped or deliberately kept.
     done: bool,
+}
+
+impl Template {
+    /// A new database cloned from the template for the calling test, named
+    /// `pgcluster_db_<pid>_<n>_<thread name>`; see [`FreshDatabase`].
+    pub fn fresh(&self) -> Result<FreshDatabase, TemplateError> {
+        let name = fresh_name();
+        let method = self.shared.clone_to(&name)?;
+        Ok(FreshDatabase::new(Arc::clone(&self.shared), name, method))
+    }
 }
 
 impl fmt::Debug for FreshDatabase {

@@ -86,14 +86,14 @@ use std::time::Duration;
 
 use crate::conninfo::Env;
 use config::{hba_conf, percent_encode, roles_sql, server_conf, userinfo};
-pub use fresh::{CloneMethod, FreshDatabase, FRESH_PREFIX};
+pub use fresh::{FreshDatabase, FRESH_PREFIX};
 use os::{
     clear_pg_env, create_dir_private, create_private_dir, find_bin_dir, free_port, ipv6_available,
     os_user_name, RunAs,
 };
 pub use template::{
-    Migrations, Session, SetupError, Template, TemplateError, BUILDING_PREFIX, MAX_FAMILY_LEN,
-    TEMPLATE_PREFIX,
+    CloneMethod, Migrations, Session, SetupError, Template, TemplateError, BUILDING_PREFIX,
+    MAX_FAMILY_LEN, TEMPLATE_PREFIX,
 };
 pub use tls::{CertPair, TestCerts};
 

@@ -10,7 +10,6 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 
 use super::config::percent_encode;
-use super::fresh::{CloneMethod, FreshDatabase};
 use super::{TestServer, SUPERUSER};
 use crate::blocking::Connection;
 use crate::conninfo::{Config, Env};
@@ -405,11 +404,37 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// How a fresh database was copied from its template.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloneMethod {
+    /// `STRATEGY FILE_COPY` with `file_copy_method = clone` (PostgreSQL 18 and later, where
+    /// the operating system can clone files): the files are cloned, not copied, where the
+    /// file system supports it (e.g. XFS, Btrfs).
+    Clone,
+    /// `STRATEGY FILE_COPY` (PostgreSQL 15 and later): the template's files are copied,
+    /// instead of the default `WAL_LOG` strategy's block-by-block copy through the WAL.
+    FileCopy,
+    /// A plain `CREATE DATABASE .. TEMPLATE` (before PostgreSQL 15, where that copies the
+    /// files too).
+    Copy,
+}
+
+impl fmt::Display for CloneMethod {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Clone => "STRATEGY FILE_COPY with file_copy_method = clone",
+            Self::FileCopy => "STRATEGY FILE_COPY",
+            Self::Copy => "TEMPLATE (file copy)",
+        })
+    }
+}
+
 /// A template built on a server: clone it with [`fresh`](Self::fresh). Cheap to clone
 /// (shared); `Send` and `Sync`, so one can live in a `static` for a whole test binary.
 #[derive(Clone)]
 pub struct Template {
-    shared: Arc<Shared>,
+    pub(super) shared: Arc<Shared>,
 }
 
 impl fmt::Debug for Template {
@@ -442,14 +467,6 @@ impl Template {
     /// The server's `server_version_num`, e.g. `150004`.
     pub fn server_version(&self) -> u32 {
         self.shared.server_version
-    }
-
-    /// A new database cloned from the template for the calling test, named
-    /// `pgcluster_db_<pid>_<n>_<thread name>`; see [`FreshDatabase`].
-    pub fn fresh(&self) -> Result<FreshDatabase, TemplateError> {
-        let name = super::fresh::fresh_name();
-        let method = self.shared.clone_to(&name)?;
-        Ok(FreshDatabase::new(Arc::clone(&self.shared), name, method))
     }
 }
 
@@ -770,7 +787,7 @@ impl Shared {
 
     /// Clones the template into `name`; rebuilds it once if it was swept meanwhile (by a
     /// process with other migrations of the same family).
-    fn clone_to(&self, name: &str) -> Result<CloneMethod, TemplateError> {
+    pub(super) fn clone_to(&self, name: &str) -> Result<CloneMethod, TemplateError> {
         match self.with_admin(|admin| self.clone_once(admin, name)) {
             Err(e) if server_sqlstate(&e) == Some(INVALID_CATALOG_NAME) => {
                 let files = self.migrations.files()?;

@@ -275,7 +275,7 @@ mod tests {
     use crate::testing::TestCerts;
     use crate::tls::{SslMode, TlsSettings, ALPN_POSTGRESQL};
     use rustls::pki_types::pem::PemObject;
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    use rustls::pki_types::CertificateDer;
     use rustls::ServerConnection;
     use std::sync::OnceLock;
 
@@ -287,21 +287,7 @@ mod tests {
     /// A rustls server with the test server certificate (or `pair`), offering ALPN
     /// `postgresql`.
     fn server_with(pair: &crate::testing::CertPair) -> ServerConnection {
-        let chain: Vec<_> = CertificateDer::pem_file_iter(&pair.cert)
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
-        let key = PrivateKeyDer::from_pem_file(&pair.key).unwrap();
-        let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(chain, key)
-        .unwrap();
-        config.alpn_protocols = vec![ALPN_POSTGRESQL.to_vec()];
-        ServerConnection::new(Arc::new(config)).unwrap()
+        ServerConnection::new(pair.rustls_server_config()).unwrap()
     }
 
     fn server() -> ServerConnection {

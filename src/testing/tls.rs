@@ -30,6 +30,36 @@ pub struct CertPair {
     pub key: PathBuf,
 }
 
+/// A rustls server configuration with this pair, offering ALPN `postgresql`: the in-memory
+/// TLS server of the crate's unit tests.
+#[cfg(all(test, feature = "tls"))]
+#[allow(
+    clippy::unwrap_used,
+    reason = "test certificates that fail to load fail the test"
+)]
+impl CertPair {
+    pub(crate) fn rustls_server_config(&self) -> std::sync::Arc<rustls::ServerConfig> {
+        use rustls::pki_types::pem::PemObject as _;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+        let chain: Vec<_> = CertificateDer::pem_file_iter(&self.cert)
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let key = PrivateKeyDer::from_pem_file(&self.key).unwrap();
+        let mut config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .unwrap();
+        config.alpn_protocols = vec![crate::tls::ALPN_POSTGRESQL.to_vec()];
+        std::sync::Arc::new(config)
+    }
+}
+
 /// Test certificates in a private directory; dropping this removes the directory.
 #[derive(Debug)]
 pub struct TestCerts {

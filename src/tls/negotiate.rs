@@ -282,33 +282,16 @@ mod tests {
     #[cfg(feature = "testing")]
     #[tokio::test]
     async fn direct_tls_with_alpn() {
-        use rustls::pki_types::pem::PemObject;
-        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-        use std::sync::Arc;
-
         let certs = crate::testing::TestCerts::generate().unwrap();
         let pair = certs.server();
-        let chain: Vec<_> = CertificateDer::pem_file_iter(&pair.cert)
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
-        let key = PrivateKeyDer::from_pem_file(&pair.key).unwrap();
-        let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(chain, key)
-        .unwrap();
-        config.alpn_protocols = vec![crate::tls::ALPN_POSTGRESQL.to_vec()];
+        let config = pair.rustls_server_config();
         // The server: rustls's own blocking stream, on a thread.
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let server = tokio::task::spawn_blocking(move || {
             use std::io::{Read as _, Write as _};
             let (s, _) = listener.accept().unwrap();
-            let conn = rustls::ServerConnection::new(Arc::new(config)).unwrap();
+            let conn = rustls::ServerConnection::new(config).unwrap();
             let mut tls = rustls::StreamOwned::new(conn, s);
             let mut got = [0u8; 4];
             tls.read_exact(&mut got).unwrap();

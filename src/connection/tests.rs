@@ -69,12 +69,7 @@ fn rt() -> tokio::runtime::Runtime {
 #[test]
 fn a_query_dropped_half_way_breaks_the_connection() {
     rt().block_on(async {
-        let (a, _b) = UnixStream::pair().unwrap();
-        let mut conn = Connection::from_parts(
-            Stream::from(a),
-            FrameReader::new(Limits::default()),
-            ready(),
-        );
+        let (mut conn, _b) = connected();
         // The peer never answers: the query is still waiting when the timeout drops it.
         let cancelled =
             tokio::time::timeout(std::time::Duration::ZERO, conn.simple_query("select 1")).await;
@@ -88,12 +83,7 @@ fn a_query_dropped_half_way_breaks_the_connection() {
 #[test]
 fn repr_state_and_parameters() {
     rt().block_on(async {
-        let (a, _b) = UnixStream::pair().unwrap();
-        let mut conn = Connection::from_parts(
-            Stream::from(a),
-            FrameReader::new(Limits::default()),
-            ready(),
-        );
+        let (mut conn, _b) = connected();
         conn.set_dsn("dbname=deploy_demo".into());
         let repr = conn.repr();
         let addr = format!("{:p}", &conn);

@@ -22,10 +22,10 @@
 //!   queries (simple and extended, prepared statements), compact or streamed rows
 //!   ([`rows`], values by position or by column name), transactions and autocommit, COPY,
 //!   LISTEN/NOTIFY and cancel.
-//! - **Blocking facade** — [`blocking`]: [`blocking::Connection`] and
-//!   [`blocking::Cluster`], the same calls without `async`, for programs with no runtime.
 //! - **Cluster** — [`Cluster`] and [`get_cluster`] ([`cluster`]): the database operations
 //!   of the spec, on one server, touching no database but the one named.
+//! - **Blocking facade** — [`blocking`]: [`blocking::Connection`] and
+//!   [`blocking::Cluster`], the same calls without `async`, for programs with no runtime.
 //! - **Testing** — `testing` (feature `testing`): throwaway PostgreSQL servers (initdb and
 //!   pg_ctl on a free port, in a private directory, removed on drop) for tests and demos.
 //! - **CLI** — the `pgcluster` program (`src/bin/pgcluster/`, feature `cli`), on the
@@ -105,7 +105,6 @@
 
 #[cfg(feature = "blocking")]
 pub mod blocking;
-pub mod client;
 pub mod cluster;
 pub mod compat;
 mod connect;
@@ -127,6 +126,15 @@ pub mod testing;
 #[cfg(feature = "tls")]
 pub mod tls;
 mod transport;
+
+/// The old path of the connection's client items (transactions, cancel): they live in
+/// [`connection`] and [`blocking`] now, and are re-exported here so that
+/// `pgcluster::client::...` keeps working.
+pub mod client {
+    #[cfg(feature = "blocking")]
+    pub use crate::blocking::BlockingTransaction;
+    pub use crate::connection::{CancelError, CancelToken, Transaction};
+}
 
 #[cfg(feature = "async")]
 pub use cluster::get_cluster;

@@ -2,13 +2,15 @@
 //! blocking driver's std sockets (no tokio, no runtime, no other thread). Each call
 //! blocks the calling thread until done.
 //!
-//! [`Connection`] is defined in this tree, below the cluster layer; the blocking
-//! [`Cluster`] is the cluster layer's own (`cluster::blocking`), re-exported here.
+//! This tree is a facade over the layers below it: [`Connection`] runs the connection
+//! layer's code, and [`Cluster`] the cluster layer's, each call to its end on the calling
+//! thread.
 
+mod cluster;
 pub(crate) mod connection;
 mod copy;
 mod transaction;
 
-pub use crate::cluster::blocking::{get_cluster, Cluster};
+pub use cluster::{get_cluster, Cluster};
 pub use connection::Connection;
 pub use transaction::BlockingTransaction;

@@ -23,7 +23,7 @@
 //! `&str`, `String`, `&String`, `Cow<str>`, or `None` for the setting's database. Options
 //! go by name, in [`CreateOptions`] and [`DropOptions`], never as positional `None`s.
 //!
-//! | spec (rex) | [`Cluster`] and [`blocking::Cluster`] |
+//! | spec (rex) | [`Cluster`] and [`blocking::Cluster`](crate::blocking::Cluster) |
 //! |---|---|
 //! | `exists(name=None)` | [`exists(name)`](Cluster::exists) |
 //! | `create(name=None, template=None)` | [`create(name)`](Cluster::create), [`create_with(name, &options)`](Cluster::create_with) |
@@ -38,8 +38,6 @@
 //! `cluster.drop(name)` there would not compile, and a `cluster.clone()` would copy the
 //! pointer. (Searching the docs for `drop` or `clone` finds the methods.)
 
-#[cfg(feature = "blocking")]
-pub mod blocking;
 mod interrupt;
 mod list;
 mod literal;
@@ -73,7 +71,8 @@ const FALLBACK_MAINTENANCE_DB: &str = "template1";
 /// How many idle maintenance connections a `Cluster` keeps for reuse.
 const MAX_IDLE: usize = 2;
 
-/// The cluster a connection setting points at (async API; see [`blocking::Cluster`]).
+/// The cluster a connection setting points at (async API; see
+/// [`blocking::Cluster`](crate::blocking::Cluster)).
 ///
 /// [`Cluster::repr`] shows the setting as rex does, `Cluster('pgsql:///deploy_demo')`, with
 /// any password replaced by `xxx`.
@@ -101,7 +100,7 @@ const MAX_IDLE: usize = 2;
 /// use and replaced. It can be shared by many threads and tasks at once.
 pub struct Cluster {
     /// The driver of every connection it opens: [`Kind::Async`] for this async API,
-    /// [`Kind::Blocking`] under [`blocking::Cluster`].
+    /// [`Kind::Blocking`] under [`blocking::Cluster`](crate::blocking::Cluster).
     driver: Kind,
     setting: Setting,
     env: Env,

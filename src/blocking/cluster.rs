@@ -1,10 +1,11 @@
-//! The blocking `Cluster`: the cluster's one implementation, its connections on the
-//! blocking driver's std sockets, each call run to its end by [`block_on`] (no runtime).
+//! The blocking `Cluster`: the cluster layer's one implementation ([`crate::Cluster`]), its
+//! connections on the blocking driver's std sockets, each call run to its end by
+//! [`block_on`] (no runtime).
 
 use std::fmt;
 
-use super::{CreateOptions, DatabaseInfo, DatabaseName, DropOptions, Interrupter};
-use crate::blocking::connection::Connection;
+use super::connection::Connection;
+use crate::cluster::{self, CreateOptions, DatabaseInfo, DatabaseName, DropOptions, Interrupter};
 use crate::conninfo::{Config, Env};
 use crate::driver::{block_on, Kind};
 use crate::error::Error;
@@ -29,13 +30,13 @@ use crate::error::Error;
 /// ```
 pub struct Cluster {
     /// Opens [`Kind::Blocking`] connections only.
-    inner: super::Cluster,
+    inner: cluster::Cluster,
 }
 
 /// [`crate::get_cluster`], blocking.
 pub fn get_cluster(setting: &str) -> Result<Cluster, Error> {
     Ok(Cluster {
-        inner: super::Cluster::get_with(setting, Kind::Blocking)?,
+        inner: cluster::Cluster::get_with(setting, Kind::Blocking)?,
     })
 }
 
@@ -43,7 +44,7 @@ impl Cluster {
     /// See [`crate::Cluster::new`].
     pub fn new(setting: &str) -> Result<Self, Error> {
         Ok(Self {
-            inner: super::Cluster::new_with(setting, Kind::Blocking)?,
+            inner: cluster::Cluster::new_with(setting, Kind::Blocking)?,
         })
     }
 
@@ -56,7 +57,7 @@ impl Cluster {
     /// See [`crate::Cluster::from_config`].
     pub fn from_config(config: Config) -> Result<Self, Error> {
         Ok(Self {
-            inner: super::Cluster::from_config_with(config, Kind::Blocking),
+            inner: cluster::Cluster::from_config_with(config, Kind::Blocking),
         })
     }
 

@@ -18,6 +18,8 @@ mod osuser;
 mod pgpass;
 mod resolve;
 mod service;
+#[cfg(feature = "tls")]
+pub(crate) mod tls;
 mod uri;
 
 use std::collections::BTreeMap;
@@ -548,7 +550,7 @@ pub struct Resolved {
     pub require_auth: Option<RequireAuth>,
     /// The TLS settings (`sslmode`, `sslrootcert`, `sslcert`, `sslkey`, ...).
     #[cfg(feature = "tls")]
-    pub tls: crate::tls::TlsSettings,
+    pub tls: tls::TlsSettings,
 }
 
 impl Resolved {

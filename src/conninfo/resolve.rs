@@ -179,15 +179,15 @@ pub(super) fn resolve(
     })
 }
 
-/// The `ssl*` options as [`crate::tls::TlsSettings`] (values already checked). `mode` is
+/// The `ssl*` options as [`TlsSettings`](super::tls::TlsSettings) (values already checked). `mode` is
 /// `None` when `sslmode` was not given (keyword, service file or environment).
 #[cfg(feature = "tls")]
 fn tls_settings(
     opts: &BTreeMap<String, String>,
     sslmode_given: bool,
     ident: &mut Identity<'_>,
-) -> crate::tls::TlsSettings {
-    use crate::tls::{SslMode, TlsSettings, TlsVersion};
+) -> super::tls::TlsSettings {
+    use super::tls::{SslMode, TlsSettings, TlsVersion};
     let non_empty = |k: &str| opts.get(k).filter(|v| !v.is_empty()).cloned();
     TlsSettings {
         mode: opts
@@ -403,7 +403,7 @@ fn check_values(
                 // `verify-full` (PostgreSQL 16).
                 let mode = match get("sslmode") {
                     Some(m) if sslmode_given => m,
-                    _ if get("sslrootcert") == Some(crate::tls::SYSTEM_ROOTS) => "verify-full",
+                    _ if get("sslrootcert") == Some(super::tls::SYSTEM_ROOTS) => "verify-full",
                     _ => "prefer",
                 };
                 if !matches!(mode, "require" | "verify-ca" | "verify-full") {

@@ -2,16 +2,20 @@
 //! is encrypted, its TLS session. Reads and writes go through TLS transparently.
 //!
 //! [`Stream`] is the only type the connection layer reads from and writes to; it is
-//! written once over either driver (see [`crate::driver`]).
+//! written once over either driver (see [`crate::driver`]). [`WireError`] is why a read or
+//! a write of it failed, in libpq's words.
 
+use std::fmt;
 use std::io;
 use std::time::Instant;
 
 use pgcluster_protocol::frame::FrameReader;
 
 use crate::driver::{Kind, Parked, Peer, Progress, Socket};
+use crate::engine::attempt::{receive_error_text, write_closed};
 #[cfg(feature = "tls")]
 use crate::engine::tls::{Plaintext, TlsSession};
+use crate::io_text::{send_error_text, SERVER_CLOSED};
 
 /// A connected socket to a PostgreSQL server, encrypted or not.
 #[derive(Debug)]
@@ -459,9 +463,69 @@ impl Drop for ParkedStream {
     }
 }
 
+/// Why the connection to the server failed under a read or a write of its stream. `Display` is libpq
+/// 13's text with its final newline, as the error buffer holds it.
+#[derive(Debug)]
+pub(crate) enum WireError {
+    /// There is no socket any more: an earlier failure dropped it.
+    Gone,
+    /// The server ended the stream while a reply was awaited. On TLS it ended TLS first
+    /// (close_notify), which libpq reports as such; else it closed the connection.
+    Closed {
+        /// Whether the stream was TLS.
+        tls: bool,
+    },
+    /// A read failed.
+    Receive(io::Error),
+    /// A write failed.
+    Send(io::Error),
+}
+
+impl fmt::Display for WireError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Gone => f.write_str(SERVER_CLOSED),
+            Self::Closed { tls } => write_closed(f, *tls),
+            Self::Receive(e) => f.write_str(&receive_error_text(e)),
+            Self::Send(e) => f.write_str(&send_error_text(e)),
+        }
+    }
+}
+
+impl std::error::Error for WireError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Gone | Self::Closed { .. } => None,
+            Self::Receive(e) | Self::Send(e) => Some(e),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wire_errors_are_the_texts_with_their_cause() {
+        use std::error::Error as _;
+        assert_eq!(WireError::Gone.to_string(), SERVER_CLOSED);
+        assert_eq!(WireError::Closed { tls: false }.to_string(), SERVER_CLOSED);
+        #[cfg(feature = "tls")]
+        assert_eq!(
+            WireError::Closed { tls: true }.to_string(),
+            format!("{}\n", crate::tls::TlsError::Closed)
+        );
+        let e = WireError::Receive(io::Error::from_raw_os_error(5));
+        assert_eq!(
+            e.to_string(),
+            "could not receive data from server: Input/output error\n"
+        );
+        assert!(e.source().is_some());
+        let e = WireError::Send(io::Error::from_raw_os_error(32));
+        assert_eq!(e.to_string(), SERVER_CLOSED);
+        assert!(e.source().is_some());
+        assert!(WireError::Gone.source().is_none());
+    }
 
     /// Bytes both ways over TCP and a Unix socket, through each driver's sockets.
     #[test]

@@ -14,7 +14,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::session::{Connection, QueryResult};
 use crate::error::Error;
-use crate::io_text::WireError;
+use crate::transport::WireError;
 
 /// Size of the CopyData messages sent by `copy_in`.
 const CHUNK: usize = 64 * 1024;

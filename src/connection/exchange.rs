@@ -11,8 +11,8 @@ use pgcluster_protocol::ProtocolError;
 use super::copy::CopyIo;
 use super::session::{Connection, Notification, QueryResult, State};
 use crate::error::{Error, QueryError};
-use crate::io_text::WireError;
 use crate::rows::{Row, Rows};
+use crate::transport::WireError;
 
 impl Connection {
     /// Whether a query can be sent. A query whose future was dropped before its end left

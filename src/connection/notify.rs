@@ -7,7 +7,7 @@ use pgcluster_protocol::backend::BackendMessage;
 use super::session::{Connection, Notification, State};
 use crate::driver::is_deadline;
 use crate::error::{Error, QueryError};
-use crate::io_text::WireError;
+use crate::transport::WireError;
 
 impl Connection {
     /// The next notification (`LISTEN` first): one already received, or one read from the

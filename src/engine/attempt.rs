@@ -17,13 +17,37 @@ use pgcluster_protocol::startup::StartupError;
 use pgcluster_protocol::ProtocolError;
 
 use crate::conninfo::ConnInfoError;
-use crate::io_text::{receive_error_text, send_error_text, strerror, SERVER_CLOSED};
+use crate::io_text::{send_error_text, socket_receive_error_text, strerror, SERVER_CLOSED};
 
 /// `sizeof(sun_path) - 1` on Linux: the longest Unix-domain socket path libpq accepts.
 pub(crate) const MAX_UNIX_PATH: usize = 107;
 
 /// The SQLSTATE of `password authentication failed`.
 const INVALID_PASSWORD: &str = "28P01";
+
+/// libpq 13's text for a failed read: TLS's own texts for a TLS error (an alert from the
+/// server: `SSL error: %s`; the connection closed without close_notify:
+/// `SSL SYSCALL error: EOF detected`), else the plain socket's. Used while connecting and
+/// on an open connection alike.
+pub(crate) fn receive_error_text(e: &io::Error) -> String {
+    #[cfg(feature = "tls")]
+    if let Some(tls) = crate::tls::read_error(e) {
+        return format!("{tls}\n");
+    }
+    socket_receive_error_text(e)
+}
+
+/// libpq 13's text for a stream the server ended while a reply was awaited: on TLS it
+/// ended TLS first (close_notify), which libpq reports as such; else it closed the
+/// connection.
+pub(crate) fn write_closed(f: &mut fmt::Formatter<'_>, tls: bool) -> fmt::Result {
+    #[cfg(feature = "tls")]
+    if tls {
+        return writeln!(f, "{}", crate::tls::TlsError::Closed);
+    }
+    let _ = tls;
+    f.write_str(SERVER_CLOSED)
+}
 
 /// Whether a failure's text is appended to libpq's buffer or replaces it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -367,14 +391,7 @@ impl fmt::Display for AttemptFailure {
             Self::Tls(e) | Self::ChannelBinding(e) => writeln!(f, "{e}"),
             Self::SslAnswer(e) => writeln!(f, "{e}"),
             Self::SslSend(e) => writeln!(f, "could not send SSL negotiation packet: {e}"),
-            Self::Closed { tls } => {
-                #[cfg(feature = "tls")]
-                if *tls {
-                    return writeln!(f, "{}", crate::tls::TlsError::Closed);
-                }
-                let _ = tls;
-                f.write_str(SERVER_CLOSED)
-            }
+            Self::Closed { tls } => write_closed(f, *tls),
             Self::Receive(e) => f.write_str(&receive_error_text(e.io())),
             Self::StartupSend(e) => writeln!(f, "could not send startup packet: {e}"),
             Self::Send(e) => f.write_str(&send_error_text(e.io())),
@@ -512,6 +529,25 @@ pub(crate) fn with_newline(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// On TLS, libpq 13's `pgtls_read` texts (rexref, against fake servers).
+    #[cfg(feature = "tls")]
+    #[test]
+    fn tls_read_failure_texts() {
+        let alert = io::Error::new(
+            io::ErrorKind::InvalidData,
+            rustls::Error::AlertReceived(rustls::AlertDescription::UnknownCA),
+        );
+        assert_eq!(
+            receive_error_text(&alert),
+            "SSL error: tlsv1 alert unknown ca\n"
+        );
+        let truncated = io::Error::from(io::ErrorKind::UnexpectedEof);
+        assert_eq!(
+            receive_error_text(&truncated),
+            "SSL SYSCALL error: EOF detected\n"
+        );
+    }
 
     #[test]
     fn lookup_failures_keep_their_cause() {

@@ -29,6 +29,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::{ClientConfig, RootCertStore, SupportedProtocolVersion};
 
 pub use crate::conninfo::tls::{SslMode, TlsSettings, TlsVersion, SYSTEM_ROOTS};
+use crate::io_text::strerror;
 pub use cert::tls_server_end_point;
 use verify::{Check, Verifier};
 
@@ -336,18 +337,6 @@ fn pem_reason(e: &pem::Error, none: &str) -> String {
         pem::Error::MissingSectionEnd { .. } => "bad end line".to_owned(),
         pem::Error::Base64Decode(_) => "bad base64 decode".to_owned(),
         _ => "bad pem file".to_owned(),
-    }
-}
-
-/// `strerror(errno)`: an I/O error's text without Rust's ` (os error N)` suffix.
-fn strerror(e: &io::Error) -> String {
-    let text = e.to_string();
-    match e.raw_os_error() {
-        Some(code) => text
-            .strip_suffix(&format!(" (os error {code})"))
-            .unwrap_or(&text)
-            .to_owned(),
-        None => text,
     }
 }
 

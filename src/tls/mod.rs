@@ -13,7 +13,6 @@
 //! [`pgcluster_protocol::ssl`].
 
 mod cert;
-pub(crate) mod negotiate;
 mod verify;
 
 use std::fmt;

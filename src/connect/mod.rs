@@ -2,7 +2,11 @@
 //! ([`crate::engine::connect`]) over sockets. Each [`Action`] the machine asks for is one
 //! small function here (look up, open, TLS, write, read); the machine holds every rule
 //! (libpq 13's host and address walk, its error texts, `connect_timeout`, the TLS plan,
-//! startup and authentication, the read-write test).
+//! startup and authentication, the read-write test). The TLS handshake over a socket is the
+//! `tls` module's.
+
+#[cfg(feature = "tls")]
+mod tls;
 
 use std::future::Future;
 use std::io;
@@ -116,13 +120,7 @@ pub(crate) async fn connect<C: Session>(config: &Resolved, kind: Kind) -> Result
             Action::StartTls { host } => {
                 let result = match socket.take() {
                     Some(tcp) if tcp.is_plain_tcp() => {
-                        match until(
-                            kind,
-                            deadline,
-                            crate::tls::negotiate::handshake(tcp, &config.tls, &host),
-                        )
-                        .await
-                        {
+                        match until(kind, deadline, tls::handshake(tcp, &config.tls, &host)).await {
                             Ok(Ok((stream, end_point))) => {
                                 socket = Some(stream);
                                 Some(Ok(end_point))

@@ -1,5 +1,6 @@
-//! SSLRequest and the TLS handshake over a fresh TCP socket, for the connection layer:
-//! written once over a [`Stream`] in the clear, so over either driver's socket.
+//! The connect loop's TLS handshake over a fresh TCP socket: written once over a
+//! [`Stream`] in the clear, so over either driver's socket. The rustls configuration comes
+//! from the `tls` module, the session is the engine's; this is where the two meet a socket.
 //!
 //! The connect loop calls only [`handshake`] (the SSLRequest exchange is the connect
 //! engine's); [`negotiate`] is run by the tests.
@@ -9,8 +10,8 @@ use std::io;
 
 use pgcluster_protocol::ssl::{Encryption, Negotiation, NegotiationError, Outcome};
 
-use super::{handshake_error, TlsError, TlsSettings};
 use crate::engine::tls::{SessionError, TlsSession};
+use crate::tls::{handshake_error, TlsError, TlsSettings};
 use crate::transport::{HandshakeError, Stream};
 
 /// Most bytes read at once while waiting for the one-byte answer. Anything beyond the

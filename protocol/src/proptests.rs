@@ -1055,7 +1055,7 @@ fn random_async(rng: &mut Rng) -> (BackendMessage, QueryEvent) {
             let fields = random_error_fields(rng, true);
             (
                 BackendMessage::NoticeResponse(fields.clone()),
-                QueryEvent::Notice(fields),
+                QueryEvent::Notice(Box::new(fields)),
             )
         }
         1 => {
@@ -1149,7 +1149,7 @@ impl Reply {
         self.push(
             rng,
             BackendMessage::ErrorResponse(fields.clone()),
-            QueryEvent::Error(fields),
+            QueryEvent::Error(Box::new(fields)),
         );
         for _ in 0..rng.below(3) {
             let row = DataRow::from_values(&[Some(b"late")]).unwrap();

@@ -29,7 +29,11 @@ use std::collections::VecDeque;
 
 use crate::buffer::Bytes;
 
-use crate::backend::{BackendMessage, CopyResponse, DataRow, RowDescription, TransactionStatus};
+use crate::backend::{
+    parse_command_complete, parse_copy_response, parse_empty, parse_parameter_description,
+    parse_ready_for_query, parse_row_description, tag, BackendMessage, CopyResponse, DataRow,
+    RowDescription, TransactionStatus,
+};
 use crate::error_fields::ErrorFields;
 use crate::frame::Frame;
 use crate::ProtocolError;
@@ -46,10 +50,11 @@ pub enum QueryEvent {
     CommandComplete(String),
     /// The query string was empty.
     EmptyQuery,
-    /// A statement failed; the server skips to ReadyForQuery.
-    Error(ErrorFields),
+    /// A statement failed; the server skips to ReadyForQuery. (The fields are boxed, as
+    /// in [`QueryEvent::Notice`], so that an event stays small to move.)
+    Error(Box<ErrorFields>),
     /// A notice (never an error).
-    Notice(ErrorFields),
+    Notice(Box<ErrorFields>),
     /// A run-time parameter changed.
     ParameterStatus {
         /// Name.
@@ -121,16 +126,109 @@ struct Core {
 
 /// What a message means for the shared core: an event, a row to check, or "not mine,
 /// decide yourself".
-#[allow(
-    clippy::large_enum_variant,
-    reason = "short-lived, returned once per message; boxing `Other` would allocate for each"
-)]
 enum Outcome {
     Event(QueryEvent),
-    /// A DataRow while results are arriving: decoded directly, without the (large)
-    /// [`BackendMessage`], because rows are most of what a query receives.
+    /// A DataRow while results are arriving: decoded directly, because rows are most of
+    /// what a query receives.
     Row(DataRow),
-    Other(BackendMessage),
+    Other(Msg),
+}
+
+/// A backend message as the machines see it: decoded and checked exactly as
+/// [`BackendMessage::parse`] does, but small to move (a `BackendMessage` holds
+/// [`ErrorFields`] inline, some 500 bytes, and each frame of a reply would move it
+/// several times). The messages of every reply (`T`, `C`, `Z`, the extended protocol's
+/// acknowledgements) are decoded without a `BackendMessage` at all.
+#[derive(Debug)]
+enum Msg {
+    Notice(Box<ErrorFields>),
+    Error(Box<ErrorFields>),
+    ParameterStatus {
+        name: String,
+        value: String,
+    },
+    Notification {
+        process_id: i32,
+        channel: String,
+        payload: String,
+    },
+    Ready(TransactionStatus),
+    RowDescription(RowDescription),
+    CommandComplete(String),
+    EmptyQuery,
+    CopyIn(CopyResponse),
+    CopyOut(CopyResponse),
+    CopyBoth,
+    CopyData(Bytes),
+    CopyDone,
+    ParseComplete,
+    BindComplete,
+    CloseComplete,
+    ParameterDescription(Vec<u32>),
+    NoData,
+    PortalSuspended,
+    BackendKeyData,
+    /// A valid message that no query's reply has in this place: a DataRow outside a
+    /// result, Authentication, FunctionCallResponse, NegotiateProtocolVersion.
+    Foreign,
+}
+
+impl Msg {
+    /// Decodes `frame`: [`BackendMessage::parse`]'s checks and errors, message by message.
+    fn parse(frame: &Frame) -> Result<Self, ProtocolError> {
+        let body = &frame.body;
+        Ok(match frame.tag {
+            tag::ROW_DESCRIPTION => Self::RowDescription(parse_row_description(body)?),
+            tag::COMMAND_COMPLETE => Self::CommandComplete(parse_command_complete(body)?),
+            tag::READY_FOR_QUERY => Self::Ready(parse_ready_for_query(body)?),
+            t @ (tag::BIND_COMPLETE
+            | tag::CLOSE_COMPLETE
+            | tag::COPY_DONE
+            | tag::EMPTY_QUERY_RESPONSE
+            | tag::NO_DATA
+            | tag::PARSE_COMPLETE
+            | tag::PORTAL_SUSPENDED) => {
+                parse_empty(t, body)?;
+                match t {
+                    tag::BIND_COMPLETE => Self::BindComplete,
+                    tag::CLOSE_COMPLETE => Self::CloseComplete,
+                    tag::COPY_DONE => Self::CopyDone,
+                    tag::EMPTY_QUERY_RESPONSE => Self::EmptyQuery,
+                    tag::NO_DATA => Self::NoData,
+                    tag::PARSE_COMPLETE => Self::ParseComplete,
+                    _ => Self::PortalSuspended,
+                }
+            }
+            tag::PARAMETER_DESCRIPTION => {
+                Self::ParameterDescription(parse_parameter_description(body)?)
+            }
+            t @ tag::COPY_IN_RESPONSE => Self::CopyIn(parse_copy_response(t, body)?),
+            t @ tag::COPY_OUT_RESPONSE => Self::CopyOut(parse_copy_response(t, body)?),
+            t @ tag::COPY_BOTH_RESPONSE => {
+                parse_copy_response(t, body)?;
+                Self::CopyBoth
+            }
+            tag::COPY_DATA => Self::CopyData(body.clone()),
+            t @ tag::ERROR_RESPONSE => Self::Error(Box::new(ErrorFields::parse(t, body)?)),
+            t @ tag::NOTICE_RESPONSE => Self::Notice(Box::new(ErrorFields::parse(t, body)?)),
+            _ => match BackendMessage::parse(frame)? {
+                BackendMessage::ParameterStatus { name, value } => {
+                    Self::ParameterStatus { name, value }
+                }
+                BackendMessage::NotificationResponse {
+                    process_id,
+                    channel,
+                    payload,
+                } => Self::Notification {
+                    process_id,
+                    channel,
+                    payload,
+                },
+                BackendMessage::BackendKeyData { .. } => Self::BackendKeyData,
+                _ => Self::Foreign,
+            },
+        })
+    }
 }
 
 impl Core {
@@ -163,13 +261,11 @@ impl Core {
         if frame.tag == b'D' && self.phase == Phase::Running {
             return Ok(Outcome::Row(DataRow::parse(&frame.body)?));
         }
-        let msg = BackendMessage::parse(frame)?;
+        let msg = Msg::parse(frame)?;
         let event = match msg {
-            BackendMessage::NoticeResponse(fields) => QueryEvent::Notice(fields),
-            BackendMessage::ParameterStatus { name, value } => {
-                QueryEvent::ParameterStatus { name, value }
-            }
-            BackendMessage::NotificationResponse {
+            Msg::Notice(fields) => QueryEvent::Notice(fields),
+            Msg::ParameterStatus { name, value } => QueryEvent::ParameterStatus { name, value },
+            Msg::Notification {
                 process_id,
                 channel,
                 payload,
@@ -178,35 +274,33 @@ impl Core {
                 channel,
                 payload,
             },
-            BackendMessage::ReadyForQuery(status) if self.phase == Phase::AfterError => {
+            Msg::Ready(status) if self.phase == Phase::AfterError => {
                 self.phase = Phase::Done;
                 QueryEvent::Ready(status)
             }
             _ if self.phase == Phase::AfterError => QueryEvent::Discarded(frame.tag),
-            BackendMessage::ErrorResponse(fields) => {
+            Msg::Error(fields) => {
                 self.phase = Phase::AfterError;
                 self.columns = None;
                 QueryEvent::Error(fields)
             }
-            BackendMessage::CopyData(data) if self.phase == Phase::CopyOut => {
-                QueryEvent::CopyData(data)
-            }
-            BackendMessage::CopyDone if self.phase == Phase::CopyOut => {
+            Msg::CopyData(data) if self.phase == Phase::CopyOut => QueryEvent::CopyData(data),
+            Msg::CopyDone if self.phase == Phase::CopyOut => {
                 self.phase = Phase::Running;
                 QueryEvent::CopyDone
             }
             _ if self.phase == Phase::CopyOut => {
                 return Err(ProtocolError::UnexpectedMessage { tag: frame.tag })
             }
-            BackendMessage::ReadyForQuery(status) => {
+            Msg::Ready(status) => {
                 self.phase = Phase::Done;
                 QueryEvent::Ready(status)
             }
             // libpq: "If we see Copy Data, just silently drop it."
-            BackendMessage::CopyData(_) | BackendMessage::CopyDone => {
-                QueryEvent::Discarded(frame.tag)
-            }
-            BackendMessage::BackendKeyData { .. } => QueryEvent::Discarded(frame.tag),
+            Msg::CopyData(_) | Msg::CopyDone => QueryEvent::Discarded(frame.tag),
+            Msg::BackendKeyData => QueryEvent::Discarded(frame.tag),
+            // Here results are arriving, so a DataRow was handled above: the machine
+            // decides on everything left.
             other => return Ok(Outcome::Other(other)),
         };
         Ok(Outcome::Event(event))
@@ -242,11 +336,11 @@ impl Core {
         }))
     }
 
-    fn copy_start(&mut self, msg: BackendMessage, tag: u8) -> Result<QueryEvent, ProtocolError> {
+    fn copy_start(&mut self, msg: Msg, tag: u8) -> Result<QueryEvent, ProtocolError> {
         self.columns = None;
         match msg {
-            BackendMessage::CopyInResponse(r) => Ok(QueryEvent::CopyIn(r)),
-            BackendMessage::CopyOutResponse(r) => {
+            Msg::CopyIn(r) => Ok(QueryEvent::CopyIn(r)),
+            Msg::CopyOut(r) => {
                 self.phase = Phase::CopyOut;
                 Ok(QueryEvent::CopyOut(r))
             }
@@ -283,19 +377,18 @@ impl SimpleQuery {
                 Outcome::Other(msg) => msg,
             };
             match msg {
-                BackendMessage::RowDescription(d) => Ok(core.row_description(d)),
-                BackendMessage::DataRow(row) => core.row(row),
-                BackendMessage::CommandComplete(tag) => {
+                Msg::RowDescription(d) => Ok(core.row_description(d)),
+                Msg::CommandComplete(tag) => {
                     core.columns = None;
                     Ok(QueryEvent::CommandComplete(tag))
                 }
-                BackendMessage::EmptyQueryResponse => {
+                Msg::EmptyQuery => {
                     core.columns = None;
                     Ok(QueryEvent::EmptyQuery)
                 }
-                msg @ (BackendMessage::CopyInResponse(_)
-                | BackendMessage::CopyOutResponse(_)
-                | BackendMessage::CopyBothResponse(_)) => core.copy_start(msg, frame.tag),
+                msg @ (Msg::CopyIn(_) | Msg::CopyOut(_) | Msg::CopyBoth) => {
+                    core.copy_start(msg, frame.tag)
+                }
                 _ => Err(ProtocolError::UnexpectedMessage { tag: frame.tag }),
             }
         })
@@ -358,7 +451,65 @@ enum Expect {
 #[derive(Debug)]
 pub struct ExtendedQuery {
     core: Core,
-    expect: VecDeque<Expect>,
+    expect: Expected,
+}
+
+/// The replies still due, in order: a queue that holds the first [`Expected::INLINE`]
+/// without allocating (a statement's batch is at most four), any more in a `VecDeque`.
+#[derive(Debug)]
+struct Expected {
+    inline: [Expect; Expected::INLINE],
+    /// `inline[head..len]` are due, before all of `more`.
+    head: usize,
+    len: usize,
+    more: VecDeque<Expect>,
+}
+
+impl Expected {
+    const INLINE: usize = 8;
+
+    fn new() -> Self {
+        Self {
+            inline: [Expect::Execution; Self::INLINE],
+            head: 0,
+            len: 0,
+            more: VecDeque::new(),
+        }
+    }
+
+    fn push_back(&mut self, expect: Expect) {
+        match self.inline.get_mut(self.len) {
+            Some(slot) if self.more.is_empty() => {
+                *slot = expect;
+                self.len = self.len.saturating_add(1);
+            }
+            _ => self.more.push_back(expect),
+        }
+    }
+
+    fn front(&self) -> Option<&Expect> {
+        match self.inline.get(self.head..self.len) {
+            Some([first, ..]) => Some(first),
+            _ => self.more.front(),
+        }
+    }
+
+    fn pop_front(&mut self) {
+        if self.head < self.len {
+            self.head = self.head.saturating_add(1);
+        } else {
+            self.more.pop_front();
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.head >= self.len && self.more.is_empty()
+    }
+
+    fn clear(&mut self) {
+        self.head = self.len;
+        self.more.clear();
+    }
 }
 
 impl Default for ExtendedQuery {
@@ -372,7 +523,7 @@ impl Default for ExtendedQuery {
 impl ExtendedQuery {
     /// A machine for the batch `sent`, followed by one Sync.
     pub fn new(sent: &[Sent]) -> Self {
-        let mut expect = VecDeque::with_capacity(sent.len().saturating_add(1));
+        let mut expect = Expected::new();
         for s in sent {
             match s {
                 Sent::Parse => expect.push_back(Expect::ParseComplete),
@@ -424,46 +575,34 @@ impl ExtendedQuery {
             };
             let next = expect.front().copied();
             let (event, step_done) = match (next, msg) {
-                (Some(Expect::ParseComplete), BackendMessage::ParseComplete) => {
+                (Some(Expect::ParseComplete), Msg::ParseComplete) => {
                     (QueryEvent::ParseComplete, true)
                 }
-                (Some(Expect::BindComplete), BackendMessage::BindComplete) => {
-                    (QueryEvent::BindComplete, true)
-                }
-                (Some(Expect::CloseComplete), BackendMessage::CloseComplete) => {
+                (Some(Expect::BindComplete), Msg::BindComplete) => (QueryEvent::BindComplete, true),
+                (Some(Expect::CloseComplete), Msg::CloseComplete) => {
                     (QueryEvent::CloseComplete, true)
                 }
-                (Some(Expect::ParameterDescription), BackendMessage::ParameterDescription(t)) => {
+                (Some(Expect::ParameterDescription), Msg::ParameterDescription(t)) => {
                     (QueryEvent::ParameterDescription(t), true)
                 }
-                (Some(Expect::Description), BackendMessage::RowDescription(d)) => {
+                (Some(Expect::Description), Msg::RowDescription(d)) => {
                     (core.row_description(d), true)
                 }
-                (Some(Expect::Description), BackendMessage::NoData) => {
+                (Some(Expect::Description), Msg::NoData) => {
                     core.columns = None;
                     (QueryEvent::NoData, true)
                 }
-                (Some(Expect::Execution), BackendMessage::DataRow(row)) => (core.row(row)?, false),
-                (Some(Expect::Execution), BackendMessage::CommandComplete(tag)) => {
+                (Some(Expect::Execution), Msg::CommandComplete(tag)) => {
                     (QueryEvent::CommandComplete(tag), true)
                 }
-                (Some(Expect::Execution), BackendMessage::EmptyQueryResponse) => {
-                    (QueryEvent::EmptyQuery, true)
-                }
-                (Some(Expect::Execution), BackendMessage::PortalSuspended) => {
+                (Some(Expect::Execution), Msg::EmptyQuery) => (QueryEvent::EmptyQuery, true),
+                (Some(Expect::Execution), Msg::PortalSuspended) => {
                     (QueryEvent::PortalSuspended, true)
                 }
                 (
                     Some(Expect::Execution),
-                    msg @ (BackendMessage::CopyInResponse(_)
-                    | BackendMessage::CopyOutResponse(_)
-                    | BackendMessage::CopyBothResponse(_)),
+                    msg @ (Msg::CopyIn(_) | Msg::CopyOut(_) | Msg::CopyBoth),
                 ) => (core.copy_start(msg, frame.tag)?, false),
-                // A DataRow with no Execute to answer is judged as libpq judges it.
-                (_, BackendMessage::DataRow(row)) => {
-                    core.row(row)?;
-                    return Err(unexpected);
-                }
                 _ => return Err(unexpected),
             };
             if step_done {
@@ -891,6 +1030,39 @@ mod tests {
                 QueryEvent::Ready(TransactionStatus::Idle),
             ]
         );
+    }
+
+    #[test]
+    fn extended_batch_longer_than_the_inline_queue() {
+        // Parse + 3 x DescribeStatement + 4 x Close: 11 replies due, 8 of them inline.
+        let mut sent = vec![Sent::Parse];
+        sent.extend([Sent::DescribeStatement; 3]);
+        sent.extend([Sent::Close; 4]);
+        let mut frames = vec![frame(b'1', b"")];
+        for _ in 0..3 {
+            frames.extend([frame(b't', b"\0\0"), frame(b'n', b"")]);
+        }
+        frames.extend(std::iter::repeat_with(|| frame(b'3', b"")).take(4));
+        frames.push(ready());
+        let events = extended(&sent, &frames).unwrap();
+        assert_eq!(events.len(), 12);
+        assert_eq!(events[7], QueryEvent::CloseComplete);
+        assert_eq!(events[10], QueryEvent::CloseComplete);
+        // One reply short: ReadyForQuery comes too early, whichever part it is due from.
+        for short in [10, 5] {
+            let mut cut = frames[..short].to_vec();
+            cut.push(ready());
+            assert_eq!(extended(&sent, &cut), unexpected(b'Z'), "{short}");
+        }
+        // The tenth reply is the wrong one.
+        let mut wrong = frames.clone();
+        wrong[9] = frame(b'2', b"");
+        assert_eq!(extended(&sent, &wrong), unexpected(b'2'));
+        // An error clears the whole queue, the part beyond the inline ones too.
+        let mut failed = frames[..9].to_vec();
+        failed.extend([error("boom"), ready()]);
+        let events = extended(&sent, &failed).unwrap();
+        assert!(matches!(events[9], QueryEvent::Error(_)));
     }
 
     #[test]

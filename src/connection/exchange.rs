@@ -109,7 +109,7 @@ impl Connection {
         match run.error.take() {
             Some(message) => Err(Error::Query(QueryError {
                 message,
-                fields: run.fields.take().map(Box::new),
+                fields: run.fields.take(),
                 connection_lost: false,
             })),
             None => Ok(()),
@@ -156,7 +156,7 @@ impl Connection {
                 }
                 run.set_error(fields.libpq_text(Some(sql)), Some(fields));
             }
-            QueryEvent::Notice(fields) => self.notices.push(fields),
+            QueryEvent::Notice(fields) => self.notices.push(*fields),
             QueryEvent::ParameterStatus { name, value } => self.set_parameter(name, value),
             QueryEvent::Notification {
                 process_id,
@@ -205,7 +205,7 @@ impl Connection {
         message.push_str(text);
         Error::Query(QueryError {
             message,
-            fields: run.fields.take().map(Box::new),
+            fields: run.fields.take(),
             connection_lost: true,
         })
     }
@@ -257,7 +257,7 @@ pub(super) struct Run<'f> {
     pub(super) rows: RowSink<'f>,
     /// The first error's libpq text.
     error: Option<String>,
-    fields: Option<ErrorFields>,
+    fields: Option<Box<ErrorFields>>,
 }
 
 impl<'f> Run<'f> {
@@ -294,7 +294,7 @@ impl<'f> Run<'f> {
         }
     }
 
-    fn set_error(&mut self, text: String, fields: Option<ErrorFields>) {
+    fn set_error(&mut self, text: String, fields: Option<Box<ErrorFields>>) {
         if self.error.is_none() {
             self.error = Some(text);
             self.fields = fields;

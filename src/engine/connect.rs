@@ -818,7 +818,7 @@ impl Connect {
                 probe.results = probe.results.saturating_add(1);
             }
             QueryEvent::Error(_) => probe.failed = true,
-            QueryEvent::Notice(fields) => probe.ready.notices.push(fields),
+            QueryEvent::Notice(fields) => probe.ready.notices.push(*fields),
             QueryEvent::ParameterStatus { name, value } => {
                 probe.ready.parameters.push((name, value));
             }

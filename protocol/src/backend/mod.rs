@@ -169,16 +169,36 @@ impl BackendMessage {
                 process_id: r.i32()?,
                 secret_key: r.i32()?,
             },
-            tag::BIND_COMPLETE => Self::BindComplete,
-            tag::CLOSE_COMPLETE => Self::CloseComplete,
-            tag::COMMAND_COMPLETE => Self::CommandComplete(r.string()?),
+            tag::BIND_COMPLETE
+            | tag::CLOSE_COMPLETE
+            | tag::COPY_DONE
+            | tag::EMPTY_QUERY_RESPONSE
+            | tag::NO_DATA
+            | tag::PARSE_COMPLETE
+            | tag::PORTAL_SUSPENDED => {
+                parse_empty(t, body)?;
+                return Ok(match t {
+                    tag::BIND_COMPLETE => Self::BindComplete,
+                    tag::CLOSE_COMPLETE => Self::CloseComplete,
+                    tag::COPY_DONE => Self::CopyDone,
+                    tag::EMPTY_QUERY_RESPONSE => Self::EmptyQueryResponse,
+                    tag::NO_DATA => Self::NoData,
+                    tag::PARSE_COMPLETE => Self::ParseComplete,
+                    _ => Self::PortalSuspended,
+                });
+            }
+            tag::COMMAND_COMPLETE => {
+                return parse_command_complete(body).map(Self::CommandComplete)
+            }
             tag::COPY_DATA => return Ok(Self::CopyData(body.clone())),
-            tag::COPY_DONE => Self::CopyDone,
-            tag::COPY_IN_RESPONSE => Self::CopyInResponse(copy::parse_response(&mut r)?),
-            tag::COPY_OUT_RESPONSE => Self::CopyOutResponse(copy::parse_response(&mut r)?),
-            tag::COPY_BOTH_RESPONSE => Self::CopyBothResponse(copy::parse_response(&mut r)?),
+            tag::COPY_IN_RESPONSE => return parse_copy_response(t, body).map(Self::CopyInResponse),
+            tag::COPY_OUT_RESPONSE => {
+                return parse_copy_response(t, body).map(Self::CopyOutResponse)
+            }
+            tag::COPY_BOTH_RESPONSE => {
+                return parse_copy_response(t, body).map(Self::CopyBothResponse)
+            }
             tag::DATA_ROW => return DataRow::parse(body).map(Self::DataRow),
-            tag::EMPTY_QUERY_RESPONSE => Self::EmptyQueryResponse,
             tag::ERROR_RESPONSE => return ErrorFields::parse(t, body).map(Self::ErrorResponse),
             tag::NOTICE_RESPONSE => return ErrorFields::parse(t, body).map(Self::NoticeResponse),
             tag::FUNCTION_CALL_RESPONSE => {
@@ -204,7 +224,6 @@ impl BackendMessage {
                     unrecognized,
                 }
             }
-            tag::NO_DATA => Self::NoData,
             tag::NOTIFICATION_RESPONSE => Self::NotificationResponse {
                 process_id: r.i32()?,
                 channel: r.string()?,
@@ -217,14 +236,7 @@ impl BackendMessage {
                 name: r.string()?,
                 value: r.string()?,
             },
-            tag::PARSE_COMPLETE => Self::ParseComplete,
-            tag::PORTAL_SUSPENDED => Self::PortalSuspended,
-            tag::READY_FOR_QUERY => Self::ReadyForQuery(match r.u8()? {
-                b'I' => TransactionStatus::Idle,
-                b'T' => TransactionStatus::InTransaction,
-                b'E' => TransactionStatus::Failed,
-                status => return Err(ProtocolError::InvalidTransactionStatus { status }),
-            }),
+            tag::READY_FOR_QUERY => return parse_ready_for_query(body).map(Self::ReadyForQuery),
             tag::ROW_DESCRIPTION => {
                 return query::parse_row_description(body).map(Self::RowDescription)
             }
@@ -234,6 +246,47 @@ impl BackendMessage {
         Ok(msg)
     }
 }
+
+// The decoders of single messages, shared by [`BackendMessage::parse`] and the query
+// machines (which decode the messages of a query's reply without building a
+// `BackendMessage`, a large value to move).
+
+/// Checks the empty body of a message that carries nothing (`1`, `2`, `3`, `c`, `I`,
+/// `n`, `s`).
+pub(crate) fn parse_empty(t: u8, body: &[u8]) -> Result<(), ProtocolError> {
+    Reader::new(t, body).finish()
+}
+
+/// Decodes a `C` body: the command tag.
+pub(crate) fn parse_command_complete(body: &[u8]) -> Result<String, ProtocolError> {
+    let mut r = Reader::new(tag::COMMAND_COMPLETE, body);
+    let command = r.string()?;
+    r.finish()?;
+    Ok(command)
+}
+
+/// Decodes a `Z` body: the transaction status.
+pub(crate) fn parse_ready_for_query(body: &[u8]) -> Result<TransactionStatus, ProtocolError> {
+    let mut r = Reader::new(tag::READY_FOR_QUERY, body);
+    let status = match r.u8()? {
+        b'I' => TransactionStatus::Idle,
+        b'T' => TransactionStatus::InTransaction,
+        b'E' => TransactionStatus::Failed,
+        status => return Err(ProtocolError::InvalidTransactionStatus { status }),
+    };
+    r.finish()?;
+    Ok(status)
+}
+
+/// Decodes a `G`, `H` or `W` body (`t` is its tag).
+pub(crate) fn parse_copy_response(t: u8, body: &[u8]) -> Result<CopyResponse, ProtocolError> {
+    let mut r = Reader::new(t, body);
+    let response = copy::parse_response(&mut r)?;
+    r.finish()?;
+    Ok(response)
+}
+
+pub(crate) use query::{parse_parameter_description, parse_row_description};
 
 /// An authentication request (`R`).
 #[non_exhaustive]

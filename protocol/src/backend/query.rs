@@ -10,7 +10,7 @@ const MIN_FIELD_LEN: usize = 19;
 /// Decodes a `T` body. Too short for its field count: `insufficient data in "T" message`;
 /// bytes left over: `message contents do not agree with length in message type "T"`
 /// (libpq 13.3 has no `extraneous data` text).
-pub(super) fn parse_row_description(body: &[u8]) -> Result<RowDescription, ProtocolError> {
+pub(crate) fn parse_row_description(body: &[u8]) -> Result<RowDescription, ProtocolError> {
     let mut r = Reader::insufficient(tag::ROW_DESCRIPTION, body);
     // libpq reads the count unsigned.
     let count = usize::from(r.u16()?);
@@ -31,7 +31,7 @@ pub(super) fn parse_row_description(body: &[u8]) -> Result<RowDescription, Proto
 }
 
 /// Decodes a `t` body: a count and that many type OIDs.
-pub(super) fn parse_parameter_description(body: &[u8]) -> Result<Vec<u32>, ProtocolError> {
+pub(crate) fn parse_parameter_description(body: &[u8]) -> Result<Vec<u32>, ProtocolError> {
     let mut r = Reader::insufficient(tag::PARAMETER_DESCRIPTION, body);
     let count = usize::from(r.u16()?);
     let mut oids = Vec::with_capacity(count.min(r.remaining() / 4));

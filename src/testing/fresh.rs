@@ -65,6 +65,40 @@ impl Template {
         let method = self.shared.clone_to(&name)?;
         Ok(FreshDatabase::new(Arc::clone(&self.shared), name, method))
     }
+
+    /// [`fresh`](Self::fresh) for another process: the database is named
+    /// `pgcluster_db_<owner>_<n>_<thread name>`, `<n>` random (not this process's count), so
+    /// that it tells which process it belongs to when this one only makes it and exits (the
+    /// `pgcluster template clone` command, whose caller, a Python or Go test run, is the
+    /// owner). Keep it with [`FreshDatabase::keep`] for the owner to use and drop.
+    ///
+    /// ```
+    /// use pgcluster::testing::{Migrations, TestServer};
+    ///
+    /// let template = Migrations::new("app")
+    ///     .dir(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/migrations"))
+    ///     .build(TestServer::shared()?)?;
+    /// let db = template.fresh_for(4242)?;
+    /// assert!(db.name().starts_with("pgcluster_db_4242_"));
+    /// db.remove()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn fresh_for(&self, owner: u32) -> Result<FreshDatabase, TemplateError> {
+        let mut random = [0u8; 4];
+        // Without randomness, the time tells invocations apart almost as well.
+        let n = crate::random::fill(&mut random).map_or_else(
+            |_| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| u64::from(d.subsec_nanos()))
+            },
+            |()| u64::from(u32::from_le_bytes(random)),
+        );
+        let thread = std::thread::current();
+        let name = name_for(owner, n, thread.name().unwrap_or("thread"));
+        let method = self.shared.clone_to(&name)?;
+        Ok(FreshDatabase::new(Arc::clone(&self.shared), name, method))
+    }
 }
 
 impl fmt::Debug for FreshDatabase {

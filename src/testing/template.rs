@@ -303,6 +303,26 @@ impl Migrations {
         self.build_on(Target::parse(conninfo)?)
     }
 
+    /// [`build_at`](Self::build_at) on settings already parsed (any database in them is
+    /// ignored), resolved with the process environment. The `pgcluster template` command
+    /// uses it with the settings of its `--db` / `$DATABASE_URL`.
+    ///
+    /// ```
+    /// use pgcluster::conninfo::Config;
+    /// use pgcluster::testing::{Migrations, TestServer};
+    ///
+    /// let server = TestServer::shared()?;
+    /// let config = Config::parse(&server.libpq_uri("postgres", "ignored"))?;
+    /// let template = Migrations::new("app")
+    ///     .dir(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/migrations"))
+    ///     .build_with(&config)?;
+    /// assert!(template.name().starts_with("pgcluster_tpl_app_"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn build_with(&self, config: &Config) -> Result<Template, TemplateError> {
+        self.build_on(Target::from_config(config.clone()))
+    }
+
     fn build_on(&self, target: Target) -> Result<Template, TemplateError> {
         check_family(&self.family)?;
         let files = self.files()?;
@@ -507,16 +527,20 @@ impl Target {
     }
 
     fn parse(conninfo: &str) -> Result<Self, TemplateError> {
-        let mut config = Config::parse(conninfo).map_err(|e| TemplateError::Server {
+        let config = Config::parse(conninfo).map_err(|e| TemplateError::Server {
             action: "parse the connection string".into(),
             source: e.into(),
         })?;
+        Ok(Self::from_config(config))
+    }
+
+    fn from_config(mut config: Config) -> Self {
         config.unset("dbname");
-        Ok(Self {
+        Self {
             config,
             env: Env::from_process(),
             uri_base: None,
-        })
+        }
     }
 
     /// A connection string of database `db` that `psql` takes, with no password.

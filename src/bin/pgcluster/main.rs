@@ -1,5 +1,5 @@
 //! `pgcluster`: test, create, drop, clone, rename, overwrite and list databases, and
-//! connect to them.
+//! connect to them; build template databases for test suites and clone them (`template`).
 //!
 //! The spec's verbs print what rex.deploy's `Cluster` prints for the same call. On
 //! failure, stderr gets `Error: ` and the error's text, and the exit status is 1; a usage
@@ -16,6 +16,7 @@ mod escape;
 mod interrupt;
 mod list;
 mod output;
+mod template;
 
 use std::process::ExitCode;
 
@@ -30,8 +31,8 @@ use output::{Failure, Stream};
 /// databases.
 ///
 /// Exit status: 0 on success; 1 when the operation failed (stderr: `Error: ` and the
-/// message); 2 for a usage error; 3 when `drop`, `overwrite` or `cleanup` asked for
-/// confirmation and got no `y` (nothing was changed); 74 when the output could not be
+/// message); 2 for a usage error; 3 when `drop`, `overwrite`, `cleanup` or `template drop`
+/// asked for confirmation and got no `y` (nothing was changed); 74 when the output could not be
 /// written (a full disk, an I/O error: the operation itself was done); 141 when the reader
 /// of the output went away (a broken pipe, as in `pgcluster list | head -1`): nothing more
 /// is printed; 141 = 128 + SIGPIPE is what a shell shows for `ls | head` when SIGPIPE kills
@@ -178,6 +179,15 @@ enum Command {
     Cluster,
     /// Start a throwaway PostgreSQL server, walk through the cluster spec on it, stop it.
     Demo,
+    /// Template databases for test suites: build one from a directory of `.sql` files,
+    /// clone a fresh database from it per test (a libpq URL), drop it.
+    ///
+    /// For test suites in any language, the same templates the Rust API
+    /// (`pgcluster::testing::Migrations`) makes: e.g. in Python
+    /// `url = check_output(["pgcluster", "template", "clone", "migrations"])`, then
+    /// `pgcluster template drop URL` when the test is done.
+    #[command(subcommand, verbatim_doc_comment)]
+    Template(template::TemplateCommand),
 }
 
 /// `create` options.
@@ -263,6 +273,15 @@ fn main() -> ExitCode {
     let result = match cli.command {
         // The demo's throwaway server is stopped on Ctrl-C by its guardian.
         Command::Demo => demo::run().map(|()| Outcome::Done).map_err(Failure::from),
+        // Its connections are the testing API's: Ctrl-C ends the program (a half-built
+        // template is dropped by the next build).
+        Command::Template(command) => template::run(cli.db.as_deref(), command).map(|done| {
+            if done {
+                Outcome::Done
+            } else {
+                Outcome::Declined
+            }
+        }),
         command => get_cluster_for(cli.db.as_deref())
             .map_err(Failure::from)
             .and_then(|cluster| {
@@ -366,6 +385,8 @@ fn run(cluster: &Cluster, command: Command) -> Result<Outcome, Failure> {
         }
         Command::Cluster => output::stdout_line(&escape::line(&cluster.repr()))?,
         Command::Demo => demo::run()?,
+        // `main` runs it without a cluster (and without catching Ctrl-C).
+        Command::Template(_) => unreachable!("`template` is run by main"),
     }
     Ok(Outcome::Done)
 }

@@ -1,0 +1,320 @@
+//! `pgcluster template build|clone|drop` through the real program against a real server:
+//! what `pg_database` shows afterwards (the template flagged, the clone made from it and
+//! dropped), that a second build reuses the first one's template, and that a bad
+//! directory or a failing migration is a clear error that leaves nothing behind.
+#![cfg(all(feature = "testing", feature = "cli"))]
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use pgcluster::testing::TestServer;
+
+fn server() -> &'static TestServer {
+    TestServer::shared().expect("a throwaway PostgreSQL server")
+}
+
+/// The example migrations (001_users.sql, 002_posts.sql).
+fn migrations_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/migrations")
+}
+
+/// Runs the program with the server's `PGHOST`, `PGPORT` and `PGUSER` only (the socket: no
+/// password); returns (status, stdout, stderr).
+fn pgcluster(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_pgcluster"))
+        .env_clear()
+        .envs(server().env_vars())
+        .arg("--db")
+        .arg("pgsql:///postgres")
+        .args(args)
+        .output()
+        .expect("run pgcluster");
+    (
+        out.status.code().expect("exit status"),
+        String::from_utf8(out.stdout).expect("utf-8 stdout"),
+        String::from_utf8(out.stderr).expect("utf-8 stderr"),
+    )
+}
+
+/// Runs it and expects success and empty stderr; its stdout's one line.
+fn line(args: &[&str]) -> String {
+    let (status, stdout, stderr) = pgcluster(args);
+    assert_eq!((status, stderr.as_str()), (0, ""), "{args:?}: {stdout}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "{args:?}: one line: {stdout:?}");
+    lines[0].to_owned()
+}
+
+/// The databases whose names start with `prefix`, as (name, oid, datistemplate,
+/// datallowconn), sorted.
+fn databases(prefix: &str) -> Vec<(String, String, String, String)> {
+    server()
+        .psql(&format!(
+            "SELECT datname, oid, datistemplate, datallowconn FROM pg_database \
+             WHERE starts_with(datname, '{prefix}') ORDER BY 1"
+        ))
+        .expect("psql")
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split('|').collect();
+            assert_eq!(f.len(), 4, "{l}");
+            (f[0].into(), f[1].into(), f[2].into(), f[3].into())
+        })
+        .collect()
+}
+
+fn names(prefix: &str) -> Vec<String> {
+    databases(prefix).into_iter().map(|d| d.0).collect()
+}
+
+/// A scratch directory of migrations, removed on drop.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(tag: &str, files: &[(&str, &str)]) -> Self {
+        let dir = std::env::temp_dir().join(format!(
+            "pgcluster-cli-template-{}-{tag}",
+            std::process::id()
+        ));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).expect("scratch directory");
+        for (name, text) in files {
+            fs::write(dir.join(name), text).expect("write a migration");
+        }
+        Self(dir)
+    }
+
+    fn path(&self) -> &str {
+        self.0.to_str().expect("a UTF-8 temporary path")
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Runs `sql` with psql on the database of `url`, as a Go or Python client would connect.
+fn psql_url(url: &str, sql: &str) -> String {
+    let out = Command::new(server().bin_dir().join("psql"))
+        .env_clear()
+        .args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", url, "-c", sql])
+        .output()
+        .expect("psql runs");
+    assert!(
+        out.status.success(),
+        "psql {url}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8")
+}
+
+#[test]
+fn build_makes_a_flagged_template_and_a_second_build_reuses_it() {
+    let dir = migrations_dir();
+    let dir = dir.to_str().unwrap();
+    let name = line(&["template", "build", "--family", "cli_build", dir]);
+    assert!(name.starts_with("pgcluster_tpl_cli_build_"), "{name}");
+    let built = databases("pgcluster_tpl_cli_build_");
+    assert_eq!(built.len(), 1, "{built:?}");
+    let (listed, oid, is_template, allow_conn) = built[0].clone();
+    assert_eq!(listed, name);
+    assert_eq!((is_template.as_str(), allow_conn.as_str()), ("t", "f"));
+    assert!(
+        names("pgcluster_tpb_cli_build_").is_empty(),
+        "no half-built template"
+    );
+
+    // The same inputs: the same template, not built again (same oid).
+    assert_eq!(
+        line(&["template", "build", "--family", "cli_build", dir]),
+        name
+    );
+    assert_eq!(databases("pgcluster_tpl_cli_build_"), built);
+
+    // Another --version is another key: a new template, and the old one is swept.
+    let v2 = line(&[
+        "template",
+        "build",
+        "--family",
+        "cli_build",
+        "--version",
+        "2",
+        dir,
+    ]);
+    assert_ne!(v2, name);
+    assert_eq!(names("pgcluster_tpl_cli_build_"), [v2.as_str()]);
+    assert_ne!(databases("pgcluster_tpl_cli_build_")[0].1, oid);
+
+    // Dropping a template: its flag is cleared first; nothing is asked without a terminal.
+    assert_eq!(
+        pgcluster(&["template", "drop", &v2]),
+        (0, String::new(), String::new())
+    );
+    assert!(names("pgcluster_tpl_cli_build_").is_empty());
+    assert_eq!(
+        pgcluster(&["template", "drop", "--if-exists", &v2]),
+        (0, String::new(), String::new())
+    );
+}
+
+#[test]
+fn clone_prints_a_url_of_a_fresh_database_that_drop_removes() {
+    let dir = migrations_dir();
+    let dir = dir.to_str().unwrap();
+    let template = line(&["template", "build", "--family", "cli_clone", dir]);
+    let url = line(&["template", "clone", "--family", "cli_clone", dir]);
+    assert!(url.starts_with("postgres://postgres@%2F"), "{url}");
+    assert!(!url.contains(server().password()), "no password in {url}");
+    let name = url.rsplit('/').next().unwrap().to_owned();
+    // Named after its owner: the process that ran pgcluster (this test binary).
+    assert!(
+        name.starts_with(&format!("pgcluster_db_{}_", std::process::id())),
+        "{name}"
+    );
+    let fresh = databases(&name);
+    assert_eq!(fresh.len(), 1, "{fresh:?}");
+    assert_eq!((fresh[0].2.as_str(), fresh[0].3.as_str()), ("f", "t"));
+    // It has the template's tables, and a client takes the URL as it is.
+    assert_eq!(
+        psql_url(
+            &url,
+            "INSERT INTO users (name) VALUES ('a'); SELECT count(*) FROM posts"
+        ),
+        "INSERT 0 1\n0\n"
+    );
+    // The template is the one `build` made, untouched.
+    assert_eq!(names("pgcluster_tpl_cli_clone_"), [template.as_str()]);
+
+    // A second clone is another database; --owner names its owner.
+    let other = line(&[
+        "template",
+        "clone",
+        "--family",
+        "cli_clone",
+        "--owner",
+        "4242",
+        dir,
+    ]);
+    let other_name = other.rsplit('/').next().unwrap().to_owned();
+    assert!(other_name.starts_with("pgcluster_db_4242_"), "{other_name}");
+    assert_eq!(names(&other_name), [other_name.as_str()]);
+
+    // Drop by URL and by name.
+    assert_eq!(
+        pgcluster(&["template", "drop", &url]),
+        (0, String::new(), String::new())
+    );
+    assert!(names(&name).is_empty());
+    assert_eq!(
+        pgcluster(&["template", "drop", &other_name]),
+        (0, String::new(), String::new())
+    );
+    assert!(names(&other_name).is_empty());
+    // Gone: an error, unless --if-exists.
+    let (status, _, stderr) = pgcluster(&["template", "drop", &name]);
+    assert_eq!(status, 1);
+    assert!(stderr.starts_with("Error: "), "{stderr}");
+    assert_eq!(
+        pgcluster(&["template", "drop", "--if-exists", &name]),
+        (0, String::new(), String::new())
+    );
+    assert_eq!(names("pgcluster_tpl_cli_clone_"), [template.as_str()]);
+    assert_eq!(
+        pgcluster(&["template", "drop", "-y", &template]),
+        (0, String::new(), String::new())
+    );
+}
+
+#[test]
+fn drop_refuses_databases_it_did_not_make() {
+    server().psql("CREATE DATABASE cli_tpl_keep").unwrap();
+    for argument in [
+        "cli_tpl_keep",
+        "postgres://postgres@%2Ftmp:5432/cli_tpl_keep",
+        "template1",
+    ] {
+        let (status, stdout, stderr) = pgcluster(&["template", "drop", "-y", argument]);
+        assert_eq!((status, stdout.as_str()), (1, ""), "{argument}");
+        let name = argument.rsplit('/').next().unwrap();
+        assert_eq!(
+            stderr,
+            format!(
+                "Error: \"{name}\" is not a database `pgcluster template` made \
+                 (pgcluster_db_... or pgcluster_tpl_...); `pgcluster drop` drops any database\n"
+            )
+        );
+    }
+    assert_eq!(names("cli_tpl_keep"), ["cli_tpl_keep"]);
+    server().psql("DROP DATABASE cli_tpl_keep").unwrap();
+}
+
+#[test]
+fn a_bad_directory_is_a_clear_error_and_nothing_is_made() {
+    let missing = std::env::temp_dir().join(format!(
+        "pgcluster-cli-template-{}-missing",
+        std::process::id()
+    ));
+    let missing = missing.to_str().unwrap();
+    for verb in ["build", "clone"] {
+        let (status, stdout, stderr) =
+            pgcluster(&["template", verb, "--family", "cli_missing", missing]);
+        assert_eq!((status, stdout.as_str()), (1, ""), "{verb}");
+        assert!(
+            stderr.starts_with(&format!("Error: cannot read migrations {missing}: ")),
+            "{verb}: {stderr}"
+        );
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    }
+    assert!(names("pgcluster_tpl_cli_missing_").is_empty());
+    assert!(names("pgcluster_tpb_cli_missing_").is_empty());
+
+    // A migration that fails: the error names the file and the server's message.
+    let broken = Scratch::new(
+        "broken",
+        &[
+            ("001_ok.sql", "CREATE TABLE t (id int);"),
+            ("002_bad.sql", "CREATE TABLE t (id int);"),
+        ],
+    );
+    let failed_file = broken.0.join("002_bad.sql");
+    for verb in ["build", "clone"] {
+        let (status, stdout, stderr) =
+            pgcluster(&["template", verb, "--family", "cli_broken", broken.path()]);
+        assert_eq!((status, stdout.as_str()), (1, ""), "{verb}");
+        assert!(
+            stderr.starts_with(&format!(
+                "Error: migration {} failed: ",
+                failed_file.display()
+            )) && stderr.contains("relation \"t\" already exists"),
+            "{verb}: {stderr}"
+        );
+    }
+    assert!(names("pgcluster_tpl_cli_broken_").is_empty());
+    assert!(names("pgcluster_tpb_cli_broken_").is_empty());
+    assert!(names(&format!("pgcluster_db_{}_", std::process::id())).is_empty());
+
+    // A family that is not one: said before anything is made.
+    let (status, _, stderr) = pgcluster(&["template", "build", "--family", "Bad-Name", missing]);
+    assert_eq!(status, 1);
+    assert_eq!(
+        stderr,
+        "Error: template family \"Bad-Name\" must be 1 to 36 bytes of a-z, 0-9 and _\n"
+    );
+}
+
+#[test]
+fn the_family_defaults_to_the_directory_name() {
+    let scratch = Scratch::new("default", &[]);
+    let dir = scratch.0.join("Cli-Default");
+    fs::create_dir(&dir).unwrap();
+    fs::write(dir.join("001.sql"), "CREATE TABLE x (id int);").unwrap();
+    let name = line(&["template", "build", dir.to_str().unwrap()]);
+    assert!(name.starts_with("pgcluster_tpl_cli_default_"), "{name}");
+    assert_eq!(
+        pgcluster(&["template", "drop", "--yes", &name]),
+        (0, String::new(), String::new())
+    );
+}

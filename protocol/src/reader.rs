@@ -119,9 +119,10 @@ impl<'a> Reader<'a> {
         Ok(s)
     }
 
-    /// A NUL-terminated string decoded lossily (the server may send invalid UTF-8).
+    /// A NUL-terminated string decoded lossily (the server may send invalid UTF-8), as
+    /// [`lossy_string`] decodes it.
     pub fn string(&mut self) -> Result<String, ProtocolError> {
-        self.cstr().map(|s| String::from_utf8_lossy(s).into_owned())
+        self.cstr().map(lossy_string)
     }
 
     /// Everything not read yet.
@@ -136,6 +137,23 @@ impl<'a> Reader<'a> {
         } else {
             Err(ProtocolError::LengthMismatch { tag: self.tag })
         }
+    }
+}
+
+/// `bytes` as text, each invalid UTF-8 sequence replaced by U+FFFD: exactly
+/// [`String::from_utf8_lossy`], but valid text (what servers nearly always send) takes
+/// [`std::str::from_utf8`]'s faster check and is copied once.
+///
+/// ```
+/// use pgcluster_protocol::reader::lossy_string;
+///
+/// assert_eq!(lossy_string(b"caf\xc3\xa9"), "café");
+/// assert_eq!(lossy_string(b"a\xffb"), "a\u{fffd}b");
+/// ```
+pub fn lossy_string(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => text.to_owned(),
+        Err(_) => String::from_utf8_lossy(bytes).into_owned(),
     }
 }
 
@@ -202,6 +220,26 @@ mod tests {
     fn string_is_lossy() {
         let mut r = Reader::new(b'S', b"a\xffb\0");
         assert_eq!(r.string(), Ok("a\u{fffd}b".to_owned()));
+    }
+
+    #[test]
+    fn lossy_string_is_from_utf8_lossy() {
+        let cases: [&[u8]; 7] = [
+            b"",
+            b"plain ascii",
+            "ünïcödé ✓ 𝄞".as_bytes(),
+            b"\xff",
+            b"trunc\xe2\x82",
+            b"\xed\xa0\x80 surrogate",
+            b"mixed \xc3\xa9\xc3 \xf0\x9f\x98\x80\x80",
+        ];
+        for bytes in cases {
+            assert_eq!(
+                lossy_string(bytes),
+                String::from_utf8_lossy(bytes),
+                "{bytes:?}"
+            );
+        }
     }
 
     #[test]

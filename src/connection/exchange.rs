@@ -6,6 +6,7 @@ use pgcluster_protocol::backend::DataRow;
 use pgcluster_protocol::error_fields::ErrorFields;
 use pgcluster_protocol::frame::Frame;
 use pgcluster_protocol::query::{ExtendedQuery, QueryEvent, SimpleQuery};
+use pgcluster_protocol::reader::lossy_string;
 use pgcluster_protocol::ProtocolError;
 
 use super::copy::CopyIo;
@@ -139,11 +140,11 @@ impl Connection {
                     done.push(rows);
                 }
                 result.tag = tag;
-                run.results.push(result);
+                run.finish(result);
             }
             QueryEvent::EmptyQuery => {
                 run.current = None;
-                run.results.push(QueryResult::empty());
+                run.finish(QueryResult::empty());
                 if let RowSink::Compact(done, current) = &mut run.rows {
                     *current = None;
                     done.push(Rows::new(Vec::new()));
@@ -252,7 +253,11 @@ impl RowSink<'_> {
 
 /// What one query has produced so far.
 pub(super) struct Run<'f> {
-    pub(super) results: Vec<QueryResult>,
+    /// The finished results before the last one.
+    done: Vec<QueryResult>,
+    /// The last finished result: apart, so that a one-statement query, which returns
+    /// it alone, allocates no vector for it.
+    last: Option<QueryResult>,
     current: Option<QueryResult>,
     pub(super) rows: RowSink<'f>,
     /// The first error's libpq text.
@@ -263,7 +268,8 @@ pub(super) struct Run<'f> {
 impl<'f> Run<'f> {
     pub(super) fn new(rows: RowSink<'f>) -> Self {
         Self {
-            results: Vec::new(),
+            done: Vec::new(),
+            last: None,
             current: None,
             rows,
             error: None,
@@ -271,14 +277,37 @@ impl<'f> Run<'f> {
         }
     }
 
+    /// Records a finished result.
+    fn finish(&mut self, result: QueryResult) {
+        if let Some(previous) = self.last.replace(result) {
+            self.done.push(previous);
+        }
+    }
+
+    /// Every finished result, in order.
+    pub(super) fn take_results(&mut self) -> Vec<QueryResult> {
+        match self.last.take() {
+            None => std::mem::take(&mut self.done),
+            Some(last) if self.done.is_empty() => vec![last],
+            Some(last) => {
+                let mut results = std::mem::take(&mut self.done);
+                results.push(last);
+                results
+            }
+        }
+    }
+
+    /// The last finished result, or an empty one if none finished.
+    pub(super) fn take_last(&mut self) -> QueryResult {
+        self.last.take().unwrap_or_else(QueryResult::empty)
+    }
+
     /// Stores a row, or hands it to the callback.
     fn add_row(&mut self, row: DataRow) {
         match &mut self.rows {
             RowSink::Strings => {
-                let values = row
-                    .values()
-                    .map(|v| v.map(|bytes| String::from_utf8_lossy(bytes).into_owned()))
-                    .collect();
+                let mut values = Vec::with_capacity(row.len());
+                values.extend(row.values().map(|v| v.map(lossy_string)));
                 self.current
                     .get_or_insert_with(QueryResult::empty)
                     .rows

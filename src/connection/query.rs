@@ -46,7 +46,7 @@ impl Connection {
             &mut run,
         )
         .await?;
-        Ok(run.results)
+        Ok(run.take_results())
     }
 
     /// [`Connection::simple_query`] with each statement's rows kept compactly in one
@@ -75,7 +75,7 @@ impl Connection {
     ) -> Result<QueryResult, Error> {
         let mut run = Run::new(RowSink::Strings);
         self.extended(None, sql, params, &mut run).await?;
-        Ok(run.results.pop().unwrap_or_else(QueryResult::empty))
+        Ok(run.take_last())
     }
 
     /// [`Connection::query`] with the rows kept compactly in one buffer ([`Rows`])
@@ -105,7 +105,7 @@ impl Connection {
     {
         let mut run = Run::new(RowSink::Each(&mut f));
         self.extended(None, sql, params, &mut run).await?;
-        Ok(run.results.pop().unwrap_or_else(QueryResult::empty))
+        Ok(run.take_last())
     }
 
     /// Prepares `sql` as a named statement of this connection (Parse, Sync), for
@@ -143,7 +143,7 @@ impl Connection {
         let mut run = Run::new(RowSink::Strings);
         self.extended(Some(&statement.name), &statement.sql, params, &mut run)
             .await?;
-        Ok(run.results.pop().unwrap_or_else(QueryResult::empty))
+        Ok(run.take_last())
     }
 
     /// One statement over the extended protocol: Parse (unless `statement` names a

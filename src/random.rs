@@ -5,10 +5,16 @@
 //! which never blocks once the kernel's pool is seeded (at boot, long before a client
 //! runs), so reading it is enough and spares the `getrandom` crate. (With feature `tls`,
 //! ring still brings `getrandom` for its own use.)
+//!
+//! The device is opened once, on first use, and the handle kept for the life of the
+//! process (as the `getrandom` crate keeps its fallback's), so that a connection's nonce
+//! costs one `read` and not an `open`, a `read` and a `close`. A failed open is not
+//! kept: the next call tries again.
 
 use std::fmt;
 use std::fs::File;
 use std::io::{self, Read};
+use std::sync::OnceLock;
 
 /// The device read.
 pub(crate) const DEVICE: &str = "/dev/urandom";
@@ -41,9 +47,21 @@ impl std::error::Error for RandomError {
 
 /// Fills `buf` with random bytes from [`DEVICE`].
 pub(crate) fn fill(buf: &mut [u8]) -> Result<(), RandomError> {
-    let mut device = File::open(DEVICE).map_err(RandomError::Open)?;
+    let mut device = device()?;
     // `read_exact` retries on EINTR and reports an early end as UnexpectedEof.
     device.read_exact(buf).map_err(RandomError::Read)
+}
+
+/// The process's handle on [`DEVICE`], opened on the first call that needs it.
+fn device() -> Result<&'static File, RandomError> {
+    static HANDLE: OnceLock<File> = OnceLock::new();
+    if let Some(file) = HANDLE.get() {
+        return Ok(file);
+    }
+    let file = File::open(DEVICE).map_err(RandomError::Open)?;
+    // Threads that open it at the same time all get the one handle kept; the others'
+    // are closed here.
+    Ok(HANDLE.get_or_init(|| file))
 }
 
 #[cfg(test)]
@@ -64,6 +82,19 @@ mod tests {
         assert_ne!(a, [0; 32]);
         assert_ne!(a, b);
         fill(&mut []).unwrap();
+    }
+
+    #[test]
+    fn the_device_is_opened_once() {
+        let first = device().unwrap();
+        let again = std::thread::spawn(|| std::ptr::from_ref(device().unwrap()) as usize)
+            .join()
+            .unwrap();
+        assert!(std::ptr::eq(first, device().unwrap()));
+        assert_eq!(std::ptr::from_ref(first) as usize, again);
+        let mut bytes = [0u8; 16];
+        fill(&mut bytes).unwrap();
+        assert_ne!(bytes, [0; 16]);
     }
 
     #[test]

@@ -18,9 +18,9 @@ use pgcluster_protocol::startup::Ready;
 
 use crate::conninfo::{Resolved, SocketOptions};
 use crate::driver::{Kind, OpenError};
+use crate::engine::attempt::ConnectError;
 use crate::engine::attempt::OpenStage;
 use crate::engine::connect::{Action, Connect};
-use crate::error::ConnectError;
 use crate::transport::Stream;
 
 /// Most bytes read at once while connecting (the startup exchange is a few hundred).

@@ -13,7 +13,7 @@ use pgcluster_protocol::startup::Ready;
 use crate::connect;
 use crate::conninfo::Resolved;
 use crate::driver::Kind;
-use crate::error::ConnectError;
+use crate::engine::attempt::ConnectError;
 use crate::transport::Stream;
 
 /// An open connection to one database (async, tokio). It has no background task: every

@@ -519,6 +519,73 @@ impl Failures {
     }
 }
 
+/// A failed connection attempt: libpq 13's `PQerrorMessage`, built by its rules for adding
+/// and replacing texts across hosts.
+///
+/// It holds the typed failure of each attempt (per host, address and try), in order;
+/// `message` and `fields` are what replaying them by libpq's rules gives, and `Display` is
+/// `message`. `source()` is the last attempt's failure (whose own `source()` is its cause,
+/// e.g. the operating system's error).
+#[derive(Debug, Clone)]
+pub struct ConnectError {
+    /// The whole message, every line ending in `\n`, as libpq's buffer holds it.
+    pub message: String,
+    /// The server's error, when the attempt that ended it got one.
+    pub fields: Option<Box<ErrorFields>>,
+    /// The typed failures `message` was rendered from (empty for a failure outside the
+    /// attempts, e.g. no runtime).
+    failures: Failures,
+}
+
+impl ConnectError {
+    /// The error of a connect walk that failed: its failures, rendered by libpq's rules.
+    pub(crate) fn from_failures(failures: Failures) -> Self {
+        let (message, fields) = failures.render();
+        Self {
+            message,
+            fields,
+            failures,
+        }
+    }
+
+    /// A failure outside the attempts (its text ends in `\n`).
+    pub(crate) fn local(message: String) -> Self {
+        Self {
+            message,
+            fields: None,
+            failures: Failures::default(),
+        }
+    }
+
+    /// How many attempt failures the message was built from.
+    #[cfg(test)]
+    pub(crate) fn failure_count(&self) -> usize {
+        self.failures.len()
+    }
+}
+
+impl PartialEq for ConnectError {
+    fn eq(&self, other: &Self) -> bool {
+        self.message == other.message && self.fields == other.fields
+    }
+}
+
+impl Eq for ConnectError {}
+
+impl fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ConnectError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.failures
+            .last()
+            .map(|f| f as &(dyn std::error::Error + 'static))
+    }
+}
+
 /// `text` with exactly one final newline.
 pub(crate) fn with_newline(text: &str) -> String {
     let mut line = text.strip_suffix('\n').unwrap_or(text).to_owned();

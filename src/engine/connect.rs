@@ -25,12 +25,12 @@ use pgcluster_protocol::query::{QueryEvent, SimpleQuery};
 use pgcluster_protocol::ssl::{Encryption, Negotiation, Outcome};
 use pgcluster_protocol::startup::{Ready, Startup, StartupConfig, Step};
 
+use super::attempt::ConnectError;
 use super::attempt::{
     AttemptFailure, Failures, OpenError, OpenStage, OsError, Place, ProbeOutcome, ResolveError,
     Then, MAX_UNIX_PATH,
 };
 use crate::conninfo::{Address, Resolved, SocketOptions};
-use crate::error::ConnectError;
 use crate::scram_cache;
 
 /// The query of libpq 13's read-write test.

@@ -323,17 +323,20 @@ impl Core {
         }
     }
 
-    /// The fast path of `handle_rows`: a DataRow where results are arriving, decoded
-    /// and checked, or `None` for any other frame (left to `handle`).
-    fn fast_row(&mut self, frame: &Frame) -> Option<Result<DataRow, ProtocolError>> {
-        if frame.tag != b'D' || self.phase != Phase::Running {
-            return None;
-        }
-        Some(self.guard(|core| {
-            let row = DataRow::parse(&frame.body)?;
+    /// Whether `frame` takes the fast path of `handle_rows`: a DataRow where results are
+    /// arriving.
+    fn is_fast_row(&self, frame: &Frame) -> bool {
+        frame.tag == b'D' && self.phase == Phase::Running
+    }
+
+    /// The fast path of `handle_rows`: a DataRow where results are arriving (see
+    /// [`Core::is_fast_row`]), decoded and checked. The row takes the frame's body.
+    fn fast_row(&mut self, frame: Frame) -> Result<DataRow, ProtocolError> {
+        self.guard(|core| {
+            let row = DataRow::parse_owned(frame.body)?;
             core.check_row(&row)?;
             Ok(row)
-        }))
+        })
     }
 
     fn copy_start(&mut self, msg: Msg, tag: u8) -> Result<QueryEvent, ProtocolError> {
@@ -402,10 +405,10 @@ impl SimpleQuery {
         frame: Frame,
         on_row: impl FnOnce(DataRow),
     ) -> Result<Option<QueryEvent>, ProtocolError> {
-        match self.core.fast_row(&frame) {
-            Some(row) => row.map(on_row).map(|()| None),
-            None => self.handle(frame).map(Some),
+        if self.core.is_fast_row(&frame) {
+            return self.core.fast_row(frame).map(on_row).map(|()| None);
         }
+        self.handle(frame).map(Some)
     }
 
     /// True once ReadyForQuery has been handled.
@@ -619,10 +622,8 @@ impl ExtendedQuery {
         frame: Frame,
         on_row: impl FnOnce(DataRow),
     ) -> Result<Option<QueryEvent>, ProtocolError> {
-        if self.expect.front() == Some(&Expect::Execution) {
-            if let Some(row) = self.core.fast_row(&frame) {
-                return row.map(on_row).map(|()| None);
-            }
+        if self.expect.front() == Some(&Expect::Execution) && self.core.is_fast_row(&frame) {
+            return self.core.fast_row(frame).map(on_row).map(|()| None);
         }
         self.handle(frame).map(Some)
     }

@@ -498,15 +498,17 @@ pub(crate) fn block_on<F: std::future::Future>(future: F) -> F::Output {
     }
 
     let mut future = std::pin::pin!(future);
-    let waker = WAKER.with(Waker::clone);
-    let mut cx = Context::from_waker(&waker);
-    loop {
-        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
-            return output;
+    // The thread's waker is lent, not cloned: no reference count to change per call.
+    WAKER.with(|waker| {
+        let mut cx = Context::from_waker(waker);
+        loop {
+            if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+                return output;
+            }
+            // A wake-up that came between the poll and here makes this return at once.
+            std::thread::park();
         }
-        // A wake-up that came between the poll and here makes this return at once.
-        std::thread::park();
-    }
+    })
 }
 
 /// What is left of the time until `deadline`.

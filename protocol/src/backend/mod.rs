@@ -396,6 +396,18 @@ impl DataRow {
     /// Decodes and validates a `D` body: every value length is -1 (NULL) or lies inside
     /// the body, and nothing follows the last value.
     pub fn parse(body: &Bytes) -> Result<Self, ProtocolError> {
+        Self::parse_owned(body.clone())
+    }
+
+    /// [`DataRow::parse`] of a body the caller gives away (a frame's, which is then
+    /// dropped): the row keeps it, with no second reference to count.
+    pub(crate) fn parse_owned(body: Bytes) -> Result<Self, ProtocolError> {
+        let len = Self::check(&body)?;
+        Ok(Self { body, len })
+    }
+
+    /// Checks a `D` body; its value count.
+    fn check(body: &[u8]) -> Result<u16, ProtocolError> {
         let mut r = Reader::insufficient(tag::DATA_ROW, body);
         let len = r.u16()?;
         for _ in 0..len {
@@ -411,10 +423,7 @@ impl DataRow {
             }
         }
         r.finish()?;
-        Ok(Self {
-            body: body.clone(),
-            len,
-        })
+        Ok(len)
     }
 
     /// The frame body this row was decoded from (count word included).

@@ -1,6 +1,8 @@
 //! The error type of the library, whose `Display` is rex.deploy's text, byte for byte.
 
 use std::fmt;
+#[cfg(feature = "testing")]
+use std::sync::Arc;
 
 use pgcluster_protocol::error_fields::ErrorFields;
 
@@ -75,11 +77,52 @@ pub enum Error {
     },
     /// The server answered something we cannot make sense of.
     Unexpected(String),
-    /// A throwaway test server (feature `testing`) could not be set up or controlled:
-    /// [`crate::testing::Error`]'s text.
+    /// A throwaway test server (feature `testing`) could not be set up or controlled: the
+    /// testing layer's error, with its text.
     #[cfg(feature = "testing")]
-    TestServer(Box<crate::testing::Error>),
+    TestServer(TestServerError),
 }
+
+/// A throwaway test server's failure (feature `testing`), as [`Error::TestServer`] holds
+/// it: the testing layer's own error (`pgcluster::testing::Error`), behind this wrapper so
+/// that the library's error type does not depend on the layer above it. `Display` is that
+/// error's text; [`source()`](std::error::Error::source) is the error itself (downcast it
+/// to read its fields). Two are equal when their texts are.
+#[cfg(feature = "testing")]
+#[derive(Debug, Clone)]
+pub struct TestServerError(Arc<dyn std::error::Error + Send + Sync>);
+
+#[cfg(feature = "testing")]
+impl TestServerError {
+    /// Wraps the testing layer's error.
+    pub(crate) fn new(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self(Arc::new(e))
+    }
+}
+
+#[cfg(feature = "testing")]
+impl fmt::Display for TestServerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+#[cfg(feature = "testing")]
+impl std::error::Error for TestServerError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.0)
+    }
+}
+
+#[cfg(feature = "testing")]
+impl PartialEq for TestServerError {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || self.to_string() == other.to_string()
+    }
+}
+
+#[cfg(feature = "testing")]
+impl Eq for TestServerError {}
 
 /// An operation that takes a database's name away: the ones [`Error::DatabaseNotNamed`]
 /// refuses without a name. `Display` is the verb (`drop`).

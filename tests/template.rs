@@ -704,4 +704,11 @@ fn libpq_uris_work_with_psql_and_errors_convert() {
         .expect_err("no programs there");
     assert!(matches!(e, pgcluster::Error::TestServer(_)), "{e:?}");
     assert_eq!(e.to_string(), direct.to_string());
+    // The testing layer's own error is the wrapper's source, fields and all.
+    let pgcluster::Error::TestServer(wrapped) = &e else {
+        unreachable!("matched above")
+    };
+    let inner = std::error::Error::source(wrapped)
+        .and_then(|s| s.downcast_ref::<pgcluster::testing::Error>());
+    assert_eq!(inner, Some(&direct));
 }

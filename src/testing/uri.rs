@@ -50,6 +50,6 @@ impl From<Error> for crate::Error {
     /// A throwaway server's error as [`crate::Error::TestServer`], so that `?` takes it in
     /// code returning `pgcluster::Error`.
     fn from(e: Error) -> Self {
-        Self::TestServer(Box::new(e))
+        Self::TestServer(crate::error::TestServerError::new(e))
     }
 }

@@ -365,6 +365,16 @@ fn templates_of_old_keys_are_swept_and_nothing_else_is_touched() {
     }
 }
 
+/// The 55006 errors ("... is being accessed by other users") in the server's log after
+/// byte `start`.
+fn busy_errors(server: &TestServer, start: usize) -> usize {
+    let log = server.log();
+    log.get(start..)
+        .unwrap_or("")
+        .matches("is being accessed by other users")
+        .count()
+}
+
 #[test]
 fn a_hundred_tests_on_eight_threads_each_get_a_fresh_database() {
     let _lock = alone();
@@ -374,6 +384,7 @@ fn a_hundred_tests_on_eight_threads_each_get_a_fresh_database() {
         .build(server)
         .expect("template builds");
     let before = databases(server);
+    let log_start = server.log().len();
     let next = Arc::new(AtomicUsize::new(0));
     let workers: Vec<_> = (0..8)
         .map(|i| {
@@ -424,6 +435,8 @@ fn a_hundred_tests_on_eight_threads_each_get_a_fresh_database() {
         assert!(methods.iter().all(|m| *m == expected), "{methods:?}");
     }
     assert_eq!(databases(server), before, "nothing left, nothing touched");
+    // Not even a retried 55006: the server logged none while the clones ran.
+    assert_eq!(busy_errors(server, log_start), 0);
 }
 
 #[test]
@@ -555,7 +568,10 @@ fn a_busy_template_is_reported_with_its_sessions() {
         pgcluster::blocking::Connection::connect(&config.resolve(&Env::empty()).expect("resolves"))
             .expect("connects");
     let pid = holder.backend_pid().expect("pid");
+    let log_start = server.log().len();
     let e = template.fresh().expect_err("busy");
+    // The server logs each 55006 (what the test of a hundred clones counts).
+    assert!(busy_errors(server, log_start) >= 1, "{}", server.log());
     let TemplateError::Busy {
         database, sessions, ..
     } = &e

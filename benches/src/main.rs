@@ -29,6 +29,8 @@
 //! user and system time in the ratio of the tick-sampled `utime`/`stime` of `/proc/self/stat`,
 //! which is what the kernel's `getrusage` does (`cputime_adjust`).
 
+mod testdb;
+
 use std::fmt::Write as _;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -56,7 +58,9 @@ type Res<T> = Result<T, Failure>;
 /// Every workload of the contract, then pgcluster's own (not run by the harness):
 /// `exists-warm` is N x `Cluster::exists` on a warm cluster, `exists-cold` N x what an
 /// `exists` costs with a connection opened per call (connect, the same query, close).
-const WORKLOADS: [&str; 9] = [
+/// `testdb-fresh` and `testdb-migrate` are issue 14's (see [`testdb`]): a database of its
+/// own per operation, cloned from a template or migrated.
+const WORKLOADS: [&str; 11] = [
     "connect",
     "select1",
     "select1-prepared",
@@ -66,6 +70,8 @@ const WORKLOADS: [&str; 9] = [
     "createdrop",
     "exists-warm",
     "exists-cold",
+    "testdb-fresh",
+    "testdb-migrate",
 ];
 
 /// The query `Cluster::exists` runs.
@@ -625,6 +631,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if wl.starts_with("testdb") {
+        // The testing API is blocking: the same column whichever driver is asked for.
+        return report("pgcluster-blocking", wl, n, testdb::run(wl, n, conninfo));
+    }
     let (client, result) = match driver {
         Driver::Blocking => {
             let result = if wl.starts_with("exists") {
@@ -655,9 +665,17 @@ fn main() -> ExitCode {
             ("pgcluster", rt.block_on(run))
         }
     };
+    report(client, wl, n, result.map(|m| (m, String::new())))
+}
+
+/// Prints the JSON line (with `extra` fields, `,"key":value...`) or the failure; the exit
+/// status.
+fn report(client: &str, wl: &str, n: i64, result: Res<(Measured, String)>) -> ExitCode {
     match result {
-        Ok(m) => {
-            println!("{}", json_line(client, wl, n, m));
+        Ok((m, extra)) => {
+            let mut line = json_line(client, wl, n, m);
+            line.pop(); // the closing brace
+            println!("{line}{extra}}}");
             ExitCode::SUCCESS
         }
         Err(Failure::Unsupported(why)) => {

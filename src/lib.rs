@@ -121,6 +121,8 @@ mod io_text;
 mod random;
 pub mod rows;
 pub mod scram_cache;
+#[cfg(any(test, feature = "testing"))]
+mod test_certs;
 #[cfg(feature = "testing")]
 pub mod testing;
 #[cfg(feature = "tls")]

@@ -280,10 +280,9 @@ mod tests {
         );
     }
 
-    #[cfg(feature = "testing")]
     #[tokio::test]
     async fn direct_tls_with_alpn() {
-        let certs = crate::testing::TestCerts::generate().unwrap();
+        let certs = crate::test_certs::UnitCerts::generate().unwrap();
         let pair = certs.server();
         let config = pair.rustls_server_config();
         // The server: rustls's own blocking stream, on a thread.

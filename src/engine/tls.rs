@@ -209,7 +209,7 @@ impl TlsSession {
     }
 
     /// The ALPN protocol the server agreed to, if any.
-    #[cfg(all(test, feature = "testing"))]
+    #[cfg(test)]
     pub(crate) fn alpn_protocol(&self) -> Option<&[u8]> {
         self.conn.alpn_protocol()
     }
@@ -265,33 +265,32 @@ impl TlsSession {
     }
 }
 
-#[cfg(all(test, feature = "testing"))]
+#[cfg(test)]
 #[allow(
     clippy::unwrap_used,
     reason = "a test fails loudly on unexpected input"
 )]
 mod tests {
     use super::*;
-    use crate::testing::TestCerts;
+    use crate::test_certs::{CertPair, UnitCerts};
     use crate::tls::{SslMode, TlsSettings, ALPN_POSTGRESQL};
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::CertificateDer;
     use rustls::ServerConnection;
-    use std::sync::OnceLock;
 
-    fn certs() -> &'static TestCerts {
-        static CERTS: OnceLock<TestCerts> = OnceLock::new();
-        CERTS.get_or_init(|| TestCerts::generate().unwrap())
+    /// A CA and a server certificate of the test's own, removed when it ends.
+    fn certs() -> UnitCerts {
+        UnitCerts::generate().unwrap()
     }
 
     /// A rustls server with the test server certificate (or `pair`), offering ALPN
     /// `postgresql`.
-    fn server_with(pair: &crate::testing::CertPair) -> ServerConnection {
+    fn server_with(pair: &CertPair) -> ServerConnection {
         ServerConnection::new(pair.rustls_server_config()).unwrap()
     }
 
-    fn server() -> ServerConnection {
-        server_with(&certs().server())
+    fn server(certs: &UnitCerts) -> ServerConnection {
+        server_with(&certs.server())
     }
 
     fn client(mode: SslMode, root: Option<std::path::PathBuf>, host: &str) -> TlsSession {
@@ -380,14 +379,15 @@ mod tests {
 
     #[test]
     fn handshake_then_data_both_ways_then_close_notify() {
+        let certs = certs();
         for piece in [1, 7, 100_000] {
-            let mut c = client(SslMode::VerifyFull, Some(certs().ca()), "localhost");
-            let mut s = server();
+            let mut c = client(SslMode::VerifyFull, Some(certs.ca()), "localhost");
+            let mut s = server(&certs);
             handshake(&mut c, &mut s, piece).unwrap();
             assert_eq!(c.alpn_protocol(), Some(ALPN_POSTGRESQL));
             assert_eq!(s.alpn_protocol(), Some(ALPN_POSTGRESQL));
             // ecdsa-with-SHA256: the binding is the certificate's SHA-256.
-            let der = std::fs::read_to_string(certs().server().cert).unwrap();
+            let der = std::fs::read_to_string(certs.server().cert).unwrap();
             let cert = CertificateDer::from_pem_slice(der.as_bytes()).unwrap();
             assert_eq!(c.end_point().unwrap(), tls_server_end_point(&cert).unwrap());
             assert_eq!(c.end_point().unwrap().len(), 32);
@@ -419,8 +419,9 @@ mod tests {
     /// way, received in one piece and read in small ones.
     #[test]
     fn large_data_goes_through_the_buffers() {
+        let certs = certs();
         let mut c = client(SslMode::Require, None, "localhost");
-        let mut s = server();
+        let mut s = server(&certs);
         handshake(&mut c, &mut s, 100_000).unwrap();
         let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
 
@@ -445,8 +446,9 @@ mod tests {
 
     #[test]
     fn eof_without_close_notify() {
+        let certs = certs();
         let mut c = client(SslMode::Require, None, "localhost");
-        let mut s = server();
+        let mut s = server(&certs);
         handshake(&mut c, &mut s, 100_000).unwrap();
         s.writer().write_all(b"last").unwrap();
         to_client(&mut s, &mut c, 100_000).unwrap();
@@ -461,9 +463,10 @@ mod tests {
 
     #[test]
     fn untrusted_certificate_is_refused() {
-        let other = certs().other_ca().unwrap().cert;
+        let certs = certs();
+        let other = certs.other_ca().unwrap().cert;
         let mut c = client(SslMode::VerifyCa, Some(other), "localhost");
-        let e = handshake(&mut c, &mut server(), 100_000).unwrap_err();
+        let e = handshake(&mut c, &mut server(&certs), 100_000).unwrap_err();
         assert_eq!(e.to_string(), "SSL error: certificate verify failed");
         assert!(std::error::Error::source(&e).is_some());
         // The client tells the server why (a fatal alert), and the error stays.
@@ -473,16 +476,18 @@ mod tests {
 
     #[test]
     fn expired_certificate_is_refused() {
-        let mut c = client(SslMode::VerifyCa, Some(certs().ca()), "localhost");
-        let mut s = server_with(&certs().expired_server().unwrap());
+        let certs = certs();
+        let mut c = client(SslMode::VerifyCa, Some(certs.ca()), "localhost");
+        let mut s = server_with(&certs.expired_server().unwrap());
         let e = handshake(&mut c, &mut s, 100_000).unwrap_err();
         assert_eq!(e.to_string(), "SSL error: certificate verify failed");
     }
 
     #[test]
     fn wrong_host_name_is_refused_in_libpq_words() {
-        let mut c = client(SslMode::VerifyFull, Some(certs().ca()), "127.0.0.2");
-        let e = handshake(&mut c, &mut server(), 100_000).unwrap_err();
+        let certs = certs();
+        let mut c = client(SslMode::VerifyFull, Some(certs.ca()), "127.0.0.2");
+        let e = handshake(&mut c, &mut server(&certs), 100_000).unwrap_err();
         assert_eq!(
             e.to_string(),
             "server certificate for \"localhost\" does not match host name \"127.0.0.2\""

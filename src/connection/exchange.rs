@@ -1,6 +1,10 @@
-//! The exchange loop: sends the query built in the connection's output buffer, then reads
-//! and handles the replies up to ReadyForQuery (rows, results, errors, notices, COPY,
-//! notifications), and marks the connection broken when it is lost.
+//! The connection's one read loop ([`Connection::next_frame_by`]: the next message, read
+//! from the socket as needed), and the exchange on it: sends the query built in the
+//! connection's output buffer, then reads and handles the replies up to ReadyForQuery
+//! (rows, results, errors, notices, COPY, notifications), and marks the connection broken
+//! when it is lost. Waiting for notifications while idle reads through the same loop.
+
+use std::fmt;
 
 use pgcluster_protocol::backend::DataRow;
 use pgcluster_protocol::error_fields::ErrorFields;
@@ -59,19 +63,14 @@ impl Connection {
 
         let mut draining = false;
         loop {
-            let frame = match self.reader.next_frame() {
-                Ok(Some(frame)) => frame,
-                Ok(None) => {
-                    if let Err(e) = self.read_more().await {
-                        let e = write_failure.take().unwrap_or(e);
-                        return Err(self.lose(run, &e.to_string()));
-                    }
-                    continue;
+            let frame = match self.next_frame_by(None).await {
+                Ok(frame) => frame,
+                Err(ReadError::Wire(e)) => {
+                    let e = write_failure.take().unwrap_or(e);
+                    return Err(self.lose(run, &e.to_string()));
                 }
-                Err(e) => {
-                    // Lost synchronization: the connection cannot be used any more.
-                    return Err(self.lose(run, &format!("{e}\n")));
-                }
+                // Lost synchronization: the connection cannot be used any more.
+                Err(e) => return Err(self.lose(run, &e.to_string())),
             };
             if draining {
                 // After a protocol violation libpq skips messages up to ReadyForQuery.
@@ -173,15 +172,25 @@ impl Connection {
         }
     }
 
-    /// Reads more bytes into the frame reader; on EOF or error, why (displayed as libpq's
-    /// text for it).
-    pub(super) async fn read_more(&mut self) -> Result<(), WireError> {
-        self.read_more_by(None).await
+    /// The next whole message from the server, reading from the socket as needed, by
+    /// `deadline` (a [`WireError::Receive`] of kind [`std::io::ErrorKind::TimedOut`] once
+    /// it has passed). The one read loop under every exchange and every idle wait.
+    pub(super) async fn next_frame_by(
+        &mut self,
+        deadline: Option<std::time::Instant>,
+    ) -> Result<Frame, ReadError> {
+        loop {
+            match self.reader.next_frame() {
+                Ok(Some(frame)) => return Ok(frame),
+                Ok(None) => self.read_more_by(deadline).await.map_err(ReadError::Wire)?,
+                Err(e) => return Err(ReadError::Protocol(e)),
+            }
+        }
     }
 
-    /// [`Connection::read_more`] by `deadline` (a read error of kind
-    /// [`std::io::ErrorKind::TimedOut`] once it has passed).
-    pub(super) async fn read_more_by(
+    /// Reads more bytes into the frame reader, by `deadline`; on EOF or error, why
+    /// (displayed as libpq's text for it).
+    async fn read_more_by(
         &mut self,
         deadline: Option<std::time::Instant>,
     ) -> Result<(), WireError> {
@@ -209,6 +218,24 @@ impl Connection {
             fields: run.fields.take(),
             connection_lost: true,
         })
+    }
+}
+
+/// Why no next message came. `Display` is libpq's text, with its final newline.
+#[derive(Debug)]
+pub(super) enum ReadError {
+    /// The stream failed or ended.
+    Wire(WireError),
+    /// The bytes are no valid message: synchronization is lost.
+    Protocol(ProtocolError),
+}
+
+impl fmt::Display for ReadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Wire(e) => e.fmt(f),
+            Self::Protocol(e) => writeln!(f, "{e}"),
+        }
     }
 }
 

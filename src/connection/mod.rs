@@ -5,9 +5,10 @@
 //! - `session`: the [`Connection`] itself (its fields, private to this tree, opening and
 //!   closing, what the session reports), [`State`], [`QueryResult`], [`Notification`];
 //! - `query`: simple and extended queries, prepared statements ([`Statement`]);
-//! - `exchange`: the exchange loop that sends a query and reads its replies;
+//! - `exchange`: the one read loop, and the exchange on it that sends a query and reads its
+//!   replies;
 //! - `copy`: COPY in and out;
-//! - `notify`: waiting for LISTEN/NOTIFY notifications;
+//! - `notify`: waiting for LISTEN/NOTIFY notifications (on the same read loop);
 //! - `transaction`: autocommit and transactions ([`Transaction`]);
 //! - `cancel`: CancelRequest ([`CancelToken`]);
 //! - `results`: conveniences on [`QueryResult`];

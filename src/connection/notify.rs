@@ -4,6 +4,7 @@ use std::time::{Duration, Instant};
 
 use pgcluster_protocol::backend::BackendMessage;
 
+use super::exchange::ReadError;
 use super::session::{Connection, Notification, State};
 use crate::driver::is_deadline;
 use crate::error::{Error, QueryError};
@@ -51,22 +52,12 @@ impl Connection {
         let mut fatal: Option<String> = None;
         let mut fields = None;
         loop {
-            let frame = match self.reader.next_frame() {
-                Ok(Some(frame)) => frame,
-                Ok(None) => {
-                    if let Err(e) = self.read_more_by(deadline).await {
-                        if matches!(&e, WireError::Receive(e) if is_deadline(e)) {
-                            return Ok(None);
-                        }
-                        let mut message = fatal.unwrap_or_default();
-                        message.push_str(&e.to_string());
-                        return Err(self.lose_idle(message, fields));
-                    }
-                    continue;
-                }
+            let frame = match self.next_frame_by(deadline).await {
+                Ok(frame) => frame,
+                Err(ReadError::Wire(WireError::Receive(e))) if is_deadline(&e) => return Ok(None),
                 Err(e) => {
                     let mut message = fatal.unwrap_or_default();
-                    message.push_str(&format!("{e}\n"));
+                    message.push_str(&e.to_string());
                     return Err(self.lose_idle(message, fields));
                 }
             };

@@ -122,6 +122,85 @@ struct Core {
     columns: Option<usize>,
     phase: Phase,
     failed: Option<ProtocolError>,
+    memo: Memo,
+}
+
+/// What a connection's query machines remember from one query to the next: the last
+/// RowDescription and the last command tag, each with the body it came in. When a
+/// query is run again its reply brings the same ones, which are then cloned instead of
+/// decoded anew (no field-by-field parse, no UTF-8 check). The events are the same
+/// either way: a body decodes to one value only.
+///
+/// The connection keeps one and swaps it into each query's machine (`memo_mut`) for
+/// the length of the query:
+///
+/// ```
+/// use pgcluster_protocol::frame::Frame;
+/// use pgcluster_protocol::query::{Memo, QueryEvent, SimpleQuery};
+///
+/// let mut memo = Memo::default();
+/// for _ in 0..3 {
+///     let mut query = SimpleQuery::new();
+///     std::mem::swap(query.memo_mut(), &mut memo);
+///     let event = query.handle(Frame::new(b'C', &b"SELECT 1\0"[..])).unwrap();
+///     assert_eq!(event, QueryEvent::CommandComplete("SELECT 1".to_owned()));
+///     std::mem::swap(query.memo_mut(), &mut memo);
+/// }
+/// ```
+#[derive(Debug, Default)]
+pub struct Memo {
+    description: Remembered<RowDescription>,
+    tag: Remembered<String>,
+}
+
+/// One remembered decoding: the body last seen and, once the same body has come twice
+/// in a row, what it decodes to. A body seen once costs a copy of its bytes, not a
+/// clone of its value, so replies that never repeat pay little for the memo.
+#[derive(Debug)]
+struct Remembered<T> {
+    body: Vec<u8>,
+    decoded: Option<T>,
+}
+
+impl<T> Default for Remembered<T> {
+    fn default() -> Self {
+        Self {
+            body: Vec::new(),
+            decoded: None,
+        }
+    }
+}
+
+impl<T: Clone> Remembered<T> {
+    /// Bodies longer than this are decoded and not remembered, so that one wide
+    /// RowDescription does not stay in memory for the connection's life.
+    const MAX_BODY: usize = 4096;
+
+    /// `decode(body)`, or a clone of it when `body` is the one remembered.
+    fn decode(
+        &mut self,
+        body: &[u8],
+        decode: impl FnOnce(&[u8]) -> Result<T, ProtocolError>,
+    ) -> Result<T, ProtocolError> {
+        // No valid `T` or `C` body is empty, and an empty one is what a new memo holds.
+        if !body.is_empty() && self.body == body {
+            if let Some(decoded) = &self.decoded {
+                return Ok(decoded.clone());
+            }
+            let decoded = decode(body)?;
+            self.decoded = Some(decoded.clone());
+            return Ok(decoded);
+        }
+        let decoded = decode(body)?;
+        if body.len() <= Self::MAX_BODY {
+            self.body.clear();
+            self.body.extend_from_slice(body);
+        } else {
+            self.body = Vec::new();
+        }
+        self.decoded = None;
+        Ok(decoded)
+    }
 }
 
 /// What a message means for the shared core: an event, a row to check, or "not mine,
@@ -174,12 +253,17 @@ enum Msg {
 }
 
 impl Msg {
-    /// Decodes `frame`: [`BackendMessage::parse`]'s checks and errors, message by message.
-    fn parse(frame: &Frame) -> Result<Self, ProtocolError> {
+    /// Decodes `frame`: [`BackendMessage::parse`]'s checks and errors, message by message;
+    /// a RowDescription or command tag that `memo` remembers is cloned from it.
+    fn parse(frame: &Frame, memo: &mut Memo) -> Result<Self, ProtocolError> {
         let body = &frame.body;
         Ok(match frame.tag {
-            tag::ROW_DESCRIPTION => Self::RowDescription(parse_row_description(body)?),
-            tag::COMMAND_COMPLETE => Self::CommandComplete(parse_command_complete(body)?),
+            tag::ROW_DESCRIPTION => {
+                Self::RowDescription(memo.description.decode(body, parse_row_description)?)
+            }
+            tag::COMMAND_COMPLETE => {
+                Self::CommandComplete(memo.tag.decode(body, parse_command_complete)?)
+            }
             tag::READY_FOR_QUERY => Self::Ready(parse_ready_for_query(body)?),
             t @ (tag::BIND_COMPLETE
             | tag::CLOSE_COMPLETE
@@ -261,7 +345,7 @@ impl Core {
         if frame.tag == b'D' && self.phase == Phase::Running {
             return Ok(Outcome::Row(DataRow::parse(&frame.body)?));
         }
-        let msg = Msg::parse(frame)?;
+        let msg = Msg::parse(frame, &mut self.memo)?;
         let event = match msg {
             Msg::Notice(fields) => QueryEvent::Notice(fields),
             Msg::ParameterStatus { name, value } => QueryEvent::ParameterStatus { name, value },
@@ -363,6 +447,12 @@ impl SimpleQuery {
     /// A machine for one query that has just been sent.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// What this machine remembers (see [`Memo`]): swap the connection's memo in before
+    /// the first frame and out again after the last.
+    pub fn memo_mut(&mut self) -> &mut Memo {
+        &mut self.core.memo
     }
 
     /// Handles one frame; returns the event it carries.
@@ -544,6 +634,12 @@ impl ExtendedQuery {
             core: Core::default(),
             expect,
         }
+    }
+
+    /// What this machine remembers (see [`Memo`]): swap the connection's memo in before
+    /// the first frame and out again after the last.
+    pub fn memo_mut(&mut self) -> &mut Memo {
+        &mut self.core.memo
     }
 
     /// Handles one frame; returns the event it carries.
@@ -1031,6 +1127,83 @@ mod tests {
                 QueryEvent::Ready(TransactionStatus::Idle),
             ]
         );
+    }
+
+    #[test]
+    fn a_memo_changes_no_event() {
+        let select = |n: u16, tag: &str| {
+            let values: Vec<String> = (0..n).map(|i| format!("v{i}")).collect();
+            let values: Vec<&str> = values.iter().map(String::as_str).collect();
+            vec![
+                row_description(n),
+                data_row(&values),
+                complete(tag),
+                ready(),
+            ]
+        };
+        let replies = [
+            select(2, "SELECT 1"),
+            select(2, "SELECT 1"),
+            select(2, "SELECT 1"),
+            select(3, "SELECT 1"),
+            select(2, "SELECT 2"),
+            select(2, "SELECT 2"),
+            // Bodies that fail to decode, twice: the same error each time.
+            vec![frame(b'T', b"\0\x01"), ready()],
+            vec![frame(b'T', b"\0\x01"), ready()],
+            vec![frame(b'C', b"no nul"), ready()],
+            vec![frame(b'C', b"no nul"), ready()],
+            // Longer than what is remembered.
+            select(300, "SELECT 1"),
+            select(300, "SELECT 1"),
+            select(2, "SELECT 1"),
+            vec![error("boom"), ready()],
+            select(2, "SELECT 1"),
+        ];
+        // Whether the memo holds a decoded value after each reply (from the second
+        // time in a row a body comes; a failed decoding changes nothing; a body
+        // longer than 4096 bytes is never kept).
+        let descriptions = "FTTFFTTTTTFFFFT";
+        let tags = "FTTTFTTTTTFTTTT";
+        let mut memo = Memo::default();
+        let (mut kept_descriptions, mut kept_tags) = (String::new(), String::new());
+        for frames in &replies {
+            let mut plain = SimpleQuery::new();
+            let mut remembering = SimpleQuery::new();
+            std::mem::swap(remembering.memo_mut(), &mut memo);
+            for f in frames {
+                assert_eq!(remembering.handle(f.clone()), plain.handle(f.clone()));
+            }
+            std::mem::swap(remembering.memo_mut(), &mut memo);
+            let flag = |kept: bool| if kept { 'T' } else { 'F' };
+            kept_descriptions.push(flag(memo.description.decoded.is_some()));
+            kept_tags.push(flag(memo.tag.decoded.is_some()));
+        }
+        assert_eq!(
+            (kept_descriptions.as_str(), kept_tags.as_str()),
+            (descriptions, tags)
+        );
+
+        // The extended protocol's machine, the same.
+        let mut memo = Memo::default();
+        for _ in 0..3 {
+            let frames = [
+                frame(b'2', b""),
+                row_description(1),
+                data_row(&["1"]),
+                complete("SELECT 1"),
+                ready(),
+            ];
+            let sent = [Sent::Bind, Sent::DescribePortal, Sent::Execute];
+            let mut plain = ExtendedQuery::new(&sent);
+            let mut remembering = ExtendedQuery::new(&sent);
+            std::mem::swap(remembering.memo_mut(), &mut memo);
+            for f in frames {
+                assert_eq!(remembering.handle(f.clone()), plain.handle(f));
+            }
+            std::mem::swap(remembering.memo_mut(), &mut memo);
+        }
+        assert!(memo.description.decoded.is_some() && memo.tag.decoded.is_some());
     }
 
     #[test]

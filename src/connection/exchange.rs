@@ -9,7 +9,7 @@ use std::fmt;
 use pgcluster_protocol::backend::DataRow;
 use pgcluster_protocol::error_fields::ErrorFields;
 use pgcluster_protocol::frame::Frame;
-use pgcluster_protocol::query::{ExtendedQuery, QueryEvent, SimpleQuery};
+use pgcluster_protocol::query::{ExtendedQuery, Memo, QueryEvent, SimpleQuery};
 use pgcluster_protocol::reader::lossy_string;
 use pgcluster_protocol::ProtocolError;
 
@@ -56,6 +56,9 @@ impl Connection {
         let Some(stream) = self.stream.as_mut() else {
             return Err(Error::Closed);
         };
+        // The machine decodes with what the connection remembers from earlier replies,
+        // and gives it back at the end (a lost connection needs it no more).
+        std::mem::swap(machine.memo_mut(), &mut self.memo);
         // After a failed write, libpq still reads what the server sent before it went
         // away (typically a FATAL), then reports the socket closing.
         let mut write_failure = stream.write_all(&self.out).await.err().map(WireError::Send);
@@ -106,6 +109,7 @@ impl Connection {
                 }
             }
         }
+        std::mem::swap(machine.memo_mut(), &mut self.memo);
         match run.error.take() {
             Some(message) => Err(Error::Query(QueryError {
                 message,
@@ -246,6 +250,14 @@ pub(super) enum Machine {
 }
 
 impl Machine {
+    /// The machine's [`Memo`].
+    fn memo_mut(&mut self) -> &mut Memo {
+        match self {
+            Self::Simple(m) => m.memo_mut(),
+            Self::Extended(m) => m.memo_mut(),
+        }
+    }
+
     /// The machine's `handle_rows`: a row goes to `on_row`, anything else is returned.
     fn handle_rows(
         &mut self,

@@ -8,6 +8,7 @@ use pgcluster_protocol::backend::{FieldDescription, TransactionStatus};
 use pgcluster_protocol::error_fields::ErrorFields;
 use pgcluster_protocol::frame::FrameReader;
 use pgcluster_protocol::frontend;
+use pgcluster_protocol::query::Memo;
 use pgcluster_protocol::startup::Ready;
 
 use crate::connect;
@@ -40,6 +41,9 @@ pub struct Connection {
     pub(super) prepared: u64,
     /// Autocommit and a dropped transaction's pending rollback (see the `transaction` module).
     pub(super) client: ClientState,
+    /// The last RowDescription and command tag, lent to each query's machine (see
+    /// `exchange`).
+    pub(super) memo: Memo,
 }
 
 /// Whether a connection is open, closed by the user, or broken (psycopg2's 0, 1, 2).
@@ -140,6 +144,7 @@ impl Connection {
             busy: false,
             prepared: 0,
             client: ClientState::default(),
+            memo: Memo::default(),
         };
         for (name, value) in ready.parameters {
             conn.set_parameter(name, value);

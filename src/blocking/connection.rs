@@ -26,7 +26,7 @@ use crate::rows::{Row, Rows};
 /// | queries | [`simple_query`](Self::simple_query), [`simple_query_rows`](Self::simple_query_rows), [`query`](Self::query), [`query_rows`](Self::query_rows), [`query_each`](Self::query_each) |
 /// | prepared statements | [`prepare`](Self::prepare), [`query_prepared`](Self::query_prepared) |
 /// | transactions | [`autocommit`](Self::autocommit), [`set_autocommit`](Self::set_autocommit), [`commit`](Self::commit), [`rollback`](Self::rollback), [`transaction`](Self::transaction) (a [`BlockingTransaction`](super::BlockingTransaction) guard), and [`in_transaction`](Self::in_transaction), which has no async twin |
-/// | COPY | [`copy_out`](Self::copy_out), [`copy_out_to`](Self::copy_out_to) (an [`io::Write`]), [`copy_in`](Self::copy_in), [`copy_in_from`](Self::copy_in_from) (an [`io::Read`]) |
+/// | COPY | [`copy_out`](Self::copy_out), [`copy_out_to`](Self::copy_out_to) (an [`io::Write`](std::io::Write)), [`copy_in`](Self::copy_in), [`copy_in_from`](Self::copy_in_from) (an [`io::Read`](std::io::Read)) |
 /// | LISTEN/NOTIFY | [`wait_for_notification`](Self::wait_for_notification), [`take_notifications`](Self::take_notifications) |
 /// | cancel | [`cancel_token`](Self::cancel_token); the token's [`cancel_blocking`](crate::connection::CancelToken::cancel_blocking) works from any thread |
 /// | the session | [`parameter`](Self::parameter), [`backend_pid`](Self::backend_pid), [`transaction_status`](Self::transaction_status), [`take_notices`](Self::take_notices), [`dsn`](Self::dsn) |

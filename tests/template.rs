@@ -3,17 +3,19 @@
 //! Run with `cargo test --features testing --test template`.
 #![cfg(feature = "testing")]
 
-use std::collections::BTreeMap;
-use std::io::Write;
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use pgcluster::conninfo::{Config, Env};
 use pgcluster::testing::{
     CloneMethod, Migrations, Template, TemplateError, TestServer, FRESH_PREFIX, TEMPLATE_PREFIX,
+    TEST_URL_VAR,
 };
 
 /// Set in the environment of the child processes these tests run (`builder_child`,
@@ -499,7 +501,8 @@ fn panicking_child() {
 
 #[test]
 fn a_panicking_tests_database_is_kept() {
-    let _lock = shared();
+    // Alone: a template built meanwhile would sweep the kept database (its owner is gone).
+    let _lock = alone();
     let server = server();
     let info = conninfo(server);
     let output = run_child("panicking_child", &[(CHILD_SERVER, info.as_str())])
@@ -727,4 +730,344 @@ fn libpq_uris_work_with_psql_and_errors_convert() {
     let inner = std::error::Error::source(wrapped)
         .and_then(|s| s.downcast_ref::<pgcluster::testing::Error>());
     assert_eq!(inner, Some(&direct));
+}
+
+/// Set in the environment of `crash_child` and `url_child`.
+const CRASH_CHILD: &str = "PGCLUSTER_TEMPLATE_CRASH_CHILD";
+
+/// The `a-z0-9_` family whose template `crash_child` leaves half built.
+const HALF_FAMILY: &str = "crash_half";
+
+fn half_built() -> Migrations {
+    Migrations::new(HALF_FAMILY)
+        .dir(migrations_dir())
+        .setup("1", |_| {
+            println!("building");
+            loop {
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        })
+}
+
+/// Not a test on its own: `a_killed_run_is_swept_and_nothing_else` runs it in a child
+/// process (with `PGCLUSTER_TEST_URL` set), which takes two fresh databases, starts a
+/// throwaway server of its own, starts building a template whose setup never returns,
+/// prints what it holds, and waits to be killed.
+#[test]
+fn crash_child() {
+    if std::env::var_os(CRASH_CHILD).is_none() {
+        return;
+    }
+    let template = Migrations::new("crash")
+        .dir(migrations_dir())
+        .build_default()
+        .expect("template builds on PGCLUSTER_TEST_URL");
+    let dbs: Vec<_> = (0..2).map(|_| template.fresh().expect("fresh")).collect();
+    let own = TestServer::new().expect("own server");
+    // After the harness's `test crash_child ... `.
+    println!();
+    for db in &dbs {
+        println!("db={}", db.name());
+    }
+    println!("dir={}", own.dir().display());
+    println!("postmaster={}", own.pid().expect("running"));
+    let _ = half_built().build_default();
+    unreachable!("the setup never returns");
+}
+
+/// This process's owner record, as pgcluster writes it (the format is part of what is
+/// checked: a record the test makes is taken for a live owner).
+fn live_record() -> String {
+    let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").expect("boot id");
+    let ns = std::fs::read_link("/proc/self/ns/pid").expect("pid namespace");
+    let ns = ns.to_str().expect("text");
+    let ns = ns.trim_start_matches("pid:[").trim_end_matches(']');
+    let stat = std::fs::read_to_string("/proc/self/stat").expect("stat");
+    let after = &stat[stat.rfind(')').expect("comm") + 1..];
+    let start = after.split_whitespace().nth(19).expect("field 22");
+    format!(
+        "pgcluster-owner boot={} pidns={ns} pid={} start={start}",
+        boot.trim(),
+        std::process::id()
+    )
+}
+
+/// The pids of processes whose command line mentions all of `needles`.
+fn pids_mentioning(needles: &[&str]) -> Vec<u32> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse().ok()) else {
+            continue;
+        };
+        if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) {
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            if needles.iter().all(|n| cmdline.contains(n)) {
+                found.push(pid);
+            }
+        }
+    }
+    found
+}
+
+/// Whether `pid` runs (exists and is no zombie).
+fn running(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .is_ok_and(|s| !s.lines().any(|l| l.starts_with("State:\tZ")))
+}
+
+fn kill9(pid: u32) {
+    let status = Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success(), "kill {pid}");
+}
+
+/// A directory made to look like a server's, owned by `uid`, with `record` as its owner
+/// file.
+fn decoy_dir(path: &Path, uid: u32, record: Option<&str>) {
+    std::fs::create_dir(path).expect("decoy directory");
+    if let Some(record) = record {
+        let file = path.join("owner");
+        std::fs::write(&file, record).expect("decoy record");
+        std::os::unix::fs::chown(&file, Some(uid), None).expect("chown");
+    }
+    std::os::unix::fs::chown(path, Some(uid), None).expect("chown");
+}
+
+/// Item 3 of the crash safety: a run killed with SIGKILL, its guardian too, leaves two fresh
+/// databases, a half-built template and a running throwaway server; the next run's sweeps
+/// remove exactly those, and nothing made to look like them that is not a gone owner's.
+#[test]
+fn a_killed_run_is_swept_and_nothing_else() {
+    let _lock = alone();
+    let server = server();
+    let info = conninfo(server);
+    let template = Migrations::new("crash")
+        .dir(migrations_dir())
+        .build(server)
+        .expect("template builds");
+    let mut child = Command::new(std::env::current_exe().expect("test binary"))
+        .args(["crash_child", "--exact", "--nocapture", "--test-threads=1"])
+        .env(CRASH_CHILD, "1")
+        .env(TEST_URL_VAR, &info)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("child runs");
+    let (mut dbs, mut dir, mut postmaster) = (Vec::new(), None, None);
+    let lines = BufReader::new(child.stdout.take().expect("piped")).lines();
+    for line in lines {
+        let line = line.expect("child output");
+        if let Some(db) = line.strip_prefix("db=") {
+            dbs.push(db.to_owned());
+        } else if let Some(d) = line.strip_prefix("dir=") {
+            dir = Some(PathBuf::from(d));
+        } else if let Some(p) = line.strip_prefix("postmaster=") {
+            postmaster = Some(p.parse::<u32>().expect("pid"));
+        } else if line == "building" {
+            break;
+        }
+    }
+    let (dir, postmaster) = (dir.expect("dir"), postmaster.expect("postmaster"));
+    let dir_text = dir.display().to_string();
+    let guardians = pids_mentioning(&["pgcluster-guardian", &dir_text]);
+    assert_eq!(guardians.len(), 1, "{guardians:?}");
+    let child_pid = child.id();
+    kill9(child_pid);
+    kill9(guardians[0]);
+    child.wait().expect("child reaped");
+    let gone = Instant::now();
+    while running(guardians[0]) {
+        assert!(gone.elapsed() < Duration::from_secs(30), "guardian runs");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // Left behind:
+    assert!(dir.is_dir());
+    assert!(running(postmaster));
+    let half = format!(
+        "pgcluster_tpb_{HALF_FAMILY}_{}",
+        &half_built().key().expect("key")[..12]
+    );
+    assert!(exists(server, &half));
+    for db in &dbs {
+        assert!(exists(server, db), "{db}");
+    }
+
+    // Made to look similar: ours but with a live owner, no record, a record naming
+    // another pid or another boot, or not ours.
+    let their_record = server
+        .psql(&format!(
+            "SELECT shobj_description(oid, 'pg_database') FROM pg_database \
+             WHERE datname = '{}'",
+            dbs[0]
+        ))
+        .expect("the child's record");
+    let their_record = their_record.trim_end().to_owned();
+    assert!(
+        their_record.starts_with("pgcluster-owner boot="),
+        "{their_record}"
+    );
+    let me = std::process::id();
+    let other_boot = {
+        let (_, tail) = their_record.split_once(" pidns=").expect("fields");
+        format!("pgcluster-owner boot=00000000-0000-0000-0000-000000000000 pidns={tail}")
+    };
+    let decoy_dbs = [
+        (format!("pgcluster_db_{me}_77_live_owner"), live_record()),
+        (
+            format!("pgcluster_db_{child_pid}_78_no_record"),
+            String::new(),
+        ),
+        (
+            format!("pgcluster_db_{child_pid}_79_not_a_record"),
+            "kept by hand".to_owned(),
+        ),
+        (
+            format!("pgcluster_db_{child_pid}_80_other_boot"),
+            other_boot.clone(),
+        ),
+        (
+            "pgcluster_db_1_81_other_pid".to_owned(),
+            their_record.clone(),
+        ),
+        (
+            format!("pgcluster_{child_pid}_82_other_prefix"),
+            their_record.clone(),
+        ),
+    ];
+    for (name, comment) in &decoy_dbs {
+        let mut sql = format!("CREATE DATABASE {name} TEMPLATE template0;");
+        if !comment.is_empty() {
+            sql.push_str(&format!("COMMENT ON DATABASE {name} IS '{comment}';"));
+        }
+        server.psql(&sql).expect("decoy database");
+    }
+    let server_uid = std::fs::metadata(&dir).expect("dir").uid();
+    let my_uid = std::fs::metadata("/proc/self").expect("proc").uid();
+    let owner_file = std::fs::read_to_string(dir.join("owner")).unwrap_or_default();
+    let tmp = Path::new("/tmp");
+    let decoy_dirs = [
+        (
+            tmp.join(format!("pgcluster-test-{me}-90-dec0")),
+            Some(format!("{}\n", live_record())),
+        ),
+        (
+            tmp.join(format!("pgcluster-test-{child_pid}-91-dec1")),
+            None,
+        ),
+        (
+            tmp.join(format!("pgcluster-test-{child_pid}-92-dec2")),
+            Some(format!("{other_boot}\n")),
+        ),
+        (
+            tmp.join("pgcluster-test-1-93-dec3"),
+            Some(owner_file.clone()),
+        ),
+    ];
+    for (path, record) in &decoy_dirs {
+        decoy_dir(path, server_uid, record.as_deref());
+    }
+    // A symlink to a directory with the dead owner's record, named like a server's.
+    let real = tmp.join(format!("pgcluster-decoy-{me}"));
+    decoy_dir(&real, server_uid, Some(&owner_file));
+    let link = tmp.join(format!("pgcluster-test-{child_pid}-94-dec4"));
+    std::os::unix::fs::symlink(&real, &link).expect("symlink");
+    // Not the servers' user's (only possible to make as root).
+    let foreign = tmp.join(format!("pgcluster-test-{child_pid}-95-dec5"));
+    let foreign = (my_uid == 0 && server_uid != 0).then(|| {
+        decoy_dir(&foreign, 0, Some(&owner_file));
+        foreign
+    });
+
+    // The next run.
+    let removed = pgcluster::testing::sweep_servers().expect("servers swept");
+    let mut dropped = BTreeSet::new();
+    let mut expected: BTreeSet<String> = dbs.iter().cloned().collect();
+    expected.insert(half.clone());
+    let swept = Instant::now();
+    // The killed child's sessions end (and free their locks) once their backends notice.
+    while dropped != expected && swept.elapsed() < Duration::from_secs(30) {
+        dropped.extend(template.sweep().expect("databases swept"));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let survivors: Vec<bool> = decoy_dirs
+        .iter()
+        .map(|(p, _)| p.is_dir())
+        .chain([link.is_symlink(), real.is_dir()])
+        .chain(foreign.iter().map(|f| f.is_dir()))
+        .collect();
+    let dbs_left: Vec<bool> = decoy_dbs.iter().map(|(n, _)| exists(server, n)).collect();
+    // Clean up before asserting.
+    for (name, _) in &decoy_dbs {
+        let _ = server.psql(&format!("DROP DATABASE IF EXISTS {name}"));
+    }
+    for (path, _) in &decoy_dirs {
+        let _ = std::fs::remove_dir_all(path);
+    }
+    let _ = std::fs::remove_file(&link);
+    let _ = std::fs::remove_dir_all(&real);
+    if let Some(f) = &foreign {
+        let _ = std::fs::remove_dir_all(f);
+    }
+
+    assert_eq!(dropped, expected);
+    assert!(!dir.exists(), "{removed:?}");
+    assert!(!running(postmaster));
+    // Another run on the machine may have swept it first; it sweeps nothing else.
+    assert!(removed.iter().all(|r| r == &dir), "{removed:?}");
+    assert!(survivors.iter().all(|s| *s), "{survivors:?}");
+    assert!(dbs_left.iter().all(|s| *s), "{dbs_left:?}");
+    assert!(exists(server, template.name()));
+}
+
+/// Not a test on its own: `pgcluster_test_url_is_used_instead_of_a_throwaway_server` runs
+/// it with `PGCLUSTER_TEST_URL` set.
+#[test]
+fn url_child() {
+    if std::env::var_os(CRASH_CHILD).is_none() {
+        return;
+    }
+    let template = Migrations::new("url")
+        .dir(migrations_dir())
+        .build_default()
+        .expect("template builds");
+    let db = template.fresh().expect("fresh");
+    println!("\ntemplate={}", template.name());
+    println!("db={}", db.name());
+    println!("uri={}", db.uri());
+    let mine = format!("pgcluster-test-{}-", std::process::id());
+    let throwaway = std::fs::read_dir("/tmp")
+        .into_iter()
+        .chain(std::fs::read_dir(std::env::temp_dir()))
+        .flatten()
+        .flatten()
+        .any(|e| e.file_name().to_string_lossy().starts_with(&mine));
+    println!("throwaway={throwaway}");
+    let _ = db.keep();
+}
+
+#[test]
+fn pgcluster_test_url_is_used_instead_of_a_throwaway_server() {
+    let _lock = shared();
+    let server = server();
+    let url = server.libpq_tcp_uri("postgres", "postgres");
+    let output = run_child("url_child", &[(CRASH_CHILD, "1"), (TEST_URL_VAR, &url)])
+        .wait_with_output()
+        .expect("child ends");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let db = field(&output, "db=").expect("db").to_owned();
+    let name = field(&output, "template=").expect("template").to_owned();
+    let uri = field(&output, "uri=").expect("uri").to_owned();
+    let left = exists(server, &db);
+    let _ = server.psql(&format!("DROP DATABASE IF EXISTS {db}"));
+    assert!(left, "{db} is on the server of PGCLUSTER_TEST_URL");
+    assert!(exists(server, &name), "{name}");
+    assert_eq!(field(&output, "throwaway="), Some("false"));
+    assert!(uri.contains(&format!("port={}", server.port())), "{uri}");
+    assert!(!uri.contains(server.password()), "{uri}");
 }

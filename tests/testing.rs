@@ -731,3 +731,119 @@ fn the_log_is_not_read_through_a_symlink_as_root() {
     // The server itself is untouched.
     assert_eq!(server.psql("SELECT 1"), Ok("1\n".to_owned()));
 }
+
+/// The parent pid of `pid` (field 4 of `/proc/<pid>/stat`).
+fn parent_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = stat.get(stat.rfind(')')? + 1..)?;
+    after.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// The processes of the servers in directories whose paths start with `dir`: every
+/// process whose command line mentions it (the postmaster, `runuser` and `sh` around it,
+/// the guardian) and their children (the postmaster's backends).
+fn server_processes(dir: &str) -> Vec<u32> {
+    let all: Vec<u32> = std::fs::read_dir("/proc")
+        .expect("/proc")
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .collect();
+    let mentioning: Vec<u32> = all
+        .iter()
+        .copied()
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains(dir))
+        })
+        .collect();
+    let mut found = mentioning.clone();
+    for pid in all {
+        if parent_of(pid).is_some_and(|p| mentioning.contains(&p)) && !found.contains(&pid) {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+/// When `pid` started (field 22 of `/proc/<pid>/stat`), to tell it from a later process
+/// given the same pid.
+fn start_of(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = stat.get(stat.rfind(')')? + 1..)?;
+    after.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// `pids` with their start times.
+fn started(pids: &[u32]) -> Vec<(u32, u64)> {
+    pids.iter()
+        .filter_map(|&pid| Some((pid, start_of(pid)?)))
+        .collect()
+}
+
+/// Those of `pids` (with their start times) that still exist, zombies included.
+fn existing(pids: &[(u32, u64)]) -> Vec<u32> {
+    pids.iter()
+        .filter(|(pid, start)| start_of(*pid) == Some(*start))
+        .map(|(pid, _)| *pid)
+        .collect()
+}
+
+/// Item 3: `stop` returns only once the postmaster has exited and been reaped, and `drop`
+/// only once the guardian has too: not even a zombie is left for `init` to reap.
+#[test]
+fn after_stop_and_drop_no_process_of_the_server_is_left_not_even_a_zombie() {
+    let mut server = TestServer::new().expect("server starts");
+    let dir = server.dir().display().to_string();
+    let postmaster = server.pid().expect("running");
+    let before = started(&server_processes(&dir));
+    assert!(before.iter().any(|(p, _)| *p == postmaster), "{before:?}");
+    let guardian = processes_mentioning("pgcluster-guardian")
+        .iter()
+        .any(|c| c.contains(&dir));
+    assert!(guardian, "the guardian runs");
+    server.stop().expect("stop");
+    // Right after: only the guardian, waiting for the server to be dropped.
+    let left: Vec<String> = existing(&before)
+        .into_iter()
+        .map(|pid| {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            String::from_utf8_lossy(&cmdline).replace('\0', " ")
+        })
+        .collect();
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert!(left[0].contains("pgcluster-guardian"), "{left:?}");
+    server.start().expect("start again");
+    let again = started(&server_processes(&dir));
+    assert!(again.len() > 2, "{again:?}");
+    drop(server);
+    assert_eq!(existing(&again), Vec::<u32>::new());
+    assert!(!Path::new(&dir).exists());
+}
+
+/// Item 3: `pgcluster demo` returns only after its server's processes are all gone.
+#[cfg(feature = "cli")]
+#[test]
+fn pgcluster_demo_returns_after_its_server_is_gone() {
+    let mut demo = Command::new(env!("CARGO_BIN_EXE_pgcluster"))
+        .arg("demo")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("demo runs");
+    let dir = format!("pgcluster-test-{}-", demo.id());
+    let mut seen = Vec::new();
+    let status = loop {
+        for pid in started(&server_processes(&dir)) {
+            if !seen.contains(&pid) {
+                seen.push(pid);
+            }
+        }
+        if let Some(status) = demo.try_wait().expect("demo") {
+            break status;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status}");
+    assert!(seen.len() > 2, "the demo's server was seen: {seen:?}");
+    assert_eq!(existing(&seen), Vec::<u32>::new());
+}

@@ -43,6 +43,21 @@
 //! even when it exits without running destructors or is killed. That makes
 //! [`TestServer::shared`], one server per process kept in a `static`, safe to use.
 //!
+//! # Crash safety
+//!
+//! - The postmaster is a child of this process: [`TestServer::stop`] and `Drop` return only
+//!   once it has exited *and been reaped* (and `Drop` once the guardian has too), so no
+//!   zombie is left for `init` to reap after a test or `pgcluster demo` returns.
+//! - The guardian waits on a pipe whose other end only this process holds, which the
+//!   kernel closes however the process ends (SIGKILL too).
+//! - Should the guardian be killed as well (a whole process tree killed), the server's
+//!   directory holds an owner record (pid and start time of this process and of the
+//!   guardian, with the boot and pid namespace they ran in), and the first server started
+//!   by a later process, or [`sweep_servers`], stops and removes servers whose owner and
+//!   guardian are both gone — only directories named `pgcluster-test-<pid>-<n>-<hex>`,
+//!   owned by the servers' user, whose record names that pid. Fresh databases and
+//!   half-built templates are recorded and swept the same way ([`Template::sweep`]).
+
 //! ```no_run
 //! use pgcluster::testing::{TestServer, MD5_ROLE};
 //!
@@ -68,9 +83,13 @@
 //! # Ok::<(), pgcluster::testing::Error>(())
 //! ```
 
+mod any_server;
 mod config;
 mod fresh;
+mod leftovers;
 mod os;
+mod owner;
+mod sweep;
 mod template;
 mod tls;
 mod uri;
@@ -79,18 +98,21 @@ use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::fs;
 use std::io::Write;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::conninfo::Env;
+pub use any_server::{test_url, TEST_URL_VAR};
 use config::{hba_conf, percent_encode, roles_sql, server_conf, userinfo};
 pub use fresh::{FreshDatabase, FRESH_PREFIX};
 use os::{
     clear_pg_env, create_dir_private, create_private_dir, find_bin_dir, free_port, ipv6_available,
     os_user_name, RunAs,
 };
+pub use sweep::sweep_servers;
 pub use template::{
     CloneMethod, Migrations, Session, SetupError, Template, TemplateError, BUILDING_PREFIX,
     MAX_FAMILY_LEN, TEMPLATE_PREFIX,
@@ -123,6 +145,9 @@ const PASSWORD_BYTES: usize = 16;
 const PASSWORD_MASK: &str = "********";
 /// The line that makes `postgresql.conf` read our settings.
 const INCLUDE_LINE: &str = "include 'pgcluster.conf'";
+
+/// How often `postmaster.pid` is read while the server starts.
+const READY_POLL: Duration = Duration::from_millis(10);
 
 /// The server's log message when a listen address is in use (`could not bind IPv4 address
 /// "127.0.0.1": Address already in use`).
@@ -435,6 +460,7 @@ impl Builder {
             None => find_bin_dir()?,
         };
         let run_as = RunAs::detect()?;
+        sweep::sweep_once(&run_as);
         let dir = create_private_dir(run_as != RunAs::Me)?;
         // From here on, dropping `server` removes the directory.
         let mut server = TestServer {
@@ -447,6 +473,7 @@ impl Builder {
             timeout: self.timeout,
             run_as,
             guardian: None,
+            postmaster: None,
             password,
         };
         // Both are made and given away while the private directory is still ours alone; after
@@ -454,7 +481,10 @@ impl Builder {
         create_dir_private(&server.sock)?;
         server.run_as.give_dir(&server.sock)?;
         server.run_as.give_dir(&server.dir)?;
-        server.guardian = Some(server.spawn_guardian()?);
+        let guardian = server.spawn_guardian()?;
+        let guardian_pid = guardian.id();
+        server.guardian = Some(guardian);
+        server.record_owner(guardian_pid)?;
         Ok(server)
     }
 }
@@ -470,6 +500,8 @@ pub struct TestServer {
     max_connections: u32,
     password: Password,
     port: u16,
+    /// The postmaster's process (or `runuser`'s, as root), while it runs.
+    postmaster: Option<Child>,
     run_as: RunAs,
     sock: PathBuf,
     timeout: Duration,
@@ -650,17 +682,94 @@ impl TestServer {
         checked("psql", output, String::new())
     }
 
-    /// Starts the server again after [`stop`](Self::stop), on the same port and directories.
+    /// Starts the server again after [`stop`](Self::stop), on the same port and directories,
+    /// and waits until it accepts connections (or, for a standby, read-only ones).
+    ///
+    /// The postmaster is a child of this process (through `runuser` when root), in a process
+    /// group of its own (so that Ctrl-C in a terminal does not reach it), with its output
+    /// appended to the server log: so that stopping the server can wait until its
+    /// postmaster has been reaped, rather than leave a zombie for `init`.
     pub fn start(&mut self) -> Result<(), Error> {
+        // A postmaster stopped or killed from outside: reaped now.
+        self.reap(Duration::ZERO);
         let from = self.log().len();
-        let output = self.pg_ctl_output(["start"])?;
+        let postgres = self.bin.join("postgres");
+        let args: Vec<OsString> = vec![
+            "-c".into(),
+            os::POSTMASTER_SCRIPT.into(),
+            "pgcluster-postmaster".into(),
+            self.log_path().into(),
+            postgres.into(),
+            "-D".into(),
+            self.data.clone().into(),
+        ];
+        let mut cmd = self.command(Path::new("/bin/sh"), args);
+        cmd.stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0);
+        let since = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| Error::io("run", self.bin.join("postgres"), &e))?;
+        let status = self.wait_ready(&mut child, since);
+        let Err(status) = status else {
+            self.postmaster = Some(child);
+            return Ok(());
+        };
+        if !os::wait_child(&mut child, Duration::ZERO) {
+            // Not ready in time: it must not outlive the error.
+            self.postmaster = Some(child);
+            let _ = self.pg_ctl_output(["stop", "-m", "immediate"]);
+            self.reap(os::REAP_BOUND);
+        }
         let log = self.log();
-        checked(
-            "pg_ctl start",
-            output,
-            log.get(from..).unwrap_or("").to_owned(),
-        )
-        .map(drop)
+        Err(Error::Command {
+            program: "postgres".into(),
+            status,
+            output: log.get(from..).unwrap_or("").trim().to_owned(),
+        })
+    }
+
+    /// Waits until the postmaster `child` started (at `since`, in seconds since the epoch, or
+    /// later) says in `postmaster.pid` that it is ready (`ready`, or `standby` for a hot
+    /// standby), as `pg_ctl start -w` does; the error says how it ended instead.
+    fn wait_ready(&self, child: &mut Child, since: u64) -> Result<(), String> {
+        let started = Instant::now();
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Err(status.to_string());
+            }
+            if let Some(bytes) = self.run_as.read_file(&self.data.join("postmaster.pid")) {
+                let text = String::from_utf8_lossy(&bytes);
+                let lines: Vec<&str> = text.lines().map(str::trim).collect();
+                let start = lines.get(2).and_then(|l| l.parse::<u64>().ok());
+                let fresh = start.is_some_and(|t| t.saturating_add(2) >= since);
+                if fresh && matches!(lines.get(7), Some(&("ready" | "standby"))) {
+                    return Ok(());
+                }
+            }
+            if started.elapsed() >= self.timeout {
+                return Err(format!(
+                    "not ready after {} s",
+                    self.timeout.as_secs_f64().ceil()
+                ));
+            }
+            std::thread::sleep(READY_POLL);
+        }
+    }
+
+    /// Reaps the postmaster's process (waiting up to `bound`); whether it is gone.
+    fn reap(&mut self, bound: Duration) -> bool {
+        let Some(child) = self.postmaster.as_mut() else {
+            return true;
+        };
+        let gone = os::wait_child(child, bound);
+        if gone {
+            self.postmaster = None;
+        }
+        gone
     }
 
     /// Stops the server (`fast` mode).
@@ -671,15 +780,19 @@ impl TestServer {
     /// Stops the server in the given mode and waits until it is gone.
     ///
     /// `pg_ctl` returns once `postmaster.pid` is gone; the postmaster removes that file on
-    /// its way out, so this also waits (up to 10 s) until the process itself has exited.
+    /// its way out, so this also waits (up to 10 s) until the postmaster has exited and has
+    /// been reaped: when it returns, no process of the server is left, not even a zombie.
     pub fn stop_mode(&mut self, mode: StopMode) -> Result<(), Error> {
         let postmaster = self.pid();
-        let output = self.pg_ctl_output(["stop", "-m", mode.as_str()])?;
-        checked("pg_ctl stop", output, String::new())?;
-        if let Some(pid) = postmaster {
-            os::wait_exited(pid, Duration::from_secs(10));
+        let output = self.pg_ctl_output(["stop", "-m", mode.as_str()]);
+        if !self.reap(os::REAP_BOUND) {
+            if let Some(pid) = postmaster {
+                // Not started by this process (nothing of ours to reap): at least exited.
+                os::wait_exited(pid, os::REAP_BOUND);
+            }
         }
-        Ok(())
+        let output = output?;
+        checked("pg_ctl stop", output, String::new()).map(drop)
     }
 
     /// Makes the server reread its configuration files (`pg_ctl reload`).
@@ -765,6 +878,13 @@ impl TestServer {
         Err(Error::PortsInUse { log })
     }
 
+    /// Writes the [owner record](sweep) of the private directory: this process and the
+    /// guardian, for a later run to tell whether they are gone.
+    fn record_owner(&self, guardian: u32) -> Result<(), Error> {
+        let text = sweep::server_record(guardian);
+        self.write_file(&self.dir.join(sweep::OWNER_FILE), &text)
+    }
+
     /// Writes a file as the server's OS user (see [`RunAs::write_file`]).
     fn write_file(&self, path: &Path, text: &str) -> Result<(), Error> {
         self.run_as.write_file(path, text)
@@ -837,6 +957,8 @@ impl Drop for TestServer {
             // Nothing to report to in a destructor; the guardian is the fallback.
             let _ = self.stop_mode(StopMode::Immediate);
         }
+        // Stopped from outside (or it died): reaped all the same.
+        self.reap(os::REAP_BOUND);
         let _ = fs::remove_dir_all(&self.dir);
         if let Some(guardian) = self.guardian.take() {
             os::stop_guardian(guardian);

@@ -29,14 +29,23 @@ const APPEND_SCRIPT: &str = r#"grep -qxF -- "$2" "$1" || printf '\n%s\n' "$2" >>
 /// sock/.s.PGSQL.<port>` must stay below the 107 bytes of `sun_path`. Longer bases use `/tmp`.
 const MAX_BASE_DIR_LEN: usize = 40;
 
-/// The guardian: waits until the owning process (`$1`) is gone (or a zombie), then runs the
-/// stop command (`$3...`) and removes the private directory (`$2`).
-const GUARDIAN_SCRIPT: &str = r#"owner=$1 dir=$2; shift 2
-while kill -0 "$owner" 2>/dev/null && ! grep -qs '^State:[[:space:]]*Z' "/proc/$owner/status"; do
-  sleep 0.2
-done
+/// The guardian: waits until its input ends (`read` returns). The owner holds the other end
+/// of that pipe, and the kernel closes it when the owner exits, however it ends (SIGKILL
+/// too); an owner that stops its server itself writes `done` first, and the guardian just
+/// exits. Otherwise it runs the stop command (`$2...`) and removes the private directory
+/// (`$1`). `read` is a shell builtin: the guardian forks nothing while it waits.
+const GUARDIAN_SCRIPT: &str = r#"dir=$1; shift
+read -r line
+[ "$line" = done ] && exit 0
 "$@" >/dev/null 2>&1
 rm -rf "$dir""#;
+
+/// Starts the postmaster (`$2...`) with its output appended to the log (`$1`).
+pub(super) const POSTMASTER_SCRIPT: &str = r#"log=$1; shift
+exec "$@" </dev/null >>"$log" 2>&1"#;
+
+/// How long a stopped server's processes (and a guardian told to go) are waited for.
+pub(super) const REAP_BOUND: Duration = Duration::from_secs(10);
 
 /// Waits, polling `/proc`, until process `pid` has exited (gone, or a zombie that only its
 /// parent has yet to reap), or `bound` has passed.
@@ -226,17 +235,18 @@ impl RunAs {
 }
 
 /// Spawns the guardian: a shell in its own process group (so that Ctrl-C in a terminal
-/// reaches only us) that runs `stop` and removes `dir` once this process is gone.
+/// reaches only us) that runs `stop` and removes `dir` once this process is gone; its
+/// input is a pipe whose other end only this process holds (the standard library makes
+/// its pipes close-on-exec, so no other child inherits it).
 pub(super) fn spawn_guardian(dir: &Path, stop: Vec<OsString>) -> Result<Child, Error> {
     let mut cmd = Command::new("/bin/sh");
     cmd.arg("-c")
         .arg(GUARDIAN_SCRIPT)
         .arg("pgcluster-guardian")
-        .arg(std::process::id().to_string())
         .arg(dir)
         .args(stop)
         .current_dir("/")
-        .stdin(Stdio::null())
+        .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .process_group(0);
@@ -244,10 +254,15 @@ pub(super) fn spawn_guardian(dir: &Path, stop: Vec<OsString>) -> Result<Child, E
     cmd.spawn().map_err(|e| Error::io("run", "/bin/sh", &e))
 }
 
-/// Ends a guardian that is no longer needed, with the children it may have forked (a shell
-/// forked for `grep` or `sleep` shows the guardian's command line until it has run them),
-/// by killing its process group; then reaps it.
+/// Tells a guardian that is no longer needed to exit (`done` on its input), and reaps it.
+/// Should it not exit in time, its process group is killed.
 pub(super) fn stop_guardian(mut guardian: Child) {
+    if let Some(mut input) = guardian.stdin.take() {
+        let _ = input.write_all(b"done\n");
+    }
+    if wait_child(&mut guardian, REAP_BOUND) {
+        return;
+    }
     let group = format!("-{}", guardian.id());
     let killed = Command::new("kill")
         .args(["-KILL", "--", &group])
@@ -261,6 +276,18 @@ pub(super) fn stop_guardian(mut guardian: Child) {
         let _ = guardian.kill();
     }
     let _ = guardian.wait();
+}
+
+/// Waits up to `bound` for `child` to exit, and reaps it; whether it did.
+pub(super) fn wait_child(child: &mut Child, bound: Duration) -> bool {
+    let started = Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) | Err(_) => return true,
+            Ok(None) if started.elapsed() >= bound => return false,
+            Ok(None) => std::thread::sleep(Duration::from_millis(2)),
+        }
+    }
 }
 
 /// Removes every `PG*` variable from the environment `cmd` inherits.
@@ -358,7 +385,7 @@ pub(super) fn ipv6_available() -> bool {
 }
 
 /// The effective uid from the text of `/proc/self/status`.
-fn effective_uid(status: &str) -> Option<u32> {
+pub(super) fn effective_uid(status: &str) -> Option<u32> {
     let line = status.lines().find_map(|l| l.strip_prefix("Uid:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
 }

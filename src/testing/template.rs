@@ -176,7 +176,7 @@ impl std::error::Error for TemplateError {
 /// directory of `.sql` files applied in name order, and/or a setup closure with a version
 /// string the user bumps when the closure changes. Their SHA-256 is the template's *key*.
 /// [`Migrations::build`] makes the template once per key and server and returns a
-/// [`Template`]; [`Template::fresh`] clones it into a [`FreshDatabase`] for one test.
+/// [`Template`]; [`Template::fresh`] clones it into a [`FreshDatabase`](super::FreshDatabase) for one test.
 ///
 /// # How a template is built
 ///
@@ -346,6 +346,9 @@ impl Migrations {
             built_now: false,
         };
         shared.built_now = shared.ensure(&mut admin, &files)?;
+        // Housekeeping: a failure here is no reason to fail the build (`Template::sweep`
+        // reports it).
+        let _ = shared.sweep_gone(&mut admin);
         shared.put_back(admin);
         Ok(Template {
             shared: Arc::new(shared),
@@ -618,7 +621,7 @@ impl Shared {
 
     /// Runs `f` on an administration session; the session goes back to the pool unless the
     /// connection failed (an error with no SQLSTATE).
-    fn with_admin<T>(
+    pub(super) fn with_admin<T>(
         &self,
         f: impl FnOnce(&mut Connection) -> Result<T, TemplateError>,
     ) -> Result<T, TemplateError> {
@@ -693,6 +696,10 @@ impl Shared {
             quote_ident(&building)
         );
         execute(admin, &create, &format!("create database \"{building}\""))?;
+        if let Err(e) = self.record_owner(admin, &building) {
+            let _ = self.drop_database(admin, &building);
+            return Err(e);
+        }
         if let Err(e) = self.migrate(&building, files) {
             let _ = self.drop_database(admin, &building);
             return Err(e);
@@ -777,7 +784,11 @@ impl Shared {
     }
 
     /// Drops a template: clears its flag first (a template cannot be dropped).
-    fn drop_template(&self, admin: &mut Connection, name: &str) -> Result<(), TemplateError> {
+    pub(super) fn drop_template(
+        &self,
+        admin: &mut Connection,
+        name: &str,
+    ) -> Result<(), TemplateError> {
         execute(
             admin,
             &format!("ALTER DATABASE {} IS_TEMPLATE false", quote_ident(name)),
@@ -812,6 +823,16 @@ impl Shared {
     /// Clones the template into `name`; rebuilds it once if it was swept meanwhile (by a
     /// process with other migrations of the same family).
     pub(super) fn clone_to(&self, name: &str) -> Result<CloneMethod, TemplateError> {
+        let method = self.clone_unrecorded(name)?;
+        self.with_admin(|admin| {
+            self.record_owner(admin, name).inspect_err(|_| {
+                let _ = self.drop_database(admin, name);
+            })
+        })?;
+        Ok(method)
+    }
+
+    fn clone_unrecorded(&self, name: &str) -> Result<CloneMethod, TemplateError> {
         match self.with_admin(|admin| self.clone_once(admin, name)) {
             Err(e) if server_sqlstate(&e) == Some(INVALID_CATALOG_NAME) => {
                 let files = self.migrations.files()?;
@@ -905,6 +926,12 @@ impl Shared {
     }
 }
 
+/// The family of a template under construction `pgcluster_tpb_<family>_<12 hex digits>`.
+pub(super) fn family_of(name: &str) -> Option<&str> {
+    let (family, _) = name.strip_prefix(BUILDING_PREFIX)?.rsplit_once('_')?;
+    (check_family(family).is_ok() && is_family_name(name, family)).then_some(family)
+}
+
 /// Whether `name` is `<prefix><family>_<12 hex digits>` for one of the two prefixes.
 fn is_family_name(name: &str, family: &str) -> bool {
     [TEMPLATE_PREFIX, BUILDING_PREFIX].iter().any(|prefix| {
@@ -921,7 +948,7 @@ fn is_family_name(name: &str, family: &str) -> bool {
 }
 
 /// The advisory lock of a family: the first 8 bytes of a SHA-256, as a signed bigint.
-fn lock_id(family: &str) -> i64 {
+pub(super) fn lock_id(family: &str) -> i64 {
     let digest = Sha256::digest(format!("pgcluster template family {family}"));
     let mut bytes = [0u8; 8];
     bytes.copy_from_slice(&digest[..8]);
@@ -988,7 +1015,7 @@ fn sessions_in(admin: &mut Connection, database: &str) -> Result<Vec<Session>, E
 }
 
 /// Runs a one-column query with text parameters; the column's values.
-fn run(
+pub(super) fn run(
     conn: &mut Connection,
     sql: &str,
     params: &[&str],
@@ -1009,7 +1036,7 @@ fn run(
 }
 
 /// Runs one statement with the simple protocol (no parameters: utility statements).
-fn execute(conn: &mut Connection, sql: &str, action: &str) -> Result<(), TemplateError> {
+pub(super) fn execute(conn: &mut Connection, sql: &str, action: &str) -> Result<(), TemplateError> {
     conn.simple_query(sql)
         .map(drop)
         .map_err(|source| TemplateError::Server {

@@ -4,6 +4,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use super::owner::Owner;
 use super::template::{CloneMethod, Shared, Template, TemplateError};
 use crate::blocking::Connection;
 use crate::Error;
@@ -62,7 +63,7 @@ impl Template {
     /// `pgcluster_db_<pid>_<n>_<thread name>`; see [`FreshDatabase`].
     pub fn fresh(&self) -> Result<FreshDatabase, TemplateError> {
         let name = fresh_name();
-        let method = self.shared.clone_to(&name)?;
+        let method = self.shared.clone_to(&name, Owner::current())?;
         Ok(FreshDatabase::new(Arc::clone(&self.shared), name, method))
     }
 
@@ -96,7 +97,8 @@ impl Template {
         );
         let thread = std::thread::current();
         let name = name_for(owner, n, thread.name().unwrap_or("thread"));
-        let method = self.shared.clone_to(&name)?;
+        // Recorded as the owner's (if it runs here), so that it is swept once that is gone.
+        let method = self.shared.clone_to(&name, Owner::of(owner).as_ref())?;
         Ok(FreshDatabase::new(Arc::clone(&self.shared), name, method))
     }
 }

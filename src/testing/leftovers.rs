@@ -45,14 +45,15 @@ impl Template {
 }
 
 impl Shared {
-    /// Records this process as the owner of database `name` (nothing where `/proc` does
-    /// not tell: such a database is never swept).
+    /// Records `owner` as the owner of database `name` (nothing for `None`, where `/proc`
+    /// does not tell: such a database is never swept).
     pub(super) fn record_owner(
         &self,
         admin: &mut Connection,
         name: &str,
+        owner: Option<&Owner>,
     ) -> Result<(), TemplateError> {
-        let Some(owner) = Owner::current() else {
+        let Some(owner) = owner else {
             return Ok(());
         };
         // The record is made of `a-z`, `0-9`, `-`, `=` and spaces: nothing to escape.

@@ -10,6 +10,7 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 
 use super::config::percent_encode;
+use super::owner::Owner;
 use super::{TestServer, SUPERUSER};
 use crate::blocking::Connection;
 use crate::conninfo::{Config, Env};
@@ -696,7 +697,7 @@ impl Shared {
             quote_ident(&building)
         );
         execute(admin, &create, &format!("create database \"{building}\""))?;
-        if let Err(e) = self.record_owner(admin, &building) {
+        if let Err(e) = self.record_owner(admin, &building, Owner::current()) {
             let _ = self.drop_database(admin, &building);
             return Err(e);
         }
@@ -822,10 +823,14 @@ impl Shared {
 
     /// Clones the template into `name`; rebuilds it once if it was swept meanwhile (by a
     /// process with other migrations of the same family).
-    pub(super) fn clone_to(&self, name: &str) -> Result<CloneMethod, TemplateError> {
+    pub(super) fn clone_to(
+        &self,
+        name: &str,
+        owner: Option<&Owner>,
+    ) -> Result<CloneMethod, TemplateError> {
         let method = self.clone_unrecorded(name)?;
         self.with_admin(|admin| {
-            self.record_owner(admin, name).inspect_err(|_| {
+            self.record_owner(admin, name, owner).inspect_err(|_| {
                 let _ = self.drop_database(admin, name);
             })
         })?;

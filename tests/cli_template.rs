@@ -188,18 +188,24 @@ fn clone_prints_a_url_of_a_fresh_database_that_drop_removes() {
     // The template is the one `build` made, untouched.
     assert_eq!(names("pgcluster_tpl_cli_clone_"), [template.as_str()]);
 
-    // A second clone is another database; --owner names its owner.
+    // A second clone is another database; --owner names its owner (a process that lives
+    // as long as this test, so that no build sweeps its database meanwhile).
+    let mut holder = Command::new("sleep").arg("60").spawn().expect("sleep runs");
+    let holder_pid = holder.id().to_string();
     let other = line(&[
         "template",
         "clone",
         "--family",
         "cli_clone",
         "--owner",
-        "4242",
+        &holder_pid,
         dir,
     ]);
     let other_name = other.rsplit('/').next().unwrap().to_owned();
-    assert!(other_name.starts_with("pgcluster_db_4242_"), "{other_name}");
+    assert!(
+        other_name.starts_with(&format!("pgcluster_db_{holder_pid}_")),
+        "{other_name}"
+    );
     assert_eq!(names(&other_name), [other_name.as_str()]);
 
     // Drop by URL and by name.
@@ -213,6 +219,8 @@ fn clone_prints_a_url_of_a_fresh_database_that_drop_removes() {
         (0, String::new(), String::new())
     );
     assert!(names(&other_name).is_empty());
+    holder.kill().expect("kill");
+    holder.wait().expect("reaped");
     // Gone: an error, unless --if-exists.
     let (status, _, stderr) = pgcluster(&["template", "drop", &name]);
     assert_eq!(status, 1);
@@ -315,6 +323,39 @@ fn the_family_defaults_to_the_directory_name() {
     assert!(name.starts_with("pgcluster_tpl_cli_default_"), "{name}");
     assert_eq!(
         pgcluster(&["template", "drop", "--yes", &name]),
+        (0, String::new(), String::new())
+    );
+}
+
+#[test]
+fn a_clone_whose_owner_is_gone_is_swept_by_the_next_build() {
+    let dir = migrations_dir();
+    let dir = dir.to_str().unwrap();
+    // A stand-in for a Python or Go test run that is killed holding its database.
+    let mut run = Command::new("sleep").arg("60").spawn().expect("sleep runs");
+    let owner = run.id().to_string();
+    let url = line(&[
+        "template", "clone", "--family", "cli_gone", "--owner", &owner, dir,
+    ]);
+    let name = url.rsplit('/').next().unwrap().to_owned();
+    assert!(
+        name.starts_with(&format!("pgcluster_db_{owner}_")),
+        "{name}"
+    );
+    // While the owner runs, a build leaves its database alone.
+    let template = line(&["template", "build", "--family", "cli_gone", dir]);
+    assert_eq!(names(&name), [name.as_str()]);
+    run.kill().expect("kill");
+    run.wait().expect("reaped");
+    // Once it is gone, the next build drops it, and nothing else.
+    assert_eq!(
+        line(&["template", "build", "--family", "cli_gone", dir]),
+        template
+    );
+    assert!(names(&name).is_empty(), "{name} swept");
+    assert_eq!(names("pgcluster_tpl_cli_gone_"), [template.as_str()]);
+    assert_eq!(
+        pgcluster(&["template", "drop", "-y", &template]),
         (0, String::new(), String::new())
     );
 }

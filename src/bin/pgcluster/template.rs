@@ -76,6 +76,8 @@ pub(crate) enum TemplateCommand {
     /// template drop URL` when the test is done. <owner> is the process that uses it:
     /// --owner, by default the process that ran this program (the test run); name a
     /// longer-lived process with --owner when a shell runs pgcluster (e.g. `--owner $$`).
+    /// Once the owner has exited (a run killed before it dropped its databases), the next
+    /// `template build` or `template clone` on the server drops the database.
     #[command(verbatim_doc_comment)]
     Clone {
         #[command(flatten)]

@@ -4,12 +4,15 @@
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use pgcluster::testing::{StopMode, TestServer, MD5_ROLE, PASSWORD_ROLE, REJECT_ROLE, SCRAM_ROLE};
+use pgcluster::testing::{
+    Init, StopMode, TestServer, MD5_ROLE, PASSWORD_ROLE, REJECT_ROLE, SCRAM_ROLE,
+};
 
 /// Set (to `exit` or `wait`) in the environment of the child process that `guardian_child`
 /// runs in.
@@ -846,4 +849,60 @@ fn pgcluster_demo_returns_after_its_server_is_gone() {
     assert!(status.success(), "{status}");
     assert!(seen.len() > 2, "the demo's server was seen: {seen:?}");
     assert_eq!(existing(&seen), Vec::<u32>::new());
+}
+
+/// `SELECT system_identifier FROM pg_control_system()`: the same for copies of one
+/// `initdb`.
+fn system_identifier(server: &TestServer) -> String {
+    server
+        .psql("SELECT system_identifier FROM pg_control_system()")
+        .expect("psql")
+}
+
+/// Item 5: `initdb` runs once per cache (two servers starting at once on an empty cache
+/// build it once), later servers copy it, and the cache is private to the servers' user.
+#[test]
+fn initdb_runs_once_per_cache_and_servers_copy_it() {
+    let cache = Path::new("/tmp").join(format!("pgcluster-initdb-test-{}", std::process::id()));
+    let start = || TestServer::builder().initdb_cache(&cache).start();
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(start);
+        let b = s.spawn(start);
+        (a.join().expect("a"), b.join().expect("b"))
+    });
+    let (a, b) = (a.expect("a starts"), b.expect("b starts"));
+    let c = start().expect("c starts");
+    let plain = TestServer::builder()
+        .no_initdb_cache()
+        .start()
+        .expect("plain starts");
+    let entries: Vec<String> = std::fs::read_dir(&cache)
+        .expect("the cache exists")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    let meta = std::fs::metadata(&cache).expect("cache");
+    let server_uid = std::fs::metadata(a.dir()).expect("dir").uid();
+    let ids = [&a, &b, &c, &plain].map(system_identifier);
+    let inits = [a.init(), b.init(), c.init(), plain.init()];
+    drop((a, b, c, plain));
+    std::fs::remove_dir_all(&cache).expect("cache removed");
+
+    let built = inits[..2].iter().filter(|i| **i == Init::Built).count();
+    assert_eq!(built, 1, "{inits:?}");
+    assert!(inits[..2].contains(&Init::Hit), "{inits:?}");
+    assert_eq!(inits[2..], [Init::Hit, Init::Plain]);
+    assert_eq!(
+        entries.len(),
+        1,
+        "one entry, nothing temporary: {entries:?}"
+    );
+    assert_eq!(entries[0].len(), 32, "{entries:?}");
+    assert_eq!(meta.permissions().mode() & 0o7777, 0o700);
+    assert_eq!(meta.uid(), server_uid);
+    assert!(
+        ids[0] == ids[1] && ids[1] == ids[2],
+        "copies of one initdb: {ids:?}"
+    );
+    assert_ne!(ids[0], ids[3], "its own initdb: {ids:?}");
 }

@@ -842,8 +842,9 @@ mod tests {
         assert!(error::Error::source(&past).is_none());
     }
 
-    /// The row APIs of the connection against a real server.
-    #[cfg(feature = "testing")]
+    /// The row APIs of the connection against a real server (on the async API, which
+    /// `testing` alone does not build).
+    #[cfg(all(feature = "testing", feature = "async"))]
     mod server {
         use crate::connection::Connection;
         use crate::conninfo::{Config, Env};

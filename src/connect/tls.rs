@@ -164,7 +164,8 @@ fn failure(e: &HandshakeError, settings: &TlsSettings) -> TlsError {
     }
 }
 
-#[cfg(test)]
+// The fake servers and the client's socket are tokio's: these tests need the async driver.
+#[cfg(all(test, feature = "async"))]
 #[allow(
     clippy::unwrap_used,
     reason = "a test fails loudly on unexpected input"

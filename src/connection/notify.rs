@@ -110,7 +110,8 @@ impl Connection {
     }
 }
 
-#[cfg(test)]
+// The peer writes between the connection's waits, on one thread: tokio's driver only.
+#[cfg(all(test, feature = "async"))]
 mod tests {
     use super::*;
     use crate::io_text::SERVER_CLOSED;

@@ -1,11 +1,16 @@
 //! Fakes for the connection's unit tests (a startup's end, backend messages, a connection
 //! over a socket pair), and the tests of the query exchange against a scripted peer.
+//!
+//! The exchange tests run on the driver the build has: tokio's when `async` is on, else
+//! the std one. Their peer is a std socket that writes each reply before the query is
+//! sent (the socket's buffer holds it), so neither driver waits on the test's own thread.
 
 use pgcluster_protocol::frame::FrameReader;
 use pgcluster_protocol::limits::Limits;
 use pgcluster_protocol::startup::Ready;
-use tokio::io::AsyncWriteExt;
-use tokio::net::UnixStream;
+use std::future::Future;
+use std::io::Write;
+use std::os::unix::net::UnixStream;
 
 use super::*;
 use crate::error::Error;
@@ -48,17 +53,41 @@ pub(crate) fn msg(tag: u8, body: &[u8]) -> Vec<u8> {
     v
 }
 
-/// A connection just after startup, and the server's end of its socket.
+/// A connection just after startup on the build's driver, and the server's end of its
+/// socket. Called inside [`run`] (tokio registers the socket with the running runtime).
 fn connected() -> (Connection, UnixStream) {
     let (a, b) = UnixStream::pair().unwrap();
-    let conn = Connection::from_parts(
-        Stream::from(a),
-        FrameReader::new(Limits::default()),
-        ready(),
-    );
+    let conn = Connection::from_parts(stream(a), FrameReader::new(Limits::default()), ready());
     (conn, b)
 }
 
+/// The client's end of the socket pair on tokio's driver.
+#[cfg(feature = "async")]
+fn stream(a: UnixStream) -> Stream {
+    a.set_nonblocking(true).unwrap();
+    Stream::from(tokio::net::UnixStream::from_std(a).unwrap())
+}
+
+/// The client's end of the socket pair on the std driver.
+#[cfg(not(feature = "async"))]
+fn stream(a: UnixStream) -> Stream {
+    Stream::from(a)
+}
+
+/// Drives a test on the build's driver: a current-thread tokio runtime, or (without
+/// `async`) the std driver's thread-park executor.
+fn run<T>(test: impl Future<Output = T>) -> T {
+    #[cfg(feature = "async")]
+    {
+        rt().block_on(test)
+    }
+    #[cfg(not(feature = "async"))]
+    {
+        crate::driver::block_on(test)
+    }
+}
+
+#[cfg(feature = "async")]
 fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -66,6 +95,8 @@ fn rt() -> tokio::runtime::Runtime {
         .expect("test runtime")
 }
 
+// Dropping a query half way needs a timer that can drop the future: tokio's.
+#[cfg(feature = "async")]
 #[test]
 fn a_query_dropped_half_way_breaks_the_connection() {
     rt().block_on(async {
@@ -82,7 +113,7 @@ fn a_query_dropped_half_way_breaks_the_connection() {
 
 #[test]
 fn repr_state_and_parameters() {
-    rt().block_on(async {
+    run(async {
         let (mut conn, _b) = connected();
         conn.set_dsn("dbname=deploy_demo".into());
         let repr = conn.repr();
@@ -106,7 +137,7 @@ fn repr_state_and_parameters() {
 
 #[test]
 fn rows_nulls_notices_and_server_close_after_fatal() {
-    rt().block_on(async {
+    run(async {
         let (mut conn, mut b) = connected();
         let mut reply = Vec::new();
         let mut t = vec![0, 1];
@@ -121,7 +152,7 @@ fn rows_nulls_notices_and_server_close_after_fatal() {
         reply.extend(msg(b'C', b"SELECT 2\0"));
         reply.extend(msg(b'I', b""));
         reply.extend(msg(b'Z', b"I"));
-        b.write_all(&reply).await.unwrap();
+        b.write_all(&reply).unwrap();
         let results = conn.simple_query("select x; ").await.unwrap();
         assert_eq!(results.len(), 2);
         assert_eq!(
@@ -139,7 +170,6 @@ fn rows_nulls_notices_and_server_close_after_fatal() {
             b'E',
             b"SFATAL\0VFATAL\0C57P01\0Mterminating connection due to administrator command\0\0",
         ))
-        .await
         .unwrap();
         drop(b);
         let err = conn.simple_query("select 1").await.unwrap_err();
@@ -159,9 +189,9 @@ fn rows_nulls_notices_and_server_close_after_fatal() {
 
 #[test]
 fn lost_sync_breaks_and_bad_ready_for_query_ends_the_query() {
-    rt().block_on(async {
+    run(async {
         let (mut conn, mut b) = connected();
-        b.write_all(&msg(b'Z', b"II")).await.unwrap();
+        b.write_all(&msg(b'Z', b"II")).unwrap();
         let err = conn.simple_query("select 1").await.unwrap_err();
         assert_eq!(
             err.to_string(),
@@ -171,7 +201,7 @@ fn lost_sync_breaks_and_bad_ready_for_query_ends_the_query() {
 
         let mut reply = b"C".to_vec();
         reply.extend_from_slice(&40000u32.to_be_bytes());
-        b.write_all(&reply).await.unwrap();
+        b.write_all(&reply).unwrap();
         let Err(Error::Query(e)) = conn.simple_query("select 1").await else {
             panic!("expected a query error")
         };
@@ -186,20 +216,18 @@ fn lost_sync_breaks_and_bad_ready_for_query_ends_the_query() {
 
 #[test]
 fn unknown_message_keeps_the_connection_and_eof_appends_server_closed() {
-    rt().block_on(async {
-        let (a, mut b) = UnixStream::pair().unwrap();
-        let mut conn =
-            Connection::from_parts(Stream::from(a), FrameReader::new(Limits::default()), ready());
+    run(async {
+        let (mut conn, mut b) = connected();
         let mut reply = msg(b'q', b"");
         reply.extend(msg(b'Z', b"I"));
-        b.write_all(&reply).await.unwrap();
+        b.write_all(&reply).unwrap();
         let err = conn.simple_query("select 1").await.unwrap_err();
         assert_eq!(
             err.to_string(),
             "Got an error from the database server:\n    unexpected response from server; first received character was \"q\""
         );
         assert_eq!(conn.state(), State::Open);
-        b.write_all(&msg(b'q', b"")).await.unwrap();
+        b.write_all(&msg(b'q', b"")).unwrap();
         drop(b);
         let err = conn.simple_query("select 1").await.unwrap_err();
         let Error::Query(e) = err else {

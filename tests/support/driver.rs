@@ -28,19 +28,25 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::thread::Thread;
 use std::time::Duration;
 
+#[cfg(feature = "blocking")]
+use pgcluster::blocking;
 use pgcluster::cluster::{CreateOptions, DatabaseInfo, DatabaseName, DropOptions};
 use pgcluster::connection::{Notification, QueryResult, State, Statement};
 use pgcluster::conninfo::{Env, Resolved};
 use pgcluster::error::{ConnectError, Error};
 use pgcluster::rows::{Row, Rows};
-use pgcluster::{blocking, Cluster, Connection, ErrorFields, TransactionStatus};
+#[cfg(feature = "async")]
+use pgcluster::{Cluster, Connection};
+use pgcluster::{ErrorFields, TransactionStatus};
 
 /// Which API, and so which driver, a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Driver {
     /// `pgcluster::blocking`: no runtime anywhere in the test.
+    #[cfg(feature = "blocking")]
     Blocking,
     /// `pgcluster::Connection` / `pgcluster::Cluster` on a current-thread tokio runtime.
+    #[cfg(feature = "async")]
     Async,
 }
 
@@ -53,11 +59,13 @@ pub enum Driver {
 macro_rules! both_drivers {
     (sync $name:ident) => {
         mod $name {
+            #[cfg(feature = "blocking")]
             #[test]
             fn blocking() {
                 super::$name($crate::connecting::Driver::Blocking)
             }
 
+            #[cfg(feature = "async")]
             #[test]
             fn tokio() {
                 super::$name($crate::connecting::Driver::Async)
@@ -73,12 +81,14 @@ macro_rules! both_drivers {
             #[allow(unused_imports)]
             use super::*;
 
+            #[cfg(feature = "blocking")]
             #[test]
             fn blocking() {
                 use $crate::connecting::Driver;
                 $runner(Driver::Blocking, super::$name(Driver::Blocking))
             }
 
+            #[cfg(feature = "async")]
             #[test]
             fn tokio() {
                 use $crate::connecting::Driver;
@@ -94,7 +104,7 @@ pub(crate) use both_drivers;
 /// is too slow to make twice or cannot be made twice (a standby promoted, a network
 /// namespace): each stage runs on both drivers before the next.
 pub fn on_each_driver<F: Future>(mut test: impl FnMut(Driver) -> F) {
-    for driver in Driver::ALL {
+    for &driver in Driver::ALL {
         eprintln!("-- on the {} driver", driver.name());
         driver.run(test(driver));
     }
@@ -106,14 +116,21 @@ pub fn run<F: Future>(driver: Driver, test: F) -> F::Output {
 }
 
 impl Driver {
-    /// Both, blocking first.
-    pub const ALL: [Driver; 2] = [Driver::Blocking, Driver::Async];
+    /// Both, blocking first (those the build has: `blocking`, `async`).
+    pub const ALL: &'static [Driver] = &[
+        #[cfg(feature = "blocking")]
+        Driver::Blocking,
+        #[cfg(feature = "async")]
+        Driver::Async,
+    ];
 
     /// `blocking` or `tokio`, as the generated tests are named: for names a test's two
     /// runs must not share (files, channels, databases) while they run side by side.
     pub fn name(self) -> &'static str {
         match self {
+            #[cfg(feature = "blocking")]
             Driver::Blocking => "blocking",
+            #[cfg(feature = "async")]
             Driver::Async => "tokio",
         }
     }
@@ -122,7 +139,9 @@ impl Driver {
     /// [`Driver::Blocking`], a fresh current-thread tokio runtime for [`Driver::Async`].
     pub fn run<F: Future>(self, test: F) -> F::Output {
         match self {
+            #[cfg(feature = "blocking")]
             Driver::Blocking => block_on(test),
+            #[cfg(feature = "async")]
             Driver::Async => tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
@@ -134,7 +153,9 @@ impl Driver {
     /// `blocking::Connection::connect` or `Connection::connect`.
     pub async fn connect(self, config: &Resolved) -> Result<AnyConnection, ConnectError> {
         match self {
+            #[cfg(feature = "blocking")]
             Driver::Blocking => blocking::Connection::connect(config).map(AnyConnection::Blocking),
+            #[cfg(feature = "async")]
             Driver::Async => Connection::connect(config).await.map(AnyConnection::Async),
         }
     }
@@ -142,7 +163,9 @@ impl Driver {
     /// `blocking::Cluster::new` or `Cluster::new`.
     pub fn cluster(self, setting: &str) -> Result<AnyCluster, Error> {
         match self {
+            #[cfg(feature = "blocking")]
             Driver::Blocking => blocking::Cluster::new(setting).map(AnyCluster::Blocking),
+            #[cfg(feature = "async")]
             Driver::Async => Cluster::new(setting).map(AnyCluster::Async),
         }
     }
@@ -151,7 +174,9 @@ impl Driver {
     /// `tokio::task::yield_now` for [`Driver::Async`].
     pub async fn yield_now(self) {
         match self {
+            #[cfg(feature = "blocking")]
             Driver::Blocking => std::thread::yield_now(),
+            #[cfg(feature = "async")]
             Driver::Async => tokio::task::yield_now().await,
         }
     }
@@ -159,7 +184,9 @@ impl Driver {
     /// `blocking::get_cluster` or `get_cluster` (rex's name for it).
     pub fn get_cluster(self, setting: &str) -> Result<AnyCluster, Error> {
         match self {
+            #[cfg(feature = "blocking")]
             Driver::Blocking => blocking::get_cluster(setting).map(AnyCluster::Blocking),
+            #[cfg(feature = "async")]
             Driver::Async => pgcluster::get_cluster(setting).map(AnyCluster::Async),
         }
     }
@@ -167,7 +194,9 @@ impl Driver {
     /// Sleeps: the thread for [`Driver::Blocking`], the task for [`Driver::Async`].
     pub async fn sleep(self, duration: Duration) {
         match self {
+            #[cfg(feature = "blocking")]
             Driver::Blocking => std::thread::sleep(duration),
+            #[cfg(feature = "async")]
             Driver::Async => tokio::time::sleep(duration).await,
         }
     }
@@ -182,11 +211,13 @@ impl Driver {
         B: Future,
     {
         match self {
+            #[cfg(feature = "blocking")]
             Driver::Blocking => std::thread::scope(|scope| {
                 let first = scope.spawn(|| block_on(first));
                 let second = block_on(second);
                 (first.join().expect("first half panicked"), second)
             }),
+            #[cfg(feature = "async")]
             Driver::Async => tokio::join!(first, second),
         }
     }
@@ -199,7 +230,9 @@ impl Driver {
         F::Output: Send + 'static,
     {
         match self {
+            #[cfg(feature = "blocking")]
             Driver::Blocking => Task::Thread(std::thread::spawn(move || block_on(task))),
+            #[cfg(feature = "async")]
             Driver::Async => Task::Tokio(tokio::spawn(task)),
         }
     }
@@ -208,8 +241,10 @@ impl Driver {
 /// A task started by [`Driver::spawn`].
 pub enum Task<T> {
     /// On a thread of its own.
+    #[cfg(feature = "blocking")]
     Thread(std::thread::JoinHandle<T>),
     /// On the test's tokio runtime.
+    #[cfg(feature = "async")]
     Tokio(tokio::task::JoinHandle<T>),
 }
 
@@ -217,7 +252,9 @@ impl<T> Task<T> {
     /// Its result; panics if it panicked.
     pub async fn join(self) -> T {
         match self {
+            #[cfg(feature = "blocking")]
             Task::Thread(handle) => handle.join().expect("task panicked"),
+            #[cfg(feature = "async")]
             Task::Tokio(handle) => handle.await.expect("task panicked"),
         }
     }
@@ -227,6 +264,7 @@ impl<T> Task<T> {
     /// bounds, with generous limits.
     pub async fn join_within(self, limit: Duration) -> Option<T> {
         match self {
+            #[cfg(feature = "blocking")]
             Task::Thread(handle) => {
                 let started = std::time::Instant::now();
                 while !handle.is_finished() {
@@ -237,6 +275,7 @@ impl<T> Task<T> {
                 }
                 Some(handle.join().expect("task panicked"))
             }
+            #[cfg(feature = "async")]
             Task::Tokio(handle) => tokio::time::timeout(limit, handle)
                 .await
                 .ok()
@@ -272,8 +311,10 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
 /// runtime it was opened on: use it only inside the same [`Driver::run`].
 pub enum AnyConnection {
     /// `pgcluster::blocking::Connection`.
+    #[cfg(feature = "blocking")]
     Blocking(blocking::Connection),
     /// `pgcluster::Connection`.
+    #[cfg(feature = "async")]
     Async(Connection),
 }
 
@@ -281,7 +322,9 @@ impl AnyConnection {
     /// Which driver it runs on.
     pub fn driver(&self) -> Driver {
         match self {
+            #[cfg(feature = "blocking")]
             AnyConnection::Blocking(_) => Driver::Blocking,
+            #[cfg(feature = "async")]
             AnyConnection::Async(_) => Driver::Async,
         }
     }
@@ -289,7 +332,9 @@ impl AnyConnection {
     /// The address of the API's connection object (`{:p}`), as its repr shows it.
     pub fn address(&self) -> String {
         match self {
+            #[cfg(feature = "blocking")]
             AnyConnection::Blocking(c) => format!("{c:p}"),
+            #[cfg(feature = "async")]
             AnyConnection::Async(c) => format!("{c:p}"),
         }
     }
@@ -297,7 +342,9 @@ impl AnyConnection {
     /// `simple_query`.
     pub async fn simple_query(&mut self, sql: &str) -> Result<Vec<QueryResult>, Error> {
         match self {
+            #[cfg(feature = "blocking")]
             AnyConnection::Blocking(c) => c.simple_query(sql),
+            #[cfg(feature = "async")]
             AnyConnection::Async(c) => c.simple_query(sql).await,
         }
     }
@@ -305,7 +352,9 @@ impl AnyConnection {
     /// `simple_query_rows`.
     pub async fn simple_query_rows(&mut self, sql: &str) -> Result<Vec<Rows>, Error> {
         match self {
+            #[cfg(feature = "blocking")]
             AnyConnection::Blocking(c) => c.simple_query_rows(sql),
+            #[cfg(feature = "async")]
             AnyConnection::Async(c) => c.simple_query_rows(sql).await,
         }
     }
@@ -317,7 +366,9 @@ impl AnyConnection {
         params: &[Option<&str>],
     ) -> Result<QueryResult, Error> {
         match self {
+            #[cfg(feature = "blocking")]
             AnyConnection::Blocking(c) => c.query(sql, params),
+            #[cfg(feature = "async")]
             AnyConnection::Async(c) => c.query(sql, params).await,
         }
     }
@@ -325,7 +376,9 @@ impl AnyConnection {
     /// `query_rows`.
     pub async fn query_rows(&mut self, sql: &str, params: &[Option<&str>]) -> Result<Rows, Error> {
         match self {
+            #[cfg(feature = "blocking")]
             AnyConnection::Blocking(c) => c.query_rows(sql, params),
+            #[cfg(feature = "async")]
             AnyConnection::Async(c) => c.query_rows(sql, params).await,
         }
     }
@@ -333,7 +386,9 @@ impl AnyConnection {
     /// `prepare`.
     pub async fn prepare(&mut self, sql: &str) -> Result<Statement, Error> {
         match self {
+            #[cfg(feature = "blocking")]
             AnyConnection::Blocking(c) => c.prepare(sql),
+            #[cfg(feature = "async")]
             AnyConnection::Async(c) => c.prepare(sql).await,
         }
     }
@@ -345,7 +400,9 @@ impl AnyConnection {
         params: &[Option<&str>],
     ) -> Result<QueryResult, Error> {
         match self {
+            #[cfg(feature = "blocking")]
             AnyConnection::Blocking(c) => c.query_prepared(statement, params),
+            #[cfg(feature = "async")]
             AnyConnection::Async(c) => c.query_prepared(statement, params).await,
         }
     }
@@ -361,7 +418,9 @@ impl AnyConnection {
         F: FnMut(Row<'_>) + Send,
     {
         match self {
+            #[cfg(feature = "blocking")]
             AnyConnection::Blocking(c) => c.query_each(sql, params, f),
+            #[cfg(feature = "async")]
             AnyConnection::Async(c) => c.query_each(sql, params, f).await,
         }
     }
@@ -369,7 +428,9 @@ impl AnyConnection {
     /// `copy_in`.
     pub async fn copy_in(&mut self, sql: &str, data: &[u8]) -> Result<QueryResult, Error> {
         match self {
+            #[cfg(feature = "blocking")]
             AnyConnection::Blocking(c) => c.copy_in(sql, data),
+            #[cfg(feature = "async")]
             AnyConnection::Async(c) => c.copy_in(sql, data).await,
         }
     }
@@ -377,7 +438,9 @@ impl AnyConnection {
     /// `copy_out`.
     pub async fn copy_out(&mut self, sql: &str) -> Result<Vec<u8>, Error> {
         match self {
+            #[cfg(feature = "blocking")]
             AnyConnection::Blocking(c) => c.copy_out(sql),
+            #[cfg(feature = "async")]
             AnyConnection::Async(c) => c.copy_out(sql).await,
         }
     }
@@ -385,7 +448,9 @@ impl AnyConnection {
     /// `close`.
     pub async fn close(&mut self) {
         match self {
+            #[cfg(feature = "blocking")]
             AnyConnection::Blocking(c) => c.close(),
+            #[cfg(feature = "async")]
             AnyConnection::Async(c) => c.close().await,
         }
     }
@@ -393,7 +458,9 @@ impl AnyConnection {
     /// `state`.
     pub fn state(&self) -> State {
         match self {
+            #[cfg(feature = "blocking")]
             AnyConnection::Blocking(c) => c.state(),
+            #[cfg(feature = "async")]
             AnyConnection::Async(c) => c.state(),
         }
     }
@@ -401,7 +468,9 @@ impl AnyConnection {
     /// `parameter`.
     pub fn parameter(&self, name: &str) -> Option<&str> {
         match self {
+            #[cfg(feature = "blocking")]
             AnyConnection::Blocking(c) => c.parameter(name),
+            #[cfg(feature = "async")]
             AnyConnection::Async(c) => c.parameter(name),
         }
     }
@@ -409,7 +478,9 @@ impl AnyConnection {
     /// `take_notices`.
     pub fn take_notices(&mut self) -> Vec<ErrorFields> {
         match self {
+            #[cfg(feature = "blocking")]
             AnyConnection::Blocking(c) => c.take_notices(),
+            #[cfg(feature = "async")]
             AnyConnection::Async(c) => c.take_notices(),
         }
     }
@@ -417,7 +488,9 @@ impl AnyConnection {
     /// `take_notifications`.
     pub fn take_notifications(&mut self) -> Vec<Notification> {
         match self {
+            #[cfg(feature = "blocking")]
             AnyConnection::Blocking(c) => c.take_notifications(),
+            #[cfg(feature = "async")]
             AnyConnection::Async(c) => c.take_notifications(),
         }
     }
@@ -425,7 +498,9 @@ impl AnyConnection {
     /// `backend_pid`.
     pub fn backend_pid(&self) -> Option<i32> {
         match self {
+            #[cfg(feature = "blocking")]
             AnyConnection::Blocking(c) => c.backend_pid(),
+            #[cfg(feature = "async")]
             AnyConnection::Async(c) => c.backend_pid(),
         }
     }
@@ -433,7 +508,9 @@ impl AnyConnection {
     /// `transaction_status`.
     pub fn transaction_status(&self) -> TransactionStatus {
         match self {
+            #[cfg(feature = "blocking")]
             AnyConnection::Blocking(c) => c.transaction_status(),
+            #[cfg(feature = "async")]
             AnyConnection::Async(c) => c.transaction_status(),
         }
     }
@@ -441,7 +518,9 @@ impl AnyConnection {
     /// `dsn`.
     pub fn dsn(&self) -> &str {
         match self {
+            #[cfg(feature = "blocking")]
             AnyConnection::Blocking(c) => c.dsn(),
+            #[cfg(feature = "async")]
             AnyConnection::Async(c) => c.dsn(),
         }
     }
@@ -449,7 +528,9 @@ impl AnyConnection {
     /// `repr`.
     pub fn repr(&self) -> String {
         match self {
+            #[cfg(feature = "blocking")]
             AnyConnection::Blocking(c) => c.repr(),
+            #[cfg(feature = "async")]
             AnyConnection::Async(c) => c.repr(),
         }
     }
@@ -457,7 +538,9 @@ impl AnyConnection {
     /// `autocommit`.
     pub fn autocommit(&self) -> bool {
         match self {
+            #[cfg(feature = "blocking")]
             AnyConnection::Blocking(c) => c.autocommit(),
+            #[cfg(feature = "async")]
             AnyConnection::Async(c) => c.autocommit(),
         }
     }
@@ -466,7 +549,9 @@ impl AnyConnection {
 impl fmt::Debug for AnyConnection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            #[cfg(feature = "blocking")]
             AnyConnection::Blocking(c) => c.fmt(f),
+            #[cfg(feature = "async")]
             AnyConnection::Async(c) => c.fmt(f),
         }
     }
@@ -475,8 +560,10 @@ impl fmt::Debug for AnyConnection {
 /// A cluster of either API, with the calls both have.
 pub enum AnyCluster {
     /// `pgcluster::blocking::Cluster`.
+    #[cfg(feature = "blocking")]
     Blocking(blocking::Cluster),
     /// `pgcluster::Cluster`.
+    #[cfg(feature = "async")]
     Async(Cluster),
 }
 
@@ -484,7 +571,9 @@ impl AnyCluster {
     /// Which driver it runs on.
     pub fn driver(&self) -> Driver {
         match self {
+            #[cfg(feature = "blocking")]
             AnyCluster::Blocking(_) => Driver::Blocking,
+            #[cfg(feature = "async")]
             AnyCluster::Async(_) => Driver::Async,
         }
     }
@@ -492,7 +581,9 @@ impl AnyCluster {
     /// `with_env`.
     pub fn with_env(self, env: Env) -> Self {
         match self {
+            #[cfg(feature = "blocking")]
             AnyCluster::Blocking(c) => AnyCluster::Blocking(c.with_env(env)),
+            #[cfg(feature = "async")]
             AnyCluster::Async(c) => AnyCluster::Async(c.with_env(env)),
         }
     }
@@ -500,7 +591,9 @@ impl AnyCluster {
     /// `repr`.
     pub fn repr(&self) -> String {
         match self {
+            #[cfg(feature = "blocking")]
             AnyCluster::Blocking(c) => c.repr(),
+            #[cfg(feature = "async")]
             AnyCluster::Async(c) => c.repr(),
         }
     }
@@ -508,7 +601,9 @@ impl AnyCluster {
     /// `take_warnings`.
     pub fn take_warnings(&self) -> Vec<String> {
         match self {
+            #[cfg(feature = "blocking")]
             AnyCluster::Blocking(c) => c.take_warnings(),
+            #[cfg(feature = "async")]
             AnyCluster::Async(c) => c.take_warnings(),
         }
     }
@@ -516,7 +611,9 @@ impl AnyCluster {
     /// `database`.
     pub fn database(&self) -> Result<String, Error> {
         match self {
+            #[cfg(feature = "blocking")]
             AnyCluster::Blocking(c) => c.database(),
+            #[cfg(feature = "async")]
             AnyCluster::Async(c) => c.database(),
         }
     }
@@ -524,7 +621,9 @@ impl AnyCluster {
     /// `named_database`.
     pub fn named_database(&self) -> Option<&str> {
         match self {
+            #[cfg(feature = "blocking")]
             AnyCluster::Blocking(c) => c.named_database(),
+            #[cfg(feature = "async")]
             AnyCluster::Async(c) => c.named_database(),
         }
     }
@@ -532,7 +631,9 @@ impl AnyCluster {
     /// `server`.
     pub fn server(&self) -> Result<String, Error> {
         match self {
+            #[cfg(feature = "blocking")]
             AnyCluster::Blocking(c) => c.server(),
+            #[cfg(feature = "async")]
             AnyCluster::Async(c) => c.server(),
         }
     }
@@ -540,7 +641,9 @@ impl AnyCluster {
     /// `connect`.
     pub async fn connect(&self, name: impl DatabaseName) -> Result<AnyConnection, Error> {
         match self {
+            #[cfg(feature = "blocking")]
             AnyCluster::Blocking(c) => c.connect(name).map(AnyConnection::Blocking),
+            #[cfg(feature = "async")]
             AnyCluster::Async(c) => c.connect(name).await.map(AnyConnection::Async),
         }
     }
@@ -552,9 +655,11 @@ impl AnyCluster {
         autocommit: bool,
     ) -> Result<AnyConnection, Error> {
         match self {
+            #[cfg(feature = "blocking")]
             AnyCluster::Blocking(c) => c
                 .connect_with(name, autocommit)
                 .map(AnyConnection::Blocking),
+            #[cfg(feature = "async")]
             AnyCluster::Async(c) => c
                 .connect_with(name, autocommit)
                 .await
@@ -565,7 +670,9 @@ impl AnyCluster {
     /// `exists`.
     pub async fn exists(&self, name: impl DatabaseName) -> Result<bool, Error> {
         match self {
+            #[cfg(feature = "blocking")]
             AnyCluster::Blocking(c) => c.exists(name),
+            #[cfg(feature = "async")]
             AnyCluster::Async(c) => c.exists(name).await,
         }
     }
@@ -573,7 +680,9 @@ impl AnyCluster {
     /// `create`.
     pub async fn create(&self, name: impl DatabaseName) -> Result<(), Error> {
         match self {
+            #[cfg(feature = "blocking")]
             AnyCluster::Blocking(c) => c.create(name),
+            #[cfg(feature = "async")]
             AnyCluster::Async(c) => c.create(name).await,
         }
     }
@@ -585,7 +694,9 @@ impl AnyCluster {
         options: &CreateOptions,
     ) -> Result<(), Error> {
         match self {
+            #[cfg(feature = "blocking")]
             AnyCluster::Blocking(c) => c.create_with(name, options),
+            #[cfg(feature = "async")]
             AnyCluster::Async(c) => c.create_with(name, options).await,
         }
     }
@@ -597,7 +708,9 @@ impl AnyCluster {
         name: impl DatabaseName,
     ) -> Result<(), Error> {
         match self {
+            #[cfg(feature = "blocking")]
             AnyCluster::Blocking(c) => c.copy_database(template, name),
+            #[cfg(feature = "async")]
             AnyCluster::Async(c) => c.copy_database(template, name).await,
         }
     }
@@ -605,7 +718,9 @@ impl AnyCluster {
     /// `drop_database`.
     pub async fn drop_database(&self, name: impl DatabaseName) -> Result<(), Error> {
         match self {
+            #[cfg(feature = "blocking")]
             AnyCluster::Blocking(c) => c.drop_database(name),
+            #[cfg(feature = "async")]
             AnyCluster::Async(c) => c.drop_database(name).await,
         }
     }
@@ -617,7 +732,9 @@ impl AnyCluster {
         options: &DropOptions,
     ) -> Result<(), Error> {
         match self {
+            #[cfg(feature = "blocking")]
             AnyCluster::Blocking(c) => c.drop_database_with(name, options),
+            #[cfg(feature = "async")]
             AnyCluster::Async(c) => c.drop_database_with(name, options).await,
         }
     }
@@ -625,7 +742,9 @@ impl AnyCluster {
     /// `rename`.
     pub async fn rename(&self, new: impl AsRef<str>, name: impl DatabaseName) -> Result<(), Error> {
         match self {
+            #[cfg(feature = "blocking")]
             AnyCluster::Blocking(c) => c.rename(new, name),
+            #[cfg(feature = "async")]
             AnyCluster::Async(c) => c.rename(new, name).await,
         }
     }
@@ -633,7 +752,9 @@ impl AnyCluster {
     /// `overwrite`.
     pub async fn overwrite(&self, name: impl DatabaseName) -> Result<(), Error> {
         match self {
+            #[cfg(feature = "blocking")]
             AnyCluster::Blocking(c) => c.overwrite(name),
+            #[cfg(feature = "async")]
             AnyCluster::Async(c) => c.overwrite(name).await,
         }
     }
@@ -645,7 +766,9 @@ impl AnyCluster {
         options: &CreateOptions,
     ) -> Result<(), Error> {
         match self {
+            #[cfg(feature = "blocking")]
             AnyCluster::Blocking(c) => c.overwrite_with(name, options),
+            #[cfg(feature = "async")]
             AnyCluster::Async(c) => c.overwrite_with(name, options).await,
         }
     }
@@ -653,7 +776,9 @@ impl AnyCluster {
     /// `list`.
     pub async fn list(&self) -> Result<Vec<DatabaseInfo>, Error> {
         match self {
+            #[cfg(feature = "blocking")]
             AnyCluster::Blocking(c) => c.list(),
+            #[cfg(feature = "async")]
             AnyCluster::Async(c) => c.list().await,
         }
     }
@@ -661,7 +786,9 @@ impl AnyCluster {
     /// `leftovers`.
     pub async fn leftovers(&self) -> Result<Vec<DatabaseInfo>, Error> {
         match self {
+            #[cfg(feature = "blocking")]
             AnyCluster::Blocking(c) => c.leftovers(),
+            #[cfg(feature = "async")]
             AnyCluster::Async(c) => c.leftovers().await,
         }
     }
@@ -669,7 +796,9 @@ impl AnyCluster {
     /// `cleanup`.
     pub async fn cleanup(&self) -> Result<Vec<DatabaseInfo>, Error> {
         match self {
+            #[cfg(feature = "blocking")]
             AnyCluster::Blocking(c) => c.cleanup(),
+            #[cfg(feature = "async")]
             AnyCluster::Async(c) => c.cleanup().await,
         }
     }
@@ -678,7 +807,9 @@ impl AnyCluster {
 impl fmt::Debug for AnyCluster {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            #[cfg(feature = "blocking")]
             AnyCluster::Blocking(c) => c.fmt(f),
+            #[cfg(feature = "async")]
             AnyCluster::Async(c) => c.fmt(f),
         }
     }
@@ -688,7 +819,7 @@ impl fmt::Debug for AnyCluster {
 /// stderr before each run (libtest shows it with a failure). For a test written as a plain
 /// function over [`SyncCluster`], whose database names the two runs would share.
 pub fn for_each_driver(mut test: impl FnMut(Driver)) {
-    for driver in Driver::ALL {
+    for &driver in Driver::ALL {
         eprintln!("-- on the {} driver", driver.name());
         test(driver);
     }
@@ -708,7 +839,9 @@ impl Driver {
     /// None for [`Driver::Blocking`]; a current-thread runtime for [`Driver::Async`].
     fn sync_runtime(self) -> Option<Arc<tokio::runtime::Runtime>> {
         match self {
+            #[cfg(feature = "blocking")]
             Driver::Blocking => None,
+            #[cfg(feature = "async")]
             Driver::Async => Some(Arc::new(
                 tokio::runtime::Builder::new_current_thread()
                     .enable_all()

@@ -722,18 +722,24 @@ mod tests {
         }));
         peer.join().unwrap();
 
-        // Refused: the connect step's error.
-        let closed = {
-            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            l.local_addr().unwrap()
-        };
+        // Refused: the connect step's error. The port was free a moment ago; should
+        // another process on this machine take it in between, try another one.
         run(Box::pin(async move {
-            let e = kind
-                .open_tcp(closed, &SocketOptions::default(), None)
-                .await
-                .unwrap_err();
-            assert!(matches!(&e, OpenError::Connect(_)), "{e:?}");
-            assert_eq!(e.to_string(), "Connection refused");
+            for _ in 0..10 {
+                let closed = {
+                    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+                    l.local_addr().unwrap()
+                };
+                match kind.open_tcp(closed, &SocketOptions::default(), None).await {
+                    Ok(_taken) => continue,
+                    Err(e) => {
+                        assert!(matches!(&e, OpenError::Connect(_)), "{e:?}");
+                        assert_eq!(e.to_string(), "Connection refused");
+                        return;
+                    }
+                }
+            }
+            panic!("ten closed ports in a row were taken by another process");
         }));
 
         #[cfg(unix)]

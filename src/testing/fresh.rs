@@ -132,12 +132,14 @@ impl FreshDatabase {
         self.method
     }
 
-    /// A connection string of the database for `psql`, sqlx and other clients, with no
-    /// password: for a template built on a [`TestServer`](super::TestServer), a libpq URI
-    /// `postgres://postgres@<socket dir>:<port>/<name>` (percent-encoded; the server's
-    /// socket needs no password); for one built with
-    /// [`build_at`](super::Migrations::build_at), the given settings as `key=value` pairs
-    /// with the password left out (libpq finds it where it found it before, e.g.
+    /// A libpq URI of the database for `psql`, sqlx and other clients, every part
+    /// percent-encoded, with no password: for a template built on a
+    /// [`TestServer`](super::TestServer), `postgres://postgres@<socket dir>:<port>/<name>`
+    /// (the server's socket needs no password); for one built with
+    /// [`build_at`](super::Migrations::build_at) or
+    /// [`build_with`](super::Migrations::build_with), the settings' user, hosts and
+    /// ports as libpq resolves them here, and their other settings but the passwords as
+    /// `?key=value` (the client finds the password where libpq found it, e.g.
     /// `PGPASSWORD` or the password file).
     pub fn uri(&self) -> String {
         self.shared.target().uri(&self.name)

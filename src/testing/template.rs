@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 
 use super::config::percent_encode;
 use super::owner::Owner;
+use super::uri::libpq_url_parts;
 use super::{TestServer, SUPERUSER};
 use crate::blocking::Connection;
 use crate::conninfo::{Config, Env};
@@ -321,7 +322,7 @@ impl Migrations {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn build_with(&self, config: &Config) -> Result<Template, TemplateError> {
-        self.build_on(Target::from_config(config.clone()))
+        self.build_on(Target::from_config(config.clone())?)
     }
 
     fn build_on(&self, target: Target) -> Result<Template, TemplateError> {
@@ -501,9 +502,11 @@ pub(super) struct Target {
     config: Config,
     /// The environment the settings are resolved with.
     env: Env,
-    /// `postgres://user@host:port` (percent-encoded, no password) for a [`TestServer`];
-    /// `None` for a connection string, shown as `key=value` pairs without the password.
-    uri_base: Option<String>,
+    /// `postgres://user@host:port` (percent-encoded, no password): a database's URI is
+    /// `{uri_base}/{database}{uri_query}`.
+    uri_base: String,
+    /// `?key=value&...` of the settings passed on, or empty.
+    uri_query: String,
 }
 
 impl Target {
@@ -522,11 +525,12 @@ impl Target {
         Self {
             config,
             env: Env::empty(),
-            uri_base: Some(format!(
+            uri_base: format!(
                 "postgres://{SUPERUSER}@{}:{}",
                 percent_encode(&sock),
                 server.port()
-            )),
+            ),
+            uri_query: String::new(),
         }
     }
 
@@ -535,29 +539,28 @@ impl Target {
             action: "parse the connection string".into(),
             source: e.into(),
         })?;
-        Ok(Self::from_config(config))
+        Self::from_config(config)
     }
 
-    fn from_config(mut config: Config) -> Self {
+    fn from_config(mut config: Config) -> Result<Self, TemplateError> {
         config.unset("dbname");
-        Self {
+        let env = Env::from_process();
+        let (uri_base, uri_query) =
+            libpq_url_parts(&config, &env).map_err(|e| TemplateError::Server {
+                action: "resolve the connection settings".into(),
+                source: e.into(),
+            })?;
+        Ok(Self {
             config,
-            env: Env::from_process(),
-            uri_base: None,
-        }
+            env,
+            uri_base,
+            uri_query,
+        })
     }
 
-    /// A connection string of database `db` that `psql` takes, with no password.
+    /// A libpq URI of database `db` that `psql` takes, with no password.
     pub(super) fn uri(&self, db: &str) -> String {
-        match &self.uri_base {
-            Some(base) => format!("{base}/{}", percent_encode(db)),
-            None => {
-                let mut config = self.config.clone();
-                config.unset("password");
-                let _ = config.set("dbname", db);
-                config.render_redacted()
-            }
-        }
+        format!("{}/{}{}", self.uri_base, percent_encode(db), self.uri_query)
     }
 
     /// Connects to database `db` (blocking API).

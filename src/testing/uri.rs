@@ -2,6 +2,69 @@
 
 use super::config::{percent_encode, userinfo};
 use super::{Error, TestServer, HOST_TCP};
+use crate::conninfo::{Config, ConnInfoError, Env};
+
+/// The keywords a libpq URL of settings passes on besides host, port, user and database
+/// (never `password` or `sslpassword`).
+const PASSED_ON: [&str; 15] = [
+    "hostaddr",
+    "passfile",
+    "connect_timeout",
+    "options",
+    "application_name",
+    "sslmode",
+    "sslnegotiation",
+    "sslrootcert",
+    "sslcert",
+    "sslkey",
+    "sslcrl",
+    "channel_binding",
+    "require_auth",
+    "gssencmode",
+    "target_session_attrs",
+];
+
+/// The libpq URL of `config`'s server as it resolves with `env` (the `PG*` environment
+/// and libpq's defaults applied), every part percent-encoded, with no password, in two
+/// parts: `postgres://user@host:port,host2:port2` and the query (`?key=value&...`, or
+/// empty). A database's URL is `{base}/{database}{query}`.
+pub(super) fn libpq_url_parts(
+    config: &Config,
+    env: &Env,
+) -> Result<(String, String), ConnInfoError> {
+    let resolved = config.resolve(env)?;
+    let hosts: Vec<String> = resolved
+        .targets
+        .iter()
+        .map(|t| {
+            let host = if t.host.contains(':') && !t.host.starts_with('/') {
+                format!("[{}]", t.host) // an IPv6 address
+            } else {
+                percent_encode(&t.host)
+            };
+            format!("{host}:{}", percent_encode(&t.port_text))
+        })
+        .collect();
+    let base = format!(
+        "postgres://{}{}",
+        userinfo(&resolved.user, None),
+        hosts.join(",")
+    );
+    let params: Vec<String> = PASSED_ON
+        .iter()
+        .filter_map(|key| {
+            config
+                .get(key)
+                .map(|v| format!("{key}={}", percent_encode(v)))
+        })
+        .collect();
+    let query = if params.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", params.join("&"))
+    };
+    Ok((base, query))
+}
 
 impl TestServer {
     /// A libpq URI over the Unix socket, as `psql`, sqlx, tokio-postgres and other clients
@@ -51,5 +114,38 @@ impl From<Error> for crate::Error {
     /// code returning `pgcluster::Error`.
     fn from(e: Error) -> Self {
         Self::TestServer(crate::error::TestServerError::new(e))
+    }
+}
+
+#[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on unexpected input"
+)]
+mod tests {
+    use super::*;
+
+    fn url(conninfo: &str, db: &str) -> String {
+        let (base, query) =
+            libpq_url_parts(&Config::parse(conninfo).unwrap(), &Env::empty()).unwrap();
+        format!("{base}/{}{query}", percent_encode(db))
+    }
+
+    #[test]
+    fn urls_of_settings_carry_no_password() {
+        assert_eq!(
+            url(
+                "host='/tmp/s x' port=5433 user=al@ice password=secret sslmode=disable dbname=x",
+                "pgcluster_db_1_2_main"
+            ),
+            "postgres://al%40ice@%2Ftmp%2Fs%20x:5433/pgcluster_db_1_2_main?sslmode=disable"
+        );
+        assert_eq!(
+            url(
+                "host=::1,db.example port=5432,5433 user=u sslpassword=p",
+                "d"
+            ),
+            "postgres://u@[::1]:5432,db.example:5433/d"
+        );
     }
 }

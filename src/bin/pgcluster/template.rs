@@ -20,26 +20,6 @@ use pgcluster::Error;
 use crate::confirm;
 use crate::output::{self, Failure};
 
-/// The connection keywords a clone's URL passes on besides host, port, user and database
-/// (never `password` or `sslpassword`).
-const PASSED_ON: [&str; 15] = [
-    "hostaddr",
-    "passfile",
-    "connect_timeout",
-    "options",
-    "application_name",
-    "sslmode",
-    "sslnegotiation",
-    "sslrootcert",
-    "sslcert",
-    "sslkey",
-    "sslcrl",
-    "channel_binding",
-    "require_auth",
-    "gssencmode",
-    "target_session_attrs",
-];
-
 #[derive(Subcommand)]
 pub(crate) enum TemplateCommand {
     /// Build the template of the `.sql` files in DIR (or find it, built before), print its
@@ -150,20 +130,13 @@ pub(crate) fn run(setting: Option<&str>, command: TemplateCommand) -> Result<boo
         }
         TemplateCommand::Clone { inputs, owner } => {
             let config = config_of(setting)?;
-            // The URL's settings are checked before anything is made.
-            url(&config, FRESH_PREFIX)?;
+            // The settings of the URL are checked, in the words of every other verb,
+            // before anything is made.
+            config.resolve(&Env::from_process()).map_err(Error::from)?;
             let template = build(setting, &inputs)?;
             let owner = owner.unwrap_or_else(std::os::unix::process::parent_id);
             let db = template.fresh_for(owner).map_err(operation)?;
-            let url = url(&config, db.name());
-            match url {
-                Ok(url) => {
-                    db.keep();
-                    output::stdout_line(&url)?;
-                }
-                // No URL to hand out: dropping the handle drops the database.
-                Err(e) => return Err(e.into()),
-            }
+            output::stdout_line(&db.keep())?;
         }
         TemplateCommand::Drop {
             database,
@@ -224,58 +197,6 @@ fn default_family(dir: &std::path::Path) -> String {
     } else {
         family.to_owned()
     }
-}
-
-/// `postgres://user@host:port,host2:port2/db?key=value&...`: the setting as libpq resolves
-/// it here (environment and defaults applied), every part percent-encoded, no password.
-fn url(config: &Config, db: &str) -> Result<String, Error> {
-    let mut config = config.clone();
-    config.set("dbname", db)?;
-    let resolved = config.resolve(&Env::from_process())?;
-    let hosts: Vec<String> = resolved
-        .targets
-        .iter()
-        .map(|t| {
-            let host = if t.host.contains(':') && !t.host.starts_with('/') {
-                format!("[{}]", t.host) // an IPv6 address
-            } else {
-                percent_encode(&t.host)
-            };
-            format!("{host}:{}", percent_encode(&t.port_text))
-        })
-        .collect();
-    let mut url = format!(
-        "postgres://{}@{}/{}",
-        percent_encode(&resolved.user),
-        hosts.join(","),
-        percent_encode(db)
-    );
-    let params: Vec<String> = PASSED_ON
-        .iter()
-        .filter_map(|key| {
-            config
-                .get(key)
-                .map(|v| format!("{key}={}", percent_encode(v)))
-        })
-        .collect();
-    if !params.is_empty() {
-        url.push('?');
-        url.push_str(&params.join("&"));
-    }
-    Ok(url)
-}
-
-/// Percent-encodes every byte but RFC 3986's unreserved characters.
-fn percent_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
 }
 
 /// The database a `drop` argument names: the path of a `postgres://` URL, or the text.
@@ -367,23 +288,6 @@ mod tests {
         assert!(
             long.len() <= MAX_FAMILY_LEN && !long.ends_with('_'),
             "{long}"
-        );
-    }
-
-    #[test]
-    fn urls_carry_no_password() {
-        let config = Config::parse(
-            "host='/tmp/s x' port=5433 user=al@ice password=secret sslmode=disable dbname=x",
-        )
-        .unwrap();
-        assert_eq!(
-            url(&config, "pgcluster_db_1_2_main").unwrap(),
-            "postgres://al%40ice@%2Ftmp%2Fs%20x:5433/pgcluster_db_1_2_main?sslmode=disable"
-        );
-        let tcp = Config::parse("host=::1,db.example port=5432,5433 user=u").unwrap();
-        assert_eq!(
-            url(&tcp, "d").unwrap(),
-            "postgres://u@[::1]:5432,db.example:5433/d"
         );
     }
 

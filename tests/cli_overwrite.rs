@@ -5,35 +5,15 @@
 //! `psql`.
 #![cfg(all(feature = "testing", feature = "cli"))]
 
+#[path = "support/cli.rs"]
+mod cli;
 mod overwrite_fixture;
 
 use std::process::Command;
 use std::sync::{Mutex, MutexGuard};
 
+use cli::{pgcluster, server};
 use overwrite_fixture::{has_marker, properties, temporary_databases, Fixture};
-use pgcluster::testing::TestServer;
-
-fn server() -> &'static TestServer {
-    TestServer::shared().expect("a throwaway PostgreSQL server")
-}
-
-/// Runs the program with the server's `PGHOST`, `PGPORT` and `PGUSER` only; returns
-/// (status, stdout, stderr).
-fn pgcluster(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_pgcluster"))
-        .env_clear()
-        .envs(server().env_vars())
-        .arg("--db")
-        .arg("pgsql:///postgres")
-        .args(args)
-        .output()
-        .expect("run pgcluster");
-    (
-        out.status.code().expect("exit status"),
-        String::from_utf8(out.stdout).expect("utf-8 stdout"),
-        String::from_utf8(out.stderr).expect("utf-8 stderr"),
-    )
-}
 
 /// Held by each test that overwrites: each asserts that no temporary database of
 /// `overwrite` is left, which another one running would briefly have.

@@ -8,33 +8,14 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use pgcluster::testing::TestServer;
+#[path = "support/cli.rs"]
+mod cli;
 
-fn server() -> &'static TestServer {
-    TestServer::shared().expect("a throwaway PostgreSQL server")
-}
+use cli::{pgcluster, server};
 
 /// The example migrations (001_users.sql, 002_posts.sql).
 fn migrations_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/migrations")
-}
-
-/// Runs the program with the server's `PGHOST`, `PGPORT` and `PGUSER` only (the socket: no
-/// password); returns (status, stdout, stderr).
-fn pgcluster(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_pgcluster"))
-        .env_clear()
-        .envs(server().env_vars())
-        .arg("--db")
-        .arg("pgsql:///postgres")
-        .args(args)
-        .output()
-        .expect("run pgcluster");
-    (
-        out.status.code().expect("exit status"),
-        String::from_utf8(out.stdout).expect("utf-8 stdout"),
-        String::from_utf8(out.stderr).expect("utf-8 stderr"),
-    )
 }
 
 /// Runs it and expects success and empty stderr; its stdout's one line.

@@ -14,7 +14,7 @@
 
 mod keepalives;
 pub(crate) mod keyvalue;
-mod osuser;
+pub(crate) mod osuser;
 mod pgpass;
 mod resolve;
 mod service;

@@ -21,7 +21,8 @@ use std::process::{Command, Stdio};
 use sha2::{Digest, Sha256};
 
 use super::os::{clear_pg_env, RunAs};
-use super::Error;
+use super::{hex, Error};
+use crate::conninfo::osuser;
 
 /// The environment variable naming the cache directory.
 pub const INITDB_CACHE_VAR: &str = "PGCLUSTER_INITDB_CACHE";
@@ -76,14 +77,7 @@ pub(super) fn default_dir(run_as: &RunAs) -> Option<PathBuf> {
             }
             PathBuf::from(std::env::var_os("HOME").filter(|d| !d.is_empty())?)
         }
-        RunAs::Postgres { uid, .. } => {
-            let passwd = fs::read_to_string("/etc/passwd").ok()?;
-            let line = passwd.lines().find(|l| {
-                let fields: Vec<&str> = l.split(':').collect();
-                fields.get(2) == Some(&uid.to_string().as_str())
-            })?;
-            PathBuf::from(line.split(':').nth(5)?)
-        }
+        RunAs::Postgres { uid, .. } => PathBuf::from(osuser::passwd_entry(*uid)?.1),
     };
     Some(home.join(".cache/pgcluster/initdb"))
 }
@@ -103,11 +97,7 @@ fn key(bin: &Path, args: &[OsString]) -> String {
         hash.update(b"\0");
         hash.update(arg.as_encoded_bytes());
     }
-    hash.finalize()
-        .iter()
-        .take(16)
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex(&hash.finalize()[..16])
 }
 
 /// Makes the data directory `data` (in a directory of the server's user) as `initdb` in

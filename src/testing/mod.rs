@@ -281,8 +281,17 @@ impl Password {
         crate::random::fill(&mut bytes).map_err(|e| Error::Random {
             message: e.to_string(),
         })?;
-        Ok(Self(bytes.iter().map(|b| format!("{b:02x}")).collect()))
+        Ok(Self(hex(&bytes)))
     }
+}
+
+/// `bytes` as lowercase hex digits, two per byte.
+fn hex(bytes: &[u8]) -> String {
+    use fmt::Write as _;
+    bytes.iter().fold(String::new(), |mut out, b| {
+        let _ = write!(out, "{b:02x}");
+        out
+    })
 }
 
 impl fmt::Debug for Password {

@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::{Error, HOST_TCP};
+use crate::conninfo::osuser;
 
 /// Where Debian installs the server programs, one `<version>/bin` per version.
 const DEBIAN_LIB_DIR: &str = "/usr/lib/postgresql";
@@ -52,10 +53,8 @@ pub(super) const REAP_BOUND: Duration = Duration::from_secs(10);
 pub(super) fn wait_exited(pid: u32, bound: Duration) {
     let started = Instant::now();
     while started.elapsed() < bound {
-        match fs::read_to_string(format!("/proc/{pid}/status")) {
-            Ok(status) if !status.lines().any(|l| l.starts_with("State:\tZ")) => {
-                std::thread::sleep(Duration::from_millis(5));
-            }
+        match super::owner::stat(pid) {
+            Some(stat) if !stat.exited() => std::thread::sleep(Duration::from_millis(5)),
             _ => return,
         }
     }
@@ -78,14 +77,10 @@ pub(super) enum RunAs {
 impl RunAs {
     /// `Postgres` when this process runs as root (effective uid 0), else `Me`.
     pub(super) fn detect() -> Result<Self, Error> {
-        let status = fs::read_to_string("/proc/self/status").unwrap_or_default();
-        if effective_uid(&status) != Some(0) {
+        if osuser::effective_uid() != Some(0) {
             return Ok(Self::Me);
         }
-        let passwd = fs::read_to_string("/etc/passwd").unwrap_or_default();
-        let (_, uid, gid) = passwd_entries(&passwd)
-            .find(|(name, _, _)| *name == POSTGRES_OS_USER)
-            .ok_or(Error::NoPostgresUser)?;
+        let (uid, gid) = osuser::passwd_ids(POSTGRES_OS_USER).ok_or(Error::NoPostgresUser)?;
         let runuser = ["/usr/sbin/runuser", "/sbin/runuser", "/usr/bin/runuser"]
             .iter()
             .map(PathBuf::from)
@@ -384,32 +379,11 @@ pub(super) fn ipv6_available() -> bool {
     TcpListener::bind("[::1]:0").is_ok()
 }
 
-/// The effective uid from the text of `/proc/self/status`.
-pub(super) fn effective_uid(status: &str) -> Option<u32> {
-    let line = status.lines().find_map(|l| l.strip_prefix("Uid:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
-
-/// `(name, uid, gid)` of each well-formed line of `/etc/passwd`.
-fn passwd_entries(passwd: &str) -> impl Iterator<Item = (&str, u32, u32)> {
-    passwd.lines().filter_map(|line| {
-        let mut fields = line.split(':');
-        let name = fields.next()?;
-        let _password = fields.next()?;
-        let uid = fields.next()?.parse().ok()?;
-        let gid = fields.next()?.parse().ok()?;
-        Some((name, uid, gid))
-    })
-}
-
 /// The name of the OS user running this process (what libpq uses as the default role).
 pub(super) fn os_user_name() -> Option<String> {
-    let status = fs::read_to_string("/proc/self/status").ok()?;
-    let uid = effective_uid(&status)?;
-    let passwd = fs::read_to_string("/etc/passwd").ok()?;
-    let name = passwd_entries(&passwd)
-        .find(|e| e.1 == uid)
-        .map(|e| e.0.to_owned());
+    let name = osuser::effective_uid()
+        .and_then(osuser::passwd_entry)
+        .map(|(name, _)| name);
     name.or_else(|| std::env::var("USER").ok())
 }
 
@@ -421,19 +395,6 @@ fn shell_quote(word: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn proc_status_and_passwd() {
-        let status = "Name:\tcargo\nUid:\t1000\t0\t1000\t1000\nGid:\t5\t5\t5\t5\n";
-        assert_eq!(effective_uid(status), Some(0));
-        assert_eq!(effective_uid("Name:\tx\n"), None);
-        let passwd = "root:x:0:0:root:/root:/bin/bash\n\
-                      # comment\n\
-                      broken:x:notanumber:1::/:\n\
-                      postgres:x:101:104:PostgreSQL administrator,,,:/var/lib/postgresql:/bin/bash\n";
-        let entries: Vec<_> = passwd_entries(passwd).collect();
-        assert_eq!(entries, [("root", 0, 0), ("postgres", 101, 104)]);
-    }
 
     #[test]
     fn finds_programs() {

@@ -42,7 +42,7 @@ impl Owner {
             boot: boot.trim().to_owned(),
             pidns: pid_namespace()?,
             pid,
-            start: start_time(pid)?,
+            start: stat(pid)?.start,
         })
     }
 
@@ -92,7 +92,7 @@ impl Owner {
             return false;
         }
         // A zombie has exited: it holds nothing any more.
-        start_time(self.pid).filter(|_| !is_zombie(self.pid)) != Some(self.start)
+        stat(self.pid).filter(|s| !s.exited()).map(|s| s.start) != Some(self.start)
     }
 }
 
@@ -103,24 +103,62 @@ fn pid_namespace() -> Option<u64> {
     link.strip_prefix("pid:[")?.strip_suffix(']')?.parse().ok()
 }
 
-/// Field 22 of `/proc/<pid>/stat`: when the process started, in clock ticks since boot.
-pub(super) fn start_time(pid: u32) -> Option<u64> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name (field 2) is in parentheses and may hold spaces and parentheses.
-    let rest = stat.get(stat.rfind(')')?.checked_add(1)?..)?;
-    // `rest` starts at field 3.
-    rest.split_whitespace().nth(19)?.parse().ok()
+/// What `/proc/<pid>/stat` tells of a process, read once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Stat {
+    /// Field 3: `R`, `S`, `D`, `Z` (zombie), `X` (dead), ...
+    state: char,
+    /// Field 22: when the process started, in clock ticks since boot.
+    start: u64,
 }
 
-/// Whether `pid` is a zombie (exited, not yet reaped).
-fn is_zombie(pid: u32) -> bool {
-    fs::read_to_string(format!("/proc/{pid}/status"))
-        .is_ok_and(|s| s.lines().any(|l| l.starts_with("State:\tZ")))
+impl Stat {
+    /// Whether the process has exited (a zombie that only its parent has yet to reap, or
+    /// dead).
+    pub(super) fn exited(self) -> bool {
+        matches!(self.state, 'Z' | 'X')
+    }
+}
+
+/// The state and start time of process `pid`, if it exists.
+pub(super) fn stat(pid: u32) -> Option<Stat> {
+    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse_stat(&text)
+}
+
+fn parse_stat(text: &str) -> Option<Stat> {
+    // The command name (field 2) is in parentheses and may hold spaces and parentheses.
+    let rest = text.get(text.rfind(')')?.checked_add(1)?..)?;
+    // `rest` starts at field 3.
+    let mut fields = rest.split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    let start = fields.nth(18)?.parse().ok()?;
+    Some(Stat { state, start })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stat_lines_parse() {
+        let line = "42 (a) (b c) Z 1 42 42 0 -1 4194560 97 0 0 0 0 0 0 0 20 0 1 0 \
+                    12345 0 0 18446744073709551615";
+        let zombie = parse_stat(line).unwrap();
+        assert_eq!(
+            zombie,
+            Stat {
+                state: 'Z',
+                start: 12345
+            }
+        );
+        assert!(zombie.exited());
+        assert!(!parse_stat(&line.replace(" Z ", " S ")).unwrap().exited());
+        assert_eq!(parse_stat("42 (a) S 1 2"), None);
+        assert_eq!(parse_stat("no parenthesis"), None);
+        let me = stat(std::process::id()).unwrap();
+        assert!(!me.exited());
+    }
 
     #[test]
     fn records_round_trip_and_nothing_else_parses() {

@@ -21,9 +21,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Once;
 
-use super::os::{effective_uid, wait_exited, RunAs, REAP_BOUND};
+use super::os::{wait_exited, RunAs, REAP_BOUND};
 use super::owner::Owner;
 use super::Error;
+use crate::conninfo::osuser;
 
 /// The file with the owner records in a private directory.
 pub(super) const OWNER_FILE: &str = "owner";
@@ -69,8 +70,7 @@ fn sweep_as(run_as: &RunAs) -> Result<Vec<PathBuf>, Error> {
     let uid = match run_as {
         RunAs::Postgres { uid, .. } => *uid,
         RunAs::Me => {
-            let status = fs::read_to_string("/proc/self/status").unwrap_or_default();
-            let Some(uid) = effective_uid(&status) else {
+            let Some(uid) = osuser::effective_uid() else {
                 return Ok(Vec::new());
             };
             uid
@@ -188,9 +188,10 @@ fn stop_postmaster(run_as: &RunAs, uid: u32, data: &Path) {
 fn is_postmaster_of(pid: u32, uid: u32, data: &Path) -> bool {
     let proc = PathBuf::from(format!("/proc/{pid}"));
     let comm = fs::read_to_string(proc.join("comm")).unwrap_or_default();
-    let status = fs::read_to_string(proc.join("status")).unwrap_or_default();
     let cwd = fs::read_link(proc.join("cwd")).ok();
-    comm.trim() == "postgres" && effective_uid(&status) == Some(uid) && cwd.as_deref() == Some(data)
+    comm.trim() == "postgres"
+        && osuser::effective_uid_of(&pid.to_string()) == Some(uid)
+        && cwd.as_deref() == Some(data)
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use super::config::percent_encode;
 use super::owner::Owner;
 use super::uri::libpq_url_parts;
-use super::{TestServer, SUPERUSER};
+use super::{hex, TestServer, SUPERUSER};
 use crate::blocking::Connection;
 use crate::conninfo::{Config, Env};
 use crate::dbname::quote_ident;
@@ -423,10 +423,6 @@ fn check_family(family: &str) -> Result<(), TemplateError> {
             family: family.to_owned(),
         })
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// How a fresh database was copied from its template.

@@ -288,18 +288,18 @@ fn password_files() {
 #[test]
 fn every_postgresql_form_is_a_cluster() {
     // rex took only `pgsql`: `rexref get postgres:///x` says "Expected a PostgreSQL
-    // database"; pgcluster accepts libpq's forms and shows them with the password hidden.
+    // database"; pgcluster accepts libpq's forms and shows them as given, the password hidden.
     let rows = [
         ("pgsql:///x", "Cluster('pgsql:///x')\n"),
         ("pgsql:x", "Cluster('pgsql:///x')\n"),
-        ("postgres:///x", "Cluster('dbname=x')\n"),
+        ("postgres:///x", "Cluster('postgres:///x')\n"),
         (
             "postgresql://u:secret@h:5/x?application_name=a",
-            "Cluster('user=u password=xxx dbname=x host=h port=5 application_name=a')\n",
+            "Cluster('postgresql://u:xxx@h:5/x?application_name=a')\n",
         ),
         (
             "host=h port=5 dbname=x password=secret",
-            "Cluster('password=xxx dbname=x host=h port=5')\n",
+            "Cluster('host=h port=5 dbname=x password=xxx')\n",
         ),
     ];
     for (db, shown) in rows {

@@ -90,6 +90,11 @@ impl Cluster {
         self.inner.named_database()
     }
 
+    /// See [`crate::Cluster::config`].
+    pub fn config(&self) -> Config {
+        self.inner.config()
+    }
+
     /// See [`crate::Cluster::server`].
     pub fn server(&self) -> Result<String, Error> {
         self.inner.server()

@@ -174,7 +174,13 @@ impl Cluster {
 
     /// [`Cluster::from_config`] whose connections use driver `driver`.
     pub(crate) fn from_config_with(config: Config, driver: Kind) -> Self {
-        Self::from_setting(Setting::LibPq(config), driver)
+        Self::from_setting(
+            Setting::LibPq {
+                config,
+                given: None,
+            },
+            driver,
+        )
     }
 
     fn from_setting(setting: Setting, driver: Kind) -> Self {
@@ -257,6 +263,13 @@ impl Cluster {
     /// ```
     pub fn named_database(&self) -> Option<&str> {
         self.setting.database()
+    }
+
+    /// The libpq settings the setting stands for, before the environment is applied: every
+    /// keyword of a libpq URI or `key=value` string; a rex setting's host, port, user,
+    /// password and database (all rex passes to libpq).
+    pub fn config(&self) -> Config {
+        self.setting.base_config()
     }
 
     /// Where connections go, for people to read (a confirmation prompt): `host:port` for

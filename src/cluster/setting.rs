@@ -3,7 +3,7 @@
 
 use crate::compat::psycopg2::psycopg2_dsn;
 use crate::compat::rex::{DbSetting, RexSettingError};
-use crate::conninfo::Config;
+use crate::conninfo::{redact, Config};
 use crate::error::Error;
 
 /// The engines `get_cluster` takes for PostgreSQL (rex itself took only `pgsql`).
@@ -15,8 +15,12 @@ pub(crate) enum Setting {
     /// rex/htsql `engine://user:pass@host:port/database`: rex passes only host, port, user,
     /// password and database to libpq.
     Rex(DbSetting),
-    /// A libpq `postgres://` URI or `key=value` string: every keyword is kept.
-    LibPq(Config),
+    /// A libpq `postgres://` URI or `key=value` string: every keyword is kept, and the
+    /// text as given (passwords shown as `xxx`), when there was one.
+    LibPq {
+        config: Config,
+        given: Option<String>,
+    },
 }
 
 impl Setting {
@@ -24,20 +28,30 @@ impl Setting {
     /// else of the form `engine:...` is a rex setting, whatever its engine.
     pub(crate) fn parse(text: &str) -> Result<Self, Error> {
         if text.starts_with("postgres://") || text.starts_with("postgresql://") {
-            return Ok(Self::LibPq(Config::parse(text)?));
+            return Self::libpq(text);
         }
         match DbSetting::parse(text) {
             Ok(db) => Ok(Self::Rex(db)),
-            // Not `engine:...` at all: a libpq `key=value` string, if it has an `=`.
+            // Not `engine:...` at all: a libpq `key=value` string, if it has an `=` and does
+            // not start as a URI (`pgsql:///db?a=1&` is a malformed rex URI: no libpq
+            // keyword can hold `://`).
             Err(e @ RexSettingError::Malformed(_)) => {
-                if text.contains('=') {
-                    Ok(Self::LibPq(Config::parse(text)?))
+                if text.contains('=') && redact::scheme_end(text).is_none() {
+                    Self::libpq(text)
                 } else {
                     Err(e.into())
                 }
             }
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// A libpq setting, its text kept (redacted) for the repr.
+    pub(crate) fn libpq(text: &str) -> Result<Self, Error> {
+        Ok(Self::LibPq {
+            config: Config::parse(text)?,
+            given: Some(redact::libpq(text)),
+        })
     }
 
     /// What `get_cluster` checks: a PostgreSQL engine.
@@ -60,7 +74,7 @@ impl Setting {
     pub(crate) fn database(&self) -> Option<&str> {
         match self {
             Self::Rex(db) => Some(db.database.as_str()),
-            Self::LibPq(config) => config.get("dbname"),
+            Self::LibPq { config, .. } => config.get("dbname"),
         }
         .filter(|name| !name.is_empty())
     }
@@ -70,7 +84,7 @@ impl Setting {
     pub(crate) fn base_config(&self) -> Config {
         match self {
             Self::Rex(db) => Config::from_rex(db),
-            Self::LibPq(config) => config.clone(),
+            Self::LibPq { config, .. } => config.clone(),
         }
     }
 
@@ -89,11 +103,16 @@ impl Setting {
         Ok((config, dsn))
     }
 
-    /// The text inside `Cluster('...')`; never shows a password.
+    /// The text inside `Cluster('...')`: a rex setting as rex shows it, a libpq one as it
+    /// was given (settings made from a [`Config`] in libpq's `key=value` form); never shows
+    /// a password.
     pub(crate) fn render(&self) -> String {
         match self {
             Self::Rex(db) => db.render(true),
-            Self::LibPq(config) => config.render_redacted(),
+            Self::LibPq {
+                given: Some(given), ..
+            } => given.clone(),
+            Self::LibPq { config, .. } => config.render_redacted(),
         }
     }
 }

@@ -38,6 +38,7 @@ pub struct DbSetting {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RexSettingError {
     /// `expected a connection URI of the form 'engine://username:password@host:port/database?options'; got %r`
+    /// (the text as given, any password in it shown as `xxx`)
     Malformed(String),
     /// `expected port to be an integer; got %r` (the percent-decoded port text)
     Port(String),
@@ -51,7 +52,7 @@ impl DbSetting {
                 // Python's `$` also matches just before a final newline.
                 s.strip_suffix('\n').and_then(match_pattern)
             })
-            .ok_or_else(|| RexSettingError::Malformed(s.to_owned()))?;
+            .ok_or_else(|| RexSettingError::Malformed(crate::conninfo::redact::unparsed(s)))?;
         let port = match raw.port {
             None => None,
             Some(p) => {

@@ -5,6 +5,8 @@
 //! (`\` escapes the next character, `''` is not special). A later keyword replaces an
 //! earlier one.
 
+use std::ops::Range;
+
 use super::{Config, ConnInfoError};
 
 /// C's `isspace` in the C locale.
@@ -17,14 +19,15 @@ pub(super) fn parse(s: &str) -> Result<Config, ConnInfoError> {
     let mut config = Config::default();
     // As libpq, each keyword is checked as soon as its pair has been read, so an unknown
     // keyword is reported before a syntax error further on.
-    each_pair(s, |key, value| config.set(&key, &value).map(|_| ()))?;
+    each_pair(s, |key, value, _| config.set(&key, &value).map(|_| ()))?;
     Ok(config)
 }
 
-/// Calls `f` on each pair of a `key=value` string, in order, stopping at the first error.
-fn each_pair(
+/// Calls `f` on each pair of a `key=value` string, in order, with the byte range of the
+/// value as written (quotes and escapes included), stopping at the first error.
+pub(super) fn each_pair(
     s: &str,
-    mut f: impl FnMut(String, String) -> Result<(), ConnInfoError>,
+    mut f: impl FnMut(String, String, Range<usize>) -> Result<(), ConnInfoError>,
 ) -> Result<(), ConnInfoError> {
     let b = s.as_bytes();
     let at = |i: usize| b.get(i).copied();
@@ -51,6 +54,8 @@ fn each_pair(
             i += 1;
         }
         let mut value = Vec::new();
+        let value_start = i;
+        let mut value_end = i;
         if at(i) == Some(b'\'') {
             i += 1;
             loop {
@@ -65,6 +70,7 @@ fn each_pair(
                     }
                     Some(b'\'') => {
                         i += 1;
+                        value_end = i;
                         break;
                     }
                     Some(c) => {
@@ -76,6 +82,7 @@ fn each_pair(
         } else {
             while let Some(c) = at(i) {
                 if is_c_space(c) {
+                    // The blank ends the value; it is not part of it.
                     i += 1;
                     break;
                 }
@@ -89,9 +96,10 @@ fn each_pair(
                     value.push(c);
                     i += 1;
                 }
+                value_end = i;
             }
         }
-        f(key, bytes_to_string(&value))?;
+        f(key, bytes_to_string(&value), value_start..value_end)?;
     }
     Ok(())
 }
@@ -130,7 +138,7 @@ mod tests {
 
     fn p(s: &str) -> Vec<(String, String)> {
         let mut out = Vec::new();
-        each_pair(s, |k, v| {
+        each_pair(s, |k, v, _| {
             out.push((k, v));
             Ok(())
         })

@@ -16,6 +16,7 @@ mod keepalives;
 pub(crate) mod keyvalue;
 pub(crate) mod osuser;
 mod pgpass;
+pub(crate) mod redact;
 mod resolve;
 mod service;
 #[cfg(feature = "tls")]

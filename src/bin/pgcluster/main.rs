@@ -15,6 +15,7 @@ mod demo;
 mod escape;
 mod interrupt;
 mod list;
+mod name;
 mod output;
 mod template;
 
@@ -25,6 +26,7 @@ use pgcluster::blocking::{get_cluster, Cluster};
 use pgcluster::cluster::{CreateOptions, DropOptions, Strategy};
 use pgcluster::Error;
 
+use name::NameArg;
 use output::{Failure, Stream};
 
 /// PostgreSQL cluster management: test, create, drop, clone, rename, overwrite and list
@@ -66,12 +68,14 @@ enum Command {
     /// Print `true` if database NAME (default: the setting's) exists, else `false`.
     Exists {
         /// Database name.
-        name: Option<String>,
+        #[arg(value_parser = NameArg::parser())]
+        name: Option<NameArg>,
     },
     /// Create database NAME (default: the setting's), UTF-8.
     Create {
         /// Database name.
-        name: Option<String>,
+        #[arg(value_parser = NameArg::parser())]
+        name: Option<NameArg>,
         #[command(flatten)]
         options: CreateArgs,
     },
@@ -87,7 +91,8 @@ enum Command {
     /// (scripts, CI) nothing is asked.
     Drop {
         /// Database name.
-        name: Option<String>,
+        #[arg(value_parser = NameArg::parser())]
+        name: Option<NameArg>,
         /// Do not ask for confirmation on a terminal.
         #[arg(short, long)]
         yes: bool,
@@ -101,9 +106,11 @@ enum Command {
     /// Create database NAME (default: the setting's) as a copy of TEMPLATE.
     Clone {
         /// The database to copy.
-        template: String,
+        #[arg(value_parser = NameArg::parser())]
+        template: NameArg,
         /// Database name.
-        name: Option<String>,
+        #[arg(value_parser = NameArg::parser())]
+        name: Option<NameArg>,
     },
     /// Rename database NAME (default: the one the setting names) to NEW.
     ///
@@ -112,9 +119,11 @@ enum Command {
     /// $PGDATABASE or the user name is never renamed. Nothing is asked.
     Rename {
         /// The new name.
-        new: String,
+        #[arg(value_parser = NameArg::parser())]
+        new: NameArg,
         /// Database name.
-        name: Option<String>,
+        #[arg(value_parser = NameArg::parser())]
+        name: Option<NameArg>,
     },
     /// Replace database NAME (default: the one the setting names) by a fresh, empty one
     /// that keeps what the old one was; the name is never missing, and the old database
@@ -143,7 +152,8 @@ enum Command {
     #[command(verbatim_doc_comment)]
     Overwrite {
         /// Database name.
-        name: Option<String>,
+        #[arg(value_parser = NameArg::parser())]
+        name: Option<NameArg>,
         /// Do not ask for confirmation on a terminal.
         #[arg(short, long)]
         yes: bool,
@@ -173,7 +183,8 @@ enum Command {
     /// Open a connection to database NAME (default: the setting's), print it, close it.
     Connect {
         /// Database name.
-        name: Option<String>,
+        #[arg(value_parser = NameArg::parser())]
+        name: Option<NameArg>,
     },
     /// Print the cluster the setting points at.
     Cluster,
@@ -331,10 +342,10 @@ enum Outcome {
 fn run(cluster: &Cluster, command: Command) -> Result<Outcome, Failure> {
     match command {
         Command::Exists { name } => {
-            output::stdout_line(&cluster.exists(name.as_deref())?.to_string())?;
+            output::stdout_line(&cluster.exists(name::optional(&name)?)?.to_string())?;
         }
         Command::Create { name, options } => {
-            cluster.create_with(name.as_deref(), &options.options())?;
+            cluster.create_with(name::optional(&name)?, &options.options())?;
         }
         Command::Drop {
             name,
@@ -342,24 +353,26 @@ fn run(cluster: &Cluster, command: Command) -> Result<Outcome, Failure> {
             if_exists,
             force,
         } => {
-            if !confirm::go_ahead(cluster, name.as_deref(), yes, confirm::Verb::Drop)? {
+            let name = name::optional(&name)?;
+            if !confirm::go_ahead(cluster, name, yes, confirm::Verb::Drop)? {
                 return Ok(Outcome::Declined);
             }
-            cluster.drop_database_with(
-                name.as_deref(),
-                &DropOptions::new().if_exists(if_exists).force(force),
-            )?;
+            cluster
+                .drop_database_with(name, &DropOptions::new().if_exists(if_exists).force(force))?;
         }
-        Command::Clone { template, name } => cluster.copy_database(&template, name.as_deref())?,
-        Command::Rename { new, name } => cluster.rename(&new, name.as_deref())?,
+        Command::Clone { template, name } => {
+            cluster.copy_database(template.get()?, name::optional(&name)?)?;
+        }
+        Command::Rename { new, name } => cluster.rename(new.get()?, name::optional(&name)?)?,
         Command::Overwrite { name, yes, options } => {
             let verb = confirm::Verb::Overwrite {
                 template: options.template.as_deref(),
             };
-            if !confirm::go_ahead(cluster, name.as_deref(), yes, verb)? {
+            let name = name::optional(&name)?;
+            if !confirm::go_ahead(cluster, name, yes, verb)? {
                 return Ok(Outcome::Declined);
             }
-            cluster.overwrite_with(name.as_deref(), &options.options())?;
+            cluster.overwrite_with(name, &options.options())?;
         }
         Command::Cleanup { dry_run, yes } => {
             if !cleanup::run(cluster, dry_run, yes)? {
@@ -378,7 +391,7 @@ fn run(cluster: &Cluster, command: Command) -> Result<Outcome, Failure> {
             )?;
         }
         Command::Connect { name } => {
-            let mut conn = cluster.connect(name.as_deref())?;
+            let mut conn = cluster.connect(name::optional(&name)?)?;
             let shown = output::stdout_line(&escape::line(&conn.repr()));
             conn.close();
             shown?;

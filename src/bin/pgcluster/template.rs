@@ -12,7 +12,6 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 use pgcluster::blocking::{get_cluster, Cluster};
-use pgcluster::compat::rex::{DbSetting, RexSettingError};
 use pgcluster::conninfo::{Config, Env};
 use pgcluster::testing::{Migrations, Template, FRESH_PREFIX, MAX_FAMILY_LEN, TEMPLATE_PREFIX};
 use pgcluster::Error;
@@ -125,15 +124,17 @@ pub(crate) fn run(setting: Option<&str>, command: TemplateCommand) -> Result<boo
     let cluster = get_cluster(setting)?;
     match command {
         TemplateCommand::Build { inputs } => {
-            let template = build(setting, &inputs)?;
+            let template = build(&cluster, &inputs)?;
             output::stdout_line(template.name())?;
         }
         TemplateCommand::Clone { inputs, owner } => {
-            let config = config_of(setting)?;
             // The settings of the URL are checked, in the words of every other verb,
             // before anything is made.
-            config.resolve(&Env::from_process()).map_err(Error::from)?;
-            let template = build(setting, &inputs)?;
+            cluster
+                .config()
+                .resolve(&Env::from_process())
+                .map_err(Error::from)?;
+            let template = build(&cluster, &inputs)?;
             let owner = owner.unwrap_or_else(std::os::unix::process::parent_id);
             let db = template.fresh_for(owner).map_err(operation)?;
             output::stdout_line(&db.keep())?;
@@ -151,22 +152,11 @@ fn operation(e: impl std::fmt::Display) -> Failure {
     Failure::Operation(e.to_string())
 }
 
-fn build(setting: &str, inputs: &Inputs) -> Result<Template, Failure> {
-    let config = config_of(setting)?;
-    inputs.migrations().build_with(&config).map_err(operation)
-}
-
-/// The libpq settings of the CLI's setting (a rex `pgsql://` URI passes on only host, port,
-/// user, password and database, as `get_cluster` does).
-fn config_of(setting: &str) -> Result<Config, Error> {
-    if setting.starts_with("postgres://") || setting.starts_with("postgresql://") {
-        return Ok(Config::parse(setting)?);
-    }
-    match DbSetting::parse(setting) {
-        Ok(db) => Ok(Config::from_rex(&db)),
-        Err(RexSettingError::Malformed(_)) if setting.contains('=') => Ok(Config::parse(setting)?),
-        Err(e) => Err(e.into()),
-    }
+fn build(cluster: &Cluster, inputs: &Inputs) -> Result<Template, Failure> {
+    inputs
+        .migrations()
+        .build_with(&cluster.config())
+        .map_err(operation)
 }
 
 /// The family a directory gives: its name, lowercase, anything but `a-z` and `0-9` made

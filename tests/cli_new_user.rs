@@ -6,30 +6,16 @@
 //! htsql's parser).
 #![cfg(all(feature = "testing", feature = "cli"))]
 
+#[path = "support/cli.rs"]
+mod cli;
+
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
-use std::process::Command;
 
-use pgcluster::testing::TestServer;
+use cli::server;
 
-fn server() -> &'static TestServer {
-    TestServer::shared().expect("test server")
-}
-
-/// The program with `args` and the shared server's environment (`PGHOST`, `PGPORT`,
-/// `PGUSER`), no `DATABASE_URL`.
 fn pgcluster<S: AsRef<OsStr>>(args: &[S]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_pgcluster"))
-        .env_remove("DATABASE_URL")
-        .envs(server().env_vars())
-        .args(args)
-        .output()
-        .expect("run pgcluster");
-    (
-        out.status.code().expect("exit status"),
-        String::from_utf8(out.stdout).expect("utf-8 stdout"),
-        String::from_utf8(out.stderr).expect("utf-8 stderr"),
-    )
+    cli::run(args, &[])
 }
 
 const FORM: &str =

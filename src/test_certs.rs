@@ -207,6 +207,39 @@ impl CertFiles {
         Ok(self.pair("expired"))
     }
 
+    /// A self-signed server certificate for `localhost` and `127.0.0.1` made the way the
+    /// PostgreSQL documentation makes one (`openssl req -new -x509 -nodes`), which
+    /// openssl's default configuration marks `CA:TRUE`: its own root file for a client.
+    pub(crate) fn self_signed_server(&self) -> Result<CertPair, CertError> {
+        let _made_once = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        let pair = self.pair("self-signed");
+        if pair.cert.exists() {
+            return Ok(pair);
+        }
+        self.openssl(&[
+            "req",
+            "-new",
+            "-x509",
+            "-days",
+            DAYS,
+            "-nodes",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-keyout",
+            "self-signed.key",
+            "-out",
+            "self-signed.crt",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
+        ])?;
+        self.private("self-signed.key")?;
+        Ok(pair)
+    }
+
     /// A second CA (its self-signed certificate and key) that signed nothing else.
     pub(crate) fn other_ca(&self) -> Result<CertPair, CertError> {
         let _made_once = self.lock.lock().unwrap_or_else(|e| e.into_inner());

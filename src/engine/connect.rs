@@ -564,7 +564,8 @@ impl Connect {
                 };
             }
             Err(e) => {
-                let retry = self.config.tls.effective_mode() == SslMode::Prefer;
+                let retry = self.config.tls.effective_mode() == SslMode::Prefer
+                    && !e.is_verification_failure();
                 self.fail(AttemptFailure::Tls(e), retry);
             }
         }
@@ -1488,6 +1489,29 @@ mod tests {
         frontend::ssl_request(&mut request);
         assert!(world.sent[0].starts_with(&request));
         assert!(!world.sent[1].starts_with(&request));
+    }
+
+    /// A server certificate that failed a root file's check never leads to a plaintext
+    /// retry, even with `prefer`: the next host is tried instead.
+    #[cfg(feature = "tls")]
+    #[test]
+    fn a_failed_verification_never_retries_in_the_clear() {
+        let mut world = World::default();
+        world.tls.push_back(Err(crate::tls::TlsError::Verify {
+            reason: "self-signed certificate".to_owned(),
+        }));
+        world
+            .on("127.0.0.1:5432", Open::Serve(vec![Some(b"S".to_vec())]))
+            .on("127.0.0.1:5432", Open::Serve(vec![Some(trust())]));
+        let mut conn = Connect::new(config("host=127.0.0.1 user=u dbname=d sslmode=prefer"));
+        let e = world.run(&mut conn, Instant::now()).0.unwrap_err();
+        assert_eq!(
+            e.message,
+            "SSL error: certificate verify failed: self-signed certificate\n"
+        );
+        // One connection only: the SSLRequest; no startup packet went out in the clear.
+        assert_eq!(world.sent.len(), 1);
+        assert!(!has_startup(&world.sent[0]));
     }
 
     #[cfg(feature = "tls")]

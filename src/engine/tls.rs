@@ -467,7 +467,10 @@ mod tests {
         let other = certs.other_ca().unwrap().cert;
         let mut c = client(SslMode::VerifyCa, Some(other), "localhost");
         let e = handshake(&mut c, &mut server(&certs), 100_000).unwrap_err();
-        assert_eq!(e.to_string(), "SSL error: certificate verify failed");
+        assert_eq!(
+            e.to_string(),
+            "SSL error: certificate verify failed: unable to get local issuer certificate"
+        );
         assert!(std::error::Error::source(&e).is_some());
         // The client tells the server why (a fatal alert), and the error stays.
         assert!(!c.output().is_empty());
@@ -480,7 +483,44 @@ mod tests {
         let mut c = client(SslMode::VerifyCa, Some(certs.ca()), "localhost");
         let mut s = server_with(&certs.expired_server().unwrap());
         let e = handshake(&mut c, &mut s, 100_000).unwrap_err();
-        assert_eq!(e.to_string(), "SSL error: certificate verify failed");
+        assert_eq!(
+            e.to_string(),
+            "SSL error: certificate verify failed: certificate has expired"
+        );
+    }
+
+    /// The PostgreSQL documentation's self-signed server certificate (`openssl req -x509`,
+    /// `CA:TRUE`) as its own root file: trusted as OpenSSL trusts it, for `verify-ca` and
+    /// `verify-full`; without it in the root file, refused with OpenSSL's reason.
+    #[test]
+    fn self_signed_server_certificate_in_the_root_file() {
+        let certs = certs();
+        let own = certs.self_signed_server().unwrap();
+        for mode in [SslMode::VerifyCa, SslMode::VerifyFull, SslMode::Require] {
+            let mut c = client(mode, Some(own.cert.clone()), "localhost");
+            handshake(&mut c, &mut server_with(&own), 100_000).unwrap();
+        }
+        let mut c = client(SslMode::VerifyFull, Some(own.cert.clone()), "127.0.0.2");
+        let e = handshake(&mut c, &mut server_with(&own), 100_000).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "server certificate for \"localhost\" (and 1 other name) does not match host \
+             name \"127.0.0.2\""
+        );
+        let mut c = client(SslMode::VerifyCa, Some(certs.ca()), "localhost");
+        let e = handshake(&mut c, &mut server_with(&own), 100_000).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "SSL error: certificate verify failed: self-signed certificate"
+        );
+    }
+
+    /// libpq 14+: `verify-full` to an IP address matches the certificate's `iPAddress`.
+    #[test]
+    fn verify_full_matches_ip_address_entries() {
+        let certs = certs();
+        let mut c = client(SslMode::VerifyFull, Some(certs.ca()), "127.0.0.1");
+        handshake(&mut c, &mut server(&certs), 100_000).unwrap();
     }
 
     #[test]
@@ -490,7 +530,8 @@ mod tests {
         let e = handshake(&mut c, &mut server(&certs), 100_000).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "server certificate for \"localhost\" does not match host name \"127.0.0.2\""
+            "server certificate for \"localhost\" (and 1 other name) does not match host \
+             name \"127.0.0.2\""
         );
     }
 

@@ -66,6 +66,15 @@ impl TestCerts {
         Ok(self.files.expired_server()?)
     }
 
+    /// A self-signed server certificate for `localhost` and `127.0.0.1` made as the
+    /// PostgreSQL documentation makes one (`openssl req -new -x509 -nodes`, so `CA:TRUE`):
+    /// start a server with it as both certificate and CA
+    /// ([`Builder::tls_files`](super::Builder::tls_files)), and give clients the same file as
+    /// their root certificate.
+    pub fn self_signed_server(&self) -> Result<CertPair, Error> {
+        Ok(self.files.self_signed_server()?)
+    }
+
     /// A second CA (its self-signed certificate and key) that signed nothing the server
     /// uses: a client trusting only it must refuse the server, and a server must refuse it
     /// as a client certificate.

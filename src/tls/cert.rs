@@ -20,6 +20,8 @@ const CONTEXT_0: u8 = 0xa0;
 const CONTEXT_3: u8 = 0xa3;
 /// `GeneralName` choice `dNSName [2] IA5String`.
 const GN_DNS_NAME: u8 = 0x82;
+/// `GeneralName` choice `iPAddress [7] OCTET STRING`.
+const GN_IP_ADDRESS: u8 = 0x87;
 
 /// `id-ce-subjectAltName` (2.5.29.17).
 const OID_SUBJECT_ALT_NAME: &[u8] = &[0x55, 0x1d, 0x11];
@@ -93,8 +95,16 @@ fn parse(cert: &[u8]) -> Option<Parsed<'_>> {
     Some(Parsed { tbs, signature_oid })
 }
 
-/// `TBSCertificate`'s subject and extensions (the latter empty when absent).
-fn subject_and_extensions(tbs: &[u8]) -> Option<(&[u8], &[u8])> {
+/// The `TBSCertificate` fields read here (contents, without tag and length).
+struct Tbs<'a> {
+    issuer: &'a [u8],
+    validity: &'a [u8],
+    subject: &'a [u8],
+    /// Empty when the certificate has none.
+    extensions: &'a [u8],
+}
+
+fn tbs_fields(tbs: &[u8]) -> Option<Tbs<'_>> {
     let mut fields = Der::new(tbs);
     let mut field = fields.next()?;
     if field.tag == CONTEXT_0 {
@@ -102,8 +112,8 @@ fn subject_and_extensions(tbs: &[u8]) -> Option<(&[u8], &[u8])> {
     }
     let _serial = field;
     let _signature = fields.expect(SEQUENCE)?;
-    let _issuer = fields.expect(SEQUENCE)?;
-    let _validity = fields.expect(SEQUENCE)?;
+    let issuer = fields.expect(SEQUENCE)?;
+    let validity = fields.expect(SEQUENCE)?;
     let subject = fields.expect(SEQUENCE)?;
     let mut extensions: &[u8] = &[];
     while let Some(t) = fields.next() {
@@ -111,27 +121,45 @@ fn subject_and_extensions(tbs: &[u8]) -> Option<(&[u8], &[u8])> {
             extensions = Der::new(t.body).expect(SEQUENCE)?;
         }
     }
-    Some((subject, extensions))
+    Some(Tbs {
+        issuer,
+        validity,
+        subject,
+        extensions,
+    })
 }
 
-/// A name the certificate presents for its server.
+/// A subjectAltName entry libpq looks at.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum CertName {
-    /// A `dNSName` entry of subjectAltName.
-    Dns(String),
-    /// The subject's commonName (used only when there is no `dNSName` entry).
-    CommonName(String),
+pub(crate) enum SanName {
+    /// A `dNSName` entry.
+    Dns(Vec<u8>),
+    /// An `iPAddress` entry: the address in network byte order (4 or 16 bytes when well
+    /// formed).
+    Ip(Vec<u8>),
 }
 
-/// The names of a server certificate as libpq 13 reads them: the `dNSName` entries of
-/// subjectAltName, or, when there are none, the subject's first commonName. `iPAddress`
-/// entries are ignored, as libpq 13 does (14 and later match them): with libpq 13, a
-/// `verify-full` connection to `127.0.0.1` needs that address as a DNS name or CN.
-pub(crate) fn names(cert: &[u8]) -> Result<Vec<CertName>, TlsError> {
+/// The names of a server certificate that libpq 14+ matches against the host name: the
+/// `dNSName` and `iPAddress` entries of subjectAltName, in order, and the subject's first
+/// commonName.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct CertNames {
+    /// The subjectAltName entries of the two kinds, in the certificate's order.
+    pub(crate) san: Vec<SanName>,
+    /// The subject's first commonName.
+    pub(crate) common_name: Option<Vec<u8>>,
+}
+
+/// Reads the names [`CertNames`] holds from a certificate (DER).
+pub(crate) fn names(cert: &[u8]) -> Result<CertNames, TlsError> {
     let bad = || TlsError::CertificateNames;
     let parsed = parse(cert).ok_or_else(bad)?;
-    let (subject, extensions) = subject_and_extensions(parsed.tbs).ok_or_else(bad)?;
-    let mut names = Vec::new();
+    let Tbs {
+        subject,
+        extensions,
+        ..
+    } = tbs_fields(parsed.tbs).ok_or_else(bad)?;
+    let mut names = CertNames::default();
     let mut list = Der::new(extensions);
     while !list.is_empty() {
         let mut extension = Der::new(list.expect(SEQUENCE).ok_or_else(bad)?);
@@ -145,38 +173,89 @@ pub(crate) fn names(cert: &[u8]) -> Result<Vec<CertName>, TlsError> {
         }
         let mut general_names = Der::new(Der::new(value.body).expect(SEQUENCE).ok_or_else(bad)?);
         while let Some(name) = general_names.next() {
-            if name.tag == GN_DNS_NAME {
-                names.push(CertName::Dns(
-                    String::from_utf8_lossy(name.body).into_owned(),
-                ));
+            match name.tag {
+                GN_DNS_NAME => names.san.push(SanName::Dns(name.body.to_vec())),
+                GN_IP_ADDRESS => names.san.push(SanName::Ip(name.body.to_vec())),
+                _ => {}
             }
         }
         if !general_names.is_empty() {
             return Err(bad());
         }
     }
-    if !names.iter().any(|n| matches!(n, CertName::Dns(_))) {
-        // libpq 13: the first commonName of the subject.
-        let mut rdns = Der::new(subject);
-        let mut common_name = None;
-        while let Some(rdn) = rdns.next() {
-            if rdn.tag != SET {
-                return Err(bad());
-            }
-            let mut attributes = Der::new(rdn.body);
-            while let Some(attribute) = attributes.next() {
-                let mut parts = Der::new(attribute.body);
-                if common_name.is_none() && parts.expect(OID) == Some(OID_COMMON_NAME) {
-                    let value = parts.next().ok_or_else(bad)?;
-                    common_name = Some(String::from_utf8_lossy(value.body).into_owned());
-                }
-            }
+    let mut rdns = Der::new(subject);
+    while let Some(rdn) = rdns.next() {
+        if rdn.tag != SET {
+            return Err(bad());
         }
-        if let Some(cn) = common_name {
-            names.push(CertName::CommonName(cn));
+        let mut attributes = Der::new(rdn.body);
+        while let Some(attribute) = attributes.next() {
+            let mut parts = Der::new(attribute.body);
+            if names.common_name.is_none() && parts.expect(OID) == Some(OID_COMMON_NAME) {
+                let value = parts.next().ok_or_else(bad)?;
+                names.common_name = Some(value.body.to_vec());
+            }
         }
     }
     Ok(names)
+}
+
+/// Whether a certificate names itself as its issuer (its issuer and subject are the same
+/// DER), as a self-signed certificate does.
+pub(crate) fn is_self_issued(cert: &[u8]) -> bool {
+    parse(cert)
+        .and_then(|p| tbs_fields(p.tbs))
+        .is_some_and(|t| t.issuer == t.subject)
+}
+
+/// A certificate's validity period, in seconds since the Unix epoch: `(notBefore,
+/// notAfter)`; `None` when it cannot be read.
+pub(crate) fn validity(cert: &[u8]) -> Option<(i64, i64)> {
+    let tbs = tbs_fields(parse(cert)?.tbs)?;
+    let mut period = Der::new(tbs.validity);
+    let not_before = der_time(period.next()?)?;
+    let not_after = der_time(period.next()?)?;
+    Some((not_before, not_after))
+}
+
+/// `UTCTime` (`YYMMDDHHMMSSZ`, 1950–2049) or `GeneralizedTime` (`YYYYMMDDHHMMSSZ`), as DER
+/// requires them, in seconds since the Unix epoch.
+fn der_time(t: Tlv<'_>) -> Option<i64> {
+    const UTC_TIME: u8 = 0x17;
+    const GENERALIZED_TIME: u8 = 0x18;
+    let text = std::str::from_utf8(t.body).ok()?.strip_suffix('Z')?;
+    if !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let number = |range: std::ops::Range<usize>| text.get(range)?.parse::<i64>().ok();
+    let (year, rest) = match (t.tag, text.len()) {
+        (UTC_TIME, 12) => {
+            let yy = number(0..2)?;
+            (if yy >= 50 { 1900 + yy } else { 2000 + yy }, 2)
+        }
+        (GENERALIZED_TIME, 14) => (number(0..4)?, 4),
+        _ => return None,
+    };
+    let field = |i: usize| number(rest + 2 * i..rest + 2 * i + 2);
+    let (month, day, hour, minute, second) =
+        (field(0)?, field(1)?, field(2)?, field(3)?, field(4)?);
+    if !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
+        return None;
+    }
+    // Days from the civil date (Howard Hinnant's algorithm), proleptic Gregorian.
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + hour * 3_600 + minute * 60 + second)
 }
 
 /// The hash functions RFC 5929 can pick.
@@ -326,8 +405,6 @@ mod tests {
         )
     }
 
-    /// `iPAddress [7]` in a GeneralName.
-    const GN_IP_ADDRESS: u8 = 0x87;
     const SHA256_RSA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0b];
 
     #[test]
@@ -380,24 +457,60 @@ mod tests {
     }
 
     #[test]
-    fn names_prefer_san_dns_entries_over_common_name() {
+    fn names_keep_san_entries_in_order_and_the_first_common_name() {
         let der = cert(
             SHA256_RSA,
             Some("cn.example"),
             &[
                 (GN_DNS_NAME, b"localhost"),
                 (GN_IP_ADDRESS, &[127, 0, 0, 1]),
+                (0x86, b"https://uri.example"),
             ],
         );
-        assert_eq!(names(&der).unwrap(), [CertName::Dns("localhost".into())]);
-        let der = cert(SHA256_RSA, Some("db.example"), &[]);
         assert_eq!(
             names(&der).unwrap(),
-            [CertName::CommonName("db.example".into())]
+            CertNames {
+                san: vec![
+                    SanName::Dns(b"localhost".to_vec()),
+                    SanName::Ip(vec![127, 0, 0, 1])
+                ],
+                common_name: Some(b"cn.example".to_vec()),
+            }
         );
-        let der = cert(SHA256_RSA, Some("cn"), &[(GN_IP_ADDRESS, &[10, 0, 0, 1])]);
-        assert_eq!(names(&der).unwrap(), [CertName::CommonName("cn".into())]);
-        assert_eq!(names(&cert(SHA256_RSA, None, &[])).unwrap(), []);
+        assert_eq!(
+            names(&cert(SHA256_RSA, None, &[])).unwrap(),
+            CertNames::default()
+        );
+    }
+
+    #[test]
+    fn der_times() {
+        let utc = |s: &str| {
+            der_time(Tlv {
+                tag: 0x17,
+                body: s.as_bytes(),
+            })
+        };
+        let general = |s: &str| {
+            der_time(Tlv {
+                tag: 0x18,
+                body: s.as_bytes(),
+            })
+        };
+        assert_eq!(utc("700101000000Z"), Some(0));
+        assert_eq!(utc("000301000000Z"), Some(951_868_800)); // 2000-03-01
+        assert_eq!(general("20380119031408Z"), Some(2_147_483_648));
+        assert_eq!(utc("491231235959Z"), Some(2_524_607_999)); // 2049
+        assert_eq!(general("19691231235959Z"), Some(-1));
+        for bad in [
+            "700101000000",
+            "7001010000Z",
+            "701301000000Z",
+            "70010100000aZ",
+            "+00101000000Z",
+        ] {
+            assert_eq!(utc(bad), None, "{bad}");
+        }
     }
 
     #[test]

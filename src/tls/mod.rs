@@ -30,7 +30,7 @@ use rustls::{ClientConfig, RootCertStore, SupportedProtocolVersion};
 pub use crate::conninfo::tls::{SslMode, TlsSettings, TlsVersion, SYSTEM_ROOTS};
 use crate::io_text::strerror;
 pub use cert::tls_server_end_point;
-use verify::{Check, Verifier};
+use verify::{Check, Roots, Verifier};
 
 /// libpq's default root certificate file, under the home directory.
 pub const ROOT_CERT_FILE: &str = ".postgresql/root.crt";
@@ -83,7 +83,19 @@ pub enum TlsError {
     /// `SSL SYSCALL error: EOF detected`: the server closed the connection in the handshake,
     /// or later without ending TLS first.
     Eof,
-    /// `SSL error: %s`: the handshake failed, e.g. `certificate verify failed`, or the
+    /// `SSL error: certificate verify failed: %s`: the server certificate's chain did not
+    /// check out, with OpenSSL's reason (`X509_verify_cert_error_string`, e.g.
+    /// `self-signed certificate`, `certificate has expired`). libpq 18 gives the reason only
+    /// for `sslrootcert=system`; pgcluster always does.
+    Verify {
+        /// OpenSSL's words for why.
+        reason: String,
+    },
+    /// `SSL certificate's name contains embedded null`
+    NameEmbeddedNull,
+    /// `certificate contains IP address with invalid length %zu` (libpq 14+).
+    IpAddressLength(usize),
+    /// `SSL error: %s`: the handshake failed, or the
     /// server sent a TLS alert (in OpenSSL's words, e.g. `tlsv1 alert unknown ca`).
     Handshake(String),
     /// `host name must be specified for a verified SSL connection`
@@ -207,6 +219,13 @@ impl fmt::Display for TlsError {
             ),
             Self::Eof => f.write_str("SSL SYSCALL error: EOF detected"),
             Self::Handshake(reason) => write!(f, "SSL error: {reason}"),
+            Self::Verify { reason } => {
+                write!(f, "SSL error: certificate verify failed: {reason}")
+            }
+            Self::NameEmbeddedNull => f.write_str("SSL certificate's name contains embedded null"),
+            Self::IpAddressLength(n) => {
+                write!(f, "certificate contains IP address with invalid length {n}")
+            }
             Self::HostNameMissing => {
                 f.write_str("host name must be specified for a verified SSL connection")
             }
@@ -295,6 +314,23 @@ impl fmt::Display for TlsError {
 
 impl std::error::Error for TlsError {}
 
+impl TlsError {
+    /// Whether this is the server certificate failing the checks of a root file (its chain,
+    /// or for `verify-full` its names). `sslmode=prefer` then never retries in the clear:
+    /// an attacker who cannot pass the check must not get a plaintext connection instead
+    /// (libpq 13–18 do retry; pgcluster is stricter here on purpose).
+    pub fn is_verification_failure(&self) -> bool {
+        matches!(
+            self,
+            Self::Verify { .. }
+                | Self::HostMismatch { .. }
+                | Self::CertificateNames
+                | Self::NameEmbeddedNull
+                | Self::IpAddressLength(_)
+        )
+    }
+}
+
 /// Where OpenSSL's default trust store is on the common systems (PostgreSQL 16's
 /// `sslrootcert=system` uses it): Debian/Ubuntu, Fedora/RHEL, Alpine/macOS, SUSE.
 const SYSTEM_ROOT_FILES: [&str; 4] = [
@@ -306,7 +342,7 @@ const SYSTEM_ROOT_FILES: [&str; 4] = [
 
 /// The platform's trusted roots, read from its bundle file (certificates the platform
 /// ships but rustls cannot parse are skipped, as OpenSSL skips them).
-fn system_roots() -> Result<RootCertStore, TlsError> {
+fn system_roots() -> Result<(RootCertStore, Vec<CertificateDer<'static>>), TlsError> {
     let Some(path) = SYSTEM_ROOT_FILES.iter().find(|p| fs::metadata(p).is_ok()) else {
         return Err(TlsError::RootCertMissing {
             path: SYSTEM_ROOT_FILES[0].to_owned(),
@@ -316,15 +352,16 @@ fn system_roots() -> Result<RootCertStore, TlsError> {
         path: (*path).to_owned(),
         reason,
     };
-    let certs = CertificateDer::pem_file_iter(path)
+    let certs: Vec<_> = CertificateDer::pem_file_iter(path)
         .map_err(|e| read(pem_reason(&e, NO_CERTIFICATE)))?
-        .filter_map(Result::ok);
+        .filter_map(Result::ok)
+        .collect();
     let mut store = RootCertStore::empty();
-    store.add_parsable_certificates(certs);
+    store.add_parsable_certificates(certs.iter().cloned());
     if store.is_empty() {
         return Err(read(NO_CERTIFICATE.to_owned()));
     }
-    Ok(store)
+    Ok((store, certs))
 }
 
 /// OpenSSL's reason for a PEM file that could not be used; `none` when it holds no item
@@ -385,9 +422,16 @@ impl TlsSettings {
         }
     }
 
-    /// The trusted roots: `None` when there is no root file and the mode does not verify
-    /// (`require` without a file checks nothing, as in libpq).
-    fn roots(&self, mode: SslMode) -> Result<Option<RootCertStore>, TlsError> {
+    /// The trusted roots and their certificates: `None` when there is no root file and the
+    /// mode does not verify (`require` without a file checks nothing, as in libpq).
+    #[allow(
+        clippy::type_complexity,
+        reason = "the store and the certificates it was made of, used once"
+    )]
+    fn roots(
+        &self,
+        mode: SslMode,
+    ) -> Result<Option<(RootCertStore, Vec<CertificateDer<'static>>)>, TlsError> {
         if self.root_cert.as_deref() == Some(SYSTEM_ROOTS) {
             return system_roots().map(Some);
         }
@@ -415,12 +459,12 @@ impl TlsSettings {
             return Err(read(NO_CERTIFICATE.to_owned()));
         }
         let mut store = RootCertStore::empty();
-        for cert in certs {
+        for cert in &certs {
             store
-                .add(cert)
+                .add(cert.clone())
                 .map_err(|e| read(e.to_string().to_lowercase()))?;
         }
-        Ok(Some(store))
+        Ok(Some((store, certs)))
     }
 
     /// The client certificate chain and key, when `sslcert` (or the default file) exists.
@@ -471,18 +515,19 @@ impl TlsSettings {
         let roots = self.roots(mode)?;
         let check = match roots {
             None => Check::Nothing,
-            Some(roots) => {
+            Some((store, certs)) => {
                 let webpki =
-                    WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+                    WebPkiServerVerifier::builder_with_provider(Arc::new(store), provider.clone())
                         .build()
                         .map_err(|e| TlsError::Handshake(e.to_string().to_lowercase()))?;
+                let roots = Roots::new(webpki, certs);
                 if mode == SslMode::VerifyFull {
                     if host.is_empty() {
                         return Err(TlsError::HostNameMissing);
                     }
-                    Check::ChainAndHost(webpki, host.to_owned())
+                    Check::ChainAndHost(roots, host.to_owned())
                 } else {
-                    Check::Chain(webpki)
+                    Check::Chain(roots)
                 }
             }
         };
@@ -650,7 +695,7 @@ mod tests {
     fn system_roots_come_from_the_platform_bundle() {
         match SYSTEM_ROOT_FILES.iter().find(|p| fs::metadata(p).is_ok()) {
             // Debian's ca-certificates bundle holds over a hundred roots.
-            Some(_) => assert!(system_roots().unwrap().len() > 50),
+            Some(_) => assert!(system_roots().unwrap().0.len() > 50),
             None => assert_eq!(
                 system_roots().unwrap_err(),
                 TlsError::RootCertMissing {

@@ -64,6 +64,9 @@ pub enum Error {
         /// The database left behind.
         database: String,
     },
+    /// The server is too old for an option given: refused after the connection told the
+    /// server's version, before the statement was sent.
+    ServerTooOld(ServerTooOld),
     /// The caller used a connection in a way that cannot work (never caused by the server).
     Misuse(Misuse),
     /// `COMMIT` was answered with `ROLLBACK`: a statement in the transaction had failed.
@@ -248,6 +251,7 @@ impl fmt::Display for Error {
                 "{cause}\nThe database \"{}\" was left behind; drop it once it is not needed.",
                 database.escape_debug()
             ),
+            Self::ServerTooOld(e) => e.fmt(f),
             Self::Misuse(m) => m.fmt(f),
             Self::CommitRolledBack => f.write_str(
                 "the transaction was rolled back, not committed: a statement in it had failed",
@@ -354,6 +358,64 @@ impl fmt::Display for OutcomeUnknown {
     }
 }
 
+/// An option a server is too old for, refused before the statement was sent.
+///
+/// `Display`, e.g. `CREATE DATABASE option ICU_RULES needs PostgreSQL 16 or later; the
+/// server is PostgreSQL 15.14, and nothing was sent`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ServerTooOld {
+    /// The statement's command: `CREATE DATABASE`.
+    pub command: &'static str,
+    /// The option, as the command spells it: `ICU_RULES`.
+    pub option: &'static str,
+    /// The first version that has it, as `server_version_num` (`160000`).
+    pub needs: u32,
+    /// The server's version, as `server_version_num` (`150014`).
+    pub server_version_num: u32,
+}
+
+impl ServerTooOld {
+    pub(crate) fn new(
+        command: &'static str,
+        option: &'static str,
+        needs: u32,
+        server_version_num: u32,
+    ) -> Self {
+        Self {
+            command,
+            option,
+            needs,
+            server_version_num,
+        }
+    }
+}
+
+/// A `server_version_num` as people write it: `15.14` from 15 on, `9.6.5` before; with
+/// `release = false`, only the major version (`16`, `9.5`).
+fn version_text(num: u32, release: bool) -> String {
+    let (major, minor) = (num / 10_000, num % 10_000);
+    match (major >= 10, release) {
+        (true, true) => format!("{major}.{minor}"),
+        (true, false) => major.to_string(),
+        (false, true) => format!("{major}.{}.{}", minor / 100, minor % 100),
+        (false, false) => format!("{major}.{}", minor / 100),
+    }
+}
+
+impl fmt::Display for ServerTooOld {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} option {} needs PostgreSQL {} or later; the server is PostgreSQL {}, and nothing was sent",
+            self.command,
+            self.option,
+            version_text(self.needs, false),
+            version_text(self.server_version_num, true)
+        )
+    }
+}
+
 /// How far an interrupted statement got.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -435,6 +497,27 @@ impl fmt::Display for Interrupted {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn server_too_old_names_the_option_and_both_versions() {
+        let e = Error::ServerTooOld(ServerTooOld::new(
+            "CREATE DATABASE",
+            "ICU_RULES",
+            160_000,
+            150_014,
+        ));
+        assert_eq!(
+            e.to_string(),
+            "CREATE DATABASE option ICU_RULES needs PostgreSQL 16 or later; the server is \
+             PostgreSQL 15.14, and nothing was sent"
+        );
+        let old = ServerTooOld::new("CREATE DATABASE", "IS_TEMPLATE", 90_500, 90_424);
+        assert_eq!(
+            old.to_string(),
+            "CREATE DATABASE option IS_TEMPLATE needs PostgreSQL 9.5 or later; the server is \
+             PostgreSQL 9.4.24, and nothing was sent"
+        );
+    }
 
     fn connect(message: &str) -> String {
         Error::Connect(ConnectError::local(message.to_owned())).to_string()

@@ -53,13 +53,13 @@ use std::sync::{Arc, Mutex, PoisonError};
 pub use interrupt::Interrupter;
 pub use list::DatabaseInfo;
 pub use name::DatabaseName;
-pub use options::{CreateOptions, DropOptions, LocaleProvider, Strategy};
+pub use options::{CreateOptions, DropOptions, LocaleProvider, Needs, Strategy};
 pub use temporary::is_temporary_name;
 
 use crate::connection::{Connection, ParkedConnection, QueryResult};
 use crate::conninfo::{Address, Config, Env};
 use crate::driver::Kind;
-use crate::error::{Destructive, Error, Interrupted, OutcomeUnknown, Stage};
+use crate::error::{Destructive, Error, Interrupted, OutcomeUnknown, ServerTooOld, Stage};
 use interrupt::Flight;
 use name::quote_ident;
 use setting::Setting;
@@ -478,10 +478,27 @@ impl Cluster {
     }
 
     async fn ddl_as(&self, mode: Mode, names: &[&str], sql: &str) -> Result<(), Error> {
+        self.ddl_checked(mode, names, sql, None).await
+    }
+
+    /// [`Self::ddl_as`] for a `CREATE DATABASE` with `options`: on a server too old for one
+    /// of them, [`Error::ServerTooOld`] once the connection told the server's version,
+    /// before the statement is sent.
+    async fn ddl_checked(
+        &self,
+        mode: Mode,
+        names: &[&str],
+        sql: &str,
+        options: Option<&CreateOptions>,
+    ) -> Result<(), Error> {
         if self.refused(mode) {
             return Err(self.interrupted(names, sql, Stage::NotStarted).await);
         }
         let (db, mut conn) = self.maintenance(names).await?;
+        if let Some(e) = options.and_then(|options| too_old(options, &conn)) {
+            self.release(db, conn);
+            return Err(e);
+        }
         let Some(flight) = self.begin(mode, &conn) else {
             self.release(db, conn);
             return Err(self.interrupted(names, sql, Stage::NotStarted).await);
@@ -566,7 +583,8 @@ impl Cluster {
         let sql = options.sql(&name)?;
         let mut names = vec![name.as_str()];
         names.extend(options.template_name());
-        self.ddl(&names, &sql).await
+        self.ddl_checked(Mode::Work, &names, &sql, Some(options))
+            .await
     }
 
     /// The spec's `clone(template, name)`: creates database `name` (`None`: the setting's
@@ -749,6 +767,19 @@ fn server_version_num(conn: &Connection) -> u32 {
             })
         })
         .unwrap_or(0)
+}
+
+/// [`Error::ServerTooOld`] for the first of `options` the server of `conn` does not have.
+fn too_old(options: &CreateOptions, conn: &Connection) -> Option<Error> {
+    let version = server_version_num(conn);
+    options.unsupported_on(version).map(|needs| {
+        Error::ServerTooOld(ServerTooOld::new(
+            "CREATE DATABASE",
+            needs.option,
+            needs.version_num,
+            version,
+        ))
+    })
 }
 
 /// SQLSTATE `query_canceled`: a cancel request (or a statement timeout) stopped it.

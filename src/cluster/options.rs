@@ -2,8 +2,11 @@
 //!
 //! Every value is sent as a quoted identifier or a number: PostgreSQL's grammar takes an
 //! identifier wherever these options take a string (`ENCODING = "UTF8"`, `LC_COLLATE =
-//! "C"`). Only ICU rules, which may be longer than an identifier, go as a string literal
-//! ([`quote_literal`]).
+//! "C"`). Only ICU rules and a collation version, which may be longer than an identifier
+//! (the server would cut one at 63 bytes), go as string literals ([`quote_literal`]).
+//!
+//! Each option names the first PostgreSQL version that has it ([`CreateOptions::needs`]):
+//! on an older server the statement is not sent.
 
 use std::fmt::Write as _;
 
@@ -83,6 +86,19 @@ pub struct CreateOptions {
     pub(super) is_template: Option<bool>,
     pub(super) allow_connections: Option<bool>,
     pub(super) connection_limit: Option<i32>,
+    pub(super) collation_version: Option<String>,
+    pub(super) oid: Option<u32>,
+}
+
+/// An option of `CREATE DATABASE` given that a server is too old for: its keyword (with the
+/// value, when only the value is new, as `LOCALE_PROVIDER = builtin`) and the first
+/// PostgreSQL version that has it, as `server_version_num` (`160000` for 16).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Needs {
+    /// The option, as `CREATE DATABASE` spells it: `ICU_RULES`.
+    pub option: &'static str,
+    /// The first version that has it, as `server_version_num`.
+    pub version_num: u32,
 }
 
 impl CreateOptions {
@@ -186,6 +202,83 @@ impl CreateOptions {
         self
     }
 
+    /// The collation version recorded for the new database (`COLLATION_VERSION`,
+    /// PostgreSQL 15+; meant for `pg_upgrade`: the server takes it on trust).
+    pub fn collation_version(mut self, version: impl AsRef<str>) -> Self {
+        self.collation_version = Some(version.as_ref().to_owned());
+        self
+    }
+
+    /// The new database's object identifier (`OID`, PostgreSQL 15+; the server refuses one
+    /// below 16384 or already taken).
+    pub fn oid(mut self, oid: u32) -> Self {
+        self.oid = Some(oid);
+        self
+    }
+
+    /// The options given, each with the first PostgreSQL version that has it, in the
+    /// statement's order (`ALLOW_CONNECTIONS` and `IS_TEMPLATE` are 9.5's, `LOCALE` 13's;
+    /// `STRATEGY`, `LOCALE_PROVIDER`, `ICU_LOCALE`, `COLLATION_VERSION` and `OID` 15's;
+    /// `ICU_RULES` 16's; `BUILTIN_LOCALE` and `LOCALE_PROVIDER = builtin` 17's).
+    ///
+    /// ```
+    /// use pgcluster::cluster::{CreateOptions, Needs};
+    ///
+    /// let options = CreateOptions::new().oid(20_000).icu_rules("&a < b");
+    /// assert_eq!(
+    ///     options.needs(),
+    ///     [
+    ///         Needs { option: "ICU_RULES", version_num: 160_000 },
+    ///         Needs { option: "OID", version_num: 150_000 },
+    ///     ]
+    /// );
+    /// // The first one a PostgreSQL 15 server lacks:
+    /// assert_eq!(options.unsupported_on(150_014).map(|n| n.option), Some("ICU_RULES"));
+    /// assert_eq!(options.unsupported_on(160_000), None);
+    /// ```
+    pub fn needs(&self) -> Vec<Needs> {
+        let provider = self.locale_provider.map(|p| match p {
+            LocaleProvider::Builtin => ("LOCALE_PROVIDER = builtin", 170_000),
+            LocaleProvider::Libc | LocaleProvider::Icu => ("LOCALE_PROVIDER", 150_000),
+        });
+        [
+            self.locale.as_ref().map(|_| ("LOCALE", 130_000)),
+            provider,
+            self.icu_locale.as_ref().map(|_| ("ICU_LOCALE", 150_000)),
+            self.builtin_locale
+                .as_ref()
+                .map(|_| ("BUILTIN_LOCALE", 170_000)),
+            self.icu_rules.as_ref().map(|_| ("ICU_RULES", 160_000)),
+            self.collation_version
+                .as_ref()
+                .map(|_| ("COLLATION_VERSION", 150_000)),
+            self.strategy.map(|_| ("STRATEGY", 150_000)),
+            self.is_template.map(|_| ("IS_TEMPLATE", 90_500)),
+            self.allow_connections
+                .map(|_| ("ALLOW_CONNECTIONS", 90_500)),
+            self.oid.map(|_| ("OID", 150_000)),
+        ]
+        .into_iter()
+        .flatten()
+        .map(|(option, version_num)| Needs {
+            option,
+            version_num,
+        })
+        .collect()
+    }
+
+    /// The first option given (in the statement's order) that a server of version
+    /// `server_version_num` does not have; `None` when it has them all, or when its version
+    /// is unknown (`0`: the server did not say; it is then left to the server).
+    pub fn unsupported_on(&self, server_version_num: u32) -> Option<Needs> {
+        if server_version_num == 0 {
+            return None;
+        }
+        self.needs()
+            .into_iter()
+            .find(|needs| server_version_num < needs.version_num)
+    }
+
     /// These options (given anew) over `old` (what a database was): each option given here
     /// wins, and one not given is taken from `old`, as `CREATE DATABASE` reads them on a
     /// server of version `server_version_num`:
@@ -194,7 +287,8 @@ impl CreateOptions {
     ///   builtin locales;
     /// - a provider given anew that differs from `old`'s drops `old`'s ICU locale, ICU rules
     ///   and builtin locale, which belong to `old`'s provider;
-    /// - the template and the strategy are never taken from `old`.
+    /// - the template, the strategy, the collation version and the OID are never taken from
+    ///   `old`.
     pub(crate) fn over(self, old: Self, server_version_num: u32) -> Self {
         let locale_given = self.locale.is_some();
         let same_provider = self.locale_provider.is_none()
@@ -227,6 +321,9 @@ impl CreateOptions {
             is_template: self.is_template.or(old.is_template),
             allow_connections: self.allow_connections.or(old.allow_connections),
             connection_limit: self.connection_limit.or(old.connection_limit),
+            // The new database's own: the current collation version, a fresh OID.
+            collation_version: self.collation_version,
+            oid: self.oid,
         }
     }
 
@@ -263,11 +360,16 @@ impl CreateOptions {
                 item(key, value)?;
             }
         }
-        if let Some(rules) = &self.icu_rules {
-            let rules = quote_literal(rules).ok_or_else(|| NameError::Nul {
-                name: rules.clone(),
-            })?;
-            let _ = write!(sql, " ICU_RULES = {rules}");
+        for (key, value) in [
+            ("ICU_RULES", &self.icu_rules),
+            ("COLLATION_VERSION", &self.collation_version),
+        ] {
+            if let Some(value) = value {
+                let literal = quote_literal(value).ok_or_else(|| NameError::Nul {
+                    name: value.clone(),
+                })?;
+                let _ = write!(sql, " {key} = {literal}");
+            }
         }
         if let Some(tablespace) = &self.tablespace {
             let tablespace = name::check(tablespace)?;
@@ -287,6 +389,9 @@ impl CreateOptions {
         }
         if let Some(limit) = self.connection_limit {
             let _ = write!(sql, " CONNECTION LIMIT = {limit}");
+        }
+        if let Some(oid) = self.oid {
+            let _ = write!(sql, " OID = {oid}");
         }
         sql.push(';');
         Ok(sql)
@@ -399,6 +504,86 @@ mod tests {
         assert_eq!(
             CreateOptions::new().icu_rules("a\0").sql("x"),
             Err(NameError::Nul { name: "a\0".into() })
+        );
+    }
+
+    #[test]
+    fn collation_version_and_oid() {
+        let options = CreateOptions::new()
+            .collation_version(r"153.1'\")
+            .connection_limit(3)
+            .oid(4_000_000_000);
+        assert_eq!(
+            options.sql("x").unwrap(),
+            r#"CREATE DATABASE "x" WITH ENCODING = "UTF8" COLLATION_VERSION = E'153.1''\\' CONNECTION LIMIT = 3 OID = 4000000000;"#
+        );
+        assert_eq!(
+            CreateOptions::new().collation_version("1\0").sql("x"),
+            Err(NameError::Nul { name: "1\0".into() })
+        );
+        // Neither is taken from the database an overwrite replaces.
+        let anew = CreateOptions::new().over(options, 150_000);
+        assert_eq!((anew.collation_version, anew.oid), (None, None));
+    }
+
+    #[test]
+    fn each_option_names_the_first_version_that_has_it() {
+        let needs = |options: CreateOptions| {
+            options
+                .needs()
+                .iter()
+                .map(|n| (n.option, n.version_num))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(needs(CreateOptions::new().template("t").owner("o")), []);
+        assert_eq!(
+            needs(
+                CreateOptions::new()
+                    .allow_connections(true)
+                    .is_template(true)
+                    .locale("C")
+                    .locale_provider(LocaleProvider::Icu)
+                    .icu_locale("und")
+                    .icu_rules("")
+                    .collation_version("1")
+                    .strategy(Strategy::WalLog)
+                    .oid(16_384)
+            ),
+            [
+                ("LOCALE", 130_000),
+                ("LOCALE_PROVIDER", 150_000),
+                ("ICU_LOCALE", 150_000),
+                ("ICU_RULES", 160_000),
+                ("COLLATION_VERSION", 150_000),
+                ("STRATEGY", 150_000),
+                ("IS_TEMPLATE", 90_500),
+                ("ALLOW_CONNECTIONS", 90_500),
+                ("OID", 150_000),
+            ]
+        );
+        let builtin = CreateOptions::new()
+            .locale_provider(LocaleProvider::Builtin)
+            .builtin_locale("C.UTF-8");
+        assert_eq!(
+            needs(builtin.clone()),
+            [
+                ("LOCALE_PROVIDER = builtin", 170_000),
+                ("BUILTIN_LOCALE", 170_000)
+            ]
+        );
+        assert_eq!(
+            builtin.unsupported_on(160_013).map(|n| n.option),
+            Some("LOCALE_PROVIDER = builtin")
+        );
+        assert_eq!(builtin.unsupported_on(170_000), None);
+        // A server that did not say its version: left to the server.
+        assert_eq!(builtin.unsupported_on(0), None);
+        assert_eq!(
+            CreateOptions::new()
+                .locale_provider(LocaleProvider::Libc)
+                .unsupported_on(140_023)
+                .map(|n| (n.option, n.version_num)),
+            Some(("LOCALE_PROVIDER", 150_000))
         );
     }
 

@@ -14,7 +14,8 @@ use super::name::quote_ident;
 use super::options::{CreateOptions, LocaleProvider};
 use super::temporary::{self, Role};
 use super::{
-    is_cancel, read_interrupted, server_version_num, Cluster, DatabaseName, DropOptions, Mode,
+    is_cancel, read_interrupted, server_version_num, too_old, Cluster, DatabaseName, DropOptions,
+    Mode,
 };
 use crate::connection::QueryResult;
 use crate::error::{Destructive, Error, Stage};
@@ -162,6 +163,10 @@ impl Cluster {
                 return Err(read_interrupted(&catalog::sql(0), Stage::NotStarted));
             }
             let (db, mut conn, reused) = self.maintenance_reused(&[]).await?;
+            if let Some(e) = too_old(options, &conn) {
+                self.release(db, conn);
+                return Err(e);
+            }
             let version = server_version_num(&conn);
             let sql = catalog::sql(version);
             let Some(flight) = self.begin(Mode::Work, &conn) else {

@@ -23,7 +23,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use pgcluster::blocking::{get_cluster, Cluster};
-use pgcluster::cluster::{CreateOptions, DropOptions, Strategy};
+use pgcluster::cluster::{CreateOptions, DropOptions, LocaleProvider, Strategy};
 use pgcluster::Error;
 
 use name::NameArg;
@@ -222,6 +222,21 @@ struct CreateArgs {
     /// Character classes.
     #[arg(long)]
     lc_ctype: Option<String>,
+    /// Locale provider (PostgreSQL 15+; builtin: 17+).
+    #[arg(long, value_enum)]
+    locale_provider: Option<LocaleProviderArg>,
+    /// ICU locale, with --locale-provider icu (PostgreSQL 15+).
+    #[arg(long)]
+    icu_locale: Option<String>,
+    /// ICU collation rules (PostgreSQL 16+).
+    #[arg(long)]
+    icu_rules: Option<String>,
+    /// The builtin provider's locale, e.g. C.UTF-8 (PostgreSQL 17+).
+    #[arg(long)]
+    builtin_locale: Option<String>,
+    /// Collation version to record (PostgreSQL 15+; for pg_upgrade).
+    #[arg(long)]
+    collation_version: Option<String>,
     /// Default tablespace.
     #[arg(long)]
     tablespace: Option<String>,
@@ -231,9 +246,15 @@ struct CreateArgs {
     /// Make the new database a template.
     #[arg(long)]
     is_template: bool,
+    /// Whether sessions may connect to it.
+    #[arg(long, value_name = "BOOL")]
+    allow_connections: Option<bool>,
     /// Maximum sessions at once (-1: no limit).
     #[arg(long, allow_negative_numbers = true)]
     connection_limit: Option<i32>,
+    /// The new database's OID, 16384 or more (PostgreSQL 15+).
+    #[arg(long)]
+    oid: Option<u32>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -242,23 +263,47 @@ enum StrategyArg {
     FileCopy,
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+enum LocaleProviderArg {
+    Libc,
+    Icu,
+    Builtin,
+}
+
 impl CreateArgs {
     fn options(&self) -> CreateOptions {
         let mut o = CreateOptions::new();
         type Set = fn(CreateOptions, &str) -> CreateOptions;
-        let text: [(&Option<String>, Set); 7] = [
+        let text: [(&Option<String>, Set); 11] = [
             (&self.template, |o, v| o.template(v)),
             (&self.owner, |o, v| o.owner(v)),
             (&self.encoding, |o, v| o.encoding(v)),
             (&self.locale, |o, v| o.locale(v)),
             (&self.lc_collate, |o, v| o.lc_collate(v)),
             (&self.lc_ctype, |o, v| o.lc_ctype(v)),
+            (&self.icu_locale, |o, v| o.icu_locale(v)),
+            (&self.icu_rules, |o, v| o.icu_rules(v)),
+            (&self.builtin_locale, |o, v| o.builtin_locale(v)),
+            (&self.collation_version, |o, v| o.collation_version(v)),
             (&self.tablespace, |o, v| o.tablespace(v)),
         ];
         for (value, set) in text {
             if let Some(value) = value {
                 o = set(o, value);
             }
+        }
+        if let Some(provider) = self.locale_provider {
+            o = o.locale_provider(match provider {
+                LocaleProviderArg::Libc => LocaleProvider::Libc,
+                LocaleProviderArg::Icu => LocaleProvider::Icu,
+                LocaleProviderArg::Builtin => LocaleProvider::Builtin,
+            });
+        }
+        if let Some(yes) = self.allow_connections {
+            o = o.allow_connections(yes);
+        }
+        if let Some(oid) = self.oid {
+            o = o.oid(oid);
         }
         if let Some(strategy) = self.strategy {
             o = o.strategy(match strategy {

@@ -1,0 +1,333 @@
+//! `CREATE DATABASE`'s options of PostgreSQL 15–18 ([`CreateOptions`]) against real servers:
+//! the default one (Debian's 15 here) and, when `PGCLUSTER_TEST_PG14_BIN`,
+//! `PGCLUSTER_TEST_PG16_BIN`, `PGCLUSTER_TEST_PG17_BIN` or `PGCLUSTER_TEST_PG18_BIN` names
+//! a `bin` directory (`.ci/run` unpacks them with `.ci/postgresql`), those versions too.
+//!
+//! On a server that has an option, the database is made and `pg_database` shows it; on
+//! one too old for it, `create_with` and `overwrite_with` fail with an error that names
+//! the option and the version it needs, and the server log (`log_statement = all`) shows
+//! that nothing about the database was sent. The versions an
+//! option first appeared in were checked with `psql` on 14.23, 15, 16.15 and 17.11: 14 says
+//! `option "oid" not recognized` (and the same for `collation_version`, `strategy`,
+//! `locale_provider`, `icu_locale`), 15 for `icu_rules` and `builtin_locale`, 16 for
+//! `builtin_locale`.
+//!
+//! The PyPI builds of 16–18 have no ICU: there an ICU database is refused by the server
+//! itself (`ICU is not supported in this build`), which shows that the option was sent
+//! and parsed.
+#![cfg(feature = "testing")]
+
+use std::path::PathBuf;
+
+use pgcluster::blocking::Cluster;
+use pgcluster::cluster::{CreateOptions, LocaleProvider, Strategy};
+use pgcluster::testing::TestServer;
+use pgcluster::Error;
+
+/// One option of the matrix: the options, the first version that has them, and the query
+/// on the database's row of `pg_database` whose answer shows they were taken, with that answer
+/// as a function of the version (the catalog columns moved in 17).
+struct Case {
+    label: &'static str,
+    options: CreateOptions,
+    needs: u32,
+    option: &'static str,
+    shows: fn(u32) -> (&'static str, &'static str),
+    icu: bool,
+}
+
+fn cases() -> Vec<Case> {
+    let icu = || {
+        CreateOptions::new()
+            .template("template0")
+            .locale_provider(LocaleProvider::Icu)
+            .icu_locale("und")
+    };
+    vec![
+        Case {
+            label: "locale",
+            options: CreateOptions::new().template("template0").locale("C"),
+            needs: 130_000,
+            option: "LOCALE",
+            shows: |_| ("datcollate || '/' || datctype", "C/C"),
+            icu: false,
+        },
+        Case {
+            label: "allow_connections",
+            options: CreateOptions::new().allow_connections(false),
+            needs: 90_500,
+            option: "ALLOW_CONNECTIONS",
+            shows: |_| ("datallowconn::text", "false"),
+            icu: false,
+        },
+        Case {
+            label: "libc",
+            options: CreateOptions::new().locale_provider(LocaleProvider::Libc),
+            needs: 150_000,
+            option: "LOCALE_PROVIDER",
+            shows: |_| ("datlocprovider::text", "c"),
+            icu: false,
+        },
+        Case {
+            label: "icu_locale",
+            options: icu(),
+            needs: 150_000,
+            option: "LOCALE_PROVIDER",
+            shows: |v| {
+                if v >= 170_000 {
+                    ("datlocprovider::text || '/' || datlocale", "i/und")
+                } else {
+                    ("datlocprovider::text || '/' || daticulocale", "i/und")
+                }
+            },
+            icu: true,
+        },
+        Case {
+            label: "icu_rules",
+            options: icu().icu_rules("&a < b's \\ c"),
+            needs: 160_000,
+            option: "ICU_RULES",
+            shows: |_| ("daticurules", "&a < b's \\ c"),
+            icu: true,
+        },
+        Case {
+            label: "builtin",
+            options: CreateOptions::new()
+                .template("template0")
+                .locale_provider(LocaleProvider::Builtin)
+                .builtin_locale("C.UTF-8"),
+            needs: 170_000,
+            option: "LOCALE_PROVIDER = builtin",
+            shows: |_| ("datlocprovider::text || '/' || datlocale", "b/C.UTF-8"),
+            icu: false,
+        },
+        Case {
+            label: "collation_version",
+            options: CreateOptions::new()
+                .template("template0")
+                .collation_version("153.'1\\"),
+            needs: 150_000,
+            option: "COLLATION_VERSION",
+            shows: |_| ("datcollversion", "153.'1\\"),
+            icu: false,
+        },
+        Case {
+            label: "strategy",
+            options: CreateOptions::new().strategy(Strategy::FileCopy),
+            needs: 150_000,
+            option: "STRATEGY",
+            shows: |_| ("datname IS NOT NULL", "t"),
+            icu: false,
+        },
+        Case {
+            label: "oid",
+            options: CreateOptions::new().oid(4_000_000_123),
+            needs: 150_000,
+            option: "OID",
+            shows: |_| ("oid::text", "4000000123"),
+            icu: false,
+        },
+    ]
+}
+
+/// The whole matrix on the server whose programs are in `bin` (`None`: the default ones).
+fn check_server(bin: Option<PathBuf>) {
+    let mut builder = TestServer::builder().conf_line("log_statement = 'all'");
+    if let Some(bin) = bin {
+        builder = builder.bin_dir(bin);
+    }
+    let server = builder.start().expect("a throwaway server starts");
+    let cluster = Cluster::new("pgsql:///postgres")
+        .unwrap()
+        .with_env(server.env());
+    let version: u32 = server
+        .psql("SHOW server_version_num")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let has_icu = server
+        .psql("SELECT count(*) > 0 FROM pg_collation WHERE collprovider = 'i'")
+        .unwrap()
+        .trim()
+        == "t";
+    let (major, minor) = (version / 10_000, version % 10_000);
+    for case in cases() {
+        let name = format!("create_options_{}", case.label);
+        let result = cluster.create_with(&name, &case.options);
+        if version < case.needs {
+            let needs = case.needs / 10_000;
+            let needs = if needs >= 10 {
+                needs.to_string()
+            } else {
+                format!("{needs}.{}", case.needs % 10_000 / 100)
+            };
+            let expected = format!(
+                "CREATE DATABASE option {} needs PostgreSQL {needs} or later; the server is \
+                 PostgreSQL {major}.{minor}, and nothing was sent",
+                case.option
+            );
+            let e = result.expect_err(case.label);
+            assert!(matches!(e, Error::ServerTooOld(_)), "{}: {e:?}", case.label);
+            assert_eq!(e.to_string(), expected);
+            // overwrite refuses them before it reads the catalog.
+            let e = cluster
+                .overwrite_with(&name, &case.options)
+                .expect_err(case.label);
+            assert_eq!(e.to_string(), expected);
+            assert!(
+                !server.log().contains(&name),
+                "{}: the statement reached the server:\n{}",
+                case.label,
+                server.log()
+            );
+            continue;
+        }
+        if case.icu && !has_icu {
+            let e = result.expect_err(case.label);
+            assert_eq!(e.sqlstate(), Some("0A000"), "{}: {e}", case.label);
+            assert!(e.to_string().contains("ICU is not supported in this build"));
+            assert!(server
+                .log()
+                .contains(&format!("CREATE DATABASE \"{name}\"")));
+            continue;
+        }
+        result.unwrap_or_else(|e| panic!("{}: {e}", case.label));
+        assert!(server
+            .log()
+            .contains(&format!("CREATE DATABASE \"{name}\"")));
+        let (column, expected) = (case.shows)(version);
+        let shown = server
+            .psql(&format!(
+                "SELECT {column} FROM pg_database WHERE datname = '{name}'"
+            ))
+            .unwrap();
+        assert_eq!(shown.trim(), expected, "{}", case.label);
+        cluster.drop_database(&name).unwrap();
+    }
+}
+
+/// `PGCLUSTER_TEST_PG<major>_BIN`, or `None` after saying the test is skipped.
+fn bin_of(major: u32) -> Option<PathBuf> {
+    let var = format!("PGCLUSTER_TEST_PG{major}_BIN");
+    let bin = std::env::var_os(&var).map(PathBuf::from);
+    if bin.is_none() {
+        eprintln!("skipped: {var} is not set");
+    }
+    bin
+}
+
+#[test]
+fn create_options_on_the_default_server() {
+    check_server(None);
+}
+
+#[test]
+fn create_options_on_postgresql_14() {
+    if let Some(bin) = bin_of(14) {
+        check_server(Some(bin));
+    }
+}
+
+#[test]
+fn create_options_on_postgresql_16() {
+    if let Some(bin) = bin_of(16) {
+        check_server(Some(bin));
+    }
+}
+
+#[test]
+fn create_options_on_postgresql_17() {
+    if let Some(bin) = bin_of(17) {
+        check_server(Some(bin));
+    }
+}
+
+#[test]
+fn create_options_on_postgresql_18() {
+    if let Some(bin) = bin_of(18) {
+        check_server(Some(bin));
+    }
+}
+
+/// The CLI's flags for the same options, on the default server: taken (`pg_database` shows
+/// them), and refused before anything is sent when the server is too old for one.
+#[cfg(feature = "cli")]
+#[test]
+fn cli_create_options() {
+    let server = TestServer::builder()
+        .conf_line("log_statement = 'all'")
+        .start()
+        .expect("a throwaway server starts");
+    // On this server, not the shared one `support/cli.rs` runs against.
+    let pgcluster = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_pgcluster"))
+            .env_clear()
+            .envs(server.env_vars())
+            .args(["--db", "pgsql:///postgres"])
+            .args(args)
+            .output()
+            .expect("run pgcluster");
+        let stderr = String::from_utf8(out.stderr).expect("utf-8 stderr");
+        (out.status.code().expect("exit status"), stderr)
+    };
+    let version: u32 = server
+        .psql("SHOW server_version_num")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let (major, minor) = (version / 10_000, version % 10_000);
+    if version >= 150_000 {
+        let taken = pgcluster(&[
+            "create",
+            "cli_options",
+            "--template",
+            "template0",
+            "--locale-provider",
+            "libc",
+            "--collation-version",
+            "1.2",
+            "--allow-connections",
+            "false",
+            "--oid",
+            "70000",
+        ]);
+        assert_eq!(taken, (0, String::new()));
+        assert_eq!(
+            server
+                .psql(
+                    "SELECT oid, datlocprovider, datcollversion, datallowconn FROM pg_database \
+                     WHERE datname = 'cli_options'"
+                )
+                .unwrap()
+                .trim(),
+            "70000|c|1.2|f"
+        );
+        server.psql("DROP DATABASE cli_options").unwrap();
+    }
+    if version < 170_000 {
+        let refused = pgcluster(&[
+            "create",
+            "cli_builtin",
+            "--template",
+            "template0",
+            "--locale-provider",
+            "builtin",
+            "--builtin-locale",
+            "C.UTF-8",
+        ]);
+        assert_eq!(
+            refused,
+            (
+                1,
+                format!(
+                    "Error: CREATE DATABASE option LOCALE_PROVIDER = builtin needs PostgreSQL \
+                     17 or later; the server is PostgreSQL {major}.{minor}, and nothing was \
+                     sent\n"
+                )
+            )
+        );
+        assert!(!server.log().contains("cli_builtin"), "{}", server.log());
+    }
+}

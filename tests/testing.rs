@@ -475,7 +475,12 @@ fn hot_standby_and_promote() {
     primary.psql("INSERT INTO t VALUES (3)").expect("insert");
     let start = Instant::now();
     while standby.psql("SELECT count(*) FROM t") != Ok("2\n".to_owned()) {
-        assert!(start.elapsed() < CLEANUP_BOUND, "row not replicated");
+        assert!(
+            start.elapsed() < CLEANUP_BOUND,
+            "row not replicated; standby log:\n{}\nprimary log:\n{}",
+            standby.log(),
+            primary.log()
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     standby.promote().expect("promote");

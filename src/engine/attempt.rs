@@ -192,6 +192,31 @@ pub(crate) enum Place {
     Unix { path: String },
 }
 
+/// libpq 18's `emitHostIdentityInfo`: `connection to server at "%s" (%s), port %s failed: `
+/// (the address only when libpq 13 shows it too), or `connection to server on socket "%s"
+/// failed: `.
+impl fmt::Display for Place {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Tcp {
+                shown_host,
+                addr: Some(addr),
+                port,
+            } => write!(
+                f,
+                "connection to server at \"{shown_host}\" ({addr}), port {port} failed: "
+            ),
+            Self::Tcp {
+                shown_host, port, ..
+            } => write!(
+                f,
+                "connection to server at \"{shown_host}\", port {port} failed: "
+            ),
+            Self::Unix { path } => write!(f, "connection to server on socket \"{path}\" failed: "),
+        }
+    }
+}
+
 /// A socket could not be opened. `Display` is libpq 13's text with its final newline.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct OpenError {
@@ -246,13 +271,22 @@ impl std::error::Error for OpenError {
     }
 }
 
-/// Why the `SHOW transaction_read_only` test failed a server.
+/// Why the `target_session_attrs` check turned a server down. `read-write`, which libpq 13
+/// had, keeps libpq 13's texts; the values libpq 14 added have libpq 18's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ProbeOutcome {
-    /// The server is read-only (the value starts with `on`).
+    /// `read-write`: the session is read-only.
     ReadOnly,
-    /// The query failed, or gave other than exactly one row.
+    /// `read-write`: `SHOW transaction_read_only` failed, or gave other than one row.
     Failed,
+    /// `read-only`: the session is not read-only.
+    NotReadOnly,
+    /// `primary`: the server is in hot standby.
+    HotStandby,
+    /// `standby`, `prefer-standby`: the server is not in hot standby.
+    NotHotStandby,
+    /// The values libpq 14 added: the check's query failed, or gave other than one row.
+    QueryFailed(super::target::Query),
 }
 
 /// One failed step of a connection attempt.
@@ -299,11 +333,13 @@ pub(crate) enum AttemptFailure {
         /// The password file the password came from, if it did.
         password_file: Option<String>,
     },
-    /// `target_session_attrs=read-write` turned the server down.
+    /// The `target_session_attrs` check turned the server down.
     Probe {
         outcome: ProbeOutcome,
-        /// `"host:port"` as libpq shows it, quotes included.
+        /// `"host:port"` as libpq 13 shows it, quotes included.
         server: String,
+        /// The address, as libpq 18 names it in front of its texts.
+        place: Place,
     },
 }
 
@@ -415,15 +451,33 @@ impl fmt::Display for AttemptFailure {
                 StartupError::PreV3Error(text) => writeln!(f, "{text}"),
                 other => f.write_str(&with_newline(&other.to_string())),
             },
-            Self::Probe { outcome, server } => match outcome {
-                ProbeOutcome::ReadOnly => {
-                    writeln!(f, "could not make a writable connection to server {server}")
-                }
-                ProbeOutcome::Failed => writeln!(
-                    f,
-                    "test \"SHOW transaction_read_only\" failed on server {server}"
-                ),
-            },
+            Self::Probe {
+                outcome,
+                server,
+                place,
+            } => {
+                let reason = match outcome {
+                    ProbeOutcome::ReadOnly => {
+                        return writeln!(
+                            f,
+                            "could not make a writable connection to server {server}"
+                        )
+                    }
+                    ProbeOutcome::Failed => {
+                        return writeln!(
+                            f,
+                            "test \"SHOW transaction_read_only\" failed on server {server}"
+                        )
+                    }
+                    ProbeOutcome::NotReadOnly => "session is not read-only",
+                    ProbeOutcome::HotStandby => "server is in hot standby mode",
+                    ProbeOutcome::NotHotStandby => "server is not in hot standby mode",
+                    ProbeOutcome::QueryFailed(query) => {
+                        return writeln!(f, "{place}\"{}\" failed", query.label())
+                    }
+                };
+                writeln!(f, "{place}{reason}")
+            }
         }
     }
 }

@@ -4,8 +4,10 @@
 //! libpq's rules for what a failure adds to the error message, what it replaces, and
 //! whether the next address or host is tried; the SSLRequest / direct-TLS plan
 //! (`sslmode=prefer` tries TLS, then plain; `allow` the other way); startup and
-//! authentication (the protocol crate's [`Startup`]); and `target_session_attrs=read-write`
-//! (`SHOW transaction_read_only`, through the protocol crate's [`SimpleQuery`]).
+//! authentication (the protocol crate's [`Startup`]); and the `target_session_attrs` check
+//! ([`super::target`]: ParameterStatus, else `SHOW transaction_read_only` or
+//! `SELECT pg_catalog.pg_is_in_recovery()` through the protocol crate's [`SimpleQuery`]),
+//! with `prefer-standby`'s second pass over every host.
 //!
 //! The machine does no I/O and reads no clock: [`Connect::poll`] says what to do next
 //! ([`Action`]), the caller does it and hands the result back with a `handle_*` method,
@@ -30,11 +32,9 @@ use super::attempt::{
     AttemptFailure, Failures, OpenError, OpenStage, OsError, Place, ProbeOutcome, ResolveError,
     Then, MAX_UNIX_PATH,
 };
-use crate::conninfo::{Address, Resolved, SocketOptions};
+use super::target::{self, Query, ServerState, Verdict};
+use crate::conninfo::{Address, Resolved, SocketOptions, TargetSessionAttrs};
 use crate::scram_cache;
-
-/// The query of libpq 13's read-write test.
-const READ_ONLY_QUERY: &str = "SHOW transaction_read_only";
 
 /// What the caller does next.
 #[derive(Debug)]
@@ -75,9 +75,9 @@ pub(crate) enum Action {
 /// What a successful attempt leaves for the connection.
 #[derive(Debug)]
 pub(crate) struct Established {
-    /// Bytes received beyond the startup exchange (and the read-write test).
+    /// Bytes received beyond the startup exchange (and the `target_session_attrs` check).
     pub(crate) reader: FrameReader,
-    /// What the startup exchange gave (updated by the read-write test's messages).
+    /// What the startup exchange gave (updated by the check's messages).
     pub(crate) ready: Ready,
     /// Whether the socket is TLS.
     pub(crate) tls: bool,
@@ -148,16 +148,17 @@ enum State {
     Nonce { end_point: EndPoint },
     /// The startup exchange.
     Startup(Box<Startup>),
-    /// The read-write test.
+    /// The `target_session_attrs` check's query.
     Probe(Box<Probe>),
     /// Done or Failed was returned.
     Over,
 }
 
-/// The read-write test's progress.
+/// The `target_session_attrs` check's query under way.
 #[derive(Debug)]
 struct Probe {
-    query: SimpleQuery,
+    query: Query,
+    machine: SimpleQuery,
     ready: Ready,
     /// Statements finished so far.
     results: usize,
@@ -177,6 +178,10 @@ pub(crate) struct Connect {
     state: State,
     /// The host-list entry being tried.
     target: usize,
+    /// `prefer-standby` found no standby and goes over the hosts again, taking any server.
+    second_pass: bool,
+    /// What the server connected to has said about itself.
+    server: ServerState,
     /// The addresses of the current entry, and the next one to try.
     endpoints: Vec<Endpoint>,
     next_endpoint: usize,
@@ -209,6 +214,8 @@ impl Connect {
             failures: Failures::default(),
             state: State::StartTarget,
             target: 0,
+            second_pass: false,
+            server: ServerState::default(),
             endpoints: Vec::new(),
             next_endpoint: 0,
             endpoint: None,
@@ -316,6 +323,15 @@ impl Connect {
 
     /// The entry's port and addresses (numeric ones without a lookup).
     fn start_target(&mut self) {
+        if self.target >= self.config.targets.len()
+            && self.config.target_session_attrs == TargetSessionAttrs::PreferStandby
+            && !self.second_pass
+            && !self.config.targets.is_empty()
+        {
+            // No standby anywhere: start over, taking any server.
+            self.second_pass = true;
+            self.target = 0;
+        }
         let Some(target) = self.config.targets.get(self.target) else {
             self.finish_failed();
             return;
@@ -477,20 +493,8 @@ impl Connect {
             return;
         };
         if let Err((stage, source)) = result {
-            let place = match &endpoint {
-                Endpoint::Tcp {
-                    addr,
-                    shown_host,
-                    show_addr,
-                } => Place::Tcp {
-                    shown_host: shown_host.clone(),
-                    addr: show_addr.then(|| addr.ip()),
-                    port: self.shown_port().to_owned(),
-                },
-                Endpoint::Unix { path } => Place::Unix { path: path.clone() },
-            };
             let e = OpenError {
-                place,
+                place: self.place(),
                 stage,
                 source: OsError::new(source),
             };
@@ -728,11 +732,8 @@ impl Connect {
                 if let (Some(keys), Some(p)) = (ready.scram_keys.take(), password) {
                     scram_cache::insert(p.as_bytes(), keys);
                 }
-                if self.config.read_write {
-                    self.start_probe(ready);
-                } else {
-                    self.finish_done(ready);
-                }
+                self.server = ServerState::from_ready(&ready);
+                self.check_target(ready);
                 None
             }
             Err(error) => {
@@ -765,19 +766,29 @@ impl Connect {
         }
     }
 
-    fn start_probe(&mut self, ready: Ready) {
-        if frontend::query(READ_ONLY_QUERY, &mut self.out).is_err() {
-            self.out.clear();
+    /// The `target_session_attrs` check, with what the server has said so far: keep the
+    /// connection, turn the server down, or ask it.
+    fn check_target(&mut self, ready: Ready) {
+        let mode = self.config.target_session_attrs;
+        match target::check(mode, self.second_pass, &self.server) {
+            Verdict::Accept => self.finish_done(ready),
+            Verdict::Reject(outcome) => self.probe_rejected(outcome, true),
+            Verdict::Ask(query) => {
+                if frontend::query(query.sql(), &mut self.out).is_err() {
+                    self.out.clear();
+                }
+                self.out_kind = Sending::Probe;
+                self.state = State::Probe(Box::new(Probe {
+                    query,
+                    machine: SimpleQuery::new(),
+                    ready,
+                    results: 0,
+                    rows: 0,
+                    value: None,
+                    failed: false,
+                }));
+            }
         }
-        self.out_kind = Sending::Probe;
-        self.state = State::Probe(Box::new(Probe {
-            query: SimpleQuery::new(),
-            ready,
-            results: 0,
-            rows: 0,
-            value: None,
-            failed: false,
-        }));
     }
 
     fn step_probe(&mut self) -> Option<Action> {
@@ -795,7 +806,7 @@ impl Connect {
                 return None;
             }
         };
-        let event = match probe.query.handle(frame) {
+        let event = match probe.machine.handle(frame) {
             Ok(event) => event,
             Err(_) => {
                 self.probe_failed();
@@ -821,46 +832,53 @@ impl Connect {
             QueryEvent::Error(_) => probe.failed = true,
             QueryEvent::Notice(fields) => probe.ready.notices.push(*fields),
             QueryEvent::ParameterStatus { name, value } => {
-                probe.ready.parameters.push((name, value));
+                self.server.parameter(&name, &value);
+                match probe.ready.parameters.iter_mut().find(|(n, _)| *n == name) {
+                    Some((_, v)) => *v = value,
+                    None => probe.ready.parameters.push((name, value)),
+                }
             }
             QueryEvent::CopyIn(_) | QueryEvent::CopyOut(_) => {
                 self.probe_failed();
                 return None;
             }
             QueryEvent::Ready(status) => {
-                // libpq: exactly one row is needed, and a value starting with `on` is
-                // read-only.
+                // libpq: the first result must be rows, exactly one.
                 let _: TransactionStatus = status;
                 let answered = !probe.failed && probe.results >= 1 && probe.rows == 1;
-                let read_only = probe
-                    .value
-                    .as_deref()
-                    .unwrap_or_default()
-                    .starts_with(b"on");
-                if answered && !read_only {
-                    let State::Probe(probe) = std::mem::replace(&mut self.state, State::Over)
-                    else {
-                        return None;
-                    };
-                    self.finish_done(probe.ready);
-                } else if answered {
-                    self.probe_rejected(ProbeOutcome::ReadOnly, true);
-                } else {
-                    self.probe_rejected(ProbeOutcome::Failed, true);
+                if !answered {
+                    self.probe_rejected(self.query_failed(), true);
+                    return None;
                 }
+                let State::Probe(probe) = std::mem::replace(&mut self.state, State::Over) else {
+                    return None;
+                };
+                let probe = *probe;
+                self.server
+                    .answer(probe.query, probe.value.as_deref().unwrap_or_default());
+                self.check_target(probe.ready);
             }
             _ => {}
         }
         None
     }
 
-    /// The read-write test failed with the connection unusable: no Terminate.
+    /// The check's query failed with the connection unusable: no Terminate.
     fn probe_failed(&mut self) {
-        self.probe_rejected(ProbeOutcome::Failed, false);
+        self.probe_rejected(self.query_failed(), false);
     }
 
-    /// The read-write test turned the server down: Terminate (when the connection is
-    /// still in step), close, and the next host.
+    /// The failure of the check's query under way: libpq 13's text for `read-write`.
+    fn query_failed(&self) -> ProbeOutcome {
+        match (&self.state, self.config.target_session_attrs) {
+            (_, TargetSessionAttrs::ReadWrite) => ProbeOutcome::Failed,
+            (State::Probe(probe), _) => ProbeOutcome::QueryFailed(probe.query),
+            _ => ProbeOutcome::Failed,
+        }
+    }
+
+    /// The check turned the server down: Terminate (when the connection is still in
+    /// step), close, and the next host.
     fn probe_rejected(&mut self, outcome: ProbeOutcome, healthy: bool) {
         let target = self.config.targets.get(self.target);
         // As in the connect failure texts: `hostaddr` when given, else `host`.
@@ -868,12 +886,17 @@ impl Connect {
             .map(|t| t.hostaddr.as_deref().unwrap_or(&t.host))
             .unwrap_or_default();
         let server = format!("\"{host}:{}\"", self.shown_port());
+        let place = self.place();
         self.out.clear();
         if healthy {
             frontend::terminate(&mut self.out);
             self.out_kind = Sending::Terminate;
         }
-        self.record(AttemptFailure::Probe { outcome, server });
+        self.record(AttemptFailure::Probe {
+            outcome,
+            server,
+            place,
+        });
         self.close_socket();
         self.go(Then::NextHost);
     }
@@ -967,6 +990,25 @@ impl Connect {
             .get(self.target)
             .map(|t| t.host.as_str())
             .unwrap_or_default()
+    }
+
+    /// The address being tried, as libpq's texts show it.
+    fn place(&self) -> Place {
+        match &self.endpoint {
+            Some(Endpoint::Tcp {
+                addr,
+                shown_host,
+                show_addr,
+            }) => Place::Tcp {
+                shown_host: shown_host.clone(),
+                addr: show_addr.then(|| addr.ip()),
+                port: self.shown_port().to_owned(),
+            },
+            Some(Endpoint::Unix { path }) => Place::Unix { path: path.clone() },
+            None => Place::Unix {
+                path: String::new(),
+            },
+        }
     }
 
     /// The port as libpq prints it: as given, or `5432` when empty.
@@ -1152,8 +1194,19 @@ mod tests {
 
     /// The reply to `SHOW transaction_read_only`.
     fn show(value: &str) -> Vec<u8> {
+        one_value("transaction_read_only", value, b"SHOW")
+    }
+
+    /// The reply to `SELECT pg_catalog.pg_is_in_recovery()`.
+    fn in_recovery(value: &str) -> Vec<u8> {
+        one_value("pg_is_in_recovery", value, b"SELECT 1")
+    }
+
+    /// A one-row, one-column reply, then ReadyForQuery.
+    fn one_value(column: &str, value: &str, tag: &[u8]) -> Vec<u8> {
         let mut description = 1u16.to_be_bytes().to_vec();
-        description.extend_from_slice(b"transaction_read_only\0");
+        description.extend_from_slice(column.as_bytes());
+        description.push(0);
         description.extend_from_slice(&[0; 4]); // table oid
         description.extend_from_slice(&[0; 2]); // column
         description.extend_from_slice(&25u32.to_be_bytes()); // text
@@ -1165,9 +1218,48 @@ mod tests {
         row.extend_from_slice(&u32::try_from(value.len()).unwrap().to_be_bytes());
         row.extend_from_slice(value.as_bytes());
         m.extend(message(b'D', &row));
-        m.extend(message(b'C', b"SHOW\0"));
+        let mut tag = tag.to_vec();
+        tag.push(0);
+        m.extend(message(b'C', &tag));
         m.extend(message(b'Z', b"I"));
         m
+    }
+
+    /// What PostgreSQL 14 and later report at startup: `trust()` with
+    /// `default_transaction_read_only` and `in_hot_standby`.
+    fn trust_reporting(read_only: &str, hot_standby: &str) -> Vec<u8> {
+        let mut m = message(b'R', &0u32.to_be_bytes());
+        m.extend(message(b'S', b"server_version\x0018.0\x00"));
+        m.extend(message(
+            b'S',
+            format!("default_transaction_read_only\0{read_only}\0").as_bytes(),
+        ));
+        m.extend(message(
+            b'S',
+            format!("in_hot_standby\0{hot_standby}\0").as_bytes(),
+        ));
+        m.extend(message(b'Z', b"I"));
+        m
+    }
+
+    fn primary() -> Open {
+        Open::Serve(vec![Some(trust_reporting("off", "off"))])
+    }
+
+    fn standby() -> Open {
+        Open::Serve(vec![Some(trust_reporting("off", "on"))])
+    }
+
+    /// Whether a Query message went out on `sent`.
+    fn queried(sent: &[u8], sql: &str) -> bool {
+        let mut query = Vec::new();
+        frontend::query(sql, &mut query).unwrap();
+        sent.windows(query.len()).any(|w| w == query)
+    }
+
+    /// libpq 18's line for a server turned down at `127.0.0.1:port`.
+    fn at(port: u16, reason: &str) -> String {
+        format!("connection to server at \"127.0.0.1\", port {port} failed: {reason}\n")
     }
 
     fn refused(host: &str, addr: Option<&str>, port: u16) -> String {
@@ -1380,7 +1472,7 @@ mod tests {
         );
         // Each read-only server was sent the query, then Terminate, and closed.
         let mut query = Vec::new();
-        frontend::query(READ_ONLY_QUERY, &mut query).unwrap();
+        frontend::query(Query::TransactionReadOnly.sql(), &mut query).unwrap();
         let mut terminate = Vec::new();
         frontend::terminate(&mut terminate);
         for sent in &world.sent[..2] {
@@ -1675,5 +1767,286 @@ mod tests {
             ),
             other => panic!("{other:?}"),
         }
+    }
+
+    const TWO_HOSTS: &str =
+        "host=127.0.0.1,127.0.0.1 port=5432,5433 user=u dbname=d sslmode=disable";
+
+    /// Runs `target_session_attrs=mode` over `hosts` (one `Open` per address, in order).
+    fn walk(mode: &str, opens: Vec<(&str, Open)>) -> (Result<Established, ConnectError>, World) {
+        let mut world = World::default();
+        for (addr, open) in opens {
+            world.on(addr, open);
+        }
+        let mut conn = Connect::new(config(&format!("{TWO_HOSTS} target_session_attrs={mode}")));
+        let result = world.run(&mut conn, Instant::now()).0;
+        (result, world)
+    }
+
+    #[test]
+    fn what_the_server_reports_decides_without_a_query() {
+        // Every value against a primary then a standby, and a standby then a primary, both
+        // reporting as PostgreSQL 14+ do: which port is kept, and the text of the one
+        // turned down (libpq 13's for read-write, libpq 18's for the others).
+        // (port kept, text of the server turned down) with the primary first, the standby
+        // first.
+        type Outcomes = [(u16, Option<String>); 2];
+        let cases: [(&str, Outcomes); 6] = [
+            ("any", [(5432, None), (5432, None)]),
+            (
+                "read-write",
+                [
+                    (5432, None),
+                    (
+                        5433,
+                        Some(
+                            "could not make a writable connection to server \"127.0.0.1:5432\"\n"
+                                .to_owned(),
+                        ),
+                    ),
+                ],
+            ),
+            (
+                "read-only",
+                [
+                    (5433, Some(at(5432, "session is not read-only"))),
+                    (5432, None),
+                ],
+            ),
+            (
+                "primary",
+                [
+                    (5432, None),
+                    (5433, Some(at(5432, "server is in hot standby mode"))),
+                ],
+            ),
+            (
+                "standby",
+                [
+                    (5433, Some(at(5432, "server is not in hot standby mode"))),
+                    (5432, None),
+                ],
+            ),
+            (
+                "prefer-standby",
+                [
+                    (5433, Some(at(5432, "server is not in hot standby mode"))),
+                    (5432, None),
+                ],
+            ),
+        ];
+        for (mode, [primary_first, standby_first]) in cases {
+            for (order, (port, text)) in [
+                ("primary first", primary_first),
+                ("standby first", standby_first),
+            ] {
+                let (a, b) = if order == "primary first" {
+                    (primary(), standby())
+                } else {
+                    (standby(), primary())
+                };
+                let (result, world) =
+                    walk(mode, vec![("127.0.0.1:5432", a), ("127.0.0.1:5433", b)]);
+                assert!(result.is_ok(), "{mode} {order}: {result:?}");
+                let kept = world.opened.last().unwrap().port();
+                assert_eq!(kept, port, "{mode} {order}");
+                assert_eq!(
+                    world.opened.len(),
+                    if text.is_some() { 2 } else { 1 },
+                    "{mode} {order}"
+                );
+                // Nothing was asked: the ParameterStatus messages decided.
+                for sent in &world.sent {
+                    for sql in [Query::TransactionReadOnly.sql(), Query::InRecovery.sql()] {
+                        assert!(!queried(sent, sql), "{mode} {order}: {sql} was sent");
+                    }
+                }
+                if text.is_some() {
+                    let mut terminate = Vec::new();
+                    frontend::terminate(&mut terminate);
+                    assert!(world.sent[0].ends_with(&terminate), "{mode} {order}");
+                    assert_eq!(world.closes, 1);
+                }
+            }
+        }
+        // The texts of the servers turned down, when no server will do.
+        for (mode, first, text) in [
+            ("read-only", primary(), at(5432, "session is not read-only")),
+            (
+                "primary",
+                standby(),
+                at(5432, "server is in hot standby mode"),
+            ),
+            (
+                "standby",
+                primary(),
+                at(5432, "server is not in hot standby mode"),
+            ),
+        ] {
+            let (result, _) = walk(mode, vec![("127.0.0.1:5432", first)]);
+            let e = result.unwrap_err();
+            let refused_second = refused("127.0.0.1", None, 5433);
+            assert_eq!(e.message, format!("{text}{refused_second}"), "{mode}");
+            assert_eq!(e.fields, None);
+        }
+    }
+
+    #[test]
+    fn a_server_that_reports_nothing_is_asked() {
+        // As PostgreSQL 13 and older: the check asks, then decides.
+        let (result, world) = walk(
+            "primary",
+            vec![
+                (
+                    "127.0.0.1:5432",
+                    Open::Serve(vec![Some(trust()), Some(in_recovery("t"))]),
+                ),
+                (
+                    "127.0.0.1:5433",
+                    Open::Serve(vec![Some(trust()), Some(in_recovery("f"))]),
+                ),
+            ],
+        );
+        let established = result.unwrap();
+        assert_eq!(established.ready.backend_key, Some((4242, 7)));
+        assert_eq!(world.opened.len(), 2);
+        let sql = "SELECT pg_catalog.pg_is_in_recovery()";
+        assert!(queried(&world.sent[0], sql) && queried(&world.sent[1], sql));
+
+        let (result, world) = walk(
+            "read-only",
+            vec![
+                (
+                    "127.0.0.1:5432",
+                    Open::Serve(vec![Some(trust()), Some(show("off"))]),
+                ),
+                (
+                    "127.0.0.1:5433",
+                    Open::Serve(vec![Some(trust()), Some(show("on"))]),
+                ),
+            ],
+        );
+        assert!(result.is_ok());
+        assert!(queried(&world.sent[0], "SHOW transaction_read_only"));
+        assert_eq!(world.opened.len(), 2);
+
+        let (result, _) = walk(
+            "standby",
+            vec![
+                (
+                    "127.0.0.1:5432",
+                    Open::Serve(vec![Some(trust()), Some(in_recovery("f"))]),
+                ),
+                (
+                    "127.0.0.1:5433",
+                    Open::Serve(vec![Some(trust()), Some(in_recovery("f"))]),
+                ),
+            ],
+        );
+        assert_eq!(
+            result.unwrap_err().message,
+            format!(
+                "{}{}",
+                at(5432, "server is not in hot standby mode"),
+                at(5433, "server is not in hot standby mode")
+            )
+        );
+    }
+
+    #[test]
+    fn a_failed_check_query_names_the_server_in_libpq_18_words() {
+        let mut failed = error_response("ERROR", "42883", "function does not exist");
+        failed.extend(message(b'Z', b"I"));
+        let (result, world) = walk(
+            "standby",
+            vec![
+                (
+                    "127.0.0.1:5432",
+                    Open::Serve(vec![Some(trust()), Some(failed.clone())]),
+                ),
+                // The connection is lost during the query.
+                ("127.0.0.1:5433", Open::Serve(vec![Some(trust())])),
+            ],
+        );
+        assert_eq!(
+            result.unwrap_err().message,
+            format!(
+                "{}{}",
+                at(5432, "\"SELECT pg_is_in_recovery()\" failed"),
+                at(5433, "\"SELECT pg_is_in_recovery()\" failed")
+            )
+        );
+        let mut terminate = Vec::new();
+        frontend::terminate(&mut terminate);
+        assert!(world.sent[0].ends_with(&terminate));
+        assert!(!world.sent[1].ends_with(&terminate));
+
+        let (result, _) = walk(
+            "read-only",
+            vec![(
+                "127.0.0.1:5432",
+                Open::Serve(vec![Some(trust()), Some(failed)]),
+            )],
+        );
+        assert_eq!(
+            result.unwrap_err().message,
+            format!(
+                "{}{}",
+                at(5432, "\"SHOW transaction_read_only\" failed"),
+                refused("127.0.0.1", None, 5433)
+            )
+        );
+    }
+
+    #[test]
+    fn prefer_standby_takes_any_server_in_a_second_pass() {
+        // Two primaries: both turned down, then the first taken.
+        let (result, world) = walk(
+            "prefer-standby",
+            vec![
+                ("127.0.0.1:5432", primary()),
+                ("127.0.0.1:5433", primary()),
+                ("127.0.0.1:5432", primary()),
+            ],
+        );
+        assert!(result.is_ok(), "{result:?}");
+        let ports: Vec<u16> = world.opened.iter().map(SocketAddr::port).collect();
+        assert_eq!(ports, [5432, 5433, 5432]);
+        assert_eq!(world.closes, 2);
+
+        // The first refused, the second a primary: the second pass tries the first again.
+        let (result, world) = walk(
+            "prefer-standby",
+            vec![("127.0.0.1:5433", primary()), ("127.0.0.1:5433", primary())],
+        );
+        assert!(result.is_ok(), "{result:?}");
+        let ports: Vec<u16> = world.opened.iter().map(SocketAddr::port).collect();
+        assert_eq!(ports, [5432, 5433, 5432, 5433]);
+
+        // Nothing answers: each host's failure twice, in order.
+        let (result, world) = walk("prefer-standby", vec![]);
+        let once = format!(
+            "{}{}",
+            refused("127.0.0.1", None, 5432),
+            refused("127.0.0.1", None, 5433)
+        );
+        assert_eq!(result.unwrap_err().message, format!("{once}{once}"));
+        assert_eq!(world.opened.len(), 4);
+
+        // A server error stops everything: no second pass.
+        let (result, world) = walk(
+            "prefer-standby",
+            vec![(
+                "127.0.0.1:5432",
+                Open::Serve(vec![Some(error_response("FATAL", "28000", "no"))]),
+            )],
+        );
+        assert_eq!(result.unwrap_err().message, "FATAL:  no\n");
+        assert_eq!(world.opened.len(), 1);
+
+        // standby has no second pass.
+        let (result, world) = walk("standby", vec![("127.0.0.1:5432", primary())]);
+        assert!(result.is_err());
+        assert_eq!(world.opened.len(), 2);
     }
 }

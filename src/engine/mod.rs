@@ -5,12 +5,14 @@
 //! takes the results, with the current time passed in. Both drivers run the same machines.
 //!
 //! - [`connect`]: libpq 13's connect walk (hosts, addresses, `connect_timeout`, the TLS
-//!   plan, startup and authentication, the read-write test).
+//!   plan, startup and authentication, the `target_session_attrs` check).
+//! - [`target`]: the `target_session_attrs` check's rules (libpq 18's).
 //! - [`attempt`]: the typed failures of one attempt; a connect failure is a list of them
 //!   whose text is libpq's.
 //! - `tls` (feature `tls`): rustls's sans-IO client session over byte buffers.
 
 pub(crate) mod attempt;
 pub(crate) mod connect;
+pub(crate) mod target;
 #[cfg(feature = "tls")]
 pub(crate) mod tls;

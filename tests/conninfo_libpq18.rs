@@ -1,0 +1,96 @@
+//! The connection keywords and values libpq 14–18 added, against libpq 18.6's texts.
+//!
+//! Every expected text was printed by libpq 18.6 itself
+//! (`/var/tmp/pgcluster-ci/postgresql-18.6.0/.../lib/libpq.so.5.18`: `PQconnectdb` then
+//! `PQerrorMessage`, through Python's ctypes), which checks these values before any
+//! connection attempt. `PQconndefaults` of the same library gives the keyword table:
+//! `target_session_attrs` (`PGTARGETSESSIONATTRS`, default `any`) and `load_balance_hosts`
+//! (`PGLOADBALANCEHOSTS`, default `disable`) at the end of libpq 13's list, `sslkeylogfile`
+//! (no environment variable, no default) after them.
+
+use pgcluster::conninfo::{Config, ConnInfoError, Env, Resolved, TargetSessionAttrs};
+
+fn env() -> Env {
+    Env::empty()
+        .with_os_user("aladdin")
+        .with_home("/nonexistent/h5-home")
+        .with("PGSYSCONFDIR", "/nonexistent/h5-sysconf")
+}
+
+fn resolve(s: &str, env: &Env) -> Result<Resolved, ConnInfoError> {
+    Config::parse(s)?.resolve(env)
+}
+
+/// (connection string, libpq 18.6's `PQerrorMessage`).
+const LIBPQ_18_ERRORS: &[(&str, &str)] = &[
+    (
+        "target_session_attrs=x",
+        "invalid target_session_attrs value: \"x\"\n",
+    ),
+    (
+        "target_session_attrs=",
+        "invalid target_session_attrs value: \"\"\n",
+    ),
+    (
+        "target_session_attrs=Primary",
+        "invalid target_session_attrs value: \"Primary\"\n",
+    ),
+    (
+        "target_session_attrs=read_only",
+        "invalid target_session_attrs value: \"read_only\"\n",
+    ),
+    (
+        "postgresql:///db?target_session_attrs=standby%20",
+        "invalid target_session_attrs value: \"standby \"\n",
+    ),
+    // The order of the checks: gssencmode, then target_session_attrs.
+    (
+        "gssencmode=bad target_session_attrs=x",
+        "invalid gssencmode value: \"bad\"\n",
+    ),
+];
+
+#[test]
+fn target_session_attrs_texts() {
+    for (input, expected) in LIBPQ_18_ERRORS {
+        let err = match resolve(input, &env()) {
+            Ok(r) => panic!("{input:?} resolved: {r:?}"),
+            Err(e) => e,
+        };
+        assert_eq!(format!("{err}\n"), *expected, "{input:?}");
+    }
+    let e = env().with("PGTARGETSESSIONATTRS", "secondary");
+    assert_eq!(
+        resolve("", &e).unwrap_err().to_string(),
+        "invalid target_session_attrs value: \"secondary\""
+    );
+}
+
+#[test]
+fn target_session_attrs_values_keyword_uri_and_environment() {
+    assert_eq!(
+        resolve("", &env()).unwrap().target_session_attrs,
+        TargetSessionAttrs::Any
+    );
+    for value in TargetSessionAttrs::ALL {
+        let name = value.as_str();
+        let from_keyword = resolve(&format!("target_session_attrs={name}"), &env()).unwrap();
+        assert_eq!(from_keyword.target_session_attrs, value);
+        let from_uri = resolve(
+            &format!("postgresql://a,b/db?target_session_attrs={name}"),
+            &env(),
+        )
+        .unwrap();
+        assert_eq!(from_uri.target_session_attrs, value);
+        let e = env().with("PGTARGETSESSIONATTRS", name);
+        assert_eq!(resolve("", &e).unwrap().target_session_attrs, value);
+    }
+    // The keyword wins over the environment.
+    let e = env().with("PGTARGETSESSIONATTRS", "standby");
+    assert_eq!(
+        resolve("target_session_attrs=primary", &e)
+            .unwrap()
+            .target_session_attrs,
+        TargetSessionAttrs::Primary
+    );
+}

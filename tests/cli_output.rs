@@ -105,20 +105,28 @@ fn columns(s: &str) -> usize {
         .sum()
 }
 
-/// The column at which each field of `line` starts (fields hold no spaces, and are two or
-/// more spaces apart).
+/// The column at which each field of `line` starts (fields hold at most single spaces,
+/// as a size's `7572 kB`, and are two or more spaces apart).
 fn field_starts(line: &str) -> Vec<usize> {
     let mut starts = Vec::new();
     let mut column = 0;
-    let mut previous = ' ';
+    let mut blanks = 2;
     for c in line.chars() {
-        if c != ' ' && previous == ' ' {
+        if c != ' ' && blanks >= 2 {
             starts.push(column);
         }
+        blanks = if c == ' ' { blanks + 1 } else { 0 };
         column += columns(&c.to_string());
-        previous = c;
     }
     starts
+}
+
+/// The fields of a table line (two or more spaces apart).
+fn fields(line: &str) -> Vec<&str> {
+    line.split("  ")
+        .map(str::trim)
+        .filter(|f| !f.is_empty())
+        .collect()
 }
 
 fn cluster() -> Cluster {
@@ -192,7 +200,7 @@ fn list_shows_each_database_on_one_aligned_line() {
         } else {
             "postgres"
         };
-        let fields: Vec<&str> = rows[0].split_whitespace().collect();
+        let fields = fields(rows[0]);
         assert_eq!(fields[..2], [*cell, owner], "{}", rows[0]);
         assert_eq!(fields.len(), 9, "{}", rows[0]);
     }
@@ -335,11 +343,11 @@ fn list_table_of_a_hostile_server_is_exact() {
     assert_eq!((status, stderr.as_str()), (0, ""));
     assert_eq!(
         stdout,
-        "name           owner     encoding                 collate    ctype      size     template  connections  limit\n\
-         app            postgres  UTF8                     C          C          7654321  false     true         -1\n\
-         x\\nproduction  evil\\t    UTF8\\u{1b}]0;owned\\u{7}  C\\u{9b}2J  \\u{202e}C  -        false     true         5\n\
-         数据库         ｒｏｌｅ  EUC_CN                   zh_CN      zh_CN      123      true      invalid      -2\n\
-         cafe\u{301}           a\\\\b      LATIN1                   fr_FR      fr_FR      8        false     true         -1\n"
+        "name           owner     encoding                 collate    ctype      size       template  connections  limit\n\
+         app            postgres  UTF8                     C          C          7475 kB    false     true         -1\n\
+         x\\nproduction  evil\\t    UTF8\\u{1b}]0;owned\\u{7}  C\\u{9b}2J  \\u{202e}C  -          false     true         5\n\
+         数据库         ｒｏｌｅ  EUC_CN                   zh_CN      zh_CN      123 bytes  true      invalid      -2\n\
+         cafe\u{301}           a\\\\b      LATIN1                   fr_FR      fr_FR      8 bytes    false     true         -1\n"
     );
 }
 

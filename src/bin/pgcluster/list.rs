@@ -4,8 +4,40 @@ use pgcluster::cluster::DatabaseInfo;
 
 use crate::escape;
 
+/// The size as psql's `\\l+` shows it (`pg_size_pretty`), `-` when unknown.
 fn size(info: &DatabaseInfo) -> String {
-    info.size.map_or_else(|| "-".to_owned(), |s| s.to_string())
+    info.size.map_or_else(|| "-".to_owned(), pretty_size)
+}
+
+/// PostgreSQL's `pg_size_pretty` (15 and later, `src/backend/utils/adt/dbsize.c`): bytes
+/// below 10240, then kB, MB, GB, TB and PB, each up to 20479 of it, rounded half away from
+/// up; the units are powers of 1024.
+pub(crate) fn pretty_size(bytes: u64) -> String {
+    // (name, limit, rounded, unit bits)
+    const UNITS: [(&str, u64, bool, u8); 6] = [
+        ("bytes", 10 * 1024, false, 0),
+        ("kB", 20 * 1024 - 1, true, 10),
+        ("MB", 20 * 1024 - 1, true, 20),
+        ("GB", 20 * 1024 - 1, true, 30),
+        ("TB", 20 * 1024 - 1, true, 40),
+        ("PB", 20 * 1024 - 1, true, 50),
+    ];
+    let mut size = bytes;
+    for (i, &(name, limit, round, bits)) in UNITS.iter().enumerate() {
+        let next = UNITS.get(i + 1);
+        if next.is_none() || size < limit {
+            if round {
+                // half_rounded: (size + 1) / 2, without overflow.
+                size = size / 2 + size % 2;
+            }
+            return format!("{size} {name}");
+        }
+        if let Some(&(_, _, next_round, next_bits)) = next {
+            let shift = next_bits - bits - u8::from(next_round) + u8::from(round);
+            size >>= shift;
+        }
+    }
+    unreachable!("the last unit is always taken")
 }
 
 /// An aligned table, one line per database. Every text column (name, owner, encoding,
@@ -114,6 +146,28 @@ pub(crate) fn json(databases: &[DatabaseInfo]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_as_pg_size_pretty_shows_them() {
+        // SELECT pg_size_pretty(n::bigint) on PostgreSQL 15.
+        let rows = [
+            (0, "0 bytes"),
+            (10239, "10239 bytes"),
+            (10240, "10 kB"),
+            (10751, "10 kB"),
+            (10752, "11 kB"),
+            (7_753_219, "7572 kB"),
+            (20_970_495, "20 MB"),
+            (i64::MAX as u64, "8192 PB"),
+            (20_970_496, "20 MB"),
+            (1_073_741_824, "1024 MB"),
+            (21_474_836_480, "20 GB"),
+            (u64::MAX, "16384 PB"),
+        ];
+        for (bytes, shown) in rows {
+            assert_eq!(pretty_size(bytes), shown, "{bytes}");
+        }
+    }
 
     fn row(cells: [&str; 3]) -> [String; 3] {
         cells.map(escape::cell)

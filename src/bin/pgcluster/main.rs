@@ -12,19 +12,20 @@
 mod cleanup;
 mod confirm;
 mod demo;
+mod dotenv;
 mod escape;
 mod interrupt;
 mod list;
 mod name;
 mod output;
+mod setting;
 mod template;
 
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
-use pgcluster::blocking::{get_cluster, Cluster};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+use pgcluster::blocking::Cluster;
 use pgcluster::cluster::{CreateOptions, DropOptions, LocaleProvider, Strategy};
-use pgcluster::Error;
 
 use name::NameArg;
 use output::{Failure, Stream};
@@ -34,7 +35,8 @@ use output::{Failure, Stream};
 ///
 /// Exit status: 0 on success; 1 when the operation failed (stderr: `Error: ` and the
 /// message); 2 for a usage error; 3 when `drop`, `overwrite`, `cleanup` or `template drop`
-/// asked for confirmation and got no `y` (nothing was changed); 74 when the output could not be
+/// asked for confirmation and got no `y` (nothing was changed); 4 when `exists -q` finds no
+/// such database; 74 when the output could not be
 /// written (a full disk, an I/O error: the operation itself was done); 141 when the reader
 /// of the output went away (a broken pipe, as in `pgcluster list | head -1`): nothing more
 /// is printed; 141 = 128 + SIGPIPE is what a shell shows for `ls | head` when SIGPIPE kills
@@ -55,9 +57,22 @@ use output::{Failure, Stream};
 #[command(name = "pgcluster", version, about, long_about)]
 struct Cli {
     /// The database setting: `pgsql://user:pass@host:port/db`, a libpq `postgres://` URI or
-    /// a `key=value` string. Defaults to $DATABASE_URL.
-    #[arg(long, global = true, env = "DATABASE_URL", hide_env_values = true)]
+    /// a `key=value` string. Defaults to $DATABASE_URL, then to DATABASE_URL in `./.env`
+    /// (as sqlx-cli reads it); with neither, the PG* environment (PGHOST, PGPORT, PGUSER,
+    /// PGDATABASE, PGSERVICE, ...) and libpq's defaults, as psql and createdb take them.
+    #[arg(
+        short = 'd',
+        long,
+        global = true,
+        env = "DATABASE_URL",
+        hide_env_values = true
+    )]
     db: Option<String>,
+
+    /// No status messages on stderr or stdout, only results and errors. With `exists`,
+    /// not even `true` or `false`: the exit status answers.
+    #[arg(short, long, global = true)]
+    quiet: bool,
 
     #[command(subcommand)]
     command: Command,
@@ -66,6 +81,10 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Print `true` if database NAME (default: the setting's) exists, else `false`.
+    ///
+    /// With -q/--quiet nothing is printed and the exit status answers, for scripts:
+    /// 0 if it exists, 4 if it does not (1 is kept for a failure to find out, e.g. no
+    /// server): `if pgcluster -q exists app; then ...`.
     Exists {
         /// Database name.
         #[arg(value_parser = NameArg::parser())]
@@ -174,7 +193,8 @@ enum Command {
         yes: bool,
     },
     /// List the databases of the cluster: a table, one line per database, its texts
-    /// escaped (`\n`, `\t`, `\u{1b}`, `\\` ...) and aligned by terminal width.
+    /// escaped (`\n`, `\t`, `\u{1b}`, `\\` ...) and aligned by terminal width, sizes as
+    /// psql's `\l+` shows them (`7572 kB`; in bytes with --json).
     List {
         /// One JSON object per database, in a JSON array.
         #[arg(long)]
@@ -190,6 +210,15 @@ enum Command {
     Cluster,
     /// Start a throwaway PostgreSQL server, walk through the cluster spec on it, stop it.
     Demo,
+    /// Print a completion script for SHELL on stdout, e.g.
+    /// `pgcluster completions bash > ~/.local/share/bash-completion/completions/pgcluster`,
+    /// `pgcluster completions zsh > ~/.zfunc/_pgcluster`,
+    /// `pgcluster completions fish > ~/.config/fish/completions/pgcluster.fish`.
+    #[command(verbatim_doc_comment)]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
     /// Template databases for test suites: build one from a directory of `.sql` files,
     /// clone a fresh database from it per test (a libpq URL), drop it.
     ///
@@ -326,19 +355,24 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return output::clap_exit(&e),
     };
+    let quiet = cli.quiet;
     let result = match cli.command {
         // The demo's throwaway server is stopped on Ctrl-C by its guardian.
         Command::Demo => demo::run().map(|()| Outcome::Done).map_err(Failure::from),
+        Command::Completions { shell } => completions(shell),
         // Its connections are the testing API's: Ctrl-C ends the program (a half-built
         // template is dropped by the next build).
-        Command::Template(command) => template::run(cli.db.as_deref(), command).map(|done| {
-            if done {
-                Outcome::Done
-            } else {
-                Outcome::Declined
-            }
-        }),
-        command => get_cluster_for(cli.db.as_deref())
+        Command::Template(command) => setting::cluster(cli.db.as_deref())
+            .map_err(Failure::from)
+            .and_then(|cluster| template::run(&cluster, command))
+            .map(|done| {
+                if done {
+                    Outcome::Done
+                } else {
+                    Outcome::Declined
+                }
+            }),
+        command => setting::cluster(cli.db.as_deref())
             .map_err(Failure::from)
             .and_then(|cluster| {
                 if let Err(e) = interrupt::install(cluster.interrupter()) {
@@ -346,7 +380,7 @@ fn main() -> ExitCode {
                         "pgcluster: cannot catch SIGINT and SIGTERM, Ctrl-C will not cancel: {e}"
                     ))?;
                 }
-                let result = run(&cluster, command);
+                let result = run(&cluster, command, quiet);
                 // What libpq prints on stderr while connecting, as it does.
                 let warned = cluster
                     .take_warnings()
@@ -368,12 +402,17 @@ fn main() -> ExitCode {
             let _ = output::stderr_line("Cancelled: nothing was changed.");
             ExitCode::from(3)
         }
+        Ok(Outcome::Status(status)) => ExitCode::from(status),
         result => output::exit(result.map(|_| ())),
     })
 }
 
-fn get_cluster_for(db: Option<&str>) -> Result<Cluster, Error> {
-    get_cluster(db.ok_or(Error::NoSetting)?)
+/// `completions SHELL`: clap_complete's script, from the same definition as `--help`.
+fn completions(shell: clap_complete::Shell) -> Result<Outcome, Failure> {
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "pgcluster", &mut script);
+    output::write(Stream::Stdout, &String::from_utf8_lossy(&script))?;
+    Ok(Outcome::Done)
 }
 
 /// How a verb ended, when it did not fail.
@@ -382,12 +421,21 @@ enum Outcome {
     Done,
     /// It asked for confirmation and was not given it: nothing was changed.
     Declined,
+    /// It answers by this exit status (`exists -q`).
+    Status(u8),
 }
 
-fn run(cluster: &Cluster, command: Command) -> Result<Outcome, Failure> {
+/// `exists -q`: the database does not exist.
+const ABSENT: u8 = 4;
+
+fn run(cluster: &Cluster, command: Command, quiet: bool) -> Result<Outcome, Failure> {
     match command {
         Command::Exists { name } => {
-            output::stdout_line(&cluster.exists(name::optional(&name)?)?.to_string())?;
+            let exists = cluster.exists(name::optional(&name)?)?;
+            if quiet {
+                return Ok(Outcome::Status(if exists { 0 } else { ABSENT }));
+            }
+            output::stdout_line(&exists.to_string())?;
         }
         Command::Create { name, options } => {
             cluster.create_with(name::optional(&name)?, &options.options())?;
@@ -443,6 +491,7 @@ fn run(cluster: &Cluster, command: Command) -> Result<Outcome, Failure> {
         }
         Command::Cluster => output::stdout_line(&escape::line(&cluster.repr()))?,
         Command::Demo => demo::run()?,
+        Command::Completions { shell } => return completions(shell),
         // `main` runs it without a cluster (and without catching Ctrl-C).
         Command::Template(_) => unreachable!("`template` is run by main"),
     }

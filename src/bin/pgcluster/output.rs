@@ -12,6 +12,8 @@
 //! - 0: success.
 //! - 1 ([`FAILED`]): the operation failed; stderr has `Error: ` and the message.
 //! - 2: a usage error (clap's).
+//! - 3: a question was declined (`main`).
+//! - 4: `exists -q` found no such database (`main`).
 //! - 74 ([`OUTPUT_FAILED`], `EX_IOERR` of sysexits.h): the output could not be written
 //!   (full disk, I/O error); stderr has `Error: could not write to stdout: ...` when stderr
 //!   itself can still be written. The operation itself had been carried out.

@@ -11,7 +11,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use pgcluster::blocking::{get_cluster, Cluster};
+use pgcluster::blocking::Cluster;
 use pgcluster::conninfo::{Config, Env};
 use pgcluster::testing::{Migrations, Template, FRESH_PREFIX, MAX_FAMILY_LEN, TEMPLATE_PREFIX};
 use pgcluster::Error;
@@ -118,13 +118,10 @@ impl Inputs {
 }
 
 /// `template ...`: `Ok(false)` when a question was declined.
-pub(crate) fn run(setting: Option<&str>, command: TemplateCommand) -> Result<bool, Failure> {
-    let setting = setting.ok_or(Error::NoSetting)?;
-    // Checks the setting as every other verb does (a PostgreSQL engine) before anything.
-    let cluster = get_cluster(setting)?;
+pub(crate) fn run(cluster: &Cluster, command: TemplateCommand) -> Result<bool, Failure> {
     match command {
         TemplateCommand::Build { inputs } => {
-            let template = build(&cluster, &inputs)?;
+            let template = build(cluster, &inputs)?;
             output::stdout_line(template.name())?;
         }
         TemplateCommand::Clone { inputs, owner } => {
@@ -134,7 +131,7 @@ pub(crate) fn run(setting: Option<&str>, command: TemplateCommand) -> Result<boo
                 .config()
                 .resolve(&Env::from_process())
                 .map_err(Error::from)?;
-            let template = build(&cluster, &inputs)?;
+            let template = build(cluster, &inputs)?;
             let owner = owner.unwrap_or_else(std::os::unix::process::parent_id);
             let db = template.fresh_for(owner).map_err(operation)?;
             output::stdout_line(&db.keep())?;
@@ -143,7 +140,7 @@ pub(crate) fn run(setting: Option<&str>, command: TemplateCommand) -> Result<boo
             database,
             yes,
             if_exists,
-        } => return drop_database(&cluster, &database, yes, if_exists),
+        } => return drop_database(cluster, &database, yes, if_exists),
     }
     Ok(true)
 }

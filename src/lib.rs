@@ -1,6 +1,6 @@
 //! pgcluster: PostgreSQL cluster management on a hand-written wire-protocol client.
 //!
-//! A [`Cluster`] is the PostgreSQL server a connection setting points at (a rex
+//! A [`Cluster`](crate::doc_api::Cluster) is the PostgreSQL server a connection setting points at (a rex
 //! `pgsql://` URI, a libpq `postgres://` URI or `key=value` string, with the `PG*`
 //! environment, `.pgpass` and service files as libpq reads them). It tests, creates,
 //! drops, clones, renames, overwrites and lists the databases in that server, and opens
@@ -17,15 +17,17 @@
 //!   fields, and the startup and query state machines. No sockets, no clock.
 //! - **Connection settings** — [`conninfo`]: parsing and resolving settings as libpq 13
 //!   does.
-//! - **Connection** — [`Connection`] (async, tokio; [`connection`], whose old path
-//!   [`client`] still works): libpq's host and address walk, TLS (`tls`, feature `tls`),
+//! - **Connection** — [`connection`] (whose old path [`client`] still works), the
+//!   async `Connection` on tokio (feature `async`): libpq's host and address walk, TLS (`tls`, feature `tls`),
 //!   queries (simple and extended, prepared statements), compact or streamed rows
 //!   ([`rows`], values by position or by column name), transactions and autocommit, COPY,
 //!   LISTEN/NOTIFY and cancel.
-//! - **Cluster** — [`Cluster`] and [`get_cluster`] ([`cluster`]): the database operations
-//!   of the spec, on one server, touching no database but the one named.
-//! - **Blocking facade** — [`blocking`]: [`blocking::Connection`] and
-//!   [`blocking::Cluster`], the same calls without `async`, for programs with no runtime.
+//! - **Cluster** — [`cluster`], the async `Cluster` and `get_cluster` (feature `async`):
+//!   the database operations of the spec, on one server, touching no database but the one
+//!   named.
+//! - **Blocking facade** — `blocking` (feature `blocking`): `blocking::Connection` and
+//!   `blocking::Cluster`, the same calls without `async`, on std sockets, for programs
+//!   with no runtime.
 //! - **Testing** — `testing` (feature `testing`): throwaway PostgreSQL servers (initdb and
 //!   pg_ctl on a free port, in a private directory, removed on drop) for tests and demos.
 //! - **CLI** — the `pgcluster` program (`src/bin/pgcluster/`, feature `cli`), on the
@@ -76,8 +78,11 @@
 //! # fn main() {}
 //! ```
 //!
-//! The async API is the same with `.await` on each call: [`get_cluster`] or
-//! [`Cluster::new`], and [`Connection`].
+#![cfg_attr(
+    feature = "async",
+    doc = "The async API is the same with `.await` on each call: [`get_cluster`] or \
+           [`Cluster::new`], and [`Connection`]."
+)]
 //!
 //! # Protocol types
 //!
@@ -88,9 +93,10 @@
 //!
 //! ```
 //! use pgcluster::connection::QueryResult;
-//! use pgcluster::{Connection, Error, ErrorFields, FieldDescription, TransactionStatus};
+//! use pgcluster::{Error, ErrorFields, FieldDescription, TransactionStatus};
 //!
-//! fn idle(conn: &Connection) -> bool {
+//! # #[cfg(feature = "blocking")]
+//! fn idle(conn: &pgcluster::blocking::Connection) -> bool {
 //!     conn.transaction_status() == TransactionStatus::Idle
 //! }
 //! fn sqlstate(e: &Error) -> Option<&str> {
@@ -105,9 +111,26 @@
 
 #[cfg(feature = "blocking")]
 pub mod blocking;
+// Without `async`, the async `Cluster` and `Connection` are crate-private, the cores of
+// the blocking ones: their `pub` methods are then reached only through those. Every
+// build with `async` still checks `unreachable_pub` in these trees.
+#[cfg_attr(
+    not(feature = "async"),
+    allow(
+        unreachable_pub,
+        reason = "the async API is crate-private without `async`"
+    )
+)]
 pub mod cluster;
 pub mod compat;
 mod connect;
+#[cfg_attr(
+    not(feature = "async"),
+    allow(
+        unreachable_pub,
+        reason = "the async API is crate-private without `async`"
+    )
+)]
 pub mod connection;
 pub mod conninfo;
 mod dbname;
@@ -129,18 +152,30 @@ pub mod testing;
 pub mod tls;
 mod transport;
 
+/// The `Cluster` and `Connection` that the docs shared by both APIs link to: the async ones,
+/// or the blocking ones without `async`, so that no link breaks with either driver alone.
+#[cfg(doc)]
+mod doc_api {
+    #[cfg(not(feature = "async"))]
+    pub(crate) use crate::blocking::{Cluster, Connection};
+    #[cfg(feature = "async")]
+    pub(crate) use crate::{cluster::Cluster, connection::Connection};
+}
+
 /// The old path of the connection's client items (transactions, cancel): they live in
-/// [`connection`] and [`blocking`] now, and are re-exported here so that
+/// [`connection`] and `blocking` now, and are re-exported here so that
 /// `pgcluster::client::...` keeps working.
 pub mod client {
     #[cfg(feature = "blocking")]
     pub use crate::blocking::BlockingTransaction;
-    pub use crate::connection::{CancelError, CancelToken, Transaction};
+    #[cfg(feature = "async")]
+    pub use crate::connection::Transaction;
+    pub use crate::connection::{CancelError, CancelToken};
 }
 
 #[cfg(feature = "async")]
-pub use cluster::get_cluster;
-pub use cluster::Cluster;
+pub use cluster::{get_cluster, Cluster};
+#[cfg(feature = "async")]
 pub use connection::Connection;
 pub use error::Error;
 

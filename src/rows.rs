@@ -9,7 +9,7 @@
 //! skipping at most `INDEX_STEP - 1` rows from the nearest indexed one.
 //!
 //! [`Row`] is one row as it arrives, borrowed from the server's DataRow message: the
-//! callback of [`crate::Connection::query_each`] receives it, and nothing is kept.
+//! callback of [`Connection::query_each`](crate::doc_api::Connection::query_each) receives it, and nothing is kept.
 //!
 //! [`ResultRow`] is one row of a [`QueryResult`](crate::connection::QueryResult), whose
 //! values are already `String`s.
@@ -324,7 +324,7 @@ impl fmt::Debug for RowRef<'_> {
     }
 }
 
-/// One row as it streams in (see [`crate::Connection::query_each`]), borrowed from the
+/// One row as it streams in (see [`Connection::query_each`](crate::doc_api::Connection::query_each)), borrowed from the
 /// server's message.
 #[derive(Clone, Copy)]
 pub struct Row<'a> {

@@ -15,10 +15,10 @@ use crate::rows::{Row, Rows};
 
 /// A blocking connection to one database, on std sockets: no runtime, no other thread.
 /// Each call blocks the calling thread until done (in an async task it would block the
-/// runtime's thread as well: use [`crate::Connection`] there).
+/// runtime's thread as well: use the async `pgcluster::Connection` there, feature `async`).
 ///
-/// It has the same calls as the async [`crate::Connection`], with the same arguments and
-/// results, each blocking until done instead of returning a future:
+/// It has the same calls as the async connection, with the same arguments and results,
+/// each blocking until done instead of returning a future:
 ///
 /// | what | calls |
 /// |---|---|
@@ -36,7 +36,27 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// Connects libpq 13's way (see [`crate::Connection::connect`]), blocking.
+    /// Connects libpq 13's way: each host in order, each address in order, with
+    /// `connect_timeout` per address, TLS as `sslmode` asks, then startup and
+    /// authentication. Most programs open connections with
+    /// [`Cluster::connect`](super::Cluster::connect) instead, which also resolves the
+    /// setting.
+    ///
+    /// # Errors
+    ///
+    /// When no host took the connection, libpq's whole message: one paragraph per
+    /// attempt, e.g. `connection to server on socket "/run/postgresql/.s.PGSQL.5432"
+    /// failed: No such file or directory`.
+    ///
+    /// ```no_run
+    /// use pgcluster::blocking::Connection;
+    /// use pgcluster::conninfo::{Config, Env};
+    ///
+    /// let config = Config::parse("host=/run/postgresql dbname=deploy_demo")?;
+    /// let mut conn = Connection::connect(&config.resolve(&Env::from_process())?)?;
+    /// conn.close();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn connect(config: &Resolved) -> Result<Self, ConnectError> {
         let inner = block_on(connection::Connection::connect_with(config, Kind::Blocking))?;
         Ok(Self { inner })
@@ -47,26 +67,90 @@ impl Connection {
         Self { inner }
     }
 
-    /// Runs `sql` with the simple query protocol; one result per statement.
+    /// Runs `sql` with the simple query protocol: one result per statement, so `sql` may
+    /// hold several statements. With autocommit off, `BEGIN` goes first when no
+    /// transaction is open (see [`Connection::set_autocommit`]). `COPY ... FROM STDIN` is
+    /// refused with CopyFail (use [`Connection::copy_in`]); `COPY ... TO STDOUT` data is
+    /// dropped (use [`Connection::copy_out`]).
+    ///
+    /// # Errors
+    ///
+    /// A server error is [`Error::Query`] with libpq's text for it (the connection stays
+    /// usable; the statements after the failed one are not run); a lost connection is
+    /// [`Error::Query`] too, and the connection is then broken; [`Error::Closed`] after
+    /// [`Connection::close`].
+    ///
+    /// ```no_run
+    /// let cluster = pgcluster::blocking::get_cluster("pgsql:///deploy_demo")?;
+    /// let mut conn = cluster.connect(None)?;
+    /// let sql = "CREATE TEMP TABLE t (n int); INSERT INTO t VALUES (1), (2)";
+    /// let results = conn.simple_query(sql)?;
+    /// assert_eq!(results[1].rows_affected(), Some(2));
+    /// # Ok::<(), pgcluster::Error>(())
+    /// ```
     pub fn simple_query(&mut self, sql: &str) -> Result<Vec<QueryResult>, Error> {
         block_on(self.inner.simple_query(sql))
     }
 
     /// [`Connection::simple_query`] with each statement's rows kept compactly in one
-    /// buffer ([`Rows`]) instead of a `String` per value: one result per statement (see
-    /// [`crate::Connection::simple_query_rows`]).
+    /// buffer ([`Rows`]) instead of a `String` per value: one result per statement.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`Connection::simple_query`].
+    ///
+    /// ```no_run
+    /// let cluster = pgcluster::blocking::get_cluster("pgsql:///deploy_demo")?;
+    /// let mut conn = cluster.connect(None)?;
+    /// let results = conn.simple_query_rows("SELECT datname FROM pg_database")?;
+    /// for row in &results[0] {
+    ///     println!("{}", row.get("datname").unwrap_or_default());
+    /// }
+    /// # Ok::<(), pgcluster::Error>(())
+    /// ```
     pub fn simple_query_rows(&mut self, sql: &str) -> Result<Vec<Rows>, Error> {
         block_on(self.inner.simple_query_rows(sql))
     }
 
-    /// Runs one statement with the extended query protocol and text parameters (see
-    /// [`crate::Connection::query`]).
+    /// Runs one statement with the extended query protocol (Parse, Bind, Describe,
+    /// Execute, Sync), with `params` bound as text (`None` is SQL NULL) to `$1`, `$2`, ...
+    /// Parameter types are left to the server to infer (use casts such as `$1::text`).
+    /// Values are read by position or by column name ([`QueryResult::row`]).
+    ///
+    /// # Errors
+    ///
+    /// Those of [`Connection::simple_query`] (e.g. `ERROR:  bind message supplies 1
+    /// parameters, but prepared statement "" requires 2`).
+    ///
+    /// ```no_run
+    /// let cluster = pgcluster::blocking::get_cluster("pgsql:///deploy_demo")?;
+    /// let mut conn = cluster.connect(None)?;
+    /// let sql = "SELECT $1::int * 2 AS answer, $2::text AS nothing";
+    /// let result = conn.query(sql, &[Some("21"), None])?;
+    /// let row = result.row(0).expect("one row");
+    /// assert_eq!(row.get("answer"), Some("42"));
+    /// assert_eq!(row.get(1), None); // SQL NULL
+    /// # Ok::<(), pgcluster::Error>(())
+    /// ```
     pub fn query(&mut self, sql: &str, params: &[Option<&str>]) -> Result<QueryResult, Error> {
         block_on(self.inner.query(sql, params))
     }
 
     /// [`Connection::query`] with the rows kept compactly in one buffer ([`Rows`])
-    /// instead of a `String` per value (see [`crate::Connection::query_rows`]).
+    /// instead of a `String` per value.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`Connection::query`].
+    ///
+    /// ```no_run
+    /// let cluster = pgcluster::blocking::get_cluster("pgsql:///deploy_demo")?;
+    /// let mut conn = cluster.connect(None)?;
+    /// let rows = conn.query_rows("SELECT g FROM generate_series(1, $1::int) AS g", &[Some("3")])?;
+    /// assert_eq!(rows.len(), 3);
+    /// assert_eq!(rows.get(2).and_then(|row| row.get("g")).as_deref(), Some("3"));
+    /// # Ok::<(), pgcluster::Error>(())
+    /// ```
     pub fn query_rows(&mut self, sql: &str, params: &[Option<&str>]) -> Result<Rows, Error> {
         block_on(self.inner.query_rows(sql, params))
     }
@@ -74,7 +158,22 @@ impl Connection {
     /// [`Connection::query`] with each row handed to `f` as it arrives and then dropped,
     /// so that memory stays constant however many rows there are. The result holds the
     /// columns and the command tag, and no rows. After a server error `f` sees no more
-    /// rows; the rows it has seen stay seen (see [`crate::Connection::query_each`]).
+    /// rows; the rows it has seen stay seen.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`Connection::query`].
+    ///
+    /// ```no_run
+    /// let cluster = pgcluster::blocking::get_cluster("pgsql:///deploy_demo")?;
+    /// let mut conn = cluster.connect(None)?;
+    /// let mut total = 0u64;
+    /// conn.query_each("SELECT g FROM generate_series(1, 1000000) AS g", &[], |row| {
+    ///     total += row.get("g").and_then(|g| g.parse::<u64>().ok()).unwrap_or(0);
+    /// })?;
+    /// assert_eq!(total, 500_000_500_000);
+    /// # Ok::<(), pgcluster::Error>(())
+    /// ```
     pub fn query_each<F>(
         &mut self,
         sql: &str,
@@ -88,15 +187,34 @@ impl Connection {
     }
 
     /// Prepares `sql` as a named statement of this connection (Parse, Sync), for
-    /// [`Connection::query_prepared`]. It lasts as long as the connection (see
-    /// [`crate::Connection::prepare`]).
+    /// [`Connection::query_prepared`]. It lasts as long as the connection.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`Connection::simple_query`] (e.g. a syntax error in `sql`).
+    ///
+    /// ```no_run
+    /// let cluster = pgcluster::blocking::get_cluster("pgsql:///deploy_demo")?;
+    /// let mut conn = cluster.connect(None)?;
+    /// let statement = conn.prepare("SELECT $1::int + 1 AS next")?;
+    /// for n in ["1", "2"] {
+    ///     let result = conn.query_prepared(&statement, &[Some(n)])?;
+    ///     println!("{:?}", result.row(0).and_then(|row| row.get("next")));
+    /// }
+    /// # Ok::<(), pgcluster::Error>(())
+    /// ```
     pub fn prepare(&mut self, sql: &str) -> Result<Statement, Error> {
         block_on(self.inner.prepare(sql))
     }
 
     /// Runs a statement made by [`Connection::prepare`] on this connection (Bind,
-    /// Describe, Execute, Sync, as libpq's `PQexecPrepared`), with `params` as text (see
-    /// [`crate::Connection::query_prepared`]).
+    /// Describe, Execute, Sync, as libpq's `PQexecPrepared`), with `params` as text
+    /// (`None` is SQL NULL).
+    ///
+    /// # Errors
+    ///
+    /// Those of [`Connection::query`]; [`Error::Misuse`] for a statement prepared on
+    /// another connection.
     pub fn query_prepared(
         &mut self,
         statement: &Statement,
@@ -105,17 +223,20 @@ impl Connection {
         block_on(self.inner.query_prepared(statement, params))
     }
 
-    /// Sends Terminate and closes the socket. Idempotent.
+    /// Sends Terminate and closes the socket. Idempotent; dropping the connection does
+    /// the same. Later calls return [`Error::Closed`].
     pub fn close(&mut self) {
         block_on(self.inner.close());
     }
 
-    /// Open, closed or broken.
+    /// Open, closed (by [`Connection::close`]) or broken (the server closed it, a
+    /// protocol or I/O error).
     pub fn state(&self) -> State {
         self.inner.state()
     }
 
-    /// A server parameter reported by ParameterStatus.
+    /// A server parameter reported by ParameterStatus (e.g. `server_version`,
+    /// `client_encoding`), its latest value.
     pub fn parameter(&self, name: &str) -> Option<&str> {
         self.inner.parameter(name)
     }
@@ -130,8 +251,27 @@ impl Connection {
         self.inner.take_notifications()
     }
 
-    /// The next notification, waiting up to `timeout` (see
-    /// [`crate::Connection::wait_for_notification`]).
+    /// The next notification (`LISTEN` first): one already received, or one read from the
+    /// socket within `timeout`; `Ok(None)` when none came in time. Notices and parameter
+    /// changes arriving meanwhile are kept as during a query. The server delivers
+    /// notifications only between transactions: with autocommit off, `LISTEN` itself
+    /// takes effect at commit.
+    ///
+    /// # Errors
+    ///
+    /// A server that ends the connection (e.g. `pg_terminate_backend`) makes this
+    /// [`Error::Query`] with its FATAL message and libpq's `server closed the connection
+    /// unexpectedly` text; the connection is then broken.
+    ///
+    /// ```no_run
+    /// let cluster = pgcluster::blocking::get_cluster("pgsql:///deploy_demo")?;
+    /// let mut conn = cluster.connect(None)?;
+    /// conn.simple_query("LISTEN deploys")?;
+    /// if let Some(n) = conn.wait_for_notification(std::time::Duration::from_secs(5))? {
+    ///     println!("{} from backend {}: {}", n.channel, n.process_id, n.payload);
+    /// }
+    /// # Ok::<(), pgcluster::Error>(())
+    /// ```
     pub fn wait_for_notification(
         &mut self,
         timeout: Duration,
@@ -139,13 +279,28 @@ impl Connection {
         block_on(self.inner.wait_for_notification(timeout))
     }
 
-    /// A token that cancels this connection's running statement from another thread (see
-    /// [`crate::Connection::cancel_token`]).
+    /// A token that cancels this connection's running statement from another thread
+    /// ([`CancelToken::cancel_blocking`]); `None` once the connection is closed or broken,
+    /// or if the server sent no BackendKeyData.
+    ///
+    /// ```no_run
+    /// let cluster = pgcluster::blocking::get_cluster("pgsql:///deploy_demo")?;
+    /// let mut conn = cluster.connect(None)?;
+    /// let token = conn.cancel_token().expect("an open connection");
+    /// let canceller = std::thread::spawn(move || {
+    ///     std::thread::sleep(std::time::Duration::from_secs(1));
+    ///     token.cancel_blocking()
+    /// });
+    /// let e = conn.simple_query("SELECT pg_sleep(60)").unwrap_err();
+    /// assert_eq!(e.sqlstate(), Some("57014")); // canceling statement due to user request
+    /// canceller.join().expect("no panic").expect("cancel sent");
+    /// # Ok::<(), pgcluster::Error>(())
+    /// ```
     pub fn cancel_token(&self) -> Option<CancelToken> {
         self.inner.cancel_token()
     }
 
-    /// The backend's process id.
+    /// The backend's process id (from BackendKeyData), e.g. for `pg_terminate_backend`.
     pub fn backend_pid(&self) -> Option<i32> {
         self.inner.backend_pid()
     }
@@ -155,14 +310,15 @@ impl Connection {
         self.inner.transaction_status()
     }
 
-    /// The dsn shown by [`Connection::repr`].
+    /// The dsn shown by [`Connection::repr`] (psycopg2's `connection.dsn`; a password in
+    /// it is shown as `xxx`).
     pub fn dsn(&self) -> &str {
         self.inner.dsn()
     }
 
     /// psycopg2's repr of the connection, with this object's address:
-    /// `<connection object at 0x…; dsn: '…', closed: 0>` (see
-    /// [`crate::Connection::repr`]).
+    /// `<connection object at 0x…; dsn: '…', closed: 0>`, with [`Connection::dsn`] and the
+    /// [`State`] as psycopg2's number ([`State::closed_code`]).
     pub fn repr(&self) -> String {
         self.inner.repr_at(std::ptr::from_ref(self).cast())
     }

@@ -37,8 +37,8 @@ use crate::driver::Kind;
 /// statement ends.
 pub(crate) const RESEND: Duration = Duration::from_millis(250);
 
-/// Stops the work of the [`Cluster`](crate::Cluster) it came from
-/// ([`Cluster::interrupter`](crate::Cluster::interrupter)). Cheap to clone; send it to any
+/// Stops the work of the [`Cluster`](crate::doc_api::Cluster) it came from
+/// ([`Cluster::interrupter`](crate::doc_api::Cluster::interrupter)). Cheap to clone; send it to any
 /// thread. It installs no signal handler: a program that wants Ctrl-C to stop the work
 /// calls [`interrupt`](Self::interrupt) from its own handler (the `pgcluster` command does
 /// so for SIGINT and SIGTERM).

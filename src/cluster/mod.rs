@@ -14,8 +14,9 @@
 //! - A connection lost after `CREATE`/`DROP`/`ALTER DATABASE` was sent is never retried:
 //!   the error says so, and what `pg_database` shows after reconnecting.
 //! - `drop_database`, `overwrite` and `rename` without a name act only on a database the
-//!   setting names explicitly ([`Cluster::named_database`]), never on a default
-//!   ([`Error::DatabaseNotNamed`], before anything is sent).
+//!   setting names explicitly
+//!   ([`Cluster::named_database`](crate::doc_api::Cluster::named_database)), never on a
+//!   default ([`Error::DatabaseNotNamed`], before anything is sent).
 //!
 //! # Names and the spec's calls
 //!
@@ -23,21 +24,22 @@
 //! `&str`, `String`, `&String`, `Cow<str>`, or `None` for the setting's database. Options
 //! go by name, in [`CreateOptions`] and [`DropOptions`], never as positional `None`s.
 //!
-//! | spec (rex) | [`Cluster`] and [`blocking::Cluster`](crate::blocking::Cluster) |
+//! | spec (rex) | `Cluster` (the async one and `blocking::Cluster` alike) |
 //! |---|---|
-//! | `exists(name=None)` | [`exists(name)`](Cluster::exists) |
-//! | `create(name=None, template=None)` | [`create(name)`](Cluster::create), [`create_with(name, &options)`](Cluster::create_with) |
-//! | `clone(template, name=None)` | [`copy_database(template, name)`](Cluster::copy_database) |
-//! | `drop(name=None)` | [`drop_database(name)`](Cluster::drop_database), [`drop_database_with(name, &options)`](Cluster::drop_database_with) |
-//! | `rename(new, name=None)` | [`rename(new, name)`](Cluster::rename) |
-//! | `overwrite(name=None, template=None)` | [`overwrite(name)`](Cluster::overwrite), [`overwrite_with(name, &options)`](Cluster::overwrite_with) |
-//! | `connect(name=None, autocommit=False)` | [`connect(name)`](Cluster::connect), [`connect_with(name, autocommit)`](Cluster::connect_with) |
+//! | `exists(name=None)` | [`exists(name)`](crate::doc_api::Cluster::exists) |
+//! | `create(name=None, template=None)` | [`create(name)`](crate::doc_api::Cluster::create), [`create_with(name, &options)`](crate::doc_api::Cluster::create_with) |
+//! | `clone(template, name=None)` | [`copy_database(template, name)`](crate::doc_api::Cluster::copy_database) |
+//! | `drop(name=None)` | [`drop_database(name)`](crate::doc_api::Cluster::drop_database), [`drop_database_with(name, &options)`](crate::doc_api::Cluster::drop_database_with) |
+//! | `rename(new, name=None)` | [`rename(new, name)`](crate::doc_api::Cluster::rename) |
+//! | `overwrite(name=None, template=None)` | [`overwrite(name)`](crate::doc_api::Cluster::overwrite), [`overwrite_with(name, &options)`](crate::doc_api::Cluster::overwrite_with) |
+//! | `connect(name=None, autocommit=False)` | [`connect(name)`](crate::doc_api::Cluster::connect), [`connect_with(name, autocommit)`](crate::doc_api::Cluster::connect_with) |
 //!
 //! The spec's `drop` and `clone` are not method names here: `Drop::drop` and
 //! `Clone::clone` are found first through an `Arc<Cluster>` (or any smart pointer), so a
 //! `cluster.drop(name)` there would not compile, and a `cluster.clone()` would copy the
 //! pointer. (Searching the docs for `drop` or `clone` finds the methods.)
 
+mod handle;
 mod interrupt;
 mod list;
 mod literal;
@@ -50,6 +52,11 @@ mod temporary;
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 
+#[cfg(feature = "async")]
+pub use handle::Cluster;
+/// Without `async`, the cluster under [`crate::blocking::Cluster`] only.
+#[cfg(not(feature = "async"))]
+pub(crate) use handle::Cluster;
 pub use interrupt::Interrupter;
 pub use list::DatabaseInfo;
 pub use name::DatabaseName;
@@ -70,47 +77,6 @@ const MAINTENANCE_DB: &str = "postgres";
 const FALLBACK_MAINTENANCE_DB: &str = "template1";
 /// How many idle maintenance connections a `Cluster` keeps for reuse.
 const MAX_IDLE: usize = 2;
-
-/// The cluster a connection setting points at (async API; see
-/// [`blocking::Cluster`](crate::blocking::Cluster)).
-///
-/// [`Cluster::repr`] shows the setting as rex does, `Cluster('pgsql:///deploy_demo')`, with
-/// any password replaced by `xxx`.
-///
-/// ```no_run
-/// # async fn demo() -> Result<(), pgcluster::Error> {
-/// let cluster = pgcluster::get_cluster("pgsql:///deploy_demo")?;
-/// let name = String::from("deploy_demo_derived");
-/// if !cluster.exists(&name).await? {
-///     cluster.create(&name).await?;
-/// }
-/// let mut conn = cluster.connect(&name).await?;
-/// let results = conn.simple_query("SELECT 1").await?;
-/// assert_eq!(results[0].rows[0][0].as_deref(), Some("1"));
-/// conn.close().await;
-/// cluster.drop_database(&name).await?;
-/// // The setting's own database: `None`.
-/// let mut conn = cluster.connect(None).await?;
-/// conn.close().await;
-/// # Ok(()) }
-/// ```
-///
-/// A `Cluster` keeps up to two idle maintenance connections and reuses them (rex opened
-/// a new connection for every call); one the server closed while idle is noticed before
-/// use and replaced. It can be shared by many threads and tasks at once.
-pub struct Cluster {
-    /// The driver of every connection it opens: [`Kind::Async`] for this async API,
-    /// [`Kind::Blocking`] under [`blocking::Cluster`](crate::blocking::Cluster).
-    driver: Kind,
-    setting: Setting,
-    env: Env,
-    /// Idle maintenance connections to `postgres`.
-    idle: Mutex<Vec<ParkedConnection>>,
-    /// What libpq would have printed on stderr while connecting, not yet taken.
-    warnings: Mutex<Vec<String>>,
-    /// The statements under way, and whether an [`Interrupter`] stopped the work.
-    interrupt: Arc<interrupt::State>,
-}
 
 /// Whether a statement is work (refused and cancelled once the cluster is interrupted) or
 /// owed by an interrupted operation (sent anyway: reporting the outcome, dropping a
@@ -155,8 +121,10 @@ impl Cluster {
     /// the setting in Python's `repr()`, any password shown as `xxx`.
     ///
     /// ```
+    /// # #[cfg(feature = "async")] {
     /// let cluster = pgcluster::get_cluster("pgsql://aladdin:opensesame@h:2345/db")?;
     /// assert_eq!(cluster.repr(), "Cluster('pgsql://aladdin:xxx@h:2345/db')");
+    /// # }
     /// # Ok::<(), pgcluster::Error>(())
     /// ```
     pub fn repr(&self) -> String {
@@ -255,10 +223,12 @@ impl Cluster {
     /// service file or the user name does not count (as `dropdb` never takes a default).
     ///
     /// ```
+    /// # #[cfg(feature = "async")] {
     /// let cluster = pgcluster::Cluster::new("postgres://h/deploy_demo")?;
     /// assert_eq!(cluster.named_database(), Some("deploy_demo"));
     /// let cluster = pgcluster::Cluster::new("postgres://postgres@127.0.0.1:5455")?;
     /// assert_eq!(cluster.named_database(), None);
+    /// # }
     /// # Ok::<(), pgcluster::Error>(())
     /// ```
     pub fn named_database(&self) -> Option<&str> {

@@ -1,5 +1,5 @@
 //! Database names: checked before any I/O, always sent as quoted identifiers; and
-//! [`DatabaseName`], what the [`Cluster`](crate::Cluster) methods take as a name.
+//! [`DatabaseName`], what the [`Cluster`](crate::doc_api::Cluster) methods take as a name.
 //!
 //! The checks are defined in a module below [`crate::error`] (whose
 //! [`Error::InvalidName`](crate::Error) holds a [`NameError`]) and re-exported here, where
@@ -9,8 +9,8 @@ use std::borrow::Cow;
 
 pub use crate::dbname::{check, quote_ident, NameError, MAX_NAME_BYTES};
 
-/// A database name as the [`Cluster`](crate::Cluster) and
-/// [`blocking::Cluster`](crate::blocking::Cluster) methods take it: any string
+/// A database name as the methods of a [`Cluster`](crate::doc_api::Cluster) (async or
+/// blocking) take it: any string
 /// (`&str`, `String`, `&String`, `&&str`, `Cow<str>`), or `None` for "the setting's
 /// database" (the spec's calls without a name, `cluster.connect()` in rex).
 ///

@@ -53,8 +53,8 @@ impl LocaleProvider {
     }
 }
 
-/// Options for [`crate::Cluster::create_with`]. The default is rex's:
-/// `ENCODING = 'UTF-8'` from the server's default template.
+/// Options for [`Cluster::create_with`](crate::doc_api::Cluster::create_with). The default
+/// is rex's: `ENCODING = 'UTF-8'` from the server's default template.
 ///
 /// ```
 /// use pgcluster::cluster::CreateOptions;
@@ -398,7 +398,7 @@ impl CreateOptions {
     }
 }
 
-/// Options for [`crate::Cluster::drop_database_with`].
+/// Options for [`Cluster::drop_database_with`](crate::doc_api::Cluster::drop_database_with).
 ///
 /// ```
 /// use pgcluster::cluster::DropOptions;

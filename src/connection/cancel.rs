@@ -120,7 +120,16 @@ impl CancelToken {
         Ok(())
     }
 
-    /// [`CancelToken::cancel`], blocking the calling thread (no runtime needed).
+    /// Sends a CancelRequest for this token's statement, blocking the calling thread (no
+    /// runtime needed; any thread): connects to the server the connection went to, sends
+    /// the request and waits until the server closes the socket. A statement still
+    /// running then fails with `ERROR:  canceling statement due to user request`; a
+    /// request that arrives after the statement ended does nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`CancelError`] when the server cannot be reached or the request not sent; whether
+    /// the statement was cancelled is the connection's to say, never this call's.
     pub fn cancel_blocking(&self) -> Result<(), CancelError> {
         let packet = self.packet();
         match &self.target {

@@ -197,7 +197,8 @@ fn encode_error(e: EncodeError) -> Error {
     })
 }
 
-/// A statement prepared by [`Connection::prepare`], valid on that connection only.
+/// A statement prepared by [`Connection::prepare`](crate::doc_api::Connection::prepare),
+/// valid on that connection only.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Statement {
     /// The server-side name, `pgcluster_<n>`.

@@ -51,7 +51,7 @@ pub struct Connection {
 pub enum State {
     /// Open and usable.
     Open,
-    /// Closed by [`Connection::close`].
+    /// Closed by [`Connection::close`](crate::doc_api::Connection::close).
     Closed,
     /// Lost (server closed it, protocol error, I/O error).
     Broken,
@@ -214,6 +214,7 @@ impl Connection {
     /// psycopg2's repr of the connection, as the spec shows it:
     /// `<connection object at 0x…; dsn: '…', closed: 0>`, with this object's address,
     /// [`Connection::dsn`] and the [`State`] as psycopg2's number.
+    #[cfg(any(test, feature = "async"))]
     pub fn repr(&self) -> String {
         self.repr_at(std::ptr::from_ref(self).cast())
     }

@@ -8,6 +8,7 @@
 //! sent before anything else on the connection's next use (an async `Drop` cannot wait
 //! for the server; the blocking connection's guard rolls back at once).
 
+#[cfg(feature = "async")]
 use std::ops::{Deref, DerefMut};
 
 use pgcluster_protocol::backend::TransactionStatus;
@@ -56,6 +57,7 @@ impl Connection {
     /// connection; [`Transaction::commit`] commits, and anything else (an error returned
     /// with `?`, a panic, the guard dropped) rolls it back. Refused while a transaction is
     /// already open.
+    #[cfg(feature = "async")]
     pub async fn transaction(&mut self) -> Result<Transaction<'_>, Error> {
         self.begin().await?;
         Ok(Transaction {
@@ -125,6 +127,7 @@ impl Connection {
     }
 }
 
+#[cfg(feature = "async")]
 /// An open transaction on an async [`Connection`]. It dereferences to the connection.
 /// Dropped without [`Transaction::commit`] or [`Transaction::rollback`], it leaves a
 /// rollback pending that the connection sends before anything else on its next use (and
@@ -135,6 +138,7 @@ pub struct Transaction<'a> {
     finished: bool,
 }
 
+#[cfg(feature = "async")]
 impl Transaction<'_> {
     /// Commits. A transaction in which a statement failed is rolled back by the server,
     /// and that is returned as an error.
@@ -150,6 +154,7 @@ impl Transaction<'_> {
     }
 }
 
+#[cfg(feature = "async")]
 impl Deref for Transaction<'_> {
     type Target = Connection;
 
@@ -158,12 +163,14 @@ impl Deref for Transaction<'_> {
     }
 }
 
+#[cfg(feature = "async")]
 impl DerefMut for Transaction<'_> {
     fn deref_mut(&mut self) -> &mut Connection {
         self.conn
     }
 }
 
+#[cfg(feature = "async")]
 impl Drop for Transaction<'_> {
     fn drop(&mut self) {
         if !self.finished {

@@ -11,7 +11,7 @@ use crate::compat::rex::RexSettingError;
 use crate::compat::rex_error::rex_layout;
 use crate::conninfo::ConnInfoError;
 use crate::dbname::NameError;
-pub use crate::engine::attempt::ConnectError;
+pub use crate::engine::attempt::{ConnectError, Ping};
 
 /// Everything that can go wrong. `Display` is what rex prints after `Error: `.
 #[non_exhaustive]

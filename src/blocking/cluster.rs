@@ -288,6 +288,29 @@ impl Cluster {
         Ok(Connection::from_inner(conn))
     }
 
+    /// Whether the server accepts connections, as libpq's `PQping` and `pg_isready` tell:
+    /// a connection to the setting's database is opened and closed. A server that refuses
+    /// with any error but "cannot connect now" (SQLSTATE 57P03) is up
+    /// ([`Ping::Accepting`](cluster::Ping::Accepting): a wrong password or a missing
+    /// database needs a running server); settings that cannot be used are
+    /// [`Ping::NoAttempt`](cluster::Ping::NoAttempt). `connect_timeout` bounds the attempt
+    /// when the setting has no `connect_timeout` of its own (whole seconds, rounded up).
+    ///
+    /// ```no_run
+    /// use pgcluster::cluster::Ping;
+    ///
+    /// let cluster = pgcluster::blocking::get_cluster("pgsql:///deploy_demo")?;
+    /// let ping = cluster.ping(Some(std::time::Duration::from_secs(3)));
+    /// if ping != Ping::Accepting {
+    ///     eprintln!("server: {}", ping.text()); // e.g. "no response"
+    ///     std::process::exit(ping.exit_status().into()); // pg_isready's status
+    /// }
+    /// # Ok::<(), pgcluster::Error>(())
+    /// ```
+    pub fn ping(&self, connect_timeout: Option<std::time::Duration>) -> cluster::Ping {
+        block_on(self.inner.ping(connect_timeout))
+    }
+
     /// Whether database `name` (`None`: the setting's database) exists. The name is bound
     /// as a `text` parameter and compared as `text`, so a name longer than 63 bytes never
     /// matches a truncated one and no setting of the session can change what is matched.

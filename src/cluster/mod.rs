@@ -46,12 +46,14 @@ mod literal;
 pub mod name;
 mod options;
 mod overwrite;
+mod ping;
 mod setting;
 mod temporary;
 
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 
+pub use crate::error::Ping;
 #[cfg(feature = "async")]
 pub use handle::Cluster;
 /// Without `async`, the cluster under [`crate::blocking::Cluster`] only.

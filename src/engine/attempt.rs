@@ -618,6 +618,85 @@ impl ConnectError {
     }
 }
 
+/// What a connection attempt says about the server, as libpq's `PQping` tells it (and
+/// `pg_isready` reports it by its exit status, [`Ping::exit_status`]).
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ping {
+    /// The server accepts connections (`PQPING_OK`): a session was opened, or the server
+    /// asked for authentication, or it refused with any error but "cannot connect now"
+    /// (a wrong password or a missing database: the server is up).
+    Accepting,
+    /// The server is running but refuses connections for now (`PQPING_REJECT`: SQLSTATE
+    /// 57P03, starting up, shutting down, in crash recovery).
+    Rejecting,
+    /// No server answered (`PQPING_NO_RESPONSE`): no error from a server at all.
+    NoResponse,
+    /// No attempt was made: the settings are not usable (`PQPING_NO_ATTEMPT`).
+    NoAttempt,
+}
+
+impl Ping {
+    /// `pg_isready`'s exit status: 0, 1, 2, 3 in the order of the variants.
+    pub fn exit_status(self) -> u8 {
+        match self {
+            Self::Accepting => 0,
+            Self::Rejecting => 1,
+            Self::NoResponse => 2,
+            Self::NoAttempt => 3,
+        }
+    }
+
+    /// `pg_isready`'s words: `accepting connections`, `rejecting connections`, `no
+    /// response`, `no attempt`.
+    pub fn text(self) -> &'static str {
+        match self {
+            Self::Accepting => "accepting connections",
+            Self::Rejecting => "rejecting connections",
+            Self::NoResponse => "no response",
+            Self::NoAttempt => "no attempt",
+        }
+    }
+}
+
+/// SQLSTATE `cannot_connect_now`.
+const CANNOT_CONNECT_NOW: &str = "57P03";
+
+impl ConnectError {
+    /// What libpq's `internal_ping` makes of this failure: accepting if the last attempt
+    /// got as far as authentication (an authentication request, a session, the read-write
+    /// probe), else by the last server error's SQLSTATE: none is no response, 57P03 is
+    /// rejecting, any other is accepting.
+    pub fn ping(&self) -> Ping {
+        let authenticating = self.failures.last().is_some_and(|f| match f {
+            AttemptFailure::Startup { error, .. } => matches!(
+                **error,
+                StartupError::Auth(_)
+                    | StartupError::Server {
+                        authenticated: true,
+                        ..
+                    }
+            ),
+            AttemptFailure::Probe { .. } => true,
+            _ => false,
+        });
+        if authenticating {
+            return Ping::Accepting;
+        }
+        let sqlstate = self
+            .failures
+            .entries
+            .iter()
+            .rev()
+            .find_map(|e| e.failure.fields().and_then(|f| f.code.as_deref()));
+        match sqlstate {
+            None => Ping::NoResponse,
+            Some(CANNOT_CONNECT_NOW) => Ping::Rejecting,
+            Some(_) => Ping::Accepting,
+        }
+    }
+}
+
 impl PartialEq for ConnectError {
     fn eq(&self, other: &Self) -> bool {
         self.message == other.message && self.fields == other.fields

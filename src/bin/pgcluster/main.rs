@@ -20,12 +20,15 @@ mod name;
 mod output;
 mod setting;
 mod template;
+mod wait;
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use pgcluster::blocking::Cluster;
 use pgcluster::cluster::{CreateOptions, DropOptions, LocaleProvider, Strategy};
+use pgcluster::Error;
 
 use name::NameArg;
 use output::{Failure, Stream};
@@ -36,7 +39,8 @@ use output::{Failure, Stream};
 /// Exit status: 0 on success; 1 when the operation failed (stderr: `Error: ` and the
 /// message); 2 for a usage error; 3 when `drop`, `overwrite`, `cleanup` or `template drop`
 /// asked for confirmation and got no `y` (nothing was changed); 4 when `exists -q` finds no
-/// such database; 74 when the output could not be
+/// such database; `wait` exits with pg_isready's statuses (0 accepting, 1 rejecting, 2 no
+/// response, 3 no attempt); 74 when the output could not be
 /// written (a full disk, an I/O error: the operation itself was done); 141 when the reader
 /// of the output went away (a broken pipe, as in `pgcluster list | head -1`): nothing more
 /// is printed; 141 = 128 + SIGPIPE is what a shell shows for `ls | head` when SIGPIPE kills
@@ -208,6 +212,24 @@ enum Command {
     },
     /// Print the cluster the setting points at.
     Cluster,
+    /// Wait until the server accepts connections (for CI: `pgcluster wait && make test`)
+    ///
+    /// Tries every 0.25 s, each try as libpq's PQping (bounded by the setting's
+    /// connect_timeout, else 3 s), until the server accepts connections or SECONDS have
+    /// passed; then prints `SERVER - accepting connections` (or `rejecting connections`,
+    /// `no response`, `no attempt`), nothing with -q.
+    ///
+    /// Exit status, pg_isready's: 0 accepting connections; 1 rejecting them (starting up,
+    /// shutting down, in crash recovery: SQLSTATE 57P03); 2 no response; 3 no attempt (bad
+    /// arguments or settings; a usage error of `wait` exits with 3 too). A server that
+    /// refuses with another error (a wrong password, a missing database) is accepting: it
+    /// is up.
+    #[command(verbatim_doc_comment)]
+    Wait {
+        /// Give up after this many seconds (0: one try, as pg_isready).
+        #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+        timeout: u64,
+    },
     /// Start a throwaway PostgreSQL server, walk through the cluster spec on it, stop it.
     Demo,
     /// Print a completion script for SHELL on stdout, e.g.
@@ -353,9 +375,22 @@ impl CreateArgs {
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(e) => return output::clap_exit(&e),
+        Err(e) => {
+            let usage = if wait::is_wait(std::env::args_os()) {
+                wait::NO_ATTEMPT
+            } else {
+                output::USAGE
+            };
+            return output::clap_exit(&e, usage);
+        }
     };
     let quiet = cli.quiet;
+    // `wait` reports settings it cannot use with pg_isready's "no attempt".
+    let settings_failed: fn(Error) -> Failure = if matches!(cli.command, Command::Wait { .. }) {
+        |e| Failure::Status(wait::NO_ATTEMPT, e.to_string())
+    } else {
+        Failure::from
+    };
     let result = match cli.command {
         // The demo's throwaway server is stopped on Ctrl-C by its guardian.
         Command::Demo => demo::run().map(|()| Outcome::Done).map_err(Failure::from),
@@ -373,7 +408,7 @@ fn main() -> ExitCode {
                 }
             }),
         command => setting::cluster(cli.db.as_deref())
-            .map_err(Failure::from)
+            .map_err(settings_failed)
             .and_then(|cluster| {
                 if let Err(e) = interrupt::install(cluster.interrupter()) {
                     output::warning(&format!(
@@ -421,7 +456,7 @@ enum Outcome {
     Done,
     /// It asked for confirmation and was not given it: nothing was changed.
     Declined,
-    /// It answers by this exit status (`exists -q`).
+    /// It answers by this exit status (`exists -q`, `wait`).
     Status(u8),
 }
 
@@ -490,6 +525,10 @@ fn run(cluster: &Cluster, command: Command, quiet: bool) -> Result<Outcome, Fail
             shown?;
         }
         Command::Cluster => output::stdout_line(&escape::line(&cluster.repr()))?,
+        Command::Wait { timeout } => {
+            let ping = wait::run(cluster, Duration::from_secs(timeout), quiet)?;
+            return Ok(Outcome::Status(ping.exit_status()));
+        }
         Command::Demo => demo::run()?,
         Command::Completions { shell } => return completions(shell),
         // `main` runs it without a cluster (and without catching Ctrl-C).

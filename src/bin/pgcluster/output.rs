@@ -33,6 +33,8 @@ use crate::escape;
 
 /// The operation failed.
 pub(crate) const FAILED: u8 = 1;
+/// A usage error (clap's status; `wait` uses `pg_isready`'s 3).
+pub(crate) const USAGE: u8 = 2;
 /// The output could not be written (`EX_IOERR`).
 pub(crate) const OUTPUT_FAILED: u8 = 74;
 /// The reader went away: 128 + SIGPIPE, as a shell reports a process SIGPIPE killed.
@@ -124,6 +126,9 @@ pub(crate) enum Failure {
     Interrupted(String),
     /// The output could not be written: exit 141 for a broken pipe, else 74.
     Output(WriteError),
+    /// The operation failed with an exit status of its own (`wait`'s 3): `Error: ` and
+    /// the message, as [`Failure::Operation`].
+    Status(u8, String),
 }
 
 impl From<WriteError> for Failure {
@@ -164,10 +169,11 @@ impl Failure {
     /// Reports the failure on stderr (if it still can) and gives the exit status.
     pub(crate) fn report(self) -> ExitCode {
         match self {
-            Self::Operation(message) => {
+            Self::Operation(message) => Self::Status(FAILED, message).report(),
+            Self::Status(status, message) => {
                 // If stderr cannot take it either, the status still says it failed.
                 let _ = stderr_line(&format!("Error: {}", escape::message(&message)));
-                ExitCode::from(FAILED)
+                ExitCode::from(status)
             }
             Self::Interrupted(message) => {
                 let _ = stderr_line(&escape::message(&message));
@@ -192,8 +198,8 @@ pub(crate) fn exit(result: Result<(), Failure>) -> ExitCode {
 
 /// Ends a `try_parse` failure as clap would, without its panics or swallowed errors: help
 /// and version go to stdout with clap's styling; a usage error goes to stderr, plain and
-/// escaped (it quotes the arguments given), with clap's status (2).
-pub(crate) fn clap_exit(e: &clap::Error) -> ExitCode {
+/// escaped (it quotes the arguments given), with status `usage`.
+pub(crate) fn clap_exit(e: &clap::Error, usage: u8) -> ExitCode {
     use clap::error::ErrorKind;
     let written = match e.kind() {
         ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => e
@@ -206,7 +212,8 @@ pub(crate) fn clap_exit(e: &clap::Error) -> ExitCode {
         _ => write(Stream::Stderr, &escape::message(&e.render().to_string())),
     };
     match written {
-        Ok(()) => ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(FAILED)),
+        Ok(()) if e.use_stderr() => ExitCode::from(usage),
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => Failure::Output(e).report(),
     }
 }

@@ -40,6 +40,7 @@ const CONFIGS: &[&str] = &[
     "host=db.example user=u dbname=d sslmode=require channel_binding=require require_auth=scram-sha-256",
     "host=127.0.0.1,db.example,/tmp user=u dbname=d target_session_attrs=prefer-standby sslmode=prefer connect_timeout=2",
     "host=db.example,127.0.0.1 user=u dbname=d target_session_attrs=primary sslmode=disable",
+    "host=db.example,127.0.0.1,/tmp user=u dbname=d load_balance_hosts=random target_session_attrs=standby sslmode=prefer",
 ];
 
 /// Input bytes, read one at a time; zeros once they run out.
@@ -98,7 +99,10 @@ fn run_engine_connect(data: &[u8]) -> Ending {
     let config = Config::parse(&format!("{conninfo} password={PASSWORD}"))
         .and_then(|c| c.resolve(&Env::empty()))
         .expect("the harness's own settings parse");
-    let mut conn = Connect::new(config);
+    // The shuffles' seed (load_balance_hosts=random) varies with the input, without
+    // taking a byte from it.
+    let seed = u64::try_from(data.len()).unwrap_or_default();
+    let mut conn = Connect::new(config, seed);
     let start = Instant::now();
     let mut now = start;
     let max_steps = 400 + 8 * data.len();

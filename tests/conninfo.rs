@@ -66,7 +66,6 @@ const LIBPQ_ERRORS: &[(&str, &str)] = &[
     ("foo=bar", "invalid connection option \"foo\"\n"),
     ("nosuchoption=1", "invalid connection option \"nosuchoption\"\n"),
     ("sslcrldir=/x", "invalid connection option \"sslcrldir\"\n"),
-    ("load_balance_hosts=random", "invalid connection option \"load_balance_hosts\"\n"),
     ("=x", "invalid connection option \"\"\n"),
     ("host=a,b hostaddr=127.0.0.1", "could not match 2 host names to 1 hostaddr values\n"),
     ("host=a hostaddr=127.0.0.1,127.0.0.2", "could not match 1 host names to 2 hostaddr values\n"),

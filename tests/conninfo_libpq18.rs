@@ -8,7 +8,9 @@
 //! (`PGLOADBALANCEHOSTS`, default `disable`) at the end of libpq 13's list, `sslkeylogfile`
 //! (no environment variable, no default) after them.
 
-use pgcluster::conninfo::{Config, ConnInfoError, Env, Resolved, TargetSessionAttrs};
+use pgcluster::conninfo::{
+    Config, ConnInfoError, Env, LoadBalanceHosts, Resolved, TargetSessionAttrs,
+};
 
 fn env() -> Env {
     Env::empty()
@@ -51,7 +53,7 @@ const LIBPQ_18_ERRORS: &[(&str, &str)] = &[
 ];
 
 #[test]
-fn target_session_attrs_texts() {
+fn value_texts() {
     for (input, expected) in LIBPQ_18_ERRORS {
         let err = match resolve(input, &env()) {
             Ok(r) => panic!("{input:?} resolved: {r:?}"),
@@ -92,5 +94,53 @@ fn target_session_attrs_values_keyword_uri_and_environment() {
             .unwrap()
             .target_session_attrs,
         TargetSessionAttrs::Primary
+    );
+}
+
+#[test]
+fn load_balance_hosts_keyword_uri_and_environment() {
+    assert_eq!(
+        resolve("host=a,b", &env()).unwrap().load_balance_hosts,
+        LoadBalanceHosts::Disable
+    );
+    for (text, value) in [
+        ("disable", LoadBalanceHosts::Disable),
+        ("random", LoadBalanceHosts::Random),
+    ] {
+        let r = resolve(&format!("host=a,b load_balance_hosts={text}"), &env()).unwrap();
+        assert_eq!(r.load_balance_hosts, value);
+        let r = resolve(
+            &format!("postgres://a,b/db?load_balance_hosts={text}"),
+            &env(),
+        )
+        .unwrap();
+        assert_eq!(r.load_balance_hosts, value);
+        let e = env().with("PGLOADBALANCEHOSTS", text);
+        assert_eq!(resolve("host=a,b", &e).unwrap().load_balance_hosts, value);
+        assert_eq!(value.to_string(), text);
+    }
+    let e = env().with("PGLOADBALANCEHOSTS", "sometimes");
+    assert_eq!(
+        resolve("", &e).unwrap_err().to_string(),
+        "invalid load_balance_hosts value: \"sometimes\""
+    );
+    // The keyword wins over the environment.
+    let e = env().with("PGLOADBALANCEHOSTS", "random");
+    assert_eq!(
+        resolve("load_balance_hosts=disable", &e)
+            .unwrap()
+            .load_balance_hosts,
+        LoadBalanceHosts::Disable
+    );
+}
+
+/// The later keywords render where libpq 18's `PQconndefaults` lists them.
+#[test]
+fn later_keywords_render_in_libpq_18_order() {
+    let c =
+        Config::parse("load_balance_hosts=random host=a,b target_session_attrs=standby").unwrap();
+    assert_eq!(
+        c.render_redacted(),
+        "host=a,b target_session_attrs=standby load_balance_hosts=random"
     );
 }

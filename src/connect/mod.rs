@@ -69,7 +69,7 @@ async fn until<T>(
 /// Connects to the first target that accepts us, as libpq 13's `PQconnectdb` does, with
 /// sockets of driver `kind`.
 pub(crate) async fn connect<C: Session>(config: &Resolved, kind: Kind) -> Result<C, ConnectError> {
-    let mut engine = Connect::new(config.clone());
+    let mut engine = Connect::new(config.clone(), shuffle_seed(config));
     let mut socket: Option<Stream> = None;
     let mut buf = vec![0u8; READ_CHUNK];
     // The blocking driver bounds each socket operation by the attempt's deadline.
@@ -179,6 +179,29 @@ pub(crate) async fn connect<C: Session>(config: &Resolved, kind: Kind) -> Result
             Action::Failed(e) => return Err(e),
         }
     }
+}
+
+/// The seed of `load_balance_hosts=random`'s shuffles: from the operating system's random
+/// source, else (as libpq's `libpq_prng_init`) from the time and the process ID. Drawn only
+/// when the setting asks for it.
+fn shuffle_seed(config: &Resolved) -> u64 {
+    if config.load_balance_hosts != crate::conninfo::LoadBalanceHosts::Random {
+        return 0;
+    }
+    let mut seed = [0u8; 8];
+    if crate::random::fill(&mut seed).is_ok() {
+        return u64::from_le_bytes(seed);
+    }
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    // Only the low bits matter for a seed.
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "the low 64 bits are the seed"
+    )]
+    let low = nanos as u64;
+    low ^ u64::from(std::process::id()).rotate_left(32)
 }
 
 /// The SCRAM client nonce's random bytes.

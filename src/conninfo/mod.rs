@@ -15,6 +15,7 @@
 
 mod keepalives;
 pub(crate) mod keyvalue;
+mod load_balance;
 pub(crate) mod osuser;
 mod pgpass;
 pub(crate) mod redact;
@@ -32,6 +33,7 @@ use std::time::Duration;
 use pgcluster_protocol::auth::policy::{ChannelBindingMode, RequireAuth, RequireAuthParseError};
 
 pub use keepalives::{SocketOptions, TcpSettings};
+pub use load_balance::LoadBalanceHosts;
 pub use target::TargetSessionAttrs;
 
 /// A parse or resolution failure. `Display` is libpq 13's text without the final newline
@@ -307,9 +309,9 @@ impl fmt::Debug for Env {
 }
 
 /// libpq 13's connection keywords (`PQconninfoOptions` in fe-connect.c, in that order):
-/// keyword, environment variable, compiled-in default. Three later ones are added where
-/// libpq 17 lists them: `sslnegotiation` (PostgreSQL 17), `sslsni` (PostgreSQL 14) and
-/// `require_auth` (PostgreSQL 16).
+/// keyword, environment variable, compiled-in default. Later ones are added where libpq 18
+/// lists them: `sslnegotiation` (PostgreSQL 17), `sslsni` (PostgreSQL 14), `require_auth`
+/// (PostgreSQL 16) and `load_balance_hosts` (PostgreSQL 16).
 pub(crate) const KEYWORDS: &[(&str, Option<&str>, Option<&str>)] = &[
     ("authtype", Some("PGAUTHTYPE"), Some("")),
     ("service", Some("PGSERVICE"), None),
@@ -362,6 +364,11 @@ pub(crate) const KEYWORDS: &[(&str, Option<&str>, Option<&str>)] = &[
         Some("PGTARGETSESSIONATTRS"),
         Some("any"),
     ),
+    (
+        "load_balance_hosts",
+        Some("PGLOADBALANCEHOSTS"),
+        Some("disable"),
+    ),
 ];
 
 /// libpq's `DEF_PGPORT_STR`.
@@ -370,8 +377,8 @@ pub(crate) const DEFAULT_PORT: &str = "5432";
 /// The reference libpq's `DEFAULT_PGSOCKET_DIR` (Debian's, also in the psycopg2 wheel).
 pub const DEFAULT_SOCKET_DIR: &str = "/var/run/postgresql";
 
-/// Whether `key` is a connection keyword (libpq 13's, `sslnegotiation`, `sslsni` or
-/// `require_auth`).
+/// Whether `key` is a connection keyword (libpq 13's or one of the later ones in
+/// [`KEYWORDS`]).
 fn is_keyword(key: &str) -> bool {
     KEYWORDS.iter().any(|(k, _, _)| *k == key)
 }
@@ -422,8 +429,9 @@ impl Config {
         Self { params }
     }
 
-    /// Sets a keyword, checking that it is one (libpq 13's, `sslnegotiation`, `sslsni` or
-    /// `require_auth`; any other is `invalid connection option`). As in libpq, `requiressl` is
+    /// Sets a keyword, checking that it is one (libpq 13's, or a later one pgcluster knows:
+    /// `sslnegotiation`, `sslsni`, `require_auth`, `load_balance_hosts`, ...; any other is
+    /// `invalid connection option`). As in libpq, `requiressl` is
     /// stored as `sslmode` (`require` when the value starts with `1`, else `prefer`).
     pub fn set(&mut self, key: &str, value: &str) -> Result<&mut Self, ConnInfoError> {
         let (key, value) = if key == "requiressl" {
@@ -536,6 +544,8 @@ pub struct Resolved {
     pub startup_params: Vec<(String, String)>,
     /// `target_session_attrs`.
     pub target_session_attrs: TargetSessionAttrs,
+    /// `load_balance_hosts` (libpq 16).
+    pub load_balance_hosts: LoadBalanceHosts,
     /// The TCP keepalive settings, checked for each TCP address when connecting.
     pub tcp: TcpSettings,
     /// Warnings libpq would print on stderr (e.g. a world-readable password file).
@@ -580,6 +590,7 @@ impl fmt::Debug for Resolved {
             .field("connect_timeout_error", &self.connect_timeout_error)
             .field("startup_params", &self.startup_params)
             .field("target_session_attrs", &self.target_session_attrs)
+            .field("load_balance_hosts", &self.load_balance_hosts)
             .field("tcp", &self.tcp)
             .field("warnings", &self.warnings)
             .field("given_password", &self.given_password.as_ref().map(|_| "_"))

@@ -11,8 +11,8 @@ use pgcluster_protocol::auth::policy::{ChannelBindingMode, RequireAuth};
 use super::keyvalue::is_c_space;
 use super::pgpass::{self, Lookup};
 use super::{
-    osuser, service, Address, ConnInfoError, Env, Resolved, Target, TargetSessionAttrs,
-    TcpSettings, DEFAULT_PORT, DEFAULT_SOCKET_DIR, KEYWORDS,
+    osuser, service, Address, ConnInfoError, Env, LoadBalanceHosts, Resolved, Target,
+    TargetSessionAttrs, TcpSettings, DEFAULT_PORT, DEFAULT_SOCKET_DIR, KEYWORDS,
 };
 
 /// libpq's `DEF_PGPORT`.
@@ -159,6 +159,10 @@ pub(super) fn resolve(
         target_session_attrs: opts
             .get("target_session_attrs")
             .and_then(|v| TargetSessionAttrs::parse(v))
+            .unwrap_or_default(),
+        load_balance_hosts: opts
+            .get("load_balance_hosts")
+            .and_then(|v| LoadBalanceHosts::parse(v))
             .unwrap_or_default(),
         tcp: TcpSettings {
             keepalives: opts.get("keepalives").cloned(),
@@ -444,6 +448,11 @@ fn check_values(
     if let Some(v) = get("target_session_attrs") {
         if TargetSessionAttrs::parse(v).is_none() {
             return Err(bad("target_session_attrs", v));
+        }
+    }
+    if let Some(v) = get("load_balance_hosts") {
+        if LoadBalanceHosts::parse(v).is_none() {
+            return Err(bad("load_balance_hosts", v));
         }
     }
     Ok(require_auth)

@@ -11,8 +11,9 @@
 //!
 //! The machine does no I/O and reads no clock: [`Connect::poll`] says what to do next
 //! ([`Action`]), the caller does it and hands the result back with a `handle_*` method,
-//! passing the current time in. Randomness (the SCRAM nonce) is asked for with
-//! [`Action::Nonce`].
+//! passing the current time in. Randomness is the caller's: the SCRAM nonce is asked for
+//! with [`Action::Nonce`], and `load_balance_hosts=random` shuffles (the hosts once, each
+//! host's addresses when they are looked up) from the seed given to [`Connect::new`].
 
 use std::collections::VecDeque;
 use std::io;
@@ -32,8 +33,9 @@ use super::attempt::{
     AttemptFailure, Failures, OpenError, OpenStage, OsError, Place, ProbeOutcome, ResolveError,
     Then, MAX_UNIX_PATH,
 };
+use super::shuffle::Shuffler;
 use super::target::{self, Query, ServerState, Verdict};
-use crate::conninfo::{Address, Resolved, SocketOptions, TargetSessionAttrs};
+use crate::conninfo::{Address, LoadBalanceHosts, Resolved, SocketOptions, TargetSessionAttrs};
 use crate::scram_cache;
 
 /// What the caller does next.
@@ -182,6 +184,8 @@ pub(crate) struct Connect {
     second_pass: bool,
     /// What the server connected to has said about itself.
     server: ServerState,
+    /// `load_balance_hosts=random`'s generator.
+    shuffler: Option<Shuffler>,
     /// The addresses of the current entry, and the next one to try.
     endpoints: Vec<Endpoint>,
     next_endpoint: usize,
@@ -207,9 +211,24 @@ pub(crate) struct Connect {
 }
 
 impl Connect {
-    /// A machine that will try `config`'s hosts in order.
-    pub(crate) fn new(config: Resolved) -> Self {
+    /// A machine that will try `config`'s hosts in order, or, with
+    /// `load_balance_hosts=random`, in an order drawn from `seed` (libpq seeds its generator
+    /// from the operating system's random source; so should the caller). Without it the
+    /// seed is not used.
+    pub(crate) fn new(mut config: Resolved, seed: u64) -> Self {
+        let mut shuffler =
+            (config.load_balance_hosts == LoadBalanceHosts::Random).then(|| Shuffler::new(seed));
+        if let Some(shuffler) = &mut shuffler {
+            // Each host keeps its password file entry.
+            let mut hosts: Vec<_> = std::mem::take(&mut config.targets)
+                .into_iter()
+                .zip(std::mem::take(&mut config.file_passwords))
+                .collect();
+            shuffler.shuffle(&mut hosts);
+            (config.targets, config.file_passwords) = hosts.into_iter().unzip();
+        }
         Self {
+            shuffler,
             config,
             failures: Failures::default(),
             state: State::StartTarget,
@@ -403,6 +422,9 @@ impl Connect {
         match result {
             Ok(addrs) => {
                 self.endpoints = tcp_endpoints(host, addrs);
+                if let Some(shuffler) = &mut self.shuffler {
+                    shuffler.shuffle(&mut self.endpoints);
+                }
                 self.state = State::StartAddress;
             }
             Err(source) => {
@@ -1163,6 +1185,11 @@ mod tests {
         }
     }
 
+    /// A machine for `conninfo` (seed 0: only `load_balance_hosts=random` reads it).
+    fn machine(conninfo: &str) -> Connect {
+        Connect::new(config(conninfo), 0)
+    }
+
     fn config(conninfo: &str) -> Resolved {
         Config::parse(conninfo)
             .and_then(|c| c.resolve(&Env::empty()))
@@ -1294,9 +1321,7 @@ mod tests {
             .on("10.0.0.1:5432", Open::Refuse)
             .on("10.0.0.2:5432", Open::Stall)
             .on("10.0.0.3:5432", Open::Serve(vec![Some(trust())]));
-        let mut conn = Connect::new(config(
-            "host=db.example user=u dbname=d connect_timeout=2 sslmode=disable",
-        ));
+        let mut conn = machine("host=db.example user=u dbname=d connect_timeout=2 sslmode=disable");
         let start = Instant::now();
         let (result, end) = world.run(&mut conn, start);
         let established = result.unwrap();
@@ -1326,9 +1351,7 @@ mod tests {
             ],
         );
         world.on("10.0.0.2:5432", Open::Stall);
-        let mut conn = Connect::new(config(
-            "host=db.example user=u dbname=d connect_timeout=2 sslmode=disable",
-        ));
+        let mut conn = machine("host=db.example user=u dbname=d connect_timeout=2 sslmode=disable");
         let e = world.run(&mut conn, start).0.unwrap_err();
         assert_eq!(
             e.message,
@@ -1353,9 +1376,8 @@ mod tests {
         world
             .on("127.0.0.1:5432", Open::Serve(vec![None]))
             .on("127.0.0.2:5432", Open::Serve(vec![Some(trust())]));
-        let mut conn = Connect::new(config(
-            "host=127.0.0.1,127.0.0.2 user=u dbname=d connect_timeout=5 sslmode=disable",
-        ));
+        let mut conn =
+            machine("host=127.0.0.1,127.0.0.2 user=u dbname=d connect_timeout=5 sslmode=disable");
         let start = Instant::now();
         let (result, _) = world.run(&mut conn, start);
         assert!(result.is_ok());
@@ -1372,7 +1394,7 @@ mod tests {
     fn no_connect_timeout_means_no_deadline() {
         let mut world = World::default();
         world.on("127.0.0.1:5432", Open::Serve(vec![Some(trust())]));
-        let mut conn = Connect::new(config("host=127.0.0.1 user=u dbname=d sslmode=disable"));
+        let mut conn = machine("host=127.0.0.1 user=u dbname=d sslmode=disable");
         assert!(world.run(&mut conn, Instant::now()).0.is_ok());
         assert!(world.deadlines.iter().all(Option::is_none));
     }
@@ -1393,9 +1415,7 @@ mod tests {
                 ))]),
             )
             .on("127.0.0.2:5432", Open::Serve(vec![Some(trust())]));
-        let mut conn = Connect::new(config(
-            "host=127.0.0.1,127.0.0.2 user=u dbname=d sslmode=disable",
-        ));
+        let mut conn = machine("host=127.0.0.1,127.0.0.2 user=u dbname=d sslmode=disable");
         let e = world.run(&mut conn, Instant::now()).0.unwrap_err();
         assert_eq!(
             e.message,
@@ -1413,9 +1433,8 @@ mod tests {
                 b"EFATAL:  unsupported frontend protocol\0".to_vec(),
             )]),
         );
-        let mut conn = Connect::new(config(
-            "host=127.0.0.1,127.0.0.2 port=5432,5433 user=u dbname=d sslmode=disable",
-        ));
+        let mut conn =
+            machine("host=127.0.0.1,127.0.0.2 port=5432,5433 user=u dbname=d sslmode=disable");
         let e = world.run(&mut conn, Instant::now()).0.unwrap_err();
         assert_eq!(
             e.message,
@@ -1436,9 +1455,7 @@ mod tests {
             "database \"d\" does not exist",
         ));
         world.on("127.0.0.2:5432", Open::Serve(vec![Some(reply)]));
-        let mut conn = Connect::new(config(
-            "host=127.0.0.1,127.0.0.2 user=u dbname=d sslmode=disable",
-        ));
+        let mut conn = machine("host=127.0.0.1,127.0.0.2 user=u dbname=d sslmode=disable");
         let e = world.run(&mut conn, Instant::now()).0.unwrap_err();
         assert_eq!(e.message, "FATAL:  database \"d\" does not exist\n");
         assert_eq!(e.fields.and_then(|f| f.code).as_deref(), Some("3D000"));
@@ -1459,10 +1476,10 @@ mod tests {
                 "127.0.0.1:5434",
                 Open::Serve(vec![Some(trust()), Some(show("off"))]),
             );
-        let mut conn = Connect::new(config(
+        let mut conn = machine(
             "host=127.0.0.1,localhost,127.0.0.1 hostaddr=,127.0.0.1, port=5432,5433,5434 \
              user=u dbname=d sslmode=disable target_session_attrs=read-write",
-        ));
+        );
         let established = world.run(&mut conn, Instant::now()).0.unwrap();
         assert_eq!(established.ready.backend_key, Some((4242, 7)));
         assert_eq!(
@@ -1494,10 +1511,10 @@ mod tests {
             )
             // The connection is lost during the test: no Terminate.
             .on("127.0.0.1:5433", Open::Serve(vec![Some(trust())]));
-        let mut conn = Connect::new(config(
+        let mut conn = machine(
             "host=127.0.0.1,127.0.0.1 port=5432,5433 user=u dbname=d sslmode=disable \
              target_session_attrs=read-write",
-        ));
+        );
         let e = world.run(&mut conn, Instant::now()).0.unwrap_err();
         assert_eq!(
             e.message,
@@ -1518,7 +1535,7 @@ mod tests {
         let mut reply = b"N".to_vec();
         reply.extend(trust());
         world.on("127.0.0.1:5432", Open::Serve(vec![Some(reply)]));
-        let mut conn = Connect::new(config("host=127.0.0.1 user=u dbname=d sslmode=prefer"));
+        let mut conn = machine("host=127.0.0.1 user=u dbname=d sslmode=prefer");
         let established = world.run(&mut conn, Instant::now()).0.unwrap();
         assert!(!established.tls);
         let mut request = Vec::new();
@@ -1530,7 +1547,7 @@ mod tests {
         // require: a refusal is libpq's error, added.
         let mut world = World::default();
         world.on("127.0.0.1:5432", Open::Serve(vec![Some(b"N".to_vec())]));
-        let mut conn = Connect::new(config("host=127.0.0.1 user=u dbname=d sslmode=require"));
+        let mut conn = machine("host=127.0.0.1 user=u dbname=d sslmode=require");
         let e = world.run(&mut conn, Instant::now()).0.unwrap_err();
         assert_eq!(
             e.message,
@@ -1564,7 +1581,7 @@ mod tests {
                     &text("no encryption"),
                 ))]),
             );
-        let mut conn = Connect::new(config("host=127.0.0.1 user=u dbname=d sslmode=prefer"));
+        let mut conn = machine("host=127.0.0.1 user=u dbname=d sslmode=prefer");
         let e = world.run(&mut conn, Instant::now()).0.unwrap_err();
         assert_eq!(
             e.message,
@@ -1595,7 +1612,7 @@ mod tests {
         world
             .on("127.0.0.1:5432", Open::Serve(vec![Some(b"S".to_vec())]))
             .on("127.0.0.1:5432", Open::Serve(vec![Some(trust())]));
-        let mut conn = Connect::new(config("host=127.0.0.1 user=u dbname=d sslmode=prefer"));
+        let mut conn = machine("host=127.0.0.1 user=u dbname=d sslmode=prefer");
         let e = world.run(&mut conn, Instant::now()).0.unwrap_err();
         assert_eq!(
             e.message,
@@ -1617,9 +1634,7 @@ mod tests {
             .on("127.0.0.1:5432", Open::Refuse)
             .on("127.0.0.2:5432", Open::Serve(vec![Some(b"S".to_vec())]))
             .on("127.0.0.2:5432", Open::Serve(vec![Some(trust())]));
-        let mut conn = Connect::new(config(
-            "host=127.0.0.1,127.0.0.2 user=u dbname=d sslmode=prefer",
-        ));
+        let mut conn = machine("host=127.0.0.1,127.0.0.2 user=u dbname=d sslmode=prefer");
         let established = world.run(&mut conn, Instant::now()).0.unwrap();
         assert!(!established.tls);
         assert_eq!(text(&conn), "SSL error: certificate verify failed\n");
@@ -1635,7 +1650,7 @@ mod tests {
                 Open::Serve(vec![Some(error_response("FATAL", "28000", "rejected"))]),
             )
             .on("127.0.0.1:5432", Open::Serve(vec![Some(b"S".to_vec())]));
-        let mut conn = Connect::new(config("host=127.0.0.1 user=u dbname=d sslmode=allow"));
+        let mut conn = machine("host=127.0.0.1 user=u dbname=d sslmode=allow");
         let e = world.run(&mut conn, Instant::now()).0.unwrap_err();
         assert_eq!(e.message, "SSL error: certificate verify failed\n");
         assert_eq!(e.fields, None);
@@ -1650,15 +1665,13 @@ mod tests {
             "127.0.0.1:5432",
             Open::Serve(vec![Some(b"S".to_vec()), Some(trust())]),
         );
-        let mut conn = Connect::new(config("host=127.0.0.1 user=u dbname=d sslmode=require"));
+        let mut conn = machine("host=127.0.0.1 user=u dbname=d sslmode=require");
         let established = world.run(&mut conn, Instant::now()).0.unwrap();
         assert!(established.tls);
         // Bytes after `S` are refused (CVE-2021-23222), added, and stop.
         let mut world = World::default();
         world.on("127.0.0.1:5432", Open::Serve(vec![Some(b"SR".to_vec())]));
-        let mut conn = Connect::new(config(
-            "host=127.0.0.1,127.0.0.2 user=u dbname=d sslmode=require",
-        ));
+        let mut conn = machine("host=127.0.0.1,127.0.0.2 user=u dbname=d sslmode=require");
         let e = world.run(&mut conn, Instant::now()).0.unwrap_err();
         assert_eq!(e.message, "received unencrypted data after SSL response\n");
         assert_eq!(world.opened.len(), 1);
@@ -1667,10 +1680,10 @@ mod tests {
     #[test]
     fn host_list_texts_before_any_socket() {
         let mut world = World::default();
-        let mut conn = Connect::new(config(
+        let mut conn = machine(
             "host=nohost.invalid,localhost,127.0.0.1 hostaddr=,abc, port=5432,5432,99999 \
              user=u dbname=d sslmode=disable",
-        ));
+        );
         let e = world.run(&mut conn, Instant::now()).0.unwrap_err();
         assert_eq!(
             e.message,
@@ -1683,10 +1696,10 @@ mod tests {
         // A connect_timeout that is not an integer is reported when a TCP connect would
         // first wait, after what failed before it, and stops.
         let mut world = World::default();
-        let mut conn = Connect::new(config(
+        let mut conn = machine(
             "host=nohost.invalid,127.0.0.1,127.0.0.2 user=u dbname=d sslmode=disable \
              connect_timeout=abc",
-        ));
+        );
         let e = world.run(&mut conn, Instant::now()).0.unwrap_err();
         assert!(
             e.message.starts_with(
@@ -1703,9 +1716,7 @@ mod tests {
     fn eof_during_startup_is_server_closed() {
         let mut world = World::default();
         world.on("127.0.0.1:5432", Open::Serve(vec![]));
-        let mut conn = Connect::new(config(
-            "host=127.0.0.1,127.0.0.2 user=u dbname=d sslmode=disable",
-        ));
+        let mut conn = machine("host=127.0.0.1,127.0.0.2 user=u dbname=d sslmode=disable");
         let e = world.run(&mut conn, Instant::now()).0.unwrap_err();
         assert_eq!(e.message, crate::io_text::SERVER_CLOSED);
         assert_eq!(world.opened.len(), 1);
@@ -1713,7 +1724,7 @@ mod tests {
 
     #[test]
     fn a_nonce_that_cannot_be_drawn_fails_the_attempt() {
-        let mut conn = Connect::new(config("host=127.0.0.1 user=u dbname=d sslmode=disable"));
+        let mut conn = machine("host=127.0.0.1 user=u dbname=d sslmode=disable");
         let now = Instant::now();
         assert!(matches!(conn.poll(now), Action::OpenTcp { .. }));
         conn.handle_opened(now, Ok(()));
@@ -1730,9 +1741,8 @@ mod tests {
 
     #[test]
     fn numeric_hosts_are_not_looked_up_and_show_the_address_only_when_different() {
-        let mut conn = Connect::new(config(
-            "host=0:0:0:0:0:0:0:1,127.0.0.1 port=1 user=u dbname=d sslmode=disable",
-        ));
+        let mut conn =
+            machine("host=0:0:0:0:0:0:0:1,127.0.0.1 port=1 user=u dbname=d sslmode=disable");
         let e = World::default()
             .run(&mut conn, Instant::now())
             .0
@@ -1751,13 +1761,13 @@ mod tests {
     fn unix_socket_paths_longer_than_sun_path_are_refused() {
         // 5 + 88 + 14 = 107 bytes: the longest accepted.
         let dir = format!("/tmp/{}", "a".repeat(88));
-        let mut conn = Connect::new(config(&format!("host={dir} user=u dbname=d")));
+        let mut conn = machine(&format!("host={dir} user=u dbname=d"));
         match conn.poll(Instant::now()) {
             Action::OpenUnix { path } => assert_eq!(path, format!("{dir}/.s.PGSQL.5432")),
             other => panic!("{other:?}"),
         }
         let dir = format!("/tmp/{}", "a".repeat(89));
-        let mut conn = Connect::new(config(&format!("host={dir} user=u dbname=d")));
+        let mut conn = machine(&format!("host={dir} user=u dbname=d"));
         match conn.poll(Instant::now()) {
             Action::Failed(e) => assert_eq!(
                 e.message,
@@ -1778,7 +1788,7 @@ mod tests {
         for (addr, open) in opens {
             world.on(addr, open);
         }
-        let mut conn = Connect::new(config(&format!("{TWO_HOSTS} target_session_attrs={mode}")));
+        let mut conn = machine(&format!("{TWO_HOSTS} target_session_attrs={mode}"));
         let result = world.run(&mut conn, Instant::now()).0;
         (result, world)
     }
@@ -2048,5 +2058,113 @@ mod tests {
         let (result, world) = walk("standby", vec![("127.0.0.1:5432", primary())]);
         assert!(result.is_err());
         assert_eq!(world.opened.len(), 2);
+    }
+
+    /// The ports opened, in order, when every address refuses.
+    fn ports_tried(conninfo: &str, seed: u64, dns: &[(&str, &[&str])]) -> Vec<SocketAddr> {
+        let mut world = World::default();
+        for (name, ips) in dns {
+            let ips = ips.iter().map(|ip| ip.parse().unwrap()).collect();
+            world.dns.insert((*name).to_owned(), ips);
+        }
+        let mut conn = Connect::new(config(conninfo), seed);
+        assert!(world.run(&mut conn, Instant::now()).0.is_err());
+        world.opened
+    }
+
+    #[test]
+    fn load_balance_hosts_random_shuffles_hosts_and_addresses() {
+        let hosts = "host=127.0.0.1,127.0.0.2,127.0.0.3 user=u dbname=d sslmode=disable";
+        // disable (the default): the order given, whatever the seed.
+        for seed in 0..20 {
+            let opened = ports_tried(&format!("{hosts} load_balance_hosts=disable"), seed, &[]);
+            let ips: Vec<String> = opened.iter().map(|a| a.ip().to_string()).collect();
+            assert_eq!(ips, ["127.0.0.1", "127.0.0.2", "127.0.0.3"]);
+        }
+        // random: every host once, and each first in about a third of 600 seeds (binomial
+        // sd ~11.5; 140..260 is over 5 sd either side, and the seeds are fixed anyway).
+        let mut first = HashMap::new();
+        for seed in 0..600 {
+            let opened = ports_tried(&format!("{hosts} load_balance_hosts=random"), seed, &[]);
+            let mut ips: Vec<String> = opened.iter().map(|a| a.ip().to_string()).collect();
+            *first.entry(ips[0].clone()).or_insert(0u32) += 1;
+            ips.sort();
+            assert_eq!(ips, ["127.0.0.1", "127.0.0.2", "127.0.0.3"]);
+        }
+        assert_eq!(first.len(), 3);
+        assert!(first.values().all(|n| (140..260).contains(n)), "{first:?}");
+
+        // A name's addresses are shuffled too, each time the name is looked up.
+        let dns: &[(&str, &[&str])] = &[("db.example", &["10.0.0.1", "10.0.0.2"])];
+        let mut first = HashMap::new();
+        for seed in 0..400 {
+            let opened = ports_tried(
+                "host=db.example user=u dbname=d sslmode=disable load_balance_hosts=random",
+                seed,
+                dns,
+            );
+            assert_eq!(opened.len(), 2);
+            *first.entry(opened[0].ip()).or_insert(0u32) += 1;
+        }
+        assert_eq!(first.len(), 2);
+        assert!(first.values().all(|n| (140..260).contains(n)), "{first:?}");
+        let opened = ports_tried("host=db.example user=u dbname=d sslmode=disable", 1, dns);
+        let ips: Vec<String> = opened.iter().map(|a| a.ip().to_string()).collect();
+        assert_eq!(
+            ips,
+            ["10.0.0.1", "10.0.0.2"],
+            "resolver order without random"
+        );
+    }
+
+    #[test]
+    fn shuffled_hosts_keep_their_password_file_entries() {
+        let mut resolved = config(
+            "host=127.0.0.1,127.0.0.2,127.0.0.3 user=u dbname=d sslmode=disable \
+             load_balance_hosts=random",
+        );
+        resolved.file_passwords = vec![Some("one".into()), Some("two".into()), None];
+        let mut orders = std::collections::HashSet::new();
+        for seed in 0..50 {
+            let conn = Connect::new(resolved.clone(), seed);
+            let pairs: Vec<(String, Option<&str>)> = conn
+                .config
+                .targets
+                .iter()
+                .enumerate()
+                .map(|(i, t)| (t.host.clone(), conn.config.password_for(i).0))
+                .collect();
+            for (host, password) in &pairs {
+                let expected = match host.as_str() {
+                    "127.0.0.1" => Some("one"),
+                    "127.0.0.2" => Some("two"),
+                    _ => None,
+                };
+                assert_eq!(*password, expected, "{pairs:?}");
+            }
+            orders.insert(pairs.into_iter().map(|(h, _)| h).collect::<Vec<_>>());
+        }
+        assert_eq!(orders.len(), 6, "every order of three hosts comes up");
+    }
+
+    #[test]
+    fn prefer_standby_second_pass_keeps_the_shuffled_order() {
+        // libpq shuffles the hosts once: the second pass goes over them in the same order.
+        let mut world = World::default();
+        for port in [5432, 5433, 5434] {
+            for _ in 0..2 {
+                world.on(&format!("127.0.0.1:{port}"), Open::Refuse);
+            }
+        }
+        let mut conn = Connect::new(
+            config(
+                "host=127.0.0.1,127.0.0.1,127.0.0.1 port=5432,5433,5434 user=u dbname=d sslmode=disable \
+                 load_balance_hosts=random target_session_attrs=prefer-standby",
+            ),
+            3,
+        );
+        let _ = world.run(&mut conn, Instant::now());
+        assert_eq!(world.opened.len(), 6);
+        assert_eq!(world.opened[..3], world.opened[3..]);
     }
 }

@@ -7,12 +7,14 @@
 //! - [`connect`]: libpq 13's connect walk (hosts, addresses, `connect_timeout`, the TLS
 //!   plan, startup and authentication, the `target_session_attrs` check).
 //! - [`target`]: the `target_session_attrs` check's rules (libpq 18's).
+//! - [`shuffle`]: `load_balance_hosts=random`'s shuffles, from a seed the caller draws.
 //! - [`attempt`]: the typed failures of one attempt; a connect failure is a list of them
 //!   whose text is libpq's.
 //! - `tls` (feature `tls`): rustls's sans-IO client session over byte buffers.
 
 pub(crate) mod attempt;
 pub(crate) mod connect;
+pub(crate) mod shuffle;
 pub(crate) mod target;
 #[cfg(feature = "tls")]
 pub(crate) mod tls;

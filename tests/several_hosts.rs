@@ -1,5 +1,6 @@
-//! Every `target_session_attrs` value against a real primary and hot standby
-//! (`TestServer::start_standby`), in both orders of hosts, on both drivers.
+//! Several hosts against a real primary and hot standby (`TestServer::start_standby`), on
+//! both drivers: every `target_session_attrs` value in both orders of hosts, and
+//! `load_balance_hosts=random` spreading connections over the two.
 //!
 //! `any` and `read-write` are libpq 13's values, with its texts (tests/standby.rs pins them
 //! against `rexref`); `read-only`, `primary`, `standby` and `prefer-standby` came with
@@ -67,6 +68,44 @@ fn every_value_against_a_primary_and_a_standby() {
     };
     on_each_driver(|driver| both_orders(driver, &pair));
     on_each_driver(|driver| turned_down(driver, &pair));
+    on_each_driver(|driver| load_balanced(driver, &pair));
+}
+
+/// Connections made with `load_balance_hosts=random`.
+const SPREAD_TRIES: usize = 60;
+
+async fn load_balanced(driver: Driver, pair: &Pair) {
+    let (p, s) = (pair.primary, pair.standby);
+    let hosts = format!("127.0.0.1,127.0.0.1 port={p},{s}");
+    let count = |setting: String| async move {
+        let mut primary = 0usize;
+        for _ in 0..SPREAD_TRIES {
+            if reached(driver, &setting).await == p {
+                primary += 1;
+            }
+        }
+        primary
+    };
+    // Each connection starts at either host with probability 1/2: 60 tries leave fewer
+    // than 5 on one host with probability 2 * P(Binomial(60, 1/2) < 5) ~ 7e-13.
+    let random = format!(
+        "host={hosts} user=postgres dbname=postgres password={} sslmode=disable \
+         load_balance_hosts=random",
+        pair.password
+    );
+    let on_primary = count(random.clone()).await;
+    assert!(
+        (5..=SPREAD_TRIES - 5).contains(&on_primary),
+        "{on_primary} of {SPREAD_TRIES} on the primary"
+    );
+    // disable (the default): always the first host.
+    let ordered = random.replace("random", "disable");
+    assert_eq!(count(ordered).await, SPREAD_TRIES);
+    // random with a target: always the server that fits.
+    assert_eq!(
+        count(format!("{random} target_session_attrs=primary")).await,
+        SPREAD_TRIES
+    );
 }
 
 async fn both_orders(driver: Driver, pair: &Pair) {

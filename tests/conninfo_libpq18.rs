@@ -144,3 +144,31 @@ fn later_keywords_render_in_libpq_18_order() {
         "host=a,b target_session_attrs=standby load_balance_hosts=random"
     );
 }
+
+/// `~` is `$HOME` when set and not empty (libpq 15+); an `Env` that fixes the home wins.
+#[test]
+fn home_is_dollar_home() {
+    let without_fixed_home = |vars: &[(&str, &str)]| {
+        let mut e = Env::empty()
+            .with_os_user("aladdin")
+            .with("PGSYSCONFDIR", "/nonexistent/h5-sysconf");
+        for (k, v) in vars {
+            e = e.with(k, v);
+        }
+        resolve("host=h", &e).unwrap().passfile
+    };
+    assert_eq!(
+        without_fixed_home(&[("HOME", "/nonexistent/h5-dollar-home")]).as_deref(),
+        Some("/nonexistent/h5-dollar-home/.pgpass")
+    );
+    // Empty: the password database's (whatever it says here, not "/.pgpass").
+    assert_ne!(
+        without_fixed_home(&[("HOME", "")]).as_deref(),
+        Some("/.pgpass")
+    );
+    let fixed = env().with("HOME", "/nonexistent/h5-dollar-home");
+    assert_eq!(
+        resolve("host=h", &fixed).unwrap().passfile.as_deref(),
+        Some("/nonexistent/h5-home/.pgpass")
+    );
+}

@@ -243,9 +243,23 @@ impl std::error::Error for ConnInfoError {}
 
 /// The process environment as libpq reads it. Tests pass their own.
 ///
-/// Besides variables, an `Env` may fix the operating-system user and home directory (which
-/// libpq 13 takes from the password database for the effective user ID, never from `$USER`
-/// or `$HOME`); when they are not fixed, [`Config::resolve`] looks them up.
+/// Besides variables, an `Env` may fix the operating-system user and home directory; when
+/// they are not fixed, [`Config::resolve`] looks them up as libpq 18 does. The user is the
+/// password database's entry for the effective user ID (never `$USER`). The home directory
+/// (for `~/.pgpass`, `~/.pg_service.conf` and `~/.postgresql/`) is `$HOME` when it is set
+/// and not empty, else the password database's: libpq 15 made that change (libpq 13 and 14
+/// read the password database only).
+///
+/// ```
+/// use pgcluster::conninfo::{Config, Env};
+/// let dir = std::env::temp_dir().join(format!("pgc-home-doc-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// std::fs::write(dir.join(".pg_service.conf"), "[app]\nhost=/from-home\n").unwrap();
+/// let env = Env::empty().with("HOME", dir.to_str().unwrap()).with("PGSERVICE", "app");
+/// let r = Config::parse("user=u").unwrap().resolve(&env).unwrap();
+/// assert_eq!(r.targets[0].host, "/from-home");
+/// # std::fs::remove_dir_all(&dir).unwrap();
+/// ```
 #[derive(Clone, Default)]
 pub struct Env {
     vars: BTreeMap<String, String>,
@@ -281,7 +295,7 @@ impl Env {
     }
 
     /// Fixes the home directory (for `~/.pgpass` and `~/.pg_service.conf`), instead of
-    /// looking up the effective user ID in `/etc/passwd`.
+    /// taking `$HOME` or, without it, the effective user ID's entry in `/etc/passwd`.
     pub fn with_home(mut self, dir: &str) -> Self {
         self.home = Some(dir.to_owned());
         self
@@ -484,7 +498,7 @@ impl Config {
     ///
     /// Reads the service files and the password file named by the settings and `env`, and,
     /// unless `env` fixes them, `/proc/self/status` and `/etc/passwd` for the user name and
-    /// home directory.
+    /// (without `$HOME`) the home directory.
     pub fn resolve(&self, env: &Env) -> Result<Resolved, ConnInfoError> {
         resolve::resolve(&self.params, env)
     }

@@ -67,9 +67,14 @@ impl<'a> Identity<'a> {
         }
     }
 
+    /// libpq 15+'s `pqGetHomeDirectory`: `$HOME` unless unset or empty, else the password
+    /// database's.
     fn home(&mut self) -> Option<String> {
         if let Some(h) = &self.env.home {
             return Some(h.clone());
+        }
+        if let Some(h) = self.env.get("HOME").filter(|h| !h.is_empty()) {
+            return Some(h.to_owned());
         }
         match self.passwd() {
             Some((_, Some((_, home)))) => Some(home.clone()),

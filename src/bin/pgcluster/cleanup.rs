@@ -12,18 +12,58 @@ use pgcluster::blocking::Cluster;
 use pgcluster::cluster::{DatabaseInfo, DropOptions};
 
 use crate::escape;
+use crate::json::Json;
 use crate::output::{self, Failure, Stream};
 
 /// `cleanup [--dry-run] [--yes]`; false if the question was declined (nothing dropped).
-pub(crate) fn run(cluster: &Cluster, dry_run: bool, yes: bool) -> Result<bool, Failure> {
+/// With `--json`, one object: `{"action":"cleanup","databases":[{"name","size"}...],
+/// "dropped":[NAME...]}` (`dropped` empty for a dry run).
+pub(crate) fn run(
+    cluster: &Cluster,
+    dry_run: bool,
+    yes: bool,
+    quiet: bool,
+) -> Result<bool, Failure> {
+    let json = output::is_json();
     let leftovers = cluster.leftovers()?;
+    let mut dropped = Vec::new();
+    let result = |dropped: Vec<String>| {
+        output::json_line(&Json::object([
+            ("action", "cleanup".into()),
+            (
+                "databases",
+                Json::Array(
+                    leftovers
+                        .iter()
+                        .map(|d| {
+                            Json::object([
+                                ("name", d.name.as_str().into()),
+                                ("size", d.size.into()),
+                            ])
+                        })
+                        .collect(),
+                ),
+            ),
+            ("dropped", dropped.into()),
+        ]))
+    };
     if leftovers.is_empty() {
-        output::stdout_line("no databases left behind by pgcluster")?;
+        if json {
+            result(dropped)?;
+        } else if !quiet {
+            output::stdout_line("no databases left behind by pgcluster")?;
+        }
         return Ok(true);
     }
-    output::write(Stream::Stdout, &table(&leftovers))?;
+    if !json {
+        output::write(Stream::Stdout, &table(&leftovers))?;
+    }
     if dry_run {
-        output::stdout_line("dry run: nothing dropped")?;
+        if json {
+            result(dropped)?;
+        } else {
+            output::stdout_line("dry run: nothing dropped")?;
+        }
         return Ok(true);
     }
     if !yes && crate::confirm::on_terminal() {
@@ -41,7 +81,14 @@ pub(crate) fn run(cluster: &Cluster, dry_run: bool, yes: bool) -> Result<bool, F
     }
     for leftover in &leftovers {
         cluster.drop_database_with(&leftover.name, &DropOptions::new().if_exists(true))?;
-        output::stdout_line(&format!("dropped {}", escape::cell(&leftover.name)))?;
+        if json {
+            dropped.push(leftover.name.clone());
+        } else if !quiet {
+            output::stdout_line(&format!("dropped {}", escape::cell(&leftover.name)))?;
+        }
+    }
+    if json {
+        result(dropped)?;
     }
     Ok(true)
 }

@@ -3,6 +3,7 @@
 use pgcluster::cluster::DatabaseInfo;
 
 use crate::escape;
+use crate::json::Json;
 
 /// The size as psql's `\\l+` shows it (`pg_size_pretty`), `-` when unknown.
 fn size(info: &DatabaseInfo) -> String {
@@ -102,45 +103,26 @@ fn layout<const N: usize>(rows: &[[String; N]]) -> String {
     out
 }
 
-fn json_string(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            // C0, DEL, C1, bidi controls, line separators: all in the BMP.
-            c if escape::is_hazard(c) => out.push_str(&format!("\\u{:04x}", u32::from(c))),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// A JSON array of objects, one per database.
+/// A JSON array of objects, one per database (sizes in bytes).
 pub(crate) fn json(databases: &[DatabaseInfo]) -> String {
-    let items: Vec<String> = databases
+    let items: Vec<Json> = databases
         .iter()
         .map(|d| {
-            format!(
-                "{{\"name\":{},\"owner\":{},\"encoding\":{},\"collate\":{},\"ctype\":{},\"size\":{},\"is_template\":{},\"allow_connections\":{},\"connection_limit\":{},\"is_valid\":{}}}",
-                json_string(&d.name),
-                json_string(&d.owner),
-                json_string(&d.encoding),
-                json_string(&d.collate),
-                json_string(&d.ctype),
-                d.size.map_or_else(|| "null".to_owned(), |s| s.to_string()),
-                d.is_template,
-                d.allow_connections,
-                d.connection_limit,
-                d.is_valid
-            )
+            Json::object([
+                ("name", d.name.as_str().into()),
+                ("owner", d.owner.as_str().into()),
+                ("encoding", d.encoding.as_str().into()),
+                ("collate", d.collate.as_str().into()),
+                ("ctype", d.ctype.as_str().into()),
+                ("size", d.size.into()),
+                ("is_template", d.is_template.into()),
+                ("allow_connections", d.allow_connections.into()),
+                ("connection_limit", d.connection_limit.into()),
+                ("is_valid", d.is_valid.into()),
+            ])
         })
         .collect();
-    format!("[{}]\n", items.join(","))
+    format!("{}\n", Json::Array(items).render())
 }
 
 #[cfg(test)]
@@ -189,14 +171,6 @@ mod tests {
              e\u{301}t\u{e9}               ｆｕｌｌ  UTF8\n\
              production\\nevil  a\\tb      \\u{1b}[2J\n\
              \\u{202e}txt.exe   \\u{9b}0m  SQL_ASCII\n"
-        );
-    }
-
-    #[test]
-    fn json_escapes_what_a_terminal_would_obey() {
-        assert_eq!(
-            json_string("a\"\\\n\u{1b}\u{9b}\u{202e}\u{2028}数"),
-            "\"a\\\"\\\\\\n\\u001b\\u009b\\u202e\\u2028数\""
         );
     }
 }

@@ -15,6 +15,7 @@ mod demo;
 mod dotenv;
 mod escape;
 mod interrupt;
+mod json;
 mod list;
 mod name;
 mod output;
@@ -30,6 +31,7 @@ use pgcluster::blocking::Cluster;
 use pgcluster::cluster::{CreateOptions, DropOptions, LocaleProvider, Strategy};
 use pgcluster::Error;
 
+use json::Json;
 use name::NameArg;
 use output::{Failure, Stream};
 
@@ -77,6 +79,12 @@ struct Cli {
     /// not even `true` or `false`: the exit status answers.
     #[arg(short, long, global = true)]
     quiet: bool,
+
+    /// Results as JSON, one object per result on stdout (`list`: an array of objects),
+    /// and an error as one object on stderr: {"error", "exit_status", "sqlstate",
+    /// "server"}. The field names are stable; README lists them.
+    #[arg(long, global = true)]
+    json: bool,
 
     #[command(subcommand)]
     command: Command,
@@ -199,11 +207,7 @@ enum Command {
     /// List the databases of the cluster: a table, one line per database, its texts
     /// escaped (`\n`, `\t`, `\u{1b}`, `\\` ...) and aligned by terminal width, sizes as
     /// psql's `\l+` shows them (`7572 kB`; in bytes with --json).
-    List {
-        /// One JSON object per database, in a JSON array.
-        #[arg(long)]
-        json: bool,
-    },
+    List,
     /// Open a connection to database NAME (default: the setting's), print it, close it.
     Connect {
         /// Database name.
@@ -385,9 +389,15 @@ fn main() -> ExitCode {
         }
     };
     let quiet = cli.quiet;
+    output::set_json(cli.json);
+    if cli.json && matches!(cli.command, Command::Demo | Command::Completions { .. }) {
+        return Failure::operation("--json does not apply to `demo` and `completions`")
+            .with_status(output::USAGE)
+            .report();
+    }
     // `wait` reports settings it cannot use with pg_isready's "no attempt".
     let settings_failed: fn(Error) -> Failure = if matches!(cli.command, Command::Wait { .. }) {
-        |e| Failure::Status(wait::NO_ATTEMPT, e.to_string())
+        |e| Failure::from(e).with_status(wait::NO_ATTEMPT)
     } else {
         Failure::from
     };
@@ -434,8 +444,13 @@ fn main() -> ExitCode {
         }
         Ok(Outcome::Declined) => {
             // Nothing was changed, whether or not this can be written.
-            let _ = output::stderr_line("Cancelled: nothing was changed.");
-            ExitCode::from(3)
+            let text = "Cancelled: nothing was changed.";
+            let _ = output::stderr_line(&if output::is_json() {
+                output::error_json(text, DECLINED, None, &["declined"])
+            } else {
+                text.to_owned()
+            });
+            ExitCode::from(DECLINED)
         }
         Ok(Outcome::Status(status)) => ExitCode::from(status),
         result => output::exit(result.map(|_| ())),
@@ -460,20 +475,49 @@ enum Outcome {
     Status(u8),
 }
 
+/// A question was declined: nothing was changed.
+const DECLINED: u8 = 3;
 /// `exists -q`: the database does not exist.
 const ABSENT: u8 = 4;
 
+/// What the verbs print: `true`/`false`, tables and reprs as rex did, or with `--json`
+/// one object per result (see README's "JSON output").
 fn run(cluster: &Cluster, command: Command, quiet: bool) -> Result<Outcome, Failure> {
+    let json = output::is_json();
+    // A change's result: {"action": ..., "database": ..., more}.
+    let changed = |action: &str, database: Json, more: Vec<(&'static str, Json)>| {
+        if !json {
+            return Ok(());
+        }
+        let mut fields = vec![("action", Json::from(action)), ("database", database)];
+        fields.extend(more);
+        output::json_line(&Json::object(fields))
+    };
     match command {
         Command::Exists { name } => {
-            let exists = cluster.exists(name::optional(&name)?)?;
+            let name = name::optional(&name)?;
+            let exists = cluster.exists(name)?;
             if quiet {
                 return Ok(Outcome::Status(if exists { 0 } else { ABSENT }));
             }
-            output::stdout_line(&exists.to_string())?;
+            if json {
+                output::json_line(&Json::object([
+                    ("database", database_json(cluster, name)),
+                    ("exists", exists.into()),
+                ]))?;
+            } else {
+                output::stdout_line(&exists.to_string())?;
+            }
         }
         Command::Create { name, options } => {
-            cluster.create_with(name::optional(&name)?, &options.options())?;
+            let name = name::optional(&name)?;
+            let options = options.options();
+            cluster.create_with(name, &options)?;
+            changed(
+                "create",
+                database_json(cluster, name),
+                vec![("template", options.template_name().into())],
+            )?;
         }
         Command::Drop {
             name,
@@ -487,11 +531,26 @@ fn run(cluster: &Cluster, command: Command, quiet: bool) -> Result<Outcome, Fail
             }
             cluster
                 .drop_database_with(name, &DropOptions::new().if_exists(if_exists).force(force))?;
+            changed("drop", named_json(cluster, name), vec![])?;
         }
         Command::Clone { template, name } => {
-            cluster.copy_database(template.get()?, name::optional(&name)?)?;
+            let (template, name) = (template.get()?, name::optional(&name)?);
+            cluster.copy_database(template, name)?;
+            changed(
+                "clone",
+                database_json(cluster, name),
+                vec![("template", template.into())],
+            )?;
         }
-        Command::Rename { new, name } => cluster.rename(new.get()?, name::optional(&name)?)?,
+        Command::Rename { new, name } => {
+            let (new, name) = (new.get()?, name::optional(&name)?);
+            cluster.rename(new, name)?;
+            changed(
+                "rename",
+                named_json(cluster, name),
+                vec![("new", new.into())],
+            )?;
+        }
         Command::Overwrite { name, yes, options } => {
             let verb = confirm::Verb::Overwrite {
                 template: options.template.as_deref(),
@@ -500,14 +559,20 @@ fn run(cluster: &Cluster, command: Command, quiet: bool) -> Result<Outcome, Fail
             if !confirm::go_ahead(cluster, name, yes, verb)? {
                 return Ok(Outcome::Declined);
             }
-            cluster.overwrite_with(name, &options.options())?;
+            let options = options.options();
+            cluster.overwrite_with(name, &options)?;
+            changed(
+                "overwrite",
+                named_json(cluster, name),
+                vec![("template", options.template_name().into())],
+            )?;
         }
         Command::Cleanup { dry_run, yes } => {
-            if !cleanup::run(cluster, dry_run, yes)? {
+            if !cleanup::run(cluster, dry_run, yes, quiet)? {
                 return Ok(Outcome::Declined);
             }
         }
-        Command::List { json } => {
+        Command::List => {
             let databases = cluster.list()?;
             output::write(
                 Stream::Stdout,
@@ -519,12 +584,27 @@ fn run(cluster: &Cluster, command: Command, quiet: bool) -> Result<Outcome, Fail
             )?;
         }
         Command::Connect { name } => {
-            let mut conn = cluster.connect(name::optional(&name)?)?;
-            let shown = output::stdout_line(&escape::line(&conn.repr()));
+            let name = name::optional(&name)?;
+            let mut conn = cluster.connect(name)?;
+            let shown = if json {
+                output::json_line(&connect_json(cluster, name, &conn))
+            } else {
+                output::stdout_line(&escape::line(&conn.repr()))
+            };
             conn.close();
             shown?;
         }
-        Command::Cluster => output::stdout_line(&escape::line(&cluster.repr()))?,
+        Command::Cluster => {
+            if json {
+                output::json_line(&Json::object([
+                    ("repr", cluster.repr().into()),
+                    ("database", cluster.named_database().into()),
+                    ("server", cluster.server().ok().into()),
+                ]))?;
+            } else {
+                output::stdout_line(&escape::line(&cluster.repr()))?;
+            }
+        }
         Command::Wait { timeout } => {
             let ping = wait::run(cluster, Duration::from_secs(timeout), quiet)?;
             return Ok(Outcome::Status(ping.exit_status()));
@@ -535,4 +615,47 @@ fn run(cluster: &Cluster, command: Command, quiet: bool) -> Result<Outcome, Fail
         Command::Template(_) => unreachable!("`template` is run by main"),
     }
     Ok(Outcome::Done)
+}
+
+/// The database a verb with optional NAME acted on: NAME, else the setting's database.
+fn database_json(cluster: &Cluster, name: Option<&str>) -> Json {
+    name.map(str::to_owned)
+        .or_else(|| cluster.database().ok())
+        .into()
+}
+
+/// The database a destructive verb acted on: NAME, else the one the setting names.
+fn named_json(cluster: &Cluster, name: Option<&str>) -> Json {
+    name.or_else(|| cluster.named_database()).into()
+}
+
+/// `connect --json`: the database, the host and port connected to (the setting's, when it
+/// names one server: the library does not yet say which of several was reached), the
+/// server process's pid and psycopg2's dsn.
+fn connect_json(
+    cluster: &Cluster,
+    name: Option<&str>,
+    conn: &pgcluster::blocking::Connection,
+) -> Json {
+    let target = cluster
+        .config()
+        .resolve(&pgcluster::conninfo::Env::from_process())
+        .ok()
+        .and_then(|r| match r.targets.as_slice() {
+            [only] => Some(only.clone()),
+            _ => None,
+        });
+    let host = target.as_ref().map(|t| match &t.address {
+        pgcluster::conninfo::Address::Unix(dir) => dir.clone(),
+        pgcluster::conninfo::Address::Tcp(address) if t.host.is_empty() => address.clone(),
+        pgcluster::conninfo::Address::Tcp(_) => t.host.clone(),
+    });
+    let port = target.and_then(|t| t.port_text.parse::<u64>().ok());
+    Json::object([
+        ("database", database_json(cluster, name)),
+        ("host", host.into()),
+        ("port", port.into()),
+        ("backend_pid", conn.backend_pid().into()),
+        ("dsn", conn.dsn().into()),
+    ])
 }

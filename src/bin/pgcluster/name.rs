@@ -34,7 +34,7 @@ impl NameArg {
     pub(crate) fn get(&self) -> Result<&str, Failure> {
         self.0
             .as_deref()
-            .map_err(|refusal| Failure::Operation(refusal.to_owned()))
+            .map_err(|refusal| Failure::operation(refusal.as_str()))
     }
 }
 
@@ -67,8 +67,8 @@ mod tests {
         let bad = NameArg::from_os(OsStr::from_bytes(b"caf\xe9\n\"\xff"));
         assert!(matches!(
             bad.get(),
-            Err(Failure::Operation(m))
-                if m == "Invalid database name \"caf\\xe9\\n\\\"\\xff\": it is not valid UTF-8"
+            Err(Failure::Operation { text, .. })
+                if text == "Invalid database name \"caf\\xe9\\n\\\"\\xff\": it is not valid UTF-8"
         ));
     }
 }

@@ -28,8 +28,12 @@
 use std::fmt;
 use std::io::{self, Write};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use pgcluster::ErrorFields;
 
 use crate::escape;
+use crate::json::{self, Json};
 
 /// The operation failed.
 pub(crate) const FAILED: u8 = 1;
@@ -111,24 +115,73 @@ pub(crate) fn stderr_line(text: &str) -> Result<(), WriteError> {
     write(Stream::Stderr, &format!("{text}\n"))
 }
 
-/// Writes a warning (a server's or libpq's text) to stderr, escaped as a message.
+/// Whether `--json` was given: results and errors are then JSON objects.
+static JSON: AtomicBool = AtomicBool::new(false);
+
+/// Turns `--json` on for the rest of the run.
+pub(crate) fn set_json(on: bool) {
+    JSON.store(on, Ordering::SeqCst);
+}
+
+/// Whether `--json` was given.
+pub(crate) fn is_json() -> bool {
+    JSON.load(Ordering::SeqCst)
+}
+
+/// Writes one JSON value and a newline to stdout.
+pub(crate) fn json_line(value: &Json) -> Result<(), WriteError> {
+    stdout_line(&value.render())
+}
+
+/// Writes a warning (a server's or libpq's text) to stderr, escaped as a message; with
+/// `--json`, as `{"warning":TEXT}`.
 pub(crate) fn warning(text: &str) -> Result<(), WriteError> {
-    stderr_line(&escape::message(text))
+    if is_json() {
+        stderr_line(&Json::object([("warning", text.into())]).render())
+    } else {
+        stderr_line(&escape::message(text))
+    }
 }
 
 /// Why the program ends unsuccessfully.
 #[derive(Debug)]
 pub(crate) enum Failure {
-    /// The operation failed: `Error: ` and the message (escaped) on stderr, exit 1.
-    Operation(String),
+    /// The operation failed: `Error: ` and the message (escaped) on stderr, exit `status`
+    /// (1, or `wait`'s 3); with `--json`, an object with the text, the SQLSTATE and the
+    /// server's fields (see [`Failure::report`]).
+    Operation {
+        status: u8,
+        text: String,
+        server: Option<Box<ErrorFields>>,
+    },
     /// The operation was interrupted (SIGINT, SIGTERM): the message, `interrupted: ...`,
     /// alone on stderr (escaped); the status is the signal's (see `interrupt`).
     Interrupted(String),
     /// The output could not be written: exit 141 for a broken pipe, else 74.
     Output(WriteError),
-    /// The operation failed with an exit status of its own (`wait`'s 3): `Error: ` and
-    /// the message, as [`Failure::Operation`].
-    Status(u8, String),
+}
+
+impl Failure {
+    /// An operation's failure with this text (no server fields), exit status 1.
+    pub(crate) fn operation(text: impl Into<String>) -> Self {
+        Self::Operation {
+            status: FAILED,
+            text: text.into(),
+            server: None,
+        }
+    }
+
+    /// The same failure with another exit status, if it is an operation's.
+    pub(crate) fn with_status(self, new: u8) -> Self {
+        match self {
+            Self::Operation { text, server, .. } => Self::Operation {
+                status: new,
+                text,
+                server,
+            },
+            other => other,
+        }
+    }
 }
 
 impl From<WriteError> for Failure {
@@ -142,7 +195,11 @@ impl From<pgcluster::Error> for Failure {
         if is_interrupt(&e) {
             Self::Interrupted(e.to_string())
         } else {
-            Self::Operation(e.to_string())
+            Self::Operation {
+                status: FAILED,
+                text: e.to_string(),
+                server: e.server_error().cloned().map(Box::new),
+            }
         }
     }
 }
@@ -160,28 +217,65 @@ impl From<Box<dyn std::error::Error>> for Failure {
     fn from(e: Box<dyn std::error::Error>) -> Self {
         match e.downcast::<WriteError>() {
             Ok(e) => Self::Output(*e),
-            Err(e) => Self::Operation(e.to_string()),
+            Err(e) => Self::operation(e.to_string()),
         }
     }
 }
 
+/// The JSON object of an error on stderr: `error` (the text `Error: ` would precede),
+/// `exit_status`, `sqlstate` (null when the server sent none) and `server` (the server's
+/// fields by name, null when it sent none), and `TAG: true` for each of `tags`.
+pub(crate) fn error_json(
+    text: &str,
+    status: u8,
+    server: Option<&ErrorFields>,
+    tags: &[&'static str],
+) -> String {
+    let mut fields = vec![
+        ("error", Json::from(text)),
+        ("exit_status", Json::UInt(status.into())),
+        ("sqlstate", server.and_then(|f| f.code.as_deref()).into()),
+        ("server", server.map_or(Json::Null, json::server_fields)),
+    ];
+    fields.extend(tags.iter().map(|tag| (*tag, Json::Bool(true))));
+    Json::object(fields).render()
+}
+
 impl Failure {
-    /// Reports the failure on stderr (if it still can) and gives the exit status.
+    /// Reports the failure on stderr (if it still can) and gives the exit status. With
+    /// `--json`, the report is one [`error_json`] object.
     pub(crate) fn report(self) -> ExitCode {
+        let json = is_json();
         match self {
-            Self::Operation(message) => Self::Status(FAILED, message).report(),
-            Self::Status(status, message) => {
+            Self::Operation {
+                status,
+                text,
+                server,
+            } => {
                 // If stderr cannot take it either, the status still says it failed.
-                let _ = stderr_line(&format!("Error: {}", escape::message(&message)));
+                let _ = stderr_line(&if json {
+                    error_json(&text, status, server.as_deref(), &[])
+                } else {
+                    format!("Error: {}", escape::message(&text))
+                });
                 ExitCode::from(status)
             }
             Self::Interrupted(message) => {
-                let _ = stderr_line(&escape::message(&message));
+                let _ = stderr_line(&if json {
+                    error_json(&message, FAILED, None, &["interrupted"])
+                } else {
+                    escape::message(&message)
+                });
                 ExitCode::from(FAILED)
             }
             Self::Output(e) if e.is_broken_pipe() => ExitCode::from(BROKEN_PIPE),
             Self::Output(e) => {
-                let _ = stderr_line(&format!("Error: {}", escape::message(&e.to_string())));
+                let text = e.to_string();
+                let _ = stderr_line(&if json {
+                    error_json(&text, OUTPUT_FAILED, None, &[])
+                } else {
+                    format!("Error: {}", escape::message(&text))
+                });
                 ExitCode::from(OUTPUT_FAILED)
             }
         }
@@ -250,7 +344,7 @@ mod tests {
         assert!(matches!(Failure::from(boxed), Failure::Output(e) if e.is_broken_pipe()));
         let other: Box<dyn std::error::Error> = "4 of 20 examples differ".into();
         assert!(
-            matches!(Failure::from(other), Failure::Operation(m) if m == "4 of 20 examples differ")
+            matches!(Failure::from(other), Failure::Operation { text, .. } if text == "4 of 20 examples differ")
         );
     }
 }

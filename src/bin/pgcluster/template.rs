@@ -17,6 +17,7 @@ use pgcluster::testing::{Migrations, Template, FRESH_PREFIX, MAX_FAMILY_LEN, TEM
 use pgcluster::Error;
 
 use crate::confirm;
+use crate::json::Json;
 use crate::output::{self, Failure};
 
 #[derive(Subcommand)]
@@ -122,7 +123,11 @@ pub(crate) fn run(cluster: &Cluster, command: TemplateCommand) -> Result<bool, F
     match command {
         TemplateCommand::Build { inputs } => {
             let template = build(cluster, &inputs)?;
-            output::stdout_line(template.name())?;
+            if output::is_json() {
+                output::json_line(&Json::object([("template", template.name().into())]))?;
+            } else {
+                output::stdout_line(template.name())?;
+            }
         }
         TemplateCommand::Clone { inputs, owner } => {
             // The settings of the URL are checked, in the words of every other verb,
@@ -134,7 +139,17 @@ pub(crate) fn run(cluster: &Cluster, command: TemplateCommand) -> Result<bool, F
             let template = build(cluster, &inputs)?;
             let owner = owner.unwrap_or_else(std::os::unix::process::parent_id);
             let db = template.fresh_for(owner).map_err(operation)?;
-            output::stdout_line(&db.keep())?;
+            let name = db.name().to_owned();
+            let url = db.keep();
+            if output::is_json() {
+                output::json_line(&Json::object([
+                    ("template", template.name().into()),
+                    ("database", name.into()),
+                    ("url", url.into()),
+                ]))?;
+            } else {
+                output::stdout_line(&url)?;
+            }
         }
         TemplateCommand::Drop {
             database,
@@ -146,7 +161,7 @@ pub(crate) fn run(cluster: &Cluster, command: TemplateCommand) -> Result<bool, F
 }
 
 fn operation(e: impl std::fmt::Display) -> Failure {
-    Failure::Operation(e.to_string())
+    Failure::operation(e.to_string())
 }
 
 fn build(cluster: &Cluster, inputs: &Inputs) -> Result<Template, Failure> {
@@ -205,7 +220,7 @@ fn drop_database(
     let name = database_of(argument)?;
     let is_template = name.starts_with(TEMPLATE_PREFIX);
     if !is_template && !name.starts_with(FRESH_PREFIX) {
-        return Err(Failure::Operation(format!(
+        return Err(Failure::operation(format!(
             "\"{}\" is not a database `pgcluster template` made (pgcluster_db_... or \
              pgcluster_tpl_...); `pgcluster drop` drops any database",
             name.escape_debug()
@@ -237,7 +252,7 @@ fn drop_database(
         ));
         conn.close();
         match result {
-            Err(e) if if_exists && e.sqlstate() == Some("3D000") => return Ok(true),
+            Err(e) if if_exists && e.sqlstate() == Some("3D000") => return dropped(&name),
             other => drop(other?),
         }
     }
@@ -247,6 +262,17 @@ fn drop_database(
             .if_exists(if_exists)
             .force(true),
     )?;
+    dropped(&name)
+}
+
+/// `template drop`'s result: nothing, or with `--json` `{"action":"drop","database":NAME}`.
+fn dropped(name: &str) -> Result<bool, Failure> {
+    if output::is_json() {
+        output::json_line(&Json::object([
+            ("action", "drop".into()),
+            ("database", name.into()),
+        ]))?;
+    }
     Ok(true)
 }
 

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use pgcluster::blocking::Cluster;
 use pgcluster::cluster::Ping;
 
+use crate::json::Json;
 use crate::output::{self, Failure};
 
 /// `pg_isready`'s exit status for bad arguments (a usage error of `wait` included).
@@ -23,12 +24,13 @@ const TRY_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Tries until the server accepts connections, settings turn out unusable, `timeout`
 /// passes or the program is interrupted; prints `SERVER - accepting connections` (the last
-/// answer) unless `quiet`; gives the last answer.
+/// answer) unless `quiet` (with `--json`: `{"server","status","exit_status"}`); gives the
+/// last answer.
 pub(crate) fn run(cluster: &Cluster, timeout: Duration, quiet: bool) -> Result<Ping, Failure> {
     // Settings libpq would refuse before any attempt: say why, with pg_isready's status.
     let server = cluster
         .server()
-        .map_err(|e| Failure::Status(NO_ATTEMPT, e.to_string()))?;
+        .map_err(|e| Failure::from(e).with_status(NO_ATTEMPT))?;
     let deadline = Instant::now() + timeout;
     let interrupter = cluster.interrupter();
     let ping = loop {
@@ -43,7 +45,13 @@ pub(crate) fn run(cluster: &Cluster, timeout: Duration, quiet: bool) -> Result<P
         }
         thread::sleep(left.min(PAUSE));
     };
-    if !quiet {
+    if output::is_json() {
+        output::json_line(&Json::object([
+            ("server", server.as_str().into()),
+            ("status", ping.text().into()),
+            ("exit_status", Json::UInt(ping.exit_status().into())),
+        ]))?;
+    } else if !quiet {
         output::stdout_line(&format!(
             "{} - {}",
             crate::escape::line(&server),

@@ -31,6 +31,36 @@ use std::sync::Mutex;
 /// Certificate validity of the good certificates, in days.
 const DAYS: &str = "3650";
 
+/// The key of a certificate made by [`CertFiles::self_signed_server`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyKind {
+    /// ECDSA on P-256 (signed with ecdsa-with-SHA256).
+    EcdsaP256,
+    /// Ed25519: a certificate signed with it has no channel-binding hash.
+    Ed25519,
+    /// RSASSA-PSS (`id-RSASSA-PSS`, 2048 bits), signed with RSASSA-PSS and SHA-256.
+    RsaPss,
+}
+
+impl KeyKind {
+    fn file_part(self) -> &'static str {
+        match self {
+            Self::EcdsaP256 => "ec",
+            Self::Ed25519 => "ed25519",
+            Self::RsaPss => "rsa-pss",
+        }
+    }
+
+    /// `openssl req -newkey`'s arguments.
+    fn newkey(self) -> &'static [&'static str] {
+        match self {
+            Self::EcdsaP256 => &["ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"],
+            Self::Ed25519 => &["ed25519"],
+            Self::RsaPss => &["rsa-pss", "-pkeyopt", "rsa_keygen_bits:2048"],
+        }
+    }
+}
+
 /// A certificate and its private key (PEM files).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CertPair {
@@ -207,36 +237,33 @@ impl CertFiles {
         Ok(self.pair("expired"))
     }
 
-    /// A self-signed server certificate for `localhost` and `127.0.0.1` made the way the
-    /// PostgreSQL documentation makes one (`openssl req -new -x509 -nodes`), which
-    /// openssl's default configuration marks `CA:TRUE`: its own root file for a client.
-    pub(crate) fn self_signed_server(&self) -> Result<CertPair, CertError> {
+    /// A self-signed server certificate for `localhost` and `127.0.0.1` with a `kind` key,
+    /// made the way the PostgreSQL documentation makes one (`openssl req -new -x509
+    /// -nodes`), which openssl's default configuration marks `CA:TRUE`: its own root file
+    /// for a client. Being self-signed, it is signed with its own key's algorithm (Ed25519,
+    /// RSASSA-PSS), which decides its channel-binding hash.
+    pub(crate) fn self_signed_server(&self, kind: KeyKind) -> Result<CertPair, CertError> {
         let _made_once = self.lock.lock().unwrap_or_else(|e| e.into_inner());
-        let pair = self.pair("self-signed");
+        let name = format!("self-signed-{}", kind.file_part());
+        let pair = self.pair(&name);
         if pair.cert.exists() {
             return Ok(pair);
         }
-        self.openssl(&[
-            "req",
-            "-new",
-            "-x509",
-            "-days",
-            DAYS,
-            "-nodes",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
+        let (key, cert) = (format!("{name}.key"), format!("{name}.crt"));
+        let mut args = vec!["req", "-new", "-x509", "-days", DAYS, "-nodes", "-newkey"];
+        args.extend_from_slice(kind.newkey());
+        args.extend_from_slice(&[
             "-keyout",
-            "self-signed.key",
+            &key,
             "-out",
-            "self-signed.crt",
+            &cert,
             "-subj",
             "/CN=localhost",
             "-addext",
             "subjectAltName=DNS:localhost,IP:127.0.0.1",
-        ])?;
-        self.private("self-signed.key")?;
+        ]);
+        self.openssl(&args)?;
+        self.private(&key)?;
         Ok(pair)
     }
 

@@ -13,7 +13,7 @@ mod support;
 
 use std::sync::{Arc, OnceLock};
 
-use pgcluster::testing::{TestCerts, TestServer};
+use pgcluster::testing::{KeyKind, TestCerts, TestServer};
 use pgcluster::tls::{handshake_error, tls_server_end_point, SslMode, TlsSettings};
 use pgcluster_protocol::ssl::{Encryption, Negotiation, Outcome};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -1228,7 +1228,7 @@ both_drivers!(self_signed_root_file_with_prefer_is_verified_tls);
 /// reason, never retried in the clear, though the server takes plaintext connections.
 async fn self_signed_root_file_with_prefer_is_verified_tls(driver: Driver) {
     let certs = TestCerts::generate().unwrap();
-    let own = certs.self_signed_server().unwrap();
+    let own = certs.self_signed_server(KeyKind::EcdsaP256).unwrap();
     let server = TestServer::builder()
         .tls_files(&own, &own.cert)
         .start()
@@ -1271,4 +1271,61 @@ async fn self_signed_root_file_with_prefer_is_verified_tls(driver: Driver) {
             .unwrap_err(),
         "SSL error: certificate verify failed: self-signed certificate\n"
     );
+}
+
+both_drivers!(ed25519_and_rsa_pss_server_certificates);
+/// The advisory class "channel binding downgraded" (pgjdbc CVE-2026-54291): a server
+/// certificate signed with Ed25519 has no `tls-server-end-point` hash. Roles that need no
+/// binding (md5, password, SCRAM with `channel_binding=disable`) still connect over
+/// verified TLS; SCRAM-SHA-256-PLUS, chosen with `channel_binding=require` (or `prefer`),
+/// stops with libpq's text, never an unbound exchange. An RSASSA-PSS server key, which
+/// WebPKI does not take and psql does: the handshake works (verified), and its binding
+/// hash is the PSS parameters' SHA-256: `channel_binding=require` succeeds only if the
+/// server, which computes it with OpenSSL, got the same.
+async fn ed25519_and_rsa_pss_server_certificates(driver: Driver) {
+    let certs = TestCerts::generate().unwrap();
+    for kind in [KeyKind::Ed25519, KeyKind::RsaPss] {
+        let own = certs.self_signed_server(kind).unwrap();
+        let server = TestServer::builder()
+            .tls_files(&own, &own.cert)
+            .start()
+            .unwrap();
+        let root = own.cert.display().to_string();
+        let conninfo = |user: &str, extra: &str| {
+            format!(
+                "host=localhost port={} user={user} password={} dbname=postgres \
+                 sslmode=verify-full sslrootcert={root} {extra}",
+                server.port(),
+                server.password()
+            )
+        };
+        for (user, extra) in [
+            (MD5_ROLE, ""),
+            (PASSWORD_ROLE, ""),
+            (SCRAM_ROLE, "channel_binding=disable"),
+        ] {
+            let mut conn = connect(driver, &conninfo(user, extra))
+                .await
+                .unwrap_or_else(|e| panic!("{kind:?} {user} {extra}: {e}"));
+            assert_eq!(ssl_in_use(&mut conn).await, "t", "{kind:?} {user}");
+            conn.close().await;
+        }
+        let bound = connect(driver, &conninfo(SCRAM_ROLE, "channel_binding=require")).await;
+        match kind {
+            KeyKind::Ed25519 => {
+                assert_eq!(bound.unwrap_err(), "could not find digest for NID UNDEF\n");
+                assert_eq!(
+                    connect(driver, &conninfo(SCRAM_ROLE, "channel_binding=prefer"))
+                        .await
+                        .unwrap_err(),
+                    "could not find digest for NID UNDEF\n"
+                );
+            }
+            _ => {
+                let mut conn = bound.unwrap_or_else(|e| panic!("{kind:?}: {e}"));
+                assert_eq!(ssl_in_use(&mut conn).await, "t");
+                conn.close().await;
+            }
+        }
+    }
 }

@@ -53,9 +53,12 @@ pub struct StartupConfig {
     /// The default allows what libpq 13 allows.
     pub auth_policy: AuthPolicy,
     /// On a TLS connection, the hash of the server's certificate for SCRAM channel binding
-    /// (`tls-server-end-point`, RFC 5929). `None` on a plain connection (the only kind
-    /// pgcluster makes today).
-    pub tls_server_end_point: Option<Vec<u8>>,
+    /// (`tls-server-end-point`, RFC 5929), or the TLS layer's text for why there is none
+    /// (e.g. `could not find digest for NID UNDEF` for an Ed25519 certificate). `None` on a
+    /// plain connection. The error matters only when SCRAM-SHA-256-PLUS is chosen
+    /// ([`AuthError::NoEndPoint`]), as in libpq: trust, password, MD5 and unbound SCRAM
+    /// connections never need the hash.
+    pub tls_server_end_point: Option<Result<Vec<u8>, String>>,
     /// SCRAM keys derived for this password in earlier connections (see
     /// [`ScramKeys`]): if the server sends the salt and iteration count of one of them,
     /// PBKDF2 is skipped. Only keys of [`StartupConfig::password`] belong here.
@@ -461,32 +464,39 @@ impl Startup {
         if duplicate {
             return Err(AuthError::DuplicateSasl.into());
         }
-        let mut selected = None;
+        // `Some(None)`: SCRAM-SHA-256-PLUS, bound to the certificate's hash.
+        let mut selected: Option<Option<ChannelBinding>> = None;
         for mechanism in mechanisms {
             if mechanism == SCRAM_SHA_256_PLUS {
                 match tls {
-                    Some(hash) if policy.channel_binding != ChannelBindingMode::Disable => {
-                        selected = Some(ChannelBinding::TlsServerEndPoint(hash.clone()));
+                    Some(_) if policy.channel_binding != ChannelBindingMode::Disable => {
+                        selected = Some(None);
                     }
                     Some(_) => {}
                     None => return Err(AuthError::PlusOverNonSsl.into()),
                 }
             } else if mechanism == SCRAM_SHA_256 && selected.is_none() {
-                selected = Some(match tls {
+                selected = Some(Some(match tls {
                     Some(_) if policy.channel_binding != ChannelBindingMode::Disable => {
                         ChannelBinding::NotOffered
                     }
                     _ => ChannelBinding::None,
-                });
+                }));
             }
         }
-        let binding = selected.ok_or(AuthError::NoSupportedMechanism)?;
-        if policy.channel_binding == ChannelBindingMode::Require
-            && !matches!(binding, ChannelBinding::TlsServerEndPoint(_))
-        {
+        let selected = selected.ok_or(AuthError::NoSupportedMechanism)?;
+        if policy.channel_binding == ChannelBindingMode::Require && selected.is_some() {
             return Err(PolicyError::BindingNotOffered.into());
         }
         let password = self.password()?;
+        // The hash is looked at only now that SCRAM-SHA-256-PLUS is chosen; without one the
+        // exchange stops (never an unbound exchange instead).
+        let binding = match (selected, tls) {
+            (Some(binding), _) => binding,
+            (None, Some(Ok(hash))) => ChannelBinding::TlsServerEndPoint(hash.clone()),
+            (None, Some(Err(reason))) => return Err(AuthError::NoEndPoint(reason.clone()).into()),
+            (None, None) => return Err(AuthError::PlusOverNonSsl.into()),
+        };
         Ok(
             ScramClient::new(password, self.client_nonce, binding, self.config.limits)
                 .with_known_keys(self.config.scram_keys.clone()),
@@ -1581,7 +1591,7 @@ mod tests {
     #[test]
     fn channel_binding_over_tls() {
         let mut c = config(Some("pw"));
-        c.tls_server_end_point = Some(b"CERTHASH".to_vec());
+        c.tls_server_end_point = Some(Ok(b"CERTHASH".to_vec()));
         let mut m = started(c.clone());
         let out = feed(&mut m, auth(10, b"SCRAM-SHA-256\0SCRAM-SHA-256-PLUS\0\0"));
         assert!(out.starts_with(b"p\0\0\0"));
@@ -1598,5 +1608,37 @@ mod tests {
             refuse(&mut m, auth(10, b"SCRAM-SHA-256\0\0")),
             "channel binding is required, but server did not offer an authentication method that supports channel binding"
         );
+    }
+
+    /// A TLS connection whose certificate gives no binding hash (Ed25519, Ed448): fine
+    /// until SCRAM-SHA-256-PLUS is chosen, then the TLS layer's text, whatever
+    /// `channel_binding` asks (never an unbound exchange instead).
+    #[test]
+    fn no_binding_hash_matters_only_for_scram_sha_256_plus() {
+        let mut c = config(Some("pw"));
+        c.tls_server_end_point = Some(Err("could not find digest for NID UNDEF".to_owned()));
+        let both = b"SCRAM-SHA-256\0SCRAM-SHA-256-PLUS\0\0";
+        for mode in [ChannelBindingMode::Prefer, ChannelBindingMode::Require] {
+            c.auth_policy.channel_binding = mode;
+            let mut m = started(c.clone());
+            assert_eq!(
+                refuse(&mut m, auth(10, both)),
+                "could not find digest for NID UNDEF",
+                "{mode:?}"
+            );
+        }
+        // Unbound SCRAM where PLUS is not offered, or binding is off.
+        c.auth_policy.channel_binding = ChannelBindingMode::Prefer;
+        let out = feed(&mut started(c.clone()), auth(10, b"SCRAM-SHA-256\0\0"));
+        assert!(contains(&out, b"y,,n=,r="));
+        c.auth_policy.channel_binding = ChannelBindingMode::Disable;
+        let out = feed(&mut started(c.clone()), auth(10, both));
+        assert!(contains(&out, b"n,,n=,r="));
+        // Password and MD5 never look at it.
+        c.auth_policy.channel_binding = ChannelBindingMode::Prefer;
+        let out = feed(&mut started(c.clone()), auth(3, b""));
+        assert!(out.starts_with(b"p"));
+        let out = feed(&mut started(c), auth(5, b"salt"));
+        assert!(out.starts_with(b"p"));
     }
 }

@@ -308,9 +308,6 @@ pub(crate) enum AttemptFailure {
     /// TLS could not be set up or the handshake failed.
     #[cfg(feature = "tls")]
     Tls(crate::tls::TlsError),
-    /// The channel-binding data of a TLS connection could not be had.
-    #[cfg(feature = "tls")]
-    ChannelBinding(crate::tls::TlsError),
     /// The answer to SSLRequest fails the connection.
     SslAnswer(NegotiationError),
     /// SSLRequest could not be sent.
@@ -362,7 +359,7 @@ impl AttemptFailure {
             | Self::Send(_)
             | Self::Nonce => Rule::Replace,
             #[cfg(feature = "tls")]
-            Self::Tls(_) | Self::ChannelBinding(_) => Rule::Replace,
+            Self::Tls(_) => Rule::Replace,
             Self::Startup { error, .. } => match &**error {
                 StartupError::Server { authenticated, .. } => {
                     if *authenticated {
@@ -424,7 +421,7 @@ impl fmt::Display for AttemptFailure {
             Self::Open(e) => e.fmt(f),
             Self::Timeout => f.write_str("timeout expired\n"),
             #[cfg(feature = "tls")]
-            Self::Tls(e) | Self::ChannelBinding(e) => writeln!(f, "{e}"),
+            Self::Tls(e) => writeln!(f, "{e}"),
             Self::SslAnswer(e) => writeln!(f, "{e}"),
             Self::SslSend(e) => writeln!(f, "could not send SSL negotiation packet: {e}"),
             Self::Closed { tls } => write_closed(f, *tls),
@@ -489,7 +486,7 @@ impl std::error::Error for AttemptFailure {
             Self::ConnectTimeoutSetting(e) => Some(e),
             Self::Open(e) => Some(e),
             #[cfg(feature = "tls")]
-            Self::Tls(e) | Self::ChannelBinding(e) => Some(e),
+            Self::Tls(e) => Some(e),
             Self::SslAnswer(e) => Some(e),
             Self::SslSend(e) | Self::Receive(e) | Self::StartupSend(e) | Self::Send(e) => {
                 Some(e.io())

@@ -603,13 +603,7 @@ impl Connect {
             return;
         };
         let end_point = end_point.take();
-        let mut startup = match self.startup_config(end_point) {
-            Ok(config) => config,
-            Err(failure) => {
-                self.fail(failure, false);
-                return;
-            }
-        };
+        let mut startup = self.startup_config(end_point);
         let Some(nonce) = nonce else {
             self.fail(AttemptFailure::Nonce, false);
             return;
@@ -627,22 +621,17 @@ impl Connect {
         self.state = State::Startup(Box::new(machine));
     }
 
-    fn startup_config(&self, end_point: EndPoint) -> Result<StartupConfig, AttemptFailure> {
+    fn startup_config(&self, end_point: EndPoint) -> StartupConfig {
         let config = &self.config;
         let mut startup = StartupConfig::new(config.user.clone());
         startup.auth_policy.channel_binding = config.channel_binding;
         startup.auth_policy.require_auth = config.require_auth.clone();
+        // The hash, or why there is none: the protocol looks at it only when
+        // SCRAM-SHA-256-PLUS is chosen (libpq), so trust, password and MD5 roles connect
+        // whatever the certificate's signature algorithm.
         #[cfg(feature = "tls")]
-        match end_point {
-            Some(Ok(hash)) => startup.tls_server_end_point = Some(hash),
-            // An unusable binding is an error, never "no binding" (unless binding is off).
-            Some(Err(e))
-                if config.channel_binding
-                    != pgcluster_protocol::auth::policy::ChannelBindingMode::Disable =>
-            {
-                return Err(AttemptFailure::ChannelBinding(e));
-            }
-            _ => {}
+        {
+            startup.tls_server_end_point = end_point.map(|r| r.map_err(|e| e.to_string()));
         }
         #[cfg(not(feature = "tls"))]
         let _ = end_point;
@@ -652,7 +641,7 @@ impl Connect {
             startup.scram_keys = scram_cache::lookup(p.as_bytes());
         }
         startup.params = config.startup_params.clone();
-        Ok(startup)
+        startup
     }
 
     /// Bytes from the server.

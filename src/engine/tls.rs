@@ -272,7 +272,7 @@ impl TlsSession {
 )]
 mod tests {
     use super::*;
-    use crate::test_certs::{CertPair, UnitCerts};
+    use crate::test_certs::{CertPair, KeyKind, UnitCerts};
     use crate::tls::{SslMode, TlsSettings, ALPN_POSTGRESQL};
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::CertificateDer;
@@ -495,7 +495,7 @@ mod tests {
     #[test]
     fn self_signed_server_certificate_in_the_root_file() {
         let certs = certs();
-        let own = certs.self_signed_server().unwrap();
+        let own = certs.self_signed_server(KeyKind::EcdsaP256).unwrap();
         for mode in [SslMode::VerifyCa, SslMode::VerifyFull, SslMode::Require] {
             let mut c = client(mode, Some(own.cert.clone()), "localhost");
             handshake(&mut c, &mut server_with(&own), 100_000).unwrap();
@@ -513,6 +513,26 @@ mod tests {
             e.to_string(),
             "SSL error: certificate verify failed: self-signed certificate"
         );
+    }
+
+    /// An Ed25519 server key: the handshake works, verified against the certificate as its
+    /// own root, and there is no binding hash. (rustls cannot serve an RSASSA-PSS key: the
+    /// real-server tests in tests/tls.rs cover that one.)
+    #[test]
+    fn ed25519_server_key() {
+        let certs = certs();
+        for (kind, hash) in [(KeyKind::Ed25519, None::<usize>)] {
+            let own = certs.self_signed_server(kind).unwrap();
+            for (mode, root) in [
+                (SslMode::VerifyFull, Some(own.cert.clone())),
+                (SslMode::Require, None),
+            ] {
+                let mut c = client(mode, root, "localhost");
+                handshake(&mut c, &mut server_with(&own), 100_000)
+                    .unwrap_or_else(|e| panic!("{kind:?} {mode}: {e}"));
+                assert_eq!(c.end_point().ok().map(|h| h.len()), hash, "{kind:?}");
+            }
+        }
     }
 
     /// libpq 14+: `verify-full` to an IP address matches the certificate's `iPAddress`.

@@ -119,7 +119,7 @@ pub use template::{
     CloneMethod, Migrations, Session, SetupError, Template, TemplateError, BUILDING_PREFIX,
     MAX_FAMILY_LEN, TEMPLATE_PREFIX,
 };
-pub use tls::{CertPair, TestCerts};
+pub use tls::{CertPair, KeyKind, TestCerts};
 
 /// A role that must log in over TCP with the `password` method (cleartext password).
 pub const PASSWORD_ROLE: &str = "pgcluster_password";

@@ -15,8 +15,8 @@ use std::path::{Path, PathBuf};
 
 use super::os::{create_private_dir, spawn_guardian};
 use super::Error;
-pub use crate::test_certs::CertPair;
 use crate::test_certs::{CertError, CertFiles};
+pub use crate::test_certs::{CertPair, KeyKind};
 
 /// Test certificates in a private directory; dropping this removes the directory.
 #[derive(Debug)]
@@ -66,13 +66,14 @@ impl TestCerts {
         Ok(self.files.expired_server()?)
     }
 
-    /// A self-signed server certificate for `localhost` and `127.0.0.1` made as the
-    /// PostgreSQL documentation makes one (`openssl req -new -x509 -nodes`, so `CA:TRUE`):
+    /// A self-signed server certificate for `localhost` and `127.0.0.1` with a `kind` key
+    /// (signed with it), made as the PostgreSQL documentation makes one (`openssl req -new
+    /// -x509 -nodes`, so `CA:TRUE`):
     /// start a server with it as both certificate and CA
     /// ([`Builder::tls_files`](super::Builder::tls_files)), and give clients the same file as
     /// their root certificate.
-    pub fn self_signed_server(&self) -> Result<CertPair, Error> {
-        Ok(self.files.self_signed_server()?)
+    pub fn self_signed_server(&self, kind: KeyKind) -> Result<CertPair, Error> {
+        Ok(self.files.self_signed_server(kind)?)
     }
 
     /// A second CA (its self-signed certificate and key) that signed nothing the server

@@ -84,6 +84,8 @@ struct Parsed<'a> {
     tbs: &'a [u8],
     /// The OID (contents) of the outer `signatureAlgorithm`.
     signature_oid: &'a [u8],
+    /// Its parameters (contents), when they are a SEQUENCE (RSASSA-PSS-params).
+    signature_params: Option<&'a [u8]>,
 }
 
 fn parse(cert: &[u8]) -> Option<Parsed<'_>> {
@@ -92,7 +94,15 @@ fn parse(cert: &[u8]) -> Option<Parsed<'_>> {
     let tbs = certificate.expect(SEQUENCE)?;
     let mut algorithm = Der::new(certificate.expect(SEQUENCE)?);
     let signature_oid = algorithm.expect(OID)?;
-    Some(Parsed { tbs, signature_oid })
+    let signature_params = algorithm
+        .next()
+        .filter(|t| t.tag == SEQUENCE)
+        .map(|t| t.body);
+    Some(Parsed {
+        tbs,
+        signature_oid,
+        signature_params,
+    })
 }
 
 /// The `TBSCertificate` fields read here (contents, without tag and length).
@@ -100,6 +110,7 @@ struct Tbs<'a> {
     issuer: &'a [u8],
     validity: &'a [u8],
     subject: &'a [u8],
+    subject_public_key_info: &'a [u8],
     /// Empty when the certificate has none.
     extensions: &'a [u8],
 }
@@ -115,6 +126,7 @@ fn tbs_fields(tbs: &[u8]) -> Option<Tbs<'_>> {
     let issuer = fields.expect(SEQUENCE)?;
     let validity = fields.expect(SEQUENCE)?;
     let subject = fields.expect(SEQUENCE)?;
+    let subject_public_key_info = fields.expect(SEQUENCE)?;
     let mut extensions: &[u8] = &[];
     while let Some(t) = fields.next() {
         if t.tag == CONTEXT_3 {
@@ -125,6 +137,7 @@ fn tbs_fields(tbs: &[u8]) -> Option<Tbs<'_>> {
         issuer,
         validity,
         subject,
+        subject_public_key_info,
         extensions,
     })
 }
@@ -208,6 +221,21 @@ pub(crate) fn is_self_issued(cert: &[u8]) -> bool {
         .is_some_and(|t| t.issuer == t.subject)
 }
 
+/// The RSA public key (`RSAPublicKey`, DER) of a certificate whose key is an
+/// `id-RSASSA-PSS` key (RFC 4055), which WebPKI does not take; `None` for any other key.
+pub(crate) fn rsa_pss_public_key(cert: &[u8]) -> Option<&[u8]> {
+    const BIT_STRING: u8 = 0x03;
+    const ID_RSASSA_PSS: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0a];
+    let tbs = tbs_fields(parse(cert)?.tbs)?;
+    let mut spki = Der::new(tbs.subject_public_key_info);
+    let mut algorithm = Der::new(spki.expect(SEQUENCE)?);
+    if algorithm.expect(OID)? != ID_RSASSA_PSS {
+        return None;
+    }
+    let (&unused_bits, key) = spki.expect(BIT_STRING)?.split_first()?;
+    (unused_bits == 0).then_some(key)
+}
+
 /// A certificate's validity period, in seconds since the Unix epoch: `(notBefore,
 /// notAfter)`; `None` when it cannot be read.
 pub(crate) fn validity(cert: &[u8]) -> Option<(i64, i64)> {
@@ -270,9 +298,38 @@ enum Hash {
 /// What the signature algorithm tells about the binding hash.
 enum Algorithm {
     Hash(Hash),
-    /// Known to OpenSSL, but with no digest of its own (Ed25519, Ed448, RSASSA-PSS): libpq
-    /// fails with `could not find digest for NID UNDEF`.
+    /// Known to OpenSSL, but with no digest of its own (Ed25519, Ed448): libpq fails with
+    /// `could not find digest for NID UNDEF`.
     NoDigest,
+    /// RSASSA-PSS: the hash is in its parameters.
+    Pss,
+}
+
+/// The hash of RSASSA-PSS-params (RFC 4055: `hashAlgorithm [0]`, SHA-1 when absent), as
+/// OpenSSL's `X509_get_signature_info` reports it to libpq; SHA-1 becomes SHA-256 (RFC 5929).
+fn pss_hash(params: Option<&[u8]>) -> Option<Hash> {
+    const SHA1: &[u8] = &[0x2b, 0x0e, 0x03, 0x02, 0x1a];
+    const NIST_HASH: &[u8] = &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02];
+    let mut fields = Der::new(params?);
+    let oid = match fields.next() {
+        None => return Some(Hash::Sha256),
+        Some(t) if t.tag == CONTEXT_0 => {
+            let mut identifier = Der::new(Der::new(t.body).expect(SEQUENCE)?);
+            identifier.expect(OID)?
+        }
+        Some(_) => return Some(Hash::Sha256), // no hashAlgorithm: the SHA-1 default
+    };
+    if oid == SHA1 {
+        return Some(Hash::Sha256);
+    }
+    let (prefix, last) = oid.split_at_checked(oid.len().checked_sub(1)?)?;
+    match (prefix, last.first()?) {
+        (NIST_HASH, 1) => Some(Hash::Sha256),
+        (NIST_HASH, 2) => Some(Hash::Sha384),
+        (NIST_HASH, 3) => Some(Hash::Sha512),
+        (NIST_HASH, 4) => Some(Hash::Sha224),
+        _ => None,
+    }
 }
 
 /// The signature algorithm OID (contents, without tag and length) → the binding hash.
@@ -297,7 +354,7 @@ fn algorithm(oid: &[u8]) -> Option<Algorithm> {
     Some(match (prefix, last) {
         // md5WithRSAEncryption, sha1WithRSAEncryption → SHA-256 (RFC 5929)
         (PKCS1, 4 | 5) => H(Hash::Sha256),
-        (PKCS1, 10) => NoDigest, // RSASSA-PSS
+        (PKCS1, 10) => Algorithm::Pss,
         (PKCS1, 11) => H(Hash::Sha256),
         (PKCS1, 12) => H(Hash::Sha384),
         (PKCS1, 13) => H(Hash::Sha512),
@@ -321,6 +378,9 @@ pub fn tls_server_end_point(cert: &[u8]) -> Result<Vec<u8>, TlsError> {
     let parsed = parse(cert).ok_or(TlsError::SignatureAlgorithm)?;
     let hash = match algorithm(parsed.signature_oid) {
         Some(Algorithm::Hash(hash)) => hash,
+        Some(Algorithm::Pss) => {
+            pss_hash(parsed.signature_params).ok_or(TlsError::SignatureAlgorithm)?
+        }
         Some(Algorithm::NoDigest) => return Err(TlsError::NoDigest),
         None => return Err(TlsError::SignatureAlgorithm),
     };
@@ -437,12 +497,8 @@ mod tests {
     #[test]
     fn unknown_or_hashless_algorithms_are_errors() {
         let ed25519 = cert(&[0x2b, 0x65, 0x70], None, &[]);
-        let pss = cert(
-            &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0a],
-            None,
-            &[],
-        );
-        for der in [ed25519, pss] {
+        let ed448 = cert(&[0x2b, 0x65, 0x71], None, &[]);
+        for der in [ed25519, ed448] {
             let err = tls_server_end_point(&der).unwrap_err();
             assert_eq!(err.to_string(), "could not find digest for NID UNDEF");
         }
@@ -510,6 +566,52 @@ mod tests {
             "+00101000000Z",
         ] {
             assert_eq!(utc(bad), None, "{bad}");
+        }
+    }
+
+    /// RSASSA-PSS: the hash of its parameters (OpenSSL's `X509_get_signature_info`, which
+    /// libpq uses), SHA-1 (the default) becoming SHA-256.
+    #[test]
+    fn rsa_pss_binds_with_the_hash_of_its_parameters() {
+        const PSS: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0a];
+        let nist = |n: u8| vec![0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, n];
+        let with_params = |params: Option<Vec<u8>>| {
+            let mut alg = tlv(OID, PSS);
+            if let Some(p) = params {
+                alg.extend(tlv(SEQUENCE, &p));
+            }
+            tlv(
+                SEQUENCE,
+                &cat(&[tlv(SEQUENCE, &[]), tlv(SEQUENCE, &alg), tlv(0x03, &[0])]),
+            )
+        };
+        let hash_param = |oid: &[u8]| tlv(CONTEXT_0, &tlv(SEQUENCE, &tlv(OID, oid)));
+        let cases: [(Option<Vec<u8>>, usize); 6] = [
+            (Some(hash_param(&nist(1))), 32),
+            (Some(hash_param(&nist(2))), 48),
+            (Some(hash_param(&nist(3))), 64),
+            (Some(hash_param(&nist(4))), 28),
+            (Some(hash_param(&[0x2b, 0x0e, 0x03, 0x02, 0x1a])), 32),
+            (Some(Vec::new()), 32),
+        ];
+        for (params, len) in cases {
+            let der = with_params(params.clone());
+            assert_eq!(
+                tls_server_end_point(&der).unwrap().len(),
+                len,
+                "{params:x?}"
+            );
+        }
+        let der = with_params(Some(hash_param(&nist(1))));
+        assert_eq!(
+            tls_server_end_point(&der).unwrap(),
+            Sha256::digest(&der).to_vec()
+        );
+        for bad in [None, Some(hash_param(&[0x2a, 0x03]))] {
+            assert_eq!(
+                tls_server_end_point(&with_params(bad)).unwrap_err(),
+                TlsError::SignatureAlgorithm
+            );
         }
     }
 

@@ -135,7 +135,7 @@ pub enum TlsError {
         path: String,
     },
     /// `could not find digest for NID UNDEF`: the server certificate's signature algorithm
-    /// has no hash for channel binding (Ed25519, Ed448, RSASSA-PSS).
+    /// has no hash for channel binding (Ed25519, Ed448).
     NoDigest,
     /// `could not get home directory to locate root certificate file` and libpq's hint.
     NoHomeForRootCert,

@@ -23,7 +23,7 @@ use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvi
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, DigitallySignedStruct, Error, OtherError, SignatureScheme};
 
-use super::cert::{is_self_issued, names, validity, CertNames, SanName};
+use super::cert::{is_self_issued, names, rsa_pss_public_key, validity, CertNames, SanName};
 use super::TlsError;
 
 /// The trusted roots: rustls's WebPKI verifier over them, and their DER, to trust a server
@@ -194,6 +194,9 @@ impl ServerCertVerifier for Verifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, Error> {
+        if let Some(rsae) = rsa_pss_pss_as_rsae(dss.scheme) {
+            return self.verify_rsa_pss_key(rsae, message, cert, dss);
+        }
         verify_tls12_signature(
             message,
             cert,
@@ -208,6 +211,9 @@ impl ServerCertVerifier for Verifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, Error> {
+        if let Some(rsae) = rsa_pss_pss_as_rsae(dss.scheme) {
+            return self.verify_rsa_pss_key(rsae, message, cert, dss);
+        }
         verify_tls13_signature(
             message,
             cert,
@@ -217,9 +223,64 @@ impl ServerCertVerifier for Verifier {
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
+        let mut schemes = self
+            .provider
             .signature_verification_algorithms
-            .supported_schemes()
+            .supported_schemes();
+        schemes.extend(
+            RSA_PSS_PSS
+                .iter()
+                .map(|(pss, _)| SignatureScheme::from(*pss)),
+        );
+        schemes
+    }
+}
+
+/// The TLS signature schemes of an `id-RSASSA-PSS` key (`rsa_pss_pss_sha256` ... , RFC 8446
+/// §4.2.3), which rustls does not name, with the `rsa_pss_rsae_*` scheme whose signature is
+/// the same computation over an `rsaEncryption` key. OpenSSL (psql) takes such a server
+/// key; WebPKI does not, so pgcluster checks these signatures itself.
+const RSA_PSS_PSS: [(u16, SignatureScheme); 3] = [
+    (0x0809, SignatureScheme::RSA_PSS_SHA256),
+    (0x080a, SignatureScheme::RSA_PSS_SHA384),
+    (0x080b, SignatureScheme::RSA_PSS_SHA512),
+];
+
+fn rsa_pss_pss_as_rsae(scheme: SignatureScheme) -> Option<SignatureScheme> {
+    let code = u16::from(scheme);
+    RSA_PSS_PSS
+        .iter()
+        .find(|(pss, _)| *pss == code)
+        .map(|(_, rsae)| *rsae)
+}
+
+impl Verifier {
+    /// Checks an `rsa_pss_pss_*` handshake signature: the certificate's key must be an
+    /// `id-RSASSA-PSS` key, and the signature RSASSA-PSS with the scheme's hash (the
+    /// provider's `rsa_pss_rsae_*` algorithm, given the bare RSA key).
+    fn verify_rsa_pss_key(
+        &self,
+        rsae: SignatureScheme,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, Error> {
+        let key = rsa_pss_public_key(cert)
+            .ok_or(Error::InvalidCertificate(CertificateError::BadEncoding))?;
+        let algorithm = self
+            .provider
+            .signature_verification_algorithms
+            .mapping
+            .iter()
+            .find(|(scheme, _)| *scheme == rsae)
+            .and_then(|(_, algorithms)| algorithms.first())
+            .ok_or(Error::PeerMisbehaved(
+                rustls::PeerMisbehaved::SignedHandshakeWithUnadvertisedSigScheme,
+            ))?;
+        algorithm
+            .verify_signature(key, message, dss.signature())
+            .map_err(|_| Error::InvalidCertificate(CertificateError::BadSignature))?;
+        Ok(HandshakeSignatureValid::assertion())
     }
 }
 

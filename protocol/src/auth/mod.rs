@@ -44,6 +44,10 @@ pub enum AuthError {
     PlusOverNonSsl,
     /// `AuthenticationSASLFinal received from server, but SASL authentication was not completed`
     SaslFinalNotCompleted,
+    /// SCRAM-SHA-256-PLUS was chosen, but the TLS connection gives no `tls-server-end-point`
+    /// hash: the TLS layer's text (libpq's `could not find digest for NID UNDEF` for an
+    /// Ed25519 or Ed448 certificate), shown as given.
+    NoEndPoint(String),
     /// `server accepted authentication before the SCRAM exchange was completed`
     /// (pgcluster's own, stricter than libpq 13, which connects).
     OkBeforeSaslCompleted,
@@ -85,6 +89,7 @@ impl fmt::Display for AuthError {
                 "AuthenticationSASLFinal received from server, \
                  but SASL authentication was not completed",
             ),
+            Self::NoEndPoint(reason) => f.write_str(reason),
             Self::OkBeforeSaslCompleted => f.write_str(
                 "server accepted authentication before the SCRAM exchange was completed",
             ),

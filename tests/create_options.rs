@@ -1,7 +1,6 @@
-//! `CREATE DATABASE`'s options of PostgreSQL 15–18 ([`CreateOptions`]) against real servers:
-//! the default one (Debian's 15 here) and, when `PGCLUSTER_TEST_PG14_BIN`,
-//! `PGCLUSTER_TEST_PG16_BIN`, `PGCLUSTER_TEST_PG17_BIN` or `PGCLUSTER_TEST_PG18_BIN` names
-//! a `bin` directory (`.ci/run` unpacks them with `.ci/postgresql`), those versions too.
+//! `CREATE DATABASE`'s options of PostgreSQL 15–18 ([`CreateOptions`]) against the server
+//! at hand (`.ci/run` runs the suite on 14, 15, 16, 17 and 18; see README's "Supported
+//! PostgreSQL versions").
 //!
 //! On a server that has an option, the database is made and `pg_database` shows it; on
 //! one too old for it, `create_with` and `overwrite_with` fail with an error that names
@@ -17,21 +16,20 @@
 //! and parsed.
 #![cfg(feature = "testing")]
 
-use std::path::PathBuf;
-
 use pgcluster::blocking::Cluster;
 use pgcluster::cluster::{CreateOptions, LocaleProvider, Strategy};
 use pgcluster::testing::TestServer;
 use pgcluster::Error;
 
-/// One option of the matrix: the options, the first version that has them, and the query
-/// on the database's row of `pg_database` whose answer shows they were taken, with that answer
-/// as a function of the version (the catalog columns moved in 17).
+/// One option of the matrix: the options; those of them that not every version has, in the
+/// statement's order, each with the first version that has it (an older server is told of
+/// the first it lacks); and the query on the database's row of `pg_database` whose answer
+/// shows they were taken, with that answer as a function of the version (the catalog
+/// columns moved in 17).
 struct Case {
     label: &'static str,
     options: CreateOptions,
-    needs: u32,
-    option: &'static str,
+    needs: &'static [(&'static str, u32)],
     shows: fn(u32) -> (&'static str, &'static str),
     icu: bool,
 }
@@ -47,32 +45,28 @@ fn cases() -> Vec<Case> {
         Case {
             label: "locale",
             options: CreateOptions::new().template("template0").locale("C"),
-            needs: 130_000,
-            option: "LOCALE",
+            needs: &[("LOCALE", 130_000)],
             shows: |_| ("datcollate || '/' || datctype", "C/C"),
             icu: false,
         },
         Case {
             label: "allow_connections",
             options: CreateOptions::new().allow_connections(false),
-            needs: 90_500,
-            option: "ALLOW_CONNECTIONS",
+            needs: &[("ALLOW_CONNECTIONS", 90_500)],
             shows: |_| ("datallowconn::text", "false"),
             icu: false,
         },
         Case {
             label: "libc",
             options: CreateOptions::new().locale_provider(LocaleProvider::Libc),
-            needs: 150_000,
-            option: "LOCALE_PROVIDER",
+            needs: &[("LOCALE_PROVIDER", 150_000)],
             shows: |_| ("datlocprovider::text", "c"),
             icu: false,
         },
         Case {
             label: "icu_locale",
             options: icu(),
-            needs: 150_000,
-            option: "LOCALE_PROVIDER",
+            needs: &[("LOCALE_PROVIDER", 150_000)],
             shows: |v| {
                 if v >= 170_000 {
                     ("datlocprovider::text || '/' || datlocale", "i/und")
@@ -85,8 +79,7 @@ fn cases() -> Vec<Case> {
         Case {
             label: "icu_rules",
             options: icu().icu_rules("&a < b's \\ c"),
-            needs: 160_000,
-            option: "ICU_RULES",
+            needs: &[("LOCALE_PROVIDER", 150_000), ("ICU_RULES", 160_000)],
             shows: |_| ("daticurules", "&a < b's \\ c"),
             icu: true,
         },
@@ -96,8 +89,7 @@ fn cases() -> Vec<Case> {
                 .template("template0")
                 .locale_provider(LocaleProvider::Builtin)
                 .builtin_locale("C.UTF-8"),
-            needs: 170_000,
-            option: "LOCALE_PROVIDER = builtin",
+            needs: &[("LOCALE_PROVIDER = builtin", 170_000)],
             shows: |_| ("datlocprovider::text || '/' || datlocale", "b/C.UTF-8"),
             icu: false,
         },
@@ -106,48 +98,42 @@ fn cases() -> Vec<Case> {
             options: CreateOptions::new()
                 .template("template0")
                 .collation_version("153.'1\\"),
-            needs: 150_000,
-            option: "COLLATION_VERSION",
+            needs: &[("COLLATION_VERSION", 150_000)],
             shows: |_| ("datcollversion", "153.'1\\"),
             icu: false,
         },
         Case {
             label: "strategy",
             options: CreateOptions::new().strategy(Strategy::FileCopy),
-            needs: 150_000,
-            option: "STRATEGY",
+            needs: &[("STRATEGY", 150_000)],
             shows: |_| ("datname IS NOT NULL", "t"),
             icu: false,
         },
         Case {
             label: "oid",
             options: CreateOptions::new().oid(4_000_000_123),
-            needs: 150_000,
-            option: "OID",
+            needs: &[("OID", 150_000)],
             shows: |_| ("oid::text", "4000000123"),
             icu: false,
         },
     ]
 }
 
-/// The whole matrix on the server whose programs are in `bin` (`None`: the default ones).
-fn check_server(bin: Option<PathBuf>) {
-    let mut builder = TestServer::builder().conf_line("log_statement = 'all'");
-    if let Some(bin) = bin {
-        builder = builder.bin_dir(bin);
-    }
-    let server = builder.start().expect("a throwaway server starts");
+/// The whole matrix on the server at hand.
+#[test]
+fn create_options_on_the_server_at_hand() {
+    let server = TestServer::builder()
+        .conf_line("log_statement = 'all'")
+        .start()
+        .expect("a throwaway server starts");
     let cluster = Cluster::new("pgsql:///postgres")
         .unwrap()
         .with_env(server.env());
-    let version: u32 = server
-        .psql("SHOW server_version_num")
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let version = server.server_version_num().unwrap();
+    // Only an ICU build has the ICU root collation (16+ have `unicode`, provider `i`, in
+    // every build).
     let has_icu = server
-        .psql("SELECT count(*) > 0 FROM pg_collation WHERE collprovider = 'i'")
+        .psql("SELECT count(*) > 0 FROM pg_collation WHERE collname = 'und-x-icu'")
         .unwrap()
         .trim()
         == "t";
@@ -155,17 +141,16 @@ fn check_server(bin: Option<PathBuf>) {
     for case in cases() {
         let name = format!("create_options_{}", case.label);
         let result = cluster.create_with(&name, &case.options);
-        if version < case.needs {
-            let needs = case.needs / 10_000;
+        if let Some(&(option, first)) = case.needs.iter().find(|(_, first)| version < *first) {
+            let needs = first / 10_000;
             let needs = if needs >= 10 {
                 needs.to_string()
             } else {
-                format!("{needs}.{}", case.needs % 10_000 / 100)
+                format!("{needs}.{}", first % 10_000 / 100)
             };
             let expected = format!(
-                "CREATE DATABASE option {} needs PostgreSQL {needs} or later; the server is \
-                 PostgreSQL {major}.{minor}, and nothing was sent",
-                case.option
+                "CREATE DATABASE option {option} needs PostgreSQL {needs} or later; the server \
+                 is PostgreSQL {major}.{minor}, and nothing was sent"
             );
             let e = result.expect_err(case.label);
             assert!(matches!(e, Error::ServerTooOld(_)), "{}: {e:?}", case.label);
@@ -207,49 +192,6 @@ fn check_server(bin: Option<PathBuf>) {
     }
 }
 
-/// `PGCLUSTER_TEST_PG<major>_BIN`, or `None` after saying the test is skipped.
-fn bin_of(major: u32) -> Option<PathBuf> {
-    let var = format!("PGCLUSTER_TEST_PG{major}_BIN");
-    let bin = std::env::var_os(&var).map(PathBuf::from);
-    if bin.is_none() {
-        eprintln!("skipped: {var} is not set");
-    }
-    bin
-}
-
-#[test]
-fn create_options_on_the_default_server() {
-    check_server(None);
-}
-
-#[test]
-fn create_options_on_postgresql_14() {
-    if let Some(bin) = bin_of(14) {
-        check_server(Some(bin));
-    }
-}
-
-#[test]
-fn create_options_on_postgresql_16() {
-    if let Some(bin) = bin_of(16) {
-        check_server(Some(bin));
-    }
-}
-
-#[test]
-fn create_options_on_postgresql_17() {
-    if let Some(bin) = bin_of(17) {
-        check_server(Some(bin));
-    }
-}
-
-#[test]
-fn create_options_on_postgresql_18() {
-    if let Some(bin) = bin_of(18) {
-        check_server(Some(bin));
-    }
-}
-
 /// The CLI's flags for the same options, on the default server: taken (`pg_database` shows
 /// them), and refused before anything is sent when the server is too old for one.
 #[cfg(feature = "cli")]
@@ -271,12 +213,7 @@ fn cli_create_options() {
         let stderr = String::from_utf8(out.stderr).expect("utf-8 stderr");
         (out.status.code().expect("exit status"), stderr)
     };
-    let version: u32 = server
-        .psql("SHOW server_version_num")
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let version = server.server_version_num().unwrap();
     let (major, minor) = (version / 10_000, version % 10_000);
     if version >= 150_000 {
         let taken = pgcluster(&[

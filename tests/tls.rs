@@ -800,24 +800,33 @@ async fn sslnegotiation_direct_starts_with_a_client_hello(driver: Driver) {
     assert_eq!(hello.alpn.as_deref(), Some(&b"postgresql"[..]));
 }
 
-both_drivers!(sslnegotiation_direct_against_postgresql_15);
-async fn sslnegotiation_direct_against_postgresql_15(driver: Driver) {
+both_drivers!(sslnegotiation_direct_against_the_server);
+/// `sslnegotiation=direct` against the server at hand. From PostgreSQL 17: TLS from the
+/// first byte (the fake-server test above shows that no SSLRequest goes first), verified,
+/// with SCRAM-SHA-256-PLUS bound to it. Before 17 the server reads the ClientHello as a
+/// startup packet of absurd length and hangs up, and the error says which version is needed.
+async fn sslnegotiation_direct_against_the_server(driver: Driver) {
     let t = tls();
-    // PostgreSQL 15 reads the ClientHello as a startup packet of absurd length and hangs up.
-    assert_eq!(
-        connect(
-            driver,
-            &format!(
-                "host=localhost port={} user=postgres dbname=postgres sslmode=require \
-             sslnegotiation=direct",
-                t.server.port()
-            )
-        )
-        .await
-        .unwrap_err(),
-        "server does not support direct SSL negotiation (sslnegotiation=direct needs \
-         PostgreSQL 17 or later)\n"
+    let conninfo = format!(
+        "host=localhost port={} user={SCRAM_ROLE} password={} dbname=postgres \
+         sslrootcert={} sslnegotiation=direct sslmode=verify-full channel_binding=require",
+        t.server.port(),
+        t.server.password(),
+        t.certs.ca().display()
     );
+    if t.server.server_version_num().expect("version") < 170_000 {
+        assert_eq!(
+            connect(driver, &conninfo).await.unwrap_err(),
+            "server does not support direct SSL negotiation (sslnegotiation=direct needs \
+             PostgreSQL 17 or later)\n"
+        );
+        return;
+    }
+    let mut conn = connect(driver, &conninfo)
+        .await
+        .expect("direct TLS connects");
+    assert_eq!(ssl_in_use(&mut conn).await, "t");
+    conn.close().await;
 }
 
 // ---- The PGSSL* environment variables ----
@@ -1176,45 +1185,6 @@ async fn terminated_backend_over_tls_and_over_tcp(driver: Driver) {
             other => panic!("sslmode={mode}: {other:?}"),
         }
     }
-}
-
-both_drivers!(sslnegotiation_direct_against_postgresql_17);
-/// `sslnegotiation=direct` against PostgreSQL 17, whose binaries are in
-/// `$PGCLUSTER_TEST_PG17_BIN` (`.ci/run` unpacks PostgreSQL 17 there; these machines'
-/// packages stop at 15): TLS from the first byte (the fake-server test above shows that no
-/// SSLRequest goes first), verified, with SCRAM-SHA-256-PLUS bound to it. Without the
-/// variable the test says it is skipped.
-async fn sslnegotiation_direct_against_postgresql_17(driver: Driver) {
-    let Some(bin) = std::env::var_os("PGCLUSTER_TEST_PG17_BIN") else {
-        eprintln!("skipped: PGCLUSTER_TEST_PG17_BIN is not set");
-        return;
-    };
-    let t = tls();
-    let server = TestServer::builder()
-        .bin_dir(bin)
-        .tls(&t.certs)
-        .start()
-        .expect("a PostgreSQL 17 TLS server starts");
-    let ca = t.certs.ca().display().to_string();
-    let conninfo = |extra: &str| {
-        format!(
-            "host=localhost port={} user={SCRAM_ROLE} password={} dbname=postgres \
-             sslrootcert={ca} sslnegotiation=direct {extra}",
-            server.port(),
-            server.password()
-        )
-    };
-    let mut conn = connect(
-        driver,
-        &conninfo("sslmode=verify-full channel_binding=require"),
-    )
-    .await
-    .expect("direct TLS connects");
-    assert_eq!(ssl_in_use(&mut conn).await, "t");
-    let version = conn.simple_query("SHOW server_version_num").await.unwrap();
-    let version: u32 = version[0].rows[0][0].as_deref().unwrap().parse().unwrap();
-    assert!(version >= 170_000, "{version}");
-    conn.close().await;
 }
 
 // ---- a root file in use: verified TLS, never plaintext ----

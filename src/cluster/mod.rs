@@ -584,7 +584,8 @@ impl Cluster {
 
     /// Drops database `name` with `options` (`IF EXISTS`, `FORCE`); with `None`, the
     /// database the setting names explicitly, never a default (see
-    /// [`Self::drop_database`]).
+    /// [`Self::drop_database`]). `FORCE` needs PostgreSQL 13 or later: an older server gets
+    /// [`Error::ServerTooOld`], and nothing is sent.
     pub async fn drop_database_with(
         &self,
         name: impl DatabaseName,
@@ -594,46 +595,19 @@ impl Cluster {
         self.drop_as(Mode::Work, &name, *options).await
     }
 
-    /// Drops database `name` (checked) with `options`, as work or as what is owed.
+    /// Drops database `name` (checked) with `options`, as work or as what is owed. `FORCE`
+    /// needs PostgreSQL 13: an older server gets [`Error::ServerTooOld`], and nothing is sent
+    /// (the version comes with the connection).
     async fn drop_as(&self, mode: Mode, name: &str, options: DropOptions) -> Result<(), Error> {
-        let (db, mut conn) = self.maintenance(&[name]).await?;
-        let has_force = server_version_num(&conn) >= 130_000;
-        if options.is_force() && !has_force {
-            // Before 13: block new logins, then end the sessions on it.
-            let alter = format!(
-                "ALTER DATABASE {} ALLOW_CONNECTIONS false;",
-                quote_ident(name)
-            );
-            let Some(flight) = self.begin(mode, &conn) else {
-                self.release(db, conn);
-                return Err(self.interrupted(&[name], &alter, Stage::NotStarted).await);
-            };
-            let prepared = flight
-                .run(async {
-                    conn.simple_query(&alter).await?;
-                    conn.query(
-                        "SELECT pg_catalog.pg_terminate_backend(a.pid) FROM pg_catalog.pg_stat_activity AS a \
-                         WHERE a.datname::text = $1::text AND a.pid <> pg_catalog.pg_backend_pid()",
-                        &[Some(name)],
-                    )
-                    .await
-                })
-                .await;
-            let interrupted = flight.finish();
-            if !interrupted {
-                self.release(db, conn);
-            }
-            match prepared {
-                Err(e) if interrupted && is_cancel(&e) => {
-                    return Err(self.interrupted(&[name], &alter, Stage::Cancelled).await)
-                }
-                Err(e) => return Err(e),
-                Ok(_) => {}
-            }
-        } else {
+        let sql = options.sql(name)?;
+        if options.is_force() {
+            let (db, conn) = self.maintenance(&[name]).await?;
+            let too_old = force_too_old(&conn);
             self.release(db, conn);
+            if let Some(e) = too_old {
+                return Err(e);
+            }
         }
-        let sql = options.sql_for(name, has_force)?;
         self.ddl_as(mode, &[name], &sql).await
     }
 
@@ -739,6 +713,23 @@ fn server_version_num(conn: &Connection) -> u32 {
             })
         })
         .unwrap_or(0)
+}
+
+/// The first version with `DROP DATABASE ... WITH (FORCE)`, which `drop --force` and
+/// `overwrite` use: the oldest server pgcluster supports for them.
+const FORCE_VERSION_NUM: u32 = 130_000;
+
+/// [`Error::ServerTooOld`] if the server of `conn` has no `DROP DATABASE ... WITH (FORCE)`.
+fn force_too_old(conn: &Connection) -> Option<Error> {
+    let version = server_version_num(conn);
+    (version < FORCE_VERSION_NUM).then(|| {
+        Error::ServerTooOld(ServerTooOld::new(
+            "DROP DATABASE",
+            "FORCE",
+            FORCE_VERSION_NUM,
+            version,
+        ))
+    })
 }
 
 /// [`Error::ServerTooOld`] for the first of `options` the server of `conn` does not have.

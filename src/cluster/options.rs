@@ -425,8 +425,8 @@ impl DropOptions {
         self
     }
 
-    /// Terminate the sessions connected to it first (`WITH (FORCE)`, PostgreSQL 13+; older
-    /// servers: new logins are blocked and the sessions terminated before the drop).
+    /// Terminate the sessions connected to it first (`WITH (FORCE)`, PostgreSQL 13+; an
+    /// older server gets [`crate::Error::ServerTooOld`] before anything is sent).
     pub fn force(mut self, yes: bool) -> Self {
         self.force = yes;
         self
@@ -439,17 +439,12 @@ impl DropOptions {
 
     /// The `DROP DATABASE` statement for `name` (PostgreSQL 13+ syntax).
     pub fn sql(&self, name: &str) -> Result<String, NameError> {
-        self.sql_for(name, true)
-    }
-
-    /// The statement, with `WITH (FORCE)` only when the server has it.
-    pub(crate) fn sql_for(&self, name: &str, server_has_force: bool) -> Result<String, NameError> {
         let mut sql = String::from("DROP DATABASE ");
         if self.if_exists {
             sql.push_str("IF EXISTS ");
         }
         sql.push_str(&quote_ident(name::check(name)?));
-        if self.force && server_has_force {
+        if self.force {
             sql.push_str(" WITH (FORCE)");
         }
         sql.push(';');
@@ -660,8 +655,8 @@ mod tests {
             r#"DROP DATABASE "x";"#
         );
         assert_eq!(
-            DropOptions::new().force(true).sql_for("x", false).unwrap(),
-            r#"DROP DATABASE "x";"#
+            DropOptions::new().force(true).sql("x").unwrap(),
+            r#"DROP DATABASE "x" WITH (FORCE);"#
         );
     }
 }

@@ -14,8 +14,8 @@ use super::name::quote_ident;
 use super::options::{CreateOptions, LocaleProvider};
 use super::temporary::{self, Role};
 use super::{
-    is_cancel, read_interrupted, server_version_num, too_old, Cluster, DatabaseName, DropOptions,
-    Mode,
+    force_too_old, is_cancel, read_interrupted, server_version_num, too_old, Cluster, DatabaseName,
+    DropOptions, Mode,
 };
 use crate::connection::QueryResult;
 use crate::error::{Destructive, Error, Stage};
@@ -57,6 +57,9 @@ impl Cluster {
     /// role's settings, and, for a privilege granted by a role other than the owner, being
     /// able to become that role (`SET ROLE`). Without them, the server's refusal is the
     /// error, and the old database is left as it was. Not copied: security labels.
+    ///
+    /// Needs PostgreSQL 13 or later (the old database goes with `DROP DATABASE ... WITH
+    /// (FORCE)`): an older server gets [`Error::ServerTooOld`] before anything is sent.
     ///
     /// The new database is made under a temporary name and given the comment, privileges
     /// and settings there, in one transaction; the two names are swapped in another, then
@@ -163,7 +166,8 @@ impl Cluster {
                 return Err(read_interrupted(&catalog::sql(0), Stage::NotStarted));
             }
             let (db, mut conn, reused) = self.maintenance_reused(&[]).await?;
-            if let Some(e) = too_old(options, &conn) {
+            // The old database goes with `DROP DATABASE ... WITH (FORCE)`: 13 or later.
+            if let Some(e) = too_old(options, &conn).or_else(|| force_too_old(&conn)) {
                 self.release(db, conn);
                 return Err(e);
             }

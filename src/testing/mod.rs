@@ -685,6 +685,27 @@ impl TestServer {
         self.psql_db("postgres", sql)
     }
 
+    /// The server's `server_version_num` (e.g. `180006` for 18.6), read with
+    /// [`psql`](Self::psql): for a test whose expected text or behaviour depends on the
+    /// version at hand.
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), pgcluster::testing::Error> {
+    /// let server = pgcluster::testing::TestServer::new()?;
+    /// let major = server.server_version_num()? / 10_000;
+    /// assert!(major >= 13);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn server_version_num(&self) -> Result<u32, Error> {
+        let text = self.psql("SHOW server_version_num")?;
+        text.trim().parse().map_err(|_| Error::Command {
+            program: "psql SHOW server_version_num".into(),
+            status: "not a number".into(),
+            output: text.trim().to_owned(),
+        })
+    }
+
     /// Runs `sql` (one or more statements) with the `psql` program as `postgres` over the
     /// socket (`-X -A -t -q -v ON_ERROR_STOP=1`), and returns its output: one line per row,
     /// columns separated by `|`. For test setup that must not depend on our own client.

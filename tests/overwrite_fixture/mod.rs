@@ -147,12 +147,19 @@ impl Drop for Fixture<'_> {
 /// Database `name`'s OID and its properties: owner, encoding, collate, ctype, locale
 /// provider, ICU locale, connection limit, tablespace, template, allows connections,
 /// `datacl`, comment, and the settings (`*` for every role, else the role, then the
-/// `setconfig` entries; by role). `None` if it does not exist.
+/// `setconfig` entries; by role). `None` if it does not exist. The locale provider and
+/// the ICU locale are the columns of the version at hand: before 15 there are none, and
+/// libc is the only provider; `daticulocale` in 15 and 16, `datlocale` from 17.
 pub fn properties(server: &TestServer, name: &str) -> Option<(String, String)> {
+    let locale = match server.server_version_num().expect("server version") {
+        ..150_000 => "'c', NULL",
+        150_000..170_000 => "d.datlocprovider, d.daticulocale",
+        _ => "d.datlocprovider, d.datlocale",
+    };
     let out = server
         .psql(&format!(
             "SELECT d.oid, pg_get_userbyid(d.datdba), pg_encoding_to_char(d.encoding), \
-                    d.datcollate, d.datctype, d.datlocprovider, d.daticulocale, \
+                    d.datcollate, d.datctype, {locale}, \
                     d.datconnlimit, t.spcname, d.datistemplate, d.datallowconn, d.datacl, \
                     shobj_description(d.oid, 'pg_database'), \
                     (SELECT string_agg(CASE WHEN s.setrole = 0 THEN '*' \

@@ -60,7 +60,7 @@ type Res<T> = Result<T, Failure>;
 /// `exists` costs with a connection opened per call (connect, the same query, close).
 /// `testdb-fresh` and `testdb-migrate` are issue 14's (see [`testdb`]): a database of its
 /// own per operation, cloned from a template or migrated.
-const WORKLOADS: [&str; 11] = [
+const WORKLOADS: [&str; 13] = [
     "connect",
     "select1",
     "select1-prepared",
@@ -72,6 +72,8 @@ const WORKLOADS: [&str; 11] = [
     "exists-cold",
     "testdb-fresh",
     "testdb-migrate",
+    "testserver-cached",
+    "testserver-initdb",
 ];
 
 /// The query `Cluster::exists` runs.
@@ -611,6 +613,10 @@ fn main() -> ExitCode {
         eprintln!("pgcluster-bench: unsupported workload {wl}");
         return ExitCode::from(3);
     }
+    if wl.starts_with("testdb") || wl.starts_with("testserver") {
+        // The testing API is blocking: the same column whichever driver is asked for.
+        return report("pgcluster-blocking", wl, n, testdb::run(wl, n, conninfo));
+    }
     let cfg = match Config::parse(conninfo).and_then(|c| c.resolve(&Env::from_process())) {
         Ok(cfg) => cfg,
         Err(e) => {
@@ -631,10 +637,6 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if wl.starts_with("testdb") {
-        // The testing API is blocking: the same column whichever driver is asked for.
-        return report("pgcluster-blocking", wl, n, testdb::run(wl, n, conninfo));
-    }
     let (client, result) = match driver {
         Driver::Blocking => {
             let result = if wl.starts_with("exists") {

@@ -21,7 +21,7 @@ use std::time::Instant;
 
 use pgcluster::blocking::Connection;
 use pgcluster::conninfo::{Config, Env};
-use pgcluster::testing::Migrations;
+use pgcluster::testing::{Migrations, TestServer};
 
 use crate::{capacity, Failure, Measured, Region, Res};
 
@@ -80,37 +80,147 @@ fn check(conn: &mut Connection) -> Res<()> {
     Ok(())
 }
 
-/// Runs `testdb-fresh` or `testdb-migrate`; the second value is an extra JSON field.
+/// The conninfo that asks for a throwaway server of pgcluster's own (`throwaway`, or
+/// `throwaway=BIN` for the server programs in `BIN`), started for the run and dropped
+/// after it.
+const THROWAWAY: &str = "throwaway";
+
+/// Runs `testdb-fresh`, `testdb-migrate`, `testserver-cached` or `testserver-initdb`; the
+/// second value is extra JSON fields.
 pub(crate) fn run(wl: &str, n: i64, conninfo: &str) -> Res<(Measured, String)> {
-    match wl {
-        "testdb-fresh" => fresh(n, conninfo),
-        "testdb-migrate" => migrate(n, conninfo),
-        other => Err(Failure::Unsupported(format!("unknown workload {other}"))),
+    let bin = throwaway_bin(conninfo);
+    if wl.starts_with("testserver") {
+        let Some(bin) = bin else {
+            return Err(Failure::Unsupported(format!(
+                "{wl} starts servers of its own: give {THROWAWAY} or {THROWAWAY}=BIN"
+            )));
+        };
+        return starts(n, wl == "testserver-cached", bin);
     }
+    // Kept until the run is over: dropping it stops the server.
+    let server = match bin {
+        Some(bin) => Some(start(bin)?),
+        None => None,
+    };
+    let conninfo = match &server {
+        Some(server) => server.libpq_uri("postgres", "postgres"),
+        None => conninfo.to_owned(),
+    };
+    let (measured, mut extra) = match wl {
+        "testdb-fresh" => fresh(n, &conninfo, server.as_ref())?,
+        "testdb-migrate" => migrate(n, &conninfo)?,
+        other => return Err(Failure::Unsupported(format!("unknown workload {other}"))),
+    };
+    if let Some(server) = &server {
+        let version = server
+            .psql("SHOW server_version")
+            .map_err(|e| Failure::Failed(e.to_string()))?;
+        extra.push_str(&format!(
+            ",\"server\":\"throwaway {}\",\"data_dir\":\"{}\"",
+            version.trim(),
+            server.data_dir().display()
+        ));
+    }
+    Ok((measured, extra))
 }
 
-fn fresh(n: i64, conninfo: &str) -> Res<(Measured, String)> {
+/// `Some(bin dir)` (`None` inside: found as the testing module does) for a throwaway
+/// conninfo, `None` for any other.
+fn throwaway_bin(conninfo: &str) -> Option<Option<PathBuf>> {
+    if conninfo == THROWAWAY {
+        return Some(None);
+    }
+    let bin = conninfo.strip_prefix(THROWAWAY)?.strip_prefix('=')?;
+    Some(Some(PathBuf::from(bin)))
+}
+
+/// A throwaway server of the programs in `bin` (or those the testing module finds).
+fn start(bin: Option<PathBuf>) -> Res<TestServer> {
+    let mut builder = TestServer::builder();
+    if let Some(bin) = bin {
+        builder = builder.bin_dir(bin);
+    }
+    builder.start().map_err(|e| Failure::Failed(e.to_string()))
+}
+
+/// `testserver-cached` / `testserver-initdb`: N throwaway servers started (the `initdb`
+/// cache used, or not) and dropped; one operation is a start (the drop is not timed).
+fn starts(n: i64, cached: bool, bin: Option<PathBuf>) -> Res<(Measured, String)> {
+    let builder = |bin: &Option<PathBuf>| {
+        let mut builder = TestServer::builder();
+        if let Some(bin) = bin {
+            builder = builder.bin_dir(bin);
+        }
+        if cached {
+            builder
+        } else {
+            builder.no_initdb_cache()
+        }
+    };
+    // The cache entry is made before the timed region (a miss is timed by neither).
+    let probe = builder(&bin)
+        .start()
+        .map_err(|e| Failure::Failed(e.to_string()))?;
+    let init = probe.init();
+    drop(probe);
+    let mut ops = Vec::with_capacity(capacity(n));
+    let mut untimed = std::time::Duration::ZERO;
+    let region = Region::start();
+    for _ in 0..n {
+        let a = Instant::now();
+        let server = builder(&bin)
+            .start()
+            .map_err(|e| Failure::Failed(e.to_string()))?;
+        ops.push(a.elapsed().as_secs_f64());
+        let b = Instant::now();
+        drop(server);
+        untimed += b.elapsed();
+    }
+    let measured = region.stop(ops, 0);
+    Ok((
+        measured,
+        format!(
+            ",\"init\":\"{init:?}\",\"drop_ms_total\":{:.1}",
+            untimed.as_secs_f64() * 1e3
+        ),
+    ))
+}
+
+/// The median of `values` (seconds), in microseconds.
+fn median_us(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).map_or(0.0, |v| v * 1e6)
+}
+
+fn fresh(n: i64, conninfo: &str, server: Option<&TestServer>) -> Res<(Measured, String)> {
     let built = Instant::now();
-    let template = Migrations::new(FAMILY)
-        .dir(migrations_dir())
-        .build_at(conninfo)?;
+    let migrations = Migrations::new(FAMILY).dir(migrations_dir());
+    let template = match server {
+        Some(server) => migrations.build(server)?,
+        None => migrations.build_at(conninfo)?,
+    };
     let build_ms = built.elapsed().as_secs_f64() * 1e3;
     let probe = template.fresh()?;
     let method = probe.clone_method();
     check(&mut connect(conninfo, probe.name())?)?;
     probe.remove()?;
     let mut ops = Vec::with_capacity(capacity(n));
+    let mut removes = Vec::with_capacity(capacity(n));
     let region = Region::start();
     for _ in 0..n {
         let a = Instant::now();
-        template.fresh()?.remove()?;
+        let db = template.fresh()?;
         ops.push(a.elapsed().as_secs_f64());
+        let b = Instant::now();
+        db.remove()?;
+        removes.push(b.elapsed().as_secs_f64());
     }
     let measured = region.stop(ops, 0);
     Ok((
         measured,
         format!(
-            ",\"template\":\"{}\",\"built_now\":{},\"build_ms\":{build_ms:.1},\"clone_method\":\"{method}\"",
+            ",\"remove_med_us\":{:.1},\"template\":\"{}\",\"built_now\":{},\"build_ms\":{build_ms:.1},\"clone_method\":\"{method}\"",
+            median_us(&mut removes),
             template.name(),
             template.built_now()
         ),
@@ -121,28 +231,39 @@ fn migrate(n: i64, conninfo: &str) -> Res<(Measured, String)> {
     let files = migration_files()?;
     let db = format!("bench_testdb_pgcluster_{}", std::process::id());
     let mut admin = connect(conninfo, "postgres")?;
-    let once = |admin: &mut Connection, verify: bool| -> Res<()> {
+    // The time until the database is ready for a test (made and migrated).
+    let once = |admin: &mut Connection, verify: bool| -> Res<f64> {
+        let a = Instant::now();
         admin.simple_query(&format!("CREATE DATABASE {db}"))?;
         let mut conn = connect(conninfo, &db)?;
         for file in &files {
             conn.simple_query(file)?;
         }
+        let ready = a.elapsed().as_secs_f64();
         if verify {
             check(&mut conn)?;
         }
         conn.close();
         admin.simple_query(&format!("DROP DATABASE {db}"))?;
-        Ok(())
+        Ok(ready)
     };
     once(&mut admin, true)?;
     let mut ops = Vec::with_capacity(capacity(n));
+    let mut readies = Vec::with_capacity(capacity(n));
     let region = Region::start();
     for _ in 0..n {
         let a = Instant::now();
-        once(&mut admin, false)?;
+        readies.push(once(&mut admin, false)?);
         ops.push(a.elapsed().as_secs_f64());
     }
     let measured = region.stop(ops, 0);
     admin.close();
-    Ok((measured, format!(",\"files\":{}", files.len())))
+    Ok((
+        measured,
+        format!(
+            ",\"ready_med_us\":{:.1},\"files\":{}",
+            median_us(&mut readies),
+            files.len()
+        ),
+    ))
 }

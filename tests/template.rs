@@ -64,8 +64,17 @@ fn conninfo(server: &TestServer) -> String {
 }
 
 /// `pg_database` as (name → oid, xmin, datistemplate, datallowconn): a row changed in any
-/// way gets a new xmin.
+/// way gets a new xmin. Without this process's clones made ahead (`..._ready`), which the
+/// templates of other tests make and drop in the background.
 fn databases(server: &TestServer) -> BTreeMap<String, String> {
+    all_databases(server)
+        .into_iter()
+        .filter(|(name, _)| !is_ready_clone(name))
+        .collect()
+}
+
+/// `pg_database` as [`databases`] shows it, with the clones made ahead.
+fn all_databases(server: &TestServer) -> BTreeMap<String, String> {
     server
         .psql("SELECT datname, oid || ',' || xmin || ',' || datistemplate || ',' || datallowconn FROM pg_database")
         .expect("psql")
@@ -75,6 +84,47 @@ fn databases(server: &TestServer) -> BTreeMap<String, String> {
             (name.to_owned(), rest.to_owned())
         })
         .collect()
+}
+
+/// Whether `name` is one of this process's clones made ahead:
+/// `pgcluster_db_<pid>_<n>_<family>_ready`.
+fn is_ready_clone(name: &str) -> bool {
+    name.strip_prefix(&format!("{FRESH_PREFIX}{}_", std::process::id()))
+        .is_some_and(|rest| rest.ends_with("_ready"))
+}
+
+/// This process's clones made ahead for `family`, as (name → oid).
+fn ready_clones(server: &TestServer, family: &str) -> BTreeMap<String, String> {
+    all_databases(server)
+        .into_iter()
+        .filter(|(name, _)| is_ready_clone(name) && name.ends_with(&format!("_{family}_ready")))
+        .map(|(name, row)| {
+            let oid = row.split(',').next().expect("oid").to_owned();
+            (name, oid)
+        })
+        .collect()
+}
+
+/// Waits (up to a minute: the clones are made in the background on a busy machine) until
+/// `family` has `n` clones made ahead; them.
+fn wait_for_ready(server: &TestServer, family: &str, n: usize) -> BTreeMap<String, String> {
+    let started = Instant::now();
+    loop {
+        let ready = ready_clones(server, family);
+        if ready.len() == n || started.elapsed() > Duration::from_secs(60) {
+            return ready;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The oid of database `name`.
+fn oid(server: &TestServer, name: &str) -> String {
+    all_databases(server)
+        .get(name)
+        .and_then(|row| row.split(',').next())
+        .unwrap_or_else(|| panic!("{name} exists"))
+        .to_owned()
 }
 
 /// The databases whose names start with `prefix`.
@@ -298,17 +348,20 @@ fn concurrent_builders_in_processes_build_once() {
 
 #[test]
 fn templates_of_old_keys_are_swept_and_nothing_else_is_touched() {
+    // No clones made ahead: the rows compared are all the test's own doing.
     let _lock = alone();
     let server = server();
     let v1 = Migrations::new("sweep")
         .dir(migrations_dir())
         .setup("1", |_| Ok(()))
+        .ready(0)
         .build(server)
         .expect("v1 builds");
     assert!(v1.built_now());
     let reused = Migrations::new("sweep")
         .dir(migrations_dir())
         .setup("1", |_| Ok(()))
+        .ready(0)
         .build(server)
         .expect("v1 again");
     assert!(!reused.built_now());
@@ -328,6 +381,7 @@ fn templates_of_old_keys_are_swept_and_nothing_else_is_touched() {
     }
     let other = Migrations::new("sweep_other")
         .dir(migrations_dir())
+        .ready(0)
         .build(server)
         .expect("other family builds");
     let fresh = v1.fresh().expect("a fresh database of v1");
@@ -336,6 +390,7 @@ fn templates_of_old_keys_are_swept_and_nothing_else_is_touched() {
     let v2 = Migrations::new("sweep")
         .dir(migrations_dir())
         .setup("2", |_| Ok(()))
+        .ready(0)
         .build(server)
         .expect("v2 builds");
     assert!(v2.built_now());
@@ -439,6 +494,69 @@ fn a_hundred_tests_on_eight_threads_each_get_a_fresh_database() {
     assert_eq!(databases(server), before, "nothing left, nothing touched");
     // Not even a retried 55006: the server logged none while the clones ran.
     assert_eq!(busy_errors(server, log_start), 0);
+}
+
+#[test]
+fn clones_made_ahead_are_renamed_into_place_one_per_test() {
+    let _lock = shared();
+    let server = server();
+    let template = Migrations::new("ahead")
+        .dir(migrations_dir())
+        .setup("1", |conn| {
+            conn.simple_query("INSERT INTO users (name) VALUES ('admin')")?;
+            Ok(())
+        })
+        .ready(2)
+        .build(server)
+        .expect("template builds");
+    let ready = wait_for_ready(server, "ahead", 2);
+    assert_eq!(ready.len(), 2, "{ready:?}");
+    // Two tests take them: each gets one of them, renamed (a rename keeps the oid; a clone
+    // would have a new one), under its own name.
+    let (a, b) = (template.fresh().expect("a"), template.fresh().expect("b"));
+    let (oid_a, oid_b) = (oid(server, a.name()), oid(server, b.name()));
+    assert_ne!(oid_a, oid_b);
+    let oids: BTreeSet<&String> = ready.values().collect();
+    assert!(oids.contains(&oid_a) && oids.contains(&oid_b), "{ready:?}");
+    assert!(a.name().ends_with("_into_place_one_per_test"), "{a:?}");
+    let now = all_databases(server);
+    for name in ready.keys() {
+        assert!(!now.contains_key(name), "{name} renamed");
+    }
+    // Each holds the template's content, and is its test's alone.
+    assert_eq!(users(&template).len(), 1);
+    let mut conn = a.connect().expect("connects");
+    conn.simple_query("INSERT INTO users (name) VALUES ('only in a')")
+        .expect("insert");
+    conn.close();
+    let names = |db: &pgcluster::testing::FreshDatabase| {
+        let mut conn = db.connect().expect("connects");
+        let rows = conn
+            .query("SELECT name FROM users ORDER BY id", &[])
+            .expect("query")
+            .rows;
+        conn.close();
+        rows.into_iter()
+            .map(|r| r[0].clone().expect("not null"))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(names(&a), ["admin", "only in a"]);
+    assert_eq!(names(&b), ["admin"]);
+    // Dropped like any fresh database; the store is made full again, with new clones.
+    let (name_a, name_b) = (a.name().to_owned(), b.name().to_owned());
+    a.remove().expect("a dropped");
+    drop(b);
+    assert!(!exists(server, &name_a) && !exists(server, &name_b));
+    let refilled = wait_for_ready(server, "ahead", 2);
+    assert_eq!(refilled.len(), 2, "{refilled:?}");
+    assert!(
+        refilled.keys().all(|n| !ready.contains_key(n)),
+        "{refilled:?}"
+    );
+    // The last handle gone, no clone made ahead is left.
+    drop(template);
+    let left = wait_for_ready(server, "ahead", 0);
+    assert_eq!(left, BTreeMap::new());
 }
 
 #[test]
@@ -549,8 +667,10 @@ fn a_panicking_tests_database_is_kept() {
 fn a_busy_template_is_reported_with_its_sessions() {
     let _lock = alone();
     let server = server();
+    // No clone made ahead: each `fresh` clones the template.
     let template = Migrations::new("busy")
         .dir(migrations_dir())
+        .ready(0)
         .build(server)
         .expect("template builds");
     let mut before = databases(server);

@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use super::owner::Owner;
+use super::ready;
 use super::template::{CloneMethod, Shared, Template, TemplateError};
 use crate::blocking::Connection;
 use crate::Error;
@@ -61,9 +62,17 @@ pub struct FreshDatabase {
 impl Template {
     /// A new database cloned from the template for the calling test, named
     /// `pgcluster_db_<pid>_<n>_<thread name>`; see [`FreshDatabase`].
+    ///
+    /// When a clone [made ahead](super::Migrations::ready) is ready, it is renamed to that
+    /// name (no file is copied: milliseconds), and another one is made in the background;
+    /// otherwise the template is cloned now.
     pub fn fresh(&self) -> Result<FreshDatabase, TemplateError> {
         let name = fresh_name();
-        let method = self.shared.clone_to(&name, Owner::current())?;
+        let method = match self.shared.take_ready(&name) {
+            Some(method) => method,
+            None => self.shared.clone_to(&name, Owner::current())?,
+        };
+        ready::refill(&self.shared);
         Ok(FreshDatabase::new(Arc::clone(&self.shared), name, method))
     }
 
@@ -186,10 +195,15 @@ fn kept_message(uri: &str) -> String {
 
 /// A new name for a fresh database of this process and thread.
 pub(super) fn fresh_name() -> String {
+    let thread = std::thread::current();
+    fresh_name_with(thread.name().unwrap_or("thread"))
+}
+
+/// A new name for a database of this process, ending in `tail` (made of `a-z0-9_`).
+pub(super) fn fresh_name_with(tail: &str) -> String {
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    let thread = std::thread::current();
-    name_for(std::process::id(), n, thread.name().unwrap_or("thread"))
+    name_for(std::process::id(), n, tail)
 }
 
 /// `pgcluster_db_<pid>_<n>_<thread>`, the thread name made of `a-z0-9_` and cut from the

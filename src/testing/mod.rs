@@ -90,6 +90,7 @@ mod initdb_cache;
 mod leftovers;
 mod os;
 mod owner;
+mod ready;
 mod sweep;
 mod template;
 mod tls;
@@ -117,7 +118,7 @@ use os::{
 pub use sweep::sweep_servers;
 pub use template::{
     CloneMethod, Migrations, Session, SetupError, Template, TemplateError, BUILDING_PREFIX,
-    MAX_FAMILY_LEN, TEMPLATE_PREFIX,
+    DEFAULT_READY, MAX_FAMILY_LEN, TEMPLATE_PREFIX,
 };
 pub use tls::{CertPair, KeyKind, TestCerts};
 

@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 
 use super::config::percent_encode;
 use super::owner::Owner;
+use super::ready::{self, Ready};
 use super::uri::libpq_url_parts;
 use super::{hex, TestServer, SUPERUSER};
 use crate::blocking::Connection;
@@ -36,6 +37,8 @@ const BUSY_ATTEMPTS: u32 = 3;
 const BUSY_BACKOFF: Duration = Duration::from_millis(50);
 /// Idle administration sessions a template keeps for its clones and drops.
 const POOL_SIZE: usize = 4;
+/// Clones made ahead for a template on a [`TestServer`] (see [`Migrations::ready`]).
+pub const DEFAULT_READY: usize = 2;
 
 /// The boxed error a setup closure returns (anything `?` takes).
 pub type SetupError = Box<dyn std::error::Error + Send + Sync>;
@@ -236,6 +239,7 @@ pub struct Migrations {
     family: String,
     dir: Option<PathBuf>,
     setup: Option<(String, Arc<SetupFn>)>,
+    ready: Option<usize>,
 }
 
 impl fmt::Debug for Migrations {
@@ -244,6 +248,7 @@ impl fmt::Debug for Migrations {
             .field("family", &self.family)
             .field("dir", &self.dir)
             .field("setup_version", &self.setup.as_ref().map(|(v, _)| v))
+            .field("ready", &self.ready)
             .finish()
     }
 }
@@ -256,7 +261,20 @@ impl Migrations {
             family: family.to_owned(),
             dir: None,
             setup: None,
+            ready: None,
         }
+    }
+
+    /// Keeps `n` clones of the template made ahead, in the background, so that
+    /// [`Template::fresh`] is a rename (see [`Template::fresh`]). The default is
+    /// [`DEFAULT_READY`] for a template on a [`TestServer`], whose clones all go with the
+    /// server when the process ends, and 0 for [`build_at`](Self::build_at) and
+    /// [`build_with`](Self::build_with): on a server that outlives the process, clones
+    /// still unused when it exits stay until a later run sweeps them (their owner is gone
+    /// by then). Not part of the key.
+    pub fn ready(mut self, n: usize) -> Self {
+        self.ready = Some(n);
+        self
     }
 
     /// Applies the `.sql` files of `dir` (not its subdirectories), in byte order of their
@@ -337,6 +355,7 @@ impl Migrations {
                 source,
             })?;
         let server_version = server_version(&mut admin)?;
+        let throwaway = target.throwaway;
         let mut shared = Shared {
             name: format!("{TEMPLATE_PREFIX}{}_{hash}", self.family),
             key: key.clone(),
@@ -344,6 +363,10 @@ impl Migrations {
             migrations: self.clone(),
             pool: Mutex::new(Vec::new()),
             clone_unsupported: AtomicBool::new(false),
+            ready: Ready::new(
+                self.ready
+                    .unwrap_or(if throwaway { DEFAULT_READY } else { 0 }),
+            ),
             server_version,
             built_now: false,
         };
@@ -352,9 +375,9 @@ impl Migrations {
         // reports it).
         let _ = shared.sweep_gone(&mut admin);
         shared.put_back(admin);
-        Ok(Template {
-            shared: Arc::new(shared),
-        })
+        let shared = Arc::new(shared);
+        ready::refill(&shared);
+        Ok(Template { shared })
     }
 
     /// The `.sql` files of the directory, sorted by name, with their contents.
@@ -503,6 +526,8 @@ pub(super) struct Target {
     uri_base: String,
     /// `?key=value&...` of the settings passed on, or empty.
     uri_query: String,
+    /// Whether it is a [`TestServer`] (gone with the process that started it).
+    throwaway: bool,
 }
 
 impl Target {
@@ -527,6 +552,7 @@ impl Target {
                 server.port()
             ),
             uri_query: String::new(),
+            throwaway: true,
         }
     }
 
@@ -551,6 +577,7 @@ impl Target {
             env,
             uri_base,
             uri_query,
+            throwaway: false,
         })
     }
 
@@ -581,8 +608,20 @@ pub(super) struct Shared {
     pool: Mutex<Vec<Connection>>,
     /// Set once `file_copy_method = clone` failed on this server.
     clone_unsupported: AtomicBool,
+    /// Clones made ahead.
+    ready: Ready,
     server_version: u32,
     built_now: bool,
+}
+
+impl Drop for Shared {
+    /// Drops the clones made ahead that no test took (the last handle of a template that
+    /// is not in a `static` is gone).
+    fn drop(&mut self) {
+        for name in self.ready.take_all() {
+            let _ = self.drop_fresh(&name);
+        }
+    }
 }
 
 impl Shared {
@@ -828,12 +867,58 @@ impl Shared {
         owner: Option<&Owner>,
     ) -> Result<CloneMethod, TemplateError> {
         let method = self.clone_unrecorded(name)?;
+        self.recorded(name, owner)?;
+        Ok(method)
+    }
+
+    /// Clones the template into `name` for the [ready store](super::ready), recorded as
+    /// this process's; unlike [`clone_to`](Self::clone_to), never rebuilds a template that
+    /// was swept (the process that swept it has newer migrations).
+    pub(super) fn clone_ready(&self, name: &str) -> Result<CloneMethod, TemplateError> {
+        let method = self.with_admin(|admin| self.clone_once(admin, name))?;
+        self.recorded(name, Owner::current())?;
+        Ok(method)
+    }
+
+    /// Records `owner` as the owner of the new database `name`, or drops it.
+    fn recorded(&self, name: &str, owner: Option<&Owner>) -> Result<(), TemplateError> {
         self.with_admin(|admin| {
             self.record_owner(admin, name, owner).inspect_err(|_| {
                 let _ = self.drop_database(admin, name);
             })
-        })?;
-        Ok(method)
+        })
+    }
+
+    /// Hands the ready clone `ready` out as `name` (a rename: no file is copied); `None`
+    /// when none was ready (or the rename failed: that clone is dropped).
+    pub(super) fn take_ready(&self, name: &str) -> Option<CloneMethod> {
+        let (ready, method) = self.ready.take()?;
+        let sql = format!(
+            "ALTER DATABASE {} RENAME TO {}",
+            quote_ident(&ready),
+            quote_ident(name)
+        );
+        let action = format!("rename database \"{ready}\" to \"{name}\"");
+        let renamed = self.with_admin(|admin| {
+            self.busy_retry(admin, &ready, |admin| execute(admin, &sql, &action))
+        });
+        match renamed {
+            Ok(()) => Some(method),
+            Err(_) => {
+                let _ = self.drop_fresh(&ready);
+                None
+            }
+        }
+    }
+
+    /// The template's family.
+    pub(super) fn family(&self) -> &str {
+        &self.migrations.family
+    }
+
+    /// The clones made ahead.
+    pub(super) fn ready(&self) -> &Ready {
+        &self.ready
     }
 
     fn clone_unrecorded(&self, name: &str) -> Result<CloneMethod, TemplateError> {

@@ -192,6 +192,13 @@ pub enum Error {
         /// The error's text.
         message: String,
     },
+    /// A statement sent with pgcluster's own client (creating the test roles) failed.
+    Sql {
+        /// What was being done, e.g. `create the test roles`.
+        action: &'static str,
+        /// The client's or the server's error.
+        message: String,
+    },
 }
 
 impl fmt::Display for Error {
@@ -228,6 +235,7 @@ impl fmt::Display for Error {
             Self::Random { message } => {
                 write!(f, "cannot make a random password for the server: {message}")
             }
+            Self::Sql { action, message } => write!(f, "cannot {action}: {message}"),
         }
     }
 }
@@ -257,6 +265,10 @@ impl Error {
             },
             Self::PortsInUse { log } => Self::PortsInUse {
                 log: mask(&log, secret),
+            },
+            Self::Sql { action, message } => Self::Sql {
+                action,
+                message: mask(&message, secret),
             },
             other => other,
         }
@@ -441,6 +453,8 @@ impl Builder {
             "-E",
             "UTF8",
             "--locale=C",
+            // 1 MB of WAL to copy for each server instead of 16.
+            "--wal-segsize=1",
         ]
         .map(OsString::from)
         .to_vec();
@@ -459,7 +473,7 @@ impl Builder {
         server.first_start(&self)?;
         let roles = roles_sql(os_user_name().as_deref(), server.password());
         server
-            .psql(&roles)
+            .execute("create the test roles", &roles)
             .map_err(|e| e.masking(server.password()))?;
         Ok(server)
     }
@@ -751,6 +765,21 @@ impl TestServer {
             .wait_with_output()
             .map_err(|e| Error::io("run", &psql, &e))?;
         checked("psql", output, String::new())
+    }
+
+    /// Runs `sql` (one or more statements) in database `postgres` as the superuser over the
+    /// socket, with pgcluster's own client (no `psql` process to start).
+    fn execute(&self, action: &'static str, sql: &str) -> Result<(), Error> {
+        let failed = |e: crate::Error| Error::Sql {
+            action,
+            message: e.to_string(),
+        };
+        let mut conn = template::Target::of(self)
+            .connect("postgres")
+            .map_err(failed)?;
+        let result = conn.simple_query(sql).map(drop);
+        conn.close();
+        result.map_err(failed)
     }
 
     /// Starts the server again after [`stop`](Self::stop), on the same port and directories,
@@ -1110,6 +1139,23 @@ mod tests {
             ports.to_string(),
             "the server found its port taken by another process 5 times in a row; \
              last server log:\nLOG:  could not bind"
+        );
+        let sql = Error::Sql {
+            action: "create the test roles",
+            message: "role \"x\" already exists".into(),
+        };
+        assert_eq!(
+            sql.to_string(),
+            "cannot create the test roles: role \"x\" already exists"
+        );
+        assert_eq!(
+            Error::Sql {
+                action: "a",
+                message: "pw 0123".into()
+            }
+            .masking("0123")
+            .to_string(),
+            "cannot a: pw ********"
         );
         let random = Error::Random {
             message: "cannot open /dev/urandom: No such file or directory (os error 2)".into(),

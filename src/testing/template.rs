@@ -531,7 +531,8 @@ pub(super) struct Target {
 }
 
 impl Target {
-    fn of(server: &TestServer) -> Self {
+    /// The server's socket, as the superuser.
+    pub(super) fn of(server: &TestServer) -> Self {
         let sock = server.socket_dir().display().to_string();
         let mut config = Config::default();
         for (key, value) in [

@@ -304,14 +304,6 @@ impl From<tokio::net::UnixStream> for Stream {
     }
 }
 
-/// A tokio TCP socket as a stream (tests).
-#[cfg(all(test, feature = "async"))]
-impl From<tokio::net::TcpStream> for Stream {
-    fn from(s: tokio::net::TcpStream) -> Self {
-        Self::new(Socket::Async(crate::driver::tokio::Socket::Tcp(s)))
-    }
-}
-
 /// A std Unix socket as a stream of the blocking driver (tests).
 #[cfg(all(test, feature = "blocking", unix))]
 impl From<std::os::unix::net::UnixStream> for Stream {

@@ -250,27 +250,20 @@ fn write_error(e: &io::Error) -> Error {
     Error::io("write the COPY data", e)
 }
 
-// The scripted peer and the reader that fails are tokio's (`copy_in_from` takes an
-// `AsyncRead`): these tests need the async driver.
-#[cfg(all(test, feature = "async"))]
+// The scripted peer answers from its own thread, so the test runs on either driver; the
+// reader that fails is the one each driver's API takes (std's, or tokio's).
+#[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transport::Stream;
+    use crate::connection::tests::{connected, each_driver, msg};
+    use crate::driver::Kind;
     use pgcluster_protocol::frame::FrameReader;
     use pgcluster_protocol::limits::Limits;
-    use std::pin::Pin;
-    use std::task::{Context, Poll};
-    use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadBuf};
-    use tokio::net::UnixStream;
-
-    use crate::connection::tests::msg;
+    use std::io::{Read as _, Write as _};
+    use std::os::unix::net::UnixStream;
 
     /// Reads frames from the client until one with `tag`; returns them all.
-    async fn read_until(
-        peer: &mut UnixStream,
-        reader: &mut FrameReader,
-        tag: u8,
-    ) -> Vec<(u8, Vec<u8>)> {
+    fn read_until(peer: &mut UnixStream, reader: &mut FrameReader, tag: u8) -> Vec<(u8, Vec<u8>)> {
         let mut frames = Vec::new();
         loop {
             while let Some(frame) = reader.next_frame().unwrap() {
@@ -280,80 +273,99 @@ mod tests {
                     return frames;
                 }
             }
-            let n = peer.read(reader.spare()).await.unwrap();
+            let n = peer.read(reader.spare()).unwrap();
             assert_ne!(n, 0);
             reader.commit(n);
         }
     }
 
+    /// The peer's socket again, and the messages it read.
+    type Served = (UnixStream, Vec<(u8, Vec<u8>)>);
+
+    /// The server's side of one COPY FROM STDIN, on its own thread: reads the query,
+    /// answers CopyInResponse, reads until `last` (CopyDone or CopyFail) and answers
+    /// `reply`. Returns the peer and the messages after the query.
+    fn serve_copy_in(
+        mut peer: UnixStream,
+        last: u8,
+        reply: Vec<u8>,
+    ) -> std::thread::JoinHandle<Served> {
+        std::thread::spawn(move || {
+            // No startup packet here: the frontend's messages all have a tag, so the
+            // fake server reads them with a FrameReader.
+            let mut theirs = FrameReader::new(Limits::default());
+            let got = read_until(&mut peer, &mut theirs, b'Q');
+            assert_eq!(got, vec![(b'Q', b"COPY t FROM STDIN\0".to_vec())]);
+            peer.write_all(&msg(b'G', &[0, 0, 0])).unwrap();
+            let got = read_until(&mut peer, &mut theirs, last);
+            peer.write_all(&reply).unwrap();
+            (peer, got)
+        })
+    }
+
     /// A reader that fails once its bytes are read.
     struct Failing(&'static [u8]);
 
+    impl Failing {
+        fn read_some(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.0.is_empty() {
+                return Err(io::Error::other("gone\0away"));
+            }
+            let n = self.0.len().min(buf.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    impl io::Read for Failing {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            self.read_some(buf)
+        }
+    }
+
+    #[cfg(feature = "async")]
     impl AsyncRead for Failing {
         fn poll_read(
-            self: Pin<&mut Self>,
-            _cx: &mut Context<'_>,
-            buf: &mut ReadBuf<'_>,
-        ) -> Poll<io::Result<()>> {
-            let this = self.get_mut();
-            if this.0.is_empty() {
-                return Poll::Ready(Err(io::Error::other("gone\0away")));
-            }
-            let n = this.0.len().min(buf.remaining());
-            buf.put_slice(&this.0[..n]);
-            this.0 = &this.0[n..];
-            Poll::Ready(Ok(()))
+            self: std::pin::Pin<&mut Self>,
+            _cx: &mut std::task::Context<'_>,
+            buf: &mut tokio::io::ReadBuf<'_>,
+        ) -> std::task::Poll<io::Result<()>> {
+            let n = self.get_mut().read_some(buf.initialize_unfilled())?;
+            buf.advance(n);
+            std::task::Poll::Ready(Ok(()))
         }
     }
 
     #[test]
     fn copy_in_sends_chunks_then_done_or_fail() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let (a, mut peer) = UnixStream::pair().unwrap();
-            let mut conn = Connection::from_parts(
-                Stream::from(a),
-                FrameReader::new(Limits::default()),
-                crate::connection::tests::ready(),
-            );
-            // No startup packet here: the frontend's messages all have a tag, so the
-            // fake server reads them with a FrameReader.
-            let mut theirs = FrameReader::new(Limits::default());
+        each_driver(|kind| async move {
+            let (mut conn, peer) = connected(kind);
             let data = vec![b'x'; CHUNK + 10];
-            let server = async {
-                let got = read_until(&mut peer, &mut theirs, b'Q').await;
-                assert_eq!(got, vec![(b'Q', b"COPY t FROM STDIN\0".to_vec())]);
-                peer.write_all(&msg(b'G', &[0, 0, 0])).await.unwrap();
-                let got = read_until(&mut peer, &mut theirs, b'c').await;
-                let mut reply = msg(b'C', b"COPY 1\0");
-                reply.extend(msg(b'Z', b"I"));
-                peer.write_all(&reply).await.unwrap();
-                got
-            };
-            let (result, got) = tokio::join!(conn.copy_in("COPY t FROM STDIN", &data), server);
+            let mut reply = msg(b'C', b"COPY 1\0");
+            reply.extend(msg(b'Z', b"I"));
+            let server = serve_copy_in(peer, b'c', reply);
+            let result = conn.copy_in("COPY t FROM STDIN", &data).await;
+            let (peer, got) = server.join().unwrap();
             assert_eq!(result.unwrap().tag, "COPY 1");
             let sizes: Vec<(u8, usize)> = got.iter().map(|(t, b)| (*t, b.len())).collect();
             assert_eq!(sizes, vec![(b'd', CHUNK), (b'd', 10), (b'c', 0)]);
 
-            let server = async {
-                read_until(&mut peer, &mut theirs, b'Q').await;
-                peer.write_all(&msg(b'G', &[0, 0, 0])).await.unwrap();
-                let got = read_until(&mut peer, &mut theirs, b'f').await;
-                let mut reply = msg(
-                    b'E',
-                    b"SERROR\0VERROR\0C57014\0MCOPY from stdin failed: x\0\0",
-                );
-                reply.extend(msg(b'Z', b"I"));
-                peer.write_all(&reply).await.unwrap();
-                got
-            };
-            let (result, got) = tokio::join!(
-                conn.copy_in_from("COPY t FROM STDIN", Failing(b"ab")),
-                server
+            let mut reply = msg(
+                b'E',
+                b"SERROR\0VERROR\0C57014\0MCOPY from stdin failed: x\0\0",
             );
+            reply.extend(msg(b'Z', b"I"));
+            let server = serve_copy_in(peer, b'f', reply);
+            let mut failing = Failing(b"ab");
+            let source = match kind {
+                #[cfg(feature = "blocking")]
+                Kind::Blocking => Source::Std(&mut failing),
+                #[cfg(feature = "async")]
+                Kind::Async => Source::Async(&mut failing),
+            };
+            let result = conn.copy_in_with("COPY t FROM STDIN", source).await;
+            let (_peer, got) = server.join().unwrap();
             assert!(result.is_err());
             assert_eq!(
                 got,

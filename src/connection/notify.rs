@@ -110,32 +110,19 @@ impl Connection {
     }
 }
 
-// The peer writes between the connection's waits, on one thread: tokio's driver only.
-#[cfg(all(test, feature = "async"))]
+// The peer writes between the connection's waits, on the test's thread, each write before
+// the wait that reads it (the socket's buffer holds it): so on either driver.
+#[cfg(test)]
 mod tests {
     use super::*;
+    use crate::connection::tests::{connected, each_driver, msg};
     use crate::io_text::SERVER_CLOSED;
-    use crate::transport::Stream;
-    use pgcluster_protocol::frame::FrameReader;
-    use pgcluster_protocol::limits::Limits;
-    use tokio::io::AsyncWriteExt;
-    use tokio::net::UnixStream;
-
-    use crate::connection::tests::msg;
+    use std::io::Write;
 
     #[test]
     fn notices_kept_then_notification_then_fatal_and_close() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let (a, mut b) = UnixStream::pair().unwrap();
-            let mut conn = Connection::from_parts(
-                Stream::from(a),
-                FrameReader::new(Limits::default()),
-                crate::connection::tests::ready(),
-            );
+        each_driver(|kind| async move {
+            let (mut conn, mut b) = connected(kind);
             assert_eq!(conn.wait_for_notification(Duration::ZERO).await, Ok(None));
             let mut bytes = msg(b'N', b"SNOTICE\0VNOTICE\0C00000\0Mhello\0\0");
             bytes.extend(msg(b'S', b"TimeZone\0UTC\0"));
@@ -143,7 +130,7 @@ mod tests {
             // Half of a second notification: kept for the next call.
             let second = msg(b'A', b"\0\0\0\x0achan\0\0");
             bytes.extend_from_slice(&second[..3]);
-            b.write_all(&bytes).await.unwrap();
+            b.write_all(&bytes).unwrap();
             let n = conn
                 .wait_for_notification(Duration::from_secs(60))
                 .await
@@ -156,7 +143,7 @@ mod tests {
             assert_eq!(conn.take_notices()[0].message.as_deref(), Some("hello"));
             assert_eq!(conn.parameter("TimeZone"), Some("UTC"));
             assert_eq!(conn.wait_for_notification(Duration::ZERO).await, Ok(None));
-            b.write_all(&second[3..]).await.unwrap();
+            b.write_all(&second[3..]).unwrap();
             let n = conn
                 .wait_for_notification(Duration::from_secs(60))
                 .await
@@ -168,7 +155,6 @@ mod tests {
                 b'E',
                 b"SFATAL\0VFATAL\0C57P01\0Mterminating connection due to administrator command\0\0",
             ))
-            .await
             .unwrap();
             drop(b);
             let Err(Error::Query(e)) = conn.wait_for_notification(Duration::from_secs(60)).await

@@ -1,9 +1,9 @@
 //! Fakes for the connection's unit tests (a startup's end, backend messages, a connection
 //! over a socket pair), and the tests of the query exchange against a scripted peer.
 //!
-//! The exchange tests run on the driver the build has: tokio's when `async` is on, else
-//! the std one. Their peer is a std socket that writes each reply before the query is
-//! sent (the socket's buffer holds it), so neither driver waits on the test's own thread.
+//! The exchange tests run on each driver the build has ([`each_driver`]). Their peer is a
+//! std socket that writes each reply before the query is sent (the socket's buffer holds
+//! it), so neither driver waits on the test's own thread.
 
 use pgcluster_protocol::frame::FrameReader;
 use pgcluster_protocol::limits::Limits;
@@ -13,6 +13,7 @@ use std::io::Write;
 use std::os::unix::net::UnixStream;
 
 use super::*;
+use crate::driver::Kind;
 use crate::error::Error;
 use crate::io_text::SERVER_CLOSED;
 use crate::transport::Stream;
@@ -53,54 +54,45 @@ pub(crate) fn msg(tag: u8, body: &[u8]) -> Vec<u8> {
     v
 }
 
-/// A connection just after startup on the build's driver, and the server's end of its
-/// socket. Called inside [`run`] (tokio registers the socket with the running runtime).
-fn connected() -> (Connection, UnixStream) {
+/// A connection just after startup on driver `kind`, and the server's end of its socket
+/// (a std socket, written to without blocking). Called inside [`Kind::run`] (tokio
+/// registers the socket with the running runtime).
+pub(crate) fn connected(kind: Kind) -> (Connection, UnixStream) {
     let (a, b) = UnixStream::pair().unwrap();
-    let conn = Connection::from_parts(stream(a), FrameReader::new(Limits::default()), ready());
+    let conn = Connection::from_parts(
+        stream(kind, a),
+        FrameReader::new(Limits::default()),
+        ready(),
+    );
     (conn, b)
 }
 
-/// The client's end of the socket pair on tokio's driver.
-#[cfg(feature = "async")]
-fn stream(a: UnixStream) -> Stream {
-    a.set_nonblocking(true).unwrap();
-    Stream::from(tokio::net::UnixStream::from_std(a).unwrap())
-}
-
-/// The client's end of the socket pair on the std driver.
-#[cfg(not(feature = "async"))]
-fn stream(a: UnixStream) -> Stream {
-    Stream::from(a)
-}
-
-/// Drives a test on the build's driver: a current-thread tokio runtime, or (without
-/// `async`) the std driver's thread-park executor.
-fn run<T>(test: impl Future<Output = T>) -> T {
-    #[cfg(feature = "async")]
-    {
-        rt().block_on(test)
-    }
-    #[cfg(not(feature = "async"))]
-    {
-        crate::driver::block_on(test)
+/// The client's end of a socket pair on driver `kind`.
+fn stream(kind: Kind, a: UnixStream) -> Stream {
+    match kind {
+        #[cfg(feature = "blocking")]
+        Kind::Blocking => Stream::from(a),
+        #[cfg(feature = "async")]
+        Kind::Async => {
+            a.set_nonblocking(true).unwrap();
+            Stream::from(tokio::net::UnixStream::from_std(a).unwrap())
+        }
     }
 }
 
-#[cfg(feature = "async")]
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("test runtime")
+/// Runs `test` on each driver of the build, as that driver's API runs it.
+pub(crate) fn each_driver<F: Future<Output = ()>>(test: impl Fn(Kind) -> F) {
+    for kind in Kind::all() {
+        kind.run(test(kind));
+    }
 }
 
 // Dropping a query half way needs a timer that can drop the future: tokio's.
 #[cfg(feature = "async")]
 #[test]
 fn a_query_dropped_half_way_breaks_the_connection() {
-    rt().block_on(async {
-        let (mut conn, _b) = connected();
+    Kind::Async.run(async {
+        let (mut conn, _b) = connected(Kind::Async);
         // The peer never answers: the query is still waiting when the timeout drops it.
         let cancelled =
             tokio::time::timeout(std::time::Duration::ZERO, conn.simple_query("select 1")).await;
@@ -113,8 +105,8 @@ fn a_query_dropped_half_way_breaks_the_connection() {
 
 #[test]
 fn repr_state_and_parameters() {
-    run(async {
-        let (mut conn, _b) = connected();
+    each_driver(|kind| async move {
+        let (mut conn, _b) = connected(kind);
         conn.set_dsn("dbname=deploy_demo".into());
         let repr = conn.repr();
         let addr = format!("{:p}", &conn);
@@ -137,8 +129,8 @@ fn repr_state_and_parameters() {
 
 #[test]
 fn rows_nulls_notices_and_server_close_after_fatal() {
-    run(async {
-        let (mut conn, mut b) = connected();
+    each_driver(|kind| async move {
+        let (mut conn, mut b) = connected(kind);
         let mut reply = Vec::new();
         let mut t = vec![0, 1];
         t.extend_from_slice(b"x\0");
@@ -189,8 +181,8 @@ fn rows_nulls_notices_and_server_close_after_fatal() {
 
 #[test]
 fn lost_sync_breaks_and_bad_ready_for_query_ends_the_query() {
-    run(async {
-        let (mut conn, mut b) = connected();
+    each_driver(|kind| async move {
+        let (mut conn, mut b) = connected(kind);
         b.write_all(&msg(b'Z', b"II")).unwrap();
         let err = conn.simple_query("select 1").await.unwrap_err();
         assert_eq!(
@@ -216,8 +208,8 @@ fn lost_sync_breaks_and_bad_ready_for_query_ends_the_query() {
 
 #[test]
 fn unknown_message_keeps_the_connection_and_eof_appends_server_closed() {
-    run(async {
-        let (mut conn, mut b) = connected();
+    each_driver(|kind| async move {
+        let (mut conn, mut b) = connected(kind);
         let mut reply = msg(b'q', b"");
         reply.extend(msg(b'Z', b"I"));
         b.write_all(&reply).unwrap();

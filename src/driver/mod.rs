@@ -537,6 +537,35 @@ impl Remaining {
     }
 }
 
+/// For the tests that run on each driver the build has.
+#[cfg(test)]
+impl Kind {
+    /// Every driver of this build.
+    pub(crate) fn all() -> Vec<Self> {
+        vec![
+            #[cfg(feature = "blocking")]
+            Self::Blocking,
+            #[cfg(feature = "async")]
+            Self::Async,
+        ]
+    }
+
+    /// Runs `future` as this driver's API does: with [`block_on`] (no runtime), or on a
+    /// fresh current-thread tokio runtime.
+    pub(crate) fn run<T>(self, future: impl std::future::Future<Output = T>) -> T {
+        match self {
+            #[cfg(feature = "blocking")]
+            Self::Blocking => block_on(future),
+            #[cfg(feature = "async")]
+            Self::Async => ::tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a test runtime")
+                .block_on(future),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -658,17 +687,13 @@ mod tests {
     #[cfg(feature = "blocking")]
     #[test]
     fn blocking_sockets_through_the_seam() {
-        run_seam_checks(Kind::Blocking, block_on);
+        run_seam_checks(Kind::Blocking, |f| Kind::Blocking.run(f));
     }
 
     #[cfg(feature = "async")]
     #[test]
     fn tokio_sockets_through_the_seam() {
-        let rt = ::tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        run_seam_checks(Kind::Async, |f| rt.block_on(f));
+        run_seam_checks(Kind::Async, |f| Kind::Async.run(f));
     }
 
     type BoxedTest = std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>;

@@ -137,12 +137,34 @@ fn load_balance_hosts_keyword_uri_and_environment() {
 /// The later keywords render where libpq 18's `PQconndefaults` lists them.
 #[test]
 fn later_keywords_render_in_libpq_18_order() {
-    let c =
-        Config::parse("load_balance_hosts=random host=a,b target_session_attrs=standby").unwrap();
+    let c = Config::parse(
+        "sslkeylogfile=/tmp/k load_balance_hosts=random host=a,b target_session_attrs=standby",
+    )
+    .unwrap();
     assert_eq!(
         c.render_redacted(),
-        "host=a,b target_session_attrs=standby load_balance_hosts=random"
+        "host=a,b target_session_attrs=standby load_balance_hosts=random sslkeylogfile=/tmp/k"
     );
+}
+
+/// `sslkeylogfile` (libpq 18) is a keyword with no environment variable and no default;
+/// empty means none.
+#[cfg(feature = "tls")]
+#[test]
+fn sslkeylogfile_is_a_keyword_without_an_environment_variable() {
+    let file = |s: &str, e: &Env| resolve(s, e).unwrap().tls.key_log_file;
+    assert_eq!(file("", &env()), None);
+    assert_eq!(file("sslkeylogfile=''", &env()), None);
+    assert_eq!(
+        file("sslkeylogfile=/tmp/keys.log", &env()).as_deref(),
+        Some("/tmp/keys.log")
+    );
+    assert_eq!(
+        file("postgresql://h/db?sslkeylogfile=%2Ftmp%2Fk", &env()).as_deref(),
+        Some("/tmp/k")
+    );
+    let e = env().with("PGSSLKEYLOGFILE", "/tmp/keys.log");
+    assert_eq!(file("", &e), None);
 }
 
 /// `~` is `$HOME` when set and not empty (libpq 15+); an `Env` that fixes the home wins.

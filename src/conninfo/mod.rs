@@ -325,7 +325,8 @@ impl fmt::Debug for Env {
 /// libpq 13's connection keywords (`PQconninfoOptions` in fe-connect.c, in that order):
 /// keyword, environment variable, compiled-in default. Later ones are added where libpq 18
 /// lists them: `sslnegotiation` (PostgreSQL 17), `sslsni` (PostgreSQL 14), `require_auth`
-/// (PostgreSQL 16) and `load_balance_hosts` (PostgreSQL 16).
+/// (PostgreSQL 16), `load_balance_hosts` (PostgreSQL 16) and `sslkeylogfile` (PostgreSQL 18,
+/// no environment variable).
 pub(crate) const KEYWORDS: &[(&str, Option<&str>, Option<&str>)] = &[
     ("authtype", Some("PGAUTHTYPE"), Some("")),
     ("service", Some("PGSERVICE"), None),
@@ -383,6 +384,7 @@ pub(crate) const KEYWORDS: &[(&str, Option<&str>, Option<&str>)] = &[
         Some("PGLOADBALANCEHOSTS"),
         Some("disable"),
     ),
+    ("sslkeylogfile", None, None),
 ];
 
 /// libpq's `DEF_PGPORT_STR`.

@@ -219,6 +219,7 @@ fn tls_settings(
         sni: opts.get("sslsni").is_some_and(|v| v.starts_with('1')),
         home: ident.home().map(std::path::PathBuf::from),
         direct: opts.get("sslnegotiation").map(String::as_str) == Some("direct"),
+        key_log_file: non_empty("sslkeylogfile"),
     }
 }
 

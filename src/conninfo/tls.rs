@@ -1,6 +1,6 @@
 //! The TLS connection options as settings (`sslmode`, `sslrootcert`, `sslcert`, `sslkey`,
-//! `sslsni`, `ssl_min_protocol_version`, `ssl_max_protocol_version`, `sslnegotiation`),
-//! public as `pgcluster::tls::*`. They are plain values: the `tls` module builds the rustls
+//! `sslsni`, `ssl_min_protocol_version`, `ssl_max_protocol_version`, `sslnegotiation`,
+//! `sslkeylogfile`), public as `pgcluster::tls::*`. They are plain values: the `tls` module builds the rustls
 //! configuration from them ([`TlsSettings::check`], [`TlsSettings::client`]).
 
 use std::fmt;
@@ -134,6 +134,9 @@ pub struct TlsSettings {
     /// `sslnegotiation=direct` (PostgreSQL 17): start the TLS handshake at once, without
     /// SSLRequest. Needs `sslmode` `require` or stricter, and a server that supports it.
     pub direct: bool,
+    /// `sslkeylogfile` (libpq 18): the file each TLS secret is appended to (NSS key log
+    /// format), for decrypting a capture. No environment variable sets it.
+    pub key_log_file: Option<String>,
 }
 
 impl Default for TlsSettings {
@@ -148,6 +151,7 @@ impl Default for TlsSettings {
             max_version: None,
             home: None,
             direct: false,
+            key_log_file: None,
         }
     }
 }

@@ -13,6 +13,7 @@
 //! [`pgcluster_protocol::ssl`].
 
 mod cert;
+mod keylog;
 mod verify;
 
 use std::fmt;
@@ -554,6 +555,9 @@ impl TlsSettings {
                 })?,
         };
         config.enable_sni = self.sni;
+        if let Some(path) = self.key_log_file.as_deref().filter(|p| !p.is_empty()) {
+            config.key_log = Arc::new(keylog::KeyLogFile::new(path));
+        }
         // PostgreSQL 17 requires this ALPN protocol for direct TLS; older servers ignore it.
         config.alpn_protocols = vec![ALPN_POSTGRESQL.to_vec()];
         let server_name = ServerName::try_from(host.to_owned()).unwrap_or(ServerName::IpAddress(

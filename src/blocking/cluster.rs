@@ -288,6 +288,41 @@ impl Cluster {
         Ok(Connection::from_inner(conn))
     }
 
+    /// This cluster, recording instead of sending every statement that changes something
+    /// (`CREATE`, `DROP`, `ALTER DATABASE`): each call then returns as if
+    /// it had succeeded, and [`Self::take_planned`] gives what it would have run, and on
+    /// which maintenance database. Read-only lookups are still sent (they decide what
+    /// would run: whether a database exists, what `overwrite` copies, the server's
+    /// version).
+    ///
+    /// ```no_run
+    /// let cluster = pgcluster::blocking::get_cluster("pgsql:///deploy_demo")?.dry_run();
+    /// cluster.rename("deploy_demo_old", None)?;
+    /// let planned = cluster.take_planned();
+    /// assert_eq!(planned[0].database, "postgres");
+    /// assert_eq!(
+    ///     planned[0].sql,
+    ///     r#"ALTER DATABASE "deploy_demo" RENAME TO "deploy_demo_old";"#
+    /// );
+    /// # Ok::<(), pgcluster::Error>(())
+    /// ```
+    pub fn dry_run(self) -> Self {
+        Self {
+            inner: self.inner.dry_run(),
+        }
+    }
+
+    /// Whether this is a dry-run cluster ([`Self::dry_run`]).
+    pub fn is_dry_run(&self) -> bool {
+        self.inner.is_dry_run()
+    }
+
+    /// The statements a dry-run cluster recorded, oldest first, each once (empty for a
+    /// cluster that sends them).
+    pub fn take_planned(&self) -> Vec<cluster::PlannedStatement> {
+        self.inner.take_planned()
+    }
+
     /// Whether the server accepts connections, as libpq's `PQping` and `pg_isready` tell:
     /// a connection to the setting's database is opened and closed. A server that refuses
     /// with any error but "cannot connect now" (SQLSTATE 57P03) is up

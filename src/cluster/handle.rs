@@ -5,6 +5,7 @@
 
 use std::sync::{Arc, Mutex};
 
+use super::dry_run::Plan;
 use super::interrupt;
 use super::setting::Setting;
 use crate::connection::ParkedConnection;
@@ -51,4 +52,6 @@ pub struct Cluster {
     pub(super) warnings: Mutex<Vec<String>>,
     /// The statements under way, and whether an [`Interrupter`] stopped the work.
     pub(super) interrupt: Arc<interrupt::State>,
+    /// A dry run's statements, recorded instead of sent (`None`: statements are sent).
+    pub(super) plan: Option<Plan>,
 }

@@ -39,6 +39,7 @@
 //! `cluster.drop(name)` there would not compile, and a `cluster.clone()` would copy the
 //! pointer. (Searching the docs for `drop` or `clone` finds the methods.)
 
+mod dry_run;
 mod handle;
 mod interrupt;
 mod list;
@@ -54,6 +55,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 
 pub use crate::error::Ping;
+pub use dry_run::PlannedStatement;
 #[cfg(feature = "async")]
 pub use handle::Cluster;
 /// Without `async`, the cluster under [`crate::blocking::Cluster`] only.
@@ -161,6 +163,7 @@ impl Cluster {
             idle: Mutex::new(Vec::new()),
             warnings: Mutex::new(Vec::new()),
             interrupt: Arc::default(),
+            plan: None,
         }
     }
 
@@ -470,6 +473,10 @@ impl Cluster {
         if let Some(e) = options.and_then(|options| too_old(options, &conn)) {
             self.release(db, conn);
             return Err(e);
+        }
+        if self.planned(db, sql) {
+            self.release(db, conn);
+            return Ok(());
         }
         let Some(flight) = self.begin(mode, &conn) else {
             self.release(db, conn);

@@ -16,7 +16,8 @@ pub(crate) enum Verb<'a> {
     Overwrite { template: Option<&'a str> },
 }
 
-/// Whether `verb` may go on. Only a nameless verb (`name` is `None`) without `--yes`, with
+/// Whether `verb` may go on. Only a nameless verb (`name` is `None`) without `--yes` or
+/// `--dry-run` (which changes nothing), with
 /// a person at a terminal (stdin and stderr are terminals) and a setting that names its
 /// database, asks: `Drop database "deploy_demo" on 127.0.0.1:5432? [y/N] ` on stderr, and
 /// goes on only for `y` or `yes`. Otherwise nothing is asked and the answer is yes: a
@@ -28,7 +29,7 @@ pub(crate) fn go_ahead(
     yes: bool,
     verb: Verb<'_>,
 ) -> Result<bool, Error> {
-    if name.is_some() || yes || !on_terminal() {
+    if name.is_some() || yes || cluster.is_dry_run() || !on_terminal() {
         return Ok(true);
     }
     let Some(database) = cluster.named_database() else {

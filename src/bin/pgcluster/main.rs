@@ -13,6 +13,7 @@ mod cleanup;
 mod confirm;
 mod demo;
 mod dotenv;
+mod dry_run;
 mod escape;
 mod interrupt;
 mod json;
@@ -79,6 +80,13 @@ struct Cli {
     /// not even `true` or `false`: the exit status answers.
     #[arg(short, long, global = true)]
     quiet: bool,
+
+    /// Change nothing: print the statements that would run (`CREATE`, `DROP`, `ALTER
+    /// DATABASE`) and the maintenance database each runs on; only
+    /// read-only lookups are sent (whether a database exists, what `overwrite` copies, the
+    /// server's version). Nothing is asked. Not for `demo` and `template`.
+    #[arg(long, global = true)]
+    dry_run: bool,
 
     /// Results as JSON, one object per result on stdout (`list`: an array of objects),
     /// and an error as one object on stderr: {"error", "exit_status", "sqlstate",
@@ -197,9 +205,6 @@ enum Command {
     /// their size in bytes first; on a terminal, asks before dropping (exit 3 if not
     /// confirmed). Do not run it while an overwrite is under way on the same server.
     Cleanup {
-        /// Only list them.
-        #[arg(long)]
-        dry_run: bool,
         /// Drop without asking, also on a terminal.
         #[arg(short = 'y', long)]
         yes: bool,
@@ -395,6 +400,12 @@ fn main() -> ExitCode {
             .with_status(output::USAGE)
             .report();
     }
+    if cli.dry_run && matches!(cli.command, Command::Demo | Command::Template(_)) {
+        return Failure::operation("--dry-run does not apply to `demo` and `template`")
+            .with_status(output::USAGE)
+            .report();
+    }
+    let dry_run = cli.dry_run;
     // `wait` reports settings it cannot use with pg_isready's "no attempt".
     let settings_failed: fn(Error) -> Failure = if matches!(cli.command, Command::Wait { .. }) {
         |e| Failure::from(e).with_status(wait::NO_ATTEMPT)
@@ -418,6 +429,7 @@ fn main() -> ExitCode {
                 }
             }),
         command => setting::cluster(cli.db.as_deref())
+            .map(|cluster| if dry_run { cluster.dry_run() } else { cluster })
             .map_err(settings_failed)
             .and_then(|cluster| {
                 if let Err(e) = interrupt::install(cluster.interrupter()) {
@@ -485,12 +497,18 @@ const ABSENT: u8 = 4;
 fn run(cluster: &Cluster, command: Command, quiet: bool) -> Result<Outcome, Failure> {
     let json = output::is_json();
     // A change's result: {"action": ..., "database": ..., more}.
+    // A change's result: {"action": ..., "database": ..., more}; a dry run's statements.
     let changed = |action: &str, database: Json, more: Vec<(&'static str, Json)>| {
+        let planned = cluster.take_planned();
         if !json {
-            return Ok(());
+            return dry_run::show(&planned);
         }
         let mut fields = vec![("action", Json::from(action)), ("database", database)];
         fields.extend(more);
+        if cluster.is_dry_run() {
+            fields.push(("dry_run", true.into()));
+            fields.push(("statements", dry_run::json(&planned)));
+        }
         output::json_line(&Json::object(fields))
     };
     match command {
@@ -567,8 +585,8 @@ fn run(cluster: &Cluster, command: Command, quiet: bool) -> Result<Outcome, Fail
                 vec![("template", options.template_name().into())],
             )?;
         }
-        Command::Cleanup { dry_run, yes } => {
-            if !cleanup::run(cluster, dry_run, yes, quiet)? {
+        Command::Cleanup { yes } => {
+            if !cleanup::run(cluster, cluster.is_dry_run(), yes, quiet)? {
                 return Ok(Outcome::Declined);
             }
         }

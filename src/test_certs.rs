@@ -140,19 +140,40 @@ impl fmt::Display for CertError {
                 program,
                 status,
                 output,
-            } if output.is_empty() => write!(f, "{program} failed ({status})"),
-            Self::Command {
-                program,
-                status,
-                output,
-            } => write!(f, "{program} failed ({status}):\n{output}"),
+            } => command_failed(f, program, status, output),
             Self::Io {
                 action,
                 path,
                 message,
-            } => write!(f, "cannot {action} {path}: {message}"),
+            } => io_failed(f, action, path, message),
         }
     }
+}
+
+/// The text of a program that failed, as this module's and the testing layer's errors
+/// show it: `openssl req failed (exit status: 1)`, then its output if any.
+pub(crate) fn command_failed(
+    f: &mut fmt::Formatter<'_>,
+    program: &str,
+    status: &str,
+    output: &str,
+) -> fmt::Result {
+    write!(f, "{program} failed ({status})")?;
+    if output.is_empty() {
+        Ok(())
+    } else {
+        write!(f, ":\n{output}")
+    }
+}
+
+/// The text of a failed file or process operation: `cannot {action} {path}: {message}`.
+pub(crate) fn io_failed(
+    f: &mut fmt::Formatter<'_>,
+    action: &str,
+    path: &str,
+    message: &str,
+) -> fmt::Result {
+    write!(f, "cannot {action} {path}: {message}")
 }
 
 impl std::error::Error for CertError {}

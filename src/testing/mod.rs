@@ -208,17 +208,12 @@ impl fmt::Display for Error {
                 program,
                 status,
                 output,
-            } if output.is_empty() => write!(f, "{program} failed ({status})"),
-            Self::Command {
-                program,
-                status,
-                output,
-            } => write!(f, "{program} failed ({status}):\n{output}"),
+            } => crate::test_certs::command_failed(f, program, status, output),
             Self::Io {
                 action,
                 path,
                 message,
-            } => write!(f, "cannot {action} {path}: {message}"),
+            } => crate::test_certs::io_failed(f, action, path, message),
             Self::NoPostgresUser => f.write_str(
                 "running as root, but there is no OS user \"postgres\" in /etc/passwd to run \
                  the server as; create it, e.g. useradd --system postgres",

@@ -708,18 +708,30 @@ impl Cluster {
 
 /// `server_version_num` as a number (0 if the server did not say).
 fn server_version_num(conn: &Connection) -> u32 {
-    conn.parameter("server_version")
-        .and_then(|v| {
-            let mut parts = v.split(|c: char| !c.is_ascii_digit());
-            let major: u32 = parts.next()?.parse().ok()?;
-            let minor: u32 = parts.next().and_then(|m| m.parse().ok()).unwrap_or(0);
-            Some(if major >= 10 {
-                major * 10_000 + minor
-            } else {
-                major * 10_000 + minor * 100
-            })
-        })
-        .unwrap_or(0)
+    conn.parameter("server_version").map_or(0, version_num)
+}
+
+/// `server_version` (`16.4`, `9.6.24`, `17devel`) as `server_version_num`; 0 when it does
+/// not start with a number. The server sends it, so every step is checked: a number too
+/// large for a `u32` reads as the newest version there can be (`u32::MAX`), never wraps
+/// into an old one.
+fn version_num(text: &str) -> u32 {
+    let mut parts = text.split(|c: char| !c.is_ascii_digit());
+    let number = |part: &str| part.parse::<u32>().unwrap_or(u32::MAX);
+    let major = match parts.next() {
+        Some(part) if !part.is_empty() => number(part),
+        _ => return 0,
+    };
+    let minor = parts.next().filter(|m| !m.is_empty()).map_or(0, number);
+    let (major_scale, minor_scale) = if major >= 10 {
+        (10_000, 1)
+    } else {
+        (10_000, 100)
+    };
+    major
+        .checked_mul(major_scale)
+        .and_then(|v| v.checked_add(minor.checked_mul(minor_scale)?))
+        .unwrap_or(u32::MAX)
 }
 
 /// The first version with `DROP DATABASE ... WITH (FORCE)`, which `drop --force` and
@@ -787,5 +799,33 @@ impl fmt::Debug for Cluster {
         f.debug_struct("Cluster")
             .field("setting", &self.setting.render())
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::version_num;
+
+    /// `server_version` comes from the server: a hostile one's overflowing number reads as
+    /// the newest version, never panics and never wraps into an old one (which would pick
+    /// the pre-13 drop path).
+    #[test]
+    fn server_version_is_read_with_checked_arithmetic() {
+        let cases: [(&str, u32); 11] = [
+            ("16.4", 160_004),
+            ("17devel", 170_000),
+            ("9.6.24", 90_600),
+            ("13.1 (Debian 13.1-1)", 130_001),
+            ("", 0),
+            ("devel", 0),
+            ("429497.0", u32::MAX),
+            ("4294967295.1", u32::MAX),
+            ("99999999999999999999", u32::MAX),
+            ("16.99999999999999999999", u32::MAX),
+            ("9.42949673", u32::MAX),
+        ];
+        for (text, num) in cases {
+            assert_eq!(version_num(text), num, "{text:?}");
+        }
     }
 }

@@ -7,6 +7,7 @@ use std::io;
 use std::net::SocketAddr;
 #[cfg(unix)]
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use pgcluster_protocol::frontend;
 
@@ -24,7 +25,14 @@ pub struct CancelToken {
     secret_key: i32,
     /// The driver of the connection it cancels.
     driver: Kind,
+    /// How long the whole request may take: connecting, sending, and waiting for the
+    /// server to close the socket.
+    timeout: Duration,
 }
+
+/// [`CancelToken`]'s default timeout. libpq's `PQcancel` has none: a server that accepts
+/// and never answers would hold the caller for ever.
+pub const DEFAULT_CANCEL_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Where the connection's socket goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,6 +82,22 @@ impl CancelToken {
         self.process_id
     }
 
+    /// This token with another timeout for the whole request (connecting, sending, waiting
+    /// for the server to close the socket); [`DEFAULT_CANCEL_TIMEOUT`] otherwise. Connecting
+    /// or sending late is `PQcancel() -- connect() failed: Connection timed out` (or
+    /// `send()`); the request sent, a server that does not close the socket in time ends
+    /// the wait without an error, as a failed read does in libpq.
+    #[must_use]
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    #[cfg(feature = "async")]
+    fn deadline(&self) -> Option<Instant> {
+        Instant::now().checked_add(self.timeout)
+    }
+
     fn packet(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(16);
         frontend::cancel_request(self.process_id, self.secret_key, &mut out);
@@ -92,9 +116,10 @@ impl CancelToken {
     pub async fn cancel(&self) -> Result<(), CancelError> {
         let packet = self.packet();
         let kind = Kind::Async;
+        let deadline = self.deadline();
         let mut socket = match &self.target {
             Target::Tcp(addr) => kind
-                .open_tcp(*addr, &Default::default(), None)
+                .open_tcp(*addr, &Default::default(), deadline)
                 .await
                 .map_err(|e| match e {
                     crate::driver::OpenError::Create(e) => CancelError::new("socket", &e),
@@ -105,18 +130,18 @@ impl CancelToken {
                 })?,
             #[cfg(unix)]
             Target::Unix(path) => kind
-                .open_unix(path, None)
+                .open_unix(path, deadline)
                 .await
                 .map_err(|e| CancelError::new("connect", &e))?,
         };
         // Sends the request, then waits for EOF; like libpq, a failed read is not an
         // error.
         socket
-            .write_all(&packet, None)
+            .write_all(&packet, deadline)
             .await
             .map_err(|e| CancelError::new("send", &e))?;
         let mut byte = [0u8; 1];
-        let _ = socket.read(&mut byte, None).await;
+        let _ = socket.read(&mut byte, deadline).await;
         Ok(())
     }
 
@@ -132,30 +157,64 @@ impl CancelToken {
     /// the statement was cancelled is the connection's to say, never this call's.
     pub fn cancel_blocking(&self) -> Result<(), CancelError> {
         let packet = self.packet();
+        let started = Instant::now();
+        // What is left of the timeout (never zero, which the socket calls refuse).
+        let left = || {
+            self.timeout
+                .saturating_sub(started.elapsed())
+                .max(Duration::from_millis(1))
+        };
+        let connect_failed = |e: io::Error| CancelError::new("connect", &e);
         match &self.target {
             Target::Tcp(addr) => {
-                let mut socket = std::net::TcpStream::connect(addr)
-                    .map_err(|e| CancelError::new("connect", &e))?;
-                deliver_blocking(&mut socket, &packet)
+                let mut socket =
+                    std::net::TcpStream::connect_timeout(addr, left()).map_err(connect_failed)?;
+                deliver_blocking(&mut socket, &packet, left)
             }
             #[cfg(unix)]
             Target::Unix(path) => {
-                let mut socket = std::os::unix::net::UnixStream::connect(path)
-                    .map_err(|e| CancelError::new("connect", &e))?;
-                deliver_blocking(&mut socket, &packet)
+                let mut socket =
+                    std::os::unix::net::UnixStream::connect(path).map_err(connect_failed)?;
+                deliver_blocking(&mut socket, &packet, left)
             }
         }
     }
 }
 
-/// Sends the request, then waits for EOF; like libpq, a failed read is not an error.
-fn deliver_blocking<S: io::Read + io::Write>(
+/// A blocking socket whose reads and writes can time out.
+trait Timed: io::Read + io::Write {
+    fn set_timeouts(&self, read: Option<Duration>, write: Option<Duration>) -> io::Result<()>;
+}
+
+impl Timed for std::net::TcpStream {
+    fn set_timeouts(&self, read: Option<Duration>, write: Option<Duration>) -> io::Result<()> {
+        self.set_read_timeout(read)?;
+        self.set_write_timeout(write)
+    }
+}
+
+#[cfg(unix)]
+impl Timed for std::os::unix::net::UnixStream {
+    fn set_timeouts(&self, read: Option<Duration>, write: Option<Duration>) -> io::Result<()> {
+        self.set_read_timeout(read)?;
+        self.set_write_timeout(write)
+    }
+}
+
+/// Sends the request within what is `left` of the timeout, then waits for EOF for the rest
+/// of it; like libpq, a failed (or late) read is not an error.
+fn deliver_blocking<S: Timed>(
     socket: &mut S,
     packet: &[u8],
+    left: impl Fn() -> Duration,
 ) -> Result<(), CancelError> {
+    socket
+        .set_timeouts(None, Some(left()))
+        .map_err(|e| CancelError::new("send", &e))?;
     socket
         .write_all(packet)
         .map_err(|e| CancelError::new("send", &e))?;
+    let _ = socket.set_timeouts(Some(left()), None);
     let mut byte = [0u8; 1];
     let _ = socket.read(&mut byte);
     Ok(())
@@ -177,6 +236,7 @@ impl Connection {
             process_id,
             secret_key,
             driver: stream.kind(),
+            timeout: DEFAULT_CANCEL_TIMEOUT,
         })
     }
 }
@@ -194,7 +254,44 @@ mod tests {
             driver: Kind::Async,
             #[cfg(not(feature = "async"))]
             driver: Kind::Blocking,
+            timeout: DEFAULT_CANCEL_TIMEOUT,
         }
+    }
+
+    /// A server that takes the request and never closes the socket: the call returns
+    /// once the timeout is over (the request was delivered), on both drivers.
+    #[test]
+    fn a_server_that_never_closes_does_not_hold_the_caller() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (held, hold) = std::sync::mpsc::channel();
+        let server = std::thread::spawn(move || {
+            let mut kept = Vec::new();
+            for _ in 0..if cfg!(feature = "async") { 2 } else { 1 } {
+                let (mut s, _) = listener.accept().unwrap();
+                let mut got = [0u8; 16];
+                io::Read::read_exact(&mut s, &mut got).unwrap();
+                kept.push(s);
+            }
+            // Keep the sockets open until the test is done.
+            let _ = hold.recv();
+            kept.len()
+        });
+        let t = token(Target::Tcp(addr)).with_timeout(Duration::from_millis(50));
+        t.cancel_blocking().unwrap();
+        #[cfg(feature = "async")]
+        {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(t.cancel()).unwrap();
+        }
+        held.send(()).unwrap();
+        assert_eq!(
+            server.join().unwrap(),
+            if cfg!(feature = "async") { 2 } else { 1 }
+        );
     }
 
     #[test]

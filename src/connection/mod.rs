@@ -28,7 +28,7 @@ mod session;
 pub(crate) mod tests;
 mod transaction;
 
-pub use cancel::{CancelError, CancelToken};
+pub use cancel::{CancelError, CancelToken, DEFAULT_CANCEL_TIMEOUT};
 #[cfg(feature = "blocking")]
 pub(crate) use copy::{Sink, Source};
 pub(crate) use park::ParkedConnection;

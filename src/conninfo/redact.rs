@@ -7,7 +7,12 @@ use super::{keyvalue, uri};
 const SECRETS: [&[u8]; 2] = [b"password", b"sslpassword"];
 
 /// What replaces a secret.
-const MASK: &str = "xxx";
+pub(crate) const MASK: &str = "xxx";
+
+/// Whether `keyword` names a secret (`password`, `sslpassword`).
+pub(crate) fn is_secret(keyword: &[u8]) -> bool {
+    SECRETS.contains(&keyword)
+}
 
 /// A libpq setting that parsed (a `postgres://` URI or a `key=value` string) as written,
 /// with the password of a URI's user part and every `password` and `sslpassword` value
@@ -117,10 +122,6 @@ fn key_value(text: &str) -> String {
     }
     out.push_str(text.get(from..end).unwrap_or(""));
     out
-}
-
-fn is_secret(key: &[u8]) -> bool {
-    SECRETS.contains(&key)
 }
 
 /// `%XX` decoded (anything else kept): enough to recognise a keyword.

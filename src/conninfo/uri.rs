@@ -7,7 +7,7 @@
 //! percent-decoded (`%00` refused); the host list and the port list are each decoded as a
 //! whole, commas included.
 
-use super::{Config, ConnInfoError};
+use super::{redact, Config, ConnInfoError};
 
 const DESIGNATORS: [&str; 2] = ["postgresql://", "postgres://"];
 
@@ -59,10 +59,10 @@ pub(super) fn parse(uri: &str) -> Result<Config, ConnInfoError> {
                 p += 1;
             }
             if at(p) == 0 {
-                return Err(ConnInfoError::UriUnterminatedIpv6(uri.to_owned()));
+                return Err(ConnInfoError::UriUnterminatedIpv6(redact::libpq(uri)));
             }
             if p == host_start {
-                return Err(ConnInfoError::UriEmptyIpv6(uri.to_owned()));
+                return Err(ConnInfoError::UriEmptyIpv6(redact::libpq(uri)));
             }
             hosts.push_str(slice(host_start, p));
             p += 1;
@@ -71,7 +71,7 @@ pub(super) fn parse(uri: &str) -> Result<Config, ConnInfoError> {
                 return Err(ConnInfoError::UriUnexpectedChar {
                     found,
                     position: p + 1,
-                    uri: uri.to_owned(),
+                    uri: redact::libpq(uri),
                 });
             }
         } else {
@@ -122,9 +122,22 @@ fn store(config: &mut Config, key: &str, raw: &str) -> Result<(), ConnInfoError>
     if raw.is_empty() {
         return Ok(());
     }
-    let value = decode(raw)?;
+    let value = decode(raw).map_err(|e| masked_if_secret(key, e))?;
     config.set(key, &value)?;
     Ok(())
+}
+
+/// A decoding error of a secret's value (`password`, `sslpassword`) names `xxx`, not the
+/// value: libpq would quote the password itself.
+fn masked_if_secret(key: &str, e: ConnInfoError) -> ConnInfoError {
+    if !redact::is_secret(key.as_bytes()) {
+        return e;
+    }
+    match e {
+        ConnInfoError::InvalidPercent(_) => ConnInfoError::InvalidPercent(redact::MASK.to_owned()),
+        ConnInfoError::ForbiddenNul(_) => ConnInfoError::ForbiddenNul(redact::MASK.to_owned()),
+        other => other,
+    }
 }
 
 /// The query part: `key=value` pairs separated by `&`.
@@ -146,7 +159,7 @@ fn parse_params(params: &str, config: &mut Config) -> Result<(), ConnInfoError> 
             return Err(ConnInfoError::UriExtraEquals(raw_key.to_owned()));
         }
         let key = decode(raw_key)?;
-        let value = decode(raw_value)?;
+        let value = decode(raw_value).map_err(|e| masked_if_secret(&key, e))?;
         // JDBC compatibility: `ssl=true` is `sslmode=require`.
         let (key_to_set, value_to_set) = if key == "ssl" && value == "true" {
             ("sslmode", "require")
@@ -284,6 +297,23 @@ mod tests {
             ("postgresql://u%zz@h/db", "invalid percent-encoded token: \"u%zz\""),
             ("postgresql://h/d%00b", "forbidden value %00 in percent-encoded value: \"d%00b\""),
             ("postgresql://h/db%", "invalid percent-encoded token: \"db%\""),
+            // A password is never quoted (libpq would): the URI with it masked, or `xxx`.
+            (
+                "postgresql://u:s3cret@[::1/db",
+                "end of string reached when looking for matching \"]\" in IPv6 host address in URI: \"postgresql://u:xxx@[::1/db\"",
+            ),
+            (
+                "postgresql://u:s3cret@[]/db?password=s3cret",
+                "IPv6 host address may not be empty in URI: \"postgresql://u:xxx@[]/db?password=xxx\"",
+            ),
+            (
+                "postgresql://u:s3cret@[::1]x/db",
+                "unexpected character \"x\" at position 28 in URI (expected \":\" or \"/\"): \"postgresql://u:xxx@[::1]x/db\"",
+            ),
+            ("postgresql://u:s3%zzcret@h/db", "invalid percent-encoded token: \"xxx\""),
+            ("postgresql://u:s3%00cret@h/db", "forbidden value %00 in percent-encoded value: \"xxx\""),
+            ("postgresql://h/db?password=s3%zz", "invalid percent-encoded token: \"xxx\""),
+            ("postgresql://h/db?sslp%61ssword=s3%00", "forbidden value %00 in percent-encoded value: \"xxx\""),
             ("postgresql://h1,h%2/db", "invalid percent-encoded token: \"h1,h%2\""),
             (
                 "postgresql:///db?application_name=1&&b=2",

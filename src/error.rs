@@ -23,6 +23,22 @@ pub enum Error {
     /// The server (or the connection) failed an operation: `Got an error from the database
     /// server:` and the message with its severity stripped, as psycopg2 does.
     Query(QueryError),
+    /// The server refused to drop (rename, copy) a database because other sessions are
+    /// connected to it (SQLSTATE 55006, `database "x" is being accessed by other users`):
+    /// `Display` is exactly [`Error::Query`]'s for the same error; [`InUse::sessions`] are
+    /// the sessions `pg_stat_activity` showed on it right after.
+    InUse(Box<InUse>),
+    /// A drain ([`DropOptions::drain`](crate::cluster::DropOptions::drain)) gave up: sessions
+    /// were still connected to the database when its time was up, and `FORCE` was not
+    /// asked for. The database was not dropped; connections to it are allowed again.
+    Drain {
+        /// The database.
+        database: String,
+        /// How long it waited.
+        waited: std::time::Duration,
+        /// The sessions still connected.
+        sessions: Vec<Session>,
+    },
     /// `get_cluster` was given a setting for another engine:
     /// `Expected a PostgreSQL database; got:` and the setting.
     NotPostgres {
@@ -201,6 +217,7 @@ impl Error {
         match self {
             Self::Connect(e) => e.fields.as_deref(),
             Self::Query(e) => e.fields.as_deref(),
+            Self::InUse(e) => e.cause.fields.as_deref(),
             _ => None,
         }
     }
@@ -216,6 +233,20 @@ impl fmt::Display for Error {
                 f,
                 "Got an error from the database server:",
                 strip_severity(&e.message),
+            ),
+            Self::InUse(e) => Self::Query(e.cause.clone()).fmt(f),
+            Self::Drain {
+                database,
+                waited,
+                sessions,
+            } => write!(
+                f,
+                "database \"{}\" was not dropped: {} session{} still connected after {} s of \
+                 waiting (connections to it are allowed again)",
+                database.escape_debug(),
+                sessions.len(),
+                if sessions.len() == 1 { "" } else { "s" },
+                waited.as_secs()
             ),
             Self::NotPostgres { setting } => {
                 rex_layout(f, "Expected a PostgreSQL database; got:", setting)
@@ -319,6 +350,32 @@ pub struct QueryError {
     pub fields: Option<Box<ErrorFields>>,
     /// True when the connection can no longer be used (psycopg2's `closed` = 2).
     pub connection_lost: bool,
+}
+
+/// The error of [`Error::InUse`]: the server's refusal and who was connected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct InUse {
+    /// The server's error, as [`Error::Query`] would hold it.
+    pub cause: QueryError,
+    /// The sessions connected to the database right after (may be empty: they had gone).
+    pub sessions: Vec<Session>,
+}
+
+/// A session connected to a database, as `pg_stat_activity` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Session {
+    /// The server process (`pid`).
+    pub pid: i32,
+    /// The role (`usename`), when the reader may see it.
+    pub user: Option<String>,
+    /// `application_name` (empty when the client set none).
+    pub application_name: String,
+    /// The client's address (`client_addr`); `None` for a Unix socket.
+    pub client_addr: Option<String>,
+    /// When it connected (`backend_start`, the server's text).
+    pub backend_start: Option<String>,
 }
 
 /// A DDL statement whose connection was lost after it was sent.

@@ -488,6 +488,35 @@ impl Cluster {
         block_on(self.inner.drop_database_with(name, options))
     }
 
+    /// [`Self::drop_database_with`], calling `watch` with the sessions still connected and
+    /// the time left at each look while a drain ([`DropOptions::drain`]) waits for them.
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use pgcluster::cluster::DropOptions;
+    ///
+    /// let cluster = pgcluster::blocking::get_cluster("pgsql:///deploy_demo")?;
+    /// let options = DropOptions::new().drain(Duration::from_secs(30));
+    /// cluster.drop_database_watching("deploy_demo_derived", &options, &mut |sessions, left| {
+    ///     eprintln!("{} sessions left, {} s to go", sessions.len(), left.as_secs());
+    /// })?;
+    /// # Ok::<(), pgcluster::Error>(())
+    /// ```
+    pub fn drop_database_watching(
+        &self,
+        name: impl DatabaseName,
+        options: &DropOptions,
+        watch: &mut (dyn FnMut(&[cluster::Session], std::time::Duration) + Send),
+    ) -> Result<(), Error> {
+        block_on(self.inner.drop_database_watching(name, options, watch))
+    }
+
+    /// The sessions connected to database `name`, as `pg_stat_activity` shows them to this
+    /// role (our own excepted), oldest first: who blocks a drop.
+    pub fn sessions(&self, name: &str) -> Result<Vec<cluster::Session>, Error> {
+        block_on(self.inner.sessions(name))
+    }
+
     /// Renames database `name` to `new` (the new name first, as in the spec); with `None`,
     /// the database the setting names explicitly. Renaming takes the name away as dropping
     /// does, so a setting that names none is refused the same way

@@ -39,6 +39,7 @@
 //! `cluster.drop(name)` there would not compile, and a `cluster.clone()` would copy the
 //! pointer. (Searching the docs for `drop` or `clone` finds the methods.)
 
+mod drain;
 mod dry_run;
 mod handle;
 mod interrupt;
@@ -54,7 +55,7 @@ mod temporary;
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 
-pub use crate::error::Ping;
+pub use crate::error::{InUse, Ping, Session};
 pub use dry_run::PlannedStatement;
 #[cfg(feature = "async")]
 pub use handle::Cluster;
@@ -598,8 +599,8 @@ impl Cluster {
         name: impl DatabaseName,
         options: &DropOptions,
     ) -> Result<(), Error> {
-        let name = self.destructive_target(name.database_name(), Destructive::Drop)?;
-        self.drop_as(Mode::Work, &name, *options).await
+        self.drop_database_watching(name, options, &mut |_, _| {})
+            .await
     }
 
     /// Drops database `name` (checked) with `options`, as work or as what is owed. `FORCE`
@@ -615,7 +616,10 @@ impl Cluster {
                 return Err(e);
             }
         }
-        self.ddl_as(mode, &[name], &sql).await
+        match self.ddl_as(mode, &[name], &sql).await {
+            Err(e) => Err(self.with_sessions(e, name).await),
+            ok => ok,
+        }
     }
 
     /// Renames database `name` to `new` (the new name first, as in the spec); with `None`,

@@ -9,6 +9,7 @@
 //! on an older server the statement is not sent.
 
 use std::fmt::Write as _;
+use std::time::Duration;
 
 use super::literal::quote_literal;
 use super::name::{self, quote_ident, NameError};
@@ -411,6 +412,7 @@ impl CreateOptions {
 pub struct DropOptions {
     if_exists: bool,
     force: bool,
+    drain: Option<Duration>,
 }
 
 impl DropOptions {
@@ -435,6 +437,23 @@ impl DropOptions {
     /// Whether `force` is set.
     pub fn is_force(&self) -> bool {
         self.force
+    }
+
+    /// Wait up to `timeout` for the sessions on the database to end before dropping it:
+    /// `ALLOW_CONNECTIONS false` first (no new session), then the drop as soon as no
+    /// session is left. When time is up, [`force`](Self::force) drops it anyway (ending
+    /// the sessions left); without it the drop gives up with
+    /// [`Error::Drain`](crate::Error::Drain). Unless it was dropped, the database allows
+    /// connections again afterwards, as it did before (also after a failure or an
+    /// interrupt).
+    pub fn drain(mut self, timeout: Duration) -> Self {
+        self.drain = Some(timeout);
+        self
+    }
+
+    /// The drain's timeout, if one was set.
+    pub fn drain_timeout(&self) -> Option<Duration> {
+        self.drain
     }
 
     /// The `DROP DATABASE` statement for `name` (PostgreSQL 13+ syntax).

@@ -20,6 +20,7 @@ mod json;
 mod list;
 mod name;
 mod output;
+mod sessions;
 mod setting;
 mod template;
 mod wait;
@@ -138,9 +139,16 @@ enum Command {
         /// No error if the database does not exist.
         #[arg(long)]
         if_exists: bool,
-        /// Terminate the sessions connected to it first.
+        /// Terminate the sessions connected to it first (with --drain: those left when
+        /// time is up).
         #[arg(long)]
         force: bool,
+        /// Refuse new connections, wait up to SECONDS (default 60) while showing the
+        /// sessions left, and drop the database once they are gone; when time is up, give
+        /// up (exit 1) unless --force. Connections are allowed again unless it was dropped
+        /// (a timeout, a failure, Ctrl-C).
+        #[arg(long, value_name = "SECONDS", num_args = 0..=1, require_equals = true, default_missing_value = "60")]
+        drain: Option<u64>,
     },
     /// Create database NAME (default: the setting's) as a copy of TEMPLATE.
     Clone {
@@ -542,13 +550,17 @@ fn run(cluster: &Cluster, command: Command, quiet: bool) -> Result<Outcome, Fail
             yes,
             if_exists,
             force,
+            drain,
         } => {
             let name = name::optional(&name)?;
             if !confirm::go_ahead(cluster, name, yes, confirm::Verb::Drop)? {
                 return Ok(Outcome::Declined);
             }
-            cluster
-                .drop_database_with(name, &DropOptions::new().if_exists(if_exists).force(force))?;
+            let mut options = DropOptions::new().if_exists(if_exists).force(force);
+            if let Some(seconds) = drain {
+                options = options.drain(Duration::from_secs(seconds));
+            }
+            sessions::drop(cluster, name, &options, quiet)?;
             changed("drop", named_json(cluster, name), vec![])?;
         }
         Command::Clone { template, name } => {

@@ -1,0 +1,151 @@
+//! `drop --drain[=SECONDS]` and the sessions that block a drop, on a real server: a held
+//! session is waited for and shown, a drain that times out gives up and allows connections
+//! again, `--force` ends what is left, and the server's "being accessed by other users"
+//! carries the sessions (`Error::InUse`), shown on a terminal with what to do.
+#![cfg(all(feature = "testing", feature = "cli"))]
+
+#[path = "support/cli.rs"]
+mod cli;
+mod terminal;
+
+use std::io::Read;
+use std::process::Stdio;
+
+use cli::{command, pgcluster, server};
+use pgcluster::blocking::Cluster;
+use pgcluster::Error;
+
+fn cluster() -> Cluster {
+    Cluster::new("postgres:///postgres?application_name=h7_holder")
+        .unwrap()
+        .with_env(server().env())
+}
+
+fn fresh(name: &str) {
+    server()
+        .psql(&format!(
+            "DROP DATABASE IF EXISTS {name} WITH (FORCE); CREATE DATABASE {name}"
+        ))
+        .unwrap();
+}
+
+fn row(name: &str) -> String {
+    server()
+        .psql(&format!(
+            "SELECT datallowconn FROM pg_database WHERE datname = '{name}'"
+        ))
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
+#[test]
+fn a_drain_waits_for_the_sessions_and_shows_them() {
+    fresh("drain_h7_wait");
+    let mut held = cluster().connect("drain_h7_wait").unwrap();
+    let pid = held.backend_pid().unwrap();
+    let mut child = command(&[])
+        .args([
+            "--db",
+            "pgsql:///postgres",
+            "drop",
+            "drain_h7_wait",
+            "--drain=300",
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Its first report names the session held here; then the session goes.
+    let mut stderr = child.stderr.take().unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 256];
+    while !String::from_utf8_lossy(&seen).contains("since ") {
+        let n = stderr.read(&mut buf).unwrap();
+        assert!(n > 0, "stderr ended: {}", String::from_utf8_lossy(&seen));
+        seen.extend_from_slice(&buf[..n]);
+    }
+    // New connections are refused meanwhile.
+    assert_eq!(row("drain_h7_wait"), "f");
+    assert!(cluster().connect("drain_h7_wait").is_err());
+    held.close();
+    let status = child.wait().unwrap();
+    stderr.read_to_end(&mut seen).unwrap();
+    let shown = String::from_utf8(seen).unwrap();
+    assert_eq!(status.code(), Some(0), "{shown}");
+    assert!(
+        shown.starts_with("waiting for 1 session on \"drain_h7_wait\" to end ("),
+        "{shown}"
+    );
+    assert!(
+        shown.contains(&format!(
+            "  pid {pid}  user postgres  application h7_holder  from local  since "
+        )),
+        "{shown}"
+    );
+    assert_eq!(row("drain_h7_wait"), "", "dropped");
+}
+
+#[test]
+fn a_drain_that_times_out_gives_up_and_allows_connections_again() {
+    fresh("drain_h7_timeout");
+    let held = cluster().connect("drain_h7_timeout").unwrap();
+    let (status, stdout, stderr) = pgcluster(&["drop", "drain_h7_timeout", "--drain=1"]);
+    assert_eq!((status, stdout.as_str()), (1, ""), "{stderr}");
+    assert!(
+        stderr.ends_with("Error: database \"drain_h7_timeout\" was not dropped: 1 session still connected after 1 s of waiting (connections to it are allowed again)\n"),
+        "{stderr}"
+    );
+    assert_eq!(row("drain_h7_timeout"), "t");
+    // With --force, what is left when time is up is ended.
+    let (status, _, stderr) =
+        pgcluster(&["-q", "drop", "drain_h7_timeout", "--drain=1", "--force"]);
+    assert_eq!((status, stderr.as_str()), (0, ""));
+    assert_eq!(row("drain_h7_timeout"), "");
+    drop(held);
+}
+
+#[test]
+fn being_accessed_by_other_users_carries_the_sessions() {
+    fresh("drain_h7_busy");
+    let held = cluster().connect("drain_h7_busy").unwrap();
+    let pid = held.backend_pid().unwrap();
+    // The server waits 5 s for the session to go, then refuses.
+    let e = cluster().drop_database("drain_h7_busy").unwrap_err();
+    assert!(
+        e.to_string().starts_with(
+            "Got an error from the database server:\n    database \"drain_h7_busy\" is being accessed by other users"
+        ),
+        "{e}"
+    );
+    assert_eq!(e.sqlstate(), Some("55006"));
+    let Error::InUse(in_use) = &e else {
+        panic!("not InUse: {e:?}")
+    };
+    assert_eq!(in_use.sessions.len(), 1, "{in_use:?}");
+    assert_eq!(in_use.sessions[0].pid, pid);
+    assert_eq!(in_use.sessions[0].application_name, "h7_holder");
+    assert_eq!(in_use.sessions[0].client_addr, None);
+    // The CLI on a terminal shows them and what to do.
+    let mut python = std::process::Command::new("python3");
+    python.env_clear().envs(server().env_vars());
+    let (status, shown) = terminal::run(
+        python,
+        "n",
+        &["--db", "pgsql:///postgres", "drop", "drain_h7_busy"],
+    );
+    assert_eq!(status, 1, "{shown}");
+    assert!(
+        shown.contains(&format!(
+            "connected to \"drain_h7_busy\":\n  pid {pid}  user postgres  application h7_holder"
+        )),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("`--drain` waits for them to end; `--force` ends them\nError: Got an error from the database server:\n    database \"drain_h7_busy\" is being accessed by other users"),
+        "{shown}"
+    );
+    drop(held);
+    server()
+        .psql("DROP DATABASE drain_h7_busy WITH (FORCE)")
+        .unwrap();
+}

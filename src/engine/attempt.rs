@@ -285,8 +285,9 @@ pub(crate) enum ProbeOutcome {
     HotStandby,
     /// `standby`, `prefer-standby`: the server is not in hot standby.
     NotHotStandby,
-    /// The values libpq 14 added: the check's query failed, or gave other than one row.
-    QueryFailed(super::target::Query),
+    /// The values libpq 14 added: the check's query (named as libpq names it, e.g.
+    /// `SELECT pg_is_in_recovery()`) failed, or gave other than one row.
+    QueryFailed(&'static str),
 }
 
 /// One failed step of a connection attempt.
@@ -469,8 +470,8 @@ impl fmt::Display for AttemptFailure {
                     ProbeOutcome::NotReadOnly => "session is not read-only",
                     ProbeOutcome::HotStandby => "server is in hot standby mode",
                     ProbeOutcome::NotHotStandby => "server is not in hot standby mode",
-                    ProbeOutcome::QueryFailed(query) => {
-                        return writeln!(f, "{place}\"{}\" failed", query.label())
+                    ProbeOutcome::QueryFailed(label) => {
+                        return writeln!(f, "{place}\"{label}\" failed")
                     }
                 };
                 writeln!(f, "{place}{reason}")

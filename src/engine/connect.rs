@@ -883,7 +883,7 @@ impl Connect {
     fn query_failed(&self) -> ProbeOutcome {
         match (&self.state, self.config.target_session_attrs) {
             (_, TargetSessionAttrs::ReadWrite) => ProbeOutcome::Failed,
-            (State::Probe(probe), _) => ProbeOutcome::QueryFailed(probe.query),
+            (State::Probe(probe), _) => ProbeOutcome::QueryFailed(probe.query.label()),
             _ => ProbeOutcome::Failed,
         }
     }

@@ -386,6 +386,9 @@ pub struct OutcomeUnknown {
     pub cause: QueryError,
     /// The statement sent.
     pub statement: String,
+    /// The server it was sent to, as libpq names one in its messages: `host:port`, the
+    /// host-list entry the connection had reached (`/socket/dir:port` for a socket).
+    pub server: String,
     /// The database it acted on.
     pub database: String,
     /// Whether `pg_database` lists that database after reconnecting (`None`: could not
@@ -403,8 +406,9 @@ impl fmt::Display for OutcomeUnknown {
         let name = self.database.escape_debug();
         write!(
             f,
-            "\nThe connection was lost after this statement was sent, so its outcome is unknown; \
-             it was not retried:\n    {}\n",
+            "\nThe connection to server \"{}\" was lost after this statement was sent, so its \
+             outcome is unknown; it was not retried:\n    {}\n",
+            self.server.escape_debug(),
             self.statement
         )?;
         match self.exists {

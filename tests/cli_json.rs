@@ -92,9 +92,13 @@ fn connect_names_the_host_and_port() {
     let (status, stdout, stderr) = pgcluster(&["connect", "--json", "template1"]);
     assert_eq!((status, stderr.as_str()), (0, ""));
     let head = format!(r#"{{"database":"template1","host":"{sock}","port":{port},"backend_pid":"#);
-    let tail = r#","dsn":"dbname=template1"}"#;
+    let version = server().psql("SHOW server_version").unwrap();
+    let tail = format!(
+        r#","dsn":"dbname=template1","server_version":"{}","in_recovery":false}}"#,
+        version.trim()
+    );
     assert!(
-        stdout.starts_with(&head) && stdout.trim_end().ends_with(tail),
+        stdout.starts_with(&head) && stdout.trim_end().ends_with(&tail),
         "{stdout}"
     );
     let pid = &stdout[head.len()..stdout.trim_end().len() - tail.len()];

@@ -434,14 +434,19 @@ fn connection_lost_mid_ddl_is_an_unknown_outcome() {
             "the CREATE DATABASE was seen and terminated"
         );
         assert!(matches!(err, Error::OutcomeUnknown(_)), "{err:?}");
+        // It names the server: the socket directory (the setting's host) and the port.
         assert_eq!(
             err.to_string(),
-            "Got an error from the database server:\n    terminating connection due to administrator command\n    \
-             server closed the connection unexpectedly\n    \tThis probably means the server terminated abnormally\n    \
-             \tbefore or while processing the request.\n\
-             The connection was lost after this statement was sent, so its outcome is unknown; it was not retried:\n    \
-             CREATE DATABASE \"ddl_copy\" WITH ENCODING = \"UTF8\" TEMPLATE = \"ddl_template\";\n\
-             After reconnecting, database \"ddl_copy\" does not exist."
+            format!(
+                "Got an error from the database server:\n    terminating connection due to administrator command\n    \
+                 server closed the connection unexpectedly\n    \tThis probably means the server terminated abnormally\n    \
+                 \tbefore or while processing the request.\n\
+                 The connection to server \"{}:{}\" was lost after this statement was sent, so its outcome is unknown; it was not retried:\n    \
+                 CREATE DATABASE \"ddl_copy\" WITH ENCODING = \"UTF8\" TEMPLATE = \"ddl_template\";\n\
+                 After reconnecting, database \"ddl_copy\" does not exist.",
+                server().socket_dir().display(),
+                server().port()
+            )
         );
         drop(holder);
         c.drop_database(template).unwrap();

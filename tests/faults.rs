@@ -510,9 +510,11 @@ async fn terminated_during_drop_is_an_unknown_outcome(driver: Driver) {
             "Got an error from the database server:\n    terminating connection due to administrator command\n    \
              server closed the connection unexpectedly\n    \tThis probably means the server terminated abnormally\n    \
              \tbefore or while processing the request.\n\
-             The connection was lost after this statement was sent, so its outcome is unknown; it was not retried:\n    \
+             The connection to server \"{}:{}\" was lost after this statement was sent, so its outcome is unknown; it was not retried:\n    \
              DROP DATABASE \"{name}\";\n\
-             After reconnecting, database \"{name}\" exists."
+             After reconnecting, database \"{name}\" exists.",
+            s.socket_dir().display(),
+            s.port()
         )
     );
     // Nothing was retried: the database and the holder's session are still there.

@@ -300,6 +300,39 @@ impl Connection {
         self.inner.cancel_token()
     }
 
+    /// The host-list entry this connection reached (libpq's `PQhost`; see
+    /// [`crate::Connection::host`]).
+    pub fn host(&self) -> &str {
+        self.inner.host()
+    }
+
+    /// The port of the host-list entry it reached (libpq's `PQport`).
+    pub fn port(&self) -> u16 {
+        self.inner.port()
+    }
+
+    /// The server's version as it reported it (`server_version`).
+    pub fn server_version(&self) -> Option<&str> {
+        self.inner.server_version()
+    }
+
+    /// The server's version as a number (`150014` for 15.14; see
+    /// [`crate::Connection::server_version_num`]).
+    pub fn server_version_num(&self) -> Option<u32> {
+        self.inner.server_version_num()
+    }
+
+    /// Whether the server is a hot standby, as it last reported (`in_hot_standby`,
+    /// PostgreSQL 14+; see [`crate::Connection::in_hot_standby`]).
+    pub fn in_hot_standby(&self) -> Option<bool> {
+        self.inner.in_hot_standby()
+    }
+
+    /// Asks the server whether it is in recovery (`pg_is_in_recovery()`).
+    pub fn in_recovery(&mut self) -> Result<bool, Error> {
+        block_on(self.inner.in_recovery())
+    }
+
     /// The backend's process id (from BackendKeyData), e.g. for `pg_terminate_backend`.
     pub fn backend_pid(&self) -> Option<i32> {
         self.inner.backend_pid()

@@ -68,7 +68,7 @@ pub use name::DatabaseName;
 pub use options::{CreateOptions, DropOptions, LocaleProvider, Needs, Strategy};
 pub use temporary::is_temporary_name;
 
-use crate::connection::{Connection, ParkedConnection, QueryResult};
+use crate::connection::{version_num, Connection, ParkedConnection, QueryResult};
 use crate::conninfo::{Address, Config, Env};
 use crate::driver::Kind;
 use crate::error::{Destructive, Error, Interrupted, OutcomeUnknown, ServerTooOld, Stage};
@@ -80,6 +80,8 @@ use setting::Setting;
 const MAINTENANCE_DB: &str = "postgres";
 /// The maintenance database when a statement acts on `postgres` itself.
 const FALLBACK_MAINTENANCE_DB: &str = "template1";
+/// The keyword that picks a primary or a standby among several hosts.
+const TARGET_SESSION_ATTRS: &str = "target_session_attrs";
 /// How many idle maintenance connections a `Cluster` keeps for reuse.
 const MAX_IDLE: usize = 2;
 
@@ -327,8 +329,28 @@ impl Cluster {
     }
 
     async fn open(&self, dbname: &str) -> Result<Connection, Error> {
-        let (config, dsn) = self.setting.connection(dbname)?;
-        let resolved = config.resolve(&self.env)?;
+        self.open_for(dbname, false).await
+    }
+
+    /// Opens a connection to `dbname`; a `maintenance` one goes to the primary when the
+    /// setting lists several hosts and says nothing of `target_session_attrs` (neither the
+    /// setting nor `PGTARGETSESSIONATTRS`): as if it said `target_session_attrs=read-write`,
+    /// the hosts tried in order until one takes writes. (`read-write` rather than libpq
+    /// 14's `primary`: `CREATE`, `DROP` and `ALTER DATABASE` need a session that can write,
+    /// which a primary with `default_transaction_read_only = on` is not.) A setting that
+    /// names a value, `any` included, is followed as given; so are a single host and the
+    /// connections of [`Cluster::connect`].
+    async fn open_for(&self, dbname: &str, maintenance: bool) -> Result<Connection, Error> {
+        let (mut config, dsn) = self.setting.connection(dbname)?;
+        let mut resolved = config.resolve(&self.env)?;
+        if maintenance
+            && resolved.targets.len() > 1
+            && config.get(TARGET_SESSION_ATTRS).is_none()
+            && self.env.get("PGTARGETSESSIONATTRS").is_none()
+        {
+            config.set(TARGET_SESSION_ATTRS, "read-write")?;
+            resolved = config.resolve(&self.env)?;
+        }
         if !resolved.warnings.is_empty() {
             let mut warnings = self.warnings.lock().unwrap_or_else(PoisonError::into_inner);
             for w in &resolved.warnings {
@@ -367,7 +389,7 @@ impl Cluster {
         if db != MAINTENANCE_DB {
             // Our own idle sessions on `postgres` would block acting on it or copying it.
             self.idle_connections().clear();
-            return Ok((db, self.open(db).await?, false));
+            return Ok((db, self.open_for(db, true).await?, false));
         }
         loop {
             let parked = self.idle_connections().pop();
@@ -377,7 +399,7 @@ impl Cluster {
                         return Ok((db, conn, true));
                     }
                 }
-                None => return Ok((db, self.open(db).await?, false)),
+                None => return Ok((db, self.open_for(db, true).await?, false)),
             }
         }
     }
@@ -470,41 +492,54 @@ impl Cluster {
         if self.refused(mode) {
             return Err(self.interrupted(names, sql, Stage::NotStarted).await);
         }
-        let (db, mut conn) = self.maintenance(names).await?;
-        if let Some(e) = options.and_then(|options| too_old(options, &conn)) {
-            self.release(db, conn);
-            return Err(e);
-        }
-        if self.planned(db, sql) {
-            self.release(db, conn);
-            return Ok(());
-        }
-        let Some(flight) = self.begin(mode, &conn) else {
-            self.release(db, conn);
-            return Err(self.interrupted(names, sql, Stage::NotStarted).await);
-        };
-        let result = flight.run(conn.simple_query(sql)).await;
-        let interrupted = flight.finish();
-        if !interrupted {
-            self.release(db, conn);
-        }
-        match result {
-            Ok(_) if interrupted => Err(self.interrupted(names, sql, Stage::Finished).await),
-            Ok(_) => Ok(()),
-            Err(Error::Query(cause)) if cause.connection_lost => {
-                let database = names.first().copied().unwrap_or_default().to_owned();
-                let exists = self.exists_as(Mode::Owed, &database).await.ok();
-                Err(Error::OutcomeUnknown(Box::new(OutcomeUnknown {
-                    cause,
-                    statement: sql.to_owned(),
-                    database,
-                    exists,
-                })))
+        loop {
+            let (db, mut conn, reused) = self.maintenance_reused(names).await?;
+            if let Some(e) = options.and_then(|options| too_old(options, &conn)) {
+                self.release(db, conn);
+                return Err(e);
             }
-            Err(e) if interrupted && is_cancel(&e) => {
-                Err(self.interrupted(names, sql, Stage::Cancelled).await)
+            if self.planned(db, sql) {
+                self.release(db, conn);
+                return Ok(());
             }
-            Err(e) => Err(e),
+            let Some(flight) = self.begin(mode, &conn) else {
+                self.release(db, conn);
+                return Err(self.interrupted(names, sql, Stage::NotStarted).await);
+            };
+            let server = format!("{}:{}", conn.host(), conn.port());
+            let result = flight.run(conn.simple_query(sql)).await;
+            let interrupted = flight.finish();
+            // A kept connection whose server now refuses writes (a standby, after a
+            // failover): the statement did nothing; the connection is dropped, and the
+            // statement sent again on a new one, which goes to the primary.
+            let read_only = reused
+                && !interrupted
+                && matches!(&result, Err(e) if e.sqlstate() == Some(READ_ONLY_SQL_TRANSACTION));
+            if read_only {
+                continue;
+            }
+            if !interrupted {
+                self.release(db, conn);
+            }
+            return match result {
+                Ok(_) if interrupted => Err(self.interrupted(names, sql, Stage::Finished).await),
+                Ok(_) => Ok(()),
+                Err(Error::Query(cause)) if cause.connection_lost => {
+                    let database = names.first().copied().unwrap_or_default().to_owned();
+                    let exists = self.exists_as(Mode::Owed, &database).await.ok();
+                    Err(Error::OutcomeUnknown(Box::new(OutcomeUnknown {
+                        cause,
+                        statement: sql.to_owned(),
+                        server,
+                        database,
+                        exists,
+                    })))
+                }
+                Err(e) if interrupted && is_cancel(&e) => {
+                    Err(self.interrupted(names, sql, Stage::Cancelled).await)
+                }
+                Err(e) => Err(e),
+            };
         }
     }
 
@@ -715,29 +750,6 @@ fn server_version_num(conn: &Connection) -> u32 {
     conn.parameter("server_version").map_or(0, version_num)
 }
 
-/// `server_version` (`16.4`, `9.6.24`, `17devel`) as `server_version_num`; 0 when it does
-/// not start with a number. The server sends it, so every step is checked: a number too
-/// large for a `u32` reads as the newest version there can be (`u32::MAX`), never wraps
-/// into an old one.
-fn version_num(text: &str) -> u32 {
-    let mut parts = text.split(|c: char| !c.is_ascii_digit());
-    let number = |part: &str| part.parse::<u32>().unwrap_or(u32::MAX);
-    let major = match parts.next() {
-        Some(part) if !part.is_empty() => number(part),
-        _ => return 0,
-    };
-    let minor = parts.next().filter(|m| !m.is_empty()).map_or(0, number);
-    let (major_scale, minor_scale) = if major >= 10 {
-        (10_000, 1)
-    } else {
-        (10_000, 100)
-    };
-    major
-        .checked_mul(major_scale)
-        .and_then(|v| v.checked_add(minor.checked_mul(minor_scale)?))
-        .unwrap_or(u32::MAX)
-}
-
 /// The first version with `DROP DATABASE ... WITH (FORCE)`, which `drop --force` and
 /// `overwrite` use: the oldest server pgcluster supports for them.
 const FORCE_VERSION_NUM: u32 = 130_000;
@@ -770,6 +782,9 @@ fn too_old(options: &CreateOptions, conn: &Connection) -> Option<Error> {
 
 /// SQLSTATE `query_canceled`: a cancel request (or a statement timeout) stopped it.
 const QUERY_CANCELED: &str = "57014";
+/// SQLSTATE `read_only_sql_transaction`: `cannot execute CREATE DATABASE in a read-only
+/// transaction`, as a standby answers.
+const READ_ONLY_SQL_TRANSACTION: &str = "25006";
 /// SQLSTATE `invalid_catalog_name`: `database "x" does not exist`.
 const UNDEFINED_DATABASE: &str = "3D000";
 

@@ -30,8 +30,18 @@ const READ_CHUNK: usize = 8192;
 /// connection module (above this one) implements it for its `Connection`, so this module
 /// never names the connection type.
 pub(crate) trait Session: Sized + Send {
-    /// A session whose startup exchange has just finished.
-    fn established(stream: Stream, reader: FrameReader, ready: Ready) -> Self;
+    /// A session whose startup exchange has just finished, on the host-list entry `reached`.
+    fn established(stream: Stream, reader: FrameReader, ready: Ready, reached: Reached) -> Self;
+}
+
+/// The host-list entry a connection reached, as libpq's `PQhost` and `PQport` show it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Reached {
+    /// The entry's `host` as given (a name, an address, a socket directory), or its
+    /// `hostaddr` when no `host` was given.
+    pub(crate) host: String,
+    /// Its port.
+    pub(crate) port: u16,
 }
 
 /// Why a wait ended without its result.
@@ -170,10 +180,15 @@ pub(crate) async fn connect<C: Session>(config: &Resolved, kind: Kind) -> Result
                 debug_assert_eq!(established.tls, stream.is_tls());
                 // Connected: no deadline bounds the connection's reads and writes.
                 stream.set_deadline(None);
+                let reached = Reached {
+                    host: established.host,
+                    port: established.port,
+                };
                 return Ok(C::established(
                     stream,
                     established.reader,
                     established.ready,
+                    reached,
                 ));
             }
             Action::Failed(e) => return Err(e),

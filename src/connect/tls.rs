@@ -94,7 +94,12 @@ mod tests {
     struct Up(Stream);
 
     impl Session for Up {
-        fn established(stream: Stream, _reader: FrameReader, _ready: Ready) -> Self {
+        fn established(
+            stream: Stream,
+            _reader: FrameReader,
+            _ready: Ready,
+            _reached: super::super::Reached,
+        ) -> Self {
             Self(stream)
         }
     }

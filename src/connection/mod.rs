@@ -14,6 +14,7 @@
 //! - `transaction`: autocommit and transactions (`Transaction`, the async guard);
 //! - `cancel`: CancelRequest ([`CancelToken`]);
 //! - `results`: conveniences on [`QueryResult`];
+//! - `server`: which server it reached (host, port, version, in recovery);
 //! - `park`: an idle connection taken out of its runtime, for the cluster's reuse.
 
 mod cancel;
@@ -23,6 +24,7 @@ mod notify;
 mod park;
 mod query;
 mod results;
+mod server;
 mod session;
 #[cfg(test)]
 pub(crate) mod tests;
@@ -33,6 +35,7 @@ pub use cancel::{CancelError, CancelToken, DEFAULT_CANCEL_TIMEOUT};
 pub(crate) use copy::{Sink, Source};
 pub(crate) use park::ParkedConnection;
 pub use query::Statement;
+pub(crate) use server::version_num;
 #[cfg(feature = "async")]
 pub use session::Connection;
 /// Without `async`, the connection under [`crate::blocking::Connection`] only.

@@ -44,6 +44,8 @@ pub struct Connection {
     /// The last RowDescription and command tag, lent to each query's machine (see
     /// `exchange`).
     pub(super) memo: Memo,
+    /// The host-list entry it reached (see the `server` module).
+    pub(super) reached: connect::Reached,
 }
 
 /// Whether a connection is open, closed by the user, or broken (psycopg2's 0, 1, 2).
@@ -109,8 +111,15 @@ impl Default for ClientState {
 }
 
 impl connect::Session for Connection {
-    fn established(stream: Stream, reader: FrameReader, ready: Ready) -> Self {
-        Self::from_parts(stream, reader, ready)
+    fn established(
+        stream: Stream,
+        reader: FrameReader,
+        ready: Ready,
+        reached: connect::Reached,
+    ) -> Self {
+        let mut conn = Self::from_parts(stream, reader, ready);
+        conn.reached = reached;
+        conn
     }
 }
 
@@ -145,6 +154,7 @@ impl Connection {
             prepared: 0,
             client: ClientState::default(),
             memo: Memo::default(),
+            reached: connect::Reached::default(),
         };
         for (name, value) in ready.parameters {
             conn.set_parameter(name, value);

@@ -231,3 +231,31 @@ fn unknown_message_keeps_the_connection_and_eof_appends_server_closed() {
         );
     });
 }
+
+#[test]
+fn the_server_reached_its_version_and_hot_standby() {
+    each_driver(|kind| async move {
+        let (mut conn, _peer) = connected(kind);
+        // Made from parts: no host-list entry.
+        assert_eq!((conn.host(), conn.port()), ("", 0));
+        assert_eq!(conn.server_version(), Some("15.18"));
+        assert_eq!(conn.server_version_num(), Some(150_018));
+        assert_eq!(conn.in_hot_standby(), None, "not reported");
+        for (version, num) in [
+            ("18.6", Some(180_006)),
+            ("15.14 (Debian 15.14-0+deb12u1)", Some(150_014)),
+            ("18devel", Some(180_000)),
+            ("17beta2", Some(170_000)),
+            ("9.6.24", Some(90_600)),
+            ("99999999999999999999", Some(u32::MAX)),
+            ("x", None),
+        ] {
+            conn.set_parameter("server_version".into(), version.into());
+            assert_eq!(conn.server_version_num(), num, "{version}");
+        }
+        conn.set_parameter("in_hot_standby".into(), "on".into());
+        assert_eq!(conn.in_hot_standby(), Some(true));
+        conn.set_parameter("in_hot_standby".into(), "off".into());
+        assert_eq!(conn.in_hot_standby(), Some(false));
+    });
+}

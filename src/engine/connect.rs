@@ -83,6 +83,11 @@ pub(crate) struct Established {
     pub(crate) ready: Ready,
     /// Whether the socket is TLS.
     pub(crate) tls: bool,
+    /// The host-list entry reached, as libpq's `PQhost` shows it: its `host` as given (a
+    /// name, an address, a socket directory), or its `hostaddr` when no `host` was given.
+    pub(crate) host: String,
+    /// Its port (libpq's `PQport`).
+    pub(crate) port: u16,
 }
 
 /// A resolved place to connect to, with what libpq shows for it.
@@ -965,10 +970,17 @@ impl Connect {
         self.state = State::Over;
         let reader = std::mem::replace(&mut self.reader, FrameReader::new(Limits::default()));
         self.socket_open = false;
+        let host = match self.config.targets.get(self.target) {
+            Some(t) if t.host.is_empty() => t.hostaddr.clone().unwrap_or_default(),
+            Some(t) => t.host.clone(),
+            None => String::new(),
+        };
         self.queue.push_back(Action::Done(Box::new(Established {
             reader,
             ready,
             tls: self.tls_up,
+            host,
+            port: self.port,
         })));
     }
 

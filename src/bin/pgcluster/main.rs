@@ -617,9 +617,11 @@ fn run(cluster: &Cluster, command: Command, quiet: bool) -> Result<Outcome, Fail
             let name = name::optional(&name)?;
             let mut conn = cluster.connect(name)?;
             let shown = if json {
-                output::json_line(&connect_json(cluster, name, &conn))
+                connect_json(cluster, name, &mut conn)
+                    .map_err(Failure::from)
+                    .and_then(|json| Ok(output::json_line(&json)?))
             } else {
-                output::stdout_line(&escape::line(&conn.repr()))
+                output::stdout_line(&escape::line(&conn.repr())).map_err(Failure::from)
             };
             conn.close();
             shown?;
@@ -659,33 +661,26 @@ fn named_json(cluster: &Cluster, name: Option<&str>) -> Json {
     name.or_else(|| cluster.named_database()).into()
 }
 
-/// `connect --json`: the database, the host and port connected to (the setting's, when it
-/// names one server: the library does not yet say which of several was reached), the
-/// server process's pid and psycopg2's dsn.
+/// `connect --json`: the database, the host and port it reached (the host-list entry, as
+/// given: a name, an address or a socket directory), the server process's pid, psycopg2's
+/// dsn, the server's version (`server_version`) and whether it is in recovery (a standby:
+/// `pg_is_in_recovery()`, asked now).
 fn connect_json(
     cluster: &Cluster,
     name: Option<&str>,
-    conn: &pgcluster::blocking::Connection,
-) -> Json {
-    let target = cluster
-        .config()
-        .resolve(&pgcluster::conninfo::Env::from_process())
-        .ok()
-        .and_then(|r| match r.targets.as_slice() {
-            [only] => Some(only.clone()),
-            _ => None,
-        });
-    let host = target.as_ref().map(|t| match &t.address {
-        pgcluster::conninfo::Address::Unix(dir) => dir.clone(),
-        pgcluster::conninfo::Address::Tcp(address) if t.host.is_empty() => address.clone(),
-        pgcluster::conninfo::Address::Tcp(_) => t.host.clone(),
-    });
-    let port = target.and_then(|t| t.port_text.parse::<u64>().ok());
-    Json::object([
+    conn: &mut pgcluster::blocking::Connection,
+) -> Result<Json, Error> {
+    let in_recovery = conn.in_recovery()?;
+    Ok(Json::object([
         ("database", database_json(cluster, name)),
-        ("host", host.into()),
-        ("port", port.into()),
+        ("host", conn.host().into()),
+        ("port", u64::from(conn.port()).into()),
         ("backend_pid", conn.backend_pid().into()),
         ("dsn", conn.dsn().into()),
-    ])
+        (
+            "server_version",
+            conn.server_version().map(str::to_owned).into(),
+        ),
+        ("in_recovery", in_recovery.into()),
+    ]))
 }

@@ -131,7 +131,7 @@ mod tests {
             insert(pw, keys(i.to_string().as_bytes(), 4096, 0));
         }
         assert!(len() <= CAPACITY, "{}", len());
-        let salts: Vec<Vec<u8>> = lookup(pw).into_iter().map(|k| k.salt).collect();
+        let salts: Vec<Vec<u8>> = lookup(pw).iter().map(|k| k.salt.clone()).collect();
         assert!(salts.len() <= CAPACITY && salts.len() > CAPACITY / 2);
         assert_eq!(
             salts.first(),
@@ -178,13 +178,11 @@ mod tests {
         assert_eq!(keys.iterations, 4096);
 
         // The cache is consulted: wrong keys for this salt make the login fail ...
-        insert(
-            password.as_bytes(),
-            ScramKeys {
-                client_key: [0; 32],
-                ..keys.clone()
-            },
-        );
+        insert(password.as_bytes(), {
+            let mut wrong = keys.clone();
+            wrong.client_key = [0; 32];
+            wrong
+        });
         let refused = connect().err().unwrap_or_default();
         assert!(
             refused.ends_with(&format!(

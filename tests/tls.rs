@@ -212,8 +212,9 @@ async fn client_certificate_files() {
             .await
             .unwrap_err(),
         format!(
-            "private key file \"{}\" has group or world access; permissions should be u=rw \
-             (0600) or less",
+            "private key file \"{}\" has group or world access; file must have permissions \
+             u=rw (0600) or less if owned by the current user, or permissions u=rw,g=r (0640) \
+             or less if owned by root",
             t.certs.ca().display()
         )
     );

@@ -81,6 +81,16 @@ impl StartupConfig {
     }
 }
 
+impl Drop for StartupConfig {
+    /// The password is zeroed before its memory is given back (the SCRAM keys zero
+    /// themselves).
+    fn drop(&mut self) {
+        if let Some(password) = &mut self.password {
+            zeroize::Zeroize::zeroize(password);
+        }
+    }
+}
+
 impl fmt::Debug for StartupConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("StartupConfig")
@@ -931,10 +941,9 @@ mod tests {
 
         // Keys that are not this password's make the server refuse the proof.
         let mut c = config(Some("pencil"));
-        c.scram_keys = vec![ScramKeys {
-            client_key: [1; 32],
-            ..keys
-        }];
+        let mut wrong = keys.clone();
+        wrong.client_key = [1; 32];
+        c.scram_keys = vec![wrong];
         let (_, server_final) = scram_exchange_with(c, "pencil", "pencil");
         assert_eq!(server_final, Err("wrong proof".to_owned()));
     }

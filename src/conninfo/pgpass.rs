@@ -48,7 +48,12 @@ pub(super) fn lookup(path: &str, key: &Key<'_>) -> Lookup {
     } else {
         key.port
     };
-    let Ok(meta) = std::fs::metadata(path) else {
+    // As libpq: a file that cannot be opened is ignored; the checks are made on the file
+    // opened (fstat), so what is read is what was checked.
+    let Ok(mut file) = std::fs::File::open(path) else {
+        return Lookup::NotFound;
+    };
+    let Ok(meta) = file.metadata() else {
         return Lookup::NotFound;
     };
     if !meta.is_file() {
@@ -62,9 +67,10 @@ pub(super) fn lookup(path: &str, key: &Key<'_>) -> Lookup {
              permissions should be u=rw (0600) or less"
         ));
     }
-    let Ok(contents) = std::fs::read(path) else {
+    let mut contents = Vec::new();
+    if std::io::Read::read_to_end(&mut file, &mut contents).is_err() {
         return Lookup::NotFound;
-    };
+    }
     match find(&contents, [host, port, key.dbname, key.user]) {
         Some(p) => Lookup::Found(p),
         None => Lookup::NotFound,

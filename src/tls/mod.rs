@@ -129,8 +129,9 @@ pub enum TlsError {
         /// The key file.
         path: String,
     },
-    /// `private key file "%s" has group or world access; permissions should be u=rw (0600)
-    /// or less`
+    /// `private key file "%s" has group or world access; file must have permissions u=rw
+    /// (0600) or less if owned by the current user, or permissions u=rw,g=r (0640) or less
+    /// if owned by root` (libpq 14+'s text and rule)
     KeyPermissions {
         /// The key file.
         path: String,
@@ -262,8 +263,9 @@ impl fmt::Display for TlsError {
             }
             Self::KeyPermissions { path } => write!(
                 f,
-                "private key file \"{path}\" has group or world access; permissions should \
-                 be u=rw (0600) or less"
+                "private key file \"{path}\" has group or world access; file must have \
+                 permissions u=rw (0600) or less if owned by the current user, or permissions \
+                 u=rw,g=r (0640) or less if owned by root"
             ),
             Self::NoDigest => f.write_str("could not find digest for NID UNDEF"),
             Self::NoHomeForRootCert => write!(
@@ -570,27 +572,49 @@ impl TlsSettings {
     }
 }
 
-/// Loads the client key with libpq's checks: it exists, is a regular file, and (on Unix) is
-/// not readable by group or others.
+/// Loads the client key with libpq 18's checks, made on the file opened (so what is read is
+/// what was checked): it exists, is a regular file, and (on Unix) is not readable by others
+/// nor by its group, except that a key owned by root may be group-readable (0640: a
+/// system-wide key shared through a group), as libpq 14+ allows.
 fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
     let shown = path.display().to_string();
-    let meta = fs::metadata(path).map_err(|_| TlsError::KeyMissing {
+    let missing = || TlsError::KeyMissing {
         path: shown.clone(),
-    })?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        if meta.permissions().mode() & 0o077 != 0 {
-            return Err(TlsError::KeyPermissions { path: shown });
-        }
-    }
+    };
+    let mut file = fs::File::open(path).map_err(|_| missing())?;
+    let meta = file.metadata().map_err(|_| missing())?;
     if !meta.is_file() {
         return Err(TlsError::KeyNotRegular { path: shown });
     }
-    PrivateKeyDer::from_pem_file(path).map_err(|e| TlsError::KeyLoad {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if key_mode_refused(meta.uid(), meta.mode()) {
+            return Err(TlsError::KeyPermissions { path: shown });
+        }
+    }
+    let mut pem = Vec::new();
+    io::Read::read_to_end(&mut file, &mut pem).map_err(|e| TlsError::KeyLoad {
+        path: shown.clone(),
+        reason: strerror(&e),
+    })?;
+    PrivateKeyDer::from_pem_slice(&pem).map_err(|e| TlsError::KeyLoad {
         path: shown,
         reason: pem_reason(&e, NO_START_LINE),
     })
+}
+
+/// libpq 14+'s rule for a client key's mode: root's key may be `u=rw,g=r` (0640) or less,
+/// anyone else's `u=rw` (0600) or less.
+fn key_mode_refused(owner_uid: u32, mode: u32) -> bool {
+    const GROUP_WRITE_EXECUTE: u32 = 0o030;
+    const OTHERS: u32 = 0o007;
+    const GROUP: u32 = 0o070;
+    if owner_uid == 0 {
+        mode & (GROUP_WRITE_EXECUTE | OTHERS) != 0
+    } else {
+        mode & (GROUP | OTHERS) != 0
+    }
 }
 
 /// libpq's text for a failed handshake (or a failed first read after it, where TLS 1.3
@@ -812,6 +836,26 @@ mod tests {
         );
     }
 
+    /// libpq 14+: root's key may be group-readable, nobody's may be group-writable or
+    /// readable by others; anyone else's must be 0600 or less.
+    #[test]
+    fn client_key_modes_as_libpq() {
+        for (uid, mode, refused) in [
+            (1000, 0o600, false),
+            (1000, 0o400, false),
+            (1000, 0o640, true),
+            (1000, 0o604, true),
+            (0, 0o640, false),
+            (0, 0o600, false),
+            (0, 0o660, true),
+            (0, 0o650, true),
+            (0, 0o644, true),
+            (0, 0o641, true),
+        ] {
+            assert_eq!(key_mode_refused(uid, mode), refused, "{uid} {mode:o}");
+        }
+    }
+
     #[test]
     fn error_texts() {
         let cases: [(TlsError, &str); 6] = [
@@ -822,8 +866,9 @@ mod tests {
             ),
             (
                 TlsError::KeyPermissions { path: "k".into() },
-                "private key file \"k\" has group or world access; permissions should be \
-                 u=rw (0600) or less",
+                "private key file \"k\" has group or world access; file must have permissions \
+                 u=rw (0600) or less if owned by the current user, or permissions u=rw,g=r \
+                 (0640) or less if owned by root",
             ),
             (
                 TlsError::KeyMissing { path: "k".into() },

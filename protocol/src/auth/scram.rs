@@ -34,6 +34,8 @@ use sha2::digest::consts::U64;
 use sha2::digest::generic_array::GenericArray;
 use sha2::{Digest, Sha256};
 
+use zeroize::{Zeroize, Zeroizing};
+
 use crate::crypto::hmac::{key_block, HmacSha256, IPAD, OPAD};
 use crate::encoding::base64;
 use crate::limits::Limits;
@@ -205,13 +207,21 @@ pub struct ScramKeys {
 impl ScramKeys {
     /// Derives the keys of `password` (already SASLprepped) with PBKDF2.
     fn derive(password: &[u8], salt: Vec<u8>, iterations: u32) -> Self {
-        let salted = hi(password, &salt, iterations);
+        let salted = Zeroizing::new(hi(password, &salt, iterations));
         Self {
             salt,
             iterations,
-            client_key: HmacSha256::mac(&salted, b"Client Key"),
-            server_key: HmacSha256::mac(&salted, b"Server Key"),
+            client_key: HmacSha256::mac(&*salted, b"Client Key"),
+            server_key: HmacSha256::mac(&*salted, b"Server Key"),
         }
+    }
+}
+
+impl Drop for ScramKeys {
+    /// The keys are password equivalents: zeroed before the memory is given back.
+    fn drop(&mut self) {
+        self.client_key.zeroize();
+        self.server_key.zeroize();
     }
 }
 
@@ -241,18 +251,18 @@ pub struct ScramClient {
 
 enum State {
     Initial {
-        password: Vec<u8>,
+        password: Zeroizing<Vec<u8>>,
         /// `n=<user>,r=<nonce>`
         client_first_bare: Vec<u8>,
         nonce_len: usize,
     },
     FirstSent {
-        password: Vec<u8>,
+        password: Zeroizing<Vec<u8>>,
         client_first_bare: Vec<u8>,
         nonce_len: usize,
     },
     FinalSent {
-        server_key: [u8; KEY_LEN],
+        server_key: Zeroizing<[u8; KEY_LEN]>,
         auth_message: Vec<u8>,
     },
     Done,
@@ -309,7 +319,7 @@ impl ScramClient {
         client_first_bare.extend_from_slice(client_nonce);
         Self {
             state: State::Initial {
-                password: password.to_vec(),
+                password: Zeroizing::new(password.to_vec()),
                 client_first_bare,
                 nonce_len: client_nonce.len(),
             },
@@ -453,7 +463,7 @@ impl ScramClient {
         msg.extend_from_slice(b",p=");
         msg.extend_from_slice(base64::encode(&proof).as_bytes());
         self.state = State::FinalSent {
-            server_key,
+            server_key: Zeroizing::new(server_key),
             auth_message,
         };
         Ok(msg)
@@ -489,7 +499,7 @@ impl ScramClient {
             .filter(|s| s.len() == KEY_LEN)
             .ok_or(ScramError::InvalidServerSignature)?;
 
-        let mut mac = HmacSha256::new(&server_key);
+        let mut mac = HmacSha256::new(&*server_key);
         mac.update(&auth_message);
         if !mac.verify(&signature) {
             return Err(ScramError::IncorrectServerSignature);
@@ -640,7 +650,7 @@ fn b64_value(c: u8) -> Option<u8> {
 
 /// libpq's `pg_saslprep` for the cases implemented: too long is an error, pure ASCII
 /// passes unchanged, and anything else is used raw (see the module docs).
-fn sasl_prep(password: Vec<u8>) -> Result<Vec<u8>, ScramError> {
+fn sasl_prep(password: Zeroizing<Vec<u8>>) -> Result<Zeroizing<Vec<u8>>, ScramError> {
     if password.len() > MAX_PASSWORD_LEN {
         return Err(ScramError::PasswordTooLong);
     }
@@ -1269,10 +1279,8 @@ mod tests {
             .keys()
             .unwrap()
             .clone();
-        let wrong = ScramKeys {
-            client_key: [0; KEY_LEN],
-            ..wrong
-        };
+        let mut wrong = wrong;
+        wrong.client_key = [0; KEY_LEN];
         let (c, _, rejected) = exchange(b"secret", vec![wrong], b"pepper", 16);
         assert!(rejected.is_none() && c.used_known_keys() && !c.is_done());
     }

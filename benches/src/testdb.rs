@@ -1,18 +1,28 @@
 //! `testdb-fresh` and `testdb-migrate`: what a test pays for a database of its own with the
 //! migrations of `benches/migrations/` (50 tables with indexes and foreign keys, 1,000
-//! rows), one database per operation.
+//! rows), one database per operation; and `testserver-cached` / `testserver-initdb`: what a
+//! throwaway server's start costs with the `initdb` cache and without.
 //!
-//! - `testdb-fresh`: [`Template::fresh`] from the template [`Migrations::build_at`] made
-//!   (or found) before the timed region, then [`FreshDatabase::remove`]: `CREATE DATABASE
-//!   .. TEMPLATE .. STRATEGY FILE_COPY` and `DROP DATABASE .. WITH (FORCE)` on a pooled
-//!   session.
+//! - `testdb-fresh`: one operation is [`Template::fresh`] (what a test waits for before it
+//!   can start), from the template [`Migrations::build_at`] (or, on a throwaway server,
+//!   [`Migrations::build`], with its clones made ahead) made or found before the timed
+//!   region; then [`FreshDatabase::remove`], timed apart (`remove_med_us`). With
+//!   `PGCLUSTER_BENCH_TESTDB_PAUSE_MS` set, each operation is followed by that pause (a
+//!   test's own work), during which the clones made ahead are made again.
 //! - `testdb-migrate`: the sqlx way: `CREATE DATABASE`, a new connection to it, each file
-//!   as one simple query, close, `DROP DATABASE`.
+//!   as one simple query, close, `DROP DATABASE`; `ready_med_us` is the part before the
+//!   drop (to set beside `testdb-fresh`'s operation).
+//! - `testserver-cached` / `testserver-initdb`: one operation is `TestServer::builder()
+//!   .start()` (with [`no_initdb_cache`] for the second); the drop is not timed.
 //!
-//! Both run on the blocking API (the testing API is blocking), whatever
+//! CONNINFO `throwaway` (or `throwaway=BIN`, the server programs in `BIN`) starts a
+//! throwaway server for the run (the `testserver-*` workloads need it).
+//!
+//! All run on the blocking API (the testing API is blocking), whatever
 //! `PGCLUSTER_BENCH_DRIVER` says. Before the timed region, one database of each kind is
 //! made and checked to hold the 50 tables and 1,000 rows (exit 1 otherwise).
 //!
+//! [`no_initdb_cache`]: pgcluster::testing::Builder::no_initdb_cache
 //! [`Template::fresh`]: pgcluster::testing::Template::fresh
 //! [`FreshDatabase::remove`]: pgcluster::testing::FreshDatabase::remove
 
@@ -186,6 +196,17 @@ fn starts(n: i64, cached: bool, bin: Option<PathBuf>) -> Res<(Measured, String)>
     ))
 }
 
+/// `PGCLUSTER_BENCH_TESTDB_PAUSE_MS`: a pause after each of `testdb-fresh`'s operations
+/// (in the timed region, not in an operation), standing for a test's own work, during
+/// which clones made ahead are made again. Default 0: back to back.
+fn pause() -> std::time::Duration {
+    let ms = std::env::var("PGCLUSTER_BENCH_TESTDB_PAUSE_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    std::time::Duration::from_millis(ms)
+}
+
 /// The median of `values` (seconds), in microseconds.
 fn median_us(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
@@ -204,6 +225,7 @@ fn fresh(n: i64, conninfo: &str, server: Option<&TestServer>) -> Res<(Measured, 
     let method = probe.clone_method();
     check(&mut connect(conninfo, probe.name())?)?;
     probe.remove()?;
+    let pause = pause();
     let mut ops = Vec::with_capacity(capacity(n));
     let mut removes = Vec::with_capacity(capacity(n));
     let region = Region::start();
@@ -214,12 +236,14 @@ fn fresh(n: i64, conninfo: &str, server: Option<&TestServer>) -> Res<(Measured, 
         let b = Instant::now();
         db.remove()?;
         removes.push(b.elapsed().as_secs_f64());
+        std::thread::sleep(pause);
     }
     let measured = region.stop(ops, 0);
     Ok((
         measured,
         format!(
-            ",\"remove_med_us\":{:.1},\"template\":\"{}\",\"built_now\":{},\"build_ms\":{build_ms:.1},\"clone_method\":\"{method}\"",
+            ",\"pause_ms\":{},\"remove_med_us\":{:.1},\"template\":\"{}\",\"built_now\":{},\"build_ms\":{build_ms:.1},\"clone_method\":\"{method}\"",
+            pause.as_millis(),
             median_us(&mut removes),
             template.name(),
             template.built_now()

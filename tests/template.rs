@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use pgcluster::conninfo::{Config, Env};
 use pgcluster::testing::{
-    CloneMethod, Migrations, Template, TemplateError, TestServer, FRESH_PREFIX, TEMPLATE_PREFIX,
-    TEST_URL_VAR,
+    CloneMethod, FreshDatabase, Migrations, Template, TemplateError, TestServer, FRESH_PREFIX,
+    TEMPLATE_PREFIX, TEST_URL_VAR,
 };
 
 /// Set in the environment of the child processes these tests run (`builder_child`,
@@ -139,12 +139,18 @@ fn exists(server: &TestServer, name: &str) -> bool {
     databases(server).contains_key(name)
 }
 
+/// The users of a fresh database of `template`.
 fn users(template: &Template) -> Vec<String> {
-    let db = template.fresh().expect("fresh database");
+    users_in(&template.fresh().expect("fresh database"))
+}
+
+/// The users in `db`.
+fn users_in(db: &FreshDatabase) -> Vec<String> {
     let mut conn = db.connect().expect("connects");
     let result = conn
         .query("SELECT name FROM users ORDER BY id", &[])
         .expect("query");
+    conn.close();
     result
         .rows
         .into_iter()
@@ -529,19 +535,8 @@ fn clones_made_ahead_are_renamed_into_place_one_per_test() {
     conn.simple_query("INSERT INTO users (name) VALUES ('only in a')")
         .expect("insert");
     conn.close();
-    let names = |db: &pgcluster::testing::FreshDatabase| {
-        let mut conn = db.connect().expect("connects");
-        let rows = conn
-            .query("SELECT name FROM users ORDER BY id", &[])
-            .expect("query")
-            .rows;
-        conn.close();
-        rows.into_iter()
-            .map(|r| r[0].clone().expect("not null"))
-            .collect::<Vec<_>>()
-    };
-    assert_eq!(names(&a), ["admin", "only in a"]);
-    assert_eq!(names(&b), ["admin"]);
+    assert_eq!(users_in(&a), ["admin", "only in a"]);
+    assert_eq!(users_in(&b), ["admin"]);
     // Dropped like any fresh database; the store is made full again, with new clones.
     let (name_a, name_b) = (a.name().to_owned(), b.name().to_owned());
     a.remove().expect("a dropped");

@@ -997,8 +997,9 @@ fn a_killed_run_is_swept_and_nothing_else() {
         assert!(gone.elapsed() < Duration::from_secs(30), "guardian runs");
         std::thread::sleep(Duration::from_millis(10));
     }
-    // Left behind:
+    // Left behind (read now: another test run on the machine may sweep it any moment):
     assert!(dir.is_dir());
+    let owner_file = std::fs::read_to_string(dir.join("owner")).unwrap_or_default();
     assert!(running(postmaster));
     let half = format!(
         "pgcluster_tpb_{HALF_FAMILY}_{}",
@@ -1058,9 +1059,9 @@ fn a_killed_run_is_swept_and_nothing_else() {
         }
         server.psql(&sql).expect("decoy database");
     }
-    let server_uid = std::fs::metadata(&dir).expect("dir").uid();
+    // The servers' user, who owns every server's directory.
+    let server_uid = std::fs::metadata(server.dir()).expect("dir").uid();
     let my_uid = std::fs::metadata("/proc/self").expect("proc").uid();
-    let owner_file = std::fs::read_to_string(dir.join("owner")).unwrap_or_default();
     let tmp = Path::new("/tmp");
     let decoy_dirs = [
         (

@@ -89,9 +89,18 @@ struct Cli {
     #[arg(long, global = true)]
     dry_run: bool,
 
-    /// Results as JSON, one object per result on stdout (`list`: an array of objects),
-    /// and an error as one object on stderr: {"error", "exit_status", "sqlstate",
-    /// "server"}. The field names are stable; README lists them.
+    /// Results as JSON, one object per result on stdout, and an error as one object on
+    /// stderr. Stable field names: exists {database, exists}; create, clone, overwrite
+    /// {action, database, template}; drop {action, database}; rename {action, database,
+    /// new}; cleanup {action, databases [{name, size}], dropped}; list [{name, owner,
+    /// encoding, collate, ctype, size, is_template, allow_connections, connection_limit,
+    /// is_valid}]; connect {database, host, port, backend_pid, dsn,
+    /// server_version, in_recovery}; cluster {repr,
+    /// database, server}; wait {server, status, exit_status}; template build {template},
+    /// clone {template, database, url}, drop {action, database}; with --dry-run also
+    /// dry_run and statements [{database, sql}]. An error: {error, exit_status, sqlstate,
+    /// server {severity, code, message, detail, hint, ... as the server sent them}},
+    /// plus declined or interrupted when so; a warning: {warning}.
     #[arg(long, global = true)]
     json: bool,
 

@@ -186,6 +186,7 @@ pub use pgcluster_protocol::auth::policy::{
 };
 pub use pgcluster_protocol::backend::{FieldDescription, TransactionStatus};
 pub use pgcluster_protocol::error_fields::ErrorFields;
+pub use pgcluster_protocol::version::{ProtocolVersion, VersionRange};
 
 /// The README's examples, compiled as doctests.
 #[cfg(doctest)]

@@ -20,6 +20,9 @@
 
 use std::fmt;
 
+use crate::backend_key::BackendKey;
+use crate::version::ProtocolVersion;
+
 /// What the caller asked to send cannot be encoded. Never caused by the server.
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,8 +93,26 @@ impl Target {
 /// StartupMessage, protocol 3.0, with the given `(name, value)` parameters
 /// (`user` first by convention). An empty name is refused: it would end the list.
 pub fn startup(params: &[(&str, &str)], out: &mut Vec<u8>) -> Result<(), EncodeError> {
+    startup_version(ProtocolVersion::V3_0, params, out)
+}
+
+/// StartupMessage asking for protocol `version` (3.2: PostgreSQL 18's long cancel keys),
+/// otherwise as [`startup`].
+///
+/// ```
+/// use pgcluster_protocol::frontend;
+/// use pgcluster_protocol::version::ProtocolVersion;
+/// let mut out = Vec::new();
+/// frontend::startup_version(ProtocolVersion::V3_2, &[("user", "u")], &mut out).unwrap();
+/// assert_eq!(out, b"\0\0\0\x10\0\x03\0\x02user\0u\0\0");
+/// ```
+pub fn startup_version(
+    version: ProtocolVersion,
+    params: &[(&str, &str)],
+    out: &mut Vec<u8>,
+) -> Result<(), EncodeError> {
     message(None, out, |out| {
-        out.extend_from_slice(&PROTOCOL_VERSION_3_0.to_be_bytes());
+        out.extend_from_slice(&version.code().to_be_bytes());
         for (name, value) in params {
             if name.is_empty() {
                 return Err(EncodeError::EmptyName {
@@ -262,12 +283,24 @@ pub fn copy_fail(message_text: &str, out: &mut Vec<u8>) -> Result<(), EncodeErro
     })
 }
 
-/// CancelRequest, sent on a new connection instead of a StartupMessage.
-pub fn cancel_request(process_id: i32, secret_key: i32, out: &mut Vec<u8>) {
-    out.extend_from_slice(&16i32.to_be_bytes());
-    out.extend_from_slice(&CANCEL_REQUEST_CODE.to_be_bytes());
-    out.extend_from_slice(&process_id.to_be_bytes());
-    out.extend_from_slice(&secret_key.to_be_bytes());
+/// CancelRequest, sent on a new connection instead of a StartupMessage: the process id
+/// and the whole key, 4 bytes in protocol 3.0, up to 256 in 3.2 (16 to 268 bytes in all).
+///
+/// ```
+/// use pgcluster_protocol::backend_key::BackendKey;
+/// use pgcluster_protocol::frontend;
+/// let mut out = Vec::new();
+/// frontend::cancel_request(&BackendKey::new(42, &[7; 32]).unwrap(), &mut out).unwrap();
+/// assert_eq!(out.len(), 44);
+/// assert_eq!(out[..12], [0, 0, 0, 44, 4, 210, 22, 46, 0, 0, 0, 42]);
+/// ```
+pub fn cancel_request(key: &BackendKey, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+    message(None, out, |out| {
+        out.extend_from_slice(&CANCEL_REQUEST_CODE.to_be_bytes());
+        out.extend_from_slice(&key.process_id().to_be_bytes());
+        out.extend_from_slice(key.secret());
+        Ok(())
+    })
 }
 
 /// SSLRequest; the server answers with one byte, `S` or `N`.
@@ -439,11 +472,18 @@ mod tests {
         assert_eq!(infallible(ssl_request), b"\0\0\0\x08\x04\xd2\x16\x2f");
         assert_eq!(infallible(gssenc_request), b"\0\0\0\x08\x04\xd2\x16\x30");
         let mut o = Vec::new();
-        cancel_request(0x0102_0304, -1, &mut o);
+        let key = BackendKey::new(0x0102_0304, &[0xff; 4]).unwrap();
+        cancel_request(&key, &mut o).unwrap();
         assert_eq!(
             o,
             b"\0\0\0\x10\x04\xd2\x16\x2e\x01\x02\x03\x04\xff\xff\xff\xff"
         );
+        // Protocol 3.2's longest key: 12 + 256 bytes.
+        o.clear();
+        let key = BackendKey::new(9, &[0x11; 256]).unwrap();
+        cancel_request(&key, &mut o).unwrap();
+        assert_eq!(o[..12], [0, 0, 1, 12, 4, 210, 22, 46, 0, 0, 0, 9]);
+        assert_eq!(o[12..], [0x11; 256]);
     }
 
     #[test]

@@ -23,6 +23,7 @@ use crate::frame::{Frame, FrameReader};
 use crate::limits::{Limits, LONG_MESSAGE_TYPES, MAX_SHORT_MESSAGE_LEN};
 use crate::query::{ExtendedQuery, QueryEvent, SimpleQuery};
 use crate::startup::{Startup, StartupConfig, StartupError, Step};
+use crate::version::{NegotiationError, ProtocolVersion, VersionRange};
 use crate::ProtocolError;
 
 /// Gives `data` to `reader` as the I/O layer does: read into [`FrameReader::spare`] (no
@@ -288,29 +289,39 @@ const STARTUP_PASSWORD: &[u8] = b"fuzz-secret-pw";
 /// took, then how it ended (`Ok(true)`: Done; `Ok(false)`: waiting for more bytes).
 type StartupOutcome = (Vec<Vec<u8>>, Result<bool, StartupError>);
 
-/// `data[0]` bit 0: a password is configured; bits 1..: the chunking. The rest is the
+/// `data[0]` bit 0: a password is configured; bits 1..: the chunking, and bits 1 and 2
+/// also the protocol versions allowed (3.0 only, 3.0 to 3.2, 3.2 only). The rest is the
 /// server's byte stream, framed by [`Startup::next_frame`] (libpq's raw checks before
 /// authentication) and fed to the machine frame by frame. The client sends a password
 /// message only in direct reply to a password request (`R` 3, 5, 10 or 11), never
 /// without a password configured, the cleartext password only after `R` 3; a failure is
 /// final and appends nothing; one piece, random chunks and byte-by-byte feeding give the
-/// same replies and the same ending.
+/// same replies and the same ending. The StartupMessage asks for the highest version
+/// allowed; the version a connection ends with is within the range, and its cancel key
+/// has a length that version allows.
 pub fn startup(data: &[u8]) {
     let Some((&seed, stream)) = data.split_first() else {
         return;
     };
     let with_password = seed & 1 == 1;
-    let whole = run_startup(with_password, &[stream]);
-    let split = run_startup(with_password, &chunks(stream, seed));
+    let (min, max) = match (seed >> 1) & 3 {
+        0 => (ProtocolVersion::V3_0, ProtocolVersion::V3_0),
+        2 => (ProtocolVersion::V3_2, ProtocolVersion::V3_2),
+        _ => (ProtocolVersion::V3_0, ProtocolVersion::V3_2),
+    };
+    let range = VersionRange::new(min, max).unwrap();
+    let whole = run_startup(with_password, range, &[stream]);
+    let split = run_startup(with_password, range, &chunks(stream, seed));
     assert_eq!(whole, split);
     let bytes: Vec<&[u8]> = stream.chunks(1).collect();
-    assert_eq!(whole, run_startup(with_password, &bytes));
+    assert_eq!(whole, run_startup(with_password, range, &bytes));
 }
 
 /// Feeds `chunks` to a fresh reader and a started machine, taking frames through
 /// `next_frame` after each chunk, and checks the per-frame invariants.
-fn run_startup(with_password: bool, chunks: &[&[u8]]) -> StartupOutcome {
+fn run_startup(with_password: bool, range: VersionRange, chunks: &[&[u8]]) -> StartupOutcome {
     let mut config = StartupConfig::new("fuzz");
+    config.protocol = range;
     config.database = Some("db".to_owned());
     config.password = with_password.then(|| STARTUP_PASSWORD.to_vec());
     // Few iterations: fuzzing time goes into parsing, not PBKDF2.
@@ -322,6 +333,7 @@ fn run_startup(with_password: bool, chunks: &[&[u8]]) -> StartupOutcome {
     let mut out = Vec::new();
     machine.start(&mut out).unwrap();
     assert!(!contains(&out, STARTUP_PASSWORD));
+    assert_eq!(out[4..8], range.max().code().to_be_bytes());
     let mut frames = FrameReader::new(Limits::default());
     let mut replies = Vec::new();
     for chunk in chunks {
@@ -356,6 +368,7 @@ fn run_startup(with_password: bool, chunks: &[&[u8]]) -> StartupOutcome {
                 match frame.tag {
                     b'R' => assert!((8..=2000).contains(&len)),
                     b'E' => assert!((8..=30_000).contains(&len)),
+                    b'v' => assert!((8..=2000).contains(&len)),
                     other => panic!("{other} framed before authentication"),
                 }
             }
@@ -368,7 +381,17 @@ fn run_startup(with_password: bool, chunks: &[&[u8]]) -> StartupOutcome {
                 Ok(step) => {
                     check_startup_reply(&reply, request.as_ref(), with_password);
                     replies.push(reply);
-                    if let Step::Done(_) = step {
+                    let version = machine.protocol_version();
+                    assert!(range.min() <= version && version <= range.max());
+                    if let Step::Done(ready) = step {
+                        assert_eq!(ready.protocol_version, version);
+                        if let Some(key) = &ready.backend_key {
+                            let len = key.secret().len();
+                            match version {
+                                ProtocolVersion::V3_0 => assert_eq!(len, 4),
+                                _ => assert!((4..=256).contains(&len)),
+                            }
+                        }
                         assert!(machine.is_done());
                         assert!(machine.is_authenticated());
                         return (replies, Ok(true));
@@ -399,8 +422,13 @@ fn check_refused_before_auth(err: &StartupError, pending: &[u8]) {
                 let len = u32::from_be_bytes(pending[1..5].try_into().unwrap());
                 assert!(!(8..=2000).contains(&len));
             } else {
-                assert_ne!(*tag, b'E');
+                assert!(*tag != b'E' && *tag != b'v');
             }
+        }
+        StartupError::Negotiation(NegotiationError::Invalid) => {
+            assert_eq!(pending.first(), Some(&b'v'));
+            let len = u32::from_be_bytes(pending[1..5].try_into().unwrap());
+            assert!(!(8..=2000).contains(&len));
         }
         StartupError::PreV3Error(text) => {
             assert_eq!(pending.first(), Some(&b'E'));
@@ -568,7 +596,7 @@ mod tests {
             },
             BackendMessage::BackendKeyData {
                 process_id: 7,
-                secret_key: 9,
+                secret_key: crate::buffer::Bytes::from(&[0, 0, 0, 9]),
             },
             BackendMessage::ReadyForQuery(TransactionStatus::Idle),
         ];
@@ -577,6 +605,14 @@ mod tests {
             vec![BackendMessage::Authentication(
                 Authentication::CleartextPassword,
             )],
+            // A PostgreSQL 15 server's answer to a request for 3.2.
+            vec![
+                BackendMessage::NegotiateProtocolVersion {
+                    newest_minor: ProtocolVersion::V3_0.code(),
+                    unrecognized: Vec::new(),
+                },
+                BackendMessage::Authentication(Authentication::CleartextPassword),
+            ],
             vec![BackendMessage::Authentication(
                 Authentication::Md5Password { salt: [1, 2, 3, 4] },
             )],
@@ -586,16 +622,22 @@ mod tests {
                 BackendMessage::Authentication(Authentication::SaslFinal("v=AAAA".into())),
             ],
         ];
-        scripts
-            .into_iter()
-            .map(|script| {
-                let mut out = Vec::new();
-                for msg in script.iter().chain(&end) {
-                    msg.encode(&mut out).unwrap();
-                }
-                out
-            })
-            .collect()
+        // PostgreSQL 18's 32-byte key, refused at 3.0.
+        let mut long_key = end.clone();
+        long_key[2] = BackendMessage::BackendKeyData {
+            process_id: 7,
+            secret_key: crate::buffer::Bytes::from(&[9; 32]),
+        };
+        let encode = |script: &[BackendMessage], end: &[BackendMessage]| {
+            let mut out = Vec::new();
+            for msg in script.iter().chain(end) {
+                msg.encode(&mut out).unwrap();
+            }
+            out
+        };
+        let mut streams: Vec<Vec<u8>> = scripts.iter().map(|s| encode(s, &end)).collect();
+        streams.push(encode(&[], &long_key));
+        streams
     }
 
     /// Found by the 10-minute `startup` run (2026-11-25): a server nonce containing the
@@ -629,7 +671,8 @@ mod tests {
     #[test]
     fn startup_harness_on_scripted_servers() {
         for stream in scripted_startups() {
-            for seed in [0u8, 1] {
+            // With and without a password; 3.0 only, 3.0 to 3.2, 3.2 only.
+            for seed in [0u8, 1, 2, 3, 4, 5] {
                 let mut data = vec![seed];
                 data.extend_from_slice(&stream);
                 startup(&data);
@@ -659,7 +702,11 @@ mod tests {
                 startup(&data);
             }
         }
-        let (replies, end) = run_startup(false, &[b"EFATAL:  old", b" server\0"]);
+        let (replies, end) = run_startup(
+            false,
+            VersionRange::default(),
+            &[b"EFATAL:  old", b" server\0"],
+        );
         assert!(replies.is_empty());
         assert_eq!(
             end,

@@ -1,4 +1,5 @@
-//! Sans-IO core of the PostgreSQL frontend/backend protocol, version 3.0, for clients.
+//! Sans-IO core of the PostgreSQL frontend/backend protocol, versions 3.0 and 3.2, for
+//! clients.
 //!
 //! This crate never touches a socket, a clock or a random-number generator: bytes go in,
 //! bytes and typed events come out. The I/O layer (the `pgcluster` crate) moves bytes
@@ -7,7 +8,8 @@
 //!
 //! - [`frame::FrameReader`] cuts a byte stream into [`frame::Frame`]s, bounded by [`limits::Limits`].
 //! - [`backend::BackendMessage`] decodes a frame; [`frontend`] encodes what a client sends.
-//! - [`startup::Startup`] runs the startup and authentication exchange.
+//! - [`startup::Startup`] runs the startup and authentication exchange, with the
+//!   protocol version negotiation of [`version`] and the cancel keys of [`backend_key`].
 //! - [`query`] checks the order of a query's replies and turns them into events.
 //! - [`ssl::Negotiation`] reads the answer to SSLRequest, with the CVE-2021-23222 and
 //!   CVE-2024-10977 guards.
@@ -29,6 +31,7 @@
 
 pub mod auth;
 pub mod backend;
+pub mod backend_key;
 pub mod buffer;
 pub mod crypto;
 pub mod encoding;
@@ -46,5 +49,6 @@ pub mod query;
 pub mod reader;
 pub mod ssl;
 pub mod startup;
+pub mod version;
 
 pub use error::ProtocolError;

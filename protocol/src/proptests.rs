@@ -25,6 +25,7 @@
     reason = "a test fails loudly on unexpected input"
 )]
 
+use crate::backend_key::BackendKey;
 use crate::buffer::Bytes;
 
 use crate::backend::{
@@ -157,7 +158,8 @@ enum Fe {
     CopyData(Vec<u8>),
     CopyDone,
     CopyFail(String),
-    Cancel(i32, i32),
+    /// Process id and a 4..=256-byte key.
+    Cancel(i32, Vec<u8>),
     Ssl,
     Gssenc,
     Terminate,
@@ -188,7 +190,11 @@ fn random_fe(rng: &mut Rng) -> Fe {
         12 => Fe::CopyData(rng.bytes()),
         13 => Fe::CopyDone,
         14 => Fe::CopyFail(rng.string()),
-        15 => Fe::Cancel(rng.i32(), rng.i32()),
+        15 => {
+            let mut key = rng.bytes();
+            key.resize(4 + rng.below(253), 0x5A);
+            Fe::Cancel(rng.i32(), key)
+        }
         16 => Fe::Ssl,
         17 => Fe::Gssenc,
         _ => Fe::Terminate,
@@ -249,10 +255,7 @@ fn encode_fe(m: &Fe, out: &mut Vec<u8>) -> Result<(), EncodeError> {
             Ok(())
         }
         Fe::CopyFail(text) => frontend::copy_fail(text, out),
-        Fe::Cancel(pid, key) => {
-            frontend::cancel_request(*pid, *key, out);
-            Ok(())
-        }
+        Fe::Cancel(pid, key) => frontend::cancel_request(&BackendKey::new(*pid, key).unwrap(), out),
         Fe::Ssl => {
             frontend::ssl_request(out);
             Ok(())
@@ -371,9 +374,9 @@ fn decode_fe(like: &Fe, wire: &[u8]) -> (Fe, usize) {
             Fe::Startup(params)
         }
         Fe::Cancel(..) => {
-            assert_eq!(len, 16);
+            assert!((16..=268).contains(&len));
             assert_eq!(c.i32(), frontend::CANCEL_REQUEST_CODE);
-            Fe::Cancel(c.i32(), c.i32())
+            Fe::Cancel(c.i32(), c.take(len - 12).to_vec())
         }
         Fe::Ssl => {
             assert_eq!(len, 8);
@@ -716,7 +719,7 @@ fn random_be(rng: &mut Rng) -> BackendMessage {
         0 => BackendMessage::Authentication(random_auth(rng)),
         1 => BackendMessage::BackendKeyData {
             process_id: rng.i32(),
-            secret_key: rng.i32(),
+            secret_key: Bytes::from(rng.bytes()),
         },
         2 => BackendMessage::BindComplete,
         3 => BackendMessage::CloseComplete,

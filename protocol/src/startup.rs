@@ -25,10 +25,12 @@ use crate::auth::scram::{
 };
 use crate::auth::{md5::md5_password, unsupported_method, AuthError};
 use crate::backend::{tag, Authentication, BackendMessage};
+use crate::backend_key::{BackendKey, BackendKeyError};
 use crate::error_fields::ErrorFields;
 use crate::frame::{Frame, FrameReader};
 use crate::frontend::{self, EncodeError};
 use crate::limits::{Limits, MAX_SHORT_MESSAGE_LEN};
+use crate::version::{self, NegotiationError, ProtocolVersion, VersionRange, MAX_NEGOTIATE_LEN};
 use crate::ProtocolError;
 
 /// Largest length word libpq 13 accepts for an authentication request (`R`) during startup.
@@ -63,6 +65,10 @@ pub struct StartupConfig {
     /// [`ScramKeys`]): if the server sends the salt and iteration count of one of them,
     /// PBKDF2 is skipped. Only keys of [`StartupConfig::password`] belong here.
     pub scram_keys: Vec<ScramKeys>,
+    /// The protocol versions allowed (`min_protocol_version`, `max_protocol_version`):
+    /// StartupMessage asks for the highest; a server's NegotiateProtocolVersion may bring
+    /// it down to the lowest. The default is libpq 18's, 3.0 only.
+    pub protocol: VersionRange,
 }
 
 impl StartupConfig {
@@ -77,6 +83,7 @@ impl StartupConfig {
             auth_policy: AuthPolicy::default(),
             tls_server_end_point: None,
             scram_keys: Vec::new(),
+            protocol: VersionRange::default(),
         }
     }
 }
@@ -102,6 +109,7 @@ impl fmt::Debug for StartupConfig {
             .field("auth_policy", &self.auth_policy)
             .field("tls", &self.tls_server_end_point.is_some())
             .field("scram_keys", &self.scram_keys.len())
+            .field("protocol", &self.protocol)
             .finish()
     }
 }
@@ -112,8 +120,11 @@ impl fmt::Debug for StartupConfig {
 pub struct Ready {
     /// ParameterStatus values, in arrival order (later values replace earlier ones).
     pub parameters: Vec<(String, String)>,
-    /// BackendKeyData `(process_id, secret_key)`, for CancelRequest.
-    pub backend_key: Option<(i32, i32)>,
+    /// BackendKeyData (the last one received), for CancelRequest.
+    pub backend_key: Option<BackendKey>,
+    /// The protocol version in use: the one asked for, or the one NegotiateProtocolVersion
+    /// brought it down to.
+    pub protocol_version: ProtocolVersion,
     /// NoticeResponses received during startup.
     pub notices: Vec<ErrorFields>,
     /// The keys of a completed SCRAM exchange (the server's signature checked), to be
@@ -132,7 +143,8 @@ pub enum Step {
 }
 
 /// Why startup failed. `Display` is libpq 13's text (no final newline, except that
-/// `Server` is the full multi-line libpq layout *with* its final newline removed).
+/// `Server` is the full multi-line libpq layout *with* its final newline removed);
+/// libpq 18's for protocol 3.2's `Negotiation` and `BackendKey`.
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[expect(
@@ -142,6 +154,10 @@ pub enum Step {
 pub enum StartupError {
     /// The server broke the protocol.
     Protocol(ProtocolError),
+    /// The server's NegotiateProtocolVersion was refused (libpq 18's checks).
+    Negotiation(NegotiationError),
+    /// The server's BackendKeyData was refused (libpq 18's checks).
+    BackendKey(BackendKeyError),
     /// A client-side authentication failure (libpq: replaces the error buffer).
     Auth(AuthError),
     /// The server sent an ErrorResponse. `authenticated` tells whether AuthenticationOk had
@@ -166,6 +182,8 @@ impl fmt::Display for StartupError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Protocol(e) => e.fmt(f),
+            Self::Negotiation(e) => e.fmt(f),
+            Self::BackendKey(e) => e.fmt(f),
             Self::Auth(e) => e.fmt(f),
             Self::Server { fields, .. } => {
                 let text = fields.libpq_text(None);
@@ -183,6 +201,18 @@ impl std::error::Error for StartupError {}
 impl From<ProtocolError> for StartupError {
     fn from(e: ProtocolError) -> Self {
         Self::Protocol(e)
+    }
+}
+
+impl From<NegotiationError> for StartupError {
+    fn from(e: NegotiationError) -> Self {
+        Self::Negotiation(e)
+    }
+}
+
+impl From<BackendKeyError> for StartupError {
+    fn from(e: BackendKeyError) -> Self {
+        Self::BackendKey(e)
     }
 }
 
@@ -207,14 +237,19 @@ impl From<EncodeError> for StartupError {
 /// The startup/authentication state machine. Errors are sticky.
 ///
 /// It follows libpq 13's `PQconnectPoll`: before AuthenticationOk only `R` and `E` are
-/// accepted; a password is written only in answer to a request for one, and only after
-/// the [`AuthPolicy`] has allowed that request.
+/// accepted (and, as libpq 18, one NegotiateProtocolVersion `v`); a password is written
+/// only in answer to a request for one, and only after the [`AuthPolicy`] has allowed
+/// that request.
 #[derive(Debug)]
 pub struct Startup {
     config: StartupConfig,
     client_nonce: [u8; 18],
     state: State,
     scram_garbage: Option<ScramError>,
+    /// The protocol version in use (asked for, or negotiated down).
+    version: ProtocolVersion,
+    /// Whether a NegotiateProtocolVersion has arrived (a second one is refused).
+    negotiated: bool,
 }
 
 #[derive(Debug)]
@@ -238,10 +273,13 @@ impl Startup {
             client_nonce,
             state: State::New,
             scram_garbage: None,
+            version: ProtocolVersion::default(),
+            negotiated: false,
         }
     }
 
-    /// Appends the StartupMessage to `out`: `user`, `database` if any, then `params`.
+    /// Appends the StartupMessage to `out`, asking for the highest protocol version
+    /// allowed: `user`, `database` if any, then `params`.
     pub fn start(&mut self, out: &mut Vec<u8>) -> Result<(), StartupError> {
         match &self.state {
             State::New => {}
@@ -255,7 +293,8 @@ impl Startup {
             params.push(("database", db));
         }
         params.extend(c.params.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        if let Err(e) = frontend::startup(&params, out) {
+        self.version = c.protocol.max();
+        if let Err(e) = frontend::startup_version(self.version, &params, out) {
             return Err(self.fail(e.into()));
         }
         self.state = State::Authenticating {
@@ -276,6 +315,12 @@ impl Startup {
                 return Err(StartupError::OutOfOrder);
             }
             State::Done => return Err(StartupError::OutOfOrder),
+            State::Authenticating { scram, progress }
+                if frame.tag == tag::NEGOTIATE_PROTOCOL_VERSION =>
+            {
+                self.state = State::Authenticating { scram, progress };
+                self.negotiate(&frame).map(|()| Step::Continue)
+            }
             State::Authenticating {
                 mut scram,
                 mut progress,
@@ -292,6 +337,7 @@ impl Startup {
                                 .filter(|s| s.is_done())
                                 .and_then(ScramClient::keys)
                                 .cloned(),
+                            protocol_version: self.version,
                             ..Ready::default()
                         })
                     } else {
@@ -322,8 +368,8 @@ impl Startup {
     /// startup; `Ok(None)` when more bytes are needed.
     ///
     /// Before AuthenticationOk libpq looks at the raw bytes before any framing: only `R`
-    /// and `E` are accepted (on the type byte alone, as soon as it is here), an `R` must
-    /// be 8..=2000 bytes long, and an `E` outside 8..=30000 is a pre-3.0 server's error:
+    /// and `E` are accepted (on the type byte alone, as soon as it is here), and libpq
+    /// 18's `v`; an `R` or a `v` must be 8..=2000 bytes long, and an `E` outside 8..=30000 is a pre-3.0 server's error:
     /// its text runs from right after the type byte to the first NUL. Such a "length
     /// word" is often far beyond what [`FrameReader`] accepts (`FATA` claims 1.1 GiB), so
     /// these checks come first, with the errors [`Startup::handle`] gives for the same
@@ -364,6 +410,35 @@ impl Startup {
         self.scram_garbage.as_ref()
     }
 
+    /// The protocol version asked for, or negotiated down to so far.
+    pub fn protocol_version(&self) -> ProtocolVersion {
+        self.version
+    }
+
+    /// NegotiateProtocolVersion before AuthenticationOk, as libpq 18's `PQconnectPoll`
+    /// and `pqGetNegotiateProtocolVersion3` read it. Bytes of the body after what libpq
+    /// reads are, for libpq, the next message: a type byte other than `R`, `E` or `v`
+    /// gives its `expected authentication request` text; otherwise libpq would read a
+    /// message out of the remains, which framing cannot repeat: that is
+    /// [`ProtocolError::LengthMismatch`].
+    fn negotiate(&mut self, frame: &Frame) -> Result<(), StartupError> {
+        if !length_word(frame).is_some_and(|n| (8..=MAX_NEGOTIATE_LEN).contains(&n)) {
+            return Err(NegotiationError::Invalid.into());
+        }
+        if std::mem::replace(&mut self.negotiated, true) {
+            return Err(NegotiationError::Duplicate.into());
+        }
+        let (version, read) = version::negotiate(&frame.body, self.config.protocol)?;
+        self.version = version;
+        match frame.body.get(read..).and_then(<[u8]>::first) {
+            None => Ok(()),
+            Some(&next) if accepted_before_auth(next) => {
+                Err(ProtocolError::LengthMismatch { tag: frame.tag }.into())
+            }
+            Some(&next) => Err(ProtocolError::ExpectedAuthRequest { tag: next }.into()),
+        }
+    }
+
     fn fail(&mut self, e: StartupError) -> StartupError {
         self.state = State::Failed(Box::new(e.clone()));
         e
@@ -378,9 +453,7 @@ impl Startup {
         progress: &mut Progress,
         reply: &mut Vec<u8>,
     ) -> Result<bool, StartupError> {
-        let length_word = u32::try_from(frame.body.len())
-            .ok()
-            .and_then(|n| n.checked_add(4));
+        let length_word = length_word(frame);
         match frame.tag {
             tag::AUTHENTICATION => {
                 if !length_word.is_some_and(|n| (8..=MAX_AUTH_REQUEST_LEN).contains(&n)) {
@@ -542,9 +615,39 @@ fn sasl_continue(
     Ok(())
 }
 
+/// A frame's length word (its body's length plus 4), if it fits in a `u32`.
+fn length_word(frame: &Frame) -> Option<u32> {
+    u32::try_from(frame.body.len())
+        .ok()
+        .and_then(|n| n.checked_add(4))
+}
+
+/// The message types libpq 18 reads before AuthenticationOk.
+fn accepted_before_auth(tag: u8) -> bool {
+    [
+        tag::AUTHENTICATION,
+        tag::ERROR_RESPONSE,
+        tag::NEGOTIATE_PROTOCOL_VERSION,
+    ]
+    .contains(&tag)
+}
+
 /// After AuthenticationOk (libpq's `CONNECTION_AUTH_OK`). Returns whether the frame was
-/// ReadyForQuery.
+/// ReadyForQuery. BackendKeyData is checked for the protocol version in use (libpq 18's
+/// `getBackendKeyData`), before it is decoded: a body too short for a process id has
+/// libpq 18's text too.
 fn after_auth(frame: &Frame, ready: &mut Ready) -> Result<bool, StartupError> {
+    match frame.tag {
+        tag::BACKEND_KEY_DATA => {
+            ready.backend_key = Some(BackendKey::parse(&frame.body, ready.protocol_version)?);
+            return Ok(false);
+        }
+        // libpq's pqParseInput3 has no case for `v`, whatever its body.
+        tag::NEGOTIATE_PROTOCOL_VERSION => {
+            return Err(ProtocolError::UnexpectedMessage { tag: frame.tag }.into())
+        }
+        _ => {}
+    }
     match BackendMessage::parse(frame)? {
         BackendMessage::ReadyForQuery(_) => return Ok(true),
         BackendMessage::ParameterStatus { name, value } => {
@@ -553,13 +656,7 @@ fn after_auth(frame: &Frame, ready: &mut Ready) -> Result<bool, StartupError> {
                 None => ready.parameters.push((name, value)),
             }
         }
-        BackendMessage::BackendKeyData {
-            process_id,
-            secret_key,
-        } => ready.backend_key = Some((process_id, secret_key)),
         BackendMessage::NoticeResponse(fields) => ready.notices.push(fields),
-        // We ask for 3.0 with no options, so there is nothing to negotiate down.
-        BackendMessage::NegotiateProtocolVersion { .. } => {}
         // libpq keeps a NOTIFY for later and connects; there is no one to give it to yet.
         BackendMessage::NotificationResponse { .. } => {}
         BackendMessage::ErrorResponse(fields) => {
@@ -611,8 +708,8 @@ fn pre_v3_text(text: &[u8]) -> StartupError {
     StartupError::PreV3Error(String::from_utf8_lossy(text).into_owned())
 }
 
-/// libpq 13's checks on the raw bytes of the next message while it awaits an
-/// authentication request (`PQconnectPoll`, `CONNECTION_AWAITING_RESPONSE`): `Ok(true)`
+/// libpq 13's checks (and libpq 18's for `v`) on the raw bytes of the next message while
+/// it awaits an authentication request (`PQconnectPoll`, `CONNECTION_AWAITING_RESPONSE`): `Ok(true)`
 /// when the header is one to frame, `Ok(false)` when more bytes are needed to tell.
 ///
 /// The type byte is checked alone; then the length word. A pre-3.0 error is read up to
@@ -621,7 +718,7 @@ fn check_before_auth(buf: &[u8]) -> Result<bool, StartupError> {
     let Some(&first) = buf.first() else {
         return Ok(false);
     };
-    if first != tag::AUTHENTICATION && first != tag::ERROR_RESPONSE {
+    if !accepted_before_auth(first) {
         return Err(ProtocolError::ExpectedAuthRequest { tag: first }.into());
     }
     let Some(len) = buf
@@ -635,6 +732,9 @@ fn check_before_auth(buf: &[u8]) -> Result<bool, StartupError> {
         tag::AUTHENTICATION if !(8..=MAX_AUTH_REQUEST_LEN).contains(&len) => {
             Err(ProtocolError::ExpectedAuthRequest { tag: first }.into())
         }
+        tag::NEGOTIATE_PROTOCOL_VERSION if !(8..=MAX_NEGOTIATE_LEN).contains(&len) => {
+            Err(NegotiationError::Invalid.into())
+        }
         tag::ERROR_RESPONSE if !(8..=MAX_SHORT_MESSAGE_LEN).contains(&len) => {
             let text = buf.get(1..).unwrap_or_default();
             match text.iter().position(|&b| b == 0) {
@@ -645,6 +745,14 @@ fn check_before_auth(buf: &[u8]) -> Result<bool, StartupError> {
         _ => Ok(true),
     }
 }
+
+#[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "a test fails loudly on unexpected input"
+)]
+mod negotiation_tests;
 
 #[cfg(test)]
 #[allow(
@@ -832,7 +940,6 @@ mod tests {
         feed(&mut m, param("b", "2"));
         feed(&mut m, param("a", "3"));
         feed(&mut m, error_frame(b'N', "WARNING", "01000", "careful"));
-        feed(&mut m, Frame::new(b'v', &[0, 0, 0, 0, 0, 0, 0, 0][..]));
         feed(&mut m, Frame::new(b'A', &b"\0\0\0\x01ch\0pl\0"[..]));
         feed(&mut m, Frame::new(b'K', &[0, 0, 0, 1, 0, 0, 0, 2][..]));
         let mut out = Vec::new();
@@ -846,7 +953,7 @@ mod tests {
                 ("b".to_owned(), "2".to_owned())
             ]
         );
-        assert_eq!(ready.backend_key, Some((1, 2)));
+        assert_eq!(ready.backend_key, BackendKey::new(1, &[0, 0, 0, 2]));
         assert_eq!(ready.notices.len(), 1);
         assert_eq!(ready.notices[0].message.as_deref(), Some("careful"));
     }
@@ -857,7 +964,7 @@ mod tests {
         let out = feed(&mut m, auth(3, b""));
         assert_eq!(out, b"p\0\0\0\x0bsecret\0");
         let ready = finish(&mut m);
-        assert_eq!(ready.backend_key, Some((42, 7)));
+        assert_eq!(ready.backend_key, BackendKey::new(42, &[0, 0, 0, 7]));
     }
 
     #[test]
@@ -1247,7 +1354,7 @@ mod tests {
             refuse(&mut m, auth(13, &[0; 1992])),
             "authentication method 13 not supported"
         );
-        for tag in [b'S', b'N', b'Z', b'v', b'K', b'X'] {
+        for tag in [b'S', b'N', b'Z', b'K', b'X'] {
             let mut m = started(config(Some("pw")));
             assert_eq!(
                 refuse(&mut m, Frame::new(tag, &b"I"[..])),

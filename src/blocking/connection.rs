@@ -338,6 +338,11 @@ impl Connection {
         self.inner.backend_pid()
     }
 
+    /// The protocol version in use (see [`crate::Connection::protocol_version`]).
+    pub fn protocol_version(&self) -> crate::ProtocolVersion {
+        self.inner.protocol_version()
+    }
+
     /// The transaction status reported by the last ReadyForQuery.
     pub fn transaction_status(&self) -> TransactionStatus {
         self.inner.transaction_status()

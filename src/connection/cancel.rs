@@ -22,7 +22,9 @@ use crate::io_text::strerror;
 pub struct CancelToken {
     target: Target,
     process_id: i32,
-    secret_key: i32,
+    /// The CancelRequest: the process id and the whole key (4 bytes in protocol 3.0, up
+    /// to 256 in 3.2).
+    packet: Vec<u8>,
     /// The driver of the connection it cancels.
     driver: Kind,
     /// How long the whole request may take: connecting, sending, and waiting for the
@@ -99,9 +101,7 @@ impl CancelToken {
     }
 
     fn packet(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(16);
-        frontend::cancel_request(self.process_id, self.secret_key, &mut out);
-        out
+        self.packet.clone()
     }
 
     /// The driver of the connection this token cancels.
@@ -224,7 +224,10 @@ impl Connection {
     /// A token that cancels this connection's running statement from elsewhere; `None`
     /// once the connection is closed or broken, or if the server sent no BackendKeyData.
     pub fn cancel_token(&self) -> Option<CancelToken> {
-        let (process_id, secret_key) = self.backend_key?;
+        let key = self.backend_key.as_ref()?;
+        let mut packet = Vec::new();
+        // A BackendKey's bounded length always encodes.
+        frontend::cancel_request(key, &mut packet).ok()?;
         let stream = self.stream.as_ref()?;
         let target = match stream.peer()? {
             Peer::Tcp(addr) => Target::Tcp(addr),
@@ -233,8 +236,8 @@ impl Connection {
         };
         Some(CancelToken {
             target,
-            process_id,
-            secret_key,
+            process_id: key.process_id(),
+            packet,
             driver: stream.kind(),
             timeout: DEFAULT_CANCEL_TIMEOUT,
         })
@@ -246,10 +249,13 @@ mod tests {
     use super::*;
 
     fn token(target: Target) -> CancelToken {
+        let key = pgcluster_protocol::backend_key::BackendKey::new(42, &[0, 0, 0, 7]).unwrap();
+        let mut packet = Vec::new();
+        frontend::cancel_request(&key, &mut packet).unwrap();
         CancelToken {
             target,
             process_id: 42,
-            secret_key: 7,
+            packet,
             #[cfg(feature = "async")]
             driver: Kind::Async,
             #[cfg(not(feature = "async"))]

@@ -5,11 +5,13 @@
 use std::fmt;
 
 use pgcluster_protocol::backend::{FieldDescription, TransactionStatus};
+use pgcluster_protocol::backend_key::BackendKey;
 use pgcluster_protocol::error_fields::ErrorFields;
 use pgcluster_protocol::frame::FrameReader;
 use pgcluster_protocol::frontend;
 use pgcluster_protocol::query::Memo;
 use pgcluster_protocol::startup::Ready;
+use pgcluster_protocol::version::ProtocolVersion;
 
 use crate::connect;
 use crate::conninfo::Resolved;
@@ -28,7 +30,9 @@ pub struct Connection {
     pub(super) state: State,
     /// ParameterStatus values; a later value replaces an earlier one in place.
     pub(super) parameters: Vec<(String, String)>,
-    pub(super) backend_key: Option<(i32, i32)>,
+    pub(super) backend_key: Option<BackendKey>,
+    /// The protocol version the startup exchange settled on.
+    pub(super) protocol_version: ProtocolVersion,
     pub(super) transaction_status: TransactionStatus,
     pub(super) notices: Vec<ErrorFields>,
     pub(super) notifications: Vec<Notification>,
@@ -146,6 +150,7 @@ impl Connection {
             state: State::Open,
             parameters: Vec::new(),
             backend_key: ready.backend_key,
+            protocol_version: ready.protocol_version,
             transaction_status: TransactionStatus::Idle,
             notices: ready.notices,
             notifications: Vec::new(),
@@ -201,7 +206,13 @@ impl Connection {
 
     /// The backend's process id (from BackendKeyData), e.g. for `pg_terminate_backend`.
     pub fn backend_pid(&self) -> Option<i32> {
-        self.backend_key.map(|(pid, _)| pid)
+        self.backend_key.as_ref().map(BackendKey::process_id)
+    }
+
+    /// The protocol version in use (libpq's `PQfullProtocolVersion`): 3.2 with
+    /// `max_protocol_version=3.2` on PostgreSQL 18, else 3.0.
+    pub fn protocol_version(&self) -> ProtocolVersion {
+        self.protocol_version
     }
 
     /// The transaction status reported by the last ReadyForQuery.

@@ -11,13 +11,15 @@
 //! Every error text is libpq 13.3's (as `shared/tools/rexref libpq` prints it), without the
 //! final newline, except for the later keywords: libpq 16's for `require_auth`, libpq 17's
 //! for `sslnegotiation`, libpq 14's (as libpq 18 has them) for the values of
-//! `target_session_attrs` that libpq 13 did not have.
+//! `target_session_attrs` that libpq 13 did not have, libpq 18's for
+//! `min_protocol_version` and `max_protocol_version`.
 
 mod keepalives;
 pub(crate) mod keyvalue;
 mod load_balance;
 pub(crate) mod osuser;
 mod pgpass;
+mod protocol;
 pub(crate) mod redact;
 mod resolve;
 mod service;
@@ -31,6 +33,7 @@ use std::fmt;
 use std::time::Duration;
 
 use pgcluster_protocol::auth::policy::{ChannelBindingMode, RequireAuth, RequireAuthParseError};
+use pgcluster_protocol::version::VersionRange;
 
 pub use keepalives::{SocketOptions, TcpSettings};
 pub use load_balance::LoadBalanceHosts;
@@ -42,8 +45,9 @@ pub use target::TargetSessionAttrs;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConnInfoError {
     /// `invalid %s value: "%s"` for `sslmode`, `sslnegotiation` (libpq 17),
-    /// `channel_binding`, `gssencmode`, `target_session_attrs`, `ssl_min_protocol_version`
-    /// and `ssl_max_protocol_version`.
+    /// `channel_binding`, `gssencmode`, `target_session_attrs`, `ssl_min_protocol_version`,
+    /// `ssl_max_protocol_version`, `min_protocol_version` and `max_protocol_version`
+    /// (libpq 18).
     BadValue {
         /// The keyword.
         option: &'static str,
@@ -112,6 +116,8 @@ pub enum ConnInfoError {
         /// 1-based line number.
         line: usize,
     },
+    /// `"min_protocol_version" is greater than "max_protocol_version"` (libpq 18)
+    ProtocolRange,
     /// `invalid SSL protocol version range`
     SslRange,
     /// `%s value "%s" invalid when SSL support is not compiled in` (libpq 17's text, for
@@ -192,6 +198,9 @@ impl fmt::Display for ConnInfoError {
             Self::ServiceSyntax { file, line } => {
                 write!(f, "syntax error in service file \"{file}\", line {line}")
             }
+            Self::ProtocolRange => f.write_str(
+                "\"min_protocol_version\" is greater than \"max_protocol_version\"",
+            ),
             Self::SslRange => f.write_str("invalid SSL protocol version range"),
             Self::SslUnsupported { option, value } => write!(
                 f,
@@ -325,8 +334,9 @@ impl fmt::Debug for Env {
 /// libpq 13's connection keywords (`PQconninfoOptions` in fe-connect.c, in that order):
 /// keyword, environment variable, compiled-in default. Later ones are added where libpq 18
 /// lists them: `sslnegotiation` (PostgreSQL 17), `sslsni` (PostgreSQL 14), `require_auth`
-/// (PostgreSQL 16), `load_balance_hosts` (PostgreSQL 16) and `sslkeylogfile` (PostgreSQL 18,
-/// no environment variable).
+/// (PostgreSQL 16), `min_protocol_version` and `max_protocol_version` (PostgreSQL 18),
+/// `load_balance_hosts` (PostgreSQL 16) and `sslkeylogfile` (PostgreSQL 18, no environment
+/// variable).
 pub(crate) const KEYWORDS: &[(&str, Option<&str>, Option<&str>)] = &[
     ("authtype", Some("PGAUTHTYPE"), Some("")),
     ("service", Some("PGSERVICE"), None),
@@ -360,6 +370,8 @@ pub(crate) const KEYWORDS: &[(&str, Option<&str>, Option<&str>)] = &[
     ("sslsni", Some("PGSSLSNI"), Some("1")),
     ("requirepeer", Some("PGREQUIREPEER"), None),
     ("require_auth", Some("PGREQUIREAUTH"), None),
+    ("min_protocol_version", Some("PGMINPROTOCOLVERSION"), None),
+    ("max_protocol_version", Some("PGMAXPROTOCOLVERSION"), None),
     (
         "ssl_min_protocol_version",
         Some("PGSSLMINPROTOCOLVERSION"),
@@ -578,6 +590,8 @@ pub struct Resolved {
     /// `require_auth` (libpq 16), `None` when not given or empty: the authentication
     /// requests the server may make, checked before anything is sent in reply.
     pub require_auth: Option<RequireAuth>,
+    /// `min_protocol_version` and `max_protocol_version` (libpq 18; by default 3.0 only).
+    pub protocol: VersionRange,
     /// The TLS settings (`sslmode`, `sslrootcert`, `sslcert`, `sslkey`, ...).
     #[cfg(feature = "tls")]
     pub tls: tls::TlsSettings,
@@ -620,7 +634,8 @@ impl fmt::Debug for Resolved {
             )
             .field("passfile", &self.passfile)
             .field("channel_binding", &self.channel_binding)
-            .field("require_auth", &self.require_auth);
+            .field("require_auth", &self.require_auth)
+            .field("protocol", &self.protocol);
         #[cfg(feature = "tls")]
         f.field("tls", &self.tls);
         f.finish()

@@ -10,6 +10,7 @@ use pgcluster_protocol::auth::policy::{ChannelBindingMode, RequireAuth};
 
 use super::keyvalue::is_c_space;
 use super::pgpass::{self, Lookup};
+use super::protocol;
 use super::{
     osuser, service, Address, ConnInfoError, Env, LoadBalanceHosts, Resolved, Target,
     TargetSessionAttrs, TcpSettings, DEFAULT_PORT, DEFAULT_SOCKET_DIR, KEYWORDS,
@@ -142,6 +143,7 @@ pub(super) fn resolve(
     }
 
     let require_auth = check_values(&opts, sslmode_given)?;
+    let protocol = protocol::range(&opts)?;
     // libpq reads connect_timeout only once its first connection attempt would wait:
     // a bad value is reported then (see `Resolved::connect_timeout_error`).
     let (connect_timeout, connect_timeout_error) =
@@ -186,6 +188,7 @@ pub(super) fn resolve(
             _ => ChannelBindingMode::Prefer,
         },
         require_auth,
+        protocol,
         #[cfg(feature = "tls")]
         tls: tls_settings(&opts, sslmode_given, &mut ident),
     })

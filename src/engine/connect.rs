@@ -631,6 +631,7 @@ impl Connect {
         let mut startup = StartupConfig::new(config.user.clone());
         startup.auth_policy.channel_binding = config.channel_binding;
         startup.auth_policy.require_auth = config.require_auth.clone();
+        startup.protocol = config.protocol;
         // The hash, or why there is none: the protocol looks at it only when
         // SCRAM-SHA-256-PLUS is chosen (libpq), so trust, password and MD5 roles connect
         // whatever the certificate's signature algorithm.
@@ -1072,6 +1073,7 @@ mod tests {
 
     use super::*;
     use crate::conninfo::{Config, Env};
+    use pgcluster_protocol::backend_key::BackendKey;
 
     /// What happens when a socket is opened to an address (one entry per open).
     enum Open {
@@ -1326,7 +1328,10 @@ mod tests {
         let start = Instant::now();
         let (result, end) = world.run(&mut conn, start);
         let established = result.unwrap();
-        assert_eq!(established.ready.backend_key, Some((4242, 7)));
+        assert_eq!(
+            established.ready.backend_key,
+            BackendKey::new(4242, &[0, 0, 0, 7])
+        );
         assert_eq!(
             established.ready.parameters,
             vec![("server_version".to_owned(), "15.0".to_owned())]
@@ -1482,7 +1487,10 @@ mod tests {
              user=u dbname=d sslmode=disable target_session_attrs=read-write",
         );
         let established = world.run(&mut conn, Instant::now()).0.unwrap();
-        assert_eq!(established.ready.backend_key, Some((4242, 7)));
+        assert_eq!(
+            established.ready.backend_key,
+            BackendKey::new(4242, &[0, 0, 0, 7])
+        );
         assert_eq!(
             text(&conn),
             "could not make a writable connection to server \"127.0.0.1:5432\"\n\
@@ -1919,7 +1927,10 @@ mod tests {
             ],
         );
         let established = result.unwrap();
-        assert_eq!(established.ready.backend_key, Some((4242, 7)));
+        assert_eq!(
+            established.ready.backend_key,
+            BackendKey::new(4242, &[0, 0, 0, 7])
+        );
         assert_eq!(world.opened.len(), 2);
         let sql = "SELECT pg_catalog.pg_is_in_recovery()";
         assert!(queried(&world.sent[0], sql) && queried(&world.sent[1], sql));

@@ -3,6 +3,7 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -25,39 +26,51 @@ pub enum Script {
 pub struct FakeServer {
     pub port: u16,
     thread: Option<JoinHandle<()>>,
+    /// The first packet of each connection (startup packet or CancelRequest), length word
+    /// included, in order.
+    packets: Arc<Mutex<Vec<Vec<u8>>>>,
 }
 
 impl FakeServer {
     pub fn start(script: Script, connections: usize) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
         let port = listener.local_addr().expect("local addr").port();
+        let packets = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::clone(&packets);
         let thread = std::thread::spawn(move || {
             for _ in 0..connections {
                 let Ok((socket, _)) = listener.accept() else {
                     return;
                 };
-                serve(socket, &script);
+                serve(socket, &script, &seen);
             }
         });
         Self {
             port,
             thread: Some(thread),
+            packets,
         }
     }
 
-    /// Waits for the server thread (all its connections served).
-    pub fn join(mut self) {
+    /// Waits for the server thread (all its connections served); returns the first packet
+    /// of each connection (startup packet or CancelRequest), in order.
+    pub fn join(mut self) -> Vec<Vec<u8>> {
         if let Some(t) = self.thread.take() {
             t.join().expect("fake server thread");
         }
+        std::mem::take(&mut *self.packets.lock().unwrap_or_else(|e| e.into_inner()))
     }
 }
 
-fn serve(mut socket: TcpStream, script: &Script) {
+fn serve(mut socket: TcpStream, script: &Script, packets: &Mutex<Vec<Vec<u8>>>) {
     socket
         .set_read_timeout(Some(Duration::from_secs(30)))
         .expect("read timeout");
-    read_startup(&mut socket);
+    let packet = read_startup(&mut socket);
+    packets
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(packet);
     match script {
         Script::ReadThenClose => {}
         Script::Silent => drain(&mut socket),
@@ -71,15 +84,18 @@ fn serve(mut socket: TcpStream, script: &Script) {
     }
 }
 
-/// Reads one length-prefixed startup packet.
-fn read_startup(socket: &mut TcpStream) {
+/// Reads one length-prefixed startup packet; returns what it read.
+fn read_startup(socket: &mut TcpStream) -> Vec<u8> {
     let mut len = [0u8; 4];
     if socket.read_exact(&mut len).is_err() {
-        return;
+        return Vec::new();
     }
     let n = usize::try_from(u32::from_be_bytes(len)).unwrap_or(0);
     let mut body = vec![0u8; n.saturating_sub(4).min(10_000)];
     let _ = socket.read_exact(&mut body);
+    let mut packet = len.to_vec();
+    packet.extend(body);
+    packet
 }
 
 /// Reads until the client closes (or the read timeout).

@@ -505,6 +505,26 @@ impl AnyConnection {
         }
     }
 
+    /// `protocol_version`.
+    pub fn protocol_version(&self) -> pgcluster::ProtocolVersion {
+        match self {
+            #[cfg(feature = "blocking")]
+            AnyConnection::Blocking(c) => c.protocol_version(),
+            #[cfg(feature = "async")]
+            AnyConnection::Async(c) => c.protocol_version(),
+        }
+    }
+
+    /// `cancel_token`.
+    pub fn cancel_token(&self) -> Option<pgcluster::connection::CancelToken> {
+        match self {
+            #[cfg(feature = "blocking")]
+            AnyConnection::Blocking(c) => c.cancel_token(),
+            #[cfg(feature = "async")]
+            AnyConnection::Async(c) => c.cancel_token(),
+        }
+    }
+
     /// `transaction_status`.
     pub fn transaction_status(&self) -> TransactionStatus {
         match self {

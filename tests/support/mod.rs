@@ -165,7 +165,7 @@ pub fn startup_tail() -> Vec<u8> {
     }
     out.extend(encode(&BackendMessage::BackendKeyData {
         process_id: 4242,
-        secret_key: 7,
+        secret_key: [0, 0, 0, 7][..].into(),
     }));
     out.extend(ready());
     out

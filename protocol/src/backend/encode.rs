@@ -61,7 +61,7 @@ impl BackendMessage {
                 secret_key,
             } => {
                 out.extend_from_slice(&process_id.to_be_bytes());
-                out.extend_from_slice(&secret_key.to_be_bytes());
+                out.extend_from_slice(secret_key);
             }
             Self::BindComplete
             | Self::CloseComplete

@@ -90,8 +90,9 @@ pub enum BackendMessage {
     BackendKeyData {
         /// Process id of the backend.
         process_id: i32,
-        /// Secret key for CancelRequest.
-        secret_key: i32,
+        /// Secret key for CancelRequest: the rest of the body, of any length here
+        /// ([`crate::backend_key::BackendKey::parse`] checks it for a protocol version).
+        secret_key: Bytes,
     },
     /// `2`
     BindComplete,
@@ -165,10 +166,13 @@ impl BackendMessage {
         let mut r = Reader::new(t, body);
         let msg = match t {
             tag::AUTHENTICATION => return auth::parse(body).map(Self::Authentication),
-            tag::BACKEND_KEY_DATA => Self::BackendKeyData {
-                process_id: r.i32()?,
-                secret_key: r.i32()?,
-            },
+            tag::BACKEND_KEY_DATA => {
+                let process_id = r.i32()?;
+                return Ok(Self::BackendKeyData {
+                    process_id,
+                    secret_key: body.slice_ref(r.rest()),
+                });
+            }
             tag::BIND_COMPLETE
             | tag::CLOSE_COMPLETE
             | tag::COPY_DONE
@@ -734,7 +738,15 @@ pub(crate) mod tests {
             parse(b'K', &[0, 0, 0, 7, 0xff, 0xff, 0xff, 0xfe]),
             Ok(BackendMessage::BackendKeyData {
                 process_id: 7,
-                secret_key: -2
+                secret_key: Bytes::from(&[0xff, 0xff, 0xff, 0xfe])
+            })
+        );
+        // Protocol 3.2's keys are longer; the startup machine checks the length.
+        assert_eq!(
+            parse(b'K', &[0, 0, 0, 7, 1, 2, 3, 4, 5, 6, 7, 8]),
+            Ok(BackendMessage::BackendKeyData {
+                process_id: 7,
+                secret_key: Bytes::from(&[1, 2, 3, 4, 5, 6, 7, 8])
             })
         );
         for (tag, msg) in [

@@ -166,7 +166,7 @@ impl Connection {
                 process_id,
                 channel,
                 payload,
-            } => self.notifications.push(Notification {
+            } => self.notifications.push_back(Notification {
                 process_id,
                 channel,
                 payload,

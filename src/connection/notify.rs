@@ -26,8 +26,8 @@ impl Connection {
         &mut self,
         timeout: Duration,
     ) -> Result<Option<Notification>, Error> {
-        if !self.notifications.is_empty() {
-            return Ok(Some(self.notifications.remove(0)));
+        if let Some(first) = self.notifications.pop_front() {
+            return Ok(Some(first));
         }
         // A dropped transaction guard's rollback goes first, so that no transaction stays
         // open while waiting.

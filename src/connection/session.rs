@@ -35,7 +35,8 @@ pub struct Connection {
     pub(super) protocol_version: ProtocolVersion,
     pub(super) transaction_status: TransactionStatus,
     pub(super) notices: Vec<ErrorFields>,
-    pub(super) notifications: Vec<Notification>,
+    /// Oldest first; a queue, so that draining one at a time is not quadratic.
+    pub(super) notifications: std::collections::VecDeque<Notification>,
     /// What [`Connection::repr`] shows as psycopg2's `dsn`.
     pub(super) dsn: String,
     /// True while a query's exchange runs. Still true at the next call only if that
@@ -153,7 +154,7 @@ impl Connection {
             protocol_version: ready.protocol_version,
             transaction_status: TransactionStatus::Idle,
             notices: ready.notices,
-            notifications: Vec::new(),
+            notifications: std::collections::VecDeque::new(),
             dsn: String::new(),
             busy: false,
             prepared: 0,
@@ -201,7 +202,7 @@ impl Connection {
 
     /// NOTIFY messages received so far, oldest first; taking them empties the list.
     pub fn take_notifications(&mut self) -> Vec<Notification> {
-        std::mem::take(&mut self.notifications)
+        Vec::from(std::mem::take(&mut self.notifications))
     }
 
     /// The backend's process id (from BackendKeyData), e.g. for `pg_terminate_backend`.

@@ -31,7 +31,7 @@ use std::sync::Mutex;
 /// Certificate validity of the good certificates, in days.
 const DAYS: &str = "3650";
 
-/// The key of a certificate made by [`CertFiles::self_signed_server`].
+/// The key of a certificate made by `CertFiles::self_signed_server`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyKind {
     /// ECDSA on P-256 (signed with ecdsa-with-SHA256).

@@ -835,14 +835,15 @@ async fn relay_fragments_and_latency_change_nothing(driver: Driver) {
 
 both_drivers!(relay_cut_at_every_offset, run);
 /// A cut after every byte offset in the first 300 bytes of a session (both directions
-/// counted): a clean error each time, within the deadline, no panic. Run in batches.
+/// counted): a clean error each time, no panic. Run in batches. No time is asserted: a
+/// connection left waiting on a cut would end at `connect_timeout` with libpq's "timeout
+/// expired", not with [`SERVER_CLOSED`].
 async fn relay_cut_at_every_offset(driver: Driver) {
     let s = TestServer::builder()
         .max_connections(50)
         .start()
         .expect("own server");
     let port = s.port();
-    let started = Instant::now();
     let mut texts = std::collections::BTreeMap::<String, usize>::new();
     for batch in (0..300usize).collect::<Vec<_>>().chunks(25) {
         let mut tasks = Vec::new();
@@ -857,7 +858,6 @@ async fn relay_cut_at_every_offset(driver: Driver) {
             .await;
             let config = resolve(&tcp(&s, relay.port, "connect_timeout=10"));
             tasks.push(driver.spawn(async move {
-                let t = Instant::now();
                 let text = match driver.connect(&config).await {
                     Err(e) => e.message,
                     Ok(mut conn) => match conn.simple_query("SELECT 1").await {
@@ -866,16 +866,14 @@ async fn relay_cut_at_every_offset(driver: Driver) {
                     },
                 };
                 drop(relay);
-                (cut, text, t.elapsed())
+                (cut, text)
             }));
         }
         for task in tasks {
-            let (cut, text, elapsed) = task.join().await;
-            assert!(elapsed < Duration::from_secs(8), "cut {cut}: {elapsed:?}");
+            let (cut, text) = task.join().await;
             assert_eq!(text, SERVER_CLOSED, "cut {cut}");
             *texts.entry(text).or_default() += 1;
         }
     }
     assert_eq!(texts.values().sum::<usize>(), 300);
-    assert!(started.elapsed() < Duration::from_secs(90));
 }

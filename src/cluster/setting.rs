@@ -3,7 +3,7 @@
 
 use crate::compat::psycopg2::psycopg2_dsn;
 use crate::compat::rex::{DbSetting, RexSettingError};
-use crate::conninfo::{redact, Config};
+use crate::conninfo::{redact, scheme, Config};
 use crate::error::Error;
 
 /// The engines `get_cluster` takes for PostgreSQL (rex itself took only `pgsql`).
@@ -36,7 +36,7 @@ impl Setting {
             // not start as a URI (`pgsql:///db?a=1&` is a malformed rex URI: no libpq
             // keyword can hold `://`).
             Err(e @ RexSettingError::Malformed(_)) => {
-                if text.contains('=') && redact::scheme_end(text).is_none() {
+                if text.contains('=') && scheme::scheme_end(text).is_none() {
                     Self::libpq(text)
                 } else {
                     Err(e.into())

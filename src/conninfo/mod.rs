@@ -22,6 +22,7 @@ mod pgpass;
 mod protocol;
 pub(crate) mod redact;
 mod resolve;
+pub(crate) mod scheme;
 mod service;
 mod target;
 #[cfg(feature = "tls")]
@@ -445,7 +446,7 @@ impl Config {
     /// assert_eq!(e.to_string(), "invalid connection option \"foo\"");
     /// ```
     pub fn parse(s: &str) -> Result<Self, ConnInfoError> {
-        if uri::prefix_len(s).is_some() {
+        if scheme::prefix_len(s).is_some() {
             uri::parse(s)
         } else {
             keyvalue::parse(s)

@@ -1,7 +1,8 @@
 //! Connection settings shown as the user wrote them, every password replaced by `xxx`: a
 //! `Cluster`'s repr of a libpq URI or `key=value` string, and a setting quoted in an error.
 
-use super::{keyvalue, uri};
+use super::keyvalue;
+use super::scheme::{prefix_len, scheme_end};
 
 /// The keywords whose values are secrets.
 const SECRETS: [&[u8]; 2] = [b"password", b"sslpassword"];
@@ -18,7 +19,7 @@ pub(crate) fn is_secret(keyword: &[u8]) -> bool {
 /// with the password of a URI's user part and every `password` and `sslpassword` value
 /// shown as `xxx`.
 pub(crate) fn libpq(text: &str) -> String {
-    match uri::prefix_len(text) {
+    match prefix_len(text) {
         Some(start) => uri_text(text, start, credentials_end_libpq(text, start)),
         None => key_value(text),
     }
@@ -35,18 +36,6 @@ pub(crate) fn unparsed(text: &str) -> String {
     let query = text.find('?').unwrap_or(text.len());
     let at = text.get(start..query).and_then(|s| s.rfind('@'));
     uri_text(text, start, at.map(|at| start + at))
-}
-
-/// Where the user part after `scheme://` starts, if `text` begins with a scheme and `//`
-/// (then it is a URI: no libpq keyword holds `://`).
-pub(crate) fn scheme_end(text: &str) -> Option<usize> {
-    let colon = text.find("://")?;
-    let scheme = text.get(..colon)?;
-    let is_scheme = !scheme.is_empty()
-        && scheme
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"+-._%".contains(&b));
-    is_scheme.then_some(colon + 3)
 }
 
 /// libpq's rule: a user part only if an `@` comes before the first `/`.

@@ -7,17 +7,8 @@
 //! percent-decoded (`%00` refused); the host list and the port list are each decoded as a
 //! whole, commas included.
 
+use super::scheme::prefix_len;
 use super::{redact, Config, ConnInfoError};
-
-const DESIGNATORS: [&str; 2] = ["postgresql://", "postgres://"];
-
-/// The length of the URI designator `s` starts with, if any.
-pub(super) fn prefix_len(s: &str) -> Option<usize> {
-    DESIGNATORS
-        .iter()
-        .find(|d| s.starts_with(*d))
-        .map(|d| d.len())
-}
 
 /// Parses a URI into a [`Config`].
 pub(super) fn parse(uri: &str) -> Result<Config, ConnInfoError> {

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use pgcluster_protocol::backend::TransactionStatus;
 use pgcluster_protocol::error_fields::ErrorFields;
+use pgcluster_protocol::version::ProtocolVersion;
 
 use crate::connection::{self, CancelToken, Notification, QueryResult, State, Statement};
 use crate::conninfo::Resolved;
@@ -300,8 +301,9 @@ impl Connection {
         self.inner.cancel_token()
     }
 
-    /// The host-list entry this connection reached (libpq's `PQhost`; see
-    /// [`crate::Connection::host`]).
+    /// The host-list entry this connection reached, as libpq's `PQhost` shows it: its
+    /// `host` as given (a name, an address, a socket directory), or its `hostaddr` when no
+    /// `host` was given. With several hosts (`host=a,b`), the one that accepted it.
     pub fn host(&self) -> &str {
         self.inner.host()
     }
@@ -316,14 +318,18 @@ impl Connection {
         self.inner.server_version()
     }
 
-    /// The server's version as a number (`150014` for 15.14; see
-    /// [`crate::Connection::server_version_num`]).
+    /// The server's version as a number (`server_version_num`'s layout: `150014` for
+    /// 15.14, `90600` for 9.6.x, `170000` for `17devel`); `None` if the server reported no
+    /// version, or one that does not start with a number. A number too large for a `u32`
+    /// reads as `u32::MAX`, the newest version there can be.
     pub fn server_version_num(&self) -> Option<u32> {
         self.inner.server_version_num()
     }
 
-    /// Whether the server is a hot standby, as it last reported (`in_hot_standby`,
-    /// PostgreSQL 14+; see [`crate::Connection::in_hot_standby`]).
+    /// Whether the server is a hot standby, as it last reported (`in_hot_standby`, which
+    /// PostgreSQL 14 and later send at startup and again when a standby is promoted);
+    /// `None` from an older server. To ask the server now, see
+    /// [`in_recovery`](Self::in_recovery).
     pub fn in_hot_standby(&self) -> Option<bool> {
         self.inner.in_hot_standby()
     }
@@ -338,8 +344,9 @@ impl Connection {
         self.inner.backend_pid()
     }
 
-    /// The protocol version in use (see [`crate::Connection::protocol_version`]).
-    pub fn protocol_version(&self) -> crate::ProtocolVersion {
+    /// The protocol version in use (libpq's `PQfullProtocolVersion`): 3.2 with
+    /// `max_protocol_version=3.2` on PostgreSQL 18, else 3.0.
+    pub fn protocol_version(&self) -> ProtocolVersion {
         self.inner.protocol_version()
     }
 

@@ -14,7 +14,7 @@
 //! Databases of owners elsewhere (another machine or container sharing the server), or
 //! without a record, are left alone; so is everything not named so.
 
-use super::fresh::FRESH_PREFIX;
+use super::names::FRESH_PREFIX;
 use super::owner::Owner;
 use super::template::{
     execute, family_of, lock_id, run, Shared, Template, TemplateError, BUILDING_PREFIX,

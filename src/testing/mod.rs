@@ -84,10 +84,12 @@
 //! ```
 
 mod any_server;
+mod clone_method;
 mod config;
 mod fresh;
 mod initdb_cache;
 mod leftovers;
+mod names;
 mod os;
 mod owner;
 mod ready;
@@ -108,17 +110,19 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::conninfo::Env;
 pub use any_server::{test_url, TEST_URL_VAR};
+pub use clone_method::CloneMethod;
 use config::{hba_conf, percent_encode, roles_sql, server_conf, userinfo};
-pub use fresh::{FreshDatabase, FRESH_PREFIX};
+pub use fresh::FreshDatabase;
 pub use initdb_cache::{Init, INITDB_CACHE_VAR};
+pub use names::FRESH_PREFIX;
 use os::{
     clear_pg_env, create_dir_private, create_private_dir, find_bin_dir, free_port, ipv6_available,
     os_user_name, use_own_libpq, RunAs,
 };
 pub use sweep::sweep_servers;
 pub use template::{
-    CloneMethod, Migrations, Session, SetupError, Template, TemplateError, BUILDING_PREFIX,
-    DEFAULT_READY, MAX_FAMILY_LEN, TEMPLATE_PREFIX,
+    Migrations, Session, SetupError, Template, TemplateError, BUILDING_PREFIX, DEFAULT_READY,
+    MAX_FAMILY_LEN, TEMPLATE_PREFIX,
 };
 pub use tls::{CertPair, KeyKind, TestCerts};
 

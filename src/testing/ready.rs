@@ -12,8 +12,19 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::fresh::fresh_name_with;
-use super::template::{CloneMethod, Shared};
+use super::clone_method::CloneMethod;
+use super::names::fresh_name_with;
+
+/// What the store is filled from: a template's shared state (`template::Shared`).
+pub(super) trait Source: Send + Sync + 'static {
+    /// The store this source fills.
+    fn ready(&self) -> &Ready;
+    /// The template's family, which names its clones.
+    fn family(&self) -> &str;
+    /// Makes one clone named `name`, with its owner record; how it was cloned, or `Err` if
+    /// it could not be made (then nothing more is made ahead).
+    fn clone_ready(&self, name: &str) -> Result<CloneMethod, ()>;
+}
 
 /// The last word of a ready clone's name, after the template's family.
 const READY_TAIL: &str = "ready";
@@ -63,7 +74,7 @@ impl Ready {
 
 /// Starts filling `shared`'s store in the background unless it is full, a filling thread
 /// runs, or making one failed before.
-pub(super) fn refill(shared: &Arc<Shared>) {
+pub(super) fn refill<S: Source>(shared: &Arc<S>) {
     let ready = shared.ready();
     {
         let mut state = ready.state();
@@ -76,7 +87,7 @@ pub(super) fn refill(shared: &Arc<Shared>) {
     let shared = Arc::clone(shared);
     let spawned = std::thread::Builder::new()
         .name("pgcluster-ready-clones".into())
-        .spawn(move || fill(&shared));
+        .spawn(move || fill(&*shared));
     if spawned.is_err() {
         ready.state().filling = false;
     }
@@ -84,7 +95,7 @@ pub(super) fn refill(shared: &Arc<Shared>) {
 
 /// Makes clones until the store is full (checked under the same lock that ends the
 /// filling, so that a clone taken meanwhile is always made again).
-fn fill(shared: &Shared) {
+fn fill<S: Source>(shared: &S) {
     let ready = shared.ready();
     loop {
         {

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
+use super::clone_method::CloneMethod;
 use super::config::percent_encode;
 use super::owner::Owner;
 use super::ready::{self, Ready};
@@ -448,32 +449,6 @@ fn check_family(family: &str) -> Result<(), TemplateError> {
     }
 }
 
-/// How a fresh database was copied from its template.
-#[non_exhaustive]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CloneMethod {
-    /// `STRATEGY FILE_COPY` with `file_copy_method = clone` (PostgreSQL 18 and later, where
-    /// the operating system can clone files): the files are cloned, not copied, where the
-    /// file system supports it (e.g. XFS, Btrfs).
-    Clone,
-    /// `STRATEGY FILE_COPY` (PostgreSQL 15 and later): the template's files are copied,
-    /// instead of the default `WAL_LOG` strategy's block-by-block copy through the WAL.
-    FileCopy,
-    /// A plain `CREATE DATABASE .. TEMPLATE` (before PostgreSQL 15, where that copies the
-    /// files too).
-    Copy,
-}
-
-impl fmt::Display for CloneMethod {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Clone => "STRATEGY FILE_COPY with file_copy_method = clone",
-            Self::FileCopy => "STRATEGY FILE_COPY",
-            Self::Copy => "TEMPLATE (file copy)",
-        })
-    }
-}
-
 /// A template built on a server: clone it with [`fresh`](Self::fresh). Cheap to clone
 /// (shared); `Send` and `Sync`, so one can live in a `static` for a whole test binary.
 #[derive(Clone)]
@@ -872,15 +847,6 @@ impl Shared {
         Ok(method)
     }
 
-    /// Clones the template into `name` for the [ready store](super::ready), recorded as
-    /// this process's; unlike [`clone_to`](Self::clone_to), never rebuilds a template that
-    /// was swept (the process that swept it has newer migrations).
-    pub(super) fn clone_ready(&self, name: &str) -> Result<CloneMethod, TemplateError> {
-        let method = self.with_admin(|admin| self.clone_once(admin, name))?;
-        self.recorded(name, Owner::current())?;
-        Ok(method)
-    }
-
     /// Records `owner` as the owner of the new database `name`, or drops it.
     fn recorded(&self, name: &str, owner: Option<&Owner>) -> Result<(), TemplateError> {
         self.with_admin(|admin| {
@@ -910,16 +876,6 @@ impl Shared {
                 None
             }
         }
-    }
-
-    /// The template's family.
-    pub(super) fn family(&self) -> &str {
-        &self.migrations.family
-    }
-
-    /// The clones made ahead.
-    pub(super) fn ready(&self) -> &Ready {
-        &self.ready
     }
 
     fn clone_unrecorded(&self, name: &str) -> Result<CloneMethod, TemplateError> {
@@ -1013,6 +969,27 @@ impl Shared {
             }
         }
         unreachable!("the last attempt returns")
+    }
+}
+
+impl ready::Source for Shared {
+    fn ready(&self) -> &Ready {
+        &self.ready
+    }
+
+    fn family(&self) -> &str {
+        &self.migrations.family
+    }
+
+    /// Clones the template into `name`, recorded as this process's; unlike
+    /// [`clone_to`](Shared::clone_to), never rebuilds a template that was swept (the
+    /// process that swept it has newer migrations).
+    fn clone_ready(&self, name: &str) -> Result<CloneMethod, ()> {
+        let method = self
+            .with_admin(|admin| self.clone_once(admin, name))
+            .map_err(drop)?;
+        self.recorded(name, Owner::current()).map_err(drop)?;
+        Ok(method)
     }
 }
 

@@ -1,6 +1,7 @@
-//! The crate stays sans-IO and light: its one normal dependency is `sha2` (MD5,
-//! HMAC-SHA-256, base64 and the frame buffer are its own; no tokio, no runtime, no socket
-//! crate), and its source names no socket, file, thread, clock or randomness API outside
+//! The crate stays sans-IO and light: its normal dependencies are `sha2` and `zeroize`
+//! (secrets zeroed on drop, with the volatile writes a crate without `unsafe` cannot make;
+//! MD5, HMAC-SHA-256, base64 and the frame buffer are its own; no tokio, no runtime, no
+//! socket crate), and its source names no socket, file, thread, clock or randomness API outside
 //! its unit tests.
 #![allow(
     clippy::unwrap_used,
@@ -29,7 +30,7 @@ fn normal_dependencies_are_the_pure_ones() {
         }
     }
     deps.sort();
-    assert_eq!(deps, ["sha2"]);
+    assert_eq!(deps, ["sha2", "zeroize"]);
     assert!(!manifest.contains("tokio"), "tokio in protocol/Cargo.toml");
 }
 

@@ -1165,7 +1165,9 @@ fn url_child() {
 
 #[test]
 fn pgcluster_test_url_is_used_instead_of_a_throwaway_server() {
-    let _lock = shared();
+    // Alone: the child keeps its database and exits, and any template built meanwhile by
+    // a test beside this one sweeps the databases of owners that are gone.
+    let _lock = alone();
     let server = server();
     let url = server.libpq_tcp_uri("postgres", "postgres");
     let output = run_child("url_child", &[(CRASH_CHILD, "1"), (TEST_URL_VAR, &url)])

@@ -989,8 +989,10 @@ fn a_killed_run_is_swept_and_nothing_else() {
     let guardians = pids_mentioning(&["pgcluster-guardian", &dir_text]);
     assert_eq!(guardians.len(), 1, "{guardians:?}");
     let child_pid = child.id();
-    kill9(child_pid);
+    // The guardian first: once the child is gone, a guardian still alive sees its pipe
+    // close and stops the server, which a killed run's guardian (killed with it) cannot.
     kill9(guardians[0]);
+    kill9(child_pid);
     child.wait().expect("child reaped");
     let gone = Instant::now();
     while running(guardians[0]) {

@@ -47,6 +47,7 @@ pub mod limits;
 mod proptests;
 pub mod query;
 pub mod reader;
+mod secret;
 pub mod ssl;
 pub mod startup;
 pub mod version;

@@ -93,7 +93,7 @@ impl Drop for StartupConfig {
     /// themselves).
     fn drop(&mut self) {
         if let Some(password) = &mut self.password {
-            zeroize::Zeroize::zeroize(password);
+            crate::secret::Wipe::wipe(password);
         }
     }
 }

@@ -34,7 +34,7 @@ use sha2::digest::consts::U64;
 use sha2::digest::generic_array::GenericArray;
 use sha2::{Digest, Sha256};
 
-use zeroize::{Zeroize, Zeroizing};
+use crate::secret::{wipe, Secret};
 
 use crate::crypto::hmac::{key_block, HmacSha256, IPAD, OPAD};
 use crate::encoding::base64;
@@ -207,7 +207,7 @@ pub struct ScramKeys {
 impl ScramKeys {
     /// Derives the keys of `password` (already SASLprepped) with PBKDF2.
     fn derive(password: &[u8], salt: Vec<u8>, iterations: u32) -> Self {
-        let salted = Zeroizing::new(hi(password, &salt, iterations));
+        let salted = Secret::new(hi(password, &salt, iterations));
         Self {
             salt,
             iterations,
@@ -220,8 +220,8 @@ impl ScramKeys {
 impl Drop for ScramKeys {
     /// The keys are password equivalents: zeroed before the memory is given back.
     fn drop(&mut self) {
-        self.client_key.zeroize();
-        self.server_key.zeroize();
+        wipe(&mut self.client_key);
+        wipe(&mut self.server_key);
     }
 }
 
@@ -251,18 +251,18 @@ pub struct ScramClient {
 
 enum State {
     Initial {
-        password: Zeroizing<Vec<u8>>,
+        password: Secret<Vec<u8>>,
         /// `n=<user>,r=<nonce>`
         client_first_bare: Vec<u8>,
         nonce_len: usize,
     },
     FirstSent {
-        password: Zeroizing<Vec<u8>>,
+        password: Secret<Vec<u8>>,
         client_first_bare: Vec<u8>,
         nonce_len: usize,
     },
     FinalSent {
-        server_key: Zeroizing<[u8; KEY_LEN]>,
+        server_key: Secret<[u8; KEY_LEN]>,
         auth_message: Vec<u8>,
     },
     Done,
@@ -319,7 +319,7 @@ impl ScramClient {
         client_first_bare.extend_from_slice(client_nonce);
         Self {
             state: State::Initial {
-                password: Zeroizing::new(password.to_vec()),
+                password: Secret::new(password.to_vec()),
                 client_first_bare,
                 nonce_len: client_nonce.len(),
             },
@@ -463,7 +463,7 @@ impl ScramClient {
         msg.extend_from_slice(b",p=");
         msg.extend_from_slice(base64::encode(&proof).as_bytes());
         self.state = State::FinalSent {
-            server_key: Zeroizing::new(server_key),
+            server_key: Secret::new(server_key),
             auth_message,
         };
         Ok(msg)
@@ -650,7 +650,7 @@ fn b64_value(c: u8) -> Option<u8> {
 
 /// libpq's `pg_saslprep` for the cases implemented: too long is an error, pure ASCII
 /// passes unchanged, and anything else is used raw (see the module docs).
-fn sasl_prep(password: Zeroizing<Vec<u8>>) -> Result<Zeroizing<Vec<u8>>, ScramError> {
+fn sasl_prep(password: Secret<Vec<u8>>) -> Result<Secret<Vec<u8>>, ScramError> {
     if password.len() > MAX_PASSWORD_LEN {
         return Err(ScramError::PasswordTooLong);
     }

@@ -68,7 +68,7 @@ pub use name::DatabaseName;
 pub use options::{CreateOptions, DropOptions, LocaleProvider, Needs, Strategy};
 pub use temporary::is_temporary_name;
 
-use crate::connection::{version_num, Connection, ParkedConnection, QueryResult};
+use crate::connection::{Connection, ParkedConnection, QueryResult};
 use crate::conninfo::{Address, Config, Env};
 use crate::driver::Kind;
 use crate::error::{Destructive, Error, Interrupted, OutcomeUnknown, ServerTooOld, Stage};
@@ -745,18 +745,13 @@ impl Cluster {
     }
 }
 
-/// `server_version_num` as a number (0 if the server did not say).
-fn server_version_num(conn: &Connection) -> u32 {
-    conn.parameter("server_version").map_or(0, version_num)
-}
-
 /// The first version with `DROP DATABASE ... WITH (FORCE)`, which `drop --force` and
 /// `overwrite` use: the oldest server pgcluster supports for them.
 const FORCE_VERSION_NUM: u32 = 130_000;
 
 /// [`Error::ServerTooOld`] if the server of `conn` has no `DROP DATABASE ... WITH (FORCE)`.
 fn force_too_old(conn: &Connection) -> Option<Error> {
-    let version = server_version_num(conn);
+    let version = conn.server_version_num().unwrap_or(0);
     (version < FORCE_VERSION_NUM).then(|| {
         Error::ServerTooOld(ServerTooOld::new(
             "DROP DATABASE",
@@ -769,7 +764,7 @@ fn force_too_old(conn: &Connection) -> Option<Error> {
 
 /// [`Error::ServerTooOld`] for the first of `options` the server of `conn` does not have.
 fn too_old(options: &CreateOptions, conn: &Connection) -> Option<Error> {
-    let version = server_version_num(conn);
+    let version = conn.server_version_num().unwrap_or(0);
     options.unsupported_on(version).map(|needs| {
         Error::ServerTooOld(ServerTooOld::new(
             "CREATE DATABASE",
@@ -818,33 +813,5 @@ impl fmt::Debug for Cluster {
         f.debug_struct("Cluster")
             .field("setting", &self.setting.render())
             .finish_non_exhaustive()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::version_num;
-
-    /// `server_version` comes from the server: a hostile one's overflowing number reads as
-    /// the newest version, never panics and never wraps into an old one (which would pick
-    /// the pre-13 drop path).
-    #[test]
-    fn server_version_is_read_with_checked_arithmetic() {
-        let cases: [(&str, u32); 11] = [
-            ("16.4", 160_004),
-            ("17devel", 170_000),
-            ("9.6.24", 90_600),
-            ("13.1 (Debian 13.1-1)", 130_001),
-            ("", 0),
-            ("devel", 0),
-            ("429497.0", u32::MAX),
-            ("4294967295.1", u32::MAX),
-            ("99999999999999999999", u32::MAX),
-            ("16.99999999999999999999", u32::MAX),
-            ("9.42949673", u32::MAX),
-        ];
-        for (text, num) in cases {
-            assert_eq!(version_num(text), num, "{text:?}");
-        }
     }
 }

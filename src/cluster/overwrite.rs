@@ -14,8 +14,7 @@ use super::name::quote_ident;
 use super::options::{CreateOptions, LocaleProvider};
 use super::temporary::{self, Role};
 use super::{
-    force_too_old, is_cancel, read_interrupted, server_version_num, too_old, Cluster, DatabaseName,
-    DropOptions, Mode,
+    force_too_old, is_cancel, read_interrupted, too_old, Cluster, DatabaseName, DropOptions, Mode,
 };
 use crate::connection::QueryResult;
 use crate::error::{Destructive, Error, Stage};
@@ -171,7 +170,7 @@ impl Cluster {
                 self.release(db, conn);
                 return Err(e);
             }
-            let version = server_version_num(&conn);
+            let version = conn.server_version_num().unwrap_or(0);
             let sql = catalog::sql(version);
             let Some(flight) = self.begin(Mode::Work, &conn) else {
                 self.release(db, conn);

@@ -35,7 +35,6 @@ pub use cancel::{CancelError, CancelToken, DEFAULT_CANCEL_TIMEOUT};
 pub(crate) use copy::{Sink, Source};
 pub(crate) use park::ParkedConnection;
 pub use query::Statement;
-pub(crate) use server::version_num;
 #[cfg(feature = "async")]
 pub use session::Connection;
 /// Without `async`, the connection under [`crate::blocking::Connection`] only.

@@ -88,3 +88,31 @@ pub(crate) fn version_num(text: &str) -> u32 {
         .and_then(|v| v.checked_add(minor.checked_mul(minor_scale)?))
         .unwrap_or(u32::MAX)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::version_num;
+
+    /// `server_version` comes from the server: a hostile one's overflowing number reads as
+    /// the newest version, never panics and never wraps into an old one (which would make
+    /// an option look unsupported).
+    #[test]
+    fn server_version_is_read_with_checked_arithmetic() {
+        let cases: [(&str, u32); 11] = [
+            ("16.4", 160_004),
+            ("17devel", 170_000),
+            ("9.6.24", 90_600),
+            ("13.1 (Debian 13.1-1)", 130_001),
+            ("", 0),
+            ("devel", 0),
+            ("429497.0", u32::MAX),
+            ("4294967295.1", u32::MAX),
+            ("99999999999999999999", u32::MAX),
+            ("16.99999999999999999999", u32::MAX),
+            ("9.42949673", u32::MAX),
+        ];
+        for (text, num) in cases {
+            assert_eq!(version_num(text), num, "{text:?}");
+        }
+    }
+}

@@ -334,7 +334,7 @@ impl Cluster {
 
     /// Opens a connection to `dbname`; a `maintenance` one goes to the primary when the
     /// setting lists several hosts and says nothing of `target_session_attrs` (neither the
-    /// setting nor `PGTARGETSESSIONATTRS`): as if it said `target_session_attrs=read-write`,
+    /// setting, nor its service file, nor `PGTARGETSESSIONATTRS`): as if it said `target_session_attrs=read-write`,
     /// the hosts tried in order until one takes writes. (`read-write` rather than libpq
     /// 14's `primary`: `CREATE`, `DROP` and `ALTER DATABASE` need a session that can write,
     /// which a primary with `default_transaction_read_only = on` is not.) A setting that
@@ -343,11 +343,7 @@ impl Cluster {
     async fn open_for(&self, dbname: &str, maintenance: bool) -> Result<Connection, Error> {
         let (mut config, dsn) = self.setting.connection(dbname)?;
         let mut resolved = config.resolve(&self.env)?;
-        if maintenance
-            && resolved.targets.len() > 1
-            && config.get(TARGET_SESSION_ATTRS).is_none()
-            && self.env.get("PGTARGETSESSIONATTRS").is_none()
-        {
+        if maintenance && resolved.targets.len() > 1 && !resolved.target_session_attrs_given {
             config.set(TARGET_SESSION_ATTRS, "read-write")?;
             resolved = config.resolve(&self.env)?;
         }

@@ -573,6 +573,9 @@ pub struct Resolved {
     pub startup_params: Vec<(String, String)>,
     /// `target_session_attrs`.
     pub target_session_attrs: TargetSessionAttrs,
+    /// Whether `target_session_attrs` was given at all (the setting, its service file or
+    /// `PGTARGETSESSIONATTRS`), `any` included, rather than left to its default.
+    pub target_session_attrs_given: bool,
     /// `load_balance_hosts` (libpq 16).
     pub load_balance_hosts: LoadBalanceHosts,
     /// The TCP keepalive settings, checked for each TCP address when connecting.

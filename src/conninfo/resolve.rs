@@ -100,6 +100,8 @@ pub(super) fn resolve(
     let sslmode_given = opts.contains_key("sslmode")
         || env.get("PGSSLMODE").is_some()
         || env.get("PGREQUIRESSL").is_some_and(|v| v.starts_with('1'));
+    let target_session_attrs_given =
+        opts.contains_key("target_session_attrs") || env.get("PGTARGETSESSIONATTRS").is_some();
     add_defaults(&mut opts, env, &mut ident);
     let non_empty = |k: &str| opts.get(k).map(String::as_str).filter(|v| !v.is_empty());
 
@@ -167,6 +169,7 @@ pub(super) fn resolve(
             .get("target_session_attrs")
             .and_then(|v| TargetSessionAttrs::parse(v))
             .unwrap_or_default(),
+        target_session_attrs_given,
         load_balance_hosts: opts
             .get("load_balance_hosts")
             .and_then(|v| LoadBalanceHosts::parse(v))
@@ -547,6 +550,49 @@ pub(super) fn parse_int(text: &str) -> Option<i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::conninfo::Config;
+
+    /// `target_session_attrs` counts as given from the setting, its service file or the
+    /// environment, and only then (the Cluster's several-hosts rule reads this).
+    #[test]
+    fn target_session_attrs_given_from_every_source() {
+        let dir = std::env::temp_dir().join(format!("pgcluster-tsa-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("services.conf");
+        std::fs::write(
+            &file,
+            "[any]\ntarget_session_attrs=any\n[plain]\nport=5433\n",
+        )
+        .unwrap();
+        let file = file.to_str().unwrap();
+        let given = |setting: &str, env: Env| {
+            let r = Config::parse(setting).unwrap().resolve(&env).unwrap();
+            (r.target_session_attrs_given, r.target_session_attrs)
+        };
+        let env = || Env::empty().with("PGSERVICEFILE", file);
+        assert_eq!(given("host=a,b", env()), (false, TargetSessionAttrs::Any));
+        assert_eq!(
+            given("host=a,b service=plain", env()),
+            (false, TargetSessionAttrs::Any)
+        );
+        assert_eq!(
+            given("host=a,b service=any", env()),
+            (true, TargetSessionAttrs::Any)
+        );
+        assert_eq!(
+            given("host=a,b", env().with("PGSERVICE", "any")),
+            (true, TargetSessionAttrs::Any)
+        );
+        assert_eq!(
+            given("host=a,b", env().with("PGTARGETSESSIONATTRS", "read-write")),
+            (true, TargetSessionAttrs::ReadWrite)
+        );
+        assert_eq!(
+            given("host=a,b target_session_attrs=any", env()),
+            (true, TargetSessionAttrs::Any)
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn ints() {

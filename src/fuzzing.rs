@@ -195,7 +195,11 @@ fn run_engine_connect(data: &[u8]) -> Ending {
                         now,
                         Err(TlsError::Handshake("certificate verify failed".to_owned())),
                     ),
-                    1 => conn.handle_tls(now, Ok(Err(TlsError::SignatureAlgorithm))),
+                    // TLS is up; only the channel-binding hash could not be computed.
+                    1 => {
+                        tls = true;
+                        conn.handle_tls(now, Ok(Err(TlsError::SignatureAlgorithm)));
+                    }
                     2 => {
                         now = deadline.unwrap_or(now);
                         conn.handle_timeout(now);

@@ -268,9 +268,17 @@ fn a_bad_directory_is_a_clear_error_and_nothing_is_made() {
         ],
     );
     let failed_file = broken.0.join("002_bad.sql");
+    // The clone's owner is a process of its own: this binary's other tests own fresh
+    // databases of their own meanwhile, so only its name tells this clone's apart.
+    let mut owner = Command::new("sleep").arg("60").spawn().expect("sleep runs");
+    let owner_pid = owner.id().to_string();
     for verb in ["build", "clone"] {
-        let (status, stdout, stderr) =
-            pgcluster(&["template", verb, "--family", "cli_broken", broken.path()]);
+        let mut args = vec!["template", verb, "--family", "cli_broken"];
+        if verb == "clone" {
+            args.extend(["--owner", &owner_pid]);
+        }
+        args.push(broken.path());
+        let (status, stdout, stderr) = pgcluster(&args);
         assert_eq!((status, stdout.as_str()), (1, ""), "{verb}");
         assert!(
             stderr.starts_with(&format!(
@@ -282,7 +290,9 @@ fn a_bad_directory_is_a_clear_error_and_nothing_is_made() {
     }
     assert!(names("pgcluster_tpl_cli_broken_").is_empty());
     assert!(names("pgcluster_tpb_cli_broken_").is_empty());
-    assert!(names(&format!("pgcluster_db_{}_", std::process::id())).is_empty());
+    assert!(names(&format!("pgcluster_db_{owner_pid}_")).is_empty());
+    owner.kill().expect("kill");
+    owner.wait().expect("reaped");
 
     // A family that is not one: said before anything is made.
     let (status, _, stderr) = pgcluster(&["template", "build", "--family", "Bad-Name", missing]);

@@ -6,7 +6,7 @@
 //! `tls` module's.
 
 #[cfg(feature = "tls")]
-mod tls;
+pub(crate) mod tls;
 
 use std::future::Future;
 use std::io;
@@ -42,6 +42,10 @@ pub(crate) struct Reached {
     pub(crate) host: String,
     /// Its port.
     pub(crate) port: u16,
+    /// The TLS settings and server name of the connection's handshake, `None` in the
+    /// clear: its cancel requests go encrypted alike (libpq 17's `PQcancelCreate`).
+    #[cfg(feature = "tls")]
+    pub(crate) tls: Option<std::sync::Arc<tls::TlsUsed>>,
 }
 
 /// Why a wait ended without its result.
@@ -82,6 +86,10 @@ pub(crate) async fn connect<C: Session>(config: &Resolved, kind: Kind) -> Result
     let mut engine = Connect::new(config.clone(), shuffle_seed(config));
     let mut socket: Option<Stream> = None;
     let mut buf = vec![0u8; READ_CHUNK];
+    // The server name of the last handshake: the one the connection's stream went through
+    // if it ends encrypted.
+    #[cfg(feature = "tls")]
+    let mut tls_host = String::new();
     // The blocking driver bounds each socket operation by the attempt's deadline.
     let bounded = |deadline: Option<Instant>| match kind {
         #[cfg(feature = "blocking")]
@@ -128,6 +136,7 @@ pub(crate) async fn connect<C: Session>(config: &Resolved, kind: Kind) -> Result
             }
             #[cfg(feature = "tls")]
             Action::StartTls { host } => {
+                tls_host.clone_from(&host);
                 let result = match socket.take() {
                     Some(tcp) if tcp.is_plain_tcp() => {
                         match until(kind, deadline, tls::handshake(tcp, &config.tls, &host)).await {
@@ -183,6 +192,13 @@ pub(crate) async fn connect<C: Session>(config: &Resolved, kind: Kind) -> Result
                 let reached = Reached {
                     host: established.host,
                     port: established.port,
+                    #[cfg(feature = "tls")]
+                    tls: stream.is_tls().then(|| {
+                        std::sync::Arc::new(tls::TlsUsed {
+                            settings: config.tls.clone(),
+                            host: tls_host,
+                        })
+                    }),
                 };
                 return Ok(C::established(
                     stream,

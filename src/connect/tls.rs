@@ -7,6 +7,14 @@ use crate::engine::tls::{SessionError, TlsSession};
 use crate::tls::{handshake_error, TlsError, TlsSettings};
 use crate::transport::{HandshakeError, Stream};
 
+/// What a connection's TLS handshake went by: its settings and the server name (the `host`
+/// option as given), kept for the cancel requests of that connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TlsUsed {
+    pub(crate) settings: TlsSettings,
+    pub(crate) host: String,
+}
+
 /// The TLS handshake on `stream` (TCP in the clear) for `host` (the `host` option as
 /// given, for SNI and the `verify-full` check), once the server said `S` or at once for
 /// direct TLS: reads the certificate files ([`TlsSettings::client`]), then runs the

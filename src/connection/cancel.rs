@@ -1,19 +1,26 @@
 //! `cancel()` through CancelRequest: a new socket to the same server, the backend's key,
 //! then a wait for the server to close that socket (as libpq's `PQcancel`), so that the
-//! cancel has been handled when the call returns.
+//! cancel has been handled when the call returns. When the connection is encrypted, so is
+//! its cancel request (libpq 17's `PQcancelCreate`): the same SSLRequest (or direct TLS),
+//! settings and server name as the connection's handshake, and never in the clear.
 
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 #[cfg(unix)]
 use std::path::PathBuf;
+#[cfg(feature = "tls")]
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use pgcluster_protocol::frontend;
 
 use super::session::Connection;
-use crate::driver::{Kind, Peer};
+#[cfg(feature = "tls")]
+use crate::connect::tls::TlsUsed;
+use crate::driver::{Kind, OpenError, Peer};
 use crate::io_text::strerror;
+use crate::transport::Stream;
 
 /// What cancels the statement a connection is running: it holds the address the
 /// connection used and the backend's key (BackendKeyData). Cheap to clone; send it to
@@ -30,6 +37,9 @@ pub struct CancelToken {
     /// How long the whole request may take: connecting, sending, and waiting for the
     /// server to close the socket.
     timeout: Duration,
+    /// The connection's TLS handshake, when it is encrypted: the request goes the same way.
+    #[cfg(feature = "tls")]
+    tls: Option<Arc<TlsUsed>>,
 }
 
 /// [`CancelToken`]'s default timeout. libpq's `PQcancel` has none: a server that accepts
@@ -58,6 +68,23 @@ impl CancelError {
             message: format!("PQcancel() -- {step}() failed: {}\n", strerror(e)),
         }
     }
+
+    /// A failure of the encrypted request's SSLRequest exchange or handshake, in libpq's
+    /// words for it (`server does not support SSL, but SSL was required`, ...).
+    #[cfg(feature = "tls")]
+    fn tls(e: &impl fmt::Display) -> Self {
+        Self {
+            message: format!("{e}\n"),
+        }
+    }
+
+    fn open(e: OpenError) -> Self {
+        match e {
+            OpenError::Create(e) => Self::new("socket", &e),
+            OpenError::Connect(e) | OpenError::NoDelay(e) => Self::new("connect", &e),
+            OpenError::Option(e) => Self::new("connect", &e.source),
+        }
+    }
 }
 
 impl fmt::Display for CancelError {
@@ -69,11 +96,13 @@ impl fmt::Display for CancelError {
 impl std::error::Error for CancelError {}
 
 impl fmt::Debug for CancelToken {
-    /// The target and the process id; the secret key is not shown.
+    /// The target, the process id and whether the request goes encrypted; the secret key
+    /// is not shown.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CancelToken")
             .field("target", &self.target)
             .field("process_id", &self.process_id)
+            .field("tls", &self.is_tls())
             .finish_non_exhaustive()
     }
 }
@@ -95,13 +124,12 @@ impl CancelToken {
         self
     }
 
-    #[cfg(feature = "async")]
-    fn deadline(&self) -> Option<Instant> {
-        Instant::now().checked_add(self.timeout)
-    }
-
-    fn packet(&self) -> Vec<u8> {
-        self.packet.clone()
+    /// Whether the request goes encrypted: the connection it cancels is.
+    pub fn is_tls(&self) -> bool {
+        #[cfg(feature = "tls")]
+        return self.tls.is_some();
+        #[cfg(not(feature = "tls"))]
+        false
     }
 
     /// The driver of the connection this token cancels.
@@ -112,112 +140,115 @@ impl CancelToken {
     /// Asks the server to cancel the statement the connection is running (nothing
     /// happens if it is idle). The statement then fails with `ERROR:  canceling statement
     /// due to user request`. Returns once the server has closed the cancel socket.
+    ///
+    /// The request goes over TLS when the connection does, with the connection's settings
+    /// and server name; a server that now refuses TLS gets nothing (`server does not
+    /// support SSL, but SSL was required`), whatever the `sslmode`.
+    ///
+    /// # Errors
+    ///
+    /// [`CancelError`] when the server cannot be reached, the request not sent, or TLS
+    /// not started.
     #[cfg(feature = "async")]
     pub async fn cancel(&self) -> Result<(), CancelError> {
-        let packet = self.packet();
-        let kind = Kind::Async;
-        let deadline = self.deadline();
-        let mut socket = match &self.target {
+        self.deliver(Kind::Async).await
+    }
+
+    /// Sends a CancelRequest for this token's statement, blocking the calling thread (no
+    /// runtime needed; any thread): connects to the server the connection went to, sends
+    /// the request (over TLS when the connection uses it, as `cancel` does) and
+    /// waits until the server closes the socket. A statement still running then fails
+    /// with `ERROR:  canceling statement due to user request`; a request that arrives
+    /// after the statement ended does nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`CancelError`] when the server cannot be reached, the request not sent, or TLS
+    /// not started; whether the statement was cancelled is the connection's to say, never
+    /// this call's.
+    pub fn cancel_blocking(&self) -> Result<(), CancelError> {
+        #[cfg(feature = "blocking")]
+        return crate::driver::block_on(self.deliver(Kind::Blocking));
+        // Without the blocking driver, the async one on a runtime of its own.
+        #[cfg(not(feature = "blocking"))]
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| CancelError::new("socket", &e))?
+            .block_on(self.deliver(Kind::Async))
+    }
+
+    /// Connects within the timeout, starts TLS if the connection uses it, sends the
+    /// request, then waits for EOF for the rest of the timeout; like libpq, a failed (or
+    /// late) read is not an error.
+    async fn deliver(&self, kind: Kind) -> Result<(), CancelError> {
+        let deadline = Instant::now().checked_add(self.timeout);
+        let socket = match &self.target {
             Target::Tcp(addr) => kind
                 .open_tcp(*addr, &Default::default(), deadline)
                 .await
-                .map_err(|e| match e {
-                    crate::driver::OpenError::Create(e) => CancelError::new("socket", &e),
-                    crate::driver::OpenError::Connect(e) | crate::driver::OpenError::NoDelay(e) => {
-                        CancelError::new("connect", &e)
-                    }
-                    crate::driver::OpenError::Option(e) => CancelError::new("connect", &e.source),
-                })?,
+                .map_err(CancelError::open)?,
             #[cfg(unix)]
             Target::Unix(path) => kind
                 .open_unix(path, deadline)
                 .await
                 .map_err(|e| CancelError::new("connect", &e))?,
         };
-        // Sends the request, then waits for EOF; like libpq, a failed read is not an
-        // error.
-        socket
-            .write_all(&packet, deadline)
+        let mut stream = Stream::new(socket);
+        stream.set_deadline(deadline);
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &self.tls {
+            stream = start_tls(stream, tls).await?;
+        }
+        stream
+            .write_all(&self.packet)
             .await
             .map_err(|e| CancelError::new("send", &e))?;
         let mut byte = [0u8; 1];
-        let _ = socket.read(&mut byte, deadline).await;
+        let _ = stream.read(&mut byte, None).await;
         Ok(())
     }
+}
 
-    /// Sends a CancelRequest for this token's statement, blocking the calling thread (no
-    /// runtime needed; any thread): connects to the server the connection went to, sends
-    /// the request and waits until the server closes the socket. A statement still
-    /// running then fails with `ERROR:  canceling statement due to user request`; a
-    /// request that arrives after the statement ended does nothing.
-    ///
-    /// # Errors
-    ///
-    /// [`CancelError`] when the server cannot be reached or the request not sent; whether
-    /// the statement was cancelled is the connection's to say, never this call's.
-    pub fn cancel_blocking(&self) -> Result<(), CancelError> {
-        let packet = self.packet();
-        let started = Instant::now();
-        // What is left of the timeout (never zero, which the socket calls refuse).
-        let left = || {
-            self.timeout
-                .saturating_sub(started.elapsed())
-                .max(Duration::from_millis(1))
-        };
-        let connect_failed = |e: io::Error| CancelError::new("connect", &e);
-        match &self.target {
-            Target::Tcp(addr) => {
-                let mut socket =
-                    std::net::TcpStream::connect_timeout(addr, left()).map_err(connect_failed)?;
-                deliver_blocking(&mut socket, &packet, left)
+/// TLS on a cancel socket as the connection had it: SSLRequest answered `S` (refusal or
+/// anything else fails: the connection was encrypted, so the request must be), or at once
+/// with `sslnegotiation=direct`; then the handshake with the connection's settings.
+#[cfg(feature = "tls")]
+async fn start_tls(mut stream: Stream, tls: &TlsUsed) -> Result<Stream, CancelError> {
+    use pgcluster_protocol::ssl::{Encryption, Negotiation, NegotiationError, Outcome};
+    if !tls.settings.direct {
+        let mut ssl = Negotiation::new(Encryption::Ssl, true);
+        let mut request = Vec::new();
+        ssl.request(&mut request);
+        stream
+            .write_all(&request)
+            .await
+            .map_err(|e| CancelError::new("send", &e))?;
+        // All that arrived, so that bytes after `S` are seen (CVE-2021-23222).
+        let mut answer = [0u8; 64];
+        let n = stream
+            .read(&mut answer, None)
+            .await
+            .map_err(|e| CancelError::new("recv", &e))?;
+        if n == 0 {
+            return Err(CancelError {
+                message: crate::io_text::SERVER_CLOSED.to_owned(),
+            });
+        }
+        match ssl.handle(answer.get(..n).unwrap_or_default()) {
+            Ok(Some(Outcome::Accepted)) => {}
+            Ok(_) => {
+                return Err(CancelError::tls(&NegotiationError::Required {
+                    encryption: Encryption::Ssl,
+                }))
             }
-            #[cfg(unix)]
-            Target::Unix(path) => {
-                let mut socket =
-                    std::os::unix::net::UnixStream::connect(path).map_err(connect_failed)?;
-                deliver_blocking(&mut socket, &packet, left)
-            }
+            Err(e) => return Err(CancelError::tls(&e)),
         }
     }
-}
-
-/// A blocking socket whose reads and writes can time out.
-trait Timed: io::Read + io::Write {
-    fn set_timeouts(&self, read: Option<Duration>, write: Option<Duration>) -> io::Result<()>;
-}
-
-impl Timed for std::net::TcpStream {
-    fn set_timeouts(&self, read: Option<Duration>, write: Option<Duration>) -> io::Result<()> {
-        self.set_read_timeout(read)?;
-        self.set_write_timeout(write)
-    }
-}
-
-#[cfg(unix)]
-impl Timed for std::os::unix::net::UnixStream {
-    fn set_timeouts(&self, read: Option<Duration>, write: Option<Duration>) -> io::Result<()> {
-        self.set_read_timeout(read)?;
-        self.set_write_timeout(write)
-    }
-}
-
-/// Sends the request within what is `left` of the timeout, then waits for EOF for the rest
-/// of it; like libpq, a failed (or late) read is not an error.
-fn deliver_blocking<S: Timed>(
-    socket: &mut S,
-    packet: &[u8],
-    left: impl Fn() -> Duration,
-) -> Result<(), CancelError> {
-    socket
-        .set_timeouts(None, Some(left()))
-        .map_err(|e| CancelError::new("send", &e))?;
-    socket
-        .write_all(packet)
-        .map_err(|e| CancelError::new("send", &e))?;
-    let _ = socket.set_timeouts(Some(left()), None);
-    let mut byte = [0u8; 1];
-    let _ = socket.read(&mut byte);
-    Ok(())
+    let (stream, _) = crate::connect::tls::handshake(stream, &tls.settings, &tls.host)
+        .await
+        .map_err(|e| CancelError::tls(&e))?;
+    Ok(stream)
 }
 
 impl Connection {
@@ -240,6 +271,8 @@ impl Connection {
             packet,
             driver: stream.kind(),
             timeout: DEFAULT_CANCEL_TIMEOUT,
+            #[cfg(feature = "tls")]
+            tls: self.reached.tls.clone(),
         })
     }
 }
@@ -261,6 +294,8 @@ mod tests {
             #[cfg(not(feature = "async"))]
             driver: Kind::Blocking,
             timeout: DEFAULT_CANCEL_TIMEOUT,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 
@@ -298,6 +333,104 @@ mod tests {
             server.join().unwrap(),
             if cfg!(feature = "async") { 2 } else { 1 }
         );
+    }
+
+    /// A token of an encrypted connection to `addr`: its request only ever goes over TLS.
+    #[cfg(feature = "tls")]
+    fn tls_token(addr: SocketAddr) -> CancelToken {
+        CancelToken {
+            tls: Some(Arc::new(TlsUsed {
+                settings: crate::tls::TlsSettings::default(),
+                host: "127.0.0.1".to_owned(),
+            })),
+            ..token(Target::Tcp(addr))
+        }
+    }
+
+    /// Runs `cancel` once on each driver of the build against a fresh listener whose
+    /// `serve` sees each connection; returns what `serve` returned for each.
+    #[cfg(feature = "tls")]
+    fn on_each_driver<T: Send + 'static>(
+        serve: fn(std::net::TcpStream) -> T,
+        check: impl Fn(Result<(), CancelError>, Duration),
+    ) -> Vec<T> {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let runs = if cfg!(all(feature = "async", feature = "blocking")) {
+            2
+        } else {
+            1
+        };
+        let server = std::thread::spawn(move || {
+            (0..runs)
+                .map(|_| serve(listener.accept().unwrap().0))
+                .collect::<Vec<T>>()
+        });
+        let t = tls_token(addr).with_timeout(Duration::from_millis(300));
+        let started = Instant::now();
+        check(t.cancel_blocking(), started.elapsed());
+        #[cfg(all(feature = "async", feature = "blocking"))]
+        {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            let started = Instant::now();
+            check(rt.block_on(t.cancel()), started.elapsed());
+        }
+        server.join().unwrap()
+    }
+
+    /// The connection was encrypted; a server that now answers SSLRequest with `N` gets
+    /// nothing more: no byte of the key crosses the wire in the clear.
+    #[cfg(feature = "tls")]
+    #[test]
+    fn an_encrypted_connections_request_is_never_sent_in_the_clear() {
+        let got = on_each_driver(
+            |mut s| {
+                let mut request = [0u8; 8];
+                io::Read::read_exact(&mut s, &mut request).unwrap();
+                io::Write::write_all(&mut s, b"N").unwrap();
+                let mut rest = Vec::new();
+                io::Read::read_to_end(&mut s, &mut rest).unwrap();
+                (request, rest)
+            },
+            |result, _| {
+                assert_eq!(
+                    result.unwrap_err().message,
+                    "server does not support SSL, but SSL was required\n"
+                );
+            },
+        );
+        for (request, rest) in got {
+            assert_eq!(request, [0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]);
+            assert_eq!(rest, b"");
+        }
+    }
+
+    /// A server that takes the SSLRequest and never answers holds the caller only for the
+    /// token's timeout; the request is not sent.
+    #[cfg(feature = "tls")]
+    #[test]
+    fn a_silent_server_during_the_ssl_request_times_out() {
+        let got = on_each_driver(
+            |mut s| {
+                let mut request = [0u8; 8];
+                io::Read::read_exact(&mut s, &mut request).unwrap();
+                let mut rest = Vec::new();
+                let _ = io::Read::read_to_end(&mut s, &mut rest);
+                rest
+            },
+            |result, elapsed| {
+                let e = result.unwrap_err();
+                assert!(
+                    e.message.starts_with("PQcancel() -- recv() failed: "),
+                    "{e}"
+                );
+                assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
+            },
+        );
+        assert!(got.iter().all(Vec::is_empty), "{got:?}");
     }
 
     #[test]
@@ -340,7 +473,7 @@ mod tests {
         }
         assert_eq!(
             format!("{t:?}"),
-            format!("CancelToken {{ target: Tcp({addr}), process_id: 42, .. }}")
+            format!("CancelToken {{ target: Tcp({addr}), process_id: 42, tls: false, .. }}")
         );
         assert_eq!(t.process_id(), 42);
     }

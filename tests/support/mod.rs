@@ -386,7 +386,12 @@ pub struct RelayOptions {
     /// With `Some((seed, percent, max))`: each connection, with probability `percent`/100,
     /// is cut after a pseudo-random number of bytes below `max`.
     pub random_cuts: Option<(u64, u64, usize)>,
+    /// Keeps what each connection's client sent ([`Relay::sent_by_clients`]).
+    pub record: bool,
 }
+
+/// What the clients of a [`Relay`] sent, one buffer per connection in the order accepted.
+type Recorded = Arc<Mutex<Vec<Arc<Mutex<Vec<u8>>>>>>;
 
 /// A TCP relay on 127.0.0.1 in front of `upstream_port`. Stops (and drops every
 /// connection) when dropped.
@@ -395,6 +400,7 @@ pub struct Relay {
     pub port: u16,
     paused: Arc<AtomicBool>,
     cuts: Arc<AtomicUsize>,
+    recorded: Recorded,
     task: JoinHandle<()>,
 }
 
@@ -410,6 +416,8 @@ impl Relay {
             options.random_cuts.map_or(1, |(seed, _, _)| seed | 1),
         ));
         let connections = Arc::new(Mutex::new(Vec::new()));
+        let recorded = Recorded::default();
+        let record_into = Arc::clone(&recorded);
         let task = background().spawn(async move {
             let listener = TcpListener::from_std(listener).expect("tokio listener");
             while let Ok((client, _)) = listener.accept().await {
@@ -422,7 +430,12 @@ impl Relay {
                     }
                 }
                 let (p, c) = (Arc::clone(&p), Arc::clone(&c));
-                let handle = tokio::spawn(pump(client, upstream_port, options, p, c));
+                let record = options.record.then(|| {
+                    let buffer = Arc::new(Mutex::new(Vec::new()));
+                    lock(&record_into).push(Arc::clone(&buffer));
+                    buffer
+                });
+                let handle = tokio::spawn(pump(client, upstream_port, options, p, c, record));
                 connections
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
@@ -433,8 +446,18 @@ impl Relay {
             port,
             paused,
             cuts,
+            recorded,
             task,
         }
+    }
+
+    /// What each connection's client sent so far, in the order the connections came
+    /// (with [`RelayOptions::record`]; empty otherwise).
+    pub fn sent_by_clients(&self) -> Vec<Vec<u8>> {
+        lock(&self.recorded)
+            .iter()
+            .map(|b| lock(b).clone())
+            .collect()
     }
 
     /// Stops forwarding (in both directions, on every connection) while keeping the sockets
@@ -476,6 +499,7 @@ async fn pump(
     options: RelayOptions,
     paused: Arc<AtomicBool>,
     cuts: Arc<AtomicUsize>,
+    record: Option<Arc<Mutex<Vec<u8>>>>,
 ) {
     let Ok(mut server) = TcpStream::connect(("127.0.0.1", upstream_port)).await else {
         return;
@@ -514,6 +538,9 @@ async fn pump(
         };
         let chunk = &chunk[..allowed];
         forwarded = forwarded.saturating_add(allowed);
+        if let (true, Some(record)) = (to_server, &record) {
+            lock(record).extend_from_slice(chunk);
+        }
         let sent = if options.fragment {
             let mut ok = true;
             for b in chunk {
@@ -537,4 +564,9 @@ async fn pump(
             return;
         }
     }
+}
+
+/// A mutex's value, also after a panic elsewhere held it.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }

@@ -1,5 +1,6 @@
 //! ErrorResponse and NoticeResponse fields, and libpq's layout of them.
 
+use crate::limits::MAX_UNKNOWN_ERROR_FIELDS;
 use crate::reader::Reader;
 
 /// The fields of an ErrorResponse or NoticeResponse. Every field is kept; text is decoded
@@ -43,8 +44,11 @@ pub struct ErrorFields {
     pub line: Option<String>,
     /// `R`
     pub routine: Option<String>,
-    /// Fields with codes this crate does not know, in arrival order.
+    /// Fields with codes this crate does not know, in arrival order: the first
+    /// [`MAX_UNKNOWN_ERROR_FIELDS`] of them (PostgreSQL sends none).
     pub other: Vec<(u8, String)>,
+    /// How many more unknown fields arrived than [`ErrorFields::other`] keeps.
+    pub other_dropped: usize,
     /// True for a NoticeResponse. libpq leaves CONTEXT out of a notice's text; set it for an
     /// ErrorResponse that libpq reports as a notice (one arriving while idle).
     pub is_notice: bool,
@@ -55,6 +59,12 @@ impl ErrorFields {
     ///
     /// A field code repeated keeps its last value, as `PQresultErrorField` does. A body
     /// without its terminating NUL, or with bytes after it, is `LengthMismatch { tag }`.
+    ///
+    /// What is kept costs at most the body's size plus a fixed amount
+    /// ([`ErrorFields::kept_size`]; three times the size for invalid UTF-8, each bad byte
+    /// becoming a 3-byte U+FFFD): one value per known code, and only the first
+    /// [`MAX_UNKNOWN_ERROR_FIELDS`] unknown fields (the others are counted in
+    /// [`ErrorFields::other_dropped`]).
     pub fn parse(tag: u8, body: &[u8]) -> Result<Self, crate::ProtocolError> {
         let mut r = Reader::new(tag, body);
         let mut fields = Self {
@@ -67,9 +77,12 @@ impl ErrorFields {
                 break;
             }
             let value = r.string()?;
-            match fields.slot(code) {
-                Some(slot) => *slot = Some(value),
-                None => fields.other.push((code, value)),
+            if let Some(slot) = fields.slot(code) {
+                *slot = Some(value);
+            } else if fields.other.len() < MAX_UNKNOWN_ERROR_FIELDS {
+                fields.other.push((code, value));
+            } else {
+                fields.other_dropped = fields.other_dropped.saturating_add(1);
             }
         }
         r.finish()?;
@@ -99,6 +112,41 @@ impl ErrorFields {
             b'R' => &mut self.routine,
             _ => return None,
         })
+    }
+
+    /// The bytes these fields hold, as the bounded queues of notices count them: the
+    /// struct itself and every value's allocation.
+    pub fn kept_size(&self) -> usize {
+        let known = [
+            &self.severity,
+            &self.severity_nonlocalized,
+            &self.code,
+            &self.message,
+            &self.detail,
+            &self.hint,
+            &self.position,
+            &self.internal_position,
+            &self.internal_query,
+            &self.context,
+            &self.schema,
+            &self.table,
+            &self.column,
+            &self.data_type,
+            &self.constraint,
+            &self.file,
+            &self.line,
+            &self.routine,
+        ]
+        .into_iter()
+        .flatten()
+        .map(String::capacity);
+        let other = self.other.iter().map(|(_, v)| {
+            v.capacity()
+                .saturating_add(std::mem::size_of::<(u8, String)>())
+        });
+        known
+            .chain(other)
+            .fold(std::mem::size_of::<Self>(), usize::saturating_add)
     }
 
     /// True when no field at all was received.
@@ -463,6 +511,27 @@ mod tests {
             ErrorFields::parse(b'E', b""),
             Err(ProtocolError::LengthMismatch { tag: b'E' })
         );
+    }
+
+    /// A body of empty unknown fields (2 bytes each on the wire) keeps 16 of them and
+    /// counts the rest; what is kept stays within the body's size plus a fixed amount.
+    #[test]
+    fn unknown_fields_are_capped() {
+        let mut body = b"SERROR\0Mboom\0".to_vec();
+        for _ in 0..100_000 {
+            body.extend_from_slice(b"X\0");
+        }
+        body.extend_from_slice(b"Yone\0\0");
+        let f = ErrorFields::parse(b'E', &body).unwrap();
+        assert_eq!(f.other.len(), MAX_UNKNOWN_ERROR_FIELDS);
+        assert_eq!(f.other[0], (b'X', String::new()));
+        assert_eq!(f.other_dropped, 100_001 - MAX_UNKNOWN_ERROR_FIELDS);
+        assert_eq!(f.libpq_text(None), "ERROR:  boom\n");
+        assert!(f.kept_size() < 1000, "{}", f.kept_size());
+        // Known fields: the values, and a fixed amount.
+        let big = "m".repeat(1 << 20);
+        let f = ErrorFields::parse(b'N', format!("M{big}\0D{big}\0\0").as_bytes()).unwrap();
+        assert!(f.kept_size() <= (2 << 20) + 1000, "{}", f.kept_size());
     }
 
     #[test]

@@ -42,7 +42,9 @@ pub mod frontend;
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod kept;
 pub mod limits;
+pub mod parameters;
 #[cfg(test)]
 mod proptests;
 pub mod query;

@@ -29,7 +29,9 @@ use crate::backend_key::{BackendKey, BackendKeyError};
 use crate::error_fields::ErrorFields;
 use crate::frame::{Frame, FrameReader};
 use crate::frontend::{self, EncodeError};
-use crate::limits::{Limits, MAX_SHORT_MESSAGE_LEN};
+use crate::kept::Kept;
+use crate::limits::{Limits, MAX_PRE_V3_ERROR_LEN, MAX_SHORT_MESSAGE_LEN};
+use crate::parameters::{Parameters, TooManyParameters};
 use crate::version::{self, NegotiationError, ProtocolVersion, VersionRange, MAX_NEGOTIATE_LEN};
 use crate::ProtocolError;
 
@@ -115,26 +117,58 @@ impl fmt::Debug for StartupConfig {
 }
 
 /// The server is ready for queries.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Ready {
-    /// ParameterStatus values, in arrival order (later values replace earlier ones).
-    pub parameters: Vec<(String, String)>,
+    /// ParameterStatus values (later values replace earlier ones), at most
+    /// [`Limits::max_parameters`] names.
+    pub parameters: Parameters,
     /// BackendKeyData (the last one received), for CancelRequest.
     pub backend_key: Option<BackendKey>,
     /// The protocol version in use: the one asked for, or the one NegotiateProtocolVersion
     /// brought it down to.
     pub protocol_version: ProtocolVersion,
-    /// NoticeResponses received during startup.
-    pub notices: Vec<ErrorFields>,
+    /// NoticeResponses received during startup, at most [`Limits::max_notice_bytes`] of
+    /// them (the oldest dropped and counted).
+    pub notices: Kept<ErrorFields>,
     /// The keys of a completed SCRAM exchange (the server's signature checked), to be
     /// passed in [`StartupConfig::scram_keys`] next time.
     pub scram_keys: Option<ScramKeys>,
 }
 
+impl Default for Ready {
+    /// Nothing received yet, with the default [`Limits`].
+    fn default() -> Self {
+        Self::new(&Limits::default())
+    }
+}
+
+impl Ready {
+    /// Nothing received yet; `limits` bound the parameters and notices kept.
+    pub fn new(limits: &Limits) -> Self {
+        Self {
+            parameters: Parameters::new(limits.max_parameters),
+            backend_key: None,
+            protocol_version: ProtocolVersion::default(),
+            notices: Kept::new(limits.max_notice_bytes),
+            scram_keys: None,
+        }
+    }
+
+    /// Keeps a NoticeResponse (within [`Limits::max_notice_bytes`]).
+    pub fn add_notice(&mut self, notice: ErrorFields) {
+        let size = notice.kept_size();
+        self.notices.push(notice, size);
+    }
+}
+
 /// What happened after a frame was handled.
 #[derive(Debug)]
 #[must_use]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "Done comes once per connection, and Ready is moved out of it at once"
+)]
 pub enum Step {
     /// Send whatever was appended to `out` (maybe nothing), then read more.
     Continue,
@@ -171,6 +205,12 @@ pub enum StartupError {
     },
     /// A pre-3.0 error message (an `E` whose length is outside 8..=30000): its raw text.
     PreV3Error(String),
+    /// A pre-3.0 error message with no NUL in its first [`MAX_PRE_V3_ERROR_LEN`] bytes
+    /// (libpq 13 reads on without limit).
+    PreV3ErrorTooLong,
+    /// The server reported more distinct parameters than [`Limits::max_parameters`]
+    /// before ReadyForQuery.
+    TooManyParameters(TooManyParameters),
     /// Something we were asked to send cannot be encoded (e.g. a NUL in the user name).
     Encode(EncodeError),
     /// The caller used the machine out of order: `handle` before `start`, `start` twice,
@@ -190,6 +230,11 @@ impl fmt::Display for StartupError {
                 f.write_str(text.strip_suffix('\n').unwrap_or(&text))
             }
             Self::PreV3Error(text) => f.write_str(text),
+            Self::PreV3ErrorTooLong => write!(
+                f,
+                "pre-3.0 error message from server has no end within {MAX_PRE_V3_ERROR_LEN} bytes"
+            ),
+            Self::TooManyParameters(e) => e.fmt(f),
             Self::Encode(e) => e.fmt(f),
             Self::OutOfOrder => f.write_str("startup exchange step called out of order"),
         }
@@ -225,6 +270,12 @@ impl From<AuthError> for StartupError {
 impl From<PolicyError> for StartupError {
     fn from(e: PolicyError) -> Self {
         Self::Auth(AuthError::Policy(e))
+    }
+}
+
+impl From<TooManyParameters> for StartupError {
+    fn from(e: TooManyParameters) -> Self {
+        Self::TooManyParameters(e)
     }
 }
 
@@ -338,7 +389,7 @@ impl Startup {
                                 .and_then(ScramClient::keys)
                                 .cloned(),
                             protocol_version: self.version,
-                            ..Ready::default()
+                            ..Ready::new(&self.config.limits)
                         })
                     } else {
                         State::Authenticating { scram, progress }
@@ -650,13 +701,8 @@ fn after_auth(frame: &Frame, ready: &mut Ready) -> Result<bool, StartupError> {
     }
     match BackendMessage::parse(frame)? {
         BackendMessage::ReadyForQuery(_) => return Ok(true),
-        BackendMessage::ParameterStatus { name, value } => {
-            match ready.parameters.iter_mut().find(|(n, _)| *n == name) {
-                Some((_, v)) => *v = value,
-                None => ready.parameters.push((name, value)),
-            }
-        }
-        BackendMessage::NoticeResponse(fields) => ready.notices.push(fields),
+        BackendMessage::ParameterStatus { name, value } => ready.parameters.set(name, value)?,
+        BackendMessage::NoticeResponse(fields) => ready.add_notice(fields),
         // libpq keeps a NOTIFY for later and connects; there is no one to give it to yet.
         BackendMessage::NotificationResponse { .. } => {}
         BackendMessage::ErrorResponse(fields) => {
@@ -713,7 +759,8 @@ fn pre_v3_text(text: &[u8]) -> StartupError {
 /// when the header is one to frame, `Ok(false)` when more bytes are needed to tell.
 ///
 /// The type byte is checked alone; then the length word. A pre-3.0 error is read up to
-/// its NUL however long that takes, as libpq's `pqGets_append` does.
+/// its NUL, as libpq's `pqGets_append` does, but only for [`MAX_PRE_V3_ERROR_LEN`] bytes
+/// (libpq 13 reads on without limit).
 fn check_before_auth(buf: &[u8]) -> Result<bool, StartupError> {
     let Some(&first) = buf.first() else {
         return Ok(false);
@@ -738,7 +785,11 @@ fn check_before_auth(buf: &[u8]) -> Result<bool, StartupError> {
         tag::ERROR_RESPONSE if !(8..=MAX_SHORT_MESSAGE_LEN).contains(&len) => {
             let text = buf.get(1..).unwrap_or_default();
             match text.iter().position(|&b| b == 0) {
-                Some(nul) => Err(pre_v3_text(text.get(..nul).unwrap_or_default())),
+                Some(nul) if nul <= MAX_PRE_V3_ERROR_LEN => {
+                    Err(pre_v3_text(text.get(..nul).unwrap_or_default()))
+                }
+                Some(_) => Err(StartupError::PreV3ErrorTooLong),
+                None if text.len() > MAX_PRE_V3_ERROR_LEN => Err(StartupError::PreV3ErrorTooLong),
                 None => Ok(false),
             }
         }
@@ -919,13 +970,7 @@ mod tests {
         };
         assert!(out.is_empty(), "trust must not send anything");
         assert!(m.is_authenticated());
-        let get = |name: &str| {
-            ready
-                .parameters
-                .iter()
-                .find(|(n, _)| n == name)
-                .map(|(_, v)| v.as_str())
-        };
+        let get = |name: &str| ready.parameters.get(name);
         assert_eq!(get("client_encoding"), Some("UTF8"));
         assert_eq!(get("DateStyle"), Some("ISO, MDY"));
         assert!(ready.backend_key.is_some());
@@ -947,15 +992,13 @@ mod tests {
             panic!("expected Done");
         };
         assert_eq!(
-            ready.parameters,
-            vec![
-                ("a".to_owned(), "3".to_owned()),
-                ("b".to_owned(), "2".to_owned())
-            ]
+            ready.parameters.iter().collect::<Vec<_>>(),
+            [("a", "3"), ("b", "2")]
         );
         assert_eq!(ready.backend_key, BackendKey::new(1, &[0, 0, 0, 2]));
         assert_eq!(ready.notices.len(), 1);
-        assert_eq!(ready.notices[0].message.as_deref(), Some("careful"));
+        let notice = ready.notices.iter().next().unwrap();
+        assert_eq!(notice.message.as_deref(), Some("careful"));
     }
 
     #[test]
@@ -1455,6 +1498,101 @@ mod tests {
             framing_error(&[b"E\xffFATAL\0"]),
             Some("\u{fffd}FATAL".to_owned())
         );
+    }
+
+    /// A pre-3.0 error is looked for up to [`MAX_PRE_V3_ERROR_LEN`] bytes, not without end
+    /// as in libpq 13: what the reader holds stays bounded.
+    #[test]
+    fn pre_v3_error_without_its_nul_is_cut_off() {
+        let too_long = "pre-3.0 error message from server has no end within 30000 bytes".to_owned();
+        let mut text = b"EFATAL:  ".to_vec();
+        text.resize(MAX_PRE_V3_ERROR_LEN + 1, b'x');
+        // Exactly the cap (type byte aside) without a NUL: more may come.
+        assert_eq!(framing_error(&[&text]), None);
+        text.push(b'x');
+        assert_eq!(framing_error(&[&text]), Some(too_long.clone()));
+        // In pieces, as a socket delivers it: the error as soon as the cap is passed.
+        let mut m = started(config(None));
+        let mut reader = FrameReader::new(Limits::default());
+        let chunk = [b'y'; 4096];
+        let mut pieces: Vec<&[u8]> = vec![b"E"];
+        pieces.extend(std::iter::repeat_n(&chunk[..], 100));
+        let (_, err) = next_frames(&mut m, &mut reader, &pieces);
+        assert_eq!(err.map(|e| e.to_string()), Some(too_long.clone()));
+        assert!(reader.buffered() <= MAX_PRE_V3_ERROR_LEN + 4096 + 1);
+        // A NUL past the cap does not make it a text.
+        text.push(0);
+        assert_eq!(framing_error(&[&text]), Some(too_long));
+        // A NUL at the cap does.
+        text.truncate(MAX_PRE_V3_ERROR_LEN + 1);
+        text.push(0);
+        assert_eq!(
+            framing_error(&[&text]).map(|t| t.len()),
+            Some(MAX_PRE_V3_ERROR_LEN)
+        );
+    }
+
+    /// ParameterStatus names stop at [`Limits::max_parameters`]; values of known names
+    /// still change.
+    #[test]
+    fn too_many_parameters_during_startup() {
+        let mut c = config(None);
+        c.limits = Limits {
+            max_parameters: 3,
+            ..Limits::default()
+        };
+        let mut m = started(c);
+        assert!(feed(&mut m, auth(0, b"")).is_empty());
+        for name in ["a", "b", "c", "a", "c"] {
+            feed(&mut m, param(name, "v"));
+        }
+        assert_eq!(
+            refuse(&mut m, param("d", "v")),
+            "server reported more than 3 distinct parameters (ParameterStatus)"
+        );
+        assert!(matches!(
+            m.handle(ready_frame(), &mut Vec::new()),
+            Err(StartupError::TooManyParameters(_))
+        ));
+        // The default cap, reached with a flood of 50 000 names: an error, quickly.
+        let mut m = started(config(None));
+        assert!(feed(&mut m, auth(0, b"")).is_empty());
+        let limit = Limits::default().max_parameters;
+        let err = (0..50_000)
+            .find_map(|i| {
+                m.handle(param(&format!("p{i}"), "v"), &mut Vec::new())
+                    .err()
+            })
+            .unwrap();
+        assert_eq!(
+            err,
+            StartupError::TooManyParameters(TooManyParameters { limit })
+        );
+    }
+
+    /// Notices during startup are kept within [`Limits::max_notice_bytes`], the newest
+    /// ones, the others counted.
+    #[test]
+    fn startup_notices_are_bounded() {
+        let mut m = started(config(None));
+        assert!(feed(&mut m, auth(0, b"")).is_empty());
+        let text = "n".repeat(1000);
+        for _ in 0..10_000 {
+            feed(&mut m, error_frame(b'N', "NOTICE", "00000", &text));
+        }
+        feed(&mut m, error_frame(b'N', "NOTICE", "00000", "last"));
+        let Step::Done(ready) = m.handle(ready_frame(), &mut Vec::new()).unwrap() else {
+            panic!("expected Done");
+        };
+        let max = Limits::default().max_notice_bytes;
+        assert!(ready.notices.bytes() <= max);
+        assert!(ready.notices.len() > 100, "{}", ready.notices.len());
+        assert_eq!(
+            u64::try_from(ready.notices.len()).unwrap() + ready.notices.dropped(),
+            10_001
+        );
+        let last = ready.notices.iter().last().unwrap();
+        assert_eq!(last.message.as_deref(), Some("last"));
     }
 
     #[test]

@@ -242,14 +242,30 @@ impl Connection {
         self.inner.parameter(name)
     }
 
-    /// Notices received so far, oldest first; taking them empties the list.
+    /// Notices received so far, oldest first; taking them empties the list. At most
+    /// [`Limits::max_notice_bytes`](pgcluster_protocol::limits::Limits::max_notice_bytes)
+    /// of them wait (1 MiB): when more arrive unread, the oldest are dropped
+    /// ([`Connection::notices_dropped`]).
     pub fn take_notices(&mut self) -> Vec<ErrorFields> {
         self.inner.take_notices()
     }
 
-    /// NOTIFY messages received so far, oldest first; taking them empties the list.
+    /// How many notices were dropped unread to keep within the bound.
+    pub fn notices_dropped(&self) -> u64 {
+        self.inner.notices_dropped()
+    }
+
+    /// NOTIFY messages received so far, oldest first; taking them empties the list. At
+    /// most [`Limits::max_notification_bytes`](pgcluster_protocol::limits::Limits::max_notification_bytes)
+    /// of them wait (16 MiB): when more arrive unread, the oldest are dropped
+    /// ([`Connection::notifications_dropped`]).
     pub fn take_notifications(&mut self) -> Vec<Notification> {
         self.inner.take_notifications()
+    }
+
+    /// How many notifications were dropped unread to keep within the bound.
+    pub fn notifications_dropped(&self) -> u64 {
+        self.inner.notifications_dropped()
     }
 
     /// The next notification (`LISTEN` first): one already received, or one read from the

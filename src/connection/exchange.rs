@@ -160,13 +160,13 @@ impl Connection {
                 }
                 run.set_error(fields.libpq_text(Some(sql)), Some(fields));
             }
-            QueryEvent::Notice(fields) => self.notices.push(*fields),
+            QueryEvent::Notice(fields) => self.keep_notice(*fields),
             QueryEvent::ParameterStatus { name, value } => self.set_parameter(name, value),
             QueryEvent::Notification {
                 process_id,
                 channel,
                 payload,
-            } => self.notifications.push_back(Notification {
+            } => self.keep_notification(Notification {
                 process_id,
                 channel,
                 payload,

@@ -73,7 +73,7 @@ impl Connection {
                         payload,
                     }))
                 }
-                Ok(BackendMessage::NoticeResponse(notice)) => self.notices.push(notice),
+                Ok(BackendMessage::NoticeResponse(notice)) => self.keep_notice(notice),
                 Ok(BackendMessage::ParameterStatus { name, value }) => {
                     self.set_parameter(name, value);
                 }

@@ -9,6 +9,9 @@ use pgcluster_protocol::backend_key::BackendKey;
 use pgcluster_protocol::error_fields::ErrorFields;
 use pgcluster_protocol::frame::FrameReader;
 use pgcluster_protocol::frontend;
+use pgcluster_protocol::kept::Kept;
+use pgcluster_protocol::limits::Limits;
+use pgcluster_protocol::parameters::Parameters;
 use pgcluster_protocol::query::Memo;
 use pgcluster_protocol::startup::Ready;
 use pgcluster_protocol::version::ProtocolVersion;
@@ -28,15 +31,18 @@ pub struct Connection {
     /// Outgoing bytes, coalesced into one write.
     pub(super) out: Vec<u8>,
     pub(super) state: State,
-    /// ParameterStatus values; a later value replaces an earlier one in place.
-    pub(super) parameters: Vec<(String, String)>,
+    /// ParameterStatus values; a later value replaces an earlier one. At most
+    /// [`Limits::max_parameters`] names: later new names are ignored.
+    pub(super) parameters: Parameters,
     pub(super) backend_key: Option<BackendKey>,
     /// The protocol version the startup exchange settled on.
     pub(super) protocol_version: ProtocolVersion,
     pub(super) transaction_status: TransactionStatus,
-    pub(super) notices: Vec<ErrorFields>,
-    /// Oldest first; a queue, so that draining one at a time is not quadratic.
-    pub(super) notifications: std::collections::VecDeque<Notification>,
+    /// Oldest first, within [`Limits::max_notice_bytes`] (the oldest dropped, counted).
+    pub(super) notices: Kept<ErrorFields>,
+    /// Oldest first, within [`Limits::max_notification_bytes`] (the oldest dropped,
+    /// counted); a queue, so that draining one at a time is not quadratic.
+    pub(super) notifications: Kept<Notification>,
     /// What [`Connection::repr`] shows as psycopg2's `dsn`.
     pub(super) dsn: String,
     /// True while a query's exchange runs. Still true at the next call only if that
@@ -97,6 +103,16 @@ pub struct Notification {
     pub payload: String,
 }
 
+impl Notification {
+    /// What it counts as in the bounded queue: its text and a fixed amount.
+    fn kept_size(&self) -> usize {
+        self.channel
+            .capacity()
+            .saturating_add(self.payload.capacity())
+            .saturating_add(std::mem::size_of::<Self>())
+    }
+}
+
 /// Per-connection client settings (autocommit, see the `transaction` module).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct ClientState {
@@ -144,28 +160,24 @@ impl Connection {
 
     /// A connection whose startup exchange has just finished.
     pub(crate) fn from_parts(stream: Stream, reader: FrameReader, ready: Ready) -> Self {
-        let mut conn = Self {
+        Self {
             stream: Some(stream),
             reader,
             out: Vec::new(),
             state: State::Open,
-            parameters: Vec::new(),
+            parameters: ready.parameters,
             backend_key: ready.backend_key,
             protocol_version: ready.protocol_version,
             transaction_status: TransactionStatus::Idle,
             notices: ready.notices,
-            notifications: std::collections::VecDeque::new(),
+            notifications: Kept::new(Limits::default().max_notification_bytes),
             dsn: String::new(),
             busy: false,
             prepared: 0,
             client: ClientState::default(),
             memo: Memo::default(),
             reached: connect::Reached::default(),
-        };
-        for (name, value) in ready.parameters {
-            conn.set_parameter(name, value);
         }
-        conn
     }
 
     /// Sends Terminate and closes the socket. Idempotent.
@@ -189,20 +201,45 @@ impl Connection {
 
     /// A server parameter reported by ParameterStatus (e.g. `server_version`).
     pub fn parameter(&self, name: &str) -> Option<&str> {
-        self.parameters
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+        self.parameters.get(name)
     }
 
-    /// Notices received so far, oldest first; taking them empties the list.
+    /// Notices received so far, oldest first; taking them empties the list. At most
+    /// [`Limits::max_notice_bytes`] of them wait (1 MiB): when more arrive unread, the
+    /// oldest are dropped ([`Connection::notices_dropped`]).
     pub fn take_notices(&mut self) -> Vec<ErrorFields> {
-        std::mem::take(&mut self.notices)
+        self.notices.take_all()
     }
 
-    /// NOTIFY messages received so far, oldest first; taking them empties the list.
+    /// How many notices were dropped unread to keep within [`Limits::max_notice_bytes`],
+    /// since the connection was opened.
+    pub fn notices_dropped(&self) -> u64 {
+        self.notices.dropped()
+    }
+
+    /// NOTIFY messages received so far, oldest first; taking them empties the list. At
+    /// most [`Limits::max_notification_bytes`] of them wait (16 MiB): when more arrive
+    /// unread, the oldest are dropped ([`Connection::notifications_dropped`]).
     pub fn take_notifications(&mut self) -> Vec<Notification> {
-        Vec::from(std::mem::take(&mut self.notifications))
+        self.notifications.take_all()
+    }
+
+    /// How many notifications were dropped unread to keep within
+    /// [`Limits::max_notification_bytes`], since the connection was opened.
+    pub fn notifications_dropped(&self) -> u64 {
+        self.notifications.dropped()
+    }
+
+    /// Keeps a notice for [`Connection::take_notices`].
+    pub(super) fn keep_notice(&mut self, notice: ErrorFields) {
+        let size = notice.kept_size();
+        self.notices.push(notice, size);
+    }
+
+    /// Keeps a notification for [`Connection::take_notifications`].
+    pub(super) fn keep_notification(&mut self, notification: Notification) {
+        let size = notification.kept_size();
+        self.notifications.push(notification, size);
     }
 
     /// The backend's process id (from BackendKeyData), e.g. for `pg_terminate_backend`.
@@ -250,12 +287,11 @@ impl Connection {
         )
     }
 
-    /// Records a ParameterStatus value (a later one replaces an earlier one).
+    /// Records a ParameterStatus value (a later one replaces an earlier one). A new name
+    /// past [`Limits::max_parameters`] is ignored: once connected, a flood of names must
+    /// not cost memory, and none of them is one the crate reads.
     pub(super) fn set_parameter(&mut self, name: String, value: String) {
-        match self.parameters.iter_mut().find(|(n, _)| *n == name) {
-            Some(entry) => entry.1 = value,
-            None => self.parameters.push((name, value)),
-        }
+        let _ignored = self.parameters.set(name, value);
     }
 }
 

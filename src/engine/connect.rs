@@ -847,13 +847,11 @@ impl Connect {
                 probe.results = probe.results.saturating_add(1);
             }
             QueryEvent::Error(_) => probe.failed = true,
-            QueryEvent::Notice(fields) => probe.ready.notices.push(*fields),
+            QueryEvent::Notice(fields) => probe.ready.add_notice(*fields),
             QueryEvent::ParameterStatus { name, value } => {
                 self.server.parameter(&name, &value);
-                match probe.ready.parameters.iter_mut().find(|(n, _)| *n == name) {
-                    Some((_, v)) => *v = value,
-                    None => probe.ready.parameters.push((name, value)),
-                }
+                // As on an open connection, a new name past the cap is ignored.
+                let _ignored = probe.ready.parameters.set(name, value);
             }
             QueryEvent::CopyIn(_) | QueryEvent::CopyOut(_) => {
                 self.probe_failed();
@@ -1333,8 +1331,8 @@ mod tests {
             BackendKey::new(4242, &[0, 0, 0, 7])
         );
         assert_eq!(
-            established.ready.parameters,
-            vec![("server_version".to_owned(), "15.0".to_owned())]
+            established.ready.parameters.iter().collect::<Vec<_>>(),
+            [("server_version", "15.0")]
         );
         assert!(!established.tls);
         // The refusal was added, then the timeout replaced it.

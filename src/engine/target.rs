@@ -26,7 +26,7 @@ impl ServerState {
     /// The state the startup exchange's ParameterStatus messages give.
     pub(crate) fn from_ready(ready: &Ready) -> Self {
         let mut state = Self::default();
-        for (name, value) in &ready.parameters {
+        for (name, value) in ready.parameters.iter() {
             state.parameter(name, value);
         }
         state

@@ -7,6 +7,7 @@
 //! through [`output`] (never `println!`, which panics on a broken pipe or a full disk), and
 //! every name or server text through [`escape`]. SIGINT and SIGTERM stop the work (see
 //! [`interrupt`]) and exit with 130 and 143.
+#![forbid(unsafe_code)]
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 mod cleanup;

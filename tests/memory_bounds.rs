@@ -1,0 +1,314 @@
+//! Memory per received byte (issue 17): for each flood a hostile server can send, the peak
+//! of live heap bytes while the client takes it stays within a stated bound, a small
+//! constant times the largest message plus a fixed amount, or a fixed amount where the
+//! client keeps only a bounded part.
+//!
+//! Memory is measured in-process with a counting global allocator (this test binary's
+//! own), not RSS: the count is exact and the same on a loaded machine. The floods come from
+//! the scripted fake server (tests/fake_server/) on loopback, in this process: its script
+//! is built before the measurement starts, so only what the client allocates counts (and
+//! the fake server's few small buffers). The floods run one at a time (one lock), so that
+//! no other test's allocations are counted.
+//!
+//! Before the fixes: a 10 MB ErrorResponse after AuthenticationOk took the CLI to 342 MB,
+//! 100 000 one-KB notices at startup 157 MB, notifications during a query without end, a
+//! pre-3.0 error without its NUL 700 MB in 20 s, and 50 000 ParameterStatus names 8.4 s.
+
+// The counting allocator is the one `unsafe` of the package outside its dependencies: an
+// `unsafe impl GlobalAlloc` that passes every call on to `System`.
+#![allow(unsafe_code)]
+
+mod fake_server;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use fake_server::{auth_ok, message, FakeServer, Script};
+use pgcluster::blocking::Connection;
+use pgcluster::conninfo::{Config, Env, Resolved};
+use pgcluster::error::ConnectError;
+use pgcluster_protocol::limits::Limits;
+
+/// The system allocator, counting the bytes live and their peak.
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+fn grew(n: usize) {
+    let now = LIVE.fetch_add(n, Ordering::Relaxed).saturating_add(n);
+    PEAK.fetch_max(now, Ordering::Relaxed);
+}
+
+fn shrank(n: usize) {
+    LIVE.fetch_sub(n, Ordering::Relaxed);
+}
+
+// SAFETY: every call is passed on to `System` unchanged; only counters are added.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: the caller's contract is `System`'s.
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() {
+            grew(layout.size());
+        }
+        p
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: the caller's contract is `System`'s.
+        let p = unsafe { System.alloc_zeroed(layout) };
+        if !p.is_null() {
+            grew(layout.size());
+        }
+        p
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: the caller's contract is `System`'s.
+        unsafe { System.dealloc(ptr, layout) };
+        shrank(layout.size());
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: the caller's contract is `System`'s.
+        let p = unsafe { System.realloc(ptr, layout, new_size) };
+        if !p.is_null() {
+            // Counted as the new block allocated before the old one is freed: realloc may
+            // copy, and then both are live for a moment.
+            grew(new_size);
+            shrank(layout.size());
+        }
+        p
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// One flood at a time: the counters are the process's.
+static ALONE: Mutex<()> = Mutex::new(());
+
+const MIB: usize = 1 << 20;
+
+/// Runs `f`; returns its result and the peak of live bytes above those live when it began.
+fn peak_during<R>(f: impl FnOnce() -> R) -> (R, usize) {
+    let base = LIVE.load(Ordering::Relaxed);
+    PEAK.store(base, Ordering::Relaxed);
+    let result = f();
+    let peak = PEAK.load(Ordering::Relaxed).saturating_sub(base);
+    (result, peak)
+}
+
+fn resolve(conninfo: &str) -> Resolved {
+    Config::parse(conninfo)
+        .expect("conninfo parses")
+        .resolve(&Env::empty().with("PGSSLMODE", "disable"))
+        .expect("conninfo resolves")
+}
+
+/// Starts a fake server answering one connection with `reply`, then connects to it (the
+/// blocking API) and runs `then` on the connection; returns what the connection gave and
+/// the peak of live bytes meanwhile (the reply excluded: it was built before).
+fn flood<R>(
+    reply: Vec<u8>,
+    then: impl FnOnce(Connection) -> R,
+) -> (Result<R, ConnectError>, usize, Duration) {
+    let _alone = ALONE.lock().unwrap_or_else(|e| e.into_inner());
+    let server = FakeServer::start(Script::Reply(reply), 1);
+    let config = resolve(&format!(
+        "host=127.0.0.1 port={} user=u dbname=d connect_timeout=20",
+        server.port
+    ));
+    let start = Instant::now();
+    let (result, peak) = peak_during(|| Connection::connect(&config).map(then));
+    let took = start.elapsed();
+    drop(result.as_ref().err().map(ToString::to_string));
+    server.join();
+    (result, peak, took)
+}
+
+/// What a trust login's server sends up to its ReadyForQuery, with `extra` before it.
+fn startup_with(extra: &[u8]) -> Vec<u8> {
+    let mut out = auth_ok();
+    out.extend(message(b'S', b"server_version\x0015.18\x00"));
+    out.extend(message(b'K', &[0, 0, 0, 42, 0, 0, 0, 7]));
+    out.extend_from_slice(extra);
+    out.extend(message(b'Z', b"I"));
+    out
+}
+
+fn notice(text: &str) -> Vec<u8> {
+    message(
+        b'N',
+        format!("SNOTICE\0VNOTICE\0C00000\0M{text}\0\0").as_bytes(),
+    )
+}
+
+/// An ErrorResponse after AuthenticationOk made of `n` empty fields of a code libpq does
+/// not know (2 bytes each on the wire, 32 bytes each kept before the fix), then a message.
+#[test]
+fn error_of_unknown_fields_costs_about_its_size() {
+    let n = 2 * MIB;
+    let mut body = b"SFATAL\0VFATAL\0C28000\0".to_vec();
+    for _ in 0..n {
+        body.extend_from_slice(b"X\0");
+    }
+    body.extend_from_slice(b"Mno thanks\0\0");
+    let size = body.len();
+    let mut reply = auth_ok();
+    reply.extend(message(b'E', &body));
+    let (result, peak, _) = flood(reply, drop);
+    let e = result.unwrap_err();
+    assert_eq!(e.to_string(), "FATAL:  no thanks\n");
+    // The reader's buffer (grown by doubling to hold the message) and a fixed amount.
+    let bound = 3 * size + MIB;
+    eprintln!("unknown fields: message {size} B, peak {peak} B, bound {bound} B");
+    assert!(peak < bound, "peak {peak} B for a {size} B message");
+}
+
+/// An ErrorResponse after AuthenticationOk with one 4 MiB field: each copy of the text (the
+/// message, the connect error's failures, its text) is one more times the size.
+#[test]
+fn error_with_a_large_message_costs_a_few_times_its_size() {
+    let text = "m".repeat(4 * MIB);
+    let body = format!("SFATAL\0VFATAL\0C28000\0M{text}\0\0");
+    let size = body.len();
+    let mut reply = auth_ok();
+    reply.extend(message(b'E', body.as_bytes()));
+    let (result, peak, _) = flood(reply, drop);
+    let e = result.unwrap_err();
+    assert_eq!(e.to_string(), format!("FATAL:  {text}\n"));
+    let bound = 8 * size + MIB;
+    eprintln!("large error: message {size} B, peak {peak} B, bound {bound} B");
+    assert!(peak < bound, "peak {peak} B for a {size} B message");
+}
+
+/// 20 000 one-KB notices during startup (20 MB): the connection keeps the newest within
+/// `max_notice_bytes` (1 MiB) and counts the others.
+#[test]
+fn notices_at_startup_are_bounded() {
+    let count = 20_000;
+    let text = "n".repeat(1000);
+    let mut extra = Vec::new();
+    for _ in 0..count {
+        extra.extend(notice(&text));
+    }
+    extra.extend(notice("last"));
+    let (result, peak, _) = flood(startup_with(&extra), |mut conn| {
+        let dropped = conn.notices_dropped();
+        let notices = conn.take_notices();
+        (notices.len(), dropped, notices.last().cloned())
+    });
+    let (kept, dropped, last) = result.unwrap();
+    assert_eq!(u64::try_from(kept).unwrap() + dropped, count + 1);
+    assert_eq!(last.unwrap().message.as_deref(), Some("last"));
+    let max = Limits::default().max_notice_bytes;
+    let bound = 2 * max + 2 * MIB;
+    eprintln!("startup notices: {count} × 1 KB, kept {kept}, peak {peak} B, bound {bound} B");
+    assert!(peak < bound, "peak {peak} B");
+}
+
+/// Notices and notifications during a query, 40 MB of each: bounded by
+/// `max_notice_bytes` and `max_notification_bytes`.
+#[test]
+fn notices_and_notifications_during_a_query_are_bounded() {
+    let count: u64 = 40_000;
+    let text = "n".repeat(1000);
+    let mut body = b"\0\0\0\x09chan\0".to_vec();
+    body.extend_from_slice(text.as_bytes());
+    body.push(0);
+    let notification = message(b'A', &body);
+    let one_notice = notice(&text);
+    let mut reply = startup_with(b"");
+    for _ in 0..count {
+        reply.extend_from_slice(&one_notice);
+        reply.extend_from_slice(&notification);
+    }
+    reply.extend(message(b'C', b"SELECT 0\0"));
+    reply.extend(message(b'Z', b"I"));
+    let (result, peak, _) = flood(reply, |mut conn| {
+        conn.simple_query("select").expect("the query's replies");
+        let notices = conn.take_notices().len();
+        let notifications = conn.take_notifications().len();
+        (
+            notices,
+            conn.notices_dropped(),
+            notifications,
+            conn.notifications_dropped(),
+        )
+    });
+    let (notices, notices_dropped, notifications, notifications_dropped) = result.unwrap();
+    assert_eq!(u64::try_from(notices).unwrap() + notices_dropped, count);
+    assert_eq!(
+        u64::try_from(notifications).unwrap() + notifications_dropped,
+        count
+    );
+    assert!(notices_dropped > 0 && notifications_dropped > 0);
+    let limits = Limits::default();
+    let kept = limits.max_notice_bytes + limits.max_notification_bytes;
+    let bound = kept + kept / 2 + 2 * MIB;
+    eprintln!(
+        "query: {count} notices and notifications of 1 KB, kept {notices} and {notifications}, \
+         peak {peak} B, bound {bound} B"
+    );
+    assert!(peak < bound, "peak {peak} B");
+}
+
+/// 50 000 ParameterStatus names during startup: refused at the 1001st, at once and with
+/// little memory (before: 8.4 s, quadratic, half of it after connect_timeout).
+#[test]
+fn parameter_status_flood_is_refused_at_the_cap() {
+    let mut extra = Vec::new();
+    for i in 0..50_000 {
+        extra.extend(message(b'S', format!("p{i}\0value\0").as_bytes()));
+    }
+    let (result, peak, took) = flood(startup_with(&extra), drop);
+    assert_eq!(
+        result.unwrap_err().to_string(),
+        "server reported more than 1000 distinct parameters (ParameterStatus)\n"
+    );
+    let bound = 2 * MIB;
+    eprintln!("parameters: 50 000 names, peak {peak} B, bound {bound} B, {took:?}");
+    assert!(peak < bound, "peak {peak} B");
+    assert!(took < Duration::from_secs(10), "{took:?}");
+}
+
+/// 200 000 ParameterStatus messages for 1000 names (the cap): linear, so the connection
+/// opens at once.
+#[test]
+fn parameter_status_updates_are_linear() {
+    let mut extra = Vec::new();
+    for i in 0..200_000 {
+        extra.extend(message(
+            b'S',
+            format!("p{}\0value{i}\0", i % 999).as_bytes(),
+        ));
+    }
+    let (result, peak, took) = flood(startup_with(&extra), |conn| {
+        conn.parameter("p998").map(str::to_owned)
+    });
+    assert_eq!(result.unwrap().as_deref(), Some("value199799"));
+    let bound = 2 * MIB;
+    eprintln!("parameter updates: 200 000 for 1000 names, peak {peak} B, {took:?}");
+    assert!(peak < bound, "peak {peak} B");
+    assert!(took < Duration::from_secs(10), "{took:?}");
+}
+
+/// A pre-3.0 error (`E` then text) with no NUL in 8 MB: refused after 30000 bytes, where
+/// libpq 13 reads on (700 MB in 20 s).
+#[test]
+fn pre_v3_error_without_its_nul_is_refused() {
+    let mut reply = b"EFATAL:  ".to_vec();
+    reply.resize(8 * MIB, b'x');
+    let (result, peak, _) = flood(reply, drop);
+    assert_eq!(
+        result.unwrap_err().to_string(),
+        "pre-3.0 error message from server has no end within 30000 bytes\n"
+    );
+    let bound = MIB;
+    eprintln!("pre-3.0 error: 8 MiB without NUL, peak {peak} B, bound {bound} B");
+    assert!(peak < bound, "peak {peak} B");
+}

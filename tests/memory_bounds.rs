@@ -22,7 +22,7 @@ mod fake_server;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use fake_server::{auth_ok, message, FakeServer, Script};
@@ -88,8 +88,13 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
 
-/// One flood at a time: the counters are the process's.
+/// One test at a time, from its first allocation to its last: the counters are the
+/// process's.
 static ALONE: Mutex<()> = Mutex::new(());
+
+fn alone() -> MutexGuard<'static, ()> {
+    ALONE.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 const MIB: usize = 1 << 20;
 
@@ -110,13 +115,13 @@ fn resolve(conninfo: &str) -> Resolved {
 }
 
 /// Starts a fake server answering one connection with `reply`, then connects to it (the
-/// blocking API) and runs `then` on the connection; returns what the connection gave and
-/// the peak of live bytes meanwhile (the reply excluded: it was built before).
+/// blocking API) and runs `then` on the connection; returns what the connection gave, the
+/// peak of live bytes meanwhile (the reply excluded: it was built before) and the time it
+/// took. The caller holds [`alone`].
 fn flood<R>(
     reply: Vec<u8>,
     then: impl FnOnce(Connection) -> R,
 ) -> (Result<R, ConnectError>, usize, Duration) {
-    let _alone = ALONE.lock().unwrap_or_else(|e| e.into_inner());
     let server = FakeServer::start(Script::Reply(reply), 1);
     let config = resolve(&format!(
         "host=127.0.0.1 port={} user=u dbname=d connect_timeout=20",
@@ -151,6 +156,7 @@ fn notice(text: &str) -> Vec<u8> {
 /// not know (2 bytes each on the wire, 32 bytes each kept before the fix), then a message.
 #[test]
 fn error_of_unknown_fields_costs_about_its_size() {
+    let _alone = alone();
     let n = 2 * MIB;
     let mut body = b"SFATAL\0VFATAL\0C28000\0".to_vec();
     for _ in 0..n {
@@ -163,16 +169,20 @@ fn error_of_unknown_fields_costs_about_its_size() {
     let (result, peak, _) = flood(reply, drop);
     let e = result.unwrap_err();
     assert_eq!(e.to_string(), "FATAL:  no thanks\n");
-    // The reader's buffer (grown by doubling to hold the message) and a fixed amount.
-    let bound = 3 * size + MIB;
+    // The reader's buffer, grown by doubling but never past the message's end (twice the
+    // size while the last growth copies it), and a fixed amount.
+    let bound = 2 * size + MIB;
     eprintln!("unknown fields: message {size} B, peak {peak} B, bound {bound} B");
     assert!(peak < bound, "peak {peak} B for a {size} B message");
 }
 
-/// An ErrorResponse after AuthenticationOk with one 4 MiB field: each copy of the text (the
-/// message, the connect error's failures, its text) is one more times the size.
+/// An ErrorResponse after AuthenticationOk with one 4 MiB field: each copy of the text is
+/// one more times the size. At the peak (measured 5.0x): the failure kept by the walk, its
+/// copy in the connect error, libpq's text of it being appended to the error's message
+/// (grown by doubling).
 #[test]
 fn error_with_a_large_message_costs_a_few_times_its_size() {
+    let _alone = alone();
     let text = "m".repeat(4 * MIB);
     let body = format!("SFATAL\0VFATAL\0C28000\0M{text}\0\0");
     let size = body.len();
@@ -181,7 +191,7 @@ fn error_with_a_large_message_costs_a_few_times_its_size() {
     let (result, peak, _) = flood(reply, drop);
     let e = result.unwrap_err();
     assert_eq!(e.to_string(), format!("FATAL:  {text}\n"));
-    let bound = 8 * size + MIB;
+    let bound = 6 * size + MIB;
     eprintln!("large error: message {size} B, peak {peak} B, bound {bound} B");
     assert!(peak < bound, "peak {peak} B for a {size} B message");
 }
@@ -190,6 +200,7 @@ fn error_with_a_large_message_costs_a_few_times_its_size() {
 /// `max_notice_bytes` (1 MiB) and counts the others.
 #[test]
 fn notices_at_startup_are_bounded() {
+    let _alone = alone();
     let count = 20_000;
     let text = "n".repeat(1000);
     let mut extra = Vec::new();
@@ -215,6 +226,7 @@ fn notices_at_startup_are_bounded() {
 /// `max_notice_bytes` and `max_notification_bytes`.
 #[test]
 fn notices_and_notifications_during_a_query_are_bounded() {
+    let _alone = alone();
     let count: u64 = 40_000;
     let text = "n".repeat(1000);
     let mut body = b"\0\0\0\x09chan\0".to_vec();
@@ -261,6 +273,7 @@ fn notices_and_notifications_during_a_query_are_bounded() {
 /// little memory (before: 8.4 s, quadratic, half of it after connect_timeout).
 #[test]
 fn parameter_status_flood_is_refused_at_the_cap() {
+    let _alone = alone();
     let mut extra = Vec::new();
     for i in 0..50_000 {
         extra.extend(message(b'S', format!("p{i}\0value\0").as_bytes()));
@@ -280,6 +293,7 @@ fn parameter_status_flood_is_refused_at_the_cap() {
 /// opens at once.
 #[test]
 fn parameter_status_updates_are_linear() {
+    let _alone = alone();
     let mut extra = Vec::new();
     for i in 0..200_000 {
         extra.extend(message(
@@ -301,6 +315,7 @@ fn parameter_status_updates_are_linear() {
 /// libpq 13 reads on (700 MB in 20 s).
 #[test]
 fn pre_v3_error_without_its_nul_is_refused() {
+    let _alone = alone();
     let mut reply = b"EFATAL:  ".to_vec();
     reply.resize(8 * MIB, b'x');
     let (result, peak, _) = flood(reply, drop);

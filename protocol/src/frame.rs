@@ -145,9 +145,24 @@ impl FrameReader {
     const KEEP: usize = 8 * Self::READ_CHUNK;
 
     /// Makes `buf[end..]` unshared and at least `extra` bytes long.
+    ///
+    /// Growth is by doubling, but never past the end of the frame being received when its
+    /// header is here: a frame of n bytes leaves a buffer of n bytes (not up to 2n), and a
+    /// header claiming more than was sent makes the buffer grow only with what arrives.
     fn reserve(&mut self, extra: usize) {
         let unread = self.end.saturating_sub(self.start);
         let needed = unread.saturating_add(extra);
+        // The whole frame's size (type byte and length word), once its header is here.
+        let frame = self
+            .unread()
+            .get(1..HEADER_LEN)
+            .and_then(|b| <[u8; 4]>::try_from(b).ok())
+            .and_then(|b| usize::try_from(u32::from_be_bytes(b)).ok())
+            .map(|len| len.saturating_add(1));
+        let grown = |doubled: usize| match frame {
+            Some(frame) => doubled.min(needed.max(frame.saturating_add(Self::READ_CHUNK))),
+            None => doubled,
+        };
         if let Some(buf) = Arc::get_mut(&mut self.buf) {
             if unread == 0 && buf.len() > Self::KEEP.max(needed) {
                 *buf = vec![0; needed.max(Self::READ_CHUNK)];
@@ -163,13 +178,15 @@ impl FrameReader {
             self.start = 0;
             self.end = unread;
             if buf.len() < needed {
-                let len = needed.max(buf.len().saturating_mul(2));
+                let len = grown(needed.max(buf.len().saturating_mul(2)));
+                // Exactly: `resize` alone would double the capacity again past `len`.
+                buf.reserve_exact(len.saturating_sub(buf.len()));
                 buf.resize(len, 0);
             }
             return;
         }
         // A frame still holds the buffer: start a new one with the unread rest.
-        let len = needed.max(unread.saturating_mul(2));
+        let len = grown(needed.max(unread.saturating_mul(2)));
         let mut fresh = vec![0; len];
         if let (Some(dst), Some(src)) =
             (fresh.get_mut(..unread), self.buf.get(self.start..self.end))
@@ -459,11 +476,25 @@ mod tests {
             }
         }
         assert!(grows < 12, "{grows} reallocations");
-        assert!(r.capacity() <= 2 * (big.len() + FrameReader::READ_CHUNK));
+        // Never past the frame's end (and one chunk): its header said how long it is.
+        assert!(r.capacity() <= big.len() + FrameReader::READ_CHUNK);
         assert_eq!(r.next_frame().unwrap().unwrap().body.len(), 1_000_000);
         // Empty again: the large buffer is let go at the next read.
         assert!(r.spare().len() <= 2 * FrameReader::READ_CHUNK);
         assert!(r.capacity() <= FrameReader::KEEP);
+    }
+
+    /// A header claiming more than is sent does not make the buffer grow ahead of the
+    /// bytes: growth follows what arrives.
+    #[test]
+    fn a_claimed_length_is_not_allocated_ahead() {
+        let mut r = FrameReader::new(Limits::default());
+        receive(&mut r, &header(b'D', 1 << 30));
+        for _ in 0..100 {
+            receive(&mut r, &[0; 1000]);
+        }
+        assert!(r.capacity() <= 2 * (100_005 + FrameReader::READ_CHUNK));
+        assert_eq!(r.next_frame(), Ok(None));
     }
 
     #[test]

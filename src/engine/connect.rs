@@ -923,6 +923,9 @@ impl Connect {
         self.awaiting = Awaiting::Nothing;
         let then = failure.then();
         self.record(failure);
+        // Nothing more is read from this socket: let go of what its reader holds (a large
+        // message's buffer) before the error is built.
+        self.reader = FrameReader::new(Limits::default());
         self.close_socket();
         let next_try = self.try_index.saturating_add(1);
         if retry && next_try < self.plan.len() && self.in_attempt() {

@@ -326,8 +326,9 @@ pub(crate) enum AttemptFailure {
     Nonce,
     /// The startup exchange failed (server error, authentication, protocol).
     Startup {
-        /// Boxed: it carries `ErrorFields` by value.
-        error: Box<StartupError>,
+        /// Shared: it carries `ErrorFields` by value, and the walk's failures are copied
+        /// into the connect error; a server's large message is then not copied with them.
+        error: Arc<StartupError>,
         /// The password file the password came from, if it did.
         password_file: Option<String>,
     },
@@ -841,7 +842,7 @@ mod tests {
     #[test]
     fn startup_failures_keep_libpq_buffer_rules() {
         let startup = |error: StartupError| AttemptFailure::Startup {
-            error: Box::new(error),
+            error: Arc::new(error),
             password_file: None,
         };
         let f = startup(ProtocolError::ExpectedAuthRequest { tag: b'X' }.into());

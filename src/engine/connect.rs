@@ -778,7 +778,7 @@ impl Connect {
             None
         };
         AttemptFailure::Startup {
-            error: Box::new(error),
+            error: std::sync::Arc::new(error),
             password_file,
         }
     }

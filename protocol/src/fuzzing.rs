@@ -20,7 +20,10 @@ use crate::auth::scram::{ChannelBinding, ScramClient};
 use crate::backend::{Authentication, BackendMessage};
 use crate::error_fields::ErrorFields;
 use crate::frame::{Frame, FrameReader};
-use crate::limits::{Limits, LONG_MESSAGE_TYPES, MAX_SHORT_MESSAGE_LEN};
+use crate::limits::{
+    Limits, LONG_MESSAGE_TYPES, MAX_PRE_V3_ERROR_LEN, MAX_SHORT_MESSAGE_LEN,
+    MAX_UNKNOWN_ERROR_FIELDS,
+};
 use crate::query::{ExtendedQuery, QueryEvent, SimpleQuery};
 use crate::startup::{Startup, StartupConfig, StartupError, Step};
 use crate::version::{NegotiationError, ProtocolVersion, VersionRange};
@@ -205,6 +208,16 @@ pub fn error_fields(data: &[u8]) {
         }
     };
     assert_eq!(fields.is_notice, tag == b'N');
+    // What is kept stays within a constant of the body: unknown fields are capped, and
+    // invalid UTF-8 at most triples in size.
+    assert!(fields.other.len() <= MAX_UNKNOWN_ERROR_FIELDS);
+    assert!(fields.other_dropped == 0 || fields.other.len() == MAX_UNKNOWN_ERROR_FIELDS);
+    assert!(
+        fields.kept_size() <= 3 * body.len() + 2000,
+        "{} bytes kept for {} bytes of body",
+        fields.kept_size(),
+        body.len()
+    );
     for query in [query.as_deref(), None] {
         let text = fields.libpq_text(query);
         assert!(text.ends_with('\n'));
@@ -437,6 +450,15 @@ fn check_refused_before_auth(err: &StartupError, pending: &[u8]) {
             let raw = &pending[1..];
             let nul = raw.iter().position(|&b| b == 0).unwrap();
             assert_eq!(*text, String::from_utf8_lossy(&raw[..nul]));
+        }
+        StartupError::PreV3ErrorTooLong => {
+            assert_eq!(pending.first(), Some(&b'E'));
+            let len = u32::from_be_bytes(pending[1..5].try_into().unwrap());
+            assert!(!(8..=MAX_SHORT_MESSAGE_LEN).contains(&len));
+            // No NUL within the cap: the text would be longer than it.
+            let raw = &pending[1..];
+            assert!(raw.len() > MAX_PRE_V3_ERROR_LEN);
+            assert!(!raw[..=MAX_PRE_V3_ERROR_LEN].contains(&0));
         }
         other => panic!("refused before authentication with {other:?}"),
     }
@@ -712,6 +734,24 @@ mod tests {
             end,
             Err(StartupError::PreV3Error("FATAL:  old server".to_owned()))
         );
+    }
+
+    /// A pre-3.0 error without a NUL in its first 30000 bytes, through the harness, and
+    /// error bodies of many unknown fields.
+    #[test]
+    fn harnesses_on_the_memory_caps() {
+        let mut long = vec![0u8];
+        long.extend_from_slice(b"EFATAL:  ");
+        long.resize(MAX_PRE_V3_ERROR_LEN + 100, b'x');
+        startup(&long);
+        let (_, end) = run_startup(false, VersionRange::default(), &[&long[1..]]);
+        assert_eq!(end, Err(StartupError::PreV3ErrorTooLong));
+        let mut body = vec![0u8];
+        for _ in 0..1000 {
+            body.extend_from_slice(b"X\0");
+        }
+        body.push(0);
+        error_fields(&body);
     }
 
     #[test]

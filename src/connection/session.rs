@@ -212,7 +212,8 @@ impl Connection {
     }
 
     /// How many notices were dropped unread to keep within [`Limits::max_notice_bytes`],
-    /// since the connection was opened.
+    /// since the connection was opened (a Cluster's pooled connection forgets its count when
+    /// parked).
     pub fn notices_dropped(&self) -> u64 {
         self.notices.dropped()
     }
@@ -225,7 +226,8 @@ impl Connection {
     }
 
     /// How many notifications were dropped unread to keep within
-    /// [`Limits::max_notification_bytes`], since the connection was opened.
+    /// [`Limits::max_notification_bytes`], since the connection was opened (a Cluster's pooled
+    /// connection forgets its count when parked).
     pub fn notifications_dropped(&self) -> u64 {
         self.notifications.dropped()
     }

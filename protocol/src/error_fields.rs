@@ -167,7 +167,24 @@ impl ErrorFields {
         if self.has_no_fields() {
             return "no error message available\n".to_owned();
         }
-        let mut out = String::new();
+        // Sized up front: grown by doubling instead, a large message's text would take
+        // twice its size (and three times while being copied).
+        let fields_len = [
+            &self.severity,
+            &self.message,
+            &self.position,
+            &self.internal_position,
+            &self.detail,
+            &self.hint,
+            &self.internal_query,
+            &self.context,
+        ]
+        .into_iter()
+        .flatten()
+        .map(String::len)
+        .fold(0usize, usize::saturating_add);
+        // Labels, newlines, and the LINE block (60 columns of up to 4 bytes, the caret line).
+        let mut out = String::with_capacity(fields_len.saturating_add(16 * DISPLAY_SIZE));
         if let Some(severity) = &self.severity {
             out.push_str(severity);
             out.push_str(":  ");

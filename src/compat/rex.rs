@@ -82,7 +82,9 @@ impl DbSetting {
         })
     }
 
-    /// htsql's `str(db)`, with the password replaced by `xxx` when `redact`.
+    /// htsql's `str(db)`, with the password (and the `password` and `sslpassword` options,
+    /// which rex does not pass on but a user may have written) replaced by `xxx` when
+    /// `redact`.
     pub fn render(&self, redact: bool) -> String {
         let mut out = String::new();
         out.push_str(&self.engine);
@@ -117,7 +119,13 @@ impl DbSetting {
             out.push('?');
             let items: Vec<String> = opts
                 .iter()
-                .map(|(k, v)| format!("{}={}", quote(k, ""), quote(v, "/")))
+                .map(|(k, v)| {
+                    if redact && crate::conninfo::redact::is_secret(k.as_bytes()) {
+                        format!("{}=xxx", quote(k, ""))
+                    } else {
+                        format!("{}={}", quote(k, ""), quote(v, "/"))
+                    }
+                })
                 .collect();
             out.push_str(&items.join("&"));
         }

@@ -26,16 +26,26 @@ pub(crate) fn libpq(text: &str) -> String {
 }
 
 /// A setting that did not parse, quoted in an error: anything after `scheme://` up to the
-/// last `@` before the query (a rex password may hold `/`) is a user part, its password
-/// shown as `xxx`, and so is every `password` or `sslpassword` option after `?`. Text that
-/// is not a URI is redacted as a `key=value` string, as far as it reads as one.
+/// last `@` (a rex password may hold `/` or `?`, and a setting that does not parse may hold
+/// anything) is a user part, its password shown as `xxx`, and so is every option after `?`
+/// whose name ends in `password`. Text that is not a URI is redacted as a `key=value`
+/// string, as far as it reads as one, and then as a URI's user part would be (`pgsql:u:pw@h`
+/// and `pgsql//u:pw@h` name a password too).
 pub(crate) fn unparsed(text: &str) -> String {
-    let Some(start) = scheme_end(text) else {
-        return key_value(text);
-    };
-    let query = text.find('?').unwrap_or(text.len());
-    let at = text.get(start..query).and_then(|s| s.rfind('@'));
-    uri_text(text, start, at.map(|at| start + at))
+    match scheme_end(text) {
+        Some(start) => {
+            let at = text.get(start..).and_then(|s| s.rfind('@'));
+            uri_text(text, start, at.map(|at| start + at))
+        }
+        None => {
+            let text = key_value(text);
+            let at = text.rfind('@');
+            match at.and_then(|at| text.get(..at)?.find(':')) {
+                Some(colon) => uri_text(&text, colon, at),
+                None => text,
+            }
+        }
+    }
 }
 
 /// libpq's rule: a user part only if an `@` comes before the first `/`.
@@ -64,17 +74,14 @@ fn uri_text(text: &str, start: usize, at: Option<usize>) -> String {
         }
         rest_from = at;
     }
-    let rest = text.get(rest_from..).unwrap_or("");
-    let Some(q) = rest.find('?') else {
-        out.push_str(rest);
-        return out;
-    };
-    out.push_str(rest.get(..=q).unwrap_or(""));
-    let query = rest.get(q + 1..).unwrap_or("");
-    let items: Vec<String> = query
+    out.push_str(text.get(rest_from..).unwrap_or(""));
+    // The query's items: split at every `&` after the scheme, so that an item after a
+    // `?` or an `@` the user part's mask took in (text that did not parse) is seen too.
+    let rest = out.split_off(start);
+    let items: Vec<String> = rest
         .split('&')
         .map(|item| match item.split_once('=') {
-            Some((key, _)) if is_secret(&percent_decoded(key)) => format!("{key}={MASK}"),
+            Some((key, _)) if names_secret(&percent_decoded(key)) => format!("{key}={MASK}"),
             _ => item.to_owned(),
         })
         .collect();
@@ -111,6 +118,12 @@ fn key_value(text: &str) -> String {
     }
     out.push_str(text.get(from..end).unwrap_or(""));
     out
+}
+
+/// Whether a query item's key names a secret: `password`, `sslpassword`, or anything that
+/// ends in `password` (the first item holds all that comes before the `?`).
+fn names_secret(key: &[u8]) -> bool {
+    is_secret(key) || key.ends_with(b"password")
 }
 
 /// `%XX` decoded (anything else kept): enough to recognise a keyword.
@@ -175,6 +188,28 @@ mod tests {
             ("dbname=x password='s", "dbname=x"),
             ("postgres", "postgres"),
             ("dbname=x what", "dbname=x what"),
+            // A `?` in the password: the last `@` ends the user part.
+            ("pgsql://u:Pw?s3cret@h/db", "pgsql://u:xxx@h/db"),
+            (
+                "pgsql://u@h/db?a=b@c&password=s",
+                "pgsql://u@h/db?a=b@c&password=xxx",
+            ),
+            (
+                "pgsql://u?x@h/db?password=s",
+                "pgsql://u?x@h/db?password=xxx",
+            ),
+            // Not `scheme://`, and not `key=value` either.
+            ("pgsql:u:s3cret@h/db", "pgsql:xxx@h/db"),
+            ("pgsql//u:s3cret@h/db", "pgsql//u:xxx@h/db"),
+            (
+                "pgsql//u:s3cret@h/db?password=t",
+                "pgsql//u:xxx@h/db?password=xxx",
+            ),
+            // The last `@` in the query, the password after it.
+            (
+                "pgsql://u@h:1/db?a=b@c&password=s",
+                "pgsql://u@h:xxx@c&password=xxx",
+            ),
         ];
         for (given, shown) in rows {
             assert_eq!(unparsed(given), shown, "{given}");

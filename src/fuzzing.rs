@@ -331,3 +331,43 @@ mod tests {
         }
     }
 }
+
+/// A connection string that parses is rendered back to one that parses to the same
+/// settings, passwords included (`Config::render_with_secrets`, crate-private); its
+/// redacted rendering parses to the same settings with every secret (`password`,
+/// `sslpassword`) `xxx`; and neither the redacted rendering nor `Debug` shows a secret of
+/// four bytes or more (unless the other settings' values hold the same text).
+pub fn conninfo_round_trip(text: &str) {
+    let Ok(config) = Config::parse(text) else {
+        return;
+    };
+    let rendered = config.render_with_secrets();
+    assert_eq!(
+        Config::parse(&rendered).as_ref(),
+        Ok(&config),
+        "{rendered:?} does not parse back to the settings of {text:?}"
+    );
+    let mut masked = config.clone();
+    for key in ["password", "sslpassword"] {
+        if config.get(key).is_some() {
+            masked.set(key, crate::conninfo::redact::MASK).unwrap();
+        }
+    }
+    let redacted = config.render_redacted();
+    assert_eq!(
+        Config::parse(&redacted).as_ref(),
+        Ok(&masked),
+        "{redacted:?}"
+    );
+    let debug = format!("{config:?}");
+    for key in ["password", "sslpassword"] {
+        let Some(secret) = config.get(key).filter(|s| s.len() >= 4) else {
+            continue;
+        };
+        let public = masked.render_with_secrets();
+        if !public.contains(secret) {
+            assert!(!redacted.contains(secret), "{redacted:?} shows {key}");
+            assert!(!debug.contains(secret), "{debug:?} shows {key}");
+        }
+    }
+}

@@ -8,12 +8,15 @@ use pgcluster_protocol::crypto::hmac::HmacSha256;
 use pgcluster_protocol::crypto::md5::Md5;
 use pgcluster_protocol::encoding::base64;
 
-/// Arbitrary text to both connection-string parsers: never a panic, and each parser
-/// gives the same answer twice (no hidden state).
+/// Arbitrary text to both connection-string parsers: never a panic, each parser gives the
+/// same answer twice (no hidden state), and libpq settings that parse render back to text
+/// that parses to the same settings (`pgcluster::fuzzing::conninfo_round_trip`: parse ->
+/// render -> parse is stable, and the redacted rendering hides the passwords).
 pub fn conninfo(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
     let config = Config::parse(&text);
     assert_eq!(config, Config::parse(&text));
+    pgcluster::fuzzing::conninfo_round_trip(&text);
     if let Ok(config) = &config {
         let _ = format!("{config:?}");
     }

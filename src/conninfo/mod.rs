@@ -57,6 +57,10 @@ pub enum ConnInfoError {
     },
     /// `forbidden value %00 in percent-encoded value: "%s"`
     ForbiddenNul(String),
+    /// `NUL byte in connection info string` (pgcluster's own: libpq's strings end at a
+    /// NUL, so it would read less than was given; pgcluster refuses it in a connection
+    /// string and in a keyword or value given to [`Config::set`]).
+    NulByte,
     /// `gssencmode value "%s" invalid when GSSAPI support is not compiled in` (we have no
     /// GSSAPI, as a libpq built without it).
     GssUnsupported(String),
@@ -165,6 +169,7 @@ impl fmt::Display for ConnInfoError {
             Self::ForbiddenNul(s) => {
                 write!(f, "forbidden value %00 in percent-encoded value: \"{s}\"")
             }
+            Self::NulByte => f.write_str("NUL byte in connection info string"),
             Self::GssUnsupported(v) => write!(
                 f,
                 "gssencmode value \"{v}\" invalid when GSSAPI support is not compiled in"
@@ -446,6 +451,9 @@ impl Config {
     /// assert_eq!(e.to_string(), "invalid connection option \"foo\"");
     /// ```
     pub fn parse(s: &str) -> Result<Self, ConnInfoError> {
+        if s.contains('\0') {
+            return Err(ConnInfoError::NulByte);
+        }
         if scheme::prefix_len(s).is_some() {
             uri::parse(s)
         } else {
@@ -461,8 +469,12 @@ impl Config {
     /// Sets a keyword, checking that it is one (libpq 13's, or a later one pgcluster knows:
     /// `sslnegotiation`, `sslsni`, `require_auth`, `load_balance_hosts`, ...; any other is
     /// `invalid connection option`). As in libpq, `requiressl` is
-    /// stored as `sslmode` (`require` when the value starts with `1`, else `prefer`).
+    /// stored as `sslmode` (`require` when the value starts with `1`, else `prefer`). A NUL
+    /// in the keyword or the value is refused ([`ConnInfoError::NulByte`]).
     pub fn set(&mut self, key: &str, value: &str) -> Result<&mut Self, ConnInfoError> {
+        if key.contains('\0') || value.contains('\0') {
+            return Err(ConnInfoError::NulByte);
+        }
         let (key, value) = if key == "requiressl" {
             let mode = if value.starts_with('1') {
                 "require"
@@ -494,11 +506,24 @@ impl Config {
     /// The settings as a libpq `key=value` string, in libpq's keyword order, with the
     /// passwords shown as `xxx`.
     pub fn render_redacted(&self) -> String {
+        self.render(true)
+    }
+
+    /// The settings as a libpq `key=value` string that parses back to the same settings,
+    /// in libpq's keyword order, passwords included: for the round-trip checks of the fuzz
+    /// harness and the unit tests only. Never print it; [`Config::render_redacted`] is the
+    /// one to show.
+    #[cfg(any(test, feature = "fuzzing"))]
+    pub(crate) fn render_with_secrets(&self) -> String {
+        self.render(false)
+    }
+
+    fn render(&self, redact: bool) -> String {
         let mut parts = Vec::new();
         for (key, _, _) in KEYWORDS {
             if let Some(v) = self.params.get(*key) {
-                let v = if *key == "password" || *key == "sslpassword" {
-                    "xxx"
+                let v = if redact && redact::is_secret(key.as_bytes()) {
+                    redact::MASK
                 } else {
                     v.as_str()
                 };
@@ -752,6 +777,7 @@ mod tests {
                 "unexpected character \"x\" at position 19 in URI (expected \":\" or \"/\"): \"postgresql://[::1]x/db\"",
             ),
             (ConnInfoError::LocalUser(1234), "local user with ID 1234 does not exist"),
+            (ConnInfoError::NulByte, "NUL byte in connection info string"),
             (
                 ConnInfoError::ServiceFileNotFound("/x".into()),
                 "service file \"/x\" not found",

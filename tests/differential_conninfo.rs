@@ -1,0 +1,989 @@
+//! Differential testing of the settings parser against libpq itself.
+//!
+//! Connection strings are generated — `key=value` strings and `postgres://` URIs from a
+//! structured generator, and mutations of a seed corpus — from a seeded PRNG (splitmix64),
+//! so that a run is reproducible: `PGCLUSTER_DIFF_SEED` (default 17) and
+//! `PGCLUSTER_DIFF_CASES` (default 5,000; `.ci/run` asks for 120,000). Each one goes to
+//! [`Config::parse`] and to `PQconninfoParse` of two real libpqs, driven by a Python
+//! co-process (`tests/differential/libpq_oracle.py`, ctypes, many cases a round trip):
+//!
+//! - libpq 13.3, the reference of every text pgcluster prints (`shared/tools/rexref`'s
+//!   `_libpq()`: the psycopg2-binary 2.9.1 wheel, cached in `~/.cache/rexref`);
+//! - libpq 18.6 for the keywords libpq 13 did not have (`bash .ci/postgresql 18.6.0`
+//!   prints its bin directory; the library is `../lib/libpq.so.5.18`).
+//!
+//! The answer expected of pgcluster is libpq 13's, unless libpq 13 refused a keyword that
+//! pgcluster takes from a later libpq ([`NEWER`]): then it is libpq 18's. Both the
+//! settings (every keyword's value) and the error texts must agree byte for byte; the only
+//! differences allowed are the ones in [`DELIBERATE`], each with its reason. Every case is
+//! also checked without libpq: the password never shows in an error, the redacted
+//! rendering or `Debug`, and parse → render → parse is stable.
+#![cfg(feature = "fuzzing")]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use pgcluster::compat::rex::DbSetting;
+use pgcluster::conninfo::{Config, ConnInfoError};
+
+/// The differences from libpq that are deliberate: (name, reason). Every case that differs
+/// from libpq must fall under one of these; the run prints how many did.
+const DELIBERATE: &[(&str, &str)] = &[
+    (
+        "password-masked",
+        "a password is never echoed: where libpq quotes a URI or a token that holds the \
+         password (an unclosed or empty `[` host, a bad `%` escape or `%00` in the password \
+         or in a password/sslpassword query value), pgcluster shows the URI with the \
+         password as `xxx`, or the token as `xxx`",
+    ),
+    (
+        "not-utf-8",
+        "settings are Rust strings: percent-decoded bytes that are not UTF-8 become U+FFFD \
+         (in values, and in the keyword quoted by `invalid URI query parameter`), and \
+         `unexpected character \"%c\"` shows the whole character where libpq shows its \
+         first byte only",
+    ),
+    (
+        "later-keyword-not-implemented",
+        "keywords of libpq 14–18 that pgcluster does not implement (sslcertmode, sslcrldir, \
+         gssdelegation, scram_client_key, scram_server_key, oauth_*) are refused as unknown \
+         (`invalid connection option`), as libpq 13 refuses them",
+    ),
+    (
+        "uri-spaces-as-libpq-13",
+        "a URI's spaces are read as libpq 13 reads them, kept where they are; libpq 17 \
+         trims them at the ends of each component (keywords included) and refuses them \
+         inside (`unexpected spaces found in \"%s\", use percent-encoded spaces (%20) \
+         instead`). So a URI with a space and a later keyword, which only libpq 18 can \
+         answer, is counted, not compared",
+    ),
+    (
+        "nul-refused",
+        "a NUL byte in a connection string, keyword or value is refused (`NUL byte in \
+         connection info string`): libpq's strings end at it, so libpq would silently read \
+         less than was given (`postgresql://h/db\\0?sslmode=require` loses its sslmode). \
+         No libpq can be asked, so the generator writes no NUL; `nul_is_refused` checks it",
+    ),
+    (
+        "tty-authtype-kept",
+        "libpq 14 dropped `tty` and `authtype` (long ignored); pgcluster keeps \
+         libpq 13's keyword table, so a string that mixes them with a keyword of libpq 14+ \
+         has no libpq that parses it all (counted, not compared)",
+    ),
+];
+
+/// Keywords pgcluster takes that libpq 13 did not have (libpq 14–18's).
+const NEWER: &[&str] = &[
+    "sslnegotiation",
+    "sslsni",
+    "require_auth",
+    "min_protocol_version",
+    "max_protocol_version",
+    "load_balance_hosts",
+    "sslkeylogfile",
+];
+
+/// The secret part of every generated password: no message may show it.
+const SECRET: &str = "Sekr3tQ";
+
+// ---------------------------------------------------------------------------------------
+// The generator.
+
+/// splitmix64: small, fast, and the same sequence on every machine.
+/// The generator's state; `raw` records that a case was written with some value not
+/// escaped, so that where its password ends is not known.
+struct Rng {
+    state: u64,
+    raw: bool,
+    /// How many broken escapes or raw special characters `component` wrote.
+    broken: usize,
+}
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        usize::try_from(self.next() % u64::try_from(n.max(1)).unwrap()).unwrap()
+    }
+
+    /// True with probability `percent` / 100.
+    fn chance(&mut self, percent: usize) -> bool {
+        self.below(100) < percent
+    }
+
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+}
+
+/// libpq 13's keywords (the common ones weighted by repetition), `requiressl`, the later
+/// ones pgcluster takes, later ones it does not, and no keyword at all.
+const KEYWORDS: &[&str] = &[
+    "host",
+    "host",
+    "host",
+    "port",
+    "port",
+    "dbname",
+    "dbname",
+    "user",
+    "user",
+    "password",
+    "password",
+    "password",
+    "sslpassword",
+    "hostaddr",
+    "passfile",
+    "connect_timeout",
+    "client_encoding",
+    "options",
+    "application_name",
+    "fallback_application_name",
+    "keepalives",
+    "keepalives_idle",
+    "keepalives_interval",
+    "keepalives_count",
+    "tcp_user_timeout",
+    "sslmode",
+    "sslmode",
+    "requiressl",
+    "sslcompression",
+    "sslcert",
+    "sslkey",
+    "sslrootcert",
+    "sslcrl",
+    "requirepeer",
+    "ssl_min_protocol_version",
+    "ssl_max_protocol_version",
+    "gssencmode",
+    "krbsrvname",
+    "gsslib",
+    "replication",
+    "target_session_attrs",
+    "channel_binding",
+    "service",
+    "authtype",
+    "tty",
+    // Later keywords pgcluster takes.
+    "sslnegotiation",
+    "sslsni",
+    "require_auth",
+    "min_protocol_version",
+    "max_protocol_version",
+    "load_balance_hosts",
+    "sslkeylogfile",
+    // Later keywords pgcluster does not take, and none at all.
+    "sslcertmode",
+    "gssdelegation",
+    "oauth_issuer",
+    "foo",
+    "Host",
+    "",
+    "ssl",
+    "pass word",
+    "dbname ",
+    "é",
+    "servicefile",
+];
+
+/// Values: plain, spaced, quoted, escaped, numeric, lists, non-ASCII, and the keyword
+/// values libpq checks.
+const VALUES: &[&str] = &[
+    "",
+    "a",
+    "x y",
+    "it's",
+    "back\\slash",
+    "5432",
+    "-1",
+    "99999",
+    "1,2",
+    "/tmp",
+    "h1,h2",
+    "::1",
+    "127.0.0.1",
+    "é",
+    "日本語",
+    "a=b",
+    "'",
+    "\\",
+    " ",
+    "\t",
+    "require",
+    "disable",
+    "verify-full",
+    "prefer",
+    "any",
+    "read-write",
+    "scram-sha-256",
+    "!md5",
+    "3.0",
+    "3.2",
+    "latest",
+    "direct",
+    "postgres",
+    "1",
+    "0",
+    "true",
+    "a b c",
+    "%41",
+    "a&b",
+    "a?b",
+    "a@b",
+    "[::1]",
+    "x'y'z",
+    "''",
+    "\\'",
+    "a\\ b",
+    "tab\there",
+    "new\nline",
+];
+
+/// Characters the mutations insert and the values are built from.
+const ALPHABET: &[char] = &[
+    'a', 'Z', '0', '9', ' ', '\t', '\n', '\r', '\x0b', '\x0c', '=', '\'', '\\', '%', '@', ':', '/',
+    '?', '&', '[', ']', ',', '#', '"', ';', '.', '-', '_', 'é', '€', '\u{a0}', '日', '\x01', '~',
+    '+', '*',
+];
+
+fn random_text(rng: &mut Rng, max: usize) -> String {
+    let n = rng.below(max + 1);
+    (0..n).map(|_| *rng.pick(ALPHABET)).collect()
+}
+
+fn value(rng: &mut Rng, key: &str) -> String {
+    let base = if rng.chance(70) {
+        (*rng.pick(VALUES)).to_owned()
+    } else {
+        random_text(rng, 8)
+    };
+    if key.ends_with("password") {
+        // A password always holds the secret, with what is around it drawn as any value.
+        let tail = if rng.chance(50) {
+            (*rng.pick(VALUES)).to_owned()
+        } else {
+            random_text(rng, 4)
+        };
+        return format!("{base}{SECRET}{tail}");
+    }
+    base
+}
+
+fn blanks(rng: &mut Rng, at_least: usize) -> String {
+    let n = at_least + rng.below(3);
+    (0..n)
+        .map(|_| *rng.pick(&[' ', ' ', ' ', '\t', '\n', '\r', '\x0b', '\x0c']))
+        .collect()
+}
+
+/// One `key=value` string.
+fn key_value(rng: &mut Rng) -> String {
+    let mut out = blanks(rng, 0);
+    let pairs = 1 + rng.below(5);
+    for n in 0..pairs {
+        if n > 0 {
+            out.push_str(&blanks(rng, 1));
+        }
+        let key = *rng.pick(KEYWORDS);
+        out.push_str(key);
+        if rng.chance(3) {
+            continue; // no `=`
+        }
+        if rng.chance(15) {
+            out.push_str(&blanks(rng, 1));
+        }
+        out.push('=');
+        if rng.chance(15) {
+            out.push_str(&blanks(rng, 1));
+        }
+        let v = value(rng, key);
+        match rng.below(10) {
+            // Quoted, escaping `\` and `'` (sometimes left unterminated).
+            0..=3 => {
+                out.push('\'');
+                for c in v.chars() {
+                    if c == '\\' || c == '\'' {
+                        out.push('\\');
+                    }
+                    out.push(c);
+                }
+                if rng.chance(3) {
+                    rng.raw = true; // the next quote closes it
+                } else {
+                    out.push('\'');
+                }
+            }
+            // Bare, escaping blanks, `\` and a leading `'` (an empty one takes what
+            // follows the blanks after it as its value: `host= port=1`).
+            4..=8 => {
+                rng.raw |= v.is_empty();
+                for (i, c) in v.chars().enumerate() {
+                    if c == '\\' || c.is_ascii_whitespace() || c == '\x0b' || (i == 0 && c == '\'')
+                    {
+                        out.push('\\');
+                    }
+                    out.push(c);
+                }
+            }
+            // As it is.
+            _ => {
+                rng.raw = true;
+                out.push_str(&v);
+            }
+        }
+    }
+    out.push_str(&blanks(rng, 0));
+    out
+}
+
+/// Percent-encodes what a URI component may not hold as it is, mostly; sometimes leaves
+/// a character raw, encodes a harmless one, or writes a broken escape.
+fn component(rng: &mut Rng, s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
+        let special = !(c.is_ascii_alphanumeric() || "-._~".contains(c));
+        if (special && !rng.chance(8)) || (!special && rng.chance(5)) {
+            let mut buf = [0u8; 4];
+            for b in c.encode_utf8(&mut buf).bytes() {
+                if rng.chance(50) {
+                    out.push_str(&format!("%{b:02X}"));
+                } else {
+                    out.push_str(&format!("%{b:02x}"));
+                }
+            }
+        } else {
+            rng.raw |= special;
+            rng.broken += usize::from(special);
+            out.push(c);
+        }
+    }
+    if rng.chance(3) {
+        let broken = *rng.pick(&["%", "%z", "%0", "%00", "%g1", "%4", "%FF", "%C3%28"]);
+        let at = rng.below(out.len() + 1);
+        if out.is_char_boundary(at) {
+            out.insert_str(at, broken);
+            rng.broken += 1;
+        }
+    }
+    out
+}
+
+const HOSTS: &[&str] = &[
+    "h1",
+    "db.example",
+    "127.0.0.1",
+    "[::1]",
+    "[fe80::1%25eth0]",
+    "",
+    "[]",
+    "%2Ftmp",
+    "%2Fvar%2Frun%2Fpostgresql",
+    "[::1",
+    "localhost",
+    "h-2",
+    "[::1]x",
+    "é",
+];
+
+const PORTS: &[&str] = &["5432", "", "1", "65535", "99999", "x", "-1", " 5", "5432a"];
+
+/// One `postgres://` or `postgresql://` URI.
+fn uri(rng: &mut Rng) -> String {
+    let mut out = (*rng.pick(&["postgresql://", "postgres://"])).to_owned();
+    if rng.chance(50) {
+        let user = value(rng, "user");
+        out.push_str(&component(rng, &user));
+        if rng.chance(70) {
+            out.push(':');
+            let password = value(rng, "password");
+            out.push_str(&component(rng, &password));
+        }
+        out.push('@');
+    }
+    let hosts = rng.below(4);
+    for n in 0..hosts {
+        if n > 0 {
+            out.push(',');
+        }
+        out.push_str(rng.pick::<&str>(HOSTS));
+        if rng.chance(40) {
+            out.push(':');
+            out.push_str(rng.pick::<&str>(PORTS));
+        }
+    }
+    if rng.chance(70) {
+        out.push('/');
+        let db = value(rng, "dbname");
+        out.push_str(&component(rng, &db));
+    }
+    if rng.chance(60) {
+        out.push('?');
+        let params = rng.below(4);
+        for n in 0..params {
+            if n > 0 {
+                out.push('&');
+            }
+            let key = *rng.pick(KEYWORDS);
+            let before = rng.broken;
+            out.push_str(&component(rng, key));
+            // A key no longer `password` once written (a broken escape in it, or a special
+            // character left raw) holds no password.
+            if key.ends_with("password") && rng.broken > before {
+                rng.raw = true;
+            }
+            match rng.below(30) {
+                0 => continue, // no `=`
+                1 => out.push_str("=a="),
+                _ => {
+                    out.push('=');
+                    let v = value(rng, key);
+                    out.push_str(&component(rng, &v));
+                }
+            }
+        }
+        if rng.chance(10) {
+            out.push('&');
+        }
+    }
+    out
+}
+
+/// Settings from the hand-written tests and libpq's documentation, for the mutations.
+const SEEDS: &[&str] = &[
+    "host=localhost port=5432 dbname=mydb connect_timeout=10",
+    "host=/tmp port='5433' dbname=x user=u password='a b'",
+    "  host = a   port=1 ",
+    "a='x y\\'z\\\\'b=1",
+    "postgresql://",
+    "postgresql://localhost",
+    "postgresql://localhost:5433",
+    "postgresql://localhost/mydb",
+    "postgresql://user@localhost",
+    "postgresql://user:secret@localhost",
+    "postgresql://other@localhost/otherdb?connect_timeout=10&application_name=myapp",
+    "postgresql://host1:123,host2:456/somedb?target_session_attrs=any&application_name=myapp",
+    "postgresql:///mydb?host=localhost&port=5433",
+    "postgresql://[2001:db8::1234]/database",
+    "postgresql:///dbname?host=/var/lib/postgresql",
+    "postgresql://%2Fvar%2Flib%2Fpostgresql/dbname",
+    "postgresql://us%20er:p%40ss@h1:1,[::1]:2,h3/d%2Fb?application_name=x%20y",
+    "postgres://u:pw@h/x?pass%77ord=s&sslpassword=t&a=b",
+    "postgresql:///db?ssl=true&requiressl=1",
+    "host=h sslmode=verify-full sslnegotiation=direct require_auth=!md5,!password",
+    "postgresql://h/db?load_balance_hosts=random&min_protocol_version=3.2",
+    "service=app user=u options='-c search_path=x'",
+];
+
+fn mutate(rng: &mut Rng, corpus: &[String]) -> String {
+    let mut chars: Vec<char> = rng.pick(corpus).chars().collect();
+    for _ in 0..1 + rng.below(4) {
+        let len = chars.len();
+        match rng.below(6) {
+            0 => chars.insert(rng.below(len + 1), *rng.pick(ALPHABET)),
+            1 if len > 0 => {
+                chars.remove(rng.below(len));
+            }
+            2 if len > 0 => chars[rng.below(len)] = *rng.pick(ALPHABET),
+            3 if len > 0 => {
+                let from = rng.below(len);
+                let to = (from + 1 + rng.below(8)).min(len);
+                let copy: Vec<char> = chars[from..to].to_vec();
+                let at = rng.below(len + 1);
+                chars.splice(at..at, copy);
+            }
+            4 => chars.truncate(rng.below(len + 1)),
+            _ => {
+                let other: Vec<char> = rng.pick(corpus).chars().collect();
+                let from = rng.below(other.len() + 1);
+                let at = rng.below(len + 1);
+                chars.splice(at..at, other[from..].iter().copied());
+            }
+        }
+    }
+    chars.into_iter().collect()
+}
+
+/// A case, and whether its passwords are where the generator put them (so that the
+/// secret may never show in an error).
+struct Case {
+    text: String,
+    structured: bool,
+}
+
+fn cases(seed: u64, count: usize) -> Vec<Case> {
+    let mut rng = Rng {
+        state: seed,
+        raw: false,
+        broken: 0,
+    };
+    let mut corpus: Vec<String> = SEEDS.iter().map(|s| (*s).to_owned()).collect();
+    let mut out = Vec::with_capacity(count);
+    while out.len() < count {
+        rng.raw = false;
+        let case = match rng.below(20) {
+            0..=7 => Case {
+                text: key_value(&mut rng),
+                structured: true,
+            },
+            8..=14 => Case {
+                text: uri(&mut rng),
+                structured: true,
+            },
+            _ => Case {
+                text: mutate(&mut rng, &corpus),
+                structured: false,
+            },
+        };
+        // NUL cannot reach libpq (a C string ends there): no case holds one. See
+        // `nul_is_refused` for what pgcluster does with it.
+        if case.text.contains('\0') {
+            continue;
+        }
+        let case = Case {
+            structured: case.structured && !rng.raw,
+            ..case
+        };
+        if corpus.len() < 2000 && rng.chance(5) {
+            corpus.push(case.text.clone());
+        }
+        out.push(case);
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------
+// The oracle.
+
+/// What one libpq said: the keywords it set (value bytes), or its error message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Answer {
+    Set(BTreeMap<String, Vec<u8>>),
+    Error(Vec<u8>),
+}
+
+fn hex(s: &[u8]) -> String {
+    s.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len() / 2)
+        .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).expect("hex from the oracle"))
+        .collect()
+}
+
+fn answer(s: &str) -> Answer {
+    if let Some(e) = s.strip_prefix('E') {
+        return Answer::Error(unhex(e));
+    }
+    let set = s.strip_prefix('O').expect("O or E from the oracle");
+    Answer::Set(
+        set.split(' ')
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                let (k, v) = p.split_once('=').expect("keyword=value");
+                (k.to_owned(), unhex(v))
+            })
+            .collect(),
+    )
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// libpq 18's shared library, through `.ci/postgresql` (which fetches it when missing).
+fn libpq18() -> PathBuf {
+    let out = Command::new("bash")
+        .arg(repo().join(".ci/postgresql"))
+        .arg("18.6.0")
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("run .ci/postgresql");
+    assert!(out.status.success(), "bash .ci/postgresql 18.6.0 failed");
+    let bin = String::from_utf8(out.stdout).expect("a path");
+    let lib = Path::new(bin.trim()).join("../lib/libpq.so.5.18");
+    assert!(lib.exists(), "no {}", lib.display());
+    lib
+}
+
+/// Both libpqs' answers for every case, and their keyword tables.
+struct Oracle {
+    k13: BTreeSet<String>,
+    k18: BTreeSet<String>,
+    answers: Vec<(Answer, Answer)>,
+}
+
+fn ask_libpq(cases: &[Case]) -> Oracle {
+    let rexref = repo().join("../shared/tools/rexref");
+    assert!(rexref.exists(), "no {}", rexref.display());
+    let mut child = Command::new("python3")
+        .arg(repo().join("tests/differential/libpq_oracle.py"))
+        .arg(&rexref)
+        .arg(libpq18())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start python3");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let lines: Vec<String> = cases
+        .iter()
+        .map(|c| format!("C{}\n", hex(c.text.as_bytes())))
+        .collect();
+    let writer = std::thread::spawn(move || {
+        for (n, line) in lines.iter().enumerate() {
+            stdin.write_all(line.as_bytes()).expect("write a case");
+            if n % 4096 == 4095 {
+                stdin.write_all(b"F\n").expect("write a flush");
+            }
+        }
+        // Dropping stdin ends the oracle's loop.
+    });
+    let mut out = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut table = |prefix: &str| -> BTreeSet<String> {
+        let line = out.next().expect("a keyword table").expect("read");
+        let rest = line.strip_prefix(prefix).expect("the keyword table");
+        rest.split(' ').map(str::to_owned).collect()
+    };
+    let k13 = table("K13 ");
+    let k18 = table("K18 ");
+    let mut answers = Vec::with_capacity(cases.len());
+    for line in out.by_ref().take(cases.len()) {
+        let line = line.expect("read an answer");
+        let (a13, a18) = line.split_once('\t').expect("two answers");
+        answers.push((answer(a13), answer(a18)));
+    }
+    writer.join().expect("the writer");
+    assert!(
+        child.wait().expect("the oracle").success(),
+        "the oracle failed"
+    );
+    assert_eq!(answers.len(), cases.len(), "an answer for every case");
+    Oracle { k13, k18, answers }
+}
+
+// ---------------------------------------------------------------------------------------
+// The comparison.
+
+/// What pgcluster said, in libpq's terms.
+fn ours(text: &str, keywords: &BTreeSet<String>) -> Answer {
+    match Config::parse(text) {
+        Ok(c) => Answer::Set(
+            keywords
+                .iter()
+                .filter_map(|k| c.get(k).map(|v| (k.clone(), v.as_bytes().to_vec())))
+                .collect(),
+        ),
+        Err(e) => Answer::Error(format!("{e}\n").into_bytes()),
+    }
+}
+
+/// The keyword an `invalid connection option` / `invalid URI query parameter` error names.
+fn refused_keyword(message: &[u8]) -> Option<String> {
+    let m = String::from_utf8_lossy(message);
+    let rest = m
+        .strip_prefix("invalid connection option \"")
+        .or_else(|| m.strip_prefix("invalid URI query parameter: \""))?;
+    Some(rest.strip_suffix("\"\n")?.to_owned())
+}
+
+fn lossy(a: &Answer) -> Answer {
+    match a {
+        Answer::Set(m) => Answer::Set(
+            m.iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        String::from_utf8_lossy(v).into_owned().into_bytes(),
+                    )
+                })
+                .collect(),
+        ),
+        Answer::Error(e) => Answer::Error(String::from_utf8_lossy(e).into_owned().into_bytes()),
+    }
+}
+
+/// An error's text up to its first quote: what kind of error it is.
+fn error_kind(message: &[u8]) -> &[u8] {
+    let end = message
+        .iter()
+        .position(|&b| b == b'"')
+        .unwrap_or(message.len());
+    &message[..end]
+}
+
+fn lossy_bytes(b: &[u8]) -> Vec<u8> {
+    String::from_utf8_lossy(b).into_owned().into_bytes()
+}
+
+/// Our `unexpected character "%c"` error with the character as libpq prints it: its first
+/// byte only, which for a character beyond ASCII is not UTF-8 (so U+FFFD here).
+fn unexpected_character_as_byte(ours: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(ours);
+    let prefix = "unexpected character \"";
+    let Some(rest) = text.strip_prefix(prefix) else {
+        return Vec::new();
+    };
+    let Some(c) = rest.chars().next().filter(|c| !c.is_ascii()) else {
+        return Vec::new();
+    };
+    format!("{prefix}\u{fffd}{}", &rest[c.len_utf8()..]).into_bytes()
+}
+
+/// Whether `ours` is `theirs` with some parts (the secrets) replaced by `xxx`: each `xxx`
+/// of `ours` stands for any text, the rest must be the same.
+fn masks(ours: &[u8], theirs: &[u8]) -> bool {
+    let ours = String::from_utf8_lossy(ours);
+    let theirs = String::from_utf8_lossy(theirs);
+    let pieces: Vec<&str> = ours.split("xxx").collect();
+    if pieces.len() < 2 {
+        return false;
+    }
+    let (first, last) = (pieces[0], pieces[pieces.len() - 1]);
+    if !theirs.starts_with(first)
+        || !theirs.ends_with(last)
+        || theirs.len() < first.len() + last.len()
+    {
+        return false;
+    }
+    let mut rest = &theirs[first.len()..theirs.len() - last.len()];
+    for piece in &pieces[1..pieces.len() - 1] {
+        match rest.find(piece) {
+            Some(at) => rest = &rest[at + piece.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+enum Verdict {
+    Same,
+    Deliberate(&'static str),
+    Differs(String),
+}
+
+fn compare(
+    case: &Case,
+    ours: &Answer,
+    theirs: &Answer,
+    pg_keywords: &BTreeSet<String>,
+    k18: &BTreeSet<String>,
+) -> Verdict {
+    if ours == theirs {
+        return Verdict::Same;
+    }
+    if lossy(ours) == lossy(theirs) {
+        return Verdict::Deliberate("not-utf-8");
+    }
+    if let (Answer::Error(o), Answer::Error(t)) = (ours, theirs) {
+        if unexpected_character_as_byte(o) == lossy_bytes(t) {
+            return Verdict::Deliberate("not-utf-8");
+        }
+    }
+    match (ours, theirs) {
+        (Answer::Error(o), Answer::Set(set)) => {
+            let extra: Vec<&String> = set.keys().filter(|k| !pg_keywords.contains(*k)).collect();
+            match refused_keyword(o) {
+                Some(k) if extra.contains(&&k) => {
+                    return Verdict::Deliberate("later-keyword-not-implemented")
+                }
+                _ => {}
+            }
+        }
+        (Answer::Error(o), Answer::Error(t)) => {
+            // Refused a later keyword pgcluster does not implement before libpq 18 reached
+            // its own error further on.
+            if refused_keyword(o).is_some_and(|k| !pg_keywords.contains(&k) && k18.contains(&k)) {
+                return Verdict::Deliberate("later-keyword-not-implemented");
+            }
+            let o = match unexpected_character_as_byte(o) {
+                v if v.is_empty() => o.clone(),
+                v => v,
+            };
+            if error_kind(&o) == error_kind(t) && masks(&o, t) {
+                return Verdict::Deliberate("password-masked");
+            }
+        }
+        _ => {}
+    }
+    Verdict::Differs(format!(
+        "{:?}\n  pgcluster: {}\n  libpq:     {}",
+        case.text,
+        show(ours),
+        show(theirs)
+    ))
+}
+
+fn show(a: &Answer) -> String {
+    match a {
+        Answer::Error(e) => format!("error {:?}", String::from_utf8_lossy(e)),
+        Answer::Set(m) => format!(
+            "{:?}",
+            m.iter()
+                .map(|(k, v)| (k.as_str(), String::from_utf8_lossy(v).into_owned()))
+                .collect::<Vec<_>>()
+        ),
+    }
+}
+
+/// The checks that need no libpq: no secret in an error, in the redacted rendering or in
+/// `Debug`; parse → render → parse stable; a rex setting's error hides the password too.
+fn check_without_libpq(case: &Case) {
+    pgcluster::fuzzing::conninfo_round_trip(&case.text);
+    if !case.structured {
+        return;
+    }
+    match Config::parse(&case.text) {
+        Err(e) => assert!(
+            !e.to_string().contains(SECRET),
+            "{:?}: the password in the error: {e}",
+            case.text
+        ),
+        Ok(c) => {
+            let shown = format!("{} {c:?}", c.render_redacted());
+            assert!(!shown.contains(SECRET), "{:?}: {shown}", case.text);
+        }
+    }
+    // The same URI as a rex setting (`pgsql://...`).
+    if let Some(rest) = case
+        .text
+        .split_once("://")
+        .filter(|(scheme, _)| scheme.starts_with("postgres"))
+        .map(|(_, r)| r)
+    {
+        let rex = format!("pgsql://{rest}");
+        match DbSetting::parse(&rex) {
+            Err(e) => assert!(
+                !e.to_string().contains(SECRET),
+                "{rex:?}: the password in the error: {e}"
+            ),
+            Ok(s) => assert!(!format!("{s:?}").contains(SECRET), "{rex:?}: {s:?}"),
+        }
+    }
+}
+
+fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name).map_or(default, |v| v.parse().expect("a number"))
+}
+
+#[test]
+fn conninfo_parse_agrees_with_libpq() {
+    let seed = env_number("PGCLUSTER_DIFF_SEED", 17);
+    let count = usize::try_from(env_number("PGCLUSTER_DIFF_CASES", 5000)).unwrap();
+    let started = Instant::now();
+    let cases = cases(seed, count);
+    let oracle = ask_libpq(&cases);
+    let newer: BTreeSet<String> = NEWER.iter().map(|k| (*k).to_owned()).collect();
+    // pgcluster's keywords: libpq 13's and the later ones it implements.
+    let pg_keywords: BTreeSet<String> = oracle.k13.union(&newer).cloned().collect();
+    assert!(
+        newer.is_subset(&oracle.k18),
+        "{newer:?} not all in libpq 18"
+    );
+    let all_keywords: BTreeSet<String> = oracle.k13.union(&oracle.k18).cloned().collect();
+
+    let mut same = 0usize;
+    let mut from18 = 0usize;
+    let mut errors = 0usize;
+    let mut deliberate: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut differences = Vec::new();
+    for (case, (a13, a18)) in cases.iter().zip(&oracle.answers) {
+        check_without_libpq(case);
+        let ours = ours(&case.text, &all_keywords);
+        // libpq 13's answer, unless it refused a keyword pgcluster has from a later libpq.
+        let theirs = match a13 {
+            Answer::Error(e) if refused_keyword(e).is_some_and(|k| newer.contains(&k)) => {
+                if let Answer::Error(e18) = a18 {
+                    if refused_keyword(e18).is_some_and(|k| k == "tty" || k == "authtype") {
+                        *deliberate.entry("tty-authtype-kept").or_default() += 1;
+                        continue;
+                    }
+                }
+                if case.text.starts_with("postgres") && case.text.contains(' ') {
+                    *deliberate.entry("uri-spaces-as-libpq-13").or_default() += 1;
+                    continue;
+                }
+                from18 += 1;
+                a18
+            }
+            _ => a13,
+        };
+        if matches!(theirs, Answer::Error(_)) {
+            errors += 1;
+        }
+        match compare(case, &ours, theirs, &pg_keywords, &oracle.k18) {
+            Verdict::Same => same += 1,
+            Verdict::Deliberate(name) => *deliberate.entry(name).or_default() += 1,
+            Verdict::Differs(d) => differences.push(d),
+        }
+    }
+    let elapsed = started.elapsed();
+    println!(
+        "differential conninfo: {} cases (seed {seed}) in {:.1} s: {same} the same as libpq \
+         ({errors} errors; {from18} answered by libpq 18), deliberate {deliberate:?}, \
+         {} different",
+        cases.len(),
+        elapsed.as_secs_f64(),
+        differences.len()
+    );
+    for name in deliberate.keys() {
+        assert!(
+            DELIBERATE.iter().any(|(n, _)| n == name),
+            "{name} is not in DELIBERATE"
+        );
+    }
+    let skipped = deliberate.get("tty-authtype-kept").copied().unwrap_or(0)
+        + deliberate
+            .get("uri-spaces-as-libpq-13")
+            .copied()
+            .unwrap_or(0);
+    assert!(skipped * 50 <= cases.len(), "{skipped} cases had no oracle");
+    // Both kinds of answer were exercised in bulk.
+    assert!(errors * 10 > cases.len() && (cases.len() - errors) * 10 > cases.len());
+    assert!(
+        differences.is_empty(),
+        "{} differences from libpq, the first ones:\n{}",
+        differences.len(),
+        differences
+            .iter()
+            .take(15)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
+/// A NUL cannot reach libpq (its strings end there, so it would read less than was
+/// given: `postgresql://h/db\0?sslmode=require` would lose its `sslmode`), so no generated
+/// case holds one; pgcluster refuses it wherever it is.
+#[test]
+fn nul_is_refused() {
+    for text in [
+        "host=a\0b",
+        "dbname='x\0y'",
+        "\0",
+        "password=s\0ecret",
+        "postgresql://h/d\0b",
+        "postgresql://h/db\0?sslmode=require",
+    ] {
+        let e = Config::parse(text).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "NUL byte in connection info string",
+            "{text:?}"
+        );
+    }
+    let mut c = Config::default();
+    assert_eq!(c.set("host", "a\0b").unwrap_err(), ConnInfoError::NulByte);
+    assert_eq!(c.set("ho\0st", "a").unwrap_err(), ConnInfoError::NulByte);
+    assert_eq!(c, Config::default());
+}

@@ -22,6 +22,13 @@
 //! differences allowed are the ones in [`DELIBERATE`], each with its reason. Every case is
 //! also checked without libpq: the password never shows in an error, the redacted
 //! rendering or `Debug`, and parse → render → parse is stable.
+//!
+//! A second run (`PGCLUSTER_DIFF_RESOLVE_CASES`, default 20,000) resolves settings with a
+//! generated `PG*` environment, password files and service files ([`Config::resolve`])
+//! and compares them with libpq 13's `PQconnectStart` (then `PQconninfo` and `PQpass`; the
+//! hosts are socket directories that do not exist and numeric addresses, so nothing
+//! waits): the option errors, and the user, database, password, hosts, ports and startup
+//! options resolved.
 #![cfg(feature = "fuzzing")]
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -31,7 +38,7 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use pgcluster::compat::rex::DbSetting;
-use pgcluster::conninfo::{Config, ConnInfoError};
+use pgcluster::conninfo::{Config, ConnInfoError, Env, DEFAULT_SOCKET_DIR};
 
 /// The differences from libpq that are deliberate: (name, reason). Every case that differs
 /// from libpq must fall under one of these; the run prints how many did.
@@ -63,6 +70,12 @@ const DELIBERATE: &[(&str, &str)] = &[
          inside (`unexpected spaces found in \"%s\", use percent-encoded spaces (%20) \
          instead`). So a URI with a space and a later keyword, which only libpq 18 can \
          answer, is counted, not compared",
+    ),
+    (
+        "target-session-attrs-of-libpq-14",
+        "target_session_attrs takes libpq 14's values (read-only, primary, standby, \
+         prefer-standby), which libpq 13 refuses (`invalid target_session_attrs value`); \
+         their texts are libpq 18's (tests/conninfo_libpq18.rs)",
     ),
     (
         "nul-refused",
@@ -626,7 +639,9 @@ struct Oracle {
     answers: Vec<(Answer, Answer)>,
 }
 
-fn ask_libpq(cases: &[Case]) -> Oracle {
+/// Runs the oracle over `lines` (one request each): the keyword tables of libpq 13 and 18,
+/// and one answer line per request.
+fn run_oracle(lines: Vec<String>) -> (BTreeSet<String>, BTreeSet<String>, Vec<String>) {
     let rexref = repo().join("../shared/tools/rexref");
     assert!(rexref.exists(), "no {}", rexref.display());
     let mut child = Command::new("python3")
@@ -639,10 +654,7 @@ fn ask_libpq(cases: &[Case]) -> Oracle {
         .spawn()
         .expect("start python3");
     let mut stdin = child.stdin.take().expect("stdin");
-    let lines: Vec<String> = cases
-        .iter()
-        .map(|c| format!("C{}\n", hex(c.text.as_bytes())))
-        .collect();
+    let count = lines.len();
     let writer = std::thread::spawn(move || {
         for (n, line) in lines.iter().enumerate() {
             stdin.write_all(line.as_bytes()).expect("write a case");
@@ -660,18 +672,33 @@ fn ask_libpq(cases: &[Case]) -> Oracle {
     };
     let k13 = table("K13 ");
     let k18 = table("K18 ");
-    let mut answers = Vec::with_capacity(cases.len());
-    for line in out.by_ref().take(cases.len()) {
-        let line = line.expect("read an answer");
-        let (a13, a18) = line.split_once('\t').expect("two answers");
-        answers.push((answer(a13), answer(a18)));
-    }
+    let answers: Vec<String> = out
+        .by_ref()
+        .take(count)
+        .map(|l| l.expect("read an answer"))
+        .collect();
     writer.join().expect("the writer");
     assert!(
         child.wait().expect("the oracle").success(),
         "the oracle failed"
     );
-    assert_eq!(answers.len(), cases.len(), "an answer for every case");
+    assert_eq!(answers.len(), count, "an answer for every case");
+    (k13, k18, answers)
+}
+
+fn ask_libpq(cases: &[Case]) -> Oracle {
+    let lines: Vec<String> = cases
+        .iter()
+        .map(|c| format!("C{}\n", hex(c.text.as_bytes())))
+        .collect();
+    let (k13, k18, lines) = run_oracle(lines);
+    let answers = lines
+        .iter()
+        .map(|line| {
+            let (a13, a18) = line.split_once('\t').expect("two answers");
+            (answer(a13), answer(a18))
+        })
+        .collect();
     Oracle { k13, k18, answers }
 }
 
@@ -992,4 +1019,469 @@ fn nul_is_refused() {
     assert_eq!(c.set("host", "a\0b").unwrap_err(), ConnInfoError::NulByte);
     assert_eq!(c.set("ho\0st", "a").unwrap_err(), ConnInfoError::NulByte);
     assert_eq!(c, Config::default());
+}
+
+// ---------------------------------------------------------------------------------------
+// Resolution: settings and the PG* environment, against libpq 13's PQconnectStart.
+
+/// Environment variables and the values drawn for them. Hosts are socket directories that
+/// do not exist, numeric addresses or `localhost` (`/etc/hosts`): libpq never waits.
+const ENV_VARS: &[(&str, &[&str])] = &[
+    (
+        "PGHOST",
+        &[
+            "/nonexistent/e",
+            "/nonexistent/e1,/nonexistent/e2",
+            "",
+            "127.0.0.1",
+            "localhost",
+            ",",
+        ],
+    ),
+    ("PGHOSTADDR", &["127.0.0.1", "", "127.0.0.1,127.0.0.1"]),
+    ("PGPORT", &["1", "", "2,3", "x", "5432", "1,"]),
+    ("PGUSER", &["envuser", "", "u v"]),
+    ("PGPASSWORD", &["envpw", ""]),
+    ("PGDATABASE", &["envdb", ""]),
+    ("PGAPPNAME", &["envapp", ""]),
+    ("PGOPTIONS", &["-c x=y", ""]),
+    (
+        "PGSSLMODE",
+        &["disable", "require", "verify-full", "bogus", ""],
+    ),
+    ("PGREQUIRESSL", &["1", "0"]),
+    ("PGCHANNELBINDING", &["require", "disable", "bogus"]),
+    ("PGTARGETSESSIONATTRS", &["any", "read-write", "bogus"]),
+    ("PGGSSENCMODE", &["disable", "prefer", "bogus"]),
+    ("PGSSLMINPROTOCOLVERSION", &["TLSv1.3", "TLSv1", "bogus"]),
+    ("PGSSLMAXPROTOCOLVERSION", &["TLSv1.2", "TLSv1", "bogus"]),
+    ("PGCONNECT_TIMEOUT", &["5", "x"]),
+    ("PGPASSFILE", &["/nonexistent/pgpass"]),
+];
+
+/// Keywords and the values drawn for them in the setting (libpq 13's keywords only: the
+/// environment variables of later ones mean nothing to libpq 13).
+const SETTING_VALUES: &[(&str, &[&str])] = &[
+    (
+        "host",
+        &[
+            "/nonexistent/s",
+            "/nonexistent/s1,/nonexistent/s2",
+            "",
+            "127.0.0.1",
+            ",/nonexistent/s",
+        ],
+    ),
+    ("hostaddr", &["127.0.0.1", "", "127.0.0.1,127.0.0.1"]),
+    ("port", &["1", "", "2,3", "x", "1,2,3"]),
+    ("user", &["setuser", ""]),
+    ("password", &["setpw", ""]),
+    ("dbname", &["setdb", "", "a b"]),
+    ("application_name", &["setapp", ""]),
+    ("fallback_application_name", &["fb", ""]),
+    ("options", &["-c a=b", ""]),
+    (
+        "sslmode",
+        &[
+            "disable",
+            "allow",
+            "prefer",
+            "require",
+            "verify-ca",
+            "bogus",
+            "",
+        ],
+    ),
+    ("requiressl", &["1", "0"]),
+    ("channel_binding", &["prefer", "require", "bogus", ""]),
+    (
+        "target_session_attrs",
+        &["any", "read-write", "read-only", "bogus", ""],
+    ),
+    ("gssencmode", &["disable", "prefer", "bogus", ""]),
+    (
+        "ssl_min_protocol_version",
+        &["TLSv1.2", "TLSv1.3", "bogus", ""],
+    ),
+    (
+        "ssl_max_protocol_version",
+        &["TLSv1.1", "TLSv1.3", "bogus", ""],
+    ),
+    ("service", &["nosuchservice", "", "svc1"]),
+    ("connect_timeout", &["0", "10", "x", ""]),
+    ("passfile", &["/nonexistent/pgpass2", ""]),
+];
+
+struct ResolveCase {
+    setting: String,
+    env: Vec<(&'static str, String)>,
+}
+
+/// Lines of the password files: fields drawn from these (`*`, `\:`, `\\`, the default
+/// socket directory read as `localhost`), and broken or ignored lines.
+const PGPASS_HOSTS: &[&str] = &[
+    "*",
+    "*",
+    "*",
+    "localhost",
+    "localhost",
+    "/nonexistent/s",
+    "/nonexistent/e",
+    "127.0.0.1",
+    "/var/run/postgresql",
+    "/nonexistent/s1",
+    "h\\:x",
+];
+const PGPASS_PORTS: &[&str] = &["*", "*", "5432", "5432", "1", "2"];
+const PGPASS_DBS: &[&str] = &["*", "*", "*", "setdb", "envdb", "root", "svcdb", "a b"];
+const PGPASS_USERS: &[&str] = &[
+    "*", "*", "*", "root", "root", "setuser", "envuser", "svcuser",
+];
+const PGPASS_PASSWORDS: &[&str] = &[
+    "filepw1",
+    "file\\:pw2",
+    "file\\\\pw3",
+    "",
+    "filepw4:x",
+    "fp\\",
+];
+
+fn pgpass_file(rng: &mut Rng) -> String {
+    let mut out = String::new();
+    for _ in 0..1 + rng.below(6) {
+        let line = match rng.below(12) {
+            0 => "# a comment".to_owned(),
+            1 => String::new(),
+            2 => format!(
+                "{}:{}:{}",
+                rng.pick::<&str>(PGPASS_HOSTS),
+                rng.pick::<&str>(PGPASS_PORTS),
+                rng.pick::<&str>(PGPASS_DBS)
+            ),
+            _ => format!(
+                "{}:{}:{}:{}:{}",
+                rng.pick::<&str>(PGPASS_HOSTS),
+                rng.pick::<&str>(PGPASS_PORTS),
+                rng.pick::<&str>(PGPASS_DBS),
+                rng.pick::<&str>(PGPASS_USERS),
+                rng.pick::<&str>(PGPASS_PASSWORDS)
+            ),
+        };
+        out.push_str(&line);
+        out.push_str(if rng.chance(10) { "\r\n" } else { "\n" });
+    }
+    out
+}
+
+/// Service files: sections `[svc1]`..`[svc3]` of keyword lines, comments, blanks, and
+/// lines libpq refuses (no `=`, an unknown keyword, a nested `service`).
+const SERVICE_LINES: &[&str] = &[
+    "host=/nonexistent/v",
+    "host=/nonexistent/v1,/nonexistent/v2",
+    "port=1",
+    "port=2,3",
+    "dbname=svcdb",
+    "user=svcuser",
+    "password=svcpw",
+    "application_name=svcapp",
+    "options=-c s=t",
+    "sslmode=require",
+    "sslmode=bogus",
+    "target_session_attrs=read-write",
+    "  host = /nonexistent/sp  ",
+    "# comment",
+    "",
+    "noequals",
+    "foo=1",
+    "service=other",
+    "dbname=",
+    "hostaddr=127.0.0.1",
+];
+
+fn service_file(rng: &mut Rng) -> String {
+    let mut out = String::new();
+    if rng.chance(20) {
+        out.push_str("dbname=before_any_section\n");
+    }
+    for n in 1..=3 {
+        out.push_str(&format!("[svc{n}]\n"));
+        for _ in 0..rng.below(5) {
+            let line = if rng.chance(85) {
+                let l = *rng.pick(SERVICE_LINES);
+                // Mostly the lines libpq takes.
+                if ["noequals", "foo=1", "service=other"].contains(&l) && rng.chance(70) {
+                    "dbname=svcdb"
+                } else {
+                    l
+                }
+            } else {
+                "user=svcuser"
+            };
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// Writes `count` password files and service files into a fresh directory (0600, as
+/// libpq wants a password file), and returns their paths.
+fn write_files(rng: &mut Rng, count: usize) -> (Vec<String>, Vec<String>) {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("pgcluster-differential-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let mut pgpass = Vec::new();
+    let mut services = Vec::new();
+    for n in 0..count {
+        let path = dir.join(format!("pgpass-{n}"));
+        std::fs::write(&path, pgpass_file(rng)).expect("write a password file");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        pgpass.push(path.to_str().expect("a UTF-8 path").to_owned());
+        let path = dir.join(format!("service-{n}"));
+        std::fs::write(&path, service_file(rng)).expect("write a service file");
+        services.push(path.to_str().expect("a UTF-8 path").to_owned());
+    }
+    (pgpass, services)
+}
+
+fn resolve_cases(seed: u64, count: usize) -> Vec<ResolveCase> {
+    let mut rng = Rng {
+        state: seed ^ 0x5EED,
+        raw: false,
+        broken: 0,
+    };
+    let (pgpass, services) = write_files(&mut rng, 64);
+    // A value that libpq refuses, drawn again most of the time (so that most cases
+    // resolve and their values are compared).
+    let draw = |rng: &mut Rng, values: &[&'static str]| -> &'static str {
+        let v = *rng.pick(values);
+        if (v == "bogus" || v == "x") && rng.chance(75) {
+            values[rng.below(values.len())]
+        } else {
+            v
+        }
+    };
+    (0..count)
+        .map(|_| {
+            let mut parts = Vec::new();
+            let mut env: Vec<(&'static str, String)> = Vec::new();
+            for _ in 0..rng.below(5) {
+                let (key, values) = rng.pick(SETTING_VALUES);
+                let value = draw(&mut rng, values);
+                parts.push(format!(
+                    "{key}={}",
+                    pgcluster::compat::psycopg2::escape_value(value)
+                ));
+            }
+            for (var, values) in ENV_VARS {
+                if rng.chance(20) {
+                    env.push((*var, draw(&mut rng, values).to_owned()));
+                }
+            }
+            // A password file (the setting's passfile or PGPASSFILE), a service file.
+            if rng.chance(40) {
+                let file = rng.pick(&pgpass).clone();
+                if rng.chance(50) {
+                    parts.push(format!("passfile={file}"));
+                } else {
+                    env.push(("PGPASSFILE", file));
+                }
+            }
+            if rng.chance(30) {
+                env.push(("PGSERVICEFILE", rng.pick(&services).clone()));
+                let name = *rng.pick(&["svc1", "svc2", "svc3", "svc4"]);
+                if rng.chance(50) {
+                    parts.push(format!("service={name}"));
+                } else {
+                    env.push(("PGSERVICE", name.to_owned()));
+                }
+            }
+            ResolveCase {
+                setting: parts.join(" "),
+                env,
+            }
+        })
+        .collect()
+}
+
+/// The environment every case starts from: no service file anywhere.
+const BASE_ENV: &[(&str, &str)] = &[("PGSYSCONFDIR", "/nonexistent/sysconf")];
+
+fn compare_resolved(
+    case: &ResolveCase,
+    theirs: &Answer,
+    deliberate: &mut BTreeMap<&'static str, usize>,
+) -> Option<String> {
+    let mut env = Env::empty();
+    for (k, v) in BASE_ENV {
+        env = env.with(k, v);
+    }
+    for (k, v) in &case.env {
+        env = env.with(k, v);
+    }
+    let ours = Config::parse(&case.setting).and_then(|c| c.resolve(&env));
+    let differs = |what: &str| {
+        Some(format!(
+            "{:?} with {:?}: {what}\n  pgcluster: {ours:?}\n  libpq:     {}",
+            case.setting,
+            case.env,
+            show(theirs)
+        ))
+    };
+    let set = match (theirs, &ours) {
+        (Answer::Error(t), Err(e)) => {
+            return (format!("{e}\n").as_bytes() != t.as_slice()).then(|| differs("the error"))?;
+        }
+        (Answer::Error(t), Ok(r)) => {
+            let t = String::from_utf8_lossy(t);
+            // libpq checks a port when it connects to its host: so does pgcluster, which
+            // keeps the text for then (`Target::port`).
+            if r.targets.first().is_some_and(|first| {
+                first
+                    .port
+                    .as_ref()
+                    .is_err_and(|e| t.starts_with(&format!("{e}\n")))
+            }) {
+                return None;
+            }
+            for value in ["read-only", "primary", "standby", "prefer-standby"] {
+                if t == format!("invalid target_session_attrs value: \"{value}\"\n") {
+                    *deliberate
+                        .entry("target-session-attrs-of-libpq-14")
+                        .or_default() += 1;
+                    return None;
+                }
+            }
+            return differs("error or not");
+        }
+        (Answer::Set(_), Err(_)) => return differs("error or not"),
+        (Answer::Set(set), Ok(_)) => set,
+    };
+    let r = ours.as_ref().expect("resolved");
+    if r.password_file.is_some() {
+        *deliberate
+            .entry("(same: a password from a file)")
+            .or_default() += 1;
+    }
+    let get = |k: &str| set.get(k).map(|v| String::from_utf8_lossy(v).into_owned());
+    if get("user").as_deref() != Some(r.user.as_str()) {
+        return differs("user");
+    }
+    if get("dbname").as_deref() != Some(r.dbname.as_str()) {
+        return differs("dbname");
+    }
+    // libpq's PQpass is the password of the host it is trying (or the given one): with
+    // several hosts and a password file, which one depends on how far it got.
+    let comparable = r.targets.len() == 1 || r.given_password.is_some() || r.passfile.is_none();
+    let password = if r.targets.len() == 1 {
+        r.password_for(0).0
+    } else {
+        r.given_password.as_deref()
+    };
+    if comparable && get("@pass").unwrap_or_default() != password.unwrap_or_default() {
+        return differs("password");
+    }
+    let startup = |name: &str| {
+        r.startup_params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    for key in ["options", "application_name", "fallback_application_name"] {
+        if get(key).filter(|v| !v.is_empty()) != startup(key) {
+            return differs(key);
+        }
+    }
+    // The host list (without hostaddr: each entry, an empty one the default socket
+    // directory) and the ports (one for every host, or one each; an empty one 5432).
+    if get("hostaddr").unwrap_or_default().is_empty() {
+        let hosts: Vec<String> = get("host")
+            .unwrap_or_default()
+            .split(',')
+            .map(|h| if h.is_empty() { DEFAULT_SOCKET_DIR } else { h }.to_owned())
+            .collect();
+        let ours: Vec<&str> = r.targets.iter().map(|t| t.host.as_str()).collect();
+        if hosts != ours {
+            return differs("hosts");
+        }
+    }
+    let port = get("port").unwrap_or_default();
+    let ports: Vec<&str> = port.split(',').collect();
+    for (i, t) in r.targets.iter().enumerate() {
+        let p = if ports.len() == 1 {
+            ports[0]
+        } else {
+            ports.get(i).copied().unwrap_or("")
+        };
+        let p = if p.is_empty() { "5432" } else { p };
+        if t.port_text != p {
+            return differs("ports");
+        }
+    }
+    None
+}
+
+#[test]
+#[ignore = "needs python3, libpq 13 and libpq 18 (fetched on first use): run by .ci/run's \
+            differential step, or with --ignored"]
+fn resolution_with_the_environment_agrees_with_libpq_13() {
+    let seed = env_number("PGCLUSTER_DIFF_SEED", 17);
+    let count = usize::try_from(env_number("PGCLUSTER_DIFF_RESOLVE_CASES", 20_000)).unwrap();
+    let started = Instant::now();
+    let cases = resolve_cases(seed, count);
+    let lines = cases
+        .iter()
+        .map(|c| {
+            let env: String = BASE_ENV
+                .iter()
+                .map(|(k, v)| format!("{k}={v}\n"))
+                .chain(c.env.iter().map(|(k, v)| format!("{k}={v}\n")))
+                .collect();
+            format!("R{} {}\n", hex(c.setting.as_bytes()), hex(env.as_bytes()))
+        })
+        .collect();
+    let (_, _, answers) = run_oracle(lines);
+    let mut errors = 0;
+    let mut differences = Vec::new();
+    let mut deliberate: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut kinds: BTreeMap<String, usize> = BTreeMap::new();
+    for (case, line) in cases.iter().zip(&answers) {
+        let theirs = answer(line);
+        errors += usize::from(matches!(theirs, Answer::Error(_)));
+        if let Answer::Error(e) = &theirs {
+            let text = String::from_utf8_lossy(e);
+            let kind = text.split('"').next().unwrap_or("").to_owned();
+            *kinds.entry(kind).or_default() += 1;
+        }
+        if let Some(d) = compare_resolved(case, &theirs, &mut deliberate) {
+            differences.push(d);
+        }
+    }
+    println!(
+        "differential resolution: {} cases (seed {seed}) in {:.1} s: {errors} errors, \
+         deliberate {deliberate:?}, {} different",
+        cases.len(),
+        started.elapsed().as_secs_f64(),
+        differences.len()
+    );
+    println!("libpq's errors: {kinds:?}");
+    for name in deliberate.keys().filter(|n| !n.starts_with('(')) {
+        assert!(
+            DELIBERATE.iter().any(|(n, _)| n == name),
+            "{name} is not in DELIBERATE"
+        );
+    }
+    assert!(errors * 10 > cases.len() && (cases.len() - errors) * 10 > cases.len());
+    assert!(
+        differences.is_empty(),
+        "{} differences from libpq 13, the first ones:\n{}",
+        differences.len(),
+        differences
+            .iter()
+            .take(15)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
 }

@@ -12,10 +12,16 @@ PQconndefaults). Then, for each line in ("C" + the case's UTF-8 bytes in hex), o
 out: the libpq 13 result, a tab, the libpq 18 result, where a result is "E" + hex of
 PQconninfoParse's error message, or "O" then " keyword=hexvalue" for each keyword the
 string set. Output is flushed after each line that ends a batch ("F" in).
+
+A line "R" + hex(conninfo) + " " + hex(environment: NAME=value lines) asks libpq 13 to
+resolve the settings with that PG* environment (PQconnectStart, then PQconninfo and
+PQpass): one line out, "E" + hex of the option error, or "O" and " keyword=hexvalue" for
+each keyword set, then " @pass=hexvalue" if PQpass has one.
 """
 import ctypes
 import importlib.machinery
 import importlib.util
+import os
 import sys
 
 
@@ -68,6 +74,52 @@ def parse(lib, count, case):
     return "".join(parts)
 
 
+CONNECTION_BAD = 1
+
+
+def setup_resolve(lib):
+    lib.PQconnectStart.restype = ctypes.c_void_p
+    lib.PQconnectStart.argtypes = [ctypes.c_char_p]
+    lib.PQstatus.argtypes = [ctypes.c_void_p]
+    lib.PQerrorMessage.restype = ctypes.c_char_p
+    lib.PQerrorMessage.argtypes = [ctypes.c_void_p]
+    lib.PQconninfo.restype = ctypes.POINTER(Option)
+    lib.PQconninfo.argtypes = [ctypes.c_void_p]
+    lib.PQpass.restype = ctypes.c_char_p
+    lib.PQpass.argtypes = [ctypes.c_void_p]
+    lib.PQfinish.argtypes = [ctypes.c_void_p]
+
+
+def resolve(lib, count, case, env):
+    """PQconnectStart with `env` as the PG* environment: the option error, or the
+    settings libpq resolved (PQconninfo) and PQpass. Hosts are sockets in directories that
+    do not exist or numeric addresses: nothing waits."""
+    for k in [k for k in os.environ if k.startswith("PG")]:
+        del os.environ[k]
+    for line in env.split(b"\n"):
+        if line:
+            k, v = line.split(b"=", 1)
+            os.environb[k] = v
+    conn = lib.PQconnectStart(case)
+    try:
+        msg = lib.PQerrorMessage(conn) or b""
+        if lib.PQstatus(conn) == CONNECTION_BAD and not msg.startswith(b"could not connect"):
+            return "E" + msg.hex()
+        opts = lib.PQconninfo(conn)
+        parts = ["O"]
+        for i in range(count):
+            o = opts[i]
+            if o.val is not None:
+                parts.append(" %s=%s" % (o.keyword.decode(), o.val.hex()))
+        lib.PQconninfoFree(opts)
+        pw = lib.PQpass(conn)
+        if pw is not None:
+            parts.append(" @pass=" + pw.hex())
+        return "".join(parts)
+    finally:
+        lib.PQfinish(conn)
+
+
 def main():
     rexref, libpq18 = sys.argv[1], sys.argv[2]
     loader = importlib.machinery.SourceFileLoader("rexref", rexref)
@@ -75,6 +127,7 @@ def main():
     module = importlib.util.module_from_spec(spec)
     loader.exec_module(module)
     lib13 = setup(module._libpq())
+    setup_resolve(lib13)
     lib18 = setup(ctypes.CDLL(libpq18))
     k13, k18 = keywords(lib13), keywords(lib18)
     out = sys.stdout
@@ -86,6 +139,10 @@ def main():
         line = line.rstrip("\n")
         if line == "F":
             out.flush()
+            continue
+        if line.startswith("R"):
+            ci, env = line[1:].split(" ")
+            out.write(resolve(lib13, n13, bytes.fromhex(ci), bytes.fromhex(env)) + "\n")
             continue
         case = bytes.fromhex(line[1:])
         out.write(parse(lib13, n13, case) + "\t" + parse(lib18, n18, case) + "\n")

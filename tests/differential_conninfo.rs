@@ -1321,6 +1321,19 @@ fn compare_resolved(
         env = env.with(k, v);
     }
     let ours = Config::parse(&case.setting).and_then(|c| c.resolve(&env));
+    // No password of the setting, the environment or the files shows in an error or in
+    // `Debug`.
+    let shown = match &ours {
+        Ok(r) => format!("{r:?}"),
+        Err(e) => format!("{e} {e:?}"),
+    };
+    for secret in ["setpw", "envpw", "svcpw", "filepw", "pw2", "pw3"] {
+        assert!(
+            !shown.contains(secret),
+            "{case:?}: {shown}",
+            case = case.setting
+        );
+    }
     let differs = |what: &str| {
         Some(format!(
             "{:?} with {:?}: {what}\n  pgcluster: {ours:?}\n  libpq:     {}",

@@ -29,6 +29,11 @@
 //! hosts are socket directories that do not exist and numeric addresses, so nothing
 //! waits): the option errors, and the user, database, password, hosts, ports and startup
 //! options resolved.
+//!
+//! A third run (`PGCLUSTER_DIFF_REX_CASES`, default 30,000) parses rex settings
+//! (`pgsql://...`, htsql's form) with [`DbSetting::parse`] and with rexref's `DB` class
+//! (htsql's own regular expression, `urllib.parse.unquote`, `int()`): the same fields,
+//! the same `str(db)`, the same errors (the password masked).
 #![cfg(feature = "fuzzing")]
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -48,7 +53,9 @@ const DELIBERATE: &[(&str, &str)] = &[
         "a password is never echoed: where libpq quotes a URI or a token that holds the \
          password (an unclosed or empty `[` host, a bad `%` escape or `%00` in the password \
          or in a password/sslpassword query value), pgcluster shows the URI with the \
-         password as `xxx`, or the token as `xxx`",
+         password as `xxx`, or the token as `xxx`. A rex setting htsql refuses is quoted \
+         with its user part's password and its password options masked (htsql quotes it \
+         whole)",
     ),
     (
         "not-utf-8",
@@ -1489,6 +1496,136 @@ fn resolution_with_the_environment_agrees_with_libpq_13() {
     assert!(
         differences.is_empty(),
         "{} differences from libpq 13, the first ones:\n{}",
+        differences.len(),
+        differences
+            .iter()
+            .take(15)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// rex settings (`pgsql://...`): DbSetting against rexref's htsql DB class.
+
+/// rex settings: the generated URIs with rex's scheme, htsql's other forms, and mutations.
+fn rex_cases(seed: u64, count: usize) -> Vec<String> {
+    let mut rng = Rng {
+        state: seed ^ 0x4E58,
+        raw: false,
+        broken: 0,
+    };
+    let seeds: Vec<String> = [
+        "pgsql:///db",
+        "pgsql://u:pw@h:5432/db?a=1&b=",
+        "pgsql://:2345/postgres",
+        "pgsql:db",
+        "pgsql://u@/db",
+        "pgsql://h/db?x=y",
+        "pgsql://u:p%40w@h:+5_4/d%2Fb",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    (0..count)
+        .map(|_| match rng.below(10) {
+            0..=6 => {
+                let u = uri(&mut rng);
+                let rest = u.split_once("://").map_or("", |(_, r)| r).to_owned();
+                let scheme =
+                    *rng.pick(&["pgsql://", "pgsql://", "pgsql:", "mysql://", "pg-sql://"]);
+                format!("{scheme}{rest}")
+            }
+            _ => mutate(&mut rng, &seeds),
+        })
+        .filter(|s| !s.contains('\0'))
+        .collect()
+}
+
+fn rex_ours(text: &str) -> Answer {
+    match DbSetting::parse(text) {
+        Err(e) => Answer::Error(e.to_string().into_bytes()),
+        Ok(db) => {
+            let mut m = BTreeMap::new();
+            m.insert("engine".to_owned(), db.engine.clone().into_bytes());
+            for (name, value) in [
+                ("username", &db.username),
+                ("password", &db.password),
+                ("host", &db.host),
+            ] {
+                if let Some(v) = value {
+                    m.insert(name.to_owned(), v.clone().into_bytes());
+                }
+            }
+            m.insert("database".to_owned(), db.database.clone().into_bytes());
+            if let Some(p) = db.port {
+                m.insert("port".to_owned(), p.to_string().into_bytes());
+            }
+            if let Some(opts) = &db.options {
+                m.insert("options".to_owned(), Vec::new());
+                for (k, v) in opts {
+                    m.insert(format!("opt:{}", hex(k.as_bytes())), v.clone().into_bytes());
+                }
+            }
+            m.insert("str".to_owned(), db.render(false).into_bytes());
+            Answer::Set(m)
+        }
+    }
+}
+
+#[test]
+#[ignore = "needs python3, libpq 13 and libpq 18 (fetched on first use): run by .ci/run's \
+            differential step, or with --ignored"]
+fn rex_settings_agree_with_rexref() {
+    let seed = env_number("PGCLUSTER_DIFF_SEED", 17);
+    let count = usize::try_from(env_number("PGCLUSTER_DIFF_REX_CASES", 30_000)).unwrap();
+    let started = Instant::now();
+    let cases = rex_cases(seed, count);
+    let lines = cases
+        .iter()
+        .map(|c| format!("X{}\n", hex(c.as_bytes())))
+        .collect();
+    let (_, _, answers) = run_oracle(lines);
+    let mut same = 0;
+    let mut errors = 0;
+    let mut deliberate: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut differences = Vec::new();
+    for (text, line) in cases.iter().zip(&answers) {
+        let theirs = answer(line);
+        let ours = rex_ours(text);
+        errors += usize::from(matches!(theirs, Answer::Error(_)));
+        if ours == theirs {
+            same += 1;
+            continue;
+        }
+        // Both refuse the setting as malformed, pgcluster quoting it with what may be a
+        // password masked (and Python's repr then choosing its quotes for what is left).
+        let malformed = "expected a connection URI of the form \
+                         'engine://username:password@host:port/database?options'; got ";
+        if let (Answer::Error(o), Answer::Error(t)) = (&ours, &theirs) {
+            if o.starts_with(malformed.as_bytes()) && t.starts_with(malformed.as_bytes()) {
+                *deliberate.entry("password-masked").or_default() += 1;
+                continue;
+            }
+        }
+        differences.push(format!(
+            "{text:?}\n  pgcluster: {}\n  rexref:    {}",
+            show(&ours),
+            show(&theirs)
+        ));
+    }
+    println!(
+        "differential rex: {} cases (seed {seed}) in {:.1} s: {same} the same as rexref \
+         ({errors} errors), deliberate {deliberate:?}, {} different",
+        cases.len(),
+        started.elapsed().as_secs_f64(),
+        differences.len()
+    );
+    assert!(errors * 10 > cases.len() && (cases.len() - errors) * 10 > cases.len());
+    assert!(
+        differences.is_empty(),
+        "{} differences from rexref, the first ones:\n{}",
         differences.len(),
         differences
             .iter()

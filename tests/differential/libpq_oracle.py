@@ -17,6 +17,11 @@ A line "R" + hex(conninfo) + " " + hex(environment: NAME=value lines) asks libpq
 resolve the settings with that PG* environment (PQconnectStart, then PQconninfo and
 PQpass): one line out, "E" + hex of the option error, or "O" and " keyword=hexvalue" for
 each keyword set, then " @pass=hexvalue" if PQpass has one.
+
+A line "X" + hex(setting) asks rexref's htsql DB class (the rex setting pgsql://...): "E"
++ hex of its error text, or "O" and " field=hexvalue" for engine, username, password,
+host, database and port, " options=" then " opt:hexkey=hexvalue" for each option, and
+" str=" + hex of str(db).
 """
 import ctypes
 import importlib.machinery
@@ -120,6 +125,28 @@ def resolve(lib, count, case, env):
         lib.PQfinish(conn)
 
 
+def rex(module, text):
+    """rexref's htsql DB: its error, or its fields and str(db)."""
+    try:
+        db = module.DB(text)
+    except module.Error as e:
+        return "E" + str(e).encode("utf-8", "surrogatepass").hex()
+    parts = ["O"]
+    for name in ("engine", "username", "password", "host", "database"):
+        value = getattr(db, name)
+        if value is not None:
+            parts.append(" %s=%s" % (name, value.encode("utf-8", "surrogatepass").hex()))
+    if db.port is not None:
+        parts.append(" port=%s" % str(db.port).encode().hex())
+    if db.options is not None:
+        parts.append(" options=")
+        for k in sorted(db.options):
+            parts.append(" opt:%s=%s" % (k.encode("utf-8", "surrogatepass").hex(),
+                                         db.options[k].encode("utf-8", "surrogatepass").hex()))
+    parts.append(" str=" + str(db).encode("utf-8", "surrogatepass").hex())
+    return "".join(parts)
+
+
 def main():
     rexref, libpq18 = sys.argv[1], sys.argv[2]
     loader = importlib.machinery.SourceFileLoader("rexref", rexref)
@@ -139,6 +166,10 @@ def main():
         line = line.rstrip("\n")
         if line == "F":
             out.flush()
+            continue
+        if line.startswith("X"):
+            text = bytes.fromhex(line[1:]).decode("utf-8")
+            out.write(rex(module, text) + "\n")
             continue
         if line.startswith("R"):
             ci, env = line[1:].split(" ")

@@ -364,9 +364,11 @@ pub fn conninfo_round_trip(text: &str) {
         let Some(secret) = config.get(key).filter(|s| s.len() >= 4) else {
             continue;
         };
-        let public = masked.render_with_secrets();
-        if !public.contains(secret) {
+        // The other values may hold the same text (or Debug's escapes of them may).
+        if !masked.render_with_secrets().contains(secret) {
             assert!(!redacted.contains(secret), "{redacted:?} shows {key}");
+        }
+        if !format!("{masked:?}").contains(secret) {
             assert!(!debug.contains(secret), "{debug:?} shows {key}");
         }
     }

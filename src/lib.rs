@@ -188,7 +188,8 @@ pub use pgcluster_protocol::backend::{FieldDescription, TransactionStatus};
 pub use pgcluster_protocol::error_fields::ErrorFields;
 pub use pgcluster_protocol::version::{ProtocolVersion, VersionRange};
 
-/// The README's examples, compiled as doctests.
-#[cfg(doctest)]
+/// The README's examples, compiled as doctests. They use the blocking API, of the default
+/// features: a build without `blocking` (`async` alone) does not compile them.
+#[cfg(all(doctest, feature = "blocking"))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;

@@ -27,8 +27,8 @@
 //! generated `PG*` environment, password files and service files ([`Config::resolve`])
 //! and compares them with libpq 13's `PQconnectStart` (then `PQconninfo` and `PQpass`; the
 //! hosts are socket directories that do not exist and numeric addresses, so nothing
-//! waits): the option errors, and the user, database, password, hosts, ports and startup
-//! options resolved.
+//! waits): the option errors, and the user, database, password, hosts, ports, startup
+//! options, sslmode, channel_binding and target_session_attrs resolved.
 //!
 //! A third run (`PGCLUSTER_DIFF_REX_CASES`, default 30,000) parses rex settings
 //! (`pgsql://...`, htsql's form) with [`DbSetting::parse`] and with rexref's `DB` class
@@ -43,7 +43,7 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use pgcluster::compat::rex::DbSetting;
-use pgcluster::conninfo::{Config, ConnInfoError, Env, DEFAULT_SOCKET_DIR};
+use pgcluster::conninfo::{Config, ConnInfoError, Env, TargetSessionAttrs, DEFAULT_SOCKET_DIR};
 
 /// The differences from libpq that are deliberate: (name, reason). Every case that differs
 /// from libpq must fall under one of these; the run prints how many did.
@@ -1412,6 +1412,20 @@ fn compare_resolved(
         if get(key).filter(|v| !v.is_empty()) != startup(key) {
             return differs(key);
         }
+    }
+    // sslmode (libpq says `prefer` when none was given), channel_binding and
+    // target_session_attrs.
+    let sslmode = r.tls.mode.map_or("prefer", |m| m.as_str());
+    if get("sslmode").as_deref() != Some(sslmode) {
+        return differs("sslmode");
+    }
+    let binding = format!("{:?}", r.channel_binding).to_lowercase();
+    if get("channel_binding").as_deref() != Some(binding.as_str()) {
+        return differs("channel_binding");
+    }
+    let attrs = get("target_session_attrs").and_then(|v| TargetSessionAttrs::parse(&v));
+    if attrs != Some(r.target_session_attrs) {
+        return differs("target_session_attrs");
     }
     // The host list (without hostaddr: each entry, an empty one the default socket
     // directory) and the ports (one for every host, or one each; an empty one 5432).

@@ -8,7 +8,7 @@ mod cli;
 
 use std::path::PathBuf;
 
-use cli::{command, run, server};
+use cli::{command, output, run, server};
 
 /// A scratch directory (the program's current directory), removed on drop.
 struct Dir(PathBuf);
@@ -26,16 +26,7 @@ impl Dir {
 
     /// Runs the program in this directory with the server's PG* variables and `vars`.
     fn run(&self, args: &[&str], vars: &[(&str, &str)]) -> (i32, String, String) {
-        let out = command(vars)
-            .current_dir(&self.0)
-            .args(args)
-            .output()
-            .expect("run pgcluster");
-        (
-            out.status.code().expect("exit status"),
-            String::from_utf8(out.stdout).expect("utf-8 stdout"),
-            String::from_utf8(out.stderr).expect("utf-8 stderr"),
-        )
+        output(command(vars).current_dir(&self.0).args(args))
     }
 }
 

@@ -10,6 +10,8 @@ use std::process::{Command, Stdio};
 
 use pgcluster::testing::TestServer;
 
+#[path = "support/cli.rs"]
+mod cli;
 mod terminal;
 
 /// Exit status of a question declined.
@@ -42,15 +44,7 @@ fn command(program: &str, server: &TestServer, vars: &[(&str, &str)]) -> Command
 /// Runs the program with no terminal (stdin empty, stdout and stderr captured): status,
 /// stdout, stderr.
 fn run(server: &TestServer, args: &[&str], vars: &[(&str, &str)]) -> (i32, String, String) {
-    let out = command(env!("CARGO_BIN_EXE_pgcluster"), server, vars)
-        .args(args)
-        .output()
-        .expect("run pgcluster");
-    (
-        out.status.code().expect("exit status"),
-        String::from_utf8(out.stdout).expect("utf-8 stdout"),
-        String::from_utf8(out.stderr).expect("utf-8 stderr"),
-    )
+    cli::output(command(env!("CARGO_BIN_EXE_pgcluster"), server, vars).args(args))
 }
 
 /// Runs the program on a pseudo-terminal (stdin, stdout and stderr), typing `answer` at

@@ -4,22 +4,18 @@
 //! `pg_database` that nothing changed.
 #![cfg(all(feature = "testing", feature = "cli"))]
 
+#[path = "support/cli.rs"]
+mod cli;
+
 use std::process::Command;
 
 use pgcluster::testing::TestServer;
 
 fn pgcluster(server: &TestServer, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_pgcluster"))
-        .env_clear()
-        .envs(server.env_vars())
-        .args(["--db", "pgsql:///postgres", "--dry-run"])
-        .args(args)
-        .output()
-        .expect("run pgcluster");
-    (
-        out.status.code().expect("exit status"),
-        String::from_utf8(out.stdout).expect("utf-8 stdout"),
-        String::from_utf8(out.stderr).expect("utf-8 stderr"),
+    cli::output(
+        cli::command_on(server, &[])
+            .args(["--db", "pgsql:///postgres", "--dry-run"])
+            .args(args),
     )
 }
 

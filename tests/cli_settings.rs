@@ -10,6 +10,8 @@
 //! 47124 there); only ports and paths differ. The programs run with a cleared environment.
 #![cfg(all(feature = "testing", feature = "cli"))]
 
+#[path = "support/cli.rs"]
+mod cli;
 mod fake_server;
 
 use std::os::unix::fs::PermissionsExt;
@@ -32,12 +34,7 @@ fn pgcluster(db: &str, args: &[&str], vars: &[(&str, &str)]) -> (i32, String, St
     for (k, v) in vars {
         cmd.env(k, v);
     }
-    let out = cmd.output().expect("run pgcluster");
-    (
-        out.status.code().expect("exit status"),
-        String::from_utf8(out.stdout).expect("utf-8 stdout"),
-        String::from_utf8(out.stderr).expect("utf-8 stderr"),
-    )
+    cli::output(&mut cmd)
 }
 
 /// rex's layout of a connect failure: the prefix, then libpq's text with each non-empty

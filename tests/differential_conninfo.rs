@@ -28,7 +28,11 @@
 //! and compares them with libpq 13's `PQconnectStart` (then `PQconninfo` and `PQpass`; the
 //! hosts are socket directories that do not exist and numeric addresses, so nothing
 //! waits): the option errors, and the user, database, password, hosts, ports, startup
-//! options, sslmode, channel_binding and target_session_attrs resolved.
+//! options, sslmode, channel_binding and target_session_attrs resolved. The same again
+//! (half as many cases) with libpq 18 for the later keywords (`require_auth`,
+//! `min_protocol_version`, `max_protocol_version`, `load_balance_hosts`,
+//! `sslnegotiation`, `sslsni`, `sslkeylogfile`, libpq 14's `target_session_attrs`), in the
+//! setting and in their environment variables.
 //!
 //! A third run (`PGCLUSTER_DIFF_REX_CASES`, default 30,000) parses rex settings
 //! (`pgsql://...`, htsql's form) with [`DbSetting::parse`] and with rexref's `DB` class
@@ -43,7 +47,9 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use pgcluster::compat::rex::DbSetting;
-use pgcluster::conninfo::{Config, ConnInfoError, Env, TargetSessionAttrs, DEFAULT_SOCKET_DIR};
+use pgcluster::conninfo::{
+    Config, ConnInfoError, Env, LoadBalanceHosts, TargetSessionAttrs, DEFAULT_SOCKET_DIR,
+};
 
 /// The differences from libpq that are deliberate: (name, reason). Every case that differs
 /// from libpq must fall under one of these; the run prints how many did.
@@ -1312,6 +1318,118 @@ fn resolve_cases(seed: u64, count: usize) -> Vec<ResolveCase> {
         .collect()
 }
 
+/// The later keywords (libpq 14–18) pgcluster takes, their environment variables, and the
+/// values drawn for them, for the resolution run against libpq 18.
+const LATER_VALUES: &[(&str, Option<&str>, &[&str])] = &[
+    (
+        "require_auth",
+        Some("PGREQUIREAUTH"),
+        &[
+            "md5",
+            "!md5",
+            "scram-sha-256",
+            "password,md5",
+            "none",
+            "!none",
+            "bogus",
+            "md5,!md5",
+            "md5,md5",
+            "",
+            "!password,!md5",
+            "scram-sha-256,none",
+        ],
+    ),
+    (
+        "min_protocol_version",
+        Some("PGMINPROTOCOLVERSION"),
+        &["3.0", "3.2", "latest", "3.1", "x", "", "3", "4.0"],
+    ),
+    (
+        "max_protocol_version",
+        Some("PGMAXPROTOCOLVERSION"),
+        &["3.0", "3.2", "latest", "3.1", "x", ""],
+    ),
+    (
+        "load_balance_hosts",
+        Some("PGLOADBALANCEHOSTS"),
+        &["disable", "random", "bogus", ""],
+    ),
+    (
+        "sslnegotiation",
+        Some("PGSSLNEGOTIATION"),
+        &["postgres", "direct", "bogus", ""],
+    ),
+    ("sslsni", Some("PGSSLSNI"), &["0", "1", ""]),
+    (
+        "target_session_attrs",
+        Some("PGTARGETSESSIONATTRS"),
+        &[
+            "read-only",
+            "primary",
+            "standby",
+            "prefer-standby",
+            "any",
+            "bogus",
+        ],
+    ),
+    (
+        "sslmode",
+        Some("PGSSLMODE"),
+        &["disable", "prefer", "require", "verify-full"],
+    ),
+    ("sslkeylogfile", None, &["/nonexistent/keylog", ""]),
+];
+
+/// Cases for libpq 18: the later keywords (in the setting or the environment), with a
+/// few of libpq 13's keywords at values both libpqs take.
+fn later_resolve_cases(seed: u64, count: usize) -> Vec<ResolveCase> {
+    let mut rng = Rng {
+        state: seed ^ 0x18,
+        raw: false,
+        broken: 0,
+    };
+    let plain: &[(&str, &[&str])] = &[
+        (
+            "host",
+            &[
+                "/nonexistent/s",
+                "/nonexistent/s1,/nonexistent/s2",
+                "127.0.0.1",
+            ],
+        ),
+        ("port", &["1", "2,3"]),
+        ("user", &["setuser"]),
+        ("dbname", &["setdb"]),
+        ("password", &["setpw"]),
+        ("application_name", &["setapp"]),
+    ];
+    (0..count)
+        .map(|_| {
+            let mut parts = Vec::new();
+            let mut env: Vec<(&'static str, String)> = Vec::new();
+            for _ in 0..rng.below(3) {
+                let (key, values) = rng.pick(plain);
+                parts.push(format!("{key}={}", rng.pick::<&str>(values)));
+            }
+            for _ in 0..1 + rng.below(3) {
+                let (key, var, values) = rng.pick(LATER_VALUES);
+                let value = *rng.pick::<&str>(values);
+                match var {
+                    Some(var) if rng.chance(40) => env.push((var, value.to_owned())),
+                    _ => parts.push(format!(
+                        "{key}={}",
+                        pgcluster::compat::psycopg2::escape_value(value)
+                    )),
+                }
+            }
+            ResolveCase {
+                setting: parts.join(" "),
+                env,
+            }
+        })
+        .collect()
+}
+
 /// The environment every case starts from: no service file anywhere.
 const BASE_ENV: &[(&str, &str)] = &[("PGSYSCONFDIR", "/nonexistent/sysconf")];
 
@@ -1427,6 +1545,18 @@ fn compare_resolved(
     if attrs != Some(r.target_session_attrs) {
         return differs("target_session_attrs");
     }
+    // libpq 18's later keywords: load_balance_hosts, sslnegotiation, sslsni.
+    if let Some(v) = get("load_balance_hosts") {
+        if LoadBalanceHosts::parse(&v) != Some(r.load_balance_hosts) {
+            return differs("load_balance_hosts");
+        }
+    }
+    if get("sslnegotiation").is_some_and(|v| (v == "direct") != r.tls.direct) {
+        return differs("sslnegotiation");
+    }
+    if get("sslsni").is_some_and(|v| v.starts_with('1') != r.tls.sni) {
+        return differs("sslsni");
+    }
     // The host list (without hostaddr: each entry, an empty one the default socket
     // directory) and the ports (one for every host, or one each; an empty one 5432).
     if get("hostaddr").unwrap_or_default().is_empty() {
@@ -1462,8 +1592,22 @@ fn compare_resolved(
 fn resolution_with_the_environment_agrees_with_libpq_13() {
     let seed = env_number("PGCLUSTER_DIFF_SEED", 17);
     let count = usize::try_from(env_number("PGCLUSTER_DIFF_RESOLVE_CASES", 20_000)).unwrap();
+    check_resolution("libpq 13", 'R', &resolve_cases(seed, count), seed);
+}
+
+#[test]
+#[ignore = "needs python3, libpq 13 and libpq 18 (fetched on first use): run by .ci/run's \
+            differential step, or with --ignored"]
+fn resolution_of_later_keywords_agrees_with_libpq_18() {
+    let seed = env_number("PGCLUSTER_DIFF_SEED", 17);
+    let count = usize::try_from(env_number("PGCLUSTER_DIFF_RESOLVE_CASES", 20_000)).unwrap();
+    check_resolution("libpq 18", 'S', &later_resolve_cases(seed, count / 2), seed);
+}
+
+/// Resolves `cases` with pgcluster and with the oracle's libpq (`request`: `R` for libpq
+/// 13, `S` for libpq 18) and compares them.
+fn check_resolution(libpq: &str, request: char, cases: &[ResolveCase], seed: u64) {
     let started = Instant::now();
-    let cases = resolve_cases(seed, count);
     let lines = cases
         .iter()
         .map(|c| {
@@ -1472,7 +1616,11 @@ fn resolution_with_the_environment_agrees_with_libpq_13() {
                 .map(|(k, v)| format!("{k}={v}\n"))
                 .chain(c.env.iter().map(|(k, v)| format!("{k}={v}\n")))
                 .collect();
-            format!("R{} {}\n", hex(c.setting.as_bytes()), hex(env.as_bytes()))
+            format!(
+                "{request}{} {}\n",
+                hex(c.setting.as_bytes()),
+                hex(env.as_bytes())
+            )
         })
         .collect();
     let (_, _, answers) = run_oracle(lines);
@@ -1493,7 +1641,7 @@ fn resolution_with_the_environment_agrees_with_libpq_13() {
         }
     }
     println!(
-        "differential resolution: {} cases (seed {seed}) in {:.1} s: {errors} errors, \
+        "differential resolution ({libpq}): {} cases (seed {seed}) in {:.1} s: {errors} errors, \
          deliberate {deliberate:?}, {} different",
         cases.len(),
         started.elapsed().as_secs_f64(),
@@ -1506,10 +1654,9 @@ fn resolution_with_the_environment_agrees_with_libpq_13() {
             "{name} is not in DELIBERATE"
         );
     }
-    assert!(errors * 10 > cases.len() && (cases.len() - errors) * 10 > cases.len());
     assert!(
         differences.is_empty(),
-        "{} differences from libpq 13, the first ones:\n{}",
+        "{} differences from {libpq}, the first ones:\n{}",
         differences.len(),
         differences
             .iter()
@@ -1518,6 +1665,7 @@ fn resolution_with_the_environment_agrees_with_libpq_13() {
             .collect::<Vec<_>>()
             .join("\n")
     );
+    assert!(errors * 10 > cases.len() && (cases.len() - errors) * 10 > cases.len());
 }
 
 // ---------------------------------------------------------------------------------------

@@ -16,7 +16,8 @@ string set. Output is flushed after each line that ends a batch ("F" in).
 A line "R" + hex(conninfo) + " " + hex(environment: NAME=value lines) asks libpq 13 to
 resolve the settings with that PG* environment (PQconnectStart, then PQconninfo and
 PQpass): one line out, "E" + hex of the option error, or "O" and " keyword=hexvalue" for
-each keyword set, then " @pass=hexvalue" if PQpass has one.
+each keyword set, then " @pass=hexvalue" if PQpass has one. "S" is the same with
+libpq 18 (for the keywords libpq 13 did not have).
 
 A line "X" + hex(setting) asks rexref's htsql DB class (the rex setting pgsql://...): "E"
 + hex of its error text, or "O" and " field=hexvalue" for engine, username, password,
@@ -108,7 +109,8 @@ def resolve(lib, count, case, env):
     conn = lib.PQconnectStart(case)
     try:
         msg = lib.PQerrorMessage(conn) or b""
-        if lib.PQstatus(conn) == CONNECTION_BAD and not msg.startswith(b"could not connect"):
+        connecting = msg.startswith(b"could not connect") or msg.startswith(b"connection to server")
+        if lib.PQstatus(conn) == CONNECTION_BAD and not connecting:
             return "E" + msg.hex()
         opts = lib.PQconninfo(conn)
         parts = ["O"]
@@ -156,6 +158,7 @@ def main():
     lib13 = setup(module._libpq())
     setup_resolve(lib13)
     lib18 = setup(ctypes.CDLL(libpq18))
+    setup_resolve(lib18)
     k13, k18 = keywords(lib13), keywords(lib18)
     out = sys.stdout
     out.write("K13 " + " ".join(k13) + "\n")
@@ -171,9 +174,10 @@ def main():
             text = bytes.fromhex(line[1:]).decode("utf-8")
             out.write(rex(module, text) + "\n")
             continue
-        if line.startswith("R"):
+        if line.startswith("R") or line.startswith("S"):
+            lib, n = (lib13, n13) if line.startswith("R") else (lib18, n18)
             ci, env = line[1:].split(" ")
-            out.write(resolve(lib13, n13, bytes.fromhex(ci), bytes.fromhex(env)) + "\n")
+            out.write(resolve(lib, n, bytes.fromhex(ci), bytes.fromhex(env)) + "\n")
             continue
         case = bytes.fromhex(line[1:])
         out.write(parse(lib13, n13, case) + "\t" + parse(lib18, n18, case) + "\n")

@@ -1237,11 +1237,16 @@ fn service_file(rng: &mut Rng) -> String {
     out
 }
 
+/// Where `write_files` writes.
+fn files_dir() -> PathBuf {
+    std::env::temp_dir().join(format!("pgcluster-differential-{}", std::process::id()))
+}
+
 /// Writes `count` password files and service files into a fresh directory (0600, as
 /// libpq wants a password file), and returns their paths.
 fn write_files(rng: &mut Rng, count: usize) -> (Vec<String>, Vec<String>) {
     use std::os::unix::fs::PermissionsExt;
-    let dir = std::env::temp_dir().join(format!("pgcluster-differential-{}", std::process::id()));
+    let dir = files_dir();
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("a temporary directory");
     let mut pgpass = Vec::new();
@@ -1593,6 +1598,8 @@ fn resolution_with_the_environment_agrees_with_libpq_13() {
     let seed = env_number("PGCLUSTER_DIFF_SEED", 17);
     let count = usize::try_from(env_number("PGCLUSTER_DIFF_RESOLVE_CASES", 20_000)).unwrap();
     check_resolution("libpq 13", 'R', &resolve_cases(seed, count), seed);
+    // The password and service files `resolve_cases` wrote.
+    let _ = std::fs::remove_dir_all(files_dir());
 }
 
 #[test]

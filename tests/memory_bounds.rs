@@ -190,9 +190,10 @@ fn error_of_unknown_fields_costs_about_its_size() {
 }
 
 /// An ErrorResponse after AuthenticationOk with one 4 MiB field: each copy of the text is
-/// one more times the size (measured 3.0x at the peak: the reader's buffer, the fields and
-/// the startup machine's sticky copy of its error; later the fields, libpq's text of them
-/// and the error's message it is copied into).
+/// one more times the size (measured 3.0x at the peak: the fields in the walk's failures,
+/// libpq's text of them being copied into the connect error's message, then the connect
+/// error's own copy of the fields; the startup machine keeps its error as the frame, not
+/// as a copy).
 #[test]
 fn error_with_a_large_message_costs_a_few_times_its_size() {
     let _alone = alone();

@@ -313,6 +313,13 @@ enum State {
     Authenticated(Ready),
     Done,
     Failed(Box<StartupError>),
+    /// Failed on the server's ErrorResponse, which can be large: the frame it was decoded
+    /// from is kept (a range of the reader's buffer, no copy) and decoded again for each
+    /// later call, so that the error is never held twice.
+    FailedServer {
+        frame: Frame,
+        authenticated: bool,
+    },
 }
 
 impl Startup {
@@ -335,6 +342,10 @@ impl Startup {
         match &self.state {
             State::New => {}
             State::Failed(e) => return Err(StartupError::clone(e)),
+            State::FailedServer {
+                frame,
+                authenticated,
+            } => return Err(server_error(frame, *authenticated)),
             _ => return Err(StartupError::OutOfOrder),
         }
         let c = &self.config;
@@ -361,6 +372,17 @@ impl Startup {
         let mut reply = Vec::new();
         let result = match std::mem::replace(&mut self.state, State::Done) {
             State::Failed(e) => Err(*e),
+            State::FailedServer {
+                frame: failed,
+                authenticated,
+            } => {
+                let e = server_error(&failed, authenticated);
+                self.state = State::FailedServer {
+                    frame: failed,
+                    authenticated,
+                };
+                return Err(e);
+            }
             State::New => {
                 self.state = State::New;
                 return Err(StartupError::OutOfOrder);
@@ -411,6 +433,16 @@ impl Startup {
                 out.extend_from_slice(&reply);
                 Ok(step)
             }
+            // The server's error is kept as its frame, not as a second copy of it.
+            Err(e @ StartupError::Server { authenticated, .. })
+                if frame.tag == tag::ERROR_RESPONSE =>
+            {
+                self.state = State::FailedServer {
+                    frame,
+                    authenticated,
+                };
+                Err(e)
+            }
             Err(e) => Err(self.fail(e)),
         }
     }
@@ -440,6 +472,10 @@ impl Startup {
             },
             State::Authenticated(_) => {}
             State::Failed(e) => return Err(StartupError::clone(e)),
+            State::FailedServer {
+                frame,
+                authenticated,
+            } => return Err(server_error(frame, *authenticated)),
             State::New | State::Done => return Err(StartupError::OutOfOrder),
         }
         reader.next_frame().map_err(|e| self.fail(e.into()))
@@ -664,6 +700,18 @@ fn sasl_continue(
         frontend::sasl_response(&response, reply)?;
     }
     Ok(())
+}
+
+/// The error of a machine that failed on the ErrorResponse `frame`, decoded again: the
+/// same as the first time, the decoding being a function of the bytes.
+fn server_error(frame: &Frame, authenticated: bool) -> StartupError {
+    match ErrorFields::parse(frame.tag, &frame.body) {
+        Ok(fields) => StartupError::Server {
+            fields,
+            authenticated,
+        },
+        Err(e) => e.into(),
+    }
 }
 
 /// A frame's length word (its body's length plus 4), if it fits in a `u32`.
@@ -1593,6 +1641,38 @@ mod tests {
         );
         let last = ready.notices.iter().last().unwrap();
         assert_eq!(last.message.as_deref(), Some("last"));
+    }
+
+    /// The server's error is sticky as the others, though kept as its frame (decoded again
+    /// for each later call) rather than as a second copy.
+    #[test]
+    fn server_errors_are_sticky_without_a_copy() {
+        for authenticated in [false, true] {
+            let mut m = started(config(None));
+            if authenticated {
+                assert!(feed(&mut m, auth(0, b"")).is_empty());
+            }
+            let error = error_frame(b'E', "FATAL", "28000", "no thanks");
+            let text = refuse(&mut m, error);
+            assert_eq!(text, "FATAL:  no thanks");
+            let again = m.handle(ready_frame(), &mut Vec::new()).unwrap_err();
+            let StartupError::Server {
+                fields,
+                authenticated: was,
+            } = &again
+            else {
+                panic!("{again:?}");
+            };
+            assert_eq!(
+                (fields.code.as_deref(), *was),
+                (Some("28000"), authenticated)
+            );
+            let mut reader = FrameReader::new(Limits::default());
+            reader.extend_from_slice(b"Z\0\0\0\x05I");
+            assert_eq!(m.next_frame(&mut reader), Err(again.clone()));
+            assert_eq!(m.start(&mut Vec::new()), Err(again));
+            assert!(!m.is_done());
+        }
     }
 
     #[test]

@@ -21,6 +21,7 @@
 //! | ErrorResponse with a 4 MiB message, to a query | 3.0x | 4x + 1 MiB |
 //! | 20 000 one-KB notices at startup (20 MB) | 1.5 MB | 2 x 1 MiB + 2 MiB |
 //! | 40 000 notices + 40 000 notifications of 1 KB in a query (80 MB) | 18.5 MB | 1.5 x 17 MiB + 2 MiB |
+//! | 40 000 one-KB notices while waiting for a notification (40 MB) | 1.5 MB | 2 x 1 MiB + 2 MiB |
 //! | 50 000 ParameterStatus names | 0.1 MB, refused at 1001 | 2 MiB, < 10 s |
 //! | 100 000 updates of 999 names | 0.1 MB | 2 MiB, < 10 s |
 //! | pre-3.0 error, 8 MiB without NUL | 0.06 MB, refused at 30000 B | 1 MiB |
@@ -428,4 +429,31 @@ fn a_clusters_pooled_connection_keeps_no_notices() {
     let grown = LIVE.load(Ordering::Relaxed).saturating_sub(before);
     eprintln!("{count} drops on one Cluster: {grown} B more live");
     assert!(grown < count * 100, "{grown} B more after {count} drops");
+}
+
+/// 40 000 one-KB notices while waiting for a notification (idle, as a pooled connection
+/// is between operations): bounded as during a query, then the notification is returned.
+#[test]
+fn notices_while_waiting_for_a_notification_are_bounded() {
+    let _alone = alone();
+    let count: u64 = 40_000;
+    let one_notice = notice(&"n".repeat(1000));
+    let mut reply = startup_with(b"");
+    for _ in 0..count {
+        reply.extend_from_slice(&one_notice);
+    }
+    reply.extend(message(b'A', b"\0\0\0\x09chan\0done\0"));
+    let (result, peak, _) = flood(reply, |mut conn| {
+        let n = conn
+            .wait_for_notification(Duration::from_secs(20))
+            .expect("the wait")
+            .expect("a notification");
+        (n.payload, conn.take_notices().len(), conn.notices_dropped())
+    });
+    let (payload, kept, dropped) = result.unwrap();
+    assert_eq!(payload, "done");
+    assert_eq!(u64::try_from(kept).unwrap() + dropped, count);
+    let bound = 2 * Limits::default().max_notice_bytes + 2 * MIB;
+    eprintln!("idle: {count} notices of 1 KB, kept {kept}, peak {peak} B, bound {bound} B");
+    assert!(peak < bound, "peak {peak} B");
 }

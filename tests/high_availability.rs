@@ -13,9 +13,10 @@
 //! - `pgcluster connect --json` says which server it reached;
 //! - `load_balance_hosts=random` spreads connections over the three hosts.
 //!
-//! A kept connection whose server now refuses writes (`25006`) cannot be had from a real
-//! server without touching that session: a scripted server plays it
-//! (`a_kept_connection_refused_as_read_only_is_replaced`).
+//! A kept connection whose server now refuses writes (`25006`): a real server turned
+//! read-only under it (`default_transaction_read_only` by `ALTER SYSTEM` and a reload,
+//! which its idle session takes up), and a scripted server for a new connection refused
+//! the same way (`a_kept_connection_refused_as_read_only_is_replaced`).
 #![cfg(feature = "testing")]
 
 use std::io::{Read, Write};
@@ -363,4 +364,85 @@ fn a_kept_connection_refused_as_read_only_is_replaced() {
         "Got an error from the database server:\n    \
          cannot execute CREATE DATABASE in a read-only transaction"
     );
+}
+
+/// Two servers, `read-write` asked for: the Cluster's kept connection to the first finds
+/// it read-only at its next statement (25006), is dropped, and the statement goes to a new
+/// connection, which passes over the now read-only first server for the second. Nothing
+/// is made on the first.
+#[test]
+fn a_kept_connection_on_a_server_turned_read_only_is_replaced() {
+    let first = TestServer::new().expect("the first server starts");
+    let second = TestServer::new().expect("the second server starts");
+    let setting = format!(
+        "host=127.0.0.1,127.0.0.1 port={},{} user=postgres dbname=postgres sslmode=disable \
+         target_session_attrs=read-write",
+        first.port(),
+        second.port()
+    );
+    // Each server's own password, from the password file.
+    let pgpass = std::env::temp_dir().join(format!("pgcluster-ha-pgpass-{}", std::process::id()));
+    std::fs::write(
+        &pgpass,
+        format!(
+            "127.0.0.1:{}:*:postgres:{}\n127.0.0.1:{}:*:postgres:{}\n",
+            first.port(),
+            first.password(),
+            second.port(),
+            second.password()
+        ),
+    )
+    .expect("write the password file");
+    std::fs::set_permissions(&pgpass, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+        .expect("chmod 600");
+    let cluster = Cluster::new(&setting)
+        .expect("setting")
+        .with_env(Env::empty().with("PGPASSFILE", pgpass.to_str().expect("utf-8 path")));
+    cluster
+        .create("ha_ro_before")
+        .expect("create on the first server");
+    let on = |server: &TestServer, name: &str| {
+        server
+            .psql(&format!(
+                "SELECT count(*) FROM pg_database WHERE datname = '{name}'"
+            ))
+            .expect("pg_database")
+            .trim()
+            == "1"
+    };
+    assert!(on(&first, "ha_ro_before") && !on(&second, "ha_ro_before"));
+    first
+        .psql("ALTER SYSTEM SET default_transaction_read_only = on; SELECT pg_reload_conf()")
+        .expect("the first server turns read-only");
+    // The reload reaches every session before its next statement; wait until a new one
+    // sees it, so the kept one does too.
+    let started = std::time::Instant::now();
+    while first
+        .psql("SHOW default_transaction_read_only")
+        .expect("SHOW")
+        .trim()
+        != "on"
+    {
+        assert!(started.elapsed() < Duration::from_secs(30), "no reload");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    cluster
+        .create("ha_ro_after")
+        .expect("the create, on a new connection to the second server");
+    assert!(on(&second, "ha_ro_after") && !on(&first, "ha_ro_after"));
+    // The kept connection did try it first, and was refused as read-only.
+    let refused = "cannot execute CREATE DATABASE in a read-only transaction";
+    let started = std::time::Instant::now();
+    while !first.log().contains(refused) {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{}",
+            first.log()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(cluster
+        .exists("ha_ro_after")
+        .expect("exists, on the second server"));
+    let _ = std::fs::remove_file(&pgpass);
 }

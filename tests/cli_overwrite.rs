@@ -121,6 +121,87 @@ fn overwrite_of_a_missing_database_creates_it() {
     assert_eq!(temporary_databases(server), Vec::<String>::new());
 }
 
+/// Several programs at once, each on its own thread: (status, stdout, stderr) of each.
+fn at_once(runs: Vec<Vec<String>>) -> Vec<(i32, String, String)> {
+    let threads: Vec<_> = runs
+        .into_iter()
+        .map(|args| {
+            std::thread::spawn(move || {
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                pgcluster(&args)
+            })
+        })
+        .collect();
+    threads
+        .into_iter()
+        .map(|t| t.join().expect("a run"))
+        .collect()
+}
+
+/// Overwrites of one missing name from several processes at once: one creates it, and
+/// each other one, finding the name taken when its new database is about to take it,
+/// starts again and overwrites that one in turn (never `database ... already exists`).
+/// Clones of one source at once all succeed too: `CREATE DATABASE ... TEMPLATE` takes a
+/// lock on the source that concurrent copies share.
+#[test]
+fn overwrites_and_clones_from_several_processes_at_once() {
+    let _alone = one_overwrite_at_a_time();
+    let server = server();
+    let name = "cli_ow_racing";
+    for round in 0..3 {
+        assert_eq!(properties(server, name), None, "round {round}");
+        let runs = (0..4)
+            .map(|_| vec!["overwrite".into(), "--yes".into(), name.into()])
+            .collect();
+        for (status, stdout, stderr) in at_once(runs) {
+            assert_eq!(
+                (status, stdout.as_str(), stderr.as_str()),
+                OK,
+                "round {round}"
+            );
+        }
+        assert!(properties(server, name).is_some(), "round {round}");
+        assert_eq!(temporary_databases(server), Vec::<String>::new());
+        server.psql(&format!("DROP DATABASE {name}")).unwrap();
+    }
+    let source = "cli_ow_clone_source";
+    server
+        .psql(&format!(
+            "CREATE DATABASE {source}; ALTER DATABASE {source} IS_TEMPLATE true"
+        ))
+        .unwrap();
+    server
+        .psql_db(
+            source,
+            "CREATE TABLE t AS SELECT g FROM generate_series(1, 20000) g",
+        )
+        .unwrap();
+    let copies: Vec<String> = (0..6).map(|i| format!("cli_ow_clone_{i}")).collect();
+    let runs = copies
+        .iter()
+        .map(|copy| vec!["clone".into(), source.into(), copy.clone()])
+        .collect();
+    for (status, stdout, stderr) in at_once(runs) {
+        assert_eq!((status, stdout.as_str(), stderr.as_str()), OK);
+    }
+    for copy in &copies {
+        assert_eq!(
+            server
+                .psql_db(copy, "SELECT count(*) FROM t")
+                .unwrap()
+                .trim(),
+            "20000",
+            "{copy}"
+        );
+        server.psql(&format!("DROP DATABASE {copy}")).unwrap();
+    }
+    server
+        .psql(&format!(
+            "ALTER DATABASE {source} IS_TEMPLATE false; DROP DATABASE {source}"
+        ))
+        .unwrap();
+}
+
 #[test]
 fn help_says_what_is_kept_and_what_a_missing_database_becomes() {
     let out = Command::new(env!("CARGO_BIN_EXE_pgcluster"))
@@ -136,6 +217,7 @@ fn help_says_what_is_kept_and_what_a_missing_database_becomes() {
         "the options given win",
         "If database NAME does not exist, it is created as `create` would, with the options given",
         "template0 when the encoding or locale differ",
+        "if another session creates it meanwhile, that one is overwritten in turn",
     ] {
         assert!(help.contains(words), "{words:?} in {help}");
     }

@@ -20,6 +20,20 @@ use crate::connection::QueryResult;
 use crate::error::{Destructive, Error, Stage};
 use catalog::{Catalog, Template};
 
+/// How many times in all [`Cluster::overwrite_with`] tries when the missing database it
+/// was about to create keeps appearing meanwhile.
+const OVERWRITE_ATTEMPTS: u32 = 3;
+
+/// SQLSTATE `duplicate_database`.
+const DUPLICATE_DATABASE: &str = "42P04";
+
+/// How one overwrite went, when it did not fail.
+enum Overwritten {
+    Done,
+    /// The missing database appeared before the new one took its name: start again.
+    NameTaken,
+}
+
 /// The template `CREATE DATABASE` copies when none is named.
 const DEFAULT_TEMPLATE: &str = "template1";
 /// The one template `CREATE DATABASE` copies to another encoding or locale.
@@ -65,13 +79,38 @@ impl Cluster {
     /// the old database (no longer a template) is dropped, its sessions ended. On failure,
     /// the old database is still there under its name, or the new one is; any database
     /// left behind is named in the error.
+    ///
+    /// A missing database that another session creates meanwhile (two overwrites of a new
+    /// name at once, say) is overwritten in turn: the rename that would have put the new
+    /// database in its place finds the name taken (`42P04`), so the new database is
+    /// dropped and the overwrite starts again from the catalogs, up to
+    /// three times in all.
     pub async fn overwrite_with(
         &self,
         name: impl DatabaseName,
         options: &CreateOptions,
     ) -> Result<(), Error> {
         let name = self.destructive_target(name.database_name(), Destructive::Overwrite)?;
-        let (catalog, server_version) = self.read_catalog(&name, options).await?;
+        let mut attempt = 1;
+        loop {
+            let again = attempt < OVERWRITE_ATTEMPTS;
+            match self.overwrite_once(&name, options, again).await? {
+                Overwritten::Done => return Ok(()),
+                Overwritten::NameTaken => attempt += 1,
+            }
+        }
+    }
+
+    /// One overwrite of `name`. With `again`, a missing `name` that someone else created
+    /// before the new database could take it is [`Overwritten::NameTaken`] (the new one
+    /// dropped); without, the server's refusal.
+    async fn overwrite_once(
+        &self,
+        name: &str,
+        options: &CreateOptions,
+        again: bool,
+    ) -> Result<Overwritten, Error> {
+        let (catalog, server_version) = self.read_catalog(name, options).await?;
         let existed = catalog.old.is_some();
         let mut create = match &catalog.old {
             Some(old) => options.clone().over(old.options.clone(), server_version),
@@ -91,12 +130,12 @@ impl Cluster {
         match self.create_with(fresh.as_str(), &create).await {
             Ok(()) => {}
             // It may have been made (the CREATE finished first): drop it.
-            Err(e @ Error::Interrupted(_)) => return Err(self.without(&name, &fresh, e).await),
+            Err(e @ Error::Interrupted(_)) => return Err(self.without(name, &fresh, e).await),
             Err(e) => return Err(e),
         }
         if let Some(restore) = restore {
             if let Err(e) = self.ddl(&[&fresh], &restore).await {
-                return Err(self.without(&name, &fresh, e).await);
+                return Err(self.without(name, &fresh, e).await);
             }
         }
         let swap = if existed {
@@ -108,7 +147,7 @@ impl Cluster {
             };
             format!(
                 "BEGIN; ALTER DATABASE {n} RENAME TO {o};{untemplate} ALTER DATABASE {f} RENAME TO {n}; COMMIT;",
-                n = quote_ident(&name),
+                n = quote_ident(name),
                 o = quote_ident(&old),
                 f = quote_ident(&fresh)
             )
@@ -116,14 +155,22 @@ impl Cluster {
             format!(
                 "ALTER DATABASE {} RENAME TO {};",
                 quote_ident(&fresh),
-                quote_ident(&name)
+                quote_ident(name)
             )
         };
-        let swapped = match self.ddl(&[&name, &fresh], &swap).await {
+        let swapped = match self.ddl(&[name, &fresh], &swap).await {
             Ok(()) => Ok(()),
             // The swap committed before the cancel took effect: finish the job.
             Err(Error::Interrupted(i)) if i.stage == Stage::Finished => Err(i),
-            Err(e) => return Err(self.without(&name, &fresh, e).await),
+            // Created by someone else since the catalogs said it was missing.
+            Err(e) if !existed && again && e.sqlstate() == Some(DUPLICATE_DATABASE) => {
+                let e = self.without(name, &fresh, e).await;
+                return match e {
+                    Error::LeftBehind { .. } => Err(e),
+                    _ => Ok(Overwritten::NameTaken),
+                };
+            }
+            Err(e) => return Err(self.without(name, &fresh, e).await),
         };
         if existed {
             // Owed: an interrupt does not stop it, or the old database would be left.
@@ -131,7 +178,7 @@ impl Cluster {
                 return Err(Error::left_behind(e, Some(old)));
             }
         }
-        swapped.map_err(|mut i| {
+        swapped.map(|()| Overwritten::Done).map_err(|mut i| {
             if existed {
                 i.dropped = Some(old);
             }

@@ -196,7 +196,8 @@ enum Command {
     /// encoding or locale).
     ///
     /// If database NAME does not exist, it is created as `create` would, with the options
-    /// given (and the same choice of template).
+    /// given (and the same choice of template); if another session creates it meanwhile,
+    /// that one is overwritten in turn (up to three tries).
     ///
     /// Without NAME, the database the setting names explicitly (a URI path or `dbname=`) is
     /// overwritten; a setting that names none is refused (exit status 1): a default such as

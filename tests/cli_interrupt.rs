@@ -456,6 +456,66 @@ mod program {
         );
     }
 
+    /// `--timeout 1` on a clone that waits for a lock (a session renaming the source in an
+    /// open transaction): after a second the copy is cancelled as Ctrl-C cancels it, and
+    /// the program exits with 124 (timeout(1)'s status). The same setting on a verb done in
+    /// time changes nothing; `wait` keeps its own meaning of it.
+    #[test]
+    fn timeout_cancels_the_statement_under_way() {
+        let source = "intr_timeout_source";
+        let copy = "intr_timeout_copy";
+        psql(&format!("DROP DATABASE IF EXISTS {copy}"));
+        psql(&format!("DROP DATABASE IF EXISTS {source}"));
+        psql(&format!("CREATE DATABASE {source}"));
+        let holder = cluster();
+        let mut lock = holder.connect("postgres").unwrap();
+        lock.simple_query(&format!(
+            "BEGIN; ALTER DATABASE {source} RENAME TO {source}_held"
+        ))
+        .unwrap();
+        let started = Instant::now();
+        let child = spawn(&[
+            "--db",
+            "pgsql:///postgres",
+            "clone",
+            source,
+            copy,
+            "--timeout",
+            "1",
+        ]);
+        let (status, stdout, stderr) = finish(child);
+        assert_eq!(
+            (status, stdout.as_str(), stderr.as_str()),
+            (
+                124,
+                "",
+                format!(
+                    "pgcluster: timed out after 1 s: cancelling the statement under way (Ctrl-C to exit at once, without cleaning up)\n\
+                     interrupted: CREATE DATABASE \"{copy}\" was cancelled; pg_database shows no database \"{copy}\"\n"
+                )
+                .as_str()
+            )
+        );
+        assert!(started.elapsed() >= Duration::from_secs(1));
+        lock.simple_query("ROLLBACK").unwrap();
+        lock.close();
+        assert!(listed(source) && !listed(copy));
+        // In time: done, as without --timeout.
+        let done = spawn(&[
+            "--db",
+            "pgsql:///postgres",
+            "--timeout",
+            "60",
+            "clone",
+            source,
+            copy,
+        ]);
+        assert_eq!(finish(done), (0, String::new(), String::new()));
+        assert!(listed(copy));
+        psql(&format!("DROP DATABASE {copy}"));
+        psql(&format!("DROP DATABASE {source}"));
+    }
+
     #[test]
     fn sigterm_mid_overwrite_keeps_the_database_and_drops_the_copy() {
         let _heavy = heavy();

@@ -14,7 +14,7 @@
 
 use std::io::Write;
 use std::process::{self, ExitCode};
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::thread;
 use std::time::Duration;
@@ -29,8 +29,17 @@ use crate::output;
 /// statement, the check of `pg_database`, the clean-up) before it exits anyway.
 pub(crate) const WAIT: Duration = Duration::from_secs(10);
 
-/// The first signal received, 0 before any.
+/// The first signal received, 0 before any; [`TIMEOUT`] when --timeout ran out first.
 static SIGNAL: AtomicI32 = AtomicI32::new(0);
+
+/// What [`SIGNAL`] holds once --timeout ran out before any signal (no signal's number).
+const TIMEOUT: i32 = -1;
+
+/// The exit status after --timeout ran out, timeout(1)'s.
+const TIMED_OUT: i32 = 124;
+
+/// --timeout's seconds, for the message.
+static TIMEOUT_SECS: AtomicU64 = AtomicU64::new(0);
 
 /// True while a question waits for an answer: a signal then exits at once (nothing is
 /// under way, nothing was changed).
@@ -40,8 +49,24 @@ static AT_PROMPT: AtomicBool = AtomicBool::new(false);
 /// and a second signal never print over one another.
 static LAST_WORDS: Mutex<()> = Mutex::new(());
 
-/// Catches SIGINT and SIGTERM from now on, calling `interrupter` on the first one.
-pub(crate) fn install(interrupter: Interrupter) -> std::io::Result<()> {
+/// Catches SIGINT and SIGTERM from now on, calling `interrupter` on the first one; with a
+/// `timeout`, calls it then too if no signal came first (--timeout).
+pub(crate) fn install(interrupter: Interrupter, timeout: Option<Duration>) -> std::io::Result<()> {
+    if let Some(timeout) = timeout {
+        TIMEOUT_SECS.store(timeout.as_secs(), Ordering::SeqCst);
+        let interrupter = interrupter.clone();
+        thread::Builder::new()
+            .name("pgcluster-timeout".into())
+            .spawn(move || {
+                thread::sleep(timeout);
+                if SIGNAL
+                    .compare_exchange(0, TIMEOUT, Ordering::SeqCst, Ordering::SeqCst)
+                    .is_ok()
+                {
+                    first(TIMEOUT, &interrupter);
+                }
+            })?;
+    }
     let mut signals = Signals::new([SIGINT, SIGTERM])?;
     thread::Builder::new()
         .name("pgcluster-signals".into())
@@ -81,10 +106,17 @@ fn first(signal: i32, interrupter: &Interrupter) {
     }
     {
         let _quiet = LAST_WORDS.lock().unwrap_or_else(PoisonError::into_inner);
-        let _ = output::stderr_line(&format!(
-            "pgcluster: {}: cancelling the statement under way (again to exit at once, without cleaning up)",
-            name(signal)
-        ));
+        let _ = output::stderr_line(&if signal == TIMEOUT {
+            format!(
+                "pgcluster: timed out after {} s: cancelling the statement under way (Ctrl-C to exit at once, without cleaning up)",
+                TIMEOUT_SECS.load(Ordering::SeqCst)
+            )
+        } else {
+            format!(
+                "pgcluster: {}: cancelling the statement under way (again to exit at once, without cleaning up)",
+                name(signal)
+            )
+        });
     }
     let interrupter = interrupter.clone();
     let _ = thread::Builder::new()
@@ -121,9 +153,13 @@ fn name(signal: i32) -> &'static str {
     }
 }
 
-/// 128 + the signal's number: 130 for SIGINT, 143 for SIGTERM.
+/// 128 + the signal's number: 130 for SIGINT, 143 for SIGTERM; 124 after --timeout.
 fn status(signal: i32) -> i32 {
-    128 + signal
+    if signal == TIMEOUT {
+        TIMED_OUT
+    } else {
+        128 + signal
+    }
 }
 
 /// Prints `message` on stderr and exits with `code`, unless another thread is already

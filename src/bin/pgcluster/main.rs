@@ -49,7 +49,8 @@ use output::{Failure, Stream};
 /// written (a full disk, an I/O error: the operation itself was done); 141 when the reader
 /// of the output went away (a broken pipe, as in `pgcluster list | head -1`): nothing more
 /// is printed; 141 = 128 + SIGPIPE is what a shell shows for `ls | head` when SIGPIPE kills
-/// `ls`; 130 when interrupted by SIGINT (Ctrl-C), 143 when interrupted by SIGTERM.
+/// `ls`; 130 when interrupted by SIGINT (Ctrl-C), 143 when interrupted by SIGTERM; 124
+/// when --timeout ran out.
 ///
 /// Ctrl-C (SIGINT) or SIGTERM cancels the statement under way and starts no new one: the
 /// program waits up to 10 s for it to end, says what pg_database shows (e.g. `interrupted:
@@ -104,6 +105,13 @@ struct Cli {
     /// plus declined or interrupted when so; a warning: {warning}.
     #[arg(long, global = true)]
     json: bool,
+
+    /// Give up after SECONDS: the statement under way is cancelled as Ctrl-C cancels it,
+    /// what the verb made is cleaned up, pg_database is checked (`interrupted: ...`), and
+    /// the program exits with 124 (as timeout(1) does). For `wait`: how long it keeps
+    /// trying (default 60; 0 is one try, as pg_isready), exiting with pg_isready's status.
+    #[arg(long, global = true, value_name = "SECONDS")]
+    timeout: Option<u64>,
 
     #[command(subcommand)]
     command: Command,
@@ -243,8 +251,8 @@ enum Command {
     /// Wait until the server accepts connections (for CI: `pgcluster wait && make test`)
     ///
     /// Tries every 0.25 s, each try as libpq's PQping (bounded by the setting's
-    /// connect_timeout, else 3 s), until the server accepts connections or SECONDS have
-    /// passed; then prints `SERVER - accepting connections` (or `rejecting connections`,
+    /// connect_timeout, else 3 s), until the server accepts connections or --timeout
+    /// SECONDS (default 60; 0 is one try) have passed; then prints `SERVER - accepting connections` (or `rejecting connections`,
     /// `no response`, `no attempt`), nothing with -q.
     ///
     /// Exit status, pg_isready's: 0 accepting connections; 1 rejecting them (starting up,
@@ -253,11 +261,7 @@ enum Command {
     /// refuses with another error (a wrong password, a missing database) is accepting: it
     /// is up.
     #[command(verbatim_doc_comment)]
-    Wait {
-        /// Give up after this many seconds (0: one try, as pg_isready).
-        #[arg(long, value_name = "SECONDS", default_value_t = 60)]
-        timeout: u64,
-    },
+    Wait,
     /// Start a throwaway PostgreSQL server, walk through the cluster spec on it, stop it.
     Demo,
     /// Print a completion script for SHELL on stdout, e.g.
@@ -425,8 +429,9 @@ fn main() -> ExitCode {
             .report();
     }
     let dry_run = cli.dry_run;
+    let timeout = cli.timeout;
     // `wait` reports settings it cannot use with pg_isready's "no attempt".
-    let settings_failed: fn(Error) -> Failure = if matches!(cli.command, Command::Wait { .. }) {
+    let settings_failed: fn(Error) -> Failure = if matches!(cli.command, Command::Wait) {
         |e| Failure::from(e).with_status(wait::NO_ATTEMPT)
     } else {
         Failure::from
@@ -451,12 +456,17 @@ fn main() -> ExitCode {
             .map(|cluster| if dry_run { cluster.dry_run() } else { cluster })
             .map_err(settings_failed)
             .and_then(|cluster| {
-                if let Err(e) = interrupt::install(cluster.interrupter()) {
+                // `wait`'s --timeout is its own: how long it keeps trying.
+                let deadline = match command {
+                    Command::Wait => None,
+                    _ => timeout.map(Duration::from_secs),
+                };
+                if let Err(e) = interrupt::install(cluster.interrupter(), deadline) {
                     output::warning(&format!(
                         "pgcluster: cannot catch SIGINT and SIGTERM, Ctrl-C will not cancel: {e}"
                     ))?;
                 }
-                let result = run(&cluster, command, quiet);
+                let result = run(&cluster, command, quiet, timeout);
                 // What libpq prints on stderr while connecting, as it does.
                 let warned = cluster
                     .take_warnings()
@@ -513,7 +523,12 @@ const ABSENT: u8 = 4;
 
 /// What the verbs print: `true`/`false`, tables and reprs as rex did, or with `--json`
 /// one object per result (see README's "JSON output").
-fn run(cluster: &Cluster, command: Command, quiet: bool) -> Result<Outcome, Failure> {
+fn run(
+    cluster: &Cluster,
+    command: Command,
+    quiet: bool,
+    timeout: Option<u64>,
+) -> Result<Outcome, Failure> {
     let json = output::is_json();
     // A change's result: {"action": ..., "database": ..., more}.
     // A change's result: {"action": ..., "database": ..., more}; a dry run's statements.
@@ -648,8 +663,9 @@ fn run(cluster: &Cluster, command: Command, quiet: bool) -> Result<Outcome, Fail
                 output::stdout_line(&escape::line(&cluster.repr()))?;
             }
         }
-        Command::Wait { timeout } => {
-            let ping = wait::run(cluster, Duration::from_secs(timeout), quiet)?;
+        Command::Wait => {
+            let timeout = Duration::from_secs(timeout.unwrap_or(wait::DEFAULT_TIMEOUT_SECS));
+            let ping = wait::run(cluster, timeout, quiet)?;
             return Ok(Outcome::Status(ping.exit_status()));
         }
         Command::Demo => demo::run()?,

@@ -15,6 +15,9 @@ use crate::output::{self, Failure};
 /// `pg_isready`'s exit status for bad arguments (a usage error of `wait` included).
 pub(crate) const NO_ATTEMPT: u8 = 3;
 
+/// How long `wait` keeps trying without `--timeout`.
+pub(crate) const DEFAULT_TIMEOUT_SECS: u64 = 60;
+
 /// The pause between two tries.
 const PAUSE: Duration = Duration::from_millis(250);
 
@@ -66,7 +69,7 @@ pub(crate) fn run(cluster: &Cluster, timeout: Duration, quiet: bool) -> Result<P
 pub(crate) fn is_wait(args: impl IntoIterator<Item = OsString>) -> bool {
     let mut args = args.into_iter().skip(1);
     while let Some(arg) = args.next() {
-        if arg == "-d" || arg == "--db" {
+        if arg == "-d" || arg == "--db" || arg == "--timeout" {
             args.next();
         } else if !arg.to_string_lossy().starts_with('-') {
             return arg == "wait";

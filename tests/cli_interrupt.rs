@@ -516,6 +516,53 @@ mod program {
         psql(&format!("DROP DATABASE {source}"));
     }
 
+    /// On a terminal, a clone still running after a second shows a progress line on
+    /// stderr (the source's size, the seconds so far), rewritten in place and erased at
+    /// the end. The clone waits for a lock that is let go after about 2.5 s.
+    #[test]
+    fn a_long_clone_shows_its_progress_on_a_terminal() {
+        let source = "intr_progress_source";
+        let copy = "intr_progress_copy";
+        psql(&format!("DROP DATABASE IF EXISTS {copy}"));
+        psql(&format!("DROP DATABASE IF EXISTS {source}"));
+        psql(&format!("CREATE DATABASE {source}"));
+        let holder = cluster();
+        let mut lock = holder.connect("postgres").unwrap();
+        lock.simple_query(&format!(
+            "BEGIN; ALTER DATABASE {source} RENAME TO {source}_held"
+        ))
+        .unwrap();
+        let release = thread::spawn(move || {
+            wait_for_create(copy);
+            thread::sleep(Duration::from_millis(2500));
+            lock.simple_query("ROLLBACK").unwrap();
+            lock.close();
+        });
+        let (status, shown) = terminal::run(
+            python(),
+            "",
+            &["--db", "pgsql:///postgres", "clone", source, copy],
+        );
+        release.join().unwrap();
+        assert_eq!(status, 0, "{shown:?}");
+        let line = "\r\x1b[K";
+        assert!(shown.ends_with(line), "erased at the end: {shown:?}");
+        let head = format!("\rcloning \"{source}\" (");
+        assert!(shown.starts_with(&head), "{shown:?}");
+        assert!(
+            shown.contains(&format!(" into \"{copy}\": 1 s\x1b[K")),
+            "{shown:?}"
+        );
+        assert!(
+            shown.contains(&format!(" into \"{copy}\": 2 s\x1b[K")),
+            "{shown:?}"
+        );
+        assert!(!shown.contains('\n'), "{shown:?}");
+        assert!(listed(copy));
+        psql(&format!("DROP DATABASE {copy}"));
+        psql(&format!("DROP DATABASE {source}"));
+    }
+
     #[test]
     fn sigterm_mid_overwrite_keeps_the_database_and_drops_the_copy() {
         let _heavy = heavy();

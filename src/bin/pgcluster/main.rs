@@ -21,6 +21,7 @@ mod json;
 mod list;
 mod name;
 mod output;
+mod progress;
 mod sessions;
 mod setting;
 mod template;
@@ -591,7 +592,10 @@ fn run(
         }
         Command::Clone { template, name } => {
             let (template, name) = (template.get()?, name::optional(&name)?);
-            cluster.copy_database(template, name)?;
+            let target = progress::target(cluster, name);
+            progress::copying(cluster, ("cloning", template, &target), quiet, || {
+                cluster.copy_database(template, name)
+            })?;
             changed(
                 "clone",
                 database_json(cluster, name),
@@ -616,7 +620,15 @@ fn run(
                 return Ok(Outcome::Declined);
             }
             let options = options.options();
-            cluster.overwrite_with(name, &options)?;
+            let overwrite = || cluster.overwrite_with(name, &options);
+            // Without --template, template1 (or template0) is copied: small, not shown.
+            match options.template_name() {
+                Some(source) => {
+                    let target = progress::target(cluster, name);
+                    progress::copying(cluster, ("copying", source, &target), quiet, overwrite)
+                }
+                None => overwrite(),
+            }?;
             changed(
                 "overwrite",
                 named_json(cluster, name),

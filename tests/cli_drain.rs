@@ -104,6 +104,56 @@ fn a_drain_that_times_out_gives_up_and_allows_connections_again() {
     drop(held);
 }
 
+/// Ctrl-C (SIGINT) while a drain waits: the wait ends, `ALLOW_CONNECTIONS` is put back as
+/// it was, the database is still there, and the status is 130.
+#[test]
+fn an_interrupted_drain_allows_connections_again() {
+    fresh("drain_h7_sigint");
+    let held = cluster().connect("drain_h7_sigint").unwrap();
+    let mut child = command(&[])
+        .args([
+            "--db",
+            "pgsql:///postgres",
+            "drop",
+            "drain_h7_sigint",
+            "--drain=300",
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 256];
+    while !String::from_utf8_lossy(&seen).contains("since ") {
+        let n = stderr.read(&mut buf).unwrap();
+        assert!(n > 0, "stderr ended: {}", String::from_utf8_lossy(&seen));
+        seen.extend_from_slice(&buf[..n]);
+    }
+    assert_eq!(
+        row("drain_h7_sigint"),
+        "f",
+        "connections refused while it waits"
+    );
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    stderr.read_to_end(&mut seen).unwrap();
+    let shown = String::from_utf8(seen).unwrap();
+    assert_eq!(status.code(), Some(130), "{shown}");
+    assert!(
+        shown.contains("pgcluster: SIGINT: cancelling the statement under way"),
+        "{shown}"
+    );
+    assert_eq!(row("drain_h7_sigint"), "t", "allowed again: {shown}");
+    drop(held);
+    server()
+        .psql("DROP DATABASE drain_h7_sigint WITH (FORCE)")
+        .unwrap();
+}
+
 #[test]
 fn being_accessed_by_other_users_carries_the_sessions() {
     fresh("drain_h7_busy");

@@ -555,6 +555,15 @@ mod tests {
     fn invalid_utf8_is_decoded_lossily() {
         let f = ErrorFields::parse(b'E', b"SERROR\0Mbad \xff\xfe byte\0\0").unwrap();
         assert_eq!(f.libpq_text(None), "ERROR:  bad \u{fffd}\u{fffd} byte\n");
+        // Each bad byte is three in the text, and no more is kept than the text holds
+        // (the fuzz target error_fields found 7037 bytes kept for a body of 1643: the
+        // decoded string's spare capacity).
+        let mut body = b"SERROR\0M".to_vec();
+        body.extend(std::iter::repeat_n(0xc6, 1600));
+        body.extend_from_slice(b"\0\0");
+        let f = ErrorFields::parse(b'E', &body).unwrap();
+        assert_eq!(f.message.as_deref().map(str::len), Some(3 * 1600));
+        assert!(f.kept_size() <= 3 * body.len() + 2000, "{}", f.kept_size());
     }
 
     /// libpq 13.3 against a scripted server (messages.md §6.1, [verified] F).

@@ -153,7 +153,12 @@ impl<'a> Reader<'a> {
 pub fn lossy_string(bytes: &[u8]) -> String {
     match std::str::from_utf8(bytes) {
         Ok(text) => text.to_owned(),
-        Err(_) => String::from_utf8_lossy(bytes).into_owned(),
+        Err(_) => {
+            // Grown while each bad byte became three: what is kept is what it holds.
+            let mut text = String::from_utf8_lossy(bytes).into_owned();
+            text.shrink_to_fit();
+            text
+        }
     }
 }
 

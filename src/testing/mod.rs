@@ -92,6 +92,7 @@ mod leftovers;
 mod names;
 mod os;
 mod owner;
+mod pgbouncer;
 mod ready;
 mod sweep;
 mod template;
@@ -119,6 +120,7 @@ use os::{
     clear_pg_env, create_dir_private, create_private_dir, find_bin_dir, free_port, ipv6_available,
     os_user_name, use_own_libpq, RunAs,
 };
+pub use pgbouncer::{PgBouncer, PgBouncerBuilder, PoolMode, PoolerAuth};
 pub use sweep::sweep_servers;
 pub use template::{
     Migrations, Session, SetupError, Template, TemplateError, BUILDING_PREFIX, DEFAULT_READY,
@@ -186,6 +188,8 @@ pub enum Error {
     NoPostgresUser,
     /// `initdb` and `pg_ctl` were found neither on `PATH` nor in `/usr/lib/postgresql/*/bin`.
     NotFound,
+    /// No `pgbouncer` program on `PATH` or in `/usr/sbin` (for a [`PgBouncer`]).
+    PgBouncerNotFound,
     /// Every attempt to start the server found its port taken by another process.
     PortsInUse {
         /// The server log of the last attempt.
@@ -225,6 +229,10 @@ impl fmt::Display for Error {
             Self::NotFound => f.write_str(
                 "PostgreSQL server programs (initdb, pg_ctl) not found in PATH or \
                  /usr/lib/postgresql/*/bin; install them, e.g. apt-get install postgresql",
+            ),
+            Self::PgBouncerNotFound => f.write_str(
+                "pgbouncer not found in PATH or /usr/sbin; install it, e.g. apt-get install \
+                 pgbouncer",
             ),
             Self::PortsInUse { log } => write!(
                 f,
@@ -1103,6 +1111,10 @@ mod tests {
             Error::NotFound.to_string(),
             "PostgreSQL server programs (initdb, pg_ctl) not found in PATH or \
              /usr/lib/postgresql/*/bin; install them, e.g. apt-get install postgresql"
+        );
+        assert_eq!(
+            Error::PgBouncerNotFound.to_string(),
+            "pgbouncer not found in PATH or /usr/sbin; install it, e.g. apt-get install pgbouncer"
         );
         assert_eq!(
             Error::NoPostgresUser.to_string(),

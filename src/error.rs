@@ -360,6 +360,20 @@ pub struct InUse {
     pub cause: QueryError,
     /// The sessions connected to the database right after (may be empty: they had gone).
     pub sessions: Vec<Session>,
+    /// Whether a pooler sits in front of the server: a connection through the cluster's
+    /// setting reached a server process other than the one it was told of (PgBouncer and
+    /// the other poolers hand out process ids of their own). The sessions from the
+    /// pooler's address are then marked [`Session::pooler`].
+    pub pooler: bool,
+}
+
+impl InUse {
+    /// The sessions most likely the pooler's own server connections (see
+    /// [`Session::pooler`]): a pooler keeps connections to the databases its clients used,
+    /// idle, after the clients are gone.
+    pub fn pooler_sessions(&self) -> impl Iterator<Item = &Session> {
+        self.sessions.iter().filter(|s| s.pooler)
+    }
 }
 
 /// A session connected to a database, as `pg_stat_activity` shows it.
@@ -376,6 +390,10 @@ pub struct Session {
     pub client_addr: Option<String>,
     /// When it connected (`backend_start`, the server's text).
     pub backend_start: Option<String>,
+    /// Whether it comes from the address the pooler in front reaches the server from
+    /// ([`InUse::pooler`]), and so is most likely one of the pooler's server connections
+    /// (a Unix socket counts as one address). Always false in other errors.
+    pub pooler: bool,
 }
 
 /// A DDL statement whose connection was lost after it was sent.

@@ -7,11 +7,17 @@
 //! fail, saying so: CI installs it.
 #![cfg(feature = "testing")]
 
+#[path = "support/cli.rs"]
+mod cli;
+mod terminal;
+
 use std::sync::OnceLock;
 use std::time::Duration;
 
 use pgcluster::blocking::{Cluster, Connection};
+use pgcluster::cluster::DropOptions;
 use pgcluster::testing::{PgBouncer, PoolMode, PoolerAuth, TestServer, SCRAM_ROLE, SUPERUSER};
+use pgcluster::Error;
 
 fn server() -> &'static TestServer {
     TestServer::shared().expect("test server starts")
@@ -228,4 +234,259 @@ fn named_prepared_statements_in_transaction_pooling_fail_clearly() {
     );
     a.close();
     b.close();
+}
+
+/// A cluster straight to the server over TCP (SCRAM), no pooler.
+fn direct_uri(db: &str) -> String {
+    server().tcp_uri(SUPERUSER, db)
+}
+
+/// Creates database `name` afresh, straight on the server.
+fn fresh(name: &str) {
+    server()
+        .psql(&format!(
+            "DROP DATABASE IF EXISTS {name} WITH (FORCE); CREATE DATABASE {name}"
+        ))
+        .unwrap();
+}
+
+fn exists_on_server(name: &str) -> bool {
+    server()
+        .psql(&format!(
+            "SELECT count(*) FROM pg_database WHERE datname = '{name}'"
+        ))
+        .unwrap()
+        .trim()
+        == "1"
+}
+
+/// The databases the pooler holds server connections to (`SHOW SERVERS`), sorted.
+fn pooled_databases(pooler: &PgBouncer) -> Vec<String> {
+    let shown = pooler.admin("SHOW SERVERS").expect("SHOW SERVERS");
+    let mut dbs: Vec<String> = shown
+        .lines()
+        .filter_map(|line| line.split('|').nth(2).map(str::to_owned))
+        .collect();
+    dbs.sort();
+    dbs.dedup();
+    dbs
+}
+
+/// A client used `db` through the pooler and left: the pooler keeps its server connection.
+fn use_through(pooler: &PgBouncer, db: &str) {
+    let mut conn = pooled_cluster(pooler, SUPERUSER, db).connect(None).unwrap();
+    assert_eq!(value(&mut conn, "SELECT 1", &[]).as_deref(), Some("1"));
+    conn.close();
+    assert!(
+        pooled_databases(pooler).contains(&db.to_owned()),
+        "{}",
+        pooler.admin("SHOW SERVERS").unwrap()
+    );
+}
+
+const BUSY: &str = "\n    DETAIL:  There is 1 other session using the database.";
+
+#[test]
+fn a_drop_refused_by_the_poolers_own_connection_says_so() {
+    for mode in MODES {
+        let pooler = PgBouncer::start(server(), mode).expect("pgbouncer starts");
+        let name = "pgc_pool_busy";
+        fresh(name);
+        use_through(&pooler, name);
+        let cluster = pooled_cluster(&pooler, SUPERUSER, "postgres");
+        let err = cluster
+            .drop_database(name)
+            .expect_err("the pooler is on it");
+        // The server's text, unchanged.
+        assert_eq!(
+            err.to_string(),
+            format!("Got an error from the database server:\n    database \"{name}\" is being accessed by other users{BUSY}")
+        );
+        let Error::InUse(in_use) = &err else {
+            panic!("{mode:?}: not InUse: {err:?}")
+        };
+        assert!(in_use.pooler, "{mode:?}: {in_use:?}");
+        assert_eq!(in_use.pooler_sessions().count(), 1, "{mode:?}: {in_use:?}");
+        // The pooler reaches the server over its Unix socket.
+        assert_eq!(in_use.sessions[0].client_addr, None);
+        // Renaming and copying say the same.
+        let Err(Error::InUse(rename)) = cluster.rename("pgc_pool_busy_2", name) else {
+            panic!("{mode:?}: rename not refused with InUse")
+        };
+        assert_eq!(rename.pooler_sessions().count(), 1, "{rename:?}");
+        let Err(Error::InUse(copy)) = cluster.copy_database(name, "pgc_pool_busy_copy") else {
+            panic!("{mode:?}: copy not refused with InUse")
+        };
+        assert_eq!(copy.pooler_sessions().count(), 1, "{copy:?}");
+        assert!(copy.cause.message.contains("source database"), "{copy:?}");
+        // PgBouncer's KILL closes its connections to the database (new clients wait until
+        // RESUME): then the drop goes through.
+        pooler.admin(&format!("KILL {name}")).expect("KILL");
+        cluster
+            .drop_database(name)
+            .expect("dropped once the pooler let go");
+        assert!(!exists_on_server(name));
+        pooler.admin(&format!("RESUME {name}")).expect("RESUME");
+        // With FORCE the pooler's session is ended like any other.
+        fresh(name);
+        use_through(&pooler, name);
+        cluster
+            .drop_database_with(name, &DropOptions::new().force(true))
+            .expect("forced");
+        assert!(!exists_on_server(name));
+        // The pooler takes clients again afterwards.
+        let mut conn = cluster.connect(None).unwrap();
+        assert_eq!(value(&mut conn, "SELECT 1", &[]).as_deref(), Some("1"));
+        conn.close();
+    }
+}
+
+#[test]
+fn without_a_pooler_no_session_is_called_the_poolers() {
+    let pooler = PgBouncer::start(server(), PoolMode::Session).expect("pgbouncer starts");
+    let name = "pgc_pool_direct_busy";
+    fresh(name);
+    use_through(&pooler, name);
+    // A direct cluster cannot tell the pooler's session from any other.
+    let direct = Cluster::new(&direct_uri("postgres")).unwrap();
+    let Err(Error::InUse(in_use)) = direct.drop_database(name) else {
+        panic!("not InUse")
+    };
+    assert!(!in_use.pooler, "{in_use:?}");
+    assert_eq!(in_use.sessions.len(), 1);
+    assert_eq!(in_use.pooler_sessions().count(), 0);
+    direct
+        .drop_database_with(name, &DropOptions::new().force(true))
+        .unwrap();
+}
+
+#[test]
+fn the_maintenance_setting_goes_past_the_pooler() {
+    for mode in MODES {
+        let pooler = PgBouncer::start(server(), mode).expect("pgbouncer starts");
+        let name = "pgc_pool_maint";
+        let cluster = pooled_cluster(&pooler, SUPERUSER, name)
+            .with_maintenance(&direct_uri("app_is_not_used"))
+            .unwrap();
+        assert_eq!(
+            cluster.maintenance_repr(),
+            Some(format!(
+                "'pgsql://postgres:xxx@127.0.0.1:{}/app_is_not_used'",
+                server().port()
+            ))
+        );
+        assert!(!format!("{:?}{}", cluster, cluster.repr()).contains(server().password()));
+        let _ = cluster.drop_database_with(name, &DropOptions::new().if_exists(true).force(true));
+        cluster.create(None).expect("created");
+        assert!(cluster.exists(None).unwrap());
+        assert!(cluster.list().unwrap().iter().any(|d| d.name == name));
+        // None of it went through the pooler.
+        assert_eq!(pooled_databases(&pooler), Vec::<String>::new(), "{mode:?}");
+        // connect() does: the pooler hands out a process id of its own.
+        let mut conn = cluster.connect(None).unwrap();
+        let pid = value(&mut conn, "SELECT pg_backend_pid()::text", &[]);
+        assert_ne!(pid, conn.backend_pid().map(|p| p.to_string()), "{mode:?}");
+        conn.close();
+        assert_eq!(pooled_databases(&pooler), vec![name.to_owned()], "{mode:?}");
+        // Its idle server connection still blocks the drop; the error names the pooler.
+        let Err(Error::InUse(in_use)) = cluster.drop_database(None) else {
+            panic!("not InUse")
+        };
+        assert!(in_use.pooler, "{in_use:?}");
+        assert_eq!(in_use.pooler_sessions().count(), 1, "{in_use:?}");
+        cluster
+            .drop_database_with(None, &DropOptions::new().force(true))
+            .expect("forced");
+        assert!(!exists_on_server(name));
+        // Without it, the same goes through the pooler (to `postgres`).
+        let plain = pooled_cluster(&pooler, SUPERUSER, name);
+        plain.create(None).unwrap();
+        assert!(pooled_databases(&pooler).contains(&"postgres".to_owned()));
+        plain
+            .drop_database_with(None, &DropOptions::new().force(true))
+            .unwrap();
+    }
+}
+
+#[test]
+fn cli_maintenance_db_and_database_url_unpooled() {
+    let pooler = PgBouncer::start(server(), PoolMode::Transaction).expect("pgbouncer starts");
+    let pooled = pooler.tcp_uri(SUPERUSER, "postgres");
+    let direct = direct_uri("postgres");
+    let name = "pgc_pool_cli";
+    // --maintenance-db: nothing through the pooler.
+    let (status, out, err) = cli::run(
+        &["--db", &pooled, "--maintenance-db", &direct, "create", name],
+        &[],
+    );
+    assert_eq!(status, 0, "{out}{err}");
+    assert!(exists_on_server(name));
+    let (status, out, err) = cli::run(
+        &["--db", &pooled, "--maintenance-db", &direct, "exists", name],
+        &[],
+    );
+    assert_eq!((status, out.as_str()), (0, "true\n"), "{err}");
+    assert_eq!(pooled_databases(&pooler), Vec::<String>::new());
+    // PGCLUSTER_MAINTENANCE_URL, and DATABASE_URL with DATABASE_URL_UNPOOLED.
+    for vars in [
+        vec![
+            ("DATABASE_URL", pooled.as_str()),
+            ("PGCLUSTER_MAINTENANCE_URL", direct.as_str()),
+        ],
+        vec![
+            ("DATABASE_URL", pooled.as_str()),
+            ("DATABASE_URL_UNPOOLED", direct.as_str()),
+        ],
+    ] {
+        let (status, out, err) = cli::run(&["drop", "-y", name], &vars);
+        assert_eq!(status, 0, "{vars:?}: {out}{err}");
+        assert!(!exists_on_server(name));
+        let (status, out, err) = cli::run(&["create", name], &vars);
+        assert_eq!(status, 0, "{vars:?}: {out}{err}");
+        assert!(!(out + &err).contains(pooler.password()));
+        assert_eq!(pooled_databases(&pooler), Vec::<String>::new(), "{vars:?}");
+    }
+    // DATABASE_URL_UNPOOLED belongs to DATABASE_URL: an explicit --db does not take it.
+    let (status, out, err) = cli::run(
+        &["--db", &pooled, "exists", name],
+        &[("DATABASE_URL_UNPOOLED", direct.as_str())],
+    );
+    assert_eq!((status, out.as_str()), (0, "true\n"), "{err}");
+    assert_eq!(pooled_databases(&pooler), vec!["postgres".to_owned()]);
+    server().psql(&format!("DROP DATABASE {name}")).unwrap();
+}
+
+#[test]
+fn cli_on_a_terminal_names_the_pooler_and_what_to_do() {
+    let pooler = PgBouncer::start(server(), PoolMode::Session).expect("pgbouncer starts");
+    let name = "pgc_pool_cli_busy";
+    fresh(name);
+    use_through(&pooler, name);
+    let mut python = std::process::Command::new("python3");
+    python.env_clear();
+    let pooled = pooler.tcp_uri(SUPERUSER, "postgres");
+    let (status, shown) = terminal::run(python, "y", &["--db", &pooled, "drop", name]);
+    assert_eq!(status, 1, "{shown}");
+    assert!(shown.contains("from local  since "), "{shown}");
+    assert!(
+        shown.contains("  (pooler)\n`--drain` waits for them to end; `--force` ends them\n"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains(&format!(
+            "the sessions marked (pooler) are most likely the pooler's own server connections, \
+             kept after its clients left: `--force` ends them like any other; or close them on \
+             the pooler (on PgBouncer's admin console, database pgbouncer: `KILL \"{name}\"`, or \
+             `PAUSE \"{name}\"` until the drop is done, then `RESUME \"{name}\"`); \
+             `--maintenance-db` (or DATABASE_URL_UNPOOLED) sends pgcluster's own statements \
+             past the pooler\nError: Got an error from the database server:\n    database \
+             \"{name}\" is being accessed by other users{BUSY}"
+        )),
+        "{shown}"
+    );
+    assert!(!shown.contains(pooler.password()), "{shown}");
+    // --force: the pooler's session ended like any other.
+    let (status, out, err) = cli::run(&["--db", &pooled, "drop", "-y", "--force", name], &[]);
+    assert_eq!(status, 0, "{out}{err}");
+    assert!(!exists_on_server(name));
 }

@@ -136,6 +136,42 @@ impl Cluster {
         }
     }
 
+    /// Sends the maintenance statements (`CREATE`, `DROP`, `ALTER DATABASE`) and the reads
+    /// of the catalog (`exists`, `list`, the sessions on a database) to `setting` (a rex URI,
+    /// a libpq URI or `key=value` string) instead of the cluster's own setting, which
+    /// [`Cluster::connect`] keeps using: a direct URL past a pooler (PgBouncer and the
+    /// hosted ones), such as the `DATABASE_URL_UNPOOLED` hosted PostgreSQL vendors give. Its
+    /// database is not used (maintenance statements run on `postgres`, or `template1`);
+    /// what it leaves out comes from the environment, as for the cluster's own. Without
+    /// it, everything goes where the cluster's setting says. Nothing is sent here.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`get_cluster`] for a setting that does not parse or is not PostgreSQL.
+    ///
+    /// ```
+    /// use pgcluster::blocking::Cluster;
+    ///
+    /// let cluster = Cluster::new("postgres://app:pw@pooler.example:6432/app")?
+    ///     .with_maintenance("postgres://app:pw@db.example:5432/app")?;
+    /// assert_eq!(
+    ///     cluster.maintenance_repr().as_deref(),
+    ///     Some("'postgres://app:xxx@db.example:5432/app'")
+    /// );
+    /// # Ok::<(), pgcluster::Error>(())
+    /// ```
+    pub fn with_maintenance(self, setting: &str) -> Result<Self, Error> {
+        Ok(Self {
+            inner: self.inner.with_maintenance(setting)?,
+        })
+    }
+
+    /// The maintenance setting of [`Cluster::with_maintenance`], as [`Cluster::repr`] shows
+    /// a setting (Python's `repr()`, any password as `xxx`); `None` without one.
+    pub fn maintenance_repr(&self) -> Option<String> {
+        self.inner.maintenance_repr()
+    }
+
     /// Takes the warnings libpq would have printed on stderr while this cluster connected
     /// (e.g. a password file readable by others, which is then ignored), oldest first, each
     /// once. The library never prints them.

@@ -45,6 +45,7 @@ impl Cluster {
                     application_name: cell(2).unwrap_or_default(),
                     client_addr: cell(3),
                     backend_start: cell(4),
+                    pooler: false,
                 }
             })
             .collect())
@@ -55,11 +56,42 @@ impl Cluster {
     pub(super) async fn with_sessions(&self, e: Error, name: &str) -> Error {
         match e {
             Error::Query(cause) if e_is_in_use(&cause) => {
-                let sessions = self.sessions_as(Mode::Owed, name).await.unwrap_or_default();
-                Error::InUse(Box::new(InUse { cause, sessions }))
+                let mut sessions = self.sessions_as(Mode::Owed, name).await.unwrap_or_default();
+                let pooler = self.pooler_address().await;
+                if let Some(address) = &pooler {
+                    for session in &mut sessions {
+                        session.pooler = session.client_addr == *address;
+                    }
+                }
+                Error::InUse(Box::new(InUse {
+                    cause,
+                    sessions,
+                    pooler: pooler.is_some(),
+                }))
             }
             e => e,
         }
+    }
+
+    /// Whether a pooler sits in front, and its address as the server sees it: a connection
+    /// through the cluster's own setting (to the maintenance database, `postgres`, whatever
+    /// the maintenance setting says) asks the server for its process id and client
+    /// address; a pooler told us another process id (BackendKeyData). `None` when no
+    /// pooler was seen (or the pooler has no `postgres` database, or the connection or
+    /// the query failed); `Some(None)` for a pooler on the server's Unix socket.
+    async fn pooler_address(&self) -> Option<Option<String>> {
+        let mut conn = self.open(super::MAINTENANCE_DB).await.ok()?;
+        let told = conn.backend_pid();
+        let result = conn
+            .query(
+                "SELECT pg_catalog.pg_backend_pid()::text, pg_catalog.inet_client_addr()::text",
+                &[],
+            )
+            .await;
+        conn.close().await;
+        let row = result.ok()?.rows.into_iter().next()?;
+        let pid: i32 = row.first().cloned().flatten()?.parse().ok()?;
+        (told != Some(pid)).then(|| row.get(1).cloned().flatten())
     }
 
     /// Drops database `name` with `options` and their drain (see [`DropOptions::drain`]),

@@ -45,6 +45,9 @@ pub struct Cluster {
     /// [`Kind::Blocking`] under [`blocking::Cluster`](crate::blocking::Cluster).
     pub(super) driver: Kind,
     pub(super) setting: Setting,
+    /// Where maintenance statements and the catalog reads go, when not where `setting`
+    /// says: a direct setting past a pooler ([`Cluster::with_maintenance`]).
+    pub(super) maintenance: Option<Setting>,
     pub(super) env: Env,
     /// Idle maintenance connections to `postgres`.
     pub(super) idle: Mutex<Vec<ParkedConnection>>,

@@ -78,6 +78,8 @@ use setting::Setting;
 
 /// The database maintenance statements run on.
 const MAINTENANCE_DB: &str = "postgres";
+/// The server's default template, what `CREATE DATABASE` copies without `TEMPLATE`.
+const DEFAULT_TEMPLATE: &str = "template1";
 /// The maintenance database when a statement acts on `postgres` itself.
 const FALLBACK_MAINTENANCE_DB: &str = "template1";
 /// The keyword that picks a primary or a standby among several hosts.
@@ -162,6 +164,7 @@ impl Cluster {
         Self {
             driver,
             setting,
+            maintenance: None,
             env: Env::from_process(),
             idle: Mutex::new(Vec::new()),
             warnings: Mutex::new(Vec::new()),
@@ -198,6 +201,40 @@ impl Cluster {
     /// once. The library never prints them.
     pub fn take_warnings(&self) -> Vec<String> {
         std::mem::take(&mut *self.warnings.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Sends the maintenance statements (`CREATE`, `DROP`, `ALTER DATABASE`) and the reads
+    /// of the catalog (`exists`, `list`, the sessions on a database) to `setting` (a rex URI,
+    /// a libpq URI or `key=value` string) instead of the cluster's own setting, which
+    /// [`Cluster::connect`] keeps using: a direct URL past a pooler (PgBouncer and the
+    /// hosted ones), such as the `DATABASE_URL_UNPOOLED` hosted PostgreSQL vendors give. Its
+    /// database is not used (maintenance statements run on `postgres`, or `template1`);
+    /// what it leaves out comes from the environment, as for the cluster's own. Without
+    /// it, everything goes where the cluster's setting says. Idle maintenance connections
+    /// are dropped; nothing is sent here.
+    ///
+    /// ```
+    /// # #[cfg(feature = "async")] {
+    /// let cluster = pgcluster::Cluster::new("postgres://app:pw@pooler.example:6432/app")?
+    ///     .with_maintenance("postgres://app:pw@db.example:5432/app")?;
+    /// assert_eq!(cluster.maintenance_repr().as_deref(), Some("'postgres://app:xxx@db.example:5432/app'"));
+    /// # }
+    /// # Ok::<(), pgcluster::Error>(())
+    /// ```
+    pub fn with_maintenance(mut self, setting: &str) -> Result<Self, Error> {
+        let setting = Setting::parse(setting)?;
+        setting.check_postgres()?;
+        self.maintenance = Some(setting);
+        self.idle_connections().clear();
+        Ok(self)
+    }
+
+    /// The maintenance setting of [`Cluster::with_maintenance`], as [`Cluster::repr`] shows
+    /// a setting (Python's `repr()`, any password as `xxx`); `None` without one.
+    pub fn maintenance_repr(&self) -> Option<String> {
+        self.maintenance
+            .as_ref()
+            .map(|s| crate::compat::pyrepr::py_repr(&s.render()))
     }
 
     /// Uses `env` instead of the process environment for libpq's defaults (`PGHOST`, ...).
@@ -339,9 +376,14 @@ impl Cluster {
     /// 14's `primary`: `CREATE`, `DROP` and `ALTER DATABASE` need a session that can write,
     /// which a primary with `default_transaction_read_only = on` is not.) A setting that
     /// names a value, `any` included, is followed as given; so are a single host and the
-    /// connections of [`Cluster::connect`].
+    /// connections of [`Cluster::connect`]. A `maintenance` one takes the maintenance
+    /// setting, when there is one ([`Cluster::with_maintenance`]).
     async fn open_for(&self, dbname: &str, maintenance: bool) -> Result<Connection, Error> {
-        let (mut config, dsn) = self.setting.connection(dbname)?;
+        let setting = match &self.maintenance {
+            Some(direct) if maintenance => direct,
+            _ => &self.setting,
+        };
+        let (mut config, dsn) = setting.connection(dbname)?;
         let mut resolved = config.resolve(&self.env)?;
         if maintenance && resolved.targets.len() > 1 && !resolved.target_session_attrs_given {
             config.set(TARGET_SESSION_ATTRS, "read-write")?;
@@ -594,8 +636,17 @@ impl Cluster {
         let sql = options.sql(&name)?;
         let mut names = vec![name.as_str()];
         names.extend(options.template_name());
-        self.ddl_checked(Mode::Work, &names, &sql, Some(options))
+        match self
+            .ddl_checked(Mode::Work, &names, &sql, Some(options))
             .await
+        {
+            // `source database "x" is being accessed by other users`: the sessions on it.
+            Err(e) => {
+                let source = options.template_name().unwrap_or(DEFAULT_TEMPLATE);
+                Err(self.with_sessions(e, source).await)
+            }
+            ok => ok,
+        }
     }
 
     /// The spec's `clone(template, name)`: creates database `name` (`None`: the setting's
@@ -666,7 +717,10 @@ impl Cluster {
             quote_ident(&name),
             quote_ident(new)
         );
-        self.ddl(&[&name, new], &sql).await
+        match self.ddl(&[&name, new], &sql).await {
+            Err(e) => Err(self.with_sessions(e, &name).await),
+            ok => ok,
+        }
     }
 
     /// Every database of the cluster, by name.

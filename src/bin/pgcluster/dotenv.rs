@@ -1,6 +1,7 @@
 //! `DATABASE_URL` from a `.env` file in the current directory, as sqlx-cli reads it (with
-//! the `dotenvy` crate's format), when neither `--db` nor the environment gives one. Only
-//! that one variable is taken; the environment always wins over the file.
+//! the `dotenvy` crate's format), when neither `--db` nor the environment gives one; and
+//! `DATABASE_URL_UNPOOLED` (the direct URL past a pooler) the same way. Only those
+//! variables are taken; the environment always wins over the file.
 //!
 //! The format: one `KEY=VALUE` a line, optionally after `export `; blank lines and lines
 //! starting with `#` are skipped. A value is unquoted (a backslash escapes the next
@@ -14,12 +15,13 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-/// The variable taken from the file.
-const KEY: &str = "DATABASE_URL";
-
-/// `DATABASE_URL` in `dir/.env`, if the file exists and sets it; `env` gives the
+/// Variable `want` (`DATABASE_URL`, `DATABASE_URL_UNPOOLED`) in `dir/.env`, if the file exists and sets it; `env` gives the
 /// environment's variables for `$NAME` substitution.
-pub(crate) fn database_url(dir: &Path, env: impl Fn(&str) -> Option<String>) -> Option<String> {
+pub(crate) fn variable(
+    dir: &Path,
+    want: &str,
+    env: impl Fn(&str) -> Option<String>,
+) -> Option<String> {
     let text = std::fs::read_to_string(dir.join(".env")).ok()?;
     let mut seen: HashMap<String, String> = HashMap::new();
     for line in text.lines() {
@@ -28,7 +30,7 @@ pub(crate) fn database_url(dir: &Path, env: impl Fn(&str) -> Option<String>) -> 
         }) else {
             continue;
         };
-        if key == KEY {
+        if key == want {
             return Some(value);
         }
         seen.entry(key).or_insert(value);
@@ -132,7 +134,9 @@ mod tests {
         ));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join(".env"), text).unwrap();
-        let got = database_url(&dir, |name| (name == "USER").then(|| "alice".to_owned()));
+        let got = variable(&dir, "DATABASE_URL", |name| {
+            (name == "USER").then(|| "alice".to_owned())
+        });
         std::fs::remove_dir_all(&dir).unwrap();
         got
     }
@@ -170,5 +174,26 @@ mod tests {
         for (text, expected) in rows {
             assert_eq!(url(text).as_deref(), expected, "{text:?}");
         }
+    }
+
+    #[test]
+    fn the_unpooled_url_beside_the_pooled_one() {
+        let dir =
+            std::env::temp_dir().join(format!("pgcluster-dotenv-{}-unpooled", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join(".env"),
+            "DATABASE_URL=postgres://pooler:6432/app\n\
+             DATABASE_URL_UNPOOLED=postgres://db:5432/app\n",
+        )
+        .unwrap();
+        let none = |_: &str| None;
+        let pooled = variable(&dir, "DATABASE_URL", none);
+        let direct = variable(&dir, "DATABASE_URL_UNPOOLED", none);
+        let other = variable(&dir, "PGCLUSTER_MAINTENANCE_URL", none);
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(pooled.as_deref(), Some("postgres://pooler:6432/app"));
+        assert_eq!(direct.as_deref(), Some("postgres://db:5432/app"));
+        assert_eq!(other, None);
     }
 }

@@ -80,6 +80,21 @@ struct Cli {
     )]
     db: Option<String>,
 
+    /// Where maintenance goes past a pooler (PgBouncer, a hosted one): `CREATE`, `DROP`
+    /// and `ALTER DATABASE` and the catalog reads (exists, list, the sessions on a
+    /// database), in the same forms as --db; `connect`, `wait` and the rest keep --db.
+    /// Defaults to $PGCLUSTER_MAINTENANCE_URL; when the setting is DATABASE_URL's (no
+    /// --db), then to $DATABASE_URL_UNPOOLED, then to DATABASE_URL_UNPOOLED in `./.env`.
+    /// With none of them, everything goes where --db says.
+    #[arg(
+        long = "maintenance-db",
+        global = true,
+        value_name = "URI",
+        env = "PGCLUSTER_MAINTENANCE_URL",
+        hide_env_values = true
+    )]
+    maintenance_db: Option<String>,
+
     /// No status messages on stderr or stdout, only results and errors. With `exists`,
     /// not even `true` or `false`: the exit status answers.
     #[arg(short, long, global = true)]
@@ -443,17 +458,19 @@ fn main() -> ExitCode {
         Command::Completions { shell } => completions(shell),
         // Its connections are the testing API's: Ctrl-C ends the program (a half-built
         // template is dropped by the next build).
-        Command::Template(command) => setting::cluster(cli.db.as_deref())
-            .map_err(Failure::from)
-            .and_then(|cluster| template::run(&cluster, command))
-            .map(|done| {
-                if done {
-                    Outcome::Done
-                } else {
-                    Outcome::Declined
-                }
-            }),
-        command => setting::cluster(cli.db.as_deref())
+        Command::Template(command) => {
+            setting::cluster(cli.db.as_deref(), cli.maintenance_db.as_deref())
+                .map_err(Failure::from)
+                .and_then(|cluster| template::run(&cluster, command))
+                .map(|done| {
+                    if done {
+                        Outcome::Done
+                    } else {
+                        Outcome::Declined
+                    }
+                })
+        }
+        command => setting::cluster(cli.db.as_deref(), cli.maintenance_db.as_deref())
             .map(|cluster| if dry_run { cluster.dry_run() } else { cluster })
             .map_err(settings_failed)
             .and_then(|cluster| {

@@ -42,25 +42,43 @@ pub(crate) fn drop(
     match cluster.drop_database_watching(name, options, &mut watch) {
         Ok(()) => Ok(()),
         Err(Error::InUse(e)) if show && std::io::stderr().is_terminal() => {
-            let _ = output::stderr_line(&format!(
+            let mut text = format!(
                 "connected to \"{}\":\n{}\n`--drain` waits for them to end; `--force` ends them",
                 database.escape_debug(),
                 table(&e.sessions)
-            ));
+            );
+            if e.pooler_sessions().next().is_some() {
+                text.push('\n');
+                text.push_str(&pooler_hint(&database));
+            }
+            let _ = output::stderr_line(&text);
             Err(Error::InUse(e).into())
         }
         Err(e) => Err(e.into()),
     }
 }
 
+/// What to do about the pooler's own sessions on `database` (marked `(pooler)`).
+fn pooler_hint(database: &str) -> String {
+    let quoted = format!("\"{}\"", database.replace('"', "\"\""));
+    format!(
+        "the sessions marked (pooler) are most likely the pooler's own server connections, \
+         kept after its clients left: `--force` ends them like any other; or close them on \
+         the pooler (on PgBouncer's admin console, database pgbouncer: `KILL {q}`, or \
+         `PAUSE {q}` until the drop is done, then `RESUME {q}`); `--maintenance-db` (or \
+         DATABASE_URL_UNPOOLED) sends pgcluster's own statements past the pooler",
+        q = escape::cell(&quoted)
+    )
+}
+
 /// One line per session, indented: pid, user, application, client address (`local` for a
-/// Unix socket), connected since; the texts escaped.
+/// Unix socket), connected since, `(pooler)` for the pooler's; the texts escaped.
 fn table(sessions: &[Session]) -> String {
     sessions
         .iter()
         .map(|s| {
             format!(
-                "  pid {}  user {}  application {}  from {}  since {}",
+                "  pid {}  user {}  application {}  from {}  since {}{}",
                 s.pid,
                 escape::cell(s.user.as_deref().unwrap_or("?")),
                 escape::cell(if s.application_name.is_empty() {
@@ -69,7 +87,8 @@ fn table(sessions: &[Session]) -> String {
                     &s.application_name
                 }),
                 escape::cell(s.client_addr.as_deref().unwrap_or("local")),
-                escape::cell(s.backend_start.as_deref().unwrap_or("?"))
+                escape::cell(s.backend_start.as_deref().unwrap_or("?")),
+                if s.pooler { "  (pooler)" } else { "" }
             )
         })
         .collect::<Vec<_>>()

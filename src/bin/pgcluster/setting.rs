@@ -1,20 +1,44 @@
 //! Which setting the program works with, in the order sqlx-cli and psql look: `--db`, then
 //! `$DATABASE_URL`, then `DATABASE_URL` in `./.env`; with none of them, the PG* environment
 //! and libpq's defaults (an empty `key=value` string), as psql, createdb and dropdb do.
+//!
+//! And where maintenance goes past a pooler: `--maintenance-db` (or
+//! `$PGCLUSTER_MAINTENANCE_URL`, which clap reads), else — only when the setting is
+//! `DATABASE_URL`'s, not one given with `--db` — `$DATABASE_URL_UNPOOLED`, then
+//! `DATABASE_URL_UNPOOLED` in `./.env` (the direct URL hosted PostgreSQL vendors give
+//! beside a pooled `DATABASE_URL`). With none, everything goes where the setting says.
 
 use pgcluster::blocking::{get_cluster, Cluster};
 use pgcluster::conninfo::Config;
 use pgcluster::Error;
 
+/// The vendors' direct URL beside a pooled `DATABASE_URL`.
+const UNPOOLED: &str = "DATABASE_URL_UNPOOLED";
+
 /// The cluster of `db` (`--db` or `$DATABASE_URL`, as clap read them), else of `./.env`'s
-/// `DATABASE_URL`, else of the environment alone.
-pub(crate) fn cluster(db: Option<&str>) -> Result<Cluster, Error> {
-    let from_file = || {
+/// `DATABASE_URL`, else of the environment alone; its maintenance setting `maintenance`
+/// (`--maintenance-db` or `$PGCLUSTER_MAINTENANCE_URL`), else `DATABASE_URL_UNPOOLED` when
+/// the setting is `DATABASE_URL`'s.
+pub(crate) fn cluster(db: Option<&str>, maintenance: Option<&str>) -> Result<Cluster, Error> {
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let from_file = |key: &str| {
         let dir = std::env::current_dir().ok()?;
-        crate::dotenv::database_url(&dir, |name| std::env::var(name).ok())
+        crate::dotenv::variable(&dir, key, |name| std::env::var(name).ok())
     };
-    match db.map(str::to_owned).or_else(from_file) {
-        Some(setting) => get_cluster(&setting),
-        None => Cluster::from_config(Config::default()),
+    // `--db` on the command line is another setting than `DATABASE_URL`'s: its unpooled
+    // twin would point elsewhere.
+    let database_urls = db.is_none() || db == std::env::var("DATABASE_URL").ok().as_deref();
+    let cluster = match db.map(str::to_owned).or_else(|| from_file("DATABASE_URL")) {
+        Some(setting) => get_cluster(&setting)?,
+        None => Cluster::from_config(Config::default())?,
+    };
+    let maintenance = match maintenance.filter(|m| !m.is_empty()) {
+        Some(given) => Some(given.to_owned()),
+        None if database_urls => env(UNPOOLED).or_else(|| from_file(UNPOOLED)),
+        None => None,
+    };
+    match maintenance {
+        Some(setting) => cluster.with_maintenance(&setting),
+        None => Ok(cluster),
     }
 }

@@ -485,6 +485,33 @@ fn cli_on_a_terminal_names_the_pooler_and_what_to_do() {
         "{shown}"
     );
     assert!(!shown.contains(pooler.password()), "{shown}");
+    // Renaming and copying it: the same sessions, and what to do (no `--force` there).
+    for (args, action) in [
+        (vec!["rename", "pgc_pool_cli_other", name], "rename"),
+        (vec!["clone", name, "pgc_pool_cli_copy"], "clone"),
+    ] {
+        let mut python = std::process::Command::new("python3");
+        python.env_clear();
+        let mut all = vec!["--db", pooled.as_str()];
+        all.extend(args);
+        let (status, shown) = terminal::run(python, "y", &all);
+        assert_eq!(status, 1, "{shown}");
+        assert!(
+            shown.contains(&format!(
+                "  (pooler)\nthe sessions marked (pooler) are most likely the pooler's own \
+                 server connections, kept after its clients left: close them on the pooler (on \
+                 PgBouncer's admin console, database pgbouncer: `KILL \"{name}\"`, or `PAUSE \
+                 \"{name}\"` until the {action} is done, then `RESUME \"{name}\"`); \
+                 `--maintenance-db` (or DATABASE_URL_UNPOOLED) sends pgcluster's own statements \
+                 past the pooler\nError: Got an error from the database server:\n    "
+            )),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("is being accessed by other users"),
+            "{shown}"
+        );
+    }
     // --force: the pooler's session ended like any other.
     let (status, out, err) = cli::run(&["--db", &pooled, "drop", "-y", "--force", name], &[]);
     assert_eq!(status, 0, "{out}{err}");

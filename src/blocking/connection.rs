@@ -190,6 +190,13 @@ impl Connection {
     /// Prepares `sql` as a named statement of this connection (Parse, Sync), for
     /// [`Connection::query_prepared`]. It lasts as long as the connection.
     ///
+    /// Not behind a pooler in transaction pooling (PgBouncer's `pool_mode = transaction`):
+    /// the names (`pgcluster_0`, `pgcluster_1`, ... per connection) are the server
+    /// connection's, which the pooler hands to other clients between transactions, so the
+    /// statement may meet another client's of the same name (42P05, `already exists`) or
+    /// be missing (26000, `does not exist`). [`Connection::query`] uses the unnamed
+    /// statement, which works there; so does session pooling.
+    ///
     /// # Errors
     ///
     /// Those of [`Connection::simple_query`] (e.g. a syntax error in `sql`).

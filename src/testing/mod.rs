@@ -7,7 +7,8 @@
 //! ([`PASSWORD_ROLE`], [`MD5_ROLE`], [`SCRAM_ROLE`]) plus [`REJECT_ROLE`], which `pg_hba.conf`
 //! always rejects over TCP. A superuser role named after the OS user running the process
 //! (unless that is `postgres`) lets programs connect with only `PGHOST` and `PGPORT` set.
-//! [`Builder::start_standby`] makes a hot standby.
+//! [`Builder::start_standby`] makes a hot standby; [`PgBouncer`] puts a throwaway PgBouncer
+//! in front of a server.
 //!
 //! # Only its owner can reach it
 //!

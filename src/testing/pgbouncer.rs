@@ -1,41 +1,4 @@
-//! A throwaway PgBouncer in front of a [`TestServer`], for tests of what works behind a
-//! pooler.
-//!
-//! [`PgBouncer::builder`] takes the server and starts the `pgbouncer` program (found on
-//! `PATH` or as `/usr/sbin/pgbouncer`, Debian's package) in a private directory of its own,
-//! made and guarded like a server's: mode 0700, given to the `postgres` OS user when the
-//! process runs as root (the program then runs as that user, as the server does, and its
-//! files are written and read only as that user), the program stopped and the directory
-//! removed on `Drop` (also while a panic unwinds) and by a guardian process once the owning
-//! process is gone. It listens on a free port of its own, on a Unix socket in its
-//! directory, and (with [`PoolerAuth::Scram`], the default) on `127.0.0.1`.
-//!
-//! The pooler reaches the server over the server's Unix socket (which trusts every role),
-//! for any database (`* = host=<socket dir> port=<port>`). Clients authenticate to the
-//! pooler itself:
-//!
-//! - [`PoolerAuth::Scram`]: `auth_type = scram-sha-256`, with every role of the server
-//!   (`postgres`, the test roles, the superuser named after the OS user) in `userlist.txt`
-//!   with the server's [password](TestServer::password). The pooler accepts TCP then.
-//! - [`PoolerAuth::Trust`]: `auth_type = trust` (the roles still have to be in
-//!   `userlist.txt`), on the Unix socket only: nothing is trusted over TCP, as for the server.
-//!
-//! `postgres` is an `admin_users` of the pooler: [`PgBouncer::admin`] sends commands such as
-//! `SHOW SERVERS`, `PAUSE db` or `KILL db` to its admin console (database `pgbouncer`).
-//!
-//! ```no_run
-//! use pgcluster::testing::{PgBouncer, PoolMode, TestServer, SCRAM_ROLE};
-//!
-//! let server = TestServer::new()?;
-//! let pooler = PgBouncer::builder(&server)
-//!     .pool_mode(PoolMode::Transaction)
-//!     .start()?;
-//! // Through the pooler over TCP, SCRAM with the server's password:
-//! let uri = pooler.tcp_uri(SCRAM_ROLE, "postgres");
-//! println!("{}", pooler.admin("SHOW POOLS")?);
-//! # let _ = uri;
-//! # Ok::<(), pgcluster::testing::Error>(())
-//! ```
+//! A throwaway PgBouncer in front of a [`TestServer`] ([`PgBouncer`]).
 
 use std::ffi::OsString;
 use std::fs;
@@ -206,8 +169,44 @@ impl PgBouncerBuilder {
     }
 }
 
-/// A running throwaway PgBouncer in front of a [`TestServer`]; see the
-/// [module documentation](self). Dropping it stops the pooler and removes its directory.
+/// A running throwaway PgBouncer in front of a [`TestServer`], for tests of what works
+/// behind a pooler. Dropping it stops the pooler and removes its directory.
+///
+/// [`PgBouncer::builder`] takes the server and starts the `pgbouncer` program (found on
+/// `PATH` or as `/usr/sbin/pgbouncer`, Debian's package) in a private directory of its own,
+/// made and guarded like a server's: mode 0700, given to the `postgres` OS user when the
+/// process runs as root (the program then runs as that user, as the server does, and its
+/// files are written and read only as that user), the program stopped and the directory
+/// removed on `Drop` (also while a panic unwinds) and by a guardian process once the owning
+/// process is gone. It listens on a free port of its own, on a Unix socket in its
+/// directory, and (with [`PoolerAuth::Scram`], the default) on `127.0.0.1`.
+///
+/// The pooler reaches the server over the server's Unix socket (which trusts every role),
+/// for any database (`* = host=<socket dir> port=<port>`). Clients authenticate to the
+/// pooler itself:
+///
+/// - [`PoolerAuth::Scram`]: `auth_type = scram-sha-256`, with every role of the server
+///   (`postgres`, the test roles, the superuser named after the OS user) in `userlist.txt`
+///   with the server's [password](TestServer::password). The pooler accepts TCP then.
+/// - [`PoolerAuth::Trust`]: `auth_type = trust` (the roles still have to be in
+///   `userlist.txt`), on the Unix socket only: nothing is trusted over TCP, as for the server.
+///
+/// `postgres` is an `admin_users` of the pooler: [`PgBouncer::admin`] sends commands such as
+/// `SHOW SERVERS`, `PAUSE db` or `KILL db` to its admin console (database `pgbouncer`).
+///
+/// ```no_run
+/// use pgcluster::testing::{PgBouncer, PoolMode, TestServer, SCRAM_ROLE};
+///
+/// let server = TestServer::new()?;
+/// let pooler = PgBouncer::builder(&server)
+///     .pool_mode(PoolMode::Transaction)
+///     .start()?;
+/// // Through the pooler over TCP, SCRAM with the server's password:
+/// let uri = pooler.tcp_uri(SCRAM_ROLE, "postgres");
+/// println!("{}", pooler.admin("SHOW POOLS")?);
+/// # let _ = uri;
+/// # Ok::<(), pgcluster::testing::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct PgBouncer {
     auth: PoolerAuth,

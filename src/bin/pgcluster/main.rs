@@ -610,9 +610,10 @@ fn run(
         Command::Clone { template, name } => {
             let (template, name) = (template.get()?, name::optional(&name)?);
             let target = progress::target(cluster, name);
-            progress::copying(cluster, ("cloning", template, &target), quiet, || {
+            let copied = progress::copying(cluster, ("cloning", template, &target), quiet, || {
                 cluster.copy_database(template, name)
-            })?;
+            });
+            sessions::explain(copied, template, "clone", quiet)?;
             changed(
                 "clone",
                 database_json(cluster, name),
@@ -621,7 +622,11 @@ fn run(
         }
         Command::Rename { new, name } => {
             let (new, name) = (new.get()?, name::optional(&name)?);
-            cluster.rename(new, name)?;
+            let renamed = name
+                .or_else(|| cluster.named_database())
+                .unwrap_or_default()
+                .to_owned();
+            sessions::explain(cluster.rename(new, name), &renamed, "rename", quiet)?;
             changed(
                 "rename",
                 named_json(cluster, name),

@@ -1,5 +1,6 @@
 //! `drop --drain`: the sessions left, shown on stderr while it waits; and, on a terminal,
-//! the sessions that made the server refuse a drop, with what to do about them.
+//! the sessions that made the server refuse a drop, rename or clone, with what to do about
+//! them (the pooler's own marked `(pooler)`).
 
 use std::io::IsTerminal;
 use std::time::Duration;
@@ -49,7 +50,7 @@ pub(crate) fn drop(
             );
             if e.pooler_sessions().next().is_some() {
                 text.push('\n');
-                text.push_str(&pooler_hint(&database));
+                text.push_str(&pooler_hint(&database, "drop", true));
             }
             let _ = output::stderr_line(&text);
             Err(Error::InUse(e).into())
@@ -58,15 +59,48 @@ pub(crate) fn drop(
     }
 }
 
-/// What to do about the pooler's own sessions on `database` (marked `(pooler)`).
-fn pooler_hint(database: &str) -> String {
+/// A `rename` or `clone` refused because of the sessions on `database` (the one renamed,
+/// the one copied): on a terminal (unless `quiet` or `--json`), they are shown first, and
+/// what to do about the pooler's.
+pub(crate) fn explain(
+    result: Result<(), Error>,
+    database: &str,
+    action: &str,
+    quiet: bool,
+) -> Result<(), Failure> {
+    match result {
+        Err(Error::InUse(e)) if !quiet && !output::is_json() && std::io::stderr().is_terminal() => {
+            let mut text = format!(
+                "connected to \"{}\":\n{}",
+                database.escape_debug(),
+                table(&e.sessions)
+            );
+            if e.pooler_sessions().next().is_some() {
+                text.push('\n');
+                text.push_str(&pooler_hint(database, action, false));
+            }
+            let _ = output::stderr_line(&text);
+            Err(Error::InUse(e).into())
+        }
+        result => result.map_err(Failure::from),
+    }
+}
+
+/// What to do about the pooler's own sessions on `database` (marked `(pooler)`) before
+/// `action` (`drop`, `rename`, `clone`); `force`: whether `--force` is at hand.
+fn pooler_hint(database: &str, action: &str, force: bool) -> String {
     let quoted = format!("\"{}\"", database.replace('"', "\"\""));
     format!(
         "the sessions marked (pooler) are most likely the pooler's own server connections, \
-         kept after its clients left: `--force` ends them like any other; or close them on \
-         the pooler (on PgBouncer's admin console, database pgbouncer: `KILL {q}`, or \
-         `PAUSE {q}` until the drop is done, then `RESUME {q}`); `--maintenance-db` (or \
-         DATABASE_URL_UNPOOLED) sends pgcluster's own statements past the pooler",
+         kept after its clients left: {}close them on the pooler (on PgBouncer's admin \
+         console, database pgbouncer: `KILL {q}`, or `PAUSE {q}` until the {action} is done, \
+         then `RESUME {q}`); `--maintenance-db` (or DATABASE_URL_UNPOOLED) sends pgcluster's \
+         own statements past the pooler",
+        if force {
+            "`--force` ends them like any other; or "
+        } else {
+            ""
+        },
         q = escape::cell(&quoted)
     )
 }

@@ -319,6 +319,21 @@ fn a_drop_refused_by_the_poolers_own_connection_says_so() {
         };
         assert_eq!(copy.pooler_sessions().count(), 1, "{copy:?}");
         assert!(copy.cause.message.contains("source database"), "{copy:?}");
+        // So does a CREATE DATABASE while the pooler is on the template (template1 too).
+        use_through(&pooler, "template1");
+        let Err(Error::InUse(create)) = cluster.create("pgc_pool_busy_new") else {
+            panic!("{mode:?}: create not refused with InUse")
+        };
+        assert!(
+            create
+                .cause
+                .message
+                .contains("source database \"template1\""),
+            "{create:?}"
+        );
+        assert_eq!(create.pooler_sessions().count(), 1, "{create:?}");
+        pooler.admin("KILL template1").expect("KILL");
+        pooler.admin("RESUME template1").expect("RESUME");
         // PgBouncer's KILL closes its connections to the database (new clients wait until
         // RESUME): then the drop goes through.
         pooler.admin(&format!("KILL {name}")).expect("KILL");

@@ -125,7 +125,11 @@ impl PgBouncerBuilder {
                 Err(_) => {}
             }
         }
-        Err(Error::PortsInUse { log })
+        Err(Error::Command {
+            program: "pgbouncer".into(),
+            status: format!("its port was taken by another process {PORT_ATTEMPTS} times in a row"),
+            output: log,
+        })
     }
 
     /// The text of `pgbouncer.ini`.

@@ -532,3 +532,46 @@ fn cli_on_a_terminal_names_the_pooler_and_what_to_do() {
     assert_eq!(status, 0, "{out}{err}");
     assert!(!exists_on_server(name));
 }
+
+/// `overwrite` swaps in a new database by renaming the old one: the pooler's idle server
+/// connection on it makes the server refuse, as a rename, and the error says so; the old
+/// database stays as it was. Once the pooler let go (`KILL`), it goes through.
+#[test]
+fn overwrite_through_the_pooler() {
+    for mode in MODES {
+        let pooler = PgBouncer::start(server(), mode).expect("pgbouncer starts");
+        let name = "pgc_pool_overwrite";
+        fresh(name);
+        server()
+            .psql_db(name, "CREATE TABLE old_stuff (n int)")
+            .unwrap();
+        use_through(&pooler, name);
+        let cluster = pooled_cluster(&pooler, SUPERUSER, name);
+        let Err(Error::InUse(in_use)) = cluster.overwrite(None) else {
+            panic!("{mode:?}: overwrite not refused with InUse")
+        };
+        assert!(in_use.pooler, "{in_use:?}");
+        assert_eq!(in_use.pooler_sessions().count(), 1, "{in_use:?}");
+        assert_eq!(
+            server()
+                .psql_db(name, "SELECT to_regclass('old_stuff')::text")
+                .unwrap(),
+            "old_stuff\n"
+        );
+        pooler.admin(&format!("KILL {name}")).expect("KILL");
+        cluster
+            .overwrite(None)
+            .unwrap_or_else(|e| panic!("{mode:?}: {e}"));
+        pooler.admin(&format!("RESUME {name}")).expect("RESUME");
+        let mut conn = cluster.connect(None).unwrap();
+        assert_eq!(
+            value(&mut conn, "SELECT to_regclass('old_stuff')::text", &[]),
+            None,
+            "{mode:?}"
+        );
+        conn.close();
+        cluster
+            .drop_database_with(None, &DropOptions::new().force(true))
+            .unwrap();
+    }
+}

@@ -170,7 +170,11 @@ impl Cluster {
                     _ => Ok(Overwritten::NameTaken),
                 };
             }
-            Err(e) => return Err(self.without(name, &fresh, e).await),
+            // `database "x" is being accessed by other users`: the sessions on it.
+            Err(e) => {
+                let e = self.with_sessions(e, name).await;
+                return Err(self.without(name, &fresh, e).await);
+            }
         };
         if existed {
             // Owed: an interrupt does not stop it, or the old database would be left.

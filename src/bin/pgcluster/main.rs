@@ -644,13 +644,18 @@ fn run(
             let options = options.options();
             let overwrite = || cluster.overwrite_with(name, &options);
             // Without --template, template1 (or template0) is copied: small, not shown.
-            match options.template_name() {
+            let overwritten = match options.template_name() {
                 Some(source) => {
                     let target = progress::target(cluster, name);
                     progress::copying(cluster, ("copying", source, &target), quiet, overwrite)
                 }
                 None => overwrite(),
-            }?;
+            };
+            let database = name
+                .or_else(|| cluster.named_database())
+                .unwrap_or_default()
+                .to_owned();
+            sessions::explain(overwritten, &database, "overwrite", quiet)?;
             changed(
                 "overwrite",
                 named_json(cluster, name),

@@ -1,5 +1,5 @@
 //! `drop --drain`: the sessions left, shown on stderr while it waits; and, on a terminal,
-//! the sessions that made the server refuse a drop, rename or clone, with what to do about
+//! the sessions that made the server refuse a drop, rename, clone or overwrite, with what to do about
 //! them (the pooler's own marked `(pooler)`).
 
 use std::io::IsTerminal;
@@ -59,8 +59,8 @@ pub(crate) fn drop(
     }
 }
 
-/// A `rename` or `clone` refused because of the sessions on `database` (the one renamed,
-/// the one copied): on a terminal (unless `quiet` or `--json`), they are shown first, and
+/// A `rename`, `clone` or `overwrite` refused because of the sessions on `database` (the
+/// one renamed, copied or overwritten): on a terminal (unless `quiet` or `--json`), they are shown first, and
 /// what to do about the pooler's.
 pub(crate) fn explain(
     result: Result<(), Error>,
@@ -87,7 +87,7 @@ pub(crate) fn explain(
 }
 
 /// What to do about the pooler's own sessions on `database` (marked `(pooler)`) before
-/// `action` (`drop`, `rename`, `clone`); `force`: whether `--force` is at hand.
+/// `action` (`drop`, `rename`, `clone`, `overwrite`); `force`: whether `--force` is at hand.
 fn pooler_hint(database: &str, action: &str, force: bool) -> String {
     let quoted = format!("\"{}\"", database.replace('"', "\"\""));
     format!(

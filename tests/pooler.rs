@@ -1,10 +1,21 @@
 //! Behind a real PgBouncer (`pgcluster::testing::PgBouncer`, Debian's `pgbouncer`, which
-//! `.ci/run` installs) in front of a real throwaway server: connecting (SCRAM through the
-//! pooler, and trust), simple and extended queries with parameters, transactions and
-//! `exists()` in session and in transaction pooling; LISTEN/NOTIFY in session pooling;
-//! what transaction pooling cannot do (named prepared statements). Run with
-//! `cargo test --all-features --test pooler`. Without `pgbouncer` installed these tests
-//! fail, saying so: CI installs it.
+//! `.ci/run` installs) in front of a real throwaway server, in session and in transaction
+//! pooling:
+//!
+//! - connecting (SCRAM to the pooler, `auth_type = scram-sha-256`, and trust), simple and
+//!   extended queries with parameters, transactions, `exists()`; LISTEN/NOTIFY in session
+//!   pooling; what transaction pooling cannot do (named prepared statements: the server's
+//!   own errors);
+//! - the pooler in the way: a drop, rename, clone, create (template1) or overwrite refused
+//!   because of the pooler's own idle server connection says so (`InUse::pooler`), and
+//!   goes through after PgBouncer's `KILL` or with `FORCE`;
+//! - the maintenance setting (`Cluster::with_maintenance`; the CLI's `--maintenance-db`,
+//!   `PGCLUSTER_MAINTENANCE_URL`, `DATABASE_URL_UNPOOLED`): nothing of pgcluster's own goes
+//!   through the pooler (its `SHOW SERVERS`), while `connect()` does;
+//! - the CLI on a terminal naming the pooler's sessions and what to do.
+//!
+//! Run with `cargo test --all-features --test pooler`. Without `pgbouncer` installed these
+//! tests fail, saying so: CI installs it.
 #![cfg(feature = "testing")]
 
 #[path = "support/cli.rs"]
@@ -300,7 +311,10 @@ fn a_drop_refused_by_the_poolers_own_connection_says_so() {
         // The server's text, unchanged.
         assert_eq!(
             err.to_string(),
-            format!("Got an error from the database server:\n    database \"{name}\" is being accessed by other users{BUSY}")
+            format!(
+                "Got an error from the database server:\n    database \"{name}\" is being \
+                 accessed by other users{BUSY}"
+            )
         );
         let Error::InUse(in_use) = &err else {
             panic!("{mode:?}: not InUse: {err:?}")

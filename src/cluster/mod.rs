@@ -217,7 +217,10 @@ impl Cluster {
     /// # #[cfg(feature = "async")] {
     /// let cluster = pgcluster::Cluster::new("postgres://app:pw@pooler.example:6432/app")?
     ///     .with_maintenance("postgres://app:pw@db.example:5432/app")?;
-    /// assert_eq!(cluster.maintenance_repr().as_deref(), Some("'postgres://app:xxx@db.example:5432/app'"));
+    /// assert_eq!(
+    ///     cluster.maintenance_repr().as_deref(),
+    ///     Some("'postgres://app:xxx@db.example:5432/app'")
+    /// );
     /// # }
     /// # Ok::<(), pgcluster::Error>(())
     /// ```

@@ -15,8 +15,8 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-/// Variable `want` (`DATABASE_URL`, `DATABASE_URL_UNPOOLED`) in `dir/.env`, if the file exists and sets it; `env` gives the
-/// environment's variables for `$NAME` substitution.
+/// Variable `want` (`DATABASE_URL`, `DATABASE_URL_UNPOOLED`) in `dir/.env`, if the file
+/// exists and sets it; `env` gives the environment's variables for `$NAME` substitution.
 pub(crate) fn variable(
     dir: &Path,
     want: &str,

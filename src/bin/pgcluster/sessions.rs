@@ -1,6 +1,6 @@
 //! `drop --drain`: the sessions left, shown on stderr while it waits; and, on a terminal,
-//! the sessions that made the server refuse a drop, rename, clone or overwrite, with what to do about
-//! them (the pooler's own marked `(pooler)`).
+//! the sessions that made the server refuse a drop, rename, clone or overwrite, with what
+//! to do about them (the pooler's own marked `(pooler)`).
 
 use std::io::IsTerminal;
 use std::time::Duration;
@@ -60,8 +60,8 @@ pub(crate) fn drop(
 }
 
 /// A `rename`, `clone` or `overwrite` refused because of the sessions on `database` (the
-/// one renamed, copied or overwritten): on a terminal (unless `quiet` or `--json`), they are shown first, and
-/// what to do about the pooler's.
+/// one renamed, copied or overwritten): on a terminal (unless `quiet` or `--json`), they
+/// are shown before the error, and what to do about the pooler's.
 pub(crate) fn explain(
     result: Result<(), Error>,
     database: &str,

@@ -456,6 +456,30 @@ fn cli_maintenance_db_and_database_url_unpooled() {
     );
     assert_eq!((status, out.as_str()), (0, "true\n"), "{err}");
     assert_eq!(pooled_databases(&pooler), Vec::<String>::new());
+    // `cluster --json` says where each goes, without the password.
+    let (status, out, err) = cli::run(
+        &[
+            "--db",
+            &pooled,
+            "--maintenance-db",
+            &direct,
+            "--json",
+            "cluster",
+        ],
+        &[],
+    );
+    assert_eq!(status, 0, "{err}");
+    assert_eq!(
+        out,
+        format!(
+            "{{\"repr\":\"Cluster('pgsql://postgres:xxx@127.0.0.1:{}/postgres')\",\
+             \"database\":\"postgres\",\"server\":\"127.0.0.1:{}\",\
+             \"maintenance_server\":\"127.0.0.1:{}\"}}\n",
+            pooler.port(),
+            pooler.port(),
+            server().port()
+        )
+    );
     // PGCLUSTER_MAINTENANCE_URL, and DATABASE_URL with DATABASE_URL_UNPOOLED.
     for vars in [
         vec![

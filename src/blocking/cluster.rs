@@ -166,6 +166,13 @@ impl Cluster {
         })
     }
 
+    /// Where maintenance connections go when there is a maintenance setting
+    /// ([`Cluster::with_maintenance`]), in the form of [`Cluster::server`]; `None` without
+    /// one (they go to [`Cluster::server`]).
+    pub fn maintenance_server(&self) -> Option<Result<String, Error>> {
+        self.inner.maintenance_server()
+    }
+
     /// The maintenance setting of [`Cluster::with_maintenance`], as [`Cluster::repr`] shows
     /// a setting (Python's `repr()`, any password as `xxx`); `None` without one.
     pub fn maintenance_repr(&self) -> Option<String> {

@@ -295,7 +295,18 @@ impl Cluster {
     /// hosts separated by `, `. Reads the local settings (environment, service file) as a
     /// connection does; sends nothing, and never shows a password.
     pub fn server(&self) -> Result<String, Error> {
-        let resolved = self.setting.base_config().resolve(&self.env)?;
+        self.server_of(&self.setting)
+    }
+
+    /// Where maintenance connections go when there is a maintenance setting
+    /// ([`Cluster::with_maintenance`]), in the form of [`Cluster::server`]; `None` without
+    /// one (they go to [`Cluster::server`]).
+    pub fn maintenance_server(&self) -> Option<Result<String, Error>> {
+        self.maintenance.as_ref().map(|s| self.server_of(s))
+    }
+
+    fn server_of(&self, setting: &Setting) -> Result<String, Error> {
+        let resolved = setting.base_config().resolve(&self.env)?;
         let servers: Vec<String> = resolved
             .targets
             .iter()

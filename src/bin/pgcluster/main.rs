@@ -114,7 +114,7 @@ struct Cli {
     /// encoding, collate, ctype, size, is_template, allow_connections, connection_limit,
     /// is_valid}]; connect {database, host, port, backend_pid, dsn,
     /// server_version, in_recovery}; cluster {repr,
-    /// database, server}; wait {server, status, exit_status}; template build {template},
+    /// database, server, and maintenance_server with --maintenance-db}; wait {server, status, exit_status}; template build {template},
     /// clone {template, database, url}, drop {action, database}; with --dry-run also
     /// dry_run and statements [{database, sql}]. An error: {error, exit_status, sqlstate,
     /// server {severity, code, message, detail, hint, ... as the server sent them}},
@@ -693,11 +693,15 @@ fn run(
         }
         Command::Cluster => {
             if json {
-                output::json_line(&Json::object([
+                let mut fields = vec![
                     ("repr", cluster.repr().into()),
                     ("database", cluster.named_database().into()),
                     ("server", cluster.server().ok().into()),
-                ]))?;
+                ];
+                if let Some(server) = cluster.maintenance_server() {
+                    fields.push(("maintenance_server", server.ok().into()));
+                }
+                output::json_line(&Json::object(fields))?;
             } else {
                 output::stdout_line(&escape::line(&cluster.repr()))?;
             }

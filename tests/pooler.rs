@@ -12,7 +12,9 @@
 //! - the maintenance setting (`Cluster::with_maintenance`; the CLI's `--maintenance-db`,
 //!   `PGCLUSTER_MAINTENANCE_URL`, `DATABASE_URL_UNPOOLED`): nothing of pgcluster's own goes
 //!   through the pooler (its `SHOW SERVERS`), while `connect()` does;
-//! - the CLI on a terminal naming the pooler's sessions and what to do.
+//! - the CLI on a terminal naming the pooler's sessions and what to do;
+//! - the harness: a pooler stopped and its directory removed on drop, and by the guardian
+//!   when its owner exits without destructors; a failed start says why.
 //!
 //! Run with `cargo test --all-features --test pooler`. Without `pgbouncer` installed these
 //! tests fail, saying so: CI installs it.
@@ -22,8 +24,11 @@
 mod cli;
 mod terminal;
 
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::sync::OnceLock;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use pgcluster::blocking::{Cluster, Connection};
 use pgcluster::cluster::DropOptions;
@@ -612,4 +617,101 @@ fn overwrite_through_the_pooler() {
             .drop_database_with(None, &DropOptions::new().force(true))
             .unwrap();
     }
+}
+
+/// Whether process `pid` is gone (or a zombie, exited).
+fn gone(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .map_or(true, |status| status.contains("State:\tZ"))
+}
+
+/// Waits up to 30 s until the pooler `pid` has exited and `dir` is removed.
+fn wait_until_cleaned_up(dir: &Path, pid: u32) {
+    let started = Instant::now();
+    while !gone(pid) || dir.exists() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "left: pid {pid} gone {}, {} exists {}",
+            gone(pid),
+            dir.display(),
+            dir.exists()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn dropping_the_pooler_stops_it_and_removes_its_directory() {
+    let pooler = PgBouncer::start(server(), PoolMode::Session).expect("pgbouncer starts");
+    let (dir, pid) = (pooler.dir().to_owned(), pooler.pid().expect("running"));
+    assert!(!gone(pid));
+    let ini = std::fs::metadata(dir.join("pgbouncer.ini")).expect("its config");
+    assert!(ini.is_file());
+    drop(pooler);
+    // Drop waits for it: nothing is left when it returns.
+    assert!(gone(pid), "pgbouncer {pid} still runs");
+    assert!(!dir.exists(), "{} is left", dir.display());
+}
+
+#[test]
+fn a_pooler_that_cannot_start_says_why() {
+    let err = PgBouncer::builder(server())
+        .conf_line("pool_mode = no_such_mode")
+        .start()
+        .expect_err("a bad setting");
+    let text = err.to_string();
+    assert!(text.starts_with("pgbouncer failed ("), "{text}");
+    assert!(text.contains("no_such_mode"), "{text}");
+    assert!(!text.contains(server().password()), "{text}");
+}
+
+/// Set in the environment of the child process that `pooler_guardian_child` runs in.
+const CHILD_VAR: &str = "PGCLUSTER_POOLER_GUARDIAN_CHILD";
+
+/// Not a test on its own: `the_guardian_stops_a_pooler_whose_owner_is_gone` runs it in a
+/// child process, which starts a pooler, says where it is, and exits without running any
+/// destructor.
+#[test]
+fn pooler_guardian_child() {
+    if std::env::var_os(CHILD_VAR).is_none() {
+        return;
+    }
+    let pooler = PgBouncer::start(server(), PoolMode::Session).expect("pgbouncer starts");
+    println!(
+        "\ndir={}\npid={}",
+        pooler.dir().display(),
+        pooler.pid().expect("running")
+    );
+    std::process::exit(0);
+}
+
+#[test]
+fn the_guardian_stops_a_pooler_whose_owner_is_gone() {
+    let mut child = Command::new(std::env::current_exe().expect("test binary"))
+        .args([
+            "pooler_guardian_child",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD_VAR, "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("child runs");
+    let mut lines = BufReader::new(child.stdout.take().expect("piped")).lines();
+    let mut field = |name: &str| loop {
+        match lines.next() {
+            Some(Ok(line)) => {
+                if let Some(value) = line.strip_prefix(name) {
+                    break value.to_owned();
+                }
+            }
+            other => panic!("no {name} from the child: {other:?}"),
+        }
+    };
+    let dir = PathBuf::from(field("dir="));
+    let pid: u32 = field("pid=").parse().expect("pid");
+    assert!(child.wait().expect("child ends").success());
+    wait_until_cleaned_up(&dir, pid);
 }

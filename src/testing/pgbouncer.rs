@@ -314,6 +314,12 @@ impl PgBouncer {
         ]
     }
 
+    /// The process id of `pgbouncer`, from its pid file; `None` if it is not running.
+    pub fn pid(&self) -> Option<u32> {
+        let bytes = self.run_as.read_file(&self.pid_path())?;
+        String::from_utf8_lossy(&bytes).trim().parse().ok()
+    }
+
     /// The pooler's log so far (its stderr), the password masked.
     pub fn log(&self) -> String {
         self.run_as

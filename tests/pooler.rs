@@ -14,7 +14,8 @@
 //!   through the pooler (its `SHOW SERVERS`), while `connect()` does;
 //! - the CLI on a terminal naming the pooler's sessions and what to do;
 //! - the harness: a pooler stopped and its directory removed on drop, and by the guardian
-//!   when its owner exits without destructors; a failed start says why.
+//!   when its owner exits without destructors, and by the next run's sweep when both were
+//!   killed; a failed start says why.
 //!
 //! Run with `cargo test --all-features --test pooler`. Without `pgbouncer` installed these
 //! tests fail, saying so: CI installs it.
@@ -713,5 +714,100 @@ fn the_guardian_stops_a_pooler_whose_owner_is_gone() {
     let dir = PathBuf::from(field("dir="));
     let pid: u32 = field("pid=").parse().expect("pid");
     assert!(child.wait().expect("child ends").success());
+    wait_until_cleaned_up(&dir, pid);
+}
+
+/// Set in the environment of the child process that `pooler_sweep_child` runs in.
+const SWEEP_CHILD_VAR: &str = "PGCLUSTER_POOLER_SWEEP_CHILD";
+
+/// Not a test on its own: `a_killed_runs_pooler_is_swept` runs it in a child process, which
+/// starts a server and a pooler, says where they are, and waits to be killed.
+#[test]
+fn pooler_sweep_child() {
+    if std::env::var_os(SWEEP_CHILD_VAR).is_none() {
+        return;
+    }
+    let server = TestServer::new().expect("server starts");
+    let pooler = PgBouncer::start(&server, PoolMode::Session).expect("pgbouncer starts");
+    println!(
+        "\nserver={}\ndir={}\npid={}",
+        server.dir().display(),
+        pooler.dir().display(),
+        pooler.pid().expect("running")
+    );
+    let mut line = String::new();
+    let _ = std::io::stdin().read_line(&mut line);
+    std::process::exit(0);
+}
+
+/// The processes whose command line mentions every one of `needles`.
+fn pids_mentioning(needles: &[&str]) -> Vec<u32> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse().ok()) else {
+            continue;
+        };
+        if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) {
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            if needles.iter().all(|n| cmdline.contains(n)) {
+                found.push(pid);
+            }
+        }
+    }
+    found
+}
+
+fn kill9(pid: u32) {
+    let status = Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success(), "kill -KILL {pid}");
+}
+
+/// A run killed with its guardians (the whole process tree, SIGKILL) leaves its pooler
+/// running; the next run's sweep stops it and removes its directory, as it does a server's.
+#[test]
+fn a_killed_runs_pooler_is_swept() {
+    let mut child = Command::new(std::env::current_exe().expect("test binary"))
+        .args([
+            "pooler_sweep_child",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(SWEEP_CHILD_VAR, "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("child runs");
+    let mut lines = BufReader::new(child.stdout.take().expect("piped")).lines();
+    let mut field = |name: &str| loop {
+        match lines.next() {
+            Some(Ok(line)) => {
+                if let Some(value) = line.strip_prefix(name) {
+                    break value.to_owned();
+                }
+            }
+            other => panic!("no {name} from the child: {other:?}"),
+        }
+    };
+    let server_dir = PathBuf::from(field("server="));
+    let dir = PathBuf::from(field("dir="));
+    let pid: u32 = field("pid=").parse().expect("pid");
+    // The guardians first: one still alive when the child goes would clean up itself.
+    for d in [&server_dir, &dir] {
+        let guardians = pids_mentioning(&["pgcluster-guardian", &d.display().to_string()]);
+        assert_eq!(guardians.len(), 1, "{guardians:?}");
+        kill9(guardians[0]);
+    }
+    kill9(child.id());
+    let _ = child.wait();
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(!gone(pid), "pgbouncer {pid} went without a sweep");
+    assert!(dir.exists());
+    let removed = pgcluster::testing::sweep_servers().expect("swept");
+    assert!(removed.contains(&dir), "{removed:?}");
+    assert!(removed.contains(&server_dir), "{removed:?}");
     wait_until_cleaned_up(&dir, pid);
 }

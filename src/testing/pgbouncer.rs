@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use super::config::{percent_encode, userinfo};
 use super::os::{self, clear_pg_env, create_dir_private, create_private_dir, free_port, RunAs};
+use super::sweep;
 use super::{
     checked, mask, Error, Password, TestServer, HOST_TCP, MD5_ROLE, PASSWORD_ROLE, SCRAM_ROLE,
     SUPERUSER,
@@ -110,7 +111,11 @@ impl PgBouncerBuilder {
         pooler.run_as.give_dir(&pooler.sock)?;
         pooler.run_as.give_dir(&pooler.dir)?;
         let stop = pooler.shell_argv(STOP_SCRIPT);
-        pooler.guardian = Some(os::spawn_guardian(&pooler.dir, stop)?);
+        let guardian = os::spawn_guardian(&pooler.dir, stop)?;
+        let guardian_pid = guardian.id();
+        pooler.guardian = Some(guardian);
+        // For a later run's sweep, should this process and the guardian both be killed.
+        pooler.write(sweep::OWNER_FILE, &sweep::server_record(guardian_pid))?;
         pooler.write("userlist.txt", &userlist(pooler.password()))?;
         let mut log = String::new();
         for _ in 0..PORT_ATTEMPTS {
@@ -181,8 +186,9 @@ impl PgBouncerBuilder {
 /// made and guarded like a server's: mode 0700, given to the `postgres` OS user when the
 /// process runs as root (the program then runs as that user, as the server does, and its
 /// files are written and read only as that user), the program stopped and the directory
-/// removed on `Drop` (also while a panic unwinds) and by a guardian process once the owning
-/// process is gone. It listens on a free port of its own, on a Unix socket in its
+/// removed on `Drop` (also while a panic unwinds), by a guardian process once the owning
+/// process is gone, and by the next run's [sweep](super::sweep_servers) should both have
+/// been killed. It listens on a free port of its own, on a Unix socket in its
 /// directory, and (with [`PoolerAuth::Scram`], the default) on `127.0.0.1`.
 ///
 /// The pooler reaches the server over the server's Unix socket (which trusts every role),
@@ -418,8 +424,10 @@ impl PgBouncer {
         ];
         let argv = self.run_as.argv(Path::new("/bin/sh"), args);
         let mut cmd = Command::new(&argv[0]);
+        // Its working directory is its own: what tells a sweep that the pid is this
+        // pooler's.
         cmd.args(&argv[1..])
-            .current_dir("/")
+            .current_dir(&self.dir)
             .env("LC_ALL", "C")
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -11,8 +11,10 @@
 //! - with an `owner` file naming that `<pid>`, whose owner and guardian are both gone.
 //!
 //! Its postmaster (the process named in `postmaster.pid`, if it is a `postgres` of that
-//! user working in that data directory) is stopped (`SIGQUIT`, an immediate shutdown),
-//! and the directory is removed, as that user. Nothing else is ever touched.
+//! user working in that data directory) is stopped (`SIGQUIT`, an immediate shutdown), so
+//! is a [`PgBouncer`](super::PgBouncer)'s `pgbouncer` (named in `pgbouncer.pid`, if it is a
+//! `pgbouncer` of that user working in that directory: `SIGTERM`), and the directory is
+//! removed, as that user. Nothing else is ever touched.
 
 use std::ffi::OsStr;
 use std::fs;
@@ -140,6 +142,7 @@ fn sweep_dir(run_as: &RunAs, uid: u32, dir: &Path) -> Result<bool, Error> {
         }
     }
     stop_postmaster(run_as, uid, &dir.join("data"));
+    stop_pgbouncer(run_as, uid, dir);
     let argv = run_as.argv(
         Path::new("rm"),
         [OsStr::new("-rf"), OsStr::new("--"), dir.as_os_str()],
@@ -184,14 +187,44 @@ fn stop_postmaster(run_as: &RunAs, uid: u32, data: &Path) {
     }
 }
 
+/// Stops the [`PgBouncer`](super::PgBouncer) of private directory `dir`, if the pid in its
+/// `pgbouncer.pid` is a `pgbouncer` process of `uid` working in `dir` (so that a reused pid
+/// is never signalled), and waits until it has exited.
+fn stop_pgbouncer(run_as: &RunAs, uid: u32, dir: &Path) {
+    let Some(text) = run_as.read_file(&dir.join("pgbouncer.pid")) else {
+        return;
+    };
+    let Ok(pid) = String::from_utf8_lossy(&text).trim().parse::<u32>() else {
+        return;
+    };
+    if !is_process_of(pid, "pgbouncer", uid, dir) {
+        return;
+    }
+    let signalled = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if signalled {
+        wait_exited(pid, REAP_BOUND);
+    }
+}
+
 /// Whether process `pid` is a `postgres` of `uid` whose working directory is `data`.
 fn is_postmaster_of(pid: u32, uid: u32, data: &Path) -> bool {
+    is_process_of(pid, "postgres", uid, data)
+}
+
+/// Whether process `pid` is a `program` of `uid` whose working directory is `dir`.
+fn is_process_of(pid: u32, program: &str, uid: u32, dir: &Path) -> bool {
     let proc = PathBuf::from(format!("/proc/{pid}"));
     let comm = fs::read_to_string(proc.join("comm")).unwrap_or_default();
     let cwd = fs::read_link(proc.join("cwd")).ok();
-    comm.trim() == "postgres"
+    comm.trim() == program
         && osuser::effective_uid_of(&pid.to_string()) == Some(uid)
-        && cwd.as_deref() == Some(data)
+        && cwd.as_deref() == Some(dir)
 }
 
 #[cfg(test)]

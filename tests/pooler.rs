@@ -811,3 +811,36 @@ fn a_killed_runs_pooler_is_swept() {
     assert!(removed.contains(&server_dir), "{removed:?}");
     wait_until_cleaned_up(&dir, pid);
 }
+
+/// A hosted pooler often serves the application's database only: pgcluster's own work
+/// goes by the maintenance setting, and the pooler in the way is still told apart (seen
+/// through the setting's own database).
+#[test]
+fn a_pooler_serving_only_the_apps_database() {
+    let name = "pgc_pool_only";
+    fresh(name);
+    let pooler = PgBouncer::builder(server())
+        .pool_mode(PoolMode::Transaction)
+        .only_databases(&[name])
+        .start()
+        .expect("pgbouncer starts");
+    let pooled = pooled_cluster(&pooler, SUPERUSER, name);
+    // Without the maintenance setting, nothing of pgcluster's own can go through it.
+    let err = pooled.exists(None).expect_err("no database postgres there");
+    assert!(
+        err.to_string().contains("no such database: postgres"),
+        "{err}"
+    );
+    let cluster = pooled.with_maintenance(&direct_uri("postgres")).unwrap();
+    assert!(cluster.exists(None).unwrap());
+    use_through(&pooler, name);
+    let Err(Error::InUse(in_use)) = cluster.drop_database(None) else {
+        panic!("not InUse")
+    };
+    assert!(in_use.pooler, "{in_use:?}");
+    assert_eq!(in_use.pooler_sessions().count(), 1, "{in_use:?}");
+    cluster
+        .drop_database_with(None, &DropOptions::new().force(true))
+        .unwrap();
+    assert!(!exists_on_server(name));
+}

@@ -75,12 +75,16 @@ impl Cluster {
 
     /// Whether a pooler sits in front, and its address as the server sees it: a connection
     /// through the cluster's own setting (to the maintenance database, `postgres`, whatever
-    /// the maintenance setting says) asks the server for its process id and client
-    /// address; a pooler told us another process id (BackendKeyData). `None` when no
-    /// pooler was seen (or the pooler has no `postgres` database, or the connection or
-    /// the query failed); `Some(None)` for a pooler on the server's Unix socket.
+    /// the maintenance setting says; to the setting's database when that cannot be
+    /// reached, as through a pooler that serves only the application's database) asks the
+    /// server for its process id and client address; a pooler told us another process id
+    /// (BackendKeyData). `None` when no pooler was seen (or neither connection nor the
+    /// query succeeded); `Some(None)` for a pooler on the server's Unix socket.
     async fn pooler_address(&self) -> Option<Option<String>> {
-        let mut conn = self.open(super::MAINTENANCE_DB).await.ok()?;
+        let mut conn = match self.open(super::MAINTENANCE_DB).await {
+            Ok(conn) => conn,
+            Err(_) => self.open(&self.database().ok()?).await.ok()?,
+        };
         let told = conn.backend_pid();
         let result = conn
             .query(

@@ -62,6 +62,8 @@ pub enum PoolerAuth {
 pub struct PgBouncerBuilder {
     auth: PoolerAuth,
     conf_lines: Vec<String>,
+    /// `[databases]` entries; empty: `*`.
+    databases: Vec<String>,
     mode: PoolMode,
     server_dir: PathBuf,
     server_port: u16,
@@ -79,6 +81,13 @@ impl PgBouncerBuilder {
     /// Sets how clients authenticate (default [`PoolerAuth::Scram`]).
     pub fn auth(mut self, auth: PoolerAuth) -> Self {
         self.auth = auth;
+        self
+    }
+
+    /// Serves only the databases `names` (one `[databases]` entry each), as a hosted pooler
+    /// that serves the application's database alone; default: any (`*`).
+    pub fn only_databases(mut self, names: &[&str]) -> Self {
+        self.databases = names.iter().map(|n| (*n).to_owned()).collect();
         self
     }
 
@@ -147,10 +156,23 @@ impl PgBouncerBuilder {
             PoolerAuth::Scram => "scram-sha-256",
             PoolerAuth::Trust => "trust",
         };
+        let target = format!(
+            "host={} port={}",
+            self.server_dir.display(),
+            self.server_port
+        );
+        let databases = if self.databases.is_empty() {
+            format!("* = {target}\n")
+        } else {
+            self.databases
+                .iter()
+                .map(|name| format!("{name} = {target}\n"))
+                .collect()
+        };
         let mut text = format!(
             "; Written by pgcluster::testing.\n\
              [databases]\n\
-             * = host={} port={}\n\
+             {databases}\
              [pgbouncer]\n\
              listen_addr = {listen}\n\
              listen_port = {}\n\
@@ -162,8 +184,6 @@ impl PgBouncerBuilder {
              admin_users = {SUPERUSER}\n\
              max_client_conn = 100\n\
              default_pool_size = 5\n",
-            self.server_dir.display(),
-            self.server_port,
             pooler.port,
             pooler.sock.display(),
             pooler.dir.join("userlist.txt").display(),
@@ -192,7 +212,8 @@ impl PgBouncerBuilder {
 /// directory, and (with [`PoolerAuth::Scram`], the default) on `127.0.0.1`.
 ///
 /// The pooler reaches the server over the server's Unix socket (which trusts every role),
-/// for any database (`* = host=<socket dir> port=<port>`). Clients authenticate to the
+/// for any database (`* = host=<socket dir> port=<port>`; only some with
+/// [`PgBouncerBuilder::only_databases`]). Clients authenticate to the
 /// pooler itself:
 ///
 /// - [`PoolerAuth::Scram`]: `auth_type = scram-sha-256`, with every role of the server
@@ -238,6 +259,7 @@ impl PgBouncer {
         PgBouncerBuilder {
             auth: PoolerAuth::Scram,
             conf_lines: Vec::new(),
+            databases: Vec::new(),
             mode: PoolMode::Session,
             server_dir: server.socket_dir().to_owned(),
             server_port: server.port(),

@@ -463,7 +463,8 @@ impl PgBouncer {
             if let Ok(Some(status)) = child.try_wait() {
                 break status.to_string();
             }
-            if UnixStream::connect(&socket).is_ok() && self.pid_path().exists() {
+            // Its pid file written in full too: the stop and the sweep go by it.
+            if UnixStream::connect(&socket).is_ok() && self.pid().is_some() {
                 self.child = Some(child);
                 return Ok(());
             }

@@ -105,6 +105,8 @@ fn connects_through_the_pooler_with_scram_and_with_trust() {
         .auth(PoolerAuth::Trust)
         .start()
         .expect("pgbouncer starts");
+    // Trust only where only the owner can reach: the 0700 socket directory, never TCP.
+    assert!(std::net::TcpStream::connect(("127.0.0.1", trust.port())).is_err());
     let cluster = Cluster::new(&trust.uri(SUPERUSER, "postgres")).unwrap();
     let mut conn = cluster.connect(None).expect("trust through the socket");
     assert_eq!(value(&mut conn, "SELECT 6 * 7", &[]).as_deref(), Some("42"));

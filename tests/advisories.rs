@@ -22,6 +22,7 @@ use fake_server::{auth_ok, message};
 
 use connecting::{both_drivers, resolve, resolve_plain, AnyConnection, Driver};
 use pgcluster::connection::State;
+use pgcluster::conninfo::{Config, Env};
 use pgcluster::error::{Error, QueryError};
 
 /// Far above the milliseconds these take: a hang guard only.
@@ -403,4 +404,103 @@ async fn data_row_field_count_disagrees_with_row_description(driver: Driver) {
         drop(conn);
         server.join();
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// NUL bytes in what is sent NUL-terminated.
+
+/// A server that keeps every byte of its one connection. When the client never connected,
+/// [`Listening::received`] connects once itself, sending nothing, to end the thread.
+struct Listening {
+    port: u16,
+    thread: JoinHandle<Vec<u8>>,
+}
+
+fn listening() -> Listening {
+    let server = one_shot(|_| ());
+    Listening {
+        port: server.port,
+        thread: std::thread::spawn(move || server.join().1),
+    }
+}
+
+impl Listening {
+    /// Every byte received on the first connection accepted (the test's own empty one if
+    /// the client never connected).
+    fn received(self) -> Vec<u8> {
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+        self.thread.join().expect("listening thread")
+    }
+}
+
+/// What connecting with `conninfo` and `key` = `value` as the only environment gives:
+/// the error's text (resolving or connecting), and every byte the server received.
+async fn with_env(driver: Driver, key: &str, value: &str) -> (String, Vec<u8>) {
+    let server = listening();
+    let conninfo = format!("host=127.0.0.1 port={} sslmode=disable", server.port);
+    let config = Config::parse(&conninfo).expect("parses");
+    let text = match config.resolve(&Env::empty().with(key, value)) {
+        Err(e) => format!("{e}\n"),
+        Ok(resolved) => match driver.connect(&resolved).await {
+            Ok(conn) => panic!("{key}: connected: {conn:?}"),
+            Err(e) => e.message,
+        },
+    };
+    (text, server.received())
+}
+
+both_drivers!(nul_bytes_in_startup_parameters_and_names);
+/// A NUL would end a string early on the wire, so that the server reads another user,
+/// database or option than the one given (the startup-packet half of the NUL advisories).
+/// In a conninfo string it is refused by the parser (libpq's text); from the environment
+/// (which a caller's `Env` may fill from anywhere) at the startup packet's encoding,
+/// before a byte is written; a Cluster refuses a database name holding one.
+async fn nul_bytes_in_startup_parameters_and_names(driver: Driver) {
+    for conninfo in ["user='u\0v'", "dbname=d\0b", "options='-c x=\0y'"] {
+        assert_eq!(
+            Config::parse(conninfo)
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+            Err("NUL byte in connection info string".to_owned()),
+            "{conninfo:?}"
+        );
+    }
+    assert_eq!(
+        Config::parse("")
+            .expect("empty")
+            .set("application_name", "a\0b")
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
+        Err("NUL byte in connection info string".to_owned())
+    );
+    for (key, value) in [
+        ("PGUSER", "u\0v"),
+        ("PGDATABASE", "d\0b"),
+        ("PGAPPNAME", "a\0b"),
+        ("PGOPTIONS", "-c x=\0y"),
+    ] {
+        let (text, received) = with_env(driver, key, value).await;
+        assert_eq!(
+            text, "the startup parameter value contains a NUL byte\n",
+            "{key}"
+        );
+        assert_eq!(received, b"", "{key}: nothing sent");
+    }
+
+    let server = listening();
+    let cluster = driver
+        .cluster(&format!(
+            "host=127.0.0.1 port={} sslmode=disable user=u",
+            server.port
+        ))
+        .expect("cluster");
+    let e = cluster
+        .connect("a\0b")
+        .await
+        .expect_err("a NUL in the name");
+    assert_eq!(
+        e.to_string(),
+        "Invalid database name \"a\\0b\": it contains a NUL byte"
+    );
+    assert_eq!(server.received(), b"", "nothing sent");
 }

@@ -504,3 +504,31 @@ async fn nul_bytes_in_startup_parameters_and_names(driver: Driver) {
     );
     assert_eq!(server.received(), b"", "nothing sent");
 }
+
+both_drivers!(nul_bytes_in_passwords);
+/// A password holding a NUL (from `PGPASSWORD`, or a `.pgpass` line, which a conninfo
+/// string cannot give) is refused before the startup packet, whatever the server would
+/// ask for: once, MD5 sent a hash of it and SCRAM went on while cleartext refused it.
+async fn nul_bytes_in_passwords(driver: Driver) {
+    let dir = std::env::temp_dir().join(format!(
+        "pgcluster-advisories-{}-{}",
+        std::process::id(),
+        driver.name()
+    ));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let passfile = dir.join("pgpass");
+    std::fs::write(&passfile, b"*:*:*:*:pa\0ss\n").expect("pgpass");
+    // As libpq, a password file others can read is ignored.
+    std::fs::set_permissions(
+        &passfile,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .expect("chmod 600");
+    let passfile = passfile.to_str().expect("UTF-8 path").to_owned();
+    for (key, value) in [("PGPASSWORD", "pa\0ss"), ("PGPASSFILE", passfile.as_str())] {
+        let (text, received) = with_env(driver, key, value).await;
+        assert_eq!(text, "the password contains a NUL byte\n", "{key}");
+        assert_eq!(received, b"", "{key}: nothing sent");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

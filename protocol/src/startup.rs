@@ -349,6 +349,13 @@ impl Startup {
             _ => return Err(StartupError::OutOfOrder),
         }
         let c = &self.config;
+        // A password is sent NUL-terminated (cleartext) or hashed (MD5, SCRAM); no server
+        // can hold one with a NUL, and libpq cannot be given one. Refused here, before the
+        // startup packet, whatever method the server would ask for.
+        if c.password.as_deref().is_some_and(|p| p.contains(&0)) {
+            let e = EncodeError::ContainsNul { what: "password" };
+            return Err(self.fail(e.into()));
+        }
         let mut params: Vec<(&str, &str)> = Vec::with_capacity(c.params.len().saturating_add(2));
         params.push(("user", &c.user));
         if let Some(db) = &c.database {
@@ -983,6 +990,18 @@ mod tests {
         assert!(matches!(err, StartupError::Encode(_)));
         assert_eq!(m.start(&mut out).unwrap_err(), err);
         assert_eq!(m.handle(auth(0, b""), &mut out).unwrap_err(), err);
+    }
+
+    #[test]
+    fn nul_in_password_is_refused_before_the_startup_packet() {
+        let mut m = Startup::new(config(Some("pa\0ss")), NONCE);
+        let mut out = Vec::new();
+        let err = m.start(&mut out).unwrap_err();
+        assert!(out.is_empty());
+        assert_eq!(err.to_string(), "the password contains a NUL byte");
+        // Whatever the server would then ask for (MD5 would hash it, SCRAM derive from it).
+        assert_eq!(m.handle(auth(5, b"salt"), &mut out).unwrap_err(), err);
+        assert!(out.is_empty());
     }
 
     #[test]

@@ -532,3 +532,31 @@ async fn nul_bytes_in_passwords(driver: Driver) {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+both_drivers!(counts_over_what_the_wire_can_say_are_never_sent);
+/// The send side of the length-overflow advisories (pgx CVE-2024-27304, Npgsql
+/// CVE-2024-32655, sqlx RUSTSEC-2024-0363) at a size a test can afford: a Bind whose
+/// parameter count does not fit its `Int16` (32 768 parameters) wraps nothing and writes
+/// nothing, not even the Parse before it; the connection stays usable. (A value over
+/// `i32::MAX` bytes takes the same path, `message too long to send`; its test is
+/// `frontend` `too_long_writes_nothing`, with a small cap standing for `i32::MAX`.)
+async fn counts_over_what_the_wire_can_say_are_never_sent(driver: Driver) {
+    let server = one_shot(|s| {
+        read_startup(s);
+        s.write_all(&startup_ok()).expect("write");
+    });
+    let conninfo = server.conninfo("");
+    let mut conn = connecting::connect_with(driver, &resolve_plain(&conninfo), &conninfo).await;
+    let params = vec![None; 32_768];
+    let e = match conn.query("SELECT 1", &params).await {
+        Err(Error::Query(e)) => e,
+        other => panic!("expected a query error, got {other:?}"),
+    };
+    assert_eq!(e.message, "too many parameters to send\n");
+    assert!(!e.connection_lost);
+    assert_eq!(conn.state(), State::Open);
+    drop(conn);
+    // Only the Terminate of the drop.
+    let ((), rest) = server.join();
+    assert_eq!(rest, b"X\0\0\0\x04");
+}

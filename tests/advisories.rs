@@ -7,8 +7,9 @@
 //! nothing more crossed the wire (a retry in the clear would be a second connection, which
 //! nothing accepts).
 //!
-//! Expected texts are libpq's where it has one (messages.md; CVE-2021-23222 and
-//! CVE-2024-10977 as fixed in libpq 13.5 and 13.18), else pgcluster's own.
+//! Expected texts are libpq's where it has one (messages.md; for CVE-2021-23222 and
+//! CVE-2024-10977, the texts of their fixes in libpq 13.5 and 13.17, messages.md §9: the
+//! reference libpq 13.3 has neither), else pgcluster's own.
 
 mod connecting;
 mod fake_server;

@@ -216,7 +216,8 @@ both_drivers!(scram_iteration_counts_over_the_cap);
 /// the text is pgcluster's.
 async fn scram_iteration_counts_over_the_cap(driver: Driver) {
     for (iterations, expected) in [
-        // As in libpq 13, the count is read as an `int`: this one is -1, malformed.
+        // As in libpq 13, the count is read as an `int`: this one is -1, malformed
+        // (libpq 13.3's text, `rexref libpq` against a Python server scripted the same).
         (
             "4294967295",
             "malformed SCRAM message (invalid iteration count)\n",
@@ -244,7 +245,8 @@ both_drivers!(scram_sha_256_plus_over_a_plain_connection);
 /// SCRAM-SHA-256-PLUS offered without TLS (a man in the middle that stripped it): refused
 /// with libpq's text wherever it is in the list, even next to SCRAM-SHA-256 (libpq 13's
 /// `pg_SASL_init`: the server would refuse an unbound exchange anyway), and no SASL
-/// message is sent.
+/// message is sent. libpq 13.3 (`rexref libpq`) gives the same for both orders, and
+/// sends nothing either.
 async fn scram_sha_256_plus_over_a_plain_connection(driver: Driver) {
     for offered in [
         &["SCRAM-SHA-256-PLUS"][..],

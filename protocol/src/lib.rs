@@ -49,7 +49,7 @@ pub mod parameters;
 mod proptests;
 pub mod query;
 pub mod reader;
-mod secret;
+pub mod secret;
 pub mod ssl;
 pub mod startup;
 pub mod version;

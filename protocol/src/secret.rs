@@ -20,6 +20,29 @@ pub(crate) fn wipe(bytes: &mut [u8]) {
     }
 }
 
+/// Wipes a string that held a secret (a password from a setting, the environment or a
+/// password file): every byte of its buffer, spare capacity included, is overwritten as
+/// the other secrets of this crate are, and the string is left empty, its buffer kept.
+///
+/// ```
+/// let mut password = String::from("s3cret");
+/// pgcluster_protocol::secret::wipe_string(&mut password);
+/// assert!(password.is_empty());
+/// ```
+pub fn wipe_string(text: &mut String) {
+    // The string's own buffer, taken without a copy (no `unsafe` needed).
+    let mut bytes = std::mem::take(text).into_bytes();
+    wipe_vec(&mut bytes);
+    // Empty bytes are valid UTF-8: the buffer goes back to the string.
+    *text = String::from_utf8(bytes).unwrap_or_default();
+}
+
+/// Wipes a byte buffer that held secrets (a password file's contents, say), spare
+/// capacity included, and leaves it empty, its buffer kept.
+pub fn wipe_vec(bytes: &mut Vec<u8>) {
+    bytes.wipe();
+}
+
 /// What a [`Secret`] can hold.
 pub(crate) trait Wipe {
     /// Overwrites every byte it holds, spare capacity included.

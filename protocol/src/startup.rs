@@ -465,7 +465,7 @@ impl Startup {
     /// these checks come first, with the errors [`Startup::handle`] gives for the same
     /// message: the I/O layer only feeds bytes. After AuthenticationOk this is
     /// [`FrameReader::next_frame`] (a framing error is
-    /// [`ProtocolError::LostSync`](crate::ProtocolError::LostSync)).
+    /// [`ProtocolError::LostSync`]).
     ///
     /// Nothing is consumed on an error. Errors are sticky, shared with `handle`; called
     /// before [`Startup::start`] or after `Step::Done` it is

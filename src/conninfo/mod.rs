@@ -29,6 +29,7 @@ mod target;
 pub(crate) mod tls;
 mod uri;
 
+use pgcluster_protocol::secret::wipe_string;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
@@ -423,6 +424,17 @@ fn is_keyword(key: &str) -> bool {
 pub struct Config {
     /// Keyword → value, for the keywords that were given.
     params: BTreeMap<String, String>,
+}
+
+/// The values of `password` and `sslpassword` are wiped when the setting goes.
+impl Drop for Config {
+    fn drop(&mut self) {
+        for (key, value) in &mut self.params {
+            if key == "password" || key == "sslpassword" {
+                wipe_string(value);
+            }
+        }
+    }
 }
 
 impl fmt::Debug for Config {

@@ -6,6 +6,7 @@
 //! default socket directory (and an empty host). A file that is not a plain file, or that
 //! the group or others may access, is ignored with a warning.
 
+use pgcluster_protocol::secret::wipe_vec;
 use std::os::unix::fs::PermissionsExt;
 
 use super::{DEFAULT_PORT, DEFAULT_SOCKET_DIR};
@@ -71,7 +72,10 @@ pub(super) fn lookup(path: &str, key: &Key<'_>) -> Lookup {
     if std::io::Read::read_to_end(&mut file, &mut contents).is_err() {
         return Lookup::NotFound;
     }
-    match find(&contents, [host, port, key.dbname, key.user]) {
+    let found = find(&contents, [host, port, key.dbname, key.user]);
+    // The file holds every password in it, not only the one looked for.
+    wipe_vec(&mut contents);
+    match found {
         Some(p) => Lookup::Found(p),
         None => Lookup::NotFound,
     }

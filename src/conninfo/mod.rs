@@ -18,6 +18,7 @@ mod keepalives;
 pub(crate) mod keyvalue;
 mod load_balance;
 pub(crate) mod osuser;
+mod password;
 mod pgpass;
 mod protocol;
 pub(crate) mod redact;
@@ -39,6 +40,7 @@ use pgcluster_protocol::version::VersionRange;
 
 pub use keepalives::{SocketOptions, TcpSettings};
 pub use load_balance::LoadBalanceHosts;
+pub use password::Password;
 pub use target::TargetSessionAttrs;
 
 /// A parse or resolution failure. `Display` is libpq 13's text without the final newline
@@ -592,7 +594,7 @@ pub struct Resolved {
     pub user: String,
     /// Password, if one is known (given, `PGPASSWORD`, or password file). With several
     /// hosts and a password file, this is the first host's; see [`Resolved::password_for`].
-    pub password: Option<String>,
+    pub password: Option<Password>,
     /// The password file the password came from, if it did (for libpq's
     /// `password retrieved from file "%s"`).
     pub password_file: Option<String>,
@@ -620,10 +622,10 @@ pub struct Resolved {
     /// Warnings libpq would print on stderr (e.g. a world-readable password file).
     pub warnings: Vec<String>,
     /// The password given (keyword or `PGPASSWORD`), used for every host.
-    pub given_password: Option<String>,
+    pub given_password: Option<Password>,
     /// Per target (same index as `targets`): the password found in the password file, when
     /// no password was given.
-    pub file_passwords: Vec<Option<String>>,
+    pub file_passwords: Vec<Option<Password>>,
     /// The password file that was consulted (`passfile`, `PGPASSFILE` or `~/.pgpass`).
     pub passfile: Option<String>,
     /// `channel_binding`.
@@ -654,7 +656,7 @@ impl fmt::Debug for Resolved {
         let mut f = f.debug_struct("Resolved");
         f.field("targets", &self.targets)
             .field("user", &self.user)
-            .field("password", &self.password.as_ref().map(|_| "_"))
+            .field("password", &self.password)
             .field("password_file", &self.password_file)
             .field("dbname", &self.dbname)
             .field("connect_timeout", &self.connect_timeout)
@@ -664,15 +666,8 @@ impl fmt::Debug for Resolved {
             .field("load_balance_hosts", &self.load_balance_hosts)
             .field("tcp", &self.tcp)
             .field("warnings", &self.warnings)
-            .field("given_password", &self.given_password.as_ref().map(|_| "_"))
-            .field(
-                "file_passwords",
-                &self
-                    .file_passwords
-                    .iter()
-                    .map(|p| p.as_ref().map(|_| "_"))
-                    .collect::<Vec<_>>(),
-            )
+            .field("given_password", &self.given_password)
+            .field("file_passwords", &self.file_passwords)
             .field("passfile", &self.passfile)
             .field("channel_binding", &self.channel_binding)
             .field("require_auth", &self.require_auth)
@@ -741,7 +736,7 @@ mod tests {
         .unwrap()
         .resolve(&Env::empty())
         .unwrap();
-        r.file_passwords = vec![Some("filesecret".to_owned()), None];
+        r.file_passwords = vec![Some("filesecret".into()), None];
         let debug = format!("{r:?}");
         assert!(!debug.contains("secret"), "{debug}");
         assert!(debug.contains("given_password: Some(\"_\")"), "{debug}");

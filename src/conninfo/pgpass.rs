@@ -7,6 +7,8 @@
 //! the group or others may access, is ignored with a warning.
 
 use pgcluster_protocol::secret::wipe_vec;
+
+use super::Password;
 use std::os::unix::fs::PermissionsExt;
 
 use super::{DEFAULT_PORT, DEFAULT_SOCKET_DIR};
@@ -15,7 +17,7 @@ use super::{DEFAULT_PORT, DEFAULT_SOCKET_DIR};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Lookup {
     /// The password of the first matching line.
-    Found(String),
+    Found(Password),
     /// No file, no matching line, or nothing to look up.
     NotFound,
     /// The file was ignored; libpq's warning text (without the final newline).
@@ -76,7 +78,7 @@ pub(super) fn lookup(path: &str, key: &Key<'_>) -> Lookup {
     // The file holds every password in it, not only the one looked for.
     wipe_vec(&mut contents);
     match found {
-        Some(p) => Lookup::Found(p),
+        Some(p) => Lookup::Found(Password::from(p)),
         None => Lookup::NotFound,
     }
 }

@@ -7,12 +7,13 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use pgcluster_protocol::auth::policy::{ChannelBindingMode, RequireAuth};
+use pgcluster_protocol::secret::wipe_string;
 
 use super::keyvalue::is_c_space;
 use super::pgpass::{self, Lookup};
 use super::protocol;
 use super::{
-    osuser, service, Address, ConnInfoError, Env, LoadBalanceHosts, Resolved, Target,
+    osuser, service, Address, ConnInfoError, Env, LoadBalanceHosts, Password, Resolved, Target,
     TargetSessionAttrs, TcpSettings, DEFAULT_PORT, DEFAULT_SOCKET_DIR, KEYWORDS,
 };
 
@@ -113,7 +114,7 @@ pub(super) fn resolve(
     let dbname = non_empty("dbname").unwrap_or(&user).to_owned();
 
     // The password: given, else per host from the password file.
-    let given_password = non_empty("password").map(str::to_owned);
+    let given_password = non_empty("password").map(Password::from);
     let mut file_passwords = vec![None; targets.len()];
     let mut warnings = Vec::new();
     let mut passfile = None;
@@ -156,7 +157,7 @@ pub(super) fn resolve(
 
     let first_file_password = file_passwords.first().cloned().flatten();
     let password_file = first_file_password.as_ref().and(passfile.clone());
-    Ok(Resolved {
+    let resolved = Resolved {
         targets,
         user,
         password: given_password.clone().or(first_file_password),
@@ -194,7 +195,14 @@ pub(super) fn resolve(
         protocol,
         #[cfg(feature = "tls")]
         tls: tls_settings(&opts, sslmode_given, &mut ident),
-    })
+    };
+    // The merged options' copies of the secrets (the Resolved holds its own).
+    for key in ["password", "sslpassword"] {
+        if let Some(value) = opts.get_mut(key) {
+            wipe_string(value);
+        }
+    }
+    Ok(resolved)
 }
 
 /// The `ssl*` options as [`TlsSettings`](super::tls::TlsSettings) (values already checked). `mode` is

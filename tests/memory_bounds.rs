@@ -30,6 +30,8 @@
 // The counting allocator is the one `unsafe` of the package outside its dependencies: an
 // `unsafe impl GlobalAlloc` that passes every call on to `System`.
 #![allow(unsafe_code)]
+// On the blocking API (the floods are the same bytes for either driver).
+#![cfg(feature = "blocking")]
 
 mod fake_server;
 

@@ -485,6 +485,16 @@ impl AnyConnection {
         }
     }
 
+    /// `notices_dropped`.
+    pub fn notices_dropped(&self) -> u64 {
+        match self {
+            #[cfg(feature = "blocking")]
+            AnyConnection::Blocking(c) => c.notices_dropped(),
+            #[cfg(feature = "async")]
+            AnyConnection::Async(c) => c.notices_dropped(),
+        }
+    }
+
     /// `take_notifications`.
     pub fn take_notifications(&mut self) -> Vec<Notification> {
         match self {

@@ -888,7 +888,11 @@ async fn copy_in_with_a_notice_per_row_does_not_deadlock(driver: Driver) {
     // 20 MB of notices: the newest that fit the notice limit (1 MiB) are kept, the others
     // counted as dropped.
     let notices = conn.take_notices();
-    assert!(!notices.is_empty() && notices.len() < 20_000, "{}", notices.len());
+    assert!(
+        !notices.is_empty() && notices.len() < 20_000,
+        "{}",
+        notices.len()
+    );
     assert_eq!(
         u64::try_from(notices.len()).unwrap() + conn.notices_dropped(),
         20_000

@@ -26,6 +26,23 @@ const OVERWRITE_ATTEMPTS: u32 = 3;
 
 /// SQLSTATE `duplicate_database`.
 const DUPLICATE_DATABASE: &str = "42P04";
+/// SQLSTATE `unique_violation`, and the index that refuses a second database of a name:
+/// a rename racing another session's `CREATE DATABASE` of the name gets this instead of
+/// 42P04 when both passed the name check before either committed (seen on PostgreSQL 18).
+const UNIQUE_VIOLATION: &str = "23505";
+const DATNAME_INDEX: &str = "pg_database_datname_index";
+
+/// Whether `e` says the name a database was to take is already taken.
+fn name_taken(e: &Error) -> bool {
+    match e.sqlstate() {
+        Some(DUPLICATE_DATABASE) => true,
+        Some(UNIQUE_VIOLATION) => e
+            .server_error()
+            .and_then(|f| f.constraint.as_deref())
+            .is_some_and(|c| c == DATNAME_INDEX),
+        _ => false,
+    }
+}
 
 /// How one overwrite went, when it did not fail.
 enum Overwritten {
@@ -82,7 +99,8 @@ impl Cluster {
     ///
     /// A missing database that another session creates meanwhile (two overwrites of a new
     /// name at once, say) is overwritten in turn: the rename that would have put the new
-    /// database in its place finds the name taken (`42P04`), so the new database is
+    /// database in its place finds the name taken (`42P04`, or `23505` on
+    /// `pg_database`'s name index when the two raced closer still), so the new database is
     /// dropped and the overwrite starts again from the catalogs, up to
     /// three times in all.
     pub async fn overwrite_with(
@@ -163,7 +181,7 @@ impl Cluster {
             // The swap committed before the cancel took effect: finish the job.
             Err(Error::Interrupted(i)) if i.stage == Stage::Finished => Err(i),
             // Created by someone else since the catalogs said it was missing.
-            Err(e) if !existed && again && e.sqlstate() == Some(DUPLICATE_DATABASE) => {
+            Err(e) if !existed && again && name_taken(&e) => {
                 let e = self.without(name, &fresh, e).await;
                 return match e {
                     Error::LeftBehind { .. } => Err(e),

@@ -402,23 +402,14 @@ pub fn rows(data: &[u8]) -> usize {
     use pgcluster_protocol::backend::{DataRow, FieldDescription};
     use pgcluster_protocol::buffer::Bytes;
 
-    use crate::rows::Rows;
+    use crate::rows::{text_column, Rows};
 
     let Some((&width, mut rest)) = data.split_first() else {
         return 0;
     };
     let width = usize::from(width % 9);
-    let columns: Vec<FieldDescription> = (0..width)
-        .map(|i| FieldDescription {
-            name: format!("c{i}"),
-            table_oid: 0,
-            column_id: 0,
-            type_oid: 25,
-            type_size: -1,
-            type_modifier: -1,
-            format: 0,
-        })
-        .collect();
+    let columns: Vec<FieldDescription> =
+        (0..width).map(|i| text_column(&format!("c{i}"))).collect();
     let mut rows = Rows::new(columns);
     let mut pushed: Vec<Vec<Option<Vec<u8>>>> = Vec::new();
     while let [a, b, tail @ ..] = rest {

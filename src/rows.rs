@@ -613,6 +613,21 @@ impl fmt::Display for ColumnError {
 
 impl error::Error for ColumnError {}
 
+/// A `text` column named `name`, as a RowDescription of a simple query gives it: for the
+/// unit tests and the `rows` fuzz harness.
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) fn text_column(name: &str) -> FieldDescription {
+    FieldDescription {
+        name: name.to_owned(),
+        table_oid: 0,
+        column_id: 0,
+        type_oid: 25,
+        type_size: -1,
+        type_modifier: -1,
+        format: 0,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -744,15 +759,7 @@ mod tests {
     }
 
     fn field(name: &str) -> FieldDescription {
-        FieldDescription {
-            name: name.to_owned(),
-            table_oid: 0,
-            column_id: 0,
-            type_oid: 25,
-            type_size: -1,
-            type_modifier: -1,
-            format: 0,
-        }
+        super::text_column(name)
     }
 
     #[test]

@@ -175,16 +175,8 @@ fn stop_postmaster(run_as: &RunAs, uid: u32, data: &Path) {
     if !is_postmaster_of(pid, uid, data) {
         return;
     }
-    let signalled = Command::new("kill")
-        .args(["-QUIT", &pid.to_string()])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if signalled {
-        wait_exited(pid, REAP_BOUND);
-    }
+    // An immediate shutdown.
+    signal_and_wait(pid, "-QUIT");
 }
 
 /// Stops the [`PgBouncer`](super::PgBouncer) of private directory `dir`, if the pid in its
@@ -200,8 +192,13 @@ fn stop_pgbouncer(run_as: &RunAs, uid: u32, dir: &Path) {
     if !is_process_of(pid, "pgbouncer", uid, dir) {
         return;
     }
+    signal_and_wait(pid, "-TERM");
+}
+
+/// Sends `signal` (`kill`'s flag) to `pid`, then waits until it has exited (bounded).
+fn signal_and_wait(pid: u32, signal: &str) {
     let signalled = Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
+        .args([signal, &pid.to_string()])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -56,6 +56,22 @@ fn pooler(mode: PoolMode) -> &'static PgBouncer {
 
 const MODES: [PoolMode; 2] = [PoolMode::Session, PoolMode::Transaction];
 
+/// Runs `test` for each pool mode at once, each on a thread of its own, with that mode's
+/// name suffix: the refusals wait out the server's 5 s each, so the modes' waits overlap
+/// instead of adding up (each mode's databases have names of their own).
+fn each_mode_at_once(test: impl Fn(PoolMode, &str) + Sync) {
+    std::thread::scope(|scope| {
+        for mode in MODES {
+            let suffix = match mode {
+                PoolMode::Session => "session",
+                PoolMode::Transaction => "transaction",
+            };
+            let test = &test;
+            scope.spawn(move || test(mode, suffix));
+        }
+    });
+}
+
 /// A cluster whose setting points at the pooler over TCP, as `role` (SCRAM).
 fn pooled_cluster(pooler: &PgBouncer, role: &str, db: &str) -> Cluster {
     Cluster::new(&pooler.tcp_uri(role, db)).expect("setting parses")
@@ -307,55 +323,63 @@ const BUSY: &str = "\n    DETAIL:  There is 1 other session using the database."
 
 #[test]
 fn a_drop_refused_by_the_poolers_own_connection_says_so() {
-    for mode in MODES {
+    each_mode_at_once(|mode, suffix| {
         let pooler = PgBouncer::start(server(), mode).expect("pgbouncer starts");
-        let name = "pgc_pool_busy";
+        let name: &str = &format!("pgc_pool_busy_{suffix}");
         fresh(name);
         use_through(&pooler, name);
         let cluster = pooled_cluster(&pooler, SUPERUSER, "postgres");
-        let err = cluster
-            .drop_database(name)
-            .expect_err("the pooler is on it");
-        // The server's text, unchanged.
-        assert_eq!(
-            err.to_string(),
-            format!(
-                "Got an error from the database server:\n    database \"{name}\" is being \
-                 accessed by other users{BUSY}"
-            )
-        );
-        let Error::InUse(in_use) = &err else {
-            panic!("{mode:?}: not InUse: {err:?}")
-        };
-        assert!(in_use.pooler, "{mode:?}: {in_use:?}");
-        assert_eq!(in_use.pooler_sessions().count(), 1, "{mode:?}: {in_use:?}");
-        // The pooler reaches the server over its Unix socket.
-        assert_eq!(in_use.sessions[0].client_addr, None);
-        // Renaming and copying say the same.
-        let Err(Error::InUse(rename)) = cluster.rename("pgc_pool_busy_2", name) else {
-            panic!("{mode:?}: rename not refused with InUse")
-        };
-        assert_eq!(rename.pooler_sessions().count(), 1, "{rename:?}");
-        let Err(Error::InUse(copy)) = cluster.copy_database(name, "pgc_pool_busy_copy") else {
-            panic!("{mode:?}: copy not refused with InUse")
-        };
-        assert_eq!(copy.pooler_sessions().count(), 1, "{copy:?}");
-        assert!(copy.cause.message.contains("source database"), "{copy:?}");
-        // So does a CREATE DATABASE while the pooler is on the template (template1 too).
-        use_through(&pooler, "template1");
-        let Err(Error::InUse(create)) = cluster.create("pgc_pool_busy_new") else {
-            panic!("{mode:?}: create not refused with InUse")
-        };
-        assert!(
-            create
-                .cause
-                .message
-                .contains("source database \"template1\""),
-            "{create:?}"
-        );
-        assert_eq!(create.pooler_sessions().count(), 1, "{create:?}");
-        pooler.admin("KILL template1").expect("KILL");
-        pooler.admin("RESUME template1").expect("RESUME");
+        // A drop, a rename and a copy, each of a database the pooler holds, are refused
+        // alike; databases of their own, so that the three refusals (each after the
+        // server's 5 s) come at once.
+        let (renamed, copied): (&str, &str) = (&format!("{name}_r"), &format!("{name}_c"));
+        for db in [renamed, copied] {
+            fresh(db);
+            use_through(&pooler, db);
+        }
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                let err = cluster
+                    .drop_database(name)
+                    .expect_err("the pooler is on it");
+                // The server's text, unchanged.
+                assert_eq!(
+                    err.to_string(),
+                    format!(
+                        "Got an error from the database server:\n    database \"{name}\" is \
+                         being accessed by other users{BUSY}"
+                    )
+                );
+                let Error::InUse(in_use) = &err else {
+                    panic!("{mode:?}: not InUse: {err:?}")
+                };
+                assert!(in_use.pooler, "{mode:?}: {in_use:?}");
+                assert_eq!(in_use.pooler_sessions().count(), 1, "{mode:?}: {in_use:?}");
+                // The pooler reaches the server over its Unix socket.
+                assert_eq!(in_use.sessions[0].client_addr, None);
+            });
+            scope.spawn(|| {
+                let Err(Error::InUse(rename)) = cluster.rename(&format!("{name}_2"), renamed)
+                else {
+                    panic!("{mode:?}: rename not refused with InUse")
+                };
+                assert_eq!(rename.pooler_sessions().count(), 1, "{rename:?}");
+            });
+            scope.spawn(|| {
+                let Err(Error::InUse(copy)) =
+                    cluster.copy_database(copied, &format!("{name}_copy"))
+                else {
+                    panic!("{mode:?}: copy not refused with InUse")
+                };
+                assert_eq!(copy.pooler_sessions().count(), 1, "{copy:?}");
+                assert!(copy.cause.message.contains("source database"), "{copy:?}");
+            });
+        });
+        for db in [renamed, copied] {
+            cluster
+                .drop_database_with(db, &DropOptions::new().force(true))
+                .expect("forced");
+        }
         // PgBouncer's KILL closes its connections to the database (new clients wait until
         // RESUME): then the drop goes through.
         pooler.admin(&format!("KILL {name}")).expect("KILL");
@@ -375,7 +399,37 @@ fn a_drop_refused_by_the_poolers_own_connection_says_so() {
         let mut conn = cluster.connect(None).unwrap();
         assert_eq!(value(&mut conn, "SELECT 1", &[]).as_deref(), Some("1"));
         conn.close();
-    }
+    });
+}
+
+/// A `CREATE DATABASE` while the pooler is on the template (`template1` here) is refused
+/// the same way. On servers of its own: meanwhile every create from that server's
+/// `template1` fails too.
+#[test]
+fn a_create_refused_by_the_poolers_connection_to_template1_says_so() {
+    each_mode_at_once(|mode, _| {
+        let own = TestServer::builder().start().expect("own server");
+        let pooler = PgBouncer::start(&own, mode).expect("pgbouncer starts");
+        let cluster = pooled_cluster(&pooler, SUPERUSER, "postgres");
+        use_through(&pooler, "template1");
+        let Err(Error::InUse(create)) = cluster.create("pgc_pool_busy_new") else {
+            panic!("{mode:?}: create not refused with InUse")
+        };
+        assert!(
+            create
+                .cause
+                .message
+                .contains("source database \"template1\""),
+            "{create:?}"
+        );
+        assert!(create.pooler, "{mode:?}: {create:?}");
+        assert_eq!(create.pooler_sessions().count(), 1, "{create:?}");
+        pooler.admin("KILL template1").expect("KILL");
+        pooler.admin("RESUME template1").expect("RESUME");
+        cluster
+            .create("pgc_pool_busy_new")
+            .expect("created once the pooler let go");
+    });
 }
 
 #[test]
@@ -399,9 +453,9 @@ fn without_a_pooler_no_session_is_called_the_poolers() {
 
 #[test]
 fn the_maintenance_setting_goes_past_the_pooler() {
-    for mode in MODES {
+    each_mode_at_once(|mode, suffix| {
         let pooler = PgBouncer::start(server(), mode).expect("pgbouncer starts");
-        let name = "pgc_pool_maint";
+        let name: &str = &format!("pgc_pool_maint_{suffix}");
         let cluster = pooled_cluster(&pooler, SUPERUSER, name)
             .with_maintenance(&direct_uri("app_is_not_used"))
             .unwrap();
@@ -442,7 +496,7 @@ fn the_maintenance_setting_goes_past_the_pooler() {
         plain
             .drop_database_with(None, &DropOptions::new().force(true))
             .unwrap();
-    }
+    });
 }
 
 #[test]
@@ -520,63 +574,81 @@ fn cli_maintenance_db_and_database_url_unpooled() {
 #[test]
 fn cli_on_a_terminal_names_the_pooler_and_what_to_do() {
     let pooler = PgBouncer::start(server(), PoolMode::Session).expect("pgbouncer starts");
-    let name = "pgc_pool_cli_busy";
-    fresh(name);
-    use_through(&pooler, name);
-    let mut python = std::process::Command::new("python3");
-    python.env_clear();
     let pooled = pooler.tcp_uri(SUPERUSER, "postgres");
-    let (status, shown) = terminal::run(python, "y", &["--db", &pooled, "drop", name]);
-    assert_eq!(status, 1, "{shown}");
-    assert!(shown.contains("from local  since "), "{shown}");
-    assert!(
-        shown.contains("  (pooler)\n`--drain` waits for them to end; `--force` ends them\n"),
-        "{shown}"
-    );
-    assert!(
-        shown.contains(&format!(
-            "the sessions marked (pooler) are most likely the pooler's own server connections, \
-             kept after its clients left: `--force` ends them like any other; or close them on \
-             the pooler (on PgBouncer's admin console, database pgbouncer: `KILL \"{name}\"`, or \
-             `PAUSE \"{name}\"` until the drop is done, then `RESUME \"{name}\"`); \
-             `--maintenance-db` (or DATABASE_URL_UNPOOLED) sends pgcluster's own statements \
-             past the pooler\nError: Got an error from the database server:\n    database \
-             \"{name}\" is being accessed by other users{BUSY}"
-        )),
-        "{shown}"
-    );
-    assert!(!shown.contains(pooler.password()), "{shown}");
-    // Renaming and copying it: the same sessions, and what to do (no `--force` there).
-    for (args, action) in [
-        (vec!["rename", "pgc_pool_cli_other", name], "rename"),
-        (vec!["clone", name, "pgc_pool_cli_copy"], "clone"),
-    ] {
+    // A drop, a rename and a clone, each refused because of the pooler's connection to a
+    // database of its own, all at once (each waits out the server's 5 s).
+    let name = "pgc_pool_cli_busy";
+    let (renamed, cloned) = ("pgc_pool_cli_busy_r", "pgc_pool_cli_busy_c");
+    for db in [name, renamed, cloned] {
+        fresh(db);
+        use_through(&pooler, db);
+    }
+    let on_a_terminal = |args: &[&str]| {
         let mut python = std::process::Command::new("python3");
         python.env_clear();
         let mut all = vec!["--db", pooled.as_str()];
         all.extend(args);
-        let (status, shown) = terminal::run(python, "y", &all);
-        assert_eq!(status, 1, "{shown}");
-        assert!(
-            shown.contains(&format!(
-                "  (pooler)\nthe sessions marked (pooler) are most likely the pooler's own \
-                 server connections, kept after its clients left: close them on the pooler (on \
-                 PgBouncer's admin console, database pgbouncer: `KILL \"{name}\"`, or `PAUSE \
-                 \"{name}\"` until the {action} is done, then `RESUME \"{name}\"`); \
-                 `--maintenance-db` (or DATABASE_URL_UNPOOLED) sends pgcluster's own statements \
-                 past the pooler\nError: Got an error from the database server:\n    "
-            )),
-            "{shown}"
-        );
-        assert!(
-            shown.contains("is being accessed by other users"),
-            "{shown}"
-        );
+        terminal::run(python, "y", &all)
+    };
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            let (status, shown) = on_a_terminal(&["drop", name]);
+            assert_eq!(status, 1, "{shown}");
+            assert!(shown.contains("from local  since "), "{shown}");
+            assert!(
+                shown
+                    .contains("  (pooler)\n`--drain` waits for them to end; `--force` ends them\n"),
+                "{shown}"
+            );
+            assert!(
+                shown.contains(&format!(
+                    "the sessions marked (pooler) are most likely the pooler's own server \
+                     connections, kept after its clients left: `--force` ends them like any \
+                     other; or close them on the pooler (on PgBouncer's admin console, database \
+                     pgbouncer: `KILL \"{name}\"`, or `PAUSE \"{name}\"` until the drop is done, \
+                     then `RESUME \"{name}\"`); `--maintenance-db` (or DATABASE_URL_UNPOOLED) \
+                     sends pgcluster's own statements past the pooler\nError: Got an error from \
+                     the database server:\n    database \"{name}\" is being accessed by other \
+                     users{BUSY}"
+                )),
+                "{shown}"
+            );
+            assert!(!shown.contains(pooler.password()), "{shown}");
+        });
+        // Renaming and copying: the same sessions, and what to do (no `--force` there).
+        for (args, db, action) in [
+            (["rename", "pgc_pool_cli_other", renamed], renamed, "rename"),
+            (["clone", cloned, "pgc_pool_cli_copy"], cloned, "clone"),
+        ] {
+            let on_a_terminal = &on_a_terminal;
+            scope.spawn(move || {
+                let (status, shown) = on_a_terminal(&args);
+                assert_eq!(status, 1, "{shown}");
+                assert!(
+                    shown.contains(&format!(
+                        "  (pooler)\nthe sessions marked (pooler) are most likely the pooler's \
+                         own server connections, kept after its clients left: close them on the \
+                         pooler (on PgBouncer's admin console, database pgbouncer: `KILL \
+                         \"{db}\"`, or `PAUSE \"{db}\"` until the {action} is done, then `RESUME \
+                         \"{db}\"`); `--maintenance-db` (or DATABASE_URL_UNPOOLED) sends \
+                         pgcluster's own statements past the pooler\nError: Got an error from \
+                         the database server:\n    "
+                    )),
+                    "{shown}"
+                );
+                assert!(
+                    shown.contains("is being accessed by other users"),
+                    "{shown}"
+                );
+            });
+        }
+    });
+    // --force: the pooler's sessions ended like any other.
+    for db in [name, renamed, cloned] {
+        let (status, out, err) = cli::run(&["--db", &pooled, "drop", "-y", "--force", db], &[]);
+        assert_eq!(status, 0, "{out}{err}");
+        assert!(!exists_on_server(db));
     }
-    // --force: the pooler's session ended like any other.
-    let (status, out, err) = cli::run(&["--db", &pooled, "drop", "-y", "--force", name], &[]);
-    assert_eq!(status, 0, "{out}{err}");
-    assert!(!exists_on_server(name));
 }
 
 /// `overwrite` swaps in a new database by renaming the old one: the pooler's idle server
@@ -584,9 +656,9 @@ fn cli_on_a_terminal_names_the_pooler_and_what_to_do() {
 /// database stays as it was. Once the pooler let go (`KILL`), it goes through.
 #[test]
 fn overwrite_through_the_pooler() {
-    for mode in MODES {
+    each_mode_at_once(|mode, suffix| {
         let pooler = PgBouncer::start(server(), mode).expect("pgbouncer starts");
-        let name = "pgc_pool_overwrite";
+        let name: &str = &format!("pgc_pool_overwrite_{suffix}");
         fresh(name);
         server()
             .psql_db(name, "CREATE TABLE old_stuff (n int)")
@@ -619,7 +691,7 @@ fn overwrite_through_the_pooler() {
         cluster
             .drop_database_with(None, &DropOptions::new().force(true))
             .unwrap();
-    }
+    });
 }
 
 /// Whether process `pid` is gone (or a zombie, exited).

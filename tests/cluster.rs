@@ -23,7 +23,7 @@ use std::sync::{Arc, Barrier, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use connecting::{for_each_driver, Driver, SyncCluster};
+use connecting::{each_driver_at_once, for_each_driver, Driver, SyncCluster};
 use overwrite_fixture::{has_marker, properties, temporary_databases, Fixture};
 use pgcluster::blocking::Cluster;
 use pgcluster::cluster::{CreateOptions, DropOptions};
@@ -227,25 +227,26 @@ fn three_threads_drop_one_name() {
 
 #[test]
 fn busy_database_drop_rename_clone_and_force() {
-    for_each_driver(|driver| {
+    each_driver_at_once(|driver| {
         let c = cluster_on(driver);
-        let name = "busy_db";
+        let name = &format!("busy_db_{}", driver.name());
+        let copy = &format!("{name}_copy");
         c.create(name).unwrap();
         let mut session = c.connect(name).unwrap();
         let busy = "\n    DETAIL:  There is 1 other session using the database.";
         assert_eq!(
             text(c.drop_database(name)),
-            format!("Got an error from the database server:\n    database \"busy_db\" is being accessed by other users{busy}")
+            format!("Got an error from the database server:\n    database \"{name}\" is being accessed by other users{busy}")
         );
         assert_eq!(
-            text(c.rename("busy_db_2", name)),
-            format!("Got an error from the database server:\n    database \"busy_db\" is being accessed by other users{busy}")
+            text(c.rename(&format!("{name}_2"), name)),
+            format!("Got an error from the database server:\n    database \"{name}\" is being accessed by other users{busy}")
         );
         assert_eq!(
-            text(c.copy_database(name, "busy_db_copy")),
-            format!("Got an error from the database server:\n    source database \"busy_db\" is being accessed by other users{busy}")
+            text(c.copy_database(name, copy)),
+            format!("Got an error from the database server:\n    source database \"{name}\" is being accessed by other users{busy}")
         );
-        assert_eq!(count("busy_db_copy"), 0);
+        assert_eq!(count(copy), 0);
         c.drop_database_with(name, &DropOptions::new().force(true))
             .unwrap();
         assert_eq!(count(name), 0);

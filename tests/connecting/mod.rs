@@ -10,8 +10,8 @@ mod driver;
 
 pub(crate) use driver::both_drivers;
 pub use driver::{
-    block_on, for_each_driver, on_each_driver, run, AnyCluster, AnyConnection, Driver, SyncCluster,
-    SyncConnection, Task,
+    block_on, each_driver_at_once, for_each_driver, on_each_driver, run, AnyCluster, AnyConnection,
+    Driver, SyncCluster, SyncConnection, Task,
 };
 
 use pgcluster::conninfo::{Config, Env, Resolved};

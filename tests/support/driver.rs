@@ -855,6 +855,18 @@ pub fn for_each_driver(mut test: impl FnMut(Driver)) {
     }
 }
 
+/// Runs `test` on every driver at once, each on a thread of its own: for a test that
+/// mostly waits on the server (the server's 5 s before "being accessed by other users"),
+/// so that the drivers' waits overlap. What each run creates needs a name of its own.
+pub fn each_driver_at_once(test: impl Fn(Driver) + Sync) {
+    std::thread::scope(|scope| {
+        for &driver in Driver::ALL {
+            let test = &test;
+            scope.spawn(move || test(driver));
+        }
+    });
+}
+
 impl Driver {
     /// A [`SyncConnection`] on this driver (`Connection::connect`).
     pub fn sync_connect(self, config: &Resolved) -> Result<SyncConnection, ConnectError> {

@@ -648,6 +648,10 @@ fn immediate_stop_mid_query_then_restart(driver: Driver) {
                     let code = e.fields.as_ref().and_then(|f| f.code.as_deref());
                     if STARTING.contains(&e.message.as_str()) {
                         assert_eq!(code, Some("57P03"));
+                    } else if e.message == SERVER_CLOSED {
+                        // Seen once on 17.11 under load: a connection accepted while the
+                        // new postmaster came up, then closed without a message.
+                        assert_eq!(code, None);
                     } else {
                         assert_eq!(e.message, refused(&tcp_port(&tcp_conninfo)));
                     }

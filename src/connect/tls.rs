@@ -234,10 +234,22 @@ mod tests {
 
     #[test]
     fn a_plain_server_answering_s_fails_the_handshake() {
-        // The server says S, then closes instead of speaking TLS.
+        // The server says S, reads the ClientHello whole (so that closing sends FIN, not
+        // RST over unread bytes), then closes instead of speaking TLS.
+        let script = |mut s: TcpStream| {
+            let mut request = [0u8; 8];
+            s.read_exact(&mut request).unwrap();
+            assert_eq!(request, SSL_REQUEST);
+            s.write_all(b"S").unwrap();
+            let mut header = [0u8; 5];
+            s.read_exact(&mut header).unwrap();
+            assert_eq!(header[0], 0x16, "a TLS handshake record");
+            let mut hello = vec![0u8; usize::from(u16::from_be_bytes([header[3], header[4]]))];
+            s.read_exact(&mut hello).unwrap();
+        };
         fails(
             "sslmode=require",
-            answer(b"S"),
+            script,
             "SSL SYSCALL error: EOF detected\n",
         );
     }

@@ -239,7 +239,7 @@ fn busy_database_drop_rename_clone_and_force() {
             format!("Got an error from the database server:\n    database \"{name}\" is being accessed by other users{busy}")
         );
         assert_eq!(
-            text(c.rename(&format!("{name}_2"), name)),
+            text(c.rename(format!("{name}_2"), name)),
             format!("Got an error from the database server:\n    database \"{name}\" is being accessed by other users{busy}")
         );
         assert_eq!(

@@ -359,15 +359,13 @@ fn a_drop_refused_by_the_poolers_own_connection_says_so() {
                 assert_eq!(in_use.sessions[0].client_addr, None);
             });
             scope.spawn(|| {
-                let Err(Error::InUse(rename)) = cluster.rename(&format!("{name}_2"), renamed)
-                else {
+                let Err(Error::InUse(rename)) = cluster.rename(format!("{name}_2"), renamed) else {
                     panic!("{mode:?}: rename not refused with InUse")
                 };
                 assert_eq!(rename.pooler_sessions().count(), 1, "{rename:?}");
             });
             scope.spawn(|| {
-                let Err(Error::InUse(copy)) =
-                    cluster.copy_database(copied, &format!("{name}_copy"))
+                let Err(Error::InUse(copy)) = cluster.copy_database(copied, format!("{name}_copy"))
                 else {
                     panic!("{mode:?}: copy not refused with InUse")
                 };

@@ -290,6 +290,16 @@ pub(crate) enum ProbeOutcome {
     QueryFailed(&'static str),
 }
 
+/// The server's error that failed the `target_session_attrs` check's query, and that
+/// query: libpq shows a query's error (its `LINE` context included) in front of the
+/// check's own line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ProbeError {
+    /// Shared, as [`AttemptFailure::Startup`]'s error is.
+    pub(crate) fields: Arc<ErrorFields>,
+    pub(crate) sql: &'static str,
+}
+
 /// One failed step of a connection attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum AttemptFailure {
@@ -335,10 +345,19 @@ pub(crate) enum AttemptFailure {
     /// The `target_session_attrs` check turned the server down.
     Probe {
         outcome: ProbeOutcome,
+        /// The server's error that failed the check's query.
+        error: Option<ProbeError>,
         /// `"host:port"` as libpq 13 shows it, quotes included.
         server: String,
         /// The address, as libpq 18 names it in front of its texts.
         place: Place,
+    },
+    /// The connection was lost while the check's query was under way (`cause`: closed, a
+    /// failed read or write). libpq gives up there (`error_return`): no other host is
+    /// tried. `place` is libpq 18's prefix, for the values libpq 14 added.
+    ProbeLost {
+        cause: Box<AttemptFailure>,
+        place: Option<Place>,
     },
 }
 
@@ -354,7 +373,8 @@ impl AttemptFailure {
             | Self::SslAnswer(_)
             | Self::SslSend(_)
             | Self::StartupSend(_)
-            | Self::Probe { .. } => Rule::Add,
+            | Self::Probe { .. }
+            | Self::ProbeLost { .. } => Rule::Add,
             Self::Timeout
             | Self::Closed { .. }
             | Self::Receive(_)
@@ -450,32 +470,44 @@ impl fmt::Display for AttemptFailure {
                 StartupError::PreV3Error(text) => writeln!(f, "{text}"),
                 other => f.write_str(&with_newline(&other.to_string())),
             },
+            Self::ProbeLost { cause, place } => {
+                if let Some(place) = place {
+                    write!(f, "{place}")?;
+                }
+                cause.fmt(f)
+            }
             Self::Probe {
                 outcome,
+                error,
                 server,
                 place,
             } => {
-                let reason = match outcome {
-                    ProbeOutcome::ReadOnly => {
-                        return writeln!(
-                            f,
-                            "could not make a writable connection to server {server}"
-                        )
-                    }
-                    ProbeOutcome::Failed => {
-                        return writeln!(
-                            f,
-                            "test \"SHOW transaction_read_only\" failed on server {server}"
-                        )
-                    }
-                    ProbeOutcome::NotReadOnly => "session is not read-only",
-                    ProbeOutcome::HotStandby => "server is in hot standby mode",
-                    ProbeOutcome::NotHotStandby => "server is not in hot standby mode",
-                    ProbeOutcome::QueryFailed(label) => {
-                        return writeln!(f, "{place}\"{label}\" failed")
-                    }
+                // libpq 13's texts for `read-write`, which it had.
+                let read_write = match outcome {
+                    ProbeOutcome::ReadOnly => Some(format!(
+                        "could not make a writable connection to server {server}"
+                    )),
+                    ProbeOutcome::Failed => Some(format!(
+                        "test \"SHOW transaction_read_only\" failed on server {server}"
+                    )),
+                    _ => None,
                 };
-                writeln!(f, "{place}{reason}")
+                // libpq 18 starts the address's text with its place.
+                if read_write.is_none() {
+                    write!(f, "{place}")?;
+                }
+                // The query's error first, as libpq appends it when the result comes.
+                if let Some(error) = error {
+                    f.write_str(&error.fields.libpq_text(Some(error.sql)))?;
+                }
+                let reason = match (read_write, outcome) {
+                    (Some(text), _) => text,
+                    (None, ProbeOutcome::QueryFailed(label)) => format!("\"{label}\" failed"),
+                    (None, ProbeOutcome::NotReadOnly) => "session is not read-only".to_owned(),
+                    (None, ProbeOutcome::HotStandby) => "server is in hot standby mode".to_owned(),
+                    (None, _) => "server is not in hot standby mode".to_owned(),
+                };
+                writeln!(f, "{reason}")
             }
         }
     }
@@ -494,6 +526,7 @@ impl std::error::Error for AttemptFailure {
                 Some(e.io())
             }
             Self::Startup { error, .. } => Some(&**error),
+            Self::ProbeLost { cause, .. } => Some(&**cause),
             Self::Port { .. }
             | Self::SocketOptions { .. }
             | Self::Timeout

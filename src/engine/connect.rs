@@ -18,9 +18,11 @@
 use std::collections::VecDeque;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Instant;
 
 use pgcluster_protocol::backend::TransactionStatus;
+use pgcluster_protocol::error_fields::ErrorFields;
 use pgcluster_protocol::frame::FrameReader;
 use pgcluster_protocol::frontend;
 use pgcluster_protocol::limits::Limits;
@@ -30,8 +32,8 @@ use pgcluster_protocol::startup::{Ready, Startup, StartupConfig, Step};
 
 use super::attempt::ConnectError;
 use super::attempt::{
-    AttemptFailure, Failures, OpenError, OpenStage, OsError, Place, ProbeOutcome, ResolveError,
-    Then, MAX_UNIX_PATH,
+    AttemptFailure, Failures, OpenError, OpenStage, OsError, Place, ProbeError, ProbeOutcome,
+    ResolveError, Then, MAX_UNIX_PATH,
 };
 use super::shuffle::Shuffler;
 use super::target::{self, Query, ServerState, Verdict};
@@ -173,8 +175,8 @@ struct Probe {
     rows: usize,
     /// The first row's first value (SQL NULL as empty).
     value: Option<Vec<u8>>,
-    /// The server answered with an error.
-    failed: bool,
+    /// The server answered with an error (the first one).
+    error: Option<Box<ErrorFields>>,
 }
 
 /// The connect machine. See the module documentation.
@@ -694,7 +696,10 @@ impl Connect {
                 let tls = self.tls_up;
                 self.fail(AttemptFailure::Closed { tls }, false);
             }
-            State::Probe(_) => self.probe_failed(),
+            State::Probe(_) => {
+                let tls = self.tls_up;
+                self.probe_lost(AttemptFailure::Closed { tls });
+            }
             _ => {}
         }
     }
@@ -710,8 +715,9 @@ impl Connect {
                 self.fail(AttemptFailure::StartupSend(e), false)
             }
             Awaiting::Send(Sending::Startup) => self.fail(AttemptFailure::Send(e), false),
+            Awaiting::Send(Sending::Probe) => self.probe_lost(AttemptFailure::Send(e)),
             _ => match &self.state {
-                State::Probe(_) => self.probe_failed(),
+                State::Probe(_) => self.probe_lost(AttemptFailure::Receive(e)),
                 State::Negotiating { .. } | State::Startup(_) => {
                     self.fail(AttemptFailure::Receive(e), false)
                 }
@@ -789,7 +795,7 @@ impl Connect {
         let mode = self.config.target_session_attrs;
         match target::check(mode, self.second_pass, &self.server) {
             Verdict::Accept => self.finish_done(ready),
-            Verdict::Reject(outcome) => self.probe_rejected(outcome, true),
+            Verdict::Reject(outcome) => self.probe_rejected(outcome, None, true),
             Verdict::Ask(query) => {
                 if frontend::query(query.sql(), &mut self.out).is_err() {
                     self.out.clear();
@@ -802,7 +808,7 @@ impl Connect {
                     results: 0,
                     rows: 0,
                     value: None,
-                    failed: false,
+                    error: None,
                 }));
             }
         }
@@ -846,7 +852,9 @@ impl Connect {
             QueryEvent::CommandComplete(_) | QueryEvent::EmptyQuery => {
                 probe.results = probe.results.saturating_add(1);
             }
-            QueryEvent::Error(_) => probe.failed = true,
+            QueryEvent::Error(fields) => {
+                probe.error.get_or_insert(fields);
+            }
             QueryEvent::Notice(fields) => probe.ready.add_notice(*fields),
             QueryEvent::ParameterStatus { name, value } => {
                 self.server.parameter(&name, &value);
@@ -860,9 +868,13 @@ impl Connect {
             QueryEvent::Ready(status) => {
                 // libpq: the first result must be rows, exactly one.
                 let _: TransactionStatus = status;
-                let answered = !probe.failed && probe.results >= 1 && probe.rows == 1;
+                let answered = probe.error.is_none() && probe.results >= 1 && probe.rows == 1;
                 if !answered {
-                    self.probe_rejected(self.query_failed(), true);
+                    let error = probe.error.take().map(|fields| ProbeError {
+                        fields: Arc::from(fields),
+                        sql: probe.query.sql(),
+                    });
+                    self.probe_rejected(self.query_failed(), error, true);
                     return None;
                 }
                 let State::Probe(probe) = std::mem::replace(&mut self.state, State::Over) else {
@@ -878,9 +890,23 @@ impl Connect {
         None
     }
 
-    /// The check's query failed with the connection unusable: no Terminate.
+    /// The check's answer could not be read (a protocol error, COPY): no Terminate, and
+    /// the next host.
     fn probe_failed(&mut self) {
-        self.probe_rejected(self.query_failed(), false);
+        self.probe_rejected(self.query_failed(), None, false);
+    }
+
+    /// The connection was lost while the check's query was under way (`cause`): libpq
+    /// gives up there, as it does when the socket fails (`error_return`), with no other
+    /// host tried.
+    fn probe_lost(&mut self, cause: AttemptFailure) {
+        let place = (self.config.target_session_attrs != TargetSessionAttrs::ReadWrite)
+            .then(|| self.place());
+        let lost = AttemptFailure::ProbeLost {
+            cause: Box::new(cause),
+            place,
+        };
+        self.fail(lost, false);
     }
 
     /// The failure of the check's query under way: libpq 13's text for `read-write`.
@@ -894,7 +920,7 @@ impl Connect {
 
     /// The check turned the server down: Terminate (when the connection is still in
     /// step), close, and the next host.
-    fn probe_rejected(&mut self, outcome: ProbeOutcome, healthy: bool) {
+    fn probe_rejected(&mut self, outcome: ProbeOutcome, error: Option<ProbeError>, healthy: bool) {
         let target = self.config.targets.get(self.target);
         // As in the connect failure texts: `hostaddr` when given, else `host`.
         let host = target
@@ -909,6 +935,7 @@ impl Connect {
         }
         self.record(AttemptFailure::Probe {
             outcome,
+            error,
             server,
             place,
         });
@@ -1526,10 +1553,16 @@ mod tests {
              target_session_attrs=read-write",
         );
         let e = world.run(&mut conn, Instant::now()).0.unwrap_err();
+        // libpq 13 (rexref libpq, against a fake server doing this): the query's error in
+        // front of the test's line, and a connection lost during the test ends the walk.
         assert_eq!(
             e.message,
-            "test \"SHOW transaction_read_only\" failed on server \"127.0.0.1:5432\"\n\
-             test \"SHOW transaction_read_only\" failed on server \"127.0.0.1:5433\"\n"
+            format!(
+                "ERROR:  unrecognized configuration parameter\n\
+                 test \"SHOW transaction_read_only\" failed on server \"127.0.0.1:5432\"\n\
+                 {}",
+                crate::io_text::SERVER_CLOSED
+            )
         );
         let mut terminate = Vec::new();
         frontend::terminate(&mut terminate);
@@ -1991,12 +2024,16 @@ mod tests {
                 ("127.0.0.1:5433", Open::Serve(vec![Some(trust())])),
             ],
         );
+        // libpq 18 (its psql, against a fake server doing this): the same, in its words.
         assert_eq!(
             result.unwrap_err().message,
             format!(
                 "{}{}",
-                at(5432, "\"SELECT pg_is_in_recovery()\" failed"),
-                at(5433, "\"SELECT pg_is_in_recovery()\" failed")
+                at(
+                    5432,
+                    "ERROR:  function does not exist\n\"SELECT pg_is_in_recovery()\" failed"
+                ),
+                at(5433, crate::io_text::SERVER_CLOSED.trim_end())
             )
         );
         let mut terminate = Vec::new();
@@ -2015,7 +2052,10 @@ mod tests {
             result.unwrap_err().message,
             format!(
                 "{}{}",
-                at(5432, "\"SHOW transaction_read_only\" failed"),
+                at(
+                    5432,
+                    "ERROR:  function does not exist\n\"SHOW transaction_read_only\" failed"
+                ),
                 refused("127.0.0.1", None, 5433)
             )
         );

@@ -38,6 +38,12 @@
 //! (`pgsql://...`, htsql's form) with [`DbSetting::parse`] and with rexref's `DB` class
 //! (htsql's own regular expression, `urllib.parse.unquote`, `int()`): the same fields,
 //! the same `str(db)`, the same errors (the password masked).
+//!
+//! A fourth test connects (`PQconnectdb`, and pgcluster's blocking driver) to fake
+//! servers that say they are PostgreSQL 13, so that the `target_session_attrs` check
+//! asks with a query, which fails (an error, a lost connection) or gives either answer:
+//! every value, over six walks of two servers, compared with libpq 13 for `read-write`
+//! and libpq 18 for the values libpq 14 added.
 #![cfg(feature = "fuzzing")]
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -1803,4 +1809,186 @@ fn rex_settings_agree_with_rexref() {
             .collect::<Vec<_>>()
             .join("\n")
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// The `target_session_attrs` check's query, when it fails: against libpq 13 (read-write,
+// which it had) and libpq 18 (the values libpq 14 added) themselves, connecting to fake
+// servers that say they are PostgreSQL 13 (no `in_hot_standby`, so the check asks).
+
+/// What a fake server does with the check's query.
+#[derive(Debug, Clone, Copy)]
+enum Check {
+    /// Answers with an error.
+    Error,
+    /// Closes the connection.
+    Lost,
+    /// Answers as a primary (`off`, `f`) or a standby (`on`, `t`).
+    Answer { standby: bool },
+}
+
+fn backend(tag: u8, body: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    out.extend_from_slice(&u32::try_from(body.len() + 4).unwrap().to_be_bytes());
+    out.extend_from_slice(body);
+    out
+}
+
+/// Reads one length-prefixed body (after the type byte, if any); `None` at the end.
+fn read_body(s: &mut std::net::TcpStream) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let mut len = [0u8; 4];
+    s.read_exact(&mut len).ok()?;
+    let mut body = vec![
+        0u8;
+        usize::try_from(u32::from_be_bytes(len))
+            .ok()?
+            .checked_sub(4)?
+    ];
+    s.read_exact(&mut body).ok()?;
+    Some(body)
+}
+
+/// A fake PostgreSQL 13 on 127.0.0.1 that lets anyone in and then does `check`; serves
+/// connections until the test binary ends.
+fn fake_13(check: Check) -> u16 {
+    use std::io::Read;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for socket in listener.incoming() {
+            let Ok(mut s) = socket else { return };
+            s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+                .unwrap();
+            // SSLRequest or GSSENCRequest: no; then the startup packet.
+            let Some(mut packet) = read_body(&mut s) else {
+                continue;
+            };
+            while packet.starts_with(&[0x04, 0xd2, 0x16]) {
+                s.write_all(b"N").unwrap();
+                let Some(next) = read_body(&mut s) else { break };
+                packet = next;
+            }
+            let mut hello = backend(b'R', &[0, 0, 0, 0]);
+            hello.extend(backend(b'S', b"server_version\x0013.0\0"));
+            hello.extend(backend(b'K', &[0, 0, 0, 1, 0, 0, 0, 2]));
+            hello.extend(backend(b'Z', b"I"));
+            if s.write_all(&hello).is_err() {
+                continue;
+            }
+            let mut tag = [0u8; 1];
+            if s.read_exact(&mut tag).is_err() {
+                continue;
+            }
+            let Some(query) = read_body(&mut s) else {
+                continue;
+            };
+            let reply = match check {
+                Check::Lost => continue,
+                Check::Error => {
+                    let mut e = backend(
+                        b'E',
+                        b"SERROR\0VERROR\0C42883\0Mfunction does not exist\0\0",
+                    );
+                    e.extend(backend(b'Z', b"I"));
+                    e
+                }
+                Check::Answer { standby } => {
+                    let recovery = query.windows(8).any(|w| w == b"recovery");
+                    let value: &[u8] = match (recovery, standby) {
+                        (true, true) => b"t",
+                        (true, false) => b"f",
+                        (false, true) => b"on",
+                        (false, false) => b"off",
+                    };
+                    let mut column = b"x\0".to_vec();
+                    column.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 25, 255, 255, 255, 255]);
+                    column.extend_from_slice(&[255, 255, 255, 255, 0, 0]);
+                    let mut r = backend(b'T', &[[0, 1].as_slice(), &column].concat());
+                    let mut row = vec![0, 1];
+                    row.extend_from_slice(&u32::try_from(value.len()).unwrap().to_be_bytes());
+                    row.extend_from_slice(value);
+                    r.extend(backend(b'D', &row));
+                    r.extend(backend(b'C', b"SHOW\0"));
+                    r.extend(backend(b'Z', b"I"));
+                    r
+                }
+            };
+            if s.write_all(&reply).is_ok() {
+                // Until the client goes (Terminate, then EOF).
+                let mut sink = [0u8; 256];
+                while matches!(s.read(&mut sink), Ok(n) if n > 0) {}
+            }
+        }
+    });
+    port
+}
+
+#[test]
+#[ignore = "needs python3, libpq 13 and libpq 18 (fetched on first use): run by .ci/run's \
+            differential step, or with --ignored"]
+fn a_failed_target_check_reads_as_libpq_says() {
+    use Check::{Answer, Error, Lost};
+    let primary = Answer { standby: false };
+    let standby = Answer { standby: true };
+    let walks = [
+        [Error, primary],
+        [Error, Lost],
+        [Lost, primary],
+        [standby, Error],
+        [primary, standby],
+        [Error, Error],
+    ];
+    let mut cases = Vec::new();
+    for mode in [
+        "read-write",
+        "read-only",
+        "primary",
+        "standby",
+        "prefer-standby",
+    ] {
+        for walk in walks {
+            let (p1, p2) = (fake_13(walk[0]), fake_13(walk[1]));
+            cases.push((
+                mode,
+                format!(
+                    "host=127.0.0.1,127.0.0.1 port={p1},{p2} user=u dbname=d sslmode=disable \
+                     gssencmode=disable target_session_attrs={mode}"
+                ),
+                walk,
+            ));
+        }
+    }
+    // libpq 13's answer for read-write (its texts are pgcluster's), libpq 18's otherwise.
+    let lines = cases
+        .iter()
+        .map(|(mode, conninfo, _)| {
+            let which = if *mode == "read-write" { 'D' } else { 'T' };
+            format!("{which}{}\n", hex(conninfo.as_bytes()))
+        })
+        .collect();
+    let (_, _, answers) = run_oracle(lines);
+    let mut differences = Vec::new();
+    for ((mode, conninfo, walk), theirs) in cases.iter().zip(&answers) {
+        let config = Config::parse(conninfo)
+            .and_then(|c| c.resolve(&Env::empty()))
+            .expect("the setting resolves");
+        let ours = match pgcluster::blocking::Connection::connect(&config) {
+            Ok(conn) => format!("O{}", conn.port()),
+            Err(e) => format!("E{}", hex(e.message.as_bytes())),
+        };
+        if &ours != theirs {
+            let show = |a: &str| match a.strip_prefix('E') {
+                Some(e) => String::from_utf8_lossy(&unhex(e)).into_owned(),
+                None => a.to_owned(),
+            };
+            differences.push(format!(
+                "{mode} {walk:?}:\n  ours:  {:?}\n  libpq: {:?}",
+                show(&ours),
+                show(theirs)
+            ));
+        }
+    }
+    assert!(differences.is_empty(), "{}", differences.join("\n"));
+    println!("{} walks, each as libpq says", cases.len());
 }

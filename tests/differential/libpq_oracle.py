@@ -19,6 +19,9 @@ PQpass): one line out, "E" + hex of the option error, or "O" and " keyword=hexva
 each keyword set, then " @pass=hexvalue" if PQpass has one. "S" is the same with
 libpq 18 (for the keywords libpq 13 did not have).
 
+A line "D" + hex(conninfo) asks libpq 13 to connect (PQconnectdb, blocking; "T" is the
+same with libpq 18): "O" + the port connected to, or "E" + hex of PQerrorMessage.
+
 A line "X" + hex(setting) asks rexref's htsql DB class (the rex setting pgsql://...): "E"
 + hex of its error text, or "O" and " field=hexvalue" for engine, username, password,
 host, database and port, " options=" then " opt:hexkey=hexvalue" for each option, and
@@ -94,6 +97,10 @@ def setup_resolve(lib):
     lib.PQpass.restype = ctypes.c_char_p
     lib.PQpass.argtypes = [ctypes.c_void_p]
     lib.PQfinish.argtypes = [ctypes.c_void_p]
+    lib.PQconnectdb.restype = ctypes.c_void_p
+    lib.PQconnectdb.argtypes = [ctypes.c_char_p]
+    lib.PQport.restype = ctypes.c_char_p
+    lib.PQport.argtypes = [ctypes.c_void_p]
 
 
 def resolve(lib, count, case, env):
@@ -123,6 +130,17 @@ def resolve(lib, count, case, env):
         if pw is not None:
             parts.append(" @pass=" + pw.hex())
         return "".join(parts)
+    finally:
+        lib.PQfinish(conn)
+
+
+def connect(lib, conninfo):
+    """PQconnectdb: "O" + PQport, or "E" + hex of the error message."""
+    conn = lib.PQconnectdb(conninfo)
+    try:
+        if lib.PQstatus(conn) == 0:
+            return "O" + lib.PQport(conn).decode()
+        return "E" + (lib.PQerrorMessage(conn) or b"").hex()
     finally:
         lib.PQfinish(conn)
 
@@ -173,6 +191,10 @@ def main():
         if line.startswith("X"):
             text = bytes.fromhex(line[1:]).decode("utf-8")
             out.write(rex(module, text) + "\n")
+            continue
+        if line.startswith("D") or line.startswith("T"):
+            lib = lib13 if line.startswith("D") else lib18
+            out.write(connect(lib, bytes.fromhex(line[1:])) + "\n")
             continue
         if line.startswith("R") or line.startswith("S"):
             lib, n = (lib13, n13) if line.startswith("R") else (lib18, n18)

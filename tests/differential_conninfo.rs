@@ -46,12 +46,15 @@
 //! and libpq 18 for the values libpq 14 added.
 #![cfg(feature = "fuzzing")]
 
+mod fake_server;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
+use fake_server::{auth_ok, message, FakeServer, Script};
 use pgcluster::compat::rex::DbSetting;
 use pgcluster::conninfo::{
     Config, ConnInfoError, Env, LoadBalanceHosts, TargetSessionAttrs, DEFAULT_SOCKET_DIR,
@@ -1827,101 +1830,48 @@ enum Check {
     Answer { standby: bool },
 }
 
-fn backend(tag: u8, body: &[u8]) -> Vec<u8> {
-    let mut out = vec![tag];
-    out.extend_from_slice(&u32::try_from(body.len() + 4).unwrap().to_be_bytes());
-    out.extend_from_slice(body);
-    out
-}
-
-/// Reads one length-prefixed body (after the type byte, if any); `None` at the end.
-fn read_body(s: &mut std::net::TcpStream) -> Option<Vec<u8>> {
-    use std::io::Read;
-    let mut len = [0u8; 4];
-    s.read_exact(&mut len).ok()?;
-    let mut body = vec![
-        0u8;
-        usize::try_from(u32::from_be_bytes(len))
-            .ok()?
-            .checked_sub(4)?
-    ];
-    s.read_exact(&mut body).ok()?;
-    Some(body)
-}
-
-/// A fake PostgreSQL 13 on 127.0.0.1 that lets anyone in and then does `check`; serves
-/// connections until the test binary ends.
-fn fake_13(check: Check) -> u16 {
-    use std::io::Read;
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for socket in listener.incoming() {
-            let Ok(mut s) = socket else { return };
-            s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
-                .unwrap();
-            // SSLRequest or GSSENCRequest: no; then the startup packet.
-            let Some(mut packet) = read_body(&mut s) else {
-                continue;
+/// A fake PostgreSQL 13 on 127.0.0.1 that lets anyone in and then does `check` with the
+/// query of `mode`'s check, for up to four connections: libpq's walk and pgcluster's, each
+/// up to two passes (`prefer-standby`).
+fn fake_13(mode: &str, check: Check) -> FakeServer {
+    let mut hello = auth_ok();
+    hello.extend(message(b'S', b"server_version\x0013.0\0"));
+    hello.extend(message(b'K', &[0, 0, 0, 1, 0, 0, 0, 2]));
+    hello.extend(message(b'Z', b"I"));
+    let reply = match check {
+        Check::Lost => None,
+        Check::Error => Some(message(
+            b'E',
+            b"SERROR\0VERROR\0C42883\0Mfunction does not exist\0\0",
+        )),
+        Check::Answer { standby } => {
+            // `SHOW transaction_read_only` for these two, `pg_is_in_recovery()` otherwise.
+            let show = matches!(mode, "read-write" | "read-only");
+            let value: &[u8] = match (show, standby) {
+                (true, true) => b"on",
+                (true, false) => b"off",
+                (false, true) => b"t",
+                (false, false) => b"f",
             };
-            while packet.starts_with(&[0x04, 0xd2, 0x16]) {
-                s.write_all(b"N").unwrap();
-                let Some(next) = read_body(&mut s) else { break };
-                packet = next;
-            }
-            let mut hello = backend(b'R', &[0, 0, 0, 0]);
-            hello.extend(backend(b'S', b"server_version\x0013.0\0"));
-            hello.extend(backend(b'K', &[0, 0, 0, 1, 0, 0, 0, 2]));
-            hello.extend(backend(b'Z', b"I"));
-            if s.write_all(&hello).is_err() {
-                continue;
-            }
-            let mut tag = [0u8; 1];
-            if s.read_exact(&mut tag).is_err() {
-                continue;
-            }
-            let Some(query) = read_body(&mut s) else {
-                continue;
-            };
-            let reply = match check {
-                Check::Lost => continue,
-                Check::Error => {
-                    let mut e = backend(
-                        b'E',
-                        b"SERROR\0VERROR\0C42883\0Mfunction does not exist\0\0",
-                    );
-                    e.extend(backend(b'Z', b"I"));
-                    e
-                }
-                Check::Answer { standby } => {
-                    let recovery = query.windows(8).any(|w| w == b"recovery");
-                    let value: &[u8] = match (recovery, standby) {
-                        (true, true) => b"t",
-                        (true, false) => b"f",
-                        (false, true) => b"on",
-                        (false, false) => b"off",
-                    };
-                    let mut column = b"x\0".to_vec();
-                    column.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 25, 255, 255, 255, 255]);
-                    column.extend_from_slice(&[255, 255, 255, 255, 0, 0]);
-                    let mut r = backend(b'T', &[[0, 1].as_slice(), &column].concat());
-                    let mut row = vec![0, 1];
-                    row.extend_from_slice(&u32::try_from(value.len()).unwrap().to_be_bytes());
-                    row.extend_from_slice(value);
-                    r.extend(backend(b'D', &row));
-                    r.extend(backend(b'C', b"SHOW\0"));
-                    r.extend(backend(b'Z', b"I"));
-                    r
-                }
-            };
-            if s.write_all(&reply).is_ok() {
-                // Until the client goes (Terminate, then EOF).
-                let mut sink = [0u8; 256];
-                while matches!(s.read(&mut sink), Ok(n) if n > 0) {}
-            }
+            // One text column `x`, one row.
+            let mut columns = vec![0, 1];
+            columns.extend_from_slice(b"x\0");
+            columns.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 25, 255, 255, 255, 255]);
+            columns.extend_from_slice(&[255, 255, 255, 255, 0, 0]);
+            let mut row = vec![0, 1];
+            row.extend_from_slice(&u32::try_from(value.len()).unwrap().to_be_bytes());
+            row.extend_from_slice(value);
+            let mut rows = message(b'T', &columns);
+            rows.extend(message(b'D', &row));
+            rows.extend(message(b'C', b"SHOW\0"));
+            Some(rows)
         }
+    };
+    let reply = reply.map(|mut r| {
+        r.extend(message(b'Z', b"I"));
+        r
     });
-    port
+    FakeServer::start(Script::Converse { hello, reply }, 4)
 }
 
 #[test]
@@ -1948,28 +1898,26 @@ fn a_failed_target_check_reads_as_libpq_says() {
         "prefer-standby",
     ] {
         for walk in walks {
-            let (p1, p2) = (fake_13(walk[0]), fake_13(walk[1]));
-            cases.push((
-                mode,
-                format!(
-                    "host=127.0.0.1,127.0.0.1 port={p1},{p2} user=u dbname=d sslmode=disable \
-                     gssencmode=disable target_session_attrs={mode}"
-                ),
-                walk,
-            ));
+            let servers = [fake_13(mode, walk[0]), fake_13(mode, walk[1])];
+            let (p1, p2) = (servers[0].port, servers[1].port);
+            let conninfo = format!(
+                "host=127.0.0.1,127.0.0.1 port={p1},{p2} user=u dbname=d sslmode=disable \
+                 gssencmode=disable target_session_attrs={mode}"
+            );
+            cases.push((mode, conninfo, walk, servers));
         }
     }
     // libpq 13's answer for read-write (its texts are pgcluster's), libpq 18's otherwise.
     let lines = cases
         .iter()
-        .map(|(mode, conninfo, _)| {
+        .map(|(mode, conninfo, ..)| {
             let which = if *mode == "read-write" { 'D' } else { 'T' };
             format!("{which}{}\n", hex(conninfo.as_bytes()))
         })
         .collect();
     let (_, _, answers) = run_oracle(lines);
     let mut differences = Vec::new();
-    for ((mode, conninfo, walk), theirs) in cases.iter().zip(&answers) {
+    for ((mode, conninfo, walk, _), theirs) in cases.iter().zip(&answers) {
         let config = Config::parse(conninfo)
             .and_then(|c| c.resolve(&Env::empty()))
             .expect("the setting resolves");

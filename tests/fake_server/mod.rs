@@ -18,6 +18,12 @@ pub enum Script {
     Reply(Vec<u8>),
     /// Reads the startup packet, sends these bytes, then closes the socket.
     ReplyThenClose(Vec<u8>),
+    /// Reads the startup packet, sends `hello`, reads one frontend message (a query), then
+    /// sends `reply` and waits for the client to go away; with no reply, closes instead.
+    Converse {
+        hello: Vec<u8>,
+        reply: Option<Vec<u8>>,
+    },
 }
 
 /// A fake server on 127.0.0.1, on a port the system chose. Serves `connections`
@@ -81,7 +87,34 @@ fn serve(mut socket: TcpStream, script: &Script, packets: &Mutex<Vec<Vec<u8>>>) 
         Script::ReplyThenClose(bytes) => {
             let _ = socket.write_all(bytes);
         }
+        Script::Converse { hello, reply } => {
+            if socket.write_all(hello).is_err() || !read_message(&mut socket) {
+                return;
+            }
+            if let Some(reply) = reply {
+                if socket.write_all(reply).is_ok() {
+                    drain(&mut socket);
+                }
+            }
+        }
     }
+}
+
+/// Reads one frontend message (type byte, length word, body); whether it was all there.
+fn read_message(socket: &mut TcpStream) -> bool {
+    let mut head = [0u8; 5];
+    if socket.read_exact(&mut head).is_err() {
+        return false;
+    }
+    let n = u32::from_be_bytes([head[1], head[2], head[3], head[4]]);
+    let mut body = vec![
+        0u8;
+        usize::try_from(n)
+            .unwrap_or(0)
+            .saturating_sub(4)
+            .min(10_000)
+    ];
+    socket.read_exact(&mut body).is_ok()
 }
 
 /// Reads one length-prefixed startup packet; returns what it read.

@@ -482,32 +482,30 @@ impl fmt::Display for AttemptFailure {
                 server,
                 place,
             } => {
-                // libpq 13's texts for `read-write`, which it had.
-                let read_write = match outcome {
-                    ProbeOutcome::ReadOnly => Some(format!(
-                        "could not make a writable connection to server {server}"
-                    )),
-                    ProbeOutcome::Failed => Some(format!(
-                        "test \"SHOW transaction_read_only\" failed on server {server}"
-                    )),
-                    _ => None,
-                };
-                // libpq 18 starts the address's text with its place.
-                if read_write.is_none() {
+                // `read-write`, which libpq 13 had, keeps libpq 13's texts; the values
+                // libpq 14 added start with libpq 18's place.
+                if !matches!(outcome, ProbeOutcome::ReadOnly | ProbeOutcome::Failed) {
                     write!(f, "{place}")?;
                 }
                 // The query's error first, as libpq appends it when the result comes.
                 if let Some(error) = error {
                     f.write_str(&error.fields.libpq_text(Some(error.sql)))?;
                 }
-                let reason = match (read_write, outcome) {
-                    (Some(text), _) => text,
-                    (None, ProbeOutcome::QueryFailed(label)) => format!("\"{label}\" failed"),
-                    (None, ProbeOutcome::NotReadOnly) => "session is not read-only".to_owned(),
-                    (None, ProbeOutcome::HotStandby) => "server is in hot standby mode".to_owned(),
-                    (None, _) => "server is not in hot standby mode".to_owned(),
-                };
-                writeln!(f, "{reason}")
+                match outcome {
+                    ProbeOutcome::ReadOnly => {
+                        writeln!(f, "could not make a writable connection to server {server}")
+                    }
+                    ProbeOutcome::Failed => writeln!(
+                        f,
+                        "test \"SHOW transaction_read_only\" failed on server {server}"
+                    ),
+                    ProbeOutcome::NotReadOnly => f.write_str("session is not read-only\n"),
+                    ProbeOutcome::HotStandby => f.write_str("server is in hot standby mode\n"),
+                    ProbeOutcome::NotHotStandby => {
+                        f.write_str("server is not in hot standby mode\n")
+                    }
+                    ProbeOutcome::QueryFailed(label) => writeln!(f, "\"{label}\" failed"),
+                }
             }
         }
     }

@@ -14,6 +14,9 @@
 mod connecting;
 mod fake_server;
 
+#[path = "support/scratch.rs"]
+mod scratch;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::thread::JoinHandle;
@@ -25,6 +28,7 @@ use connecting::{both_drivers, resolve, resolve_plain, AnyConnection, Driver};
 use pgcluster::connection::State;
 use pgcluster::conninfo::{Config, Env};
 use pgcluster::error::{Error, QueryError};
+use scratch::Scratch;
 
 /// Far above the milliseconds these take: a hang guard only.
 const FAST: Duration = Duration::from_secs(10);
@@ -513,27 +517,14 @@ both_drivers!(nul_bytes_in_passwords);
 /// string cannot give) is refused before the startup packet, whatever the server would
 /// ask for: once, MD5 sent a hash of it and SCRAM went on while cleartext refused it.
 async fn nul_bytes_in_passwords(driver: Driver) {
-    let dir = std::env::temp_dir().join(format!(
-        "pgcluster-advisories-{}-{}",
-        std::process::id(),
-        driver.name()
-    ));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let passfile = dir.join("pgpass");
-    std::fs::write(&passfile, b"*:*:*:*:pa\0ss\n").expect("pgpass");
+    let dir = Scratch::new(&format!("advisories-{}", driver.name()));
     // As libpq, a password file others can read is ignored.
-    std::fs::set_permissions(
-        &passfile,
-        std::os::unix::fs::PermissionsExt::from_mode(0o600),
-    )
-    .expect("chmod 600");
-    let passfile = passfile.to_str().expect("UTF-8 path").to_owned();
+    let passfile = dir.file_with_mode("pgpass", b"*:*:*:*:pa\0ss\n", 0o600);
     for (key, value) in [("PGPASSWORD", "pa\0ss"), ("PGPASSFILE", passfile.as_str())] {
         let (text, received) = with_env(driver, key, value).await;
         assert_eq!(text, "the password contains a NUL byte\n", "{key}");
         assert_eq!(received, b"", "{key}: nothing sent");
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 both_drivers!(counts_over_what_the_wire_can_say_are_never_sent);

@@ -6,33 +6,27 @@
 #[path = "support/cli.rs"]
 mod cli;
 
-use std::path::PathBuf;
+#[path = "support/scratch.rs"]
+mod scratch;
 
 use cli::{command, output, run, server};
+use scratch::Scratch;
 
 /// A scratch directory (the program's current directory), removed on drop.
-struct Dir(PathBuf);
+struct Dir(Scratch);
 
 impl Dir {
     fn new(name: &str, dotenv: Option<&str>) -> Self {
-        let dir = std::env::temp_dir().join(format!("pgc-h7-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("scratch dir");
+        let dir = Scratch::new(name);
         if let Some(text) = dotenv {
-            std::fs::write(dir.join(".env"), text).expect("write .env");
+            dir.file(".env", text);
         }
         Self(dir)
     }
 
     /// Runs the program in this directory with the server's PG* variables and `vars`.
     fn run(&self, args: &[&str], vars: &[(&str, &str)]) -> (i32, String, String) {
-        output(command(vars).current_dir(&self.0).args(args))
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        output(command(vars).current_dir(self.0.path()).args(args))
     }
 }
 
@@ -139,7 +133,7 @@ fn dotenv_database_url_as_sqlx_cli_reads_it() {
         out(0, "Cluster('pgsql:///flagdb')\n")
     );
     // Only the current directory's file counts.
-    let sub = dir.0.join("sub");
+    let sub = dir.0.path().join("sub");
     std::fs::create_dir_all(&sub).unwrap();
     let out_sub = command(&[])
         .current_dir(&sub)

@@ -14,12 +14,14 @@
 mod cli;
 mod fake_server;
 
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+#[path = "support/scratch.rs"]
+mod scratch;
+
 use std::process::Command;
 
 use fake_server::{closed_port, refused};
 use pgcluster::testing::{TestServer, PASSWORD_ROLE};
+use scratch::Scratch;
 
 const PREFIX: &str = "Error: Failed to connect to the database server:\n";
 
@@ -59,35 +61,6 @@ fn assert_connect_fails(db: &str, vars: &[(&str, &str)], libpq: &str) {
     let (status, stdout, stderr) = pgcluster(db, &["connect"], vars);
     assert_eq!((status, stdout.as_str()), (1, ""), "{db}: {stderr}");
     assert_eq!(stderr, laid_out(libpq), "{db}");
-}
-
-/// A scratch directory, removed on drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("pgc-h9-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("scratch dir");
-        Self(dir)
-    }
-
-    fn file(&self, name: &str, text: &str, mode: u32) -> String {
-        let path = self.0.join(name);
-        std::fs::write(&path, text).expect("write");
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).expect("chmod");
-        path.display().to_string()
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 #[test]
@@ -159,9 +132,9 @@ fn multi_host_settings_print_every_host() {
 fn service_files() {
     let dir = Scratch::new("services");
     let (p1, p2) = (closed_port(), closed_port());
-    let services = dir.file(
+    let services = dir.file_with_mode(
         "services",
-        &format!(
+        format!(
             "# test services\n[refused]\nhost=127.0.0.1,127.0.0.1\nport={p1},{p2}\ndbname=x\n\n[nosock]\nhost=/nonexistent\nport=2345\n"
         ),
         0o644,
@@ -186,13 +159,13 @@ fn service_files() {
         &vars,
         "definition of service \"missing\" not found\n",
     );
-    let bad = dir.file("bad", "[bad]\nhost\n", 0o644);
+    let bad = dir.file_with_mode("bad", "[bad]\nhost\n", 0o644);
     assert_connect_fails(
         "service=bad",
         &[("PGSERVICEFILE", bad.as_str())],
         &format!("syntax error in service file \"{bad}\", line 2\n"),
     );
-    let nested = dir.file("nested", "[n]\nservice=other\n", 0o644);
+    let nested = dir.file_with_mode("nested", "[n]\nservice=other\n", 0o644);
     assert_connect_fails(
         "service=n",
         &[("PGSERVICEFILE", nested.as_str())],
@@ -213,9 +186,9 @@ fn password_files() {
     let server = TestServer::shared().expect("test server");
     let (port, password) = (server.port(), server.password());
     let dir = Scratch::new("pgpass");
-    let wrong = dir.file(
+    let wrong = dir.file_with_mode(
         "wrong",
-        &format!("127.0.0.1:{port}:*:{PASSWORD_ROLE}:wrong\n"),
+        format!("127.0.0.1:{port}:*:{PASSWORD_ROLE}:wrong\n"),
         0o600,
     );
     let fatal = format!(
@@ -239,9 +212,9 @@ fn password_files() {
     );
 
     // Group- or world-readable: ignored. libpq warns on stderr; the error is libpq's.
-    let open = dir.file(
+    let open = dir.file_with_mode(
         "open",
-        &format!("127.0.0.1:{port}:*:{PASSWORD_ROLE}:{password}\n"),
+        format!("127.0.0.1:{port}:*:{PASSWORD_ROLE}:{password}\n"),
         0o644,
     );
     let (status, stdout, stderr) = pgcluster(
@@ -262,9 +235,9 @@ fn password_files() {
     );
 
     // The right password from the file: connected, and the dsn shows no password.
-    let right = dir.file(
+    let right = dir.file_with_mode(
         "right",
-        &format!("127.0.0.1:{port}:*:{PASSWORD_ROLE}:{password}\n"),
+        format!("127.0.0.1:{port}:*:{PASSWORD_ROLE}:{password}\n"),
         0o600,
     );
     let (status, stdout, stderr) = pgcluster(

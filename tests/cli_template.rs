@@ -4,14 +4,17 @@
 //! directory or a failing migration is a clear error that leaves nothing behind.
 #![cfg(all(feature = "testing", feature = "cli"))]
 
+#[path = "support/cli.rs"]
+mod cli;
+#[path = "support/scratch.rs"]
+mod scratch;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-#[path = "support/cli.rs"]
-mod cli;
-
 use cli::{pgcluster, server};
+use scratch::Scratch;
 
 /// The example migrations (001_users.sql, 002_posts.sql).
 fn migrations_dir() -> PathBuf {
@@ -49,32 +52,13 @@ fn names(prefix: &str) -> Vec<String> {
     databases(prefix).into_iter().map(|d| d.0).collect()
 }
 
-/// A scratch directory of migrations, removed on drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(tag: &str, files: &[(&str, &str)]) -> Self {
-        let dir = std::env::temp_dir().join(format!(
-            "pgcluster-cli-template-{}-{tag}",
-            std::process::id()
-        ));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).expect("scratch directory");
-        for (name, text) in files {
-            fs::write(dir.join(name), text).expect("write a migration");
-        }
-        Self(dir)
+/// A scratch directory holding the migration `files` (name, text).
+fn migrations(tag: &str, files: &[(&str, &str)]) -> Scratch {
+    let dir = Scratch::new(&format!("cli-template-{tag}"));
+    for (name, text) in files {
+        dir.file(name, text);
     }
-
-    fn path(&self) -> &str {
-        self.0.to_str().expect("a UTF-8 temporary path")
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
+    dir
 }
 
 /// Runs `sql` with psql on the database of `url`, as a Go or Python client would connect.
@@ -260,14 +244,14 @@ fn a_bad_directory_is_a_clear_error_and_nothing_is_made() {
     assert!(names("pgcluster_tpb_cli_missing_").is_empty());
 
     // A migration that fails: the error names the file and the server's message.
-    let broken = Scratch::new(
+    let broken = migrations(
         "broken",
         &[
             ("001_ok.sql", "CREATE TABLE t (id int);"),
             ("002_bad.sql", "CREATE TABLE t (id int);"),
         ],
     );
-    let failed_file = broken.0.join("002_bad.sql");
+    let failed_file = broken.path().join("002_bad.sql");
     // The clone's owner is a process of its own: this binary's other tests own fresh
     // databases of their own meanwhile, so only its name tells this clone's apart.
     let mut owner = Command::new("sleep").arg("60").spawn().expect("sleep runs");
@@ -277,7 +261,7 @@ fn a_bad_directory_is_a_clear_error_and_nothing_is_made() {
         if verb == "clone" {
             args.extend(["--owner", &owner_pid]);
         }
-        args.push(broken.path());
+        args.push(broken.path_str());
         let (status, stdout, stderr) = pgcluster(&args);
         assert_eq!((status, stdout.as_str()), (1, ""), "{verb}");
         assert!(
@@ -305,8 +289,8 @@ fn a_bad_directory_is_a_clear_error_and_nothing_is_made() {
 
 #[test]
 fn the_family_defaults_to_the_directory_name() {
-    let scratch = Scratch::new("default", &[]);
-    let dir = scratch.0.join("Cli-Default");
+    let scratch = Scratch::new("cli-template-default");
+    let dir = scratch.path().join("Cli-Default");
     fs::create_dir(&dir).unwrap();
     fs::write(dir.join("001.sql"), "CREATE TABLE x (id int);").unwrap();
     let name = line(&["template", "build", dir.to_str().unwrap()]);

@@ -6,13 +6,14 @@
 //! `Display` leaves it off. Everything runs with an explicit `Env`: no test reads or sets the
 //! process environment.
 
-use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
+#[path = "support/scratch.rs"]
+mod scratch;
+
 use std::time::Duration;
 
 use pgcluster::compat::rex::DbSetting;
 use pgcluster::conninfo::{Address, Config, ConnInfoError, Env, Resolved, TargetSessionAttrs};
+use scratch::Scratch;
 
 /// An environment that names nothing on this machine: no service or password files, a
 /// fixed operating-system user.
@@ -25,36 +26,6 @@ fn env() -> Env {
 
 fn resolve(s: &str, env: &Env) -> Result<Resolved, ConnInfoError> {
     Config::parse(s)?.resolve(env)
-}
-
-/// A scratch directory, removed on drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new() -> Self {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let n = N.fetch_add(1, Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("pgc-conninfo-{}-{n}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-
-    fn file(&self, name: &str, contents: &str, mode: u32) -> String {
-        let path = self.0.join(name);
-        std::fs::write(&path, contents).unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
-        path.to_str().unwrap().to_owned()
-    }
-
-    fn path(&self) -> &str {
-        self.0.to_str().unwrap()
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 /// (connection string, libpq 13.3's `PQerrorMessage`) from `rexref libpq`.
@@ -270,8 +241,8 @@ fn require_auth_is_a_keyword() {
     // keywords not given.
     assert_eq!(required("require_auth=''", &e), None);
     // A service file may set it too.
-    let dir = Scratch::new();
-    let file = dir.file("services", "[strict]\nrequire_auth=scram-sha-256\n", 0o644);
+    let dir = Scratch::new("conninfo");
+    let file = dir.file_with_mode("services", "[strict]\nrequire_auth=scram-sha-256\n", 0o644);
     let e = env().with("PGSERVICEFILE", &file);
     assert_eq!(
         required("service=strict", &e).as_deref(),
@@ -380,8 +351,8 @@ fn sslsni_and_sslnegotiation() {
     assert_eq!(tls("", &e), (false, true));
     assert_eq!(tls("sslsni=1 sslnegotiation=postgres", &e), (true, false));
     // A service file may set them too.
-    let dir = Scratch::new();
-    let file = dir.file(
+    let dir = Scratch::new("conninfo");
+    let file = dir.file_with_mode(
         "services",
         "[direct]\nsslnegotiation=direct\nsslmode=verify-ca\nsslsni=0\n",
         0o644,
@@ -647,8 +618,8 @@ fn rex_settings() {
 
 #[test]
 fn password_file() {
-    let dir = Scratch::new();
-    let file = dir.file(
+    let dir = Scratch::new("conninfo");
+    let file = dir.file_with_mode(
         "pgpass",
         "# hosts\nlocalhost:5432:deploy_demo:aladdin:from-socket\n\
          db.example:*:*:aladdin:tcp\\:pw\n*:*:*:*:any\n",
@@ -672,7 +643,7 @@ fn password_file() {
     assert_eq!(r.password.as_deref(), Some("envpw"));
     assert_eq!(r.password_file, None);
     // The host name is looked up, else the hostaddr (checked with libpq 13.3's `PQpass`).
-    let f = dir.file(
+    let f = dir.file_with_mode(
         "ha",
         "127.0.0.1:1:*:*:addrpw\nlocalhost:1:*:*:hostpw\n",
         0o600,
@@ -683,21 +654,24 @@ fn password_file() {
     let r = resolve("host=localhost hostaddr=127.0.0.1 port=1", &e2).unwrap();
     assert_eq!(r.password.as_deref(), Some("hostpw"));
     // `passfile` beats PGPASSFILE; ~/.pgpass is the default.
-    let other = dir.file("other", "*:*:*:*:other\n", 0o600);
+    let other = dir.file_with_mode("other", "*:*:*:*:other\n", 0o600);
     let r = resolve(&format!("passfile={other}"), &e).unwrap();
     assert_eq!(r.password.as_deref(), Some("other"));
-    let home = Scratch::new();
-    home.file(".pgpass", "*:*:*:aladdin:homepw\n", 0o600);
-    let r = resolve("", &env().with_home(home.path())).unwrap();
+    let home = Scratch::new("conninfo");
+    home.file_with_mode(".pgpass", "*:*:*:aladdin:homepw\n", 0o600);
+    let r = resolve("", &env().with_home(home.path_str())).unwrap();
     assert_eq!(r.password.as_deref(), Some("homepw"));
-    assert_eq!(r.password_file, Some(format!("{}/.pgpass", home.path())));
+    assert_eq!(
+        r.password_file,
+        Some(format!("{}/.pgpass", home.path_str()))
+    );
 }
 
 /// messages.md §4.4: a group/world-readable file is ignored, with libpq's warning.
 #[test]
 fn password_file_permissions() {
-    let dir = Scratch::new();
-    let file = dir.file("pgpass", "*:*:*:*:secret\n", 0o644);
+    let dir = Scratch::new("conninfo");
+    let file = dir.file_with_mode("pgpass", "*:*:*:*:secret\n", 0o644);
     let r = resolve("", &env().with("PGPASSFILE", &file)).unwrap();
     assert_eq!(r.password, None);
     assert_eq!(
@@ -711,8 +685,8 @@ fn password_file_permissions() {
 
 #[test]
 fn service_files() {
-    let dir = Scratch::new();
-    let file = dir.file(
+    let dir = Scratch::new("conninfo");
+    let file = dir.file_with_mode(
         "services",
         "[main]\nhost=/tmp/svc\nport=7777\nuser=svcuser\n\n[bad]\nhost\n[nested]\nservice=main\n",
         0o644,
@@ -734,20 +708,20 @@ fn service_files() {
         format!("nested service specifications not supported in service file \"{file}\", line 9")
     );
     // Not in PGSERVICEFILE: then PGSYSCONFDIR/pg_service.conf.
-    let sys = Scratch::new();
-    sys.file("pg_service.conf", "[other]\ndbname=sysdb\n", 0o644);
-    let e2 = e.clone().with("PGSYSCONFDIR", sys.path());
+    let sys = Scratch::new("conninfo");
+    sys.file_with_mode("pg_service.conf", "[other]\ndbname=sysdb\n", 0o644);
+    let e2 = e.clone().with("PGSYSCONFDIR", sys.path_str());
     assert_eq!(resolve("service=other", &e2).unwrap().dbname, "sysdb");
     assert_eq!(
         resolve("service=none", &e2).unwrap_err().to_string(),
         "definition of service \"none\" not found"
     );
     // ~/.pg_service.conf when PGSERVICEFILE is not set.
-    let home = Scratch::new();
-    home.file(".pg_service.conf", "[mine]\ndbname=homedb\n", 0o600);
-    let e3 = env().with_home(home.path());
+    let home = Scratch::new("conninfo");
+    home.file_with_mode(".pg_service.conf", "[mine]\ndbname=homedb\n", 0o600);
+    let e3 = env().with_home(home.path_str());
     assert_eq!(resolve("service=mine", &e3).unwrap().dbname, "homedb");
-    let missing = format!("{}/missing", dir.path());
+    let missing = format!("{}/missing", dir.path_str());
     assert_eq!(
         resolve("service=main", &env().with("PGSERVICEFILE", &missing))
             .unwrap_err()

@@ -19,14 +19,17 @@
 mod connecting;
 mod fake_server;
 
+#[path = "support/scratch.rs"]
+mod scratch;
+
 use std::net::UdpSocket;
-use std::path::PathBuf;
 use std::process::Command;
 
 use connecting::{failure, on_each_driver, resolve, Driver};
 use fake_server::{closed_port, refused};
 use pgcluster::conninfo::Env;
 use pgcluster::testing::TestServer;
+use scratch::Scratch;
 
 /// Set in the re-executed test process, which runs inside the namespace.
 const CHILD_VAR: &str = "PGCLUSTER_TEST_NETNS_CHILD";
@@ -52,7 +55,7 @@ fn lookups_and_addresses_in_a_network_namespace() {
         eprintln!("skipped: unshare --net --mount needs root");
         return;
     }
-    let dir = Scratch::new();
+    let dir = Scratch::new("netns");
     let resolv = dir.file("resolv.conf", "nameserver 127.0.0.1\n");
     let hosts = dir.file("hosts", "::1 localhost\n127.0.0.1 localhost\n");
     let exe = std::env::current_exe().expect("test executable");
@@ -251,28 +254,4 @@ fn is_root() -> bool {
                 .and_then(|l| l.split_whitespace().nth(1).map(|u| u == "0"))
         })
         .unwrap_or(false)
-}
-
-/// A scratch directory, removed on drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new() -> Self {
-        let dir = std::env::temp_dir().join(format!("pgc-h9-netns-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("scratch dir");
-        Self(dir)
-    }
-
-    fn file(&self, name: &str, text: &str) -> PathBuf {
-        let path = self.0.join(name);
-        std::fs::write(&path, text).expect("write");
-        path
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }

@@ -23,6 +23,8 @@
 
 #[path = "support/cli.rs"]
 mod cli;
+#[path = "support/private_tmp.rs"]
+mod private_tmp;
 mod terminal;
 
 use std::io::{BufRead, BufReader};
@@ -35,6 +37,7 @@ use pgcluster::blocking::{Cluster, Connection};
 use pgcluster::cluster::DropOptions;
 use pgcluster::testing::{PgBouncer, PoolMode, PoolerAuth, TestServer, SCRAM_ROLE, SUPERUSER};
 use pgcluster::Error;
+use private_tmp::PrivateTmp;
 
 fn server() -> &'static TestServer {
     TestServer::shared().expect("test server starts")
@@ -792,6 +795,12 @@ fn the_guardian_stops_a_pooler_whose_owner_is_gone() {
 /// Set in the environment of the child process that `pooler_sweep_child` runs in.
 const SWEEP_CHILD_VAR: &str = "PGCLUSTER_POOLER_SWEEP_CHILD";
 
+/// Not a test on its own: [`PrivateTmp::sweep`] runs it in a child process.
+#[test]
+fn sweep_child() {
+    private_tmp::sweep_child();
+}
+
 /// Not a test on its own: `a_killed_runs_pooler_is_swept` runs it in a child process, which
 /// starts a server and a pooler, says where they are, and waits to be killed.
 #[test]
@@ -841,6 +850,8 @@ fn kill9(pid: u32) {
 /// running; the next run's sweep stops it and removes its directory, as it does a server's.
 #[test]
 fn a_killed_runs_pooler_is_swept() {
+    // The child's own TMPDIR: no other run's sweep takes what it leaves before this one.
+    let tmp = PrivateTmp::new("pooler-sweep");
     let mut child = Command::new(std::env::current_exe().expect("test binary"))
         .args([
             "pooler_sweep_child",
@@ -849,6 +860,7 @@ fn a_killed_runs_pooler_is_swept() {
             "--test-threads=1",
         ])
         .env(SWEEP_CHILD_VAR, "1")
+        .env("TMPDIR", tmp.path())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -878,7 +890,8 @@ fn a_killed_runs_pooler_is_swept() {
     std::thread::sleep(Duration::from_millis(200));
     assert!(!gone(pid), "pgbouncer {pid} went without a sweep");
     assert!(dir.exists());
-    let removed = pgcluster::testing::sweep_servers().expect("swept");
+    assert!(dir.starts_with(tmp.path()), "{dir:?}");
+    let removed = tmp.sweep();
     assert!(removed.contains(&dir), "{removed:?}");
     assert!(removed.contains(&server_dir), "{removed:?}");
     wait_until_cleaned_up(&dir, pid);

@@ -3,6 +3,9 @@
 //! Run with `cargo test --features testing --test template`.
 #![cfg(feature = "testing")]
 
+#[path = "support/private_tmp.rs"]
+mod private_tmp;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::MetadataExt;
@@ -17,6 +20,7 @@ use pgcluster::testing::{
     CloneMethod, FreshDatabase, Migrations, Template, TemplateError, TestServer, FRESH_PREFIX,
     TEMPLATE_PREFIX, TEST_URL_VAR,
 };
+use private_tmp::PrivateTmp;
 
 /// Set in the environment of the child processes these tests run (`builder_child`,
 /// `panicking_child`): the server's connection string.
@@ -890,6 +894,12 @@ fn crash_child() {
     unreachable!("the setup never returns");
 }
 
+/// Not a test on its own: [`PrivateTmp::sweep`] runs it in a child process.
+#[test]
+fn sweep_child() {
+    private_tmp::sweep_child();
+}
+
 /// This process's owner record, as pgcluster writes it (the format is part of what is
 /// checked: a record the test makes is taken for a live owner).
 fn live_record() -> String {
@@ -930,6 +940,18 @@ fn running(pid: u32) -> bool {
         .is_ok_and(|s| !s.lines().any(|l| l.starts_with("State:\tZ")))
 }
 
+/// The `<pid>` in the name of a server's directory, `pgcluster-test-<pid>-<n>-<hex>`.
+fn dir_pid(dir: &Path) -> u32 {
+    let name = dir.file_name().and_then(|n| n.to_str()).expect("a name");
+    let rest = name
+        .strip_prefix("pgcluster-test-")
+        .expect("a server's directory");
+    rest.split('-')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("a pid")
+}
+
 fn kill9(pid: u32) {
     let status = Command::new("kill")
         .args(["-KILL", &pid.to_string()])
@@ -962,10 +984,13 @@ fn a_killed_run_is_swept_and_nothing_else() {
         .dir(migrations_dir())
         .build(server)
         .expect("template builds");
+    // The child's own TMPDIR: no other run's sweep takes its server before this one.
+    let private = PrivateTmp::new("template-crash");
     let mut child = Command::new(std::env::current_exe().expect("test binary"))
         .args(["crash_child", "--exact", "--nocapture", "--test-threads=1"])
         .env(CRASH_CHILD, "1")
         .env(TEST_URL_VAR, &info)
+        .env("TMPDIR", private.path())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -999,9 +1024,9 @@ fn a_killed_run_is_swept_and_nothing_else() {
         assert!(gone.elapsed() < Duration::from_secs(30), "guardian runs");
         std::thread::sleep(Duration::from_millis(10));
     }
-    // Left behind (read now: another test run on the machine may sweep it any moment):
-    assert!(dir.is_dir());
-    let owner_file = std::fs::read_to_string(dir.join("owner")).unwrap_or_default();
+    // Left behind:
+    assert!(dir.is_dir() && dir.starts_with(private.path()), "{dir:?}");
+    let owner_file = std::fs::read_to_string(dir.join("owner")).expect("owner record");
     assert!(running(postmaster));
     let half = format!(
         "pgcluster_tpb_{HALF_FAMILY}_{}",
@@ -1079,7 +1104,7 @@ fn a_killed_run_is_swept_and_nothing_else() {
             Some(format!("{other_boot}\n")),
         ),
         (
-            tmp.join("pgcluster-test-1-93-dec3"),
+            tmp.join(format!("pgcluster-test-1-93-dec3{me:x}")),
             Some(owner_file.clone()),
         ),
     ];
@@ -1098,8 +1123,8 @@ fn a_killed_run_is_swept_and_nothing_else() {
         foreign
     });
 
-    // The next run.
-    let removed = pgcluster::testing::sweep_servers().expect("servers swept");
+    // The next run (with the child's TMPDIR, and /tmp, where the decoys are).
+    let removed = private.sweep();
     let mut dropped = BTreeSet::new();
     let mut expected: BTreeSet<String> = dbs.iter().cloned().collect();
     expected.insert(half.clone());
@@ -1132,8 +1157,12 @@ fn a_killed_run_is_swept_and_nothing_else() {
     assert_eq!(dropped, expected);
     assert!(!dir.exists(), "{removed:?}");
     assert!(!running(postmaster));
-    // Another run on the machine may have swept it first; it sweeps nothing else.
-    assert!(removed.iter().all(|r| r == &dir), "{removed:?}");
+    // Nothing else but what another run left in /tmp, also of a gone owner.
+    assert!(removed.contains(&dir), "{removed:?}");
+    assert!(
+        removed.iter().all(|r| r == &dir || !running(dir_pid(r))),
+        "{removed:?}"
+    );
     assert!(survivors.iter().all(|s| *s), "{survivors:?}");
     assert!(dbs_left.iter().all(|s| *s), "{dbs_left:?}");
     assert!(exists(server, template.name()));

@@ -12,6 +12,8 @@
 
 mod connecting;
 mod fake_server;
+#[path = "support/scratch.rs"]
+mod scratch;
 
 use std::time::{Duration, Instant};
 
@@ -23,6 +25,7 @@ use pgcluster::connection::State;
 use pgcluster::conninfo::Env;
 use pgcluster::error::Error;
 use pgcluster::testing::{StopMode, TestServer, MD5_ROLE, PASSWORD_ROLE, REJECT_ROLE, SCRAM_ROLE};
+use scratch::Scratch;
 
 fn server() -> &'static TestServer {
     TestServer::shared().expect("test server starts")
@@ -121,26 +124,16 @@ async fn password_md5_and_scram_users(driver: Driver) {
 
 both_drivers!(password_from_file_is_named_after_the_fatal);
 async fn password_from_file_is_named_after_the_fatal(driver: Driver) {
-    let dir = std::env::temp_dir().join(format!(
-        "pgc-h5-pgpass-{}-{}",
-        std::process::id(),
-        driver.name()
-    ));
-    std::fs::create_dir_all(&dir).expect("dir");
-    let file = dir.join("pgpass");
-    std::fs::write(
-        &file,
+    let dir = Scratch::new(&format!("pgpass-{}", driver.name()));
+    let path = dir.file_with_mode(
+        "pgpass",
         format!("127.0.0.1:{}:*:{MD5_ROLE}:wrong\n", server().port()),
-    )
-    .expect("write pgpass");
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).expect("chmod");
-    let path = file.display().to_string();
+        0o600,
+    );
     let env = Env::empty().with("PGPASSFILE", &path);
     let result = driver
         .connect(&resolve_env(&tcp_conninfo(MD5_ROLE, ""), &env))
         .await;
-    let _ = std::fs::remove_dir_all(&dir);
     let e = result.expect_err("wrong password from the file");
     assert_eq!(
         e.message,

@@ -34,12 +34,21 @@ const MAX_BASE_DIR_LEN: usize = 40;
 /// of that pipe, and the kernel closes it when the owner exits, however it ends (SIGKILL
 /// too); an owner that stops its server itself writes `done` first, and the guardian just
 /// exits. Otherwise it runs the stop command (`$2...`) and removes the private directory
-/// (`$1`). `read` is a shell builtin: the guardian forks nothing while it waits.
+/// (`$1`), again each second for up to a minute while it is still there: an owner killed
+/// while its `initdb` or its copy of the cached one runs leaves that child writing into the
+/// directory, and a removal racing it fails, leaving a directory without its owner record,
+/// which no sweep would take. `read` is a shell builtin: the guardian forks nothing while
+/// it waits.
 const GUARDIAN_SCRIPT: &str = r#"dir=$1; shift
 read -r line
 [ "$line" = done ] && exit 0
-"$@" >/dev/null 2>&1
-rm -rf "$dir""#;
+n=0
+while [ -e "$dir" ] && [ "$n" -lt 60 ]; do
+  [ "$n" = 0 ] || sleep 1
+  "$@" >/dev/null 2>&1
+  rm -rf "$dir" 2>/dev/null
+  n=$((n + 1))
+done"#;
 
 /// Starts the postmaster (`$2...`) with its output appended to the log (`$1`).
 pub(super) const POSTMASTER_SCRIPT: &str = r#"log=$1; shift
@@ -418,6 +427,38 @@ fn shell_quote(word: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The owner dies while a child of its own still writes into the directory (as `cp`
+    /// copying the cached `initdb` does): the guardian removes the directory all the same,
+    /// once the writer is done.
+    #[test]
+    fn the_guardian_removes_a_directory_still_being_written() {
+        let dir = std::env::temp_dir().join(format!("pgcluster-unit-guard-{}", std::process::id()));
+        fs::create_dir_all(dir.join("data")).unwrap();
+        // The writer: new directories in `data` for 1.5 s (fails once `data` is gone).
+        let writer = {
+            let data = dir.join("data");
+            std::thread::spawn(move || {
+                let started = Instant::now();
+                let mut n = 0u32;
+                while started.elapsed() < Duration::from_millis(1500) {
+                    let _ = fs::create_dir(data.join(n.to_string()));
+                    n += 1;
+                }
+            })
+        };
+        let mut guardian = spawn_guardian(&dir, vec!["true".into()]).unwrap();
+        // The owner's end of the pipe closes, as when it is killed.
+        drop(guardian.stdin.take());
+        assert!(
+            wait_child(&mut guardian, Duration::from_secs(30)),
+            "guardian exits"
+        );
+        writer.join().unwrap();
+        let left = dir.exists();
+        let _ = fs::remove_dir_all(&dir);
+        assert!(!left, "the guardian left the directory");
+    }
 
     #[test]
     fn finds_programs() {

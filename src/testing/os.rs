@@ -364,15 +364,10 @@ fn parse_version(name: &str) -> Option<(u32, u32)> {
 }
 
 /// A new, empty, uniquely named directory (mode 0700) under the temporary directory, or
-/// under `/tmp` when that is too long for socket paths or (with `shared`, for a directory to
-/// be given to the server's user) not open to other users.
+/// under `/tmp` when that does not suit (see [`private_dir_base`]).
 pub(super) fn create_private_dir(shared: bool) -> Result<PathBuf, Error> {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let mut base = std::env::temp_dir();
-    let open_to_all = || fs::metadata(&base).is_ok_and(|m| m.permissions().mode() & 0o001 != 0);
-    if base.as_os_str().len() > MAX_BASE_DIR_LEN || (shared && !open_to_all()) {
-        base = PathBuf::from("/tmp");
-    }
+    let base = private_dir_base(std::env::temp_dir(), shared);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let time = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -384,6 +379,20 @@ pub(super) fn create_private_dir(shared: bool) -> Result<PathBuf, Error> {
     ));
     create_dir_private(&dir)?;
     Ok(dir)
+}
+
+/// `tmp` (the temporary directory), or `/tmp` when `tmp` is too long for socket paths or,
+/// with `shared` (for a directory to be given to the server's user), when other users
+/// cannot enter and write in it: the server's user must reach its directory, and a later
+/// run's sweep removes it as that user.
+fn private_dir_base(tmp: PathBuf, shared: bool) -> PathBuf {
+    let open_to_others =
+        || fs::metadata(&tmp).is_ok_and(|m| m.permissions().mode() & 0o003 == 0o003);
+    if tmp.as_os_str().len() > MAX_BASE_DIR_LEN || (shared && !open_to_others()) {
+        PathBuf::from("/tmp")
+    } else {
+        tmp
+    }
 }
 
 /// Creates the directory `dir` with mode 0700 (never an existing one).
@@ -427,6 +436,29 @@ fn shell_quote(word: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn private_directories_go_where_the_servers_user_can_remove_them() {
+        let root = std::env::temp_dir().join(format!("pgcluster-unit-base-{}", std::process::id()));
+        let mode = |m: u32| {
+            fs::set_permissions(&root, fs::Permissions::from_mode(m)).unwrap();
+            (
+                private_dir_base(root.clone(), false),
+                private_dir_base(root.clone(), true),
+            )
+        };
+        fs::create_dir_all(&root).unwrap();
+        let tmp = PathBuf::from("/tmp");
+        let (sticky, open, closed) = (mode(0o1777), mode(0o777), mode(0o755));
+        let long = private_dir_base(root.join("a".repeat(MAX_BASE_DIR_LEN)), false);
+        fs::remove_dir_all(&root).unwrap();
+        assert_eq!(sticky, (root.clone(), root.clone()));
+        assert_eq!(open, (root.clone(), root.clone()));
+        // Theirs to enter but not to write in: their directories could not be removed as
+        // them.
+        assert_eq!(closed, (root.clone(), tmp.clone()));
+        assert_eq!(long, tmp);
+    }
 
     /// The owner dies while a child of its own still writes into the directory (as `cp`
     /// copying the cached `initdb` does): the guardian removes the directory all the same,

@@ -5,17 +5,13 @@
 
 #[path = "support/cli.rs"]
 mod cli;
+mod fake_server;
 
+use fake_server::closed_port;
 use pgcluster::testing::HOST_TCP;
 
 /// The secret part of every password below; no output may hold it.
 const SECRET: &str = "s3cr3tQz";
-
-/// A TCP port nothing listens on (bound, then released).
-fn closed_port() -> u16 {
-    let listener = std::net::TcpListener::bind((HOST_TCP, 0)).expect("bind a port");
-    listener.local_addr().expect("its address").port()
-}
 
 #[test]
 fn no_failure_path_prints_the_password() {

@@ -139,7 +139,12 @@ fn forward(listener: TcpListener) {
 
 #[test]
 fn it_waits_until_the_server_appears() {
-    let port = closed_port();
+    // Bound and released, since this test listens on it later (`closed_port` holds its
+    // ports).
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
     let password = server().password().to_owned();
     let mut child = command(&[("PGPASSWORD", &password)])
         .args(["wait", "--timeout", "300", "-d", &tcp(port, "postgres")])

@@ -137,10 +137,24 @@ fn drain(socket: &mut TcpStream) {
     while matches!(socket.read(&mut buf), Ok(n) if n > 0) {}
 }
 
-/// A port on 127.0.0.1 where nothing listens (bound, then released).
+/// A port on 127.0.0.1 where nothing listens, for as long as this process runs: a socket
+/// bound to it and never listening holds it (a connection to it is refused), so that no
+/// other listener (another test's, or another test run's, on the same machine) can take it
+/// meanwhile, as one could take a port merely bound and released.
 pub fn closed_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").port()
+    static HELD: Mutex<Vec<socket2::Socket>> = Mutex::new(Vec::new());
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+        .expect("a TCP socket");
+    let any_port = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    socket.bind(&any_port.into()).expect("bind 127.0.0.1:0");
+    let port = socket
+        .local_addr()
+        .ok()
+        .and_then(|a| a.as_socket())
+        .expect("its address")
+        .port();
+    HELD.lock().unwrap_or_else(|e| e.into_inner()).push(socket);
+    port
 }
 
 /// libpq 13's refused block for TCP on 127.0.0.1 (`B(p)` in messages.md §3.3).

@@ -439,7 +439,8 @@ mod tests {
 
     #[test]
     fn private_directories_go_where_the_servers_user_can_remove_them() {
-        let root = std::env::temp_dir().join(format!("pgcluster-unit-base-{}", std::process::id()));
+        // Under /tmp, not $TMPDIR, which may itself be too long.
+        let root = PathBuf::from(format!("/tmp/pgcluster-unit-base-{}", std::process::id()));
         let mode = |m: u32| {
             fs::set_permissions(&root, fs::Permissions::from_mode(m)).unwrap();
             (

@@ -138,8 +138,9 @@ pub(super) fn init_data(
             // The cache cannot be used (or the copy failed): initdb as if there were none,
             // into a clean place.
             _ => {
-                let argv = run_as.argv(Path::new("rm"), [OsStr::new("-rf"), data.as_os_str()]);
-                let _ = Command::new(&argv[0]).args(&argv[1..]).status();
+                let _ = run_as
+                    .command(Path::new("rm"), [OsStr::new("-rf"), data.as_os_str()])
+                    .status();
             }
         }
     }
@@ -155,12 +156,8 @@ pub(super) fn init_data(
 /// `program args` as the server's user, in `/`, with untranslated messages and no `PG*`
 /// variables.
 fn command(run_as: &RunAs, program: &Path, args: &[OsString]) -> Command {
-    let argv = run_as.argv(program, args);
-    let mut cmd = Command::new(&argv[0]);
-    cmd.args(&argv[1..])
-        .current_dir("/")
-        .env("LC_ALL", "C")
-        .stdin(Stdio::null());
+    let mut cmd = run_as.command(program, args);
+    cmd.current_dir("/").env("LC_ALL", "C").stdin(Stdio::null());
     clear_pg_env(&mut cmd);
     cmd
 }

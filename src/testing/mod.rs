@@ -25,8 +25,9 @@
 //!   [`TestServer::log`] mask it.
 //!
 //! When the process runs as root, the directories are given to the `postgres` OS user (still
-//! 0700: root reaches them anyway) and the server programs run as that user
-//! (`runuser -u postgres --`), since PostgreSQL refuses root. That user owns everything in
+//! 0700: root reaches them anyway) and the server programs run as that user (each child
+//! process switches to it before it runs a program; the guardian's script uses
+//! `runuser -u postgres --`), since PostgreSQL refuses root. That user owns everything in
 //! them, and so could put a symlink where root expects a file, to make root overwrite or
 //! reveal any file. So root does nothing by path in there after giving the directories
 //! away: it makes both directories while the private one is still its own, gives them away
@@ -560,7 +561,7 @@ pub struct TestServer {
     password: Password,
     port: u16,
     init: Init,
-    /// The postmaster's process (or `runuser`'s, as root), while it runs.
+    /// The postmaster's process (first the shell that becomes it), while it runs.
     postmaster: Option<Child>,
     run_as: RunAs,
     sock: PathBuf,
@@ -793,7 +794,7 @@ impl TestServer {
     /// Starts the server again after [`stop`](Self::stop), on the same port and directories,
     /// and waits until it accepts connections (or, for a standby, read-only ones).
     ///
-    /// The postmaster is a child of this process (through `runuser` when root), in a process
+    /// The postmaster is a child of this process (as the `postgres` user when root), in a process
     /// group of its own (so that Ctrl-C in a terminal does not reach it), with its output
     /// appended to the server log: so that stopping the server can wait until its
     /// postmaster has been reaped, rather than leave a zombie for `init`.
@@ -1039,10 +1040,8 @@ impl TestServer {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        let argv = self.run_as.argv(program, args);
-        let mut cmd = Command::new(&argv[0]);
-        cmd.args(&argv[1..])
-            .current_dir(&self.dir)
+        let mut cmd = self.run_as.command(program, args);
+        cmd.current_dir(&self.dir)
             .env("LC_ALL", "C")
             .stdin(Stdio::null());
         clear_pg_env(&mut cmd);

@@ -97,7 +97,8 @@ impl RunAs {
         Ok(Self::Postgres { uid, gid, runuser })
     }
 
-    /// The full command line that runs `program args` as this user.
+    /// The full command line that runs `program args` as this user, for a script that runs
+    /// it (the guardian's); a command of this process's own is [`RunAs::command`].
     pub(super) fn argv<I, S>(&self, program: &Path, args: I) -> Vec<OsString>
     where
         I: IntoIterator<Item = S>,
@@ -181,16 +182,37 @@ impl RunAs {
         match self {
             Self::Me => fs::read(path).ok(),
             Self::Postgres { .. } => {
-                let argv = self.argv(Path::new("cat"), [OsStr::new("--"), path.as_os_str()]);
-                let mut cmd = Command::new(&argv[0]);
-                cmd.args(&argv[1..])
-                    .current_dir("/")
+                let mut cmd = self.command(Path::new("cat"), [OsStr::new("--"), path.as_os_str()]);
+                cmd.current_dir("/")
                     .stdin(Stdio::null())
                     .stderr(Stdio::null());
                 let output = cmd.output().ok()?;
                 output.status.success().then_some(output.stdout)
             }
         }
+    }
+
+    /// `program args` as this user. As root, the child switches to the server's user itself
+    /// before it runs `program` (the standard library's `setgid`, `setgroups` to none, then
+    /// `setuid`), with `HOME`, `USER` and `LOGNAME` set as `runuser` sets them: no `runuser`
+    /// process and no PAM session per command, which a server's start runs a dozen of.
+    pub(super) fn command<I, S>(&self, program: &Path, args: I) -> Command
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let mut cmd = Command::new(program);
+        cmd.args(args);
+        if let Self::Postgres { uid, gid, .. } = self {
+            cmd.uid(*uid)
+                .gid(*gid)
+                .env("USER", POSTGRES_OS_USER)
+                .env("LOGNAME", POSTGRES_OS_USER);
+            if let Some((_, home)) = osuser::passwd_entry(*uid) {
+                cmd.env("HOME", home);
+            }
+        }
+        cmd
     }
 
     /// Runs `sh -c script pgcluster args...` as this user in `/`, with `stdin` (or nothing)
@@ -207,10 +229,8 @@ impl RunAs {
             OsStr::new("pgcluster"),
         ];
         all.extend(args);
-        let argv = self.argv(Path::new("/bin/sh"), all);
-        let mut cmd = Command::new(&argv[0]);
-        cmd.args(&argv[1..])
-            .current_dir("/")
+        let mut cmd = self.command(Path::new("/bin/sh"), all);
+        cmd.current_dir("/")
             .env("LC_ALL", "C")
             .stdin(if stdin.is_some() {
                 Stdio::piped()
@@ -640,11 +660,13 @@ mod tests {
         let theirs = create_private_dir(true).unwrap();
         run_as.give_dir(&theirs).unwrap();
         let link = theirs.join("link");
-        let argv = run_as.argv(
-            Path::new("ln"),
-            [OsStr::new("-s"), secret.as_os_str(), link.as_os_str()],
-        );
-        let planted = Command::new(&argv[0]).args(&argv[1..]).status().unwrap();
+        let planted = run_as
+            .command(
+                Path::new("ln"),
+                [OsStr::new("-s"), secret.as_os_str(), link.as_os_str()],
+            )
+            .status()
+            .unwrap();
         let wrote = run_as.write_file(&link, "overwritten\n");
         let appended = run_as.append_line(&link, "appended");
         let read = run_as.read_file(&link);
@@ -679,7 +701,28 @@ mod tests {
         assert_eq!(root_only_uid, 0);
     }
 
-    /// As root, both ways of switching to `postgres` really do, and keep arguments intact.
+    /// As root, a command of this process's own runs as `postgres` alone (no supplementary
+    /// group of root's), with that user's `HOME`, `USER` and `LOGNAME`, and its arguments
+    /// intact.
+    #[test]
+    fn commands_run_as_postgres_when_root() {
+        let Ok(run_as @ RunAs::Postgres { uid, gid, .. }) = RunAs::detect() else {
+            return; // not root (or no postgres user): nothing to switch
+        };
+        let script = "id -u; id -G; printf '%s|' \"$HOME\" \"$USER\" \"$LOGNAME\" \"$@\"";
+        let output = run_as
+            .command(Path::new("/bin/sh"), ["-c", script, "sh", "a b", "it's"])
+            .output()
+            .unwrap();
+        let home = osuser::passwd_entry(uid).unwrap().1;
+        assert_eq!(
+            String::from_utf8_lossy(&output.stdout),
+            format!("{uid}\n{gid}\n{home}|postgres|postgres|a b|it's|")
+        );
+    }
+
+    /// As root, both ways of switching to `postgres` in a script really do, and keep
+    /// arguments intact.
     #[test]
     fn runs_as_postgres_when_root() {
         let Ok(RunAs::Postgres { uid, gid, runuser }) = RunAs::detect() else {

@@ -5,7 +5,7 @@ use std::fs;
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use super::config::{percent_encode, userinfo};
@@ -119,7 +119,9 @@ impl PgBouncerBuilder {
         create_dir_private(&pooler.sock)?;
         pooler.run_as.give_dir(&pooler.sock)?;
         pooler.run_as.give_dir(&pooler.dir)?;
-        let stop = pooler.shell_argv(STOP_SCRIPT);
+        let stop = pooler
+            .run_as
+            .argv(Path::new("/bin/sh"), pooler.shell_args(STOP_SCRIPT));
         let guardian = os::spawn_guardian(&pooler.dir, stop)?;
         let guardian_pid = guardian.id();
         pooler.guardian = Some(guardian);
@@ -241,7 +243,7 @@ impl PgBouncerBuilder {
 #[derive(Debug)]
 pub struct PgBouncer {
     auth: PoolerAuth,
-    /// `pgbouncer`'s process (or `runuser`'s, as root), while it runs.
+    /// `pgbouncer`'s process (first the shell that becomes it), while it runs.
     child: Option<Child>,
     dir: PathBuf,
     guardian: Option<Child>,
@@ -381,12 +383,8 @@ impl PgBouncer {
             "-c".into(),
             command.into(),
         ];
-        let argv = self.run_as.argv(&psql, args);
-        let mut cmd = Command::new(&argv[0]);
-        cmd.args(&argv[1..])
-            .current_dir("/")
-            .env("LC_ALL", "C")
-            .stdin(Stdio::null());
+        let mut cmd = self.run_as.command(&psql, args);
+        cmd.current_dir("/").env("LC_ALL", "C").stdin(Stdio::null());
         clear_pg_env(&mut cmd);
         cmd.env("PGPASSWORD", self.password());
         let output = cmd.output().map_err(|e| Error::io("run", &psql, &e))?;
@@ -407,24 +405,20 @@ impl PgBouncer {
         self.run_as.write_file(&self.dir.join(name), text)
     }
 
-    /// `sh -c script pgcluster <pid file>` as the pooler's OS user.
-    fn shell_argv(&self, script: &str) -> Vec<OsString> {
-        self.run_as.argv(
-            Path::new("/bin/sh"),
-            [
-                OsString::from("-c"),
-                script.into(),
-                "pgcluster".into(),
-                self.pid_path().into(),
-            ],
-        )
+    /// The arguments of `sh` for `sh -c script pgcluster <pid file>`.
+    fn shell_args(&self, script: &str) -> [OsString; 4] {
+        [
+            OsString::from("-c"),
+            script.into(),
+            "pgcluster".into(),
+            self.pid_path().into(),
+        ]
     }
 
     /// Runs `script` on the pid file as the pooler's OS user; whether it succeeded.
     fn signal(&self, script: &str) -> bool {
-        let argv = self.shell_argv(script);
-        Command::new(&argv[0])
-            .args(&argv[1..])
+        self.run_as
+            .command(Path::new("/bin/sh"), self.shell_args(script))
             .current_dir("/")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -444,12 +438,10 @@ impl PgBouncer {
             program.into(),
             self.dir.join("pgbouncer.ini").into(),
         ];
-        let argv = self.run_as.argv(Path::new("/bin/sh"), args);
-        let mut cmd = Command::new(&argv[0]);
+        let mut cmd = self.run_as.command(Path::new("/bin/sh"), args);
         // Its working directory is its own: what tells a sweep that the pid is this
         // pooler's.
-        cmd.args(&argv[1..])
-            .current_dir(&self.dir)
+        cmd.current_dir(&self.dir)
             .env("LC_ALL", "C")
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -143,12 +143,11 @@ fn sweep_dir(run_as: &RunAs, uid: u32, dir: &Path) -> Result<bool, Error> {
     }
     stop_postmaster(run_as, uid, &dir.join("data"));
     stop_pgbouncer(run_as, uid, dir);
-    let argv = run_as.argv(
-        Path::new("rm"),
-        [OsStr::new("-rf"), OsStr::new("--"), dir.as_os_str()],
-    );
-    let status = Command::new(&argv[0])
-        .args(&argv[1..])
+    let status = run_as
+        .command(
+            Path::new("rm"),
+            [OsStr::new("-rf"), OsStr::new("--"), dir.as_os_str()],
+        )
         .current_dir("/")
         .stdin(Stdio::null())
         .stdout(Stdio::null())

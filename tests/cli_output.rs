@@ -433,12 +433,12 @@ fn a_failed_operation_with_a_closed_stderr_still_exits_1() {
 }
 
 /// Whether any file or process is left of the throwaway servers of process `pid`: its
-/// private directories (`pgcluster-test-<pid>-...` under the temporary directory or
-/// `/tmp`) and processes whose command line names one.
+/// private directories (`pgcluster-test-<pid>-...` under the temporary directory,
+/// `/dev/shm` or `/tmp`) and processes whose command line names one.
 fn leftovers_of(pid: u32) -> Vec<String> {
     let prefix = format!("pgcluster-test-{pid}-");
     let mut found = Vec::new();
-    for base in [std::env::temp_dir(), "/tmp".into()] {
+    for base in [std::env::temp_dir(), "/dev/shm".into(), "/tmp".into()] {
         for entry in std::fs::read_dir(&base).into_iter().flatten().flatten() {
             if entry.file_name().to_string_lossy().starts_with(&prefix) {
                 found.push(entry.path().display().to_string());

@@ -1186,6 +1186,7 @@ fn url_child() {
     let mine = format!("pgcluster-test-{}-", std::process::id());
     let throwaway = std::fs::read_dir("/tmp")
         .into_iter()
+        .chain(std::fs::read_dir("/dev/shm"))
         .chain(std::fs::read_dir(std::env::temp_dir()))
         .flatten()
         .flatten()

@@ -1,8 +1,9 @@
 //! Throwaway PostgreSQL servers for tests and demos (feature `testing`).
 //!
 //! [`TestServer`] runs `initdb` and `pg_ctl` from the PostgreSQL server programs on `PATH` or
-//! in Debian's `/usr/lib/postgresql/<version>/bin`, in a private directory under
-//! [`std::env::temp_dir`]. The server listens on `127.0.0.1` (and `::1` when it exists) on a free
+//! in Debian's `/usr/lib/postgresql/<version>/bin`, in a private directory under `$TMPDIR`
+//! when it is set, else in memory under `/dev/shm` when that is a `tmpfs` of at least 1 GiB,
+//! else under `/tmp`. The server listens on `127.0.0.1` (and `::1` when it exists) on a free
 //! port, and on a Unix socket in the private directory. It has one role per password method
 //! ([`PASSWORD_ROLE`], [`MD5_ROLE`], [`SCRAM_ROLE`]) plus [`REJECT_ROLE`], which `pg_hba.conf`
 //! always rejects over TCP. A superuser role named after the OS user running the process

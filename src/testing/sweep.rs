@@ -6,7 +6,7 @@
 //! [owner records](super::owner) of the process that made it and of its guardian; the first
 //! server a process starts (and [`sweep_servers`]) sweeps every directory that is
 //!
-//! - in the temporary directory (or `/tmp`) and named `pgcluster-test-<pid>-<n>-<hex>`,
+//! - in `$TMPDIR`, `/dev/shm` or `/tmp` and named `pgcluster-test-<pid>-<n>-<hex>`,
 //! - a directory (not a symlink) owned by the user the servers run as,
 //! - with an `owner` file naming that `<pid>`, whose owner and guardian are both gone.
 //!
@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Once;
 
-use super::os::{wait_exited, RunAs, REAP_BOUND};
+use super::os::{temp_bases, wait_exited, RunAs, REAP_BOUND};
 use super::owner::Owner;
 use super::Error;
 use crate::conninfo::osuser;
@@ -78,8 +78,7 @@ fn sweep_as(run_as: &RunAs) -> Result<Vec<PathBuf>, Error> {
             uid
         }
     };
-    let mut bases = vec![std::env::temp_dir(), PathBuf::from("/tmp")];
-    bases.dedup();
+    let bases = temp_bases();
     let mut removed = Vec::new();
     for base in bases {
         // The base is not theirs: resolving it follows nothing they made.

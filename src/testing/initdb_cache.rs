@@ -47,8 +47,20 @@ if [ ! -f "$cache/$key/PG_VERSION" ]; then
   mv -T -- "$tmp/data" "$cache/$key" 2>/dev/null || state=hit
   rm -rf "$tmp"
 fi
-# Sparse: most of the first WAL segment is zeros.
-cp -a --sparse=always -- "$cache/$key" "$dest" || exit 5
+# Each database's directory copied beside the rest (about 300 files each): making files is
+# the cost, and two cores make them about a quarter faster than one. Sparse: most of the
+# first WAL segment is zeros.
+src=$cache/$key
+mkdir -m 700 -- "$dest" "$dest/base" || exit 5
+jobs=
+for db in "$src"/base/*; do
+  cp -a --sparse=always -- "$db" "$dest/base/" & jobs="$jobs $!"
+done
+failed=0
+find "$src" -mindepth 1 -maxdepth 1 ! -name base \
+  -exec cp -a --sparse=always -t "$dest" -- {} + || failed=1
+for job in $jobs; do wait "$job" || failed=1; done
+[ "$failed" = 0 ] || exit 5
 echo "$state""#;
 
 /// How a [`TestServer`](super::TestServer)'s data directory was made

@@ -48,9 +48,12 @@
 //!
 //! # Crash safety
 //!
-//! - The postmaster is a child of this process: [`TestServer::stop`] and `Drop` return only
-//!   once it has exited *and been reaped* (and `Drop` once the guardian has too), so no
-//!   zombie is left for `init` to reap after a test or `pgcluster demo` returns.
+//! - The postmaster is a child of a shell of this process's: [`TestServer::stop`] and
+//!   `Drop` return only once it has exited *and been reaped* (and `Drop` once the guardian
+//!   has too), so no zombie is left for `init` to reap after a test or `pgcluster demo`
+//!   returns. A server that outlives this process ([`TestServer::shared`]'s, which the
+//!   guardian stops once the process has exited) is reaped by that shell at once, not by
+//!   `init`, which on some machines reaps only every few seconds.
 //! - The guardian waits on a pipe whose other end only this process holds, which the
 //!   kernel closes however the process ends (SIGKILL too).
 //! - Should the guardian be killed as well (a whole process tree killed), the server's
@@ -566,7 +569,7 @@ pub struct TestServer {
     password: Password,
     port: u16,
     init: Init,
-    /// The postmaster's process (first the shell that becomes it), while it runs.
+    /// The shell whose child the postmaster is ([`os::POSTMASTER_SCRIPT`]), while it runs.
     postmaster: Option<Child>,
     run_as: RunAs,
     sock: PathBuf,
@@ -799,10 +802,12 @@ impl TestServer {
     /// Starts the server again after [`stop`](Self::stop), on the same port and directories,
     /// and waits until it accepts connections (or, for a standby, read-only ones).
     ///
-    /// The postmaster is a child of this process (as the `postgres` user when root), in a process
-    /// group of its own (so that Ctrl-C in a terminal does not reach it), with its output
-    /// appended to the server log: so that stopping the server can wait until its
-    /// postmaster has been reaped, rather than leave a zombie for `init`.
+    /// The postmaster is the child of a shell that is a child of this process (as the
+    /// `postgres` user when root), in a process group of its own (so that Ctrl-C in a
+    /// terminal does not reach it), with its output appended to the server log: so that
+    /// stopping the server can wait until its postmaster has been reaped, rather than leave
+    /// a zombie for `init`, and so that the shell reaps it should this process be gone
+    /// first.
     pub fn start(&mut self) -> Result<(), Error> {
         // A postmaster stopped or killed from outside: reaped now.
         self.reap(Duration::ZERO);

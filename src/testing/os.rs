@@ -54,9 +54,16 @@ while [ -e "$dir" ] && [ "$n" -lt 60 ]; do
   n=$((n + 1))
 done"#;
 
-/// Starts the postmaster (`$2...`) with its output appended to the log (`$1`).
+/// Runs the postmaster (`$2...`) with its output appended to the log (`$1`), as a child of
+/// this shell, which waits for it (the `exit` keeps the shell from replacing itself with its
+/// last command). A server can outlive this process: a test binary's
+/// [`TestServer::shared`](super::TestServer::shared) one, stopped by the guardian once the
+/// binary has exited. A postmaster whose parent is gone is reaped by `init`, which some
+/// machines' `init` does only every few seconds, leaving a zombie `postgres` behind the
+/// run; this shell reaps it at once.
 pub(super) const POSTMASTER_SCRIPT: &str = r#"log=$1; shift
-exec "$@" </dev/null >>"$log" 2>&1"#;
+"$@" </dev/null >>"$log" 2>&1
+exit $?"#;
 
 /// How long a stopped server's processes (and a guardian told to go) are waited for.
 pub(super) const REAP_BOUND: Duration = Duration::from_secs(10);

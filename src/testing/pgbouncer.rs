@@ -243,7 +243,7 @@ impl PgBouncerBuilder {
 #[derive(Debug)]
 pub struct PgBouncer {
     auth: PoolerAuth,
-    /// `pgbouncer`'s process (first the shell that becomes it), while it runs.
+    /// The shell whose child `pgbouncer` is ([`os::POSTMASTER_SCRIPT`]), while it runs.
     child: Option<Child>,
     dir: PathBuf,
     guardian: Option<Child>,

@@ -418,6 +418,40 @@ fn guardian_cleans_up_after_exit() {
     wait_until_cleaned_up(&dir, pid);
 }
 
+/// A postmaster that never gets ready and never writes `postmaster.pid`, so `pg_ctl` cannot
+/// stop it: the failed start kills it (with the shell that started it) before it returns.
+#[test]
+fn a_postmaster_that_never_gets_ready_does_not_outlive_the_failed_start() {
+    let scratch = std::env::temp_dir().join(format!("pgc-fake-bin-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch).expect("fake bin dir");
+    std::fs::set_permissions(&scratch, std::fs::Permissions::from_mode(0o755)).expect("mode");
+    let marker = scratch.display().to_string();
+    let script = |name: &str, body: &str| {
+        let path = scratch.join(name);
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).expect("fake program");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("mode");
+    };
+    // initdb: a data directory with what the configuration steps touch.
+    script(
+        "initdb",
+        r#"while [ $# -gt 0 ]; do [ "$1" = -D ] && d=$2; shift; done
+mkdir -p "$d" && echo 15 > "$d/PG_VERSION" && : > "$d/postgresql.conf""#,
+    );
+    // Its command line names the fake directory; its `sleep`s are in its process group.
+    script("postgres", "while :; do sleep 1; done");
+    script("pg_ctl", "exit 1");
+    let result = TestServer::builder()
+        .bin_dir(&scratch)
+        .no_initdb_cache()
+        .timeout(Duration::from_secs(1))
+        .start();
+    let left = processes_mentioning(&marker);
+    std::fs::remove_dir_all(&scratch).expect("fake bin dir removed");
+    let err = result.expect_err("the start fails").to_string();
+    assert!(err.contains("not ready after 1 s"), "{err}");
+    assert_eq!(left, Vec::<String>::new());
+}
+
 /// Item 3: a server that outlives its process (as a test binary's `TestServer::shared()`
 /// does: the guardian stops it once the binary has exited) leaves no zombie `postgres` for
 /// `init` to reap: until the postmaster is gone, its parent is the shell that started it,

@@ -840,8 +840,15 @@ impl TestServer {
         if !os::wait_child(&mut child, Duration::ZERO) {
             // Not ready in time: it must not outlive the error.
             self.postmaster = Some(child);
-            let _ = self.pg_ctl_output(["stop", "-m", "immediate"]);
-            self.reap(os::REAP_BOUND);
+            let stopped = self
+                .pg_ctl_output(["stop", "-m", "immediate"])
+                .is_ok_and(|output| output.status.success());
+            // Without a postmaster.pid to stop it by: its shell's process group.
+            if !stopped || !self.reap(os::REAP_BOUND) {
+                if let Some(mut child) = self.postmaster.take() {
+                    os::kill_group(&mut child);
+                }
+            }
         }
         let log = self.log();
         Err(Error::Command {

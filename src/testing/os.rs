@@ -298,7 +298,14 @@ pub(super) fn stop_guardian(mut guardian: Child) {
     if wait_child(&mut guardian, REAP_BOUND) {
         return;
     }
-    let group = format!("-{}", guardian.id());
+    kill_group(&mut guardian);
+}
+
+/// Kills the process group of `child`, a child started in a group of its own
+/// (`process_group(0)`: the group is its pid), so that what it runs goes too, and reaps
+/// `child`.
+pub(super) fn kill_group(child: &mut Child) {
+    let group = format!("-{}", child.id());
     let killed = Command::new("kill")
         .args(["-KILL", "--", &group])
         .stdin(Stdio::null())
@@ -307,10 +314,10 @@ pub(super) fn stop_guardian(mut guardian: Child) {
         .status()
         .is_ok_and(|s| s.success());
     if !killed {
-        // No `kill` program: at least the guardian itself.
-        let _ = guardian.kill();
+        // No `kill` program: at least the child itself.
+        let _ = child.kill();
     }
-    let _ = guardian.wait();
+    let _ = child.wait();
 }
 
 /// Waits up to `bound` for `child` to exit, and reaps it; whether it did.

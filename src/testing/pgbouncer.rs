@@ -482,8 +482,8 @@ impl PgBouncer {
         self.signal(STOP_SCRIPT);
         if !os::wait_child(&mut child, os::REAP_BOUND) {
             self.signal(KILL_SCRIPT);
-            let _ = child.kill();
-            let _ = child.wait();
+            // The shell and pgbouncer both, should pgbouncer have written no pid file.
+            os::kill_group(&mut child);
         }
     }
 }

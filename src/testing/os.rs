@@ -426,8 +426,8 @@ pub(super) fn create_private_dir(shared: bool) -> Result<PathBuf, Error> {
 /// A throwaway server runs with `fsync = off` and is removed with its directory, so a disk
 /// keeps nothing of it worth keeping, while making its files costs several times more
 /// there: on an ext4 disk, copying the cached `initdb` (about 1,000 files) took 90-900 ms
-/// against 60 ms in memory, and `CREATE DATABASE` from a template of 700 files 450-520 ms
-/// against about 60. Docker's default `/dev/shm` (64 MB) is too small and is passed over.
+/// against 60 ms in memory, and `CREATE DATABASE` from a template of 700 files took
+/// 450-520 ms. Docker's default `/dev/shm` (64 MB) is too small and is passed over.
 pub(super) fn temp_base() -> PathBuf {
     if let Some(dir) = std::env::var_os("TMPDIR").filter(|d| !d.is_empty()) {
         return PathBuf::from(dir);

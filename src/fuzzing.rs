@@ -410,7 +410,7 @@ pub fn rows(data: &[u8]) -> usize {
     let width = usize::from(width % 9);
     let columns: Vec<FieldDescription> =
         (0..width).map(|i| text_column(&format!("c{i}"))).collect();
-    let mut rows = Rows::new(columns);
+    let mut rows = Rows::new(columns.into());
     let mut pushed: Vec<Vec<Option<Vec<u8>>>> = Vec::new();
     while let [a, b, tail @ ..] = rest {
         let len = usize::from(u16::from_be_bytes([*a, *b])).min(tail.len());

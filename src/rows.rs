@@ -3,7 +3,8 @@
 //! [`Rows`] keeps a whole result in one byte buffer: each value is a length prefix (a
 //! LEB128 number: 0 for SQL NULL, otherwise the length plus one) followed by its bytes,
 //! value after value, row after row. Besides that buffer there is only a sparse index (the
-//! offset of every [`INDEX_STEP`]th row), so a result costs its values plus a byte or two
+//! offset of every [`INDEX_STEP`]th row after the first, so that a result of fewer rows
+//! has no index at all), so a result costs its values plus a byte or two
 //! each, and filling it makes no allocation per row or value (the buffer grows by
 //! doubling). Reading in order is as cheap as writing; [`Rows::get`] reaches any row by
 //! skipping at most `INDEX_STEP - 1` rows from the nearest indexed one.
@@ -48,6 +49,7 @@
 use std::borrow::Cow;
 use std::error;
 use std::fmt;
+use std::sync::Arc;
 
 use pgcluster_protocol::backend::{DataRow, FieldDescription};
 
@@ -57,23 +59,36 @@ pub const INDEX_STEP: usize = 32;
 /// A result's rows in one buffer (see the module docs), with its columns and command tag.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Rows {
-    columns: Vec<FieldDescription>,
-    tag: String,
+    /// Shared with the RowDescription they came in (and with the connection's memo of
+    /// it, so a repeated query's results copy no column); `None` when the statement
+    /// returned no rows.
+    columns: Option<Arc<[FieldDescription]>>,
+    /// Shared with the connection's memo of it; `None` until the statement completes.
+    tag: Option<Arc<str>>,
     /// Values per row.
     width: usize,
     len: usize,
     data: Vec<u8>,
-    /// `index[k]` is where row `k * INDEX_STEP` starts in `data`.
+    /// `index[k]` is where row `(k + 1) * INDEX_STEP` starts in `data` (row 0 starts at 0).
     index: Vec<usize>,
 }
 
 impl Rows {
     /// An empty result with these columns.
-    pub(crate) fn new(columns: Vec<FieldDescription>) -> Self {
+    pub(crate) fn new(columns: Arc<[FieldDescription]>) -> Self {
+        Self::with_columns(Some(columns))
+    }
+
+    /// The result of a statement that returns no rows.
+    pub(crate) fn without_columns() -> Self {
+        Self::with_columns(None)
+    }
+
+    fn with_columns(columns: Option<Arc<[FieldDescription]>>) -> Self {
         Self {
-            width: columns.len(),
+            width: columns.as_deref().map_or(0, <[_]>::len),
             columns,
-            tag: String::new(),
+            tag: None,
             len: 0,
             data: Vec::new(),
             index: Vec::new(),
@@ -83,7 +98,7 @@ impl Rows {
     /// Appends one row. Its value count has been checked against the columns by the
     /// protocol machine.
     pub(crate) fn push(&mut self, row: &DataRow) {
-        if self.len % INDEX_STEP == 0 {
+        if self.len % INDEX_STEP == 0 && self.len > 0 {
             self.index.push(self.data.len());
         }
         for value in row.values() {
@@ -99,18 +114,18 @@ impl Rows {
         self.len = self.len.saturating_add(1);
     }
 
-    pub(crate) fn set_tag(&mut self, tag: String) {
-        self.tag = tag;
+    pub(crate) fn set_tag(&mut self, tag: Arc<str>) {
+        self.tag = Some(tag);
     }
 
     /// The columns (empty for a statement that returns no rows).
     pub fn columns(&self) -> &[FieldDescription] {
-        &self.columns
+        self.columns.as_deref().unwrap_or_default()
     }
 
     /// The command tag, e.g. `SELECT 3`.
     pub fn tag(&self) -> &str {
-        &self.tag
+        self.tag.as_deref().unwrap_or_default()
     }
 
     /// The number of rows.
@@ -132,7 +147,7 @@ impl Rows {
     pub fn iter(&self) -> RowsIter<'_> {
         RowsIter {
             rest: &self.data,
-            columns: &self.columns,
+            columns: self.columns(),
             width: self.width,
             left: self.len,
         }
@@ -141,7 +156,7 @@ impl Rows {
     /// The position of column `name`, looked up as libpq's `PQfnumber` does (see
     /// [`column_position`]).
     pub fn column_position(&self, name: &str) -> Option<usize> {
-        column_position(&self.columns, name)
+        column_position(self.columns(), name)
     }
 
     /// Row `i`, if there is one.
@@ -149,10 +164,13 @@ impl Rows {
         if i >= self.len {
             return None;
         }
-        let start = *self.index.get(i / INDEX_STEP)?;
+        let start = match (i / INDEX_STEP).checked_sub(1) {
+            None => 0,
+            Some(k) => *self.index.get(k)?,
+        };
         let mut iter = RowsIter {
             rest: self.data.get(start..)?,
-            columns: &self.columns,
+            columns: self.columns(),
             width: self.width,
             left: self.len.checked_sub(i / INDEX_STEP * INDEX_STEP)?,
         };
@@ -163,8 +181,8 @@ impl Rows {
 impl fmt::Debug for Rows {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Rows")
-            .field("columns", &self.columns.len())
-            .field("tag", &self.tag)
+            .field("columns", &self.columns().len())
+            .field("tag", &self.tag())
             .field("rows", &self.iter().collect::<Vec<_>>())
             .finish()
     }
@@ -654,8 +672,8 @@ mod tests {
     fn rows_of(width: usize, rows: &[Vec<Option<&[u8]>>]) -> Rows {
         let mut r = Rows {
             width,
-            columns: Vec::new(),
-            tag: String::new(),
+            columns: None,
+            tag: None,
             len: 0,
             data: Vec::new(),
             index: Vec::new(),
@@ -806,7 +824,7 @@ mod tests {
 
     #[test]
     fn rows_and_result_rows_by_name_and_their_errors() {
-        let mut rows = Rows::new(vec![field("n"), field("Label"), field("n")]);
+        let mut rows = Rows::new(vec![field("n"), field("Label"), field("n")].into());
         rows.push(&data_row(&[Some(b"1"), None, Some(b"2")]));
         let row = rows.get(0).unwrap_or_else(|| panic!("row 0"));
         assert_eq!(row.columns().len(), 3);

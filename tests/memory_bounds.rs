@@ -52,8 +52,11 @@ struct Counting;
 
 static LIVE: AtomicUsize = AtomicUsize::new(0);
 static PEAK: AtomicUsize = AtomicUsize::new(0);
+/// Blocks allocated (a `realloc` counts as one).
+static BLOCKS: AtomicUsize = AtomicUsize::new(0);
 
 fn grew(n: usize) {
+    BLOCKS.fetch_add(1, Ordering::Relaxed);
     let now = LIVE.fetch_add(n, Ordering::Relaxed).saturating_add(n);
     PEAK.fetch_max(now, Ordering::Relaxed);
 }
@@ -431,6 +434,52 @@ fn a_clusters_pooled_connection_keeps_no_notices() {
     let grown = LIVE.load(Ordering::Relaxed).saturating_sub(before);
     eprintln!("{count} drops on one Cluster: {grown} B more live");
     assert!(grown < count * 100, "{grown} B more after {count} drops");
+}
+
+/// A query run again on the same connection allocates a fixed few blocks: with
+/// `simple_query_rows`, the result's buffer and the vector of results (the columns and the
+/// command tag are shared with the connection's memo of the last reply); with
+/// `simple_query`, a `String` per value and per column name and the vectors around them.
+#[cfg(feature = "testing")]
+#[test]
+fn a_repeated_one_row_query_allocates_a_fixed_few_blocks() {
+    let _alone = alone();
+    let server = pgcluster::testing::TestServer::shared().expect("a throwaway server");
+    let config = Config::parse("dbname=postgres")
+        .and_then(|c| c.resolve(&server.env()))
+        .expect("the setting");
+    let mut conn = Connection::connect(&config).expect("connects");
+    let blocks_per_query = |conn: &mut Connection, rows: bool| {
+        let count = 200;
+        let run = |conn: &mut Connection| {
+            let value = if rows {
+                let results = conn.simple_query_rows("SELECT 1").expect("SELECT 1");
+                results[0].get(0).and_then(|r| r.get(0)).map(|v| v.into_owned())
+            } else {
+                let mut results = conn.simple_query("SELECT 1").expect("SELECT 1");
+                results[0].rows[0][0].take()
+            };
+            assert_eq!(value.as_deref(), Some("1"));
+        };
+        // Warmed up first: the memo, the connection's buffers.
+        for _ in 0..3 {
+            run(conn);
+        }
+        let before = BLOCKS.load(Ordering::Relaxed);
+        for _ in 0..count {
+            run(conn);
+        }
+        BLOCKS.load(Ordering::Relaxed).saturating_sub(before) / count
+    };
+    let compact = blocks_per_query(&mut conn, true);
+    let strings = blocks_per_query(&mut conn, false);
+    eprintln!("blocks per SELECT 1: {compact} in Rows, {strings} as strings");
+    // Rows: its buffer and the result vector; the checked value is valid UTF-8, so it is
+    // borrowed, and `into_owned` makes the third.
+    assert_eq!(compact, 3, "Rows");
+    // Strings: the column vector and its name, the tag, the rows, the row, the value, the
+    // result vector.
+    assert_eq!(strings, 7, "strings");
 }
 
 /// 40 000 one-KB notices while waiting for a notification (idle, as a pooled connection

@@ -770,15 +770,17 @@ fn random_be(rng: &mut Rng) -> BackendMessage {
             ][rng.below(3)],
         ),
         _ => BackendMessage::RowDescription(RowDescription {
-            fields: rng.vec(|r| FieldDescription {
-                name: r.string(),
-                table_oid: r.u32(),
-                column_id: r.i16(),
-                type_oid: r.u32(),
-                type_size: r.i16(),
-                type_modifier: r.i32(),
-                format: r.i16(),
-            }),
+            fields: rng
+                .vec(|r| FieldDescription {
+                    name: r.string(),
+                    table_oid: r.u32(),
+                    column_id: r.i16(),
+                    type_oid: r.u32(),
+                    type_size: r.i16(),
+                    type_modifier: r.i32(),
+                    format: r.i16(),
+                })
+                .into(),
         }),
     }
 }
@@ -1104,15 +1106,17 @@ impl Reply {
 
     fn description(&mut self, rng: &mut Rng) -> usize {
         let d = RowDescription {
-            fields: rng.vec(|r| FieldDescription {
-                name: r.string(),
-                table_oid: r.u32(),
-                column_id: r.i16(),
-                type_oid: r.u32(),
-                type_size: r.i16(),
-                type_modifier: r.i32(),
-                format: r.i16(),
-            }),
+            fields: rng
+                .vec(|r| FieldDescription {
+                    name: r.string(),
+                    table_oid: r.u32(),
+                    column_id: r.i16(),
+                    type_oid: r.u32(),
+                    type_size: r.i16(),
+                    type_modifier: r.i32(),
+                    format: r.i16(),
+                })
+                .into(),
         };
         let columns = d.fields.len();
         self.push(
@@ -1141,7 +1145,7 @@ impl Reply {
         self.push(
             rng,
             BackendMessage::CommandComplete(tag.clone()),
-            QueryEvent::CommandComplete(tag),
+            QueryEvent::CommandComplete(tag.into()),
         );
     }
 

@@ -26,6 +26,7 @@
 //! [`QueryEvent::Discarded`], as libpq discards it.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use crate::buffer::Bytes;
 
@@ -46,8 +47,9 @@ pub enum QueryEvent {
     RowDescription(RowDescription),
     /// A row; its field count has been checked against the RowDescription.
     Row(DataRow),
-    /// A statement finished, with its command tag.
-    CommandComplete(String),
+    /// A statement finished, with its command tag (shared with the connection's
+    /// [`Memo`], so a repeated query's tag is not copied).
+    CommandComplete(Arc<str>),
     /// The query string was empty.
     EmptyQuery,
     /// A statement failed; the server skips to ReadyForQuery. (The fields are boxed, as
@@ -143,14 +145,14 @@ struct Core {
 ///     let mut query = SimpleQuery::new();
 ///     std::mem::swap(query.memo_mut(), &mut memo);
 ///     let event = query.handle(Frame::new(b'C', &b"SELECT 1\0"[..])).unwrap();
-///     assert_eq!(event, QueryEvent::CommandComplete("SELECT 1".to_owned()));
+///     assert_eq!(event, QueryEvent::CommandComplete("SELECT 1".into()));
 ///     std::mem::swap(query.memo_mut(), &mut memo);
 /// }
 /// ```
 #[derive(Debug, Default)]
 pub struct Memo {
     description: Remembered<RowDescription>,
-    tag: Remembered<String>,
+    tag: Remembered<Arc<str>>,
 }
 
 /// One remembered decoding: the body last seen and, once the same body has come twice
@@ -233,7 +235,7 @@ enum Msg {
     },
     Ready(TransactionStatus),
     RowDescription(RowDescription),
-    CommandComplete(String),
+    CommandComplete(Arc<str>),
     EmptyQuery,
     CopyIn(CopyResponse),
     CopyOut(CopyResponse),
@@ -261,9 +263,10 @@ impl Msg {
             tag::ROW_DESCRIPTION => {
                 Self::RowDescription(memo.description.decode(body, parse_row_description)?)
             }
-            tag::COMMAND_COMPLETE => {
-                Self::CommandComplete(memo.tag.decode(body, parse_command_complete)?)
-            }
+            tag::COMMAND_COMPLETE => Self::CommandComplete(
+                memo.tag
+                    .decode(body, |body| parse_command_complete(body).map(Arc::from))?,
+            ),
             tag::READY_FOR_QUERY => Self::Ready(parse_ready_for_query(body)?),
             t @ (tag::BIND_COMPLETE
             | tag::CLOSE_COMPLETE
@@ -819,16 +822,10 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert_eq!(
-            events[2],
-            QueryEvent::CommandComplete("SELECT 1".to_owned())
-        );
+        assert_eq!(events[2], QueryEvent::CommandComplete("SELECT 1".into()));
         assert!(matches!(&events[3], QueryEvent::RowDescription(_)));
         assert!(matches!(&events[4], QueryEvent::Row(_)));
-        assert_eq!(
-            events[5],
-            QueryEvent::CommandComplete("SELECT 1".to_owned())
-        );
+        assert_eq!(events[5], QueryEvent::CommandComplete("SELECT 1".into()));
         assert_eq!(events[6], QueryEvent::Ready(TransactionStatus::Idle));
     }
 
@@ -1011,7 +1008,7 @@ mod tests {
         );
         assert_eq!(
             q.handle(complete("COPY 2")).unwrap(),
-            QueryEvent::CommandComplete("COPY 2".to_owned())
+            QueryEvent::CommandComplete("COPY 2".into())
         );
         assert!(matches!(
             q.handle(frame(b'H', b"\0\0\0")).unwrap(),
@@ -1024,7 +1021,7 @@ mod tests {
         assert_eq!(q.handle(frame(b'c', b"")).unwrap(), QueryEvent::CopyDone);
         assert_eq!(
             q.handle(complete("COPY 1")).unwrap(),
-            QueryEvent::CommandComplete("COPY 1".to_owned())
+            QueryEvent::CommandComplete("COPY 1".into())
         );
         assert_eq!(
             q.handle(ready()).unwrap(),
@@ -1080,10 +1077,7 @@ mod tests {
         assert_eq!(events[1], QueryEvent::BindComplete);
         assert!(matches!(events[2], QueryEvent::RowDescription(_)));
         assert!(matches!(events[4], QueryEvent::Row(_)));
-        assert_eq!(
-            events[5],
-            QueryEvent::CommandComplete("SELECT 2".to_owned())
-        );
+        assert_eq!(events[5], QueryEvent::CommandComplete("SELECT 2".into()));
         assert_eq!(events[6], QueryEvent::Ready(TransactionStatus::Idle));
     }
 

@@ -122,41 +122,43 @@ impl Connection {
 
     fn handle_event(&mut self, event: QueryEvent, sql: &str, run: &mut Run) {
         match event {
-            QueryEvent::RowDescription(description) => {
-                if let RowSink::Compact(_, current) = &mut run.rows {
-                    *current = Some(Rows::new(description.fields.clone()));
+            QueryEvent::RowDescription(description) => match &mut run.rows {
+                RowSink::Compact(_, current) => *current = Some(Rows::new(description.fields)),
+                _ => {
+                    run.current = Some(QueryResult {
+                        columns: description.fields.to_vec(),
+                        rows: Vec::new(),
+                        tag: String::new(),
+                    });
                 }
-                run.current = Some(QueryResult {
-                    columns: description.fields,
-                    rows: Vec::new(),
-                    tag: String::new(),
-                });
-            }
+            },
             QueryEvent::Row(row) => run.add_row(row),
-            QueryEvent::CommandComplete(tag) => {
-                let mut result = run.current.take().unwrap_or_else(QueryResult::empty);
-                if let RowSink::Compact(done, current) = &mut run.rows {
-                    let mut rows = current
-                        .take()
-                        .unwrap_or_else(|| Rows::new(result.columns.clone()));
-                    rows.set_tag(tag.clone());
+            QueryEvent::CommandComplete(tag) => match &mut run.rows {
+                RowSink::Compact(done, current) => {
+                    let mut rows = current.take().unwrap_or_else(Rows::without_columns);
+                    rows.set_tag(tag);
                     done.push(rows);
                 }
-                result.tag = tag;
-                run.finish(result);
-            }
-            QueryEvent::EmptyQuery => {
-                run.current = None;
-                run.finish(QueryResult::empty());
-                if let RowSink::Compact(done, current) = &mut run.rows {
-                    *current = None;
-                    done.push(Rows::new(Vec::new()));
+                _ => {
+                    let mut result = run.current.take().unwrap_or_else(QueryResult::empty);
+                    result.tag = String::from(&*tag);
+                    run.finish(result);
                 }
-            }
-            QueryEvent::Error(fields) => {
-                run.current = None;
-                if let RowSink::Compact(_, current) = &mut run.rows {
+            },
+            QueryEvent::EmptyQuery => match &mut run.rows {
+                RowSink::Compact(done, current) => {
                     *current = None;
+                    done.push(Rows::without_columns());
+                }
+                _ => {
+                    run.current = None;
+                    run.finish(QueryResult::empty());
+                }
+            },
+            QueryEvent::Error(fields) => {
+                match &mut run.rows {
+                    RowSink::Compact(_, current) => *current = None,
+                    _ => run.current = None,
                 }
                 run.set_error(fields.libpq_text(Some(sql)), Some(fields));
             }
@@ -271,7 +273,8 @@ impl Machine {
     }
 }
 
-/// Where a query's rows go.
+/// Where a query's rows go. The compact sink collects whole results as [`Rows`] and
+/// builds no [`QueryResult`]; the others build a `QueryResult` per statement.
 pub(super) enum RowSink<'f> {
     /// Into [`QueryResult::rows`], a `String` per value.
     Strings,
@@ -352,9 +355,9 @@ impl<'f> Run<'f> {
                     .rows
                     .push(values);
             }
-            RowSink::Compact(_, current) => current
-                .get_or_insert_with(|| Rows::new(Vec::new()))
-                .push(&row),
+            RowSink::Compact(_, current) => {
+                current.get_or_insert_with(Rows::without_columns).push(&row)
+            }
             RowSink::Each(f) => {
                 let columns = self.current.as_ref().map_or(&[][..], |c| &c.columns[..]);
                 f(Row::new(&row, columns));

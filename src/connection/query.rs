@@ -87,7 +87,7 @@ impl Connection {
             .rows
             .into_compact()
             .pop()
-            .unwrap_or_else(|| Rows::new(Vec::new())))
+            .unwrap_or_else(Rows::without_columns))
     }
 
     /// [`Connection::query`] with each row handed to `f` as it arrives and then dropped,

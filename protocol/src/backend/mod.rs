@@ -16,8 +16,9 @@
 //! assert_eq!(err.to_string(), "message contents do not agree with length in message type \"Z\"");
 //! ```
 
-use crate::buffer::Bytes;
+use std::sync::Arc;
 
+use crate::buffer::Bytes;
 use crate::error_fields::ErrorFields;
 use crate::frame::Frame;
 use crate::reader::Reader;
@@ -367,8 +368,10 @@ pub struct FieldDescription {
 /// A RowDescription (`T`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RowDescription {
-    /// The columns, in order.
-    pub fields: Vec<FieldDescription>,
+    /// The columns, in order. Shared: a clone of a `RowDescription` (as a connection's
+    /// [`Memo`](crate::query::Memo) makes for a reply it has seen before) copies no column,
+    /// and the results built from it can keep the same columns.
+    pub fields: Arc<[FieldDescription]>,
 }
 
 /// A DataRow (`D`), validated on decode; values borrow from the frame's body.
@@ -550,7 +553,7 @@ pub(crate) mod tests {
         assert_eq!(
             msgs[n - 4],
             BackendMessage::RowDescription(RowDescription {
-                fields: vec![field("one", 23, 4)]
+                fields: vec![field("one", 23, 4)].into()
             })
         );
         let BackendMessage::DataRow(row) = &msgs[n - 3] else {
@@ -575,8 +578,8 @@ pub(crate) mod tests {
             panic!("{:?}", msgs[0]);
         };
         assert_eq!(
-            desc.fields,
-            vec![
+            desc.fields[..],
+            [
                 field("a", 23, 4),
                 field("b", 25, -1),
                 field("c", 25, -1),

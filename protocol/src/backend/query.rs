@@ -27,7 +27,9 @@ pub(crate) fn parse_row_description(body: &[u8]) -> Result<RowDescription, Proto
         });
     }
     r.finish()?;
-    Ok(RowDescription { fields })
+    Ok(RowDescription {
+        fields: fields.into(),
+    })
 }
 
 /// Decodes a `t` body: a count and that many type OIDs.

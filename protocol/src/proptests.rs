@@ -769,19 +769,23 @@ fn random_be(rng: &mut Rng) -> BackendMessage {
                 TransactionStatus::Failed,
             ][rng.below(3)],
         ),
-        _ => BackendMessage::RowDescription(RowDescription {
-            fields: rng
-                .vec(|r| FieldDescription {
-                    name: r.string(),
-                    table_oid: r.u32(),
-                    column_id: r.i16(),
-                    type_oid: r.u32(),
-                    type_size: r.i16(),
-                    type_modifier: r.i32(),
-                    format: r.i16(),
-                })
-                .into(),
-        }),
+        _ => BackendMessage::RowDescription(random_description(rng)),
+    }
+}
+
+fn random_description(rng: &mut Rng) -> RowDescription {
+    RowDescription {
+        fields: rng
+            .vec(|r| FieldDescription {
+                name: r.string(),
+                table_oid: r.u32(),
+                column_id: r.i16(),
+                type_oid: r.u32(),
+                type_size: r.i16(),
+                type_modifier: r.i32(),
+                format: r.i16(),
+            })
+            .into(),
     }
 }
 
@@ -1105,19 +1109,7 @@ impl Reply {
     }
 
     fn description(&mut self, rng: &mut Rng) -> usize {
-        let d = RowDescription {
-            fields: rng
-                .vec(|r| FieldDescription {
-                    name: r.string(),
-                    table_oid: r.u32(),
-                    column_id: r.i16(),
-                    type_oid: r.u32(),
-                    type_size: r.i16(),
-                    type_modifier: r.i32(),
-                    format: r.i16(),
-                })
-                .into(),
-        };
+        let d = random_description(rng);
         let columns = d.fields.len();
         self.push(
             rng,

@@ -399,7 +399,7 @@ pub fn conninfo_round_trip(text: &str) {
 /// buffer holds the values and at most 5 bytes of length each (LEB128 of a `u32`).
 /// Returns how many rows were pushed.
 pub fn rows(data: &[u8]) -> usize {
-    use pgcluster_protocol::backend::{DataRow, FieldDescription};
+    use pgcluster_protocol::backend::{DataRow, FieldDescription, RowDescription};
     use pgcluster_protocol::buffer::Bytes;
 
     use crate::rows::{text_column, Rows};
@@ -410,7 +410,7 @@ pub fn rows(data: &[u8]) -> usize {
     let width = usize::from(width % 9);
     let columns: Vec<FieldDescription> =
         (0..width).map(|i| text_column(&format!("c{i}"))).collect();
-    let mut rows = Rows::new(columns.into());
+    let mut rows = Rows::new(std::sync::Arc::new(RowDescription { fields: columns }));
     let mut pushed: Vec<Vec<Option<Vec<u8>>>> = Vec::new();
     while let [a, b, tail @ ..] = rest {
         let len = usize::from(u16::from_be_bytes([*a, *b])).min(tail.len());

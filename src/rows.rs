@@ -51,7 +51,7 @@ use std::error;
 use std::fmt;
 use std::sync::Arc;
 
-use pgcluster_protocol::backend::{DataRow, FieldDescription};
+use pgcluster_protocol::backend::{DataRow, FieldDescription, RowDescription};
 
 /// Every this many rows, [`Rows`] records where a row starts.
 pub const INDEX_STEP: usize = 32;
@@ -59,10 +59,9 @@ pub const INDEX_STEP: usize = 32;
 /// A result's rows in one buffer (see the module docs), with its columns and command tag.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Rows {
-    /// Shared with the RowDescription they came in (and with the connection's memo of
-    /// it, so a repeated query's results copy no column); `None` when the statement
-    /// returned no rows.
-    columns: Option<Arc<[FieldDescription]>>,
+    /// The RowDescription, shared with the connection's memo of it (a repeated query's
+    /// results copy no column); `None` when the statement returned no rows.
+    columns: Option<Arc<RowDescription>>,
     /// Shared with the connection's memo of it; `None` until the statement completes.
     tag: Option<Arc<str>>,
     /// Values per row.
@@ -75,7 +74,7 @@ pub struct Rows {
 
 impl Rows {
     /// An empty result with these columns.
-    pub(crate) fn new(columns: Arc<[FieldDescription]>) -> Self {
+    pub(crate) fn new(columns: Arc<RowDescription>) -> Self {
         Self::with_columns(Some(columns))
     }
 
@@ -84,9 +83,9 @@ impl Rows {
         Self::with_columns(None)
     }
 
-    fn with_columns(columns: Option<Arc<[FieldDescription]>>) -> Self {
+    fn with_columns(columns: Option<Arc<RowDescription>>) -> Self {
         Self {
-            width: columns.as_deref().map_or(0, <[_]>::len),
+            width: columns.as_deref().map_or(0, |d| d.fields.len()),
             columns,
             tag: None,
             len: 0,
@@ -120,7 +119,7 @@ impl Rows {
 
     /// The columns (empty for a statement that returns no rows).
     pub fn columns(&self) -> &[FieldDescription] {
-        self.columns.as_deref().unwrap_or_default()
+        self.columns.as_deref().map_or(&[], |d| &d.fields)
     }
 
     /// The command tag, e.g. `SELECT 3`.
@@ -824,7 +823,9 @@ mod tests {
 
     #[test]
     fn rows_and_result_rows_by_name_and_their_errors() {
-        let mut rows = Rows::new(vec![field("n"), field("Label"), field("n")].into());
+        let mut rows = Rows::new(Arc::new(RowDescription {
+            fields: vec![field("n"), field("Label"), field("n")],
+        }));
         rows.push(&data_row(&[Some(b"1"), None, Some(b"2")]));
         let row = rows.get(0).unwrap_or_else(|| panic!("row 0"));
         assert_eq!(row.columns().len(), 3);

@@ -261,7 +261,7 @@ fn list_answer(rows: &[Vec<Option<String>>]) -> Vec<u8> {
             "datconnlimit",
         ]
         .map(field)
-        .into(),
+        .to_vec(),
     })];
     for r in rows {
         let values: Vec<Option<&[u8]>> =

@@ -25,6 +25,8 @@
     reason = "a test fails loudly on unexpected input"
 )]
 
+use std::sync::Arc;
+
 use crate::backend_key::BackendKey;
 use crate::buffer::Bytes;
 
@@ -775,17 +777,15 @@ fn random_be(rng: &mut Rng) -> BackendMessage {
 
 fn random_description(rng: &mut Rng) -> RowDescription {
     RowDescription {
-        fields: rng
-            .vec(|r| FieldDescription {
-                name: r.string(),
-                table_oid: r.u32(),
-                column_id: r.i16(),
-                type_oid: r.u32(),
-                type_size: r.i16(),
-                type_modifier: r.i32(),
-                format: r.i16(),
-            })
-            .into(),
+        fields: rng.vec(|r| FieldDescription {
+            name: r.string(),
+            table_oid: r.u32(),
+            column_id: r.i16(),
+            type_oid: r.u32(),
+            type_size: r.i16(),
+            type_modifier: r.i32(),
+            format: r.i16(),
+        }),
     }
 }
 
@@ -1114,7 +1114,7 @@ impl Reply {
         self.push(
             rng,
             BackendMessage::RowDescription(d.clone()),
-            QueryEvent::RowDescription(d),
+            QueryEvent::RowDescription(Arc::new(d)),
         );
         columns
     }

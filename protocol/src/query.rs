@@ -43,8 +43,9 @@ use crate::ProtocolError;
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum QueryEvent {
-    /// The columns of the rows that follow.
-    RowDescription(RowDescription),
+    /// The columns of the rows that follow (shared with the connection's [`Memo`], so a
+    /// repeated query's columns are not copied).
+    RowDescription(Arc<RowDescription>),
     /// A row; its field count has been checked against the RowDescription.
     Row(DataRow),
     /// A statement finished, with its command tag (shared with the connection's
@@ -151,7 +152,7 @@ struct Core {
 /// ```
 #[derive(Debug, Default)]
 pub struct Memo {
-    description: Remembered<RowDescription>,
+    description: Remembered<Arc<RowDescription>>,
     tag: Remembered<Arc<str>>,
 }
 
@@ -234,7 +235,7 @@ enum Msg {
         payload: String,
     },
     Ready(TransactionStatus),
-    RowDescription(RowDescription),
+    RowDescription(Arc<RowDescription>),
     CommandComplete(Arc<str>),
     EmptyQuery,
     CopyIn(CopyResponse),
@@ -260,9 +261,10 @@ impl Msg {
     fn parse(frame: &Frame, memo: &mut Memo) -> Result<Self, ProtocolError> {
         let body = &frame.body;
         Ok(match frame.tag {
-            tag::ROW_DESCRIPTION => {
-                Self::RowDescription(memo.description.decode(body, parse_row_description)?)
-            }
+            tag::ROW_DESCRIPTION => Self::RowDescription(
+                memo.description
+                    .decode(body, |body| parse_row_description(body).map(Arc::new))?,
+            ),
             tag::COMMAND_COMPLETE => Self::CommandComplete(
                 memo.tag
                     .decode(body, |body| parse_command_complete(body).map(Arc::from))?,
@@ -393,7 +395,7 @@ impl Core {
         Ok(Outcome::Event(event))
     }
 
-    fn row_description(&mut self, description: RowDescription) -> QueryEvent {
+    fn row_description(&mut self, description: Arc<RowDescription>) -> QueryEvent {
         self.columns = Some(description.fields.len());
         QueryEvent::RowDescription(description)
     }

@@ -5,6 +5,7 @@
 //! when it is lost. Waiting for notifications while idle reads through the same loop.
 
 use std::fmt;
+use std::sync::Arc;
 
 use pgcluster_protocol::backend::DataRow;
 use pgcluster_protocol::error_fields::ErrorFields;
@@ -123,10 +124,12 @@ impl Connection {
     fn handle_event(&mut self, event: QueryEvent, sql: &str, run: &mut Run) {
         match event {
             QueryEvent::RowDescription(description) => match &mut run.rows {
-                RowSink::Compact(_, current) => *current = Some(Rows::new(description.fields)),
+                RowSink::Compact(_, current) => *current = Some(Rows::new(description)),
                 _ => {
                     run.current = Some(QueryResult {
-                        columns: description.fields.to_vec(),
+                        // Unshared unless the memo keeps it: then it is copied.
+                        columns: Arc::try_unwrap(description)
+                            .map_or_else(|shared| shared.fields.clone(), |d| d.fields),
                         rows: Vec::new(),
                         tag: String::new(),
                     });

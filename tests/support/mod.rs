@@ -190,8 +190,7 @@ pub fn query_answer(column: &str, rows: &[Option<&str>]) -> Vec<u8> {
             type_size: -1,
             type_modifier: -1,
             format: 0,
-        }]
-        .into(),
+        }],
     }));
     for row in rows {
         let row = DataRow::from_values(&[row.map(str::as_bytes)]).expect("short row");

@@ -201,7 +201,7 @@ fn encode_copy_response(r: &CopyResponse, out: &mut Vec<u8>) -> Result<(), Encod
 
 fn encode_row_description(desc: &RowDescription, out: &mut Vec<u8>) -> Result<(), EncodeError> {
     count16(desc.fields.len(), "columns", out)?;
-    for f in desc.fields.iter() {
+    for f in &desc.fields {
         cstr(f.name.as_bytes(), "column name", out)?;
         out.extend_from_slice(&f.table_oid.to_be_bytes());
         out.extend_from_slice(&f.column_id.to_be_bytes());

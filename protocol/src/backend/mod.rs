@@ -16,9 +16,8 @@
 //! assert_eq!(err.to_string(), "message contents do not agree with length in message type \"Z\"");
 //! ```
 
-use std::sync::Arc;
-
 use crate::buffer::Bytes;
+
 use crate::error_fields::ErrorFields;
 use crate::frame::Frame;
 use crate::reader::Reader;
@@ -368,10 +367,8 @@ pub struct FieldDescription {
 /// A RowDescription (`T`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RowDescription {
-    /// The columns, in order. Shared: a clone of a `RowDescription` (as a connection's
-    /// [`Memo`](crate::query::Memo) makes for a reply it has seen before) copies no column,
-    /// and the results built from it can keep the same columns.
-    pub fields: Arc<[FieldDescription]>,
+    /// The columns, in order.
+    pub fields: Vec<FieldDescription>,
 }
 
 /// A DataRow (`D`), validated on decode; values borrow from the frame's body.
@@ -553,7 +550,7 @@ pub(crate) mod tests {
         assert_eq!(
             msgs[n - 4],
             BackendMessage::RowDescription(RowDescription {
-                fields: vec![field("one", 23, 4)].into()
+                fields: vec![field("one", 23, 4)]
             })
         );
         let BackendMessage::DataRow(row) = &msgs[n - 3] else {
@@ -578,8 +575,8 @@ pub(crate) mod tests {
             panic!("{:?}", msgs[0]);
         };
         assert_eq!(
-            desc.fields[..],
-            [
+            desc.fields,
+            vec![
                 field("a", 23, 4),
                 field("b", 25, -1),
                 field("c", 25, -1),

@@ -27,9 +27,7 @@ pub(crate) fn parse_row_description(body: &[u8]) -> Result<RowDescription, Proto
         });
     }
     r.finish()?;
-    Ok(RowDescription {
-        fields: fields.into(),
-    })
+    Ok(RowDescription { fields })
 }
 
 /// Decodes a `t` body: a count and that many type OIDs.

@@ -7,7 +7,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use pgcluster_protocol::backend::DataRow;
+use pgcluster_protocol::backend::{DataRow, RowDescription};
 use pgcluster_protocol::error_fields::ErrorFields;
 use pgcluster_protocol::frame::Frame;
 use pgcluster_protocol::query::{ExtendedQuery, Memo, QueryEvent, SimpleQuery};
@@ -123,46 +123,15 @@ impl Connection {
 
     fn handle_event(&mut self, event: QueryEvent, sql: &str, run: &mut Run) {
         match event {
-            QueryEvent::RowDescription(description) => match &mut run.rows {
-                RowSink::Compact(_, current) => *current = Some(Rows::new(description)),
-                _ => {
-                    run.current = Some(QueryResult {
-                        // Unshared unless the memo keeps it: then it is copied.
-                        columns: Arc::try_unwrap(description)
-                            .map_or_else(|shared| shared.fields.clone(), |d| d.fields),
-                        rows: Vec::new(),
-                        tag: String::new(),
-                    });
-                }
-            },
+            QueryEvent::RowDescription(description) => run.describe(description),
             QueryEvent::Row(row) => run.add_row(row),
-            QueryEvent::CommandComplete(tag) => match &mut run.rows {
-                RowSink::Compact(done, current) => {
-                    let mut rows = current.take().unwrap_or_else(Rows::without_columns);
-                    rows.set_tag(tag);
-                    done.push(rows);
-                }
-                _ => {
-                    let mut result = run.current.take().unwrap_or_else(QueryResult::empty);
-                    result.tag = String::from(&*tag);
-                    run.finish(result);
-                }
-            },
-            QueryEvent::EmptyQuery => match &mut run.rows {
-                RowSink::Compact(done, current) => {
-                    *current = None;
-                    done.push(Rows::without_columns());
-                }
-                _ => {
-                    run.current = None;
-                    run.finish(QueryResult::empty());
-                }
-            },
+            QueryEvent::CommandComplete(tag) => run.complete(Some(tag)),
+            QueryEvent::EmptyQuery => {
+                run.abandon();
+                run.complete(None);
+            }
             QueryEvent::Error(fields) => {
-                match &mut run.rows {
-                    RowSink::Compact(_, current) => *current = None,
-                    _ => run.current = None,
-                }
+                run.abandon();
                 run.set_error(fields.libpq_text(Some(sql)), Some(fields));
             }
             QueryEvent::Notice(fields) => self.keep_notice(*fields),
@@ -322,10 +291,50 @@ impl<'f> Run<'f> {
         }
     }
 
-    /// Records a finished result.
-    fn finish(&mut self, result: QueryResult) {
-        if let Some(previous) = self.last.replace(result) {
-            self.done.push(previous);
+    /// A statement's RowDescription: its result begins.
+    fn describe(&mut self, description: Arc<RowDescription>) {
+        match &mut self.rows {
+            RowSink::Compact(_, current) => *current = Some(Rows::new(description)),
+            _ => {
+                self.current = Some(QueryResult {
+                    // Unshared unless the memo keeps it: then it is copied.
+                    columns: Arc::try_unwrap(description)
+                        .map_or_else(|shared| shared.fields.clone(), |d| d.fields),
+                    rows: Vec::new(),
+                    tag: String::new(),
+                });
+            }
+        }
+    }
+
+    /// A statement ended: its result, with the command tag (`None`: an empty query), is
+    /// finished.
+    fn complete(&mut self, tag: Option<Arc<str>>) {
+        match &mut self.rows {
+            RowSink::Compact(done, current) => {
+                let mut rows = current.take().unwrap_or_else(Rows::without_columns);
+                if let Some(tag) = tag {
+                    rows.set_tag(tag);
+                }
+                done.push(rows);
+            }
+            _ => {
+                let mut result = self.current.take().unwrap_or_else(QueryResult::empty);
+                if let Some(tag) = tag {
+                    result.tag = String::from(&*tag);
+                }
+                if let Some(previous) = self.last.replace(result) {
+                    self.done.push(previous);
+                }
+            }
+        }
+    }
+
+    /// Forgets the result being filled (a statement failed, or the query was empty).
+    fn abandon(&mut self) {
+        match &mut self.rows {
+            RowSink::Compact(_, current) => *current = None,
+            _ => self.current = None,
         }
     }
 

@@ -59,6 +59,7 @@ thread_local! {
     static BLOCKS: Cell<usize> = const { Cell::new(0) };
 }
 
+#[cfg(feature = "testing")]
 fn blocks() -> usize {
     BLOCKS.with(Cell::get)
 }

@@ -106,7 +106,8 @@
 //!     result.columns.iter().map(|c: &FieldDescription| c.name.as_str()).collect()
 //! }
 //! ```
-#![forbid(unsafe_code)]
+// One module allows `unsafe`: src/driver/wait.rs, the blocking driver's call to poll(2).
+#![deny(unsafe_code, clippy::undocumented_unsafe_blocks)]
 #![warn(missing_docs)]
 
 #[cfg(feature = "blocking")]

@@ -309,7 +309,7 @@ impl From<tokio::net::UnixStream> for Stream {
 impl From<std::os::unix::net::UnixStream> for Stream {
     fn from(s: std::os::unix::net::UnixStream) -> Self {
         Self::new(Socket::Blocking(
-            crate::driver::blocking::Socket::from_unix(s),
+            crate::driver::blocking::Socket::from_unix(s).expect("non-blocking mode"),
         ))
     }
 }
@@ -564,7 +564,7 @@ mod tests {
             use std::io::{Read, Write};
             let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
             let mut a = Stream::new(Socket::Blocking(
-                crate::driver::blocking::Socket::from_unix(a),
+                crate::driver::blocking::Socket::from_unix(a).unwrap(),
             ));
             crate::driver::block_on(a.write_all(b"ping")).unwrap();
             let mut got = [0u8; 4];

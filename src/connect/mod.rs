@@ -250,6 +250,7 @@ async fn open_tcp(
 ) -> Result<Stream, (OpenStage, io::Error)> {
     let stage = |e| match e {
         OpenError::Create(e) => (OpenStage::Socket, e),
+        OpenError::NonBlocking(e) => (OpenStage::NonBlocking, e),
         OpenError::Option(e) => (OpenStage::SetOption(e.option), e.source),
         OpenError::Connect(e) => (OpenStage::Connect, e),
         OpenError::NoDelay(e) => (OpenStage::NoDelay, e),

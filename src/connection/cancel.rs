@@ -80,7 +80,9 @@ impl CancelError {
 
     fn open(e: OpenError) -> Self {
         match e {
-            OpenError::Create(e) => Self::new("socket", &e),
+            // libpq's blocking cancel socket has no non-blocking step: a failure to make
+            // ours non-blocking is part of getting a socket.
+            OpenError::Create(e) | OpenError::NonBlocking(e) => Self::new("socket", &e),
             OpenError::Connect(e) | OpenError::NoDelay(e) => Self::new("connect", &e),
             OpenError::Option(e) => Self::new("connect", &e.source),
         }

@@ -1,53 +1,61 @@
-//! The blocking driver: `std::net` and `std::os::unix::net` sockets in blocking mode.
+//! The blocking driver: `std::net` and `std::os::unix::net` sockets, waited on with
+//! `poll(2)` ([`super::wait`]).
 //!
-//! Every operation blocks in its system call and returns when done, so a future over
-//! this driver is ready on its first poll. A deadline is the socket's read or write
-//! timeout (`SO_RCVTIMEO` / `SO_SNDTIMEO`), set only when it changes: an operation with no
-//! deadline after one with no deadline costs no extra system call. No poller thread, no
-//! runtime.
+//! Every operation returns when done, so a future over this driver is ready on its first
+//! poll. The sockets are in non-blocking mode, as libpq's are: a read or write that would
+//! wait returns, and the driver waits in `poll` with the time left to the deadline. No
+//! poller thread, no runtime, no socket timeouts.
 
-use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
+use std::io;
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::os::fd::AsFd;
 #[cfg(unix)]
 use std::os::unix::net::UnixStream;
 #[cfg(unix)]
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use super::{spoke_while_idle, timed_out, OpenError, Peer, Progress, Remaining};
-
-/// How long a write in [`Socket::write_or_read`] waits for the peer to take data before
-/// reading what the peer sent meanwhile.
-const WRITE_TICK: Duration = Duration::from_millis(20);
-/// How long [`Socket::write_or_read`] then waits for something to read before writing
-/// again.
-const READ_TICK: Duration = Duration::from_millis(1);
+use super::std_stream::StdStream;
+use super::wait::{wait, Interest, Ready};
+use super::{timed_out, OpenError, Peer, Progress, Remaining};
 
 /// `getaddrinfo` through std.
 pub(crate) fn resolve(host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
     (host, port).to_socket_addrs().map(Iterator::collect)
 }
 
-/// Connects `socket` to `addr` (within `deadline`), then sets `TCP_NODELAY`.
+/// Connects `socket` (in non-blocking mode, [`super::Kind::tcp_socket`]) to `addr` within
+/// `deadline`, then sets `TCP_NODELAY`.
 pub(crate) fn connect_tcp(
     socket: socket2::Socket,
     addr: SocketAddr,
     deadline: Option<Instant>,
 ) -> Result<Socket, OpenError> {
-    let addr = socket2::SockAddr::from(addr);
-    match Remaining::until(deadline) {
-        Remaining::Forever => socket.connect(&addr),
-        Remaining::Left(left) => socket.connect_timeout(&addr, left),
-        Remaining::Expired => Err(timed_out()),
+    if Remaining::until(deadline) == Remaining::Expired {
+        return Err(OpenError::Connect(timed_out()));
     }
-    .map_err(OpenError::Connect)?;
+    match socket.connect(&addr.into()) {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {
+            match wait(socket.as_fd(), Interest::Write, deadline).map_err(OpenError::Connect)? {
+                None => return Err(OpenError::Connect(timed_out())),
+                Some(_) => {
+                    if let Some(e) = socket.take_error().map_err(OpenError::Connect)? {
+                        return Err(OpenError::Connect(e));
+                    }
+                }
+            }
+        }
+        Err(e) => return Err(OpenError::Connect(e)),
+    }
     let stream = TcpStream::from(socket);
     stream.set_nodelay(true).map_err(OpenError::NoDelay)?;
-    Ok(Socket::new(Io::Tcp(stream)))
+    Ok(Socket::new(StdStream::Tcp(stream)))
 }
 
 /// Connects to the Unix-domain socket at `path` within `deadline` (a listener whose
-/// backlog is full makes `connect()` wait).
+/// backlog is full makes `connect()` wait: a non-blocking one would fail with `EAGAIN`
+/// instead, so this connect blocks, bounded by the send timeout).
 #[cfg(unix)]
 pub(crate) fn open_unix(path: &Path, deadline: Option<Instant>) -> io::Result<Socket> {
     let timeout = match Remaining::until(deadline) {
@@ -60,167 +68,60 @@ pub(crate) fn open_unix(path: &Path, deadline: Option<Instant>) -> io::Result<So
         Some(left) => {
             let address = socket2::SockAddr::unix(path)?;
             let socket = socket2::Socket::new(socket2::Domain::UNIX, socket2::Type::STREAM, None)?;
-            // Linux bounds a Unix-domain connect() by the send timeout.
+            // Linux bounds a Unix-domain connect() by the send timeout. (It is left set: a
+            // non-blocking socket's writes never wait for it.)
             socket.set_write_timeout(Some(left))?;
             match socket.connect(&address) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Err(timed_out()),
                 other => other?,
             }
-            socket.set_write_timeout(None)?;
             UnixStream::from(socket)
         }
     };
-    Ok(Socket::new(Io::Unix(stream)))
+    Ok(Socket::new(StdStream::unix(stream)?))
 }
 
-/// A connected std socket, with the timeouts last set on it.
+/// A connected std socket in non-blocking mode.
 #[derive(Debug)]
 pub(crate) struct Socket {
-    io: Io,
-    /// `SO_RCVTIMEO` as last set (`None`: none).
-    read_timeout: Option<Duration>,
-    /// `SO_SNDTIMEO` as last set.
-    write_timeout: Option<Duration>,
-    /// [`Socket::write_or_read`] read last time: it reads first.
-    draining: bool,
-}
-
-#[derive(Debug)]
-enum Io {
-    Tcp(TcpStream),
-    #[cfg(unix)]
-    Unix(UnixStream),
-}
-
-impl Io {
-    fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Self::Tcp(s) => (&*s).read(buf),
-            #[cfg(unix)]
-            Self::Unix(s) => (&*s).read(buf),
-        }
-    }
-
-    fn write(&self, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            Self::Tcp(s) => (&*s).write(buf),
-            #[cfg(unix)]
-            Self::Unix(s) => (&*s).write(buf),
-        }
-    }
-
-    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        match self {
-            Self::Tcp(s) => s.set_read_timeout(timeout),
-            #[cfg(unix)]
-            Self::Unix(s) => s.set_read_timeout(timeout),
-        }
-    }
-
-    fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        match self {
-            Self::Tcp(s) => s.set_write_timeout(timeout),
-            #[cfg(unix)]
-            Self::Unix(s) => s.set_write_timeout(timeout),
-        }
-    }
-
-    fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
-        match self {
-            Self::Tcp(s) => s.set_nonblocking(nonblocking),
-            #[cfg(unix)]
-            Self::Unix(s) => s.set_nonblocking(nonblocking),
-        }
-    }
-
-    fn shutdown(&self) -> io::Result<()> {
-        match self {
-            Self::Tcp(s) => s.shutdown(Shutdown::Write),
-            #[cfg(unix)]
-            Self::Unix(s) => s.shutdown(Shutdown::Write),
-        }
-    }
-
-    /// One read or write that does not wait: the socket in non-blocking mode for it.
-    fn now<T>(&self, mut op: impl FnMut(&Self) -> io::Result<T>) -> io::Result<T> {
-        self.set_nonblocking(true)?;
-        let result = loop {
-            match op(self) {
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                other => break other,
-            }
-        };
-        self.set_nonblocking(false)?;
-        result
-    }
-}
-
-/// Whether a read or write error is its socket timeout expiring (`EAGAIN`; an
-/// `ETIMEDOUT` is the connection's own failure, e.g. `tcp_user_timeout`).
-fn is_timeout(e: &io::Error) -> bool {
-    e.kind() == io::ErrorKind::WouldBlock
+    io: StdStream,
+    /// The last read filled its buffer, so more is likely waiting: the next read tries
+    /// before it waits. (Otherwise it waits first, as libpq does after sending a query:
+    /// the reply is not there yet.)
+    more: bool,
 }
 
 impl Socket {
-    fn new(io: Io) -> Self {
-        Self {
-            io,
-            read_timeout: None,
-            write_timeout: None,
-            draining: false,
-        }
+    fn new(io: StdStream) -> Self {
+        Self { io, more: false }
     }
 
-    /// A socket of this driver over a connected std stream (blocking mode, no timeouts).
-    #[allow(dead_code, reason = "tests and callers holding a std stream already")]
-    pub(crate) fn from_tcp(stream: TcpStream) -> Self {
-        Self::new(Io::Tcp(stream))
-    }
-
-    /// A socket of this driver over a connected std Unix stream (blocking mode, no
-    /// timeouts).
+    /// A socket of this driver over a connected std Unix stream (switched to
+    /// non-blocking mode).
     #[cfg(unix)]
     #[allow(dead_code, reason = "tests and callers holding a std stream already")]
-    pub(crate) fn from_unix(stream: UnixStream) -> Self {
-        Self::new(Io::Unix(stream))
+    pub(crate) fn from_unix(stream: UnixStream) -> io::Result<Self> {
+        StdStream::unix(stream).map(Self::new)
     }
 
-    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
-        if self.read_timeout != timeout {
-            self.io.set_read_timeout(timeout)?;
-            self.read_timeout = timeout;
-        }
-        Ok(())
-    }
-
-    fn set_write_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
-        if self.write_timeout != timeout {
-            self.io.set_write_timeout(timeout)?;
-            self.write_timeout = timeout;
-        }
-        Ok(())
+    /// Waits for `interest` until `deadline`; [`timed_out`] when it passes first.
+    fn wait(&self, interest: Interest, deadline: Option<Instant>) -> io::Result<Ready> {
+        wait(self.io.fd(), interest, deadline)?.ok_or_else(timed_out)
     }
 
     /// See [`super::Socket::read`].
     pub(crate) fn read(&mut self, buf: &mut [u8], deadline: Option<Instant>) -> io::Result<usize> {
         loop {
-            let timeout = match Remaining::until(deadline) {
-                Remaining::Forever => None,
-                Remaining::Left(left) => Some(left),
-                // Past the deadline, what has arrived is still taken.
-                Remaining::Expired => {
-                    return match self.io.now(|io| io.read(&mut *buf)) {
-                        Err(e) if is_timeout(&e) => Err(timed_out()),
-                        other => other,
-                    }
-                }
-            };
-            self.set_read_timeout(timeout)?;
+            if !self.more {
+                self.wait(Interest::Read, deadline)?;
+            }
             match self.io.read(buf) {
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                // The deadline decides, at the next turn.
-                Err(e) if deadline.is_some() && is_timeout(&e) => {}
-                other => return other,
+                Ok(n) => {
+                    self.more = n > 0 && n == buf.len();
+                    return Ok(n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.more = false,
+                Err(e) => return Err(e),
             }
         }
     }
@@ -229,72 +130,56 @@ impl Socket {
     pub(crate) fn write_all(&mut self, buf: &[u8], deadline: Option<Instant>) -> io::Result<()> {
         let mut rest = buf;
         while !rest.is_empty() {
-            let timeout = match Remaining::until(deadline) {
-                Remaining::Forever => None,
-                Remaining::Left(left) => Some(left),
-                Remaining::Expired => return Err(timed_out()),
-            };
-            self.set_write_timeout(timeout)?;
+            if Remaining::until(deadline) == Remaining::Expired {
+                return Err(timed_out());
+            }
             match self.io.write(rest) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => rest = rest.get(n..).unwrap_or_default(),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if deadline.is_some() && is_timeout(&e) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.wait(Interest::Write, deadline)?;
+                }
                 Err(e) => return Err(e),
             }
         }
         Ok(())
     }
 
-    /// See [`super::Socket::write_or_read`]: a write bounded by [`WRITE_TICK`]; when it
-    /// took nothing, a read bounded by [`READ_TICK`]; and again. After a read, reading
-    /// goes first until nothing more comes within a [`READ_TICK`], so that a peer that
-    /// sends a lot is drained at once. (std has no `poll()`, and nothing here may use
-    /// `unsafe`.)
+    /// See [`super::Socket::write_or_read`]: a write; when the socket takes nothing, a
+    /// wait for room to write or (with `input`) something to read, whichever comes first.
     pub(crate) fn write_or_read(
         &mut self,
         out: &[u8],
         mut input: Option<&mut [u8]>,
     ) -> io::Result<Progress> {
         loop {
-            if self.draining {
-                match input.as_deref_mut() {
-                    Some(input) => match self.read_for(input, READ_TICK)? {
-                        Some(n) => return Ok(Progress::Read(n)),
-                        None => self.draining = false,
-                    },
-                    None => self.draining = false,
-                }
-            }
-            self.set_write_timeout(Some(WRITE_TICK))?;
             match self.io.write(out) {
                 Ok(0) if !out.is_empty() => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => return Ok(Progress::Wrote(n)),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted || is_timeout(&e) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) => return Err(e),
             }
-            if let Some(input) = input.as_deref_mut() {
-                if let Some(n) = self.read_for(input, READ_TICK)? {
-                    self.draining = n > 0;
+            let Some(input) = input.as_deref_mut() else {
+                self.wait(Interest::Write, None)?;
+                continue;
+            };
+            if !self.wait(Interest::ReadOrWrite, None)?.read {
+                continue;
+            }
+            match self.io.read(input) {
+                Ok(n) => {
+                    self.more = n > 0 && n == input.len();
                     return Ok(Progress::Read(n));
                 }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e),
             }
-        }
-    }
-
-    /// One read waiting at most `timeout`; `None` when nothing came.
-    fn read_for(&mut self, input: &mut [u8], timeout: Duration) -> io::Result<Option<usize>> {
-        self.set_read_timeout(Some(timeout))?;
-        match self.io.read(input) {
-            Ok(n) => Ok(Some(n)),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted || is_timeout(&e) => Ok(None),
-            Err(e) => Err(e),
         }
     }
 
     /// See [`super::Socket::try_write`].
     pub(crate) fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
-        self.io.now(|io| io.write(buf))
+        self.io.write(buf)
     }
 
     /// See [`super::Socket::shutdown`].
@@ -305,72 +190,62 @@ impl Socket {
     /// Whether this is a TCP socket.
     #[cfg(feature = "tls")]
     pub(crate) fn is_tcp(&self) -> bool {
-        matches!(self.io, Io::Tcp(_))
+        matches!(self.io, StdStream::Tcp(_))
     }
 
     /// See [`super::Socket::peer`].
     pub(crate) fn peer(&self) -> Option<Peer> {
-        match &self.io {
-            Io::Tcp(s) => s.peer_addr().ok().map(Peer::Tcp),
-            #[cfg(unix)]
-            Io::Unix(s) => s
-                .peer_addr()
-                .ok()?
-                .as_pathname()
-                .map(|p| Peer::Unix(p.to_path_buf())),
-        }
+        self.io.peer()
     }
 
     /// Ok if the peer has sent nothing and not closed the socket (one read that does not
     /// wait).
     pub(crate) fn check_idle(&self) -> io::Result<()> {
-        let mut probe = [0u8; 1];
-        match self.io.now(|io| io.read(&mut probe)) {
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(()),
-            Err(e) => Err(e),
-            Ok(_) => Err(spoke_while_idle()),
-        }
+        self.io.check_idle()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::{Read, Write};
     use std::os::unix::net::UnixStream;
+    use std::time::Duration;
 
     fn pair() -> (Socket, UnixStream) {
         let (a, b) = UnixStream::pair().unwrap();
-        (Socket::from_unix(a), b)
+        (Socket::from_unix(a).unwrap(), b)
     }
 
     #[test]
-    fn timeouts_are_set_only_when_they_change() {
+    fn a_read_that_filled_its_buffer_reads_again_before_it_waits() {
         let (mut s, mut peer) = pair();
-        peer.write_all(b"ab").unwrap();
-        let mut buf = [0u8; 8];
+        peer.write_all(b"0123456789").unwrap();
+        let mut buf = [0u8; 4];
+        assert_eq!(s.read(&mut buf, None).unwrap(), 4);
+        assert!(s.more, "a full buffer: more is likely there");
+        assert_eq!(s.read(&mut buf, None).unwrap(), 4);
         assert_eq!(s.read(&mut buf, None).unwrap(), 2);
-        assert_eq!((s.read_timeout, s.write_timeout), (None, None));
-        let deadline = Instant::now() + Duration::from_secs(60);
-        peer.write_all(b"c").unwrap();
-        assert_eq!(s.read(&mut buf, Some(deadline)).unwrap(), 1);
-        let set = s.read_timeout.expect("a read timeout for the deadline");
-        assert!(set <= Duration::from_secs(60));
-        match &s.io {
-            Io::Unix(u) => assert!(u.read_timeout().unwrap().is_some()),
-            Io::Tcp(_) => unreachable!(),
-        }
-        // The same deadline again: a new remaining time, set again (a deadline moves).
-        peer.write_all(b"e").unwrap();
-        assert_eq!(s.read(&mut buf, Some(deadline)).unwrap(), 1);
-        assert!(s.read_timeout.is_some_and(|t| t <= set));
-        // Back to no deadline: cleared once.
-        peer.write_all(b"d").unwrap();
-        assert_eq!(s.read(&mut buf, None).unwrap(), 1);
-        assert_eq!(s.read_timeout, None);
-        match &s.io {
-            Io::Unix(u) => assert_eq!(u.read_timeout().unwrap(), None),
-            Io::Tcp(_) => unreachable!(),
-        }
+        assert_eq!(&buf[..2], b"89");
+        assert!(!s.more, "a short read: the next one waits first");
+        // A full buffer with nothing behind it: the read that tries first finds nothing,
+        // then waits, and a deadline still ends the wait.
+        peer.write_all(b"abcd").unwrap();
+        assert_eq!(s.read(&mut buf, None).unwrap(), 4);
+        assert!(s.more);
+        let deadline = Instant::now() + Duration::from_millis(20);
+        let e = s.read(&mut buf, Some(deadline)).unwrap_err();
+        assert!(super::super::is_deadline(&e), "{e:?}");
+        assert!(!s.more);
+        // Without a deadline, the wait lasts until the peer speaks.
+        let writer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            peer.write_all(b"late").unwrap();
+            peer
+        });
+        assert_eq!(s.read(&mut buf, None).unwrap(), 4);
+        assert_eq!(&buf, b"late");
+        drop(writer.join().unwrap());
     }
 
     #[test]
@@ -457,18 +332,16 @@ mod tests {
             }
         };
         assert_eq!(e.kind(), io::ErrorKind::WouldBlock);
-        // Still blocking mode for everything else.
+        // The socket itself is non-blocking: a plain read returns at once.
         match &s.io {
-            Io::Unix(u) => {
+            StdStream::Unix(u) => {
                 let mut one = [0u8; 1];
-                u.set_read_timeout(Some(Duration::from_millis(10))).unwrap();
                 assert_eq!(
                     (&*u).read(&mut one).unwrap_err().kind(),
                     io::ErrorKind::WouldBlock
                 );
-                u.set_read_timeout(None).unwrap();
             }
-            Io::Tcp(_) => unreachable!(),
+            StdStream::Tcp(_) => unreachable!(),
         }
         peer.write_all(b"N").unwrap();
         assert_eq!(
@@ -487,12 +360,14 @@ mod tests {
             l.local_addr().unwrap()
         };
         let socket = || {
-            socket2::Socket::new(
+            let s = socket2::Socket::new(
                 socket2::Domain::IPV4,
                 socket2::Type::STREAM,
                 Some(socket2::Protocol::TCP),
             )
-            .unwrap()
+            .unwrap();
+            s.set_nonblocking(true).unwrap();
+            s
         };
         let deadline = Instant::now() + Duration::from_secs(30);
         let e = connect_tcp(socket(), closed, Some(deadline)).unwrap_err();
@@ -506,9 +381,9 @@ mod tests {
         let addr = listener.local_addr().unwrap();
         let s = connect_tcp(socket(), addr, Some(deadline)).unwrap();
         match &s.io {
-            Io::Tcp(t) => assert!(t.nodelay().unwrap()),
+            StdStream::Tcp(t) => assert!(t.nodelay().unwrap()),
             #[cfg(unix)]
-            Io::Unix(_) => unreachable!(),
+            StdStream::Unix(_) => unreachable!(),
         }
         assert_eq!(s.peer(), Some(Peer::Tcp(addr)));
         let e = resolve("nohost.invalid", 5432).unwrap_err();

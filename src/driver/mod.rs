@@ -4,8 +4,8 @@
 //!
 //! - [`Kind`] says which driver a connection uses; it is fixed when the connection is
 //!   opened. [`Kind::Blocking`] (feature `blocking`) is `std::net` and
-//!   `std::os::unix::net`: every operation blocks in its system call, with a socket
-//!   timeout for a deadline, and never returns `Pending`. [`Kind::Async`] (feature
+//!   `std::os::unix::net`: every operation waits in `poll(2)` until it is done or its
+//!   deadline passes, and never returns `Pending`. [`Kind::Async`] (feature
 //!   `async`) is tokio: operations await readiness, and deadlines are tokio timers.
 //! - [`Socket`] is a connected socket of either driver.
 //! - [`block_on`] runs a future on the calling thread without a runtime. A blocking-API
@@ -18,8 +18,14 @@
 
 #[cfg(feature = "blocking")]
 pub(crate) mod blocking;
+mod std_stream;
 #[cfg(feature = "async")]
 pub(crate) mod tokio;
+#[cfg(all(feature = "blocking", unix))]
+mod wait;
+
+#[cfg(all(feature = "blocking", not(unix)))]
+compile_error!("the blocking driver waits with poll(2): feature `blocking` needs a Unix");
 
 #[cfg(not(any(feature = "blocking", feature = "async")))]
 compile_error!("pgcluster needs a driver: enable feature `blocking`, `async`, or both");
@@ -38,7 +44,7 @@ use crate::io_text::strerror;
 /// Which driver a connection's sockets belong to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
-    /// `std::net`: blocking system calls, socket timeouts for deadlines.
+    /// `std::net`: non-blocking sockets, waited on with `poll(2)`.
     #[cfg(feature = "blocking")]
     Blocking,
     /// tokio: readiness and timers of the current runtime.
@@ -58,8 +64,8 @@ impl Kind {
         }
     }
 
-    /// A TCP socket for `addr` (`SOCK_CLOEXEC`) with the options libpq sets before
-    /// `connect()`, in its order; not connected yet ([`TcpSocket::connect`]).
+    /// A TCP socket for `addr` (`SOCK_CLOEXEC`, non-blocking) with the options libpq sets
+    /// before `connect()`, in its order; not connected yet ([`TcpSocket::connect`]).
     pub(crate) fn tcp_socket(
         self,
         addr: SocketAddr,
@@ -71,6 +77,9 @@ impl Kind {
             Some(socket2::Protocol::TCP),
         )
         .map_err(OpenError::Create)?;
+        socket
+            .set_nonblocking(true)
+            .map_err(OpenError::NonBlocking)?;
         apply_socket_options(&socket, options).map_err(OpenError::Option)?;
         Ok(TcpSocket {
             kind: self,
@@ -155,6 +164,8 @@ impl TcpSocket {
 pub(crate) enum OpenError {
     /// `socket()` failed.
     Create(io::Error),
+    /// The new socket could not be made non-blocking.
+    NonBlocking(io::Error),
     /// A socket option libpq sets could not be set.
     Option(SocketOptionError),
     /// `connect()` failed, or did not finish by the deadline ([`io::ErrorKind::TimedOut`]).
@@ -169,6 +180,11 @@ impl fmt::Display for OpenError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Create(e) => write!(f, "could not create socket: {}", strerror(e)),
+            Self::NonBlocking(e) => write!(
+                f,
+                "could not set socket to nonblocking mode: {}",
+                strerror(e)
+            ),
             Self::Option(e) => e.fmt(f),
             Self::Connect(e) => f.write_str(&strerror(e)),
             Self::NoDelay(e) => write!(
@@ -183,7 +199,7 @@ impl fmt::Display for OpenError {
 impl std::error::Error for OpenError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Self::Create(e) | Self::Connect(e) | Self::NoDelay(e) => Some(e),
+            Self::Create(e) | Self::NonBlocking(e) | Self::Connect(e) | Self::NoDelay(e) => Some(e),
             Self::Option(e) => Some(e),
         }
     }
@@ -409,7 +425,7 @@ pub(crate) enum Parked {
     #[cfg(feature = "blocking")]
     Blocking(blocking::Socket),
     #[cfg(feature = "async")]
-    Async(self::tokio::ParkedSocket),
+    Async(std_stream::StdStream),
 }
 
 impl Parked {
@@ -421,7 +437,7 @@ impl Parked {
             #[cfg(feature = "blocking")]
             Self::Blocking(s) => s.check_idle().map(|()| Socket::Blocking(s)),
             #[cfg(feature = "async")]
-            Self::Async(s) => s.resume().map(Socket::Async),
+            Self::Async(s) => self::tokio::Socket::resume(s).map(Socket::Async),
         }
     }
 
@@ -431,7 +447,7 @@ impl Parked {
             #[cfg(feature = "blocking")]
             Self::Blocking(s) => s.try_write(buf),
             #[cfg(feature = "async")]
-            Self::Async(s) => s.try_write(buf),
+            Self::Async(s) => s.write(buf),
         }
     }
 }

@@ -2,7 +2,7 @@
 //! for deadlines.
 
 use std::future::{poll_fn, Future};
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::SocketAddr;
 #[cfg(unix)]
 use std::path::Path;
@@ -15,7 +15,8 @@ use tokio::net::TcpStream;
 #[cfg(unix)]
 use tokio::net::UnixStream;
 
-use super::{spoke_while_idle, timed_out, OpenError, Peer, Progress};
+use super::std_stream::StdStream;
+use super::{timed_out, OpenError, Peer, Progress};
 
 /// `getaddrinfo` on tokio's blocking pool.
 pub(crate) async fn resolve(host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
@@ -30,7 +31,6 @@ pub(crate) async fn connect_tcp(
     addr: SocketAddr,
     deadline: Option<Instant>,
 ) -> Result<Socket, OpenError> {
-    socket.set_nonblocking(true).map_err(OpenError::Create)?;
     let socket = tokio::net::TcpSocket::from_std_stream(socket.into());
     let stream = within(deadline, socket.connect(addr))
         .await
@@ -164,11 +164,22 @@ impl Socket {
     }
 
     /// Takes the socket out of its runtime (deregistered, still open, non-blocking).
-    pub(crate) fn park(self) -> io::Result<ParkedSocket> {
+    pub(crate) fn park(self) -> io::Result<StdStream> {
         Ok(match self {
-            Self::Tcp(s) => ParkedSocket::Tcp(s.into_std()?),
+            Self::Tcp(s) => StdStream::Tcp(s.into_std()?),
             #[cfg(unix)]
-            Self::Unix(s) => ParkedSocket::Unix(s.into_std()?),
+            Self::Unix(s) => StdStream::Unix(s.into_std()?),
+        })
+    }
+
+    /// A parked socket registered with the current runtime again, if the peer stayed
+    /// silent ([`StdStream::check_idle`]).
+    pub(crate) fn resume(parked: StdStream) -> io::Result<Self> {
+        parked.check_idle()?;
+        Ok(match parked {
+            StdStream::Tcp(s) => Self::Tcp(TcpStream::from_std(s)?),
+            #[cfg(unix)]
+            StdStream::Unix(s) => Self::Unix(UnixStream::from_std(s)?),
         })
     }
 
@@ -188,46 +199,6 @@ impl Socket {
 trait AsyncReadWrite: AsyncRead + AsyncWrite {}
 
 impl<T: AsyncRead + AsyncWrite> AsyncReadWrite for T {}
-
-/// A socket out of its runtime ([`Socket::park`]), in non-blocking mode.
-#[derive(Debug)]
-pub(crate) enum ParkedSocket {
-    Tcp(std::net::TcpStream),
-    #[cfg(unix)]
-    Unix(std::os::unix::net::UnixStream),
-}
-
-impl ParkedSocket {
-    /// Registers the socket with the current runtime again, if the peer stayed silent
-    /// (one read that does not wait).
-    pub(crate) fn resume(self) -> io::Result<Socket> {
-        let mut probe = [0u8; 1];
-        let read = match &self {
-            Self::Tcp(s) => (&*s).read(&mut probe),
-            #[cfg(unix)]
-            Self::Unix(s) => (&*s).read(&mut probe),
-        };
-        match read {
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-            Err(e) => return Err(e),
-            Ok(_) => return Err(spoke_while_idle()),
-        }
-        Ok(match self {
-            Self::Tcp(s) => Socket::Tcp(TcpStream::from_std(s)?),
-            #[cfg(unix)]
-            Self::Unix(s) => Socket::Unix(UnixStream::from_std(s)?),
-        })
-    }
-
-    /// Writes what the socket takes at once (it is non-blocking).
-    pub(crate) fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            Self::Tcp(s) => (&*s).write(buf),
-            #[cfg(unix)]
-            Self::Unix(s) => (&*s).write(buf),
-        }
-    }
-}
 
 #[cfg(test)]
 mod tests {
@@ -287,13 +258,13 @@ mod tests {
 
             // Parked while the peer is silent: resumed; after it spoke: refused.
             let parked = s.park().unwrap();
-            let s = parked.resume().unwrap();
+            let s = Socket::resume(parked).unwrap();
             let mut peer = peer;
             peer.write_all(b"N").await.unwrap();
             let parked = s.park().unwrap();
-            assert_eq!(parked.try_write(b"X").unwrap(), 1);
+            assert_eq!(parked.write(b"X").unwrap(), 1);
             assert_eq!(
-                parked.resume().unwrap_err().kind(),
+                Socket::resume(parked).unwrap_err().kind(),
                 io::ErrorKind::ConnectionAborted
             );
             let mut one = [0u8; 1];

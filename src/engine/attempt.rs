@@ -165,6 +165,8 @@ pub(crate) fn gai_strerror(e: &io::Error) -> String {
 pub(crate) enum OpenStage {
     /// `socket()`.
     Socket,
+    /// Non-blocking mode for the new socket.
+    NonBlocking,
     /// `setsockopt()` of the named option (e.g. `TCP_KEEPIDLE`).
     SetOption(&'static str),
     /// `connect()`.
@@ -230,6 +232,9 @@ impl fmt::Display for OpenError {
         let e = &self.source;
         match (self.stage, &self.place) {
             (OpenStage::Socket, _) => writeln!(f, "could not create socket: {e}"),
+            (OpenStage::NonBlocking, _) => {
+                writeln!(f, "could not set socket to nonblocking mode: {e}")
+            }
             (OpenStage::SetOption(option), _) => writeln!(f, "setsockopt({option}) failed: {e}"),
             (OpenStage::NoDelay, _) => {
                 writeln!(f, "could not set socket to TCP no delay mode: {e}")
@@ -848,6 +853,15 @@ mod tests {
         );
         let source = std::error::Error::source(&e).map(ToString::to_string);
         assert_eq!(source.as_deref(), Some("Invalid argument (os error 22)"));
+        let e = OpenError {
+            place: tcp(None),
+            stage: OpenStage::NonBlocking,
+            source: OsError::new(io::Error::from_raw_os_error(9)),
+        };
+        assert_eq!(
+            e.to_string(),
+            "could not set socket to nonblocking mode: Bad file descriptor\n"
+        );
     }
 
     #[test]

@@ -1,0 +1,107 @@
+//! A connected std socket in non-blocking mode: what the blocking driver waits on with
+//! `poll(2)`, and what a parked tokio socket is while it is out of its runtime.
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpStream};
+#[cfg(unix)]
+use std::os::fd::{AsFd, BorrowedFd};
+#[cfg(unix)]
+use std::os::unix::net::UnixStream;
+
+use super::{spoke_while_idle, Peer};
+
+/// A TCP or Unix-domain std stream; every read and write returns at once
+/// ([`io::ErrorKind::WouldBlock`] when it would wait).
+#[derive(Debug)]
+pub(crate) enum StdStream {
+    Tcp(TcpStream),
+    #[cfg(unix)]
+    Unix(UnixStream),
+}
+
+// An async-only build uses what a parked tokio socket needs (read, write, check_idle).
+#[cfg_attr(
+    not(feature = "blocking"),
+    allow(dead_code, reason = "the rest is the blocking driver's")
+)]
+impl StdStream {
+    /// `stream`, switched to non-blocking mode.
+    #[cfg(unix)]
+    pub(crate) fn unix(stream: UnixStream) -> io::Result<Self> {
+        stream.set_nonblocking(true)?;
+        Ok(Self::Unix(stream))
+    }
+
+    /// One `read(2)`, retried when a signal interrupts it.
+    pub(crate) fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            let result = match self {
+                Self::Tcp(s) => (&*s).read(buf),
+                #[cfg(unix)]
+                Self::Unix(s) => (&*s).read(buf),
+            };
+            match result {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                other => return other,
+            }
+        }
+    }
+
+    /// One `write(2)` (std's `send` with `MSG_NOSIGNAL`), retried when a signal interrupts
+    /// it: as much of `buf` as the socket takes now.
+    pub(crate) fn write(&self, buf: &[u8]) -> io::Result<usize> {
+        loop {
+            let result = match self {
+                Self::Tcp(s) => (&*s).write(buf),
+                #[cfg(unix)]
+                Self::Unix(s) => (&*s).write(buf),
+            };
+            match result {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                other => return other,
+            }
+        }
+    }
+
+    /// Ok if the peer has sent nothing and not closed the socket (one read that does not
+    /// wait); [`spoke_while_idle`] if it did.
+    pub(crate) fn check_idle(&self) -> io::Result<()> {
+        let mut probe = [0u8; 1];
+        match self.read(&mut probe) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(()),
+            Err(e) => Err(e),
+            Ok(_) => Err(spoke_while_idle()),
+        }
+    }
+
+    /// Shuts down the writing side.
+    pub(crate) fn shutdown(&self) -> io::Result<()> {
+        match self {
+            Self::Tcp(s) => s.shutdown(Shutdown::Write),
+            #[cfg(unix)]
+            Self::Unix(s) => s.shutdown(Shutdown::Write),
+        }
+    }
+
+    /// The peer's address, if the socket still knows it.
+    pub(crate) fn peer(&self) -> Option<Peer> {
+        match self {
+            Self::Tcp(s) => s.peer_addr().ok().map(Peer::Tcp),
+            #[cfg(unix)]
+            Self::Unix(s) => s
+                .peer_addr()
+                .ok()?
+                .as_pathname()
+                .map(|p| Peer::Unix(p.to_path_buf())),
+        }
+    }
+
+    /// The descriptor, to wait on.
+    #[cfg(unix)]
+    pub(crate) fn fd(&self) -> BorrowedFd<'_> {
+        match self {
+            Self::Tcp(s) => s.as_fd(),
+            Self::Unix(s) => s.as_fd(),
+        }
+    }
+}

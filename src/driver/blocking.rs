@@ -36,7 +36,11 @@ pub(crate) fn connect_tcp(
     }
     match socket.connect(&addr.into()) {
         Ok(()) => {}
-        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {
+        // In progress; or interrupted by a signal, after which it goes on the same way.
+        Err(e)
+            if e.raw_os_error() == Some(libc::EINPROGRESS)
+                || e.kind() == io::ErrorKind::Interrupted =>
+        {
             match wait(socket.as_fd(), Interest::Write, deadline).map_err(OpenError::Connect)? {
                 None => return Err(OpenError::Connect(timed_out())),
                 Some(_) => {

@@ -34,33 +34,23 @@ impl StdStream {
 
     /// One `read(2)`, retried when a signal interrupts it.
     pub(crate) fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        loop {
-            let result = match self {
-                Self::Tcp(s) => (&*s).read(buf),
-                #[cfg(unix)]
-                Self::Unix(s) => (&*s).read(buf),
-            };
-            match result {
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                other => return other,
-            }
-        }
+        retrying(|| match self {
+            Self::Tcp(s) => (&*s).read(buf),
+            #[cfg(unix)]
+            Self::Unix(s) => (&*s).read(buf),
+        })
     }
 
-    /// One `write(2)` (std's `send` with `MSG_NOSIGNAL`), retried when a signal interrupts
-    /// it: as much of `buf` as the socket takes now.
+    /// One write, retried when a signal interrupts it: as much of `buf` as the socket takes
+    /// now. (std writes TCP with `send(MSG_NOSIGNAL)`, a Unix-domain stream with `write(2)`,
+    /// which raises SIGPIPE on a closed peer unless the process ignores it, as Rust
+    /// programs do.)
     pub(crate) fn write(&self, buf: &[u8]) -> io::Result<usize> {
-        loop {
-            let result = match self {
-                Self::Tcp(s) => (&*s).write(buf),
-                #[cfg(unix)]
-                Self::Unix(s) => (&*s).write(buf),
-            };
-            match result {
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                other => return other,
-            }
-        }
+        retrying(|| match self {
+            Self::Tcp(s) => (&*s).write(buf),
+            #[cfg(unix)]
+            Self::Unix(s) => (&*s).write(buf),
+        })
     }
 
     /// Ok if the peer has sent nothing and not closed the socket (one read that does not
@@ -102,6 +92,16 @@ impl StdStream {
         match self {
             Self::Tcp(s) => s.as_fd(),
             Self::Unix(s) => s.as_fd(),
+        }
+    }
+}
+
+/// `op` again for as long as a signal interrupts it.
+fn retrying<T>(mut op: impl FnMut() -> io::Result<T>) -> io::Result<T> {
+    loop {
+        match op() {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            other => return other,
         }
     }
 }

@@ -329,6 +329,34 @@ mod tests {
         }
     }
 
+    /// The exchange harness ends on a plain query's replies, after a violation, and on a
+    /// malformed ReadyForQuery; it runs out on replies with no ReadyForQuery.
+    #[test]
+    fn engine_exchange_reaches_its_ends() {
+        // Tags are indexes into the harness's table: T=0, D=1, C=2, Z=5.
+        let mut select = vec![0u8]; // a simple query
+        select.extend_from_slice(&[2, 9]);
+        select.extend_from_slice(b"SELECT 0\0");
+        select.extend_from_slice(&[5, 1, b'I']);
+        assert!(super::engine_exchange(&select));
+        let mut violation = vec![0u8, 1, 0]; // a DataRow before any RowDescription
+        violation.extend_from_slice(&[0, 0, 5, 1, b'I']);
+        assert!(super::engine_exchange(&violation));
+        assert!(super::engine_exchange(&[0, 5, 1, b'?'])); // malformed ReadyForQuery
+        assert!(!super::engine_exchange(&[0, 2, 9]));
+        // The committed seeds all end.
+        for name in ["select", "violation", "malformed_ready", "extended"] {
+            let path = format!(
+                "{}/fuzz/corpus/engine_exchange/{name}",
+                env!("CARGO_MANIFEST_DIR")
+            );
+            assert!(
+                super::engine_exchange(&std::fs::read(path).unwrap()),
+                "{name}"
+            );
+        }
+    }
+
     /// The harness over inputs from a small generator: every configuration, many shapes.
     #[test]
     fn engine_connect_invariants_hold() {
@@ -451,4 +479,69 @@ pub fn rows(data: &[u8]) -> usize {
         rows.data_len()
     );
     pushed.len()
+}
+
+/// Drives one query's [`Exchange`](crate::engine::exchange::Exchange) with replies drawn
+/// from `data`: a simple query, or an extended batch of 0..=7 drawn steps; then frames,
+/// each a tag (mostly one a query's replies use), a length byte and that many body bytes.
+///
+/// Invariants: no panic; at most one violation, whose text ends in a newline; after it,
+/// nothing is reported until ReadyForQuery; a ReadyForQuery after a violation carries no
+/// status; the first ReadyForQuery ends the exchange, which then gives its memo back.
+/// Returns whether the exchange ended.
+pub fn engine_exchange(data: &[u8]) -> bool {
+    use pgcluster_protocol::frame::Frame;
+    use pgcluster_protocol::query::{ExtendedQuery, Memo, Sent, SimpleQuery};
+
+    use crate::engine::exchange::{Exchange, Machine, Step};
+
+    const TAGS: &[u8] = b"TDCIEZNSAGHdcf123tnsK";
+    const SENT: [Sent; 6] = [
+        Sent::Parse,
+        Sent::Bind,
+        Sent::DescribeStatement,
+        Sent::DescribePortal,
+        Sent::Execute,
+        Sent::Close,
+    ];
+    let mut input = Input { data };
+    let first = input.byte();
+    let machine = match first % 2 {
+        0 => Machine::Simple(SimpleQuery::new()),
+        _ => {
+            let sent: Vec<Sent> = (0..(first >> 1) % 8)
+                .map(|_| SENT[usize::from(input.byte()) % SENT.len()])
+                .collect();
+            Machine::Extended(ExtendedQuery::new(&sent))
+        }
+    };
+    let (mut machine, mut memo) = (machine, Memo::default());
+    let mut exchange = Exchange::new(&mut machine, &mut memo);
+    let mut violated = false;
+    while !input.is_empty() {
+        let tag = TAGS[usize::from(input.byte()) % TAGS.len()];
+        let len = usize::from(input.byte());
+        let frame = Frame::new(tag, input.take(len).to_vec());
+        match exchange.handle(frame, |_| assert!(!violated, "a row after a violation")) {
+            Step::Nothing => {}
+            Step::Event(event) => assert!(!violated, "{event:?} after a violation"),
+            Step::Violation(text) => {
+                assert!(!violated, "a second violation: {text:?}");
+                assert!(text.ends_with('\n'), "{text:?}");
+                violated = true;
+            }
+            Step::Over { status, violation } => {
+                assert!(
+                    !(violated && status.is_some()),
+                    "a status after a violation"
+                );
+                if let Some(text) = violation {
+                    assert!(!violated && text.ends_with('\n'), "{text:?}");
+                }
+                exchange.finish(&mut memo);
+                return true;
+            }
+        }
+    }
+    false
 }

@@ -1,8 +1,9 @@
 //! The connection's one read loop ([`Connection::next_frame_by`]: the next message, read
 //! from the socket as needed), and the exchange on it: sends the query built in the
-//! connection's output buffer, then reads and handles the replies up to ReadyForQuery
-//! (rows, results, errors, notices, COPY, notifications), and marks the connection broken
-//! when it is lost. Waiting for notifications while idle reads through the same loop.
+//! connection's output buffer, then reads the replies up to ReadyForQuery and applies
+//! what the engine's [`Exchange`] makes of each (rows, results, errors, notices, COPY,
+//! notifications), and marks the connection broken when it is lost. Waiting for
+//! notifications while idle reads through the same loop.
 
 use std::fmt;
 use std::sync::Arc;
@@ -10,12 +11,13 @@ use std::sync::Arc;
 use pgcluster_protocol::backend::{DataRow, RowDescription};
 use pgcluster_protocol::error_fields::ErrorFields;
 use pgcluster_protocol::frame::Frame;
-use pgcluster_protocol::query::{ExtendedQuery, Memo, QueryEvent, SimpleQuery};
+use pgcluster_protocol::query::QueryEvent;
 use pgcluster_protocol::reader::lossy_string;
 use pgcluster_protocol::ProtocolError;
 
 use super::copy::CopyIo;
 use super::session::{Connection, Notification, QueryResult, State};
+use crate::engine::exchange::{Exchange, Machine, Step};
 use crate::error::{Error, QueryError};
 use crate::rows::{Row, Rows};
 use crate::transport::WireError;
@@ -57,15 +59,14 @@ impl Connection {
         let Some(stream) = self.stream.as_mut() else {
             return Err(Error::Closed);
         };
-        // The machine decodes with what the connection remembers from earlier replies,
-        // and gives it back at the end (a lost connection needs it no more).
-        std::mem::swap(machine.memo_mut(), &mut self.memo);
         // After a failed write, libpq still reads what the server sent before it went
         // away (typically a FATAL), then reports the socket closing.
         let mut write_failure = stream.write_all(&self.out).await.err().map(WireError::Send);
         self.out.clear();
 
-        let mut draining = false;
+        // The replies decode with what the connection remembers from earlier ones, which
+        // comes back at the end (a lost connection needs it no more).
+        let mut exchange = Exchange::new(machine, &mut self.memo);
         loop {
             let frame = match self.next_frame_by(None).await {
                 Ok(frame) => frame,
@@ -76,41 +77,30 @@ impl Connection {
                 // Lost synchronization: the connection cannot be used any more.
                 Err(e) => return Err(self.lose(run, &e.to_string())),
             };
-            if draining {
-                // After a protocol violation libpq skips messages up to ReadyForQuery.
-                if frame.tag == b'Z' {
-                    break;
-                }
-                continue;
-            }
-            let tag = frame.tag;
-            match machine.handle_rows(frame, |row| run.add_row(row)) {
-                // A row, handed to `add_row` already.
-                Ok(None) => {}
-                Ok(Some(QueryEvent::Ready(status))) => {
-                    self.transaction_status = status;
-                    break;
-                }
-                Ok(Some(QueryEvent::CopyIn(_))) => {
+            match exchange.handle(frame, |row| run.add_row(row)) {
+                Step::Nothing => {}
+                Step::Event(QueryEvent::CopyIn(_)) => {
                     // The server now waits for the data: `copy` sends it, or refuses the
                     // COPY (the server then answers with an error, then ReadyForQuery).
                     if let Err(e) = self.send_copy_in(copy).await {
                         return Err(self.lose(run, &e.to_string()));
                     }
                 }
-                Ok(Some(QueryEvent::CopyData(data))) => copy.receive(&data).await,
-                Ok(Some(event)) => self.handle_event(event, sql, run),
-                Err(e) => {
-                    run.set_error(format!("{e}\n"), None);
-                    // A malformed ReadyForQuery still ends the query (libpq goes idle).
-                    if tag == b'Z' {
-                        break;
+                Step::Event(QueryEvent::CopyData(data)) => copy.receive(&data).await,
+                Step::Event(event) => self.handle_event(event, sql, run),
+                Step::Violation(text) => run.set_error(text, None),
+                Step::Over { status, violation } => {
+                    if let Some(text) = violation {
+                        run.set_error(text, None);
                     }
-                    draining = true;
+                    if let Some(status) = status {
+                        self.transaction_status = status;
+                    }
+                    break;
                 }
             }
         }
-        std::mem::swap(machine.memo_mut(), &mut self.memo);
+        exchange.finish(&mut self.memo);
         match run.error.take() {
             Some(message) => Err(Error::Query(QueryError {
                 message,
@@ -145,7 +135,7 @@ impl Connection {
                 channel,
                 payload,
             }),
-            QueryEvent::Ready(status) => self.transaction_status = status,
+            // ReadyForQuery is the engine's `Step::Over`; the rest needs nothing here.
             _ => {}
         }
     }
@@ -213,34 +203,6 @@ impl fmt::Display for ReadError {
         match self {
             Self::Wire(e) => e.fmt(f),
             Self::Protocol(e) => writeln!(f, "{e}"),
-        }
-    }
-}
-
-/// The reply checker for the query in flight.
-pub(super) enum Machine {
-    Simple(SimpleQuery),
-    Extended(ExtendedQuery),
-}
-
-impl Machine {
-    /// The machine's [`Memo`].
-    fn memo_mut(&mut self) -> &mut Memo {
-        match self {
-            Self::Simple(m) => m.memo_mut(),
-            Self::Extended(m) => m.memo_mut(),
-        }
-    }
-
-    /// The machine's `handle_rows`: a row goes to `on_row`, anything else is returned.
-    fn handle_rows(
-        &mut self,
-        frame: Frame,
-        on_row: impl FnOnce(DataRow),
-    ) -> Result<Option<QueryEvent>, ProtocolError> {
-        match self {
-            Self::Simple(m) => m.handle_rows(frame, on_row),
-            Self::Extended(m) => m.handle_rows(frame, on_row),
         }
     }
 }

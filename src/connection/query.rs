@@ -6,8 +6,9 @@ use pgcluster_protocol::frontend::{self, EncodeError};
 use pgcluster_protocol::query::{ExtendedQuery, Sent, SimpleQuery};
 
 use super::copy::CopyIo;
-use super::exchange::{Machine, RowSink, Run};
+use super::exchange::{RowSink, Run};
 use super::session::{Connection, QueryResult};
+use crate::engine::exchange::Machine;
 use crate::error::{Error, QueryError};
 use crate::rows::{Row, Rows};
 

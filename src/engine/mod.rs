@@ -6,6 +6,8 @@
 //!
 //! - [`connect`]: libpq 13's connect walk (hosts, addresses, `connect_timeout`, the TLS
 //!   plan, startup and authentication, the `target_session_attrs` check).
+//! - [`exchange`]: one query's replies: the protocol machine that checks them, skipping to
+//!   ReadyForQuery after a violation, the end of the query.
 //! - [`target`]: the `target_session_attrs` check's rules (libpq 18's).
 //! - [`shuffle`]: `load_balance_hosts=random`'s shuffles, from a seed the caller draws.
 //! - [`attempt`]: the typed failures of one attempt; a connect failure is a list of them
@@ -14,6 +16,7 @@
 
 pub(crate) mod attempt;
 pub(crate) mod connect;
+pub(crate) mod exchange;
 pub(crate) mod shuffle;
 pub(crate) mod target;
 #[cfg(feature = "tls")]

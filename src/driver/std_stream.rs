@@ -42,9 +42,8 @@ impl StdStream {
     }
 
     /// One write, retried when a signal interrupts it: as much of `buf` as the socket takes
-    /// now. (std writes TCP with `send(MSG_NOSIGNAL)`, a Unix-domain stream with `write(2)`,
-    /// which raises SIGPIPE on a closed peer unless the process ignores it, as Rust
-    /// programs do.)
+    /// now. (std sends with `MSG_NOSIGNAL` on Linux, TCP and Unix-domain alike: a closed
+    /// peer is `EPIPE`, never a SIGPIPE, even in a host program that does not ignore it.)
     pub(crate) fn write(&self, buf: &[u8]) -> io::Result<usize> {
         retrying(|| match self {
             Self::Tcp(s) => (&*s).write(buf),

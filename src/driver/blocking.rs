@@ -324,6 +324,29 @@ mod tests {
     }
 
     #[test]
+    fn write_or_read_without_input_waits_for_room() {
+        let (mut s, mut peer) = pair();
+        let chunk = vec![0u8; 64 << 10];
+        while s.try_write(&chunk).is_ok() {}
+        while s.try_write(b"m").is_ok() {}
+        // Full: the write waits until the peer has read some.
+        let reader = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            let mut buf = vec![0u8; 256 << 10];
+            let n = peer.read(&mut buf).unwrap();
+            assert!(n > 0);
+            peer
+        });
+        let start = Instant::now();
+        match s.write_or_read(b"more", None).unwrap() {
+            Progress::Wrote(n) => assert!(n > 0),
+            other => panic!("{other:?}"),
+        }
+        assert!(start.elapsed() >= Duration::from_millis(15));
+        drop(reader.join().unwrap());
+    }
+
+    #[test]
     fn try_write_never_waits_and_idle_check_sees_the_peer() {
         let (s, mut peer) = pair();
         s.check_idle().unwrap();

@@ -481,7 +481,7 @@ pub fn rows(data: &[u8]) -> usize {
     pushed.len()
 }
 
-/// Drives one query's [`Exchange`](crate::engine::exchange::Exchange) with replies drawn
+/// Drives one query's `Exchange` (`src/engine/exchange.rs`) with replies drawn
 /// from `data`: a simple query, or an extended batch of 0..=7 drawn steps; then frames,
 /// each a tag (mostly one a query's replies use), a length byte and that many body bytes.
 ///

@@ -9,9 +9,7 @@
 use std::io;
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::os::fd::AsFd;
-#[cfg(unix)]
 use std::os::unix::net::UnixStream;
-#[cfg(unix)]
 use std::path::Path;
 use std::time::Instant;
 
@@ -41,13 +39,12 @@ pub(crate) fn connect_tcp(
             if e.raw_os_error() == Some(libc::EINPROGRESS)
                 || e.kind() == io::ErrorKind::Interrupted =>
         {
-            match wait(socket.as_fd(), Interest::Write, deadline).map_err(OpenError::Connect)? {
-                None => return Err(OpenError::Connect(timed_out())),
-                Some(_) => {
-                    if let Some(e) = socket.take_error().map_err(OpenError::Connect)? {
-                        return Err(OpenError::Connect(e));
-                    }
-                }
+            let ready = wait(socket.as_fd(), Interest::Write, deadline);
+            if ready.map_err(OpenError::Connect)?.is_none() {
+                return Err(OpenError::Connect(timed_out()));
+            }
+            if let Some(e) = socket.take_error().map_err(OpenError::Connect)? {
+                return Err(OpenError::Connect(e));
             }
         }
         Err(e) => return Err(OpenError::Connect(e)),
@@ -60,7 +57,6 @@ pub(crate) fn connect_tcp(
 /// Connects to the Unix-domain socket at `path` within `deadline` (a listener whose
 /// backlog is full makes `connect()` wait: a non-blocking one would fail with `EAGAIN`
 /// instead, so this connect blocks, bounded by the send timeout).
-#[cfg(unix)]
 pub(crate) fn open_unix(path: &Path, deadline: Option<Instant>) -> io::Result<Socket> {
     let timeout = match Remaining::until(deadline) {
         Remaining::Forever => None,
@@ -102,7 +98,6 @@ impl Socket {
 
     /// A socket of this driver over a connected std Unix stream (switched to
     /// non-blocking mode).
-    #[cfg(unix)]
     #[allow(dead_code, reason = "tests and callers holding a std stream already")]
     pub(crate) fn from_unix(stream: UnixStream) -> io::Result<Self> {
         StdStream::unix(stream).map(Self::new)
@@ -113,19 +108,30 @@ impl Socket {
         wait(self.io.fd(), interest, deadline)?.ok_or_else(timed_out)
     }
 
+    /// One read that does not wait: `None` when nothing has arrived. Notes whether it
+    /// filled `buf` ([`Socket::more`]).
+    fn read_now(&mut self, buf: &mut [u8]) -> io::Result<Option<usize>> {
+        match self.io.read(buf) {
+            Ok(n) => {
+                self.more = n > 0 && n == buf.len();
+                Ok(Some(n))
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                self.more = false;
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// See [`super::Socket::read`].
     pub(crate) fn read(&mut self, buf: &mut [u8], deadline: Option<Instant>) -> io::Result<usize> {
         loop {
             if !self.more {
                 self.wait(Interest::Read, deadline)?;
             }
-            match self.io.read(buf) {
-                Ok(n) => {
-                    self.more = n > 0 && n == buf.len();
-                    return Ok(n);
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.more = false,
-                Err(e) => return Err(e),
+            if let Some(n) = self.read_now(buf)? {
+                return Ok(n);
             }
         }
     }
@@ -167,16 +173,10 @@ impl Socket {
                 self.wait(Interest::Write, None)?;
                 continue;
             };
-            if !self.wait(Interest::ReadOrWrite, None)?.read {
-                continue;
-            }
-            match self.io.read(input) {
-                Ok(n) => {
-                    self.more = n > 0 && n == input.len();
+            if self.wait(Interest::ReadOrWrite, None)?.read {
+                if let Some(n) = self.read_now(input)? {
                     return Ok(Progress::Read(n));
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) => return Err(e),
             }
         }
     }
@@ -409,7 +409,6 @@ mod tests {
         let s = connect_tcp(socket(), addr, Some(deadline)).unwrap();
         match &s.io {
             StdStream::Tcp(t) => assert!(t.nodelay().unwrap()),
-            #[cfg(unix)]
             StdStream::Unix(_) => unreachable!(),
         }
         assert_eq!(s.peer(), Some(Peer::Tcp(addr)));

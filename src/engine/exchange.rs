@@ -93,12 +93,12 @@ impl<'m> Exchange<'m> {
     pub(crate) fn handle(&mut self, frame: Frame, on_row: impl FnOnce(DataRow)) -> Step {
         let ready = frame.tag == b'Z';
         if self.skipping {
-            return match ready {
-                true => Step::Over {
-                    status: None,
-                    violation: None,
-                },
-                false => Step::Nothing,
+            if !ready {
+                return Step::Nothing;
+            }
+            return Step::Over {
+                status: None,
+                violation: None,
             };
         }
         match self.machine.handle_rows(frame, on_row) {

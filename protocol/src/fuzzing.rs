@@ -348,7 +348,7 @@ fn run_startup(with_password: bool, range: VersionRange, chunks: &[&[u8]]) -> St
         max_scram_iterations: 16,
         ..Limits::default()
     };
-    let mut machine = Startup::new(config, [0; 18]);
+    let mut machine = Startup::new(config);
     let mut out = Vec::new();
     machine.start(&mut out).unwrap();
     assert!(!contains(&out, STARTUP_PASSWORD));
@@ -396,7 +396,14 @@ fn run_startup(with_password: bool, range: VersionRange, chunks: &[&[u8]]) -> St
                 (b'R', Ok(BackendMessage::Authentication(auth))) => Some(auth),
                 _ => None,
             };
-            match machine.handle(frame.clone(), &mut reply) {
+            let mut step = machine.handle(frame.clone(), &mut reply);
+            if let Ok(Step::Nonce) = step {
+                // SCRAM was chosen: nothing is written before the nonce is given.
+                assert!(reply.is_empty());
+                assert!(matches!(request, Some(Authentication::Sasl(_))));
+                step = machine.handle_nonce([0; 18], &mut reply);
+            }
+            match step {
                 Ok(step) => {
                     check_startup_reply(&reply, request.as_ref(), with_password);
                     replies.push(reply);
@@ -695,12 +702,14 @@ mod tests {
         // The machine did answer with the client-final: the harness's check was reached.
         let mut config = StartupConfig::new("fuzz");
         config.password = Some(STARTUP_PASSWORD.to_vec());
-        let mut machine = Startup::new(config, [0; 18]);
+        let mut machine = Startup::new(config);
         machine.start(&mut Vec::new()).unwrap();
         let mut frames = FrameReader::new(Limits::default());
         frames.extend_from_slice(&crash[1..]);
         let mut out = Vec::new();
         let step = machine.handle(frames.next_frame().unwrap().unwrap(), &mut out);
+        assert!(matches!(step, Ok(Step::Nonce)));
+        let step = machine.handle_nonce([0; 18], &mut out);
         assert!(matches!(step, Ok(Step::Continue)));
         out.clear();
         let step = machine.handle(frames.next_frame().unwrap().unwrap(), &mut out);

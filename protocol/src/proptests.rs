@@ -1027,7 +1027,7 @@ fn startup_framing_is_libpqs_for_any_stream_and_chunking() {
         let mut config = StartupConfig::new("u");
         config.password = Some(b"pw".to_vec());
         config.limits.max_scram_iterations = 16;
-        let mut m = Startup::new(config, [0; 18]);
+        let mut m = Startup::new(config);
         m.start(&mut Vec::new()).unwrap();
         let mut reader = FrameReader::new(Limits::default());
         reader.extend_from_slice(&stream);
@@ -1037,8 +1037,12 @@ fn startup_framing_is_libpqs_for_any_stream_and_chunking() {
             match m.next_frame(&mut reader) {
                 Ok(Some(frame)) => {
                     assert_eq!(plain.next_frame(), Ok(Some(frame.clone())));
-                    match m.handle(frame, &mut Vec::new()) {
-                        Ok(Step::Continue) => {}
+                    let mut step = m.handle(frame, &mut Vec::new());
+                    if let Ok(Step::Nonce) = step {
+                        step = m.handle_nonce([0; 18], &mut Vec::new());
+                    }
+                    match step {
+                        Ok(Step::Continue | Step::Nonce) => {}
                         Ok(Step::Done(_)) => break 2,
                         Err(_) => break 3,
                     }

@@ -1,12 +1,16 @@
 //! The startup and authentication exchange as a state machine: frames in, bytes out.
 //!
 //! ```text
-//! let mut startup = Startup::new(config, client_nonce);
+//! let mut startup = Startup::new(config);
 //! startup.start(&mut out)?;                 // StartupMessage appended to `out`
 //! // I/O layer: write `out`, read into a FrameReader, then for each frame
 //! // (`startup.next_frame(&mut reader)?`, which applies libpq's pre-authentication checks):
-//! match startup.handle(frame, &mut out)? {  // may append a password message to `out`
-//!     Step::Continue => {}                  // write `out` if not empty, read more
+//! let mut step = startup.handle(frame, &mut out)?; // may append a password message to `out`
+//! if let Step::Nonce = step {               // SCRAM: 18 bytes from a CSPRNG, asked for only now
+//!     step = startup.handle_nonce(random_bytes, &mut out)?;
+//! }
+//! match step {
+//!     Step::Continue | Step::Nonce => {}    // write `out` if not empty, read more
 //!     Step::Done(ready) => return Ok(ready),
 //! }
 //! ```
@@ -172,6 +176,11 @@ impl Ready {
 pub enum Step {
     /// Send whatever was appended to `out` (maybe nothing), then read more.
     Continue,
+    /// The server asked for SCRAM and a mechanism is chosen: the exchange needs the client
+    /// nonce's 18 random bytes, which [`Startup::handle_nonce`] takes. Nothing was
+    /// appended to `out`. As in libpq, randomness is drawn only here: a trust, password or
+    /// MD5 login never needs it.
+    Nonce,
     /// Authentication succeeded and the server sent ReadyForQuery.
     Done(Ready),
 }
@@ -294,7 +303,6 @@ impl From<EncodeError> for StartupError {
 #[derive(Debug)]
 pub struct Startup {
     config: StartupConfig,
-    client_nonce: [u8; 18],
     state: State,
     scram_garbage: Option<ScramError>,
     /// The protocol version in use (asked for, or negotiated down).
@@ -310,6 +318,11 @@ enum State {
         scram: Option<ScramClient>,
         progress: Progress,
     },
+    /// AuthenticationSASL chose SCRAM with this binding: waiting for the client nonce.
+    AwaitingNonce {
+        binding: ChannelBinding,
+        progress: Progress,
+    },
     Authenticated(Ready),
     Done,
     Failed(Box<StartupError>),
@@ -323,12 +336,11 @@ enum State {
 }
 
 impl Startup {
-    /// A machine for `config`. `client_nonce` is the SCRAM client nonce's raw bytes (the
-    /// caller draws them from a CSPRNG; tests fix them).
-    pub fn new(config: StartupConfig, client_nonce: [u8; 18]) -> Self {
+    /// A machine for `config`. The SCRAM client nonce is asked for when the server
+    /// requests SCRAM ([`Step::Nonce`]).
+    pub fn new(config: StartupConfig) -> Self {
         Self {
             config,
-            client_nonce,
             state: State::New,
             scram_garbage: None,
             version: ProtocolVersion::default(),
@@ -409,9 +421,9 @@ impl Startup {
                 if let Some(garbage) = scram.as_ref().and_then(ScramClient::garbage) {
                     self.scram_garbage = Some(garbage.clone());
                 }
-                result.map(|authenticated| {
-                    self.state = if authenticated {
-                        State::Authenticated(Ready {
+                result.map(|answer| match answer {
+                    Answer::Authenticated => {
+                        self.state = State::Authenticated(Ready {
                             scram_keys: scram
                                 .as_ref()
                                 .filter(|s| s.is_done())
@@ -419,12 +431,22 @@ impl Startup {
                                 .cloned(),
                             protocol_version: self.version,
                             ..Ready::new(&self.config.limits)
-                        })
-                    } else {
-                        State::Authenticating { scram, progress }
-                    };
-                    Step::Continue
+                        });
+                        Step::Continue
+                    }
+                    Answer::Continue => {
+                        self.state = State::Authenticating { scram, progress };
+                        Step::Continue
+                    }
+                    Answer::Nonce(binding) => {
+                        self.state = State::AwaitingNonce { binding, progress };
+                        Step::Nonce
+                    }
                 })
+            }
+            State::AwaitingNonce { binding, progress } => {
+                self.state = State::AwaitingNonce { binding, progress };
+                return Err(StartupError::OutOfOrder);
             }
             State::Authenticated(mut ready) => after_auth(&frame, &mut ready).map(|done| {
                 if done {
@@ -449,6 +471,36 @@ impl Startup {
                     authenticated,
                 };
                 Err(e)
+            }
+            Err(e) => Err(self.fail(e)),
+        }
+    }
+
+    /// The client nonce that [`Step::Nonce`] asked for: 18 bytes from a CSPRNG (tests fix
+    /// them). Appends the SASLInitialResponse to `out`. On error nothing is appended, and
+    /// every later call returns the same error; called when no nonce is awaited it is
+    /// [`StartupError::OutOfOrder`] (or the error the machine already failed with).
+    pub fn handle_nonce(
+        &mut self,
+        nonce: [u8; 18],
+        out: &mut Vec<u8>,
+    ) -> Result<Step, StartupError> {
+        let (binding, progress) = match &self.state {
+            State::AwaitingNonce { binding, progress } => (binding.clone(), *progress),
+            State::Failed(e) => return Err(StartupError::clone(e)),
+            State::FailedServer {
+                frame,
+                authenticated,
+            } => return Err(server_error(frame, *authenticated)),
+            _ => return Err(StartupError::OutOfOrder),
+        };
+        match self.sasl_start(nonce, binding, out) {
+            Ok(client) => {
+                self.state = State::Authenticating {
+                    scram: Some(client),
+                    progress,
+                };
+                Ok(Step::Continue)
             }
             Err(e) => Err(self.fail(e)),
         }
@@ -483,7 +535,9 @@ impl Startup {
                 frame,
                 authenticated,
             } => return Err(server_error(frame, *authenticated)),
-            State::New | State::Done => return Err(StartupError::OutOfOrder),
+            State::New | State::Done | State::AwaitingNonce { .. } => {
+                return Err(StartupError::OutOfOrder)
+            }
         }
         reader.next_frame().map_err(|e| self.fail(e.into()))
     }
@@ -538,15 +592,15 @@ impl Startup {
         e
     }
 
-    /// Before AuthenticationOk (libpq's `CONNECTION_AWAITING_RESPONSE`). Returns whether
-    /// the frame was AuthenticationOk.
+    /// Before AuthenticationOk (libpq's `CONNECTION_AWAITING_RESPONSE`): what the frame
+    /// asks of the client.
     fn authenticate(
         &self,
         frame: &Frame,
         scram: &mut Option<ScramClient>,
         progress: &mut Progress,
         reply: &mut Vec<u8>,
-    ) -> Result<bool, StartupError> {
+    ) -> Result<Answer, StartupError> {
         let length_word = length_word(frame);
         match frame.tag {
             tag::AUTHENTICATION => {
@@ -584,33 +638,29 @@ impl Startup {
                 if scram.as_ref().is_some_and(|s| !s.is_done()) {
                     return Err(AuthError::OkBeforeSaslCompleted.into());
                 }
-                Ok(true)
+                Ok(Answer::Authenticated)
             }
             Authentication::CleartextPassword => {
                 frontend::password(self.password()?, reply)?;
                 progress.client_finished_auth = true;
-                Ok(false)
+                Ok(Answer::Continue)
             }
             Authentication::Md5Password { salt } => {
                 let hash = md5_password(self.config.user.as_bytes(), self.password()?, salt);
                 frontend::password(hash.as_bytes(), reply)?;
                 progress.client_finished_auth = true;
-                Ok(false)
+                Ok(Answer::Continue)
             }
-            Authentication::Sasl(mechanisms) => {
-                let client = self.sasl_init(scram.is_some(), &mechanisms)?;
-                let client = scram.insert(client);
-                let first = client.client_first().map_err(AuthError::Scram)?;
-                frontend::sasl_initial_response(client.mechanism(), &first, reply)?;
-                Ok(false)
-            }
+            Authentication::Sasl(mechanisms) => self
+                .sasl_init(scram.is_some(), &mechanisms)
+                .map(Answer::Nonce),
             Authentication::SaslContinue(data) => {
                 sasl_continue(scram, progress, &data, false, reply)?;
-                Ok(false)
+                Ok(Answer::Continue)
             }
             Authentication::SaslFinal(data) => {
                 sasl_continue(scram, progress, &data, true, reply)?;
-                Ok(false)
+                Ok(Answer::Continue)
             }
             _ => Err(unsupported_method(code)
                 .unwrap_or(AuthError::MethodNotSupported(code))
@@ -627,12 +677,13 @@ impl Startup {
         }
     }
 
-    /// libpq 13's `pg_SASL_init`: choose the mechanism and set up the SCRAM client.
+    /// libpq 13's `pg_SASL_init` up to the nonce: choose the mechanism and its channel
+    /// binding, and check that there is a password.
     fn sasl_init(
         &self,
         duplicate: bool,
         mechanisms: &[String],
-    ) -> Result<ScramClient, StartupError> {
+    ) -> Result<ChannelBinding, StartupError> {
         let policy = &self.config.auth_policy;
         let tls = self.config.tls_server_end_point.as_ref();
         if policy.channel_binding == ChannelBindingMode::Require && tls.is_none() {
@@ -665,7 +716,8 @@ impl Startup {
         if policy.channel_binding == ChannelBindingMode::Require && selected.is_some() {
             return Err(PolicyError::BindingNotOffered.into());
         }
-        let password = self.password()?;
+        // libpq asks for the password before it looks at the hash.
+        self.password()?;
         // The hash is looked at only now that SCRAM-SHA-256-PLUS is chosen; without one the
         // exchange stops (never an unbound exchange instead).
         let binding = match (selected, tls) {
@@ -674,11 +726,35 @@ impl Startup {
             (None, Some(Err(reason))) => return Err(AuthError::NoEndPoint(reason.clone()).into()),
             (None, None) => return Err(AuthError::PlusOverNonSsl.into()),
         };
-        Ok(
-            ScramClient::new(password, self.client_nonce, binding, self.config.limits)
-                .with_known_keys(self.config.scram_keys.clone()),
-        )
+        Ok(binding)
     }
+
+    /// The rest of `pg_SASL_init`, with the nonce: the SCRAM client, and its first message
+    /// (the SASLInitialResponse) appended to `out`.
+    fn sasl_start(
+        &self,
+        nonce: [u8; 18],
+        binding: ChannelBinding,
+        out: &mut Vec<u8>,
+    ) -> Result<ScramClient, StartupError> {
+        let mut client = ScramClient::new(self.password()?, nonce, binding, self.config.limits)
+            .with_known_keys(self.config.scram_keys.clone());
+        let first = client.client_first().map_err(AuthError::Scram)?;
+        let mut reply = Vec::new();
+        frontend::sasl_initial_response(client.mechanism(), &first, &mut reply)?;
+        out.extend_from_slice(&reply);
+        Ok(client)
+    }
+}
+
+/// What an authentication request asks of the client.
+enum Answer {
+    /// Nothing more than the reply appended (maybe none): read on.
+    Continue,
+    /// The request was AuthenticationOk.
+    Authenticated,
+    /// SCRAM with this channel binding: the client nonce is needed.
+    Nonce(ChannelBinding),
 }
 
 /// libpq 13's `pg_SASL_continue` for AuthenticationSASLContinue (`final` false) and
@@ -883,7 +959,7 @@ mod tests {
 
     /// A started machine; the StartupMessage is checked and dropped.
     fn started(c: StartupConfig) -> Startup {
-        let mut m = Startup::new(c, NONCE);
+        let mut m = Startup::new(c);
         let mut out = Vec::new();
         m.start(&mut out).unwrap();
         assert!(!out.is_empty());
@@ -921,18 +997,30 @@ mod tests {
     }
 
     /// Feeds a frame that must be accepted; returns what the machine wrote.
+    /// A [`Step::Nonce`] is answered with [`NONCE`].
     fn feed(m: &mut Startup, frame: Frame) -> Vec<u8> {
         let mut out = Vec::new();
         match m.handle(frame, &mut out).unwrap() {
             Step::Continue => out,
+            Step::Nonce => {
+                assert!(out.is_empty());
+                match m.handle_nonce(NONCE, &mut out).unwrap() {
+                    Step::Continue => out,
+                    step => panic!("unexpected {step:?} after the nonce"),
+                }
+            }
             Step::Done(_) => panic!("unexpected Done"),
         }
     }
 
     /// Feeds a frame that must fail; returns the error text and checks nothing was written.
+    /// A [`Step::Nonce`] is answered with [`NONCE`]: the password's SASLprep comes then.
     fn refuse(m: &mut Startup, frame: Frame) -> String {
         let mut out = Vec::new();
-        let err = m.handle(frame, &mut out).unwrap_err();
+        let err = match m.handle(frame, &mut out) {
+            Ok(Step::Nonce) => m.handle_nonce(NONCE, &mut out).unwrap_err(),
+            other => other.unwrap_err(),
+        };
         assert!(out.is_empty(), "written on error: {out:?}");
         err.to_string()
     }
@@ -947,7 +1035,7 @@ mod tests {
                 assert!(out.is_empty());
                 ready
             }
-            Step::Continue => panic!("expected Done"),
+            Step::Continue | Step::Nonce => panic!("expected Done"),
         }
     }
 
@@ -961,7 +1049,7 @@ mod tests {
     fn startup_message_bytes() {
         let mut c = config(Some("hunter2"));
         c.params = vec![("application_name".to_owned(), "x".to_owned())];
-        let mut m = Startup::new(c, NONCE);
+        let mut m = Startup::new(c);
         let mut out = Vec::new();
         m.start(&mut out).unwrap();
         let body = b"\x00\x03\x00\x00user\0alice\0database\0db\0application_name\0x\0\0";
@@ -975,7 +1063,7 @@ mod tests {
 
     #[test]
     fn startup_without_database() {
-        let mut m = Startup::new(StartupConfig::new("bob"), NONCE);
+        let mut m = Startup::new(StartupConfig::new("bob"));
         let mut out = Vec::new();
         m.start(&mut out).unwrap();
         assert_eq!(&out[4..], b"\x00\x03\x00\x00user\0bob\0\0");
@@ -983,7 +1071,7 @@ mod tests {
 
     #[test]
     fn nul_in_user_is_an_encode_error_and_sticky() {
-        let mut m = Startup::new(StartupConfig::new("a\0b"), NONCE);
+        let mut m = Startup::new(StartupConfig::new("a\0b"));
         let mut out = Vec::new();
         let err = m.start(&mut out).unwrap_err();
         assert!(out.is_empty());
@@ -994,7 +1082,7 @@ mod tests {
 
     #[test]
     fn nul_in_password_is_refused_before_the_startup_packet() {
-        let mut m = Startup::new(config(Some("pa\0ss")), NONCE);
+        let mut m = Startup::new(config(Some("pa\0ss")));
         let mut out = Vec::new();
         let err = m.start(&mut out).unwrap_err();
         assert!(out.is_empty());
@@ -1006,7 +1094,7 @@ mod tests {
 
     #[test]
     fn out_of_order_calls() {
-        let mut m = Startup::new(config(None), NONCE);
+        let mut m = Startup::new(config(None));
         let mut out = Vec::new();
         assert_eq!(
             m.handle(auth(0, b""), &mut out).unwrap_err().to_string(),
@@ -1131,6 +1219,68 @@ mod tests {
         )
         .ok_or_else(|| "wrong proof".to_owned());
         (m, result)
+    }
+
+    #[test]
+    fn the_nonce_is_asked_for_only_when_scram_is_chosen() {
+        // Trust, cleartext and MD5 logins never ask.
+        for request in [auth(3, b""), auth(5, b"salt")] {
+            let mut m = started(config(Some("pw")));
+            let mut out = Vec::new();
+            assert!(matches!(m.handle(request, &mut out), Ok(Step::Continue)));
+            assert!(out.starts_with(b"p"));
+            assert!(finish(&mut m).scram_keys.is_none());
+        }
+        let mut m = started(config(Some("pw")));
+        assert_eq!(
+            m.handle_nonce(NONCE, &mut Vec::new()).unwrap_err(),
+            StartupError::OutOfOrder
+        );
+        let mut out = Vec::new();
+        let sasl = auth(10, b"SCRAM-SHA-256\0\0");
+        assert!(matches!(m.handle(sasl.clone(), &mut out), Ok(Step::Nonce)));
+        assert!(out.is_empty());
+        // Until the nonce comes, the machine takes no frame, and is not failed by one.
+        let mut reader = FrameReader::new(Limits::default());
+        reader.extend_from_slice(b"R\0\0\0\x08\0\0\0\0");
+        assert_eq!(m.next_frame(&mut reader), Err(StartupError::OutOfOrder));
+        assert_eq!(reader.buffered(), 9);
+        assert_eq!(
+            m.handle(sasl, &mut out).unwrap_err(),
+            StartupError::OutOfOrder
+        );
+        assert!(matches!(
+            m.handle_nonce([1; 18], &mut out),
+            Ok(Step::Continue)
+        ));
+        assert_eq!(
+            out,
+            encoded(|o| frontend::sasl_initial_response(
+                "SCRAM-SHA-256",
+                b"n,,n=,r=AQEBAQEBAQEBAQEBAQEBAQEB",
+                o
+            ))
+        );
+        assert_eq!(
+            m.handle_nonce(NONCE, &mut Vec::new()).unwrap_err(),
+            StartupError::OutOfOrder
+        );
+    }
+
+    #[test]
+    fn a_failed_machine_refuses_the_nonce_with_its_error() {
+        let long = "x".repeat(1025);
+        let mut m = started(config(Some(&long)));
+        let mut out = Vec::new();
+        assert!(matches!(
+            m.handle(auth(10, b"SCRAM-SHA-256\0\0"), &mut out),
+            Ok(Step::Nonce)
+        ));
+        let err = m.handle_nonce(NONCE, &mut out).unwrap_err();
+        assert_eq!(err.to_string(), "out of memory");
+        assert!(out.is_empty());
+        assert_eq!(m.handle_nonce(NONCE, &mut out).unwrap_err(), err);
+        assert_eq!(m.handle(auth(0, b""), &mut out).unwrap_err(), err);
     }
 
     #[test]
@@ -1723,7 +1873,7 @@ mod tests {
     fn next_frame_out_of_order() {
         let mut reader = FrameReader::new(Limits::default());
         reader.extend_from_slice(b"R\0\0\0\x08\0\0\0\0");
-        let mut m = Startup::new(config(None), NONCE);
+        let mut m = Startup::new(config(None));
         assert_eq!(m.next_frame(&mut reader), Err(StartupError::OutOfOrder));
         let mut m = started(config(None));
         let _ = finish(&mut m);
@@ -1872,7 +2022,7 @@ mod tests {
     #[test]
     fn no_password_byte_before_the_server_asks() {
         let password = "hunter2-secret";
-        let mut m = Startup::new(config(Some(password)), NONCE);
+        let mut m = Startup::new(config(Some(password)));
         let mut all = Vec::new();
         m.start(&mut all).unwrap();
         all.extend(feed(&mut m, auth(0, b"")));

@@ -29,7 +29,6 @@ pub(crate) fn ready() -> Ready {
     ];
     let mut machine = pgcluster_protocol::startup::Startup::new(
         pgcluster_protocol::startup::StartupConfig::new("u"),
-        [0; 18],
     );
     let mut out = Vec::new();
     machine.start(&mut out).unwrap();

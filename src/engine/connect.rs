@@ -66,7 +66,8 @@ pub(crate) enum Action {
     /// [`Connect::handle_eof`], [`Connect::handle_io_error`] or
     /// [`Connect::handle_timeout`].
     Receive,
-    /// Draw 18 random bytes for the SCRAM nonce; answer with [`Connect::handle_nonce`].
+    /// Draw 18 random bytes for the SCRAM nonce (asked for only once the server has
+    /// chosen SCRAM); answer with [`Connect::handle_nonce`].
     Nonce,
     /// Close the socket (no answer).
     Close,
@@ -124,6 +125,8 @@ enum Awaiting {
     Nothing,
     Send(Sending),
     Receive,
+    /// The startup machine chose SCRAM and waits for the client nonce.
+    Nonce,
 }
 
 /// The channel-binding data of a TLS connection, or why there is none.
@@ -153,8 +156,6 @@ enum State {
     /// Waiting for the TLS handshake.
     #[cfg(feature = "tls")]
     Handshaking,
-    /// The socket is ready for the startup packet: waiting for the nonce.
-    Nonce { end_point: EndPoint },
     /// The startup exchange.
     Startup(Box<Startup>),
     /// The `target_session_attrs` check's query.
@@ -340,7 +341,6 @@ impl Connect {
             State::Handshaking => Some(Action::StartTls {
                 host: self.current_host().to_owned(),
             }),
-            State::Nonce { .. } => Some(Action::Nonce),
             State::Startup(_) => self.step_startup(),
             State::Probe(_) => self.step_probe(),
             State::Over => Some(Action::Failed(self.error())),
@@ -534,7 +534,7 @@ impl Connect {
         match endpoint {
             Endpoint::Unix { .. } => {
                 if !self.bad_timeout() {
-                    self.state = State::Nonce { end_point: None };
+                    self.begin_startup(None);
                 }
             }
             Endpoint::Tcp { .. } => {
@@ -542,7 +542,7 @@ impl Connect {
                 if use_tls {
                     self.start_tls_negotiation();
                 } else {
-                    self.state = State::Nonce { end_point: None };
+                    self.begin_startup(None);
                 }
             }
         }
@@ -574,7 +574,7 @@ impl Connect {
     #[cfg(not(feature = "tls"))]
     fn start_tls_negotiation(&mut self) {
         let _ = (Encryption::Ssl, Negotiation::new);
-        self.state = State::Nonce { end_point: None };
+        self.begin_startup(None);
     }
 
     /// The TLS handshake asked for is done: the channel-binding data (or why there is
@@ -592,9 +592,7 @@ impl Connect {
         match result {
             Ok(end_point) => {
                 self.tls_up = true;
-                self.state = State::Nonce {
-                    end_point: Some(end_point),
-                };
+                self.begin_startup(Some(end_point));
             }
             Err(e) => {
                 let retry = self.config.tls.effective_mode() == SslMode::Prefer
@@ -604,19 +602,12 @@ impl Connect {
         }
     }
 
-    /// The nonce asked for, or `None` when no random bytes could be had.
-    pub(crate) fn handle_nonce(&mut self, _now: Instant, nonce: Option<[u8; 18]>) {
-        let State::Nonce { end_point } = &mut self.state else {
-            return;
-        };
-        let end_point = end_point.take();
+    /// The socket is ready for the startup packet: the startup machine, and its packet to
+    /// send.
+    fn begin_startup(&mut self, end_point: EndPoint) {
         let mut startup = self.startup_config(end_point);
-        let Some(nonce) = nonce else {
-            self.fail(AttemptFailure::Nonce, false);
-            return;
-        };
         startup.database = Some(self.config.dbname.clone());
-        let mut machine = Startup::new(startup, nonce);
+        let mut machine = Startup::new(startup);
         let mut out = Vec::new();
         if let Err(error) = machine.start(&mut out) {
             let failure = self.startup_failure(error);
@@ -626,6 +617,27 @@ impl Connect {
         self.out = out;
         self.out_kind = Sending::StartupPacket;
         self.state = State::Startup(Box::new(machine));
+    }
+
+    /// The nonce asked for, or `None` when no random bytes could be had (libpq's `could
+    /// not generate nonce`, where libpq draws it: once the server has asked for SCRAM).
+    pub(crate) fn handle_nonce(&mut self, _now: Instant, nonce: Option<[u8; 18]>) {
+        let State::Startup(machine) = &mut self.state else {
+            return;
+        };
+        if self.awaiting != Awaiting::Nonce {
+            return;
+        }
+        self.awaiting = Awaiting::Nothing;
+        let Some(nonce) = nonce else {
+            self.fail(AttemptFailure::Nonce, false);
+            return;
+        };
+        self.out_kind = Sending::Startup;
+        if let Err(error) = machine.handle_nonce(nonce, &mut self.out) {
+            let failure = self.startup_failure(error);
+            self.fail(failure, false);
+        }
     }
 
     fn startup_config(&self, end_point: EndPoint) -> StartupConfig {
@@ -677,7 +689,7 @@ impl Connect {
                         // `N`: on in the clear; what came after it is the startup exchange.
                         let rest = received.get(1..).unwrap_or_default().to_vec();
                         self.reader.extend_from_slice(&rest);
-                        self.state = State::Nonce { end_point: None };
+                        self.begin_startup(None);
                     }
                     Err(e) => self.fail(AttemptFailure::SslAnswer(e), false),
                 }
@@ -738,6 +750,9 @@ impl Connect {
         let State::Startup(machine) = &mut self.state else {
             return None;
         };
+        if self.awaiting == Awaiting::Nonce {
+            return Some(Action::Nonce);
+        }
         // The machine frames what was read, with libpq's raw checks before authentication.
         let result = match machine.next_frame(&mut self.reader) {
             Ok(Some(frame)) => machine.handle(frame, &mut self.out),
@@ -750,6 +765,10 @@ impl Connect {
         self.out_kind = Sending::Startup;
         match result {
             Ok(Step::Continue) => None,
+            Ok(Step::Nonce) => {
+                self.awaiting = Awaiting::Nonce;
+                Some(Action::Nonce)
+            }
             Ok(Step::Done(mut ready)) => {
                 let (password, _) = self.config.password_for(self.target);
                 if let (Some(keys), Some(p)) = (ready.scram_keys.take(), password) {
@@ -1023,7 +1042,6 @@ impl Connect {
             State::StartTry
             | State::Opening
             | State::Negotiating { .. }
-            | State::Nonce { .. }
             | State::Startup(_)
             | State::Probe(_) => true,
             #[cfg(feature = "tls")]
@@ -1126,6 +1144,8 @@ mod tests {
         /// Per opened socket, what was sent on it.
         sent: Vec<Vec<u8>>,
         closes: usize,
+        /// Nonces asked for.
+        nonces: usize,
         /// The deadlines seen with each I/O action.
         deadlines: Vec<Option<Instant>>,
     }
@@ -1206,7 +1226,10 @@ mod tests {
                         }
                         None => conn.handle_eof(now),
                     },
-                    Action::Nonce => conn.handle_nonce(now, Some([0; 18])),
+                    Action::Nonce => {
+                        self.nonces += 1;
+                        conn.handle_nonce(now, Some([0; 18]));
+                    }
                     Action::Close => self.closes += 1,
                     Action::Done(established) => return (Ok(*established), now),
                     Action::Failed(e) => return (Err(e), now),
@@ -1373,6 +1396,8 @@ mod tests {
         assert!(end >= start + Duration::from_secs(2));
         assert!(end < start + Duration::from_secs(3));
         assert!(has_startup(&world.sent[0]), "{:?}", world.sent[0]);
+        // A trust login draws no random bytes (libpq draws the nonce for SCRAM only).
+        assert_eq!(world.nonces, 0);
 
         // The same walk with the third refused too: libpq's text.
         let mut world = World::default();
@@ -1767,10 +1792,15 @@ mod tests {
 
     #[test]
     fn a_nonce_that_cannot_be_drawn_fails_the_attempt() {
-        let mut conn = machine("host=127.0.0.1 user=u dbname=d sslmode=disable");
+        let mut conn = machine("host=127.0.0.1 user=u password=pw dbname=d sslmode=disable");
         let now = Instant::now();
         assert!(matches!(conn.poll(now), Action::OpenTcp { .. }));
         conn.handle_opened(now, Ok(()));
+        assert!(matches!(conn.poll(now), Action::Send(_)));
+        assert!(matches!(conn.poll(now), Action::Receive));
+        // The nonce is asked for once the server asks for SCRAM, and until it comes.
+        conn.handle_received(now, &message(b'R', b"\0\0\0\x0aSCRAM-SHA-256\0\0"));
+        assert!(matches!(conn.poll(now), Action::Nonce));
         assert!(matches!(conn.poll(now), Action::Nonce));
         conn.handle_nonce(now, None);
         assert!(matches!(conn.poll(now), Action::Close));

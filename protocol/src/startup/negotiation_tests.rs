@@ -13,7 +13,7 @@ fn machine(min: ProtocolVersion, max: ProtocolVersion) -> (Startup, Vec<u8>) {
     let mut c = StartupConfig::new("alice");
     c.password = Some(b"pw".to_vec());
     c.protocol = VersionRange::new(min, max).unwrap();
-    let mut m = Startup::new(c, [7; 18]);
+    let mut m = Startup::new(c);
     let mut out = Vec::new();
     m.start(&mut out).unwrap();
     (m, out)

@@ -245,17 +245,17 @@ impl Stream {
         }
     }
 
-    /// Ends the stream (TLS: close_notify first), then shuts down the socket's writing
-    /// side. Errors are ignored: the connection is going away.
-    pub(crate) async fn shutdown(&mut self) {
+    /// Ends the stream before the socket is closed: on TLS, sends close_notify. A plain
+    /// stream needs nothing (as libpq, no `shutdown(2)`: closing the socket is the end).
+    /// Errors are ignored: the connection is going away.
+    pub(crate) async fn finish(&mut self) {
         match &mut self.inner {
-            Inner::Plain(socket) => socket.shutdown().await,
+            Inner::Plain(_) => {}
             #[cfg(feature = "tls")]
             Inner::Tls(tls) => {
                 tls.session.close();
                 let deadline = self.deadline;
                 let _ = tls.flush(deadline).await;
-                tls.socket.shutdown().await;
             }
         }
     }

@@ -188,7 +188,7 @@ impl Connection {
                 frontend::terminate(&mut out);
                 // The connection is going away: a failed goodbye changes nothing.
                 let _ = stream.write_all(&out).await;
-                stream.shutdown().await;
+                stream.finish().await;
             }
         }
         self.state = State::Closed;

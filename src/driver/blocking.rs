@@ -186,11 +186,6 @@ impl Socket {
         self.io.write(buf)
     }
 
-    /// See [`super::Socket::shutdown`].
-    pub(crate) fn shutdown(&mut self) {
-        let _ = self.io.shutdown();
-    }
-
     /// Whether this is a TCP socket.
     #[cfg(feature = "tls")]
     pub(crate) fn is_tcp(&self) -> bool {

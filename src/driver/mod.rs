@@ -386,17 +386,6 @@ impl Socket {
         }
     }
 
-    /// Shuts down the writing side (the peer reads EOF); errors are ignored, since the
-    /// socket is going away.
-    pub(crate) async fn shutdown(&mut self) {
-        match self {
-            #[cfg(feature = "blocking")]
-            Self::Blocking(s) => s.shutdown(),
-            #[cfg(feature = "async")]
-            Self::Async(s) => s.shutdown().await,
-        }
-    }
-
     /// The peer's address, if the socket still knows it.
     pub(crate) fn peer(&self) -> Option<Peer> {
         match self {
@@ -799,7 +788,7 @@ mod tests {
                 let mut got = [0u8; 2];
                 s.read_exact(&mut got).unwrap();
                 s.write_all(&got).unwrap();
-                // Read until the client's shutdown.
+                // Read until the client closes the socket.
                 let mut rest = Vec::new();
                 s.read_to_end(&mut rest).unwrap();
                 rest
@@ -816,7 +805,7 @@ mod tests {
                 }
                 assert_eq!(&got, b"hi");
                 assert_eq!(socket.try_write(b"X").unwrap(), 1);
-                socket.shutdown().await;
+                drop(socket);
             }));
             assert_eq!(peer.join().unwrap(), b"X");
             let missing = dir.join("missing");

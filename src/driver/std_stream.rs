@@ -2,7 +2,7 @@
 //! `poll(2)`, and what a parked tokio socket is while it is out of its runtime.
 
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, TcpStream};
+use std::net::TcpStream;
 #[cfg(unix)]
 use std::os::fd::{AsFd, BorrowedFd};
 #[cfg(unix)]
@@ -60,15 +60,6 @@ impl StdStream {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(()),
             Err(e) => Err(e),
             Ok(_) => Err(spoke_while_idle()),
-        }
-    }
-
-    /// Shuts down the writing side.
-    pub(crate) fn shutdown(&self) -> io::Result<()> {
-        match self {
-            Self::Tcp(s) => s.shutdown(Shutdown::Write),
-            #[cfg(unix)]
-            Self::Unix(s) => s.shutdown(Shutdown::Write),
         }
     }
 

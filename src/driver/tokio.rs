@@ -141,15 +141,6 @@ impl Socket {
         }
     }
 
-    /// See [`super::Socket::shutdown`].
-    pub(crate) async fn shutdown(&mut self) {
-        let _ = match self {
-            Self::Tcp(s) => s.shutdown().await,
-            #[cfg(unix)]
-            Self::Unix(s) => s.shutdown().await,
-        };
-    }
-
     /// See [`super::Socket::peer`].
     pub(crate) fn peer(&self) -> Option<Peer> {
         match self {

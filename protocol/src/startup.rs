@@ -351,14 +351,8 @@ impl Startup {
     /// Appends the StartupMessage to `out`, asking for the highest protocol version
     /// allowed: `user`, `database` if any, then `params`.
     pub fn start(&mut self, out: &mut Vec<u8>) -> Result<(), StartupError> {
-        match &self.state {
-            State::New => {}
-            State::Failed(e) => return Err(StartupError::clone(e)),
-            State::FailedServer {
-                frame,
-                authenticated,
-            } => return Err(server_error(frame, *authenticated)),
-            _ => return Err(StartupError::OutOfOrder),
+        if !matches!(self.state, State::New) {
+            return Err(self.sticky_error().unwrap_or(StartupError::OutOfOrder));
         }
         let c = &self.config;
         // A password is sent NUL-terminated (cleartext) or hashed (MD5, SCRAM); no server
@@ -485,15 +479,10 @@ impl Startup {
         nonce: [u8; 18],
         out: &mut Vec<u8>,
     ) -> Result<Step, StartupError> {
-        let (binding, progress) = match &self.state {
-            State::AwaitingNonce { binding, progress } => (binding.clone(), *progress),
-            State::Failed(e) => return Err(StartupError::clone(e)),
-            State::FailedServer {
-                frame,
-                authenticated,
-            } => return Err(server_error(frame, *authenticated)),
-            _ => return Err(StartupError::OutOfOrder),
+        let State::AwaitingNonce { binding, progress } = &self.state else {
+            return Err(self.sticky_error().unwrap_or(StartupError::OutOfOrder));
         };
+        let (binding, progress) = (binding.clone(), *progress);
         match self.sasl_start(nonce, binding, out) {
             Ok(client) => {
                 self.state = State::Authenticating {
@@ -584,6 +573,18 @@ impl Startup {
                 Err(ProtocolError::LengthMismatch { tag: frame.tag }.into())
             }
             Some(&next) => Err(ProtocolError::ExpectedAuthRequest { tag: next }.into()),
+        }
+    }
+
+    /// The error the machine failed with, if it has: every later call returns it.
+    fn sticky_error(&self) -> Option<StartupError> {
+        match &self.state {
+            State::Failed(e) => Some(StartupError::clone(e)),
+            State::FailedServer {
+                frame,
+                authenticated,
+            } => Some(server_error(frame, *authenticated)),
+            _ => None,
         }
     }
 

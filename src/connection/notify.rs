@@ -2,11 +2,10 @@
 
 use std::time::{Duration, Instant};
 
-use pgcluster_protocol::backend::BackendMessage;
-
 use super::exchange::ReadError;
 use super::session::{Connection, Notification, State};
 use crate::driver::is_deadline;
+use crate::engine::idle::{Idle, IdleEvent};
 use crate::error::{Error, QueryError};
 use crate::transport::WireError;
 
@@ -41,65 +40,46 @@ impl Connection {
     }
 
     /// Reads messages while idle until a notification arrives; `None` once `deadline` has
-    /// passed (what was read until then is kept).
+    /// passed (what was read until then is kept). What each message means is the engine's
+    /// [`Idle`].
     async fn read_notification(
         &mut self,
         deadline: Option<Instant>,
     ) -> Result<Option<Notification>, Error> {
-        // libpq reports an ErrorResponse that arrives while idle (typically the FATAL
-        // before the server closes the socket) as a notice; it is kept for the error text
-        // of the closing that follows.
-        let mut fatal: Option<String> = None;
-        let mut fields = None;
+        let mut idle = Idle::default();
         loop {
             let frame = match self.next_frame_by(deadline).await {
                 Ok(frame) => frame,
                 Err(ReadError::Wire(WireError::Receive(e))) if is_deadline(&e) => return Ok(None),
-                Err(e) => {
-                    let mut message = fatal.unwrap_or_default();
-                    message.push_str(&e.to_string());
-                    return Err(self.lose_idle(message, fields));
-                }
+                Err(e) => return Err(self.lose_idle(idle, &e.to_string())),
             };
-            match BackendMessage::parse(&frame) {
-                Ok(BackendMessage::NotificationResponse {
+            match idle.handle(&frame) {
+                Ok(Some(IdleEvent::Notification {
                     process_id,
                     channel,
                     payload,
-                }) => {
+                })) => {
                     return Ok(Some(Notification {
                         process_id,
                         channel,
                         payload,
                     }))
                 }
-                Ok(BackendMessage::NoticeResponse(notice)) => self.keep_notice(notice),
-                Ok(BackendMessage::ParameterStatus { name, value }) => {
-                    self.set_parameter(name, value);
-                }
-                Ok(BackendMessage::ErrorResponse(error)) => {
-                    fatal
-                        .get_or_insert_with(String::new)
-                        .push_str(&error.libpq_text(None));
-                    fields.get_or_insert(error);
-                }
-                // libpq drops anything else that arrives while idle, after a warning.
-                Ok(_) => {}
+                Ok(Some(IdleEvent::Notice(notice))) => self.keep_notice(*notice),
+                Ok(Some(IdleEvent::Parameter { name, value })) => self.set_parameter(name, value),
+                Ok(None) => {}
                 Err(e) => {
-                    let mut message = fatal.unwrap_or_default();
-                    message.push_str(&format!("{e}\n"));
-                    return Err(self.lose_idle(message, fields));
+                    let reason = ReadError::Protocol(e).to_string();
+                    return Err(self.lose_idle(idle, &reason));
                 }
             }
         }
     }
 
-    /// Marks the connection broken after it failed while idle.
-    fn lose_idle(
-        &mut self,
-        message: String,
-        fields: Option<pgcluster_protocol::error_fields::ErrorFields>,
-    ) -> Error {
+    /// Marks the connection broken after it failed while idle: what the server said
+    /// (`idle`), then why (`reason`).
+    fn lose_idle(&mut self, idle: Idle, reason: &str) -> Error {
+        let (message, fields) = idle.lost(reason);
         self.stream = None;
         self.state = State::Broken;
         Error::Query(QueryError {

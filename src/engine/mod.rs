@@ -8,6 +8,8 @@
 //!   plan, startup and authentication, the `target_session_attrs` check).
 //! - [`exchange`]: one query's replies: the protocol machine that checks them, skipping to
 //!   ReadyForQuery after a violation, the end of the query.
+//! - [`idle`]: what the server's messages mean while the connection waits for a
+//!   notification.
 //! - [`target`]: the `target_session_attrs` check's rules (libpq 18's).
 //! - [`shuffle`]: `load_balance_hosts=random`'s shuffles, from a seed the caller draws.
 //! - [`attempt`]: the typed failures of one attempt; a connect failure is a list of them
@@ -17,6 +19,7 @@
 pub(crate) mod attempt;
 pub(crate) mod connect;
 pub(crate) mod exchange;
+pub(crate) mod idle;
 pub(crate) mod shuffle;
 pub(crate) mod target;
 #[cfg(feature = "tls")]

@@ -90,7 +90,8 @@ pub fn engine_connect(data: &[u8]) {
 #[derive(Debug, PartialEq, Eq)]
 enum Ending {
     Done,
-    Failed,
+    /// With libpq's whole message.
+    Failed(String),
 }
 
 fn run_engine_connect(data: &[u8]) -> Ending {
@@ -277,7 +278,7 @@ fn run_engine_connect(data: &[u8]) -> Ending {
                 );
                 // Terminal: it stays failed.
                 assert!(matches!(conn.poll(now), Action::Failed(_)));
-                return Ending::Failed;
+                return Ending::Failed(e.message);
             }
         }
     }
@@ -291,7 +292,8 @@ mod tests {
     use super::{run_engine_connect, Ending};
 
     /// The committed seeds reach where their names say (so the fuzzer starts from
-    /// connections that get through startup, TLS and the read-write test).
+    /// connections that get through startup, SCRAM, TLS and the read-write test), the
+    /// failed ones with libpq's message.
     #[test]
     fn engine_connect_seeds_reach_their_ends() {
         let seed = |name: &str| {
@@ -301,13 +303,16 @@ mod tests {
             ))
             .unwrap()
         };
+        let failed = |message: &str| Ending::Failed(message.to_owned());
         for (name, ending) in [
             ("trust_disable", Ending::Done),
+            ("scram", Ending::Done),
+            ("scram_without_nonce", failed("could not generate nonce\n")),
             ("tls_require", Ending::Done),
             ("prefer_refused_then_plain", Ending::Done),
             ("read_only_then_next", Ending::Done),
-            ("fatal", Ending::Failed),
-            ("stall", Ending::Failed),
+            ("fatal", failed("FATAL:  no pg_hba.conf entry\n")),
+            ("stall", failed("timeout expired\n")),
         ] {
             assert_eq!(run_engine_connect(&seed(name)), ending, "{name}");
         }

@@ -1,6 +1,6 @@
 //! COPY out (`COPY ... TO STDOUT`) and in (`COPY ... FROM STDIN`), over the simple query
 //! protocol as psycopg2's `copy_expert`: CopyData chunks, then CopyDone, or CopyFail when
-//! the data cannot be read.
+//! the data cannot be read (what to send is the engine's [`CopyIn`]).
 //!
 //! The data comes from, or goes to, a std [`io::Read`] / [`io::Write`] (the blocking API,
 //! and the async API's byte slices and vectors) or a tokio `AsyncRead` / `AsyncWrite`
@@ -8,19 +8,13 @@
 
 use std::io;
 
-use pgcluster_protocol::frontend;
 #[cfg(feature = "async")]
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::session::{Connection, QueryResult};
+use crate::engine::copy_in::{CopyIn, Next, CHUNK};
 use crate::error::Error;
 use crate::transport::WireError;
-
-/// Size of the CopyData messages sent by `copy_in`.
-const CHUNK: usize = 64 * 1024;
-
-/// The CopyFail message sent when a query starts `COPY ... FROM STDIN`.
-const COPY_IN_REFUSED: &str = "COPY FROM STDIN is not supported by this connection";
 
 /// What a query does with COPY: refuse COPY FROM STDIN and drop COPY TO STDOUT data (a
 /// plain query), send data from a reader, or write the data received to a writer.
@@ -106,58 +100,43 @@ impl Connection {
     /// CopyFail (when there is no reader, or reading failed). `Err` is a failed write: the
     /// connection is then lost.
     pub(super) async fn send_copy_in(&mut self, copy: &mut CopyIo<'_>) -> Result<(), WireError> {
-        let source = match copy {
+        let mut source = match copy {
             CopyIo::In(source) => source.take(),
             _ => None,
         };
-        self.out.clear();
-        let result = self.send_copy_in_inner(source).await;
-        self.out.clear();
-        result
-    }
-
-    async fn send_copy_in_inner(&mut self, source: Option<Source<'_>>) -> Result<(), WireError> {
         let Some(stream) = self.stream.as_mut() else {
             return Err(WireError::Gone);
         };
-        let reader = &mut self.reader;
-        let Some(mut source) = source else {
-            copy_fail(COPY_IN_REFUSED, &mut self.out);
-            return stream
-                .write_draining(&self.out, reader)
-                .await
-                .map_err(WireError::Send);
+        let mut copy = match source {
+            Some(_) => CopyIn::new(),
+            None => CopyIn::refused(),
         };
-        let mut chunk = vec![0u8; CHUNK];
+        let mut chunk = Vec::new();
         loop {
-            match source.read(&mut chunk).await {
-                Ok(0) => {
-                    frontend::copy_done(&mut self.out);
-                    break;
-                }
-                Ok(n) => {
-                    let data = chunk.get(..n).unwrap_or_default();
-                    if let Err(e) = frontend::copy_data(data, &mut self.out) {
-                        copy_fail(&e.to_string(), &mut self.out);
-                        break;
+            match copy.poll() {
+                Next::Read => {
+                    if chunk.is_empty() {
+                        chunk = vec![0u8; CHUNK];
                     }
+                    let read = match source.as_mut() {
+                        Some(source) => source.read(&mut chunk).await,
+                        // A refused COPY reads nothing.
+                        None => Ok(0),
+                    };
+                    copy.handle_read(read.map(|n| chunk.get(..n).unwrap_or_default()));
+                }
+                Next::Send(bytes) => {
+                    // The replies are drained meanwhile, so that a server sending an error
+                    // cannot block the write.
                     stream
-                        .write_draining(&self.out, reader)
+                        .write_draining(bytes, &mut self.reader)
                         .await
                         .map_err(WireError::Send)?;
-                    self.out.clear();
+                    copy.handle_sent();
                 }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    copy_fail(&format!("error reading the COPY data: {e}"), &mut self.out);
-                    break;
-                }
+                Next::Done => return Ok(()),
             }
         }
-        stream
-            .write_draining(&self.out, reader)
-            .await
-            .map_err(WireError::Send)
     }
 
     /// Runs `COPY ... TO STDOUT` (simple query protocol) and returns the data the server
@@ -233,15 +212,6 @@ impl Connection {
             .simple_query_with(sql, &mut CopyIo::In(Some(source)))
             .await?;
         Ok(results.pop().unwrap_or_else(QueryResult::empty))
-    }
-}
-
-/// CopyFail with `text`, NULs (which the message cannot carry) shown as `\0`.
-fn copy_fail(text: &str, out: &mut Vec<u8>) {
-    let text = text.replace('\0', "\\0");
-    if frontend::copy_fail(&text, out).is_err() {
-        // Only a NUL can make the encoder refuse, and there is none left.
-        frontend::copy_done(out);
     }
 }
 

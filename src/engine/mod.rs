@@ -8,6 +8,7 @@
 //!   plan, startup and authentication, the `target_session_attrs` check).
 //! - [`exchange`]: one query's replies: the protocol machine that checks them, skipping to
 //!   ReadyForQuery after a violation, the end of the query.
+//! - [`copy_in`]: what to send for `COPY ... FROM STDIN`, from what reading the data gave.
 //! - [`idle`]: what the server's messages mean while the connection waits for a
 //!   notification.
 //! - [`target`]: the `target_session_attrs` check's rules (libpq 18's).
@@ -18,6 +19,7 @@
 
 pub(crate) mod attempt;
 pub(crate) mod connect;
+pub(crate) mod copy_in;
 pub(crate) mod exchange;
 pub(crate) mod idle;
 pub(crate) mod shuffle;

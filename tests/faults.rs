@@ -618,11 +618,13 @@ fn immediate_stop_mid_query_then_restart(driver: Driver) {
         s.start().expect("start for another round");
     }
 
-    // Down.
+    // Down. The port is held meanwhile (see `hold_port`).
+    let held = hold_port(s.port());
     let e = driver
         .run(driver.connect(&resolve(&tcp_conninfo)))
         .expect_err("down");
     assert_eq!(e.message, refused(&s.port().to_string()));
+    drop(held);
 
     // Starting: poll while `pg_ctl start` runs crash recovery.
     let mut seen = Vec::new();
@@ -671,6 +673,31 @@ fn immediate_stop_mid_query_then_restart(driver: Driver) {
     // 57P03 texts); under load the polls may miss it, so it is not required here. The
     // stopping side (smart shutdown) is deterministic: `connection.rs`.
     assert!(!seen.is_empty(), "the server was never seen down");
+}
+
+/// Binds 127.0.0.1:`port` without listening, once nothing else has it (within 10 s):
+/// while it is held, every connect there is refused, and no other process can take the
+/// port. A stopped server's port is otherwise free for anyone: once, on 17.11 in CI with
+/// the other suites running, a connect meant to be refused reached a listener that closed
+/// it (`server closed the connection unexpectedly`), most likely another test binary's
+/// fake server, which binds 127.0.0.1:0.
+fn hold_port(port: u16) -> tokio::net::TcpSocket {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let socket = tokio::net::TcpSocket::new_v4().expect("a TCP socket");
+        // Past the stopped server's connections in TIME_WAIT, not past a listener.
+        socket.set_reuseaddr(true).expect("SO_REUSEADDR");
+        match socket.bind(([127, 0, 0, 1], port).into()) {
+            Ok(()) => return socket,
+            Err(e) => {
+                assert!(
+                    Instant::now() < deadline,
+                    "port {port} still taken 10 s after the server stopped: {e}"
+                );
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+    }
 }
 
 fn tcp_port(conninfo: &str) -> String {

@@ -676,11 +676,13 @@ fn immediate_stop_mid_query_then_restart(driver: Driver) {
 }
 
 /// Binds 127.0.0.1:`port` without listening, once nothing else has it (within 10 s):
-/// while it is held, every connect there is refused, and no other process can take the
-/// port. A stopped server's port is otherwise free for anyone: once, on 17.11 in CI with
-/// the other suites running, a connect meant to be refused reached a listener that closed
-/// it (`server closed the connection unexpectedly`), most likely another test binary's
-/// fake server, which binds 127.0.0.1:0.
+/// while it is held, every connect there is refused, and a bind to port 0 is not given it.
+/// (A bind to the port by number with `SO_REUSEADDR` could still succeed, but the tests'
+/// servers bind numbers that a bind to port 0 gave them.) A stopped server's port is
+/// otherwise free for anyone: once, on 17.11 in CI with the other suites running, a
+/// connect meant to be refused reached a listener that closed it (`server closed the
+/// connection unexpectedly`), most likely another test binary's fake server, which binds
+/// 127.0.0.1:0.
 fn hold_port(port: u16) -> tokio::net::TcpSocket {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {

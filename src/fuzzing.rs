@@ -165,10 +165,9 @@ fn run_engine_connect(data: &[u8]) -> Ending {
                 let b = input.byte();
                 let stage = match b % 8 {
                     0 | 1 => None,
-                    2 => Some(OpenStage::Socket),
+                    2 | 5 => Some(OpenStage::Socket),
                     3 => Some(OpenStage::SetOption("TCP_KEEPIDLE")),
                     4 => Some(OpenStage::NoDelay),
-                    5 => Some(OpenStage::NonBlocking),
                     6 => {
                         now = deadline.unwrap_or(now);
                         conn.handle_timeout(now);

@@ -241,7 +241,7 @@ fn nonce() -> Option<[u8; 18]> {
     crate::random::fill(&mut nonce).ok().map(|()| nonce)
 }
 
-/// A TCP socket with libpq's options, connected (by `deadline`), with `TCP_NODELAY`.
+/// A TCP socket with libpq's options (`TCP_NODELAY` among them), connected (by `deadline`).
 async fn open_tcp(
     kind: Kind,
     addr: SocketAddr,
@@ -250,7 +250,6 @@ async fn open_tcp(
 ) -> Result<Stream, (OpenStage, io::Error)> {
     let stage = |e| match e {
         OpenError::Create(e) => (OpenStage::Socket, e),
-        OpenError::NonBlocking(e) => (OpenStage::NonBlocking, e),
         OpenError::Option(e) => (OpenStage::SetOption(e.option), e.source),
         OpenError::Connect(e) => (OpenStage::Connect, e),
         OpenError::NoDelay(e) => (OpenStage::NoDelay, e),

@@ -80,10 +80,10 @@ impl CancelError {
 
     fn open(e: OpenError) -> Self {
         match e {
-            // libpq's blocking cancel socket has no non-blocking step: a failure to make
-            // ours non-blocking is part of getting a socket.
-            OpenError::Create(e) | OpenError::NonBlocking(e) => Self::new("socket", &e),
-            OpenError::Connect(e) | OpenError::NoDelay(e) => Self::new("connect", &e),
+            // libpq's cancel socket sets no TCP_NODELAY: a failure to set it on ours is
+            // part of getting a socket.
+            OpenError::Create(e) | OpenError::NoDelay(e) => Self::new("socket", &e),
+            OpenError::Connect(e) => Self::new("connect", &e),
             OpenError::Option(e) => Self::new("connect", &e.source),
         }
     }

@@ -13,6 +13,7 @@ use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::Instant;
 
+use super::socket::{connect, take_error, Address, NewSocket};
 use super::std_stream::StdStream;
 use super::wait::{wait, Interest, Ready};
 use super::{timed_out, OpenError, Peer, Progress, Remaining};
@@ -23,16 +24,16 @@ pub(crate) fn resolve(host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
 }
 
 /// Connects `socket` (in non-blocking mode, [`super::Kind::tcp_socket`]) to `addr` within
-/// `deadline`, then sets `TCP_NODELAY`.
+/// `deadline`.
 pub(crate) fn connect_tcp(
-    socket: socket2::Socket,
+    socket: NewSocket,
     addr: SocketAddr,
     deadline: Option<Instant>,
 ) -> Result<Socket, OpenError> {
     if Remaining::until(deadline) == Remaining::Expired {
         return Err(OpenError::Connect(timed_out()));
     }
-    match socket.connect(&addr.into()) {
+    match connect(socket.as_fd(), &addr.into()) {
         Ok(()) => {}
         // In progress; or interrupted by a signal, after which it goes on the same way.
         Err(e)
@@ -43,15 +44,13 @@ pub(crate) fn connect_tcp(
             if ready.map_err(OpenError::Connect)?.is_none() {
                 return Err(OpenError::Connect(timed_out()));
             }
-            if let Some(e) = socket.take_error().map_err(OpenError::Connect)? {
+            if let Some(e) = take_error(socket.as_fd()).map_err(OpenError::Connect)? {
                 return Err(OpenError::Connect(e));
             }
         }
         Err(e) => return Err(OpenError::Connect(e)),
     }
-    let stream = TcpStream::from(socket);
-    stream.set_nodelay(true).map_err(OpenError::NoDelay)?;
-    Ok(Socket::new(StdStream::Tcp(stream)))
+    Ok(Socket::new(StdStream::Tcp(TcpStream::from(socket))))
 }
 
 /// Connects to the Unix-domain socket at `path` within `deadline` (a listener whose
@@ -66,16 +65,16 @@ pub(crate) fn open_unix(path: &Path, deadline: Option<Instant>) -> io::Result<So
     let stream = match timeout {
         None => UnixStream::connect(path)?,
         Some(left) => {
-            let address = socket2::SockAddr::unix(path)?;
-            let socket = socket2::Socket::new(socket2::Domain::UNIX, socket2::Type::STREAM, None)?;
+            let address = Address::unix(path)?;
+            let stream = UnixStream::from(NewSocket::unix()?);
             // Linux bounds a Unix-domain connect() by the send timeout. (It is left set: a
             // non-blocking socket's writes never wait for it.)
-            socket.set_write_timeout(Some(left))?;
-            match socket.connect(&address) {
+            stream.set_write_timeout(Some(left))?;
+            match connect(stream.as_fd(), &address) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Err(timed_out()),
                 other => other?,
             }
-            UnixStream::from(socket)
+            stream
         }
     };
     Ok(Socket::new(StdStream::unix(stream)?))
@@ -381,16 +380,7 @@ mod tests {
             let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             l.local_addr().unwrap()
         };
-        let socket = || {
-            let s = socket2::Socket::new(
-                socket2::Domain::IPV4,
-                socket2::Type::STREAM,
-                Some(socket2::Protocol::TCP),
-            )
-            .unwrap();
-            s.set_nonblocking(true).unwrap();
-            s
-        };
+        let socket = || NewSocket::tcp(&closed).unwrap();
         let deadline = Instant::now() + Duration::from_secs(30);
         let e = connect_tcp(socket(), closed, Some(deadline)).unwrap_err();
         assert_eq!(e.to_string(), "Connection refused");
@@ -402,10 +392,7 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let s = connect_tcp(socket(), addr, Some(deadline)).unwrap();
-        match &s.io {
-            StdStream::Tcp(t) => assert!(t.nodelay().unwrap()),
-            StdStream::Unix(_) => unreachable!(),
-        }
+        assert!(matches!(s.io, StdStream::Tcp(_)));
         assert_eq!(s.peer(), Some(Peer::Tcp(addr)));
         let e = resolve("nohost.invalid", 5432).unwrap_err();
         assert!(

@@ -18,6 +18,7 @@
 
 #[cfg(feature = "blocking")]
 pub(crate) mod blocking;
+mod socket;
 mod std_stream;
 #[cfg(feature = "async")]
 pub(crate) mod tokio;
@@ -40,6 +41,7 @@ use std::time::{Duration, Instant};
 
 use crate::conninfo::SocketOptions;
 use crate::io_text::strerror;
+use socket::{NewSocket, TcpOption};
 
 /// Which driver a connection's sockets belong to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,21 +67,17 @@ impl Kind {
     }
 
     /// A TCP socket for `addr` (`SOCK_CLOEXEC`, non-blocking) with the options libpq sets
-    /// before `connect()`, in its order; not connected yet ([`TcpSocket::connect`]).
+    /// before `connect()`, in its order (`TCP_NODELAY`, then the keepalive ones); not
+    /// connected yet ([`TcpSocket::connect`]).
     pub(crate) fn tcp_socket(
         self,
         addr: SocketAddr,
         options: &SocketOptions,
     ) -> Result<TcpSocket, OpenError> {
-        let socket = socket2::Socket::new(
-            socket2::Domain::for_address(addr),
-            socket2::Type::STREAM,
-            Some(socket2::Protocol::TCP),
-        )
-        .map_err(OpenError::Create)?;
+        let socket = NewSocket::tcp(&addr).map_err(OpenError::Create)?;
         socket
-            .set_nonblocking(true)
-            .map_err(OpenError::NonBlocking)?;
+            .set(TcpOption::NoDelay, 1)
+            .map_err(OpenError::NoDelay)?;
         apply_socket_options(&socket, options).map_err(OpenError::Option)?;
         Ok(TcpSocket {
             kind: self,
@@ -139,13 +137,13 @@ impl Kind {
 #[derive(Debug)]
 pub(crate) struct TcpSocket {
     kind: Kind,
-    socket: socket2::Socket,
+    socket: NewSocket,
     addr: SocketAddr,
 }
 
 impl TcpSocket {
-    /// Connects, then sets `TCP_NODELAY`. A connection not made by `deadline` is
-    /// [`OpenError::Connect`] with [`io::ErrorKind::TimedOut`].
+    /// Connects. A connection not made by `deadline` is [`OpenError::Connect`] with
+    /// [`io::ErrorKind::TimedOut`].
     pub(crate) async fn connect(self, deadline: Option<Instant>) -> Result<Socket, OpenError> {
         let Self { kind, socket, addr } = self;
         match kind {
@@ -164,14 +162,12 @@ impl TcpSocket {
 pub(crate) enum OpenError {
     /// `socket()` failed.
     Create(io::Error),
-    /// The new socket could not be made non-blocking.
-    NonBlocking(io::Error),
-    /// A socket option libpq sets could not be set.
+    /// `TCP_NODELAY` could not be set.
+    NoDelay(io::Error),
+    /// A keepalive option libpq sets could not be set.
     Option(SocketOptionError),
     /// `connect()` failed, or did not finish by the deadline ([`io::ErrorKind::TimedOut`]).
     Connect(io::Error),
-    /// `TCP_NODELAY` could not be set.
-    NoDelay(io::Error),
 }
 
 impl fmt::Display for OpenError {
@@ -180,11 +176,6 @@ impl fmt::Display for OpenError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Create(e) => write!(f, "could not create socket: {}", strerror(e)),
-            Self::NonBlocking(e) => write!(
-                f,
-                "could not set socket to nonblocking mode: {}",
-                strerror(e)
-            ),
             Self::Option(e) => e.fmt(f),
             Self::Connect(e) => f.write_str(&strerror(e)),
             Self::NoDelay(e) => write!(
@@ -199,7 +190,7 @@ impl fmt::Display for OpenError {
 impl std::error::Error for OpenError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Self::Create(e) | Self::NonBlocking(e) | Self::Connect(e) | Self::NoDelay(e) => Some(e),
+            Self::Create(e) | Self::Connect(e) | Self::NoDelay(e) => Some(e),
             Self::Option(e) => Some(e),
         }
     }
@@ -231,41 +222,30 @@ impl std::error::Error for SocketOptionError {
     }
 }
 
-/// Sets the TCP options libpq sets, in its order.
-pub(crate) fn apply_socket_options(
-    socket: &socket2::Socket,
+/// Sets the keepalive options libpq sets, in its order; none with `keepalives=0`.
+fn apply_socket_options(
+    socket: &NewSocket,
     options: &SocketOptions,
 ) -> Result<(), SocketOptionError> {
-    let failed = |option, source| SocketOptionError { option, source };
     if !options.keepalive {
         return Ok(());
     }
-    socket
-        .set_keepalive(true)
-        .map_err(|e| failed("SO_KEEPALIVE", e))?;
-    let mut keepalive = socket2::TcpKeepalive::new();
-    if let Some(secs) = options.keepalive_idle {
-        keepalive = keepalive.with_time(Duration::from_secs(secs.into()));
-        socket
-            .set_tcp_keepalive(&keepalive)
-            .map_err(|e| failed("TCP_KEEPIDLE", e))?;
-    }
-    if let Some(secs) = options.keepalive_interval {
-        keepalive = keepalive.with_interval(Duration::from_secs(secs.into()));
-        socket
-            .set_tcp_keepalive(&keepalive)
-            .map_err(|e| failed("TCP_KEEPINTVL", e))?;
-    }
-    if let Some(count) = options.keepalive_count {
-        keepalive = keepalive.with_retries(count);
-        socket
-            .set_tcp_keepalive(&keepalive)
-            .map_err(|e| failed("TCP_KEEPCNT", e))?;
-    }
-    if let Some(ms) = options.tcp_user_timeout {
-        socket
-            .set_tcp_user_timeout(Some(Duration::from_millis(ms.into())))
-            .map_err(|e| failed("TCP_USER_TIMEOUT", e))?;
+    let settings = [
+        (TcpOption::KeepAlive, Some(1)),
+        (TcpOption::KeepIdle, options.keepalive_idle),
+        (TcpOption::KeepInterval, options.keepalive_interval),
+        (TcpOption::KeepCount, options.keepalive_count),
+        (TcpOption::UserTimeout, options.tcp_user_timeout),
+    ];
+    for (option, value) in settings {
+        if let Some(value) = value {
+            socket
+                .set(option, value)
+                .map_err(|source| SocketOptionError {
+                    option: option.name(),
+                    source,
+                })?;
+        }
     }
     Ok(())
 }
@@ -576,16 +556,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn keepalive_settings_are_applied_to_the_socket() {
-        let new = || {
-            socket2::Socket::new(
-                socket2::Domain::IPV4,
-                socket2::Type::STREAM,
-                Some(socket2::Protocol::TCP),
-            )
-            .unwrap()
-        };
-        let socket = new();
+    fn libpq_socket_options_are_set_on_new_tcp_sockets() {
+        use std::time::Duration;
+
+        let addr: SocketAddr = "127.0.0.1:5432".parse().unwrap();
         let options = SocketOptions {
             keepalive: true,
             keepalive_idle: Some(7),
@@ -593,26 +567,47 @@ mod tests {
             keepalive_count: Some(4),
             tcp_user_timeout: Some(2500),
         };
-        apply_socket_options(&socket, &options).unwrap();
-        let sock = socket2::SockRef::from(&socket);
-        assert!(sock.keepalive().unwrap());
-        assert_eq!(
-            sock.tcp_keepalive_time().unwrap(),
-            std::time::Duration::from_secs(7)
+        for kind in Kind::all() {
+            let socket = kind.tcp_socket(addr, &options).unwrap().socket;
+            let sock = socket2::SockRef::from(&socket);
+            assert!(sock.nonblocking().unwrap());
+            assert!(sock.tcp_nodelay().unwrap());
+            assert!(sock.keepalive().unwrap());
+            assert_eq!(sock.tcp_keepalive_time().unwrap(), Duration::from_secs(7));
+            assert_eq!(
+                sock.tcp_keepalive_interval().unwrap(),
+                Duration::from_secs(3)
+            );
+            assert_eq!(sock.tcp_keepalive_retries().unwrap(), 4);
+            assert_eq!(
+                sock.tcp_user_timeout().unwrap(),
+                Some(Duration::from_millis(2500))
+            );
+            // keepalives=0: TCP_NODELAY only.
+            let socket = kind
+                .tcp_socket(addr, &SocketOptions::default())
+                .unwrap()
+                .socket;
+            let sock = socket2::SockRef::from(&socket);
+            assert!(sock.tcp_nodelay().unwrap());
+            assert!(!sock.keepalive().unwrap());
+            assert_eq!(sock.tcp_user_timeout().unwrap(), None);
+        }
+        // A value the kernel refuses names its option, as libpq's text does.
+        let refused = SocketOptions {
+            keepalive: true,
+            keepalive_count: Some(100_000),
+            ..SocketOptions::default()
+        };
+        let e = Kind::all()[0].tcp_socket(addr, &refused).unwrap_err();
+        assert!(
+            matches!(&e, OpenError::Option(o) if o.option == "TCP_KEEPCNT"),
+            "{e:?}"
         );
         assert_eq!(
-            sock.tcp_keepalive_interval().unwrap(),
-            std::time::Duration::from_secs(3)
+            e.to_string(),
+            "setsockopt(TCP_KEEPCNT) failed: Invalid argument"
         );
-        assert_eq!(sock.tcp_keepalive_retries().unwrap(), 4);
-        assert_eq!(
-            sock.tcp_user_timeout().unwrap(),
-            Some(std::time::Duration::from_millis(2500))
-        );
-        // keepalives=0: nothing is set.
-        let socket = new();
-        apply_socket_options(&socket, &SocketOptions::default()).unwrap();
-        assert!(!socket2::SockRef::from(&socket).keepalive().unwrap());
     }
 
     #[test]

@@ -15,6 +15,7 @@ use tokio::net::TcpStream;
 #[cfg(unix)]
 use tokio::net::UnixStream;
 
+use super::socket::NewSocket;
 use super::std_stream::StdStream;
 use super::{timed_out, OpenError, Peer, Progress};
 
@@ -25,18 +26,18 @@ pub(crate) async fn resolve(host: &str, port: u16) -> io::Result<Vec<SocketAddr>
         .map(Iterator::collect)
 }
 
-/// Connects `socket` to `addr` (within `deadline`), then sets `TCP_NODELAY`.
+/// Connects `socket` (in non-blocking mode, [`super::Kind::tcp_socket`]) to `addr` within
+/// `deadline`.
 pub(crate) async fn connect_tcp(
-    socket: socket2::Socket,
+    socket: NewSocket,
     addr: SocketAddr,
     deadline: Option<Instant>,
 ) -> Result<Socket, OpenError> {
     let socket = tokio::net::TcpSocket::from_std_stream(socket.into());
-    let stream = within(deadline, socket.connect(addr))
+    within(deadline, socket.connect(addr))
         .await
-        .map_err(OpenError::Connect)?;
-    stream.set_nodelay(true).map_err(OpenError::NoDelay)?;
-    Ok(Socket::Tcp(stream))
+        .map(Socket::Tcp)
+        .map_err(OpenError::Connect)
 }
 
 /// Connects to the Unix-domain socket at `path` within `deadline`.

@@ -1,9 +1,10 @@
-//! Waiting for a socket to be readable or writable: `poll(2)`, the one system call the
-//! blocking driver needs that std does not offer.
+//! Waiting for a socket to be readable or writable: `poll(2)`, a system call the blocking
+//! driver needs that std does not offer.
 //!
-//! This is the library's only `unsafe`: one call into the C library, on a `pollfd` that
-//! lives on this function's stack. Everything else in the driver is std's safe socket API
-//! on sockets in non-blocking mode, as libpq's are (`pqWait` → `poll`, then `recv`).
+//! One call into the C library, on a `pollfd` that lives on this function's stack; the
+//! library's other `unsafe` makes new sockets ([`super::socket`]). Once connected, the
+//! driver uses std's safe socket API on sockets in non-blocking mode, as libpq's are
+//! (`pqWait` → `poll`, then `recv`).
 //!
 //! Why not the socket timeouts that std does offer: a thread asleep in `read(2)` is woken
 //! by the kernel differently from one asleep in `poll(2)`. With client and server on one

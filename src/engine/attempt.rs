@@ -165,13 +165,11 @@ pub(crate) fn gai_strerror(e: &io::Error) -> String {
 pub(crate) enum OpenStage {
     /// `socket()`.
     Socket,
-    /// Non-blocking mode for the new socket.
-    NonBlocking,
     /// `setsockopt()` of the named option (e.g. `TCP_KEEPIDLE`).
     SetOption(&'static str),
     /// `connect()`.
     Connect,
-    /// `TCP_NODELAY` after the connect.
+    /// `TCP_NODELAY`, before the keepalive options (as libpq sets it).
     NoDelay,
     /// Unix-domain sockets do not exist on this platform.
     #[cfg(not(unix))]
@@ -232,9 +230,6 @@ impl fmt::Display for OpenError {
         let e = &self.source;
         match (self.stage, &self.place) {
             (OpenStage::Socket, _) => writeln!(f, "could not create socket: {e}"),
-            (OpenStage::NonBlocking, _) => {
-                writeln!(f, "could not set socket to nonblocking mode: {e}")
-            }
             (OpenStage::SetOption(option), _) => writeln!(f, "setsockopt({option}) failed: {e}"),
             (OpenStage::NoDelay, _) => {
                 writeln!(f, "could not set socket to TCP no delay mode: {e}")
@@ -855,12 +850,12 @@ mod tests {
         assert_eq!(source.as_deref(), Some("Invalid argument (os error 22)"));
         let e = OpenError {
             place: tcp(None),
-            stage: OpenStage::NonBlocking,
+            stage: OpenStage::NoDelay,
             source: OsError::new(io::Error::from_raw_os_error(9)),
         };
         assert_eq!(
             e.to_string(),
-            "could not set socket to nonblocking mode: Bad file descriptor\n"
+            "could not set socket to TCP no delay mode: Bad file descriptor\n"
         );
     }
 

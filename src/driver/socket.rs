@@ -354,13 +354,18 @@ mod tests {
         assert_eq!(stream.local_addr().unwrap(), from);
 
         // Nothing listens on a port just freed: refused, once the connect has ended. A
-        // blocking socket waits for that end inside connect(2).
-        let closed = listener.local_addr().unwrap();
+        // blocking socket waits for that end inside connect(2). Should another process
+        // take the port in between, try another one.
         drop(listener);
-        let socket = NewSocket::tcp(&closed).unwrap();
-        let blocking = TcpStream::from(socket);
-        blocking.set_nonblocking(false).unwrap();
-        let e = connect(blocking.as_fd(), &closed.into()).unwrap_err();
+        let refused = (0..10).find_map(|_| {
+            let closed = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .unwrap();
+            let blocking = TcpStream::from(NewSocket::tcp(&closed).unwrap());
+            blocking.set_nonblocking(false).unwrap();
+            connect(blocking.as_fd(), &closed.into()).err()
+        });
+        let e = refused.expect("ten freed ports in a row were taken by another process");
         assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused, "{e}");
 
         let dir = std::env::temp_dir().join(format!("pgcluster-socket-{}", std::process::id()));

@@ -326,6 +326,67 @@ async fn silent_server_times_out_then_next_host(driver: Driver) {
     server.join();
 }
 
+both_drivers!(a_full_unix_socket_backlog_fails_at_once_and_the_next_host_is_tried);
+/// A Unix-domain listener whose backlog is full refuses a non-blocking connect with
+/// `EAGAIN`, and libpq's socket is non-blocking: `rexref libpq` (libpq 13.3) gave this text
+/// at once, with and without `connect_timeout`, for a Python listener with `listen(0)` and
+/// one connection queued. The next host is then tried.
+async fn a_full_unix_socket_backlog_fails_at_once_and_the_next_host_is_tried(driver: Driver) {
+    let dir = std::env::temp_dir().join(format!("pgc-backlog-{}-{driver:?}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir(&dir).unwrap();
+    let path = dir.join(".s.PGSQL.5999");
+    let listener =
+        socket2::Socket::new(socket2::Domain::UNIX, socket2::Type::STREAM, None).unwrap();
+    listener
+        .bind(&socket2::SockAddr::unix(&path).unwrap())
+        .unwrap();
+    listener.listen(0).unwrap();
+    // Fill the backlog: queued connections the listener never accepts.
+    let mut queued = Vec::new();
+    loop {
+        let s = socket2::Socket::new(socket2::Domain::UNIX, socket2::Type::STREAM, None).unwrap();
+        s.set_nonblocking(true).unwrap();
+        match s.connect(&socket2::SockAddr::unix(&path).unwrap()) {
+            Ok(()) => queued.push(s),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+            Err(e) => panic!("{e}"),
+        }
+        assert!(queued.len() < 1000, "the backlog never filled");
+    }
+    let full = format!(
+        "could not connect to server: Resource temporarily unavailable\n\tIs the server running locally and accepting\n\tconnections on Unix domain socket \"{}\"?\n",
+        path.display()
+    );
+    let dir_text = dir.display().to_string();
+    let started = Instant::now();
+    assert_eq!(
+        failure(
+            driver,
+            &format!("host={dir_text} port=5999 user=u dbname=d")
+        )
+        .await,
+        full
+    );
+    let p = closed_port();
+    assert_eq!(
+        failure(
+            driver,
+            &format!("host={dir_text},127.0.0.1 port=5999,{p} user=u dbname=d connect_timeout=10")
+        )
+        .await,
+        format!("{full}{}", refused(&p.to_string()))
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    drop(queued);
+    drop(listener);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 both_drivers!(refused_error_has_no_fields_and_displays_indented);
 async fn refused_error_has_no_fields_and_displays_indented(driver: Driver) {
     let p = closed_port();

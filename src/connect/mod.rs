@@ -17,6 +17,8 @@ use pgcluster_protocol::frame::FrameReader;
 use pgcluster_protocol::startup::Ready;
 
 use crate::conninfo::{Resolved, SocketOptions};
+#[cfg(unix)]
+use crate::driver::FullBacklog;
 use crate::driver::{Kind, OpenError};
 use crate::engine::attempt::ConnectError;
 use crate::engine::attempt::OpenStage;
@@ -269,7 +271,7 @@ async fn open_unix(
     path: &str,
     deadline: Option<Instant>,
 ) -> Result<Stream, (OpenStage, io::Error)> {
-    kind.open_unix(std::path::Path::new(path), deadline)
+    kind.open_unix(std::path::Path::new(path), deadline, FullBacklog::Fail)
         .await
         .map(Stream::new)
         .map_err(|e| (OpenStage::Connect, e))

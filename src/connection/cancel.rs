@@ -18,6 +18,8 @@ use pgcluster_protocol::frontend;
 use super::session::Connection;
 #[cfg(feature = "tls")]
 use crate::connect::tls::TlsUsed;
+#[cfg(unix)]
+use crate::driver::FullBacklog;
 use crate::driver::{Kind, OpenError, Peer};
 use crate::io_text::strerror;
 use crate::transport::Stream;
@@ -192,7 +194,7 @@ impl CancelToken {
                 .map_err(CancelError::open)?,
             #[cfg(unix)]
             Target::Unix(path) => kind
-                .open_unix(path, deadline)
+                .open_unix(path, deadline, FullBacklog::Wait)
                 .await
                 .map_err(|e| CancelError::new("connect", &e))?,
         };

@@ -16,7 +16,7 @@ use std::time::Instant;
 use super::socket::{connect, take_error, Address, NewSocket};
 use super::std_stream::StdStream;
 use super::wait::{wait, Interest, Ready};
-use super::{timed_out, OpenError, Peer, Progress, Remaining};
+use super::{timed_out, FullBacklog, OpenError, Peer, Progress, Remaining};
 
 /// `getaddrinfo` through std.
 pub(crate) fn resolve(host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
@@ -30,54 +30,75 @@ pub(crate) fn connect_tcp(
     addr: SocketAddr,
     deadline: Option<Instant>,
 ) -> Result<Socket, OpenError> {
+    connect_within(&socket, &addr.into(), deadline).map_err(OpenError::Connect)?;
+    Ok(Socket::new(StdStream::Tcp(TcpStream::from(socket))))
+}
+
+/// Connects `socket`, in non-blocking mode, to `address` within `deadline`, as libpq's
+/// `PQconnectPoll` does: `connect(2)`; if that is in progress, a wait until the socket is
+/// writable, then its `SO_ERROR`.
+fn connect_within(
+    socket: &NewSocket,
+    address: &Address,
+    deadline: Option<Instant>,
+) -> io::Result<()> {
     if Remaining::until(deadline) == Remaining::Expired {
-        return Err(OpenError::Connect(timed_out()));
+        return Err(timed_out());
     }
-    match connect(socket.as_fd(), &addr.into()) {
-        Ok(()) => {}
+    match connect(socket.as_fd(), address) {
+        Ok(()) => Ok(()),
         // In progress; or interrupted by a signal, after which it goes on the same way.
         Err(e)
             if e.raw_os_error() == Some(libc::EINPROGRESS)
                 || e.kind() == io::ErrorKind::Interrupted =>
         {
-            let ready = wait(socket.as_fd(), Interest::Write, deadline);
-            if ready.map_err(OpenError::Connect)?.is_none() {
-                return Err(OpenError::Connect(timed_out()));
+            if wait(socket.as_fd(), Interest::Write, deadline)?.is_none() {
+                return Err(timed_out());
             }
-            if let Some(e) = take_error(socket.as_fd()).map_err(OpenError::Connect)? {
-                return Err(OpenError::Connect(e));
-            }
+            take_error(socket.as_fd())?.map_or(Ok(()), Err)
         }
-        Err(e) => return Err(OpenError::Connect(e)),
+        Err(e) => Err(e),
     }
-    Ok(Socket::new(StdStream::Tcp(TcpStream::from(socket))))
 }
 
-/// Connects to the Unix-domain socket at `path` within `deadline` (a listener whose
-/// backlog is full makes `connect()` wait: a non-blocking one would fail with `EAGAIN`
-/// instead, so this connect blocks, bounded by the send timeout).
-pub(crate) fn open_unix(path: &Path, deadline: Option<Instant>) -> io::Result<Socket> {
-    let timeout = match Remaining::until(deadline) {
-        Remaining::Forever => None,
-        Remaining::Left(left) => Some(left),
-        Remaining::Expired => return Err(timed_out()),
-    };
-    let stream = match timeout {
-        None => UnixStream::connect(path)?,
-        Some(left) => {
-            let address = Address::unix(path)?;
-            let stream = UnixStream::from(NewSocket::unix()?);
+/// Connects to the Unix-domain socket at `path` within `deadline`. A listener whose
+/// backlog is full fails the connect at once with `EAGAIN` ([`FullBacklog::Fail`], a
+/// non-blocking socket, as libpq's connection has), or makes it wait for room
+/// ([`FullBacklog::Wait`], a blocking `connect(2)` bounded by the send timeout, as libpq's
+/// `PQcancel` blocks).
+pub(crate) fn open_unix(
+    path: &Path,
+    deadline: Option<Instant>,
+    full: FullBacklog,
+) -> io::Result<Socket> {
+    let address = Address::unix(path)?;
+    let stream = match full {
+        FullBacklog::Fail => {
+            let socket = NewSocket::unix()?;
+            connect_within(&socket, &address, deadline)?;
+            UnixStream::from(socket)
+        }
+        FullBacklog::Wait => {
+            let timeout = match Remaining::until(deadline) {
+                Remaining::Forever => None,
+                Remaining::Left(left) => Some(left),
+                Remaining::Expired => return Err(timed_out()),
+            };
+            let stream = UnixStream::from(NewSocket::unix_blocking()?);
             // Linux bounds a Unix-domain connect() by the send timeout. (It is left set: a
             // non-blocking socket's writes never wait for it.)
-            stream.set_write_timeout(Some(left))?;
+            if timeout.is_some() {
+                stream.set_write_timeout(timeout)?;
+            }
             match connect(stream.as_fd(), &address) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Err(timed_out()),
                 other => other?,
             }
+            stream.set_nonblocking(true)?;
             stream
         }
     };
-    Ok(Socket::new(StdStream::unix(stream)?))
+    Ok(Socket::new(StdStream::Unix(stream)))
 }
 
 /// A connected std socket in non-blocking mode.
@@ -209,6 +230,18 @@ mod tests {
     use std::io::{Read, Write};
     use std::os::unix::net::UnixStream;
     use std::time::Duration;
+
+    /// A plain read of the Unix socket, with nothing sent, returns at once.
+    fn assert_non_blocking(s: &Socket) {
+        let StdStream::Unix(u) = &s.io else {
+            panic!("not a Unix-domain socket");
+        };
+        let mut one = [0u8; 1];
+        assert_eq!(
+            (&*u).read(&mut one).unwrap_err().kind(),
+            io::ErrorKind::WouldBlock
+        );
+    }
 
     fn pair() -> (Socket, UnixStream) {
         let (a, b) = UnixStream::pair().unwrap();
@@ -354,16 +387,7 @@ mod tests {
         };
         assert_eq!(e.kind(), io::ErrorKind::WouldBlock);
         // The socket itself is non-blocking: a plain read returns at once.
-        match &s.io {
-            StdStream::Unix(u) => {
-                let mut one = [0u8; 1];
-                assert_eq!(
-                    (&*u).read(&mut one).unwrap_err().kind(),
-                    io::ErrorKind::WouldBlock
-                );
-            }
-            StdStream::Tcp(_) => unreachable!(),
-        }
+        assert_non_blocking(&s);
         peer.write_all(b"N").unwrap();
         assert_eq!(
             s.check_idle().unwrap_err().kind(),
@@ -372,6 +396,58 @@ mod tests {
         let (s, peer) = pair();
         drop(peer);
         assert!(s.check_idle().is_err(), "a closed peer is noticed");
+    }
+
+    /// A listener with `listen(0)` and its one queue place taken: full.
+    fn full_listener(dir: &Path) -> (socket2::Socket, Vec<socket2::Socket>, std::path::PathBuf) {
+        let path = dir.join("s");
+        let address = socket2::SockAddr::unix(&path).unwrap();
+        let unix = || socket2::Socket::new(socket2::Domain::UNIX, socket2::Type::STREAM, None);
+        let listener = unix().unwrap();
+        listener.bind(&address).unwrap();
+        listener.listen(0).unwrap();
+        let mut queued = Vec::new();
+        loop {
+            let s = unix().unwrap();
+            s.set_nonblocking(true).unwrap();
+            match s.connect(&address) {
+                Ok(()) => queued.push(s),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => panic!("{e}"),
+            }
+            assert!(queued.len() < 1000, "the backlog never filled");
+        }
+        (listener, queued, path)
+    }
+
+    #[test]
+    fn a_full_backlog_fails_at_once_or_is_waited_out() {
+        let dir = std::env::temp_dir().join(format!("pgcluster-backlog-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir(&dir).unwrap();
+        let (listener, queued, path) = full_listener(&dir);
+        // A connection's socket: EAGAIN at once, deadline or not.
+        for deadline in [None, Some(Instant::now() + Duration::from_secs(30))] {
+            let e = open_unix(&path, deadline, FullBacklog::Fail).unwrap_err();
+            assert_eq!(e.raw_os_error(), Some(libc::EAGAIN), "{e}");
+        }
+        // A cancel's socket waits for room: until the deadline...
+        let deadline = Instant::now() + Duration::from_millis(50);
+        let e = open_unix(&path, Some(deadline), FullBacklog::Wait).unwrap_err();
+        assert!(super::super::is_deadline(&e), "{e:?}");
+        assert!(Instant::now() >= deadline);
+        // ... or until the listener takes a connection off its queue, then it connects
+        // and its socket is non-blocking like every other of this driver.
+        let taker = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(30));
+            let taken = listener.accept().unwrap();
+            (listener, taken)
+        });
+        let s = open_unix(&path, None, FullBacklog::Wait).unwrap();
+        assert_non_blocking(&s);
+        drop(taker.join().unwrap());
+        drop(queued);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -99,20 +99,26 @@ impl Kind {
     }
 
     /// A connection to the Unix-domain socket at `path`; [`io::ErrorKind::TimedOut`] if it
-    /// is not made by `deadline`.
+    /// is not made by `deadline`. `full` says what a listener whose backlog is full does
+    /// to it (the async driver's connect always fails at once: tokio's sockets are
+    /// non-blocking).
     #[cfg(unix)]
     pub(crate) async fn open_unix(
         self,
         path: &Path,
         deadline: Option<Instant>,
+        full: FullBacklog,
     ) -> io::Result<Socket> {
         match self {
             #[cfg(feature = "blocking")]
-            Self::Blocking => blocking::open_unix(path, deadline).map(Socket::Blocking),
+            Self::Blocking => blocking::open_unix(path, deadline, full).map(Socket::Blocking),
             #[cfg(feature = "async")]
-            Self::Async => self::tokio::open_unix(path, deadline)
-                .await
-                .map(Socket::Async),
+            Self::Async => {
+                let _ = full;
+                self::tokio::open_unix(path, deadline)
+                    .await
+                    .map(Socket::Async)
+            }
         }
     }
 
@@ -131,6 +137,17 @@ impl Kind {
             Self::Async => ::tokio::time::sleep_until(deadline.into()).await,
         }
     }
+}
+
+/// What a Unix-domain connect does when the listener's backlog is full.
+#[cfg(unix)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FullBacklog {
+    /// Fail at once with `EAGAIN` (`Resource temporarily unavailable`), as libpq's
+    /// connection does: its socket is non-blocking before `connect(2)`.
+    Fail,
+    /// Wait for room until the deadline, as libpq's `PQcancel` does: its socket blocks.
+    Wait,
 }
 
 /// A TCP socket with its options set, not connected yet (see [`Kind::tcp_socket`]).
@@ -790,7 +807,10 @@ mod tests {
             });
             let path2 = path.clone();
             run(Box::pin(async move {
-                let mut socket = kind.open_unix(&path2, None).await.unwrap();
+                let mut socket = kind
+                    .open_unix(&path2, None, FullBacklog::Fail)
+                    .await
+                    .unwrap();
                 assert_eq!(socket.peer(), Some(Peer::Unix(path2.clone())));
                 socket.write_all(b"hi", None).await.unwrap();
                 let mut got = [0u8; 2];
@@ -805,7 +825,10 @@ mod tests {
             assert_eq!(peer.join().unwrap(), b"X");
             let missing = dir.join("missing");
             run(Box::pin(async move {
-                let e = kind.open_unix(&missing, None).await.unwrap_err();
+                let e = kind
+                    .open_unix(&missing, None, FullBacklog::Fail)
+                    .await
+                    .unwrap_err();
                 assert_eq!(e.kind(), io::ErrorKind::NotFound);
             }));
             std::fs::remove_dir_all(&dir).unwrap();

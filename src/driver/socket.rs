@@ -100,11 +100,18 @@ impl NewSocket {
         Self::new(domain, kind, libc::IPPROTO_TCP)
     }
 
-    /// A Unix-domain stream socket: blocking (a non-blocking `connect(2)` to a listener
-    /// whose backlog is full fails with `EAGAIN` where a blocking one waits), closed on
-    /// `exec`.
+    /// A Unix-domain stream socket: non-blocking (a `connect(2)` to a listener whose
+    /// backlog is full fails at once with `EAGAIN`), closed on `exec`.
     #[cfg(feature = "blocking")]
     pub(crate) fn unix() -> io::Result<Self> {
+        let kind = libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
+        Self::new(libc::AF_UNIX, kind, 0)
+    }
+
+    /// A Unix-domain stream socket in blocking mode (a `connect(2)` to a listener whose
+    /// backlog is full waits for room), closed on `exec`.
+    #[cfg(feature = "blocking")]
+    pub(crate) fn unix_blocking() -> io::Result<Self> {
         Self::new(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0)
     }
 
@@ -309,10 +316,12 @@ mod tests {
             assert_eq!(sock.protocol().unwrap(), Some(socket2::Protocol::TCP));
         }
         #[cfg(feature = "blocking")]
-        {
-            let socket = NewSocket::unix().unwrap();
+        for (socket, nonblocking) in [
+            (NewSocket::unix().unwrap(), true),
+            (NewSocket::unix_blocking().unwrap(), false),
+        ] {
             let sock = SockRef::from(&socket);
-            assert!(!sock.nonblocking().unwrap());
+            assert_eq!(sock.nonblocking().unwrap(), nonblocking);
             assert!(closed_on_exec(&socket));
             assert_eq!(sock.domain().unwrap(), socket2::Domain::UNIX);
         }

@@ -452,14 +452,20 @@ mod tests {
 
     #[test]
     fn connect_deadline_and_refusal() {
-        let closed = {
-            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            l.local_addr().unwrap()
-        };
-        let socket = || NewSocket::tcp(&closed).unwrap();
         let deadline = Instant::now() + Duration::from_secs(30);
-        let e = connect_tcp(socket(), closed, Some(deadline)).unwrap_err();
+        // A port freed a moment ago: refused, unless another process took it in between
+        // (then another one is tried).
+        let refused = (0..10).find_map(|_| {
+            let closed = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .unwrap();
+            connect_tcp(NewSocket::tcp(&closed).unwrap(), closed, Some(deadline)).err()
+        });
+        let e = refused.expect("ten freed ports in a row were taken by another process");
         assert_eq!(e.to_string(), "Connection refused");
+        // A deadline already passed: no connect is tried.
+        let closed: SocketAddr = "127.0.0.1:9".parse().unwrap();
+        let socket = || NewSocket::tcp(&closed).unwrap();
         let e = connect_tcp(socket(), closed, Some(Instant::now())).unwrap_err();
         assert!(
             matches!(&e, OpenError::Connect(e) if e.kind() == io::ErrorKind::TimedOut),

@@ -5,7 +5,7 @@
 //!
 //! Why not `socket2`: std and tokio cannot set `TCP_KEEPIDLE`, `TCP_KEEPINTVL`,
 //! `TCP_KEEPCNT` or `TCP_USER_TIMEOUT`, nor connect a socket that has options set already.
-//! `socket2` can, but the blocking build would carry one more crate for five integer
+//! `socket2` can, but the blocking build would carry one more crate for six integer
 //! options and a connect, over the C library that `poll(2)` needs anyway
 //! ([`super::wait`]). Here each option is set once, in libpq's order (`socket2`'s
 //! keepalive setter sets `SO_KEEPALIVE` and every option given before it again on each

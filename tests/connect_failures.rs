@@ -328,9 +328,9 @@ async fn silent_server_times_out_then_next_host(driver: Driver) {
 
 both_drivers!(a_full_unix_socket_backlog_fails_at_once_and_the_next_host_is_tried);
 /// A Unix-domain listener whose backlog is full refuses a non-blocking connect with
-/// `EAGAIN`, and libpq's socket is non-blocking: `rexref libpq` (libpq 13.3) gave this text
-/// at once, with and without `connect_timeout`, for a Python listener with `listen(0)` and
-/// one connection queued. The next host is then tried.
+/// `EAGAIN`, and libpq's socket is non-blocking: `rexref libpq` (libpq 13.3) gave both
+/// texts at once, the first with and without `connect_timeout`, for a Python listener with
+/// `listen(0)` and its queue filled; the second shows the next host tried (a closed port).
 async fn a_full_unix_socket_backlog_fails_at_once_and_the_next_host_is_tried(driver: Driver) {
     let dir = std::env::temp_dir().join(format!("pgc-backlog-{}-{driver:?}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);

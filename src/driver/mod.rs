@@ -114,6 +114,7 @@ impl Kind {
             Self::Blocking => blocking::open_unix(path, deadline, full).map(Socket::Blocking),
             #[cfg(feature = "async")]
             Self::Async => {
+                // tokio's socket is non-blocking: its connect cannot wait for room.
                 let _ = full;
                 self::tokio::open_unix(path, deadline)
                     .await

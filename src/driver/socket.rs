@@ -24,7 +24,6 @@
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
 compile_error!("pgcluster's sockets are written for Linux's socket options (src/driver/socket.rs)");
 
-use std::fmt;
 use std::io;
 use std::mem;
 use std::net::{SocketAddr, TcpStream};
@@ -54,34 +53,25 @@ pub(crate) enum TcpOption {
 }
 
 impl TcpOption {
-    /// `setsockopt`'s level and name for this option.
-    fn level_and_name(self) -> (c_int, c_int) {
+    /// `setsockopt`'s level and name for this option, and its C name.
+    fn spec(self) -> (c_int, c_int, &'static str) {
         match self {
-            Self::NoDelay => (libc::IPPROTO_TCP, libc::TCP_NODELAY),
-            Self::KeepAlive => (libc::SOL_SOCKET, libc::SO_KEEPALIVE),
-            Self::KeepIdle => (libc::IPPROTO_TCP, libc::TCP_KEEPIDLE),
-            Self::KeepInterval => (libc::IPPROTO_TCP, libc::TCP_KEEPINTVL),
-            Self::KeepCount => (libc::IPPROTO_TCP, libc::TCP_KEEPCNT),
-            Self::UserTimeout => (libc::IPPROTO_TCP, libc::TCP_USER_TIMEOUT),
+            Self::NoDelay => (libc::IPPROTO_TCP, libc::TCP_NODELAY, "TCP_NODELAY"),
+            Self::KeepAlive => (libc::SOL_SOCKET, libc::SO_KEEPALIVE, "SO_KEEPALIVE"),
+            Self::KeepIdle => (libc::IPPROTO_TCP, libc::TCP_KEEPIDLE, "TCP_KEEPIDLE"),
+            Self::KeepInterval => (libc::IPPROTO_TCP, libc::TCP_KEEPINTVL, "TCP_KEEPINTVL"),
+            Self::KeepCount => (libc::IPPROTO_TCP, libc::TCP_KEEPCNT, "TCP_KEEPCNT"),
+            Self::UserTimeout => (
+                libc::IPPROTO_TCP,
+                libc::TCP_USER_TIMEOUT,
+                "TCP_USER_TIMEOUT",
+            ),
         }
     }
 
     /// The option's C name, as libpq's `setsockopt(%s) failed` shows it.
     pub(crate) fn name(self) -> &'static str {
-        match self {
-            Self::NoDelay => "TCP_NODELAY",
-            Self::KeepAlive => "SO_KEEPALIVE",
-            Self::KeepIdle => "TCP_KEEPIDLE",
-            Self::KeepInterval => "TCP_KEEPINTVL",
-            Self::KeepCount => "TCP_KEEPCNT",
-            Self::UserTimeout => "TCP_USER_TIMEOUT",
-        }
-    }
-}
-
-impl fmt::Display for TcpOption {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
+        self.spec().2
     }
 }
 
@@ -129,7 +119,7 @@ impl NewSocket {
     /// Sets `option` to `value`.
     pub(crate) fn set(&self, option: TcpOption, value: u32) -> io::Result<()> {
         let value = c_int::try_from(value).map_err(|_| io::ErrorKind::InvalidInput)?;
-        let (level, name) = option.level_and_name();
+        let (level, name, _) = option.spec();
         // SAFETY: the value pointer and length describe `value`, a live `c_int` that
         // setsockopt(2) only reads during the call; the descriptor is ours and open.
         let done = unsafe {
@@ -342,7 +332,7 @@ mod tests {
         assert_eq!(e.raw_os_error(), Some(libc::EINVAL));
         let e = socket.set(TcpOption::KeepCount, u32::MAX).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
-        assert_eq!(TcpOption::KeepInterval.to_string(), "TCP_KEEPINTVL");
+        assert_eq!(TcpOption::KeepInterval.name(), "TCP_KEEPINTVL");
     }
 
     #[cfg(feature = "blocking")]

@@ -185,6 +185,9 @@ pub enum Misuse {
     AutocommitInTransaction,
     /// Opening a transaction while one is open.
     TransactionAlreadyOpen,
+    /// Running a statement prepared on another connection (whose name may stand for
+    /// another statement on this one).
+    ForeignStatement,
 }
 
 impl fmt::Display for Misuse {
@@ -192,6 +195,7 @@ impl fmt::Display for Misuse {
         f.write_str(match self {
             Self::AutocommitInTransaction => "set_session cannot be used inside a transaction",
             Self::TransactionAlreadyOpen => "a transaction is already open on this connection",
+            Self::ForeignStatement => "the statement was prepared on another connection",
         })
     }
 }

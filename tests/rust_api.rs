@@ -10,7 +10,8 @@
 mod connecting;
 
 use connecting::{both_drivers, resolve, Driver, SyncConnection};
-use pgcluster::error::Error;
+use pgcluster::connection::Statement;
+use pgcluster::error::{Error, Misuse};
 use pgcluster::rows::ColumnError;
 use pgcluster::testing::TestServer;
 use pgcluster::Connection;
@@ -155,6 +156,19 @@ fn prepared_statements(driver: Driver) {
         .query_prepared(&add, &[Some("40"), Some("2")])
         .expect("query_prepared");
     assert_eq!(r.row(0).and_then(|row| row.get("sum")), Some("42"));
+    // The same with compact rows: values by name, the tag, a NULL.
+    let rows = conn
+        .query_prepared_rows(&add, &[Some("40"), None])
+        .expect("query_prepared_rows");
+    assert_eq!((rows.len(), rows.tag()), (1, "SELECT 1"));
+    assert_eq!(rows.get(0).map(|row| row.get("sum")), Some(None));
+    let rows = conn
+        .query_prepared_rows(&add, &[Some("40"), Some("2")])
+        .expect("query_prepared_rows");
+    assert_eq!(
+        rows.get(0).and_then(|row| row.get("sum")).as_deref(),
+        Some("42")
+    );
     let err = conn
         .query_prepared(&add, &[Some("x"), Some("2")])
         .map(|_| ())
@@ -187,6 +201,40 @@ fn prepared_statements(driver: Driver) {
         ]
     );
     conn.close();
+}
+
+both_drivers!(sync a_statement_runs_only_on_its_own_connection);
+/// Both connections name their first statement `pgcluster_0`: run on the other one, the
+/// name would stand for that connection's statement. It is refused before anything is
+/// sent, and both connections go on.
+fn a_statement_runs_only_on_its_own_connection(driver: Driver) {
+    let mut first = connect_on(driver);
+    let mut second = connect_on(driver);
+    let a = first.prepare("SELECT 'a' AS x").expect("prepare");
+    let b = second.prepare("SELECT 'b' AS x").expect("prepare");
+    assert_eq!((a.name(), b.name()), ("pgcluster_0", "pgcluster_0"));
+    for refused in [
+        second.query_prepared(&a, &[]).map(|_| ()),
+        second.query_prepared_rows(&a, &[]).map(|_| ()),
+    ] {
+        match refused {
+            Err(e @ Error::Misuse(Misuse::ForeignStatement)) => assert_eq!(
+                e.to_string(),
+                "the statement was prepared on another connection"
+            ),
+            other => panic!("a foreign statement ran: {other:?}"),
+        }
+    }
+    let on = |conn: &mut SyncConnection, statement: &Statement| {
+        let r = conn.query_prepared(statement, &[]).expect("query_prepared");
+        r.row(0).and_then(|row| row.get("x")).map(str::to_owned)
+    };
+    assert_eq!(on(&mut second, &b).as_deref(), Some("b"));
+    assert_eq!(on(&mut first, &a).as_deref(), Some("a"));
+    // A clone is the same statement, on the same connection.
+    assert_eq!(on(&mut first, &a.clone()).as_deref(), Some("a"));
+    first.close();
+    second.close();
 }
 
 both_drivers!(sync values_by_column_name_on_a_real_server);

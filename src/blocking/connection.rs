@@ -222,13 +222,37 @@ impl Connection {
     /// # Errors
     ///
     /// Those of [`Connection::query`]; [`Error::Misuse`] for a statement prepared on
-    /// another connection.
+    /// another connection (nothing is sent then).
     pub fn query_prepared(
         &mut self,
         statement: &Statement,
         params: &[Option<&str>],
     ) -> Result<QueryResult, Error> {
         block_on(self.inner.query_prepared(statement, params))
+    }
+
+    /// [`Connection::query_prepared`] with the rows kept compactly in one buffer
+    /// ([`Rows`]) instead of a `String` per value.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`Connection::query_prepared`].
+    ///
+    /// ```no_run
+    /// let cluster = pgcluster::blocking::get_cluster("pgsql:///deploy_demo")?;
+    /// let mut conn = cluster.connect(None)?;
+    /// let squares = conn.prepare("SELECT g * g AS square FROM generate_series(1, $1::int) AS g")?;
+    /// let rows = conn.query_prepared_rows(&squares, &[Some("4")])?;
+    /// assert_eq!(rows.len(), 4);
+    /// assert_eq!(rows.get(3).and_then(|row| row.get("square")).as_deref(), Some("16"));
+    /// # Ok::<(), pgcluster::Error>(())
+    /// ```
+    pub fn query_prepared_rows(
+        &mut self,
+        statement: &Statement,
+        params: &[Option<&str>],
+    ) -> Result<Rows, Error> {
+        block_on(self.inner.query_prepared_rows(statement, params))
     }
 
     /// Sends Terminate and closes the socket. Idempotent; dropping the connection does

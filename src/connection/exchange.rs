@@ -313,6 +313,16 @@ impl<'f> Run<'f> {
         }
     }
 
+    /// The compact sink's last finished result (a one-statement query's only one), or
+    /// an empty one if none finished.
+    pub(super) fn take_compact(self) -> Rows {
+        match self.rows {
+            RowSink::Compact(mut done, _) => done.pop(),
+            _ => None,
+        }
+        .unwrap_or_else(Rows::without_columns)
+    }
+
     /// The last finished result, or an empty one if none finished.
     pub(super) fn take_last(&mut self) -> QueryResult {
         self.last.take().unwrap_or_else(QueryResult::empty)

@@ -9,7 +9,7 @@ use super::copy::CopyIo;
 use super::exchange::{RowSink, Run};
 use super::session::{Connection, QueryResult};
 use crate::engine::exchange::Machine;
-use crate::error::{Error, QueryError};
+use crate::error::{Error, Misuse, QueryError};
 use crate::rows::{Row, Rows};
 
 impl Connection {
@@ -84,11 +84,7 @@ impl Connection {
     pub async fn query_rows(&mut self, sql: &str, params: &[Option<&str>]) -> Result<Rows, Error> {
         let mut run = Run::new(RowSink::Compact(Vec::new(), None));
         self.extended(None, sql, params, &mut run).await?;
-        Ok(run
-            .rows
-            .into_compact()
-            .pop()
-            .unwrap_or_else(Rows::without_columns))
+        Ok(run.take_compact())
     }
 
     /// [`Connection::query`] with each row handed to `f` as it arrives and then dropped,
@@ -138,20 +134,47 @@ impl Connection {
         Ok(Statement {
             name,
             sql: sql.to_owned(),
+            connection: self.id,
         })
     }
 
     /// Runs a statement made by [`Connection::prepare`] on this connection (Bind,
     /// Describe, Execute, Sync, as libpq's `PQexecPrepared`), with `params` as text.
+    /// A statement prepared on another connection is refused with
+    /// [`Misuse::ForeignStatement`], before anything is sent.
     pub async fn query_prepared(
         &mut self,
         statement: &Statement,
         params: &[Option<&str>],
     ) -> Result<QueryResult, Error> {
         let mut run = Run::new(RowSink::Strings);
-        self.extended(Some(&statement.name), &statement.sql, params, &mut run)
-            .await?;
+        self.execute_prepared(statement, params, &mut run).await?;
         Ok(run.take_last())
+    }
+
+    /// [`Connection::query_prepared`] with the rows kept compactly in one buffer
+    /// ([`Rows`]) instead of a `String` per value.
+    pub async fn query_prepared_rows(
+        &mut self,
+        statement: &Statement,
+        params: &[Option<&str>],
+    ) -> Result<Rows, Error> {
+        let mut run = Run::new(RowSink::Compact(Vec::new(), None));
+        self.execute_prepared(statement, params, &mut run).await?;
+        Ok(run.take_compact())
+    }
+
+    async fn execute_prepared(
+        &mut self,
+        statement: &Statement,
+        params: &[Option<&str>],
+        run: &mut Run<'_>,
+    ) -> Result<(), Error> {
+        if statement.connection != self.id {
+            return Err(Error::Misuse(Misuse::ForeignStatement));
+        }
+        self.extended(Some(&statement.name), &statement.sql, params, run)
+            .await
     }
 
     /// One statement over the extended protocol: Parse (unless `statement` names a
@@ -213,6 +236,8 @@ pub struct Statement {
     name: String,
     /// Its text, for the position marker of an error's text.
     sql: String,
+    /// The connection it was prepared on (its `id`).
+    connection: u64,
 }
 
 impl Statement {

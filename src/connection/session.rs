@@ -3,6 +3,7 @@
 //! backend's key, the transaction status, psycopg2's dsn and repr).
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use pgcluster_protocol::backend::{FieldDescription, TransactionStatus};
 use pgcluster_protocol::backend_key::BackendKey;
@@ -21,6 +22,9 @@ use crate::conninfo::Resolved;
 use crate::driver::Kind;
 use crate::engine::attempt::ConnectError;
 use crate::transport::Stream;
+
+/// The next connection's `id`.
+static NEXT_ID: AtomicU64 = AtomicU64::new(0);
 
 /// An open connection to one database (async, tokio). It has no background task: every
 /// method drives the socket itself, so nothing needs to be spawned.
@@ -48,6 +52,8 @@ pub struct Connection {
     /// True while a query's exchange runs. Still true at the next call only if that
     /// exchange's future was dropped half-way: the replies are then out of step.
     pub(super) busy: bool,
+    /// This connection among the process's, for the statements prepared on it.
+    pub(super) id: u64,
     /// Statements prepared so far, for the next statement's name.
     pub(super) prepared: u64,
     /// Autocommit and a dropped transaction's pending rollback (see the `transaction` module).
@@ -173,6 +179,7 @@ impl Connection {
             notifications: Kept::new(Limits::default().max_notification_bytes),
             dsn: String::new(),
             busy: false,
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             prepared: 0,
             client: ClientState::default(),
             memo: Memo::default(),

@@ -407,6 +407,20 @@ impl AnyConnection {
         }
     }
 
+    /// `query_prepared_rows`.
+    pub async fn query_prepared_rows(
+        &mut self,
+        statement: &Statement,
+        params: &[Option<&str>],
+    ) -> Result<Rows, Error> {
+        match self {
+            #[cfg(feature = "blocking")]
+            AnyConnection::Blocking(c) => c.query_prepared_rows(statement, params),
+            #[cfg(feature = "async")]
+            AnyConnection::Async(c) => c.query_prepared_rows(statement, params).await,
+        }
+    }
+
     /// `query_each`.
     pub async fn query_each<F>(
         &mut self,
@@ -1133,6 +1147,16 @@ impl SyncConnection {
     ) -> Result<QueryResult, Error> {
         let runtime = self.runtime.clone();
         finish(&runtime, self.any().query_prepared(statement, params))
+    }
+
+    /// `query_prepared_rows`.
+    pub fn query_prepared_rows(
+        &mut self,
+        statement: &Statement,
+        params: &[Option<&str>],
+    ) -> Result<Rows, Error> {
+        let runtime = self.runtime.clone();
+        finish(&runtime, self.any().query_prepared_rows(statement, params))
     }
 
     /// `close`.

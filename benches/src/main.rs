@@ -16,8 +16,9 @@
 //! both, with the same calls. `PGCLUSTER_BENCH_API` is the variable's older name, read when
 //! `PGCLUSTER_BENCH_DRIVER` is unset; any other value than `blocking` or `async` exits 2.
 //!
-//! `select1` and the bulk workloads keep their rows in [`Rows`] (one buffer per result);
-//! `PGCLUSTER_BENCH_ROWS=strings` uses [`QueryResult`] instead (a `String` per value).
+//! `select1`, `select1-prepared` and the bulk workloads keep their rows in [`Rows`] (one
+//! buffer per result); `PGCLUSTER_BENCH_ROWS=strings` uses [`QueryResult`] instead (a
+//! `String` per value).
 //!
 //! `PGCLUSTER_BENCH_SCRAM_CACHE=off` empties pgcluster's SCRAM key cache
 //! ([`pgcluster::scram_cache`]) before every connection, so that each one derives its keys
@@ -394,7 +395,11 @@ async fn run_async(wl: &str, n: i64, cfg: &Resolved) -> Res<Measured> {
             let statement = prepared.as_ref().ok_or("not prepared")?;
             for _ in 0..n {
                 let a = Instant::now();
-                check_one(&[conn.query_prepared(statement, &[]).await?])?;
+                if strings {
+                    check_one(&[conn.query_prepared(statement, &[]).await?])?;
+                } else {
+                    check_one_rows(&[conn.query_prepared_rows(statement, &[]).await?])?;
+                }
                 ops.push(a.elapsed().as_secs_f64());
             }
         }
@@ -490,7 +495,11 @@ fn run_blocking(wl: &str, n: i64, cfg: &Resolved) -> Res<Measured> {
             let statement = prepared.as_ref().ok_or("not prepared")?;
             for _ in 0..n {
                 let a = Instant::now();
-                check_one(&[conn.query_prepared(statement, &[])?])?;
+                if strings {
+                    check_one(&[conn.query_prepared(statement, &[])?])?;
+                } else {
+                    check_one_rows(&[conn.query_prepared_rows(statement, &[])?])?;
+                }
                 ops.push(a.elapsed().as_secs_f64());
             }
         }

@@ -30,7 +30,8 @@ pub enum Error {
     InUse(Box<InUse>),
     /// A drain ([`DropOptions::drain`](crate::cluster::DropOptions::drain)) gave up: sessions
     /// were still connected to the database when its time was up, and `FORCE` was not
-    /// asked for. The database was not dropped; connections to it are allowed again.
+    /// asked for. The database was not dropped; [`AfterDrain`] says whether it allows
+    /// connections again.
     Drain {
         /// The database.
         database: String,
@@ -38,6 +39,8 @@ pub enum Error {
         waited: std::time::Duration,
         /// The sessions still connected.
         sessions: Vec<Session>,
+        /// What became of its `ALLOW_CONNECTIONS`.
+        after: AfterDrain,
     },
     /// `get_cluster` was given a setting for another engine:
     /// `Expected a PostgreSQL database; got:` and the setting.
@@ -177,6 +180,29 @@ impl fmt::Display for Destructive {
     }
 }
 
+/// What became of a database's `ALLOW_CONNECTIONS` after a drain that gave up
+/// ([`Error::Drain`]). `Display` is the end of that error's text.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterDrain {
+    /// It was put back to true: connections to it are allowed again.
+    AllowedAgain,
+    /// It was false before the drain, and was left so.
+    NotAllowedBefore,
+    /// Putting it back to true failed: connections to it are still refused.
+    StillRefused,
+}
+
+impl fmt::Display for AfterDrain {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::AllowedAgain => "connections to it are allowed again",
+            Self::NotAllowedBefore => "it allowed no connections before, and still does not",
+            Self::StillRefused => "connections to it are still refused: allowing them again failed",
+        })
+    }
+}
+
 /// How a connection was misused. `Display` is psycopg2's text where it has one.
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -243,10 +269,11 @@ impl fmt::Display for Error {
                 database,
                 waited,
                 sessions,
+                after,
             } => write!(
                 f,
                 "database \"{}\" was not dropped: {} session{} still connected after {} s of \
-                 waiting (connections to it are allowed again)",
+                 waiting ({after})",
                 database.escape_debug(),
                 sessions.len(),
                 if sessions.len() == 1 { "" } else { "s" },
@@ -599,6 +626,36 @@ mod tests {
             old.to_string(),
             "CREATE DATABASE option IS_TEMPLATE needs PostgreSQL 9.5 or later; the server is \
              PostgreSQL 9.4.24, and nothing was sent"
+        );
+    }
+
+    #[test]
+    fn a_drain_that_gave_up_says_what_became_of_its_connections() {
+        let texts = [
+            AfterDrain::AllowedAgain,
+            AfterDrain::NotAllowedBefore,
+            AfterDrain::StillRefused,
+        ]
+        .map(|after| {
+            Error::Drain {
+                database: "app\"x".to_owned(),
+                waited: std::time::Duration::from_millis(30_400),
+                sessions: Vec::new(),
+                after,
+            }
+            .to_string()
+        });
+        let head = "database \"app\\\"x\" was not dropped: 0 sessions still connected after 30 s \
+                    of waiting";
+        assert_eq!(
+            texts,
+            [
+                format!("{head} (connections to it are allowed again)"),
+                format!("{head} (it allowed no connections before, and still does not)"),
+                format!(
+                    "{head} (connections to it are still refused: allowing them again failed)"
+                ),
+            ]
         );
     }
 

@@ -1,7 +1,8 @@
 //! A server older than PostgreSQL 13, which has no `DROP DATABASE ... WITH (FORCE)`. None
 //! can be had here (the oldest is 14), so a fake one that says it is 12.22 and records what
 //! each connection sends: `drop --force` and `overwrite` (which drops the old database with
-//! `FORCE`) are refused with the version they need, and nothing is sent after the startup
+//! `FORCE`) are refused with the version they need (`drop --force --drain` too, before it
+//! drains), and nothing is sent after the startup
 //! packet but Terminate. A plain drop, which 12 has, is sent, which shows that the fake
 //! records what reaches it.
 #![cfg(feature = "blocking")]
@@ -139,6 +140,13 @@ fn drop_force_and_overwrite_name_the_version_they_need_and_send_nothing() {
     assert!(matches!(e, Error::ServerTooOld(_)), "{e:?}");
     assert_eq!(e.to_string(), expected);
     let e = cluster.overwrite("old_db").unwrap_err();
+    assert!(matches!(e, Error::ServerTooOld(_)), "{e:?}");
+    assert_eq!(e.to_string(), expected);
+    // With a drain too: refused before ALLOW_CONNECTIONS is touched or a session read.
+    let drain = DropOptions::new()
+        .force(true)
+        .drain(Duration::from_secs(30));
+    let e = cluster.drop_database_with("old_db", &drain).unwrap_err();
     assert!(matches!(e, Error::ServerTooOld(_)), "{e:?}");
     assert_eq!(e.to_string(), expected);
     drop(cluster);

@@ -1,7 +1,9 @@
 //! `drop --drain[=SECONDS]` and the sessions that block a drop, on a real server: a held
 //! session is waited for and shown, a drain that times out gives up and allows connections
 //! again, `--force` ends what is left, and the server's "being accessed by other users"
-//! carries the sessions (`Error::InUse`), shown on a terminal with what to do.
+//! carries the sessions (`Error::InUse`), shown on a terminal with what to do. In the
+//! library: a database that refused connections before is left so, `sessions` checks its
+//! name, and `postgres` itself drains (its sessions read on `template1`).
 #![cfg(all(feature = "testing", feature = "cli"))]
 
 #[path = "support/cli.rs"]
@@ -10,9 +12,13 @@ mod terminal;
 
 use std::io::Read;
 use std::process::Stdio;
+use std::time::Duration;
 
 use cli::{command, pgcluster, server};
 use pgcluster::blocking::Cluster;
+use pgcluster::cluster::DropOptions;
+use pgcluster::error::AfterDrain;
+use pgcluster::testing::TestServer;
 use pgcluster::Error;
 
 fn cluster() -> Cluster {
@@ -198,4 +204,99 @@ fn being_accessed_by_other_users_carries_the_sessions() {
     server()
         .psql("DROP DATABASE drain_h7_busy WITH (FORCE)")
         .unwrap();
+}
+
+/// A database that allowed no connections before the drain is left so, and the error says
+/// that instead of "allowed again".
+#[test]
+fn a_drain_of_a_database_that_refused_connections_leaves_it_so() {
+    fresh("drain_h7_closed");
+    let held = cluster().connect("drain_h7_closed").unwrap();
+    server()
+        .psql("ALTER DATABASE drain_h7_closed ALLOW_CONNECTIONS false")
+        .unwrap();
+    let e = cluster()
+        .drop_database_with(
+            "drain_h7_closed",
+            &DropOptions::new().drain(Duration::from_secs(1)),
+        )
+        .unwrap_err();
+    assert!(
+        matches!(
+            &e,
+            Error::Drain {
+                after: AfterDrain::NotAllowedBefore,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert_eq!(
+        e.to_string(),
+        "database \"drain_h7_closed\" was not dropped: 1 session still connected after 1 s of \
+         waiting (it allowed no connections before, and still does not)"
+    );
+    assert_eq!(row("drain_h7_closed"), "f");
+    drop(held);
+    server()
+        .psql("DROP DATABASE drain_h7_closed WITH (FORCE)")
+        .unwrap();
+}
+
+/// `sessions` checks the name before any I/O, as every call that takes one does, and
+/// `None` is the database the setting names.
+#[test]
+fn sessions_checks_the_name_and_takes_the_settings_database() {
+    fresh("drain_h7_sessions");
+    let held = cluster().connect("drain_h7_sessions").unwrap();
+    let pid = held.backend_pid().unwrap();
+    for bad in ["", "a\0b", &"x".repeat(64)] {
+        let e = cluster().sessions(bad).unwrap_err();
+        assert!(matches!(e, Error::InvalidName(_)), "{bad:?}: {e:?}");
+    }
+    let named = Cluster::new("postgres:///drain_h7_sessions")
+        .unwrap()
+        .with_env(server().env());
+    let pids: Vec<i32> = named
+        .sessions(None)
+        .unwrap()
+        .iter()
+        .map(|s| s.pid)
+        .collect();
+    assert_eq!(pids, vec![pid]);
+    drop(held);
+    server()
+        .psql("DROP DATABASE drain_h7_sessions WITH (FORCE)")
+        .unwrap();
+}
+
+/// Draining `postgres` itself: the sessions are read on `template1` (a database with
+/// `ALLOW_CONNECTIONS false` refuses our connections too), and the drop goes through. On a
+/// server of its own, since it loses `postgres`.
+#[test]
+fn a_drain_of_postgres_reads_the_sessions_on_template1() {
+    let own = TestServer::new().expect("a throwaway PostgreSQL server");
+    let cluster = Cluster::new("pgsql:///postgres")
+        .unwrap()
+        .with_env(own.env());
+    assert!(cluster.exists("postgres").unwrap());
+    cluster
+        .drop_database_with(
+            "postgres",
+            &DropOptions::new().drain(Duration::from_secs(30)),
+        )
+        .expect("postgres drained and dropped");
+    // Read on template1 directly: the cluster's own reads go to `postgres`.
+    let mut on_template1 = Cluster::new("pgsql:///template1")
+        .unwrap()
+        .with_env(own.env())
+        .connect(None)
+        .unwrap();
+    let left = on_template1
+        .query(
+            "SELECT count(*) FROM pg_catalog.pg_database WHERE datname = 'postgres'",
+            &[],
+        )
+        .unwrap();
+    assert_eq!(left.row(0).and_then(|row| row.get(0)), Some("0"));
 }

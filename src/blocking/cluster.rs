@@ -143,7 +143,8 @@ impl Cluster {
     /// hosted ones), such as the `DATABASE_URL_UNPOOLED` hosted PostgreSQL vendors give. Its
     /// database is not used (maintenance statements run on `postgres`, or `template1`);
     /// what it leaves out comes from the environment, as for the cluster's own. Without
-    /// it, everything goes where the cluster's setting says. Nothing is sent here.
+    /// it, everything goes where the cluster's setting says. Idle maintenance connections
+    /// are closed (each sends Terminate); nothing else is sent here.
     ///
     /// # Errors
     ///
@@ -506,10 +507,10 @@ impl Cluster {
         block_on(self.inner.drop_database(name))
     }
 
-    /// Drops database `name` with `options` (`IF EXISTS`, `FORCE`: before PostgreSQL 13,
-    /// connections are refused and the sessions on it ended first); with `None`, the
-    /// database the setting names explicitly, never a default (see
-    /// [`Self::drop_database`]).
+    /// Drops database `name` with `options` (`IF EXISTS`, `FORCE`, a drain); with `None`,
+    /// the database the setting names explicitly, never a default (see
+    /// [`Self::drop_database`]). `FORCE` needs PostgreSQL 13 or later: an older server gets
+    /// [`Error::ServerTooOld`], and nothing is sent.
     ///
     /// # Errors
     ///
@@ -555,8 +556,9 @@ impl Cluster {
     }
 
     /// The sessions connected to database `name`, as `pg_stat_activity` shows them to this
-    /// role (our own excepted), oldest first: who blocks a drop.
-    pub fn sessions(&self, name: &str) -> Result<Vec<cluster::Session>, Error> {
+    /// role (our own excepted), oldest first: who blocks a drop. With `None`, the database
+    /// the setting names.
+    pub fn sessions(&self, name: impl DatabaseName) -> Result<Vec<cluster::Session>, Error> {
         block_on(self.inner.sessions(name))
     }
 

@@ -5,13 +5,17 @@
 //! every [`POLL`] until no session is left, and drops the database. Past the timeout it
 //! drops anyway with `FORCE` if that was asked for (ending the sessions), else gives up
 //! with [`Error::Drain`]. `ALLOW_CONNECTIONS` is put back (if it was true) whenever the
-//! database is not dropped: a timeout, a failure, an interrupt.
+//! database is not dropped: a timeout, a failure, an interrupt. `FORCE` on a server older
+//! than 13 is refused before any of that.
+//!
+//! The sessions are read on the maintenance database for `name` (`template1` when `name`
+//! is `postgres`), since a database that refuses connections refuses ours too.
 
 use std::time::{Duration, Instant};
 
 use super::name::quote_ident;
-use super::{Cluster, DropOptions, Mode};
-use crate::error::{Error, InUse, Session, Stage};
+use super::{Cluster, DatabaseName, DropOptions, Mode};
+use crate::error::{AfterDrain, Error, InUse, Session, Stage};
 
 /// How often the sessions are looked at.
 const POLL: Duration = Duration::from_millis(250);
@@ -27,13 +31,17 @@ const SESSIONS_SQL: &str = "SELECT a.pid::text, a.usename::text, a.application_n
 
 impl Cluster {
     /// The sessions connected to database `name` (any, as `pg_stat_activity` shows them
-    /// to this role; our own excepted), oldest first.
-    pub async fn sessions(&self, name: &str) -> Result<Vec<Session>, Error> {
-        self.sessions_as(Mode::Work, name).await
+    /// to this role; our own excepted), oldest first; with `None`, the database the
+    /// setting names.
+    pub async fn sessions(&self, name: impl DatabaseName) -> Result<Vec<Session>, Error> {
+        let name = self.target(name.database_name())?;
+        self.sessions_as(Mode::Work, &name).await
     }
 
     async fn sessions_as(&self, mode: Mode, name: &str) -> Result<Vec<Session>, Error> {
-        let result = self.read_as(mode, SESSIONS_SQL, &[Some(name)]).await?;
+        let result = self
+            .read_for(mode, &[name], SESSIONS_SQL, &[Some(name)])
+            .await?;
         Ok(result
             .rows
             .iter()
@@ -112,6 +120,10 @@ impl Cluster {
         let Some(timeout) = options.drain_timeout() else {
             return self.drop_as(Mode::Work, &name, *options).await;
         };
+        if options.is_force() {
+            // Before ALLOW_CONNECTIONS is touched: FORCE may be refused.
+            self.check_force(&name).await?;
+        }
         let allowed = self
             .read(
                 "SELECT d.datallowconn::text FROM pg_catalog.pg_database AS d \
@@ -128,13 +140,26 @@ impl Cluster {
             self.ddl(&[&name], &allow_sql(&name, false)).await?;
         }
         let dropped = self.drain(&name, *options, timeout, watch).await;
-        if dropped.is_err() && allowed {
-            // Owed: also after an interrupt. A failure here leaves the first one reported.
-            let _ = self
+        // Owed: also after an interrupt. A failure here leaves the first one reported.
+        let restored = dropped.is_ok()
+            || !allowed
+            || self
                 .ddl_as(Mode::Owed, &[&name], &allow_sql(&name, true))
-                .await;
-        }
-        dropped
+                .await
+                .is_ok();
+        dropped.map_err(|gave_up| match gave_up {
+            Drained::GaveUp { waited, sessions } => Error::Drain {
+                database: name,
+                waited,
+                sessions,
+                after: match (allowed, restored) {
+                    (false, _) => AfterDrain::NotAllowedBefore,
+                    (true, true) => AfterDrain::AllowedAgain,
+                    (true, false) => AfterDrain::StillRefused,
+                },
+            },
+            Drained::Failed(e) => e,
+        })
     }
 
     async fn drain(
@@ -143,34 +168,53 @@ impl Cluster {
         options: DropOptions,
         timeout: Duration,
         watch: &mut (dyn FnMut(&[Session], Duration) + Send),
-    ) -> Result<(), Error> {
+    ) -> Result<(), Drained> {
         let start = Instant::now();
         let deadline = start + timeout;
         loop {
-            let sessions = self.sessions(name).await?;
+            let sessions = self.sessions_as(Mode::Work, name).await?;
             if sessions.is_empty() {
-                return self.drop_as(Mode::Work, name, options).await;
+                return Ok(self.drop_as(Mode::Work, name, options).await?);
             }
             let left = deadline.saturating_duration_since(Instant::now());
             watch(&sessions, left);
             if left.is_zero() {
                 if options.is_force() {
-                    return self.drop_as(Mode::Work, name, options).await;
+                    return Ok(self.drop_as(Mode::Work, name, options).await?);
                 }
-                return Err(Error::Drain {
-                    database: name.to_owned(),
+                return Err(Drained::GaveUp {
                     waited: start.elapsed(),
                     sessions,
                 });
             }
             if self.interrupt.is_interrupted() {
-                let sql = options.sql(name)?;
-                return Err(self.interrupted(&[name], &sql, Stage::NotStarted).await);
+                let sql = options.sql(name).map_err(Error::from)?;
+                return Err(self
+                    .interrupted(&[name], &sql, Stage::NotStarted)
+                    .await
+                    .into());
             }
             self.driver
                 .sleep_until(deadline.min(Instant::now() + POLL))
                 .await;
         }
+    }
+}
+
+/// How a drain ended without a drop.
+enum Drained {
+    /// Time was up with sessions left, and `FORCE` was not asked for.
+    GaveUp {
+        waited: Duration,
+        sessions: Vec<Session>,
+    },
+    /// Anything else that failed.
+    Failed(Error),
+}
+
+impl From<Error> for Drained {
+    fn from(e: Error) -> Self {
+        Self::Failed(e)
     }
 }
 

@@ -472,12 +472,24 @@ impl Cluster {
         sql: &str,
         params: &[Option<&str>],
     ) -> Result<QueryResult, Error> {
+        self.read_for(mode, &[], sql, params).await
+    }
+
+    /// [`Self::read_as`] on the maintenance database for the databases in `names` (see
+    /// [`Self::maintenance`]).
+    async fn read_for(
+        &self,
+        mode: Mode,
+        names: &[&str],
+        sql: &str,
+        params: &[Option<&str>],
+    ) -> Result<QueryResult, Error> {
         let not_started = || read_interrupted(sql, Stage::NotStarted);
         loop {
             if self.refused(mode) {
                 return Err(not_started());
             }
-            let (db, mut conn, reused) = self.maintenance_reused(&[]).await?;
+            let (db, mut conn, reused) = self.maintenance_reused(names).await?;
             let Some(flight) = self.begin(mode, &conn) else {
                 self.release(db, conn);
                 return Err(not_started());
@@ -699,18 +711,22 @@ impl Cluster {
             .await
     }
 
+    /// [`Error::ServerTooOld`] if the server has no `DROP DATABASE ... WITH (FORCE)`, asked
+    /// on a maintenance connection for `name` (the version comes with it: nothing is sent).
+    async fn check_force(&self, name: &str) -> Result<(), Error> {
+        let (db, conn) = self.maintenance(&[name]).await?;
+        let too_old = force_too_old(&conn);
+        self.release(db, conn);
+        too_old.map_or(Ok(()), Err)
+    }
+
     /// Drops database `name` (checked) with `options`, as work or as what is owed. `FORCE`
     /// needs PostgreSQL 13: an older server gets [`Error::ServerTooOld`], and nothing is sent
     /// (the version comes with the connection).
     async fn drop_as(&self, mode: Mode, name: &str, options: DropOptions) -> Result<(), Error> {
         let sql = options.sql(name)?;
         if options.is_force() {
-            let (db, conn) = self.maintenance(&[name]).await?;
-            let too_old = force_too_old(&conn);
-            self.release(db, conn);
-            if let Some(e) = too_old {
-                return Err(e);
-            }
+            self.check_force(name).await?;
         }
         match self.ddl_as(mode, &[name], &sql).await {
             Err(e) => Err(self.with_sessions(e, name).await),

@@ -444,8 +444,9 @@ impl DropOptions {
     /// session is left. When time is up, [`force`](Self::force) drops it anyway (ending
     /// the sessions left); without it the drop gives up with
     /// [`Error::Drain`](crate::Error::Drain). Unless it was dropped, the database allows
-    /// connections again afterwards, as it did before (also after a failure or an
-    /// interrupt).
+    /// connections again afterwards if it did before (also after a failure or an
+    /// interrupt). The sessions are read on the maintenance database (`template1` when
+    /// the database is `postgres`).
     pub fn drain(mut self, timeout: Duration) -> Self {
         self.drain = Some(timeout);
         self

@@ -53,7 +53,8 @@ pub enum Error {
     /// A libpq connection string that does not parse. Laid out as a connect failure, since
     /// that is where libpq reports it.
     ConnInfo(ConnInfoError),
-    /// The connection was closed by `close()` (psycopg2's `connection already closed`).
+    /// The connection was closed by `close()`, or is broken: lost, or left out of step by
+    /// a query whose future was dropped half-way (psycopg2's `connection already closed`).
     Closed,
     /// No database setting was given (rex's text for a missing `db` setting).
     NoSetting,
@@ -248,6 +249,8 @@ impl Error {
             Self::Connect(e) => e.fields.as_deref(),
             Self::Query(e) => e.fields.as_deref(),
             Self::InUse(e) => e.cause.fields.as_deref(),
+            Self::OutcomeUnknown(e) => e.cause.fields.as_deref(),
+            Self::LeftBehind { cause, .. } => cause.server_error(),
             _ => None,
         }
     }
@@ -652,11 +655,34 @@ mod tests {
             [
                 format!("{head} (connections to it are allowed again)"),
                 format!("{head} (it allowed no connections before, and still does not)"),
-                format!(
-                    "{head} (connections to it are still refused: allowing them again failed)"
-                ),
+                format!("{head} (connections to it are still refused: allowing them again failed)"),
             ]
         );
+    }
+
+    #[test]
+    fn the_servers_fields_are_found_through_the_errors_that_wrap_them() {
+        let mut fields = ErrorFields::default();
+        fields.code = Some("57P01".to_owned());
+        let cause = QueryError {
+            message: "FATAL:  terminating connection due to administrator command\n".to_owned(),
+            fields: Some(Box::new(fields)),
+            connection_lost: true,
+        };
+        let unknown = Error::OutcomeUnknown(Box::new(OutcomeUnknown {
+            cause: cause.clone(),
+            statement: "DROP DATABASE \"x\";".to_owned(),
+            server: "/tmp:5432".to_owned(),
+            database: "x".to_owned(),
+            exists: None,
+        }));
+        assert_eq!(unknown.sqlstate(), Some("57P01"));
+        let left = Error::LeftBehind {
+            cause: Box::new(Error::Query(cause)),
+            database: "pgcluster_new_1_0_0000abcd".to_owned(),
+        };
+        assert_eq!(left.sqlstate(), Some("57P01"));
+        assert_eq!(Error::Closed.sqlstate(), None);
     }
 
     fn connect(message: &str) -> String {

@@ -17,7 +17,8 @@
 //!   fields, and the startup and query state machines. No sockets, no clock.
 //! - **Connection settings** — [`conninfo`]: parsing and resolving settings as libpq 13
 //!   does.
-//! - **Connection** — [`connection`] (whose old path [`client`] still works), the
+//! - **Connection** — [`connection`] (its transaction and cancel items also under their
+//!   old path, [`client`]), the
 //!   async `Connection` on tokio (feature `async`): libpq's host and address walk, TLS (`tls`, feature `tls`),
 //!   queries (simple and extended, prepared statements), compact or streamed rows
 //!   ([`rows`], values by position or by column name), transactions and autocommit, COPY,

@@ -211,7 +211,7 @@ impl Cluster {
     /// database is not used (maintenance statements run on `postgres`, or `template1`);
     /// what it leaves out comes from the environment, as for the cluster's own. Without
     /// it, everything goes where the cluster's setting says. Idle maintenance connections
-    /// are dropped; nothing is sent here.
+    /// are closed (each sends Terminate); nothing else is sent here.
     ///
     /// ```
     /// # #[cfg(feature = "async")] {

@@ -120,8 +120,10 @@ impl CancelToken {
     /// This token with another timeout for the whole request (connecting, sending, waiting
     /// for the server to close the socket); [`DEFAULT_CANCEL_TIMEOUT`] otherwise. Connecting
     /// or sending late is `PQcancel() -- connect() failed: Connection timed out` (or
-    /// `send()`); the request sent, a server that does not close the socket in time ends
-    /// the wait without an error, as a failed read does in libpq.
+    /// `send()`); on an encrypted connection, a late answer to the SSLRequest is
+    /// `PQcancel() -- recv() failed: ...`, and a late TLS handshake the TLS error's text.
+    /// The request sent, a server that does not close the socket in time ends the wait
+    /// without an error, as a failed read does in libpq.
     #[must_use]
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;

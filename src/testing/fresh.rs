@@ -19,8 +19,9 @@ use crate::Error;
 /// made lowercase with anything but `a-z` and `0-9` turned into `_`, and shortened from
 /// the front to fit 63 bytes).
 ///
-/// When the handle is dropped, the database is dropped (`WITH (FORCE)`: sessions still
-/// connected to it are ended) — unless the thread is panicking, as in a failing test: then
+/// When the handle is dropped, the database is dropped (`WITH (FORCE)` on PostgreSQL 13 and
+/// later: sessions still connected to it are ended; before 13, a plain drop, which such
+/// sessions make fail) — unless the thread is panicking, as in a failing test: then
 /// the database is **kept**, and a line on stderr gives its connection string (a libpq
 /// URI with no password, which `psql` takes) so that you can look inside:
 ///
@@ -143,14 +144,18 @@ impl FreshDatabase {
     /// (the server's socket needs no password); for one built with
     /// [`build_at`](super::Migrations::build_at) or
     /// [`build_with`](super::Migrations::build_with), the settings' user, hosts and
-    /// ports as libpq resolves them here, and their other settings but the passwords as
-    /// `?key=value` (the client finds the password where libpq found it, e.g.
-    /// `PGPASSWORD` or the password file).
+    /// ports as libpq resolves them here, and as `?key=value` those of their settings that
+    /// say how to reach and authenticate to the server (`hostaddr`, `passfile`,
+    /// `connect_timeout`, `options`, `application_name`, the `ssl*` files and modes,
+    /// `channel_binding`, `require_auth`, `gssencmode`, `target_session_attrs`), never a
+    /// password (the client finds it where libpq found it, e.g. `PGPASSWORD` or the
+    /// password file).
     pub fn uri(&self) -> String {
         self.shared.target().uri(&self.name)
     }
 
-    /// A new connection to the database (blocking API), as the superuser.
+    /// A new connection to the database (blocking API), as the user of the settings the
+    /// template was built with (the superuser on a [`TestServer`](super::TestServer)).
     pub fn connect(&self) -> Result<Connection, Error> {
         self.shared.target().connect(&self.name)
     }

@@ -223,6 +223,39 @@ fn drop_refuses_databases_it_did_not_make() {
     server().psql("DROP DATABASE cli_tpl_keep").unwrap();
 }
 
+/// A name over 63 bytes is refused before anything is sent: the server would cut it to
+/// 63, the name of another template, whose flag the ALTER would clear.
+#[test]
+fn drop_refuses_a_name_too_long_before_it_touches_the_one_it_would_be_cut_to() {
+    let kept = format!("pgcluster_tpl_{}", "k".repeat(49));
+    assert_eq!(kept.len(), 63);
+    server()
+        .psql(&format!(
+            "DROP DATABASE IF EXISTS {kept}; CREATE DATABASE {kept} IS_TEMPLATE true"
+        ))
+        .unwrap();
+    let long = format!("{kept}x");
+    let (status, stdout, stderr) = pgcluster(&["template", "drop", "-y", &long]);
+    assert_eq!((status, stdout.as_str()), (1, ""), "{stderr}");
+    assert!(
+        stderr.starts_with(&format!(
+            "Error: Invalid database name \"{long}\": it is 64 bytes long"
+        )),
+        "{stderr}"
+    );
+    let row = databases(&kept);
+    assert_eq!(
+        (row.len(), row[0].2.as_str()),
+        (1, "t"),
+        "still a template: {row:?}"
+    );
+    server()
+        .psql(&format!(
+            "ALTER DATABASE {kept} IS_TEMPLATE false; DROP DATABASE {kept}"
+        ))
+        .unwrap();
+}
+
 #[test]
 fn a_bad_directory_is_a_clear_error_and_nothing_is_made() {
     let missing = std::env::temp_dir().join(format!(

@@ -12,6 +12,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 use pgcluster::blocking::Cluster;
+use pgcluster::cluster::name::quote_ident;
 use pgcluster::conninfo::{Config, Env};
 use pgcluster::testing::{Migrations, Template, FRESH_PREFIX, MAX_FAMILY_LEN, TEMPLATE_PREFIX};
 use pgcluster::Error;
@@ -218,6 +219,9 @@ fn drop_database(
     if_exists: bool,
 ) -> Result<bool, Failure> {
     let name = database_of(argument)?;
+    // Before the ALTER below: the server would cut a longer name short, to another
+    // database's.
+    pgcluster::cluster::name::check(&name).map_err(Error::from)?;
     let is_template = name.starts_with(TEMPLATE_PREFIX);
     if !is_template && !name.starts_with(FRESH_PREFIX) {
         return Err(Failure::operation(format!(
@@ -274,11 +278,6 @@ fn dropped(name: &str) -> Result<bool, Failure> {
         ]))?;
     }
     Ok(true)
-}
-
-/// `"name"`, with `"` doubled.
-fn quote_ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 #[cfg(test)]

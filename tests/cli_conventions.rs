@@ -196,3 +196,26 @@ fn list_shows_sizes_as_psql_does() {
     }
     assert_eq!(checked, 2);
 }
+
+/// `DATABASE_URL_UNPOOLED` belongs to `DATABASE_URL`: with the PG* environment alone (no
+/// `DATABASE_URL` anywhere) it is not the maintenance setting; with `./.env`'s
+/// `DATABASE_URL` it is.
+#[test]
+fn the_unpooled_url_goes_only_with_database_url() {
+    let unpooled = [(
+        "DATABASE_URL_UNPOOLED",
+        "postgres://u@elsewhere.invalid:6543/x",
+    )];
+    let maintenance = |dir: &Dir| {
+        let (status, stdout, stderr) = dir.run(&["--json", "cluster"], &unpooled);
+        assert_eq!(status, 0, "{stderr}");
+        stdout.contains("\"maintenance_server\":\"elsewhere.invalid:6543\"")
+    };
+    assert!(!maintenance(&Dir::new("unpooled_alone", None)));
+    let port = server().port();
+    let with_url = Dir::new(
+        "unpooled_with_url",
+        Some(&format!("DATABASE_URL=postgres:///app?port={port}\n")),
+    );
+    assert!(maintenance(&with_url));
+}

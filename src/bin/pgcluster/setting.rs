@@ -25,10 +25,20 @@ pub(crate) fn cluster(db: Option<&str>, maintenance: Option<&str>) -> Result<Clu
         let dir = std::env::current_dir().ok()?;
         crate::dotenv::variable(&dir, key, |name| std::env::var(name).ok())
     };
-    // `--db` on the command line is another setting than `DATABASE_URL`'s: its unpooled
-    // twin would point elsewhere.
-    let database_urls = db.is_none() || db == std::env::var("DATABASE_URL").ok().as_deref();
-    let cluster = match db.map(str::to_owned).or_else(|| from_file("DATABASE_URL")) {
+    // `--db` on the command line is another setting than `DATABASE_URL`'s, and so is the
+    // PG* environment alone: `DATABASE_URL_UNPOOLED` would point elsewhere.
+    let (setting, database_urls) = match db {
+        Some(db) => (
+            Some(db.to_owned()),
+            Some(db) == std::env::var("DATABASE_URL").ok().as_deref(),
+        ),
+        None => {
+            let from_file = from_file("DATABASE_URL");
+            let found = from_file.is_some();
+            (from_file, found)
+        }
+    };
+    let cluster = match setting {
         Some(setting) => get_cluster(&setting)?,
         None => Cluster::from_config(Config::default())?,
     };

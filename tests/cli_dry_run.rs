@@ -1,7 +1,7 @@
 //! `--dry-run`: the statements each changing verb would run, and on which maintenance
 //! database, through the program against a real server that logs every statement it gets
 //! (`log_statement = 'all'`): the log shows that only read-only lookups arrived, and
-//! `pg_database` that nothing changed.
+//! `pg_database` that nothing changed. A drain plans without waiting.
 #![cfg(all(feature = "testing", feature = "cli"))]
 
 #[path = "support/cli.rs"]
@@ -129,4 +129,37 @@ fn not_for_the_demo_or_templates() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
+}
+
+/// `drop --drain` in a dry run waits for nothing, even with a session on the database: it
+/// plans `ALLOW_CONNECTIONS false` and the drop, and the database still allows connections.
+#[test]
+fn a_dry_run_drain_plans_without_waiting() {
+    let server = TestServer::shared().expect("a throwaway PostgreSQL server");
+    server
+        .psql("DROP DATABASE IF EXISTS dry_held WITH (FORCE); CREATE DATABASE dry_held")
+        .unwrap();
+    let held = pgcluster::blocking::Cluster::new("pgsql:///dry_held")
+        .unwrap()
+        .with_env(server.env())
+        .connect(None)
+        .unwrap();
+    assert_eq!(
+        pgcluster(server, &["drop", "dry_held", "--drain=5"]),
+        (
+            0,
+            format!(
+                "{HEAD}-- on database \"postgres\"\n\
+                 ALTER DATABASE \"dry_held\" ALLOW_CONNECTIONS false;\n\
+                 DROP DATABASE \"dry_held\";\n"
+            ),
+            String::new()
+        )
+    );
+    let allowed = server
+        .psql("SELECT datallowconn FROM pg_database WHERE datname = 'dry_held'")
+        .unwrap();
+    assert_eq!(allowed.trim(), "t");
+    drop(held);
+    server.psql("DROP DATABASE dry_held WITH (FORCE)").unwrap();
 }

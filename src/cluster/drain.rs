@@ -9,7 +9,8 @@
 //! than 13 is refused before any of that.
 //!
 //! The sessions are read on the maintenance database for `name` (`template1` when `name`
-//! is `postgres`), since a database that refuses connections refuses ours too.
+//! is `postgres`), since a database that refuses connections refuses ours too. A dry run
+//! waits for nothing: it plans `ALLOW_CONNECTIONS false` and the drop.
 
 use std::time::{Duration, Instant};
 
@@ -138,6 +139,11 @@ impl Cluster {
         let allowed = allowed.first().cloned().flatten().as_deref() == Some("true");
         if allowed {
             self.ddl(&[&name], &allow_sql(&name, false)).await?;
+        }
+        if self.is_dry_run() {
+            // Nothing was refused, so nothing is waited for: the plan is the drop that ends
+            // a drain.
+            return self.drop_as(Mode::Work, &name, *options).await;
         }
         let dropped = self.drain(&name, *options, timeout, watch).await;
         // Owed: also after an interrupt. A failure here leaves the first one reported.

@@ -497,6 +497,26 @@ mod program {
             )
         );
         assert!(started.elapsed() >= Duration::from_secs(1));
+        // With --json, the error object gives the status the program exits with.
+        let child = spawn(&[
+            "--db",
+            "pgsql:///postgres",
+            "--json",
+            "clone",
+            source,
+            copy,
+            "--timeout",
+            "1",
+        ]);
+        let (status, stdout, stderr) = finish(child);
+        assert_eq!((status, stdout.as_str()), (124, ""), "{stderr}");
+        let last = stderr.lines().last().unwrap_or_default();
+        assert!(
+            last.starts_with("{\"error\":\"interrupted: CREATE DATABASE")
+                && last.contains("\"exit_status\":124,")
+                && last.ends_with(",\"interrupted\":true}"),
+            "{stderr}"
+        );
         lock.simple_query("ROLLBACK").unwrap();
         lock.close();
         assert!(listed(source) && !listed(copy));
@@ -644,6 +664,20 @@ mod program {
             assert!(cells[1].parse::<u64>().unwrap() > 0, "{stdout}");
         }
         assert_eq!(lines[3], "dry run: nothing dropped");
+        // With -q, the table only; with --json, the statements a real run would send.
+        let (status, stdout, _) = run(&["--dry-run", "-q"]);
+        assert_eq!((status, stdout.lines().count()), (0, 3), "{stdout}");
+        let (status, stdout, stderr) = run(&["--dry-run", "--json"]);
+        assert_eq!((status, stderr.as_str()), (0, ""), "{stdout}");
+        assert!(
+            stdout.ends_with(&format!(
+                "\"dropped\":[],\"dry_run\":true,\"statements\":[\
+                 {{\"database\":\"postgres\",\"sql\":\"DROP DATABASE IF EXISTS \\\"{}\\\";\"}},\
+                 {{\"database\":\"postgres\",\"sql\":\"DROP DATABASE IF EXISTS \\\"{}\\\";\"}}]}}\n",
+                leftovers[0], leftovers[1]
+            )),
+            "{stdout}"
+        );
         assert!(leftovers.iter().all(|n| listed(n)));
 
         // No terminal: no question.

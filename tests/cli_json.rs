@@ -72,7 +72,7 @@ fn every_verb_prints_one_object() {
     );
     assert_eq!(
         pgcluster(&["--json", "cleanup", "--dry-run"]),
-        ok(r#"{"action":"cleanup","databases":[],"dropped":[]}"#)
+        ok(r#"{"action":"cleanup","databases":[],"dropped":[],"dry_run":true,"statements":[]}"#)
     );
     // `list` keeps its array of objects.
     let (status, list, stderr) = pgcluster(&["--json", "list"]);

@@ -70,6 +70,9 @@ fn no_response_and_no_attempt() {
     assert!(stderr.contains("invalid value 'soon'"), "{stderr}");
     let (status, _, stderr) = run(&["wait", "--bogus"], &[]);
     assert_eq!(status, 3, "{stderr}");
+    // Also past a global option's value that looks like a verb.
+    let (status, _, stderr) = run(&["--maintenance-db", "list", "wait", "--bogus"], &[]);
+    assert_eq!(status, 3, "{stderr}");
     let (status, _, stderr) = run(&["wait", "-d", "pgsql:///db?a=1&"], &[]);
     assert_eq!(status, 3, "{stderr}");
     assert!(
@@ -87,8 +90,19 @@ fn no_response_and_no_attempt() {
             "Error: Failed to connect to the database server:\n    invalid sslmode value: \"sometimes\"\n"
         )
     );
-    // Other verbs keep clap's 2 for a usage error.
+    // Other verbs keep clap's 2 for a usage error; --timeout is one where it does not apply.
     assert_eq!(run(&["exists", "--bogus"], &[]).0, 2);
+    assert_eq!(
+        run(
+            &["--timeout", "5", "template", "drop", "pgcluster_tpl_x"],
+            &[]
+        ),
+        (
+            2,
+            String::new(),
+            "Error: --timeout does not apply to `demo`, `template` and `completions`\n".to_owned()
+        )
+    );
 }
 
 #[test]

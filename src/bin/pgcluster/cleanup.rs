@@ -9,7 +9,7 @@
 use std::io;
 
 use pgcluster::blocking::Cluster;
-use pgcluster::cluster::{DatabaseInfo, DropOptions};
+use pgcluster::cluster::{DatabaseInfo, DropOptions, PlannedStatement};
 
 use crate::escape;
 use crate::json::Json;
@@ -17,7 +17,8 @@ use crate::output::{self, Failure, Stream};
 
 /// `cleanup [--dry-run] [--yes]`; false if the question was declined (nothing dropped).
 /// With `--json`, one object: `{"action":"cleanup","databases":[{"name","size"}...],
-/// "dropped":[NAME...]}` (`dropped` empty for a dry run).
+/// "dropped":[NAME...]}` (`dropped` empty for a dry run, which adds `"dry_run":true` and
+/// the `statements` a real run would send).
 pub(crate) fn run(
     cluster: &Cluster,
     dry_run: bool,
@@ -27,8 +28,8 @@ pub(crate) fn run(
     let json = output::is_json();
     let leftovers = cluster.leftovers()?;
     let mut dropped = Vec::new();
-    let result = |dropped: Vec<String>| {
-        output::json_line(&Json::object([
+    let result = |dropped: Vec<String>, planned: &[PlannedStatement]| {
+        let mut fields = vec![
             ("action", "cleanup".into()),
             (
                 "databases",
@@ -45,11 +46,16 @@ pub(crate) fn run(
                 ),
             ),
             ("dropped", dropped.into()),
-        ]))
+        ];
+        if dry_run {
+            fields.push(("dry_run", true.into()));
+            fields.push(("statements", crate::dry_run::json(planned)));
+        }
+        output::json_line(&Json::object(fields))
     };
     if leftovers.is_empty() {
         if json {
-            result(dropped)?;
+            result(dropped, &[])?;
         } else if !quiet {
             output::stdout_line("no databases left behind by pgcluster")?;
         }
@@ -60,8 +66,10 @@ pub(crate) fn run(
     }
     if dry_run {
         if json {
-            result(dropped)?;
-        } else {
+            // A dry-run cluster plans the drops instead of sending them.
+            cluster.cleanup()?;
+            result(dropped, &cluster.take_planned())?;
+        } else if !quiet {
             output::stdout_line("dry run: nothing dropped")?;
         }
         return Ok(true);
@@ -88,7 +96,7 @@ pub(crate) fn run(
         }
     }
     if json {
-        result(dropped)?;
+        result(dropped, &[])?;
     }
     Ok(true)
 }

@@ -153,6 +153,11 @@ fn name(signal: i32) -> &'static str {
     }
 }
 
+/// The status the program exits with after `signal` (see [`status`]).
+pub(crate) fn exit_status(signal: i32) -> u8 {
+    u8::try_from(status(signal)).unwrap_or(u8::MAX)
+}
+
 /// 128 + the signal's number: 130 for SIGINT, 143 for SIGTERM; 124 after --timeout.
 fn status(signal: i32) -> i32 {
     if signal == TIMEOUT {

@@ -58,6 +58,9 @@ use output::{Failure, Stream};
 /// CREATE DATABASE "big3" was cancelled; pg_database shows no database "big3"`), drops what
 /// the interrupted verb made (an overwrite's temporary copy), and exits with 130 or 143. A
 /// second Ctrl-C exits at once, without cleaning up: `pgcluster cleanup` drops what is left.
+/// `demo` and `template` are the exceptions: Ctrl-C ends them at once (the demo's server
+/// is stopped by its guardian; a half-built template is dropped by the next build), and
+/// they take no --timeout.
 ///
 /// Names, locales, encodings and the server's texts are escaped in the output: in the
 /// `list` table every control character (newline and tab included), bidi override and
@@ -126,6 +129,7 @@ struct Cli {
     /// what the verb made is cleaned up, pg_database is checked (`interrupted: ...`), and
     /// the program exits with 124 (as timeout(1) does). For `wait`: how long it keeps
     /// trying (default 60; 0 is one try, as pg_isready), exiting with pg_isready's status.
+    /// Not for `demo`, `template` and `completions`.
     #[arg(long, global = true, value_name = "SECONDS")]
     timeout: Option<u64>,
 
@@ -444,6 +448,18 @@ fn main() -> ExitCode {
             .with_status(output::USAGE)
             .report();
     }
+    if cli.timeout.is_some()
+        && matches!(
+            cli.command,
+            Command::Demo | Command::Template(_) | Command::Completions { .. }
+        )
+    {
+        return Failure::operation(
+            "--timeout does not apply to `demo`, `template` and `completions`",
+        )
+        .with_status(output::USAGE)
+        .report();
+    }
     let dry_run = cli.dry_run;
     let timeout = cli.timeout;
     // `wait` reports settings it cannot use with pg_isready's "no attempt".
@@ -496,7 +512,7 @@ fn main() -> ExitCode {
     };
     interrupt::finish(|signal| match result {
         Ok(_) if signal.is_some() => {
-            let _ = output::stderr_line(
+            let _ = output::warning(
                 "interrupted: the command had finished before the cancel took effect",
             );
             ExitCode::SUCCESS
@@ -512,7 +528,7 @@ fn main() -> ExitCode {
             ExitCode::from(DECLINED)
         }
         Ok(Outcome::Status(status)) => ExitCode::from(status),
-        result => output::exit(result.map(|_| ())),
+        result => output::exit(result.map(|_| ()), signal.map(interrupt::exit_status)),
     })
 }
 
@@ -548,7 +564,6 @@ fn run(
     timeout: Option<u64>,
 ) -> Result<Outcome, Failure> {
     let json = output::is_json();
-    // A change's result: {"action": ..., "database": ..., more}.
     // A change's result: {"action": ..., "database": ..., more}; a dry run's statements.
     let changed = |action: &str, database: Json, more: Vec<(&'static str, Json)>| {
         let planned = cluster.take_planned();

@@ -245,6 +245,12 @@ impl Failure {
     /// Reports the failure on stderr (if it still can) and gives the exit status. With
     /// `--json`, the report is one [`error_json`] object.
     pub(crate) fn report(self) -> ExitCode {
+        self.report_exiting(None)
+    }
+
+    /// [`Failure::report`] for a program that exits with `exiting` whatever the failure
+    /// (after a signal or `--timeout`): the JSON object's `exit_status` says so.
+    pub(crate) fn report_exiting(self, exiting: Option<u8>) -> ExitCode {
         let json = is_json();
         match self {
             Self::Operation {
@@ -254,7 +260,7 @@ impl Failure {
             } => {
                 // If stderr cannot take it either, the status still says it failed.
                 let _ = stderr_line(&if json {
-                    error_json(&text, status, server.as_deref(), &[])
+                    error_json(&text, exiting.unwrap_or(status), server.as_deref(), &[])
                 } else {
                     format!("Error: {}", escape::message(&text))
                 });
@@ -262,7 +268,7 @@ impl Failure {
             }
             Self::Interrupted(message) => {
                 let _ = stderr_line(&if json {
-                    error_json(&message, FAILED, None, &["interrupted"])
+                    error_json(&message, exiting.unwrap_or(FAILED), None, &["interrupted"])
                 } else {
                     escape::message(&message)
                 });
@@ -272,7 +278,7 @@ impl Failure {
             Self::Output(e) => {
                 let text = e.to_string();
                 let _ = stderr_line(&if json {
-                    error_json(&text, OUTPUT_FAILED, None, &[])
+                    error_json(&text, exiting.unwrap_or(OUTPUT_FAILED), None, &[])
                 } else {
                     format!("Error: {}", escape::message(&text))
                 });
@@ -282,11 +288,12 @@ impl Failure {
     }
 }
 
-/// The exit status of a run, after reporting its failure.
-pub(crate) fn exit(result: Result<(), Failure>) -> ExitCode {
+/// The exit status of a run, after reporting its failure; `exiting`: the status the
+/// program exits with whatever the failure (see [`Failure::report_exiting`]).
+pub(crate) fn exit(result: Result<(), Failure>, exiting: Option<u8>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(failure) => failure.report(),
+        Err(failure) => failure.report_exiting(exiting),
     }
 }
 

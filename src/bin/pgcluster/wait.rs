@@ -65,11 +65,15 @@ pub(crate) fn run(cluster: &Cluster, timeout: Duration, quiet: bool) -> Result<P
 }
 
 /// Whether the command line runs `wait` (its usage errors then exit with 3, as
-/// `pg_isready`'s): the first argument that is neither an option nor `--db`'s value.
+/// `pg_isready`'s): the first argument that is neither an option nor the value of a global
+/// option that takes one (`-d`/`--db`, `--maintenance-db`, `--timeout`).
 pub(crate) fn is_wait(args: impl IntoIterator<Item = OsString>) -> bool {
     let mut args = args.into_iter().skip(1);
     while let Some(arg) = args.next() {
-        if arg == "-d" || arg == "--db" || arg == "--timeout" {
+        if ["-d", "--db", "--maintenance-db", "--timeout"]
+            .map(OsString::from)
+            .contains(&arg)
+        {
             args.next();
         } else if !arg.to_string_lossy().starts_with('-') {
             return arg == "wait";
@@ -91,6 +95,9 @@ mod tests {
         assert!(is_wait(words("pgcluster wait --timeout x")));
         assert!(is_wait(words("pgcluster -q --db wait wait")));
         assert!(is_wait(words("pgcluster -d x --db=y -q wait")));
+        assert!(is_wait(words(
+            "pgcluster --maintenance-db list wait --bogus"
+        )));
         assert!(!is_wait(words("pgcluster --db wait list")));
         assert!(!is_wait(words("pgcluster exists wait")));
         assert!(!is_wait(words("pgcluster")));

@@ -193,6 +193,22 @@ fn clone_prints_a_url_of_a_fresh_database_that_drop_removes() {
         pgcluster(&["template", "drop", "--if-exists", &name]),
         (0, String::new(), String::new())
     );
+    // `template` goes where --db says, whatever maintenance setting there is (here one
+    // that nothing answers): it connects to what it builds.
+    assert_eq!(
+        cli::run(
+            &[
+                "--db",
+                "pgsql:///postgres",
+                "template",
+                "drop",
+                "--if-exists",
+                &name
+            ],
+            &[("PGCLUSTER_MAINTENANCE_URL", "postgres://u@127.0.0.1:1/x")]
+        ),
+        (0, String::new(), String::new())
+    );
     assert_eq!(names("pgcluster_tpl_cli_clone_"), [template.as_str()]);
     assert_eq!(
         pgcluster(&["template", "drop", "-y", &template]),

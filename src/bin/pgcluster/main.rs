@@ -85,7 +85,8 @@ struct Cli {
 
     /// Where maintenance goes past a pooler (PgBouncer, a hosted one): `CREATE`, `DROP`
     /// and `ALTER DATABASE` and the catalog reads (exists, list, the sessions on a
-    /// database), in the same forms as --db; `connect`, `wait` and the rest keep --db.
+    /// database), in the same forms as --db; `connect`, `wait` and the rest keep --db, and
+    /// so does `template` (it connects to the databases it builds).
     /// Defaults to $PGCLUSTER_MAINTENANCE_URL; when the setting is DATABASE_URL's (no
     /// --db), then to $DATABASE_URL_UNPOOLED, then to DATABASE_URL_UNPOOLED in `./.env`.
     /// With none of them, everything goes where --db says.
@@ -473,19 +474,18 @@ fn main() -> ExitCode {
         Command::Demo => demo::run().map(|()| Outcome::Done).map_err(Failure::from),
         Command::Completions { shell } => completions(shell),
         // Its connections are the testing API's: Ctrl-C ends the program (a half-built
-        // template is dropped by the next build).
-        Command::Template(command) => {
-            setting::cluster(cli.db.as_deref(), cli.maintenance_db.as_deref())
-                .map_err(Failure::from)
-                .and_then(|cluster| template::run(&cluster, command))
-                .map(|done| {
-                    if done {
-                        Outcome::Done
-                    } else {
-                        Outcome::Declined
-                    }
-                })
-        }
+        // template is dropped by the next build). It connects to what it builds, so all of
+        // it goes where the setting says: no maintenance setting.
+        Command::Template(command) => setting::cluster_alone(cli.db.as_deref())
+            .map_err(Failure::from)
+            .and_then(|cluster| template::run(&cluster, command))
+            .map(|done| {
+                if done {
+                    Outcome::Done
+                } else {
+                    Outcome::Declined
+                }
+            }),
         command => setting::cluster(cli.db.as_deref(), cli.maintenance_db.as_deref())
             .map(|cluster| if dry_run { cluster.dry_run() } else { cluster })
             .map_err(settings_failed)

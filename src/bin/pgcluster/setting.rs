@@ -20,11 +20,37 @@ const UNPOOLED: &str = "DATABASE_URL_UNPOOLED";
 /// (`--maintenance-db` or `$PGCLUSTER_MAINTENANCE_URL`), else `DATABASE_URL_UNPOOLED` when
 /// the setting is `DATABASE_URL`'s.
 pub(crate) fn cluster(db: Option<&str>, maintenance: Option<&str>) -> Result<Cluster, Error> {
-    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    let from_file = |key: &str| {
-        let dir = std::env::current_dir().ok()?;
-        crate::dotenv::variable(&dir, key, |name| std::env::var(name).ok())
+    let (cluster, database_urls) = setting(db)?;
+    let maintenance = match maintenance.filter(|m| !m.is_empty()) {
+        Some(given) => Some(given.to_owned()),
+        None if database_urls => env(UNPOOLED).or_else(|| from_file(UNPOOLED)),
+        None => None,
     };
+    match maintenance {
+        Some(setting) => cluster.with_maintenance(&setting),
+        None => Ok(cluster),
+    }
+}
+
+/// [`cluster`] with no maintenance setting: everything goes where the setting says.
+pub(crate) fn cluster_alone(db: Option<&str>) -> Result<Cluster, Error> {
+    setting(db).map(|(cluster, _)| cluster)
+}
+
+/// A non-empty environment variable.
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// `key` in `./.env`.
+fn from_file(key: &str) -> Option<String> {
+    let dir = std::env::current_dir().ok()?;
+    crate::dotenv::variable(&dir, key, |name| std::env::var(name).ok())
+}
+
+/// The cluster of the setting (see [`cluster`]), and whether the setting is
+/// `DATABASE_URL`'s.
+fn setting(db: Option<&str>) -> Result<(Cluster, bool), Error> {
     // `--db` on the command line is another setting than `DATABASE_URL`'s, and so is the
     // PG* environment alone: `DATABASE_URL_UNPOOLED` would point elsewhere.
     let (setting, database_urls) = match db {
@@ -42,13 +68,5 @@ pub(crate) fn cluster(db: Option<&str>, maintenance: Option<&str>) -> Result<Clu
         Some(setting) => get_cluster(&setting)?,
         None => Cluster::from_config(Config::default())?,
     };
-    let maintenance = match maintenance.filter(|m| !m.is_empty()) {
-        Some(given) => Some(given.to_owned()),
-        None if database_urls => env(UNPOOLED).or_else(|| from_file(UNPOOLED)),
-        None => None,
-    };
-    match maintenance {
-        Some(setting) => cluster.with_maintenance(&setting),
-        None => Ok(cluster),
-    }
+    Ok((cluster, database_urls))
 }

@@ -473,17 +473,14 @@ mod program {
             "BEGIN; ALTER DATABASE {source} RENAME TO {source}_held"
         ))
         .unwrap();
+        let clone_within_1s = |options: &[&str]| {
+            let mut args = vec!["--db", "pgsql:///postgres"];
+            args.extend_from_slice(options);
+            args.extend(["clone", source, copy, "--timeout", "1"]);
+            finish(spawn(&args))
+        };
         let started = Instant::now();
-        let child = spawn(&[
-            "--db",
-            "pgsql:///postgres",
-            "clone",
-            source,
-            copy,
-            "--timeout",
-            "1",
-        ]);
-        let (status, stdout, stderr) = finish(child);
+        let (status, stdout, stderr) = clone_within_1s(&[]);
         assert_eq!(
             (status, stdout.as_str(), stderr.as_str()),
             (
@@ -498,17 +495,7 @@ mod program {
         );
         assert!(started.elapsed() >= Duration::from_secs(1));
         // With --json, the error object gives the status the program exits with.
-        let child = spawn(&[
-            "--db",
-            "pgsql:///postgres",
-            "--json",
-            "clone",
-            source,
-            copy,
-            "--timeout",
-            "1",
-        ]);
-        let (status, stdout, stderr) = finish(child);
+        let (status, stdout, stderr) = clone_within_1s(&["--json"]);
         assert_eq!((status, stdout.as_str()), (124, ""), "{stderr}");
         let last = stderr.lines().last().unwrap_or_default();
         assert!(

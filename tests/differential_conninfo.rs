@@ -47,6 +47,8 @@
 #![cfg(feature = "fuzzing")]
 
 mod fake_server;
+#[path = "support/scratch.rs"]
+mod scratch;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Write};
@@ -59,6 +61,7 @@ use pgcluster::compat::rex::DbSetting;
 use pgcluster::conninfo::{
     Config, ConnInfoError, Env, LoadBalanceHosts, TargetSessionAttrs, DEFAULT_SOCKET_DIR,
 };
+use scratch::Scratch;
 
 /// The differences from libpq that are deliberate: (name, reason). Every case that differs
 /// from libpq must fall under one of these; the run prints how many did.
@@ -1246,39 +1249,27 @@ fn service_file(rng: &mut Rng) -> String {
     out
 }
 
-/// Where `write_files` writes.
-fn files_dir() -> PathBuf {
-    std::env::temp_dir().join(format!("pgcluster-differential-{}", std::process::id()))
-}
-
-/// Writes `count` password files and service files into a fresh directory (0600, as
-/// libpq wants a password file), and returns their paths.
-fn write_files(rng: &mut Rng, count: usize) -> (Vec<String>, Vec<String>) {
-    use std::os::unix::fs::PermissionsExt;
-    let dir = files_dir();
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("a temporary directory");
+/// Writes `count` password files and service files into `dir` (0600, as libpq wants a
+/// password file), and returns their paths.
+fn write_files(dir: &Scratch, rng: &mut Rng, count: usize) -> (Vec<String>, Vec<String>) {
     let mut pgpass = Vec::new();
     let mut services = Vec::new();
     for n in 0..count {
-        let path = dir.join(format!("pgpass-{n}"));
-        std::fs::write(&path, pgpass_file(rng)).expect("write a password file");
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
-        pgpass.push(path.to_str().expect("a UTF-8 path").to_owned());
-        let path = dir.join(format!("service-{n}"));
-        std::fs::write(&path, service_file(rng)).expect("write a service file");
+        pgpass.push(dir.file_with_mode(&format!("pgpass-{n}"), pgpass_file(rng), 0o600));
+        let path = dir.file(&format!("service-{n}"), service_file(rng));
         services.push(path.to_str().expect("a UTF-8 path").to_owned());
     }
     (pgpass, services)
 }
 
-fn resolve_cases(seed: u64, count: usize) -> Vec<ResolveCase> {
+/// The cases, with the password and service files they name written into `dir`.
+fn resolve_cases(dir: &Scratch, seed: u64, count: usize) -> Vec<ResolveCase> {
     let mut rng = Rng {
         state: seed ^ 0x5EED,
         raw: false,
         broken: 0,
     };
-    let (pgpass, services) = write_files(&mut rng, 64);
+    let (pgpass, services) = write_files(dir, &mut rng, 64);
     // A value that libpq refuses, drawn again most of the time (so that most cases
     // resolve and their values are compared).
     let draw = |rng: &mut Rng, values: &[&'static str]| -> &'static str {
@@ -1606,9 +1597,9 @@ fn compare_resolved(
 fn resolution_with_the_environment_agrees_with_libpq_13() {
     let seed = env_number("PGCLUSTER_DIFF_SEED", 17);
     let count = usize::try_from(env_number("PGCLUSTER_DIFF_RESOLVE_CASES", 20_000)).unwrap();
-    check_resolution("libpq 13", 'R', &resolve_cases(seed, count), seed);
-    // The password and service files `resolve_cases` wrote.
-    let _ = std::fs::remove_dir_all(files_dir());
+    // The password and service files go with it, also when the test fails.
+    let files = Scratch::new("differential");
+    check_resolution("libpq 13", 'R', &resolve_cases(&files, seed, count), seed);
 }
 
 #[test]

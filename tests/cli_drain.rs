@@ -271,8 +271,9 @@ fn sessions_checks_the_name_and_takes_the_settings_database() {
 }
 
 /// Draining `postgres` itself: the sessions are read on `template1` (a database with
-/// `ALLOW_CONNECTIONS false` refuses our connections too), and the drop goes through. On a
-/// server of its own, since it loses `postgres`.
+/// `ALLOW_CONNECTIONS false` refuses our connections too), and the drop goes through; then,
+/// with no `postgres`, the cluster's calls go on on `template1`. On a server of its own,
+/// since it loses `postgres`.
 #[test]
 fn a_drain_of_postgres_reads_the_sessions_on_template1() {
     let own = TestServer::new().expect("a throwaway PostgreSQL server");
@@ -299,4 +300,18 @@ fn a_drain_of_postgres_reads_the_sessions_on_template1() {
         )
         .unwrap();
     assert_eq!(left.row(0).and_then(|row| row.get(0)), Some("0"));
+    // Closed: a session on template1 would block copying it.
+    on_template1.close();
+    // With no `postgres`, maintenance goes on on template1, as createdb and dropdb do.
+    assert!(cluster.exists("template1").unwrap());
+    assert!(!cluster.exists("postgres").unwrap());
+    cluster.create("drain_h7_after").unwrap();
+    assert!(cluster
+        .list()
+        .unwrap()
+        .iter()
+        .any(|d| d.name == "drain_h7_after"));
+    cluster.drop_database("drain_h7_after").unwrap();
+    cluster.create("postgres").unwrap();
+    assert!(cluster.exists("postgres").unwrap());
 }

@@ -10,7 +10,8 @@
 //!   `standard_conforming_strings` says.
 //! - Maintenance statements run on the `postgres` database, or on `template1` when the
 //!   database acted on, or the template, is `postgres` (a session on a database blocks
-//!   dropping, renaming and copying it).
+//!   dropping, renaming and copying it), and when there is no `postgres` (3D000), as
+//!   createdb and dropdb go on to `template1`.
 //! - A connection lost after `CREATE`/`DROP`/`ALTER DATABASE` was sent is never retried:
 //!   the error says so, and what `pg_database` shows after reconnecting.
 //! - `drop_database`, `overwrite` and `rename` without a name act only on a database the
@@ -80,7 +81,8 @@ use setting::Setting;
 const MAINTENANCE_DB: &str = "postgres";
 /// The server's default template, what `CREATE DATABASE` copies without `TEMPLATE`.
 const DEFAULT_TEMPLATE: &str = "template1";
-/// The maintenance database when a statement acts on `postgres` itself.
+/// The maintenance database when a statement acts on `postgres` itself, or when there is
+/// no `postgres`.
 const FALLBACK_MAINTENANCE_DB: &str = "template1";
 /// The keyword that picks a primary or a standby among several hosts.
 const TARGET_SESSION_ATTRS: &str = "target_session_attrs";
@@ -451,7 +453,17 @@ impl Cluster {
                         return Ok((db, conn, true));
                     }
                 }
-                None => return Ok((db, self.open_for(db, true).await?, false)),
+                None => {
+                    return match self.open_for(db, true).await {
+                        // Gone (dropped, say): `template1`, as createdb and dropdb go on.
+                        Err(e) if e.sqlstate() == Some(UNDEFINED_DATABASE) => Ok((
+                            FALLBACK_MAINTENANCE_DB,
+                            self.open_for(FALLBACK_MAINTENANCE_DB, true).await?,
+                            false,
+                        )),
+                        opened => Ok((db, opened?, false)),
+                    };
+                }
             }
         }
     }

@@ -18,7 +18,7 @@ mod scratch;
 use std::time::{Duration, Instant};
 
 use connecting::{
-    both_drivers, connect, connect_error, resolve, resolve_env, AnyConnection, Driver,
+    both_drivers, connect, connect_error, connect_with, resolve, resolve_env, AnyConnection, Driver,
 };
 use fake_server::{closed_port, refused, SERVER_CLOSED};
 use pgcluster::connection::State;
@@ -98,6 +98,47 @@ async fn superuser_over_socket_and_tcp(driver: Driver) {
         Some("127.0.0.1/32")
     );
     conn.close().await;
+}
+
+both_drivers!(fallback_application_name_is_sent_as_application_name);
+/// As libpq's `build_startup_packet`: `fallback_application_name` is sent as
+/// `application_name` when that is not given at all (the setting, or `PGAPPNAME`), and
+/// never under its own name, which the server refuses ("unrecognized configuration
+/// parameter").
+async fn fallback_application_name_is_sent_as_application_name(driver: Driver) {
+    let seen = |extra: &'static str, env: Env| async move {
+        let config = resolve_env(&socket_conninfo(extra), &env);
+        let mut conn = connect_with(driver, &config, extra).await;
+        let name = one_value(&mut conn, "SELECT current_setting('application_name')").await;
+        conn.close().await;
+        name
+    };
+    let fb = "fallback_application_name=fb";
+    assert_eq!(seen(fb, Env::empty()).await.as_deref(), Some("fb"));
+    assert_eq!(
+        seen(
+            "fallback_application_name=fb application_name=app",
+            Env::empty()
+        )
+        .await
+        .as_deref(),
+        Some("app")
+    );
+    assert_eq!(
+        seen(
+            "fallback_application_name=fb application_name=''",
+            Env::empty()
+        )
+        .await
+        .as_deref(),
+        Some("")
+    );
+    assert_eq!(
+        seen(fb, Env::empty().with("PGAPPNAME", "env"))
+            .await
+            .as_deref(),
+        Some("env")
+    );
 }
 
 both_drivers!(password_md5_and_scram_users);

@@ -1531,10 +1531,16 @@ fn compare_resolved(
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.clone())
     };
-    for key in ["options", "application_name", "fallback_application_name"] {
-        if get(key).filter(|v| !v.is_empty()) != startup(key) {
-            return differs(key);
-        }
+    if get("options").filter(|v| !v.is_empty()) != startup("options") {
+        return differs("options");
+    }
+    // What libpq's build_startup_packet sends: application_name, else (not given at all)
+    // fallback_application_name, as application_name.
+    let application_name = get("application_name").or_else(|| get("fallback_application_name"));
+    if application_name.filter(|v| !v.is_empty()) != startup("application_name")
+        || startup("fallback_application_name").is_some()
+    {
+        return differs("application_name");
     }
     // sslmode (libpq says `prefer` when none was given), channel_binding and
     // target_session_attrs.

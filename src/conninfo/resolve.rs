@@ -323,21 +323,26 @@ fn connect_timeout(value: Option<&str>) -> Result<Option<Duration>, ConnInfoErro
 
 /// The startup parameters libpq 13 sends besides `user` and `database`
 /// (`build_startup_packet`), in its order; `client_encoding` is always sent (UTF-8 unless
-/// given), since our texts are UTF-8.
+/// given), since our texts are UTF-8. `fallback_application_name` is no parameter of the
+/// server's: it is sent as `application_name` when that is not given at all (given
+/// empty, neither is sent).
 fn startup_params(opts: &BTreeMap<String, String>, env: &Env) -> Vec<(String, String)> {
-    let non_empty = |k: &str| opts.get(k).map(String::as_str).filter(|v| !v.is_empty());
+    fn non_empty(v: Option<&String>) -> Option<&str> {
+        v.map(String::as_str).filter(|v| !v.is_empty())
+    }
     let mut params = Vec::new();
-    for key in [
-        "replication",
-        "options",
-        "application_name",
-        "fallback_application_name",
-    ] {
-        if let Some(v) = non_empty(key) {
+    for key in ["replication", "options"] {
+        if let Some(v) = non_empty(opts.get(key)) {
             params.push((key.to_owned(), v.to_owned()));
         }
     }
-    let encoding = match non_empty("client_encoding") {
+    let application_name = opts
+        .get("application_name")
+        .or_else(|| opts.get("fallback_application_name"));
+    if let Some(v) = non_empty(application_name) {
+        params.push(("application_name".to_owned(), v.to_owned()));
+    }
+    let encoding = match non_empty(opts.get("client_encoding")) {
         // "auto" takes the locale's encoding; ours is always UTF-8.
         Some("auto") | None => "UTF8",
         Some(e) => e,

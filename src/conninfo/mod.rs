@@ -136,8 +136,9 @@ pub enum ConnInfoError {
         /// The value given.
         value: String,
     },
-    /// `sslmode value "%s" is not supported: this build has no TLS support` (for
-    /// `require`, `verify-ca` and `verify-full`, and `requiressl=1`).
+    /// `sslmode value "%s" invalid when SSL support is not compiled in` (libpq 13's text
+    /// without SSL; for `require`, `verify-ca` and `verify-full`, and `requiressl=1`, in a
+    /// build without the `tls` feature).
     TlsUnsupported(String),
     /// `unterminated quoted string in connection info string`
     UnterminatedQuote,
@@ -217,7 +218,7 @@ impl fmt::Display for ConnInfoError {
             ),
             Self::TlsUnsupported(mode) => write!(
                 f,
-                "sslmode value \"{mode}\" is not supported: this build has no TLS support"
+                "sslmode value \"{mode}\" invalid when SSL support is not compiled in"
             ),
             Self::UnterminatedQuote => {
                 f.write_str("unterminated quoted string in connection info string")
@@ -773,7 +774,7 @@ mod tests {
             #[cfg(not(feature = "tls"))]
             (
                 ConnInfoError::TlsUnsupported("require".into()),
-                "sslmode value \"require\" is not supported: this build has no TLS support",
+                "sslmode value \"require\" invalid when SSL support is not compiled in",
             ),
             (
                 ConnInfoError::UriUnexpectedChar {

@@ -23,7 +23,9 @@ use crate::Error;
 /// later: sessions still connected to it are ended; before 13, a plain drop, which such
 /// sessions make fail) — unless the thread is panicking, as in a failing test: then
 /// the database is **kept**, and a line on stderr gives its connection string (a libpq
-/// URI with no password, which `psql` takes) so that you can look inside:
+/// URI with no password, which `psql` takes) so that you can look inside while the server
+/// runs (a [`TestServer`](super::TestServer) is stopped, and removed, when the process
+/// ends; a `PGCLUSTER_TEST_URL` server keeps it until the next run sweeps it):
 ///
 /// ```text
 /// pgcluster: test failed; kept its database: psql 'postgres://postgres@%2Ftmp%2Fpgcluster-test-...%2Fsock:41234/pgcluster_db_1234_0_tests_users_start_empty'

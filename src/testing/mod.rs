@@ -2,8 +2,8 @@
 //!
 //! [`TestServer`] runs `initdb` and `pg_ctl` from the PostgreSQL server programs on `PATH` or
 //! in Debian's `/usr/lib/postgresql/<version>/bin`, in a private directory under `$TMPDIR`
-//! when it is set, else in memory under `/dev/shm` when that is a `tmpfs` of at least 1 GiB,
-//! else under `/tmp`. The server listens on `127.0.0.1` (and `::1` when it exists) on a free
+//! when it is set (and at most 40 bytes long, so that the socket's path fits), else in
+//! memory under `/dev/shm` when that is a `tmpfs` of at least 1 GiB, else under `/tmp`. The server listens on `127.0.0.1` (and `::1` when it exists) on a free
 //! port, and on a Unix socket in the private directory. It has one role per password method
 //! ([`PASSWORD_ROLE`], [`MD5_ROLE`], [`SCRAM_ROLE`]) plus [`REJECT_ROLE`], which `pg_hba.conf`
 //! always rejects over TCP. A superuser role named after the OS user running the process
@@ -28,7 +28,8 @@
 //! When the process runs as root, the directories are given to the `postgres` OS user (still
 //! 0700: root reaches them anyway) and the server programs run as that user (each child
 //! process switches to it before it runs a program; the guardian's script uses
-//! `runuser -u postgres --`), since PostgreSQL refuses root. That user owns everything in
+//! `runuser -u postgres --`, or `su postgres` where there is no `runuser`), since
+//! PostgreSQL refuses root. That user owns everything in
 //! them, and so could put a symlink where root expects a file, to make root overwrite or
 //! reveal any file. So root does nothing by path in there after giving the directories
 //! away: it makes both directories while the private one is still its own, gives them away

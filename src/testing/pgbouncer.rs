@@ -219,7 +219,8 @@ impl PgBouncerBuilder {
 /// pooler itself:
 ///
 /// - [`PoolerAuth::Scram`]: `auth_type = scram-sha-256`, with every role of the server
-///   (`postgres`, the test roles, the superuser named after the OS user) in `userlist.txt`
+///   (`postgres`, the test roles but [`REJECT_ROLE`](super::REJECT_ROLE), the superuser named after the OS
+///   user) in `userlist.txt`
 ///   with the server's [password](TestServer::password). The pooler accepts TCP then.
 /// - [`PoolerAuth::Trust`]: `auth_type = trust` (the roles still have to be in
 ///   `userlist.txt`), on the Unix socket only: nothing is trusted over TCP, as for the server.
@@ -510,8 +511,8 @@ fn find_pgbouncer() -> Result<PathBuf, Error> {
         .ok_or(Error::PgBouncerNotFound)
 }
 
-/// `userlist.txt`: every role of the server with `password` (`"name" "password"`, quotes
-/// doubled).
+/// `userlist.txt`: every role of the server but [`REJECT_ROLE`](super::REJECT_ROLE) (which the server refuses
+/// anyway) with `password` (`"name" "password"`, quotes doubled).
 fn userlist(password: &str) -> String {
     let mut roles = vec![
         SUPERUSER.to_owned(),

@@ -198,14 +198,17 @@ impl std::error::Error for TemplateError {
 ///    the database is flagged `IS_TEMPLATE true ALLOW_CONNECTIONS false`, and finally it is
 ///    renamed to its real name. The rename is last, so a name in place is always complete.
 /// 3. Templates (and leftover temporary databases) of the same family with another key
-///    are swept: they are the migrations of an older version of the code.
+///    are swept: they are the migrations of another (usually an older) version of the
+///    code.
 ///
 /// `<hash>` is the first 12 hex digits of the key. Family names are 1 to 36 bytes of
 /// `a-z`, `0-9` and `_` (so a name is at most 63 bytes and no family's names can be taken
 /// for another's).
 ///
-/// Nothing else is touched: only databases whose names have exactly these shapes, of this
-/// family, are ever dropped.
+/// A build also sweeps what gone processes left, of any family: fresh databases
+/// (`pgcluster_db_...`) and templates under construction whose recorded owner no longer
+/// runs. Nothing else is touched: only databases whose names have exactly these shapes are
+/// ever dropped.
 ///
 /// # Clones and 55006
 ///

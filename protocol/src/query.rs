@@ -130,7 +130,8 @@ struct Core {
 
 /// What a connection's query machines remember from one query to the next: the last
 /// RowDescription and the last command tag, each with the body it came in. When a
-/// query is run again its reply brings the same ones, which are then cloned instead of
+/// query is run again and again its replies bring the same ones, which are then (from
+/// the second repeat on, once the same body has come twice in a row) cloned instead of
 /// decoded anew (no field-by-field parse, no UTF-8 check). The events are the same
 /// either way: a body decodes to one value only.
 ///
@@ -348,7 +349,7 @@ impl Core {
             return Ok(Outcome::Event(QueryEvent::Discarded(frame.tag)));
         }
         if frame.tag == b'D' && self.phase == Phase::Running {
-            return Ok(Outcome::Row(DataRow::parse(&frame.body)?));
+            return Ok(Outcome::Row(self.checked_row(frame.body.clone())?));
         }
         let msg = Msg::parse(frame, &mut self.memo)?;
         let event = match msg {
@@ -400,16 +401,19 @@ impl Core {
         QueryEvent::RowDescription(description)
     }
 
-    fn row(&self, row: DataRow) -> Result<QueryEvent, ProtocolError> {
-        self.check_row(&row).map(|()| QueryEvent::Row(row))
-    }
-
-    fn check_row(&self, row: &DataRow) -> Result<(), ProtocolError> {
-        match self.columns {
-            None => Err(ProtocolError::DataWithoutDescription),
-            Some(n) if n != row.len() => Err(ProtocolError::FieldCount),
-            Some(_) => Ok(()),
+    /// A `D` body decoded, judged in libpq's order: no RowDescription before it (the body
+    /// is not looked at, as `pqParseInput3` skips it), then its field count against the
+    /// description's (`getAnotherTuple` reads the count first), then the values.
+    fn checked_row(&self, body: Bytes) -> Result<DataRow, ProtocolError> {
+        let Some(columns) = self.columns else {
+            return Err(ProtocolError::DataWithoutDescription);
+        };
+        if let Some(&[high, low]) = body.get(..2) {
+            if usize::from(u16::from_be_bytes([high, low])) != columns {
+                return Err(ProtocolError::FieldCount);
+            }
         }
+        DataRow::parse_owned(body)
     }
 
     /// Whether `frame` takes the fast path of `handle_rows`: a DataRow where results are
@@ -421,11 +425,7 @@ impl Core {
     /// The fast path of `handle_rows`: a DataRow where results are arriving (see
     /// [`Core::is_fast_row`]), decoded and checked. The row takes the frame's body.
     fn fast_row(&mut self, frame: Frame) -> Result<DataRow, ProtocolError> {
-        self.guard(|core| {
-            let row = DataRow::parse_owned(frame.body)?;
-            core.check_row(&row)?;
-            Ok(row)
-        })
+        self.guard(|core| core.checked_row(frame.body))
     }
 
     fn copy_start(&mut self, msg: Msg, tag: u8) -> Result<QueryEvent, ProtocolError> {
@@ -471,7 +471,7 @@ impl SimpleQuery {
         self.core.guard(|core| {
             let msg = match core.common(&frame)? {
                 Outcome::Event(event) => return Ok(event),
-                Outcome::Row(row) => return core.row(row),
+                Outcome::Row(row) => return Ok(QueryEvent::Row(row)),
                 Outcome::Other(msg) => msg,
             };
             match msg {
@@ -670,9 +670,10 @@ impl ExtendedQuery {
                 }
                 Outcome::Row(row) => {
                     return match expect.front() {
-                        Some(Expect::Execution) => core.row(row),
-                        // A DataRow with no Execute to answer is judged as libpq judges it.
-                        _ => core.row(row).and(Err(unexpected)),
+                        Some(Expect::Execution) => Ok(QueryEvent::Row(row)),
+                        // A DataRow with no Execute to answer: judged as a row first (in
+                        // `common`), as libpq judges it, then out of place.
+                        _ => Err(unexpected),
                     };
                 }
                 Outcome::Other(msg) => msg,
@@ -898,6 +899,29 @@ mod tests {
         assert_eq!(
             simple_err(vec![row_description(1), data_row(&["1", "2"])]),
             "unexpected field count in \"D\" message"
+        );
+    }
+
+    /// libpq's order for a malformed DataRow: no description first (its body is not
+    /// read), then the field count (read before the values), then the values.
+    #[test]
+    fn a_malformed_data_row_is_judged_in_libpqs_order() {
+        let without =
+            "server sent data (\"D\" message) without prior row description (\"T\" message)";
+        let truncated = frame(b'D', b"\x00\x02\x00\x00\x00\x05ab");
+        assert_eq!(simple_err(vec![truncated.clone()]), without);
+        assert_eq!(simple_err(vec![frame(b'D', b"")]), without);
+        assert_eq!(
+            simple_err(vec![row_description(1), truncated.clone()]),
+            "unexpected field count in \"D\" message"
+        );
+        assert_eq!(
+            simple_err(vec![row_description(2), truncated]),
+            "insufficient data in \"D\" message"
+        );
+        assert_eq!(
+            simple_err(vec![row_description(1), frame(b'D', b"\x00")]),
+            "insufficient data in \"D\" message"
         );
     }
 

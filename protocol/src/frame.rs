@@ -95,8 +95,9 @@ impl FrameReader {
         }
     }
 
-    /// The buffer to read into: at least [`FrameReader::READ_CHUNK`] bytes, never more
-    /// than twice that ahead of the data. Tell the reader how many were filled with
+    /// The buffer to read into: all the room after the data, at least
+    /// [`FrameReader::READ_CHUNK`] bytes (more when the buffer has grown for a large
+    /// message, or kept its room after one). Tell the reader how many were filled with
     /// [`FrameReader::commit`]:
     ///
     /// ```

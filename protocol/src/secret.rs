@@ -1,5 +1,7 @@
 //! Secrets (passwords, salted passwords, SCRAM keys) wiped before their memory is given
-//! back.
+//! back, as they are kept: in a `Secret` or a `ScramKeys`. Transient copies are not:
+//! the password message on its way to the socket (cleartext, or MD5's inner digest),
+//! and the keys' intermediate values on the stack while they are derived.
 //!
 //! With the `zeroize` feature (which pgcluster's `tls` feature turns on: the crate is in
 //! every TLS build's tree through rustls anyway) the wipe is zeroize's volatile writes.

@@ -7,7 +7,8 @@
 //!    (Initial)          (FirstSent)        (FinalSent)            (Done)
 //! ```
 //!
-//! A call out of order returns [`ScramError::InvalidState`]; nothing here panics. The only
+//! A call out of order returns [`ScramError::InvalidState`] (once its input has passed the
+//! framing checks every message gets: not empty, no NUL); nothing here panics. The only
 //! randomness is the client nonce, which the caller passes in (18 raw bytes, base64-encoded
 //! as libpq does). The iteration count is checked against
 //! [`Limits::max_scram_iterations`](crate::limits::Limits) before any hashing.

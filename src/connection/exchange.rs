@@ -316,11 +316,10 @@ impl<'f> Run<'f> {
     /// The compact sink's last finished result (a one-statement query's only one), or
     /// an empty one if none finished.
     pub(super) fn take_compact(self) -> Rows {
-        match self.rows {
-            RowSink::Compact(mut done, _) => done.pop(),
-            _ => None,
-        }
-        .unwrap_or_else(Rows::without_columns)
+        self.rows
+            .into_compact()
+            .pop()
+            .unwrap_or_else(Rows::without_columns)
     }
 
     /// The last finished result, or an empty one if none finished.

@@ -64,10 +64,13 @@ pub(crate) fn run(
     if !json {
         output::write(Stream::Stdout, &table(&leftovers))?;
     }
+    let if_exists = DropOptions::new().if_exists(true);
     if dry_run {
         if json {
             // A dry-run cluster plans the drops instead of sending them.
-            cluster.cleanup()?;
+            for leftover in &leftovers {
+                cluster.drop_database_with(&leftover.name, &if_exists)?;
+            }
             result(dropped, &cluster.take_planned())?;
         } else if !quiet {
             output::stdout_line("dry run: nothing dropped")?;
@@ -88,7 +91,7 @@ pub(crate) fn run(
         }
     }
     for leftover in &leftovers {
-        cluster.drop_database_with(&leftover.name, &DropOptions::new().if_exists(true))?;
+        cluster.drop_database_with(&leftover.name, &if_exists)?;
         if json {
             dropped.push(leftover.name.clone());
         } else if !quiet {

@@ -439,27 +439,31 @@ fn main() -> ExitCode {
     };
     let quiet = cli.quiet;
     output::set_json(cli.json);
-    if cli.json && matches!(cli.command, Command::Demo | Command::Completions { .. }) {
-        return Failure::operation("--json does not apply to `demo` and `completions`")
-            .with_status(output::USAGE)
-            .report();
-    }
-    if cli.dry_run && matches!(cli.command, Command::Demo | Command::Template(_)) {
-        return Failure::operation("--dry-run does not apply to `demo` and `template`")
-            .with_status(output::USAGE)
-            .report();
-    }
-    if cli.timeout.is_some()
-        && matches!(
-            cli.command,
-            Command::Demo | Command::Template(_) | Command::Completions { .. }
-        )
-    {
-        return Failure::operation(
+    // Global options that some verbs take no part in: a usage error there.
+    let (demo, template, completing) = (
+        matches!(cli.command, Command::Demo),
+        matches!(cli.command, Command::Template(_)),
+        matches!(cli.command, Command::Completions { .. }),
+    );
+    for (given, refused) in [
+        (
+            cli.json && (demo || completing),
+            "--json does not apply to `demo` and `completions`",
+        ),
+        (
+            cli.dry_run && (demo || template),
+            "--dry-run does not apply to `demo` and `template`",
+        ),
+        (
+            cli.timeout.is_some() && (demo || template || completing),
             "--timeout does not apply to `demo`, `template` and `completions`",
-        )
-        .with_status(output::USAGE)
-        .report();
+        ),
+    ] {
+        if given {
+            return Failure::operation(refused)
+                .with_status(output::USAGE)
+                .report();
+        }
     }
     let dry_run = cli.dry_run;
     let timeout = cli.timeout;
